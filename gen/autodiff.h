@@ -1,0 +1,22 @@
+/* autodiff.h — appends the backward graph: walks the forward nodes from the
+ * loss back to the parameters and applies each op's vector-Jacobian rule,
+ * summing the contributions a node receives from all its uses. */
+#ifndef AUTODIFF_H
+#define AUTODIFF_H
+
+#include "ir.h"
+
+typedef struct ad_ctx {
+    ir_graph *g;
+    char *needs;       /* per forward node: a trainable parameter is upstream */
+    int nforward;      /* nodes at or after this id are backward nodes */
+    const ir_node *at; /* the node being differentiated (for file:line) */
+} ad_ctx;
+
+/* Adds gnode to d(loss)/d(x). Does nothing if no parameter is upstream of x. */
+void ad_accum(ad_ctx *c, int x, int gnode);
+/* Builds the backward graph; afterwards each trainable parameter's grad field
+ * names the node that holds its gradient (-1 if the loss does not depend on it). */
+void ad_backward(ir_graph *g);
+
+#endif

@@ -1,0 +1,749 @@
+/* emit.c — prints the plan into out/<model>/ (see emit.h): the op-emitter
+ * helpers, model.c in schedule order, and the templates filled by name. */
+#include "emit.h"
+
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "../runtime/rt.h"
+#include "ops.h"
+
+#ifndef TRAINC_VERSION
+#define TRAINC_VERSION "0.0.0"
+#endif
+#ifndef TRAINC_BLAS_CFLAGS
+#define TRAINC_BLAS_CFLAGS "-I/usr/include/x86_64-linux-gnu/openblas-pthread"
+#endif
+#ifndef TRAINC_BLAS_LIBS
+#define TRAINC_BLAS_LIBS                                                                           \
+    "-L/usr/lib/x86_64-linux-gnu/openblas-pthread -lopenblas -lgfortran -lquadmath"
+#endif
+
+/* ---- helpers for op emitters ---- */
+
+const char *e_lit(emitter *e, double v)
+{
+    char buf[64];
+    if (isinf(v)) return v > 0 ? "INFINITY" : "(-INFINITY)";
+    if (isnan(v)) return "NAN";
+    snprintf(buf, sizeof buf, e->dbl ? "%.17g" : "%.9g", v);
+    if (!strpbrk(buf, ".en")) strcat(buf, ".0");
+    if (!e->dbl) strcat(buf, "f");
+    if (v < 0) return e_fmt(e, "(%s)", buf);
+    return arena_strdup(e->g->A, buf);
+}
+
+int e_dim(const emitter *e, const ir_node *n, int axis)
+{
+    return n->dim[axis] == IR_BATCH ? e->batch : n->dim[axis];
+}
+
+long e_numel(const emitter *e, const ir_node *n)
+{
+    return ir_numel(n, e->batch);
+}
+
+plan_kernel e_kernel(const emitter *e, const ir_node *n)
+{
+    return e->pv->kernel[n->id];
+}
+
+const char *e_ref(emitter *e, int id)
+{
+    return ir_get(e->g, id)->name;
+}
+
+const char *e_at(emitter *e, int id, const char *idx)
+{
+    const ir_node *n = ir_get(e->g, id);
+    if (n->kind == K_CONST) return e_lit(e, n->f[0]);
+    return e_fmt(e, "%s[%s]", n->name, idx);
+}
+
+/* A loop nest over an output shape with one stride per operand and axis;
+ * adjacent axes that are contiguous for every operand are merged. */
+typedef struct nest {
+    int rank, nops;
+    long dim[IR_MAX_RANK];
+    long stride[IR_MAX_IN + 1][IR_MAX_RANK];
+} nest;
+
+static void nest_shape(nest *l, const emitter *e, const ir_node *n)
+{
+    memset(l, 0, sizeof *l);
+    l->rank = n->rank;
+    for (int i = 0; i < n->rank; i++) l->dim[i] = e_dim(e, n, i);
+}
+
+/* strides of operand x (right-aligned, 0 along broadcast axes) over l's shape */
+static void nest_operand(nest *l, const emitter *e, const ir_node *x)
+{
+    long *s = l->stride[l->nops++];
+    long step = 1;
+    for (int i = l->rank - 1; i >= 0; i--) {
+        int xi = x->rank - l->rank + i;
+        long d = xi >= 0 ? e_dim(e, x, xi) : 1;
+        s[i] = d == 1 ? 0 : step;
+        step *= d;
+    }
+}
+
+static void nest_merge(nest *l)
+{
+    int w = 0;
+    for (int i = 0; i < l->rank; i++) {
+        if (l->dim[i] == 1 && l->rank > 1) continue; /* a loop of one */
+        if (w > 0) {
+            int ok = 1;
+            for (int k = 0; k < l->nops; k++)
+                if (l->stride[k][w - 1] != l->stride[k][i] * l->dim[i]) ok = 0;
+            if (ok) {
+                l->dim[w - 1] *= l->dim[i];
+                for (int k = 0; k < l->nops; k++) l->stride[k][w - 1] = l->stride[k][i];
+                continue;
+            }
+        }
+        l->dim[w] = l->dim[i];
+        for (int k = 0; k < l->nops; k++) l->stride[k][w] = l->stride[k][i];
+        w++;
+    }
+    l->rank = w;
+}
+
+static const char *const loop_var[] = {"i", "j", "k", "l"};
+
+static const char *nest_index(emitter *e, const nest *l, int op, const long *at)
+{
+    char buf[256];
+    int len = 0;
+    long constant = 0;
+    buf[0] = 0;
+    for (int i = 0; i < l->rank; i++) {
+        long s = l->stride[op][i];
+        if (!s) continue;
+        if (at) {
+            constant += at[i] * s;
+        } else if (s == 1) {
+            len += snprintf(buf + len, sizeof buf - (size_t)len, "%s%s", len ? " + " : "",
+                            loop_var[i]);
+        } else {
+            len += snprintf(buf + len, sizeof buf - (size_t)len, "%s%s * %ld", len ? " + " : "",
+                            loop_var[i], s);
+        }
+    }
+    if (at || !len) return e_fmt(e, "%ld", constant);
+    return arena_strdup(e->g->A, buf);
+}
+
+/* Prints body with "@k" replaced by operand k's index expression. */
+static void emit_body(emitter *e, const char *body, const char *const *idx)
+{
+    writer w;
+    wr_init(&w);
+    for (const char *s = body; *s; s++) {
+        if (s[0] == '@' && s[1] >= '0' && s[1] <= '3') {
+            wr_raw(&w, idx[s[1] - '0']);
+            s++;
+        } else {
+            char c[2] = {*s, 0};
+            wr_raw(&w, c);
+        }
+    }
+    char *line = wr_take(&w);
+    wr_line(e->w, "%s", line);
+    free(line);
+}
+
+/* Prints body for every point of the nest: as loops, or unrolled into one
+ * line per point with constant indices. */
+static void nest_emit(emitter *e, const nest *l, const char *body, int unroll)
+{
+    const char *idx[IR_MAX_IN + 1];
+    if (unroll) {
+        long total = 1, at[IR_MAX_RANK] = {0};
+        for (int i = 0; i < l->rank; i++) total *= l->dim[i];
+        for (long p = 0; p < total; p++) {
+            long rem = p;
+            for (int i = l->rank - 1; i >= 0; i--) {
+                at[i] = rem % l->dim[i];
+                rem /= l->dim[i];
+            }
+            for (int k = 0; k < l->nops; k++) idx[k] = nest_index(e, l, k, at);
+            emit_body(e, body, idx);
+        }
+        return;
+    }
+    for (int k = 0; k < l->nops; k++) idx[k] = nest_index(e, l, k, NULL);
+    for (int i = 0; i < l->rank; i++)
+        wr_line(e->w, "for (long %s = 0; %s < %ld; %s++) {", loop_var[i], loop_var[i], l->dim[i],
+                loop_var[i]);
+    emit_body(e, body, idx);
+    for (int i = 0; i < l->rank; i++) wr_line(e->w, "}");
+}
+
+/* Replaces the placeholders A B C (inputs) and P Q (attributes) of cexpr. */
+static const char *substitute(emitter *e, const ir_node *n, const char *cexpr, const int *opnum)
+{
+    writer w;
+    wr_init(&w);
+    for (const char *s = cexpr; *s; s++) {
+        int word_start =
+            s == cexpr || !(s[-1] == '_' || (s[-1] >= 'a' && s[-1] <= 'z') ||
+                            (s[-1] >= 'A' && s[-1] <= 'Z') || (s[-1] >= '0' && s[-1] <= '9'));
+        int word_end = !(s[1] == '_' || (s[1] >= 'a' && s[1] <= 'z') ||
+                         (s[1] >= 'A' && s[1] <= 'Z') || (s[1] >= '0' && s[1] <= '9'));
+        if (word_start && word_end && (*s == 'A' || *s == 'B' || *s == 'C') && *s - 'A' < n->nin) {
+            int k = *s - 'A';
+            const ir_node *x = ir_get(e->g, n->in[k]);
+            if (x->kind == K_CONST)
+                wr_raw(&w, e_lit(e, x->f[0]));
+            else
+                wr_raw(&w, e_fmt(e, "%s[@%d]", x->name, opnum[k]));
+        } else if (word_start && word_end && (*s == 'P' || *s == 'Q')) {
+            wr_raw(&w, e_lit(e, n->f[*s - 'P']));
+        } else {
+            char c[2] = {*s, 0};
+            wr_raw(&w, c);
+        }
+    }
+    char *t = wr_take(&w);
+    const char *r = arena_strdup(e->g->A, t);
+    free(t);
+    return r;
+}
+
+void e_elementwise(emitter *e, const ir_node *n, const char *cexpr)
+{
+    nest l;
+    nest_shape(&l, e, n);
+    nest_operand(&l, e, n);
+    int opnum[IR_MAX_IN];
+    for (int k = 0; k < n->nin; k++) {
+        const ir_node *x = ir_get(e->g, n->in[k]);
+        opnum[k] = -1;
+        if (x->kind == K_CONST) continue;
+        opnum[k] = l.nops;
+        nest_operand(&l, e, x);
+    }
+    nest_merge(&l);
+    const char *body = e_fmt(e, "%s[@0] = %s;", n->name, substitute(e, n, cexpr, opnum));
+    nest_emit(e, &l, body, e_kernel(e, n) == KERN_UNROLL);
+}
+
+void e_reduce_to(emitter *e, const ir_node *out, int xid, const char *scale)
+{
+    const ir_node *x = ir_get(e->g, xid);
+    long total = e_numel(e, out);
+    if (total == 1) {
+        /* a whole sum: accumulate in double for accuracy */
+        wr_line(e->w, "double s = 0;");
+        wr_line(e->w, "for (long i = 0; i < %ld; i++) s += %s[i];", e_numel(e, x), x->name);
+        wr_line(e->w, "%s[0] = (real)(s%s%s);", out->name, scale ? " * " : "", scale ? scale : "");
+        return;
+    }
+    nest l;
+    nest_shape(&l, e, x);
+    nest_operand(&l, e, out);
+    nest_operand(&l, e, x);
+    nest_merge(&l);
+    wr_line(e->w, "for (long i = 0; i < %ld; i++) %s[i] = 0;", total, out->name);
+    nest_emit(e, &l, e_fmt(e, "%s[@0] += %s[@1];", out->name, x->name), 0);
+    if (scale)
+        wr_line(e->w, "for (long i = 0; i < %ld; i++) %s[i] *= %s;", total, out->name, scale);
+}
+
+/* ---- model.c ---- */
+
+static const char *upper(arena *A, const char *s)
+{
+    char *u = arena_strdup(A, s);
+    for (char *p = u; *p; p++)
+        if (*p >= 'a' && *p <= 'z') *p = (char)(*p - 'a' + 'A');
+    return u;
+}
+
+static int is_const_root(ir_graph *g, const plan_variant *v, int id)
+{
+    ir_kind k = ir_get(g, plan_root(v, id))->kind;
+    return k == K_PARAM || k == K_INPUT || k == K_LABEL;
+}
+
+static void emit_block_comment(emitter *e, const ir_node *n)
+{
+    char shape[64], args[256] = "";
+    int len = 0;
+    for (int k = 0; k < n->nin; k++) {
+        const ir_node *x = ir_get(e->g, n->in[k]);
+        const char *nm = x->kind == K_CONST ? e_lit(e, x->f[0]) : x->name;
+        len += snprintf(args + len, sizeof args - (size_t)len, "%s%s", k ? ", " : "", nm);
+        if (len >= (int)sizeof args) break;
+    }
+    nest l; /* only for the concrete shape text */
+    nest_shape(&l, e, n);
+    int sl = snprintf(shape, sizeof shape, "[");
+    for (int i = 0; i < l.rank; i++)
+        sl += snprintf(shape + sl, sizeof shape - (size_t)sl, "%s%ld", i ? " x " : "", l.dim[i]);
+    if (!l.rank) sl += snprintf(shape + sl, sizeof shape - (size_t)sl, "scalar");
+    snprintf(shape + sl, sizeof shape - (size_t)sl, "]");
+    const char *math = op_get(n->op)->math;
+    wr_line(e->w, "/* %s = %s(%s)  %s  -- %s:%d", n->name, ir_op_name(n->op), args, shape,
+            n->file ? n->file : "?", n->line);
+    if (n->op == OP_MATMUL)
+        wr_line(e->w, " * %s = %s%s · %s%s */", n->name, ir_get(e->g, n->in[0])->name,
+                n->i[0] ? "ᵀ" : "", ir_get(e->g, n->in[1])->name, n->i[1] ? "ᵀ" : "");
+    else
+        wr_line(e->w, " * %s */", math);
+}
+
+static void emit_variant(emitter *e, const char *fname)
+{
+    ir_graph *g = e->g;
+    const plan_variant *v = e->pv;
+    writer *w = e->w;
+    int train = v->mode == PLAN_TRAIN;
+    char *used = arena_alloc(g->A, (size_t)g->n);
+    for (int s = 0; s < v->norder; s++) {
+        const ir_node *n = ir_get(g, v->order[s]);
+        used[n->id] = 1;
+        for (int k = 0; k < n->nin; k++) used[n->in[k]] = 1;
+    }
+    for (int i = g->n - 1; i >= 0; i--) /* a used view needs its root declared */
+        if (used[i] && v->view_of[i] >= 0) used[v->view_of[i]] = 1;
+    if (g->output >= 0 && g->task != TASK_NONE) used[g->output] = 1;
+
+    wr_line(w, "/* ---- %s: %s on %d rows ---- */", fname,
+            train ? "forward, loss and backward" : "forward and loss", v->batch);
+    if (train)
+        wr_line(w,
+                "static real %s(const real *restrict param, real *restrict grad, const real "
+                "*restrict x,",
+                fname);
+    else
+        wr_line(w, "static real %s(const real *restrict param, const real *restrict x,", fname);
+    wr_line(w, "                const real *restrict y, real *restrict out, real *restrict arena)");
+    wr_line(w, "{");
+    int uses_x = 0, uses_y = 0, uses_param = 0, uses_grad = 0, uses_arena = 0;
+    for (int i = 0; i < g->n; i++) {
+        if (!used[i]) continue;
+        const ir_node *n = ir_get(g, i);
+        char shape[64];
+        nest l;
+        nest_shape(&l, e, n);
+        int sl = snprintf(shape, sizeof shape, "[");
+        for (int a = 0; a < n->rank; a++)
+            sl +=
+                snprintf(shape + sl, sizeof shape - (size_t)sl, "%s%ld", a ? " x " : "", l.dim[a]);
+        snprintf(shape + sl, sizeof shape - (size_t)sl, "%s]", n->rank ? "" : "scalar");
+        if (n->kind == K_PARAM) {
+            uses_param = 1;
+            wr_line(w, "const real *const %s = param + P_%s; /* %s %s */", n->name,
+                    upper(g->A, n->name), n->label, shape);
+        } else if (n->kind == K_INPUT) {
+            uses_x = 1;
+        } else if (n->kind == K_LABEL) {
+            uses_y = 1;
+        } else if (n->kind == K_ACT) {
+            const char *cq = is_const_root(g, v, i) ? "const " : "";
+            if (v->view_of[i] >= 0)
+                wr_line(w, "%sreal *const %s = %s; /* %s, a view */", cq, n->name,
+                        ir_get(g, v->view_of[i])->name, shape);
+            else if (v->grad_of[i] >= 0) {
+                uses_grad = 1;
+                wr_line(w, "real *const %s = grad + P_%s; /* %s, d loss / d %s */", n->name,
+                        upper(g->A, ir_get(g, v->grad_of[i])->name), shape,
+                        ir_get(g, v->grad_of[i])->label);
+            } else {
+                uses_arena = 1;
+                wr_line(w, "real *const %s = arena + %ld; /* %s */", n->name, v->offset[i], shape);
+            }
+        }
+    }
+    if (!uses_param) wr_line(w, "(void)param;");
+    if (train && !uses_grad) wr_line(w, "(void)grad;");
+    if (!uses_x) wr_line(w, "(void)x;");
+    if (!uses_y) wr_line(w, "(void)y;");
+    if (!uses_arena) wr_line(w, "(void)arena;");
+
+    ir_phase phase = (ir_phase)-1;
+    static const char *const phase_name[] = {"forward", "loss", "backward"};
+    for (int s = 0; s < v->norder; s++) {
+        const ir_node *n = ir_get(g, v->order[s]);
+        const op_def *d = op_get(n->op);
+        if (n->op == OP_RESHAPE) continue; /* views: no code */
+        if (n->phase != phase) {
+            phase = n->phase;
+            wr_blank(w);
+            wr_line(w, "/* ======== %s ======== */", phase_name[phase]);
+        }
+        wr_blank(w);
+        emit_block_comment(e, n);
+        wr_line(w, "{");
+        d->emit(e, n);
+        wr_line(w, "}");
+    }
+    wr_blank(w);
+    if (g->output >= 0 && g->task != TASK_NONE)
+        wr_line(w, "memcpy(out, %s, sizeof(real) * %ld);", e_ref(e, g->output),
+                e_numel(e, ir_get(g, g->output)));
+    else
+        wr_line(w, "(void)out;");
+    wr_line(w, "return %s[0];", e_ref(e, g->loss));
+    wr_line(w, "}");
+    wr_blank(w);
+}
+
+static const char *fmt_init(emitter *e, const ir_node *p)
+{
+    const ir_init *in = &p->init;
+    const char *at = e_fmt(e, "param + P_%s", upper(e->g->A, p->name));
+    long n = ir_numel(p, 1);
+    switch (in->kind) {
+    case INIT_ZEROS:
+        return e_fmt(e, "rt_init_constant(%s, %ld, 0);", at, n);
+    case INIT_CONSTANT:
+        return e_fmt(e, "rt_init_constant(%s, %ld, %.17g);", at, n, in->a);
+    case INIT_UNIFORM:
+        return e_fmt(e, "rt_init_uniform(rng, %s, %ld, %.17g, %.17g);", at, n, in->a, in->b);
+    case INIT_NORMAL:
+        return e_fmt(e, "rt_init_normal(rng, %s, %ld, %.17g, %.17g);", at, n, in->a, in->b);
+    }
+    return "";
+}
+
+static const char *c_string(arena *A, const char *s)
+{
+    if (!s) return "NULL";
+    writer w;
+    wr_init(&w);
+    wr_raw(&w, "\"");
+    for (; *s; s++) {
+        char c[8];
+        if (*s == '"' || *s == '\\')
+            snprintf(c, sizeof c, "\\%c", *s);
+        else if ((unsigned char)*s < 32 || (unsigned char)*s >= 127)
+            snprintf(c, sizeof c, "\\%03o", (unsigned char)*s);
+        else
+            snprintf(c, sizeof c, "%c", *s);
+        wr_raw(&w, c);
+    }
+    wr_raw(&w, "\"");
+    char *t = wr_take(&w);
+    char *r = arena_strdup(A, t);
+    free(t);
+    return r;
+}
+
+static void emit_source(writer *w, arena *A, const char *var, const ir_data *d, int test,
+                        uint32_t seed)
+{
+    wr_line(w, "const rt_source %s = {", var);
+    if (d->kind == RT_SRC_IDX) {
+        if (test && !d->test_images) {
+            wr_line(w, ".kind = RT_SRC_NONE,");
+        } else {
+            wr_line(w, ".kind = RT_SRC_IDX,");
+            wr_line(w, ".images = %s,", c_string(A, test ? d->test_images : d->train_images));
+            wr_line(w, ".labels = %s,", c_string(A, test ? d->test_labels : d->train_labels));
+        }
+    } else if (d->kind == RT_SRC_CSV) {
+        if (test && !d->test_path) {
+            wr_line(w, ".kind = RT_SRC_NONE,");
+        } else {
+            wr_line(w, ".kind = RT_SRC_CSV,");
+            wr_line(w, ".path = %s,", c_string(A, test ? d->test_path : d->train_path));
+            wr_line(w, ".label = %s,", c_string(A, d->label));
+            wr_line(w, ".label_col = %d,", d->label_col);
+            wr_line(w, ".header = %d,", d->header);
+        }
+    } else {
+        static const char *const kinds[] = {"RT_SRC_NONE", "RT_SRC_IDX",     "RT_SRC_CSV",
+                                            "RT_SRC_XOR",  "RT_SRC_SPIRALS", "RT_SRC_LINREG"};
+        if (test && d->n_test == 0) {
+            wr_line(w, ".kind = RT_SRC_NONE,");
+        } else {
+            wr_line(w, ".kind = %s,", kinds[d->kind]);
+            wr_line(w, ".n = %d,", test ? d->n_test : d->n);
+            wr_line(w, ".d = %d,", d->d);
+            wr_line(w, ".noise = %.17g,", d->noise);
+            /* train and test are different draws of the same problem (same w*) */
+            wr_line(w, ".seed = %uu,", test ? seed + 1 : seed);
+            wr_line(w, ".wseed = %uu,", seed);
+        }
+    }
+    wr_line(w, "};");
+}
+
+static char *read_file(const char *path)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f) return NULL;
+    fseek(f, 0, SEEK_END);
+    long n = ftell(f);
+    fseek(f, 0, SEEK_SET);
+    char *s = malloc((size_t)n + 1);
+    if (s && fread(s, 1, (size_t)n, f) != (size_t)n) {
+        free(s);
+        s = NULL;
+    }
+    if (s) s[n] = 0;
+    fclose(f);
+    return s;
+}
+
+static int write_file(const char *path, const char *text, char *err, size_t errsize)
+{
+    FILE *f = fopen(path, "wb");
+    if (!f || fputs(text, f) < 0 || fclose(f)) {
+        snprintf(err, errsize, "%s: cannot write: %s", path, strerror(errno));
+        if (f) fclose(f);
+        return -1;
+    }
+    return 0;
+}
+
+static char *fill_template(const emit_options *o, const char *name, const tpl_var *vars, int n,
+                           char *err, size_t errsize)
+{
+    char path[4096];
+    snprintf(path, sizeof path, "%s/templates/%s", o->home, name);
+    char *text = read_file(path);
+    if (!text) {
+        snprintf(err, errsize, "%s: cannot read the template: %s", path, strerror(errno));
+        return NULL;
+    }
+    const char *missing = NULL;
+    char *out = tpl_fill(text, vars, n, &missing);
+    free(text);
+    if (!out) snprintf(err, errsize, "%s: no value for the hole {{%s}}", path, missing);
+    return out;
+}
+
+static const char *task_name(ir_task t)
+{
+    static const char *const names[] = {"RT_TASK_NONE",  "RT_TASK_CLASSIFY", "RT_TASK_BINARY",
+                                        "RT_TASK_LOGIT", "RT_TASK_SIGN",     "RT_TASK_REGRESS"};
+    return names[t];
+}
+
+static const char *const runtime_files[] = {"rt.h",      "rt_util.c", "rt_rng.c",   "rt_data.c",
+                                            "rt_file.c", "rt_simd.c", "rt_model.c", NULL};
+
+/* mkdir -p */
+static int make_dirs(const char *dir)
+{
+    char buf[4096];
+    snprintf(buf, sizeof buf, "%s", dir);
+    for (char *p = buf + 1; *p; p++)
+        if (*p == '/') {
+            *p = 0;
+            if (mkdir(buf, 0777) && errno != EEXIST) return -1;
+            *p = '/';
+        }
+    return mkdir(buf, 0777) && errno != EEXIST ? -1 : 0;
+}
+
+int emit_folder(ir_graph *g, const plan *p, const emit_options *o, char *err, size_t errsize)
+{
+    arena *A = g->A;
+    char path[4096];
+    if (make_dirs(o->out_dir)) {
+        snprintf(err, errsize, "%s: cannot create: %s", o->out_dir, strerror(errno));
+        return -1;
+    }
+    snprintf(path, sizeof path, "%s/runtime", o->out_dir);
+    if (mkdir(path, 0777) && errno != EEXIST) {
+        snprintf(err, errsize, "%s: cannot create: %s", path, strerror(errno));
+        return -1;
+    }
+    const char *header =
+        arena_printf(A, "Generated by trainc %s from %s (spec hash %s); do not edit.",
+                     TRAINC_VERSION, g->spec_path, g->spec_hash);
+    int B = p->v[0].batch,
+        R = p->nv > 3 || (p->nv == 3 && p->v[1].mode == PLAN_TRAIN) ? p->v[1].batch : 0;
+    const ir_node *out = g->output >= 0 ? ir_get(g, g->output) : NULL;
+    long out_len = out && g->task != TASK_NONE
+                       ? (ir_is_batched(out) ? ir_numel(out, 1) : ir_numel(out, 1))
+                       : 1;
+
+    /* model.c */
+    writer w;
+    wr_init(&w);
+    emitter e = {.w = &w, .g = g, .dbl = o->dbl};
+    wr_line(&w, "/* %s", header);
+    wr_line(&w, " *");
+    wr_line(&w, " * model.c -- %s: initial weights, then one function per step variant,",
+            g->model_name);
+    wr_line(&w, " * each reading top to bottom as forward, loss, backward; then the update. */");
+    wr_line(&w, "#include <string.h>");
+    wr_line(&w, "#include <tgmath.h>");
+    wr_blank(&w);
+    wr_line(&w, "#include <cblas.h>");
+    wr_blank(&w);
+    wr_line(&w, "#include \"model.h\"");
+    wr_blank(&w);
+    wr_line(&w, "/* ---- the flat parameter buffer: offsets of each tensor ---- */");
+    int ntensors = 0;
+    for (int i = 0; i < g->n; i++) {
+        const ir_node *n = ir_get(g, i);
+        if (n->kind != K_PARAM) continue;
+        char shape[64];
+        ntensors++;
+        wr_line(&w, "#define P_%s %ldL /* %s %s, %s:%d */", upper(A, n->name), n->offset, n->label,
+                ir_shape_str(n, shape, sizeof shape), n->file, n->line);
+    }
+    wr_blank(&w);
+    wr_line(&w, "const rt_param_info model_params[] = {");
+    for (int i = 0; i < g->n; i++) {
+        const ir_node *n = ir_get(g, i);
+        if (n->kind != K_PARAM) continue;
+        wr_line(&w, "{%s, P_%s, %ldL, %d, {%d, %d, %d, %d}},", c_string(A, n->label),
+                upper(A, n->name), ir_numel(n, 1), n->rank, n->dim[0], n->rank > 1 ? n->dim[1] : 0,
+                n->rank > 2 ? n->dim[2] : 0, n->rank > 3 ? n->dim[3] : 0);
+    }
+    if (!ntensors) wr_line(&w, "{NULL, 0, 0, 0, {0, 0, 0, 0}},");
+    wr_line(&w, "};");
+    wr_line(&w, "const int model_n_param_tensors = %d;", ntensors);
+    wr_blank(&w);
+    wr_line(&w, "/* ---- data (%s:%d) ---- */", g->data.file ? g->data.file : g->spec_path,
+            g->data.line);
+    emit_source(&w, A, "model_train_data", &g->data, 0, g->train.seed);
+    emit_source(&w, A, "model_test_data", &g->data, 1, g->train.seed);
+    wr_blank(&w);
+    wr_line(&w, "/* ---- initial weights, drawn in the spec's order ---- */");
+    wr_line(&w, "void model_init(real *param, rt_rng *rng)");
+    wr_line(&w, "{");
+    int uses_rng = 0;
+    for (int i = 0; i < g->n; i++) {
+        const ir_node *n = ir_get(g, i);
+        if (n->kind != K_PARAM) continue;
+        wr_line(&w, "/* %s: %s */", n->label, n->init.what);
+        wr_line(&w, "%s", fmt_init(&e, n));
+        if (n->init.kind == INIT_UNIFORM || n->init.kind == INIT_NORMAL) uses_rng = 1;
+    }
+    if (!uses_rng) wr_line(&w, "(void)rng;");
+    if (!ntensors) wr_line(&w, "(void)param;");
+    wr_line(&w, "}");
+    wr_blank(&w);
+
+    const char *train_fn[4] = {0}, *eval_fn[4] = {0};
+    for (int k = 0; k < p->nv; k++) {
+        e.pv = &p->v[k];
+        e.batch = p->v[k].batch;
+        const char *fname =
+            arena_printf(A, "%s_%d", p->v[k].mode == PLAN_TRAIN ? "train" : "eval", e.batch);
+        if (p->v[k].mode == PLAN_TRAIN)
+            train_fn[k] = fname;
+        else
+            eval_fn[k] = fname;
+        emit_variant(&e, fname);
+    }
+    wr_line(&w, "real model_train_step(int rows, const real *param, real *grad, const real *x, "
+                "const real *y,");
+    wr_line(&w, "                      real *out, real *arena)");
+    wr_line(&w, "{");
+    for (int k = 0; k < p->nv; k++)
+        if (train_fn[k])
+            wr_line(&w, "if (rows == %d) return %s(param, grad, x, y, out, arena);", p->v[k].batch,
+                    train_fn[k]);
+    wr_line(&w, "return NAN; /* no step of that size was generated */");
+    wr_line(&w, "}");
+    wr_blank(&w);
+    wr_line(
+        &w,
+        "real model_eval(int rows, const real *param, const real *x, const real *y, real *out,");
+    wr_line(&w, "                real *arena)");
+    wr_line(&w, "{");
+    for (int k = 0; k < p->nv; k++)
+        if (eval_fn[k])
+            wr_line(&w, "if (rows == %d) return %s(param, x, y, out, arena);", p->v[k].batch,
+                    eval_fn[k]);
+    wr_line(&w, "return NAN;");
+    wr_line(&w, "}");
+    wr_blank(&w);
+
+    /* the optimizer's update, from its template */
+    const char *lit_lr = arena_printf(A, "%.17g", g->opt.lr);
+    tpl_var ov[] = {
+        {"where", arena_printf(A, "%s:%d", g->opt.file ? g->opt.file : g->spec_path, g->opt.line)},
+        {"lr", lit_lr}};
+    char *upd = fill_template(o, arena_printf(A, "optim/%s.c", g->opt.name), ov, 2, err, errsize);
+    if (!upd) return -1;
+    wr_raw(&w, upd);
+    free(upd);
+    char *model_c = wr_take(&w);
+    snprintf(path, sizeof path, "%s/model.c", o->out_dir);
+    int rc = write_file(path, model_c, err, errsize);
+    free(model_c);
+    if (rc) return -1;
+
+    /* model.h, main.c, build.ninja */
+    tpl_var vars[] = {
+        {"header", header},
+        {"name", g->model_name},
+        {"spec", g->spec_path},
+        {"hash", g->spec_hash},
+        {"version", TRAINC_VERSION},
+        {"n_params", arena_printf(A, "%ld", g->n_params)},
+        {"n_state", "0"},
+        {"arena", arena_printf(A, "%ld", p->arena_size)},
+        {"features", arena_printf(A, "%d", g->features)},
+        {"label_len", arena_printf(A, "%d", g->label_len)},
+        {"classes", arena_printf(A, "%d", g->classes)},
+        {"output_len", arena_printf(A, "%ld", out_len)},
+        {"task", task_name(g->task)},
+        {"n_train", arena_printf(A, "%d", g->n_train)},
+        {"n_valid", arena_printf(A, "%d", g->n_valid)},
+        {"batch", arena_printf(A, "%d", B)},
+        {"remainder", arena_printf(A, "%d", R)},
+        {"train_flops", arena_printf(A, "%.0f", p->train_flops)},
+        {"eval_flops", arena_printf(A, "%.0f", p->eval_flops)},
+        {"epochs", arena_printf(A, "%d", g->train.epochs)},
+        {"seed", arena_printf(A, "%u", g->train.seed)},
+        {"shuffle", g->train.shuffle ? "1" : "0"},
+        {"lr", lit_lr},
+        {"optimizer", g->opt.name},
+        {"scale", arena_printf(A, "%.17g", g->data.scale)},
+        {"standardize", g->data.standardize ? "1" : "0"},
+        {"dtype_flag", o->dbl ? "-DTRAINC_DOUBLE" : ""},
+        {"blas_cflags", TRAINC_BLAS_CFLAGS},
+        {"blas_libs", TRAINC_BLAS_LIBS},
+    };
+    int nvars = (int)(sizeof vars / sizeof *vars);
+    static const char *const files[][2] = {
+        {"model.h", "model.h"}, {"main.c", "main.c"}, {"build.ninja", "build.ninja"}};
+    for (int i = 0; i < 3; i++) {
+        char *text = fill_template(o, files[i][0], vars, nvars, err, errsize);
+        if (!text) return -1;
+        snprintf(path, sizeof path, "%s/%s", o->out_dir, files[i][1]);
+        rc = write_file(path, text, err, errsize);
+        free(text);
+        if (rc) return -1;
+    }
+
+    /* the runtime, as real files, and the spec itself */
+    for (int i = 0; runtime_files[i]; i++) {
+        char src[4096];
+        snprintf(src, sizeof src, "%s/runtime/%s", o->home, runtime_files[i]);
+        char *text = read_file(src);
+        if (!text) {
+            snprintf(err, errsize, "%s: cannot read: %s", src, strerror(errno));
+            return -1;
+        }
+        snprintf(path, sizeof path, "%s/runtime/%s", o->out_dir, runtime_files[i]);
+        rc = write_file(path, text, err, errsize);
+        free(text);
+        if (rc) return -1;
+    }
+    char *spec = read_file(g->spec_path);
+    if (spec) {
+        snprintf(path, sizeof path, "%s/spec.lua", o->out_dir);
+        rc = write_file(path, spec, err, errsize);
+        free(spec);
+        if (rc) return -1;
+    }
+    return 0;
+}

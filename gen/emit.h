@@ -1,0 +1,48 @@
+/* emit.h — prints the planned graph into out/<model>/: model.h, model.c,
+ * main.c (from templates/), build.ninja, the runtime copy and the spec.
+ * Op emitters in gen/ops/ print through the helpers below. */
+#ifndef EMIT_H
+#define EMIT_H
+
+#include "ir.h"
+#include "plan.h"
+#include "writer.h"
+
+typedef struct emitter {
+    writer *w;
+    ir_graph *g;
+    const plan_variant *pv;
+    int batch;
+    int dbl; /* element type double */
+} emitter;
+
+/* A node's buffer, as a C expression (its local pointer's name). */
+const char *e_ref(emitter *e, int id);
+/* One element of a node at index expression idx; a literal for constants. */
+const char *e_at(emitter *e, int id, const char *idx);
+/* A literal of the element type: 0.5f or 0.5 */
+const char *e_lit(emitter *e, double v);
+int e_dim(const emitter *e, const ir_node *n, int axis);
+long e_numel(const emitter *e, const ir_node *n);
+plan_kernel e_kernel(const emitter *e, const ir_node *n);
+/* printf into an arena string */
+#define e_fmt(e, ...) arena_printf((e)->g->A, __VA_ARGS__)
+
+/* Elementwise loops over numpy broadcasting: out[...] = expr, where expr is
+ * the op's cexpr with A, B, C replaced by the inputs' elements and P, Q by
+ * f[0], f[1]. accumulate: out[...] += expr (used by sum). */
+void e_elementwise(emitter *e, const ir_node *n, const char *cexpr);
+/* out = sum of x over the axes where out has 1 (or is shorter), times scale */
+void e_reduce_to(emitter *e, const ir_node *out, int x, const char *scale);
+
+typedef struct emit_options {
+    const char *out_dir;
+    const char *home; /* where runtime/ and templates/ are */
+    int dbl;
+    const char *argv_line;
+} emit_options;
+
+/* Writes the folder; returns 0, or -1 with a message in err. */
+int emit_folder(ir_graph *g, const plan *p, const emit_options *o, char *err, size_t errsize);
+
+#endif

@@ -1,0 +1,199 @@
+/* ir.h — the graph every stage reads and writes: nodes with fixed shapes
+ * (the batch dimension symbolic), attributes, names and spec positions, plus
+ * the model's settings (data, optimizer, training). The only thing stages share. */
+#ifndef IR_H
+#define IR_H
+
+#include <stdint.h>
+
+#include "arena.h"
+
+#define IR_MAX_RANK 4
+#define IR_MAX_IN 3
+#define IR_BATCH (-1) /* a dimension equal to the batch size of the variant */
+#define IR_ALL 99     /* reduce over every axis */
+
+/* The op list: one row per op, X(ENUM, "spec name"). Each op's duties (shape,
+ * forward code, vector-Jacobian rule, FLOPs) live in one op_def in gen/ops/. */
+#define IR_OPS(X)                                                                                  \
+    X(INPUT, "input")                                                                              \
+    X(LABELS, "labels")                                                                            \
+    X(PARAM, "param")                                                                              \
+    X(CONST, "const")                                                                              \
+    X(ADD, "add")                                                                                  \
+    X(SUB, "sub")                                                                                  \
+    X(MUL, "mul")                                                                                  \
+    X(DIV, "div")                                                                                  \
+    X(NEG, "neg")                                                                                  \
+    X(POW, "pow")                                                                                  \
+    X(EXP, "exp")                                                                                  \
+    X(LOG, "log")                                                                                  \
+    X(SQRT, "sqrt")                                                                                \
+    X(ABS, "abs")                                                                                  \
+    X(SIGN, "sign")                                                                                \
+    X(RELU, "relu")                                                                                \
+    X(LEAKY_RELU, "leaky_relu")                                                                    \
+    X(SIGMOID, "sigmoid")                                                                          \
+    X(TANH, "tanh")                                                                                \
+    X(SOFTPLUS, "softplus")                                                                        \
+    X(RELU_GRAD, "relu_backward")                                                                  \
+    X(LEAKY_RELU_GRAD, "leaky_relu_backward")                                                      \
+    X(SIGMOID_GRAD, "sigmoid_backward")                                                            \
+    X(TANH_GRAD, "tanh_backward")                                                                  \
+    X(SOFTMAX, "softmax")                                                                          \
+    X(LOG_SOFTMAX, "log_softmax")                                                                  \
+    X(SOFTMAX_GRAD, "softmax_backward")                                                            \
+    X(LOG_SOFTMAX_GRAD, "log_softmax_backward")                                                    \
+    X(SUM_TO, "sum")                                                                               \
+    X(EXPAND, "expand")                                                                            \
+    X(RESHAPE, "reshape")                                                                          \
+    X(TRANSPOSE, "transpose")                                                                      \
+    X(COPY, "copy")                                                                                \
+    X(MATMUL, "matmul")                                                                            \
+    X(CROSS_ENTROPY, "cross_entropy")                                                              \
+    X(CROSS_ENTROPY_GRAD, "cross_entropy_backward")                                                \
+    X(BCE, "bce")                                                                                  \
+    X(BCE_GRAD, "bce_backward")                                                                    \
+    X(BCE_LOGITS, "bce_with_logits")                                                               \
+    X(BCE_LOGITS_GRAD, "bce_with_logits_backward")                                                 \
+    X(LOGISTIC, "logistic")                                                                        \
+    X(LOGISTIC_GRAD, "logistic_backward")
+
+typedef enum ir_op {
+#define X(e, s) OP_##e,
+    IR_OPS(X)
+#undef X
+        OP_COUNT
+} ir_op;
+
+/* What a node's buffer is: where it lives at run time. */
+typedef enum ir_kind {
+    K_ACT,   /* activation or gradient in the planned arena */
+    K_INPUT, /* the batch's features */
+    K_LABEL, /* the batch's labels */
+    K_PARAM, /* the flat parameter buffer */
+    K_CONST, /* a literal in the code */
+} ir_kind;
+
+/* Which part of the step a node belongs to, for ordering and comments. */
+typedef enum ir_phase { PH_FORWARD, PH_LOSS, PH_BACKWARD } ir_phase;
+
+typedef enum ir_init_kind {
+    INIT_ZEROS,
+    INIT_CONSTANT,
+    INIT_UNIFORM,
+    INIT_NORMAL,
+} ir_init_kind;
+
+/* How a parameter is drawn; bounds are final (fans and gains applied). */
+typedef struct ir_init {
+    ir_init_kind kind;
+    double a, b;      /* uniform bounds, normal mean/std, constant value in a */
+    const char *what; /* the initialiser as written, for the comment */
+} ir_init;
+
+typedef struct ir_node {
+    int id;
+    ir_op op;
+    ir_kind kind;
+    ir_phase phase;
+    int nin;
+    int in[IR_MAX_IN];
+    int rank;
+    int dim[IR_MAX_RANK]; /* IR_BATCH marks the batch dimension */
+    double f[4];          /* float attributes (op-specific) */
+    int i[4];             /* int attributes (op-specific) */
+    const char *name;     /* C-safe, unique */
+    const char *label;    /* as the spec names it (parameters: "fc1.weight") */
+    const char *file;     /* spec file and line it came from */
+    int line;
+    int grad;      /* autodiff: node holding d(loss)/d(this), or -1 */
+    long offset;   /* K_PARAM: offset in the flat buffer */
+    ir_init init;  /* K_PARAM */
+    int trainable; /* K_PARAM */
+} ir_node;
+
+/* The task the objective implies: how predictions and accuracy are read. */
+typedef enum ir_task {
+    TASK_NONE,     /* a bare objective: loss only */
+    TASK_CLASSIFY, /* argmax over classes */
+    TASK_BINARY,   /* probability >= 0.5 */
+    TASK_LOGIT,    /* logit >= 0 */
+    TASK_SIGN,     /* sign, labels in {-1, +1} */
+    TASK_REGRESS,  /* values */
+} ir_task;
+
+typedef struct ir_optimizer {
+    const char *name; /* "sgd", ... */
+    double lr;
+    double momentum, dampening, weight_decay;
+    int nesterov, maximize;
+    const char *file;
+    int line;
+} ir_optimizer;
+
+typedef struct ir_data {
+    int kind; /* rt_source_kind of the training set */
+    const char *train_images, *train_labels, *test_images, *test_labels;
+    const char *train_path, *test_path; /* CSV */
+    const char *label;                  /* CSV label column name */
+    int label_col, header;
+    int n, n_test, d; /* synthetic sizes */
+    double noise;
+    double scale; /* 0 = none */
+    int standardize;
+    double valid; /* fraction of the training rows held out */
+    const char *file;
+    int line;
+} ir_data;
+
+typedef struct ir_train {
+    int batch; /* 0 = full batch */
+    int epochs;
+    uint32_t seed;
+    int shuffle;
+    int drop_last;
+} ir_train;
+
+typedef struct ir_graph {
+    arena *A;
+    ir_node *nodes;
+    int n, cap;
+    const char *model_name; /* C-safe */
+    const char *spec_path;
+    char spec_hash[17];
+    int loss;   /* the scalar minimised */
+    int output; /* the prediction node */
+    int input, labels;
+    int classes;   /* from labels { classes = K }; 0 = values */
+    int label_len; /* label values per row */
+    ir_task task;
+    long n_params;
+    int has_data;
+    ir_data data;
+    ir_optimizer opt;
+    ir_train train;
+    /* sizes fixed at generation time from the data */
+    int32_t n_train, n_valid, n_test, features;
+} ir_graph;
+
+void ir_init_graph(ir_graph *g, arena *A);
+/* Appends a node; returns its id. Shape and checks are the caller's. */
+int ir_add(ir_graph *g, ir_op op, int nin, const int *in);
+ir_node *ir_get(ir_graph *g, int id);
+const char *ir_op_name(ir_op op);
+
+/* Shapes */
+long ir_numel(const ir_node *n, int batch); /* with IR_BATCH = batch */
+int ir_same_shape(const ir_node *a, const ir_node *b);
+int ir_is_batched(const ir_node *n);
+/* "[B x 784]" into buf */
+const char *ir_shape_str(const ir_node *n, char *buf, int size);
+/* numpy broadcasting of two shapes; 0 if incompatible */
+int ir_broadcast(const ir_node *a, const ir_node *b, int *rank, int *dim);
+
+/* A C identifier from any text: letters, digits, '_'; never empty, never a
+ * keyword, never starting with a digit. Unique within the graph. */
+const char *ir_c_name(ir_graph *g, const char *text);
+
+#endif

@@ -1,0 +1,65 @@
+/* ops.h — one row per op: its shape rule, forward code, vector-Jacobian rule
+ * and FLOP count. The rows live in gen/ops/<family>.c; ops.c indexes them by
+ * ir_op. Adding an op: one X() line in ir.h and one op_def in its family. */
+#ifndef OPS_H
+#define OPS_H
+
+#include <stddef.h>
+
+#include "ir.h"
+
+struct emitter;
+struct ad_ctx;
+
+typedef struct op_def {
+    /* the math, as the block comment prints it (A, B = inputs, P = f[0]) */
+    const char *math;
+    /* C expression of one element for elementwise ops, same placeholders */
+    const char *cexpr;
+    /* sets n->rank/dim from the inputs and attributes; on a bad shape writes
+     * a message into err and returns -1 */
+    int (*shape)(ir_graph *g, ir_node *n, char *err, size_t errsize);
+    /* prints the forward code for the variant's concrete shapes */
+    void (*emit)(struct emitter *e, const ir_node *n);
+    /* appends the backward nodes given the node holding d(loss)/d(n) */
+    void (*vjp)(struct ad_ctx *c, const ir_node *n, int gout);
+    /* floating-point operations at batch size b */
+    double (*flops)(ir_graph *g, const ir_node *n, int b);
+} op_def;
+
+const op_def *op_get(ir_op op);
+
+/* Arguments for making a node: inputs, attributes, and the shape for ops
+ * whose output shape is an attribute (reshape, sum, expand). */
+typedef struct ir_args {
+    int nin;
+    int in[IR_MAX_IN];
+    double f[4];
+    int i[4];
+    int rank;
+    int dim[IR_MAX_RANK];
+} ir_args;
+
+/* Makes a node and runs its shape rule; -1 and a message on a bad shape. */
+int ir_make(ir_graph *g, ir_op op, const ir_args *a, char *err, size_t errsize);
+
+/* Shorthands used by autodiff (shapes are known good there). */
+int ir_unary(ir_graph *g, ir_op op, int x, double p);
+int ir_binary(ir_graph *g, ir_op op, int a, int b);
+int ir_const(ir_graph *g, double v);
+int ir_matmul(ir_graph *g, int a, int b, int ta, int tb);
+int ir_shaped(ir_graph *g, ir_op op, int x, const ir_node *like, int mean);
+
+/* Shared shape rules */
+int shape_same(ir_graph *g, ir_node *n, char *err, size_t errsize);
+int shape_broadcast(ir_graph *g, ir_node *n, char *err, size_t errsize);
+int shape_scalar(ir_graph *g, ir_node *n, char *err, size_t errsize);
+int shape_given(ir_graph *g, ir_node *n, char *err, size_t errsize);
+
+/* Shared FLOP counts */
+double flops_none(ir_graph *g, const ir_node *n, int b);
+double flops_elem(ir_graph *g, const ir_node *n, int b);
+double flops_elem4(ir_graph *g, const ir_node *n, int b);
+double flops_in0(ir_graph *g, const ir_node *n, int b);
+
+#endif

@@ -1,0 +1,198 @@
+/* ops/elementwise.c — arithmetic with broadcasting, unary math, activations
+ * and their backward helpers: every op that maps elements to elements. */
+#include <math.h>
+
+#include "../autodiff.h"
+#include "../emit.h"
+#include "../ops.h"
+
+static void emit_cexpr(emitter *e, const ir_node *n)
+{
+    e_elementwise(e, n, op_get(n->op)->cexpr);
+}
+
+/* The gradient reaching an input that was broadcast: sum it back to shape. */
+static int unbroadcast(ad_ctx *c, int gnode, int x)
+{
+    ir_graph *g = c->g;
+    if (ir_same_shape(ir_get(g, gnode), ir_get(g, x))) return gnode;
+    return ir_shaped(g, OP_SUM_TO, gnode, ir_get(g, x), 0);
+}
+
+static int needs(ad_ctx *c, int x)
+{
+    return x < c->nforward && c->needs[x];
+}
+
+/* ---- binary arithmetic with numpy broadcasting ---- */
+
+static void vjp_add(ad_ctx *c, const ir_node *n, int g)
+{
+    for (int k = 0; k < 2; k++)
+        if (needs(c, n->in[k])) ad_accum(c, n->in[k], unbroadcast(c, g, n->in[k]));
+}
+
+static void vjp_sub(ad_ctx *c, const ir_node *n, int g)
+{
+    if (needs(c, n->in[0])) ad_accum(c, n->in[0], unbroadcast(c, g, n->in[0]));
+    if (needs(c, n->in[1]))
+        ad_accum(c, n->in[1], unbroadcast(c, ir_unary(c->g, OP_NEG, g, 0), n->in[1]));
+}
+
+static void vjp_mul(ad_ctx *c, const ir_node *n, int g)
+{
+    int a = n->in[0], b = n->in[1];
+    if (needs(c, a)) ad_accum(c, a, unbroadcast(c, ir_binary(c->g, OP_MUL, g, b), a));
+    if (needs(c, b)) ad_accum(c, b, unbroadcast(c, ir_binary(c->g, OP_MUL, g, a), b));
+}
+
+/* y = a / b: da = g / b, db = -g * y / b */
+static void vjp_div(ad_ctx *c, const ir_node *n, int g)
+{
+    int a = n->in[0], b = n->in[1];
+    if (needs(c, a)) ad_accum(c, a, unbroadcast(c, ir_binary(c->g, OP_DIV, g, b), a));
+    if (needs(c, b)) {
+        int gy = ir_binary(c->g, OP_MUL, g, n->id);
+        int q = ir_binary(c->g, OP_DIV, gy, b);
+        ad_accum(c, b, unbroadcast(c, ir_unary(c->g, OP_NEG, q, 0), b));
+    }
+}
+
+const op_def op_ADD = {"y = a + b", "A + B", shape_broadcast, emit_cexpr, vjp_add, flops_elem};
+const op_def op_SUB = {"y = a - b", "A - B", shape_broadcast, emit_cexpr, vjp_sub, flops_elem};
+const op_def op_MUL = {"y = a * b", "A * B", shape_broadcast, emit_cexpr, vjp_mul, flops_elem};
+const op_def op_DIV = {"y = a / b", "A / B", shape_broadcast, emit_cexpr, vjp_div, flops_elem};
+
+/* ---- unary math ---- */
+
+static void vjp_neg(ad_ctx *c, const ir_node *n, int g)
+{
+    ad_accum(c, n->in[0], ir_unary(c->g, OP_NEG, g, 0));
+}
+
+/* y = x^p: dx = g * p * x^(p-1) */
+static void vjp_pow(ad_ctx *c, const ir_node *n, int g)
+{
+    double p = n->f[0];
+    int dydx;
+    if (p == 1)
+        dydx = ir_const(c->g, 1);
+    else if (p == 2)
+        dydx = ir_binary(c->g, OP_MUL, n->in[0], ir_const(c->g, 2));
+    else
+        dydx = ir_binary(c->g, OP_MUL, ir_unary(c->g, OP_POW, n->in[0], p - 1), ir_const(c->g, p));
+    ad_accum(c, n->in[0], ir_binary(c->g, OP_MUL, g, dydx));
+}
+
+static void emit_pow(emitter *e, const ir_node *n)
+{
+    double p = n->f[0];
+    const char *expr = p == 2     ? "A * A"
+                       : p == 1   ? "A"
+                       : p == 3   ? "A * A * A"
+                       : p == 0.5 ? "sqrt(A)"
+                       : p == -1  ? "1 / A"
+                                  : "pow(A, P)";
+    e_elementwise(e, n, expr);
+}
+
+static void vjp_exp(ad_ctx *c, const ir_node *n, int g)
+{
+    ad_accum(c, n->in[0], ir_binary(c->g, OP_MUL, g, n->id));
+}
+
+static void vjp_log(ad_ctx *c, const ir_node *n, int g)
+{
+    ad_accum(c, n->in[0], ir_binary(c->g, OP_DIV, g, n->in[0]));
+}
+
+/* y = sqrt(x): dx = g * 0.5 / y */
+static void vjp_sqrt(ad_ctx *c, const ir_node *n, int g)
+{
+    int half = ir_binary(c->g, OP_MUL, g, ir_const(c->g, 0.5));
+    ad_accum(c, n->in[0], ir_binary(c->g, OP_DIV, half, n->id));
+}
+
+/* y = |x|: dx = g * sign(x), 0 at 0 as torch */
+static void vjp_abs(ad_ctx *c, const ir_node *n, int g)
+{
+    int s = ir_unary(c->g, OP_SIGN, n->in[0], 0);
+    ad_accum(c, n->in[0], ir_binary(c->g, OP_MUL, g, s));
+}
+
+static void vjp_none(ad_ctx *c, const ir_node *n, int g)
+{
+    (void)c, (void)n, (void)g;
+}
+
+const op_def op_NEG = {"y = -x", "-A", shape_same, emit_cexpr, vjp_neg, flops_elem};
+const op_def op_POW = {"y = x^p", "pow(A, P)", shape_same, emit_pow, vjp_pow, flops_elem};
+const op_def op_EXP = {"y = e^x", "exp(A)", shape_same, emit_cexpr, vjp_exp, flops_elem};
+const op_def op_LOG = {"y = ln x", "log(A)", shape_same, emit_cexpr, vjp_log, flops_elem};
+const op_def op_SQRT = {"y = sqrt(x)", "sqrt(A)", shape_same, emit_cexpr, vjp_sqrt, flops_elem};
+const op_def op_ABS = {"y = |x|", "fabs(A)", shape_same, emit_cexpr, vjp_abs, flops_elem};
+const op_def op_SIGN = {"y = sign(x)", "(A > 0) - (A < 0)", shape_same, emit_cexpr,
+                        vjp_none,      flops_elem};
+
+/* ---- activations: forward, and backward helpers that take the saved value ---- */
+
+static void vjp_relu(ad_ctx *c, const ir_node *n, int g)
+{
+    ad_accum(c, n->in[0], ir_binary(c->g, OP_RELU_GRAD, n->id, g));
+}
+
+static void vjp_leaky_relu(ad_ctx *c, const ir_node *n, int g)
+{
+    ir_args a = {.nin = 2, .in = {n->in[0], g}, .f = {n->f[0]}};
+    char err[128];
+    ad_accum(c, n->in[0], ir_make(c->g, OP_LEAKY_RELU_GRAD, &a, err, sizeof err));
+}
+
+static void vjp_sigmoid(ad_ctx *c, const ir_node *n, int g)
+{
+    ad_accum(c, n->in[0], ir_binary(c->g, OP_SIGMOID_GRAD, n->id, g));
+}
+
+static void vjp_tanh(ad_ctx *c, const ir_node *n, int g)
+{
+    ad_accum(c, n->in[0], ir_binary(c->g, OP_TANH_GRAD, n->id, g));
+}
+
+/* softplus' = sigmoid */
+static void vjp_softplus(ad_ctx *c, const ir_node *n, int g)
+{
+    int s = ir_unary(c->g, OP_SIGMOID, n->in[0], 0);
+    ad_accum(c, n->in[0], ir_binary(c->g, OP_MUL, g, s));
+}
+
+const op_def op_RELU = {"y = max(x, 0)", "A > 0 ? A : 0", shape_same,
+                        emit_cexpr,      vjp_relu,        flops_elem};
+const op_def op_LEAKY_RELU = {"y = x > 0 ? x : slope * x",
+                              "A > 0 ? A : A * P",
+                              shape_same,
+                              emit_cexpr,
+                              vjp_leaky_relu,
+                              flops_elem};
+const op_def op_SIGMOID = {"y = 1 / (1 + e^-x)", "1 / (1 + exp(-A))", shape_same,
+                           emit_cexpr,           vjp_sigmoid,         flops_elem4};
+const op_def op_TANH = {"y = tanh(x)", "tanh(A)", shape_same, emit_cexpr, vjp_tanh, flops_elem4};
+/* torch's threshold of 20: beyond it softplus(x) is x to float precision */
+const op_def op_SOFTPLUS = {"y = ln(1 + e^x)", "A > 20 ? A : log1p(exp(A))",
+                            shape_same,        emit_cexpr,
+                            vjp_softplus,      flops_elem4};
+
+const op_def op_RELU_GRAD = {
+    "dx = y > 0 ? dy : 0", "A > 0 ? B : 0", shape_same, emit_cexpr, NULL, flops_elem};
+const op_def op_LEAKY_RELU_GRAD = {
+    "dx = x > 0 ? dy : slope * dy", "A > 0 ? B : B * P", shape_same, emit_cexpr, NULL, flops_elem};
+const op_def op_SIGMOID_GRAD = {
+    "dx = dy * y * (1 - y)", "B * (1 - A) * A", shape_same, emit_cexpr, NULL, flops_elem};
+const op_def op_TANH_GRAD = {
+    "dx = dy * (1 - y^2)", "B * (1 - A * A)", shape_same, emit_cexpr, NULL, flops_elem};
+
+static void vjp_copy(ad_ctx *c, const ir_node *n, int g)
+{
+    ad_accum(c, n->in[0], g);
+}
+
+const op_def op_COPY = {"y = x", "A", shape_same, emit_cexpr, vjp_copy, flops_none};

@@ -1,0 +1,192 @@
+/* ops/loss.c — the fused losses whose stable forms need more than the
+ * elementwise ops (PyTorch's formulas, reduction 'mean'), and their
+ * backward ops. mse and l1 are plain expressions built by the spec. */
+#include <stdio.h>
+
+#include "../autodiff.h"
+#include "../emit.h"
+#include "../ops.h"
+
+/* cross_entropy(z [rows x C], y [rows] class indices) -> scalar */
+static int shape_ce(ir_graph *g, ir_node *n, char *err, size_t errsize)
+{
+    const ir_node *z = ir_get(g, n->in[0]), *y = ir_get(g, n->in[1]);
+    char a[64], b[64];
+    if (z->rank != 2 || y->rank != 1 || y->dim[0] != z->dim[0]) {
+        snprintf(
+            err, errsize,
+            "cross_entropy needs logits [rows x classes] and class indices [rows], got %s and %s",
+            ir_shape_str(z, a, sizeof a), ir_shape_str(y, b, sizeof b));
+        return -1;
+    }
+    n->rank = 0;
+    return 0;
+}
+
+/* prediction and target of the same element count -> scalar */
+static int shape_pairwise(ir_graph *g, ir_node *n, char *err, size_t errsize)
+{
+    const ir_node *x = ir_get(g, n->in[0]), *y = ir_get(g, n->in[1]);
+    if (ir_numel(x, 7) != ir_numel(y, 7) || ir_is_batched(x) != ir_is_batched(y)) {
+        char a[64], b[64];
+        snprintf(err, errsize, "%s: prediction %s and target %s have different sizes",
+                 ir_op_name(n->op), ir_shape_str(x, a, sizeof a), ir_shape_str(y, b, sizeof b));
+        return -1;
+    }
+    n->rank = 0;
+    return 0;
+}
+
+/* The backward ops: same shape as the prediction, inputs (x, y, dloss). */
+static int shape_like_first(ir_graph *g, ir_node *n, char *err, size_t errsize)
+{
+    (void)err, (void)errsize;
+    const ir_node *x = ir_get(g, n->in[0]);
+    n->rank = x->rank;
+    for (int i = 0; i < x->rank; i++) n->dim[i] = x->dim[i];
+    return 0;
+}
+
+static void vjp_loss(ad_ctx *c, const ir_node *n, int g)
+{
+    ir_op back = n->op + 1; /* each loss's backward op follows it in IR_OPS */
+    ir_args a = {.nin = 3, .in = {n->in[0], n->in[1], g}};
+    char err[128];
+    ad_accum(c, n->in[0], ir_make(c->g, back, &a, err, sizeof err));
+}
+
+static void emit_ce(emitter *e, const ir_node *n)
+{
+    const ir_node *z = ir_get(e->g, n->in[0]);
+    long R = e_dim(e, z, 0), C = e_dim(e, z, 1);
+    const char *zs = e_ref(e, n->in[0]), *ys = e_ref(e, n->in[1]);
+    wr_line(e->w, "double total = 0;");
+    wr_line(e->w, "for (long r = 0; r < %ld; r++) {", R);
+    wr_line(e->w, "const real *zr = %s + r * %ld;", zs, C);
+    wr_line(e->w, "real m = zr[0];");
+    wr_line(e->w, "for (long c = 1; c < %ld; c++) m = zr[c] > m ? zr[c] : m;", C);
+    wr_line(e->w, "real s = 0;");
+    wr_line(e->w, "for (long c = 0; c < %ld; c++) s += exp(zr[c] - m);", C);
+    wr_line(e->w, "total += m + log(s) - zr[(long)%s[r]];", ys);
+    wr_line(e->w, "}");
+    wr_line(e->w, "%s[0] = (real)(total / %ld);", e_ref(e, n->id), R);
+}
+
+/* dz = dloss / rows * (softmax(z) - onehot(y)) */
+static void emit_ce_grad(emitter *e, const ir_node *n)
+{
+    const ir_node *z = ir_get(e->g, n->in[0]);
+    long R = e_dim(e, z, 0), C = e_dim(e, z, 1);
+    const char *zs = e_ref(e, n->in[0]), *ys = e_ref(e, n->in[1]), *dz = e_ref(e, n->id);
+    wr_line(e->w, "const real scale = %s / %ld;", e_at(e, n->in[2], "0"), R);
+    wr_line(e->w, "for (long r = 0; r < %ld; r++) {", R);
+    wr_line(e->w, "const real *zr = %s + r * %ld;", zs, C);
+    wr_line(e->w, "real *dr = %s + r * %ld;", dz, C);
+    wr_line(e->w, "real m = zr[0];");
+    wr_line(e->w, "for (long c = 1; c < %ld; c++) m = zr[c] > m ? zr[c] : m;", C);
+    wr_line(e->w, "real s = 0;");
+    wr_line(e->w, "for (long c = 0; c < %ld; c++) {", C);
+    wr_line(e->w, "dr[c] = exp(zr[c] - m);");
+    wr_line(e->w, "s += dr[c];");
+    wr_line(e->w, "}");
+    wr_line(e->w, "for (long c = 0; c < %ld; c++) dr[c] = dr[c] / s * scale;", C);
+    wr_line(e->w, "dr[(long)%s[r]] -= scale;", ys);
+    wr_line(e->w, "}");
+}
+
+/* A mean over elements of a per-element term (x = A, y = B). */
+static void emit_mean_of(emitter *e, const ir_node *n, const char *term)
+{
+    const ir_node *x = ir_get(e->g, n->in[0]);
+    long N = e_numel(e, x);
+    wr_line(e->w, "double total = 0;");
+    wr_line(e->w, "for (long i = 0; i < %ld; i++) {", N);
+    wr_line(e->w, "const real xi = %s[i], yi = %s[i];", e_ref(e, n->in[0]), e_ref(e, n->in[1]));
+    wr_line(e->w, "total += %s;", term);
+    wr_line(e->w, "}");
+    wr_line(e->w, "%s[0] = (real)(total / %ld);", e_ref(e, n->id), N);
+}
+
+static void emit_grad_of(emitter *e, const ir_node *n, const char *term)
+{
+    const ir_node *x = ir_get(e->g, n->in[0]);
+    long N = e_numel(e, x);
+    wr_line(e->w, "const real scale = %s / %ld;", e_at(e, n->in[2], "0"), N);
+    wr_line(e->w, "for (long i = 0; i < %ld; i++) {", N);
+    wr_line(e->w, "const real xi = %s[i], yi = %s[i];", e_ref(e, n->in[0]), e_ref(e, n->in[1]));
+    wr_line(e->w, "%s[i] = scale * (%s);", e_ref(e, n->id), term);
+    wr_line(e->w, "}");
+}
+
+/* torch clamps each log at -100 so that p = 0 or 1 gives a finite loss */
+static void emit_bce(emitter *e, const ir_node *n)
+{
+    emit_mean_of(e, n, "-(yi * fmax(log(xi), -100) + (1 - yi) * fmax(log(1 - xi), -100))");
+}
+
+static void emit_bce_grad(emitter *e, const ir_node *n)
+{
+    emit_grad_of(e, n, e_fmt(e, "(xi - yi) / fmax((1 - xi) * xi, %s)", e_lit(e, 1e-12)));
+}
+
+/* 1.13's form: (1 - y) x + m + ln(e^-m + e^(-x-m)), m = max(-x, 0) */
+static void emit_bce_logits(emitter *e, const ir_node *n)
+{
+    emit_mean_of(e, n,
+                 "(1 - yi) * xi + (xi < 0 ? -xi : 0) + log(exp(-(xi < 0 ? -xi : 0)) + exp(-xi - "
+                 "(xi < 0 ? -xi : 0)))");
+}
+
+static void emit_bce_logits_grad(emitter *e, const ir_node *n)
+{
+    emit_grad_of(e, n, "1 / (1 + exp(-xi)) - yi");
+}
+
+/* -ln σ(y z) = softplus(-y z), y in {-1, +1}, in the overflow-free form */
+static void emit_logistic(emitter *e, const ir_node *n)
+{
+    emit_mean_of(e, n, "-yi * xi > 0 ? -yi * xi + log1p(exp(yi * xi)) : log1p(exp(-yi * xi))");
+}
+
+/* d/dz softplus(-y z) = -y σ(-y z) */
+static void emit_logistic_grad(emitter *e, const ir_node *n)
+{
+    emit_grad_of(e, n, "-yi / (1 + exp(yi * xi))");
+}
+
+const op_def op_CROSS_ENTROPY = {
+    "loss = mean_r(ln sum_c e^z[r,c] - z[r, y[r]])", NULL, shape_ce, emit_ce, vjp_loss, flops_in0};
+const op_def op_CROSS_ENTROPY_GRAD = {"dz = dloss / rows * (softmax(z) - onehot(y))",
+                                      NULL,
+                                      shape_like_first,
+                                      emit_ce_grad,
+                                      NULL,
+                                      flops_in0};
+const op_def op_BCE = {"loss = mean(-(y ln p + (1 - y) ln(1 - p))), logs clamped at -100",
+                       NULL,
+                       shape_pairwise,
+                       emit_bce,
+                       vjp_loss,
+                       flops_in0};
+const op_def op_BCE_GRAD = {"dp = dloss / n * (p - y) / max(p (1 - p), 1e-12)",
+                            NULL,
+                            shape_like_first,
+                            emit_bce_grad,
+                            NULL,
+                            flops_in0};
+const op_def op_BCE_LOGITS = {"loss = mean(max(x, 0) - x y + ln(1 + e^-|x|))",
+                              NULL,
+                              shape_pairwise,
+                              emit_bce_logits,
+                              vjp_loss,
+                              flops_in0};
+const op_def op_BCE_LOGITS_GRAD = {"dx = dloss / n * (σ(x) - y)", NULL, shape_like_first,
+                                   emit_bce_logits_grad,          NULL, flops_in0};
+const op_def op_LOGISTIC = {"loss = mean(-ln σ(y z)) = mean(softplus(-y z))",
+                            NULL,
+                            shape_pairwise,
+                            emit_logistic,
+                            vjp_loss,
+                            flops_in0};
+const op_def op_LOGISTIC_GRAD = {
+    "dz = dloss / n * (-y σ(-y z))", NULL, shape_like_first, emit_logistic_grad, NULL, flops_in0};

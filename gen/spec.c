@@ -1,0 +1,1523 @@
+/* spec.c — the sandboxed Lua state and the DSL (see spec.h). Tensors are
+ * userdata holding a node id; their metamethods and the DSL functions make
+ * IR nodes through ir_make, so every shape rule lives in gen/ops/. Errors are
+ * raised the Lua way and carry the spec file and line. */
+#include "spec.h"
+
+#include <errno.h>
+#include <limits.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <lauxlib.h>
+#include <lua.h>
+#include <lualib.h>
+
+#include "../runtime/rt.h"
+#include "ops.h"
+
+#define TENSOR_MT "trainc.tensor"
+
+typedef struct spec_state {
+    ir_graph *g;
+    const char *path;
+    const char *dir; /* the spec's folder: data paths are relative to it */
+    size_t mem_used, mem_limit;
+    long steps, step_limit;
+    int minimized;
+    int counters[OP_COUNT];
+    int linear_count, param_count;
+} spec_state;
+
+typedef struct spec_tensor {
+    int id;
+} spec_tensor;
+
+static spec_state *state(lua_State *L)
+{
+    spec_state *s;
+    lua_getallocf(L, (void **)&s);
+    return s;
+}
+
+/* ---- positions and errors ---- */
+
+/* The innermost frame that is spec code (C DSL functions have no line). */
+static void where(lua_State *L, const char **file, int *line)
+{
+    lua_Debug ar;
+    *file = state(L)->path;
+    *line = 0;
+    for (int level = 1; lua_getstack(L, level, &ar); level++) {
+        lua_getinfo(L, "Sl", &ar);
+        if (ar.currentline > 0) {
+            *line = ar.currentline;
+            return;
+        }
+    }
+}
+
+static int spec_error(lua_State *L, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static int spec_error(lua_State *L, const char *fmt, ...)
+{
+    const char *file;
+    int line;
+    where(L, &file, &line);
+    char msg[768];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    lua_pushfstring(L, "%s:%d: %s", file, line, msg);
+    return lua_error(L);
+}
+
+/* ---- tensors ---- */
+
+static void push_tensor(lua_State *L, int id)
+{
+    spec_tensor *t = lua_newuserdatauv(L, sizeof *t, 0);
+    t->id = id;
+    luaL_setmetatable(L, TENSOR_MT);
+}
+
+static int is_tensor(lua_State *L, int idx)
+{
+    return luaL_testudata(L, idx, TENSOR_MT) != NULL;
+}
+
+/* A tensor argument; numbers become constants. */
+static int check_tensor(lua_State *L, int idx, const char *fname)
+{
+    spec_tensor *t = luaL_testudata(L, idx, TENSOR_MT);
+    if (t) return t->id;
+    if (lua_type(L, idx) == LUA_TNUMBER) return ir_const(state(L)->g, lua_tonumber(L, idx));
+    return spec_error(L, "bad argument #%d to '%s' (tensor expected, got %s)", idx, fname,
+                      luaL_typename(L, idx));
+}
+
+/* Names a node after its op ("relu3") and stamps its spec position. */
+static int finish(lua_State *L, int id, const char *base)
+{
+    spec_state *s = state(L);
+    ir_node *n = ir_get(s->g, id);
+    where(L, &n->file, &n->line);
+    n->phase = PH_FORWARD;
+    if (!n->name) {
+        char buf[64];
+        snprintf(buf, sizeof buf, "%s%d", base ? base : ir_op_name(n->op), ++s->counters[n->op]);
+        n->name = ir_c_name(s->g, buf);
+    }
+    return id;
+}
+
+static int make(lua_State *L, ir_op op, const ir_args *a, const char *fname)
+{
+    char err[512];
+    int id = ir_make(state(L)->g, op, a, err, sizeof err);
+    if (id < 0) return spec_error(L, "%s: %s", fname, err);
+    return finish(L, id, NULL);
+}
+
+static int push_op(lua_State *L, ir_op op, const ir_args *a, const char *fname)
+{
+    push_tensor(L, make(L, op, a, fname));
+    return 1;
+}
+
+static int binary(lua_State *L, ir_op op, const char *fname)
+{
+    ir_args a = {.nin = 2};
+    a.in[0] = check_tensor(L, 1, fname);
+    a.in[1] = check_tensor(L, 2, fname);
+    return push_op(L, op, &a, fname);
+}
+
+static int t_add(lua_State *L)
+{
+    return binary(L, OP_ADD, "+");
+}
+static int t_sub(lua_State *L)
+{
+    return binary(L, OP_SUB, "-");
+}
+static int t_mul(lua_State *L)
+{
+    return binary(L, OP_MUL, "*");
+}
+static int t_div(lua_State *L)
+{
+    return binary(L, OP_DIV, "/");
+}
+
+static int t_pow(lua_State *L)
+{
+    if (!is_tensor(L, 1)) {
+        /* c ^ x = e^(x ln c) */
+        double c = luaL_checknumber(L, 1);
+        if (c <= 0) return spec_error(L, "^: base %g must be positive for a tensor exponent", c);
+        ir_args m = {.nin = 2, .in = {check_tensor(L, 2, "^"), ir_const(state(L)->g, log(c))}};
+        ir_args e = {.nin = 1, .in = {make(L, OP_MUL, &m, "^")}};
+        return push_op(L, OP_EXP, &e, "^");
+    }
+    if (lua_type(L, 2) != LUA_TNUMBER)
+        return spec_error(L, "^: the exponent must be a number, got %s", luaL_typename(L, 2));
+    ir_args a = {.nin = 1, .in = {check_tensor(L, 1, "^")}, .f = {lua_tonumber(L, 2)}};
+    return push_op(L, OP_POW, &a, "^");
+}
+
+static int t_unm(lua_State *L)
+{
+    ir_args a = {.nin = 1, .in = {check_tensor(L, 1, "-")}};
+    return push_op(L, OP_NEG, &a, "-");
+}
+
+static int t_tostring(lua_State *L)
+{
+    spec_tensor *t = luaL_checkudata(L, 1, TENSOR_MT);
+    ir_node *n = ir_get(state(L)->g, t->id);
+    char buf[64];
+    lua_pushfstring(L, "tensor %s %s", n->label ? n->label : n->name,
+                    ir_shape_str(n, buf, sizeof buf));
+    return 1;
+}
+
+/* x:shape() -> { "B", 256 } */
+static int t_shape(lua_State *L)
+{
+    spec_tensor *t = luaL_checkudata(L, 1, TENSOR_MT);
+    ir_node *n = ir_get(state(L)->g, t->id);
+    lua_createtable(L, n->rank, 0);
+    for (int i = 0; i < n->rank; i++) {
+        if (n->dim[i] == IR_BATCH)
+            lua_pushliteral(L, "B");
+        else
+            lua_pushinteger(L, n->dim[i]);
+        lua_rawseti(L, -2, i + 1);
+    }
+    return 1;
+}
+
+/* ---- reading options from tables ---- */
+
+static double opt_number(lua_State *L, int t, const char *key, double dflt)
+{
+    if (lua_type(L, t) != LUA_TTABLE) return dflt;
+    lua_getfield(L, t, key);
+    double v = dflt;
+    if (!lua_isnil(L, -1)) {
+        if (lua_type(L, -1) != LUA_TNUMBER) {
+            lua_pop(L, 1);
+            return spec_error(L, "option '%s' must be a number", key);
+        }
+        v = lua_tonumber(L, -1);
+    }
+    lua_pop(L, 1);
+    return v;
+}
+
+static int opt_bool(lua_State *L, int t, const char *key, int dflt)
+{
+    if (lua_type(L, t) != LUA_TTABLE) return dflt;
+    lua_getfield(L, t, key);
+    int v = dflt;
+    if (!lua_isnil(L, -1)) {
+        if (!lua_isboolean(L, -1)) {
+            lua_pop(L, 1);
+            return spec_error(L, "option '%s' must be true or false", key);
+        }
+        v = lua_toboolean(L, -1);
+    }
+    lua_pop(L, 1);
+    return v;
+}
+
+static const char *opt_string(lua_State *L, int t, const char *key, const char *dflt)
+{
+    if (lua_type(L, t) != LUA_TTABLE) return dflt;
+    lua_getfield(L, t, key);
+    const char *v = dflt;
+    if (!lua_isnil(L, -1)) {
+        if (lua_type(L, -1) != LUA_TSTRING) {
+            lua_pop(L, 1);
+            spec_error(L, "option '%s' must be a string", key);
+            return NULL;
+        }
+        v = arena_strdup(state(L)->g->A, lua_tostring(L, -1));
+    }
+    lua_pop(L, 1);
+    return v;
+}
+
+static int edit_distance(const char *a, const char *b)
+{
+    int la = (int)strlen(a), lb = (int)strlen(b);
+    if (la > 40 || lb > 40) return 99;
+    int d[41][41];
+    for (int i = 0; i <= la; i++) d[i][0] = i;
+    for (int j = 0; j <= lb; j++) d[0][j] = j;
+    for (int i = 1; i <= la; i++)
+        for (int j = 1; j <= lb; j++) {
+            int c = d[i - 1][j - 1] + (a[i - 1] != b[j - 1]);
+            if (d[i - 1][j] + 1 < c) c = d[i - 1][j] + 1;
+            if (d[i][j - 1] + 1 < c) c = d[i][j - 1] + 1;
+            d[i][j] = c;
+        }
+    return d[la][lb];
+}
+
+static const char *closest(const char *word, const char *const *known)
+{
+    const char *best = NULL;
+    int bestd = 3;
+    for (int i = 0; known[i]; i++) {
+        int dd = edit_distance(word, known[i]);
+        if (dd < bestd) bestd = dd, best = known[i];
+    }
+    return best;
+}
+
+/* Pushes t[key], or nil when t is not a table. */
+static void get_opt(lua_State *L, int t, const char *key)
+{
+    if (lua_istable(L, t))
+        lua_getfield(L, t, key);
+    else
+        lua_pushnil(L);
+}
+
+/* Every key of an option table must be known: a typo is an error, with a
+ * suggestion, rather than a silently ignored setting. */
+static void check_keys(lua_State *L, int t, const char *fname, const char *const *known)
+{
+    if (lua_type(L, t) != LUA_TTABLE) return;
+    lua_pushnil(L);
+    while (lua_next(L, t)) {
+        lua_pop(L, 1);
+        if (lua_type(L, -1) == LUA_TNUMBER) continue; /* positional entries */
+        const char *key = lua_type(L, -1) == LUA_TSTRING ? lua_tostring(L, -1) : "?";
+        int ok = 0;
+        for (int i = 0; known[i]; i++)
+            if (!strcmp(key, known[i])) ok = 1;
+        if (!ok) {
+            const char *hint = closest(key, known);
+            if (hint)
+                spec_error(L, "%s: unknown option '%s' (did you mean '%s'?)", fname, key, hint);
+            spec_error(L, "%s: unknown option '%s'", fname, key);
+        }
+    }
+}
+
+/* Positional integers of a table: { 784 } or { 28, 28 }. */
+static int dims_of(lua_State *L, int t, const char *fname, int *dim, int max)
+{
+    int n = (int)lua_rawlen(L, t);
+    if (n > max) return spec_error(L, "%s: at most %d dimensions, got %d", fname, max, n);
+    for (int i = 0; i < n; i++) {
+        lua_rawgeti(L, t, i + 1);
+        int isnum;
+        lua_Integer v = lua_tointegerx(L, -1, &isnum);
+        lua_pop(L, 1);
+        if (!isnum) return spec_error(L, "%s: dimension %d must be an integer", fname, i + 1);
+        if (v <= 0 || v > (1 << 30))
+            return spec_error(L, "%s: dimension %d is %lld; it must be between 1 and 2^30", fname,
+                              i + 1, (long long)v);
+        dim[i] = (int)v;
+    }
+    return n;
+}
+
+/* ---- leaves: input, labels, param ---- */
+
+static int dsl_input(lua_State *L)
+{
+    spec_state *s = state(L);
+    luaL_checktype(L, 1, LUA_TTABLE);
+    static const char *const keys[] = {"name", NULL};
+    check_keys(L, 1, "input", keys);
+    if (s->g->input >= 0) return spec_error(L, "input: the spec already has an input");
+    ir_args a = {.rank = 1, .dim = {IR_BATCH}};
+    int n = dims_of(L, 1, "input", a.dim + 1, IR_MAX_RANK - 1);
+    if (n == 0) return spec_error(L, "input: give the features per row, e.g. input { 784 }");
+    a.rank += n;
+    int id = make(L, OP_INPUT, &a, "input");
+    ir_node *x = ir_get(s->g, id);
+    x->kind = K_INPUT;
+    x->name = "x";
+    x->label = opt_string(L, 1, "name", "input");
+    s->g->input = id;
+    push_tensor(L, id);
+    return 1;
+}
+
+static int dsl_labels(lua_State *L)
+{
+    spec_state *s = state(L);
+    luaL_checktype(L, 1, LUA_TTABLE);
+    static const char *const keys[] = {"classes", "name", NULL};
+    check_keys(L, 1, "labels", keys);
+    if (s->g->labels >= 0) return spec_error(L, "labels: the spec already has labels");
+    ir_args a = {.rank = 1, .dim = {IR_BATCH}};
+    int classes = (int)opt_number(L, 1, "classes", 0);
+    int n = dims_of(L, 1, "labels", a.dim + 1, IR_MAX_RANK - 1);
+    if (classes < 0 || classes == 1 || classes > (1 << 24))
+        return spec_error(L, "labels: classes = %d; it must be at least 2", classes);
+    if (classes && n) return spec_error(L, "labels: give either classes = K or a shape, not both");
+    if (!classes && !n)
+        return spec_error(L, "labels: give classes = K (class indices) or a shape such as { 1 }");
+    a.rank += n;
+    int id = make(L, OP_LABELS, &a, "labels");
+    ir_node *y = ir_get(s->g, id);
+    y->kind = K_LABEL;
+    y->name = "y";
+    y->label = opt_string(L, 1, "name", "labels");
+    s->g->labels = id;
+    s->g->classes = classes;
+    s->g->label_len = classes ? 1 : (int)ir_numel(y, 1);
+    push_tensor(L, id);
+    return 1;
+}
+
+/* ---- initialisers: tables { init = kind, ... } resolved against the fans ---- */
+
+static int make_init(lua_State *L, const char *kind, int nargs, const char *const *names)
+{
+    lua_newtable(L);
+    lua_pushstring(L, kind);
+    lua_setfield(L, -2, "init");
+    if (lua_type(L, 1) == LUA_TTABLE) { /* kind { a = 1, ... } */
+        lua_pushnil(L);
+        while (lua_next(L, 1)) {
+            lua_pushvalue(L, -2);
+            lua_insert(L, -2);
+            lua_settable(L, -4);
+        }
+    } else { /* kind(1, 2) */
+        for (int i = 0; i < nargs && names[i]; i++)
+            if (!lua_isnoneornil(L, i + 1)) {
+                lua_pushvalue(L, i + 1);
+                lua_setfield(L, -2, names[i]);
+            }
+    }
+    return 1;
+}
+
+static int dsl_zeros(lua_State *L)
+{
+    return make_init(L, "zeros", 0, NULL);
+}
+static int dsl_ones(lua_State *L)
+{
+    static const char *const n[] = {NULL};
+    make_init(L, "constant", 0, n);
+    lua_pushnumber(L, 1);
+    lua_setfield(L, -2, "value");
+    return 1;
+}
+static int dsl_constant(lua_State *L)
+{
+    static const char *const n[] = {"value", NULL};
+    return make_init(L, "constant", 1, n);
+}
+static int dsl_normal(lua_State *L)
+{
+    static const char *const n[] = {"mean", "std", NULL};
+    return make_init(L, "normal", 2, n);
+}
+static int dsl_uniform(lua_State *L)
+{
+    static const char *const n[] = {"a", "b", NULL};
+    return make_init(L, "uniform", 2, n);
+}
+static int dsl_xavier_uniform(lua_State *L)
+{
+    static const char *const n[] = {"gain", NULL};
+    return make_init(L, "xavier_uniform", 1, n);
+}
+static int dsl_xavier_normal(lua_State *L)
+{
+    static const char *const n[] = {"gain", NULL};
+    return make_init(L, "xavier_normal", 1, n);
+}
+static int dsl_kaiming_uniform(lua_State *L)
+{
+    static const char *const n[] = {"a", "mode", "nonlinearity", NULL};
+    return make_init(L, "kaiming_uniform", 3, n);
+}
+static int dsl_kaiming_normal(lua_State *L)
+{
+    static const char *const n[] = {"a", "mode", "nonlinearity", NULL};
+    return make_init(L, "kaiming_normal", 3, n);
+}
+
+/* torch.nn.init.calculate_gain, in the same arithmetic */
+static double calculate_gain(lua_State *L, const char *nl, double param, int has_param)
+{
+    if (!strcmp(nl, "linear") || !strcmp(nl, "conv2d") || !strcmp(nl, "sigmoid") ||
+        !strcmp(nl, "conv1d") || !strcmp(nl, "conv3d"))
+        return 1;
+    if (!strcmp(nl, "tanh")) return 5.0 / 3;
+    if (!strcmp(nl, "relu")) return sqrt(2.0);
+    if (!strcmp(nl, "leaky_relu")) {
+        double slope = has_param ? param : 0.01;
+        return sqrt(2.0 / (1 + pow(slope, 2)));
+    }
+    if (!strcmp(nl, "selu")) return 3.0 / 4;
+    return spec_error(
+        L, "unsupported nonlinearity '%s' (linear, sigmoid, tanh, relu, leaky_relu, selu)", nl);
+}
+
+/* Resolves the init table at index t for a parameter of the given shape. */
+static ir_init resolve_init(lua_State *L, int t, const ir_node *p)
+{
+    ir_init in = {0};
+    arena *A = state(L)->g->A;
+    const char *kind = opt_string(L, t, "init", NULL);
+    if (!kind) spec_error(L, "init: expected an initialiser such as zeros() or xavier_uniform()");
+    long fan_in = 1, fan_out = 1;
+    int fans_ok = p->rank >= 2;
+    if (fans_ok) {
+        long receptive = 1;
+        for (int i = 2; i < p->rank; i++) receptive *= p->dim[i];
+        fan_in = p->dim[1] * receptive;
+        fan_out = p->dim[0] * receptive;
+    }
+    if (!strcmp(kind, "zeros")) {
+        in.kind = INIT_ZEROS;
+        in.what = "zeros";
+    } else if (!strcmp(kind, "constant")) {
+        in.kind = INIT_CONSTANT;
+        in.a = opt_number(L, t, "value", NAN);
+        if (isnan(in.a)) spec_error(L, "constant: give the value, e.g. constant(0.1)");
+        in.what = arena_printf(A, "constant(%g)", in.a);
+    } else if (!strcmp(kind, "uniform")) {
+        in.kind = INIT_UNIFORM;
+        in.a = opt_number(L, t, "a", 0);
+        in.b = opt_number(L, t, "b", 1);
+        if (!(in.a < in.b)) spec_error(L, "uniform: a = %g must be below b = %g", in.a, in.b);
+        in.what = arena_printf(A, "uniform(%g, %g)", in.a, in.b);
+    } else if (!strcmp(kind, "normal")) {
+        in.kind = INIT_NORMAL;
+        in.a = opt_number(L, t, "mean", 0);
+        in.b = opt_number(L, t, "std", 1);
+        if (!(in.b >= 0)) spec_error(L, "normal: std = %g must not be negative", in.b);
+        in.what = arena_printf(A, "normal(%g, %g)", in.a, in.b);
+    } else if (!strncmp(kind, "xavier_", 7) || !strncmp(kind, "kaiming_", 8)) {
+        if (!fans_ok)
+            spec_error(L,
+                       "%s: fan in and fan out cannot be computed for a tensor with fewer than 2 "
+                       "dimensions",
+                       kind);
+        double gain, std;
+        int uniform = strstr(kind, "uniform") != NULL;
+        if (kind[0] == 'x') {
+            gain = opt_number(L, t, "gain", 1);
+            std = gain * sqrt(2.0 / (double)(fan_in + fan_out));
+            in.what = arena_printf(A, "%s(gain=%g): fan_in=%ld, fan_out=%ld", kind, gain, fan_in,
+                                   fan_out);
+        } else {
+            lua_getfield(L, t, "a");
+            int has_a = !lua_isnil(L, -1);
+            lua_pop(L, 1);
+            double a = opt_number(L, t, "a", 0);
+            const char *mode = opt_string(L, t, "mode", "fan_in");
+            const char *nl = opt_string(L, t, "nonlinearity", "leaky_relu");
+            if (strcmp(mode, "fan_in") && strcmp(mode, "fan_out"))
+                spec_error(L, "%s: mode must be 'fan_in' or 'fan_out', got '%s'", kind, mode);
+            long fan = !strcmp(mode, "fan_in") ? fan_in : fan_out;
+            gain = calculate_gain(L, nl, a, has_a || 1);
+            std = gain / sqrt((double)fan);
+            in.what =
+                arena_printf(A, "%s(a=%g, %s=%ld, %s): gain %.6g", kind, a, mode, fan, nl, gain);
+        }
+        if (uniform) {
+            in.kind = INIT_UNIFORM;
+            double bound = sqrt(3.0) * std;
+            in.a = -bound;
+            in.b = bound;
+        } else {
+            in.kind = INIT_NORMAL;
+            in.a = 0;
+            in.b = std;
+        }
+    } else {
+        spec_error(L, "unknown initialiser '%s'", kind);
+    }
+    return in;
+}
+
+static int new_param(lua_State *L, const ir_args *a, const char *label, const char *cname)
+{
+    spec_state *s = state(L);
+    int id = make(L, OP_PARAM, a, "param");
+    ir_node *p = ir_get(s->g, id);
+    p->kind = K_PARAM;
+    p->label = label;
+    p->name = ir_c_name(s->g, cname);
+    p->offset = s->g->n_params;
+    s->g->n_params += ir_numel(p, 1);
+    if (s->g->n_params > (1L << 31)) spec_error(L, "param: more than 2^31 parameters in all");
+    return id;
+}
+
+/* param { 500, 1, init = zeros(), name = "w" } */
+static int dsl_param(lua_State *L)
+{
+    spec_state *s = state(L);
+    luaL_checktype(L, 1, LUA_TTABLE);
+    static const char *const keys[] = {"init", "name", "frozen", NULL};
+    check_keys(L, 1, "param", keys);
+    ir_args a = {0};
+    a.rank = dims_of(L, 1, "param", a.dim, IR_MAX_RANK);
+    if (a.rank == 0) return spec_error(L, "param: give its shape, e.g. param { 500, 1 }");
+    char defname[32];
+    snprintf(defname, sizeof defname, "param%d", ++s->param_count);
+    const char *label = opt_string(L, 1, "name", defname);
+    int id = new_param(L, &a, label, label);
+    ir_node *p = ir_get(s->g, id);
+    p->trainable = !opt_bool(L, 1, "frozen", 0);
+    lua_getfield(L, 1, "init");
+    if (lua_isnil(L, -1)) {
+        p->init.kind = INIT_ZEROS;
+        p->init.what = "zeros (default)";
+    } else {
+        if (lua_type(L, -1) != LUA_TTABLE)
+            return spec_error(L, "param: init must be an initialiser such as normal(0, 0.01)");
+        p->init = resolve_init(L, lua_gettop(L), p);
+    }
+    lua_pop(L, 1);
+    push_tensor(L, id);
+    return 1;
+}
+
+/* ---- layers and functions ---- */
+
+static int dsl_matmul(lua_State *L)
+{
+    return binary(L, OP_MATMUL, "matmul");
+}
+
+static int dsl_transpose(lua_State *L)
+{
+    ir_args a = {.nin = 1, .in = {check_tensor(L, 1, "transpose")}};
+    return push_op(L, OP_TRANSPOSE, &a, "transpose");
+}
+
+/* linear(x, out, { bias = true, name = "fc1", init = ..., bias_init = ... }):
+ * y = x Wᵀ + b with W [out x in], as torch.nn.Linear (and its default init). */
+static int dsl_linear(lua_State *L)
+{
+    spec_state *s = state(L);
+    lua_settop(L, 3);
+    int x = check_tensor(L, 1, "linear");
+    lua_Integer out = luaL_checkinteger(L, 2);
+    static const char *const keys[] = {"bias", "name", "init", "bias_init", NULL};
+    check_keys(L, 3, "linear", keys);
+    const ir_node *xn = ir_get(s->g, x);
+    char sh[64];
+    if (xn->rank != 2)
+        return spec_error(L, "linear: input must be [rows x features], got %s (flatten it first)",
+                          ir_shape_str(xn, sh, sizeof sh));
+    if (out <= 0 || out > (1 << 24))
+        return spec_error(L, "linear: %lld output features; it must be between 1 and 2^24",
+                          (long long)out);
+    int in = xn->dim[1];
+    if (in == IR_BATCH) return spec_error(L, "linear: input features cannot be the batch");
+    char defname[32];
+    snprintf(defname, sizeof defname, "linear%d", ++s->linear_count);
+    const char *name = opt_string(L, 3, "name", defname);
+    int bias = opt_bool(L, 3, "bias", 1);
+
+    ir_args wa = {.rank = 2, .dim = {(int)out, in}};
+    int w = new_param(L, &wa, arena_printf(s->g->A, "%s.weight", name),
+                      arena_printf(s->g->A, "%s_weight", name));
+    ir_node *wn = ir_get(s->g, w);
+    double bound = 1 / sqrt((double)in);
+    get_opt(L, 3, "init");
+    if (lua_istable(L, -1)) {
+        wn->init = resolve_init(L, lua_gettop(L), wn);
+    } else {
+        /* kaiming_uniform(a = √5): torch's arithmetic, bound = 1/√in */
+        double a = sqrt(5.0), gain = sqrt(2.0 / (1 + pow(a, 2)));
+        double std = gain / sqrt((double)in), wb = sqrt(3.0) * std;
+        wn->init = (ir_init){INIT_UNIFORM, -wb, wb,
+                             arena_printf(s->g->A,
+                                          "torch default: kaiming_uniform(a=√5) = U(-1/√%d, 1/√%d)",
+                                          in, in)};
+    }
+    lua_pop(L, 1);
+
+    ir_args ma = {.nin = 2, .in = {x, w}, .i = {0, 1}};
+    int y = make(L, OP_MATMUL, &ma, "linear");
+    ir_get(s->g, y)->name = ir_c_name(s->g, name);
+    if (bias) {
+        ir_args ba = {.rank = 1, .dim = {(int)out}};
+        int b = new_param(L, &ba, arena_printf(s->g->A, "%s.bias", name),
+                          arena_printf(s->g->A, "%s_bias", name));
+        ir_node *bn = ir_get(s->g, b);
+        get_opt(L, 3, "bias_init");
+        if (lua_istable(L, -1))
+            bn->init = resolve_init(L, lua_gettop(L), bn);
+        else
+            bn->init = (ir_init){INIT_UNIFORM, -bound, bound,
+                                 arena_printf(s->g->A, "torch default: U(-1/√%d, 1/√%d)", in, in)};
+        lua_pop(L, 1);
+        ir_args aa = {.nin = 2, .in = {y, b}};
+        y = make(L, OP_ADD, &aa, "linear");
+        ir_get(s->g, y)->name = ir_c_name(s->g, arena_printf(s->g->A, "%s_out", name));
+    }
+    push_tensor(L, y);
+    return 1;
+}
+
+static int unary(lua_State *L, ir_op op, const char *fname, double p)
+{
+    if (lua_type(L, 1) == LUA_TNUMBER && op != OP_RELU) {
+        /* plain numbers keep working: exp(1) is a number */
+        double x = lua_tonumber(L, 1), r;
+        switch (op) {
+        case OP_EXP:
+            r = exp(x);
+            break;
+        case OP_LOG:
+            r = log(x);
+            break;
+        case OP_SQRT:
+            r = sqrt(x);
+            break;
+        case OP_ABS:
+            r = fabs(x);
+            break;
+        case OP_TANH:
+            r = tanh(x);
+            break;
+        case OP_SIGMOID:
+            r = 1 / (1 + exp(-x));
+            break;
+        default:
+            goto tensor;
+        }
+        lua_pushnumber(L, r);
+        return 1;
+    }
+tensor:;
+    ir_args a = {.nin = 1, .in = {check_tensor(L, 1, fname)}, .f = {p}};
+    return push_op(L, op, &a, fname);
+}
+
+static int dsl_exp(lua_State *L)
+{
+    return unary(L, OP_EXP, "exp", 0);
+}
+static int dsl_log(lua_State *L)
+{
+    return unary(L, OP_LOG, "log", 0);
+}
+static int dsl_sqrt(lua_State *L)
+{
+    return unary(L, OP_SQRT, "sqrt", 0);
+}
+static int dsl_abs(lua_State *L)
+{
+    return unary(L, OP_ABS, "abs", 0);
+}
+static int dsl_relu(lua_State *L)
+{
+    return unary(L, OP_RELU, "relu", 0);
+}
+static int dsl_sigmoid(lua_State *L)
+{
+    return unary(L, OP_SIGMOID, "sigmoid", 0);
+}
+static int dsl_tanh(lua_State *L)
+{
+    return unary(L, OP_TANH, "tanh", 0);
+}
+static int dsl_softplus(lua_State *L)
+{
+    return unary(L, OP_SOFTPLUS, "softplus", 0);
+}
+static int dsl_leaky_relu(lua_State *L)
+{
+    return unary(L, OP_LEAKY_RELU, "leaky_relu", luaL_optnumber(L, 2, 0.01));
+}
+
+static int softmax_like(lua_State *L, ir_op op, const char *fname)
+{
+    int x = check_tensor(L, 1, fname);
+    const ir_node *n = ir_get(state(L)->g, x);
+    lua_Integer dim = luaL_optinteger(L, 2, -1);
+    if (dim != -1 && dim != n->rank - 1)
+        return spec_error(L, "%s: only the last dimension (dim = -1) is supported, got %lld", fname,
+                          (long long)dim);
+    ir_args a = {.nin = 1, .in = {x}};
+    return push_op(L, op, &a, fname);
+}
+
+static int dsl_softmax(lua_State *L)
+{
+    return softmax_like(L, OP_SOFTMAX, "softmax");
+}
+static int dsl_log_softmax(lua_State *L)
+{
+    return softmax_like(L, OP_LOG_SOFTMAX, "log_softmax");
+}
+
+/* sum(x [, dim [, keepdim]]) and mean: over everything, or one dimension
+ * (PyTorch's numbering from 0, negative from the end). */
+static int reduce(lua_State *L, int mean, const char *fname)
+{
+    spec_state *s = state(L);
+    int x = check_tensor(L, 1, fname);
+    const ir_node *n = ir_get(s->g, x);
+    ir_args a = {.nin = 1, .in = {x}, .i = {mean}};
+    if (lua_isnoneornil(L, 2)) {
+        a.rank = 0;
+        return push_op(L, OP_SUM_TO, &a, fname);
+    }
+    lua_Integer dim = luaL_checkinteger(L, 2);
+    int keep = lua_toboolean(L, 3);
+    if (dim < 0) dim += n->rank;
+    if (dim < 0 || dim >= n->rank)
+        return spec_error(L, "%s: dim %lld out of range for a tensor of %d dimensions", fname,
+                          (long long)luaL_checkinteger(L, 2), n->rank);
+    a.rank = n->rank;
+    memcpy(a.dim, n->dim, sizeof a.dim);
+    a.dim[dim] = 1;
+    int r = make(L, OP_SUM_TO, &a, fname);
+    if (!keep) {
+        const ir_node *rn = ir_get(s->g, r);
+        ir_args v = {.nin = 1, .in = {r}, .rank = 0};
+        for (int i = 0; i < rn->rank; i++)
+            if (i != dim) v.dim[v.rank++] = rn->dim[i];
+        r = make(L, OP_RESHAPE, &v, fname);
+    }
+    push_tensor(L, r);
+    return 1;
+}
+
+static int dsl_sum(lua_State *L)
+{
+    return reduce(L, 0, "sum");
+}
+static int dsl_mean(lua_State *L)
+{
+    return reduce(L, 1, "mean");
+}
+
+/* reshape(x, { 28, 28 }): a batched tensor keeps its batch dimension first */
+static int dsl_reshape(lua_State *L)
+{
+    int x = check_tensor(L, 1, "reshape");
+    luaL_checktype(L, 2, LUA_TTABLE);
+    const ir_node *n = ir_get(state(L)->g, x);
+    ir_args a = {.nin = 1, .in = {x}};
+    int b = ir_is_batched(n) ? 1 : 0;
+    if (b) a.dim[0] = IR_BATCH;
+    a.rank = b + dims_of(L, 2, "reshape", a.dim + b, IR_MAX_RANK - b);
+    return push_op(L, OP_RESHAPE, &a, "reshape");
+}
+
+static int dsl_flatten(lua_State *L)
+{
+    int x = check_tensor(L, 1, "flatten");
+    const ir_node *n = ir_get(state(L)->g, x);
+    ir_args a = {.nin = 1, .in = {x}};
+    if (ir_is_batched(n)) {
+        if (n->dim[0] != IR_BATCH)
+            return spec_error(L, "flatten: the batch must be the first dimension");
+        a.rank = 2;
+        a.dim[0] = IR_BATCH;
+        a.dim[1] = (int)(ir_numel(n, 1));
+    } else {
+        a.rank = 1;
+        a.dim[0] = (int)ir_numel(n, 1);
+    }
+    return push_op(L, OP_RESHAPE, &a, "flatten");
+}
+
+/* ---- losses ---- */
+
+static void set_task(lua_State *L, int pred, ir_task task)
+{
+    spec_state *s = state(L);
+    if (s->g->output < 0) {
+        s->g->output = pred;
+        s->g->task = task;
+    }
+}
+
+static int fused_loss(lua_State *L, ir_op op, const char *fname, ir_task task)
+{
+    ir_args a = {.nin = 2, .in = {check_tensor(L, 1, fname), check_tensor(L, 2, fname)}};
+    int id = make(L, op, &a, fname);
+    set_task(L, a.in[0], task);
+    ir_get(state(L)->g, id)->phase = PH_LOSS;
+    push_tensor(L, id);
+    return 1;
+}
+
+static int dsl_cross_entropy(lua_State *L)
+{
+    spec_state *s = state(L);
+    if (lua_istable(L, 3)) {
+        static const char *const keys[] = {NULL};
+        check_keys(L, 3, "cross_entropy", keys);
+    }
+    int r = fused_loss(L, OP_CROSS_ENTROPY, "cross_entropy", TASK_CLASSIFY);
+    const ir_node *z = ir_get(s->g, ir_get(s->g, s->g->output)->id);
+    if (s->g->classes && z->rank == 2 && z->dim[1] != s->g->classes)
+        return spec_error(L, "cross_entropy: the logits have %d columns but labels have %d classes",
+                          z->dim[1], s->g->classes);
+    return r;
+}
+
+static int dsl_bce(lua_State *L)
+{
+    return fused_loss(L, OP_BCE, "bce", TASK_BINARY);
+}
+static int dsl_bce_with_logits(lua_State *L)
+{
+    return fused_loss(L, OP_BCE_LOGITS, "bce_with_logits", TASK_LOGIT);
+}
+static int dsl_logistic(lua_State *L)
+{
+    return fused_loss(L, OP_LOGISTIC, "logistic", TASK_SIGN);
+}
+
+/* mse and l1 are the expressions themselves: mean((x - y)^2), mean(|x - y|) */
+static int pairwise(lua_State *L, int l1, const char *fname)
+{
+    spec_state *s = state(L);
+    int x = check_tensor(L, 1, fname), y = check_tensor(L, 2, fname);
+    const ir_node *xn = ir_get(s->g, x), *yn = ir_get(s->g, y);
+    if (!ir_same_shape(xn, yn)) {
+        char a[64], b[64];
+        return spec_error(L, "%s: prediction %s and target %s differ in shape", fname,
+                          ir_shape_str(xn, a, sizeof a), ir_shape_str(yn, b, sizeof b));
+    }
+    ir_args d = {.nin = 2, .in = {x, y}};
+    int diff = make(L, OP_SUB, &d, fname);
+    ir_args t = {.nin = 1, .in = {diff}, .f = {2}};
+    int term = l1 ? make(L, OP_ABS, &t, fname) : make(L, OP_POW, &t, fname);
+    ir_args m = {.nin = 1, .in = {term}, .i = {1}, .rank = 0};
+    int id = make(L, OP_SUM_TO, &m, fname);
+    ir_get(s->g, id)->phase = PH_LOSS;
+    set_task(L, x, TASK_REGRESS);
+    push_tensor(L, id);
+    return 1;
+}
+
+static int dsl_mse(lua_State *L)
+{
+    return pairwise(L, 0, "mse");
+}
+static int dsl_l1(lua_State *L)
+{
+    return pairwise(L, 1, "l1");
+}
+
+static int dsl_minimize(lua_State *L)
+{
+    spec_state *s = state(L);
+    int id = check_tensor(L, 1, "minimize");
+    const ir_node *n = ir_get(s->g, id);
+    char sh[64];
+    if (n->rank != 0 && ir_numel(n, 1) != 1)
+        return spec_error(L, "minimize: the objective must be a scalar, got %s (take sum or mean)",
+                          ir_shape_str(n, sh, sizeof sh));
+    if (s->minimized) return spec_error(L, "minimize: the spec already has an objective");
+    s->minimized = 1;
+    s->g->loss = id;
+    /* an objective over data should have its output recorded; a bare one is TASK_NONE */
+    return 0;
+}
+
+/* output(t): the node predict writes (defaults to the loss's prediction) */
+static int dsl_output(lua_State *L)
+{
+    spec_state *s = state(L);
+    s->g->output = check_tensor(L, 1, "output");
+    if (lua_isstring(L, 2)) {
+        const char *t = lua_tostring(L, 2);
+        s->g->task = !strcmp(t, "classify") ? TASK_CLASSIFY
+                     : !strcmp(t, "values") ? TASK_REGRESS
+                                            : TASK_NONE;
+    }
+    return 0;
+}
+
+/* ---- sequential { f1, f2, ... }: a function applying each in turn.
+ * Layer makers (Linear(256), ReLU()) return such functions. */
+
+static int seq_call(lua_State *L)
+{
+    int n = (int)lua_rawlen(L, lua_upvalueindex(1));
+    lua_pushvalue(L, 2); /* argument after the callable table itself */
+    for (int i = 1; i <= n; i++) {
+        lua_rawgeti(L, lua_upvalueindex(1), i);
+        lua_insert(L, -2);
+        lua_call(L, 1, 1);
+    }
+    return 1;
+}
+
+static int dsl_sequential(lua_State *L)
+{
+    luaL_checktype(L, 1, LUA_TTABLE);
+    int n = (int)lua_rawlen(L, 1);
+    for (int i = 1; i <= n; i++) {
+        lua_rawgeti(L, 1, i);
+        if (!lua_isfunction(L, -1) && !luaL_getmetafield(L, -1, "__call"))
+            return spec_error(L, "sequential: entry %d is a %s, not a layer", i,
+                              luaL_typename(L, -1));
+        lua_settop(L, 1);
+    }
+    lua_newtable(L); /* callable object */
+    lua_newtable(L); /* its metatable */
+    lua_pushvalue(L, 1);
+    lua_pushcclosure(L, seq_call, 1);
+    lua_setfield(L, -2, "__call");
+    lua_setmetatable(L, -2);
+    return 1;
+}
+
+static int layer_linear_call(lua_State *L)
+{
+    lua_pushcfunction(L, dsl_linear);
+    lua_pushvalue(L, 1);
+    lua_pushvalue(L, lua_upvalueindex(1));
+    lua_pushvalue(L, lua_upvalueindex(2));
+    lua_call(L, 3, 1);
+    return 1;
+}
+
+/* Linear(out, opts) for sequential */
+static int dsl_Linear(lua_State *L)
+{
+    luaL_checkinteger(L, 1);
+    lua_settop(L, 2);
+    lua_pushcclosure(L, layer_linear_call, 2);
+    return 1;
+}
+
+static int layer_of(lua_State *L, lua_CFunction f)
+{
+    lua_pushcfunction(L, f);
+    return 1;
+}
+static int dsl_ReLU(lua_State *L)
+{
+    return layer_of(L, dsl_relu);
+}
+static int dsl_Sigmoid(lua_State *L)
+{
+    return layer_of(L, dsl_sigmoid);
+}
+static int dsl_Tanh(lua_State *L)
+{
+    return layer_of(L, dsl_tanh);
+}
+static int dsl_Flatten(lua_State *L)
+{
+    return layer_of(L, dsl_flatten);
+}
+static int dsl_Softmax(lua_State *L)
+{
+    return layer_of(L, dsl_softmax);
+}
+static int dsl_LogSoftmax(lua_State *L)
+{
+    return layer_of(L, dsl_log_softmax);
+}
+
+/* ---- settings: model, data, optimizer, train ---- */
+
+static int dsl_model(lua_State *L)
+{
+    spec_state *s = state(L);
+    const char *name = luaL_checkstring(L, 1);
+    s->g->model_name = NULL;
+    s->g->model_name = ir_c_name(s->g, name);
+    return 0;
+}
+
+/* A tagged table: { kind = "...", file/line, options... } kept until the end. */
+static int tagged(lua_State *L, const char *tag, const char *kind, const char *const *keys)
+{
+    if (!lua_isnoneornil(L, 1)) luaL_checktype(L, 1, LUA_TTABLE);
+    check_keys(L, 1, kind, keys);
+    lua_newtable(L);
+    if (lua_istable(L, 1)) {
+        lua_pushnil(L);
+        while (lua_next(L, 1)) {
+            lua_pushvalue(L, -2);
+            lua_insert(L, -2);
+            lua_settable(L, -4);
+        }
+    }
+    lua_pushstring(L, kind);
+    lua_setfield(L, -2, tag);
+    const char *file;
+    int line;
+    where(L, &file, &line);
+    lua_pushinteger(L, line);
+    lua_setfield(L, -2, "__line");
+    return 1;
+}
+
+static int dsl_idx(lua_State *L)
+{
+    static const char *const keys[] = {"train", "test", "scale", "standardize", "valid", NULL};
+    return tagged(L, "__data", "idx", keys);
+}
+static int dsl_csv(lua_State *L)
+{
+    static const char *const keys[] = {"train", "test",        "label", "header",
+                                       "scale", "standardize", "valid", NULL};
+    return tagged(L, "__data", "csv", keys);
+}
+static int dsl_xor(lua_State *L)
+{
+    static const char *const keys[] = {"n", "noise", "test", "seed", NULL};
+    return tagged(L, "__data", "xor", keys);
+}
+static int dsl_spirals(lua_State *L)
+{
+    static const char *const keys[] = {"n", "noise", "test", "seed", "standardize", NULL};
+    return tagged(L, "__data", "spirals", keys);
+}
+static int dsl_linreg(lua_State *L)
+{
+    static const char *const keys[] = {"n",    "d",           "noise", "test",
+                                       "seed", "standardize", "scale", NULL};
+    return tagged(L, "__data", "linreg", keys);
+}
+static int dsl_sgd(lua_State *L)
+{
+    static const char *const keys[] = {"lr",       "momentum", "dampening", "weight_decay",
+                                       "nesterov", "maximize", NULL};
+    return tagged(L, "__optim", "sgd", keys);
+}
+
+static int dsl_train(lua_State *L)
+{
+    spec_state *s = state(L);
+    luaL_checktype(L, 1, LUA_TTABLE);
+    static const char *const keys[] = {"batch", "epochs", "seed", "shuffle", "drop_last", NULL};
+    check_keys(L, 1, "train", keys);
+    ir_train *t = &s->g->train;
+    lua_getfield(L, 1, "batch");
+    if (lua_type(L, -1) == LUA_TSTRING && !strcmp(lua_tostring(L, -1), "full"))
+        t->batch = 0;
+    else if (!lua_isnil(L, -1)) {
+        int isnum;
+        lua_Integer b = lua_tointegerx(L, -1, &isnum);
+        if (!isnum || b < 0 || b > (1 << 24))
+            return spec_error(L, "train: batch must be a positive integer or \"full\"");
+        t->batch = (int)b;
+    }
+    lua_pop(L, 1);
+    double epochs = opt_number(L, 1, "epochs", 1);
+    if (epochs < 0 || epochs > 1e9 || epochs != floor(epochs))
+        return spec_error(L, "train: epochs must be a whole number >= 0, got %g", epochs);
+    t->epochs = (int)epochs;
+    double seed = opt_number(L, 1, "seed", 1);
+    if (seed < 0 || seed > 4294967295.0 || seed != floor(seed))
+        return spec_error(L, "train: seed must be a whole number in [0, 2^32)");
+    t->seed = (uint32_t)seed;
+    t->shuffle = opt_bool(L, 1, "shuffle", 1);
+    t->drop_last = opt_bool(L, 1, "drop_last", 0);
+    return 0;
+}
+
+/* ---- the sandbox ---- */
+
+static void *limited_alloc(void *ud, void *ptr, size_t osize, size_t nsize)
+{
+    spec_state *s = ud;
+    size_t old = ptr ? osize : 0;
+    if (nsize == 0) {
+        s->mem_used -= old;
+        free(ptr);
+        return NULL;
+    }
+    if (nsize > old && s->mem_used - old + nsize > s->mem_limit) return NULL;
+    void *p = realloc(ptr, nsize);
+    if (p) s->mem_used = s->mem_used - old + nsize;
+    return p;
+}
+
+static void count_hook(lua_State *L, lua_Debug *ar)
+{
+    (void)ar;
+    spec_state *s = state(L);
+    s->steps += 10000;
+    if (s->steps > s->step_limit)
+        spec_error(L, "the spec ran for more than %ld Lua instructions (an endless loop?)",
+                   s->step_limit);
+}
+
+static const char *const forbidden[] = {
+    "os",     "io",      "require", "load",           "loadfile",
+    "dofile", "debug",   "package", "collectgarbage", "loadstring",
+    "module", "setfenv", "getfenv", "coroutine",      NULL};
+
+static const luaL_Reg dsl[] = {
+    {"model", dsl_model},
+    {"input", dsl_input},
+    {"labels", dsl_labels},
+    {"param", dsl_param},
+    {"linear", dsl_linear},
+    {"matmul", dsl_matmul},
+    {"transpose", dsl_transpose},
+    {"exp", dsl_exp},
+    {"log", dsl_log},
+    {"sqrt", dsl_sqrt},
+    {"abs", dsl_abs},
+    {"relu", dsl_relu},
+    {"leaky_relu", dsl_leaky_relu},
+    {"sigmoid", dsl_sigmoid},
+    {"tanh", dsl_tanh},
+    {"softplus", dsl_softplus},
+    {"softmax", dsl_softmax},
+    {"log_softmax", dsl_log_softmax},
+    {"sum", dsl_sum},
+    {"mean", dsl_mean},
+    {"reshape", dsl_reshape},
+    {"flatten", dsl_flatten},
+    {"mse", dsl_mse},
+    {"l1", dsl_l1},
+    {"bce", dsl_bce},
+    {"bce_with_logits", dsl_bce_with_logits},
+    {"cross_entropy", dsl_cross_entropy},
+    {"logistic", dsl_logistic},
+    {"minimize", dsl_minimize},
+    {"output", dsl_output},
+    {"sequential", dsl_sequential},
+    {"Linear", dsl_Linear},
+    {"ReLU", dsl_ReLU},
+    {"Sigmoid", dsl_Sigmoid},
+    {"Tanh", dsl_Tanh},
+    {"Flatten", dsl_Flatten},
+    {"Softmax", dsl_Softmax},
+    {"LogSoftmax", dsl_LogSoftmax},
+    {"zeros", dsl_zeros},
+    {"ones", dsl_ones},
+    {"constant", dsl_constant},
+    {"normal", dsl_normal},
+    {"uniform", dsl_uniform},
+    {"xavier_uniform", dsl_xavier_uniform},
+    {"xavier_normal", dsl_xavier_normal},
+    {"kaiming_uniform", dsl_kaiming_uniform},
+    {"kaiming_normal", dsl_kaiming_normal},
+    {"idx", dsl_idx},
+    {"csv", dsl_csv},
+    {"xor", dsl_xor},
+    {"spirals", dsl_spirals},
+    {"linreg", dsl_linreg},
+    {"sgd", dsl_sgd},
+    {"train", dsl_train},
+    {NULL, NULL},
+};
+
+/* Reading an unknown global is an error with a suggestion; the names the
+ * sandbox removed say so. Globals the spec sets itself are plain reads. */
+static int env_index(lua_State *L)
+{
+    const char *key = lua_tostring(L, 2);
+    if (!key) return 0;
+    for (int i = 0; forbidden[i]; i++)
+        if (!strcmp(key, forbidden[i]))
+            return spec_error(L,
+                              "'%s' is not available in a spec: specs run in a sandbox without "
+                              "files, processes or code loading",
+                              key);
+    /* settings the spec may leave unset */
+    if (!strcmp(key, "data") || !strcmp(key, "optimizer") || !strcmp(key, "schedule")) return 0;
+    static const char *names[sizeof dsl / sizeof *dsl + 24];
+    int k = 0;
+    for (const luaL_Reg *r = dsl; r->name; r++) names[k++] = r->name;
+    static const char *const base[] = {"math",   "string", "table",    "print",    "pairs",
+                                       "ipairs", "type",   "tostring", "tonumber", "error",
+                                       "assert", "select", "pcall",    "next",     NULL};
+    for (int i = 0; base[i]; i++) names[k++] = base[i];
+    names[k] = NULL;
+    const char *hint = closest(key, names);
+    if (hint) return spec_error(L, "unknown name '%s' (did you mean '%s'?)", key, hint);
+    return spec_error(L, "unknown name '%s'", key);
+}
+
+static void open_sandbox(lua_State *L)
+{
+    luaL_requiref(L, LUA_GNAME, luaopen_base, 1);
+    luaL_requiref(L, LUA_MATHLIBNAME, luaopen_math, 1);
+    luaL_requiref(L, LUA_STRLIBNAME, luaopen_string, 1);
+    luaL_requiref(L, LUA_TABLIBNAME, luaopen_table, 1);
+    luaL_requiref(L, LUA_UTF8LIBNAME, luaopen_utf8, 1);
+    lua_settop(L, 0);
+    lua_pushglobaltable(L);
+    for (int i = 0; forbidden[i]; i++) {
+        lua_pushnil(L);
+        lua_setfield(L, -2, forbidden[i]);
+    }
+    /* string.dump would hand out bytecode; math.random must stay
+     * reproducible, so it is seeded from nothing the machine varies */
+    lua_getglobal(L, "string");
+    lua_pushnil(L);
+    lua_setfield(L, -2, "dump");
+    lua_pop(L, 1);
+    lua_getglobal(L, "math");
+    lua_getfield(L, -1, "randomseed");
+    lua_pushinteger(L, 1);
+    lua_call(L, 1, 0);
+    lua_pop(L, 1);
+    luaL_setfuncs(L, dsl, 0);
+    lua_newtable(L);
+    lua_pushcfunction(L, env_index);
+    lua_setfield(L, -2, "__index");
+    lua_setmetatable(L, -2);
+    lua_pop(L, 1);
+
+    luaL_newmetatable(L, TENSOR_MT);
+    static const luaL_Reg meta[] = {{"__add", t_add},           {"__sub", t_sub}, {"__mul", t_mul},
+                                    {"__div", t_div},           {"__pow", t_pow}, {"__unm", t_unm},
+                                    {"__tostring", t_tostring}, {NULL, NULL}};
+    luaL_setfuncs(L, meta, 0);
+    static const luaL_Reg methods[] = {
+        {"shape", t_shape},   {"reshape", dsl_reshape}, {"flatten", dsl_flatten},
+        {"t", dsl_transpose}, {"sum", dsl_sum},         {"mean", dsl_mean},
+        {NULL, NULL}};
+    luaL_newlib(L, methods);
+    lua_setfield(L, -2, "__index");
+    lua_pushboolean(L, 0);
+    lua_setfield(L, -2, "__metatable");
+    lua_pop(L, 1);
+}
+
+static int traceback(lua_State *L)
+{
+    /* errors already carry file:line; keep the message as it is */
+    if (!lua_isstring(L, 1))
+        lua_pushfstring(L, "(error object is a %s value)", luaL_typename(L, 1));
+    return 1;
+}
+
+/* ---- reading the settings the spec left in globals ---- */
+
+static const char *field_string(lua_State *L, int t, const char *key)
+{
+    lua_getfield(L, t, key);
+    const char *v = lua_isstring(L, -1) ? arena_strdup(state(L)->g->A, lua_tostring(L, -1)) : NULL;
+    lua_pop(L, 1);
+    return v;
+}
+
+static const char *data_path(lua_State *L, const char *p)
+{
+    spec_state *s = state(L);
+    if (!p || p[0] == '/' || !s->dir[0]) return p;
+    return arena_printf(s->g->A, "%s/%s", s->dir, p);
+}
+
+static void setting_error(lua_State *L, int line, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+static void setting_error(lua_State *L, int line, const char *fmt, ...)
+{
+    char msg[512];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    lua_pushfstring(L, "%s:%d: %s", state(L)->path, line, msg);
+    lua_error(L);
+}
+
+static int read_settings(lua_State *L)
+{
+    spec_state *s = state(L);
+    ir_graph *g = s->g;
+    lua_pushglobaltable(L);
+    int G = lua_gettop(L);
+
+    lua_rawgetp(L, LUA_REGISTRYINDEX, (void *)s);
+    lua_pop(L, 1);
+
+    lua_getfield(L, G, "data");
+    if (!lua_isnil(L, -1)) {
+        int t = lua_gettop(L);
+        if (!lua_istable(L, t) || (lua_getfield(L, t, "__data"), lua_isnil(L, -1)))
+            setting_error(L, 0, "data must be a data source such as idx { ... } or csv { ... }");
+        const char *kind = lua_tostring(L, -1);
+        lua_pop(L, 1);
+        lua_getfield(L, t, "__line");
+        int line = (int)lua_tointeger(L, -1);
+        lua_pop(L, 1);
+        ir_data *d = &g->data;
+        g->has_data = 1;
+        d->line = line;
+        d->file = s->path;
+        d->scale = opt_number(L, t, "scale", 0);
+        d->standardize = opt_bool(L, t, "standardize", 0);
+        d->valid = opt_number(L, t, "valid", 0);
+        if (d->valid < 0 || d->valid >= 1)
+            setting_error(L, line, "%s: valid = %g; it must be a fraction in [0, 1)", kind,
+                          d->valid);
+        d->header = -1;
+        d->label_col = -1;
+        if (!strcmp(kind, "idx")) {
+            d->kind = RT_SRC_IDX;
+            lua_getfield(L, t, "train");
+            if (!lua_istable(L, -1))
+                setting_error(L, line, "idx: give train = { images = \"...\", labels = \"...\" }");
+            d->train_images = data_path(L, field_string(L, lua_gettop(L), "images"));
+            d->train_labels = data_path(L, field_string(L, lua_gettop(L), "labels"));
+            if (!d->train_images || !d->train_labels)
+                setting_error(L, line, "idx: train needs both images and labels");
+            lua_pop(L, 1);
+            lua_getfield(L, t, "test");
+            if (lua_istable(L, -1)) {
+                d->test_images = data_path(L, field_string(L, lua_gettop(L), "images"));
+                d->test_labels = data_path(L, field_string(L, lua_gettop(L), "labels"));
+                if (!d->test_images || !d->test_labels)
+                    setting_error(L, line, "idx: test needs both images and labels");
+            }
+            lua_pop(L, 1);
+        } else if (!strcmp(kind, "csv")) {
+            d->kind = RT_SRC_CSV;
+            d->train_path = data_path(L, field_string(L, t, "train"));
+            d->test_path = data_path(L, field_string(L, t, "test"));
+            if (!d->train_path) setting_error(L, line, "csv: give train = \"file.csv\"");
+            lua_getfield(L, t, "label");
+            if (lua_type(L, -1) == LUA_TNUMBER)
+                d->label_col = (int)lua_tointeger(L, -1);
+            else if (lua_type(L, -1) == LUA_TSTRING)
+                d->label = arena_strdup(g->A, lua_tostring(L, -1));
+            lua_pop(L, 1);
+            lua_getfield(L, t, "header");
+            if (lua_isboolean(L, -1)) d->header = lua_toboolean(L, -1);
+            lua_pop(L, 1);
+        } else {
+            d->kind = !strcmp(kind, "xor")       ? RT_SRC_XOR
+                      : !strcmp(kind, "spirals") ? RT_SRC_SPIRALS
+                                                 : RT_SRC_LINREG;
+            d->n = (int)opt_number(L, t, "n", d->kind == RT_SRC_XOR ? 4 : 1000);
+            d->n_test = (int)opt_number(L, t, "test", 0);
+            d->d = (int)opt_number(L, t, "d", 2);
+            d->noise = opt_number(L, t, "noise", d->kind == RT_SRC_SPIRALS ? 0.1 : 0);
+            if (d->n <= 0 || d->n > (1 << 26) || d->n_test < 0 || d->n_test > (1 << 26) ||
+                d->d <= 0 || d->d > (1 << 20))
+                setting_error(L, line, "%s: sizes out of range (n = %d, test = %d, d = %d)", kind,
+                              d->n, d->n_test, d->d);
+            if ((double)d->n * d->d > 4e8)
+                setting_error(L, line, "%s: %d x %d is more data than a synthetic set may have",
+                              kind, d->n, d->d);
+        }
+    }
+    lua_pop(L, 1);
+
+    lua_getfield(L, G, "optimizer");
+    if (!lua_isnil(L, -1)) {
+        int t = lua_gettop(L);
+        if (!lua_istable(L, t) || (lua_getfield(L, t, "__optim"), lua_isnil(L, -1)))
+            setting_error(L, 0, "optimizer must be an optimizer such as sgd { lr = 0.1 }");
+        const char *kind = lua_tostring(L, -1);
+        lua_pop(L, 1);
+        lua_getfield(L, t, "__line");
+        int line = (int)lua_tointeger(L, -1);
+        lua_pop(L, 1);
+        ir_optimizer *o = &g->opt;
+        o->name = arena_strdup(g->A, kind);
+        o->file = s->path;
+        o->line = line;
+        o->lr = opt_number(L, t, "lr", NAN);
+        if (isnan(o->lr))
+            setting_error(L, line, "%s: lr is required (as in torch.optim.SGD)", kind);
+        if (!(o->lr >= 0)) setting_error(L, line, "%s: invalid learning rate: %g", kind, o->lr);
+        o->momentum = opt_number(L, t, "momentum", 0);
+        o->dampening = opt_number(L, t, "dampening", 0);
+        o->weight_decay = opt_number(L, t, "weight_decay", 0);
+        o->nesterov = opt_bool(L, t, "nesterov", 0);
+        o->maximize = opt_bool(L, t, "maximize", 0);
+        if (o->momentum != 0 || o->nesterov || o->dampening != 0 || o->weight_decay != 0 ||
+            o->maximize)
+            setting_error(L, line,
+                          "%s: momentum, dampening, nesterov, weight_decay and maximize are not "
+                          "supported yet",
+                          kind);
+    } else {
+        setting_error(L, 0, "the spec sets no optimizer (e.g. optimizer = sgd { lr = 0.1 })");
+    }
+    lua_pop(L, 2);
+    return 0;
+}
+
+int spec_run(const char *path, ir_graph *g, const spec_limits *lim, char *err, size_t errsize)
+{
+    spec_state s = {.g = g, .path = path};
+    s.mem_limit = lim && lim->memory ? lim->memory : (size_t)256 << 20;
+    s.step_limit = lim && lim->instructions ? lim->instructions : 200000000L;
+    char *dir = arena_strdup(g->A, path);
+    char *slash = strrchr(dir, '/');
+    if (slash)
+        *slash = 0;
+    else
+        dir[0] = 0;
+    s.dir = dir;
+    g->spec_path = path;
+
+    lua_State *L = lua_newstate(limited_alloc, &s);
+    if (!L) {
+        snprintf(err, errsize, "%s: cannot create a Lua state", path);
+        return -1;
+    }
+    lua_atpanic(L, NULL);
+    open_sandbox(L);
+    lua_sethook(L, count_hook, LUA_MASKCOUNT, 10000);
+
+    /* the model name defaults to the spec's file name */
+    const char *base = strrchr(path, '/') ? strrchr(path, '/') + 1 : path;
+    char stem[128];
+    snprintf(stem, sizeof stem, "%s", base);
+    char *dot = strrchr(stem, '.');
+    if (dot) *dot = 0;
+    g->model_name = ir_c_name(g, stem);
+
+    int rc = -1;
+    FILE *f = fopen(path, "rb");
+    if (!f) {
+        snprintf(err, errsize, "%s: cannot open: %s", path, strerror(errno));
+        goto done;
+    }
+    fclose(f);
+    lua_pushcfunction(L, traceback);
+    char chunk[600];
+    snprintf(chunk, sizeof chunk, "@%s", path);
+    /* text only: a binary chunk would bypass the sandbox's checks */
+    int st = luaL_loadfilex(L, path, "t");
+    if (st == LUA_OK) st = lua_pcall(L, 0, 0, 1);
+    if (st == LUA_OK) {
+        lua_pushcfunction(L, read_settings);
+        st = lua_pcall(L, 0, 0, 1);
+    }
+    if (st != LUA_OK) {
+        const char *msg = lua_tostring(L, -1);
+        if (st == LUA_ERRMEM || !msg)
+            snprintf(err, errsize, "%s: the spec used more than %zu MiB of memory", path,
+                     s.mem_limit >> 20);
+        else
+            snprintf(err, errsize, "%s", msg);
+        goto done;
+    }
+    if (!s.minimized) {
+        snprintf(err, errsize, "%s: the spec has no objective: call minimize(loss)", path);
+        goto done;
+    }
+    rc = 0;
+done:
+    lua_close(L);
+    return rc;
+}

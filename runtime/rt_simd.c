@@ -1,0 +1,204 @@
+/* rt_simd.c — the vector helpers the generated code calls: the optimizer's
+ * fused axpy, dot products and sums of squares, with an AVX2/FMA path chosen
+ * once at run time and a portable C path that rounds identically. */
+#include "rt.h"
+
+#include <math.h>
+
+/* -DRT_PORTABLE forces the portable path (to test it on AVX2 machines). */
+#if defined(__GNUC__) && (defined(__x86_64__) || defined(__i386__)) && !defined(RT_PORTABLE)
+#define RT_X86 1
+#include <immintrin.h>
+#endif
+
+#ifdef TRAINC_DOUBLE
+#define rt_fma fma
+#else
+#define rt_fma fmaf
+#endif
+
+/* ---- portable C ---- */
+
+static void axpy_c(real *p, const real *g, real alpha, long n)
+{
+    /* fmaf, not p + g * alpha: torch's add_(g, alpha) is one rounding */
+    for (long i = 0; i < n; i++) p[i] = rt_fma(g[i], alpha, p[i]);
+}
+
+static real dot_c(const real *a, const real *b, long n)
+{
+    double s = 0.0;
+    for (long i = 0; i < n; i++) s += (double)a[i] * (double)b[i];
+    return (real)s;
+}
+
+static double sumsq_c(const real *a, long n)
+{
+    double s = 0.0;
+    for (long i = 0; i < n; i++) s += (double)a[i] * (double)a[i];
+    return s;
+}
+
+/* ---- AVX2 + FMA ---- */
+
+#ifdef RT_X86
+#define RT_AVX2 __attribute__((target("avx2,fma")))
+
+/* _mm256_fmadd rounds once per lane, exactly as fmaf/fma on the tail. */
+#ifndef TRAINC_DOUBLE
+RT_AVX2 static void axpy_avx2(real *p, const real *g, real alpha, long n)
+{
+    __m256 va = _mm256_set1_ps(alpha);
+    long i = 0;
+    for (; i + 8 <= n; i += 8) {
+        __m256 vp = _mm256_loadu_ps(p + i);
+        _mm256_storeu_ps(p + i, _mm256_fmadd_ps(_mm256_loadu_ps(g + i), va, vp));
+    }
+    for (; i < n; i++) p[i] = fmaf(g[i], alpha, p[i]);
+}
+
+/* float products are exact in double, so widen and accumulate in double */
+RT_AVX2 static __m256d widen_lo(__m256 v)
+{
+    return _mm256_cvtps_pd(_mm256_castps256_ps128(v));
+}
+
+RT_AVX2 static __m256d widen_hi(__m256 v)
+{
+    return _mm256_cvtps_pd(_mm256_extractf128_ps(v, 1));
+}
+
+RT_AVX2 static double hsum_pd(__m256d v)
+{
+    __m128d s = _mm_add_pd(_mm256_castpd256_pd128(v), _mm256_extractf128_pd(v, 1));
+    return _mm_cvtsd_f64(_mm_add_sd(s, _mm_unpackhi_pd(s, s)));
+}
+
+RT_AVX2 static real dot_avx2(const real *a, const real *b, long n)
+{
+    __m256d s0 = _mm256_setzero_pd(), s1 = _mm256_setzero_pd();
+    long i = 0;
+    for (; i + 8 <= n; i += 8) {
+        __m256 va = _mm256_loadu_ps(a + i), vb = _mm256_loadu_ps(b + i);
+        s0 = _mm256_fmadd_pd(widen_lo(va), widen_lo(vb), s0);
+        s1 = _mm256_fmadd_pd(widen_hi(va), widen_hi(vb), s1);
+    }
+    double s = hsum_pd(_mm256_add_pd(s0, s1));
+    for (; i < n; i++) s += (double)a[i] * (double)b[i];
+    return (real)s;
+}
+
+RT_AVX2 static double sumsq_avx2(const real *a, long n)
+{
+    __m256d s0 = _mm256_setzero_pd(), s1 = _mm256_setzero_pd();
+    long i = 0;
+    for (; i + 8 <= n; i += 8) {
+        __m256 va = _mm256_loadu_ps(a + i);
+        __m256d lo = widen_lo(va), hi = widen_hi(va);
+        s0 = _mm256_fmadd_pd(lo, lo, s0);
+        s1 = _mm256_fmadd_pd(hi, hi, s1);
+    }
+    double s = hsum_pd(_mm256_add_pd(s0, s1));
+    for (; i < n; i++) s += (double)a[i] * (double)a[i];
+    return s;
+}
+#else
+RT_AVX2 static void axpy_avx2(real *p, const real *g, real alpha, long n)
+{
+    __m256d va = _mm256_set1_pd(alpha);
+    long i = 0;
+    for (; i + 4 <= n; i += 4) {
+        __m256d vp = _mm256_loadu_pd(p + i);
+        _mm256_storeu_pd(p + i, _mm256_fmadd_pd(_mm256_loadu_pd(g + i), va, vp));
+    }
+    for (; i < n; i++) p[i] = fma(g[i], alpha, p[i]);
+}
+
+RT_AVX2 static double hsum_pd(__m256d v)
+{
+    __m128d s = _mm_add_pd(_mm256_castpd256_pd128(v), _mm256_extractf128_pd(v, 1));
+    return _mm_cvtsd_f64(_mm_add_sd(s, _mm_unpackhi_pd(s, s)));
+}
+
+RT_AVX2 static real dot_avx2(const real *a, const real *b, long n)
+{
+    __m256d s0 = _mm256_setzero_pd(), s1 = _mm256_setzero_pd();
+    long i = 0;
+    for (; i + 8 <= n; i += 8) {
+        s0 = _mm256_fmadd_pd(_mm256_loadu_pd(a + i), _mm256_loadu_pd(b + i), s0);
+        s1 = _mm256_fmadd_pd(_mm256_loadu_pd(a + i + 4), _mm256_loadu_pd(b + i + 4), s1);
+    }
+    double s = hsum_pd(_mm256_add_pd(s0, s1));
+    for (; i < n; i++) s += a[i] * b[i];
+    return s;
+}
+
+RT_AVX2 static double sumsq_avx2(const real *a, long n)
+{
+    __m256d s0 = _mm256_setzero_pd(), s1 = _mm256_setzero_pd();
+    long i = 0;
+    for (; i + 8 <= n; i += 8) {
+        __m256d lo = _mm256_loadu_pd(a + i), hi = _mm256_loadu_pd(a + i + 4);
+        s0 = _mm256_fmadd_pd(lo, lo, s0);
+        s1 = _mm256_fmadd_pd(hi, hi, s1);
+    }
+    double s = hsum_pd(_mm256_add_pd(s0, s1));
+    for (; i < n; i++) s += a[i] * a[i];
+    return s;
+}
+#endif
+#endif /* RT_X86 */
+
+/* ---- dispatch ---- */
+
+int rt_cpu_has_avx2(void)
+{
+#ifdef RT_X86
+    return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+#else
+    return 0;
+#endif
+}
+
+typedef struct simd_ops {
+    void (*axpy)(real *, const real *, real, long);
+    real (*dot)(const real *, const real *, long);
+    double (*sumsq)(const real *, long);
+} simd_ops;
+
+static const simd_ops ops_c = {axpy_c, dot_c, sumsq_c};
+#ifdef RT_X86
+static const simd_ops ops_avx2 = {axpy_avx2, dot_avx2, sumsq_avx2};
+#endif
+
+/* Chosen on first use; atomic so that threads racing here at worst both
+ * pick the same table. */
+static const simd_ops *ops;
+
+static const simd_ops *simd(void)
+{
+    const simd_ops *o = __atomic_load_n(&ops, __ATOMIC_ACQUIRE);
+    if (!o) {
+        o = &ops_c;
+#ifdef RT_X86
+        if (rt_cpu_has_avx2()) o = &ops_avx2;
+#endif
+        __atomic_store_n(&ops, o, __ATOMIC_RELEASE);
+    }
+    return o;
+}
+
+void rt_axpy_fma(real *p, const real *g, real alpha, long n)
+{
+    simd()->axpy(p, g, alpha, n);
+}
+
+real rt_dot(const real *a, const real *b, long n)
+{
+    return simd()->dot(a, b, n);
+}
+
+double rt_sumsq(const real *a, long n)
+{
+    return simd()->sumsq(a, n);
+}

@@ -1,0 +1,23 @@
+# tests/lib.sh — shared by the shell tests: reporting and the trainc paths.
+# Each check prints "ok - name" or "not ok - name" (counted by tests/run).
+: "${TRAINC:=$(pwd)/build/gen/trainc}"
+: "${TRAINC_TMP:=$(pwd)/tests/tmp}"
+mkdir -p "$TRAINC_TMP"
+
+check() { # check NAME COMMAND...: passes when the command succeeds
+    local name=$1
+    shift
+    if "$@"; then echo "ok - $name"; else echo "not ok - $name"; fi
+}
+
+# builds SPEC into $TRAINC_TMP/out/NAME quietly; extra args go to trainc
+gen_build() {
+    local spec=$1 dir=$2
+    shift 2
+    "$TRAINC" build -q "$spec" -o "$dir" "$@"
+}
+
+# a floating-point comparison: lt A B
+# (an empty or non-numeric A fails)
+lt() { awk -v a="$1" -v b="$2" 'BEGIN { exit !(a ~ /^[-+0-9.eE]+$/ && a + 0 < b + 0) }'; }
+gt() { awk -v a="$1" -v b="$2" 'BEGIN { exit !(a ~ /^[-+0-9.eE]+$/ && a + 0 > b + 0) }'; }
