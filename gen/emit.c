@@ -66,10 +66,12 @@ const char *e_at(emitter *e, int id, const char *idx)
 
 /* A loop nest over an output shape with one stride per operand and axis;
  * adjacent axes that are contiguous for every operand are merged. */
+#define NEST_MAX_OPS 8 /* the output and up to 7 distinct inputs of a fused chain */
 typedef struct nest {
     int rank, nops;
     long dim[IR_MAX_RANK];
-    long stride[IR_MAX_IN + 1][IR_MAX_RANK];
+    int op_node[NEST_MAX_OPS]; /* the node of each input operand */
+    long stride[NEST_MAX_OPS][IR_MAX_RANK];
 } nest;
 
 static void nest_shape(nest *l, const emitter *e, const ir_node *n)
@@ -145,7 +147,7 @@ static void emit_body(emitter *e, const char *body, const char *const *idx)
     writer w;
     wr_init(&w);
     for (const char *s = body; *s; s++) {
-        if (s[0] == '@' && s[1] >= '0' && s[1] <= '3') {
+        if (s[0] == '@' && s[1] >= '0' && s[1] <= '7') {
             wr_raw(&w, idx[s[1] - '0']);
             s++;
         } else {
@@ -162,7 +164,7 @@ static void emit_body(emitter *e, const char *body, const char *const *idx)
  * line per point with constant indices. */
 static void nest_emit(emitter *e, const nest *l, const char *body, int unroll)
 {
-    const char *idx[IR_MAX_IN + 1];
+    const char *idx[NEST_MAX_OPS];
     if (unroll) {
         long total = 1, at[IR_MAX_RANK] = {0};
         for (int i = 0; i < l->rank; i++) total *= l->dim[i];
@@ -185,8 +187,10 @@ static void nest_emit(emitter *e, const nest *l, const char *body, int unroll)
     for (int i = 0; i < l->rank; i++) wr_line(e->w, "}");
 }
 
-/* Replaces the placeholders A B C (inputs) and P Q (attributes) of cexpr. */
-static const char *substitute(emitter *e, const ir_node *n, const char *cexpr, const int *opnum)
+/* The expression of node n with its placeholders replaced: A B C by the
+ * inputs' elements (operands of the nest, "name[@k]"), or by the expression
+ * of an input fused into this loop; P Q by the attributes. */
+static const char *expand(emitter *e, nest *l, const ir_node *n, const char *cexpr)
 {
     writer w;
     wr_init(&w);
@@ -197,12 +201,25 @@ static const char *substitute(emitter *e, const ir_node *n, const char *cexpr, c
         int word_end = !(s[1] == '_' || (s[1] >= 'a' && s[1] <= 'z') ||
                          (s[1] >= 'A' && s[1] <= 'Z') || (s[1] >= '0' && s[1] <= '9'));
         if (word_start && word_end && (*s == 'A' || *s == 'B' || *s == 'C') && *s - 'A' < n->nin) {
-            int k = *s - 'A';
-            const ir_node *x = ir_get(e->g, n->in[k]);
-            if (x->kind == K_CONST)
+            const ir_node *x = ir_get(e->g, n->in[*s - 'A']);
+            if (x->kind == K_CONST) {
                 wr_raw(&w, e_lit(e, x->f[0]));
-            else
-                wr_raw(&w, e_fmt(e, "%s[@%d]", x->name, opnum[k]));
+            } else if (e->pv->inlined[x->id] >= 0) {
+                wr_raw(&w, e_fmt(e, "(%s)", expand(e, l, x, elementwise_expr(x))));
+            } else {
+                int k;
+                for (k = 1; k < l->nops; k++)
+                    if (l->op_node[k] == x->id) break;
+                if (k == l->nops) {
+                    if (l->nops == NEST_MAX_OPS) {
+                        fprintf(stderr, "trainc: internal error: fused loop has too many inputs\n");
+                        abort();
+                    }
+                    l->op_node[l->nops] = x->id;
+                    nest_operand(l, e, x);
+                }
+                wr_raw(&w, e_fmt(e, "%s[@%d]", x->name, k));
+            }
         } else if (word_start && word_end && (*s == 'P' || *s == 'Q')) {
             wr_raw(&w, e_lit(e, n->f[*s - 'P']));
         } else {
@@ -221,16 +238,9 @@ void e_elementwise(emitter *e, const ir_node *n, const char *cexpr)
     nest l;
     nest_shape(&l, e, n);
     nest_operand(&l, e, n);
-    int opnum[IR_MAX_IN];
-    for (int k = 0; k < n->nin; k++) {
-        const ir_node *x = ir_get(e->g, n->in[k]);
-        opnum[k] = -1;
-        if (x->kind == K_CONST) continue;
-        opnum[k] = l.nops;
-        nest_operand(&l, e, x);
-    }
+    const char *expr = expand(e, &l, n, cexpr);
     nest_merge(&l);
-    const char *body = e_fmt(e, "%s[@0] = %s;", n->name, substitute(e, n, cexpr, opnum));
+    const char *body = e_fmt(e, "%s[@0] = %s;", n->name, expr);
     nest_emit(e, &l, body, e_kernel(e, n) == KERN_UNROLL);
 }
 
@@ -272,6 +282,28 @@ static int is_const_root(ir_graph *g, const plan_variant *v, int id)
     return k == K_PARAM || k == K_INPUT || k == K_LABEL;
 }
 
+/* Names the nodes fused into n's loop, for its comment. */
+static void describe_fused(emitter *e, const ir_node *n, writer *w)
+{
+    for (int k = 0; k < n->nin; k++) {
+        const ir_node *x = ir_get(e->g, n->in[k]);
+        if (e->pv->inlined[x->id] < 0) continue;
+        describe_fused(e, x, w);
+        char line[512];
+        int len = snprintf(line, sizeof line, " *   fused: %s = %s(", x->name, ir_op_name(x->op));
+        for (int j = 0; j < x->nin; j++) {
+            const ir_node *a = ir_get(e->g, x->in[j]);
+            len += snprintf(line + len, sizeof line - (size_t)len, "%s%s", j ? ", " : "",
+                            a->kind == K_CONST ? e_lit(e, a->f[0]) : a->name);
+            if (len >= (int)sizeof line) break;
+        }
+        if (len < (int)sizeof line)
+            snprintf(line + len, sizeof line - (size_t)len, "): %s -- %s:%d", op_get(x->op)->math,
+                     x->file, x->line);
+        wr_line(w, "%s", line);
+    }
+}
+
 static void emit_block_comment(emitter *e, const ir_node *n)
 {
     char shape[64], args[256] = "";
@@ -292,11 +324,25 @@ static void emit_block_comment(emitter *e, const ir_node *n)
     const char *math = op_get(n->op)->math;
     wr_line(e->w, "/* %s = %s(%s)  %s  -- %s:%d", n->name, ir_op_name(n->op), args, shape,
             n->file ? n->file : "?", n->line);
+    describe_fused(e, n, e->w);
     if (n->op == OP_MATMUL)
         wr_line(e->w, " * %s = %s%s · %s%s */", n->name, ir_get(e->g, n->in[0])->name,
                 n->i[0] ? "ᵀ" : "", ir_get(e->g, n->in[1])->name, n->i[1] ? "ᵀ" : "");
     else
         wr_line(e->w, " * %s */", math);
+}
+
+/* A node and what its code reads, through the nodes fused into it. */
+static void mark_used(ir_graph *g, const plan_variant *v, int id, char *used)
+{
+    const ir_node *n = ir_get(g, id);
+    used[id] = v->inlined[id] < 0;
+    for (int k = 0; k < n->nin; k++) {
+        if (v->inlined[n->in[k]] >= 0)
+            mark_used(g, v, n->in[k], used);
+        else
+            used[n->in[k]] = 1;
+    }
 }
 
 static void emit_variant(emitter *e, const char *fname)
@@ -306,11 +352,7 @@ static void emit_variant(emitter *e, const char *fname)
     writer *w = e->w;
     int train = v->mode == PLAN_TRAIN;
     char *used = arena_alloc(g->A, (size_t)g->n);
-    for (int s = 0; s < v->norder; s++) {
-        const ir_node *n = ir_get(g, v->order[s]);
-        used[n->id] = 1;
-        for (int k = 0; k < n->nin; k++) used[n->in[k]] = 1;
-    }
+    for (int s = 0; s < v->norder; s++) mark_used(g, v, v->order[s], used);
     for (int i = g->n - 1; i >= 0; i--) /* a used view needs its root declared */
         if (used[i] && v->view_of[i] >= 0) used[v->view_of[i]] = 1;
     if (g->output >= 0 && g->task != TASK_NONE) used[g->output] = 1;

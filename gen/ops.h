@@ -50,6 +50,11 @@ int ir_const(ir_graph *g, double v);
 int ir_matmul(ir_graph *g, int a, int b, int ta, int tb);
 int ir_shaped(ir_graph *g, ir_op op, int x, const ir_node *like, int mean);
 
+/* The C expression of one element when n maps elements to elements with an
+ * expression (A, B, C = inputs; P, Q = attributes), else NULL: such nodes
+ * can be fused into the loop of their consumer. */
+const char *elementwise_expr(const ir_node *n);
+
 /* Shared shape rules */
 int shape_same(ir_graph *g, ir_node *n, char *err, size_t errsize);
 int shape_broadcast(ir_graph *g, ir_node *n, char *err, size_t errsize);

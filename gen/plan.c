@@ -57,6 +57,59 @@ static plan_kernel choose_kernel(ir_graph *g, const ir_node *n, int b)
     return ir_numel(n, b) <= UNROLL_MAX_ELEMS ? KERN_UNROLL : KERN_LOOP;
 }
 
+/* Elementwise chains: a node whose only reader is an elementwise node of
+ * the same shape is computed inside that reader's loop (bias + activation,
+ * the terms of an expression) instead of through a buffer of its own. */
+static void fuse_elementwise(ir_graph *g, plan_variant *v)
+{
+    int n = g->n;
+    int *uses = arena_alloc(g->A, sizeof(int) * (size_t)n);
+    int *reader = arena_alloc(g->A, sizeof(int) * (size_t)n);
+    for (int i = 0; i < n; i++) v->inlined[i] = -1;
+    for (int s = 0; s < v->norder; s++) {
+        const ir_node *x = ir_get(g, v->order[s]);
+        for (int k = 0; k < x->nin; k++) {
+            uses[x->in[k]]++;
+            reader[x->in[k]] = x->id;
+        }
+    }
+    /* what leaves the step must stay a buffer */
+    if (g->loss >= 0) uses[g->loss] += 2;
+    if (g->output >= 0) uses[g->output] += 2;
+    for (int i = 0; i < n; i++)
+        if (v->grad_of[i] >= 0 || v->view_of[i] >= 0)
+            uses[v->view_of[i] >= 0 ? v->view_of[i] : i] += 2;
+    int w = 0;
+    for (int s = 0; s < v->norder; s++) {
+        int id = v->order[s];
+        const ir_node *x = ir_get(g, id);
+        if (uses[id] == 1 && elementwise_expr(x)) {
+            const ir_node *r = ir_get(g, reader[id]);
+            if (elementwise_expr(r) && ir_same_shape(x, r) && v->kernel[r->id] == v->kernel[id]) {
+                v->inlined[id] = r->id;
+                continue;
+            }
+        }
+        v->order[w++] = id;
+    }
+    v->norder = w;
+}
+
+/* Sets death[root of each buffer node `id` reads] to at least s. */
+static void mark_reads(ir_graph *g, const plan_variant *v, int id, int *death, int s)
+{
+    const ir_node *x = ir_get(g, id);
+    for (int k = 0; k < x->nin; k++) {
+        int in = x->in[k];
+        if (v->inlined[in] >= 0) {
+            mark_reads(g, v, in, death, s);
+            continue;
+        }
+        int r = plan_root(v, in);
+        if (s > death[r]) death[r] = s;
+    }
+}
+
 typedef struct block {
     long off, size;
     int death;
@@ -72,6 +125,7 @@ static void plan_variant_make(ir_graph *g, plan_variant *v, plan_mode mode, int 
     v->grad_of = arena_alloc(g->A, sizeof(int) * (size_t)n);
     v->view_of = arena_alloc(g->A, sizeof(int) * (size_t)n);
     v->kernel = arena_alloc(g->A, sizeof(plan_kernel) * (size_t)n);
+    v->inlined = arena_alloc(g->A, sizeof(int) * (size_t)n);
     char *live = arena_alloc(g->A, (size_t)n);
     for (int i = 0; i < n; i++) {
         v->offset[i] = -1;
@@ -110,16 +164,15 @@ static void plan_variant_make(ir_graph *g, plan_variant *v, plan_mode mode, int 
         }
     }
 
-    /* liveness: a buffer dies after the last step that reads it or a view of it */
+    fuse_elementwise(g, v);
+
+    /* liveness: a buffer dies after the last step that reads it or a view of
+     * it; a fused node's inputs are read by its consumer */
     int *death = arena_alloc(g->A, sizeof(int) * (size_t)n);
     for (int s = 0; s < v->norder; s++) {
-        const ir_node *x = ir_get(g, v->order[s]);
-        death[plan_root(v, x->id)] =
-            s > death[plan_root(v, x->id)] ? s : death[plan_root(v, x->id)];
-        for (int k = 0; k < x->nin; k++) {
-            int r = plan_root(v, x->in[k]);
-            if (s > death[r]) death[r] = s;
-        }
+        int r = plan_root(v, v->order[s]);
+        if (s > death[r]) death[r] = s;
+        mark_reads(g, v, v->order[s], death, s);
     }
     if (g->loss >= 0) death[plan_root(v, g->loss)] = v->norder;
     if (g->output >= 0) death[plan_root(v, g->output)] = v->norder;

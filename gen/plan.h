@@ -23,6 +23,7 @@ typedef struct plan_variant {
     long *offset; /* per node: arena offset in elements (K_ACT), -1 if none */
     int *grad_of; /* per node: the parameter whose gradient buffer it writes, or -1 */
     int *view_of; /* per node: the node whose storage it shares, or -1 */
+    int *inlined;    /* per node: the consumer whose loop computes it (fused), or -1 */
     plan_kernel *kernel;
     long arena_size; /* elements */
 } plan_variant;

@@ -84,16 +84,20 @@ static void vjp_pow(ad_ctx *c, const ir_node *n, int g)
     ad_accum(c, n->in[0], ir_binary(c->g, OP_MUL, g, dydx));
 }
 
+/* small integer and simple powers as products, the rest through pow() */
+static const char *pow_expr(double p)
+{
+    if (p == 2) return "A * A";
+    if (p == 1) return "A";
+    if (p == 3) return "A * A * A";
+    if (p == 0.5) return "sqrt(A)";
+    if (p == -1) return "1 / A";
+    return "pow(A, P)";
+}
+
 static void emit_pow(emitter *e, const ir_node *n)
 {
-    double p = n->f[0];
-    const char *expr = p == 2     ? "A * A"
-                       : p == 1   ? "A"
-                       : p == 3   ? "A * A * A"
-                       : p == 0.5 ? "sqrt(A)"
-                       : p == -1  ? "1 / A"
-                                  : "pow(A, P)";
-    e_elementwise(e, n, expr);
+    e_elementwise(e, n, pow_expr(n->f[0]));
 }
 
 static void vjp_exp(ad_ctx *c, const ir_node *n, int g)
@@ -196,3 +200,11 @@ static void vjp_copy(ad_ctx *c, const ir_node *n, int g)
 }
 
 const op_def op_COPY = {"y = x", "A", shape_same, emit_cexpr, vjp_copy, flops_none};
+
+const char *elementwise_expr(const ir_node *n)
+{
+    const op_def *d = op_get(n->op);
+    if (d->emit == emit_pow) return pow_expr(n->f[0]);
+    if (d->emit == emit_cexpr) return d->cexpr;
+    return NULL;
+}
