@@ -39,7 +39,7 @@ typedef struct emit_options {
     const char *out_dir;
     const char *home; /* where runtime/ and templates/ are */
     int dbl;
-    const char *argv_line;
+    const char *argv_line; /* the --set options, as given */
 } emit_options;
 
 /* Writes the folder; returns 0, or -1 with a message in err. */

@@ -38,6 +38,7 @@ static const char usage[] =
     "options:\n"
     "  -o DIR            output folder (default out/<model>)\n"
     "  --dtype T         element type: float (default) or double\n"
+    "  --set KEY=VALUE   a value the spec reads as args.KEY (repeatable)\n"
     "  --max-memory MIB  refuse specs whose buffers need more (default 16384)\n"
     "  -q, --quiet       print nothing but errors\n"
     "  -h, --help        this text\n"
@@ -52,6 +53,8 @@ typedef struct cli {
     double max_mib;
     int targc;
     char **targv;
+    const char *sets[64];
+    int nsets;
 } cli;
 
 static int bad_usage(const char *fmt, const char *what)
@@ -87,6 +90,11 @@ static int parse(int argc, char **argv, cli *c)
                 c->dbl = 1;
             else if (strcmp(argv[i], "float"))
                 return bad_usage("--dtype must be float or double, not '%s'", argv[i]);
+        } else if (!strcmp(a, "--set")) {
+            if (++i >= argc || !strchr(argv[i], '=') || argv[i][0] == '=')
+                return bad_usage("%s needs KEY=VALUE", a);
+            if (c->nsets == 64) return bad_usage("%s", "too many --set options");
+            c->sets[c->nsets++] = argv[i];
         } else if (!strcmp(a, "--max-memory")) {
             if (++i >= argc) return bad_usage("%s needs a size in MiB", a);
             c->max_mib = atof(argv[i]);
@@ -110,8 +118,9 @@ static int parse(int argc, char **argv, cli *c)
     return 0;
 }
 
-/* FNV-1a over the spec's bytes: names the spec in every generated file */
-static int hash_file(const char *path, char out[17])
+/* FNV-1a over the spec's bytes and the --set values: names the model in
+ * every generated file and in its weights */
+static int hash_file(const char *path, const cli *c, char out[17])
 {
     FILE *f = fopen(path, "rb");
     if (!f) return -1;
@@ -119,6 +128,11 @@ static int hash_file(const char *path, char out[17])
     int ch;
     while ((ch = fgetc(f)) != EOF) h = (h ^ (uint64_t)ch) * 1099511628211ull;
     fclose(f);
+    for (int i = 0; i < c->nsets; i++)
+        for (const char *s = c->sets[i]; ; s++) {
+            h = (h ^ (uint64_t)(unsigned char)*s) * 1099511628211ull;
+            if (!*s) break;
+        }
     snprintf(out, 17, "%016llx", (unsigned long long)h);
     return 0;
 }
@@ -221,12 +235,13 @@ int main(int argc, char **argv)
     ir_graph g;
     ir_init_graph(&g, &A);
     char err[2048];
-    if (hash_file(c.spec, g.spec_hash)) {
+    if (hash_file(c.spec, &c, g.spec_hash)) {
         fprintf(stderr, "trainc: %s: cannot open: %s\n", c.spec, strerror(errno));
         return 2;
     }
     rc = 2;
-    if (spec_run(c.spec, &g, NULL, err, sizeof err)) goto fail;
+    spec_options so = {.sets = c.sets, .nsets = c.nsets};
+    if (spec_run(c.spec, &g, &so, err, sizeof err)) goto fail;
     if ((rc = size_from_data(&g, err, sizeof err))) goto fail;
 
     /* the memory budget, before anything is planned or written */
@@ -261,7 +276,9 @@ int main(int argc, char **argv)
             goto fail;
         }
     }
-    emit_options eo = {.out_dir = out_dir, .home = home, .dbl = c.dbl};
+    const char *sets = "";
+    for (int i = 0; i < c.nsets; i++) sets = arena_printf(&A, "%s --set %s", sets, c.sets[i]);
+    emit_options eo = {.out_dir = out_dir, .home = home, .dbl = c.dbl, .argv_line = sets};
     if (emit_folder(&g, &p, &eo, err, sizeof err)) {
         rc = 1;
         goto fail;

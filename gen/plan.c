@@ -223,6 +223,8 @@ void plan_make(ir_graph *g, plan *p)
     }
     plan_variant_make(g, &p->v[p->nv++], PLAN_EVAL, B);
     if (B != 1) plan_variant_make(g, &p->v[p->nv++], PLAN_EVAL, 1);
+    p->batch = B;
+    p->remainder = R;
     for (int i = 0; i < p->nv; i++)
         if (p->v[i].arena_size > p->arena_size) p->arena_size = p->v[i].arena_size;
     for (int k = 0; k < 2; k++) {

@@ -31,7 +31,8 @@ typedef struct plan_variant {
 typedef struct plan {
     plan_variant v[4];
     int nv;
-    long arena_size; /* max over variants */
+    int batch, remainder; /* rows of a training step, and of the last partial one (0: none) */
+    long arena_size;      /* max over variants */
     double train_flops, eval_flops;
 } plan;
 

@@ -1455,7 +1455,32 @@ static int read_settings(lua_State *L)
     return 0;
 }
 
-int spec_run(const char *path, ir_graph *g, const spec_limits *lim, char *err, size_t errsize)
+/* args = { key = value, ... } from --set key=value; numbers become numbers */
+static void push_args(lua_State *L, const spec_options *opt)
+{
+    lua_newtable(L);
+    for (int i = 0; opt && i < opt->nsets; i++) {
+        const char *kv = opt->sets[i], *eq = strchr(kv, '=');
+        lua_pushlstring(L, kv, (size_t)(eq - kv));
+        const char *v = eq + 1;
+        char *end;
+        double d = strtod(v, &end);
+        if (*v && !*end)
+            lua_pushnumber(L, d);
+        else if (!strcmp(v, "true") || !strcmp(v, "false"))
+            lua_pushboolean(L, !strcmp(v, "true"));
+        else
+            lua_pushstring(L, v);
+        if (lua_isnumber(L, -1) && d == (double)(lua_Integer)d) {
+            lua_pop(L, 1);
+            lua_pushinteger(L, (lua_Integer)d);
+        }
+        lua_settable(L, -3);
+    }
+    lua_setglobal(L, "args");
+}
+
+int spec_run(const char *path, ir_graph *g, const spec_options *lim, char *err, size_t errsize)
 {
     spec_state s = {.g = g, .path = path};
     s.mem_limit = lim && lim->memory ? lim->memory : (size_t)256 << 20;
@@ -1476,6 +1501,7 @@ int spec_run(const char *path, ir_graph *g, const spec_limits *lim, char *err, s
     }
     lua_atpanic(L, NULL);
     open_sandbox(L);
+    push_args(L, lim);
     lua_sethook(L, count_hook, LUA_MASKCOUNT, 10000);
 
     /* the model name defaults to the spec's file name */

@@ -8,12 +8,14 @@
 
 #include "ir.h"
 
-typedef struct spec_limits {
-    long instructions; /* Lua VM instructions before the spec is stopped */
-    size_t memory;     /* bytes the Lua state may hold */
-} spec_limits;
+typedef struct spec_options {
+    long instructions; /* Lua VM instructions before the spec is stopped (0: default) */
+    size_t memory;     /* bytes the Lua state may hold (0: default) */
+    const char *const *sets; /* "key=value" strings the spec reads as args.key */
+    int nsets;
+} spec_options;
 
 /* Returns 0, or -1 with "file:line: message" in err. */
-int spec_run(const char *path, ir_graph *g, const spec_limits *lim, char *err, size_t errsize);
+int spec_run(const char *path, ir_graph *g, const spec_options *opt, char *err, size_t errsize);
 
 #endif
