@@ -780,6 +780,15 @@ int emit_folder(ir_graph *g, const plan *p, const emit_options *o, char *err, si
         free(text);
         if (rc) return -1;
     }
+    /* the style the generated files are formatted in travels with them */
+    snprintf(path, sizeof path, "%s/.clang-format", o->home);
+    char *style = read_file(path);
+    if (style) {
+        snprintf(path, sizeof path, "%s/.clang-format", o->out_dir);
+        rc = write_file(path, style, err, errsize);
+        free(style);
+        if (rc) return -1;
+    }
     char *spec = read_file(g->spec_path);
     if (spec) {
         snprintf(path, sizeof path, "%s/spec.lua", o->out_dir);

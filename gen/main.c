@@ -283,6 +283,14 @@ int main(int argc, char **argv)
         rc = 1;
         goto fail;
     }
+    /* clang-format, when installed, lays the files out like the rest of the
+     * project; the writer's output is already indented and valid without it */
+    char *fmt[] = {"sh", "-c",
+                   "command -v clang-format >/dev/null 2>&1 || exit 0; "
+                   "clang-format -i --style=file model.c model.h main.c",
+                   NULL};
+    if (run_command(fmt, out_dir))
+        fprintf(stderr, "trainc: warning: clang-format failed on %s (the code is unchanged)\n", out_dir);
     if (!c.quiet) {
         char a[32], b2[32], d[32];
         printf("trainc: %s -> %s/ (%s)\n", c.spec, out_dir, c.dbl ? "double" : "float");
