@@ -32,6 +32,13 @@ void ad_backward(ir_graph *g)
     ir_node *loss = ir_get(g, g->loss);
     int seed = ir_const(g, 1);
     ir_get(g, seed)->phase = PH_BACKWARD;
+    /* a [1] objective (x:reshape { 1 }, mean(v, 0)) needs a seed of its own
+     * shape: vjps reduce or view the seed as the loss's shape, which a
+     * constant has not (and a view of a constant has no storage) */
+    if (ir_get(g, g->loss)->rank != 0) {
+        seed = ir_shaped(g, OP_EXPAND, seed, ir_get(g, g->loss), 0);
+        ir_get(g, seed)->phase = PH_BACKWARD;
+    }
     ir_get(g, g->loss)->grad = seed;
     for (int i = g->loss; i >= 0; i--) {
         ir_node *n = ir_get(g, i);

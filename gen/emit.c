@@ -652,8 +652,9 @@ int emit_folder(ir_graph *g, const plan *p, const emit_options *o, char *err, si
     wr_blank(&w);
     wr_line(&w, "/* ---- data (%s:%d) ---- */", g->data.file ? g->data.file : g->spec_path,
             g->data.line);
-    emit_source(&w, A, "model_train_data", &g->data, 0, g->train.seed);
-    emit_source(&w, A, "model_test_data", &g->data, 1, g->train.seed);
+    uint32_t data_seed = g->data.has_seed ? g->data.seed : g->train.seed;
+    emit_source(&w, A, "model_train_data", &g->data, 0, data_seed);
+    emit_source(&w, A, "model_test_data", &g->data, 1, data_seed);
     wr_blank(&w);
     wr_line(&w, "/* ---- initial weights, drawn in the spec's order ---- */");
     wr_line(&w, "void model_init(real *param, rt_rng *rng)");

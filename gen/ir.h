@@ -140,6 +140,8 @@ typedef struct ir_data {
     int label_col, header;
     int n, n_test, d; /* synthetic sizes */
     double noise;
+    uint32_t seed; /* synthetic: the data's own seed (default: the training seed) */
+    int has_seed;
     double scale; /* 0 = none */
     int standardize;
     double valid; /* fraction of the training rows held out */

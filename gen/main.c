@@ -129,7 +129,7 @@ static int hash_file(const char *path, const cli *c, char out[17])
     while ((ch = fgetc(f)) != EOF) h = (h ^ (uint64_t)ch) * 1099511628211ull;
     fclose(f);
     for (int i = 0; i < c->nsets; i++)
-        for (const char *s = c->sets[i]; ; s++) {
+        for (const char *s = c->sets[i];; s++) {
             h = (h ^ (uint64_t)(unsigned char)*s) * 1099511628211ull;
             if (!*s) break;
         }
@@ -165,7 +165,7 @@ static int size_from_data(ir_graph *g, char *err, size_t errsize)
                  g->data.line);
         return 2;
     }
-    rt_source src = train_source(&g->data, g->train.seed);
+    rt_source src = train_source(&g->data, g->data.has_seed ? g->data.seed : g->train.seed);
     rt_error e;
     int32_t n, d;
     if (rt_data_probe(&src, &n, &d, &e)) {
@@ -290,7 +290,8 @@ int main(int argc, char **argv)
                    "clang-format -i --style=file model.c model.h main.c",
                    NULL};
     if (run_command(fmt, out_dir))
-        fprintf(stderr, "trainc: warning: clang-format failed on %s (the code is unchanged)\n", out_dir);
+        fprintf(stderr, "trainc: warning: clang-format failed on %s (the code is unchanged)\n",
+                out_dir);
     if (!c.quiet) {
         char a[32], b2[32], d[32];
         printf("trainc: %s -> %s/ (%s)\n", c.spec, out_dir, c.dbl ? "double" : "float");

@@ -50,7 +50,10 @@ static plan_kernel choose_kernel(ir_graph *g, const ir_node *n, int b)
 {
     if (n->op == OP_MATMUL) {
         double macs = op_get(OP_MATMUL)->flops(g, n, b) / 2;
-        if (macs >= BLAS_MIN_MACS) return KERN_BLAS;
+        long m = n->dim[0] == IR_BATCH ? b : n->dim[0],
+             cols = n->dim[1] == IR_BATCH ? b : n->dim[1];
+        /* OpenBLAS's gemm is ~3x slower than its gemv on a width-1 product */
+        if (macs >= BLAS_MIN_MACS) return m == 1 || cols == 1 ? KERN_GEMV : KERN_BLAS;
         if (macs <= UNROLL_MAX_MACS) return KERN_UNROLL;
         return KERN_LOOP;
     }

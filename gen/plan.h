@@ -13,6 +13,7 @@ typedef enum plan_kernel {
     KERN_LOOP,   /* constant-bound loops the compiler vectorises */
     KERN_UNROLL, /* straight-line code for tiny tensors */
     KERN_BLAS,   /* cblas_?gemm */
+    KERN_GEMV,   /* cblas_?gemv: a product with a vector */
 } plan_kernel;
 
 typedef struct plan_variant {

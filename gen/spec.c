@@ -1408,6 +1408,13 @@ static int read_settings(lua_State *L)
             d->n_test = (int)opt_number(L, t, "test", 0);
             d->d = (int)opt_number(L, t, "d", 2);
             d->noise = opt_number(L, t, "noise", d->kind == RT_SRC_SPIRALS ? 0.1 : 0);
+            double seed = opt_number(L, t, "seed", -1);
+            if (seed != -1) {
+                if (seed < 0 || seed > 4294967295.0 || seed != floor(seed))
+                    setting_error(L, line, "%s: seed must be a whole number in [0, 2^32)", kind);
+                d->seed = (uint32_t)seed;
+                d->has_seed = 1;
+            }
             if (d->n <= 0 || d->n > (1 << 26) || d->n_test < 0 || d->n_test > (1 << 26) ||
                 d->d <= 0 || d->d > (1 << 20))
                 setting_error(L, line, "%s: sizes out of range (n = %d, test = %d, d = %d)", kind,

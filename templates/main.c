@@ -283,8 +283,15 @@ static int cmd_train(const options *o)
         for (long start = 0; start < n && !stop; start += MODEL_BATCH) {
             int rows = start < full ? MODEL_BATCH : remainder;
             if (rows == 0) break; /* drop_last */
-            rt_data_gather(&d.train, b.order + start, rows, b.x, b.y);
-            real loss = model_train_step(rows, b.param, b.grad, b.x, b.y, b.out, b.arena);
+            /* in file order the batch is a slice of the data: no copy */
+            const real *bx = d.train.x + start * MODEL_FEATURES;
+            const real *by = d.train.y ? d.train.y + start * MODEL_LABEL_LEN : b.y;
+            if (MODEL_SHUFFLE) {
+                rt_data_gather(&d.train, b.order + start, rows, b.x, b.y);
+                bx = b.x;
+                by = b.y;
+            }
+            real loss = model_train_step(rows, b.param, b.grad, bx, by, b.out, b.arena);
             if (!isfinite(loss)) {
                 fprintf(stderr, "%s: the loss is %g at step %ld (epoch %d); try a lower learning rate (--lr)\n",
                         MODEL_NAME, (double)loss, step + 1, epoch);
@@ -292,7 +299,7 @@ static int cmd_train(const options *o)
             }
             model_update(b.param, b.grad, b.state, (real)o->lr, ++step);
             loss_sum += (double)loss * rows;
-            correct += rt_count_correct(MODEL_TASK, b.out, MODEL_OUTPUT_LEN, b.y, MODEL_LABEL_LEN, rows);
+            correct += rt_count_correct(MODEL_TASK, b.out, MODEL_OUTPUT_LEN, by, MODEL_LABEL_LEN, rows);
             seen += rows;
             if (o->steps >= 0 && step >= o->steps) stop = 1;
         }

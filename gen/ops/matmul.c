@@ -86,6 +86,19 @@ static void emit_matmul(emitter *e, const ir_node *n)
             n->i[1] ? "CblasTrans" : "CblasNoTrans", m, nn, k, e_ref(e, n->in[0]), n->i[0] ? m : k,
             e_ref(e, n->in[1]), n->i[1] ? k : nn, c, nn);
         break;
+    case KERN_GEMV: {
+        char t = e->dbl ? 'd' : 's';
+        const char *a = e_ref(e, n->in[0]), *b = e_ref(e, n->in[1]);
+        if (nn == 1) /* c = op(A) b, b a vector of k */
+            wr_line(e->w, "cblas_%cgemv(CblasRowMajor, %s, %ld, %ld, 1, %s, %ld, %s, 1, 0, %s, 1);",
+                    t, n->i[0] ? "CblasTrans" : "CblasNoTrans", n->i[0] ? k : m, n->i[0] ? m : k, a,
+                    n->i[0] ? m : k, b, c);
+        else /* c = a op(B), a a vector of k: c = op(B)ᵀ a */
+            wr_line(e->w, "cblas_%cgemv(CblasRowMajor, %s, %ld, %ld, 1, %s, %ld, %s, 1, 0, %s, 1);",
+                    t, n->i[1] ? "CblasNoTrans" : "CblasTrans", n->i[1] ? nn : k, n->i[1] ? k : nn,
+                    b, n->i[1] ? k : nn, a, c);
+        break;
+    }
     case KERN_UNROLL:
         for (long i = 0; i < m; i++)
             for (long j = 0; j < nn; j++) {

@@ -35,7 +35,10 @@ static void emit_view(emitter *e, const ir_node *n)
 
 static void vjp_reshape(ad_ctx *c, const ir_node *n, int g)
 {
-    ad_accum(c, n->in[0], ir_shaped(c->g, OP_RESHAPE, g, ir_get(c->g, n->in[0]), 0));
+    /* a constant gradient (the seed of a scalar view objective such as
+     * mean(mean(v, 0), 0)) has no storage to view: repeat it instead */
+    ir_op op = ir_get(c->g, g)->kind == K_CONST ? OP_EXPAND : OP_RESHAPE;
+    ad_accum(c, n->in[0], ir_shaped(c->g, op, g, ir_get(c->g, n->in[0]), 0));
 }
 
 const op_def op_RESHAPE = {"y = x viewed with another shape (no copy)",
