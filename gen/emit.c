@@ -141,23 +141,46 @@ static const char *nest_index(emitter *e, const nest *l, int op, const long *at)
     return arena_strdup(e->g->A, buf);
 }
 
-/* Prints body with "@k" replaced by operand k's index expression. */
+/* Prints body with "@k" replaced by operand k's index expression; a body
+ * may hold several lines. */
 static void emit_body(emitter *e, const char *body, const char *const *idx)
 {
     writer w;
     wr_init(&w);
-    for (const char *s = body; *s; s++) {
+    for (const char *s = body;; s++) {
         if (s[0] == '@' && s[1] >= '0' && s[1] <= '7') {
             wr_raw(&w, idx[s[1] - '0']);
             s++;
+        } else if (*s == '\n' || !*s) {
+            char *line = wr_take(&w);
+            if (*line) wr_line(e->w, "%s", line);
+            free(line);
+            if (!*s) break;
         } else {
             char c[2] = {*s, 0};
             wr_raw(&w, c);
         }
     }
-    char *line = wr_take(&w);
-    wr_line(e->w, "%s", line);
-    free(line);
+}
+
+static const char *replace_all(emitter *e, const char *text, const char *from, const char *to)
+{
+    writer w;
+    wr_init(&w);
+    size_t fl = strlen(from);
+    for (const char *s = text; *s;) {
+        if (!strncmp(s, from, fl)) {
+            wr_raw(&w, to);
+            s += fl;
+        } else {
+            char c[2] = {*s++, 0};
+            wr_raw(&w, c);
+        }
+    }
+    char *t = wr_take(&w);
+    const char *r = arena_strdup(e->g->A, t);
+    free(t);
+    return r;
 }
 
 /* Prints body for every point of the nest: as loops, or unrolled into one
@@ -241,6 +264,21 @@ void e_elementwise(emitter *e, const ir_node *n, const char *cexpr)
     const char *expr = expand(e, &l, n, cexpr);
     nest_merge(&l);
     const char *body = e_fmt(e, "%s[@0] = %s;", n->name, expr);
+    if (strchr(expr, '?') && e_kernel(e, n) != KERN_UNROLL) {
+        /* a load inside ?: is conditional and stops the compiler from
+         * vectorising: load every input first */
+        writer w;
+        wr_init(&w);
+        for (int k = 1; k < l.nops; k++) {
+            const char *nm = ir_get(e->g, l.op_node[k])->name;
+            wr_raw(&w, e_fmt(e, "const real in%d = %s[@%d];\n", k, nm, k));
+            expr = replace_all(e, expr, e_fmt(e, "%s[@%d]", nm, k), e_fmt(e, "in%d", k));
+        }
+        wr_raw(&w, e_fmt(e, "%s[@0] = %s;", n->name, expr));
+        char *t = wr_take(&w);
+        body = arena_strdup(e->g->A, t);
+        free(t);
+    }
     nest_emit(e, &l, body, e_kernel(e, n) == KERN_UNROLL);
 }
 
@@ -642,11 +680,11 @@ int emit_folder(ir_graph *g, const plan *p, const emit_options *o, char *err, si
     for (int i = 0; i < g->n; i++) {
         const ir_node *n = ir_get(g, i);
         if (n->kind != K_PARAM) continue;
-        wr_line(&w, "{%s, P_%s, %ldL, %d, {%d, %d, %d, %d}},", c_string(A, n->label),
+        wr_line(&w, "{%s, P_%s, %ldL, %d, {%d, %d, %d, %d}, %d},", c_string(A, n->label),
                 upper(A, n->name), ir_numel(n, 1), n->rank, n->dim[0], n->rank > 1 ? n->dim[1] : 0,
-                n->rank > 2 ? n->dim[2] : 0, n->rank > 3 ? n->dim[3] : 0);
+                n->rank > 2 ? n->dim[2] : 0, n->rank > 3 ? n->dim[3] : 0, n->trainable);
     }
-    if (!ntensors) wr_line(&w, "{NULL, 0, 0, 0, {0, 0, 0, 0}},");
+    if (!ntensors) wr_line(&w, "{NULL, 0, 0, 0, {0, 0, 0, 0}, 0},");
     wr_line(&w, "};");
     wr_line(&w, "const int model_n_param_tensors = %d;", ntensors);
     wr_blank(&w);

@@ -152,6 +152,14 @@ static rt_source train_source(const ir_data *d, uint32_t seed)
     return s;
 }
 
+/* The probe checks labels too where it reads them (CSV). */
+static rt_source probe_source(const ir_graph *g)
+{
+    rt_source s = train_source(&g->data, g->data.has_seed ? g->data.seed : g->train.seed);
+    s.classes = g->labels >= 0 ? g->classes : 0;
+    return s;
+}
+
 /* Fixes the sizes that come from the data: rows, features, batch. */
 static int size_from_data(ir_graph *g, char *err, size_t errsize)
 {
@@ -165,7 +173,7 @@ static int size_from_data(ir_graph *g, char *err, size_t errsize)
                  g->data.line);
         return 2;
     }
-    rt_source src = train_source(&g->data, g->data.has_seed ? g->data.seed : g->train.seed);
+    rt_source src = probe_source(g);
     rt_error e;
     int32_t n, d;
     if (rt_data_probe(&src, &n, &d, &e)) {
@@ -174,9 +182,12 @@ static int size_from_data(ir_graph *g, char *err, size_t errsize)
     }
     long want = ir_numel(ir_get(g, g->input), 1);
     if (d != want) {
-        snprintf(err, errsize, "%s:%d: data has %d features per row, but input expects %ld",
-                 g->spec_path, g->data.line, d, want);
-        return 2;
+        const char *file = src.kind == RT_SRC_IDX   ? src.images
+                           : src.kind == RT_SRC_CSV ? src.path
+                                                    : "synthetic data";
+        snprintf(err, errsize, "%s:%d: %s: %d features per row, but input expects %ld",
+                 g->spec_path, g->data.line, file, d, want);
+        return 1;
     }
     if (g->labels >= 0 && g->data.kind == RT_SRC_IDX && g->label_len != 1) {
         snprintf(err, errsize,

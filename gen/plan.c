@@ -60,6 +60,33 @@ static plan_kernel choose_kernel(ir_graph *g, const ir_node *n, int b)
     return ir_numel(n, b) <= UNROLL_MAX_ELEMS ? KERN_UNROLL : KERN_LOOP;
 }
 
+/* Buffers read by the loop of node r if `extra` (one of its inputs) is fused
+ * into it too; the emitter's loop nest holds FUSE_MAX_INPUTS of them. */
+#define FUSE_MAX_INPUTS 7
+static int count_inputs(ir_graph *g, const plan_variant *v, int id, int extra, int *seen, int n)
+{
+    const ir_node *x = ir_get(g, id);
+    for (int k = 0; k < x->nin; k++) {
+        int in = x->in[k];
+        if (ir_get(g, in)->kind == K_CONST) continue;
+        if (v->inlined[in] >= 0 || in == extra) {
+            n = count_inputs(g, v, in, extra, seen, n);
+            continue;
+        }
+        int dup = 0;
+        for (int j = 0; j < n && j < 64; j++)
+            if (seen[j] == in) dup = 1;
+        if (!dup && n < 64) seen[n++] = in;
+    }
+    return n;
+}
+
+static int fused_inputs(ir_graph *g, const plan_variant *v, int r, int extra)
+{
+    int seen[64];
+    return count_inputs(g, v, r, extra, seen, 0);
+}
+
 /* Elementwise chains: a node whose only reader is an elementwise node of
  * the same shape is computed inside that reader's loop (bias + activation,
  * the terms of an expression) instead of through a buffer of its own. */
@@ -88,7 +115,8 @@ static void fuse_elementwise(ir_graph *g, plan_variant *v)
         const ir_node *x = ir_get(g, id);
         if (uses[id] == 1 && elementwise_expr(x)) {
             const ir_node *r = ir_get(g, reader[id]);
-            if (elementwise_expr(r) && ir_same_shape(x, r) && v->kernel[r->id] == v->kernel[id]) {
+            if (elementwise_expr(r) && ir_same_shape(x, r) && v->kernel[r->id] == v->kernel[id] &&
+                fused_inputs(g, v, r->id, id) <= FUSE_MAX_INPUTS) {
                 v->inlined[id] = r->id;
                 continue;
             }

@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <lauxlib.h>
 #include <lua.h>
@@ -26,6 +27,7 @@ typedef struct spec_state {
     const char *path;
     const char *dir; /* the spec's folder: data paths are relative to it */
     size_t mem_used, mem_limit;
+    int limit_hit; /* a limit stopped the spec: nothing may catch that */
     long steps, step_limit;
     int minimized;
     int counters[OP_COUNT];
@@ -51,7 +53,7 @@ static void where(lua_State *L, const char **file, int *line)
     lua_Debug ar;
     *file = state(L)->path;
     *line = 0;
-    for (int level = 1; lua_getstack(L, level, &ar); level++) {
+    for (int level = 0; lua_getstack(L, level, &ar); level++) {
         lua_getinfo(L, "Sl", &ar);
         if (ar.currentline > 0) {
             *line = ar.currentline;
@@ -118,7 +120,12 @@ static int make(lua_State *L, ir_op op, const ir_args *a, const char *fname)
 {
     char err[512];
     int id = ir_make(state(L)->g, op, a, err, sizeof err);
-    if (id < 0) return spec_error(L, "%s: %s", fname, err);
+    if (id < 0) {
+        size_t fl = strlen(fname);
+        /* shape rules may already name the op */
+        if (!strncmp(err, fname, fl) && err[fl] == ':') return spec_error(L, "%s", err);
+        return spec_error(L, "%s: %s", fname, err);
+    }
     return finish(L, id, NULL);
 }
 
@@ -311,6 +318,22 @@ static void check_keys(lua_State *L, int t, const char *fname, const char *const
     }
 }
 
+/* A layer or parameter name as the user wrote it, made safe for comments
+ * and file names (export writes <name>.npy): letters, digits, '_', '.'
+ * and '-' stay, anything else becomes '_'; no leading '.'. */
+static const char *safe_label(lua_State *L, const char *text)
+{
+    char *t = arena_strdup(state(L)->g->A, text && *text ? text : "_");
+    for (char *p = t; *p; p++) {
+        unsigned char c = (unsigned char)*p;
+        int ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+                 c == '_' || c == '-' || (c == '.' && p != t);
+        if (!ok) *p = '_';
+    }
+    if (strlen(t) > 64) t[64] = 0;
+    return t;
+}
+
 /* Positional integers of a table: { 784 } or { 28, 28 }. */
 static int dims_of(lua_State *L, int t, const char *fname, int *dim, int max)
 {
@@ -347,7 +370,7 @@ static int dsl_input(lua_State *L)
     ir_node *x = ir_get(s->g, id);
     x->kind = K_INPUT;
     x->name = "x";
-    x->label = opt_string(L, 1, "name", "input");
+    x->label = safe_label(L, opt_string(L, 1, "name", "input"));
     s->g->input = id;
     push_tensor(L, id);
     return 1;
@@ -373,7 +396,7 @@ static int dsl_labels(lua_State *L)
     ir_node *y = ir_get(s->g, id);
     y->kind = K_LABEL;
     y->name = "y";
-    y->label = opt_string(L, 1, "name", "labels");
+    y->label = safe_label(L, opt_string(L, 1, "name", "labels"));
     s->g->labels = id;
     s->g->classes = classes;
     s->g->label_len = classes ? 1 : (int)ir_numel(y, 1);
@@ -552,6 +575,12 @@ static ir_init resolve_init(lua_State *L, int t, const ir_node *p)
 static int new_param(lua_State *L, const ir_args *a, const char *label, const char *cname)
 {
     spec_state *s = state(L);
+    for (int i = 0; i < s->g->n; i++) {
+        const ir_node *q = ir_get(s->g, i);
+        if (q->kind == K_PARAM && !strcmp(q->label, label))
+            return spec_error(L, "two parameters are named '%s' (from line %d); names must differ",
+                              label, q->line);
+    }
     int id = make(L, OP_PARAM, a, "param");
     ir_node *p = ir_get(s->g, id);
     p->kind = K_PARAM;
@@ -575,7 +604,7 @@ static int dsl_param(lua_State *L)
     if (a.rank == 0) return spec_error(L, "param: give its shape, e.g. param { 500, 1 }");
     char defname[32];
     snprintf(defname, sizeof defname, "param%d", ++s->param_count);
-    const char *label = opt_string(L, 1, "name", defname);
+    const char *label = safe_label(L, opt_string(L, 1, "name", defname));
     int id = new_param(L, &a, label, label);
     ir_node *p = ir_get(s->g, id);
     p->trainable = !opt_bool(L, 1, "frozen", 0);
@@ -628,7 +657,7 @@ static int dsl_linear(lua_State *L)
     if (in == IR_BATCH) return spec_error(L, "linear: input features cannot be the batch");
     char defname[32];
     snprintf(defname, sizeof defname, "linear%d", ++s->linear_count);
-    const char *name = opt_string(L, 3, "name", defname);
+    const char *name = safe_label(L, opt_string(L, 3, "name", defname));
     int bias = opt_bool(L, 3, "bias", 1);
 
     ir_args wa = {.rank = 2, .dim = {(int)out, in}};
@@ -868,7 +897,8 @@ static int dsl_cross_entropy(lua_State *L)
         check_keys(L, 3, "cross_entropy", keys);
     }
     int r = fused_loss(L, OP_CROSS_ENTROPY, "cross_entropy", TASK_CLASSIFY);
-    const ir_node *z = ir_get(s->g, ir_get(s->g, s->g->output)->id);
+    spec_tensor *t = luaL_checkudata(L, -1, TENSOR_MT);
+    const ir_node *z = ir_get(s->g, ir_get(s->g, t->id)->in[0]);
     if (s->g->classes && z->rank == 2 && z->dim[1] != s->g->classes)
         return spec_error(L, "cross_entropy: the logits have %d columns but labels have %d classes",
                           z->dim[1], s->g->classes);
@@ -926,7 +956,7 @@ static int dsl_minimize(lua_State *L)
     int id = check_tensor(L, 1, "minimize");
     const ir_node *n = ir_get(s->g, id);
     char sh[64];
-    if (n->rank != 0 && ir_numel(n, 1) != 1)
+    if (n->rank != 0 && (ir_is_batched(n) || ir_numel(n, 1) != 1))
         return spec_error(L, "minimize: the objective must be a scalar, got %s (take sum or mean)",
                           ir_shape_str(n, sh, sizeof sh));
     if (s->minimized) return spec_error(L, "minimize: the spec already has an objective");
@@ -1145,7 +1175,10 @@ static void *limited_alloc(void *ud, void *ptr, size_t osize, size_t nsize)
         free(ptr);
         return NULL;
     }
-    if (nsize > old && s->mem_used - old + nsize > s->mem_limit) return NULL;
+    if (nsize > old && s->mem_used - old + nsize > s->mem_limit) {
+        s->limit_hit = 1;
+        return NULL;
+    }
     void *p = realloc(ptr, nsize);
     if (p) s->mem_used = s->mem_used - old + nsize;
     return p;
@@ -1156,9 +1189,42 @@ static void count_hook(lua_State *L, lua_Debug *ar)
     (void)ar;
     spec_state *s = state(L);
     s->steps += 10000;
-    if (s->steps > s->step_limit)
+    if (s->steps > s->step_limit) {
+        s->limit_hit = 1;
         spec_error(L, "the spec ran for more than %ld Lua instructions (an endless loop?)",
                    s->step_limit);
+    }
+}
+
+/* pcall and xpcall, except that once a limit is hit the error goes on up:
+ * a spec cannot catch its way past the sandbox's limits. */
+static int safe_pcall(lua_State *L)
+{
+    int xp = lua_toboolean(L, lua_upvalueindex(1));
+    int nargs = lua_gettop(L) - (xp ? 2 : 1), handler = 0;
+    luaL_checkany(L, 1);
+    if (xp) {
+        luaL_checktype(L, 2, LUA_TFUNCTION);
+        lua_pushvalue(L, 1); /* f, handler -> handler, f */
+        lua_copy(L, 2, 1);
+        lua_replace(L, 2);
+        handler = 1;
+    }
+    int base = xp ? 2 : 1;
+    int st = lua_pcall(L, nargs, LUA_MULTRET, handler);
+    if (state(L)->limit_hit || st == LUA_ERRMEM) {
+        state(L)->limit_hit = 1;
+        return lua_error(L);
+    }
+    lua_pushboolean(L, st == LUA_OK);
+    lua_insert(L, base);
+    return lua_gettop(L) - base + 1;
+}
+
+static int no_string_dump(lua_State *L)
+{
+    return spec_error(L, "'string.dump' is not available in a spec: specs run in a sandbox without "
+                         "files, processes or code loading");
 }
 
 static const char *const forbidden[] = {
@@ -1267,9 +1333,15 @@ static void open_sandbox(lua_State *L)
     /* string.dump would hand out bytecode; math.random must stay
      * reproducible, so it is seeded from nothing the machine varies */
     lua_getglobal(L, "string");
-    lua_pushnil(L);
+    lua_pushcfunction(L, no_string_dump);
     lua_setfield(L, -2, "dump");
     lua_pop(L, 1);
+    lua_pushboolean(L, 0);
+    lua_pushcclosure(L, safe_pcall, 1);
+    lua_setglobal(L, "pcall");
+    lua_pushboolean(L, 1);
+    lua_pushcclosure(L, safe_pcall, 1);
+    lua_setglobal(L, "xpcall");
     lua_getglobal(L, "math");
     lua_getfield(L, -1, "randomseed");
     lua_pushinteger(L, 1);
@@ -1316,11 +1388,17 @@ static const char *field_string(lua_State *L, int t, const char *key)
     return v;
 }
 
+/* Data paths are relative to the spec's folder; the generated trainer gets
+ * them absolute, since it runs from its own folder. */
 static const char *data_path(lua_State *L, const char *p)
 {
     spec_state *s = state(L);
-    if (!p || p[0] == '/' || !s->dir[0]) return p;
-    return arena_printf(s->g->A, "%s/%s", s->dir, p);
+    if (!p || p[0] == '/') return p;
+    char cwd[4096];
+    if (!getcwd(cwd, sizeof cwd)) return p;
+    if (!s->dir[0]) return arena_printf(s->g->A, "%s/%s", cwd, p);
+    if (s->dir[0] == '/') return arena_printf(s->g->A, "%s/%s", s->dir, p);
+    return arena_printf(s->g->A, "%s/%s/%s", cwd, s->dir, p);
 }
 
 static void setting_error(lua_State *L, int line, const char *fmt, ...)
@@ -1332,7 +1410,10 @@ static void setting_error(lua_State *L, int line, const char *fmt, ...)
     va_start(ap, fmt);
     vsnprintf(msg, sizeof msg, fmt, ap);
     va_end(ap);
-    lua_pushfstring(L, "%s:%d: %s", state(L)->path, line, msg);
+    if (line > 0)
+        lua_pushfstring(L, "%s:%d: %s", state(L)->path, line, msg);
+    else
+        lua_pushfstring(L, "%s: %s", state(L)->path, msg);
     lua_error(L);
 }
 

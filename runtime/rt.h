@@ -80,6 +80,7 @@ typedef struct rt_source {
     double noise;       /* synthetic: noise std */
     uint32_t seed;      /* synthetic: seed; linreg's w* comes from wseed */
     uint32_t wseed;
+    int classes; /* rt_data_probe: check CSV labels are classes in [0, classes) (0: no check) */
 } rt_source;
 
 typedef struct rt_dataset {
@@ -144,6 +145,7 @@ typedef struct rt_param_info {
     long numel;
     int rank;
     int dim[4];
+    int trainable; /* 0: frozen, the optimizer leaves it as loaded */
 } rt_param_info;
 
 /* Correct predictions in rows of out (per-row output of out_len values)

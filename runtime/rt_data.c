@@ -628,7 +628,9 @@ done:
 
 static csv_opts csv_opts_of(const rt_source *src)
 {
-    csv_opts o = {src->path, src->header, src->label, src->label_col, 0, 0, 0, 0};
+    /* probing with classes checks the labels too */
+    csv_opts o = {src->path, src->header,      src->label,   src->label_col,
+                  0,         src->classes > 0, src->classes, 0};
     return o;
 }
 

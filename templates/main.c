@@ -254,7 +254,7 @@ static int cmd_train(const options *o)
     int remainder = MODEL_REMAINDER;
     if (o->limit > 0 && o->limit < n) {
         n = o->limit / MODEL_BATCH * MODEL_BATCH;
-        if (n == 0) die_usage("--limit is below one batch of %s rows", "MODEL_BATCH");
+        if (n == 0) die_usage("--limit is below one batch (%s rows)", MODEL_BATCH_TEXT);
         remainder = 0;
     }
     for (long i = 0; i < n; i++) b.order[i] = (int32_t)i;
@@ -484,16 +484,20 @@ static int cmd_gradcheck(const options *o)
     rt_data_gather(&d.train, b.order, rows, b.x, b.y);
     real *analytic = alloc_or_die((size_t)MODEL_N_PARAMS, sizeof(real));
     real *scratch = alloc_or_die((size_t)MODEL_N_PARAMS, sizeof(real));
-    model_train_step(rows, b.param, analytic, b.x, b.y, b.out, b.arena);
+    double loss = model_train_step(rows, b.param, analytic, b.x, b.y, b.out, b.arena);
     const double h = sizeof(real) == 8 ? 1e-6 : 1e-2;
     const double tol = o->tol >= 0 ? o->tol : sizeof(real) == 8 ? 1e-6 : 2e-2;
     double worst = 0;
     /* relative error |a - n| / max(|a|, |n|, floor): the floor keeps values
-     * near zero from dividing by rounding noise */
-    const double floor_ = 1e-3;
+     * near zero from dividing by rounding noise, which grows with |loss| / h */
+    const double floor_ = 1e-3 * (fabs(loss) > 1 ? fabs(loss) : 1);
     for (int i = 0; i < model_n_param_tensors; i++) {
         const rt_param_info *p = &model_params[i];
         double tensor_worst = 0;
+        if (!p->trainable) {
+            if (!o->quiet) printf("%-28s frozen, not checked\n", p->name);
+            continue;
+        }
         long stride = p->numel > 200 ? p->numel / 200 : 1; /* at most ~200 values per tensor */
         for (long k = 0; k < p->numel; k += stride) {
             real *v = b.param + p->offset + k, saved = *v;
@@ -510,8 +514,8 @@ static int cmd_gradcheck(const options *o)
         if (!o->quiet) printf("%-28s max relative error %.3g\n", p->name, tensor_worst);
         if (tensor_worst > worst) worst = tensor_worst;
     }
-    printf("gradcheck %s: max relative error %.3g (tolerance %.3g, h %.0e, %s)\n",
-           worst <= tol ? "ok" : "FAILED", worst, tol, h, RT_REAL_NAME);
+    printf("gradcheck %s: max relative error %.3g (tolerance %.3g, h %.0e, floor %.2g, %s)\n",
+           worst <= tol ? "ok" : "FAILED", worst, tol, h, floor_, RT_REAL_NAME);
     return worst <= tol ? 0 : 1;
 }
 

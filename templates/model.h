@@ -24,6 +24,7 @@
 #define MODEL_N_TRAIN {{n_train}}      /* training rows the shapes were made for */
 #define MODEL_N_VALID {{n_valid}}      /* rows held out for validation */
 #define MODEL_BATCH {{batch}}          /* rows per step */
+#define MODEL_BATCH_TEXT "{{batch}}"
 #define MODEL_REMAINDER {{remainder}}  /* rows of the last, partial step (0: none) */
 #define MODEL_TRAIN_FLOPS {{train_flops}} /* per training step of MODEL_BATCH rows */
 #define MODEL_EVAL_FLOPS {{eval_flops}}   /* per forward pass of MODEL_BATCH rows */

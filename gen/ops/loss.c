@@ -47,12 +47,44 @@ static int shape_like_first(ir_graph *g, ir_node *n, char *err, size_t errsize)
     return 0;
 }
 
+/* A target computed from parameters (soft labels: bce(p, sigmoid(t))) gets
+ * its gradient too, as torch gives it: dloss / n times d(term)/dy, built from
+ * elementwise ops. Class indices (cross_entropy) have none. */
+static void vjp_target(ad_ctx *c, const ir_node *n, int g)
+{
+    ir_graph *G = c->g;
+    int x = n->in[0], y = n->in[1];
+    ir_op op = n->op;
+    if (op == OP_CROSS_ENTROPY || y >= c->nforward || !c->needs[y]) return;
+    /* the prediction viewed in the target's shape (same element count) */
+    if (!ir_same_shape(ir_get(G, x), ir_get(G, y)))
+        x = ir_shaped(G, OP_RESHAPE, x, ir_get(G, y), 0);
+    int d;
+    if (op == OP_BCE) {
+        /* -(max(ln x, -100) - max(ln(1 - x), -100)); max(v, -100) = relu(v + 100) - 100 */
+        int lx = ir_unary(G, OP_LOG, x, 0);
+        int l1x = ir_unary(G, OP_LOG, ir_binary(G, OP_SUB, ir_const(G, 1), x), 0);
+        int c100 = ir_const(G, 100);
+        lx = ir_unary(G, OP_RELU, ir_binary(G, OP_ADD, lx, c100), 0);
+        l1x = ir_unary(G, OP_RELU, ir_binary(G, OP_ADD, l1x, c100), 0);
+        d = ir_binary(G, OP_SUB, l1x, lx);
+    } else if (op == OP_BCE_LOGITS) { /* -x */
+        d = ir_unary(G, OP_NEG, x, 0);
+    } else { /* logistic: -x σ(-y x) */
+        int s = ir_unary(G, OP_SIGMOID, ir_unary(G, OP_NEG, ir_binary(G, OP_MUL, y, x), 0), 0);
+        d = ir_unary(G, OP_NEG, ir_binary(G, OP_MUL, x, s), 0);
+    }
+    int scale = ir_shaped(G, OP_EXPAND, g, ir_get(G, y), 1); /* dloss / n, per element */
+    ad_accum(c, y, ir_binary(G, OP_MUL, scale, d));
+}
+
 static void vjp_loss(ad_ctx *c, const ir_node *n, int g)
 {
     ir_op back = n->op + 1; /* each loss's backward op follows it in IR_OPS */
     ir_args a = {.nin = 3, .in = {n->in[0], n->in[1], g}};
     char err[128];
     ad_accum(c, n->in[0], ir_make(c->g, back, &a, err, sizeof err));
+    vjp_target(c, n, g);
 }
 
 static void emit_ce(emitter *e, const ir_node *n)

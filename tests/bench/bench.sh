@@ -1,0 +1,126 @@
+#!/usr/bin/env bash
+# tests/bench/bench.sh — train-step time of the generated trainer against
+# PyTorch 1.13 and against the OpenBLAS floor. Not part of the test run.
+#
+#   tests/bench/bench.sh            (from anywhere; BENCH_DIR=... to keep the builds)
+#
+# fashion_mlp (784-256-128-10 ReLU, cross entropy, SGD lr 0.1, batch 64), at
+# 1 and 2 threads:
+#   trainc  the generated trainer itself, unchanged: the wall time of
+#           `train --steps N2` minus that of `train --steps N1`, divided by
+#           N2 - N1, so loading the data, the final evaluation and saving cancel
+#           out (min of REPS runs each). --limit 59999 keeps every step at 64
+#           rows (no partial batch at the end of an epoch). --threads T.
+#   torch   tests/bench/torch_step.py: the same model, batch, loss and
+#           optimizer, torch.set_num_threads(T), data in memory, warm-up first.
+#   floor   tests/bench/sgemm_floor.c: exactly the cblas_sgemm calls of one
+#           step of the generated model (read from model.c, function train_64),
+#           same shapes, transposes and betas, openblas_set_num_threads(T),
+#           linked as the trainer is.
+# xor (2-8-1, tanh, sigmoid, bce, batch 4), 1 thread: trainc against torch.
+#
+# Targets: trainc/floor <= 1.25 and torch/trainc > 1 at both thread counts;
+# torch/trainc >= 100 on xor. Installs nothing beyond calling .ci/setup.
+set -eu
+cd "$(dirname "$0")/../.."
+root=$(pwd)
+REPS=${REPS:-5}
+
+.ci/setup
+[ -f build/build.ninja ] || meson setup build >/dev/null
+ninja -C build >/dev/null
+trainc=$root/build/gen/trainc
+
+dir=${BENCH_DIR:-$(mktemp -d /tmp/trainc-bench.XXXXXX)}
+mkdir -p "$dir"
+echo "bench: builds in $dir; $(nproc) CPUs; load average $(cut -d' ' -f1-3 /proc/loadavg)"
+echo "bench: (other processes on the machine distort the figures, the 2-thread ones most)"
+"$trainc" build models/fashion_mlp.lua -o "$dir/fashion_mlp" -q
+"$trainc" build models/xor.lua -o "$dir/xor" -q
+
+# the floor program, compiled and linked like the trainer (same OpenBLAS)
+ninja_var() { sed -n "s/^$1 = //p" "$dir/fashion_mlp/build.ninja"; }
+# shellcheck disable=SC2046
+cc -std=c11 -O2 -D_POSIX_C_SOURCE=200809L $(ninja_var blas_cflags) tests/bench/sgemm_floor.c \
+    -o "$dir/sgemm_floor" -static $(ninja_var blas_libs) -lpthread -lm
+
+# the sgemm calls of one 64-row step, as TA:TB:M:N:K:ALPHA:LDA:LDB:BETA:LDC
+# (calls may span lines: join the function body first)
+mapfile -t calls < <(
+    awk '/^static real train_64\(/{on=1} on{body=body" "$0} on&&/^}/{exit} END{print body}' \
+        "$dir/fashion_mlp/model.c" | tr -d ' \t' | grep -o 'cblas_sgemm([^)]*)' |
+        sed -E 's/^cblas_sgemm\((.*)\)$/\1/' |
+        awk -F, '{ta=($2=="CblasTrans")?"T":"N"; tb=($3=="CblasTrans")?"T":"N";
+                  print ta":"tb":"$4":"$5":"$6":"$7":"$9":"$11":"$12":"$14}')
+if [ "${#calls[@]}" -eq 0 ]; then
+    echo "bench: no cblas_sgemm calls found in train_64 of $dir/fashion_mlp/model.c" >&2
+    exit 1
+fi
+echo "bench: train_64 makes ${#calls[@]} sgemm calls: ${calls[*]}"
+
+# "wall cpu" seconds of one trainer run (cpu = user + system, of all its threads)
+run_time() {
+    local TIMEFORMAT='%3R %3U %3S' out
+    out=$({ time "$@" >/dev/null 2>&1; } 2>&1 | tail -1)
+    echo "$out" | awk '{printf "%.3f %.3f\n", $1, $2 + $3}'
+}
+fmin() { if [ -z "$1" ] || [ "$(echo "$2 < $1" | bc -l)" = 1 ]; then echo "$2"; else echo "$1"; fi; }
+# "wall_us cpu_us" per step: (min time of N2 steps - min time of N1 steps) /
+# (N2 - N1), min over REPS runs of each, the two run alternately so that a
+# change of the machine's load hits both. The cpu figure is only meaningful
+# at 1 thread, where it does not depend on the load of the machine.
+trainc_us() {
+    local n1=$1 n2=$2
+    shift 2
+    local aw="" ac="" bw="" bc="" t
+    for _ in $(seq "$REPS"); do
+        t=$(run_time "$@" --steps "$n1")
+        aw=$(fmin "$aw" "${t% *}") ac=$(fmin "$ac" "${t#* }")
+        t=$(run_time "$@" --steps "$n2")
+        bw=$(fmin "$bw" "${t% *}") bc=$(fmin "$bc" "${t#* }")
+    done
+    echo "$(echo "($bw - $aw) / ($n2 - $n1) * 1000000" | bc -l) $(echo "($bc - $ac) / ($n2 - $n1) * 1000000" | bc -l)"
+}
+
+fm=$dir/fashion_mlp/fashion_mlp
+N1=${N1:-100}
+N2=${N2:-1600}
+printf '\nfashion_mlp, batch 64, SGD lr 0.1 (us per train step; trainc from %s vs %s steps)\n' "$N1" "$N2"
+printf '%-8s %12s %12s %12s %12s %12s\n' threads trainc_us torch_us torch/trainc floor_us trainc/floor
+cpu_row=""
+for T in 1 2; do
+    read -r tc tc_cpu < <(trainc_us "$N1" "$N2" "$fm" train --epochs 1000 --limit 59999 --threads "$T" \
+        --quiet --weights "$dir/fm.weights")
+    /usr/bin/python3 tests/bench/torch_step.py fashion_mlp "$T" 300 >"$dir/torch_$T.txt"
+    to=$(sed -n 's/^torch_us //p' "$dir/torch_$T.txt")
+    "$dir/sgemm_floor" "$T" 200 "${calls[@]}" >"$dir/floor_$T.txt"
+    fl=$(sed -n 's/^floor_us //p' "$dir/floor_$T.txt")
+    printf '%-8s %12.1f %12.1f %12.2f %12.1f %12.2f\n' "$T" "$tc" "$to" \
+        "$(echo "$to / $tc" | bc -l)" "$fl" "$(echo "$tc / $fl" | bc -l)"
+    if [ "$T" = 1 ]; then
+        to_cpu=$(sed -n 's/^torch_cpu_us //p' "$dir/torch_$T.txt")
+        fl_cpu=$(sed -n 's/^floor_cpu_us //p' "$dir/floor_$T.txt")
+        cpu_row=$(printf '%-8s %12.1f %12.1f %12.2f %12.1f %12.2f' "1 (cpu)" "$tc_cpu" "$to_cpu" \
+            "$(echo "$to_cpu / $tc_cpu" | bc -l)" "$fl_cpu" "$(echo "$tc_cpu / $fl_cpu" | bc -l)")
+    fi
+done
+echo "$cpu_row   <- CPU time instead of wall time (1 thread: not skewed by other processes)"
+for T in 1 2; do
+    echo "floor at $T thread(s), each call alone:"
+    sed 's/^/    /' "$dir/floor_$T.txt"
+done
+
+xo=$dir/xor/xor
+X1=${X1:-100000}
+X2=${X2:-3100000}
+printf '\nxor 2-8-1, batch 4, SGD lr 0.5, 1 thread (us per train step; trainc from %s vs %s steps)\n' "$X1" "$X2"
+read -r tc tc_cpu < <(trainc_us "$X1" "$X2" "$xo" train --epochs 1000000000 --threads 1 --quiet \
+    --weights "$dir/xor.weights")
+/usr/bin/python3 tests/bench/torch_step.py xor 1 3000 >"$dir/torch_xor.txt"
+to=$(sed -n 's/^torch_us //p' "$dir/torch_xor.txt")
+to_cpu=$(sed -n 's/^torch_cpu_us //p' "$dir/torch_xor.txt")
+printf '%-8s %12s %12s %12s\n' threads trainc_us torch_us torch/trainc
+printf '%-8s %12.4f %12.1f %12.0f\n' 1 "$tc" "$to" "$(echo "$to / $tc" | bc -l)"
+printf '%-8s %12.4f %12.1f %12.0f   <- CPU time\n' "1 (cpu)" "$tc_cpu" "$to_cpu" "$(echo "$to_cpu / $tc_cpu" | bc -l)"
+echo "bench: load average at the end $(cut -d' ' -f1-3 /proc/loadavg)"
+[ -n "${BENCH_DIR:-}" ] || rm -rf "$dir"

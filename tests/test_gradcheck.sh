@@ -1,0 +1,323 @@
+# Gradient checks: every op and loss of the DSL, its backward pass against
+# central finite differences (the trainer's `gradcheck`) in double precision,
+# max relative error <= 1e-6, at odd sizes and at one element.
+#
+# The specs are put together from the case lists below. `case "what"` starts
+# a case: the parameters made after it (P, L, h) are named "c<case>_p<k>"
+# (names are identifiers), so gradcheck's per-parameter report, mapped back
+# to the case's text, gives one check per case. `obj(t)` adds
+# mean(t * W) to the objective, W ~ N(0, 1) of t's shape, so the gradient
+# reaching t is neither all ones nor all equal.
+. tests/lib.sh
+dir=$TRAINC_TMP/grad
+rm -rf "$dir" && mkdir -p "$dir"
+tol=1e-6
+specs=()
+
+prelude=$(
+    cat <<'LUA'
+local ncase, count, terms = 0, 0, {}
+local function case(what) ncase = ncase + 1 end
+local function pname() count = count + 1; return "c" .. ncase .. "_p" .. count end
+-- a parameter [dims], N(0, 1) unless init is given
+local function P(dims, init)
+  dims.init, dims.name = init or normal(0, 1), pname()
+  return param(dims)
+end
+-- linear(x, n) named for the case; with a bias unless bias == false
+local function L(x, n, bias) return linear(x, n, { name = pname(), bias = bias ~= false }) end
+local function obj(t)
+  local dims = {}
+  for i, d in ipairs(t:shape()) do
+    if d ~= "B" then dims[#dims + 1] = d elseif i > 1 then dims[#dims + 1] = 1 end
+  end
+  if #dims == 0 then dims[1] = 1 end
+  terms[#terms + 1] = mean(t * P(dims))
+end
+-- sum(terms) / sqrt(#terms): O(1), as one term alone. The finite differences
+-- carry rounding noise of about 1e-16 |loss| / h, which gradcheck's absolute
+-- floor (1e-3) does not scale with. The terms are added in pairs, each sum
+-- reshaped so that they do not all become one fused loop.
+local function objective()
+  local scale = 1 / math.sqrt(#terms)
+  while #terms > 1 do
+    local pairs_ = {}
+    for i = 1, #terms, 2 do
+      pairs_[#pairs_ + 1] = terms[i + 1] and (terms[i] + terms[i + 1]):reshape { 1 } or terms[i]
+    end
+    terms = pairs_
+  end
+  return terms[1] * scale
+end
+LUA
+)
+
+# spec NAME DATA CASELIST...: writes $dir/NAME.lua. DATA is "reg" (linreg,
+# labels { 1 }: values) or "cls" (spirals, labels { classes = K }: 0 or 1).
+spec() {
+    local name=$1 data=$2 list
+    shift 2
+    {
+        echo "model \"$name\""
+        if [ "$data" = reg ]; then
+            echo "data = linreg { n = $B, d = $D, noise = 0.1 }"
+            echo "local x = input { $D }"
+            echo "local y = labels { 1 }"
+        else
+            echo "data = spirals { n = $B }"
+            echo "local x = input { 2 }"
+            echo "local y = labels { classes = $K }"
+        fi
+        echo "$prelude"
+        echo "local function h(n) return L(x, n or $N) end -- [B x n], new parameters"
+        for list in "$@"; do "$list"; done
+        echo "minimize(objective())"
+        echo "optimizer = sgd { lr = 0.1 }"
+        echo "train { batch = $B, shuffle = false }"
+    } >"$dir/$name.lua"
+    specs+=("$name")
+}
+
+# The case lists, at sizes B (batch), D (features), N, M, Q (widths), K
+# (classes).
+same_shape() {
+    cat <<LUA
+case "a + b, both [$B x $N]"; obj(h() + h())
+case "a - b, both [$B x $N]"; obj(h() - h())
+case "a * b, both [$B x $N]"; obj(h() * h())
+case "a / b, both [$B x $N]"; obj(h() / exp(h()))
+case "h * h + h, one node used thrice"; local s = h(); obj(s * s + s)
+case "tensor + 2, 2 + tensor"; obj(h() + 2); obj(2 + h())
+case "tensor - 2, 2 - tensor"; obj(h() - 2); obj(2 - h())
+case "tensor * 3, 3 * tensor"; obj(h() * 3); obj(3 * h())
+case "tensor / 3, 3 / tensor"; obj(h() / 3); obj(3 / exp(h()))
+LUA
+}
+
+broadcast() {
+    cat <<LUA
+case "row broadcast [$B x $N] + [$N], [$N] + [$B x $N]"; obj(h() + P { $N }); obj(P { $N } + h())
+case "row broadcast [$B x $N] - [$N], [$N] - [$B x $N]"; obj(h() - P { $N }); obj(P { $N } - h())
+case "row broadcast [$B x $N] * [$N], [$N] * [$B x $N]"; obj(h() * P { $N }); obj(P { $N } * h())
+case "row broadcast [$B x $N] / [$N], [$N] / [$B x $N]"; obj(h() / exp(P { $N })); obj(P { $N } / exp(h()))
+case "column broadcast [$B x $N] + [$B x 1], both ways"; obj(h() + h(1)); obj(h(1) + h())
+case "column broadcast [$B x $N] - [$B x 1], both ways"; obj(h() - h(1)); obj(h(1) - h())
+case "column broadcast [$B x $N] * [$B x 1], both ways"; obj(h() * h(1)); obj(h(1) * h())
+case "column broadcast [$B x $N] / [$B x 1], both ways"; obj(h() / exp(h(1))); obj(h(1) / exp(h()))
+case "[$B x 1] * [$N], [$B x $N] + [1 x $N]"; obj(h(1) * P { $N }); obj(h() + P { 1, $N })
+LUA
+}
+
+param_broadcast() {
+    cat <<LUA
+case "params [$N x $M] + [$M], [$N x 1] - [1 x $M]"; obj(P { $N, $M } + P { $M }); obj(P { $N, 1 } - P { 1, $M })
+case "params [$N x 1] * [1 x $M], [$M] * [$N x $M]"; obj(P { $N, 1 } * P { 1, $M }); obj(P { $M } * P { $N, $M })
+case "params [$N x $M] / [1 x 1], [$N x 1] / [$M]"; obj(P { $N, $M } / exp(P { 1, 1 })); obj(P { $N, 1 } / exp(P { $M }))
+case "params [$M] - [$N x $M] + [1]"; obj(P { $M } - P { $N, $M } + P { 1 })
+LUA
+}
+
+math() {
+    cat <<LUA
+local function u() return exp(h()) end -- positive
+case "unary minus"; obj(-h()); obj(-P { $N, $M })
+case "exp"; obj(exp(h()))
+case "log of positive values"; obj(log(u())); obj(log(sigmoid(h()) + 0.5))
+case "sqrt of positive values"; obj(sqrt(u()))
+case "abs"; obj(abs(h())); obj(abs(P { $N, $M }))
+case "h ^ 2"; obj(h() ^ 2)
+case "h ^ 3"; obj(h() ^ 3)
+case "u ^ 0.5"; obj(u() ^ 0.5)
+case "u ^ -1"; obj(u() ^ -1)
+case "u ^ 1.5"; obj(u() ^ 1.5)
+case "u ^ 1, u ^ -2.5"; obj(u() ^ 1); obj(u() ^ -2.5)
+case "2 ^ h (number base)"; obj(2 ^ h())
+case "param ^ 3, (param ^ 2 + 0.1) ^ 0.5"; obj(P { $N, $M } ^ 3); obj((P { $M } ^ 2 + 0.1) ^ 0.5)
+LUA
+}
+
+activations() {
+    cat <<LUA
+case "relu"; obj(relu(h()))
+case "leaky_relu, default slope"; obj(leaky_relu(h()))
+case "leaky_relu(h, 0.2)"; obj(leaky_relu(h(), 0.2))
+case "sigmoid"; obj(sigmoid(h()))
+case "tanh"; obj(tanh(h()))
+case "softplus"; obj(softplus(h()))
+case "softplus beyond its threshold of 20"; obj(softplus(h() * 40))
+case "softmax over [$B x $M]"; obj(softmax(h($M)))
+case "log_softmax over [$B x $M]"; obj(log_softmax(h($M)))
+case "softmax, log_softmax of a param [$N x $Q], dim -1 and 1"; obj(softmax(P { $N, $Q }, -1)); obj(log_softmax(P { $N, $Q }, 1))
+case "log_softmax of softmax"; obj(log_softmax(softmax(h($Q))))
+LUA
+}
+
+reductions() {
+    cat <<LUA
+case "sum(h), whole tensor"; obj(sum(h()))
+case "mean(h), whole tensor"; obj(mean(h()))
+case "sum(h, 0): over the batch"; obj(sum(h(), 0))
+case "sum(h, 0, true): keepdim"; obj(sum(h(), 0, true))
+case "sum(h, 1): over features"; obj(sum(h(), 1))
+case "sum(h, -1, true)"; obj(sum(h(), -1, true))
+case "mean(h, 0)"; obj(mean(h(), 0))
+case "mean(h, 0, true)"; obj(mean(h(), 0, true))
+case "mean(h, 1)"; obj(mean(h(), 1))
+case "mean(h, -1, true)"; obj(mean(h(), -1, true))
+case "methods h:sum(), h:mean(1), h:sum(0, true)"; obj(h():sum()); obj(h():mean(1)); obj(h():sum(0, true))
+case "sum, mean of a param [$N x $M] along 0, 1, -1"; obj(sum(P { $N, $M }, 0)); obj(mean(P { $N, $M }, 1, true)); obj(P { $N, $M }:sum(-1))
+case "sum, mean of [$B x $N x $M] along dim 1 and 2"; obj(sum(h($N * $M):reshape { $N, $M }, 1)); obj(mean(h($N * $M):reshape { $N, $M }, 2, true))
+case "sum(sum(h, 1)), mean(mean(h, 0))"; obj(sum(sum(h(), 1))); obj(mean(mean(h(), 0)))
+LUA
+}
+
+shapes() {
+    cat <<LUA
+case "reshape [$B x $((N * M))] to [$B x $N x $M]"; obj(h($N * $M):reshape { $N, $M })
+case "flatten [$B x $M x $N]"; obj(flatten(h($N * $M):reshape { $M, $N })); obj(h($N * $M):reshape { $M, $N }:flatten())
+case "reshape a param [$N x $M] to {$M, $N} and {$((N * M))}"; obj(P { $N, $M }:reshape { $M, $N }); obj(reshape(P { $N, $M }, { $N * $M }))
+case "flatten a param [$N x $M]"; obj(P { $N, $M }:flatten())
+case "[$B x $N x $M] * [$N x $M] and + [$M]"; obj(h($N * $M):reshape { $N, $M } * P { $N, $M }); obj(h($N * $M):reshape { $N, $M } + P { $M })
+case "transpose h:t() to [$N x $B]"; obj(h():t())
+case "transpose(param), param:t():t()"; obj(transpose(P { $N, $M })); obj(P { $N, $M }:t():t())
+LUA
+}
+
+matmuls() {
+    cat <<LUA
+case "matmul [$N x $M] [$M x $Q]"; obj(matmul(P { $N, $M }, P { $M, $Q }))
+case "matmul A:t() B, [$M x $N]ᵀ [$M x $Q]"; obj(matmul(P { $M, $N }:t(), P { $M, $Q }))
+case "matmul A B:t(), [$N x $M] [$Q x $M]ᵀ"; obj(matmul(P { $N, $M }, P { $Q, $M }:t()))
+case "matmul A:t() B:t()"; obj(matmul(P { $M, $N }:t(), P { $Q, $M }:t()))
+case "matmul x W:t(), batched"; obj(matmul(x, P { $N, $D }:t()))
+case "matmul h [$B x $N] [$N x $M]"; obj(matmul(h(), P { $N, $M }))
+case "matmul h:t() g, summed over the batch"; obj(matmul(h():t(), h($M)))
+case "matmul [1 x 1] [1 x $Q]"; obj(matmul(P { 1, 1 }, P { 1, $Q }))
+LUA
+}
+
+# products of 32768 multiply-adds or more go to OpenBLAS
+matmul_blas() {
+    cat <<LUA
+case "matmul [33 x 65] [65 x 17] by OpenBLAS, all four transpose forms"
+obj(matmul(P { 33, 65 }, P { 65, 17 })); obj(matmul(P { 65, 33 }:t(), P { 65, 17 }))
+obj(matmul(P { 33, 65 }, P { 17, 65 }:t())); obj(matmul(P { 65, 33 }:t(), P { 17, 65 }:t()))
+LUA
+}
+
+layers() {
+    cat <<LUA
+case "linear with bias"; obj(L(x, $N))
+case "linear without bias"; obj(L(x, $N, false))
+case "linear of linear"; obj(L(L(x, $M, false), $N))
+case "linear with init and bias_init"; obj(linear(x, $N, { name = pname(), init = xavier_normal { gain = 2 }, bias_init = normal(0, 1) }))
+case "sequential { Linear, ReLU, Linear, Tanh, Linear (no bias), Sigmoid }"
+obj(sequential { Linear($M, { name = pname() }), ReLU(), Linear($Q, { name = pname() }), Tanh(),
+                 Linear($N, { name = pname(), bias = false }), Sigmoid() }(x))
+case "sequential { Linear, Softmax }, { Linear, LogSoftmax, Flatten }"
+obj(sequential { Linear($M, { name = pname() }), Softmax() }(x))
+obj(sequential { Linear($M, { name = pname() }), LogSoftmax(), Flatten() }(x))
+LUA
+}
+
+regression() {
+    cat <<LUA
+case "mse(linear(x, 1), y)"; obj(mse(L(x, 1), y))
+case "l1(linear(x, 1), y)"; obj(l1(L(x, 1), y))
+case "mse(a, b), both trained, [$B x $N]"; obj(mse(h(), h()))
+case "l1(a, b), both trained, [$B x $N]"; obj(l1(h(), tanh(h())))
+case "mse of params [$N x $M]"; obj(mse(P { $N, $M }, P { $N, $M }))
+LUA
+}
+
+# y holds class indices 0 or 1, [B]: the binary losses take them as targets.
+# cross_entropy comes first: it checks its classes against the first loss's
+# prediction (see the note at the end)
+classification() {
+    cat <<LUA
+case "cross_entropy(linear(x, $K), y)"; obj(cross_entropy(L(x, $K), y))
+case "cross_entropy on a deeper net"; obj(cross_entropy(L(relu(L(x, $M)), $K), y))
+case "bce(sigmoid(z), y)"; obj(bce(sigmoid(L(x, 1)), y))
+case "bce_with_logits(z, y)"; obj(bce_with_logits(L(x, 1), y))
+case "logistic(z, 2y - 1)"; obj(logistic(L(x, 1), 2 * y - 1))
+case "bce, bce_with_logits, logistic on a deeper net"
+local z = L(tanh(L(x, $M)), 1)
+obj(bce(sigmoid(z), y) + bce_with_logits(z, y) + logistic(z, 1 - 2 * y))
+case "bce, bce_with_logits, logistic with trained soft targets"
+obj(bce(sigmoid(h(1)), sigmoid(h(1))) + bce_with_logits(h(1), sigmoid(h(1))) + logistic(h(1), tanh(h(1))))
+LUA
+}
+
+# odd sizes: a spec per family
+B=7 D=5 N=3 M=5 Q=13 K=3
+spec broadcast_odd reg broadcast
+spec same_shape_odd reg same_shape
+spec math_odd reg math
+spec activations_odd reg activations
+spec reductions_odd reg reductions
+spec shapes_odd reg shapes param_broadcast
+spec matmul_odd reg matmuls matmul_blas
+spec layers_odd reg layers regression
+spec losses_odd cls classification
+# one element: one row with one feature, widths 1 (the code has no loops
+# and compiles fast: fewer, bigger specs)
+B=1 D=1 N=1 M=1 Q=1 K=2
+spec arith_one reg same_shape broadcast param_broadcast math
+spec ops_one reg activations reductions shapes matmuls layers regression
+spec losses_one cls classification
+
+# build them all, two at a time
+for name in "${specs[@]}"; do
+    (gen_build "$dir/$name.lua" "$dir/$name" --dtype double >"$dir/$name.build.log" 2>&1) &
+    while [ "$(jobs -rp | wc -l)" -ge 2 ]; do wait -n; done
+done
+wait
+
+# one check per case: the worst relative error over the case's parameters
+for name in "${specs[@]}"; do
+    bin=$dir/$name/$name
+    check "$name: generates and builds" test -x "$bin"
+    if [ ! -x "$bin" ]; then
+        sed 's/^/    /' "$dir/$name.build.log" | head -20
+        continue
+    fi
+    (cd "$dir/$name" && ./"$name" gradcheck) >"$dir/$name.gradcheck" 2>&1
+    check "$name: gradcheck exits 0" test $? -eq 0
+    results=$(awk 'FNR == NR { if (/^case "/) { t = $0; sub(/^case "/, "", t); sub(/".*/, "", t); what[++nc] = t }; next }
+        / max relative error / && !/^gradcheck/ {
+        c = $1; sub(/^c/, "", c); sub(/_.*/, "", c); name = what[c + 0]
+        err = $NF; if (!(name in worst)) order[n++] = name
+        if (!(name in worst) || err + 0 > worst[name] + 0) worst[name] = err
+    } END { for (i = 0; i < n; i++) print order[i] "\t" worst[order[i]] }' "$dir/$name.lua" "$dir/$name.gradcheck")
+    while IFS=$'\t' read -r what err; do
+        check "$name: $what (max relative error $err)" lt "$err" $tol
+    done <<<"$results"
+    # and no case went unreported (at one element some names coincide)
+    cases=$(grep '^case "' "$dir/$name.lua" | sort -u | wc -l)
+    reported=$(grep -c . <<<"$results")
+    check "$name: all $cases cases reported (got $reported)" test "$cases" -eq "$reported"
+done
+
+# Negative controls: the checks above can fail.
+# an impossible tolerance
+bin=$dir/same_shape_odd/same_shape_odd
+"$bin" gradcheck --quiet --tol 1e-30 >"$dir/neg_tol.out" 2>&1
+check "negative: gradcheck --tol 1e-30 exits 1" test $? -eq 1
+check "negative: gradcheck --tol 1e-30 says FAILED" grep -q '^gradcheck FAILED' "$dir/neg_tol.out"
+# a backward pass off by 0.1%: tanh's dy (1 - y^2) becomes dy (1.001 - y^2)
+# in a copy of the generated code; gradcheck must fail on the tanh case alone
+neg=$dir/neg_tanh
+cp -r "$dir/activations_odd" "$neg"
+sed -i -E 's/\(1 - (tanh[0-9]+)\[/(1.001 - \1[/g' "$neg/model.c"
+check "negative: the tanh backward was altered" grep -q '(1.001 - tanh' "$neg/model.c"
+ninja -C "$neg" >"$neg.build.log" 2>&1
+(cd "$neg" && ./activations_odd gradcheck) >"$neg.out" 2>&1
+check "negative: gradcheck of the altered code exits 1" test $? -eq 1
+# the worst error over the parameters of the case whose text is $1
+err() {
+    local k
+    k=$(grep '^case "' "$neg/../activations_odd.lua" | grep -n "^case \"$1\"" | head -1 | cut -d: -f1)
+    awk -v c="c${k}_" 'index($0, c) == 1 { print $NF }' "$neg.out" | sort -g | tail -1
+}
+check "negative: the tanh case fails (max relative error $(err tanh))" gt "$(err tanh)" $tol
+check "negative: the relu case still passes (max relative error $(err relu))" lt "$(err relu)" $tol

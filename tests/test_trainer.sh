@@ -1,0 +1,91 @@
+# The generated trainer as a tool: the default model learns on a subset,
+# the training loop allocates nothing, the folder builds anywhere, double
+# precision, partial batches, predict / eval / export / info.
+. tests/lib.sh
+out=$TRAINC_TMP/trainer
+mkdir -p "$out"
+
+# --- fashion_mlp, briefly, on a subset of the training rows
+gen_build models/fashion_mlp.lua "$out/fashion" >"$out/fashion.log" 2>&1
+check "fashion_mlp builds warning-free" sh -c "test -x '$out/fashion/fashion_mlp' && ! grep -q warning '$out/fashion.log'"
+acc=$(cd "$out/fashion" && ./fashion_mlp train --limit 30000 --epochs 2 --quiet | awk '/^test/ { print $5 }')
+check "fashion_mlp on 30000 rows x 2 epochs beats 0.80 test accuracy (got $acc)" gt "$acc" 0.80
+again=$(cd "$out/fashion" && ./fashion_mlp eval | awk '/^test/ { print $5 }')
+check "eval of the saved weights gives the same accuracy ($again)" test "$acc" = "$again"
+check "info reports the parameter count" sh -c "cd '$out/fashion' && ./fashion_mlp info | grep -q 'total.*235146'"
+check "info reports FLOPs per step" sh -c "cd '$out/fashion' && ./fashion_mlp info | grep -q 'FLOPs .* per training step'"
+
+# --- predict: CSV rows in, a class and probabilities out
+/usr/bin/python3 - "$out/rows.csv" <<'PY'
+import gzip, sys
+raw = gzip.open("/usr/share/datasets/fashion-mnist/t10k-images-idx3-ubyte.gz").read()[16:16 + 10 * 784]
+with open(sys.argv[1], "w") as f:
+    for r in range(10):
+        f.write(",".join(str(b) for b in raw[r * 784:(r + 1) * 784]) + "\n")
+PY
+(cd "$out/fashion" && ./fashion_mlp predict "$out/rows.csv" -o "$out/pred.csv")
+check "predict writes a header and one row per input row" sh -c "test \$(wc -l < '$out/pred.csv') -eq 11 && head -1 '$out/pred.csv' | grep -q '^class,p0,'"
+check "predict: probabilities sum to 1" awk -F, 'NR > 1 { s = 0; for (i = 2; i <= NF; i++) s += $i; if (s < 0.999 || s > 1.001) bad = 1 } END { exit bad }' "$out/pred.csv"
+# the labels of the first ten test images are 9 2 1 1 6 1 4 6 5 7
+right=$(awk -F, 'BEGIN { split("9 2 1 1 6 1 4 6 5 7", t, " ") } NR > 1 && $1 == t[NR - 1] { n++ } END { print n + 0 }' "$out/pred.csv")
+check "predict: at least 7 of the first 10 test images get their label (got $right)" test "$right" -ge 7
+
+# --- export: NumPy files named after the spec's layers
+(cd "$out/fashion" && ./fashion_mlp export "$out/npy" --quiet)
+check "export writes fc1.weight.npy with PyTorch's [out, in] shape" \
+    /usr/bin/python3 -c "import numpy as n; a = n.load('$out/npy/fc1.weight.npy'); assert a.shape == (256, 784) and a.dtype == n.float32"
+
+# --- the training loop allocates nothing: the heap use of 5 and 60 steps is
+# the same (valgrind counts; a dynamically linked build of the same folder).
+# The net is big enough for its products to go to OpenBLAS.
+cat >"$out/alloc.lua" <<'LUA'
+data = spirals { n = 640, test = 64 }
+local x = input { 2 }
+local y = labels { classes = 2 }
+local h = relu(linear(x, 256))
+h = tanh(linear(h, 256))
+minimize(cross_entropy(linear(h, 2), y))
+optimizer = sgd { lr = 0.1 }
+train { batch = 64, epochs = 100 }
+LUA
+gen=$out/dyn
+"$TRAINC" gen -q "$out/alloc.lua" -o "$gen"
+(cd "$gen" && cc -O2 -std=c11 -D_POSIX_C_SOURCE=200809L -D_DEFAULT_SOURCE -I. \
+    -I/usr/include/x86_64-linux-gnu/openblas-pthread ./*.c runtime/*.c -o dyn \
+    -L/usr/lib/x86_64-linux-gnu/openblas-pthread -lopenblas -lz -lm)
+check "the BLAS path is taken" grep -q cblas_sgemm "$gen/model.c"
+heap() { (cd "$gen" && valgrind ./dyn train --steps "$1" --threads 1 --quiet --weights w 2>&1 | grep 'total heap usage'); }
+h5=$(heap 5)
+h60=$(heap 60)
+check "no allocation in the training loop (5 steps: ${h5#*usage: }; 60 steps: ${h60#*usage: })" \
+    sh -c "test -n '$h5' && test '${h5#*usage: }' = '${h60#*usage: }'"
+
+# --- the folder builds away from the repository, and the binary needs no Lua
+gen_build models/xor.lua "$out/xor" >/dev/null 2>&1
+rm -rf "$out/elsewhere" && cp -r "$out/xor" "$out/elsewhere" && rm -rf "$out/elsewhere/obj" "$out/elsewhere/xor"
+check "out/<model> builds with ninja alone, copied elsewhere" sh -c "cd '$out/elsewhere' && ninja >/dev/null && test -x xor"
+check "the trainer is static (no Lua, no shared libraries)" sh -c "file '$out/elsewhere/xor' | grep -q 'statically linked'"
+check "the folder does not refer to the trainc source tree" sh -c "! grep -rqs '$(pwd)' '$out/elsewhere' --include='*.c' --include='*.h' --include='build.ninja'"
+
+# --- double precision: the same trainer in double
+gen_build models/xor.lua "$out/xor64" --dtype double >"$out/xor64.log" 2>&1
+check "--dtype double builds warning-free" sh -c "! grep -q warning '$out/xor64.log' && grep -q TRAINC_DOUBLE '$out/xor64/build.ninja'"
+loss=$(cd "$out/xor64" && ./xor train --quiet | awk '/loss/ { print $3 }')
+check "--dtype double trains xor (loss $loss)" lt "$loss" 0.01
+check "double weights are refused by the float trainer" sh -c "! (cd '$out/xor' && ./xor eval --weights '$out/xor64/xor.weights' 2>&1 | grep -q accuracy)"
+
+# --- partial batches: 10 rows in batches of 4 are steps of 4, 4, 2 (or 4, 4 with drop_last)
+cat >"$out/partial.lua" <<'LUA'
+data = linreg { n = 10, d = 3 }
+local x = input { 3 }
+local y = labels { 1 }
+minimize(mse(linear(x, 1), y))
+optimizer = sgd { lr = 0.01 }
+train { batch = 4, epochs = 1, drop_last = args.drop or false }
+LUA
+gen_build "$out/partial.lua" "$out/partial" >/dev/null 2>&1
+check "the remainder shape is generated (MODEL_REMAINDER 2)" grep -q 'define MODEL_REMAINDER 2 ' "$out/partial/model.h"
+check "10 rows in batches of 4 take 3 steps" sh -c "cd '$out/partial' && ./partial train | grep -q '(3 steps'"
+gen_build "$out/partial.lua" "$out/partial_drop" --set drop=true >/dev/null 2>&1
+check "drop_last: no remainder step is generated" grep -q 'define MODEL_REMAINDER 0 ' "$out/partial_drop/model.h"
+check "drop_last: 10 rows in batches of 4 take 2 steps" sh -c "cd '$out/partial_drop' && ./partial train | grep -q '(2 steps'"
