@@ -11,6 +11,7 @@
 
 #include "../runtime/rt.h"
 #include "ops.h"
+#include "optim.h"
 
 #ifndef TRAINC_VERSION
 #define TRAINC_VERSION "0.0.0"
@@ -398,12 +399,14 @@ static void emit_variant(emitter *e, const char *fname)
     wr_line(w, "/* ---- %s: %s on %d rows ---- */", fname,
             train ? "forward, loss and backward" : "forward and loss", v->batch);
     if (train)
-        wr_line(w,
-                "static real %s(const real *restrict param, real *restrict grad, const real "
-                "*restrict x,",
-                fname);
+        wr_line(
+            w,
+            "RT_CLONES static real %s(const real *restrict param, real *restrict grad, const real "
+            "*restrict x,",
+            fname);
     else
-        wr_line(w, "static real %s(const real *restrict param, const real *restrict x,", fname);
+        wr_line(w, "RT_CLONES static real %s(const real *restrict param, const real *restrict x,",
+                fname);
     wr_line(w, "                const real *restrict y, real *restrict out, real *restrict arena)");
     wr_line(w, "{");
     int uses_x = 0, uses_y = 0, uses_param = 0, uses_grad = 0, uses_arena = 0;
@@ -609,6 +612,48 @@ static const char *task_name(ir_task t)
     return names[t];
 }
 
+/* The calls of the optimizer's update_range: one per run of trainable
+ * parameters in the flat buffer (frozen ones are left as they are). */
+static const char *update_ranges(ir_graph *g)
+{
+    writer w;
+    wr_init(&w);
+    w.indent = 1;
+    const opt_def *d = opt_find(g->opt.name);
+    int wdi = opt_index(d, "weight_decay");
+    double wd = wdi >= 0 ? g->opt.value[wdi][0] : 0;
+    long start = -1, end = 0;
+    const char *first = NULL, *last = NULL;
+    for (int i = 0; i <= g->n; i++) {
+        const ir_node *p = i < g->n ? ir_get(g, i) : NULL;
+        if (p && p->kind != K_PARAM) continue;
+        if (p && p->trainable && start >= 0 && p->offset == end) {
+            end = p->offset + ir_numel(p, 1);
+            last = p->label;
+            continue;
+        }
+        if (start >= 0) {
+            wr_line(&w, "/* %s%s%s */", first, first == last ? "" : " .. ",
+                    first == last ? "" : last);
+            wr_line(&w,
+                    "update_range(param + %ld, grad + %ld, state + %ld, %ld, lr, (real)%.17g, t);",
+                    start, start, start, end - start, wd);
+            start = -1;
+        }
+        if (p && p->trainable) {
+            start = p->offset;
+            end = p->offset + ir_numel(p, 1);
+            first = last = p->label;
+        }
+    }
+    if (w.len == 0)
+        wr_line(&w, "(void)param, (void)grad, (void)lr, (void)t; /* nothing to train */");
+    char *t = wr_take(&w);
+    const char *r = arena_strdup(g->A, t);
+    free(t);
+    return r;
+}
+
 static const char *const runtime_files[] = {"rt.h",      "rt_util.c", "rt_rng.c",   "rt_data.c",
                                             "rt_file.c", "rt_simd.c", "rt_model.c", NULL};
 
@@ -748,10 +793,12 @@ int emit_folder(ir_graph *g, const plan *p, const emit_options *o, char *err, si
 
     /* the optimizer's update, from its template */
     const char *lit_lr = arena_printf(A, "%.17g", g->opt.lr);
-    tpl_var ov[] = {
-        {"where", arena_printf(A, "%s:%d", g->opt.file ? g->opt.file : g->spec_path, g->opt.line)},
-        {"lr", lit_lr}};
-    char *upd = fill_template(o, arena_printf(A, "optim/%s.c", g->opt.name), ov, 2, err, errsize);
+    tpl_var ov[IR_MAX_OPT * 2 + 8];
+    const char *ok[IR_MAX_OPT * 2 + 8], *oval[IR_MAX_OPT * 2 + 8];
+    int nov = opt_template_vars(g, ok, oval, IR_MAX_OPT * 2 + 6);
+    for (int i = 0; i < nov; i++) ov[i] = (tpl_var){ok[i], oval[i]};
+    ov[nov++] = (tpl_var){"ranges", update_ranges(g)};
+    char *upd = fill_template(o, arena_printf(A, "optim/%s.c", g->opt.name), ov, nov, err, errsize);
     if (!upd) return -1;
     wr_raw(&w, upd);
     free(upd);
@@ -769,7 +816,7 @@ int emit_folder(ir_graph *g, const plan *p, const emit_options *o, char *err, si
         {"hash", g->spec_hash},
         {"version", TRAINC_VERSION},
         {"n_params", arena_printf(A, "%ld", g->n_params)},
-        {"n_state", "0"},
+        {"n_state", arena_printf(A, "%ld", g->opt.n_state)},
         {"arena", arena_printf(A, "%ld", p->arena_size)},
         {"features", arena_printf(A, "%d", g->features)},
         {"label_len", arena_printf(A, "%d", g->label_len)},

@@ -123,13 +123,21 @@ typedef enum ir_task {
     TASK_REGRESS,  /* values */
 } ir_task;
 
+#define IR_MAX_OPT 16
+/* The optimizer as the spec wrote it (names and values), then as optim.c
+ * resolves it: every hyper-parameter with PyTorch's default filled in. */
 typedef struct ir_optimizer {
-    const char *name; /* "sgd", ... */
-    double lr;
-    double momentum, dampening, weight_decay;
-    int nesterov, maximize;
+    const char *name; /* "sgd", "adam", ... */
     const char *file;
     int line;
+    int nset;                       /* as written */
+    const char *set_key[IR_MAX_OPT];
+    double set_value[IR_MAX_OPT][2]; /* pairs (betas) use both */
+    double value[IR_MAX_OPT][2];     /* resolved, by the optimizer's option order */
+    double lr;                       /* the base learning rate */
+    int nbuffers;                    /* state buffers of N_PARAMS values each */
+    int nscalars;                    /* state values after the buffers */
+    long n_state;
 } ir_optimizer;
 
 typedef struct ir_data {

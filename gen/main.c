@@ -15,6 +15,7 @@
 #include "autodiff.h"
 #include "emit.h"
 #include "ir.h"
+#include "optim.h"
 #include "plan.h"
 #include "spec.h"
 
@@ -254,13 +255,17 @@ int main(int argc, char **argv)
     spec_options so = {.sets = c.sets, .nsets = c.nsets};
     if (spec_run(c.spec, &g, &so, err, sizeof err)) goto fail;
     if ((rc = size_from_data(&g, err, sizeof err))) goto fail;
+    if (opt_resolve(&g, err, sizeof err)) {
+        rc = 2;
+        goto fail;
+    }
 
     /* the memory budget, before anything is planned or written */
     double elem = c.dbl ? 8 : 4;
     double act = 0;
     for (int i = 0; i < g.n; i++)
         if (ir_get(&g, i)->kind == K_ACT) act += (double)ir_numel(ir_get(&g, i), g.train.batch);
-    double need = elem * (2.0 * (double)g.n_params + act);
+    double need = elem * (2.0 * (double)g.n_params + (double)g.opt.n_state + act);
     if (need > c.max_mib * 1048576.0) {
         char h1[32], h2[32];
         snprintf(
@@ -308,7 +313,8 @@ int main(int argc, char **argv)
         printf("trainc: %s -> %s/ (%s)\n", c.spec, out_dir, c.dbl ? "double" : "float");
         printf("  parameters %ld (%s), gradients %s, optimizer state %s\n", g.n_params,
                human(elem * (double)g.n_params, a, sizeof a),
-               human(elem * (double)g.n_params, b2, sizeof b2), human(0, d, sizeof d));
+               human(elem * (double)g.n_params, b2, sizeof b2),
+               human(elem * (double)g.opt.n_state, d, sizeof d));
         printf("  activations %s (planned arena), %.3g FLOPs per step of %d rows\n",
                human(elem * (double)p.arena_size, a, sizeof a), p.train_flops, g.train.batch);
     }

@@ -19,6 +19,7 @@
 
 #include "../runtime/rt.h"
 #include "ops.h"
+#include "optim.h"
 
 #define TENSOR_MT "trainc.tensor"
 
@@ -1126,11 +1127,17 @@ static int dsl_linreg(lua_State *L)
                                        "seed", "standardize", "scale", NULL};
     return tagged(L, "__data", "linreg", keys);
 }
-static int dsl_sgd(lua_State *L)
+/* sgd { lr = 0.1, ... }, adam { ... }, ...: one constructor per row of
+ * opt_defs (gen/optim.c); the options are checked by name here and by value
+ * when optim.c resolves them. */
+static int dsl_optimizer(lua_State *L)
 {
-    static const char *const keys[] = {"lr",       "momentum", "dampening", "weight_decay",
-                                       "nesterov", "maximize", NULL};
-    return tagged(L, "__optim", "sgd", keys);
+    const opt_def *d = lua_touserdata(L, lua_upvalueindex(1));
+    const char *keys[IR_MAX_OPT + 1];
+    int k = 0;
+    for (; d->options[k].name && k < IR_MAX_OPT; k++) keys[k] = d->options[k].name;
+    keys[k] = NULL;
+    return tagged(L, "__optim", d->name, keys);
 }
 
 static int dsl_train(lua_State *L)
@@ -1285,7 +1292,6 @@ static const luaL_Reg dsl[] = {
     {"xor", dsl_xor},
     {"spirals", dsl_spirals},
     {"linreg", dsl_linreg},
-    {"sgd", dsl_sgd},
     {"train", dsl_train},
     {NULL, NULL},
 };
@@ -1348,6 +1354,11 @@ static void open_sandbox(lua_State *L)
     lua_call(L, 1, 0);
     lua_pop(L, 1);
     luaL_setfuncs(L, dsl, 0);
+    for (const opt_def *d = opt_defs; d->name; d++) {
+        lua_pushlightuserdata(L, (void *)d);
+        lua_pushcclosure(L, dsl_optimizer, 1);
+        lua_setfield(L, -2, d->name);
+    }
     lua_newtable(L);
     lua_pushcfunction(L, env_index);
     lua_setfield(L, -2, "__index");
@@ -1521,21 +1532,33 @@ static int read_settings(lua_State *L)
         o->name = arena_strdup(g->A, kind);
         o->file = s->path;
         o->line = line;
-        o->lr = opt_number(L, t, "lr", NAN);
-        if (isnan(o->lr))
-            setting_error(L, line, "%s: lr is required (as in torch.optim.SGD)", kind);
-        if (!(o->lr >= 0)) setting_error(L, line, "%s: invalid learning rate: %g", kind, o->lr);
-        o->momentum = opt_number(L, t, "momentum", 0);
-        o->dampening = opt_number(L, t, "dampening", 0);
-        o->weight_decay = opt_number(L, t, "weight_decay", 0);
-        o->nesterov = opt_bool(L, t, "nesterov", 0);
-        o->maximize = opt_bool(L, t, "maximize", 0);
-        if (o->momentum != 0 || o->nesterov || o->dampening != 0 || o->weight_decay != 0 ||
-            o->maximize)
-            setting_error(L, line,
-                          "%s: momentum, dampening, nesterov, weight_decay and maximize are not "
-                          "supported yet",
-                          kind);
+        /* the values as written; optim.c fills in the defaults and checks them */
+        lua_pushnil(L);
+        while (lua_next(L, t)) {
+            const char *key = lua_type(L, -2) == LUA_TSTRING ? lua_tostring(L, -2) : NULL;
+            if (key && strncmp(key, "__", 2) && o->nset < IR_MAX_OPT) {
+                double *v = o->set_value[o->nset];
+                if (lua_isboolean(L, -1)) {
+                    v[0] = lua_toboolean(L, -1);
+                } else if (lua_type(L, -1) == LUA_TNUMBER) {
+                    v[0] = lua_tonumber(L, -1);
+                } else if (lua_istable(L, -1) && lua_rawlen(L, -1) == 2) {
+                    lua_rawgeti(L, -1, 1);
+                    lua_rawgeti(L, -2, 2);
+                    if (lua_type(L, -1) != LUA_TNUMBER || lua_type(L, -2) != LUA_TNUMBER)
+                        setting_error(L, line, "%s: %s must be a pair of numbers", kind, key);
+                    v[0] = lua_tonumber(L, -2);
+                    v[1] = lua_tonumber(L, -1);
+                    lua_pop(L, 2);
+                } else {
+                    setting_error(L, line, "%s: %s must be a number%s", kind, key,
+                                  !strcmp(key, "betas") ? " pair such as {0.9, 0.999}"
+                                                        : " or true/false");
+                }
+                o->set_key[o->nset++] = arena_strdup(g->A, key);
+            }
+            lua_pop(L, 1);
+        }
     } else {
         setting_error(L, 0, "the spec sets no optimizer (e.g. optimizer = sgd { lr = 0.1 })");
     }

@@ -16,6 +16,17 @@ typedef float real;
 #define RT_REAL_NAME "float"
 #endif
 
+/* Functions compiled twice, for x86-64 CPUs with AVX2 and FMA and for any
+ * x86-64, the right one chosen when the program starts (GCC's
+ * target_clones): the generated loops vectorise to the machine they run on.
+ * Results do not depend on the choice: the code is built without
+ * floating-point contraction, and fma() is exact either way. */
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__) && !defined(RT_PORTABLE)
+#define RT_CLONES __attribute__((target_clones("arch=x86-64-v3", "default")))
+#else
+#define RT_CLONES
+#endif
+
 /* ---- errors: library code never prints or exits; it fills an rt_error and
  * returns -1. Messages name the file and what was wrong. */
 typedef struct rt_error {

@@ -44,6 +44,12 @@ static double sumsq_c(const real *a, long n)
 #ifdef RT_X86
 #define RT_AVX2 __attribute__((target("avx2,fma")))
 
+RT_AVX2 static double hsum_pd(__m256d v)
+{
+    __m128d s = _mm_add_pd(_mm256_castpd256_pd128(v), _mm256_extractf128_pd(v, 1));
+    return _mm_cvtsd_f64(_mm_add_sd(s, _mm_unpackhi_pd(s, s)));
+}
+
 /* _mm256_fmadd rounds once per lane, exactly as fmaf/fma on the tail. */
 #ifndef TRAINC_DOUBLE
 RT_AVX2 static void axpy_avx2(real *p, const real *g, real alpha, long n)
@@ -66,12 +72,6 @@ RT_AVX2 static __m256d widen_lo(__m256 v)
 RT_AVX2 static __m256d widen_hi(__m256 v)
 {
     return _mm256_cvtps_pd(_mm256_extractf128_ps(v, 1));
-}
-
-RT_AVX2 static double hsum_pd(__m256d v)
-{
-    __m128d s = _mm_add_pd(_mm256_castpd256_pd128(v), _mm256_extractf128_pd(v, 1));
-    return _mm_cvtsd_f64(_mm_add_sd(s, _mm_unpackhi_pd(s, s)));
 }
 
 RT_AVX2 static real dot_avx2(const real *a, const real *b, long n)
@@ -112,12 +112,6 @@ RT_AVX2 static void axpy_avx2(real *p, const real *g, real alpha, long n)
         _mm256_storeu_pd(p + i, _mm256_fmadd_pd(_mm256_loadu_pd(g + i), va, vp));
     }
     for (; i < n; i++) p[i] = fma(g[i], alpha, p[i]);
-}
-
-RT_AVX2 static double hsum_pd(__m256d v)
-{
-    __m128d s = _mm_add_pd(_mm256_castpd256_pd128(v), _mm256_extractf128_pd(v, 1));
-    return _mm_cvtsd_f64(_mm_add_sd(s, _mm_unpackhi_pd(s, s)));
 }
 
 RT_AVX2 static real dot_avx2(const real *a, const real *b, long n)

@@ -58,7 +58,7 @@ real model_eval(int rows, const real *param, const real *x, const real *y, real 
                 real *arena);
 
 /* The optimizer's step: param <- update(param, grad, state) at learning
- * rate lr, for step t = 1, 2, ... */
-void model_update(real *param, const real *grad, real *state, real lr, long t);
+ * rate lr, for step t = 1, 2, ... (gradient clipping may scale grad). */
+void model_update(real *param, real *grad, real *state, real lr, long t);
 
 #endif

@@ -1,10 +1,37 @@
-/* ---- update: plain SGD ({{where}}) ----
- * p <- p - lr * g, for every value of the flat buffer at once.
- * torch.optim.SGD(lr={{lr}}) computes p.add_(g, alpha=-lr), a fused
- * multiply-add; rt_axpy_fma rounds the same way (AVX2 when the CPU has it). */
-void model_update(real *param, const real *grad, real *state, real lr, long t)
+/* ---- update: SGD ({{where}}) ----
+ * {{torch}}(lr={{lr}}, momentum={{momentum}}, dampening={{dampening}},
+ *     weight_decay={{weight_decay}}, nesterov={{nesterov}}, maximize={{maximize}}):
+ *   g <- -g                                    if maximize
+ *   g <- g + weight_decay * p
+ *   b <- g                                     on the first step (momentum != 0),
+ *   b <- momentum * b + (1 - dampening) * g    after it
+ *   g <- g + momentum * b                      if nesterov, else g <- b
+ *   p <- p - lr * g
+ * State: b, the momentum buffer (when momentum != 0). The float rounding is
+ * torch's: x.add_(y, alpha=a) is fma(y, a, x); scalars are rounded to the
+ * element type first. */
+static const real momentum = {{momentum}}, dampening = {{dampening}};
+static const int nesterov = {{nesterov}}, maximize = {{maximize}};
+
+/* one range of the flat buffers: p, g and the state b at the same offset */
+RT_CLONES static void update_range(real *restrict p, const real *restrict grad,
+                                   real *restrict state, long n, real lr, real weight_decay, long t)
+{
+    real *restrict b = state;
+    const real keep = (real)(1 - (double)dampening);
+    for (long i = 0; i < n; i++) {
+        real g = maximize ? -grad[i] : grad[i];
+        if (weight_decay != 0) g = fma(p[i], weight_decay, g);
+        if (momentum != 0) {
+            b[i] = t == 1 ? g : fma(g, keep, b[i] * momentum);
+            g = nesterov ? fma(b[i], momentum, g) : b[i];
+        }
+        p[i] = fma(g, -lr, p[i]);
+    }
+}
+
+void model_update(real *param, real *grad, real *state, real lr, long t)
 {
     (void)state;
-    (void)t;
-    rt_axpy_fma(param, grad, -lr, MODEL_N_PARAMS);
+{{ranges}}
 }

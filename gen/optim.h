@@ -1,0 +1,45 @@
+/* optim.h — the update step: the optimizers (their options and PyTorch's
+ * defaults), resolving the spec's choice against them, the state it needs,
+ * and the ranges of the flat buffer the update walks. Emit fills the
+ * optimizer's template (templates/optim/<name>.c) from what this decides. */
+#ifndef OPTIM_H
+#define OPTIM_H
+
+#include <stddef.h>
+
+#include "ir.h"
+
+typedef enum opt_kind { OPT_NUMBER, OPT_BOOL, OPT_PAIR } opt_kind;
+
+typedef struct opt_option {
+    const char *name;
+    opt_kind kind;
+    double dflt[2]; /* NAN: required */
+} opt_option;
+
+typedef struct opt_def {
+    const char *name;  /* spec name, and templates/optim/<name>.c */
+    const char *torch; /* what it matches, for comments */
+    const opt_option *options;
+    /* state buffers for these values; extra checks (message into err) */
+    int (*buffers)(const double (*v)[2]);
+    int scalars;
+    int (*check)(const double (*v)[2], char *err, size_t errsize);
+} opt_def;
+
+/* The optimizers, terminated by a row with a NULL name. */
+extern const opt_def opt_defs[];
+
+const opt_def *opt_find(const char *name);
+/* The option's index in def->options, or -1. */
+int opt_index(const opt_def *def, const char *name);
+
+/* Fills g->opt.value with the spec's values and the defaults, checks them,
+ * sizes the state. Returns 0, or -1 with "file:line: message" in err. */
+int opt_resolve(ir_graph *g, char *err, size_t errsize);
+
+/* The template's holes: one per option (pairs as name1/name2, e.g.
+ * beta1/beta2), "lr", "where", "torch", "n_state". Returns the count. */
+int opt_template_vars(const ir_graph *g, const char **keys, const char **values, int max);
+
+#endif
