@@ -13,6 +13,9 @@
 #           rows (no partial batch at the end of an epoch). --threads T.
 #   torch   tests/bench/torch_step.py: the same model, batch, loss and
 #           optimizer, torch.set_num_threads(T), data in memory, warm-up first.
+#           Debian's torch does its matrix products in OpenBLAS, whose own
+#           thread pool torch.set_num_threads does not limit: OPENBLAS_NUM_THREADS
+#           and OMP_NUM_THREADS are set to T as well, or "1 thread" uses them all.
 #   floor   tests/bench/sgemm_floor.c: exactly the cblas_sgemm calls of one
 #           step of the generated model (read from model.c, function train_64),
 #           same shapes, transposes and betas, openblas_set_num_threads(T),
@@ -47,7 +50,7 @@ cc -std=c11 -O2 -D_POSIX_C_SOURCE=200809L $(ninja_var blas_cflags) tests/bench/s
 # the sgemm calls of one 64-row step, as TA:TB:M:N:K:ALPHA:LDA:LDB:BETA:LDC
 # (calls may span lines: join the function body first)
 mapfile -t calls < <(
-    awk '/^static real train_64\(/{on=1} on{body=body" "$0} on&&/^}/{exit} END{print body}' \
+    awk '/^(RT_CLONES )?static real train_64\(/{on=1} on{body=body" "$0} on&&/^}/{exit} END{print body}' \
         "$dir/fashion_mlp/model.c" | tr -d ' \t' | grep -o 'cblas_sgemm([^)]*)' |
         sed -E 's/^cblas_sgemm\((.*)\)$/\1/' |
         awk -F, '{ta=($2=="CblasTrans")?"T":"N"; tb=($3=="CblasTrans")?"T":"N";
@@ -91,7 +94,7 @@ cpu_row=""
 for T in 1 2; do
     read -r tc tc_cpu < <(trainc_us "$N1" "$N2" "$fm" train --epochs 1000 --limit 59999 --threads "$T" \
         --quiet --weights "$dir/fm.weights")
-    /usr/bin/python3 tests/bench/torch_step.py fashion_mlp "$T" 300 >"$dir/torch_$T.txt"
+    OPENBLAS_NUM_THREADS=$T OMP_NUM_THREADS=$T /usr/bin/python3 tests/bench/torch_step.py fashion_mlp "$T" 300 >"$dir/torch_$T.txt"
     to=$(sed -n 's/^torch_us //p' "$dir/torch_$T.txt")
     "$dir/sgemm_floor" "$T" 200 "${calls[@]}" >"$dir/floor_$T.txt"
     fl=$(sed -n 's/^floor_us //p' "$dir/floor_$T.txt")
@@ -116,7 +119,7 @@ X2=${X2:-3100000}
 printf '\nxor 2-8-1, batch 4, SGD lr 0.5, 1 thread (us per train step; trainc from %s vs %s steps)\n' "$X1" "$X2"
 read -r tc tc_cpu < <(trainc_us "$X1" "$X2" "$xo" train --epochs 1000000000 --threads 1 --quiet \
     --weights "$dir/xor.weights")
-/usr/bin/python3 tests/bench/torch_step.py xor 1 3000 >"$dir/torch_xor.txt"
+OPENBLAS_NUM_THREADS=1 OMP_NUM_THREADS=1 /usr/bin/python3 tests/bench/torch_step.py xor 1 3000 >"$dir/torch_xor.txt"
 to=$(sed -n 's/^torch_us //p' "$dir/torch_xor.txt")
 to_cpu=$(sed -n 's/^torch_cpu_us //p' "$dir/torch_xor.txt")
 printf '%-8s %12s %12s %12s\n' threads trainc_us torch_us torch/trainc
