@@ -619,9 +619,9 @@ static const char *update_ranges(ir_graph *g)
     writer w;
     wr_init(&w);
     w.indent = 1;
-    const opt_def *d = opt_find(g->opt.name);
+    const opt_def *d = opt_find(g->opt.c.name);
     int wdi = opt_index(d, "weight_decay");
-    double wd = wdi >= 0 ? g->opt.value[wdi][0] : 0;
+    double wd = wdi >= 0 ? g->opt.c.value[wdi][0] : 0;
     long start = -1, end = 0;
     const char *first = NULL, *last = NULL;
     for (int i = 0; i <= g->n; i++) {
@@ -798,10 +798,25 @@ int emit_folder(ir_graph *g, const plan *p, const emit_options *o, char *err, si
     int nov = opt_template_vars(g, ok, oval, IR_MAX_OPT * 2 + 6);
     for (int i = 0; i < nov; i++) ov[i] = (tpl_var){ok[i], oval[i]};
     ov[nov++] = (tpl_var){"ranges", update_ranges(g)};
-    char *upd = fill_template(o, arena_printf(A, "optim/%s.c", g->opt.name), ov, nov, err, errsize);
+    char *upd =
+        fill_template(o, arena_printf(A, "optim/%s.c", g->opt.c.name), ov, nov, err, errsize);
     if (!upd) return -1;
     wr_raw(&w, upd);
     free(upd);
+
+    /* the learning-rate schedule, from its template */
+    int nsv = 0;
+    const char *sk[IR_MAX_OPT * 4 + 4], *svv[IR_MAX_OPT * 4 + 4];
+    tpl_var sv[IR_MAX_OPT * 4 + 4];
+    if (g->sched.c.name) nsv = sched_template_vars(g, sk, svv, IR_MAX_OPT * 4 + 2);
+    for (int i = 0; i < nsv; i++) sv[i] = (tpl_var){sk[i], svv[i]};
+    char *sched = fill_template(
+        o, arena_printf(A, "schedule/%s.c", g->sched.c.name ? g->sched.c.name : "constant"), sv,
+        nsv, err, errsize);
+    if (!sched) return -1;
+    wr_blank(&w);
+    wr_raw(&w, sched);
+    free(sched);
     char *model_c = wr_take(&w);
     snprintf(path, sizeof path, "%s/model.c", o->out_dir);
     int rc = write_file(path, model_c, err, errsize);
@@ -833,7 +848,11 @@ int emit_folder(ir_graph *g, const plan *p, const emit_options *o, char *err, si
         {"seed", arena_printf(A, "%u", g->train.seed)},
         {"shuffle", g->train.shuffle ? "1" : "0"},
         {"lr", lit_lr},
-        {"optimizer", g->opt.name},
+        {"optimizer", g->opt.c.name},
+        {"schedule", g->sched.c.name ? g->sched.c.name : "constant"},
+        {"per_step", g->sched.per_step ? "1" : "0"},
+        {"plateau",
+         g->sched.c.name && !strcmp(g->sched.c.name, "reduce_lr_on_plateau") ? "1" : "0"},
         {"scale", arena_printf(A, "%.17g", g->data.scale)},
         {"standardize", g->data.standardize ? "1" : "0"},
         {"dtype_flag", o->dbl ? "-DTRAINC_DOUBLE" : ""},

@@ -124,21 +124,36 @@ typedef enum ir_task {
 } ir_task;
 
 #define IR_MAX_OPT 16
-/* The optimizer as the spec wrote it (names and values), then as optim.c
- * resolves it: every hyper-parameter with PyTorch's default filled in. */
-typedef struct ir_optimizer {
-    const char *name; /* "sgd", "adam", ... */
+#define IR_MAX_LIST 8
+/* A choice the spec makes by name with options (the optimizer, the
+ * schedule): as written, then resolved by optim.c with PyTorch's defaults.
+ * A value is a number, a boolean (0/1), a pair (betas) or a list
+ * (milestones) of up to IR_MAX_LIST numbers. */
+typedef struct ir_choice {
+    const char *name;
     const char *file;
     int line;
-    int nset;                       /* as written */
+    int nset; /* as written */
     const char *set_key[IR_MAX_OPT];
-    double set_value[IR_MAX_OPT][2]; /* pairs (betas) use both */
-    double value[IR_MAX_OPT][2];     /* resolved, by the optimizer's option order */
-    double lr;                       /* the base learning rate */
-    int nbuffers;                    /* state buffers of N_PARAMS values each */
-    int nscalars;                    /* state values after the buffers */
+    double set_value[IR_MAX_OPT][IR_MAX_LIST];
+    int set_len[IR_MAX_OPT];
+    const char *set_word[IR_MAX_OPT]; /* a string value ("min", "epoch"), else NULL */
+    double value[IR_MAX_OPT][IR_MAX_LIST]; /* resolved, in the definition's option order */
+    int len[IR_MAX_OPT];
+} ir_choice;
+
+typedef struct ir_optimizer {
+    ir_choice c;
+    double lr;    /* the base learning rate */
+    int nbuffers; /* state buffers of N_PARAMS values each */
+    int nscalars; /* state values after the buffers */
     long n_state;
 } ir_optimizer;
+
+typedef struct ir_schedule {
+    ir_choice c;  /* c.name NULL: a constant learning rate */
+    int per_step; /* counts optimizer steps, not epochs */
+} ir_schedule;
 
 typedef struct ir_data {
     int kind; /* rt_source_kind of the training set */
@@ -182,6 +197,7 @@ typedef struct ir_graph {
     int has_data;
     ir_data data;
     ir_optimizer opt;
+    ir_schedule sched;
     ir_train train;
     /* sizes fixed at generation time from the data */
     int32_t n_train, n_valid, n_test, features;

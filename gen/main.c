@@ -255,7 +255,7 @@ int main(int argc, char **argv)
     spec_options so = {.sets = c.sets, .nsets = c.nsets};
     if (spec_run(c.spec, &g, &so, err, sizeof err)) goto fail;
     if ((rc = size_from_data(&g, err, sizeof err))) goto fail;
-    if (opt_resolve(&g, err, sizeof err)) {
+    if (opt_resolve(&g, err, sizeof err) || sched_resolve(&g, err, sizeof err)) {
         rc = 2;
         goto fail;
     }

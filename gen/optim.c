@@ -8,69 +8,53 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define REQUIRED                                                                                   \
-    {                                                                                              \
-        NAN, NAN                                                                                   \
-    }
-#define BETAS                                                                                      \
-    {                                                                                              \
-        "betas", OPT_PAIR,                                                                         \
-        {                                                                                          \
-            0.9, 0.999                                                                             \
-        }                                                                                          \
-    }
-#define MAXIMIZE                                                                                   \
-    {                                                                                              \
-        "maximize", OPT_BOOL,                                                                      \
-        {                                                                                          \
-            0, 0                                                                                   \
-        }                                                                                          \
-    }
-#define WEIGHT_DECAY                                                                               \
-    {                                                                                              \
-        "weight_decay", OPT_NUMBER,                                                                \
-        {                                                                                          \
-            0, 0                                                                                   \
-        }                                                                                          \
-    }
+/* clang-format off */
+#define REQUIRED {NAN, NAN}
+#define BETAS {"betas", OPT_PAIR, {0.9, 0.999}, NULL}
+#define MAXIMIZE {"maximize", OPT_BOOL, {0, 0}, NULL}
+#define WEIGHT_DECAY {"weight_decay", OPT_NUMBER, {0, 0}, NULL}
+/* clang-format on */
 
-static double get(const double (*v)[2], const opt_def *d, const char *name)
+static int resolve_choice(ir_choice *c, const char *what, const opt_option *options, char *msg,
+                          size_t size);
+
+static double get(const double (*v)[IR_MAX_LIST], const opt_def *d, const char *name)
 {
     int i = opt_index(d, name);
     return i < 0 ? 0 : v[i][0];
 }
 
-static int one(const double (*v)[2])
+static int one(const double (*v)[IR_MAX_LIST])
 {
     (void)v;
     return 1;
 }
-static int two(const double (*v)[2])
+static int two(const double (*v)[IR_MAX_LIST])
 {
     (void)v;
     return 2;
 }
-static int three(const double (*v)[2])
+static int three(const double (*v)[IR_MAX_LIST])
 {
     (void)v;
     return 3;
 }
 
-static const opt_option sgd_options[] = {{"lr", OPT_NUMBER, REQUIRED},
-                                         {"momentum", OPT_NUMBER, {0, 0}},
-                                         {"dampening", OPT_NUMBER, {0, 0}},
+static const opt_option sgd_options[] = {{"lr", OPT_NUMBER, REQUIRED, NULL},
+                                         {"momentum", OPT_NUMBER, {0, 0}, NULL},
+                                         {"dampening", OPT_NUMBER, {0, 0}, NULL},
                                          WEIGHT_DECAY,
-                                         {"nesterov", OPT_BOOL, {0, 0}},
+                                         {"nesterov", OPT_BOOL, {0, 0}, NULL},
                                          MAXIMIZE,
-                                         {NULL, 0, {0, 0}}};
+                                         {NULL, 0, {0, 0}, NULL}};
 
 /* the momentum buffer only when there is momentum */
-static int sgd_buffers(const double (*v)[2])
+static int sgd_buffers(const double (*v)[IR_MAX_LIST])
 {
     return v[1][0] != 0;
 }
 
-static int sgd_check(const double (*v)[2], char *err, size_t errsize)
+static int sgd_check(const double (*v)[IR_MAX_LIST], char *err, size_t errsize)
 {
     /* options: lr, momentum, dampening, weight_decay, nesterov, maximize */
     if (v[4][0] && (v[1][0] <= 0 || v[2][0] != 0)) {
@@ -80,62 +64,65 @@ static int sgd_check(const double (*v)[2], char *err, size_t errsize)
     return 0;
 }
 
-static const opt_option heavy_ball_options[] = {
-    {"lr", OPT_NUMBER, REQUIRED}, {"beta", OPT_NUMBER, {0.9, 0}}, {NULL, 0, {0, 0}}};
-static const opt_option momentum_classic_options[] = {
-    {"lr", OPT_NUMBER, REQUIRED}, {"gamma", OPT_NUMBER, {0.9, 0}}, {NULL, 0, {0, 0}}};
-static const opt_option adagrad_options[] = {{"lr", OPT_NUMBER, {1e-2, 0}},
-                                             {"lr_decay", OPT_NUMBER, {0, 0}},
+static const opt_option heavy_ball_options[] = {{"lr", OPT_NUMBER, REQUIRED, NULL},
+                                                {"beta", OPT_NUMBER, {0.9, 0}, NULL},
+                                                {NULL, 0, {0, 0}, NULL}};
+static const opt_option momentum_classic_options[] = {{"lr", OPT_NUMBER, REQUIRED, NULL},
+                                                      {"gamma", OPT_NUMBER, {0.9, 0}, NULL},
+                                                      {NULL, 0, {0, 0}, NULL}};
+static const opt_option adagrad_options[] = {
+    {"lr", OPT_NUMBER, {1e-2, 0}, NULL},
+    {"lr_decay", OPT_NUMBER, {0, 0}, NULL},
+    WEIGHT_DECAY,
+    {"initial_accumulator_value", OPT_NUMBER, {0, 0}, NULL},
+    {"eps", OPT_NUMBER, {1e-10, 0}, NULL},
+    MAXIMIZE,
+    {NULL, 0, {0, 0}, NULL}};
+static const opt_option rmsprop_options[] = {{"lr", OPT_NUMBER, {1e-2, 0}, NULL},
+                                             {"alpha", OPT_NUMBER, {0.99, 0}, NULL},
+                                             {"eps", OPT_NUMBER, {1e-8, 0}, NULL},
                                              WEIGHT_DECAY,
-                                             {"initial_accumulator_value", OPT_NUMBER, {0, 0}},
-                                             {"eps", OPT_NUMBER, {1e-10, 0}},
+                                             {"momentum", OPT_NUMBER, {0, 0}, NULL},
+                                             {"centered", OPT_BOOL, {0, 0}, NULL},
                                              MAXIMIZE,
-                                             {NULL, 0, {0, 0}}};
-static const opt_option rmsprop_options[] = {{"lr", OPT_NUMBER, {1e-2, 0}},
-                                             {"alpha", OPT_NUMBER, {0.99, 0}},
-                                             {"eps", OPT_NUMBER, {1e-8, 0}},
-                                             WEIGHT_DECAY,
-                                             {"momentum", OPT_NUMBER, {0, 0}},
-                                             {"centered", OPT_BOOL, {0, 0}},
-                                             MAXIMIZE,
-                                             {NULL, 0, {0, 0}}};
-static const opt_option adadelta_options[] = {{"lr", OPT_NUMBER, {1.0, 0}},
-                                              {"rho", OPT_NUMBER, {0.9, 0}},
-                                              {"eps", OPT_NUMBER, {1e-6, 0}},
+                                             {NULL, 0, {0, 0}, NULL}};
+static const opt_option adadelta_options[] = {{"lr", OPT_NUMBER, {1.0, 0}, NULL},
+                                              {"rho", OPT_NUMBER, {0.9, 0}, NULL},
+                                              {"eps", OPT_NUMBER, {1e-6, 0}, NULL},
                                               WEIGHT_DECAY,
                                               MAXIMIZE,
-                                              {NULL, 0, {0, 0}}};
-static const opt_option adam_options[] = {{"lr", OPT_NUMBER, {1e-3, 0}},
+                                              {NULL, 0, {0, 0}, NULL}};
+static const opt_option adam_options[] = {{"lr", OPT_NUMBER, {1e-3, 0}, NULL},
                                           BETAS,
-                                          {"eps", OPT_NUMBER, {1e-8, 0}},
+                                          {"eps", OPT_NUMBER, {1e-8, 0}, NULL},
                                           WEIGHT_DECAY,
-                                          {"amsgrad", OPT_BOOL, {0, 0}},
+                                          {"amsgrad", OPT_BOOL, {0, 0}, NULL},
                                           MAXIMIZE,
-                                          {NULL, 0, {0, 0}}};
-static const opt_option adamw_options[] = {{"lr", OPT_NUMBER, {1e-3, 0}},
+                                          {NULL, 0, {0, 0}, NULL}};
+static const opt_option adamw_options[] = {{"lr", OPT_NUMBER, {1e-3, 0}, NULL},
                                            BETAS,
-                                           {"eps", OPT_NUMBER, {1e-8, 0}},
-                                           {"weight_decay", OPT_NUMBER, {1e-2, 0}},
-                                           {"amsgrad", OPT_BOOL, {0, 0}},
+                                           {"eps", OPT_NUMBER, {1e-8, 0}, NULL},
+                                           {"weight_decay", OPT_NUMBER, {1e-2, 0}, NULL},
+                                           {"amsgrad", OPT_BOOL, {0, 0}, NULL},
                                            MAXIMIZE,
-                                           {NULL, 0, {0, 0}}};
-static const opt_option adamax_options[] = {{"lr", OPT_NUMBER, {2e-3, 0}},
+                                           {NULL, 0, {0, 0}, NULL}};
+static const opt_option adamax_options[] = {{"lr", OPT_NUMBER, {2e-3, 0}, NULL},
                                             BETAS,
-                                            {"eps", OPT_NUMBER, {1e-8, 0}},
+                                            {"eps", OPT_NUMBER, {1e-8, 0}, NULL},
                                             WEIGHT_DECAY,
                                             MAXIMIZE,
-                                            {NULL, 0, {0, 0}}};
-static const opt_option nadam_options[] = {{"lr", OPT_NUMBER, {2e-3, 0}},
+                                            {NULL, 0, {0, 0}, NULL}};
+static const opt_option nadam_options[] = {{"lr", OPT_NUMBER, {2e-3, 0}, NULL},
                                            BETAS,
-                                           {"eps", OPT_NUMBER, {1e-8, 0}},
+                                           {"eps", OPT_NUMBER, {1e-8, 0}, NULL},
                                            WEIGHT_DECAY,
-                                           {"momentum_decay", OPT_NUMBER, {4e-3, 0}},
-                                           {NULL, 0, {0, 0}}};
-static const opt_option radam_options[] = {{"lr", OPT_NUMBER, {1e-3, 0}},
+                                           {"momentum_decay", OPT_NUMBER, {4e-3, 0}, NULL},
+                                           {NULL, 0, {0, 0}, NULL}};
+static const opt_option radam_options[] = {{"lr", OPT_NUMBER, {1e-3, 0}, NULL},
                                            BETAS,
-                                           {"eps", OPT_NUMBER, {1e-8, 0}},
+                                           {"eps", OPT_NUMBER, {1e-8, 0}, NULL},
                                            WEIGHT_DECAY,
-                                           {NULL, 0, {0, 0}}};
+                                           {NULL, 0, {0, 0}, NULL}};
 
 const opt_def opt_defs[] = {
     {"sgd", "torch.optim.SGD", sgd_options, sgd_buffers, 0, sgd_check},
@@ -154,6 +141,111 @@ const opt_def opt_defs[] = {
     {NULL, NULL, NULL, NULL, 0, NULL},
 };
 
+/* ---- schedules ---- */
+
+static const char *const every_words[] = {"epoch", "step", NULL};
+static const char *const mode_words[] = {"min", "max", NULL};
+static const char *const threshold_words[] = {"rel", "abs", NULL};
+static const char *const monitor_words[] = {"valid_loss", "loss", NULL};
+#define EVERY(d)                                                                                   \
+    {                                                                                              \
+        "every", OPT_STRING, {d, 0}, every_words                                                   \
+    }
+#define END                                                                                        \
+    {                                                                                              \
+        NULL, 0, {0, 0}, NULL                                                                      \
+    }
+
+static const opt_option constant_options[] = {EVERY(0), END};
+static const opt_option step_lr_options[] = {{"step_size", OPT_NUMBER, REQUIRED, NULL},
+                                             {"gamma", OPT_NUMBER, {0.1, 0}, NULL},
+                                             EVERY(0),
+                                             END};
+static const opt_option multistep_lr_options[] = {
+    {"milestones", OPT_LIST, REQUIRED, NULL}, {"gamma", OPT_NUMBER, {0.1, 0}, NULL}, EVERY(0), END};
+static const opt_option exponential_lr_options[] = {
+    {"gamma", OPT_NUMBER, REQUIRED, NULL}, EVERY(0), END};
+static const opt_option exp_decay_options[] = {{"k", OPT_NUMBER, REQUIRED, NULL}, EVERY(0), END};
+static const opt_option linear_lr_options[] = {{"start_factor", OPT_NUMBER, {1.0 / 3, 0}, NULL},
+                                               {"end_factor", OPT_NUMBER, {1.0, 0}, NULL},
+                                               {"total_iters", OPT_NUMBER, {5, 0}, NULL},
+                                               EVERY(0),
+                                               END};
+static const opt_option cosine_options[] = {{"T_max", OPT_NUMBER, {0, 0}, NULL},
+                                            {"eta_min", OPT_NUMBER, {0, 0}, NULL},
+                                            {"warmup", OPT_NUMBER, {0, 0}, NULL},
+                                            EVERY(0),
+                                            END};
+static const opt_option inverse_sqrt_options[] = {EVERY(0), END};
+static const opt_option inverse_time_options[] = {{"k", OPT_NUMBER, REQUIRED, NULL}, EVERY(0), END};
+static const opt_option cyclic_lr_options[] = {{"base_lr", OPT_NUMBER, REQUIRED, NULL},
+                                               {"max_lr", OPT_NUMBER, REQUIRED, NULL},
+                                               {"step_size_up", OPT_NUMBER, {2000, 0}, NULL},
+                                               {"step_size_down", OPT_NUMBER, {0, 0}, NULL},
+                                               EVERY(1),
+                                               END};
+static const opt_option one_cycle_lr_options[] = {{"max_lr", OPT_NUMBER, REQUIRED, NULL},
+                                                  {"total_steps", OPT_NUMBER, {0, 0}, NULL},
+                                                  {"pct_start", OPT_NUMBER, {0.3, 0}, NULL},
+                                                  {"div_factor", OPT_NUMBER, {25, 0}, NULL},
+                                                  {"final_div_factor", OPT_NUMBER, {1e4, 0}, NULL},
+                                                  EVERY(1),
+                                                  END};
+static const opt_option plateau_options[] = {
+    {"mode", OPT_STRING, {0, 0}, mode_words},
+    {"factor", OPT_NUMBER, {0.1, 0}, NULL},
+    {"patience", OPT_NUMBER, {10, 0}, NULL},
+    {"threshold", OPT_NUMBER, {1e-4, 0}, NULL},
+    {"threshold_mode", OPT_STRING, {0, 0}, threshold_words},
+    {"cooldown", OPT_NUMBER, {0, 0}, NULL},
+    {"min_lr", OPT_NUMBER, {0, 0}, NULL},
+    {"eps", OPT_NUMBER, {1e-8, 0}, NULL},
+    {"monitor", OPT_STRING, {0, 0}, monitor_words},
+    EVERY(0),
+    END};
+
+const sched_def sched_defs[] = {
+    {"constant", "a constant learning rate", constant_options},
+    {"step_lr", "torch.optim.lr_scheduler.StepLR", step_lr_options},
+    {"multistep_lr", "torch.optim.lr_scheduler.MultiStepLR", multistep_lr_options},
+    {"exponential_lr", "torch.optim.lr_scheduler.ExponentialLR", exponential_lr_options},
+    {"exp_decay", "ExponentialLR with gamma = e^-k", exp_decay_options},
+    {"linear_lr", "torch.optim.lr_scheduler.LinearLR", linear_lr_options},
+    {"cosine", "torch.optim.lr_scheduler.CosineAnnealingLR, with an optional linear warmup",
+     cosine_options},
+    {"inverse_sqrt", "LambdaLR(lambda e: 1 / sqrt(e + 1))", inverse_sqrt_options},
+    {"inverse_time", "LambdaLR(lambda e: 1 / (1 + k e))", inverse_time_options},
+    {"cyclic_lr", "torch.optim.lr_scheduler.CyclicLR (triangular)", cyclic_lr_options},
+    {"one_cycle_lr", "torch.optim.lr_scheduler.OneCycleLR (cosine)", one_cycle_lr_options},
+    {"reduce_lr_on_plateau", "torch.optim.lr_scheduler.ReduceLROnPlateau", plateau_options},
+    {NULL, NULL, NULL},
+};
+
+const sched_def *sched_find(const char *name)
+{
+    for (const sched_def *d = sched_defs; d->name; d++)
+        if (!strcmp(d->name, name)) return d;
+    return NULL;
+}
+
+int sched_resolve(ir_graph *g, char *err, size_t errsize)
+{
+    ir_schedule *s = &g->sched;
+    if (!s->c.name) return 0;
+    const sched_def *d = sched_find(s->c.name);
+    char msg[512];
+    if (!d)
+        snprintf(msg, sizeof msg, "unknown schedule '%s'", s->c.name);
+    else if (!resolve_choice(&s->c, d->name, d->options, msg, sizeof msg)) {
+        int i = 0;
+        while (d->options[i].name && strcmp(d->options[i].name, "every")) i++;
+        s->per_step = d->options[i].name && s->c.value[i][0] == 1;
+        return 0;
+    }
+    snprintf(err, errsize, "%s:%d: %s", s->c.file ? s->c.file : g->spec_path, s->c.line, msg);
+    return -1;
+}
+
 const opt_def *opt_find(const char *name)
 {
     for (const opt_def *d = opt_defs; d->name; d++)
@@ -168,54 +260,99 @@ int opt_index(const opt_def *def, const char *name)
     return -1;
 }
 
+/* Fills c->value from the definition's defaults and what the spec set,
+ * and checks them; -1 with a message (without position) in msg. */
+static int resolve_choice(ir_choice *c, const char *what, const opt_option *options, char *msg,
+                          size_t size)
+{
+    for (int i = 0; options[i].name; i++) {
+        c->value[i][0] = options[i].dflt[0];
+        c->value[i][1] = options[i].dflt[1];
+        c->len[i] = options[i].kind == OPT_PAIR ? 2 : 1;
+        if (options[i].kind == OPT_LIST) c->len[i] = isnan(options[i].dflt[0]) ? 1 : 0;
+    }
+    for (int k = 0; k < c->nset; k++) {
+        int i = -1;
+        for (int j = 0; options[j].name; j++)
+            if (!strcmp(options[j].name, c->set_key[k])) i = j;
+        if (i < 0) {
+            snprintf(msg, size, "%s: unknown option '%s'", what, c->set_key[k]);
+            return -1;
+        }
+        const opt_option *op = &options[i];
+        int len = c->set_len[k];
+        if (op->kind == OPT_STRING) {
+            int w = -1;
+            for (int j = 0; c->set_word[k] && op->words[j]; j++)
+                if (!strcmp(op->words[j], c->set_word[k])) w = j;
+            if (w < 0) {
+                char list[128] = "";
+                for (int j = 0; op->words[j]; j++)
+                    snprintf(list + strlen(list), sizeof list - strlen(list), "%s'%s'",
+                             j ? ", " : "", op->words[j]);
+                snprintf(msg, size, "%s: %s must be one of %s", what, op->name, list);
+                return -1;
+            }
+            c->value[i][0] = w;
+            c->len[i] = 1;
+            continue;
+        }
+        if (c->set_word[k]) {
+            snprintf(msg, size, "%s: %s must be a number, not '%s'", what, op->name,
+                     c->set_word[k]);
+            return -1;
+        }
+        if ((op->kind == OPT_PAIR && len != 2) || (op->kind == OPT_LIST && len < 1) ||
+            ((op->kind == OPT_NUMBER || op->kind == OPT_BOOL) && len != 1)) {
+            snprintf(msg, size, "%s: %s must be %s", what, op->name,
+                     op->kind == OPT_PAIR   ? "a pair of numbers such as {0.9, 0.999}"
+                     : op->kind == OPT_LIST ? "a list of numbers such as {30, 80}"
+                     : op->kind == OPT_BOOL ? "true or false"
+                                            : "a number");
+            return -1;
+        }
+        memcpy(c->value[i], c->set_value[k], sizeof c->value[i]);
+        c->len[i] = len;
+    }
+    for (int i = 0; options[i].name; i++) {
+        const opt_option *op = &options[i];
+        double a = c->value[i][0], b = c->value[i][1];
+        if (isnan(a)) {
+            snprintf(msg, size, "%s: %s is required", what, op->name);
+            return -1;
+        }
+        if (op->kind == OPT_PAIR && !(a >= 0 && a < 1 && b >= 0 && b < 1)) {
+            snprintf(msg, size, "%s: invalid %s (%g, %g): each must be in [0, 1)", what, op->name,
+                     a, b);
+            return -1;
+        }
+        if (op->kind == OPT_NUMBER && !(a >= 0) && strcmp(op->name, "lr_decay")) {
+            snprintf(msg, size, "%s: invalid %s: %g", what, op->name, a);
+            return -1;
+        }
+    }
+    return 0;
+}
+
 int opt_resolve(ir_graph *g, char *err, size_t errsize)
 {
     ir_optimizer *o = &g->opt;
-    const opt_def *d = opt_find(o->name);
+    const opt_def *d = opt_find(o->c.name);
     char msg[512];
     if (!d) {
-        snprintf(msg, sizeof msg, "unknown optimizer '%s'", o->name);
+        snprintf(msg, sizeof msg, "unknown optimizer '%s'", o->c.name);
         goto bad;
     }
-    for (int i = 0; d->options[i].name; i++) {
-        o->value[i][0] = d->options[i].dflt[0];
-        o->value[i][1] = d->options[i].dflt[1];
-    }
-    for (int k = 0; k < o->nset; k++) {
-        int i = opt_index(d, o->set_key[k]);
-        if (i < 0) {
-            snprintf(msg, sizeof msg, "%s: unknown option '%s'", d->name, o->set_key[k]);
-            goto bad;
-        }
-        o->value[i][0] = o->set_value[k][0];
-        o->value[i][1] = o->set_value[k][1];
-    }
-    for (int i = 0; d->options[i].name; i++) {
-        const opt_option *op = &d->options[i];
-        double a = o->value[i][0], b = o->value[i][1];
-        if (isnan(a)) {
-            snprintf(msg, sizeof msg, "%s: %s is required (as in %s)", d->name, op->name, d->torch);
-            goto bad;
-        }
-        /* every hyper-parameter of these optimizers is >= 0; betas lie in [0, 1) */
-        if (op->kind == OPT_PAIR && !(a >= 0 && a < 1 && b >= 0 && b < 1)) {
-            snprintf(msg, sizeof msg, "%s: invalid %s (%g, %g): each must be in [0, 1)", d->name,
-                     op->name, a, b);
-            goto bad;
-        }
-        if (op->kind == OPT_NUMBER && !(a >= 0) && strcmp(op->name, "lr_decay")) {
-            snprintf(msg, sizeof msg, "%s: invalid %s: %g", d->name, op->name, a);
-            goto bad;
-        }
-    }
-    if (d->check && d->check((const double(*)[2])o->value, msg, sizeof msg) < 0) goto bad;
-    o->lr = get((const double(*)[2])o->value, d, "lr");
-    o->nbuffers = d->buffers((const double(*)[2])o->value);
+    if (resolve_choice(&o->c, d->name, d->options, msg, sizeof msg)) goto bad;
+    if (d->check && d->check((const double(*)[IR_MAX_LIST])o->c.value, msg, sizeof msg) < 0)
+        goto bad;
+    o->lr = get((const double(*)[IR_MAX_LIST])o->c.value, d, "lr");
+    o->nbuffers = d->buffers((const double(*)[IR_MAX_LIST])o->c.value);
     o->nscalars = d->scalars;
     o->n_state = o->nbuffers * g->n_params + o->nscalars;
     return 0;
 bad:
-    snprintf(err, errsize, "%s:%d: %s", o->file ? o->file : g->spec_path, o->line, msg);
+    snprintf(err, errsize, "%s:%d: %s", o->c.file ? o->c.file : g->spec_path, o->c.line, msg);
     return -1;
 }
 
@@ -230,9 +367,45 @@ static const char *num(arena *A, double v)
     return arena_strdup(A, buf);
 }
 
+int sched_template_vars(const ir_graph *g, const char **keys, const char **values, int max)
+{
+    const ir_choice *c = &g->sched.c;
+    const sched_def *d = sched_find(c->name);
+    arena *A = g->A;
+    int n = 0;
+    for (int i = 0; d->options[i].name && n + 1 <= max; i++) {
+        const opt_option *op = &d->options[i];
+        keys[n] = op->name;
+        if (op->kind == OPT_LIST) {
+            const char *list = "";
+            for (int k = 0; k < c->len[i]; k++)
+                list = arena_printf(A, "%s%s%s", list, k ? ", " : "", num(A, c->value[i][k]));
+            values[n++] = list;
+            keys[n] = arena_printf(A, "n_%s", op->name);
+            values[n++] = arena_printf(A, "%d", c->len[i]);
+        } else if (op->kind == OPT_STRING) {
+            /* the word, and a 0/1 hole per word: mode_max, monitor_loss, ... */
+            values[n++] = op->words[(int)c->value[i][0]];
+            for (int w = 0; op->words[w] && n < max; w++) {
+                keys[n] = arena_printf(A, "%s_%s", op->name, op->words[w]);
+                values[n++] = w == (int)c->value[i][0] ? "1" : "0";
+            }
+        } else {
+            values[n++] = num(A, c->value[i][0]);
+        }
+    }
+    if (n + 2 <= max) {
+        keys[n] = "where";
+        values[n++] = arena_printf(A, "%s:%d", c->file ? c->file : g->spec_path, c->line);
+        keys[n] = "torch";
+        values[n++] = d->torch;
+    }
+    return n;
+}
+
 int opt_template_vars(const ir_graph *g, const char **keys, const char **values, int max)
 {
-    const ir_optimizer *o = &g->opt;
+    const ir_choice *o = &g->opt.c;
     const opt_def *d = opt_find(o->name);
     arena *A = g->A;
     int n = 0;
@@ -257,7 +430,7 @@ int opt_template_vars(const ir_graph *g, const char **keys, const char **values,
         keys[n] = "torch";
         values[n++] = d->torch;
         keys[n] = "n_state";
-        values[n++] = arena_printf(A, "%ld", o->n_state);
+        values[n++] = arena_printf(A, "%ld", g->opt.n_state);
     }
     return n;
 }

@@ -9,12 +9,13 @@
 
 #include "ir.h"
 
-typedef enum opt_kind { OPT_NUMBER, OPT_BOOL, OPT_PAIR } opt_kind;
+typedef enum opt_kind { OPT_NUMBER, OPT_BOOL, OPT_PAIR, OPT_LIST, OPT_STRING } opt_kind;
 
 typedef struct opt_option {
     const char *name;
     opt_kind kind;
-    double dflt[2]; /* NAN: required */
+    double dflt[2]; /* NAN: required; OPT_STRING: the index of the default in `words` */
+    const char *const *words; /* OPT_STRING: the accepted words (stored as their index) */
 } opt_option;
 
 typedef struct opt_def {
@@ -22,13 +23,27 @@ typedef struct opt_def {
     const char *torch; /* what it matches, for comments */
     const opt_option *options;
     /* state buffers for these values; extra checks (message into err) */
-    int (*buffers)(const double (*v)[2]);
+    int (*buffers)(const double (*v)[IR_MAX_LIST]);
     int scalars;
-    int (*check)(const double (*v)[2], char *err, size_t errsize);
+    int (*check)(const double (*v)[IR_MAX_LIST], char *err, size_t errsize);
 } opt_def;
 
 /* The optimizers, terminated by a row with a NULL name. */
 extern const opt_def opt_defs[];
+
+/* The learning-rate schedules: a closed form lr(e) per row, in
+ * templates/schedule/<name>.c (e counts epochs or steps from 0). */
+typedef struct sched_def {
+    const char *name;
+    const char *torch;
+    const opt_option *options;
+} sched_def;
+extern const sched_def sched_defs[];
+const sched_def *sched_find(const char *name);
+/* Resolves g->sched like opt_resolve (nothing to do without a schedule). */
+int sched_resolve(ir_graph *g, char *err, size_t errsize);
+/* The schedule template's holes (options; lists as C initialisers). */
+int sched_template_vars(const ir_graph *g, const char **keys, const char **values, int max);
 
 const opt_def *opt_find(const char *name);
 /* The option's index in def->options, or -1. */

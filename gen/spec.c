@@ -1140,6 +1140,18 @@ static int dsl_optimizer(lua_State *L)
     return tagged(L, "__optim", d->name, keys);
 }
 
+/* step_lr { step_size = 10 }, cosine { warmup = 1 }, ...: one per row of
+ * sched_defs (gen/optim.c) */
+static int dsl_schedule(lua_State *L)
+{
+    const sched_def *d = lua_touserdata(L, lua_upvalueindex(1));
+    const char *keys[IR_MAX_OPT + 1];
+    int k = 0;
+    for (; d->options[k].name && k < IR_MAX_OPT; k++) keys[k] = d->options[k].name;
+    keys[k] = NULL;
+    return tagged(L, "__sched", d->name, keys);
+}
+
 static int dsl_train(lua_State *L)
 {
     spec_state *s = state(L);
@@ -1359,6 +1371,11 @@ static void open_sandbox(lua_State *L)
         lua_pushcclosure(L, dsl_optimizer, 1);
         lua_setfield(L, -2, d->name);
     }
+    for (const sched_def *d = sched_defs; d->name; d++) {
+        lua_pushlightuserdata(L, (void *)d);
+        lua_pushcclosure(L, dsl_schedule, 1);
+        lua_setfield(L, -2, d->name);
+    }
     lua_newtable(L);
     lua_pushcfunction(L, env_index);
     lua_setfield(L, -2, "__index");
@@ -1426,6 +1443,49 @@ static void setting_error(lua_State *L, int line, const char *fmt, ...)
     else
         lua_pushfstring(L, "%s: %s", state(L)->path, msg);
     lua_error(L);
+}
+
+/* The options of an optimizer or schedule table as written; optim.c fills in
+ * the defaults and checks them. */
+static void read_choice(lua_State *L, int t, const char *kind, int line, ir_choice *c)
+{
+    spec_state *s = state(L);
+    c->name = arena_strdup(s->g->A, kind);
+    c->file = s->path;
+    c->line = line;
+    lua_pushnil(L);
+    while (lua_next(L, t)) {
+        const char *key = lua_type(L, -2) == LUA_TSTRING ? lua_tostring(L, -2) : NULL;
+        if (key && strncmp(key, "__", 2) && c->nset < IR_MAX_OPT) {
+            int k = c->nset;
+            double *v = c->set_value[k];
+            c->set_len[k] = 1;
+            if (lua_isboolean(L, -1)) {
+                v[0] = lua_toboolean(L, -1);
+            } else if (lua_type(L, -1) == LUA_TNUMBER) {
+                v[0] = lua_tonumber(L, -1);
+            } else if (lua_type(L, -1) == LUA_TSTRING) {
+                c->set_word[k] = arena_strdup(s->g->A, lua_tostring(L, -1));
+            } else if (lua_istable(L, -1)) {
+                int n = (int)lua_rawlen(L, -1);
+                if (n < 1 || n > IR_MAX_LIST)
+                    setting_error(L, line, "%s: %s must list 1 to %d numbers", kind, key,
+                                  IR_MAX_LIST);
+                for (int i = 0; i < n; i++) {
+                    lua_rawgeti(L, -1, i + 1);
+                    if (lua_type(L, -1) != LUA_TNUMBER)
+                        setting_error(L, line, "%s: %s must list numbers", kind, key);
+                    v[i] = lua_tonumber(L, -1);
+                    lua_pop(L, 1);
+                }
+                c->set_len[k] = n;
+            } else {
+                setting_error(L, line, "%s: %s cannot be a %s", kind, key, luaL_typename(L, -1));
+            }
+            c->set_key[c->nset++] = arena_strdup(s->g->A, key);
+        }
+        lua_pop(L, 1);
+    }
 }
 
 static int read_settings(lua_State *L)
@@ -1528,39 +1588,23 @@ static int read_settings(lua_State *L)
         lua_getfield(L, t, "__line");
         int line = (int)lua_tointeger(L, -1);
         lua_pop(L, 1);
-        ir_optimizer *o = &g->opt;
-        o->name = arena_strdup(g->A, kind);
-        o->file = s->path;
-        o->line = line;
-        /* the values as written; optim.c fills in the defaults and checks them */
-        lua_pushnil(L);
-        while (lua_next(L, t)) {
-            const char *key = lua_type(L, -2) == LUA_TSTRING ? lua_tostring(L, -2) : NULL;
-            if (key && strncmp(key, "__", 2) && o->nset < IR_MAX_OPT) {
-                double *v = o->set_value[o->nset];
-                if (lua_isboolean(L, -1)) {
-                    v[0] = lua_toboolean(L, -1);
-                } else if (lua_type(L, -1) == LUA_TNUMBER) {
-                    v[0] = lua_tonumber(L, -1);
-                } else if (lua_istable(L, -1) && lua_rawlen(L, -1) == 2) {
-                    lua_rawgeti(L, -1, 1);
-                    lua_rawgeti(L, -2, 2);
-                    if (lua_type(L, -1) != LUA_TNUMBER || lua_type(L, -2) != LUA_TNUMBER)
-                        setting_error(L, line, "%s: %s must be a pair of numbers", kind, key);
-                    v[0] = lua_tonumber(L, -2);
-                    v[1] = lua_tonumber(L, -1);
-                    lua_pop(L, 2);
-                } else {
-                    setting_error(L, line, "%s: %s must be a number%s", kind, key,
-                                  !strcmp(key, "betas") ? " pair such as {0.9, 0.999}"
-                                                        : " or true/false");
-                }
-                o->set_key[o->nset++] = arena_strdup(g->A, key);
-            }
-            lua_pop(L, 1);
-        }
+        read_choice(L, t, kind, line, &g->opt.c);
     } else {
         setting_error(L, 0, "the spec sets no optimizer (e.g. optimizer = sgd { lr = 0.1 })");
+    }
+    lua_pop(L, 1);
+
+    lua_getfield(L, G, "schedule");
+    if (!lua_isnil(L, -1)) {
+        int t = lua_gettop(L);
+        if (!lua_istable(L, t) || (lua_getfield(L, t, "__sched"), lua_isnil(L, -1)))
+            setting_error(L, 0, "schedule must be a schedule such as step_lr { step_size = 10 }");
+        const char *kind = lua_tostring(L, -1);
+        lua_pop(L, 1);
+        lua_getfield(L, t, "__line");
+        int line = (int)lua_tointeger(L, -1);
+        lua_pop(L, 1);
+        read_choice(L, t, kind, line, &g->sched.c);
     }
     lua_pop(L, 2);
     return 0;

@@ -164,6 +164,22 @@ typedef struct rt_param_info {
 long rt_count_correct(int task, const real *out, int out_len, const real *y, int label_len,
                       long rows);
 
+/* ---- ReduceLROnPlateau: the schedule that watches a metric ---- */
+typedef struct rt_plateau {
+    /* settings, as torch.optim.lr_scheduler.ReduceLROnPlateau */
+    int mode_max;      /* 0: lower is better */
+    int threshold_abs; /* 0: relative threshold */
+    int monitor_loss;  /* 1: the training loss, 0: the validation loss */
+    double factor, threshold, min_lr, eps;
+    int patience, cooldown;
+    /* state */
+    int started, bad_epochs, cooldown_left;
+    double best;
+} rt_plateau;
+
+/* After an epoch with this metric: the learning rate to use from now on. */
+double rt_plateau_step(rt_plateau *p, double metric, double lr);
+
 /* ---- weights files: a header (magic, format version, element size, model
  * hash, counts), the parameters, the standardisation statistics, and a CRC32
  * of all that; written atomically. */

@@ -274,6 +274,14 @@ static int cmd_train(const options *o)
 
     long step = 0;
     double t0 = rt_now();
+    /* the learning rate: the schedule's function of the epoch or step count,
+     * from the base lr (which a plateau schedule lowers between epochs) */
+    double base_lr = o->lr, lr = o->lr;
+    long steps_per_epoch = n / MODEL_BATCH + (remainder > 0 && n % MODEL_BATCH ? 1 : 0);
+    long total = MODEL_SCHEDULE_PER_STEP ? (o->steps >= 0 ? o->steps : steps_per_epoch * o->epochs) : o->epochs;
+#if MODEL_PLATEAU
+    rt_plateau plateau = model_plateau_init;
+#endif
     int stop = 0;
     for (int epoch = 1; epoch <= o->epochs && !stop; epoch++) {
         double te = rt_now(), loss_sum = 0;
@@ -297,7 +305,8 @@ static int cmd_train(const options *o)
                         MODEL_NAME, (double)loss, step + 1, epoch);
                 return 1;
             }
-            model_update(b.param, b.grad, b.state, (real)o->lr, ++step);
+            lr = model_lr(MODEL_SCHEDULE_PER_STEP ? step : epoch - 1, base_lr, total);
+            model_update(b.param, b.grad, b.state, (real)lr, ++step);
             loss_sum += (double)loss * rows;
             correct += rt_count_correct(MODEL_TASK, b.out, MODEL_OUTPUT_LEN, by, MODEL_LABEL_LEN, rows);
             seen += rows;
@@ -307,16 +316,19 @@ static int cmd_train(const options *o)
         result tr = {loss_sum / (seen ? seen : 1), (double)correct / (seen ? seen : 1)};
         result va = {NAN, NAN};
         if (d.valid.n) va = evaluate(&d.valid, &b);
+#if MODEL_PLATEAU
+        base_lr = rt_plateau_step(&plateau, plateau.monitor_loss || !d.valid.n ? tr.loss : va.loss, base_lr);
+#endif
         if (!o->quiet) {
             printf("epoch %3d/%d  loss %.6g", epoch, o->epochs, tr.loss);
             if (MODEL_TASK != RT_TASK_NONE && MODEL_TASK != RT_TASK_REGRESS) printf("  acc %.4f", tr.accuracy);
             if (d.valid.n) printf("  valid loss %.4g acc %.4f", va.loss, va.accuracy);
-            printf("  %.0f rows/s  %.1fs\n", seen / (now - te > 0 ? now - te : 1e-9), now - t0);
+            printf("  lr %.4g  %.0f rows/s  %.1fs\n", lr, seen / (now - te > 0 ? now - te : 1e-9), now - t0);
             fflush(stdout);
         }
         if (metrics)
             fprintf(metrics, "%d,%ld,%.9g,%.6f,%.9g,%.6f,%.9g,%.3f\n", epoch, step, tr.loss, tr.accuracy,
-                    va.loss, va.accuracy, o->lr, now - t0);
+                    va.loss, va.accuracy, lr, now - t0);
     }
     if (metrics) fclose(metrics);
 

@@ -35,6 +35,9 @@
 #define MODEL_SHUFFLE {{shuffle}}
 #define MODEL_LR {{lr}}
 #define MODEL_OPTIMIZER "{{optimizer}}"
+#define MODEL_SCHEDULE "{{schedule}}"
+#define MODEL_SCHEDULE_PER_STEP {{per_step}} /* the schedule counts steps (1) or epochs (0) */
+#define MODEL_PLATEAU {{plateau}}            /* the schedule watches a metric after each epoch */
 
 /* data, and how it is prepared */
 extern const rt_source model_train_data, model_test_data;
@@ -56,6 +59,13 @@ real model_train_step(int rows, const real *param, real *grad, const real *x, co
 /* Forward and loss without gradients on `rows` rows (MODEL_BATCH or 1). */
 real model_eval(int rows, const real *param, const real *x, const real *y, real *out,
                 real *arena);
+
+/* The learning rate after e epochs or steps (from 0) of a run of `total`,
+ * from the base lr (the spec's, or --lr). */
+double model_lr(long e, double base, long total);
+#if MODEL_PLATEAU
+extern const rt_plateau model_plateau_init;
+#endif
 
 /* The optimizer's step: param <- update(param, grad, state) at learning
  * rate lr, for step t = 1, 2, ... (gradient clipping may scale grad). */

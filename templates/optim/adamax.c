@@ -1,0 +1,35 @@
+/* ---- update: Adamax ({{where}}) ----
+ * {{torch}}(lr={{lr}}, betas=({{beta1}}, {{beta2}}), eps={{eps}},
+ *     weight_decay={{weight_decay}}, maximize={{maximize}}):
+ *   g <- -g                                    if maximize
+ *   g <- g + weight_decay * p
+ *   m <- beta1 * m + (1 - beta1) * g
+ *   u <- max(beta2 * u, |g| + eps)             (eps inside the max)
+ *   p <- p - lr / (1 - beta1^t) * m / u
+ * State: m, u (the infinity norm), from 0. The step size is computed in
+ * double once per call and rounded to the element type; then torch's
+ * kernels: add_ with alpha is fma, addcdiv is p + (-step * m) / u. */
+static const double beta1 = {{beta1}}, beta2 = {{beta2}};
+static const real eps = {{eps}};
+static const int maximize = {{maximize}};
+
+/* one range of the flat buffers: p, g and the state m, u at the same offset */
+RT_CLONES static void update_range(real *restrict p, const real *restrict grad,
+                                   real *restrict state, long n, real lr, real weight_decay, long t)
+{
+    real *restrict m = state, *restrict u = state + MODEL_N_PARAMS;
+    const real b1 = (real)beta1, b2 = (real)beta2, mix1 = (real)(1 - beta1);
+    const real neg_step = (real)(-((double)lr / (1 - pow(beta1, (double)t))));
+    for (long i = 0; i < n; i++) {
+        real g = maximize ? -grad[i] : grad[i];
+        if (weight_decay != 0) g = fma(p[i], weight_decay, g);
+        m[i] = fma(g, mix1, m[i] * b1);
+        u[i] = fmax(u[i] * b2, fabs(g) + eps);
+        p[i] += neg_step * m[i] / u[i];
+    }
+}
+
+void model_update(real *param, real *grad, real *state, real lr, long t)
+{
+{{ranges}}
+}
