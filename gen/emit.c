@@ -493,6 +493,9 @@ static const char *fmt_init(emitter *e, const ir_node *p)
         return e_fmt(e, "rt_init_uniform(rng, %s, %ld, %.17g, %.17g);", at, n, in->a, in->b);
     case INIT_NORMAL:
         return e_fmt(e, "rt_init_normal(rng, %s, %ld, %.17g, %.17g);", at, n, in->a, in->b);
+    case INIT_ORTHOGONAL:
+        return e_fmt(e, "rt_init_orthogonal(rng, %s, %d, %ld, %.17g);", at, p->dim[0],
+                     n / p->dim[0], in->a);
     }
     return "";
 }
@@ -648,14 +651,39 @@ static const char *update_ranges(ir_graph *g)
     }
     if (w.len == 0)
         wr_line(&w, "(void)param, (void)grad, (void)lr, (void)t; /* nothing to train */");
+    char *ranges = wr_take(&w);
+    /* gradient clipping comes first, as torch's clip_grad_*_ before step() */
+    w.indent = 1;
+    if (g->train.clip_grad_norm > 0) {
+        wr_line(&w,
+                "/* clip_grad_norm_(max_norm = %g): g <- g * min(1, max_norm / (||g|| + 1e-6)),",
+                g->train.clip_grad_norm);
+        wr_line(&w, " * ||g|| the L2 norm of all the gradients together */");
+        wr_line(&w, "{");
+        wr_line(&w, "const double norm = sqrt(rt_sumsq(grad, MODEL_N_PARAMS));");
+        wr_line(&w, "const double coef = %.17g / (norm + 1e-6);", g->train.clip_grad_norm);
+        wr_line(&w, "if (coef < 1)");
+        wr_line(&w, "    for (long i = 0; i < MODEL_N_PARAMS; i++) grad[i] *= (real)coef;");
+        wr_line(&w, "}");
+    }
+    if (g->train.clip_grad_value > 0) {
+        wr_line(&w, "/* clip_grad_value_(%g): each g clamped to [-%g, %g] */",
+                g->train.clip_grad_value, g->train.clip_grad_value, g->train.clip_grad_value);
+        wr_line(&w, "for (long i = 0; i < MODEL_N_PARAMS; i++)");
+        wr_line(&w, "    grad[i] = fmin(fmax(grad[i], (real)-%.17g), (real)%.17g);",
+                g->train.clip_grad_value, g->train.clip_grad_value);
+    }
+    wr_raw(&w, ranges);
+    free(ranges);
     char *t = wr_take(&w);
     const char *r = arena_strdup(g->A, t);
     free(t);
     return r;
 }
 
-static const char *const runtime_files[] = {"rt.h",      "rt_util.c", "rt_rng.c",   "rt_data.c",
-                                            "rt_file.c", "rt_simd.c", "rt_model.c", NULL};
+static const char *const runtime_files[] = {"rt.h",       "rt_util.c",   "rt_rng.c",
+                                            "rt_data.c",  "rt_file.c",   "rt_simd.c",
+                                            "rt_model.c", "rt_lapack.c", NULL};
 
 /* mkdir -p */
 static int make_dirs(const char *dir)
@@ -748,7 +776,7 @@ int emit_folder(ir_graph *g, const plan *p, const emit_options *o, char *err, si
         if (n->kind != K_PARAM) continue;
         wr_line(&w, "/* %s: %s */", n->label, n->init.what);
         wr_line(&w, "%s", fmt_init(&e, n));
-        if (n->init.kind == INIT_UNIFORM || n->init.kind == INIT_NORMAL) uses_rng = 1;
+        if (n->init.kind != INIT_ZEROS && n->init.kind != INIT_CONSTANT) uses_rng = 1;
     }
     if (!uses_rng) wr_line(&w, "(void)rng;");
     if (!ntensors) wr_line(&w, "(void)param;");

@@ -83,6 +83,7 @@ typedef enum ir_init_kind {
     INIT_CONSTANT,
     INIT_UNIFORM,
     INIT_NORMAL,
+    INIT_ORTHOGONAL, /* a = gain */
 } ir_init_kind;
 
 /* How a parameter is drawn; bounds are final (fans and gains applied). */
@@ -178,6 +179,8 @@ typedef struct ir_train {
     uint32_t seed;
     int shuffle;
     int drop_last;
+    double clip_grad_norm;  /* 0: none; else torch.nn.utils.clip_grad_norm_(max_norm) */
+    double clip_grad_value; /* 0: none; else clip_grad_value_(v) */
 } ir_train;
 
 typedef struct ir_graph {

@@ -471,6 +471,17 @@ static int dsl_kaiming_uniform(lua_State *L)
     static const char *const n[] = {"a", "mode", "nonlinearity", NULL};
     return make_init(L, "kaiming_uniform", 3, n);
 }
+static int dsl_orthogonal(lua_State *L)
+{
+    static const char *const n[] = {"gain", NULL};
+    return make_init(L, "orthogonal", 1, n);
+}
+/* Defazio and Bottou's variance c / (fan_in * fan_out): normal(0, that) */
+static int dsl_defazio_bottou(lua_State *L)
+{
+    static const char *const n[] = {"c", NULL};
+    return make_init(L, "defazio_bottou", 1, n);
+}
 static int dsl_kaiming_normal(lua_State *L)
 {
     static const char *const n[] = {"a", "mode", "nonlinearity", NULL};
@@ -529,6 +540,20 @@ static ir_init resolve_init(lua_State *L, int t, const ir_node *p)
         in.b = opt_number(L, t, "std", 1);
         if (!(in.b >= 0)) spec_error(L, "normal: std = %g must not be negative", in.b);
         in.what = arena_printf(A, "normal(%g, %g)", in.a, in.b);
+    } else if (!strcmp(kind, "orthogonal") || !strcmp(kind, "defazio_bottou")) {
+        if (!fans_ok) spec_error(L, "%s: needs a tensor of at least 2 dimensions", kind);
+        if (kind[0] == 'o') {
+            in.kind = INIT_ORTHOGONAL;
+            in.a = opt_number(L, t, "gain", 1);
+            in.what = arena_printf(A, "orthogonal(gain=%g): QR of N(0, 1) draws, as torch", in.a);
+        } else {
+            double c = opt_number(L, t, "c", 1);
+            in.kind = INIT_NORMAL;
+            in.a = 0;
+            in.b = sqrt(c / ((double)fan_in * (double)fan_out));
+            in.what =
+                arena_printf(A, "defazio_bottou(c=%g): N(0, c / (%ld * %ld))", c, fan_in, fan_out);
+        }
     } else if (!strncmp(kind, "xavier_", 7) || !strncmp(kind, "kaiming_", 8)) {
         if (!fans_ok)
             spec_error(L,
@@ -951,6 +976,44 @@ static int dsl_l1(lua_State *L)
     return pairwise(L, 1, "l1");
 }
 
+/* l2_penalty() = Σ w² and l1_penalty() = Σ |w| over the trainable weights
+ * made so far (parameters of two or more dimensions: biases usually go
+ * unregularised); l2_penalty { biases = true } includes the rest. Add them
+ * to the objective: minimize(loss + 1e-4 * l2_penalty()). */
+static int regulariser(lua_State *L, int l1, const char *fname)
+{
+    spec_state *s = state(L);
+    static const char *const keys[] = {"biases", NULL};
+    check_keys(L, 1, fname, keys);
+    int biases = opt_bool(L, 1, "biases", 0), total = -1, n = s->g->n;
+    for (int i = 0; i < n; i++) {
+        const ir_node *p = ir_get(s->g, i);
+        if (p->kind != K_PARAM || !p->trainable || (p->rank < 2 && !biases)) continue;
+        ir_args t = {.nin = 1, .in = {i}, .f = {2}};
+        int term = l1 ? make(L, OP_ABS, &t, fname) : make(L, OP_POW, &t, fname);
+        ir_args r = {.nin = 1, .in = {term}, .rank = 0};
+        int sum = make(L, OP_SUM_TO, &r, fname);
+        if (total < 0) {
+            total = sum;
+        } else {
+            ir_args a = {.nin = 2, .in = {total, sum}};
+            total = make(L, OP_ADD, &a, fname);
+        }
+    }
+    if (total < 0) return spec_error(L, "%s: there are no weights to regularise yet", fname);
+    push_tensor(L, total);
+    return 1;
+}
+
+static int dsl_l2_penalty(lua_State *L)
+{
+    return regulariser(L, 0, "l2_penalty");
+}
+static int dsl_l1_penalty(lua_State *L)
+{
+    return regulariser(L, 1, "l1_penalty");
+}
+
 static int dsl_minimize(lua_State *L)
 {
     spec_state *s = state(L);
@@ -1156,7 +1219,9 @@ static int dsl_train(lua_State *L)
 {
     spec_state *s = state(L);
     luaL_checktype(L, 1, LUA_TTABLE);
-    static const char *const keys[] = {"batch", "epochs", "seed", "shuffle", "drop_last", NULL};
+    static const char *const keys[] = {"batch",           "epochs",    "seed",
+                                       "shuffle",         "drop_last", "clip_grad_norm",
+                                       "clip_grad_value", NULL};
     check_keys(L, 1, "train", keys);
     ir_train *t = &s->g->train;
     lua_getfield(L, 1, "batch");
@@ -1180,6 +1245,10 @@ static int dsl_train(lua_State *L)
     t->seed = (uint32_t)seed;
     t->shuffle = opt_bool(L, 1, "shuffle", 1);
     t->drop_last = opt_bool(L, 1, "drop_last", 0);
+    t->clip_grad_norm = opt_number(L, 1, "clip_grad_norm", 0);
+    t->clip_grad_value = opt_number(L, 1, "clip_grad_value", 0);
+    if (t->clip_grad_norm < 0 || t->clip_grad_value < 0)
+        return spec_error(L, "train: clip_grad_norm and clip_grad_value must be positive");
     return 0;
 }
 
@@ -1281,6 +1350,8 @@ static const luaL_Reg dsl[] = {
     {"cross_entropy", dsl_cross_entropy},
     {"logistic", dsl_logistic},
     {"minimize", dsl_minimize},
+    {"l2_penalty", dsl_l2_penalty},
+    {"l1_penalty", dsl_l1_penalty},
     {"output", dsl_output},
     {"sequential", dsl_sequential},
     {"Linear", dsl_Linear},
@@ -1299,6 +1370,8 @@ static const luaL_Reg dsl[] = {
     {"xavier_normal", dsl_xavier_normal},
     {"kaiming_uniform", dsl_kaiming_uniform},
     {"kaiming_normal", dsl_kaiming_normal},
+    {"orthogonal", dsl_orthogonal},
+    {"defazio_bottou", dsl_defazio_bottou},
     {"idx", dsl_idx},
     {"csv", dsl_csv},
     {"xor", dsl_xor},

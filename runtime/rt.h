@@ -67,6 +67,9 @@ void rt_shuffle(rt_rng *rng, int32_t *idx, int32_t n);
 void rt_init_uniform(rt_rng *rng, real *p, long n, double a, double b);
 void rt_init_normal(rt_rng *rng, real *p, long n, double mean, double std);
 void rt_init_constant(real *p, long n, double value);
+/* torch.nn.init.orthogonal_ on p viewed as [rows x cols] (rt_lapack.c, QR
+ * through LAPACK); -1 if LAPACK fails. Draws rows * cols normals. */
+int rt_init_orthogonal(rt_rng *rng, real *p, long rows, long cols, double gain);
 
 /* ---- data ---- */
 enum rt_source_kind {
