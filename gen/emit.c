@@ -527,6 +527,11 @@ static void emit_source(writer *w, arena *A, const char *var, const ir_data *d, 
                         uint32_t seed)
 {
     wr_line(w, "const rt_source %s = {", var);
+    if (d->kind == RT_SRC_NONE) {
+        wr_line(w, ".kind = RT_SRC_NONE, /* no data: a bare objective */");
+        wr_line(w, "};");
+        return;
+    }
     if (d->kind == RT_SRC_IDX) {
         if (test && !d->test_images) {
             wr_line(w, ".kind = RT_SRC_NONE,");

@@ -164,8 +164,18 @@ static rt_source probe_source(const ir_graph *g)
 /* Fixes the sizes that come from the data: rows, features, batch. */
 static int size_from_data(ir_graph *g, char *err, size_t errsize)
 {
+    if (!g->has_data && g->input < 0 && g->labels < 0) {
+        /* a bare objective of parameters (a test function, a textbook
+         * problem): each epoch is one step on no data */
+        g->n_train = 1;
+        g->train.batch = 1;
+        g->features = 0;
+        g->label_len = 0;
+        return 0;
+    }
     if (!g->has_data) {
-        snprintf(err, errsize, "%s: the spec has no data (e.g. data = idx { ... } or csv { ... })",
+        snprintf(err, errsize,
+                 "%s: the spec has an input but no data (e.g. data = idx { ... } or csv { ... })",
                  g->spec_path);
         return 2;
     }

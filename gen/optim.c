@@ -156,7 +156,6 @@ static const char *const monitor_words[] = {"valid_loss", "loss", NULL};
         NULL, 0, {0, 0}, NULL                                                                      \
     }
 
-static const opt_option constant_options[] = {EVERY(0), END};
 static const opt_option step_lr_options[] = {{"step_size", OPT_NUMBER, REQUIRED, NULL},
                                              {"gamma", OPT_NUMBER, {0.1, 0}, NULL},
                                              EVERY(0),
@@ -205,7 +204,6 @@ static const opt_option plateau_options[] = {
     END};
 
 const sched_def sched_defs[] = {
-    {"constant", "a constant learning rate", constant_options},
     {"step_lr", "torch.optim.lr_scheduler.StepLR", step_lr_options},
     {"multistep_lr", "torch.optim.lr_scheduler.MultiStepLR", multistep_lr_options},
     {"exponential_lr", "torch.optim.lr_scheduler.ExponentialLR", exponential_lr_options},

@@ -4,6 +4,7 @@
  * raised the Lua way and carry the spec file and line. */
 #include "spec.h"
 
+#include <assert.h>
 #include <errno.h>
 #include <limits.h>
 #include <math.h>
@@ -1439,12 +1440,19 @@ static void open_sandbox(lua_State *L)
     lua_call(L, 1, 0);
     lua_pop(L, 1);
     luaL_setfuncs(L, dsl, 0);
+    /* optimizer and schedule names share the globals with the DSL */
     for (const opt_def *d = opt_defs; d->name; d++) {
+        lua_getfield(L, -1, d->name);
+        assert(lua_isnil(L, -1) && "an optimizer's name is taken");
+        lua_pop(L, 1);
         lua_pushlightuserdata(L, (void *)d);
         lua_pushcclosure(L, dsl_optimizer, 1);
         lua_setfield(L, -2, d->name);
     }
     for (const sched_def *d = sched_defs; d->name; d++) {
+        lua_getfield(L, -1, d->name);
+        assert(lua_isnil(L, -1) && "a schedule's name is taken");
+        lua_pop(L, 1);
         lua_pushlightuserdata(L, (void *)d);
         lua_pushcclosure(L, dsl_schedule, 1);
         lua_setfield(L, -2, d->name);

@@ -41,6 +41,7 @@ static const char usage[] =
     "  --steps N         stop training after N steps\n"
     "  --limit N         train on the first N rows only (rounded down to whole batches)\n"
     "  --metrics FILE    write loss, accuracy and time per epoch as CSV\n"
+    "  --trace FILE      write every parameter after every step as CSV (small models)\n"
     "  -o FILE           predict: write to FILE instead of standard output\n"
     "  --tol X           gradcheck: largest relative error accepted\n"
     "  --quiet           print only the final result\n"
@@ -49,7 +50,7 @@ static const char usage[] =
     "exit status: 0 ok, 1 failure (bad data, weights or numbers), 2 bad usage\n";
 
 typedef struct options {
-    const char *command, *arg, *weights, *metrics, *out;
+    const char *command, *arg, *weights, *metrics, *out, *trace;
     int epochs, threads, quiet;
     long steps, limit;
     double lr, tol;
@@ -99,10 +100,12 @@ static options parse_args(int argc, char **argv)
             o.limit = (long)number_arg(a, v, 1, 1e15), i++;
         } else if (!strcmp(a, "--tol")) {
             o.tol = number_arg(a, v, 0, 1), i++;
-        } else if (!strcmp(a, "--weights") || !strcmp(a, "--metrics") || !strcmp(a, "-o")) {
+        } else if (!strcmp(a, "--weights") || !strcmp(a, "--metrics") || !strcmp(a, "-o") ||
+                   !strcmp(a, "--trace")) {
             if (!v) die_usage("%s needs a file name", a);
             if (!strcmp(a, "--weights")) o.weights = v;
             else if (!strcmp(a, "--metrics")) o.metrics = v;
+            else if (!strcmp(a, "--trace")) o.trace = v;
             else o.out = v;
             i++;
         } else if (!strcmp(a, "--quiet") || !strcmp(a, "-q")) {
@@ -180,6 +183,13 @@ static data load_data(buffers *b, int need_train, int need_test)
     data d;
     rt_error err;
     memset(&d, 0, sizeof d);
+    if (need_train && model_train_data.kind == RT_SRC_NONE) {
+        /* a bare objective: one row of nothing, so that an epoch is one step */
+        d.train.n = 1;
+        d.train.x = b->x;
+        d.train.y = b->y;
+        return d;
+    }
     if (need_train) {
         if (rt_data_load(&model_train_data, MODEL_FEATURES, MODEL_LABEL_LEN, MODEL_CLASSES, &d.train, &err))
             fail(&err);
@@ -268,6 +278,30 @@ static int cmd_train(const options *o)
         }
         fprintf(metrics, "epoch,step,loss,accuracy,valid_loss,valid_accuracy,lr,seconds\n");
     }
+    /* the trajectory: every parameter after every step, for small models */
+    FILE *trace = NULL;
+    if (o->trace) {
+        if (MODEL_N_PARAMS > 10000) {
+            fprintf(stderr, "%s: --trace: %ld parameters are too many to trace (10000 at most)\n",
+                    MODEL_NAME, MODEL_N_PARAMS);
+            return 2;
+        }
+        trace = fopen(o->trace, "w");
+        if (!trace) {
+            fprintf(stderr, "%s: %s: cannot open: %s\n", MODEL_NAME, o->trace, strerror(errno));
+            return 1;
+        }
+        fprintf(trace, "step,loss,lr");
+        for (int i = 0; i < model_n_param_tensors; i++)
+            for (long k = 0; k < model_params[i].numel; k++)
+                if (model_params[i].numel == 1)
+                    fprintf(trace, ",%s", model_params[i].name);
+                else
+                    fprintf(trace, ",%s[%ld]", model_params[i].name, k);
+        fprintf(trace, "\n0,,");
+        for (long k = 0; k < MODEL_N_PARAMS; k++) fprintf(trace, ",%.9g", (double)b.param[k]);
+        fprintf(trace, "\n");
+    }
     if (!o->quiet)
         printf("%s: %ld training rows, batch %d, %ld parameters, %s, lr %g\n", MODEL_NAME, n,
                MODEL_BATCH, MODEL_N_PARAMS, MODEL_OPTIMIZER, o->lr);
@@ -307,6 +341,11 @@ static int cmd_train(const options *o)
             }
             lr = model_lr(MODEL_SCHEDULE_PER_STEP ? step : epoch - 1, base_lr, total);
             model_update(b.param, b.grad, b.state, (real)lr, ++step);
+            if (trace) {
+                fprintf(trace, "%ld,%.9g,%.9g", step, (double)loss, lr);
+                for (long k = 0; k < MODEL_N_PARAMS; k++) fprintf(trace, ",%.9g", (double)b.param[k]);
+                fprintf(trace, "\n");
+            }
             loss_sum += (double)loss * rows;
             correct += rt_count_correct(MODEL_TASK, b.out, MODEL_OUTPUT_LEN, by, MODEL_LABEL_LEN, rows);
             seen += rows;
@@ -331,6 +370,7 @@ static int cmd_train(const options *o)
                     va.loss, va.accuracy, lr, now - t0);
     }
     if (metrics) fclose(metrics);
+    if (trace) fclose(trace);
 
     rt_weights w = {b.param, MODEL_N_PARAMS, MODEL_STANDARDIZE ? b.stats : NULL,
                     MODEL_STANDARDIZE ? 2L * MODEL_FEATURES : 0};
