@@ -629,13 +629,18 @@ static const char *update_ranges(ir_graph *g)
     w.indent = 1;
     const opt_def *d = opt_find(g->opt.c.name);
     int wdi = opt_index(d, "weight_decay");
-    double wd = wdi >= 0 ? g->opt.c.value[wdi][0] : 0;
+    double wd0 = wdi >= 0 ? g->opt.c.value[wdi][0] : 0;
+    /* runs of trainable parameters with the same group options */
     long start = -1, end = 0;
+    double lr_scale = 1, wd = 0;
     const char *first = NULL, *last = NULL;
     for (int i = 0; i <= g->n; i++) {
         const ir_node *p = i < g->n ? ir_get(g, i) : NULL;
         if (p && p->kind != K_PARAM) continue;
-        if (p && p->trainable && start >= 0 && p->offset == end) {
+        double p_scale = p && !isnan(p->group_lr) ? p->group_lr / g->opt.lr : 1;
+        double p_wd = p && !isnan(p->group_wd) ? p->group_wd : wd0;
+        if (p && p->trainable && start >= 0 && p->offset == end && p_scale == lr_scale &&
+            p_wd == wd) {
             end = p->offset + ir_numel(p, 1);
             last = p->label;
             continue;
@@ -643,15 +648,24 @@ static const char *update_ranges(ir_graph *g)
         if (start >= 0) {
             wr_line(&w, "/* %s%s%s */", first, first == last ? "" : " .. ",
                     first == last ? "" : last);
-            wr_line(&w,
+            if (lr_scale == 1)
+                wr_line(
+                    &w,
                     "update_range(param + %ld, grad + %ld, state + %ld, %ld, lr, (real)%.17g, t);",
                     start, start, start, end - start, wd);
+            else
+                wr_line(&w,
+                        "update_range(param + %ld, grad + %ld, state + %ld, %ld, (real)(lr * "
+                        "%.17g), (real)%.17g, t);",
+                        start, start, start, end - start, lr_scale, wd);
             start = -1;
         }
         if (p && p->trainable) {
             start = p->offset;
             end = p->offset + ir_numel(p, 1);
             first = last = p->label;
+            lr_scale = p_scale;
+            wd = p_wd;
         }
     }
     if (w.len == 0)

@@ -2,6 +2,7 @@
 #include "ir.h"
 
 #include <ctype.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -46,6 +47,7 @@ int ir_add(ir_graph *g, ir_op op, int nin, const int *in)
     for (int i = 0; i < nin; i++) n->in[i] = in[i];
     n->grad = -1;
     n->trainable = 1;
+    n->group_lr = n->group_wd = NAN;
     return g->n++;
 }
 

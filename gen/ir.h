@@ -112,6 +112,7 @@ typedef struct ir_node {
     long offset;   /* K_PARAM: offset in the flat buffer */
     ir_init init;  /* K_PARAM */
     int trainable; /* K_PARAM */
+    double group_lr, group_wd; /* K_PARAM: its optimizer group's lr and weight decay (NAN: the optimizer's) */
 } ir_node;
 
 /* The task the objective implies: how predictions and accuracy are read. */

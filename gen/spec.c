@@ -670,7 +670,7 @@ static int dsl_linear(lua_State *L)
     lua_settop(L, 3);
     int x = check_tensor(L, 1, "linear");
     lua_Integer out = luaL_checkinteger(L, 2);
-    static const char *const keys[] = {"bias", "name", "init", "bias_init", NULL};
+    static const char *const keys[] = {"bias", "name", "init", "bias_init", "frozen", NULL};
     check_keys(L, 3, "linear", keys);
     const ir_node *xn = ir_get(s->g, x);
     char sh[64];
@@ -706,6 +706,8 @@ static int dsl_linear(lua_State *L)
     }
     lua_pop(L, 1);
 
+    int frozen = opt_bool(L, 3, "frozen", 0);
+    ir_get(s->g, w)->trainable = !frozen;
     ir_args ma = {.nin = 2, .in = {x, w}, .i = {0, 1}};
     int y = make(L, OP_MATMUL, &ma, "linear");
     ir_get(s->g, y)->name = ir_c_name(s->g, name);
@@ -714,6 +716,7 @@ static int dsl_linear(lua_State *L)
         int b = new_param(L, &ba, arena_printf(s->g->A, "%s.bias", name),
                           arena_printf(s->g->A, "%s_bias", name));
         ir_node *bn = ir_get(s->g, b);
+        bn->trainable = !frozen;
         get_opt(L, 3, "bias_init");
         if (lua_istable(L, -1))
             bn->init = resolve_init(L, lua_gettop(L), bn);
@@ -1197,9 +1200,10 @@ static int dsl_linreg(lua_State *L)
 static int dsl_optimizer(lua_State *L)
 {
     const opt_def *d = lua_touserdata(L, lua_upvalueindex(1));
-    const char *keys[IR_MAX_OPT + 1];
+    const char *keys[IR_MAX_OPT + 2];
     int k = 0;
     for (; d->options[k].name && k < IR_MAX_OPT; k++) keys[k] = d->options[k].name;
+    keys[k++] = "groups"; /* per-parameter options, read with the settings */
     keys[k] = NULL;
     return tagged(L, "__optim", d->name, keys);
 }
@@ -1526,6 +1530,73 @@ static void setting_error(lua_State *L, int line, const char *fmt, ...)
     lua_error(L);
 }
 
+/* Does the parameter `label` belong to the group's `params`: a list of
+ * names, or a Lua pattern ("%.bias$")? */
+static int group_has(lua_State *L, int params, const char *label)
+{
+    if (lua_type(L, params) == LUA_TSTRING) {
+        lua_getglobal(L, "string");
+        lua_getfield(L, -1, "find");
+        lua_pushstring(L, label);
+        lua_pushvalue(L, params);
+        lua_call(L, 2, 1);
+        int found = !lua_isnil(L, -1);
+        lua_pop(L, 2);
+        return found;
+    }
+    int n = (int)lua_rawlen(L, params), found = 0;
+    for (int i = 1; i <= n && !found; i++) {
+        lua_rawgeti(L, params, i);
+        found = lua_isstring(L, -1) && !strcmp(lua_tostring(L, -1), label);
+        lua_pop(L, 1);
+    }
+    return found;
+}
+
+/* groups = { { params = "%.bias$", weight_decay = 0 }, { params = { "fc3.weight" }, lr = 0.01 } }:
+ * per-parameter options as torch's parameter groups; the first group that
+ * names a parameter sets its lr and weight decay. */
+static void read_groups(lua_State *L, int t, const char *kind, int line)
+{
+    ir_graph *g = state(L)->g;
+    if (!lua_istable(L, t))
+        setting_error(L, line, "%s: groups must be a list of { params = ..., ... }", kind);
+    int n = (int)lua_rawlen(L, t);
+    char *taken = arena_alloc(g->A, (size_t)g->n + 1);
+    for (int k = 1; k <= n; k++) {
+        lua_rawgeti(L, t, k);
+        int grp = lua_gettop(L);
+        if (!lua_istable(L, grp)) setting_error(L, line, "%s: groups[%d] must be a table", kind, k);
+        lua_pushnil(L);
+        while (lua_next(L, grp)) {
+            const char *key = lua_type(L, -2) == LUA_TSTRING ? lua_tostring(L, -2) : "?";
+            if (strcmp(key, "params") && strcmp(key, "lr") && strcmp(key, "weight_decay"))
+                setting_error(L, line,
+                              "%s: groups[%d]: unknown option '%s' (params, lr, weight_decay)",
+                              kind, k, key);
+            lua_pop(L, 1);
+        }
+        lua_getfield(L, grp, "params");
+        int params = lua_gettop(L);
+        if (!lua_isstring(L, params) && !lua_istable(L, params))
+            setting_error(L, line,
+                          "%s: groups[%d] needs params = a name pattern or a list of names", kind,
+                          k);
+        double lr = opt_number(L, grp, "lr", NAN), wd = opt_number(L, grp, "weight_decay", NAN);
+        int matched = 0;
+        for (int i = 0; i < g->n; i++) {
+            ir_node *p = ir_get(g, i);
+            if (p->kind != K_PARAM || taken[i] || !group_has(L, params, p->label)) continue;
+            taken[i] = 1;
+            matched++;
+            p->group_lr = lr;
+            p->group_wd = wd;
+        }
+        if (!matched) setting_error(L, line, "%s: groups[%d] matches no parameter", kind, k);
+        lua_settop(L, grp - 1);
+    }
+}
+
 /* The options of an optimizer or schedule table as written; optim.c fills in
  * the defaults and checks them. */
 static void read_choice(lua_State *L, int t, const char *kind, int line, ir_choice *c)
@@ -1537,7 +1608,9 @@ static void read_choice(lua_State *L, int t, const char *kind, int line, ir_choi
     lua_pushnil(L);
     while (lua_next(L, t)) {
         const char *key = lua_type(L, -2) == LUA_TSTRING ? lua_tostring(L, -2) : NULL;
-        if (key && strncmp(key, "__", 2) && c->nset < IR_MAX_OPT) {
+        if (key && !strcmp(key, "groups")) {
+            read_groups(L, lua_gettop(L), kind, line);
+        } else if (key && strncmp(key, "__", 2) && c->nset < IR_MAX_OPT) {
             int k = c->nset;
             double *v = c->set_value[k];
             c->set_len[k] = 1;

@@ -42,6 +42,7 @@ static const char usage[] =
     "  --limit N         train on the first N rows only (rounded down to whole batches)\n"
     "  --metrics FILE    write loss, accuracy and time per epoch as CSV\n"
     "  --trace FILE      write every parameter after every step as CSV (small models)\n"
+    "  --init DIR        start from DIR/<parameter>.npy where present (as export writes)\n"
     "  -o FILE           predict: write to FILE instead of standard output\n"
     "  --tol X           gradcheck: largest relative error accepted\n"
     "  --quiet           print only the final result\n"
@@ -50,7 +51,7 @@ static const char usage[] =
     "exit status: 0 ok, 1 failure (bad data, weights or numbers), 2 bad usage\n";
 
 typedef struct options {
-    const char *command, *arg, *weights, *metrics, *out, *trace;
+    const char *command, *arg, *weights, *metrics, *out, *trace, *init;
     int epochs, threads, quiet;
     long steps, limit;
     double lr, tol;
@@ -101,11 +102,12 @@ static options parse_args(int argc, char **argv)
         } else if (!strcmp(a, "--tol")) {
             o.tol = number_arg(a, v, 0, 1), i++;
         } else if (!strcmp(a, "--weights") || !strcmp(a, "--metrics") || !strcmp(a, "-o") ||
-                   !strcmp(a, "--trace")) {
+                   !strcmp(a, "--trace") || !strcmp(a, "--init")) {
             if (!v) die_usage("%s needs a file name", a);
             if (!strcmp(a, "--weights")) o.weights = v;
             else if (!strcmp(a, "--metrics")) o.metrics = v;
             else if (!strcmp(a, "--trace")) o.trace = v;
+            else if (!strcmp(a, "--init")) o.init = v;
             else o.out = v;
             i++;
         } else if (!strcmp(a, "--quiet") || !strcmp(a, "-q")) {
@@ -259,6 +261,23 @@ static int cmd_train(const options *o)
     rt_rng_seed(&init_rng, o->seed);
     rt_rng_seed(&shuffle_rng, o->seed ^ 0x9E3779B9u); /* its own stream: data order */
     model_init(b.param, &init_rng);
+    if (o->init) {
+        /* fine-tuning and transfer learning: the parameters that DIR has
+         * (by name, as export writes them) replace the drawn ones */
+        int loaded = 0;
+        for (int i = 0; i < model_n_param_tensors; i++) {
+            char path[4096];
+            snprintf(path, sizeof path, "%s/%s.npy", o->init, model_params[i].name);
+            if (access(path, F_OK)) continue;
+            if (rt_npy_read(path, b.param + model_params[i].offset, model_params[i].numel, &err)) fail(&err);
+            loaded++;
+        }
+        if (!loaded) {
+            fprintf(stderr, "%s: --init %s: no <parameter>.npy file of this model there\n", MODEL_NAME, o->init);
+            return 1;
+        }
+        if (!o->quiet) printf("%s: %d of %d parameter tensors from %s\n", MODEL_NAME, loaded, model_n_param_tensors, o->init);
+    }
 
     long n = d.train.n;
     int remainder = MODEL_REMAINDER;

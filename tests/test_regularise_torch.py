@@ -44,7 +44,11 @@ CASES = {
     "l1": (" + 0.003 * l1_penalty()", "", dict(l1=0.003)),
     "clip_norm": ("", ", clip_grad_norm = 0.05", dict(clip_norm=0.05)),
     "clip_value": ("", ", clip_grad_value = 0.01", dict(clip_value=0.01)),
+    # parameter groups: no weight decay on biases, a lower lr for fc2.weight
+    "groups": ("", "", dict(groups=True)),
 }
+OPTIMIZER = {"groups": ", weight_decay = 0.01, groups = { { params = \"%.bias$\", weight_decay = 0 }, "
+                       "{ params = { \"fc2.weight\" }, lr = 0.1 } }"}
 
 
 def run(cmd, cwd):
@@ -56,7 +60,7 @@ def data():
     return r.randn(ROWS, 6).astype(np.float32), r.randint(0, 3, ROWS)
 
 
-def trainc_case(name, dtype, extra_obj, extra_train):
+def trainc_case(name, dtype, extra_obj, extra_train, extra_opt=""):
     folder = os.path.join(TMP, f"{name}_{dtype}")
     os.makedirs(folder, exist_ok=True)
     X, y = data()
@@ -70,7 +74,7 @@ local x = input {{ 6 }}
 local y = labels {{ classes = 3 }}
 local z = linear(tanh(linear(x, 8, {{ name = "fc1" }})), 3, {{ name = "fc2" }})
 minimize(cross_entropy(z, y){extra_obj})
-optimizer = sgd {{ lr = {LR} }}
+optimizer = sgd {{ lr = {LR}{extra_opt} }}
 train {{ batch = {BATCH}, epochs = 100, shuffle = false{extra_train} }}
 """)
     r = run([TRAINC, "build", "-q", "spec.lua", "-o", "bin", "--dtype", dtype], folder)
@@ -86,7 +90,7 @@ train {{ batch = {BATCH}, epochs = 100, shuffle = false{extra_train} }}
     return (load("init"), load("final")), ""
 
 
-def torch_case(dtype, init, l2=0.0, l1=0.0, biases=False, clip_norm=0.0, clip_value=0.0):
+def torch_case(dtype, init, l2=0.0, l1=0.0, biases=False, clip_norm=0.0, clip_value=0.0, groups=False):
     td = torch.float32 if dtype == "float" else torch.float64
     net = nn.Sequential(nn.Linear(6, 8), nn.Tanh(), nn.Linear(8, 3)).to(td)
     ps = (net[0].weight, net[0].bias, net[2].weight, net[2].bias)
@@ -95,7 +99,11 @@ def torch_case(dtype, init, l2=0.0, l1=0.0, biases=False, clip_norm=0.0, clip_va
             p.copy_(torch.from_numpy(init[name]).to(td))
     X, y = data()
     X, y = torch.from_numpy(X).to(td), torch.from_numpy(y.astype(np.int64))
-    opt = torch.optim.SGD(net.parameters(), lr=LR)
+    if groups:
+        opt = torch.optim.SGD([{"params": [ps[0]]}, {"params": [ps[1], ps[3]], "weight_decay": 0.0},
+                               {"params": [ps[2]], "lr": 0.1}], lr=LR, weight_decay=0.01)
+    else:
+        opt = torch.optim.SGD(net.parameters(), lr=LR)
     lossf = nn.CrossEntropyLoss()
     penalised = [p for p in ps if p.dim() >= 2 or biases]
     for step in range(STEPS):
@@ -126,7 +134,7 @@ def compare(got, want, dtype):
 
 for name, (obj, tr, kw) in CASES.items():
     for dtype in ("float", "double"):
-        res, err = trainc_case(name, dtype, obj, tr)
+        res, err = trainc_case(name, dtype, obj, tr, OPTIMIZER.get(name, ""))
         if res is None:
             report(False, f"{name} ({dtype}): trainc builds and trains", err[-600:])
             continue
@@ -135,9 +143,9 @@ for name, (obj, tr, kw) in CASES.items():
         report(ok, f"{name} ({dtype}): every parameter after {STEPS} SGD steps matches torch", detail)
         moved = max(float(np.abs(final[p] - init[p]).max()) for p in PARAMS)
         report(moved > 1e-4, f"{name} ({dtype}): the parameters moved ({moved:.3g})")
-    if name in ("l2", "clip_norm"):
+    if name in ("l2", "clip_norm", "groups"):
         # negative control: the same comparison against torch without the term fails
-        bare = {k: 0.0 if not isinstance(v, bool) else v for k, v in kw.items()}
+        bare = {k: 0.0 if not isinstance(v, bool) else (False if k == "groups" else v) for k, v in kw.items()}
         ok, detail = compare(final, torch_case("double", init, **bare), "double")
         report(not ok, f"{name}: mismatch detected against torch without it")
 

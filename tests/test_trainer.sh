@@ -89,3 +89,24 @@ check "10 rows in batches of 4 take 3 steps" sh -c "cd '$out/partial' && ./parti
 gen_build "$out/partial.lua" "$out/partial_drop" --set drop=true >/dev/null 2>&1
 check "drop_last: no remainder step is generated" grep -q 'define MODEL_REMAINDER 0 ' "$out/partial_drop/model.h"
 check "drop_last: 10 rows in batches of 4 take 2 steps" sh -c "cd '$out/partial_drop' && ./partial train | grep -q '(2 steps'"
+
+# --- transfer learning: start from exported weights, train only the head
+cat >"$out/tl.lua" <<'LUA'
+data = spirals { n = 200, test = 50 }
+local x = input { 2 }
+local y = labels { classes = 2 }
+local h = tanh(linear(x, 16, { name = "fc1", frozen = args.frozen or false }))
+minimize(cross_entropy(linear(h, 2, { name = "fc2" }), y))
+optimizer = sgd { lr = 0.2, momentum = 0.9, weight_decay = 1e-3 }
+train { batch = 20, epochs = 10 }
+LUA
+gen_build "$out/tl.lua" "$out/tl_pre" >/dev/null 2>&1
+(cd "$out/tl_pre" && ./tl train --quiet >/dev/null && ./tl export pre --quiet)
+gen_build "$out/tl.lua" "$out/tl_post" --set frozen=true >/dev/null 2>&1
+check "train --init DIR loads every tensor the folder has" \
+    sh -c "cd '$out/tl_post' && ./tl train --init '$out/tl_pre/pre' --epochs 3 | grep -q '4 of 4 parameter tensors'"
+(cd "$out/tl_post" && ./tl export post --quiet)
+check "a frozen layer keeps the loaded weights (even with weight decay)" cmp -s "$out/tl_pre/pre/fc1.weight.npy" "$out/tl_post/post/fc1.weight.npy"
+check "the layer after it trains" sh -c "! cmp -s '$out/tl_pre/pre/fc2.weight.npy' '$out/tl_post/post/fc2.weight.npy'"
+check "--init of a folder without this model's tensors is refused" \
+    sh -c "cd '$out/tl_post' && ! ./tl train --init /nonexistent --quiet 2>/dev/null"
