@@ -36,5 +36,19 @@ minimize(mean((matmul(x, w) - y) ^ 2))
 
 -- a mini-batch of 64 has a Hessian with eigenvalues up to ~2(1 + √(500/64))²
 -- ≈ 29, so it needs lr well below 2/29; the smaller the lr, the smaller the ball
-optimizer = sgd { lr = full and 0.5 or 0.01 }
-train { batch = batch, epochs = full and 60 or 5, seed = 1, shuffle = not full }
+--
+-- `--set opt=NAME` picks another optimizer for the same problem (the
+-- comparison of models/least_squares_compare.sh): gd (the default, plain SGD
+-- at the lr above), momentum, nesterov, adagrad, rmsprop, adam.
+local lr = full and 0.5 or 0.01
+local optimizers = {
+  gd       = sgd { lr = lr },
+  momentum = sgd { lr = lr / 5, momentum = 0.8 },
+  nesterov = sgd { lr = lr / 5, momentum = 0.8, nesterov = true },
+  adagrad  = adagrad { lr = full and 0.5 or 0.05 },
+  rmsprop  = rmsprop { lr = full and 0.01 or 0.001 },
+  adam     = adam { lr = full and 0.05 or 0.005 },
+}
+optimizer = optimizers[args.opt or "gd"]
+  or error("opt must be one of gd, momentum, nesterov, adagrad, rmsprop, adam")
+train { batch = batch, epochs = args.epochs or (full and 60 or 5), seed = 1, shuffle = not full }
