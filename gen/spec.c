@@ -506,6 +506,14 @@ static double calculate_gain(lua_State *L, const char *nl, double param, int has
         L, "unsupported nonlinearity '%s' (linear, sigmoid, tanh, relu, leaky_relu, selu)", nl);
 }
 
+/* calculate_gain("tanh") = 5/3, as torch.nn.init.calculate_gain */
+static int dsl_calculate_gain(lua_State *L)
+{
+    const char *nl = luaL_checkstring(L, 1);
+    lua_pushnumber(L, calculate_gain(L, nl, luaL_optnumber(L, 2, 0.01), !lua_isnoneornil(L, 2)));
+    return 1;
+}
+
 /* Resolves the init table at index t for a parameter of the given shape. */
 static ir_init resolve_init(lua_State *L, int t, const ir_node *p)
 {
@@ -1376,6 +1384,7 @@ static const luaL_Reg dsl[] = {
     {"kaiming_uniform", dsl_kaiming_uniform},
     {"kaiming_normal", dsl_kaiming_normal},
     {"orthogonal", dsl_orthogonal},
+    {"calculate_gain", dsl_calculate_gain},
     {"defazio_bottou", dsl_defazio_bottou},
     {"idx", dsl_idx},
     {"csv", dsl_csv},
