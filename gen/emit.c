@@ -654,10 +654,12 @@ static const char *update_ranges(ir_graph *g)
                     "update_range(param + %ld, grad + %ld, state + %ld, %ld, lr, (real)%.17g, t);",
                     start, start, start, end - start, wd);
             else
-                wr_line(&w,
-                        "update_range(param + %ld, grad + %ld, state + %ld, %ld, (real)(lr * "
-                        "%.17g), (real)%.17g, t);",
-                        start, start, start, end - start, lr_scale, wd);
+                /* the group's lr, scaled as the schedule scales the base lr */
+                wr_line(
+                    &w,
+                    "update_range(param + %ld, grad + %ld, state + %ld, %ld, lr / %.17g * %.17g, "
+                    "(real)%.17g, t);",
+                    start, start, start, end - start, g->opt.lr, lr_scale * g->opt.lr, wd);
             start = -1;
         }
         if (p && p->trainable) {

@@ -226,6 +226,31 @@ const sched_def *sched_find(const char *name)
     return NULL;
 }
 
+/* The ranges torch's schedulers accept (it raises otherwise): divisors
+ * above 0, fractions within [0, 1], a plateau factor below 1. */
+static int sched_check(const sched_def *d, const ir_choice *c, char *msg, size_t size)
+{
+    for (int i = 0; d->options[i].name; i++) {
+        const char *n = d->options[i].name;
+        double v = c->value[i][0];
+        int bad = 0;
+        if (!strcmp(n, "step_size") || !strcmp(n, "step_size_up") || !strcmp(n, "div_factor") ||
+            !strcmp(n, "final_div_factor") || !strcmp(n, "max_lr"))
+            bad = !(v > 0);
+        else if (!strcmp(n, "pct_start") || !strcmp(n, "end_factor"))
+            bad = !(v >= 0 && v <= 1);
+        else if (!strcmp(n, "start_factor"))
+            bad = !(v > 0 && v <= 1);
+        else if (!strcmp(n, "factor"))
+            bad = !(v < 1);
+        if (bad) {
+            snprintf(msg, size, "%s: invalid %s: %g", d->name, n, v);
+            return -1;
+        }
+    }
+    return 0;
+}
+
 int sched_resolve(ir_graph *g, char *err, size_t errsize)
 {
     ir_schedule *s = &g->sched;
@@ -234,7 +259,8 @@ int sched_resolve(ir_graph *g, char *err, size_t errsize)
     char msg[512];
     if (!d)
         snprintf(msg, sizeof msg, "unknown schedule '%s'", s->c.name);
-    else if (!resolve_choice(&s->c, d->name, d->options, msg, sizeof msg)) {
+    else if (!resolve_choice(&s->c, d->name, d->options, msg, sizeof msg) &&
+             !sched_check(d, &s->c, msg, sizeof msg)) {
         int i = 0;
         while (d->options[i].name && strcmp(d->options[i].name, "every")) i++;
         s->per_step = d->options[i].name && s->c.value[i][0] == 1;
@@ -324,7 +350,7 @@ static int resolve_choice(ir_choice *c, const char *what, const opt_option *opti
                      a, b);
             return -1;
         }
-        if (op->kind == OPT_NUMBER && !(a >= 0) && strcmp(op->name, "lr_decay")) {
+        if (op->kind == OPT_NUMBER && !(a >= 0)) {
             snprintf(msg, size, "%s: invalid %s: %g", what, op->name, a);
             return -1;
         }

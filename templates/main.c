@@ -331,7 +331,8 @@ static int cmd_train(const options *o)
      * from the base lr (which a plateau schedule lowers between epochs) */
     double base_lr = o->lr, lr = o->lr;
     long steps_per_epoch = n / MODEL_BATCH + (remainder > 0 && n % MODEL_BATCH ? 1 : 0);
-    long total = MODEL_SCHEDULE_PER_STEP ? (o->steps >= 0 ? o->steps : steps_per_epoch * o->epochs) : o->epochs;
+    long total = MODEL_SCHEDULE_PER_STEP ? steps_per_epoch * o->epochs : o->epochs;
+    if (MODEL_SCHEDULE_PER_STEP && o->steps >= 0 && o->steps < total) total = o->steps;
 #if MODEL_PLATEAU
     rt_plateau plateau = model_plateau_init;
 #endif
@@ -359,10 +360,12 @@ static int cmd_train(const options *o)
                 return 1;
             }
             lr = model_lr(MODEL_SCHEDULE_PER_STEP ? step : epoch - 1, base_lr, total);
-            model_update(b.param, b.grad, b.state, (real)lr, ++step);
+            model_update(b.param, b.grad, b.state, lr, ++step);
             if (trace) {
-                fprintf(trace, "%ld,%.9g,%.9g", step, (double)loss, lr);
-                for (long k = 0; k < MODEL_N_PARAMS; k++) fprintf(trace, ",%.9g", (double)b.param[k]);
+                /* enough digits to read back the element type exactly */
+                fprintf(trace, "%ld,%.17g,%.17g", step, (double)loss, lr);
+                for (long k = 0; k < MODEL_N_PARAMS; k++)
+                    fprintf(trace, sizeof(real) == 8 ? ",%.17g" : ",%.9g", (double)b.param[k]);
                 fprintf(trace, "\n");
             }
             loss_sum += (double)loss * rows;
@@ -385,7 +388,7 @@ static int cmd_train(const options *o)
             fflush(stdout);
         }
         if (metrics)
-            fprintf(metrics, "%d,%ld,%.9g,%.6f,%.9g,%.6f,%.9g,%.3f\n", epoch, step, tr.loss, tr.accuracy,
+            fprintf(metrics, "%d,%ld,%.9g,%.6f,%.9g,%.6f,%.17g,%.3f\n", epoch, step, tr.loss, tr.accuracy,
                     va.loss, va.accuracy, lr, now - t0);
     }
     if (metrics) fclose(metrics);

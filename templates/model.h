@@ -69,6 +69,6 @@ extern const rt_plateau model_plateau_init;
 
 /* The optimizer's step: param <- update(param, grad, state) at learning
  * rate lr, for step t = 1, 2, ... (gradient clipping may scale grad). */
-void model_update(real *param, real *grad, real *state, real lr, long t);
+void model_update(real *param, real *grad, real *state, double lr, long t);
 
 #endif

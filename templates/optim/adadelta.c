@@ -16,8 +16,9 @@ static const int maximize = {{maximize}};
 
 /* one range of the flat buffers: p, g and the state s, u at the same offset */
 RT_CLONES static void update_range(real *restrict p, const real *restrict grad,
-                                   real *restrict state, long n, real lr, real weight_decay, long t)
+                                   real *restrict state, long n, double lr, real weight_decay, long t)
 {
+    const real lr_r = (real)lr; /* the element type's lr, as torch's kernels get it */
     (void)t;
     real *restrict s = state, *restrict u = state + MODEL_N_PARAMS;
     const real keep = (real)rho, mix = (real)(1 - rho);
@@ -27,11 +28,11 @@ RT_CLONES static void update_range(real *restrict p, const real *restrict grad,
         s[i] = fma(mix * g, g, s[i] * keep);
         const real delta = sqrt(u[i] + eps) / sqrt(s[i] + eps) * g;
         u[i] = fma(mix * delta, delta, u[i] * keep);
-        p[i] = fma(delta, -lr, p[i]);
+        p[i] = fma(delta, -lr_r, p[i]);
     }
 }
 
-void model_update(real *param, real *grad, real *state, real lr, long t)
+void model_update(real *param, real *grad, real *state, double lr, long t)
 {
 {{ranges}}
 }

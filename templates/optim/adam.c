@@ -18,7 +18,7 @@ static const int amsgrad = {{amsgrad}}, maximize = {{maximize}};
 
 /* one range of the flat buffers: p, g and the state m, v, vmax at the same offset */
 RT_CLONES static void update_range(real *restrict p, const real *restrict grad,
-                                   real *restrict state, long n, real lr, real weight_decay, long t)
+                                   real *restrict state, long n, double lr, real weight_decay, long t)
 {
     real *restrict m = state, *restrict v = state + MODEL_N_PARAMS,
                    *restrict vmax = state + 2 * MODEL_N_PARAMS;
@@ -37,7 +37,7 @@ RT_CLONES static void update_range(real *restrict p, const real *restrict grad,
     }
 }
 
-void model_update(real *param, real *grad, real *state, real lr, long t)
+void model_update(real *param, real *grad, real *state, double lr, long t)
 {
 {{ranges}}
 }

@@ -15,7 +15,7 @@ static const int maximize = {{maximize}};
 
 /* one range of the flat buffers: p, g and the state m, u at the same offset */
 RT_CLONES static void update_range(real *restrict p, const real *restrict grad,
-                                   real *restrict state, long n, real lr, real weight_decay, long t)
+                                   real *restrict state, long n, double lr, real weight_decay, long t)
 {
     real *restrict m = state, *restrict u = state + MODEL_N_PARAMS;
     const real b1 = (real)beta1, b2 = (real)beta2, mix1 = (real)(1 - beta1);
@@ -29,7 +29,7 @@ RT_CLONES static void update_range(real *restrict p, const real *restrict grad,
     }
 }
 
-void model_update(real *param, real *grad, real *state, real lr, long t)
+void model_update(real *param, real *grad, real *state, double lr, long t)
 {
 {{ranges}}
 }

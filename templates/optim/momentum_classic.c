@@ -12,17 +12,18 @@ static const real gamma_ = {{gamma}}; /* "gamma" is a libm function */
 
 /* one range of the flat buffers: w, g and the state v at the same offset */
 RT_CLONES static void update_range(real *restrict w, const real *restrict grad,
-                                   real *restrict state, long n, real lr, real weight_decay, long t)
+                                   real *restrict state, long n, double lr, real weight_decay, long t)
 {
+    const real lr_r = (real)lr; /* the element type's lr, as torch's kernels get it */
     (void)weight_decay, (void)t; /* no weight_decay option: always 0; v starts at 0 */
     real *restrict v = state;
     for (long i = 0; i < n; i++) {
-        v[i] = fma(grad[i], lr, v[i] * gamma_);
+        v[i] = fma(grad[i], lr_r, v[i] * gamma_);
         w[i] -= v[i];
     }
 }
 
-void model_update(real *param, real *grad, real *state, real lr, long t)
+void model_update(real *param, real *grad, real *state, double lr, long t)
 {
     (void)state;
 {{ranges}}

@@ -21,8 +21,9 @@ static const real eps = {{eps}};
 
 /* one range of the flat buffers: p, g and the state m, v at the same offset */
 RT_CLONES static void update_range(real *restrict p, const real *restrict grad,
-                                   real *restrict state, long n, real lr, real weight_decay, long t)
+                                   real *restrict state, long n, double lr, real weight_decay, long t)
 {
+    const real lr_r = (real)lr; /* the element type's lr, as torch's kernels get it */
     real *restrict m = state, *restrict v = state + MODEL_N_PARAMS;
     const double bc1 = 1 - pow(beta1, (double)t), bc2 = 1 - pow(beta2, (double)t);
     const double rho_inf = 2 / (1 - beta2) - 1;
@@ -42,14 +43,14 @@ RT_CLONES static void update_range(real *restrict p, const real *restrict grad,
         const real m_hat = m[i] / bc1_r;
         if (rectified) {
             const real adaptive = 1 / (sqrt(v[i]) + eps) * sqrt_bc2;
-            p[i] -= m_hat * lr * adaptive * rect;
+            p[i] -= m_hat * lr_r * adaptive * rect;
         } else {
-            p[i] -= m_hat * lr;
+            p[i] -= m_hat * lr_r;
         }
     }
 }
 
-void model_update(real *param, real *grad, real *state, real lr, long t)
+void model_update(real *param, real *grad, real *state, double lr, long t)
 {
 {{ranges}}
 }

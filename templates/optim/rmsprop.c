@@ -17,8 +17,9 @@ static const int centered = {{centered}}, maximize = {{maximize}};
 
 /* one range of the flat buffers: p, g and the state s, a, b at the same offset */
 RT_CLONES static void update_range(real *restrict p, const real *restrict grad,
-                                   real *restrict state, long n, real lr, real weight_decay, long t)
+                                   real *restrict state, long n, double lr, real weight_decay, long t)
 {
+    const real lr_r = (real)lr; /* the element type's lr, as torch's kernels get it */
     (void)t;
     real *restrict s = state, *restrict a = state + MODEL_N_PARAMS,
                    *restrict b = state + 2 * MODEL_N_PARAMS;
@@ -36,14 +37,14 @@ RT_CLONES static void update_range(real *restrict p, const real *restrict grad,
         }
         if (momentum > 0) {
             b[i] = b[i] * momentum + g / d;
-            p[i] = fma(b[i], -lr, p[i]);
+            p[i] = fma(b[i], -lr_r, p[i]);
         } else {
-            p[i] += -lr * g / d;
+            p[i] += -lr_r * g / d;
         }
     }
 }
 
-void model_update(real *param, real *grad, real *state, real lr, long t)
+void model_update(real *param, real *grad, real *state, double lr, long t)
 {
 {{ranges}}
 }

@@ -15,8 +15,9 @@ static const int nesterov = {{nesterov}}, maximize = {{maximize}};
 
 /* one range of the flat buffers: p, g and the state b at the same offset */
 RT_CLONES static void update_range(real *restrict p, const real *restrict grad,
-                                   real *restrict state, long n, real lr, real weight_decay, long t)
+                                   real *restrict state, long n, double lr, real weight_decay, long t)
 {
+    const real lr_r = (real)lr; /* the element type's lr, as torch's kernels get it */
     real *restrict b = state;
     const real keep = (real)(1 - (double)dampening);
     for (long i = 0; i < n; i++) {
@@ -26,11 +27,11 @@ RT_CLONES static void update_range(real *restrict p, const real *restrict grad,
             b[i] = t == 1 ? g : fma(g, keep, b[i] * momentum);
             g = nesterov ? fma(b[i], momentum, g) : b[i];
         }
-        p[i] = fma(g, -lr, p[i]);
+        p[i] = fma(g, -lr_r, p[i]);
     }
 }
 
-void model_update(real *param, real *grad, real *state, real lr, long t)
+void model_update(real *param, real *grad, real *state, double lr, long t)
 {
     (void)state;
 {{ranges}}
