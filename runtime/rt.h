@@ -183,6 +183,32 @@ typedef struct rt_plateau {
 /* After an epoch with this metric: the learning rate to use from now on. */
 double rt_plateau_step(rt_plateau *p, double metric, double lr);
 
+/* ---- checkpoints: everything a run needs to go on exactly where it
+ * stopped; the same header, checksum and atomic write as weights files ---- */
+typedef struct rt_train_state {
+    int64_t step;  /* optimizer steps done */
+    int64_t epoch; /* epochs finished */
+    int64_t pos;   /* rows of the next epoch already trained (0: at an epoch boundary) */
+    double base_lr;
+    double loss_sum; /* the running figures of the epoch in progress */
+    int64_t correct, seen;
+    rt_rng rng;         /* the shuffling stream */
+    rt_plateau plateau; /* a plateau schedule's state */
+} rt_train_state;
+
+typedef struct rt_checkpoint {
+    rt_train_state run;
+    int32_t *order; /* the data order of the epoch in progress */
+    int64_t n_order;
+    real *params, *state, *stats;
+    long n_params, n_state, n_stats;
+} rt_checkpoint;
+
+int rt_checkpoint_save(const char *path, const char *model_hash, const rt_checkpoint *c, rt_error *err);
+/* Loads into c's buffers (sizes as c says); refuses another model, another
+ * element type, other sizes or a damaged file, saying which. */
+int rt_checkpoint_load(const char *path, const char *model_hash, rt_checkpoint *c, rt_error *err);
+
 /* ---- weights files: a header (magic, format version, element size, model
  * hash, counts), the parameters, the standardisation statistics, and a CRC32
  * of all that; written atomically. */

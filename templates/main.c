@@ -43,6 +43,10 @@ static const char usage[] =
     "  --metrics FILE    write loss, accuracy and time per epoch as CSV\n"
     "  --trace FILE      write every parameter after every step as CSV (small models)\n"
     "  --init DIR        start from DIR/<parameter>.npy where present (as export writes)\n"
+    "  --checkpoint FILE save everything needed to resume to FILE (atomically)\n"
+    "  --every N         ... after every N epochs (default 1)\n"
+    "  --every-steps N   ... after every N optimizer steps instead\n"
+    "  --resume FILE     go on from a checkpoint, exactly where it stopped\n"
     "  -o FILE           predict: write to FILE instead of standard output\n"
     "  --tol X           gradcheck: largest relative error accepted\n"
     "  --quiet           print only the final result\n"
@@ -51,7 +55,8 @@ static const char usage[] =
     "exit status: 0 ok, 1 failure (bad data, weights or numbers), 2 bad usage\n";
 
 typedef struct options {
-    const char *command, *arg, *weights, *metrics, *out, *trace, *init;
+    const char *command, *arg, *weights, *metrics, *out, *trace, *init, *checkpoint, *resume;
+    long every, every_steps;
     int epochs, threads, quiet;
     long steps, limit;
     double lr, tol;
@@ -99,15 +104,22 @@ static options parse_args(int argc, char **argv)
             o.steps = (long)number_arg(a, v, 0, 1e15), i++;
         } else if (!strcmp(a, "--limit")) {
             o.limit = (long)number_arg(a, v, 1, 1e15), i++;
+        } else if (!strcmp(a, "--every")) {
+            o.every = (long)number_arg(a, v, 1, 1e15), i++;
+        } else if (!strcmp(a, "--every-steps")) {
+            o.every_steps = (long)number_arg(a, v, 1, 1e15), i++;
         } else if (!strcmp(a, "--tol")) {
             o.tol = number_arg(a, v, 0, 1), i++;
         } else if (!strcmp(a, "--weights") || !strcmp(a, "--metrics") || !strcmp(a, "-o") ||
-                   !strcmp(a, "--trace") || !strcmp(a, "--init")) {
+                   !strcmp(a, "--trace") || !strcmp(a, "--init") || !strcmp(a, "--checkpoint") ||
+                   !strcmp(a, "--resume")) {
             if (!v) die_usage("%s needs a file name", a);
             if (!strcmp(a, "--weights")) o.weights = v;
             else if (!strcmp(a, "--metrics")) o.metrics = v;
             else if (!strcmp(a, "--trace")) o.trace = v;
             else if (!strcmp(a, "--init")) o.init = v;
+            else if (!strcmp(a, "--checkpoint")) o.checkpoint = v;
+            else if (!strcmp(a, "--resume")) o.resume = v;
             else o.out = v;
             i++;
         } else if (!strcmp(a, "--quiet") || !strcmp(a, "-q")) {
@@ -252,6 +264,14 @@ static void print_result(const char *what, result r)
 
 /* ---- training ---- */
 
+/* Writes a checkpoint of the run as it stands (atomically). */
+static void save_checkpoint(const char *path, rt_checkpoint *ck, rt_train_state run)
+{
+    rt_error err;
+    ck->run = run;
+    if (rt_checkpoint_save(path, MODEL_HASH, ck, &err)) fail(&err);
+}
+
 static int cmd_train(const options *o)
 {
     rt_error err;
@@ -325,24 +345,49 @@ static int cmd_train(const options *o)
         printf("%s: %ld training rows, batch %d, %ld parameters, %s, lr %g\n", MODEL_NAME, n,
                MODEL_BATCH, MODEL_N_PARAMS, MODEL_OPTIMIZER, o->lr);
 
-    long step = 0;
+    /* everything a checkpoint holds; a resumed run starts from it */
+    rt_checkpoint ck = {.order = b.order, .n_order = n, .params = b.param, .state = b.state,
+                        .stats = b.stats, .n_params = MODEL_N_PARAMS, .n_state = MODEL_N_STATE,
+                        .n_stats = 2L * MODEL_FEATURES};
+    ck.run.base_lr = o->lr;
+    ck.run.rng = shuffle_rng;
+#if MODEL_PLATEAU
+    ck.run.plateau = model_plateau_init;
+#endif
+    if (o->resume) {
+        if (rt_checkpoint_load(o->resume, MODEL_HASH, &ck, &err)) fail(&err);
+        if (!o->quiet)
+            printf("%s: resuming from %s at step %lld (epoch %lld, row %lld)\n", MODEL_NAME, o->resume,
+                   (long long)ck.run.step, (long long)ck.run.epoch + (ck.run.pos > 0), (long long)ck.run.pos);
+    }
+    shuffle_rng = ck.run.rng;
+
+    long step = (long)ck.run.step;
     double t0 = rt_now();
     /* the learning rate: the schedule's function of the epoch or step count,
      * from the base lr (which a plateau schedule lowers between epochs) */
-    double base_lr = o->lr, lr = o->lr;
+    double base_lr = ck.run.base_lr, lr = base_lr;
     long steps_per_epoch = n / MODEL_BATCH + (remainder > 0 && n % MODEL_BATCH ? 1 : 0);
     long total = MODEL_SCHEDULE_PER_STEP ? steps_per_epoch * o->epochs : o->epochs;
     if (MODEL_SCHEDULE_PER_STEP && o->steps >= 0 && o->steps < total) total = o->steps;
-#if MODEL_PLATEAU
-    rt_plateau plateau = model_plateau_init;
-#endif
-    int stop = 0;
-    for (int epoch = 1; epoch <= o->epochs && !stop; epoch++) {
+    rt_plateau plateau = ck.run.plateau; /* used by a plateau schedule only */
+    int stop = o->steps >= 0 && step >= o->steps;
+    long resume_pos = (long)ck.run.pos;
+    for (int epoch = (int)ck.run.epoch + 1; epoch <= o->epochs && !stop; epoch++) {
         double te = rt_now(), loss_sum = 0;
-        long correct = 0, seen = 0;
-        if (MODEL_SHUFFLE) rt_shuffle(&shuffle_rng, b.order, (int32_t)n);
+        long correct = 0, seen = 0, first = 0, done = 0;
+        if (resume_pos > 0) {
+            /* the epoch the checkpoint stopped in: its order and figures so far */
+            first = done = resume_pos;
+            loss_sum = ck.run.loss_sum;
+            correct = (long)ck.run.correct;
+            seen = (long)ck.run.seen;
+            resume_pos = 0;
+        } else if (MODEL_SHUFFLE) {
+            rt_shuffle(&shuffle_rng, b.order, (int32_t)n);
+        }
         long full = n / MODEL_BATCH * MODEL_BATCH;
-        for (long start = 0; start < n && !stop; start += MODEL_BATCH) {
+        for (long start = first; start < n && !stop; start += MODEL_BATCH) {
             int rows = start < full ? MODEL_BATCH : remainder;
             if (rows == 0) break; /* drop_last */
             /* in file order the batch is a slice of the data: no copy */
@@ -372,7 +417,14 @@ static int cmd_train(const options *o)
             correct += rt_count_correct(MODEL_TASK, b.out, MODEL_OUTPUT_LEN, by, MODEL_LABEL_LEN, rows);
             seen += rows;
             if (o->steps >= 0 && step >= o->steps) stop = 1;
+            done = start + rows;
+            if (o->checkpoint && o->every_steps && step % o->every_steps == 0)
+                save_checkpoint(o->checkpoint, &ck,
+                                (rt_train_state){step, epoch - 1, done, base_lr, loss_sum, correct, seen,
+                                                 shuffle_rng, plateau});
         }
+        /* the epoch ran to its end (drop_last: to its last full batch) */
+        int complete = done >= n || (remainder == 0 && done >= full);
         double now = rt_now();
         result tr = {loss_sum / (seen ? seen : 1), (double)correct / (seen ? seen : 1)};
         result va = {NAN, NAN};
@@ -390,6 +442,13 @@ static int cmd_train(const options *o)
         if (metrics)
             fprintf(metrics, "%d,%ld,%.9g,%.6f,%.9g,%.6f,%.17g,%.3f\n", epoch, step, tr.loss, tr.accuracy,
                     va.loss, va.accuracy, lr, now - t0);
+        if (o->checkpoint && complete && (o->every_steps ? stop : epoch % (o->every ? o->every : 1) == 0))
+            save_checkpoint(o->checkpoint, &ck,
+                            (rt_train_state){step, epoch, 0, base_lr, 0, 0, 0, shuffle_rng, plateau});
+        else if (o->checkpoint && !complete) /* stopped by --steps within the epoch */
+            save_checkpoint(o->checkpoint, &ck,
+                            (rt_train_state){step, epoch - 1, done, base_lr, loss_sum, correct, seen,
+                                             shuffle_rng, plateau});
     }
     if (metrics) fclose(metrics);
     if (trace) fclose(trace);

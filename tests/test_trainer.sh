@@ -110,3 +110,45 @@ check "a frozen layer keeps the loaded weights (even with weight decay)" cmp -s 
 check "the layer after it trains" sh -c "! cmp -s '$out/tl_pre/pre/fc2.weight.npy' '$out/tl_post/post/fc2.weight.npy'"
 check "--init of a folder without this model's tensors is refused" \
     sh -c "cd '$out/tl_post' && ! ./tl train --init /nonexistent --quiet 2>/dev/null"
+
+# --- checkpoints: a resumed run ends with bit-identical weights
+gen_build models/spirals.lua "$out/ck" >/dev/null 2>&1
+ck=$out/ck
+same() { # same DIR1 DIR2: every exported array identical
+    for f in "$1"/*.npy; do cmp -s "$f" "$2/$(basename "$f")" || return 1; done
+}
+(cd "$ck" && ./spirals train --epochs 6 --threads 1 --quiet --weights ref.w >/dev/null && ./spirals export ref --weights ref.w --quiet)
+(cd "$ck" && ./spirals train --epochs 3 --threads 1 --quiet --checkpoint e.ck --weights e.w >/dev/null &&
+    ./spirals train --epochs 6 --threads 1 --quiet --resume e.ck --weights e.w >/dev/null && ./spirals export e --weights e.w --quiet)
+check "resume at an epoch boundary: bit-identical weights" same "$ck/ref" "$ck/e"
+(cd "$ck" && ./spirals train --steps 130 --epochs 6 --threads 1 --quiet --checkpoint m.ck --weights m.w >/dev/null &&
+    ./spirals train --epochs 6 --threads 1 --quiet --resume m.ck --weights m.w >/dev/null && ./spirals export m --weights m.w --quiet)
+check "resume within an epoch (stopped by --steps): bit-identical weights" same "$ck/ref" "$ck/m"
+(cd "$ck" && ./spirals train --steps 100 --every-steps 7 --epochs 6 --threads 1 --quiet --checkpoint s.ck --weights s.w >/dev/null &&
+    ./spirals train --epochs 6 --threads 1 --quiet --resume s.ck --weights s.w >/dev/null && ./spirals export s --weights s.w --quiet)
+check "checkpoints every 7 steps: bit-identical weights" same "$ck/ref" "$ck/s"
+printf 'garbage' >"$ck/bad.ck"
+head -c 300 "$ck/e.ck" >"$ck/trunc.ck"
+check "a file that is no checkpoint is refused" sh -c "cd '$ck' && ./spirals train --resume bad.ck 2>&1 >/dev/null | grep -q 'not a trainc checkpoint'"
+check "a truncated checkpoint is refused" sh -c "cd '$ck' && ./spirals train --resume trunc.ck 2>&1 >/dev/null | grep -q 'damaged'"
+check "another model's checkpoint is refused" sh -c "cd '$out/tl_post' && ./tl train --resume '$ck/e.ck' 2>&1 >/dev/null | grep -q 'another model'"
+
+# kill -9 at random moments while training and checkpointing: the surviving
+# checkpoint always loads, and the resumed run ends with the same weights
+(cd "$ck" && ./spirals train --epochs 150 --threads 1 --quiet --weights k_ref.w >/dev/null && ./spirals export k_ref --weights k_ref.w --quiet)
+kills=0 good=0
+for trial in $(seq 1 20); do
+    rm -f "$ck/k.ck" "$ck/k.w"
+    (cd "$ck" && exec ./spirals train --epochs 150 --threads 1 --quiet --checkpoint k.ck --every-steps 25 --weights k.w >/dev/null 2>&1) &
+    pid=$!
+    sleep "0.$(printf '%02d' $(( (trial * 37) % 40 + 2 )))" # 0.02 to 0.41 s of a ~0.5 s run
+    kill -9 "$pid" 2>/dev/null && kills=$((kills + 1))
+    wait "$pid" 2>/dev/null
+    if [ -f "$ck/k.ck" ]; then
+        (cd "$ck" && ./spirals train --epochs 150 --threads 1 --quiet --resume k.ck --weights k.w >/dev/null &&
+            rm -rf k && ./spirals export k --weights k.w --quiet) && same "$ck/k_ref" "$ck/k" && good=$((good + 1))
+    else
+        good=$((good + 1)) # killed before the first checkpoint: nothing to resume, nothing lost
+    fi
+done
+check "kill -9 at 20 moments ($kills killed mid-run): every surviving checkpoint resumes to identical weights ($good of 20)" test "$good" -eq 20
