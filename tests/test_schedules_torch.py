@@ -17,9 +17,8 @@ step losses *before* each update, as the trainer computes it — or the
 validation loss). Checks per case:
 
  1. lr, trainer: the `lr` column of --metrics (the lr of each epoch's last
-    step) against torch's lr for that step. The trainer prints it with %.9g,
-    so the bound is 1e-12 relative plus the 5e-9 relative of 9 printed
-    digits (1e-12 alone once the file carries 15 or more digits).
+    step, printed with 17 digits) against torch's lr for that step, within
+    1e-12 relative.
  2. lr, exact: the schedule code the trainer was generated with (the
     model_lr block of out/model.c, and rt_plateau_step of its runtime/
     copy, compiled into a small program) evaluated at the same (e, base,
@@ -27,7 +26,8 @@ validation loss). Checks per case:
     for every step within 1e-12 relative: a closed form against torch's
     recursive form. The cosine with warmup (not in torch) is compared with
     its closed form documented in templates/schedule/cosine.c.
- 3. parameters after 60 SGD steps with the schedule:
+ 3. parameters after every one of the 60 SGD steps (--trace, exact digits)
+    and at the end, with the schedule:
       float32:  |trainc - torch| <= 1e-5 * |torch| + 1e-6
       double:   |trainc - torch| <= 1e-10 * |torch| + 1e-13
  4. for reduce_lr_on_plateau: the per-epoch loss (and validation loss),
@@ -351,6 +351,17 @@ def load_export(folder):
     return {p: np.load(os.path.join(folder, p + ".npy")) for p in PARAMS}
 
 
+def load_trace(path, init):
+    """--trace: every parameter after every step (9 digits in float32, 17 in
+    double: exact) as a list of {name: array}, step 1 first."""
+    with open(path) as f:
+        head = f.readline().strip().split(",")
+        rows = [line.strip().split(",") for line in f if line.strip()]
+    cols = {p: [i for i, h in enumerate(head) if h == p or h.startswith(p + "[")] for p in PARAMS}
+    return [{p: np.array([float(r[i]) for i in cols[p]], dtype=init[p].dtype).reshape(init[p].shape)
+             for p in PARAMS} for r in rows if int(r[0]) > 0]
+
+
 def read_metrics(path):
     rows = []
     with open(path) as f:
@@ -373,8 +384,9 @@ def run_trainc(trainc, c, folder):
     cmds = [[exe, "train", "--epochs", "0", "--weights", "w0.weights", "--quiet"],
             [exe, "export", "init", "--weights", "w0.weights"]]
     for tag, lim in runs:
+        trace = ["--trace", "trace.csv"] if tag == "main" else []
         cmds.append([exe, "train"] + lim + ["--weights", f"{tag}.weights", "--metrics",
-                                            f"{tag}.csv", "--quiet"])
+                                            f"{tag}.csv", "--quiet"] + trace)
     cmds.append([exe, "export", "final", "--weights", "main.weights"])
     for cmd in cmds:
         r = run(cmd, folder)
@@ -383,6 +395,7 @@ def run_trainc(trainc, c, folder):
     res["init"] = load_export(os.path.join(folder, "init"))
     res["final"] = load_export(os.path.join(folder, "final"))
     res["metrics"] = {tag: read_metrics(os.path.join(folder, f"{tag}.csv")) for tag, _ in runs}
+    res["trace"] = load_trace(os.path.join(folder, "trace.csv"), res["init"])
     res["limits"] = runs
     with open(os.path.join(out, "model.h")) as f:
         m = re.search(r"#define MODEL_N_VALID (\d+)", f.read())
@@ -463,6 +476,9 @@ def harness_lrs(exe, args):
 
 # ---- the PyTorch side ----
 
+HISTORY = []  # the parameters after each step of the last run_torch, in PARAMS order
+
+
 def run_torch(c, X, y, init, n_valid, epochs=EPOCHS, steps=None, make=None, prestep=0):
     """SGD from `init` with the scheduler; returns (params, per-step lrs,
     per-epoch [(step, lr of its last step, mean loss, plateau metric)])."""
@@ -490,6 +506,7 @@ def run_torch(c, X, y, init, n_valid, epochs=EPOCHS, steps=None, make=None, pres
         for _ in range(prestep):
             sched.step()
     step, lrs, per_epoch = 0, [], []
+    HISTORY.clear()
     for _ in range(epochs):
         tot, seen = 0.0, 0
         for xb, yb in batches:
@@ -499,6 +516,7 @@ def run_torch(c, X, y, init, n_valid, epochs=EPOCHS, steps=None, make=None, pres
             lrs.append(float(opt.param_groups[0]["lr"]))
             opt.step()
             step += 1
+            HISTORY.append([p.detach().numpy().copy() for p in net.parameters()])
             if c.per_step and not c.plateau:
                 sched.step()
             tot += float(loss.item()) * xb.shape[0]
@@ -698,6 +716,20 @@ def main():
             report(moved > 1e-3, f"{c.name}: {len(lrs)} steps changed the weights",
                    f"max change {moved:g}")
             ok, detail, wr = compare_params(c, final, want)
+            # and after every step on the way (--trace against torch's history)
+            history = list(HISTORY) if len(HISTORY) == len(res["trace"]) else None
+            if history is None:
+                report(False, f"{label}: the trace has every step",
+                       f"{len(res['trace'])} traced steps, torch took {len(HISTORY)}")
+            else:
+                step_ok, step_detail = True, ""
+                for k, (got_k, want_k) in enumerate(zip(res["trace"], history), 1):
+                    okk, dk, _ = compare_params(c, got_k, dict(zip(PARAMS, want_k)))
+                    if not okk:
+                        step_ok, step_detail = False, f"step {k}: {dk}"
+                        break
+                report(step_ok, f"{label}: every parameter matches torch after every one of "
+                                f"the {len(history)} steps", step_detail)
             worst_param[c.dtype] = max(worst_param[c.dtype], wr)
             if ok:
                 worst_bound[c.dtype] = max(worst_bound[c.dtype], float(detail.split("= ")[-1]))
