@@ -182,6 +182,9 @@ typedef struct ir_train {
     int drop_last;
     double clip_grad_norm;  /* 0: none; else torch.nn.utils.clip_grad_norm_(max_norm) */
     double clip_grad_value; /* 0: none; else clip_grad_value_(v) */
+    int early_stop;         /* stop when the monitored loss stops improving */
+    int es_patience, es_restore, es_monitor_loss;
+    double es_min_delta;
 } ir_train;
 
 typedef struct ir_graph {

@@ -1188,18 +1188,18 @@ static int dsl_csv(lua_State *L)
 }
 static int dsl_xor(lua_State *L)
 {
-    static const char *const keys[] = {"n", "noise", "test", "seed", NULL};
+    static const char *const keys[] = {"n", "noise", "test", "seed", "valid", NULL};
     return tagged(L, "__data", "xor", keys);
 }
 static int dsl_spirals(lua_State *L)
 {
-    static const char *const keys[] = {"n", "noise", "test", "seed", "standardize", NULL};
+    static const char *const keys[] = {"n", "noise", "test", "seed", "standardize", "valid", NULL};
     return tagged(L, "__data", "spirals", keys);
 }
 static int dsl_linreg(lua_State *L)
 {
-    static const char *const keys[] = {"n",    "d",           "noise", "test",
-                                       "seed", "standardize", "scale", NULL};
+    static const char *const keys[] = {"n",           "d",     "noise", "test", "seed",
+                                       "standardize", "scale", "valid", NULL};
     return tagged(L, "__data", "linreg", keys);
 }
 /* sgd { lr = 0.1, ... }, adam { ... }, ...: one constructor per row of
@@ -1232,9 +1232,9 @@ static int dsl_train(lua_State *L)
 {
     spec_state *s = state(L);
     luaL_checktype(L, 1, LUA_TTABLE);
-    static const char *const keys[] = {"batch",           "epochs",    "seed",
-                                       "shuffle",         "drop_last", "clip_grad_norm",
-                                       "clip_grad_value", NULL};
+    static const char *const keys[] = {"batch",           "epochs",         "seed",
+                                       "shuffle",         "drop_last",      "clip_grad_norm",
+                                       "clip_grad_value", "early_stopping", NULL};
     check_keys(L, 1, "train", keys);
     ir_train *t = &s->g->train;
     lua_getfield(L, 1, "batch");
@@ -1260,6 +1260,30 @@ static int dsl_train(lua_State *L)
     t->drop_last = opt_bool(L, 1, "drop_last", 0);
     t->clip_grad_norm = opt_number(L, 1, "clip_grad_norm", 0);
     t->clip_grad_value = opt_number(L, 1, "clip_grad_value", 0);
+    /* early_stopping = { patience = 5, min_delta = 0, restore_best = true, monitor = "valid_loss" }
+     */
+    lua_getfield(L, 1, "early_stopping");
+    if (!lua_isnil(L, -1)) {
+        int es = lua_gettop(L);
+        if (!lua_istable(L, es))
+            return spec_error(L, "train: early_stopping must be a table such as { patience = 5 }");
+        static const char *const es_keys[] = {"patience", "min_delta", "restore_best", "monitor",
+                                              NULL};
+        check_keys(L, es, "early_stopping", es_keys);
+        t->early_stop = 1;
+        t->es_patience = (int)opt_number(L, es, "patience", 5);
+        t->es_min_delta = opt_number(L, es, "min_delta", 0);
+        t->es_restore = opt_bool(L, es, "restore_best", 1);
+        const char *monitor = opt_string(L, es, "monitor", "valid_loss");
+        if (strcmp(monitor, "valid_loss") && strcmp(monitor, "loss"))
+            return spec_error(
+                L, "early_stopping: monitor must be \"valid_loss\" or \"loss\", not '%s'", monitor);
+        t->es_monitor_loss = !strcmp(monitor, "loss");
+        if (t->es_patience < 1 || t->es_min_delta < 0)
+            return spec_error(
+                L, "early_stopping: patience must be at least 1 and min_delta not negative");
+    }
+    lua_pop(L, 1);
     if (t->clip_grad_norm < 0 || t->clip_grad_value < 0)
         return spec_error(L, "train: clip_grad_norm and clip_grad_value must be positive");
     return 0;

@@ -372,6 +372,10 @@ static int cmd_train(const options *o)
     if (MODEL_SCHEDULE_PER_STEP && o->steps >= 0 && o->steps < total) total = o->steps;
     rt_plateau plateau = ck.run.plateau; /* used by a plateau schedule only */
     int stop = o->steps >= 0 && step >= o->steps;
+    /* early stopping: the best monitored loss so far and its weights */
+    double es_best = INFINITY;
+    int es_best_epoch = 0, es_wait = 0;
+    real *es_weights = MODEL_EARLY_STOP && MODEL_ES_RESTORE ? alloc_or_die((size_t)MODEL_N_PARAMS, sizeof(real)) : NULL;
     long resume_pos = (long)ck.run.pos;
     for (int epoch = (int)ck.run.epoch + 1; epoch <= o->epochs && !stop; epoch++) {
         double te = rt_now(), loss_sum = 0;
@@ -435,13 +439,31 @@ static int cmd_train(const options *o)
         if (!o->quiet) {
             printf("epoch %3d/%d  loss %.6g", epoch, o->epochs, tr.loss);
             if (MODEL_TASK != RT_TASK_NONE && MODEL_TASK != RT_TASK_REGRESS) printf("  acc %.4f", tr.accuracy);
-            if (d.valid.n) printf("  valid loss %.4g acc %.4f", va.loss, va.accuracy);
+            if (d.valid.n) printf("  valid loss %.4g", va.loss);
+            if (d.valid.n && MODEL_TASK != RT_TASK_NONE && MODEL_TASK != RT_TASK_REGRESS)
+                printf(" acc %.4f", va.accuracy);
             printf("  lr %.4g  %.0f rows/s  %.1fs\n", lr, seen / (now - te > 0 ? now - te : 1e-9), now - t0);
             fflush(stdout);
         }
         if (metrics)
             fprintf(metrics, "%d,%ld,%.9g,%.6f,%.9g,%.6f,%.17g,%.3f\n", epoch, step, tr.loss, tr.accuracy,
                     va.loss, va.accuracy, lr, now - t0);
+        if (MODEL_EARLY_STOP) {
+            double watched = MODEL_ES_MONITOR_LOSS || !d.valid.n ? tr.loss : va.loss;
+            if (watched < es_best - MODEL_ES_MIN_DELTA) {
+                es_best = watched;
+                es_best_epoch = epoch;
+                es_wait = 0;
+                if (es_weights) memcpy(es_weights, b.param, sizeof(real) * MODEL_N_PARAMS);
+            } else if (++es_wait >= MODEL_ES_PATIENCE) {
+                stop = 1;
+                if (!o->quiet)
+                    printf("early stopping after epoch %d: no improvement for %d epochs; best %s loss %.6g at epoch %d%s\n",
+                           epoch, MODEL_ES_PATIENCE, MODEL_ES_MONITOR_LOSS || !d.valid.n ? "training" : "validation",
+                           es_best, es_best_epoch, es_weights ? " (its weights restored)" : "");
+                if (es_weights) memcpy(b.param, es_weights, sizeof(real) * MODEL_N_PARAMS);
+            }
+        }
         if (o->checkpoint && complete && (o->every_steps ? stop : epoch % (o->every ? o->every : 1) == 0))
             save_checkpoint(o->checkpoint, &ck,
                             (rt_train_state){step, epoch, 0, base_lr, 0, 0, 0, shuffle_rng, plateau});

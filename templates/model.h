@@ -38,6 +38,13 @@
 #define MODEL_SCHEDULE "{{schedule}}"
 #define MODEL_SCHEDULE_PER_STEP {{per_step}} /* the schedule counts steps (1) or epochs (0) */
 #define MODEL_PLATEAU {{plateau}}            /* the schedule watches a metric after each epoch */
+/* early stopping: stop when the monitored loss has not improved by more than
+ * min_delta for `patience` epochs, and go back to the best weights */
+#define MODEL_EARLY_STOP {{early_stop}}
+#define MODEL_ES_PATIENCE {{es_patience}}
+#define MODEL_ES_MIN_DELTA {{es_min_delta}}
+#define MODEL_ES_RESTORE {{es_restore}}
+#define MODEL_ES_MONITOR_LOSS {{es_monitor_loss}} /* 1: the training loss; 0: the validation loss */
 
 /* data, and how it is prepared */
 extern const rt_source model_train_data, model_test_data;

@@ -152,3 +152,23 @@ for trial in $(seq 1 20); do
     fi
 done
 check "kill -9 at 20 moments ($kills killed mid-run): every surviving checkpoint resumes to identical weights ($good of 20)" test "$good" -eq 20
+
+# --- early stopping on the validation loss, going back to the best weights
+cat >"$out/es.lua" <<'LUA'
+data = linreg { n = 400, d = 5, noise = 0.5, valid = 0.25 }
+local x = input { 5 }
+local y = labels { 1 }
+minimize(mse(linear(x, 1), y))
+optimizer = sgd { lr = 0.05 }
+train { batch = 20, epochs = 500, early_stopping = { patience = 3, min_delta = 1e-4 } }
+LUA
+gen_build "$out/es.lua" "$out/es" >/dev/null 2>&1
+(cd "$out/es" && ./es train >es.out)
+check "early stopping stops long before 500 epochs" grep -q '^early stopping after epoch [0-9]*: no improvement for 3 epochs' "$out/es/es.out"
+best=$(sed -n 's/.*best validation loss \([0-9.e-]*\) at epoch \([0-9]*\).*/\2/p' "$out/es/es.out")
+last=$(sed -n 's/^early stopping after epoch \([0-9]*\).*/\1/p' "$out/es/es.out")
+check "it stops 3 epochs after the best one (best $best, stopped $last)" test "$((best + 3))" -eq "$last"
+(cd "$out/es" && ./es export restored --quiet && ./es train --epochs "$best" --weights best.w --quiet >/dev/null &&
+    ./es export best --weights best.w --quiet)
+check "the best epoch's weights are restored (equal to a run of $best epochs)" \
+    sh -c "grep -q 'its weights restored' '$out/es/es.out' && cmp -s '$out/es/restored/linear1.weight.npy' '$out/es/best/linear1.weight.npy' && cmp -s '$out/es/restored/linear1.bias.npy' '$out/es/best/linear1.bias.npy'"
