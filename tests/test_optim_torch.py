@@ -62,8 +62,10 @@ import tempfile
 import time
 from concurrent.futures import ThreadPoolExecutor, as_completed
 
+import oracle
+from oracle import report, require_torch
+
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-failures = 0
 
 CHECKPOINTS = (1, 2, 3, 4, 5, 6, 7, 10, 15, 25, 50)
 STEPS = CHECKPOINTS[-1]
@@ -72,23 +74,11 @@ FEATURES, HIDDEN, CLASSES, ROWS, BATCH = 6, 8, 3, 44, 8
 PARAMS = ("fc1.weight", "fc1.bias", "fc2.weight", "fc2.bias")
 
 
-def report(cond, name, detail=""):
-    global failures
-    if cond:
-        print(f"ok - {name}", flush=True)
-    else:
-        failures += 1
-        print(f"not ok - {name}" + (f"  ({detail})" if detail else ""), flush=True)
-
-
-try:
-    import numpy as np
-    import torch
-    import torch.nn as nn
-    from torch.utils.data import DataLoader, TensorDataset
-except ImportError as e:
-    report(False, "import torch and numpy", str(e))
-    sys.exit(1)
+require_torch()
+import numpy as np
+import torch
+import torch.nn as nn
+from torch.utils.data import DataLoader, TensorDataset
 
 
 # ---- the cases ----
@@ -675,9 +665,9 @@ def main():
         print(f"# training: largest relative difference {opt} {dtype}: {rel:.3g}")
     print(f"# {len(CASES)} builds, {len(UPDATE_CASES) * 2} updates alone, "
           f"{time.time() - t0:.1f} s")
-    if own_tmp and not failures:
+    if own_tmp and not oracle.failures:
         shutil.rmtree(own_tmp, ignore_errors=True)
-    return 1 if failures else 0
+    return oracle.exit_status()
 
 
 if __name__ == "__main__":

@@ -12,23 +12,13 @@ import os
 import subprocess
 import sys
 
-failures = 0
+import oracle
+from oracle import report, require_torch
 
-
-def report(cond, name, detail=""):
-    global failures
-    print(("ok - " if cond else "not ok - ") + name + (f"  ({detail})" if detail and not cond else ""),
-          flush=True)
-    failures += 0 if cond else 1
-
-
-try:
-    import numpy as np
-    import torch
-    import torch.nn as nn
-except ImportError as e:
-    report(False, "import torch and numpy", str(e))
-    sys.exit(1)
+require_torch()
+import numpy as np  # noqa: E402
+import torch  # noqa: E402
+import torch.nn as nn  # noqa: E402
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 TRAINC = os.environ.get("TRAINC", os.path.join(ROOT, "build/gen/trainc"))
@@ -192,4 +182,4 @@ else:
     s, m = float(w["nrm"].std()), float(w["nrm"].mean())
     report(abs(s - 0.2) < 0.002 and abs(m - 0.5) < 0.002, f"normal(0.5, 0.2): mean {m:.4g}, std {s:.4g}")
 
-sys.exit(1 if failures else 0)
+sys.exit(oracle.exit_status())

@@ -69,8 +69,10 @@ import time
 import warnings
 from concurrent.futures import ThreadPoolExecutor
 
+import oracle
+from oracle import report, require_torch
+
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-failures = 0
 
 ROWS, FEATURES, HIDDEN, BATCH = 32, 4, 8, 8
 EPOCHS = 15                     # 4 steps per epoch: 60 steps
@@ -83,23 +85,11 @@ LOSS_RTOL = {"float": 1e-5, "double": 1e-8}
 PARAMS = ("fc1.weight", "fc1.bias", "fc2.weight", "fc2.bias")
 
 
-def report(cond, name, detail=""):
-    global failures
-    if cond:
-        print(f"ok - {name}", flush=True)
-    else:
-        failures += 1
-        print(f"not ok - {name}" + (f"  ({detail})" if detail else ""), flush=True)
-
-
-try:
-    import numpy as np
-    import torch
-    import torch.nn as nn
-    from torch.optim import lr_scheduler as S
-except ImportError as e:
-    report(False, "import torch and numpy", str(e))
-    sys.exit(1)
+require_torch()
+import numpy as np
+import torch
+import torch.nn as nn
+from torch.optim import lr_scheduler as S
 
 
 # ---- the cases ----
@@ -776,9 +766,9 @@ def main():
           f"(worst |diff| / bound: float {worst_bound['float']:.3g}, "
           f"double {worst_bound['double']:.3g})")
     print(f"# {time.time() - t0:.1f}s in all")
-    if own_tmp and not failures:
+    if own_tmp and not oracle.failures:
         shutil.rmtree(own_tmp, ignore_errors=True)
-    return 1 if failures else 0
+    return oracle.exit_status()
 
 
 if __name__ == "__main__":

@@ -39,31 +39,21 @@ import sys
 import tempfile
 from concurrent.futures import ThreadPoolExecutor
 
+import oracle
+from oracle import report, require_torch
+
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-failures = 0
 
 STEPS = 20
 TOL = {"float": (1e-5, 1e-6), "double": (1e-10, 1e-13)}
 LOSS_RTOL = {"float": 1e-5, "double": 1e-8}
 
 
-def report(cond, name, detail=""):
-    global failures
-    if cond:
-        print(f"ok - {name}", flush=True)
-    else:
-        failures += 1
-        print(f"not ok - {name}" + (f"  ({detail})" if detail else ""), flush=True)
-
-
-try:
-    import numpy as np
-    import torch
-    import torch.nn as nn
-    from torch.utils.data import DataLoader, TensorDataset
-except ImportError as e:
-    report(False, "import torch and numpy", str(e))
-    sys.exit(1)
+require_torch()
+import numpy as np
+import torch
+import torch.nn as nn
+from torch.utils.data import DataLoader, TensorDataset
 
 
 # ---- the cases ----
@@ -305,9 +295,9 @@ def main():
             report(not ok, f"mismatch detected: {c.name} vs torch with drop_last={not c.drop_last}",
                    detail if ok else "")
 
-    if own_tmp and not failures:
+    if own_tmp and not oracle.failures:
         shutil.rmtree(own_tmp, ignore_errors=True)
-    return 1 if failures else 0
+    return oracle.exit_status()
 
 
 if __name__ == "__main__":
