@@ -29,3 +29,32 @@ def require_torch():
 
 def exit_status():
     return 1 if failures else 0
+
+
+def setup(name):
+    """The start every comparison shares: torch is 1.13, trainc is built, and
+    a fresh scratch folder (under $TRAINC_TMP, else a temporary one that is
+    removed when all checks pass). Returns (trainc, folder, own_tmp), or None
+    when trainc is missing."""
+    import os
+    import shutil
+    import tempfile
+
+    import torch
+
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    trainc = os.environ.get("TRAINC", os.path.join(root, "build/gen/trainc"))
+    report(torch.__version__.startswith("1.13"), "torch is 1.13", torch.__version__)
+    if not os.access(trainc, os.X_OK):
+        report(False, "trainc binary found", trainc)
+        return None
+    tmp_root = os.environ.get("TRAINC_TMP")
+    own_tmp = None
+    if tmp_root:
+        base = os.path.join(tmp_root, name)
+        shutil.rmtree(base, ignore_errors=True)
+        os.makedirs(base)
+    else:
+        own_tmp = base = tempfile.mkdtemp(prefix=f"trainc_{name}_")
+    torch.set_num_threads(1)
+    return trainc, base, own_tmp

@@ -58,7 +58,6 @@ import re
 import shutil
 import subprocess
 import sys
-import tempfile
 import time
 from concurrent.futures import ThreadPoolExecutor, as_completed
 
@@ -575,21 +574,10 @@ def compare_update(name, dtype, got, want):
 
 def main():
     t0 = time.time()
-    trainc = os.environ.get("TRAINC", os.path.join(ROOT, "build/gen/trainc"))
-    report(torch.__version__.startswith("1.13"), "torch is 1.13", torch.__version__)
-    if not os.access(trainc, os.X_OK):
-        report(False, "trainc binary found", trainc)
+    ready = oracle.setup("optim_torch")
+    if ready is None:
         return 1
-    tmp_root = os.environ.get("TRAINC_TMP")
-    own_tmp = None
-    if tmp_root:
-        base = os.path.join(tmp_root, "optim_torch")
-        shutil.rmtree(base, ignore_errors=True)
-        os.makedirs(base)
-    else:
-        own_tmp = tempfile.mkdtemp(prefix="trainc_optim_")
-        base = own_tmp
-    torch.set_num_threads(1)
+    trainc, base, own_tmp = ready
 
     X, y = make_data()
     write_csv(os.path.join(base, "data.csv"), X, y)

@@ -64,7 +64,6 @@ import re
 import shutil
 import subprocess
 import sys
-import tempfile
 import time
 import warnings
 from concurrent.futures import ThreadPoolExecutor
@@ -599,21 +598,10 @@ def compare_lrs(got, want, what):
 # ---- main ----
 
 def main():
-    trainc = os.environ.get("TRAINC", os.path.join(ROOT, "build/gen/trainc"))
-    report(torch.__version__.startswith("1.13"), "torch is 1.13", torch.__version__)
-    if not os.access(trainc, os.X_OK):
-        report(False, "trainc binary found", trainc)
+    ready = oracle.setup("schedules_torch")
+    if ready is None:
         return 1
-    tmp_root = os.environ.get("TRAINC_TMP")
-    own_tmp = None
-    if tmp_root:
-        base = os.path.join(tmp_root, "schedules_torch")
-        shutil.rmtree(base, ignore_errors=True)
-        os.makedirs(base)
-    else:
-        own_tmp = tempfile.mkdtemp(prefix="trainc_sched_")
-        base = own_tmp
-    torch.set_num_threads(1)
+    trainc, base, own_tmp = ready
 
     folder = {c.name: os.path.join(base, c.name) for c in CASES}
     data = {c.name: write_case(c, folder[c.name]) for c in CASES}

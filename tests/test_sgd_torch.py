@@ -36,7 +36,6 @@ import os
 import shutil
 import subprocess
 import sys
-import tempfile
 from concurrent.futures import ThreadPoolExecutor
 
 import oracle
@@ -238,21 +237,10 @@ def compare_losses(c, got, want):
 
 
 def main():
-    trainc = os.environ.get("TRAINC", os.path.join(ROOT, "build/gen/trainc"))
-    report(torch.__version__.startswith("1.13"), "torch is 1.13", torch.__version__)
-    if not os.access(trainc, os.X_OK):
-        report(False, "trainc binary found", trainc)
+    ready = oracle.setup("sgd_torch")
+    if ready is None:
         return 1
-    tmp_root = os.environ.get("TRAINC_TMP")
-    own_tmp = None
-    if tmp_root:
-        base = os.path.join(tmp_root, "sgd_torch")
-        shutil.rmtree(base, ignore_errors=True)
-        os.makedirs(base)
-    else:
-        own_tmp = tempfile.mkdtemp(prefix="trainc_sgd_")
-        base = own_tmp
-    torch.set_num_threads(1)
+    trainc, base, own_tmp = ready
 
     data = {}
     for c in CASES:
