@@ -532,11 +532,11 @@ static void emit_source(writer *w, arena *A, const char *var, const ir_data *d, 
         wr_line(w, "};");
         return;
     }
-    if (d->kind == RT_SRC_IDX) {
+    if (d->kind == RT_SRC_IDX || d->kind == RT_SRC_NPY) {
         if (test && !d->test_images) {
             wr_line(w, ".kind = RT_SRC_NONE,");
         } else {
-            wr_line(w, ".kind = RT_SRC_IDX,");
+            wr_line(w, ".kind = %s,", d->kind == RT_SRC_IDX ? "RT_SRC_IDX" : "RT_SRC_NPY");
             wr_line(w, ".images = %s,", c_string(A, test ? d->test_images : d->train_images));
             wr_line(w, ".labels = %s,", c_string(A, test ? d->test_labels : d->train_labels));
         }

@@ -184,6 +184,12 @@ static int size_from_data(ir_graph *g, char *err, size_t errsize)
                  g->data.line);
         return 2;
     }
+    if (g->labels >= 0 && g->data.kind == RT_SRC_NPY && !g->data.train_labels) {
+        snprintf(err, errsize,
+                 "%s:%d: npy: the spec has labels { ... }, so train needs y = \"...\"",
+                 g->spec_path, g->data.line);
+        return 2;
+    }
     rt_source src = probe_source(g);
     rt_error e;
     int32_t n, d;
@@ -193,9 +199,10 @@ static int size_from_data(ir_graph *g, char *err, size_t errsize)
     }
     long want = ir_numel(ir_get(g, g->input), 1);
     if (d != want) {
-        const char *file = src.kind == RT_SRC_IDX   ? src.images
-                           : src.kind == RT_SRC_CSV ? src.path
-                                                    : "synthetic data";
+        /* IDX and NPY name their features file in images */
+        const char *file = src.kind == RT_SRC_CSV ? src.path
+                           : src.images           ? src.images
+                                                  : "synthetic data";
         snprintf(err, errsize, "%s:%d: %s: %d features per row, but input expects %ld",
                  g->spec_path, g->data.line, file, d, want);
         return 1;

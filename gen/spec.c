@@ -1180,6 +1180,11 @@ static int dsl_idx(lua_State *L)
     static const char *const keys[] = {"train", "test", "scale", "standardize", "valid", NULL};
     return tagged(L, "__data", "idx", keys);
 }
+static int dsl_npy(lua_State *L)
+{
+    static const char *const keys[] = {"train", "test", "scale", "standardize", "valid", NULL};
+    return tagged(L, "__data", "npy", keys);
+}
 static int dsl_csv(lua_State *L)
 {
     static const char *const keys[] = {"train", "test",        "label", "header",
@@ -1412,6 +1417,7 @@ static const luaL_Reg dsl[] = {
     {"defazio_bottou", dsl_defazio_bottou},
     {"idx", dsl_idx},
     {"csv", dsl_csv},
+    {"npy", dsl_npy},
     {"xor", dsl_xor},
     {"spirals", dsl_spirals},
     {"linreg", dsl_linreg},
@@ -1689,7 +1695,9 @@ static int read_settings(lua_State *L)
     if (!lua_isnil(L, -1)) {
         int t = lua_gettop(L);
         if (!lua_istable(L, t) || (lua_getfield(L, t, "__data"), lua_isnil(L, -1)))
-            setting_error(L, 0, "data must be a data source such as idx { ... } or csv { ... }");
+            setting_error(L, 0,
+                          "data must be a data source such as idx { ... }, npy { ... } or "
+                          "csv { ... }");
         const char *kind = lua_tostring(L, -1);
         lua_pop(L, 1);
         lua_getfield(L, t, "__line");
@@ -1723,6 +1731,28 @@ static int read_settings(lua_State *L)
                 d->test_labels = data_path(L, field_string(L, lua_gettop(L), "labels"));
                 if (!d->test_images || !d->test_labels)
                     setting_error(L, line, "idx: test needs both images and labels");
+            }
+            lua_pop(L, 1);
+        } else if (!strcmp(kind, "npy")) {
+            /* x and y as images and labels: the readers take both the same way */
+            d->kind = RT_SRC_NPY;
+            lua_getfield(L, t, "train");
+            if (!lua_istable(L, -1))
+                setting_error(L, line, "npy: give train = { x = \"x.npy\", y = \"y.npy\" }");
+            d->train_images = data_path(L, field_string(L, lua_gettop(L), "x"));
+            d->train_labels = data_path(L, field_string(L, lua_gettop(L), "y"));
+            if (!d->train_images) setting_error(L, line, "npy: train needs x (the features file)");
+            lua_pop(L, 1);
+            lua_getfield(L, t, "test");
+            if (lua_istable(L, -1)) {
+                d->test_images = data_path(L, field_string(L, lua_gettop(L), "x"));
+                d->test_labels = data_path(L, field_string(L, lua_gettop(L), "y"));
+                if (!d->test_images)
+                    setting_error(L, line, "npy: test needs x (the features file)");
+                if (!d->test_labels != !d->train_labels)
+                    setting_error(L, line, "npy: give y for both train and test, or for neither");
+            } else if (!lua_isnil(L, -1)) {
+                setting_error(L, line, "npy: give test = { x = \"x.npy\", y = \"y.npy\" }");
             }
             lua_pop(L, 1);
         } else if (!strcmp(kind, "csv")) {

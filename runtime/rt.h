@@ -6,6 +6,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
 /* The element type is chosen when the trainer is generated (--dtype). */
 #ifdef TRAINC_DOUBLE
@@ -79,12 +80,13 @@ enum rt_source_kind {
     RT_SRC_XOR,     /* the 4 XOR points (n > 4: noisy copies of them) */
     RT_SRC_SPIRALS, /* two interleaved spirals, classes 0/1, 2 features */
     RT_SRC_LINREG,  /* y = X w* + noise, X ~ N(0,1), w* ~ N(0,1) */
+    RT_SRC_NPY,     /* NumPy .npy files: features [n, ...] and labels [n] or [n, k] */
 };
 
 typedef struct rt_source {
     int kind;           /* enum rt_source_kind */
-    const char *images; /* IDX: features file */
-    const char *labels; /* IDX: labels file */
+    const char *images; /* IDX, NPY: features file */
+    const char *labels; /* IDX, NPY: labels file (NPY: NULL when the model has none) */
     const char *path;   /* CSV: file */
     const char *label;  /* CSV: label column name, or NULL */
     int label_col;      /* CSV: label column index (0-based) when label is NULL; -1 = none */
@@ -116,6 +118,9 @@ int rt_data_load(const rt_source *src, int32_t d_expected, int32_t ylen, int32_t
 
 /* CSV of features only (predict): every row must have d_expected numbers. */
 int rt_csv_read_features(const char *path, int32_t d_expected, rt_dataset *out, rt_error *err);
+/* Features only, from a .npy file, an IDX file (raw or gzip) or a CSV,
+ * told apart by their first bytes (predict). */
+int rt_read_features(const char *path, int32_t d_expected, rt_dataset *out, rt_error *err);
 
 void rt_data_free(rt_dataset *ds);
 void rt_data_scale(rt_dataset *ds, double scale);
@@ -132,6 +137,32 @@ void rt_data_gather(const rt_dataset *ds, const int32_t *idx, int32_t b, real *x
 int rt_npy_write(const char *path, const real *data, int rank, const int64_t *dims, rt_error *err);
 /* Reads a .npy file of float32/float64 into data (count must equal the file's). */
 int rt_npy_read(const char *path, real *data, int64_t count, rt_error *err);
+/* ... and refuses any other shape than dims[0..rank) (loading parameters). */
+int rt_npy_read_shaped(const char *path, real *data, int rank, const int64_t *dims, rt_error *err);
+
+/* A .npy file opened and its header checked (versions 1.0-3.0, C order,
+ * float32/64 and (u)int8-64 in either byte order, its size against the
+ * file's), positioned at the data; the data readers and the above use it. */
+#define RT_NPY_MAX_RANK 32
+typedef struct rt_npy {
+    const char *path;
+    FILE *f;
+    char descr[16]; /* as the header says: '<f4' */
+    char kind;      /* 'f', 'i' or 'u' */
+    int esize;      /* bytes per element */
+    int swap;       /* byte order differs from the host's */
+    int rank;
+    int64_t dims[RT_NPY_MAX_RANK];
+    int64_t count; /* elements */
+    long data_off;
+} rt_npy;
+int rt_npy_open(rt_npy *a, const char *path, rt_error *err);
+/* Reads all count elements into dst as real; a value that is not a finite
+ * real is refused, named by its row (per_row elements a row). */
+int rt_npy_read_values(rt_npy *a, real *dst, int64_t per_row, rt_error *err);
+void rt_npy_close(rt_npy *a);
+/* "(3, 4)", as numpy prints a shape */
+void rt_npy_shape(const rt_npy *a, char *buf, size_t size);
 /* Writes buf to path via a temporary file, fsync and rename. */
 int rt_write_atomic(const char *path, const void *buf, size_t len, rt_error *err);
 
@@ -161,6 +192,20 @@ typedef struct rt_param_info {
     int dim[4];
     int trainable; /* 0: frozen, the optimizer leaves it as loaded */
 } rt_param_info;
+
+/* Parameters by name (fine-tuning, transfer learning). Each DIR/<name>.npy
+ * there is loaded (shape checked); *loaded counts them. */
+int rt_params_load_npy_dir(const char *dir, const rt_param_info *params, int n, real *buf,
+                           int *loaded, rt_error *err);
+/* A safetensors file: every tensor in it must be a parameter of that name,
+ * shape and dtype F32/F64, all checked before any is read; the message says
+ * what was wrong. */
+int rt_safetensors_load(const char *path, const rt_param_info *params, int n, real *buf,
+                        int *loaded, rt_error *err);
+/* Writes the parameters (sorted by name) as safetensors, atomically; meta is
+ * NULL or key, value, ..., NULL for "__metadata__". */
+int rt_safetensors_save(const char *path, const rt_param_info *params, int n, const real *buf,
+                        const char *const *meta, rt_error *err);
 
 /* Correct predictions in rows of out (per-row output of out_len values)
  * against labels y (label_len values per row). */

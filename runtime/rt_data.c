@@ -1,4 +1,5 @@
-/* rt_data.c — the data readers: IDX files (raw or gzip), numeric CSV, the
+/* rt_data.c — the data readers: IDX files (raw or gzip), NumPy .npy files
+ * (their header parsed in rt_file.c), numeric CSV, the
  * synthetic sources (xor, spirals, linreg), and the in-memory transforms the
  * trainer applies afterwards (scale, standardize, split, gather).
  *
@@ -357,6 +358,131 @@ fail:
     return -1;
 }
 
+/* ---- NPY ---- */
+
+/* Rows are the first dimension, a row the product of the others (a 1-D
+ * array has one value per row). Checks the limits before anyone allocates. */
+static int npy_rows(const rt_npy *a, int64_t *n, int64_t *per_row, rt_error *err)
+{
+    char shape[256];
+    rt_npy_shape(a, shape, sizeof shape);
+    if (a->rank < 1)
+        return rt_fail(err, "%s: shape (): a single number, not rows of values", a->path);
+    *n = a->dims[0];
+    *per_row = 1;
+    for (int i = 1; i < a->rank; i++) {
+        if (a->dims[i] != 0 && *per_row > INT32_MAX / a->dims[i])
+            return rt_fail(err, "%s: shape %s: more than %d values per row", a->path, shape,
+                           INT32_MAX);
+        *per_row *= a->dims[i];
+    }
+    if (*n == 0) return rt_fail(err, "%s: shape %s: no rows", a->path, shape);
+    if (*n > INT32_MAX)
+        return rt_fail(err, "%s: shape %s: more than %d rows", a->path, shape, INT32_MAX);
+    if (*per_row == 0) return rt_fail(err, "%s: shape %s: 0 values per row", a->path, shape);
+    if ((uint64_t)a->count > RT_DATA_MAX_BYTES / sizeof(real))
+        return rt_fail(err, "%s: shape %s is %.1f GiB as %s, more than the %d GiB limit", a->path,
+                       shape, (double)a->count * sizeof(real) / (1 << 30), RT_REAL_NAME,
+                       (int)(RT_DATA_MAX_BYTES >> 30));
+    return 0;
+}
+
+static int npy_open_rows(rt_npy *a, const char *path, int64_t *n, int64_t *per_row, rt_error *err)
+{
+    if (rt_npy_open(a, path, err)) return -1;
+    if (npy_rows(a, n, per_row, err)) {
+        rt_npy_close(a);
+        return -1;
+    }
+    return 0;
+}
+
+/* Opens the labels file of src and checks it has a label per row of x. */
+static int npy_open_labels(const rt_source *src, rt_npy *lb, int64_t n_x, int64_t *per_row,
+                           rt_error *err)
+{
+    int64_t n;
+    if (npy_open_rows(lb, src->labels, &n, per_row, err)) return -1;
+    if (n != n_x) {
+        rt_npy_close(lb);
+        return rt_fail(err, "%s: %lld rows of labels, but %s has %lld rows", src->labels,
+                       (long long)n, src->images, (long long)n_x);
+    }
+    return 0;
+}
+
+static int npy_probe(const rt_source *src, int32_t *n_out, int32_t *d_out, rt_error *err)
+{
+    if (!src->images) return rt_fail(err, "npy source: no x file given");
+    rt_npy x, y;
+    int64_t n, d, ylen;
+    if (npy_open_rows(&x, src->images, &n, &d, err)) return -1;
+    rt_npy_close(&x);
+    if (src->labels) {
+        if (npy_open_labels(src, &y, n, &ylen, err)) return -1;
+        /* the labels are small: class indices are checked now, at generation */
+        int rc = 0;
+        if (src->classes > 0) {
+            rt_dataset ds = {.n = (int32_t)n, .ylen = (int32_t)ylen};
+            char shape[256];
+            rt_npy_shape(&y, shape, sizeof shape);
+            if (ylen != 1)
+                rc = rt_fail(err, "%s: shape %s: labels { classes = %d } are one class index a row",
+                             src->labels, shape, src->classes);
+            else if (!(ds.y = malloc((size_t)n * sizeof(real) + 1)))
+                rc = rt_fail(err, "%s: out of memory", src->labels);
+            else
+                rc = rt_npy_read_values(&y, ds.y, 1, err) ||
+                     check_labels(&ds, src->classes, src->labels, err);
+            free(ds.y);
+        }
+        rt_npy_close(&y);
+        if (rc) return -1;
+    }
+    *n_out = (int32_t)n;
+    *d_out = (int32_t)d;
+    return 0;
+}
+
+static int npy_load(const rt_source *src, int32_t d_expected, int32_t ylen, int32_t classes,
+                    rt_dataset *out, rt_error *err)
+{
+    if (!src->images) return rt_fail(err, "npy source: no x file given");
+    rt_npy x, y;
+    int64_t n, d, per_label = 0;
+    memset(&y, 0, sizeof y);
+    if (npy_open_rows(&x, src->images, &n, &d, err)) return -1;
+    if (check_d(src->images, d, d_expected, err)) goto fail;
+    if (ylen > 0) {
+        if (!src->labels) {
+            rt_fail(err, "%s: no y file given, but the model expects labels", src->images);
+            goto fail;
+        }
+        if (npy_open_labels(src, &y, n, &per_label, err)) goto fail;
+        if (per_label != ylen) {
+            char shape[256];
+            rt_npy_shape(&y, shape, sizeof shape);
+            rt_fail(err, "%s: shape %s: %lld label values per row, the model expects %d",
+                    src->labels, shape, (long long)per_label, (int)ylen);
+            goto fail;
+        }
+    }
+    if (ds_alloc(out, n, d, ylen, src->images, err)) goto fail;
+    if (rt_npy_read_values(&x, out->x, d, err)) goto fail;
+    if (ylen > 0) {
+        if (rt_npy_read_values(&y, out->y, ylen, err)) goto fail;
+        if (check_labels(out, classes, src->labels, err)) goto fail;
+    }
+    rt_npy_close(&x);
+    rt_npy_close(&y);
+    return 0;
+fail:
+    rt_npy_close(&x);
+    rt_npy_close(&y);
+    rt_data_free(out);
+    return -1;
+}
+
 /* ---- CSV ---- */
 
 typedef struct csv_opts {
@@ -640,6 +766,49 @@ int rt_csv_read_features(const char *path, int32_t d_expected, rt_dataset *out, 
     return csv_read(&o, NULL, NULL, out, err);
 }
 
+/* ---- features only, of any format (predict) ---- */
+
+static int ends_with(const char *s, const char *suffix)
+{
+    size_t n = strlen(s), k = strlen(suffix);
+    return n >= k && strcmp(s + n - k, suffix) == 0;
+}
+
+int rt_read_features(const char *path, int32_t d_expected, rt_dataset *out, rt_error *err)
+{
+    memset(out, 0, sizeof *out);
+    unsigned char head[6] = {0};
+    FILE *fp = fopen(path, "rb");
+    if (!fp) return rt_fail(err, "%s: cannot open: %s", path, strerror(errno));
+    size_t got = fread(head, 1, sizeof head, fp);
+    fclose(fp);
+    int is_npy = (got == 6 && memcmp(head, "\x93NUMPY", 6) == 0) || ends_with(path, ".npy");
+    /* IDX starts with two zero bytes; gzip with 1f 8b (idx_open says so if
+     * what it holds is no IDX) */
+    int is_idx = !is_npy && got >= 2 &&
+                 ((head[0] == 0 && head[1] == 0) || (head[0] == 0x1f && head[1] == 0x8b));
+    if (is_npy) {
+        rt_npy a;
+        int64_t n, d;
+        if (npy_open_rows(&a, path, &n, &d, err)) return -1;
+        int rc = check_d(path, d, d_expected, err) || ds_alloc(out, n, d, 0, path, err) ||
+                 rt_npy_read_values(&a, out->x, d, err);
+        rt_npy_close(&a);
+        if (rc) rt_data_free(out);
+        return rc ? -1 : 0;
+    }
+    if (is_idx) {
+        idx_file f;
+        if (idx_open(&f, path, "values", err)) return -1;
+        int rc = check_d(path, f.per_row, d_expected, err) ||
+                 ds_alloc(out, f.n, f.per_row, 0, path, err) || idx_read(&f, out->x, "values", err);
+        idx_close(&f);
+        if (rc) rt_data_free(out);
+        return rc ? -1 : 0;
+    }
+    return rt_csv_read_features(path, d_expected, out, err);
+}
+
 /* ---- synthetic sources ----
  * Draw order (tests and other tools reproduce it):
  *   xor     n > 4: row i is point i % 4; per row two normals, x0 noise then x1.
@@ -750,6 +919,8 @@ int rt_data_probe(const rt_source *src, int32_t *n, int32_t *d, rt_error *err)
     switch (src->kind) {
     case RT_SRC_IDX:
         return idx_probe(src, n, d, err);
+    case RT_SRC_NPY:
+        return npy_probe(src, n, d, err);
     case RT_SRC_CSV: {
         if (!src->path) return rt_fail(err, "csv source: no path given");
         csv_opts o = csv_opts_of(src);
@@ -772,6 +943,8 @@ int rt_data_load(const rt_source *src, int32_t d_expected, int32_t ylen, int32_t
     switch (src->kind) {
     case RT_SRC_IDX:
         return idx_load(src, d_expected, ylen, classes, out, err);
+    case RT_SRC_NPY:
+        return npy_load(src, d_expected, ylen, classes, out, err);
     case RT_SRC_CSV: {
         if (!src->path) return rt_fail(err, "csv source: no path given");
         csv_opts o = csv_opts_of(src);

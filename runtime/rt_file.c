@@ -5,11 +5,20 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <float.h>
+#include <math.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
+
+#ifdef TRAINC_DOUBLE
+#define REAL_MAX DBL_MAX
+#else
+#define REAL_MAX FLT_MAX
+#endif
 
 /* ---- atomic writes ---- */
 
@@ -137,11 +146,9 @@ static void swap_bytes(void *data, size_t count, size_t size)
         }
 }
 
-#define NPY_MAX_RANK 32
-
 int rt_npy_write(const char *path, const real *data, int rank, const int64_t *dims, rt_error *err)
 {
-    if (rank < 0 || rank > NPY_MAX_RANK)
+    if (rank < 0 || rank > RT_NPY_MAX_RANK)
         return rt_fail(err, "%s: cannot write an array of rank %d", path, rank);
     /* v1.0 header: magic, version, uint16 little-endian length, then the dict
      * padded with spaces so the data starts at a multiple of 64 bytes. */
@@ -190,7 +197,7 @@ typedef struct npy_header {
     char descr[16];
     int fortran;
     int rank;
-    int64_t dims[NPY_MAX_RANK];
+    int64_t dims[RT_NPY_MAX_RANK];
     int have_descr, have_fortran, have_shape;
 } npy_header;
 
@@ -221,7 +228,7 @@ static const char *parse_shape(const char *s, npy_header *h)
     for (;;) {
         s = skip_ws(s);
         if (*s == ')') return s + 1;
-        if (*s < '0' || *s > '9' || h->rank == NPY_MAX_RANK) return NULL;
+        if (*s < '0' || *s > '9' || h->rank == RT_NPY_MAX_RANK) return NULL;
         char *end;
         errno = 0;
         long long v = strtoll(s, &end, 10);
@@ -274,100 +281,837 @@ static int parse_header(const char *s, npy_header *h)
     return h->have_descr && h->have_fortran && h->have_shape ? 0 : -1;
 }
 
-static int npy_read_file(FILE *f, const char *path, real *data, int64_t count, rt_error *err)
+/* descr is '<f4', '>i8', '|u1' ...: a byte order, a kind and a size. */
+static int npy_dtype(rt_npy *a, const char *descr, rt_error *err)
 {
+    if (descr[0] == '[' || descr[0] == '(')
+        return rt_fail(err, "%s: structured arrays are not supported (dtype %s)", a->path, descr);
+    char order = descr[0], kind = descr[1];
+    if (kind == 'O' || (order != '<' && order != '>' && order != '|' && order != '='))
+        return rt_fail(err, "%s: object arrays are not supported (dtype '%s'); save numbers",
+                       a->path, descr);
+    char *end;
+    long size = strtol(descr + 2, &end, 10);
+    int ok = *end == '\0' &&
+             ((kind == 'f' && (size == 4 || size == 8)) ||
+              ((kind == 'i' || kind == 'u') && (size == 1 || size == 2 || size == 4 || size == 8)));
+    if (!ok)
+        return rt_fail(err,
+                       "%s: unsupported dtype '%s' (float32/64, int8/16/32/64 or uint8/16/32/64)",
+                       a->path, descr);
+    a->kind = kind;
+    a->esize = (int)size;
+    /* '|' (no order) is for single bytes; '=' is native */
+    int big = order == '>';
+    a->swap = size > 1 && (order == '<' || order == '>') && big == host_is_little_endian();
+    return 0;
+}
+
+int rt_npy_open(rt_npy *a, const char *path, rt_error *err)
+{
+    memset(a, 0, sizeof *a);
+    a->path = path;
+    a->f = fopen(path, "rb");
+    if (!a->f) return rt_fail(err, "%s: cannot open: %s", path, strerror(errno));
+    struct stat st;
+    memset(&st, 0, sizeof st);
+    if (fstat(fileno(a->f), &st) == 0 && S_ISDIR(st.st_mode)) {
+        rt_npy_close(a);
+        return rt_fail(err, "%s: cannot open: Is a directory", path);
+    }
     unsigned char pre[12];
-    if (fread(pre, 1, 8, f) != 8 || memcmp(pre, npy_magic, 6) != 0)
-        return rt_fail(err, "%s: not a .npy file (bad magic)", path);
-    int major = pre[6];
     size_t hlen;
-    long data_off;
+    char *text = NULL;
+    if (fread(pre, 1, 8, a->f) != 8 || memcmp(pre, npy_magic, 6) != 0) {
+        rt_fail(err, "%s: not a .npy file (bad magic)", path);
+        goto fail;
+    }
+    int major = pre[6];
     if (major == 1) {
-        if (fread(pre + 8, 1, 2, f) != 2) return rt_fail(err, "%s: truncated .npy header", path);
+        if (fread(pre + 8, 1, 2, a->f) != 2) goto truncated;
         hlen = (size_t)pre[8] | (size_t)pre[9] << 8;
-        data_off = 10 + (long)hlen;
-    } else if (major == 2) {
-        if (fread(pre + 8, 1, 4, f) != 4) return rt_fail(err, "%s: truncated .npy header", path);
+        a->data_off = 10 + (long)hlen;
+    } else if (major == 2 || major == 3) { /* 3.0 only allows UTF-8 in the dict */
+        if (fread(pre + 8, 1, 4, a->f) != 4) goto truncated;
         hlen = (size_t)pre[8] | (size_t)pre[9] << 8 | (size_t)pre[10] << 16 | (size_t)pre[11] << 24;
-        data_off = 12 + (long)hlen;
-        if (hlen > (1u << 20)) return rt_fail(err, "%s: .npy header too long", path);
+        if (hlen > (1u << 20)) {
+            rt_fail(err, "%s: .npy header too long (%zu bytes)", path, hlen);
+            goto fail;
+        }
+        a->data_off = 12 + (long)hlen;
     } else {
-        return rt_fail(err, "%s: unsupported .npy version %d.%d", path, major, pre[7]);
+        rt_fail(err, "%s: unsupported .npy version %d.%d", path, major, pre[7]);
+        goto fail;
     }
-    char *text = malloc(hlen + 1);
-    if (!text) return rt_fail(err, "%s: out of memory", path);
-    if (fread(text, 1, hlen, f) != hlen) {
-        free(text);
-        return rt_fail(err, "%s: truncated .npy header", path);
+    text = malloc(hlen + 1);
+    if (!text) {
+        rt_fail(err, "%s: out of memory", path);
+        goto fail;
     }
+    if (fread(text, 1, hlen, a->f) != hlen) goto truncated;
     text[hlen] = '\0';
     npy_header h;
-    int bad = parse_header(text, &h);
-    free(text);
-    if (bad) return rt_fail(err, "%s: malformed .npy header", path);
-
-    size_t esize;
-    if (strcmp(h.descr, "<f4") == 0)
-        esize = 4;
-    else if (strcmp(h.descr, "<f8") == 0)
-        esize = 8;
-    else
-        return rt_fail(err, "%s: unsupported dtype '%s' (want '<f4' or '<f8')", path, h.descr);
-    if (h.fortran)
-        return rt_fail(err, "%s: Fortran-order arrays are not supported (save in C order)", path);
-    int64_t n = 1;
-    for (int i = 0; i < h.rank; i++) {
-        if (h.dims[i] != 0 && n > INT64_MAX / h.dims[i])
-            return rt_fail(err, "%s: array too large", path);
-        n *= h.dims[i];
+    if (strlen(text) != hlen || parse_header(text, &h)) {
+        rt_fail(err, "%s: malformed .npy header", path);
+        goto fail;
     }
-    if (n != count)
-        return rt_fail(err, "%s: has %lld elements, expected %lld", path, (long long)n,
-                       (long long)count);
-
-    /* Read in chunks and convert to real; the common case (same type,
-     * little-endian host) reads straight into data. */
-    int swap = !host_is_little_endian();
-    if (esize == sizeof(real) && !swap) {
-        size_t got = fread(data, esize, (size_t)count, f);
-        if (got != (size_t)count)
-            return rt_fail(err, "%s: truncated: %lld of %lld elements after offset %ld", path,
-                           (long long)got, (long long)count, data_off);
-    } else {
-        unsigned char buf[8 * 1024];
-        int64_t done = 0;
-        while (done < count) {
-            size_t want = sizeof buf / esize;
-            if ((int64_t)want > count - done) want = (size_t)(count - done);
-            size_t got = fread(buf, esize, want, f);
-            if (swap) swap_bytes(buf, got, esize);
-            for (size_t i = 0; i < got; i++) {
-                if (esize == 4) {
-                    float v;
-                    memcpy(&v, buf + 4 * i, 4);
-                    data[done + (int64_t)i] = (real)v;
-                } else {
-                    double v;
-                    memcpy(&v, buf + 8 * i, 8);
-                    data[done + (int64_t)i] = (real)v;
-                }
-            }
-            done += (int64_t)got;
-            if (got != want)
-                return rt_fail(err, "%s: truncated: %lld of %lld elements after offset %ld", path,
-                               (long long)done, (long long)count, data_off);
+    free(text);
+    text = NULL;
+    memcpy(a->descr, h.descr, sizeof a->descr);
+    if (npy_dtype(a, h.descr, err)) goto fail;
+    if (h.fortran) {
+        rt_fail(err, "%s: Fortran-order arrays are not supported (save in C order)", path);
+        goto fail;
+    }
+    a->rank = h.rank;
+    a->count = 1;
+    for (int i = 0; i < h.rank; i++) {
+        a->dims[i] = h.dims[i];
+        if (h.dims[i] != 0 && a->count > INT64_MAX / 8 / h.dims[i]) {
+            rt_fail(err, "%s: array too large", path);
+            goto fail;
+        }
+        a->count *= h.dims[i];
+    }
+    /* a lying shape is caught here, before anyone allocates for it */
+    if (S_ISREG(st.st_mode)) {
+        int64_t need = a->count * a->esize, have = (int64_t)st.st_size - a->data_off;
+        if (have < need) {
+            rt_fail(err, "%s: truncated: the header promises %lld bytes of data, the file has %lld",
+                    path, (long long)need, (long long)(have > 0 ? have : 0));
+            goto fail;
         }
     }
-    if (ferror(f)) return rt_fail(err, "%s: read error: %s", path, strerror(errno));
-    if (fgetc(f) != EOF) return rt_fail(err, "%s: unexpected bytes after the array data", path);
     return 0;
+truncated:
+    rt_fail(err, "%s: truncated .npy header", path);
+fail:
+    free(text);
+    rt_npy_close(a);
+    return -1;
+}
+
+void rt_npy_close(rt_npy *a)
+{
+    if (a->f) fclose(a->f);
+    a->f = NULL;
+}
+
+void rt_npy_shape(const rt_npy *a, char *buf, size_t size)
+{
+    int k = snprintf(buf, size, "(");
+    for (int i = 0; i < a->rank && k < (int)size; i++)
+        k += snprintf(buf + k, size - (size_t)k, "%s%lld", i ? ", " : "", (long long)a->dims[i]);
+    if (k < (int)size) snprintf(buf + k, size - (size_t)k, a->rank == 1 ? ",)" : ")");
+}
+
+/* One element of the file's dtype (already in host byte order) as a double. */
+static double npy_value(const rt_npy *a, const unsigned char *p)
+{
+    switch (a->kind * 16 + a->esize) {
+    case 'f' * 16 + 4: {
+        float v;
+        memcpy(&v, p, 4);
+        return v;
+    }
+    case 'f' * 16 + 8: {
+        double v;
+        memcpy(&v, p, 8);
+        return v;
+    }
+    case 'i' * 16 + 1:
+        return (int8_t)p[0];
+    case 'i' * 16 + 2: {
+        int16_t v;
+        memcpy(&v, p, 2);
+        return v;
+    }
+    case 'i' * 16 + 4: {
+        int32_t v;
+        memcpy(&v, p, 4);
+        return v;
+    }
+    case 'i' * 16 + 8: {
+        int64_t v;
+        memcpy(&v, p, 8);
+        return (double)v;
+    }
+    case 'u' * 16 + 1:
+        return p[0];
+    case 'u' * 16 + 2: {
+        uint16_t v;
+        memcpy(&v, p, 2);
+        return v;
+    }
+    case 'u' * 16 + 4: {
+        uint32_t v;
+        memcpy(&v, p, 4);
+        return v;
+    }
+    default: {
+        uint64_t v;
+        memcpy(&v, p, 8);
+        return (double)v;
+    }
+    }
+}
+
+static int not_finite(const rt_npy *a, int64_t i, int64_t per_row, rt_error *err)
+{
+    if (per_row > 0 && per_row < a->count)
+        return rt_fail(err, "%s: row %lld: a value is not a finite %s", a->path,
+                       (long long)(i / per_row), RT_REAL_NAME);
+    return rt_fail(err, "%s: element %lld is not a finite %s", a->path, (long long)i, RT_REAL_NAME);
+}
+
+/* Bytes after the data mean the header lies about the shape. */
+static int at_end(rt_npy *a, rt_error *err)
+{
+    if (fgetc(a->f) == EOF) return 0;
+    char shape[256];
+    rt_npy_shape(a, shape, sizeof shape);
+    return rt_fail(err, "%s: unexpected bytes after the array data (shape %s)", a->path, shape);
+}
+
+int rt_npy_read_values(rt_npy *a, real *dst, int64_t per_row, rt_error *err)
+{
+    /* the common case (same float type, same byte order) reads in place */
+    if (a->kind == 'f' && a->esize == (int)sizeof(real) && !a->swap) {
+        size_t got = fread(dst, sizeof(real), (size_t)a->count, a->f);
+        if (got != (size_t)a->count) goto short_read;
+        for (int64_t i = 0; i < a->count; i++)
+            if (!(fabs((double)dst[i]) <= REAL_MAX)) return not_finite(a, i, per_row, err);
+        return at_end(a, err);
+    }
+    unsigned char buf[1 << 15]; /* a multiple of every element size */
+    for (int64_t done = 0; done < a->count;) {
+        size_t want = sizeof buf / (size_t)a->esize;
+        if ((int64_t)want > a->count - done) want = (size_t)(a->count - done);
+        if (fread(buf, (size_t)a->esize, want, a->f) != want) goto short_read;
+        if (a->swap) swap_bytes(buf, want, (size_t)a->esize);
+        for (size_t i = 0; i < want; i++) {
+            double v = npy_value(a, buf + i * (size_t)a->esize);
+            if (!(fabs(v) <= REAL_MAX)) return not_finite(a, done + (int64_t)i, per_row, err);
+            dst[done + (int64_t)i] = (real)v;
+        }
+        done += (int64_t)want;
+    }
+    return at_end(a, err);
+short_read:
+    if (ferror(a->f)) return rt_fail(err, "%s: read error: %s", a->path, strerror(errno));
+    return rt_fail(err, "%s: truncated: fewer than %lld elements after offset %ld", a->path,
+                   (long long)a->count, a->data_off);
+}
+
+/* Parameters are floating point: an integer array is a mistake. */
+static int npy_params(rt_npy *a, real *data, rt_error *err)
+{
+    if (a->kind != 'f')
+        return rt_fail(err, "%s: unsupported dtype '%s' (want '<f4' or '<f8')", a->path, a->descr);
+    return rt_npy_read_values(a, data, a->count, err);
+}
+
+int rt_npy_read_shaped(const char *path, real *data, int rank, const int64_t *dims, rt_error *err)
+{
+    rt_npy a;
+    if (rt_npy_open(&a, path, err)) return -1;
+    int same = a.rank == rank;
+    for (int i = 0; same && i < rank; i++) same = a.dims[i] == dims[i];
+    if (!same) {
+        char got[256], want[256];
+        rt_npy_shape(&a, got, sizeof got);
+        rt_npy a2 = {.rank = rank};
+        for (int i = 0; i < rank && i < RT_NPY_MAX_RANK; i++) a2.dims[i] = dims[i];
+        rt_npy_shape(&a2, want, sizeof want);
+        rt_npy_close(&a);
+        return rt_fail(err, "%s: shape %s, the model's is %s", path, got, want);
+    }
+    int rc = npy_params(&a, data, err);
+    rt_npy_close(&a);
+    return rc;
 }
 
 int rt_npy_read(const char *path, real *data, int64_t count, rt_error *err)
 {
+    rt_npy a;
+    if (rt_npy_open(&a, path, err)) return -1;
+    int rc = -1;
+    if (a.count != count)
+        rt_fail(err, "%s: has %lld elements, expected %lld", path, (long long)a.count,
+                (long long)count);
+    else
+        rc = npy_params(&a, data, err);
+    rt_npy_close(&a);
+    return rc;
+}
+
+/* ---- parameters by name: a folder of .npy files, or one safetensors file ---- */
+
+static void param_dims(const rt_param_info *p, int64_t *dims)
+{
+    for (int k = 0; k < p->rank; k++) dims[k] = p->dim[k];
+}
+
+int rt_params_load_npy_dir(const char *dir, const rt_param_info *params, int n, real *buf,
+                           int *loaded, rt_error *err)
+{
+    *loaded = 0;
+    for (int i = 0; i < n; i++) {
+        char path[4096];
+        int64_t dims[4];
+        if (snprintf(path, sizeof path, "%s/%s.npy", dir, params[i].name) >= (int)sizeof path)
+            return rt_fail(err, "%s: path too long", dir);
+        if (access(path, F_OK)) continue; /* transfer learning: only what is there */
+        param_dims(&params[i], dims);
+        if (rt_npy_read_shaped(path, buf + params[i].offset, params[i].rank, dims, err)) return -1;
+        (*loaded)++;
+    }
+    return 0;
+}
+
+/* safetensors (the format of Hugging Face's safetensors library): an 8-byte
+ * little-endian header length N, N bytes of JSON
+ *   {"__metadata__": {"k": "v"}, "fc1.bias": {"dtype": "F32", "shape": [256],
+ *    "data_offsets": [begin, end]}, ...}
+ * then the tensors' bytes, little-endian, C order; offsets count from the end
+ * of the header. We write the tensors sorted by name, contiguous, the header
+ * padded with spaces so the data starts at a multiple of 8 bytes. */
+
+typedef struct sbuf {
+    char *p;
+    size_t len, cap;
+    int oom;
+} sbuf;
+
+static void sb_add(sbuf *b, const char *s, size_t n)
+{
+    if (b->oom) return;
+    if (b->len + n + 1 > b->cap) {
+        size_t cap = b->cap ? b->cap : 256;
+        while (cap < b->len + n + 1) cap *= 2;
+        char *p = realloc(b->p, cap);
+        if (!p) {
+            b->oom = 1;
+            return;
+        }
+        b->p = p;
+        b->cap = cap;
+    }
+    memcpy(b->p + b->len, s, n);
+    b->len += n;
+    b->p[b->len] = '\0';
+}
+
+static void sb_printf(sbuf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void sb_printf(sbuf *b, const char *fmt, ...)
+{
+    char tmp[256];
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(tmp, sizeof tmp, fmt, ap);
+    va_end(ap);
+    if (n >= 0) sb_add(b, tmp, (size_t)n < sizeof tmp ? (size_t)n : sizeof tmp - 1);
+}
+
+static void sb_json_string(sbuf *b, const char *s)
+{
+    sb_add(b, "\"", 1);
+    for (; *s; s++) {
+        unsigned char c = (unsigned char)*s;
+        if (c == '"' || c == '\\')
+            sb_printf(b, "\\%c", c);
+        else if (c < 0x20)
+            sb_printf(b, "\\u%04x", c);
+        else
+            sb_add(b, s, 1);
+    }
+    sb_add(b, "\"", 1);
+}
+
+static const rt_param_info *sort_params;
+static int by_name(const void *a, const void *b)
+{
+    return strcmp(sort_params[*(const int *)a].name, sort_params[*(const int *)b].name);
+}
+
+int rt_safetensors_save(const char *path, const rt_param_info *params, int n, const real *buf,
+                        const char *const *meta, rt_error *err)
+{
+    int *order = malloc(sizeof(int) * (size_t)(n > 0 ? n : 1));
+    part *parts = malloc(sizeof(part) * (size_t)(n + 2));
+    real *le = NULL;
+    sbuf h = {0};
+    int rc = -1;
+    if (!order || !parts) {
+        rt_fail(err, "%s: out of memory", path);
+        goto done;
+    }
+    for (int i = 0; i < n; i++) order[i] = i;
+    sort_params = params;
+    qsort(order, (size_t)n, sizeof *order, by_name);
+
+    sb_add(&h, "{", 1);
+    if (meta && meta[0]) {
+        sb_add(&h, "\"__metadata__\":{", 16);
+        for (int k = 0; meta[k] && meta[k + 1]; k += 2) {
+            if (k) sb_add(&h, ",", 1);
+            sb_json_string(&h, meta[k]);
+            sb_add(&h, ":", 1);
+            sb_json_string(&h, meta[k + 1]);
+        }
+        sb_add(&h, "}", 1);
+    }
+    uint64_t offset = 0;
+    for (int j = 0; j < n; j++) {
+        const rt_param_info *p = &params[order[j]];
+        if (j || (meta && meta[0])) sb_add(&h, ",", 1);
+        sb_json_string(&h, p->name);
+        sb_printf(&h, ":{\"dtype\":\"%s\",\"shape\":[", sizeof(real) == 4 ? "F32" : "F64");
+        for (int k = 0; k < p->rank; k++) sb_printf(&h, "%s%d", k ? "," : "", p->dim[k]);
+        uint64_t bytes = (uint64_t)p->numel * sizeof(real);
+        sb_printf(&h, "],\"data_offsets\":[%llu,%llu]}", (unsigned long long)offset,
+                  (unsigned long long)(offset + bytes));
+        offset += bytes;
+    }
+    sb_add(&h, "}", 1);
+    while (!h.oom && h.len % 8) sb_add(&h, " ", 1);
+    if (h.oom) {
+        rt_fail(err, "%s: out of memory", path);
+        goto done;
+    }
+    unsigned char len8[8];
+    for (int k = 0; k < 8; k++) len8[k] = (unsigned char)((uint64_t)h.len >> (8 * k));
+    parts[0] = (part){len8, 8};
+    parts[1] = (part){h.p, h.len};
+    int swap = !host_is_little_endian();
+    if (swap && !(le = malloc((size_t)offset + 1))) {
+        rt_fail(err, "%s: out of memory", path);
+        goto done;
+    }
+    size_t at = 0;
+    for (int j = 0; j < n; j++) {
+        const rt_param_info *p = &params[order[j]];
+        size_t bytes = (size_t)p->numel * sizeof(real);
+        const void *src = buf + p->offset;
+        if (swap) {
+            memcpy((char *)le + at, src, bytes);
+            swap_bytes((char *)le + at, (size_t)p->numel, sizeof(real));
+            src = (char *)le + at;
+        }
+        parts[2 + j] = (part){src, bytes};
+        at += bytes;
+    }
+    rc = write_atomic_parts(path, parts, n + 2, err);
+done:
+    free(order);
+    free(parts);
+    free(le);
+    free(h.p);
+    return rc;
+}
+
+/* ---- reading: a JSON parser for exactly what a safetensors header holds ---- */
+
+typedef struct st_tensor {
+    char name[256];
+    char dtype[8];
+    int rank;
+    int64_t dims[8];
+    uint64_t begin, end;
+} st_tensor;
+
+typedef struct jp {
+    const char *s, *e;
+} jp;
+
+static void jp_ws(jp *j)
+{
+    while (j->s < j->e && (*j->s == ' ' || *j->s == '\t' || *j->s == '\n' || *j->s == '\r')) j->s++;
+}
+
+static int jp_lit(jp *j, char c)
+{
+    jp_ws(j);
+    if (j->s < j->e && *j->s == c) {
+        j->s++;
+        return 1;
+    }
+    return 0;
+}
+
+static int hexval(char c)
+{
+    return c >= '0' && c <= '9'   ? c - '0'
+           : c >= 'a' && c <= 'f' ? c - 'a' + 10
+           : c >= 'A' && c <= 'F' ? c - 'A' + 10
+                                  : -1;
+}
+
+/* A string into out (UTF-8, escapes decoded); -1 when malformed or longer
+ * than cap - 1 bytes. out may be NULL to skip. */
+static int jp_string(jp *j, char *out, size_t cap)
+{
+    if (!jp_lit(j, '"')) return -1;
+    size_t n = 0;
+    while (j->s < j->e && *j->s != '"') {
+        unsigned c = (unsigned char)*j->s++;
+        char enc[4];
+        size_t len = 1;
+        enc[0] = (char)c;
+        if (c < 0x20) return -1;
+        if (c == '\\') {
+            if (j->s >= j->e) return -1;
+            char e = *j->s++;
+            static const char escapes[] = "\"\\/bfnrtu", map[] = "\"\\/\b\f\n\r\t";
+            const char *which = strchr(escapes, e);
+            if (!which || !e) return -1;
+            if (e != 'u') {
+                enc[0] = map[which - escapes];
+            } else {
+                if (j->e - j->s < 4) return -1;
+                unsigned u = 0;
+                for (int k = 0; k < 4; k++) {
+                    int h = hexval(*j->s++);
+                    if (h < 0) return -1;
+                    u = u << 4 | (unsigned)h;
+                }
+                /* surrogates would need a pair; names never have them */
+                if (u >= 0xD800 && u < 0xE000) return -1;
+                if (u < 0x80) {
+                    enc[0] = (char)u;
+                } else if (u < 0x800) {
+                    enc[0] = (char)(0xC0 | u >> 6);
+                    enc[1] = (char)(0x80 | (u & 0x3F));
+                    len = 2;
+                } else {
+                    enc[0] = (char)(0xE0 | u >> 12);
+                    enc[1] = (char)(0x80 | (u >> 6 & 0x3F));
+                    enc[2] = (char)(0x80 | (u & 0x3F));
+                    len = 3;
+                }
+            }
+        }
+        if (out) {
+            if (n + len >= cap) return -1;
+            memcpy(out + n, enc, len);
+        }
+        n += len;
+    }
+    if (j->s >= j->e) return -1;
+    j->s++;
+    if (out) out[n] = '\0';
+    return 0;
+}
+
+static int jp_uint(jp *j, uint64_t *v)
+{
+    jp_ws(j);
+    if (j->s >= j->e || *j->s < '0' || *j->s > '9') return -1;
+    uint64_t x = 0;
+    while (j->s < j->e && *j->s >= '0' && *j->s <= '9') {
+        unsigned d = (unsigned)(*j->s++ - '0');
+        if (x > (UINT64_MAX - d) / 10) return -1;
+        x = x * 10 + d;
+    }
+    *v = x;
+    return 0;
+}
+
+/* [u, u, ...] into v[0..max); the count in *count */
+static int jp_uints(jp *j, uint64_t *v, int max, int *count)
+{
+    *count = 0;
+    if (!jp_lit(j, '[')) return -1;
+    if (jp_lit(j, ']')) return 0;
+    do {
+        if (*count == max || jp_uint(j, &v[*count])) return -1;
+        (*count)++;
+    } while (jp_lit(j, ','));
+    return jp_lit(j, ']') ? 0 : -1;
+}
+
+/* __metadata__: an object of string values */
+static int jp_metadata(jp *j)
+{
+    if (!jp_lit(j, '{')) return -1;
+    if (jp_lit(j, '}')) return 0;
+    do {
+        if (jp_string(j, NULL, 0) || !jp_lit(j, ':') || jp_string(j, NULL, 0)) return -1;
+    } while (jp_lit(j, ','));
+    return jp_lit(j, '}') ? 0 : -1;
+}
+
+/* {"dtype": ..., "shape": [...], "data_offsets": [b, e]} */
+static int jp_tensor(jp *j, st_tensor *t)
+{
+    int have = 0;
+    if (!jp_lit(j, '{')) return -1;
+    if (jp_lit(j, '}')) return -1;
+    do {
+        char key[16];
+        jp_ws(j);
+        if (jp_string(j, key, sizeof key) || !jp_lit(j, ':')) return -1;
+        jp_ws(j);
+        uint64_t v[8];
+        int count;
+        if (!strcmp(key, "dtype") && !(have & 1)) {
+            if (jp_string(j, t->dtype, sizeof t->dtype)) return -1;
+            have |= 1;
+        } else if (!strcmp(key, "shape") && !(have & 2)) {
+            if (jp_uints(j, v, 8, &count)) return -1;
+            t->rank = count;
+            for (int k = 0; k < count; k++) {
+                if (v[k] > INT32_MAX) return -1;
+                t->dims[k] = (int64_t)v[k];
+            }
+            have |= 2;
+        } else if (!strcmp(key, "data_offsets") && !(have & 4)) {
+            if (jp_uints(j, v, 2, &count) || count != 2) return -1;
+            t->begin = v[0];
+            t->end = v[1];
+            have |= 4;
+        } else {
+            return -1;
+        }
+    } while (jp_lit(j, ','));
+    return jp_lit(j, '}') && have == 7 ? 0 : -1;
+}
+
+static int dtype_size(const char *dtype)
+{
+    static const struct {
+        const char *name;
+        int size;
+    } known[] = {{"F64", 8}, {"F32", 4}, {"F16", 2},  {"BF16", 2},    {"I64", 8},
+                 {"I32", 4}, {"I16", 2}, {"I8", 1},   {"U64", 8},     {"U32", 4},
+                 {"U16", 2}, {"U8", 1},  {"BOOL", 1}, {"F8_E4M3", 1}, {"F8_E5M2", 1}};
+    for (size_t k = 0; k < sizeof known / sizeof known[0]; k++)
+        if (!strcmp(dtype, known[k].name)) return known[k].size;
+    return 0;
+}
+
+/* Parses the header text into *out (malloc'd, *count entries). */
+static int st_parse(const char *path, const char *text, size_t len, st_tensor **out, int *count,
+                    rt_error *err)
+{
+    jp j = {text, text + len};
+    st_tensor *ts = NULL;
+    int n = 0, cap = 0, meta = 0;
+    *out = NULL;
+    *count = 0;
+    if (!jp_lit(&j, '{')) goto malformed;
+    if (!jp_lit(&j, '}')) {
+        do {
+            char name[256];
+            jp_ws(&j);
+            if (jp_string(&j, name, sizeof name) || !jp_lit(&j, ':')) goto malformed;
+            if (!strcmp(name, "__metadata__")) {
+                if (meta++ || jp_metadata(&j)) goto malformed;
+                continue;
+            }
+            for (int k = 0; k < n; k++)
+                if (!strcmp(ts[k].name, name)) {
+                    free(ts);
+                    return rt_fail(err, "%s: tensor '%s' appears twice in the header", path, name);
+                }
+            if (n == cap) {
+                cap = cap ? cap * 2 : 16;
+                st_tensor *nt = realloc(ts, sizeof *ts * (size_t)cap);
+                if (!nt) {
+                    free(ts);
+                    return rt_fail(err, "%s: out of memory", path);
+                }
+                ts = nt;
+            }
+            memset(&ts[n], 0, sizeof ts[n]);
+            memcpy(ts[n].name, name, sizeof name);
+            if (jp_tensor(&j, &ts[n])) {
+                free(ts);
+                return rt_fail(err,
+                               "%s: malformed header entry for tensor '%s' (want dtype, shape "
+                               "and data_offsets)",
+                               path, name);
+            }
+            n++;
+        } while (jp_lit(&j, ','));
+        if (!jp_lit(&j, '}')) goto malformed;
+    }
+    jp_ws(&j);
+    if (j.s != j.e) goto malformed;
+    *out = ts;
+    *count = n;
+    return 0;
+malformed:
+    free(ts);
+    return rt_fail(err, "%s: malformed safetensors header (JSON) near byte %ld", path,
+                   8 + (long)(j.s - text));
+}
+
+static void shape_text(char *buf, size_t size, int rank, const int64_t *dims)
+{
+    int k = snprintf(buf, size, "[");
+    for (int i = 0; i < rank && k < (int)size; i++)
+        k += snprintf(buf + k, size - (size_t)k, "%s%lld", i ? ", " : "", (long long)dims[i]);
+    if (k < (int)size) snprintf(buf + k, size - (size_t)k, "]");
+}
+
+int rt_safetensors_load(const char *path, const rt_param_info *params, int n, real *buf,
+                        int *loaded, rt_error *err)
+{
+    *loaded = 0;
     FILE *f = fopen(path, "rb");
     if (!f) return rt_fail(err, "%s: cannot open: %s", path, strerror(errno));
-    int rc = npy_read_file(f, path, data, count, err);
+    struct stat st;
+    char *text = NULL;
+    st_tensor *ts = NULL;
+    int nts = 0, rc = -1;
+    if (fstat(fileno(f), &st) != 0 || !S_ISREG(st.st_mode)) {
+        rt_fail(err, "%s: not a regular file", path);
+        goto done;
+    }
+    unsigned char len8[8];
+    if (fread(len8, 1, 8, f) != 8) {
+        rt_fail(err, "%s: not a safetensors file (only %lld bytes)", path, (long long)st.st_size);
+        goto done;
+    }
+    uint64_t hlen = 0;
+    for (int k = 7; k >= 0; k--) hlen = hlen << 8 | len8[k];
+    uint64_t size = (uint64_t)st.st_size;
+    if (hlen < 2 || hlen > size - 8 || hlen > (100u << 20)) {
+        rt_fail(err,
+                "%s: not a safetensors file, or truncated: the header length says %llu bytes, "
+                "the file has %llu after it",
+                path, (unsigned long long)hlen, (unsigned long long)(size - 8));
+        goto done;
+    }
+    text = malloc((size_t)hlen + 1);
+    if (!text) {
+        rt_fail(err, "%s: out of memory", path);
+        goto done;
+    }
+    if (fread(text, 1, (size_t)hlen, f) != hlen) {
+        rt_fail(err, "%s: read error: %s", path, strerror(errno));
+        goto done;
+    }
+    text[hlen] = '\0';
+    if (text[0] != '{') {
+        rt_fail(err, "%s: not a safetensors file (the header is not a JSON object)", path);
+        goto done;
+    }
+    if (st_parse(path, text, (size_t)hlen, &ts, &nts, err)) goto done;
+
+    uint64_t data_len = size - 8 - hlen;
+    /* check everything before changing any parameter */
+    int *which = malloc(sizeof(int) * (size_t)(nts > 0 ? nts : 1));
+    if (!which) {
+        rt_fail(err, "%s: out of memory", path);
+        goto done;
+    }
+    for (int k = 0; k < nts; k++) {
+        const st_tensor *t = &ts[k];
+        int es = dtype_size(t->dtype);
+        uint64_t numel = 1;
+        for (int d = 0; d < t->rank; d++)
+            numel *= (uint64_t)t->dims[d]; /* each < 2^31, rank <= 8 */
+        if (!es) {
+            rt_fail(err, "%s: tensor '%s': unknown dtype '%s'", path, t->name, t->dtype);
+            goto bad;
+        }
+        if (t->begin > t->end || t->end > data_len) {
+            rt_fail(err,
+                    "%s: tensor '%s': data_offsets [%llu, %llu] outside the %llu bytes of data "
+                    "(truncated?)",
+                    path, t->name, (unsigned long long)t->begin, (unsigned long long)t->end,
+                    (unsigned long long)data_len);
+            goto bad;
+        }
+        if (numel > UINT64_MAX / 8 || t->end - t->begin != numel * (uint64_t)es) {
+            rt_fail(err,
+                    "%s: tensor '%s': data_offsets span %llu bytes, its shape and dtype need %llu",
+                    path, t->name, (unsigned long long)(t->end - t->begin),
+                    (unsigned long long)(numel * (uint64_t)es));
+            goto bad;
+        }
+        which[k] = -1;
+        for (int i = 0; i < n; i++)
+            if (!strcmp(params[i].name, t->name)) which[k] = i;
+        if (which[k] < 0) {
+            sbuf names = {0};
+            for (int i = 0; i < n && names.len < 600; i++)
+                sb_printf(&names, "%s%s", i ? ", " : "", params[i].name);
+            rt_fail(err, "%s: tensor '%s' is not a parameter of this model (it has %s)", path,
+                    t->name, names.p ? names.p : "none");
+            free(names.p);
+            goto bad;
+        }
+        const rt_param_info *p = &params[which[k]];
+        int64_t want[4];
+        param_dims(p, want);
+        int same = t->rank == p->rank;
+        for (int d = 0; same && d < p->rank; d++) same = t->dims[d] == want[d];
+        if (!same) {
+            char got_s[128], want_s[128];
+            shape_text(got_s, sizeof got_s, t->rank, t->dims);
+            shape_text(want_s, sizeof want_s, p->rank, want);
+            rt_fail(err, "%s: tensor '%s' has shape %s, the model's is %s", path, t->name, got_s,
+                    want_s);
+            goto bad;
+        }
+        if (strcmp(t->dtype, "F32") && strcmp(t->dtype, "F64")) {
+            rt_fail(err, "%s: tensor '%s' has dtype %s; parameters load from F32 or F64", path,
+                    t->name, t->dtype);
+            goto bad;
+        }
+    }
+    if (nts == 0) {
+        rt_fail(err, "%s: holds no tensors", path);
+        goto bad;
+    }
+    /* read each into its parameter, converting to real */
+    for (int k = 0; k < nts; k++) {
+        const st_tensor *t = &ts[k];
+        const rt_param_info *p = &params[which[k]];
+        size_t es = (size_t)dtype_size(t->dtype);
+        if (fseek(f, (long)(8 + hlen + t->begin), SEEK_SET) != 0) {
+            rt_fail(err, "%s: seek: %s", path, strerror(errno));
+            goto bad;
+        }
+        real *dst = buf + p->offset;
+        unsigned char chunk[1 << 14];
+        for (long done = 0; done < p->numel;) {
+            size_t want = sizeof chunk / es;
+            if ((long)want > p->numel - done) want = (size_t)(p->numel - done);
+            if (fread(chunk, es, want, f) != want) {
+                rt_fail(err, "%s: tensor '%s': read error", path, t->name);
+                goto bad;
+            }
+            if (!host_is_little_endian()) swap_bytes(chunk, want, es);
+            for (size_t i = 0; i < want; i++) {
+                double v;
+                if (es == 4) {
+                    float fv;
+                    memcpy(&fv, chunk + 4 * i, 4);
+                    v = fv;
+                } else {
+                    memcpy(&v, chunk + 8 * i, 8);
+                }
+                if (!(fabs(v) <= REAL_MAX)) {
+                    rt_fail(err, "%s: tensor '%s': element %ld is not a finite %s", path, t->name,
+                            done + (long)i, RT_REAL_NAME);
+                    goto bad;
+                }
+                dst[done + (long)i] = (real)v;
+            }
+            done += (long)want;
+        }
+    }
+    *loaded = nts;
+    rc = 0;
+bad:
+    free(which);
+done:
+    free(ts);
+    free(text);
     fclose(f);
     return rc;
 }
