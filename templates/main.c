@@ -27,8 +27,8 @@ static const char usage[] =
     "commands:\n"
     "  train             train and save the weights (default " MODEL_NAME ".weights)\n"
     "  eval              loss and accuracy of saved weights on the test data\n"
-    "  predict FILE.csv  predictions for each row of a CSV file of features\n"
-    "  export DIR        write each parameter as DIR/<name>.npy\n"
+    "  predict FILE      predictions for each row of FILE: CSV, .npy or IDX (raw or .gz)\n"
+    "  export DIR        write the parameters as DIR/<name>.npy and DIR/model.safetensors\n"
     "  info              sizes, parameters, FLOPs per step and the memory plan\n"
     "  gradcheck         compare the gradients with central finite differences\n"
     "\n"
@@ -42,7 +42,8 @@ static const char usage[] =
     "  --limit N         train on the first N rows only (rounded down to whole batches)\n"
     "  --metrics FILE    write loss, accuracy and time per epoch as CSV\n"
     "  --trace FILE      write every parameter after every step as CSV (small models)\n"
-    "  --init DIR        start from DIR/<parameter>.npy where present (as export writes)\n"
+    "  --init DIR|FILE   start from DIR/<parameter>.npy where present (as export writes)\n"
+    "                    or from the tensors of a .safetensors file\n"
     "  --checkpoint FILE save everything needed to resume to FILE (atomically)\n"
     "  --every N         ... after every N epochs (default 1)\n"
     "  --every-steps N   ... after every N optimizer steps instead\n"
@@ -272,6 +273,32 @@ static void save_checkpoint(const char *path, rt_checkpoint *ck, rt_train_state 
     if (rt_checkpoint_save(path, MODEL_HASH, ck, &err)) fail(&err);
 }
 
+/* Fine-tuning and transfer learning: the parameters a folder of .npy files
+ * (as export writes them) or a safetensors file has replace the drawn ones,
+ * by name; a wrong shape or dtype, or (safetensors) a tensor that is not a
+ * parameter of this model, is refused. */
+static void load_init(const options *o, buffers *b)
+{
+    rt_error err;
+    struct stat st;
+    int loaded = 0;
+    if (stat(o->init, &st)) {
+        fprintf(stderr, "%s: --init %s: %s\n", MODEL_NAME, o->init, strerror(errno));
+        exit(1);
+    }
+    if (S_ISDIR(st.st_mode)) {
+        if (rt_params_load_npy_dir(o->init, model_params, model_n_param_tensors, b->param, &loaded, &err))
+            fail(&err);
+        if (!loaded) {
+            fprintf(stderr, "%s: --init %s: no <parameter>.npy file of this model there\n", MODEL_NAME, o->init);
+            exit(1);
+        }
+    } else if (rt_safetensors_load(o->init, model_params, model_n_param_tensors, b->param, &loaded, &err)) {
+        fail(&err);
+    }
+    if (!o->quiet) printf("%s: %d of %d parameter tensors from %s\n", MODEL_NAME, loaded, model_n_param_tensors, o->init);
+}
+
 static int cmd_train(const options *o)
 {
     rt_error err;
@@ -281,23 +308,7 @@ static int cmd_train(const options *o)
     rt_rng_seed(&init_rng, o->seed);
     rt_rng_seed(&shuffle_rng, o->seed ^ 0x9E3779B9u); /* its own stream: data order */
     model_init(b.param, &init_rng);
-    if (o->init) {
-        /* fine-tuning and transfer learning: the parameters that DIR has
-         * (by name, as export writes them) replace the drawn ones */
-        int loaded = 0;
-        for (int i = 0; i < model_n_param_tensors; i++) {
-            char path[4096];
-            snprintf(path, sizeof path, "%s/%s.npy", o->init, model_params[i].name);
-            if (access(path, F_OK)) continue;
-            if (rt_npy_read(path, b.param + model_params[i].offset, model_params[i].numel, &err)) fail(&err);
-            loaded++;
-        }
-        if (!loaded) {
-            fprintf(stderr, "%s: --init %s: no <parameter>.npy file of this model there\n", MODEL_NAME, o->init);
-            return 1;
-        }
-        if (!o->quiet) printf("%s: %d of %d parameter tensors from %s\n", MODEL_NAME, loaded, model_n_param_tensors, o->init);
-    }
+    if (o->init) load_init(o, &b);
 
     long n = d.train.n;
     int remainder = MODEL_REMAINDER;
@@ -509,11 +520,11 @@ static int cmd_eval(const options *o)
 static int cmd_predict(const options *o)
 {
     rt_error err;
-    if (!o->arg) die_usage("%s", "predict needs a CSV file of features");
+    if (!o->arg) die_usage("%s", "predict needs a file of features (CSV, .npy or IDX)");
     buffers b = alloc_buffers(0);
     load_weights(o, &b);
     rt_dataset ds;
-    if (rt_csv_read_features(o->arg, MODEL_FEATURES, &ds, &err)) fail(&err);
+    if (rt_read_features(o->arg, MODEL_FEATURES, &ds, &err)) fail(&err);
     prepare(&ds, b.stats);
     FILE *f = o->out ? fopen(o->out, "w") : stdout;
     if (!f) {
@@ -592,7 +603,25 @@ static int cmd_export(const options *o)
         snprintf(path, sizeof path, "%s/%s.npy", o->arg, p->name);
         if (rt_npy_write(path, b.param + p->offset, p->rank, dims, &err)) fail(&err);
     }
-    if (!o->quiet) printf("wrote %d arrays to %s\n", model_n_param_tensors, o->arg);
+    /* what the inputs go through first, for whoever runs the model elsewhere:
+     * x * input_scale, then (x - input_mean) / input_std */
+    char path[4096], scale[32];
+    if (MODEL_STANDARDIZE) {
+        int64_t dim = MODEL_FEATURES;
+        snprintf(path, sizeof path, "%s/input_mean.npy", o->arg);
+        if (rt_npy_write(path, b.stats, 1, &dim, &err)) fail(&err);
+        snprintf(path, sizeof path, "%s/input_std.npy", o->arg);
+        if (rt_npy_write(path, b.stats + MODEL_FEATURES, 1, &dim, &err)) fail(&err);
+    }
+    snprintf(scale, sizeof scale, "%.17g", MODEL_SCALE != 0 ? (double)MODEL_SCALE : 1.0);
+    /* the same tensors in one file, under the same names (PyTorch's state_dict) */
+    snprintf(path, sizeof path, "%s/model.safetensors", o->arg);
+    const char *meta[] = {"format", "pt", "model", MODEL_NAME, "generator", MODEL_GENERATOR,
+                          "spec_hash", MODEL_HASH, "input_scale", scale,
+                          "input_standardize", MODEL_STANDARDIZE ? "input_mean.npy input_std.npy" : "no",
+                          NULL};
+    if (rt_safetensors_save(path, model_params, model_n_param_tensors, b.param, meta, &err)) fail(&err);
+    if (!o->quiet) printf("wrote %d arrays to %s (.npy and model.safetensors)\n", model_n_param_tensors, o->arg);
     return 0;
 }
 
