@@ -155,6 +155,7 @@ typedef struct rt_npy {
     int64_t dims[RT_NPY_MAX_RANK];
     int64_t count; /* elements */
     long data_off;
+    int64_t file_size; /* -1: not a regular file */
 } rt_npy;
 int rt_npy_open(rt_npy *a, const char *path, rt_error *err);
 /* Reads all count elements into dst as real; a value that is not a finite

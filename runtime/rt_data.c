@@ -380,6 +380,11 @@ static int npy_rows(const rt_npy *a, int64_t *n, int64_t *per_row, rt_error *err
     if (*n > INT32_MAX)
         return rt_fail(err, "%s: shape %s: more than %d rows", a->path, shape, INT32_MAX);
     if (*per_row == 0) return rt_fail(err, "%s: shape %s: 0 values per row", a->path, shape);
+    /* data files must be exactly their header's size (rt_npy_open checked it
+     * is not smaller): more means the shape is wrong */
+    if (a->file_size > a->data_off + a->count * a->esize)
+        return rt_fail(err, "%s: shape %s, but %lld more bytes follow the data", a->path, shape,
+                       (long long)(a->file_size - a->data_off - a->count * a->esize));
     if ((uint64_t)a->count > RT_DATA_MAX_BYTES / sizeof(real))
         return rt_fail(err, "%s: shape %s is %.1f GiB as %s, more than the %d GiB limit", a->path,
                        shape, (double)a->count * sizeof(real) / (1 << 30), RT_REAL_NAME,

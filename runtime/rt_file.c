@@ -242,6 +242,26 @@ static const char *parse_shape(const char *s, npy_header *h)
     }
 }
 
+/* Past the bracketed list at s, nested brackets and quoted strings
+ * included; NULL when it does not end. */
+static const char *skip_list(const char *s)
+{
+    int depth = 0;
+    char quote = 0;
+    for (; *s; s++) {
+        if (quote) {
+            if (*s == quote) quote = 0;
+        } else if (*s == '\'' || *s == '"') {
+            quote = *s;
+        } else if (*s == '[' || *s == '(') {
+            depth++;
+        } else if ((*s == ']' || *s == ')') && --depth == 0) {
+            return s + 1;
+        }
+    }
+    return NULL;
+}
+
 static int parse_header(const char *s, npy_header *h)
 {
     memset(h, 0, sizeof *h);
@@ -255,7 +275,12 @@ static int parse_header(const char *s, npy_header *h)
         s = skip_ws(s);
         if (*s++ != ':') return -1;
         s = skip_ws(s);
-        if (strcmp(key, "descr") == 0) {
+        if (strcmp(key, "descr") == 0 && *s == '[') {
+            /* a structured dtype: a list of fields, refused by name later */
+            if (!(s = skip_list(s))) return -1;
+            strcpy(h->descr, "[...]");
+            h->have_descr = 1;
+        } else if (strcmp(key, "descr") == 0) {
             if (!(s = parse_str(s, h->descr, sizeof h->descr))) return -1;
             h->have_descr = 1;
         } else if (strcmp(key, "fortran_order") == 0) {
@@ -284,8 +309,8 @@ static int parse_header(const char *s, npy_header *h)
 /* descr is '<f4', '>i8', '|u1' ...: a byte order, a kind and a size. */
 static int npy_dtype(rt_npy *a, const char *descr, rt_error *err)
 {
-    if (descr[0] == '[' || descr[0] == '(')
-        return rt_fail(err, "%s: structured arrays are not supported (dtype %s)", a->path, descr);
+    if (descr[0] == '[')
+        return rt_fail(err, "%s: structured arrays are not supported (numbers only)", a->path);
     char order = descr[0], kind = descr[1];
     if (kind == 'O' || (order != '<' && order != '>' && order != '|' && order != '='))
         return rt_fail(err, "%s: object arrays are not supported (dtype '%s'); save numbers",
@@ -374,6 +399,7 @@ int rt_npy_open(rt_npy *a, const char *path, rt_error *err)
         a->count *= h.dims[i];
     }
     /* a lying shape is caught here, before anyone allocates for it */
+    a->file_size = S_ISREG(st.st_mode) ? (int64_t)st.st_size : -1;
     if (S_ISREG(st.st_mode)) {
         int64_t need = a->count * a->esize, have = (int64_t)st.st_size - a->data_off;
         if (have < need) {

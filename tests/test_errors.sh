@@ -313,6 +313,148 @@ expect "data in predict: a missing file" 1 "$d/nothere.csv: cannot open" \
 
 expect "data: a path relative to the spec works under trainc run" 0 "train loss" replay rel
 
+# ---- NumPy .npy data: files written by numpy, good and each kind of bad ----
+n=$t/npy
+mkdir -p "$n"
+/usr/bin/python3 - "$n" <<'PY'
+import sys
+import numpy as np
+d = sys.argv[1]
+x = (np.arange(32, dtype=np.float32) % 7).reshape(8, 2, 2)
+y = np.arange(8, dtype=np.int64) % 3
+def save(name, a): np.save(f"{d}/{name}", a)
+def raw(name, b): open(f"{d}/{name}", "wb").write(b)
+save("x.good.npy", x)
+save("y.good.npy", y)
+save("x.fortran.npy", np.asfortranarray(x.reshape(8, 4)))
+save("x.object.npy", np.array([[1, "a", 2, 3]] * 8, dtype=object))
+save("x.struct.npy", np.zeros(8, dtype=[("a", "<f4"), ("b", "<f4")]))
+save("x.f16.npy", x.astype(np.float16))
+save("x.scalar.npy", np.float32(1))
+save("x.rows.npy", x[:7])
+save("x.feat.npy", np.zeros((8, 3, 2), np.float32))
+xn = x.copy(); xn[3, 1, 0] = np.nan
+save("x.nan.npy", xn)
+good = open(f"{d}/x.good.npy", "rb").read()
+raw("x.trunc.npy", good[:-5])
+raw("x.extra.npy", good + b"\0" * 8)
+raw("x.magic.npy", b"\x93NUMPZ" + good[6:])
+raw("x.header.npy", good[:20])
+save("y.range.npy", np.where(np.arange(8) == 5, 7, y))
+save("y.float.npy", np.where(np.arange(8) == 2, 1.5, y))
+save("y.2d.npy", np.stack([y, y], 1))
+save("y.rows.npy", y[:6])
+PY
+npy_spec() { # npy_spec NAME X Y
+    spec "$1" 'model "npym"' \
+        "data = npy { train = { x = \"$2\", y = \"$3\" } }" \
+        'local x = input { 4 }' 'local y = labels { classes = 3 }' \
+        'minimize(cross_entropy(linear(x, 3, { name = "fc" }), y))' "$OPT" 'train { batch = 4, epochs = 1 }'
+}
+for c in "Fortran order|x.fortran|Fortran-order arrays are not supported" \
+    "an object array|x.object|object arrays are not supported (dtype '|O')" \
+    "a structured array|x.struct|structured arrays are not supported" \
+    "float16|x.f16|unsupported dtype '<f2'" \
+    "a 0-d array|x.scalar|shape (): a single number" \
+    "fewer rows than labels|x.rows|8 rows of labels, but $n/x.rows.npy has 7 rows" \
+    "truncated data|x.trunc|truncated: the header promises 128 bytes of data, the file has 123" \
+    "bytes after the data|x.extra|shape (8, 2, 2), but 8 more bytes follow the data" \
+    "a bad magic|x.magic|not a .npy file (bad magic)" \
+    "a truncated header|x.header|truncated .npy header" \
+    "a missing file|x.nothere|cannot open: No such file or directory" \
+    "a label out of range|y.range|index 5: label 7 out of range [0, 3)" \
+    "a label that is no integer|y.float|index 2: label 1.5 is not an integer class in [0, 3)" \
+    "two labels a row for classes|y.2d|shape (8, 2): labels { classes = 3 } are one class index a row" \
+    "fewer labels than rows|y.rows|6 rows of labels, but $n/x.good.npy has 8 rows"; do
+    IFS='|' read -r what file msg <<<"$c"
+    xf=$n/x.good.npy yf=$n/y.good.npy
+    case $file in x.rows) xf=$n/x.rows.npy ;; x.*) xf=$n/$file.npy ;; y.*) yf=$n/$file.npy ;; esac
+    named=$n/$file.npy
+    [ "$file" = x.rows ] && named=$n/y.good.npy
+    [ "$file" = y.rows ] && named=$n/y.rows.npy
+    npy_spec gen_npy "$xf" "$yf"
+    expect "data at generation: NPY $what" 1 "$named: $msg" gen gen_npy
+done
+npy_spec gen_npy "$n/x.feat.npy" "$n/y.good.npy"
+expect "data at generation: NPY with 6 features for input { 4 }" 1 "$n/x.feat.npy: 6 features per row, but input expects 4" gen gen_npy
+spec npy_noy 'model "npym"' "data = npy { train = { x = \"$n/x.good.npy\" } }" \
+    'local x = input { 4 }' 'local y = labels { classes = 3 }' \
+    'minimize(cross_entropy(linear(x, 3), y))' "$OPT" 'train { batch = 4, epochs = 1 }'
+expect "data at generation: NPY labels in the spec but no y file" 2 "npy_noy.lua:2: npy: the spec has labels { ... }, so train needs y" gen npy_noy
+spec npy_nox 'model "npym"' "data = npy { train = { y = \"$n/y.good.npy\" } }" \
+    'local x = input { 4 }' 'minimize(sum(linear(x, 1)))' "$OPT" "$TRAIN"
+expect "data at generation: NPY without x" 2 "npy_nox.lua:2: npy: train needs x" gen npy_nox
+
+# the trainer: built against good files, which are then replaced
+cp "$n/x.good.npy" "$n/x.npy" && cp "$n/y.good.npy" "$n/y.npy"
+npy_spec npy_ok "$n/x.npy" "$n/y.npy"
+expect "data in the trainer: the NPY trainer builds" 0 "" "$TRAINC" build -q "$t/npy_ok.lua" -o "$t/out/npym"
+expect "data in the trainer: the good NPY files train" 0 "train loss" run_in "$t/out/npym" ./npym train --quiet
+for c in "truncated data|x.trunc|x|truncated: the header promises 128 bytes" \
+    "a NaN|x.nan|x|row 3: a value is not a finite float" \
+    "Fortran order|x.fortran|x|Fortran-order arrays are not supported" \
+    "6 features for input { 4 }|x.feat|x|6 features per row, the model expects 4" \
+    "a label out of range|y.range|y|index 5: label 7 out of range [0, 3)" \
+    "two labels a row|y.2d|y|shape (8, 2): 2 label values per row, the model expects 1"; do
+    IFS='|' read -r what from to msg <<<"$c"
+    cp "$n/$from.npy" "$n/$to.npy"
+    expect "data in the trainer: NPY $what" 1 "$n/$to.npy: $msg" run_in "$t/out/npym" ./npym train --quiet
+    cp "$n/x.good.npy" "$n/x.npy" && cp "$n/y.good.npy" "$n/y.npy"
+done
+# predict reads .npy and IDX too, with the same checks
+expect "data in predict: NPY with 6 features for input { 4 }" 1 "$n/x.feat.npy: 6 features per row, the model expects 4" \
+    run_in "$t/out/npym" ./npym predict "$n/x.feat.npy"
+expect "data in predict: a truncated NPY" 1 "$n/x.trunc.npy: truncated" run_in "$t/out/npym" ./npym predict "$n/x.trunc.npy"
+expect "data in predict: an object array" 1 "$n/x.object.npy: object arrays are not supported" \
+    run_in "$t/out/npym" ./npym predict "$n/x.object.npy"
+expect "data in predict: a truncated IDX" 1 "$d/img.trunc: truncated" run_in "$t/out/npym" ./npym predict "$d/img.trunc"
+expect "data in predict: IDX with 6 features for input { 4 }" 1 "$d/img.feat: 6 features per row, the model expects 4" \
+    run_in "$t/out/npym" ./npym predict "$d/img.feat"
+
+# ---- --init: a folder of .npy or a safetensors file, refused when it does not fit ----
+(cd "$t/out/npym" && ./npym export exp --quiet)
+/usr/bin/python3 - "$t/out/npym/exp" "$n" <<'PY'
+import json, struct, sys
+import numpy as np
+exp, d = sys.argv[1], sys.argv[2]
+def st(name, tensors, header=None):
+    """tensors: (name, dtype, shape, bytes); header: raw JSON instead"""
+    h, data = {}, b""
+    for k, dt, shape, b in tensors:
+        h[k] = {"dtype": dt, "shape": shape, "data_offsets": [len(data), len(data) + len(b)]}
+        data += b
+    text = header if header is not None else json.dumps(h).encode()
+    text += b" " * (-len(text) % 8)
+    open(f"{d}/{name}", "wb").write(struct.pack("<Q", len(text)) + text + data)
+w = np.zeros((3, 4), np.float32).tobytes()
+b = np.zeros(3, np.float32).tobytes()
+st("shape.safetensors", [("fc.weight", "F32", [4, 3], w), ("fc.bias", "F32", [3], b)])
+st("name.safetensors", [("fc.weights", "F32", [3, 4], w), ("fc.bias", "F32", [3], b)])
+st("f16.safetensors", [("fc.weight", "F16", [3, 4], np.zeros((3, 4), np.float16).tobytes())])
+st("span.safetensors", [("fc.weight", "F32", [3, 4], w[:-4])])
+st("json.safetensors", [], header=b'{"fc.weight": {"dtype": "F32", "shape": [3, 4], ')
+good = open(f"{exp}/model.safetensors", "rb").read()
+open(f"{d}/trunc.safetensors", "wb").write(good[:-10])
+np.save(f"{d}/shape/fc.weight.npy" if False else f"{d}/fc.weight.T.npy", np.zeros((4, 3), np.float32))
+PY
+mkdir -p "$n/dir_shape" "$n/dir_int"
+mv "$n/fc.weight.T.npy" "$n/dir_shape/fc.weight.npy"
+/usr/bin/python3 -c "import numpy as np, sys; np.save(sys.argv[1], np.zeros((3, 4), np.int64))" "$n/dir_int/fc.weight.npy"
+echo "not safetensors" >"$n/text.safetensors"
+ni() { run_in "$t/out/npym" ./npym train --quiet --init "$@"; }
+expect "--init: its own export's safetensors loads" 0 "train loss" ni exp/model.safetensors
+expect "--init: a safetensors tensor of another shape" 1 "$n/shape.safetensors: tensor 'fc.weight' has shape [4, 3], the model's is [3, 4]" ni "$n/shape.safetensors"
+expect "--init: a safetensors tensor this model does not have" 1 "$n/name.safetensors: tensor 'fc.weights' is not a parameter of this model (it has fc.weight, fc.bias)" ni "$n/name.safetensors"
+expect "--init: a safetensors tensor in float16" 1 "$n/f16.safetensors: tensor 'fc.weight' has dtype F16; parameters load from F32 or F64" ni "$n/f16.safetensors"
+expect "--init: data_offsets that do not match the shape" 1 "$n/span.safetensors: tensor 'fc.weight': data_offsets span 44 bytes, its shape and dtype need 48" ni "$n/span.safetensors"
+expect "--init: a malformed safetensors header" 1 "$n/json.safetensors: malformed" ni "$n/json.safetensors"
+expect "--init: a truncated safetensors file" 1 "$n/trunc.safetensors: tensor '" ni "$n/trunc.safetensors"
+expect_last "--init: ... its data is outside the file" "outside the"
+expect "--init: a text file" 1 "$n/text.safetensors: not a safetensors file" ni "$n/text.safetensors"
+expect "--init: a missing file" 1 "--init $n/nothere: No such file or directory" ni "$n/nothere"
+expect "--init: a .npy of another shape" 1 "$n/dir_shape/fc.weight.npy: shape (4, 3), the model's is (3, 4)" ni "$n/dir_shape"
+expect "--init: an integer .npy" 1 "$n/dir_int/fc.weight.npy: unsupported dtype '<i8' (want '<f4' or '<f8')" ni "$n/dir_int"
+
 # ---- trainc usage ----
 expect "trainc: no command" 2 "no command given" "$TRAINC"
 expect "trainc: unknown command" 2 "unknown command 'frob'" "$TRAINC" frob "$t/good.lua"
