@@ -158,6 +158,7 @@ static rt_source probe_source(const ir_graph *g)
 {
     rt_source s = train_source(&g->data, g->data.has_seed ? g->data.seed : g->train.seed);
     s.classes = g->labels >= 0 ? g->classes : 0;
+    s.ylen = g->labels >= 0 ? g->label_len : 0;
     return s;
 }
 

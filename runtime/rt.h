@@ -97,6 +97,7 @@ typedef struct rt_source {
     uint32_t seed;      /* synthetic: seed; linreg's w* comes from wseed */
     uint32_t wseed;
     int classes; /* rt_data_probe: check CSV labels are classes in [0, classes) (0: no check) */
+    int ylen;    /* rt_data_probe: NPY label values per row expected (0: no check) */
 } rt_source;
 
 typedef struct rt_dataset {

@@ -427,14 +427,17 @@ static int npy_probe(const rt_source *src, int32_t *n_out, int32_t *d_out, rt_er
         if (npy_open_labels(src, &y, n, &ylen, err)) return -1;
         /* the labels are small: class indices are checked now, at generation */
         int rc = 0;
-        if (src->classes > 0) {
+        char shape[256];
+        rt_npy_shape(&y, shape, sizeof shape);
+        if (src->classes > 0 && ylen != 1) {
+            rc = rt_fail(err, "%s: shape %s: labels { classes = %d } are one class index a row",
+                         src->labels, shape, src->classes);
+        } else if (src->ylen > 0 && ylen != src->ylen) {
+            rc = rt_fail(err, "%s: shape %s: %lld label values per row, the model expects %d",
+                         src->labels, shape, (long long)ylen, src->ylen);
+        } else if (src->classes > 0) {
             rt_dataset ds = {.n = (int32_t)n, .ylen = (int32_t)ylen};
-            char shape[256];
-            rt_npy_shape(&y, shape, sizeof shape);
-            if (ylen != 1)
-                rc = rt_fail(err, "%s: shape %s: labels { classes = %d } are one class index a row",
-                             src->labels, shape, src->classes);
-            else if (!(ds.y = malloc((size_t)n * sizeof(real) + 1)))
+            if (!(ds.y = malloc((size_t)n * sizeof(real) + 1)))
                 rc = rt_fail(err, "%s: out of memory", src->labels);
             else
                 rc = rt_npy_read_values(&y, ds.y, 1, err) ||
@@ -811,6 +814,9 @@ int rt_read_features(const char *path, int32_t d_expected, rt_dataset *out, rt_e
         if (rc) rt_data_free(out);
         return rc ? -1 : 0;
     }
+    if (memchr(head, 0, got))
+        return rt_fail(err, "%s: not a CSV, .npy or IDX file (binary data, magic %02x %02x)", path,
+                       head[0], head[1]);
     return rt_csv_read_features(path, d_expected, out, err);
 }
 

@@ -381,6 +381,10 @@ spec npy_noy 'model "npym"' "data = npy { train = { x = \"$n/x.good.npy\" } }" \
     'local x = input { 4 }' 'local y = labels { classes = 3 }' \
     'minimize(cross_entropy(linear(x, 3), y))' "$OPT" 'train { batch = 4, epochs = 1 }'
 expect "data at generation: NPY labels in the spec but no y file" 2 "npy_noy.lua:2: npy: the spec has labels { ... }, so train needs y" gen npy_noy
+spec npy_ylen 'model "npym"' "data = npy { train = { x = \"$n/x.good.npy\", y = \"$n/y.good.npy\" } }" \
+    'local x = input { 4 }' 'local y = labels { 3 }' 'minimize(mse(linear(x, 3), y))' "$OPT" "$TRAIN"
+expect "data at generation: NPY with one label a row for labels { 3 }" 1 \
+    "$n/y.good.npy: shape (8,): 1 label values per row, the model expects 3" gen npy_ylen
 spec npy_nox 'model "npym"' "data = npy { train = { y = \"$n/y.good.npy\" } }" \
     'local x = input { 4 }' 'minimize(sum(linear(x, 1)))' "$OPT" "$TRAIN"
 expect "data at generation: NPY without x" 2 "npy_nox.lua:2: npy: train needs x" gen npy_nox
@@ -407,6 +411,8 @@ expect "data in predict: NPY with 6 features for input { 4 }" 1 "$n/x.feat.npy: 
 expect "data in predict: a truncated NPY" 1 "$n/x.trunc.npy: truncated" run_in "$t/out/npym" ./npym predict "$n/x.trunc.npy"
 expect "data in predict: an object array" 1 "$n/x.object.npy: object arrays are not supported" \
     run_in "$t/out/npym" ./npym predict "$n/x.object.npy"
+expect "data in predict: a binary file that is no IDX or .npy" 1 "$d/img.magic: not a CSV, .npy or IDX file" \
+    run_in "$t/out/npym" ./npym predict "$d/img.magic"
 expect "data in predict: a truncated IDX" 1 "$d/img.trunc: truncated" run_in "$t/out/npym" ./npym predict "$d/img.trunc"
 expect "data in predict: IDX with 6 features for input { 4 }" 1 "$d/img.feat: 6 features per row, the model expects 4" \
     run_in "$t/out/npym" ./npym predict "$d/img.feat"
