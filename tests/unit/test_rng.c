@@ -306,6 +306,92 @@ static void test_files(const char *dir)
     unlink(path);
 }
 
+/* safetensors: 8-byte length, JSON header, data; files written here by hand */
+static int write_st(const char *path, const char *json, const void *data, size_t len)
+{
+    unsigned char buf[4096];
+    size_t h = strlen(json);
+    for (int k = 0; k < 8; k++) buf[k] = (unsigned char)((uint64_t)h >> (8 * k));
+    memcpy(buf + 8, json, h);
+    memcpy(buf + 8 + h, data, len);
+    return write_raw(path, buf, 8 + h + len);
+}
+
+static void test_safetensors(const char *dir)
+{
+    char path[256];
+    rt_error err;
+    int loaded;
+    snprintf(path, sizeof path, "%s/m.safetensors", dir);
+    /* a weight, a bias, a scalar and a name JSON must escape */
+    static const rt_param_info params[] = {{"fc.weight", 0, 6, 2, {2, 3}, 1},
+                                           {"fc.bias", 6, 2, 1, {2}, 1},
+                                           {"t\"emp\\", 8, 1, 0, {0}, 1}};
+    real w[9], r[9];
+    for (int i = 0; i < 9; i++) w[i] = (real)(i * 0.25 - 1);
+    const char *meta[] = {"format", "pt", "note", "a \"quoted\"\n value", NULL};
+    CHECK(rt_safetensors_save(path, params, 3, w, meta, &err) == 0, "safetensors save succeeds");
+    long size = file_size(path);
+    FILE *f = fopen(path, "rb");
+    unsigned char head[8] = {0};
+    if (f) {
+        if (fread(head, 1, 8, f) != 8) memset(head, 0, 8);
+        fclose(f);
+    }
+    long hlen = head[0] | head[1] << 8 | head[2] << 16;
+    CHECK((8 + hlen) % 8 == 0 && size == 8 + hlen + 9 * (long)sizeof(real),
+          "safetensors data starts at a multiple of 8 bytes, right after the header");
+    memset(r, 0, sizeof r);
+    CHECK(rt_safetensors_load(path, params, 3, r, &loaded, &err) == 0 && loaded == 3 &&
+              memcmp(w, r, sizeof w) == 0,
+          "safetensors save -> load round trip is exact (escaped name, scalar, metadata)");
+
+    /* what other writers may do: spacing, escapes, metadata, F64, a subset */
+    double d2[2] = {0.5, -1.5};
+    CHECK(write_st(path,
+                   "{ \"__metadata__\" : { \"k\\u00e9\" : \"v\\n\" } ,\n"
+                   "  \"\\u0066c.bias\" : {\"data_offsets\": [0, 16], \"shape\": [ 2 ], "
+                   "\"dtype\": \"F64\"} }   ",
+                   d2, sizeof d2) == 0 &&
+              rt_safetensors_load(path, params, 3, r, &loaded, &err) == 0 && loaded == 1 &&
+              r[6] == (real)0.5 && r[7] == (real)-1.5,
+          "safetensors load: spaces, \\u escapes, metadata, F64, a subset of the parameters");
+    CHECK(write_st(path,
+                   "{\"fc.bias\":{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[0,8]},"
+                   "\"fc.bias\":{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[0,8]}}",
+                   d2, 8) == 0 &&
+              rt_safetensors_load(path, params, 3, r, &loaded, &err) == -1 &&
+              contains(err.msg, "'fc.bias' appears twice"),
+          "safetensors load refuses a name given twice");
+    CHECK(write_st(path, "{\"fc.bias\":{\"dtype\":\"Q7\",\"shape\":[2],\"data_offsets\":[0,8]}}",
+                   d2, 8) == 0 &&
+              rt_safetensors_load(path, params, 3, r, &loaded, &err) == -1 &&
+              contains(err.msg, "unknown dtype 'Q7'"),
+          "safetensors load refuses an unknown dtype");
+    CHECK(write_st(path, "{\"fc.bias\":{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[0,-8]}}",
+                   d2, 8) == 0 &&
+              rt_safetensors_load(path, params, 3, r, &loaded, &err) == -1 &&
+              contains(err.msg, path) && contains(err.msg, "malformed header entry"),
+          "safetensors load refuses a negative offset");
+    CHECK(write_st(path, "{}", NULL, 0) == 0 &&
+              rt_safetensors_load(path, params, 3, r, &loaded, &err) == -1 &&
+              contains(err.msg, "holds no tensors"),
+          "safetensors load refuses a file without tensors");
+    float inf[2] = {1, 1e30f};
+    inf[1] *= 1e30f;
+    CHECK(write_st(path, "{\"fc.bias\":{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[0,8]}}",
+                   inf, 8) == 0 &&
+              rt_safetensors_load(path, params, 3, r, &loaded, &err) == -1 &&
+              contains(err.msg, "element 1 is not a finite"),
+          "safetensors load refuses an infinite value");
+    CHECK(write_st(path, "{\"fc.bias\":{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[0,8]}",
+                   d2, 8) == 0 &&
+              rt_safetensors_load(path, params, 3, r, &loaded, &err) == -1 &&
+              contains(err.msg, "malformed safetensors header"),
+          "safetensors load refuses unbalanced JSON");
+    unlink(path);
+}
+
 int main(void)
 {
     test_mt19937();
@@ -317,6 +403,7 @@ int main(void)
     char dir[] = "/tmp/trainc_test_rng_XXXXXX";
     if (mkdtemp(dir)) {
         test_files(dir);
+        test_safetensors(dir);
         rmdir(dir);
     } else {
         CHECK(0, "create a temporary directory");
