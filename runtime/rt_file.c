@@ -654,16 +654,17 @@ static void sb_json_string(sbuf *b, const char *s)
     sb_add(b, "\"", 1);
 }
 
-static const rt_param_info *sort_params;
+/* orders pointers to parameters by name */
 static int by_name(const void *a, const void *b)
 {
-    return strcmp(sort_params[*(const int *)a].name, sort_params[*(const int *)b].name);
+    return strcmp((*(const rt_param_info *const *)a)->name,
+                  (*(const rt_param_info *const *)b)->name);
 }
 
 int rt_safetensors_save(const char *path, const rt_param_info *params, int n, const real *buf,
                         const char *const *meta, rt_error *err)
 {
-    int *order = malloc(sizeof(int) * (size_t)(n > 0 ? n : 1));
+    const rt_param_info **order = malloc(sizeof *order * (size_t)(n > 0 ? n : 1));
     part *parts = malloc(sizeof(part) * (size_t)(n + 2));
     real *le = NULL;
     sbuf h = {0};
@@ -672,8 +673,7 @@ int rt_safetensors_save(const char *path, const rt_param_info *params, int n, co
         rt_fail(err, "%s: out of memory", path);
         goto done;
     }
-    for (int i = 0; i < n; i++) order[i] = i;
-    sort_params = params;
+    for (int i = 0; i < n; i++) order[i] = &params[i];
     qsort(order, (size_t)n, sizeof *order, by_name);
 
     sb_add(&h, "{", 1);
@@ -689,7 +689,7 @@ int rt_safetensors_save(const char *path, const rt_param_info *params, int n, co
     }
     uint64_t offset = 0;
     for (int j = 0; j < n; j++) {
-        const rt_param_info *p = &params[order[j]];
+        const rt_param_info *p = order[j];
         if (j || (meta && meta[0])) sb_add(&h, ",", 1);
         sb_json_string(&h, p->name);
         sb_printf(&h, ":{\"dtype\":\"%s\",\"shape\":[", sizeof(real) == 4 ? "F32" : "F64");
@@ -716,7 +716,7 @@ int rt_safetensors_save(const char *path, const rt_param_info *params, int n, co
     }
     size_t at = 0;
     for (int j = 0; j < n; j++) {
-        const rt_param_info *p = &params[order[j]];
+        const rt_param_info *p = order[j];
         size_t bytes = (size_t)p->numel * sizeof(real);
         const void *src = buf + p->offset;
         if (swap) {
