@@ -385,6 +385,9 @@ spec npy_ylen 'model "npym"' "data = npy { train = { x = \"$n/x.good.npy\", y = 
     'local x = input { 4 }' 'local y = labels { 3 }' 'minimize(mse(linear(x, 3), y))' "$OPT" "$TRAIN"
 expect "data at generation: NPY with one label a row for labels { 3 }" 1 \
     "$n/y.good.npy: shape (8,): 1 label values per row, the model expects 3" gen npy_ylen
+spec npy_str 'model "npym"' "data = npy { train = \"$n/x.good.npy\" }" \
+    'local x = input { 4 }' 'minimize(sum(linear(x, 1)))' "$OPT" "$TRAIN"
+expect "data at generation: NPY train given as a string" 2 "npy_str.lua:2: npy: give train = { x = \"x.npy\", y = \"y.npy\" }" gen npy_str
 spec npy_nox 'model "npym"' "data = npy { train = { y = \"$n/y.good.npy\" } }" \
     'local x = input { 4 }' 'minimize(sum(linear(x, 1)))' "$OPT" "$TRAIN"
 expect "data at generation: NPY without x" 2 "npy_nox.lua:2: npy: train needs x" gen npy_nox
