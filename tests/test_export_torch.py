@@ -10,6 +10,8 @@ model.safetensors (parsed here with json and numpy: Debian 12 has no
 python3-safetensors, and the format is an 8-byte length, a JSON header and
 the raw bytes), and the softmax of its outputs must match `predict`'s
 probabilities within 1e-5 on the same inputs (an IDX .gz file, a .npy file).
+The other way too: weights made by PyTorch, as .npy files and as
+safetensors, start trainc (--init) and its predictions match PyTorch's.
 """
 import json
 import os
@@ -30,6 +32,20 @@ import torch.nn as nn  # noqa: E402
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 FMNIST = "/usr/share/datasets/fashion-mnist/"
 ST_DTYPES = {"F32": np.float32, "F64": np.float64}
+
+
+def write_safetensors(path, state):
+    """The other direction, as the safetensors library lays a file out."""
+    header, blobs, at = {}, [], 0
+    for k in sorted(state):
+        a = np.ascontiguousarray(state[k].detach().numpy().astype("<f4"))
+        header[k] = {"dtype": "F32", "shape": list(a.shape), "data_offsets": [at, at + a.nbytes]}
+        blobs.append(a.tobytes())
+        at += a.nbytes
+    text = json.dumps(header, separators=(",", ":")).encode()
+    text += b" " * (-len(text) % 8)
+    with open(path, "wb") as f:
+        f.write(len(text).to_bytes(8, "little") + text + b"".join(blobs))
 
 
 def read_safetensors(path):
@@ -128,6 +144,28 @@ def fashion(trainc, base):
     x = (raw.astype(np.float32) * np.float32(1 / 255)).astype(np.float32)
     compare("fashion_mlp", os.path.join(out, "exp"), [784, 256, 128, 10], x,
             os.path.join(out, "pred.csv"))
+
+    # and back: weights made in PyTorch start trainc (--init), whose
+    # predictions then match PyTorch's
+    torch.manual_seed(5)
+    net = mlp([784, 256, 128, 10])
+    with torch.no_grad():
+        want = torch.softmax(net(torch.from_numpy(x)), dim=1).double().numpy()
+    tdir = os.path.join(out, "from_torch")
+    os.makedirs(tdir)
+    for k, v in net.state_dict().items():
+        np.save(os.path.join(tdir, k + ".npy"), v.numpy())
+    write_safetensors(os.path.join(out, "from_torch.safetensors"), net.state_dict())
+    for how, init in (("npy", "from_torch"), ("safetensors", "from_torch.safetensors")):
+        if run(["./fashion_mlp", "train", "--epochs", "0", "--init", init, "--weights", "t.w",
+                "--quiet"], out) is None:
+            continue
+        if run(["./fashion_mlp", "predict", images, "--weights", "t.w", "-o", "pt.csv"], out) is None:
+            continue
+        got = predicted_probs(os.path.join(out, "pt.csv"))
+        diff = float(np.max(np.abs(got - want))) if got.shape == want.shape else float("inf")
+        report(diff <= 1e-5, f"fashion_mlp: PyTorch's weights through --init ({how}) predict as "
+               f"PyTorch within 1e-5 (max diff {diff:.2e})")
 
 
 SMALL = """model "small"
