@@ -1,0 +1,110 @@
+# The trainer as a tool one leaves running: the divergence guard, early
+# stopping and plateau schedules across stop + resume, the progress line on a
+# terminal (and plain lines elsewhere), eval's confusion matrix, stratified
+# batches and image augmentation.
+. tests/lib.sh
+out=$TRAINC_TMP/workflow
+mkdir -p "$out"
+command -v script >/dev/null || echo "not ok - script (util-linux) is installed: the terminal tests need it"
+
+same() { # same DIR1 DIR2: every exported array identical (and there are some)
+    ls "$1"/*.npy >/dev/null 2>&1 || return 1
+    for f in "$1"/*.npy; do cmp -s "$f" "$2/$(basename "$f")" || return 1; done
+}
+
+# --- divergence guard: a loss that is no number stops training with the
+# epoch, the step and a lower lr; the weights file and the last good
+# checkpoint are left as they were
+cat >"$out/div.lua" <<'LUA'
+data = linreg { n = 200, d = 5, noise = 0.1 }
+local x = input { 5 }
+local y = labels { 1 }
+minimize(mse(linear(x, 1), y))
+optimizer = sgd { lr = 0.01 }
+train { batch = 20, epochs = 20 }
+LUA
+gen_build "$out/div.lua" "$out/div" >/dev/null 2>&1
+div=$out/div
+(cd "$div" && ./div train --quiet --weights good.w >/dev/null && cp good.w before.w)
+(cd "$div" && ./div train --lr 3 --checkpoint d.ck --every-steps 5 --weights good.w >d.out 2>d.err)
+rc=$?
+check "a diverging run exits non-zero (status $rc)" test "$rc" -ne 0
+check "its message names the epoch and the step and suggests --lr 0.3" \
+    grep -q 'training diverged at epoch [0-9]*, step [0-9]*: the loss is \(inf\|nan\|-nan\).*try a lower learning rate, e.g. --lr 0.3' "$div/d.err"
+check "the weights file of the earlier run is untouched" cmp -s "$div/before.w" "$div/good.w"
+ckstep=$(cd "$div" && ./div train --resume d.ck --steps 0 --weights fromck.w 2>&1 | sed -n 's/.*resuming from d.ck at step \([0-9]*\).*/\1/p')
+divstep=$(sed -n 's/.*diverged at epoch [0-9]*, step \([0-9]*\).*/\1/p' "$div/d.err")
+check "the last checkpoint (step $ckstep) is one written before the step that diverged ($divstep)" \
+    sh -c "test -n '$ckstep' && test '$ckstep' -lt '$divstep' && test \$(( $divstep - $ckstep )) -le 5"
+(cd "$div" && ./div export fromck --weights fromck.w --quiet)
+check "the kept checkpoint loads and holds finite weights" \
+    /usr/bin/python3 -c "import numpy as n, glob; a = [n.load(f) for f in glob.glob('$div/fromck/*.npy')]; assert a and all(n.isfinite(x).all() for x in a)"
+
+# a finite loss whose gradient is not: d sqrt(|w|) / dw at w = 0
+cat >"$out/gdiv.lua" <<'LUA'
+local w = param { 1, init = zeros(), name = "w" }
+minimize(sum(sqrt(abs(w))))
+optimizer = sgd { lr = 0.1 }
+train { epochs = 3 }
+LUA
+gen_build "$out/gdiv.lua" "$out/gdiv" >/dev/null 2>&1
+(cd "$out/gdiv" && ./gdiv train --weights g.w >g.out 2>g.err)
+rc=$?
+check "a non-finite gradient norm stops training too (status $rc)" \
+    sh -c "test $rc -ne 0 && grep -q 'diverged at epoch 1, step 1: the gradient norm is' '$out/gdiv/g.err' && test ! -e '$out/gdiv/g.w'"
+
+# --- early stopping across stop + resume: the same epochs, the same best
+# weights, the same end as a run left alone
+cat >"$out/es.lua" <<'LUA'
+data = linreg { n = 400, d = 5, noise = 0.5, valid = 0.25 }
+local x = input { 5 }
+local y = labels { 1 }
+minimize(mse(linear(x, 1), y))
+optimizer = sgd { lr = 0.05 }
+train { batch = 20, epochs = 500, early_stopping = { patience = 3, min_delta = 1e-4 } }
+LUA
+gen_build "$out/es.lua" "$out/es" >/dev/null 2>&1
+es=$out/es
+(cd "$es" && ./es train --threads 1 --weights ref.w >ref.out && ./es export ref --weights ref.w --quiet)
+best=$(sed -n 's/.*best validation loss [0-9.e-]* at epoch \([0-9]*\).*/\1/p' "$es/ref.out")
+last=$(sed -n 's/^early stopping after epoch \([0-9]*\).*/\1/p' "$es/ref.out")
+check "the uninterrupted run stops early (best epoch $best, stopped after $last)" test -n "$best" -a -n "$last"
+# stopped one epoch after the best (the best weights live only in the checkpoint) ...
+(cd "$es" && ./es train --threads 1 --epochs $((best + 1)) --checkpoint e.ck --weights e.w >/dev/null &&
+    ./es train --threads 1 --resume e.ck --weights e.w >e.out && ./es export e --weights e.w --quiet)
+check "early stopping, stopped at an epoch boundary after the best and resumed: identical weights" same "$es/ref" "$es/e"
+check "... and the same early-stopping line" test "$(grep '^early stopping' "$es/ref.out")" = "$(grep '^early stopping' "$es/e.out")"
+# ... and within the epoch after that (15 steps per epoch)
+(cd "$es" && ./es train --threads 1 --steps $(((best + 1) * 15 + 7)) --checkpoint m.ck --weights m.w >/dev/null &&
+    ./es train --threads 1 --resume m.ck --weights m.w >m.out && ./es export m --weights m.w --quiet)
+check "early stopping, stopped within an epoch and resumed: identical weights" same "$es/ref" "$es/m"
+check "... stopping after the same epoch ($last)" grep -q "^early stopping after epoch $last:" "$es/m.out"
+# a checkpoint written when the run stopped early: resuming trains no further
+(cd "$es" && ./es train --threads 1 --checkpoint f.ck --weights f1.w >/dev/null &&
+    ./es train --threads 1 --resume f.ck --weights f2.w >f.out)
+check "resuming a run that stopped early trains no further (same weights)" \
+    sh -c "cmp -s '$es/f1.w' '$es/f2.w' && cmp -s '$es/ref.w' '$es/f1.w' && grep -q 'stopped early after epoch $last' '$es/f.out'"
+
+# --- a plateau schedule stopped within an epoch by --steps steps its
+# plateau once for that epoch, not twice (once on the partial epoch)
+cat >"$out/plat.lua" <<'LUA'
+data = spirals { n = 400, noise = 0.03 }
+local x = input { 2 }
+local y = labels { classes = 2 }
+local h = tanh(linear(x, 16))
+minimize(cross_entropy(linear(h, 2), y))
+optimizer = sgd { lr = 0.5, momentum = 0.9 }
+schedule = reduce_lr_on_plateau { monitor = "loss", factor = 0.5, patience = 0, threshold = 0.01 }
+train { batch = 20, epochs = 12 }
+LUA
+gen_build "$out/plat.lua" "$out/plat" >/dev/null 2>&1
+pl=$out/plat
+(cd "$pl" && ./plat train --threads 1 --weights ref.w >ref.out && ./plat export ref --weights ref.w --quiet)
+ok=1
+for s in 3 47 101 155; do # 20 steps per epoch
+    (cd "$pl" && rm -rf s && ./plat train --threads 1 --steps $s --checkpoint s.ck --weights s.w >/dev/null &&
+        ./plat train --threads 1 --resume s.ck --weights s.w >s.out && ./plat export s --weights s.w --quiet)
+    same "$pl/ref" "$pl/s" || { ok=0; echo "# plateau: stopped at step $s, resumed: weights differ"; }
+done
+check "plateau schedule, stopped within an epoch at 4 places and resumed: identical weights" test $ok -eq 1
+check "... and the lr was cut in that run" sh -c "awk '/^epoch/ { print \$8 }' '$pl/ref.out' | sort -u | test \$(wc -l) -gt 1"
