@@ -108,3 +108,93 @@ for s in 3 47 101 155; do # 20 steps per epoch
 done
 check "plateau schedule, stopped within an epoch at 4 places and resumed: identical weights" test $ok -eq 1
 check "... and the lr was cut in that run" sh -c "awk '/^epoch/ { print \$8 }' '$pl/ref.out' | sort -u | test \$(wc -l) -gt 1"
+
+# --- the progress line: drawn with \r on a terminal (script gives a pty),
+# never in a pipe or a file, never with --quiet
+gen_build models/spirals.lua "$out/prog" >/dev/null 2>&1
+pg=$out/prog
+(cd "$pg" && ./spirals train --epochs 3 --threads 1 >plain.out)
+(cd "$pg" && script -qec "./spirals train --epochs 3 --threads 1" /dev/null >tty.out)
+(cd "$pg" && script -qec "./spirals train --epochs 3 --threads 1 --quiet" /dev/null >quiet.out)
+check "not a terminal: plain lines, no \\r and no escape codes" sh -c "! grep -q \"\$(printf '[\\r\\033]')\" '$pg/plain.out'"
+check "not a terminal: the lines as before (header, one per epoch, saved, test)" /usr/bin/python3 - "$pg/plain.out" <<'PY'
+import re, sys
+lines = open(sys.argv[1]).read().split("\n")
+pats = [r"spirals: 1000 training rows, batch 20, 1218 parameters, sgd, lr 0\.2",
+        *[r"epoch +%d/3  loss [0-9.e+-]+  acc [0-9.]+  lr 0\.2  [0-9]+ rows/s  [0-9.]+s" % e for e in (1, 2, 3)],
+        r"saved spirals\.weights \(150 steps, [0-9.]+s\)", r"test loss [0-9.e+-]+  accuracy [0-9.]+", ""]
+sys.exit(not (len(lines) == len(pats) and all(re.fullmatch(p, l) for p, l in zip(pats, lines))))
+PY
+check "on a terminal: a progress line redrawn with \\r (epoch, bar, loss so far, rows/s, ETA)" \
+    grep -qa "$(printf '\r')epoch 1/3 \[[#.]*\] *[0-9]*%  loss [0-9.e+-]*  [0-9]* rows/s  ETA [0-9:]*" "$pg/tty.out"
+check "on a terminal: the epoch lines are the plain ones (the progress line erased before each)" /usr/bin/python3 - "$pg/tty.out" "$pg/plain.out" <<'PY'
+import re, sys
+def epochs(path, tty):
+    t = open(path, newline="").read()
+    if tty:  # drop each redrawn progress line and its erasure, and the pty's \r\n
+        t = re.sub(r"\r[^\r\n]*\x1b\[K", "", t).replace("\r\n", "\n")
+    # the same figures, but for the speed and the time
+    return [re.sub(r"  [0-9]+ rows/s  [0-9.]+s$", "", l) for l in t.split("\n") if l.startswith("epoch")]
+a, b = epochs(sys.argv[1], True), epochs(sys.argv[2], False)
+sys.exit(not (len(a) == 3 and a == b))
+PY
+check "--quiet on a terminal: no progress line" sh -c "! grep -qa 'ETA' '$pg/quiet.out' && grep -qa '^test loss' '$pg/quiet.out'"
+
+# --- eval: loss, accuracy and the confusion matrix of known predictions.
+# logits = (a, b, 0.5) from the weights below, so the class predicted is
+# the largest of a, b and 0.5.
+mkdir -p "$out/cm/init"
+printf 'a,b,y\n1,0,0\n0,1,1\n0,0,2\n' >"$out/cm/train.csv"
+cat >"$out/cm/test.csv" <<'CSV'
+a,b,y
+1,0,0
+1,0,1
+0,1,1
+0,1,1
+0,0,2
+0,0,0
+2,0,0
+0,2,2
+0,0,2
+0,3,1
+CSV
+cat >"$out/cm/cm.lua" <<'LUA'
+data = csv { train = "train.csv", test = "test.csv", label = "y" }
+local x = input { 2 }
+local y = labels { classes = 3 }
+minimize(cross_entropy(linear(x, 3, { name = "fc" }), y))
+optimizer = sgd { lr = 0.1 }
+train { batch = 3, epochs = 1 }
+LUA
+/usr/bin/python3 -c "
+import numpy as n
+n.save('$out/cm/init/fc.weight.npy', n.array([[1, 0], [0, 1], [0, 0]], n.float32))
+n.save('$out/cm/init/fc.bias.npy', n.array([0, 0, 0.5], n.float32))"
+gen_build "$out/cm/cm.lua" "$out/cm/gen" >/dev/null 2>&1
+(cd "$out/cm/gen" && ./cm train --init ../init --epochs 0 --quiet >/dev/null && ./cm eval >eval.out)
+cat >"$out/cm/want.txt" <<'TXT'
+
+confusion matrix (rows: true class, columns: predicted class)
+            0      1      2
+true 0      2      0      1
+true 1      1      3      0
+true 2      0      1      2
+
+class  precision    recall   support
+0         0.6667    0.6667         3
+1         0.7500    0.7500         4
+2         0.6667    0.6667         3
+TXT
+check "eval prints the confusion matrix and per-class precision and recall" \
+    sh -c "tail -n +2 '$out/cm/gen/eval.out' | diff - '$out/cm/want.txt'"
+check "eval's loss and accuracy are those of the known predictions" /usr/bin/python3 - "$out/cm/gen/eval.out" <<'PY'
+import math, sys
+rows = [(1,0,0),(1,0,1),(0,1,1),(0,1,1),(0,0,2),(0,0,0),(2,0,0),(0,2,2),(0,0,2),(0,3,1)]
+loss = 0
+for a, b, y in rows:
+    z = [a, b, 0.5]
+    loss += math.log(sum(math.exp(v) for v in z)) - z[y]
+first = open(sys.argv[1]).readline().split()
+print("# eval says", first, "want loss", loss / len(rows), "accuracy 0.7")
+sys.exit(not (first[0] == "test" and abs(float(first[2]) - loss / len(rows)) < 1e-5 and first[4] == "0.7000"))
+PY
