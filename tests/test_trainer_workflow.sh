@@ -198,3 +198,119 @@ first = open(sys.argv[1]).readline().split()
 print("# eval says", first, "want loss", loss / len(rows), "accuracy 0.7")
 sys.exit(not (first[0] == "test" and abs(float(first[2]) - loss / len(rows)) < 1e-5 and first[4] == "0.7000"))
 PY
+
+# --- stratified batches: each batch's class counts, read off the loss of
+# every step. With zero weights, biases (0, 1, 21) and lr 0, a batch of 20
+# has loss lse(0, 1, 21) - (n1 + 21 n2) / 20: n1 and n2 come back from it.
+mkdir -p "$out/st/init"
+/usr/bin/python3 - "$out/st" <<'PY'
+import numpy as n, sys
+d = sys.argv[1]
+r = n.random.default_rng(5)
+y = n.array([0] * 120 + [1] * 60 + [2] * 20)  # 60 / 30 / 10 %, the minority clumped at the end
+with open(d + "/s.csv", "w") as f:
+    f.write("a,b,y\n")
+    for c in y:
+        f.write("%.4f,%.4f,%d\n" % (r.normal(), r.normal() + c, c))
+n.save(d + "/init/fc.weight.npy", n.zeros((3, 2), n.float32))
+n.save(d + "/init/fc.bias.npy", n.array([0, 1, 21], n.float32))
+PY
+cat >"$out/st/st.lua" <<'LUA'
+data = csv { train = "s.csv", label = "y" }
+local x = input { 2 }
+local y = labels { classes = 3 }
+minimize(cross_entropy(linear(x, 3, { name = "fc" }), y))
+optimizer = sgd { lr = 0.1, momentum = 0.9 }
+train { batch = 20, epochs = 3, stratify = args.strat or false }
+LUA
+gen_build "$out/st/st.lua" "$out/st/on" --set strat=true >/dev/null 2>&1
+gen_build "$out/st/st.lua" "$out/st/off" >/dev/null 2>&1
+(cd "$out/st/on" && ./st train --init ../init --lr 0 --trace t.csv --quiet >/dev/null)
+(cd "$out/st/off" && ./st train --init ../init --lr 0 --trace t.csv --quiet >/dev/null)
+counts() { # counts TRACE: "n0/n1/n2" per step
+    /usr/bin/python3 - "$1" <<'PY'
+import csv, math, sys
+lse = math.log(1 + math.exp(1) + math.exp(21))
+for row in list(csv.DictReader(open(sys.argv[1])))[1:]:
+    s = round((lse - float(row["loss"])) * 20)
+    print("%d/%d/%d" % (20 - s % 21 - s // 21, s % 21, s // 21))
+PY
+}
+counts "$out/st/on/t.csv" >"$out/st/on.counts"
+counts "$out/st/off/t.csv" >"$out/st/off.counts"
+inprop() { awk -F/ '{ if ($1 < 11 || $1 > 13 || $2 < 5 || $2 > 7 || $3 < 1 || $3 > 3) bad = 1 } END { exit bad || NR != 30 }' "$1"; }
+check "stratify: every batch of 20 holds the classes 12/6/2, within one row ($(sort "$out/st/on.counts" | uniq -c | tr -s ' ' | tr '\n' ','))" inprop "$out/st/on.counts"
+fails() { ! "$@"; }
+check "without stratify some batches miss the proportions (the check can fail: $(sort -u "$out/st/off.counts" | wc -l) kinds of batch)" fails inprop "$out/st/off.counts"
+st=$out/st/on
+(cd "$st" && ./st train --threads 1 --weights r.w --quiet >/dev/null && ./st export r --weights r.w --quiet &&
+    ./st train --threads 1 --weights r2.w --quiet >/dev/null && cmp -s r.w r2.w)
+check "stratify is deterministic with the seed" test $? -eq 0
+(cd "$st" && ./st train --threads 1 --steps 13 --checkpoint c.ck --weights c.w --quiet >/dev/null &&
+    ./st train --threads 1 --resume c.ck --weights c.w --quiet >/dev/null && ./st export c --weights c.w --quiet)
+check "stratify: stopped within an epoch and resumed, identical weights" same "$st/r" "$st/c"
+
+# --- augmentation of training images: tiny 6x6 IDX images
+mkdir -p "$out/au"
+/usr/bin/python3 - "$out/au" <<'PY'
+import numpy as n, struct, sys
+r = n.random.default_rng(0)
+def idx(path, a):
+    with open(path, "wb") as f:
+        f.write(struct.pack(">BBBB", 0, 0, 8, a.ndim) + b"".join(struct.pack(">I", d) for d in a.shape))
+        f.write(a.astype(n.uint8).tobytes())
+x, y = r.integers(0, 256, size=(60, 6, 6)), r.integers(0, 3, size=60)
+idx(sys.argv[1] + "/tr-img", x); idx(sys.argv[1] + "/tr-lab", y)
+idx(sys.argv[1] + "/te-img", x[:20]); idx(sys.argv[1] + "/te-lab", y[:20])
+PY
+cat >"$out/au/au.lua" <<'LUA'
+data = idx { train = { images = "tr-img", labels = "tr-lab" }, test = { images = "te-img", labels = "te-lab" },
+             scale = 1 / 255, valid = 0.25 }
+local x = args.chw and input { 1, 6, 6 } or input { 36 }
+local y = labels { classes = 3 }
+minimize(cross_entropy(linear(flatten(x), 3, { name = "fc" }), y))
+optimizer = sgd { lr = 0.1 }
+train { batch = 9, epochs = 4, augment = args.aug and { crop = 2, flip = true } or nil }
+LUA
+au=$out/au
+gen_build "$au/au.lua" "$au/on" --set aug=true >/dev/null 2>&1
+gen_build "$au/au.lua" "$au/chw" --set aug=true --set chw=true >/dev/null 2>&1
+gen_build "$au/au.lua" "$au/off" >/dev/null 2>&1
+check "augment: the image shape comes from square IDX images (1 x 6 x 6)" \
+    sh -c "grep -q 'MODEL_IMAGE_C 1' '$au/on/model.h' && grep -q 'MODEL_IMAGE_H 6' '$au/on/model.h' && grep -q 'MODEL_IMAGE_W 6' '$au/on/model.h'"
+check "augment: ... or from input { C, H, W }" sh -c "grep -q 'MODEL_IMAGE_H 6' '$au/chw/model.h' && grep -q 'MODEL_AUG_CROP 2' '$au/chw/model.h'"
+# lr 0: the same weights throughout, so only augmentation can change a figure
+(cd "$au/on" && ./au train --lr 0 --threads 1 >lr0.out)
+(cd "$au/off" && ./au train --lr 0 --threads 1 >lr0.out)
+check "augment: the training batches change (their loss differs at lr 0)" \
+    sh -c "test \"\$(awk '/^epoch/ { print \$4 }' '$au/on/lr0.out')\" != \"\$(awk '/^epoch/ { print \$4 }' '$au/off/lr0.out')\""
+check "augment: validation and test rows are never augmented (same figures at lr 0)" \
+    sh -c "test \"\$(grep -o 'valid loss [0-9.e+-]* acc [0-9.]*' '$au/on/lr0.out')\" = \"\$(grep -o 'valid loss [0-9.e+-]* acc [0-9.]*' '$au/off/lr0.out')\" &&
+           test \"\$(grep '^test' '$au/on/lr0.out')\" = \"\$(grep '^test' '$au/off/lr0.out')\" && grep -q 'valid loss' '$au/on/lr0.out'"
+(cd "$au/on" && ./au train --threads 1 --weights r.w --quiet >/dev/null && ./au export r --weights r.w --quiet &&
+    ./au train --threads 1 --weights r2.w --quiet >/dev/null)
+(cd "$au/off" && ./au train --threads 1 --weights r.w --quiet >/dev/null)
+check "augment is deterministic with the seed" cmp -s "$au/on/r.w" "$au/on/r2.w"
+check "augmented training ends elsewhere than plain training" sh -c "! cmp -s '$au/on/r.w' '$au/off/r.w'"
+(cd "$au/on" && ./au train --threads 1 --steps 7 --checkpoint c.ck --weights c.w --quiet >/dev/null &&
+    ./au train --threads 1 --resume c.ck --weights c.w --quiet >/dev/null && ./au export c --weights c.w --quiet)
+check "augment: stopped within an epoch and resumed, identical weights" same "$au/on/r" "$au/on/c"
+
+# --- bad train { } options: a clear message naming the spec and line
+bad() { # bad NAME 'train { ... }' PATTERN: trainc refuses with status 2 and the message
+    local name=$1 train=$2 pattern=$3
+    printf 'data = %s\nlocal x = input { %s }\nlocal y = labels { %s }\nminimize(%s)\noptimizer = sgd { lr = 0.1 }\n%s\n' \
+        "${DATA:-spirals { n = 40 \}}" "${INPUT:-2}" "${LABELS:-classes = 2}" "${LOSS:-cross_entropy(linear(x, 2), y)}" "$train" >"$out/bad.lua"
+    "$TRAINC" gen -q "$out/bad.lua" -o "$out/bad" >/dev/null 2>"$out/bad.err"
+    local rc=$?
+    check "$name (status $rc: $(head -c 160 "$out/bad.err"))" sh -c "test $rc -eq 2 && grep -q -- \"$pattern\" '$out/bad.err'"
+}
+bad "augment without an image shape is refused" 'train { augment = { flip = true } }' "bad.lua:6: train: augment needs the image shape.*input { C, H, W }"
+bad "augment = 3 is refused" 'train { augment = 3 }' "bad.lua:6: .*augment must be a table"
+bad "augment { crop = -1 } is refused" 'train { augment = { crop = -1 } }' "bad.lua:6: .*crop must be a whole number"
+bad "augment { zoom = 2 } is refused" 'train { augment = { zoom = 2 } }' "bad.lua:6: .*zoom"
+DATA="idx { train = { images = '$au/tr-img', labels = '$au/tr-lab' } }" INPUT=36 LABELS="classes = 3" LOSS="cross_entropy(linear(x, 3), y)" \
+    bad "a crop as large as the image is refused" 'train { augment = { crop = 6 } }' "bad.lua:6: augment: crop = 6 is not smaller than the 6 x 6 images"
+DATA="linreg { n = 40, d = 2 }" LABELS=1 LOSS="mse(linear(x, 1), y)" \
+    bad "stratify without class labels is refused" 'train { stratify = true }' "bad.lua:6: train: stratify needs class labels"
+bad "stratify = \"yes\" is refused" 'train { stratify = "yes" }' "bad.lua:6: .*stratify.*true or false"
