@@ -26,7 +26,7 @@ static const char usage[] =
     "\n"
     "commands:\n"
     "  train             train and save the weights (default " MODEL_NAME ".weights)\n"
-    "  eval              loss and accuracy of saved weights on the test data\n"
+    "  eval              loss, accuracy (and confusion matrix) of saved weights on the test data\n"
     "  predict FILE.csv  predictions for each row of a CSV file of features\n"
     "  export DIR        write each parameter as DIR/<name>.npy\n"
     "  info              sizes, parameters, FLOPs per step and the memory plan\n"
@@ -49,7 +49,7 @@ static const char usage[] =
     "  --resume FILE     go on from a checkpoint, exactly where it stopped\n"
     "  -o FILE           predict: write to FILE instead of standard output\n"
     "  --tol X           gradcheck: largest relative error accepted\n"
-    "  --quiet           print only the final result\n"
+    "  --quiet           print only the final result (no progress line)\n"
     "  --help, --version\n"
     "\n"
     "exit status: 0 ok, 1 failure (bad data, weights or numbers), 2 bad usage\n";
