@@ -314,3 +314,18 @@ DATA="idx { train = { images = '$au/tr-img', labels = '$au/tr-lab' } }" INPUT=36
 DATA="linreg { n = 40, d = 2 }" LABELS=1 LOSS="mse(linear(x, 1), y)" \
     bad "stratify without class labels is refused" 'train { stratify = true }' "bad.lua:6: train: stratify needs class labels"
 bad "stratify = \"yes\" is refused" 'train { stratify = "yes" }' "bad.lua:6: .*stratify.*true or false"
+
+# --- stratified order and augmentation allocate nothing in the training
+# loop: the heap use of 5 and 40 steps is the same (valgrind counts; a
+# dynamically linked build of the same folder)
+sed 's/augment = args.aug and { crop = 2, flip = true } or nil/stratify = true, augment = { crop = 2, flip = true }/' "$au/au.lua" >"$au/alloc.lua"
+"$TRAINC" gen -q "$au/alloc.lua" -o "$au/dyn"
+(cd "$au/dyn" && cc -O2 -std=c11 -D_POSIX_C_SOURCE=200809L -D_DEFAULT_SOURCE -I. \
+    -I/usr/include/x86_64-linux-gnu/openblas-pthread ./*.c runtime/*.c -o dyn \
+    -L/usr/lib/x86_64-linux-gnu/openblas-pthread -lopenblas -lz -lm)
+check "the allocation test's build stratifies and augments" sh -c "grep -q 'MODEL_STRATIFY 1' '$au/dyn/model.h' && grep -q 'MODEL_AUG_CROP 2' '$au/dyn/model.h'"
+heap() { (cd "$au/dyn" && valgrind ./dyn train --steps "$1" --epochs 10 --threads 1 --quiet --weights w 2>&1 | grep 'total heap usage'); }
+h5=$(heap 5)
+h40=$(heap 40)
+check "stratify + augment: no allocation in the training loop (5 steps: ${h5#*usage: }; 40 steps: ${h40#*usage: })" \
+    sh -c "test -n '$h5' && test '${h5#*usage: }' = '${h40#*usage: }'"
