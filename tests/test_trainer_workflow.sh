@@ -223,7 +223,8 @@ minimize(cross_entropy(linear(x, 3, { name = "fc" }), y))
 optimizer = sgd { lr = 0.1, momentum = 0.9 }
 train { batch = 20, epochs = 3, stratify = args.strat or false }
 LUA
-gen_build "$out/st/st.lua" "$out/st/on" --set strat=true >/dev/null 2>&1
+gen_build "$out/st/st.lua" "$out/st/on" --set strat=true --dtype double >"$out/st/on.log" 2>&1
+check "a trainer with stratified batches builds warning-free (double)" sh -c "test -x '$out/st/on/st' && ! grep -q warning '$out/st/on.log'"
 gen_build "$out/st/st.lua" "$out/st/off" >/dev/null 2>&1
 (cd "$out/st/on" && ./st train --init ../init --lr 0 --trace t.csv --quiet >/dev/null)
 (cd "$out/st/off" && ./st train --init ../init --lr 0 --trace t.csv --quiet >/dev/null)
@@ -273,7 +274,8 @@ optimizer = sgd { lr = 0.1 }
 train { batch = 9, epochs = 4, augment = args.aug and { crop = 2, flip = true } or nil }
 LUA
 au=$out/au
-gen_build "$au/au.lua" "$au/on" --set aug=true >/dev/null 2>&1
+gen_build "$au/au.lua" "$au/on" --set aug=true >"$au/on.log" 2>&1
+check "a trainer that augments builds warning-free" sh -c "test -x '$au/on/au' && ! grep -q warning '$au/on.log'"
 gen_build "$au/au.lua" "$au/chw" --set aug=true --set chw=true >/dev/null 2>&1
 gen_build "$au/au.lua" "$au/off" >/dev/null 2>&1
 check "augment: the image shape comes from square IDX images (1 x 6 x 6)" \
