@@ -399,9 +399,9 @@ static int cmd_train(const options *o)
         printf("%s: %ld training rows, batch %d, %ld parameters, %s, lr %g\n", MODEL_NAME, n,
                MODEL_BATCH, MODEL_N_PARAMS, MODEL_OPTIMIZER, o->lr);
 
-    /* everything a checkpoint holds; a resumed run starts from it */
     /* early stopping: the best monitored loss so far and its weights */
     real *es_weights = MODEL_EARLY_STOP && MODEL_ES_RESTORE ? alloc_or_die((size_t)MODEL_N_PARAMS, sizeof(real)) : NULL;
+    /* everything a checkpoint holds; a resumed run starts from it */
     rt_checkpoint ck = {.order = b.order, .n_order = n, .params = b.param, .state = b.state,
                         .stats = b.stats, .n_params = MODEL_N_PARAMS, .n_state = MODEL_N_STATE,
                         .n_stats = 2L * MODEL_FEATURES, .best = es_weights,
