@@ -557,7 +557,10 @@ static int cmd_train(const options *o)
                 if (es_weights) memcpy(b.param, es_weights, sizeof(real) * MODEL_N_PARAMS);
             }
         }
-        if (o->checkpoint && complete && (o->every_steps ? stop : epoch % (o->every ? o->every : 1) == 0))
+        /* every N epochs, and always where the run ends (by --steps, early
+         * stopping or its last epoch) */
+        if (o->checkpoint && complete &&
+            (stop || epoch == o->epochs || (!o->every_steps && epoch % (o->every ? o->every : 1) == 0)))
             save_checkpoint(o->checkpoint, &ck,
                             (rt_train_state){step, epoch, 0, base_lr, 0, 0, 0, shuffle_rng, plateau, es, aug_rng});
         else if (o->checkpoint && !complete) /* stopped by --steps within the epoch */

@@ -85,6 +85,15 @@ check "... stopping after the same epoch ($last)" grep -q "^early stopping after
 check "resuming a run that stopped early trains no further (same weights)" \
     sh -c "cmp -s '$es/f1.w' '$es/f2.w' && cmp -s '$es/ref.w' '$es/f1.w' && grep -q 'stopped early after epoch $last' '$es/f.out'"
 
+# a checkpoint is written where a run ends, whatever --every says
+(cd "$es" && ./es train --threads 1 --checkpoint g.ck --every 1000 --weights g1.w >/dev/null &&
+    ./es train --threads 1 --resume g.ck --weights g2.w >g.out)
+check "early stopping writes a checkpoint when it stops (--every 1000)" \
+    sh -c "cmp -s '$es/ref.w' '$es/g2.w' && grep -q 'stopped early after epoch $last' '$es/g.out'"
+(cd "$es" && ./es train --threads 1 --epochs 2 --checkpoint h.ck --every 5 --weights h.w >/dev/null &&
+    ./es train --threads 1 --resume h.ck --weights h.w >/dev/null && ./es export h --weights h.w --quiet)
+check "a run of 2 epochs with --every 5 still leaves a checkpoint to resume from (identical weights)" same "$es/ref" "$es/h"
+
 # --- a plateau schedule stopped within an epoch by --steps steps its
 # plateau once for that epoch, not twice (once on the partial epoch)
 cat >"$out/plat.lua" <<'LUA'
