@@ -702,9 +702,9 @@ static const char *update_ranges(ir_graph *g)
     return r;
 }
 
-static const char *const runtime_files[] = {"rt.h",       "rt_util.c",   "rt_rng.c",
-                                            "rt_data.c",  "rt_file.c",   "rt_simd.c",
-                                            "rt_model.c", "rt_lapack.c", NULL};
+static const char *const runtime_files[] = {
+    "rt.h",       "rt_util.c",   "rt_rng.c",   "rt_data.c",     "rt_file.c", "rt_simd.c",
+    "rt_model.c", "rt_lapack.c", "rt_batch.c", "rt_progress.c", NULL};
 
 /* mkdir -p */
 static int make_dirs(const char *dir)
@@ -905,6 +905,12 @@ int emit_folder(ir_graph *g, const plan *p, const emit_options *o, char *err, si
         {"es_min_delta", arena_printf(A, "%.17g", g->train.es_min_delta)},
         {"es_restore", g->train.es_restore ? "1" : "0"},
         {"es_monitor_loss", g->train.es_monitor_loss ? "1" : "0"},
+        {"stratify", g->train.stratify ? "1" : "0"},
+        {"aug_crop", arena_printf(A, "%d", g->train.aug_crop)},
+        {"aug_flip", g->train.aug_flip ? "1" : "0"},
+        {"img_c", arena_printf(A, "%d", g->train.img_c)},
+        {"img_h", arena_printf(A, "%d", g->train.img_h)},
+        {"img_w", arena_printf(A, "%d", g->train.img_w)},
         {"plateau",
          g->sched.c.name && !strcmp(g->sched.c.name, "reduce_lr_on_plateau") ? "1" : "0"},
         {"scale", arena_printf(A, "%.17g", g->data.scale)},

@@ -185,6 +185,10 @@ typedef struct ir_train {
     int early_stop;         /* stop when the monitored loss stops improving */
     int es_patience, es_restore, es_monitor_loss;
     double es_min_delta;
+    int stratify;            /* batches hold the classes in proportion */
+    int aug_crop, aug_flip;  /* image augmentation: pad-and-crop margin, left-right flip */
+    int img_c, img_h, img_w; /* the image shape augmentation works on (gen/main.c) */
+    int line;                /* of the train { } call */
 } ir_train;
 
 typedef struct ir_graph {

@@ -3,6 +3,7 @@
  * Exit status: 0 ok, 1 failure at run (data, build, training), 2 bad usage
  * or bad spec. */
 #include <errno.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -227,6 +228,50 @@ static int size_from_data(ir_graph *g, char *err, size_t errsize)
     return 0;
 }
 
+/* What stratified batches and augmentation need from the model and data:
+ * class labels, and the image shape (the input's { C, H, W }, or the square
+ * grey images of IDX files). */
+static int train_checks(ir_graph *g, char *err, size_t errsize)
+{
+    ir_train *t = &g->train;
+    if (t->stratify) {
+        int two_class = (g->task == TASK_BINARY || g->task == TASK_LOGIT || g->task == TASK_SIGN) &&
+                        g->label_len == 1;
+        if (!g->has_data || (g->task != TASK_CLASSIFY && !two_class)) {
+            snprintf(err, errsize,
+                     "%s:%d: train: stratify needs class labels (labels { classes = K } with "
+                     "cross_entropy, or one 0/1 label with bce)",
+                     g->spec_path, t->line);
+            return 2;
+        }
+    }
+    if (!t->aug_crop && !t->aug_flip) return 0;
+    const ir_node *x = g->input >= 0 ? ir_get(g, g->input) : NULL;
+    char shape[64] = "none";
+    if (x) ir_shape_str(x, shape, sizeof shape);
+    if (x && x->rank == 4) { /* [B x C x H x W] */
+        t->img_c = x->dim[1], t->img_h = x->dim[2], t->img_w = x->dim[3];
+    } else if (x && x->rank == 3) { /* [B x H x W]: grey */
+        t->img_c = 1, t->img_h = x->dim[1], t->img_w = x->dim[2];
+    } else if (x && g->data.kind == RT_SRC_IDX) {
+        int side = (int)(sqrt((double)g->features) + 0.5);
+        if (side * side == g->features) t->img_c = 1, t->img_h = t->img_w = side;
+    }
+    if (!t->img_h) {
+        snprintf(err, errsize,
+                 "%s:%d: train: augment needs the image shape; give the input as input { C, H, W } "
+                 "(or use square IDX images), not %s",
+                 g->spec_path, t->line, shape);
+        return 2;
+    }
+    if (t->aug_crop >= t->img_h || t->aug_crop >= t->img_w) {
+        snprintf(err, errsize, "%s:%d: augment: crop = %d is not smaller than the %d x %d images",
+                 g->spec_path, t->line, t->aug_crop, t->img_h, t->img_w);
+        return 2;
+    }
+    return 0;
+}
+
 static const char *human(double bytes, char *buf, size_t size)
 {
     const char *unit[] = {"B", "KiB", "MiB", "GiB", "TiB"};
@@ -273,6 +318,7 @@ int main(int argc, char **argv)
     spec_options so = {.sets = c.sets, .nsets = c.nsets};
     if (spec_run(c.spec, &g, &so, err, sizeof err)) goto fail;
     if ((rc = size_from_data(&g, err, sizeof err))) goto fail;
+    if ((rc = train_checks(&g, err, sizeof err))) goto fail;
     if (opt_resolve(&g, err, sizeof err) || sched_resolve(&g, err, sizeof err)) {
         rc = 2;
         goto fail;

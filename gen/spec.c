@@ -1237,11 +1237,14 @@ static int dsl_train(lua_State *L)
 {
     spec_state *s = state(L);
     luaL_checktype(L, 1, LUA_TTABLE);
-    static const char *const keys[] = {"batch",           "epochs",         "seed",
-                                       "shuffle",         "drop_last",      "clip_grad_norm",
-                                       "clip_grad_value", "early_stopping", NULL};
+    static const char *const keys[] = {
+        "batch",           "epochs",         "seed",     "shuffle", "drop_last", "clip_grad_norm",
+        "clip_grad_value", "early_stopping", "stratify", "augment", NULL};
     check_keys(L, 1, "train", keys);
     ir_train *t = &s->g->train;
+    const char *file;
+    where(L, &file, &t->line);
+    (void)file;
     lua_getfield(L, 1, "batch");
     if (lua_type(L, -1) == LUA_TSTRING && !strcmp(lua_tostring(L, -1), "full"))
         t->batch = 0;
@@ -1287,6 +1290,24 @@ static int dsl_train(lua_State *L)
         if (t->es_patience < 1 || t->es_min_delta < 0)
             return spec_error(
                 L, "early_stopping: patience must be at least 1 and min_delta not negative");
+    }
+    lua_pop(L, 1);
+    t->stratify = opt_bool(L, 1, "stratify", 0);
+    /* augment = { crop = 4, flip = true }: images of training batches only */
+    lua_getfield(L, 1, "augment");
+    if (!lua_isnil(L, -1)) {
+        int au = lua_gettop(L);
+        if (!lua_istable(L, au))
+            return spec_error(L,
+                              "train: augment must be a table such as { crop = 4, flip = true }");
+        static const char *const au_keys[] = {"crop", "flip", NULL};
+        check_keys(L, au, "augment", au_keys);
+        double crop = opt_number(L, au, "crop", 0);
+        if (crop < 0 || crop > 4096 || crop != floor(crop))
+            return spec_error(L, "augment: crop must be a whole number of pixels >= 0, got %g",
+                              crop);
+        t->aug_crop = (int)crop;
+        t->aug_flip = opt_bool(L, au, "flip", 0);
     }
     lua_pop(L, 1);
     if (t->clip_grad_norm < 0 || t->clip_grad_value < 0)

@@ -232,6 +232,14 @@ double rt_plateau_step(rt_plateau *p, double metric, double lr);
 
 /* ---- checkpoints: everything a run needs to go on exactly where it
  * stopped; the same header, checksum and atomic write as weights files ---- */
+/* ---- early stopping's state (kept in checkpoints so a resume is exact) ---- */
+typedef struct rt_early_stop {
+    double best;        /* best monitored loss so far (INFINITY before the first epoch) */
+    int64_t best_epoch; /* the epoch that reached it */
+    int64_t wait;       /* epochs since then without improvement */
+    int64_t stopped;    /* 1: the run stopped early; a resume trains no further */
+} rt_early_stop;
+
 typedef struct rt_train_state {
     int64_t step;  /* optimizer steps done */
     int64_t epoch; /* epochs finished */
@@ -241,6 +249,8 @@ typedef struct rt_train_state {
     int64_t correct, seen;
     rt_rng rng;         /* the shuffling stream */
     rt_plateau plateau; /* a plateau schedule's state */
+    rt_early_stop es;   /* early stopping's state */
+    rt_rng aug_rng;     /* the augmentation stream */
 } rt_train_state;
 
 typedef struct rt_checkpoint {
@@ -249,6 +259,8 @@ typedef struct rt_checkpoint {
     int64_t n_order;
     real *params, *state, *stats;
     long n_params, n_state, n_stats;
+    real *best; /* early stopping's best weights (n_best = 0: not kept) */
+    long n_best;
 } rt_checkpoint;
 
 int rt_checkpoint_save(const char *path, const char *model_hash, const rt_checkpoint *c, rt_error *err);
@@ -270,6 +282,56 @@ int rt_weights_save(const char *path, const char *model_hash, const rt_weights *
 /* Loads into w's buffers; refuses another model, another element type or a
  * damaged file with a message that says which. */
 int rt_weights_load(const char *path, const char *model_hash, rt_weights *w, rt_error *err);
+
+/* ---- evaluation: the confusion matrix of a classifier ---- */
+/* Classes a task's predictions and labels fall in: the output length for
+ * classification, 2 for a single binary/logit/sign output (class 0 is the
+ * negative one), else 0 (no confusion matrix). */
+int rt_task_classes(int task, int out_len, int label_len);
+/* The class of a row's label (rt_task_classes order). */
+int rt_label_class(int task, const real *y);
+/* counts[true * k + predicted] += 1 for each row (k = rt_task_classes). */
+void rt_confusion_add(int task, const real *out, int out_len, const real *y, int label_len,
+                      long rows, long *counts);
+
+/* ---- the training loop's batches (rt_batch.c) ---- */
+/* Stratified data order: order[0..n) holds each class in proportion over
+ * every stretch (within a row or two per class); the rows of each class in
+ * a random order from rng when shuffle is set. cls[i] is row i's class in
+ * [0, k); scratch holds n + 2k values. Allocates nothing. */
+void rt_stratified_order(rt_rng *rng, const int32_t *cls, int32_t n, int k, int shuffle,
+                         int32_t *order, int32_t *scratch);
+
+/* Image augmentation of a training batch: each image (channels x height x
+ * width values, C order) is padded by `crop` zeros on every side and cut
+ * back to height x width at a random place, then mirrored left-right with
+ * probability 1/2 when flip is set. */
+typedef struct rt_augment {
+    int channels, height, width;
+    int crop, flip;
+} rt_augment;
+/* Draws per row, in order: the crop's row and column offsets (crop > 0),
+ * then the flip (flip set). scratch holds one image. */
+void rt_augment_batch(const rt_augment *a, rt_rng *rng, real *x, int rows, real *scratch);
+/* dst = src shifted: dst(i, j) = src(i + dy - pad, j + dx - pad), 0 outside */
+void rt_image_crop(const real *src, real *dst, int channels, int height, int width, int pad, int dy,
+                   int dx);
+/* left-right mirror in place */
+void rt_image_flip(real *img, int channels, int height, int width);
+
+/* ---- the progress line of a terminal (rt_progress.c); the trainer prints it ---- */
+typedef struct rt_progress {
+    double interval; /* seconds between redraws at least */
+    double last;     /* time of the last redraw; 0: never (the first is due at once) */
+} rt_progress;
+/* 1 when a redraw is due at `now` (and notes it as done) */
+int rt_progress_due(rt_progress *p, double now);
+/* The line, at most `width` - 1 characters, no newline:
+ * "epoch 3/10 [#####.....]  45%  loss 0.4123  51234 rows/s  ETA 0:12" */
+void rt_progress_format(char *buf, size_t size, int width, int epoch, int epochs, long done,
+                        long total, double loss, double rows_per_s, double eta_s);
+/* Columns of the terminal on fd (80 if unknown). */
+int rt_terminal_width(int fd);
 
 /* ---- time ---- */
 double rt_now(void); /* seconds, monotonic */

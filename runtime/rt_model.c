@@ -47,6 +47,41 @@ long rt_count_correct(int task, const real *out, int out_len, const real *y, int
     return correct;
 }
 
+int rt_task_classes(int task, int out_len, int label_len)
+{
+    if (task == RT_TASK_CLASSIFY) return out_len;
+    if ((task == RT_TASK_BINARY || task == RT_TASK_LOGIT || task == RT_TASK_SIGN) && out_len == 1 &&
+        label_len == 1)
+        return 2;
+    return 0;
+}
+
+int rt_label_class(int task, const real *y)
+{
+    if (task == RT_TASK_CLASSIFY) return (int)y[0];
+    return task == RT_TASK_BINARY || task == RT_TASK_LOGIT ? y[0] > 0.5 : y[0] > 0;
+}
+
+void rt_confusion_add(int task, const real *out, int out_len, const real *y, int label_len,
+                      long rows, long *counts)
+{
+    int k = rt_task_classes(task, out_len, label_len);
+    if (!k) return;
+    for (long r = 0; r < rows; r++) {
+        const real *o = out + r * out_len;
+        int predicted = 0;
+        if (task == RT_TASK_CLASSIFY) {
+            for (int c = 1; c < out_len; c++)
+                if (o[c] > o[predicted]) predicted = c;
+        } else {
+            /* the same thresholds as rt_count_correct */
+            predicted = task == RT_TASK_BINARY ? o[0] >= 0.5 : o[0] >= 0;
+        }
+        int truth = rt_label_class(task, y + r * label_len);
+        if (truth >= 0 && truth < k) counts[(long)truth * k + predicted]++;
+    }
+}
+
 double rt_plateau_step(rt_plateau *p, double metric, double lr)
 {
     if (!p->started) {
@@ -189,18 +224,20 @@ done:
 /* ---- checkpoints ---- */
 
 #define CHECKPOINT_MAGIC "TRAINCK\n"
-#define CHECKPOINT_VERSION 1u
+#define CHECKPOINT_VERSION 2u /* 2: early stopping's state and best weights */
 
 typedef struct checkpoint_header {
     char magic[8];
     uint32_t version;
     uint32_t real_size;
     char model_hash[16];
-    uint64_t n_params, n_state, n_stats, n_order, run_size;
+    uint64_t n_params, n_state, n_stats, n_order, run_size, n_best;
 } checkpoint_header;
 
 /* The parts in file order, after the header: run state, order, params,
- * optimizer state, standardisation statistics; then a CRC32 of all. */
+ * optimizer state, standardisation statistics, early stopping's best
+ * weights; then a CRC32 of all. */
+#define CHECKPOINT_PARTS 6
 static size_t checkpoint_parts(const rt_checkpoint *c, const void **ptr, size_t *len)
 {
     ptr[0] = &c->run, len[0] = sizeof c->run;
@@ -208,7 +245,8 @@ static size_t checkpoint_parts(const rt_checkpoint *c, const void **ptr, size_t 
     ptr[2] = c->params, len[2] = sizeof(real) * (size_t)c->n_params;
     ptr[3] = c->state, len[3] = sizeof(real) * (size_t)c->n_state;
     ptr[4] = c->stats, len[4] = sizeof(real) * (size_t)c->n_stats;
-    return 5;
+    ptr[5] = c->best, len[5] = sizeof(real) * (size_t)c->n_best;
+    return CHECKPOINT_PARTS;
 }
 
 static void checkpoint_header_of(const char *model_hash, const rt_checkpoint *c,
@@ -225,6 +263,7 @@ static void checkpoint_header_of(const char *model_hash, const rt_checkpoint *c,
     h->n_stats = (uint64_t)c->n_stats;
     h->n_order = (uint64_t)c->n_order;
     h->run_size = sizeof c->run;
+    h->n_best = (uint64_t)c->n_best;
 }
 
 int rt_checkpoint_save(const char *path, const char *model_hash, const rt_checkpoint *c,
@@ -232,8 +271,8 @@ int rt_checkpoint_save(const char *path, const char *model_hash, const rt_checkp
 {
     checkpoint_header h;
     checkpoint_header_of(model_hash, c, &h);
-    const void *ptr[5];
-    size_t len[5], total = sizeof h + 4;
+    const void *ptr[CHECKPOINT_PARTS];
+    size_t len[CHECKPOINT_PARTS], total = sizeof h + 4;
     size_t np = checkpoint_parts(c, ptr, len);
     for (size_t i = 0; i < np; i++) total += len[i];
     unsigned char *buf = malloc(total), *p = buf;
@@ -257,8 +296,8 @@ int rt_checkpoint_load(const char *path, const char *model_hash, rt_checkpoint *
     if (!f) return rt_fail(err, "%s: cannot open: %s", path, strerror(errno));
     checkpoint_header want, h;
     checkpoint_header_of(model_hash, c, &want);
-    const void *ptr[5];
-    size_t len[5], total = sizeof h + 4;
+    const void *ptr[CHECKPOINT_PARTS];
+    size_t len[CHECKPOINT_PARTS], total = sizeof h + 4;
     size_t np = checkpoint_parts(c, ptr, len);
     for (size_t i = 0; i < np; i++) total += len[i];
     unsigned char *buf = malloc(total + 1);
@@ -282,7 +321,8 @@ int rt_checkpoint_load(const char *path, const char *model_hash, rt_checkpoint *
         goto done;
     }
     if (memcmp(h.model_hash, want.model_hash, sizeof h.model_hash) || h.n_params != want.n_params ||
-        h.n_state != want.n_state || h.n_stats != want.n_stats || h.n_order != want.n_order) {
+        h.n_state != want.n_state || h.n_stats != want.n_stats || h.n_order != want.n_order ||
+        h.n_best != want.n_best) {
         rt_fail(err,
                 "%s: a checkpoint of another model or data (%.16s, %llu parameters, %llu rows), "
                 "not of this one (%.16s, %ld, %lld)",
@@ -301,7 +341,7 @@ int rt_checkpoint_load(const char *path, const char *model_hash, rt_checkpoint *
         goto done;
     }
     unsigned char *p = buf + sizeof h;
-    void *dst[5] = {&c->run, c->order, c->params, c->state, c->stats};
+    void *dst[CHECKPOINT_PARTS] = {&c->run, c->order, c->params, c->state, c->stats, c->best};
     for (size_t i = 0; i < np; i++) {
         if (len[i]) memcpy(dst[i], p, len[i]);
         p += len[i];

@@ -26,7 +26,7 @@ static const char usage[] =
     "\n"
     "commands:\n"
     "  train             train and save the weights (default " MODEL_NAME ".weights)\n"
-    "  eval              loss and accuracy of saved weights on the test data\n"
+    "  eval              loss, accuracy (and confusion matrix) of saved weights on the test data\n"
     "  predict FILE      predictions for each row of FILE: CSV, .npy or IDX (raw or .gz)\n"
     "  export DIR        write the parameters as DIR/<name>.npy and DIR/model.safetensors\n"
     "  info              sizes, parameters, FLOPs per step and the memory plan\n"
@@ -50,7 +50,7 @@ static const char usage[] =
     "  --resume FILE     go on from a checkpoint, exactly where it stopped\n"
     "  -o FILE           predict: write to FILE instead of standard output\n"
     "  --tol X           gradcheck: largest relative error accepted\n"
-    "  --quiet           print only the final result\n"
+    "  --quiet           print only the final result (no progress line)\n"
     "  --help, --version\n"
     "\n"
     "exit status: 0 ok, 1 failure (bad data, weights or numbers), 2 bad usage\n";
@@ -238,7 +238,8 @@ typedef struct result {
     double loss, accuracy;
 } result;
 
-static result evaluate(const rt_dataset *ds, buffers *b)
+/* confusion: counts[true * k + predicted] for k = rt_task_classes(...), or NULL */
+static result evaluate_counting(const rt_dataset *ds, buffers *b, long *confusion)
 {
     double loss = 0;
     long correct = 0;
@@ -249,10 +250,16 @@ static result evaluate(const rt_dataset *ds, buffers *b)
         rt_data_gather(ds, idx, rows, b->x, b->y);
         loss += (double)model_eval(rows, b->param, b->x, b->y, b->out, b->arena) * rows;
         correct += rt_count_correct(MODEL_TASK, b->out, MODEL_OUTPUT_LEN, b->y, MODEL_LABEL_LEN, rows);
+        if (confusion) rt_confusion_add(MODEL_TASK, b->out, MODEL_OUTPUT_LEN, b->y, MODEL_LABEL_LEN, rows, confusion);
         start += rows;
     }
     result r = {loss / (ds->n ? ds->n : 1), (double)correct / (ds->n ? ds->n : 1)};
     return r;
+}
+
+static result evaluate(const rt_dataset *ds, buffers *b)
+{
+    return evaluate_counting(ds, b, NULL);
 }
 
 static void print_result(const char *what, result r)
@@ -265,10 +272,35 @@ static void print_result(const char *what, result r)
 
 /* ---- training ---- */
 
-/* Writes a checkpoint of the run as it stands (atomically). */
+/* 1 when every value is a number (not NaN, not infinite) */
+static int all_finite(const real *p, long n)
+{
+    for (long i = 0; i < n; i++)
+        if (!isfinite(p[i])) return 0;
+    return 1;
+}
+
+/* The divergence guard's message: training stops, and neither the weights
+ * file nor the last good checkpoint is overwritten. */
+static int diverged(const char *why, int epoch, long step, double lr)
+{
+    fflush(stdout);
+    fprintf(stderr,
+            "%s: training diverged at epoch %d, step %ld: %s; stopped without saving "
+            "(the weights file and the last checkpoint are left as they were); "
+            "try a lower learning rate, e.g. --lr %g\n",
+            MODEL_NAME, epoch, step, why, lr / 10);
+    return 1;
+}
+
+/* Writes a checkpoint of the run as it stands (atomically); never one of
+ * weights that are no longer numbers. */
 static void save_checkpoint(const char *path, rt_checkpoint *ck, rt_train_state run)
 {
     rt_error err;
+    if (!all_finite(ck->params, ck->n_params))
+        exit(diverged("the weights are no longer finite", (int)run.epoch + (run.pos > 0), (long)run.step,
+                      run.base_lr));
     ck->run = run;
     if (rt_checkpoint_save(path, MODEL_HASH, ck, &err)) fail(&err);
 }
@@ -299,6 +331,26 @@ static void load_init(const options *o, buffers *b)
     if (!o->quiet) printf("%s: %d of %d parameter tensors from %s\n", MODEL_NAME, loaded, model_n_param_tensors, o->init);
 }
 
+/* The progress line within an epoch, on a terminal: rewritten in place. */
+static void draw_progress(int epoch, int epochs, long done, long n, double loss, double rate,
+                          double eta)
+{
+    char line[512];
+    rt_progress_format(line, sizeof line, rt_terminal_width(STDOUT_FILENO), epoch, epochs, done,
+                       n, loss, rate, eta);
+    printf("\r%s\033[K", line);
+    fflush(stdout);
+}
+
+/* The class of every training row, for stratified batches (k classes). */
+static int32_t *row_classes(const rt_dataset *ds, long n, int *k)
+{
+    int32_t *cls = alloc_or_die((size_t)n, sizeof(int32_t));
+    *k = MODEL_TASK == RT_TASK_CLASSIFY ? MODEL_CLASSES : 2;
+    for (long i = 0; i < n; i++) cls[i] = rt_label_class(MODEL_TASK, ds->y + i * MODEL_LABEL_LEN);
+    return cls;
+}
+
 static int cmd_train(const options *o)
 {
     rt_error err;
@@ -307,6 +359,8 @@ static int cmd_train(const options *o)
     rt_rng init_rng, shuffle_rng;
     rt_rng_seed(&init_rng, o->seed);
     rt_rng_seed(&shuffle_rng, o->seed ^ 0x9E3779B9u); /* its own stream: data order */
+    rt_rng aug_rng; /* and another: augmentation */
+    rt_rng_seed(&aug_rng, o->seed ^ 0x85EBCA6Bu);
     model_init(b.param, &init_rng);
     if (o->init) load_init(o, &b);
 
@@ -356,12 +410,17 @@ static int cmd_train(const options *o)
         printf("%s: %ld training rows, batch %d, %ld parameters, %s, lr %g\n", MODEL_NAME, n,
                MODEL_BATCH, MODEL_N_PARAMS, MODEL_OPTIMIZER, o->lr);
 
+    /* early stopping: the best monitored loss so far and its weights */
+    real *es_weights = MODEL_EARLY_STOP && MODEL_ES_RESTORE ? alloc_or_die((size_t)MODEL_N_PARAMS, sizeof(real)) : NULL;
     /* everything a checkpoint holds; a resumed run starts from it */
     rt_checkpoint ck = {.order = b.order, .n_order = n, .params = b.param, .state = b.state,
                         .stats = b.stats, .n_params = MODEL_N_PARAMS, .n_state = MODEL_N_STATE,
-                        .n_stats = 2L * MODEL_FEATURES};
+                        .n_stats = 2L * MODEL_FEATURES, .best = es_weights,
+                        .n_best = es_weights ? MODEL_N_PARAMS : 0};
     ck.run.base_lr = o->lr;
     ck.run.rng = shuffle_rng;
+    ck.run.aug_rng = aug_rng;
+    ck.run.es.best = INFINITY;
 #if MODEL_PLATEAU
     ck.run.plateau = model_plateau_init;
 #endif
@@ -372,6 +431,19 @@ static int cmd_train(const options *o)
                    (long long)ck.run.step, (long long)ck.run.epoch + (ck.run.pos > 0), (long long)ck.run.pos);
     }
     shuffle_rng = ck.run.rng;
+    aug_rng = ck.run.aug_rng;
+    rt_early_stop es = ck.run.es;
+    /* what batches need on request: classes of the rows, an image's scratch */
+    const int gather = MODEL_SHUFFLE || MODEL_STRATIFY || MODEL_AUGMENT;
+    int n_classes = 0;
+    int32_t *classes = MODEL_STRATIFY ? row_classes(&d.train, n, &n_classes) : NULL;
+    int32_t *strat_scratch = MODEL_STRATIFY ? alloc_or_die((size_t)(n + 2 * n_classes), sizeof(int32_t)) : NULL;
+    const rt_augment aug = {MODEL_IMAGE_C, MODEL_IMAGE_H, MODEL_IMAGE_W, MODEL_AUG_CROP, MODEL_AUG_FLIP};
+    real *aug_scratch = MODEL_AUGMENT ? alloc_or_die((size_t)MODEL_FEATURES, sizeof(real)) : NULL;
+    /* a progress line within the epoch on a terminal; plain lines otherwise */
+    const int bar = !o->quiet && isatty(STDOUT_FILENO);
+    rt_progress progress = {.interval = 0.25, .last = 0};
+    long rows_run = 0; /* rows trained by this process, for its speed */
 
     long step = (long)ck.run.step;
     double t0 = rt_now();
@@ -382,11 +454,10 @@ static int cmd_train(const options *o)
     long total = MODEL_SCHEDULE_PER_STEP ? steps_per_epoch * o->epochs : o->epochs;
     if (MODEL_SCHEDULE_PER_STEP && o->steps >= 0 && o->steps < total) total = o->steps;
     rt_plateau plateau = ck.run.plateau; /* used by a plateau schedule only */
-    int stop = o->steps >= 0 && step >= o->steps;
-    /* early stopping: the best monitored loss so far and its weights */
-    double es_best = INFINITY;
-    int es_best_epoch = 0, es_wait = 0;
-    real *es_weights = MODEL_EARLY_STOP && MODEL_ES_RESTORE ? alloc_or_die((size_t)MODEL_N_PARAMS, sizeof(real)) : NULL;
+    int stop = (o->steps >= 0 && step >= o->steps) || es.stopped;
+    if (es.stopped && !o->quiet)
+        printf("%s: this run stopped early after epoch %lld; nothing more to train\n", MODEL_NAME,
+               (long long)ck.run.epoch);
     long resume_pos = (long)ck.run.pos;
     for (int epoch = (int)ck.run.epoch + 1; epoch <= o->epochs && !stop; epoch++) {
         double te = rt_now(), loss_sum = 0;
@@ -398,9 +469,13 @@ static int cmd_train(const options *o)
             correct = (long)ck.run.correct;
             seen = (long)ck.run.seen;
             resume_pos = 0;
+        } else if (MODEL_STRATIFY) {
+            rt_stratified_order(&shuffle_rng, classes, (int32_t)n, n_classes, MODEL_SHUFFLE, b.order,
+                                strat_scratch);
         } else if (MODEL_SHUFFLE) {
             rt_shuffle(&shuffle_rng, b.order, (int32_t)n);
         }
+        int bar_shown = 0;
         long full = n / MODEL_BATCH * MODEL_BATCH;
         for (long start = first; start < n && !stop; start += MODEL_BATCH) {
             int rows = start < full ? MODEL_BATCH : remainder;
@@ -408,16 +483,21 @@ static int cmd_train(const options *o)
             /* in file order the batch is a slice of the data: no copy */
             const real *bx = d.train.x + start * MODEL_FEATURES;
             const real *by = d.train.y ? d.train.y + start * MODEL_LABEL_LEN : b.y;
-            if (MODEL_SHUFFLE) {
+            if (gather) {
                 rt_data_gather(&d.train, b.order + start, rows, b.x, b.y);
+                if (MODEL_AUGMENT) rt_augment_batch(&aug, &aug_rng, b.x, rows, aug_scratch);
                 bx = b.x;
                 by = b.y;
             }
             real loss = model_train_step(rows, b.param, b.grad, bx, by, b.out, b.arena);
-            if (!isfinite(loss)) {
-                fprintf(stderr, "%s: the loss is %g at step %ld (epoch %d); try a lower learning rate (--lr)\n",
-                        MODEL_NAME, (double)loss, step + 1, epoch);
-                return 1;
+            /* the divergence guard: a loss or gradient that is no number */
+            double grad_norm = sqrt(rt_sumsq(b.grad, MODEL_N_PARAMS));
+            if (!isfinite(loss) || !isfinite(grad_norm)) {
+                char why[96];
+                snprintf(why, sizeof why, "the %s is %g", isfinite(loss) ? "gradient norm" : "loss",
+                         isfinite(loss) ? grad_norm : (double)loss);
+                if (bar_shown) printf("\n");
+                return diverged(why, epoch, step + 1, base_lr);
             }
             lr = model_lr(MODEL_SCHEDULE_PER_STEP ? step : epoch - 1, base_lr, total);
             model_update(b.param, b.grad, b.state, lr, ++step);
@@ -433,11 +513,22 @@ static int cmd_train(const options *o)
             seen += rows;
             if (o->steps >= 0 && step >= o->steps) stop = 1;
             done = start + rows;
+            rows_run += rows;
+            double now = bar ? rt_now() : 0;
+            if (bar && rt_progress_due(&progress, now)) {
+                double rate = rows_run / (now - t0 > 1e-9 ? now - t0 : 1e-9);
+                double left = (double)(n - done) + (double)(o->epochs - epoch) * (double)n;
+                if (o->steps >= 0 && (double)(o->steps - step) * MODEL_BATCH < left)
+                    left = (double)(o->steps - step) * MODEL_BATCH;
+                draw_progress(epoch, o->epochs, done, n, loss_sum / seen, rate, left / rate);
+                bar_shown = 1;
+            }
             if (o->checkpoint && o->every_steps && step % o->every_steps == 0)
                 save_checkpoint(o->checkpoint, &ck,
                                 (rt_train_state){step, epoch - 1, done, base_lr, loss_sum, correct, seen,
-                                                 shuffle_rng, plateau});
+                                                 shuffle_rng, plateau, es, aug_rng});
         }
+        if (bar_shown) printf("\r\033[K"); /* the epoch's line replaces the progress line */
         /* the epoch ran to its end (drop_last: to its last full batch) */
         int complete = done >= n || (remainder == 0 && done >= full);
         double now = rt_now();
@@ -445,7 +536,8 @@ static int cmd_train(const options *o)
         result va = {NAN, NAN};
         if (d.valid.n) va = evaluate(&d.valid, &b);
 #if MODEL_PLATEAU
-        base_lr = rt_plateau_step(&plateau, plateau.monitor_loss || !d.valid.n ? tr.loss : va.loss, base_lr);
+        /* once per whole epoch: a run stopped within one steps it on resuming */
+        if (complete) base_lr = rt_plateau_step(&plateau, plateau.monitor_loss || !d.valid.n ? tr.loss : va.loss, base_lr);
 #endif
         if (!o->quiet) {
             printf("epoch %3d/%d  loss %.6g", epoch, o->epochs, tr.loss);
@@ -459,33 +551,39 @@ static int cmd_train(const options *o)
         if (metrics)
             fprintf(metrics, "%d,%ld,%.9g,%.6f,%.9g,%.6f,%.17g,%.3f\n", epoch, step, tr.loss, tr.accuracy,
                     va.loss, va.accuracy, lr, now - t0);
-        if (MODEL_EARLY_STOP) {
+        if (MODEL_EARLY_STOP && complete) {
             double watched = MODEL_ES_MONITOR_LOSS || !d.valid.n ? tr.loss : va.loss;
-            if (watched < es_best - MODEL_ES_MIN_DELTA) {
-                es_best = watched;
-                es_best_epoch = epoch;
-                es_wait = 0;
+            if (watched < es.best - MODEL_ES_MIN_DELTA) {
+                es.best = watched;
+                es.best_epoch = epoch;
+                es.wait = 0;
                 if (es_weights) memcpy(es_weights, b.param, sizeof(real) * MODEL_N_PARAMS);
-            } else if (++es_wait >= MODEL_ES_PATIENCE) {
+            } else if (++es.wait >= MODEL_ES_PATIENCE) {
                 stop = 1;
+                es.stopped = 1;
                 if (!o->quiet)
-                    printf("early stopping after epoch %d: no improvement for %d epochs; best %s loss %.6g at epoch %d%s\n",
+                    printf("early stopping after epoch %d: no improvement for %d epochs; best %s loss %.6g at epoch %lld%s\n",
                            epoch, MODEL_ES_PATIENCE, MODEL_ES_MONITOR_LOSS || !d.valid.n ? "training" : "validation",
-                           es_best, es_best_epoch, es_weights ? " (its weights restored)" : "");
+                           es.best, (long long)es.best_epoch, es_weights ? " (its weights restored)" : "");
                 if (es_weights) memcpy(b.param, es_weights, sizeof(real) * MODEL_N_PARAMS);
             }
         }
-        if (o->checkpoint && complete && (o->every_steps ? stop : epoch % (o->every ? o->every : 1) == 0))
+        /* every N epochs, and always where the run ends (by --steps, early
+         * stopping or its last epoch) */
+        if (o->checkpoint && complete &&
+            (stop || epoch == o->epochs || (!o->every_steps && epoch % (o->every ? o->every : 1) == 0)))
             save_checkpoint(o->checkpoint, &ck,
-                            (rt_train_state){step, epoch, 0, base_lr, 0, 0, 0, shuffle_rng, plateau});
+                            (rt_train_state){step, epoch, 0, base_lr, 0, 0, 0, shuffle_rng, plateau, es, aug_rng});
         else if (o->checkpoint && !complete) /* stopped by --steps within the epoch */
             save_checkpoint(o->checkpoint, &ck,
                             (rt_train_state){step, epoch - 1, done, base_lr, loss_sum, correct, seen,
-                                             shuffle_rng, plateau});
+                                             shuffle_rng, plateau, es, aug_rng});
     }
     if (metrics) fclose(metrics);
     if (trace) fclose(trace);
 
+    if (!all_finite(b.param, MODEL_N_PARAMS))
+        return diverged("the weights are no longer finite", o->epochs, step, base_lr);
     rt_weights w = {b.param, MODEL_N_PARAMS, MODEL_STANDARDIZE ? b.stats : NULL,
                     MODEL_STANDARDIZE ? 2L * MODEL_FEATURES : 0};
     if (rt_weights_save(o->weights, MODEL_HASH, &w, &err)) fail(&err);
@@ -505,15 +603,49 @@ static void load_weights(const options *o, buffers *b)
     if (rt_weights_load(o->weights, MODEL_HASH, &w, &err)) fail(&err);
 }
 
+/* The confusion matrix as an aligned table (rows: true class, columns:
+ * predicted), then each class's precision, recall and support. */
+static void print_confusion(const long *counts, int k)
+{
+    long most = 0;
+    for (long i = 0; i < (long)k * k; i++)
+        if (counts[i] > most) most = counts[i];
+    int w = snprintf(NULL, 0, "%ld", most), lw = snprintf(NULL, 0, "%d", k - 1) + 5;
+    if (w < lw) w = lw;
+    /* classes as the labels name them: -1 and 1 for sign labels */
+#define CLASS_NAME(c) (MODEL_TASK == RT_TASK_SIGN && (c) == 0 ? -1 : (c))
+    printf("\nconfusion matrix (rows: true class, columns: predicted class)\n%*s", lw, "");
+    for (int c = 0; c < k; c++) printf(" %*d", w, CLASS_NAME(c));
+    printf("\n");
+    for (int t = 0; t < k; t++) {
+        printf("true %*d", lw - 5, CLASS_NAME(t));
+        for (int c = 0; c < k; c++) printf(" %*ld", w, counts[(long)t * k + c]);
+        printf("\n");
+    }
+    printf("\n%-*s %9s %9s %9s\n", lw, "class", "precision", "recall", "support");
+    for (int c = 0; c < k; c++) {
+        long right = counts[(long)c * k + c], predicted = 0, support = 0;
+        for (int i = 0; i < k; i++) predicted += counts[(long)i * k + c], support += counts[(long)c * k + i];
+        printf("%-*d", lw, CLASS_NAME(c));
+        if (predicted) printf(" %9.4f", (double)right / predicted); else printf(" %9s", "-");
+        if (support) printf(" %9.4f", (double)right / support); else printf(" %9s", "-");
+        printf(" %9ld\n", support);
+    }
+#undef CLASS_NAME
+}
+
 static int cmd_eval(const options *o)
 {
     buffers b = alloc_buffers(0);
     load_weights(o, &b);
     data d = load_data(&b, model_test_data.kind == RT_SRC_NONE, 1);
-    if (d.test.n)
-        print_result("test", evaluate(&d.test, &b));
-    else
-        print_result("train", evaluate(&d.train, &b));
+    /* classifiers: a confusion matrix too (up to 64 classes on a screen) */
+    int k = rt_task_classes(MODEL_TASK, MODEL_OUTPUT_LEN, MODEL_LABEL_LEN);
+    long *counts = k > 0 && k <= 64 ? alloc_or_die((size_t)k * (size_t)k, sizeof(long)) : NULL;
+    const rt_dataset *ds = d.test.n ? &d.test : &d.train;
+    print_result(d.test.n ? "test" : "train", evaluate_counting(ds, &b, counts));
+    if (counts && !o->quiet) print_confusion(counts, k);
+    free(counts);
     return 0;
 }
 

@@ -45,6 +45,15 @@
 #define MODEL_ES_MIN_DELTA {{es_min_delta}}
 #define MODEL_ES_RESTORE {{es_restore}}
 #define MODEL_ES_MONITOR_LOSS {{es_monitor_loss}} /* 1: the training loss; 0: the validation loss */
+/* batches: classes in proportion; image augmentation (training batches only)
+ * of C x H x W images: pad-and-crop margin, left-right flips */
+#define MODEL_STRATIFY {{stratify}}
+#define MODEL_AUG_CROP {{aug_crop}}
+#define MODEL_AUG_FLIP {{aug_flip}}
+#define MODEL_AUGMENT (MODEL_AUG_CROP > 0 || MODEL_AUG_FLIP)
+#define MODEL_IMAGE_C {{img_c}}
+#define MODEL_IMAGE_H {{img_h}}
+#define MODEL_IMAGE_W {{img_w}}
 
 /* data, and how it is prepared */
 extern const rt_source model_train_data, model_test_data;
