@@ -702,9 +702,9 @@ static const char *update_ranges(ir_graph *g)
     return r;
 }
 
-static const char *const runtime_files[] = {"rt.h",       "rt_util.c",   "rt_rng.c",
-                                            "rt_data.c",  "rt_file.c",   "rt_simd.c",
-                                            "rt_model.c", "rt_lapack.c", NULL};
+static const char *const runtime_files[] = {"rt.h",      "rt_util.c", "rt_rng.c",   "rt_data.c",
+                                            "rt_file.c", "rt_simd.c", "rt_model.c", "rt_lapack.c",
+                                            "rt_plot.c", NULL};
 
 /* mkdir -p */
 static int make_dirs(const char *dir)
