@@ -355,7 +355,7 @@ int main(int argc, char **argv)
      * project; the writer's output is already indented and valid without it */
     char *fmt[] = {"sh", "-c",
                    "command -v clang-format >/dev/null 2>&1 || exit 0; "
-                   "clang-format -i --style=file model.c model.h main.c",
+                   "clang-format -i --style=file model.c model.h main.c predict.c",
                    NULL};
     if (run_command(fmt, out_dir))
         fprintf(stderr, "trainc: warning: clang-format failed on %s (the code is unchanged)\n",

@@ -223,6 +223,9 @@ int rt_weights_save(const char *path, const char *model_hash, const rt_weights *
 /* Loads into w's buffers; refuses another model, another element type or a
  * damaged file with a message that says which. */
 int rt_weights_load(const char *path, const char *model_hash, rt_weights *w, rt_error *err);
+/* The same from the bytes of a weights file in memory (name: for messages). */
+int rt_weights_from_buffer(const void *buf, size_t len, const char *name, const char *model_hash,
+                           rt_weights *w, rt_error *err);
 
 /* ---- training curves (rt_plot.c): a metrics CSV, columns found by their
  * header names, drawn as one self-contained SVG file ---- */
