@@ -306,6 +306,15 @@ int main(int argc, char **argv)
     rc = 2;
     spec_options so = {.sets = c.sets, .nsets = c.nsets};
     if (spec_run(c.spec, &g, &so, err, sizeof err)) goto fail;
+    /* the inference API names its functions <model>_load, ...: they must not
+     * collide with the runtime's rt_* */
+    if (!strcmp(g.model_name, "rt") || !strncmp(g.model_name, "rt_", 3)) {
+        snprintf(err, sizeof err,
+                 "%s: the model name '%s' is taken by the runtime's names (rt_...); "
+                 "name it otherwise with model \"...\"",
+                 c.spec, g.model_name);
+        goto fail;
+    }
     if ((rc = size_from_data(&g, err, sizeof err))) goto fail;
     if (opt_resolve(&g, err, sizeof err) || sched_resolve(&g, err, sizeof err)) {
         rc = 2;

@@ -104,9 +104,9 @@ void model_update(real *param, real *grad, real *state, double lr, long t);
  * buffers live inside predict.c (one model per program, calls from one
  * thread at a time); functions return 0, or -1 with the reason in
  * {{name}}_error(). */
-#define {{name_upper}}_FEATURES MODEL_FEATURES  /* input values per row */
-#define {{name_upper}}_OUTPUTS MODEL_OUTPUT_LEN /* output values per row */
-#define {{name_upper}}_CLASSES MODEL_CLASSES    /* classes; 0 when the outputs are values */
+#define {{name_upper}}_FEATURES {{features}}  /* input values per row */
+#define {{name_upper}}_OUTPUTS {{output_len}} /* output values per row */
+#define {{name_upper}}_CLASSES {{classes}}    /* classes; 0 when the outputs are values */
 
 /* Loads weights saved by the trainer (train, or --weights FILE); refuses
  * another model's weights, another element type or a damaged file. */

@@ -50,7 +50,7 @@ rows 257 2 "$out/rows2.csv"
 check "the generated folder has predict.c, and model.h declares spirals_predict" \
     sh -c "test -f '$sp/predict.c' && grep -q 'int spirals_predict(const real \*x, int rows, real \*out);' '$sp/model.h'"
 check "model.h has the sizes as macros" sh -c \
-    "grep -q '#define SPIRALS_FEATURES MODEL_FEATURES' '$sp/model.h' && grep -q '#define SPIRALS_OUTPUTS MODEL_OUTPUT_LEN' '$sp/model.h'"
+    "grep -q '#define SPIRALS_FEATURES 2 ' '$sp/model.h' && grep -q '#define SPIRALS_OUTPUTS 2 ' '$sp/model.h'"
 (cd "$sp" && cc $CFLAGS -I. "$root/models/embed/classify.c" model.c predict.c runtime/*.c \
     -o "$out/classify" $LIBS) >"$out/cc.log" 2>&1
 check "the example builds from model.c, predict.c and the runtime, without main.c, warning-free" \
@@ -222,3 +222,11 @@ LUA
 rc=$(api_case logit "$out/logit.lua" 2 --dtype double)
 check "a logit (bce_with_logits), double: identical to predict (exit $rc)" \
     sh -c "test $rc -eq 0 && cmp -s '$out/trainer_logit.csv' '$out/api_logit.csv'"
+check "... the trainer and the driver build warning-free" sh -c "! grep -q warning '$out/logit.log' && ! test -s '$out/cc_logit.log'"
+
+# a model name that would collide with the runtime's rt_* names is refused
+printf 'model "rt_weights"\nlocal w = param { 2 }\nminimize(sum(w ^ 2))\noptimizer = sgd { lr = 0.1 }\n' >"$out/rt.lua"
+"$TRAINC" gen -q "$out/rt.lua" -o "$out/rt" 2>"$out/rt.err"
+rc=$?
+check "a model named rt_weights is refused (exit $rc): $(cat "$out/rt.err")" \
+    sh -c "test $rc -eq 2 && grep -q \"rt.lua: the model name 'rt_weights' is taken by the runtime\" '$out/rt.err'"

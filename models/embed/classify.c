@@ -46,11 +46,12 @@ static real *read_rows(FILE *f, const char *name, int *rows)
             errno = 0;
             double v = strtod(p, &end);
             end += strspn(end, " \t");
-            int sep_ok = j + 1 < SPIRALS_FEATURES ? *end == ',' : (*end == 0 || strchr("\r\n", *end));
+            int sep_ok =
+                j + 1 < SPIRALS_FEATURES ? *end == ',' : (*end == 0 || strchr("\r\n", *end));
             if (end == p || errno == ERANGE || !sep_ok) {
                 if (lineno == 1 && n == 0 && j == 0) goto next_line; /* a header */
-                fprintf(stderr, "classify: %s:%ld: expected %d numbers separated by commas\n",
-                        name, lineno, SPIRALS_FEATURES);
+                fprintf(stderr, "classify: %s:%ld: expected %d numbers separated by commas\n", name,
+                        lineno, SPIRALS_FEATURES);
                 goto fail;
             }
             x[(size_t)n * SPIRALS_FEATURES + (size_t)j] = (real)v;
