@@ -5,6 +5,7 @@
 #include "rt.h"
 
 #include <errno.h>
+#include <float.h>
 #include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -275,25 +276,29 @@ enum {
     PLOT_INSET = 8, /* data and ticks this far inside the plot's frame */
 };
 
-/* A "nice" step (1, 2 or 5 times a power of ten) giving about `want` ticks. */
+/* A "nice" step (1, 2 or 5 times a power of ten) giving about `want` ticks
+ * over span; 0 when there is none (a span of 0, subnormal or not finite). */
 static double nice_step(double span, int want)
 {
     double raw = span / want;
     double p = pow(10, floor(log10(raw)));
+    if (!(raw > 0) || !isfinite(raw) || !(p > 0) || !isfinite(p)) return 0;
     double f = raw / p;
     return (f < 1.5 ? 1 : f < 3 ? 2 : f < 7 ? 5 : 10) * p;
 }
 
 /* A tick label: fixed notation with as many decimals as the step needs;
- * exponent notation for very small or large values. */
+ * exponent notation for very small or large values (and without a step). */
 static void fmt_tick(char *buf, size_t size, double v, double step)
 {
     double a = fabs(v);
-    if (fabs(v) < step * 1e-6) {
+    if (v == 0 || a < step * 1e-6) {
         snprintf(buf, size, "0");
-    } else if (a >= 1e-4 && a < 1e6) {
+    } else if (step > 0 && a >= 1e-4 && a < 1e6) {
         int dec = step >= 1 ? 0 : (int)ceil(-log10(step) - 1e-9);
         snprintf(buf, size, "%.*f", dec > 10 ? 10 : dec, v);
+    } else if (a >= 1e-4 && a < 1e6) {
+        snprintf(buf, size, "%.4g", v);
     } else {
         int e = (int)floor(log10(a));
         double mant = v / pow(10, e);
@@ -313,24 +318,46 @@ static void fmt_value(char *buf, size_t size, double v)
 typedef struct axis {
     double lo, hi; /* the domain, in data units (log10 units when log) */
     int log;
-    double step; /* between labelled ticks (in decades when log) */
+    double step; /* between labelled ticks (in decades when log); 0: the
+                  * values are beyond nice ticks, only the two ends are */
     int integer; /* ticks at whole numbers only (epochs) */
 } axis;
 
-/* A linear axis around [lo, hi]: widened when flat, ends on ticks. */
+/* A linear axis around [lo, hi] (finite): widened when flat, ends on ticks. */
 static axis linear_axis(double lo, double hi, int integer)
 {
-    axis a = {lo, hi, 0, 1, integer};
+    axis a = {lo, hi, 0, 0, integer};
     if (!(hi > lo)) {
         double pad = integer ? 1 : fabs(lo) > 0 ? fabs(lo) * 0.1 : 1;
-        a.lo = lo - pad;
-        a.hi = hi + pad;
+        if (lo - pad == lo) pad = fabs(lo) * 0.1; /* 1 is lost in a huge epoch */
+        a.lo = lo - pad > -DBL_MAX ? lo - pad : -DBL_MAX;
+        a.hi = hi + pad < DBL_MAX ? hi + pad : DBL_MAX;
     }
-    a.step = nice_step(a.hi - a.lo, 5);
-    if (integer && a.step < 1) a.step = 1;
-    a.lo = floor(a.lo / a.step + 1e-9) * a.step;
-    a.hi = ceil(a.hi / a.step - 1e-9) * a.step;
+    double step = nice_step(a.hi - a.lo, 5);
+    if (integer && step > 0 && step < 1) step = 1;
+    if (step > 0) {
+        double l = floor(a.lo / step + 1e-9) * step, h = ceil(a.hi / step - 1e-9) * step;
+        /* ticks only where they are few and each moves the value */
+        if (isfinite(l) && isfinite(h) && h > l && (h - l) / step <= 50 && l + step != l &&
+            h - step != h) {
+            a.lo = l;
+            a.hi = h;
+            a.step = step;
+        }
+    }
     return a;
+}
+
+/* The labelled ticks of a linear axis: k-th of n + 1. */
+static int ticks(const axis *a)
+{
+    return a->step > 0 ? (int)floor((a->hi - a->lo) / a->step + 0.5) : 1;
+}
+
+static double tick(const axis *a, int k)
+{
+    if (a->step > 0) return a->lo + k * a->step;
+    return k ? a->hi : a->lo;
 }
 
 /* A log axis over whole decades around [lo, hi] (both > 0). */
@@ -343,15 +370,24 @@ static axis log_axis(double lo, double hi)
     return a;
 }
 
-/* Where v falls between pixels p0 and p1, kept a few pixels inside them so
- * that points at the ends are not cut by the frame. */
-static double axis_pos(const axis *a, double v, double p0, double p1)
+/* Where t, a value on the axis's scale (its log10 on a log axis), falls
+ * between pixels p0 and p1, kept a few pixels inside them so that points at
+ * the ends are not cut by the frame. Halves: the span of values near the
+ * largest doubles does not overflow. */
+static double coord_pos(const axis *a, double t, double p0, double p1)
 {
     const double inset = p1 > p0 ? PLOT_INSET : -PLOT_INSET;
     p0 += inset;
     p1 -= inset;
-    double t = a->log ? log10(v) : v;
-    return p0 + (t - a->lo) / (a->hi - a->lo) * (p1 - p0);
+    double span = a->hi * 0.5 - a->lo * 0.5;
+    if (!(span > 0)) return (p0 + p1) / 2;
+    return p0 + (t * 0.5 - a->lo * 0.5) / span * (p1 - p0);
+}
+
+/* Where the value v falls. */
+static double axis_pos(const axis *a, double v, double p0, double p1)
+{
+    return coord_pos(a, a->log ? log10(v) : v, p0, p1);
 }
 
 /* ---- the picture ---- */
@@ -469,14 +505,17 @@ static void draw_panel(sbuf *b, const rt_metrics *m, const panel *p, const axis 
     if (p->log) {
         double decades = ay.hi - ay.lo;
         for (double e = ay.lo; e <= ay.hi + 1e-9; e += 1) {
-            double y = axis_pos(&ay, pow(10, e), y1, y0);
+            double y = coord_pos(&ay, e, y1, y0);
             int labelled = fmod(e - ay.lo, ay.step) < 1e-9;
             if (labelled) {
                 sb_printf(
                     b,
                     "<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" stroke=\"#dcdce4\"/>\n",
                     x0, y, x1, y);
-                fmt_tick(t, sizeof t, pow(10, e), pow(10, e));
+                if (e >= -4 && e <= 5) /* 0.0001 .. 100000 */
+                    fmt_tick(t, sizeof t, pow(10, e), pow(10, e));
+                else
+                    snprintf(t, sizeof t, "1e%d", (int)e);
                 sb_printf(b,
                           "<text x=\"%.1f\" y=\"%.1f\" font-size=\"12\" fill=\"#444\" "
                           "text-anchor=\"end\">%s</text>\n",
@@ -485,7 +524,7 @@ static void draw_panel(sbuf *b, const rt_metrics *m, const panel *p, const axis 
             /* faint lines at 2..9 times the decade when there is room */
             if (decades <= 4 && e < ay.hi - 1e-9)
                 for (int k = 2; k <= 9; k++) {
-                    double yk = axis_pos(&ay, k * pow(10, e), y1, y0);
+                    double yk = coord_pos(&ay, e + log10(k), y1, y0);
                     sb_printf(b,
                               "<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" "
                               "stroke=\"#eeeef3\"/>\n",
@@ -493,8 +532,8 @@ static void draw_panel(sbuf *b, const rt_metrics *m, const panel *p, const axis 
                 }
         }
     } else {
-        for (double v = ay.lo; v <= ay.hi + ay.step * 1e-6; v += ay.step) {
-            double y = axis_pos(&ay, v, y1, y0);
+        for (int k = 0; k <= ticks(&ay); k++) {
+            double v = tick(&ay, k), y = axis_pos(&ay, v, y1, y0);
             sb_printf(
                 b, "<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" stroke=\"#dcdce4\"/>\n",
                 x0, y, x1, y);
@@ -506,8 +545,8 @@ static void draw_panel(sbuf *b, const rt_metrics *m, const panel *p, const axis 
         }
     }
     /* epoch ticks */
-    for (double v = ax->lo; v <= ax->hi + ax->step * 1e-6; v += ax->step) {
-        double x = axis_pos(ax, v, x0, x1);
+    for (int k = 0; k <= ticks(ax); k++) {
+        double v = tick(ax, k), x = axis_pos(ax, v, x0, x1);
         sb_printf(b,
                   "<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" stroke=\"#e6e6ec\"/>\n"
                   "<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" stroke=\"#888\"/>\n",

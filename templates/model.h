@@ -106,7 +106,7 @@ void model_update(real *param, real *grad, real *state, double lr, long t);
  * {{name}}_error(). */
 #define {{name_upper}}_FEATURES {{features}}  /* input values per row */
 #define {{name_upper}}_OUTPUTS {{output_len}} /* output values per row */
-#define {{name_upper}}_CLASSES {{classes}}    /* classes; 0 when the outputs are values */
+#define {{name_upper}}_CLASSES {{classes}}    /* K of labels { classes = K }; 0: one output or values */
 
 /* Loads weights saved by the trainer (train, or --weights FILE); refuses
  * another model's weights, another element type or a damaged file. */

@@ -202,3 +202,58 @@ check "an SVG that cannot be written: exit 1, named" sh -c "test $rc -eq 1 && gr
 check "trainc plot without a file is bad usage (exit 2)" test $? -eq 2
 "$TRAINC" plot "$out/one.csv" --set a=1 >/dev/null 2>&1
 check "trainc plot with spec options is bad usage (exit 2)" test $? -eq 2
+
+# --- mutated metrics files (extreme values, junk, NUL, cut lines): exit 0
+# with a well-formed picture whose coordinates are all finite, or exit 1 with
+# a message; never a crash or a hang
+$PY - "$TRAINC" "$out/curves/m.csv" "$out/mut" >"$out/mutate.log" 2>&1 <<'PY'
+import math, os, random, re, subprocess, sys
+import xml.etree.ElementTree as ET
+trainc, base, work = sys.argv[1], open(sys.argv[2]).read(), sys.argv[3]
+os.makedirs(work, exist_ok=True)
+random.seed(4)
+toks = ["nan", "inf", "-inf", "1e308", "-1e308", "1e-320", "4.9e-324", "1.7976931348623157e308",
+        "0", "-0", "", "x", ",", "\n", "\r\n", "#", " ", "\0", "9" * 400, "epoch", "1e999"]
+vals = ["1e308", "1e-308", "nan", "5", "-1e308", "0", "1e-320", "4.9e-324", "-5",
+        "1.7976931348623157e308", "-1.7976931348623157e308", "5.000000000000001", "inf"]
+def finite_coords(path):
+    for e in ET.parse(path).getroot().iter():
+        nums = [e.get(k) for k in ("x", "y", "x1", "x2", "y1", "y2", "cx", "cy")]
+        nums += re.findall(r"[^ML ]+", e.get("d") or "")
+        for v in nums:
+            if v is not None and not (math.isfinite(float(v)) and abs(float(v)) < 1e5):
+                return False
+    return True
+ok = failed = refused = 0
+for i in range(300):
+    if i % 2:
+        s = list(base)
+        for _ in range(random.randint(1, 12)):
+            k = random.randrange(len(s) + 1)
+            r = random.random()
+            if r < 0.4: s[k:k + random.randint(0, 8)] = list(random.choice(toks))
+            elif r < 0.7: s[k:k] = list(random.choice(toks))
+            else: del s[k:k + random.randint(1, 30)]
+        text = "".join(s)
+    else:
+        epochs = [str(j) for j in range(9)] + ["1e300", "-1e300", "0.5", "1e-310", "1.7976931348623157e308"]
+        text = "epoch,loss,valid_loss,accuracy,lr\n" + "\n".join(
+            ",".join([random.choice(epochs)] + [random.choice(vals) for _ in range(4)])
+            for _ in range(random.randint(1, 6)))
+    csv, svg = "%s/m%d.csv" % (work, i), "%s/m%d.svg" % (work, i)
+    open(csv, "w").write(text)
+    try:
+        r = subprocess.run([trainc, "plot", csv, "-o", svg, "-q"], capture_output=True, timeout=30)
+    except subprocess.TimeoutExpired:
+        print("hang on", csv); failed += 1; continue
+    if r.returncode == 0 and finite_coords(svg):
+        ok += 1
+    elif r.returncode == 1 and csv.encode() in r.stderr and not os.path.exists(svg):
+        refused += 1
+    else:
+        print("bad outcome on", csv, r.returncode, r.stderr[:300]); failed += 1
+print("drawn %d, refused %d, failed %d" % (ok, refused, failed))
+sys.exit(failed > 0)
+PY
+rc=$?
+check "300 mutated metrics files: $(tail -1 "$out/mutate.log")" test $rc -eq 0
