@@ -333,7 +333,7 @@ static axis linear_axis(double lo, double hi, int integer)
         a.lo = lo - pad > -DBL_MAX ? lo - pad : -DBL_MAX;
         a.hi = hi + pad < DBL_MAX ? hi + pad : DBL_MAX;
     }
-    double step = nice_step(a.hi - a.lo, 5);
+    double step = nice_step(a.hi - a.lo, 4);
     if (integer && step > 0 && step < 1) step = 1;
     if (step > 0) {
         double l = floor(a.lo / step + 1e-9) * step, h = ceil(a.hi / step - 1e-9) * step;
@@ -401,7 +401,9 @@ typedef struct panel {
     const char *title, *ylabel;
     series s[2];
     int ns;
-    int log; /* a log scale for values that span decades */
+    int log;       /* a log scale for values that span decades */
+    int valid;     /* which series is the validation one; -1: none */
+    int mark_best; /* a line at the epoch of the lowest validation value */
 } panel;
 
 static const char *const FONT = "DejaVu Sans, Helvetica, Arial, sans-serif";
@@ -435,6 +437,17 @@ static double last_finite(const rt_metrics *m, int col)
     for (int r = m->rows - 1; r >= 0; r--)
         if (isfinite(cell(m, r, col))) return cell(m, r, col);
     return NAN;
+}
+
+/* The row of the lowest finite value of a column that has one. */
+static int lowest_row(const rt_metrics *m, int col)
+{
+    int best = -1;
+    for (int r = 0; r < m->rows; r++) {
+        double v = cell(m, r, col);
+        if (isfinite(v) && (best < 0 || v < cell(m, best, col))) best = r;
+    }
+    return best;
 }
 
 /* The corner of the plot area where the legend hides the fewest points. */
@@ -606,6 +619,19 @@ static void draw_panel(sbuf *b, const rt_metrics *m, const panel *p, const axis 
         }
     }
 
+    /* the epoch early stopping goes back to: the lowest validation loss */
+    if (p->mark_best && p->valid >= 0 && m->rows > 1) {
+        const series *v = &p->s[p->valid];
+        double x = axis_pos(ax, cell(m, lowest_row(m, v->col), m->epoch_col), x0, x1);
+        sb_printf(b,
+                  "<line x1=\"%.2f\" y1=\"%.1f\" x2=\"%.2f\" y2=\"%.1f\" stroke=\"%s\" "
+                  "stroke-width=\"1.2\" stroke-dasharray=\"5 4\" opacity=\"0.8\"/>\n"
+                  "<text x=\"%.2f\" y=\"%.1f\" font-size=\"11.5\" fill=\"%s\" "
+                  "text-anchor=\"%s\">best</text>\n",
+                  x, y0, x, y1, v->color, x + (x > x1 - 40 ? -4 : 4), y1 - 6, v->color,
+                  x > x1 - 40 ? "end" : "start");
+    }
+
     /* the legend: each series with its last value */
     const double row_h = 19, lw = 230, lh = 10 + row_h * p->ns;
     double lx = 0, ly = 0;
@@ -649,7 +675,11 @@ static int add_panel(const rt_metrics *m, panel *p, const char *title, const cha
     p->title = title;
     p->ylabel = ylabel;
     if (has_values(m, c_train)) p->s[p->ns++] = (series){label_train, color_train, c_train};
-    if (has_values(m, c_valid)) p->s[p->ns++] = (series){"validation", color_valid, c_valid};
+    p->valid = -1;
+    if (has_values(m, c_valid)) {
+        p->valid = p->ns;
+        p->s[p->ns++] = (series){"validation", color_valid, c_valid};
+    }
     if (!p->ns) return 0;
     /* a log scale when every value is positive and they span two decades */
     double lo = INFINITY, hi = 0;
@@ -670,8 +700,9 @@ int rt_plot_svg(const rt_metrics *m, const char *svg_path, const rt_plot_options
 {
     panel panels[3];
     int np = 0;
-    np += add_panel(m, &panels[np], "Loss", "loss", find_col(m, LOSS), find_col(m, VALID_LOSS),
-                    "#1f5fbf", "#e8710a", "training", 1);
+    if (add_panel(m, &panels[np], "Loss", "loss", find_col(m, LOSS), find_col(m, VALID_LOSS),
+                  "#1f5fbf", "#e8710a", "training", 1))
+        panels[np++].mark_best = 1;
     if (!o->no_accuracy)
         np += add_panel(m, &panels[np], "Accuracy", "accuracy", find_col(m, ACC),
                         find_col(m, VALID_ACC), "#1f5fbf", "#e8710a", "training", 0);
@@ -721,11 +752,7 @@ int rt_plot_svg(const rt_metrics *m, const char *svg_path, const rt_plot_options
         sb_printf(&b, " \xc2\xb7 last training loss %s", a);
     }
     if (has_values(m, c_vloss)) {
-        int best = -1;
-        for (int r = 0; r < m->rows; r++) {
-            double v = cell(m, r, c_vloss);
-            if (isfinite(v) && (best < 0 || v < cell(m, best, c_vloss))) best = r;
-        }
+        int best = lowest_row(m, c_vloss);
         fmt_value(a, sizeof a, cell(m, best, c_vloss));
         sb_printf(&b, " \xc2\xb7 best validation loss %s at epoch %g", a,
                   cell(m, best, m->epoch_col));

@@ -84,6 +84,9 @@ check "axes are labelled (epoch, loss, accuracy, lr) with epoch ticks 0..12" sh 
 check "legends name training and validation with their last values" sh -c \
     "grep -q '^training (last 0\.' '$texts' && grep -q '^validation (last 0\.' '$texts'"
 check "five curves: training and validation loss and accuracy, and the lr" test "$(paths "$svg" | wc -l)" -eq 5
+best=$(awk -F, 'NR > 1 && (b == "" || $5 + 0 < b) { b = $5 + 0; e = $1 } END { print e }' "$out/curves/m.csv")
+check "the loss panel marks the epoch of the lowest validation loss ($best), and the subtitle says it" \
+    sh -c "grep -qx best '$texts' && grep -q 'best validation loss .* at epoch $best ' '$texts'"
 check "self-contained: no script, link, image, stylesheet or external font" \
     sh -c "! grep -qiE '<script|href|<image|<style|@import|url\\(|<foreignObject' '$svg'"
 
