@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 /* ---- a growing text buffer (the SVG is built in memory, then written
  * atomically, so a failed run never leaves half a picture) ---- */
@@ -86,6 +87,14 @@ static char *read_all(const char *path, size_t *len, rt_error *err)
     FILE *f = fopen(path, "rb");
     if (!f) {
         rt_fail(err, "%s: cannot open: %s", path, strerror(errno));
+        return NULL;
+    }
+    /* a folder, or a pipe the trainer itself writes (--metrics /dev/stdout),
+     * would fail or never end */
+    struct stat st;
+    if (fstat(fileno(f), &st) || !S_ISREG(st.st_mode)) {
+        fclose(f);
+        rt_fail(err, "%s: not a regular file", path);
         return NULL;
     }
     char *buf = NULL;
@@ -167,6 +176,7 @@ int rt_metrics_read(const char *path, rt_metrics *m, rt_error *err)
     long lineno = 0;
     int rc = -1;
     char *next = text;
+    if (!strncmp(next, "\xef\xbb\xbf", 3)) next += 3; /* a UTF-8 byte order mark */
     while (next && *next) {
         char *line = next;
         char *nl = strchr(line, '\n');
@@ -220,8 +230,7 @@ int rt_metrics_read(const char *path, rt_metrics *m, rt_error *err)
                 row[c] = NAN;
                 continue;
             }
-            errno = 0;
-            row[c] = strtod(cells[c], &end);
+            row[c] = strtod(cells[c], &end); /* nan, inf and overflows are gaps */
             if (end == cells[c] || *end) {
                 rt_fail(err, "%s:%ld: column '%s': '%.40s' is not a number", path, lineno,
                         m->names[c], cells[c]);
@@ -348,7 +357,7 @@ static axis linear_axis(double lo, double hi, int integer)
     return a;
 }
 
-/* The labelled ticks of a linear axis: k-th of n + 1. */
+/* A linear axis's labelled ticks are tick(a, 0) .. tick(a, ticks(a)). */
 static int ticks(const axis *a)
 {
     return a->step > 0 ? (int)floor((a->hi - a->lo) / a->step + 0.5) : 1;
@@ -418,18 +427,18 @@ static int find_col(const rt_metrics *m, const char *const *names)
     return -1;
 }
 
+static double cell(const rt_metrics *m, int r, int c)
+{
+    return m->v[(size_t)r * (size_t)m->cols + (size_t)c];
+}
+
 /* A column worth drawing: at least one finite value. */
 static int has_values(const rt_metrics *m, int col)
 {
     if (col < 0) return 0;
     for (int r = 0; r < m->rows; r++)
-        if (isfinite(m->v[(size_t)r * m->cols + col])) return 1;
+        if (isfinite(cell(m, r, col))) return 1;
     return 0;
-}
-
-static double cell(const rt_metrics *m, int r, int c)
-{
-    return m->v[(size_t)r * (size_t)m->cols + (size_t)c];
 }
 
 static double last_finite(const rt_metrics *m, int col)

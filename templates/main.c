@@ -511,8 +511,12 @@ static int cmd_train(const options *o)
         print_result("test", evaluate(&d.test, &b));
     else
         print_result("train", evaluate(&d.train, &b));
-    /* ---- the curves of this run, from its metrics file (rt_plot.c) ---- */
-    if (o->metrics) return plot_curves(o->metrics, o->plot, o->quiet);
+    /* ---- the curves of this run, from its metrics file (rt_plot.c); not
+     * when the metrics went to a pipe or a terminal (--metrics /dev/stdout),
+     * unless --plot asks ---- */
+    struct stat st;
+    if (o->metrics && (o->plot || (!stat(o->metrics, &st) && S_ISREG(st.st_mode))))
+        return plot_curves(o->metrics, o->plot, o->quiet);
     return 0;
 }
 

@@ -198,6 +198,12 @@ bad nothing_to_draw 'epoch,seconds\n1,0.5\n' 'nothing to draw'
 rc=$?
 check "a missing file: exit 1, named ($(head -1 "$out/missing.out"))" \
     sh -c "test $rc -eq 1 && grep -q 'missing.csv: cannot open' '$out/missing.out'"
+"$TRAINC" plot "$out" >"$out/folder.out" 2>&1
+rc=$?
+check "a folder: exit 1, named ($(head -1 "$out/folder.out"))" sh -c "test $rc -eq 1 && grep -q 'not a regular file' '$out/folder.out'"
+out_lines=$(cd "$out/curves" && ./curves train --limit 500 --epochs 2 --metrics /dev/stdout --quiet | wc -l)
+check "train --metrics /dev/stdout (a pipe): the CSV on the pipe, no picture, no hang ($out_lines lines)" \
+    sh -c "test $out_lines -eq 4 && test ! -e /dev/stdout.svg"
 "$TRAINC" plot "$out/one.csv" -o "$out/no/such/dir/x.svg" >"$out/nodir.out" 2>&1
 rc=$?
 check "an SVG that cannot be written: exit 1, named" sh -c "test $rc -eq 1 && grep -q 'no/such/dir/x.svg' '$out/nodir.out'"
