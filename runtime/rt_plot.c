@@ -622,9 +622,9 @@ static void draw_panel(sbuf *b, const rt_metrics *m, const panel *p, const axis 
             int before = r > 0 && isfinite(cell(m, r - 1, s->col));
             int after = r + 1 < m->rows && isfinite(cell(m, r + 1, s->col));
             if (finite_points <= 80 || (!before && !after))
-                sb_printf(b, "<circle cx=\"%.2f\" cy=\"%.2f\" r=\"3\" fill=\"%s\"/>\n",
+                sb_printf(b, "<circle cx=\"%.2f\" cy=\"%.2f\" r=\"%d\" fill=\"%s\"/>\n",
                           axis_pos(ax, cell(m, r, m->epoch_col), x0, x1), axis_pos(&ay, v, y1, y0),
-                          s->color);
+                          before || after ? 3 : 4, s->color);
         }
     }
 
