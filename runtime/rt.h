@@ -252,8 +252,7 @@ typedef struct rt_plot_options {
 /* Panels of loss (training, validation), accuracy and lr against the epoch,
  * those the columns have values for; NaN and inf are gaps; a log scale when
  * the values span two decades. Written atomically. */
-int rt_plot_svg(const rt_metrics *m, const char *svg_path, const rt_plot_options *o,
-                rt_error *err);
+int rt_plot_svg(const rt_metrics *m, const char *svg_path, const rt_plot_options *o, rt_error *err);
 /* rt_metrics_read, then rt_plot_svg */
 int rt_plot_metrics(const char *csv_path, const char *svg_path, const rt_plot_options *o,
                     rt_error *err);
