@@ -704,7 +704,7 @@ static const char *update_ranges(ir_graph *g)
 
 static const char *const runtime_files[] = {
     "rt.h",       "rt_util.c",   "rt_rng.c",   "rt_data.c",     "rt_file.c", "rt_simd.c",
-    "rt_model.c", "rt_lapack.c", "rt_batch.c", "rt_progress.c", NULL};
+    "rt_model.c", "rt_lapack.c", "rt_batch.c", "rt_progress.c", "rt_plot.c", NULL};
 
 /* mkdir -p */
 static int make_dirs(const char *dir)
@@ -872,10 +872,11 @@ int emit_folder(ir_graph *g, const plan *p, const emit_options *o, char *err, si
     free(model_c);
     if (rc) return -1;
 
-    /* model.h, main.c, build.ninja */
+    /* model.h, main.c, predict.c (the inference API), build.ninja */
     tpl_var vars[] = {
         {"header", header},
         {"name", g->model_name},
+        {"name_upper", upper(A, g->model_name)},
         {"spec", g->spec_path},
         {"hash", g->spec_hash},
         {"version", TRAINC_VERSION},
@@ -920,12 +921,11 @@ int emit_folder(ir_graph *g, const plan *p, const emit_options *o, char *err, si
         {"blas_libs", TRAINC_BLAS_LIBS},
     };
     int nvars = (int)(sizeof vars / sizeof *vars);
-    static const char *const files[][2] = {
-        {"model.h", "model.h"}, {"main.c", "main.c"}, {"build.ninja", "build.ninja"}};
-    for (int i = 0; i < 3; i++) {
-        char *text = fill_template(o, files[i][0], vars, nvars, err, errsize);
+    static const char *const files[] = {"model.h", "main.c", "predict.c", "build.ninja"};
+    for (int i = 0; i < 4; i++) {
+        char *text = fill_template(o, files[i], vars, nvars, err, errsize);
         if (!text) return -1;
-        snprintf(path, sizeof path, "%s/%s", o->out_dir, files[i][1]);
+        snprintf(path, sizeof path, "%s/%s", o->out_dir, files[i]);
         rc = write_file(path, text, err, errsize);
         free(text);
         if (rc) return -1;

@@ -29,6 +29,7 @@
 
 static const char usage[] =
     "usage: trainc <command> SPEC [options] [-- trainer arguments]\n"
+    "       trainc plot METRICS.csv [-o CURVES.svg] [--title T]\n"
     "\n"
     "Compiles a training spec (Lua) into a standalone C trainer in out/<model>/.\n"
     "\n"
@@ -36,6 +37,8 @@ static const char usage[] =
     "  gen SPEC      write the trainer's source folder\n"
     "  build SPEC    gen, then build it with ninja into one static binary\n"
     "  run SPEC      build, then run the trainer (default: train) with the arguments after --\n"
+    "  plot CSV      draw a trainer's --metrics file as an SVG picture (default: CSV's name\n"
+    "                with .svg; -o names the picture, --title its title)\n"
     "\n"
     "options:\n"
     "  -o DIR            output folder (default out/<model>)\n"
@@ -50,7 +53,7 @@ static const char usage[] =
     "environment: TRAINC_HOME is where runtime/ and templates/ are (default: the source tree)\n";
 
 typedef struct cli {
-    const char *command, *spec, *out_dir;
+    const char *command, *spec, *out_dir, *title;
     int dbl, quiet;
     double max_mib;
     int targc;
@@ -86,6 +89,9 @@ static int parse(int argc, char **argv, cli *c)
         } else if (!strcmp(a, "-o")) {
             if (++i >= argc) return bad_usage("%s needs a folder", a);
             c->out_dir = argv[i];
+        } else if (!strcmp(a, "--title")) {
+            if (++i >= argc) return bad_usage("%s needs a text", a);
+            c->title = argv[i];
         } else if (!strcmp(a, "--dtype")) {
             if (++i >= argc) return bad_usage("%s needs float or double", a);
             if (!strcmp(argv[i], "double"))
@@ -113,9 +119,17 @@ static int parse(int argc, char **argv, cli *c)
             return bad_usage("unexpected argument %s", a);
         }
     }
-    if (!c->command) return bad_usage("%s", "no command given (gen, build or run)");
-    if (strcmp(c->command, "gen") && strcmp(c->command, "build") && strcmp(c->command, "run"))
-        return bad_usage("unknown command '%s' (gen, build or run)", c->command);
+    if (!c->command) return bad_usage("%s", "no command given (gen, build, run or plot)");
+    if (strcmp(c->command, "gen") && strcmp(c->command, "build") && strcmp(c->command, "run") &&
+        strcmp(c->command, "plot"))
+        return bad_usage("unknown command '%s' (gen, build, run or plot)", c->command);
+    if (!strcmp(c->command, "plot")) {
+        if (!c->spec) return bad_usage("%s", "plot needs a metrics CSV file");
+        if (c->targc || c->dbl || c->nsets)
+            return bad_usage("%s", "plot takes only -o and --title");
+        return 0;
+    }
+    if (c->title) return bad_usage("%s", "--title is for plot");
     if (!c->spec) return bad_usage("%s needs a spec file", c->command);
     return 0;
 }
@@ -300,11 +314,39 @@ static int run_command(char *const argv[], const char *dir)
     return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
 }
 
+/* trainc plot: the curves of a metrics CSV, drawn by the runtime's
+ * rt_plot.c as the trainers draw them after training */
+static int plot(const cli *c)
+{
+    const char *csv = c->spec;
+    char svg[4096], title[256];
+    if (c->out_dir)
+        snprintf(svg, sizeof svg, "%s", c->out_dir);
+    else
+        rt_plot_path_beside(csv, svg, sizeof svg);
+    if (!c->title) { /* the file's name without folder and extension */
+        const char *base = strrchr(csv, '/');
+        base = base ? base + 1 : csv;
+        size_t n = strlen(base);
+        if (n > 4 && !strcmp(base + n - 4, ".csv")) n -= 4;
+        snprintf(title, sizeof title, "%.*s", (int)n, base);
+    }
+    rt_plot_options o = {.title = c->title ? c->title : title, .source = csv};
+    rt_error err;
+    if (rt_plot_metrics(csv, svg, &o, &err)) {
+        fprintf(stderr, "trainc: %s\n", err.msg);
+        return 1;
+    }
+    if (!c->quiet) printf("trainc: %s -> %s\n", csv, svg);
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
     cli c;
     int rc = parse(argc, argv, &c);
     if (rc) return rc;
+    if (!strcmp(c.command, "plot")) return plot(&c);
 
     arena A = {0};
     ir_graph g;
@@ -317,6 +359,15 @@ int main(int argc, char **argv)
     rc = 2;
     spec_options so = {.sets = c.sets, .nsets = c.nsets};
     if (spec_run(c.spec, &g, &so, err, sizeof err)) goto fail;
+    /* the inference API names its functions <model>_load, ...: they must not
+     * collide with the runtime's rt_* */
+    if (!strcmp(g.model_name, "rt") || !strncmp(g.model_name, "rt_", 3)) {
+        snprintf(err, sizeof err,
+                 "%s: the model name '%s' is taken by the runtime's names (rt_...); "
+                 "name it otherwise with model \"...\"",
+                 c.spec, g.model_name);
+        goto fail;
+    }
     if ((rc = size_from_data(&g, err, sizeof err))) goto fail;
     if ((rc = train_checks(&g, err, sizeof err))) goto fail;
     if (opt_resolve(&g, err, sizeof err) || sched_resolve(&g, err, sizeof err)) {
@@ -367,7 +418,7 @@ int main(int argc, char **argv)
      * project; the writer's output is already indented and valid without it */
     char *fmt[] = {"sh", "-c",
                    "command -v clang-format >/dev/null 2>&1 || exit 0; "
-                   "clang-format -i --style=file model.c model.h main.c",
+                   "clang-format -i --style=file model.c model.h main.c predict.c",
                    NULL};
     if (run_command(fmt, out_dir))
         fprintf(stderr, "trainc: warning: clang-format failed on %s (the code is unchanged)\n",

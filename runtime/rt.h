@@ -282,6 +282,41 @@ int rt_weights_save(const char *path, const char *model_hash, const rt_weights *
 /* Loads into w's buffers; refuses another model, another element type or a
  * damaged file with a message that says which. */
 int rt_weights_load(const char *path, const char *model_hash, rt_weights *w, rt_error *err);
+/* The same from the bytes of a weights file in memory (name: for messages). */
+int rt_weights_from_buffer(const void *buf, size_t len, const char *name, const char *model_hash,
+                           rt_weights *w, rt_error *err);
+
+/* ---- training curves (rt_plot.c): a metrics CSV, columns found by their
+ * header names, drawn as one self-contained SVG file ---- */
+typedef struct rt_metrics {
+    int rows, cols;
+    char **names;  /* the header's column names */
+    double *v;     /* [rows][cols]; an empty cell is NaN */
+    int epoch_col; /* the "epoch" column, which every metrics file has */
+} rt_metrics;
+
+/* Reads a metrics CSV; refuses a missing or empty file, one without an epoch
+ * column, ragged rows and cells that are not numbers (nan and inf are), with
+ * the file and line in the message. */
+int rt_metrics_read(const char *path, rt_metrics *m, rt_error *err);
+void rt_metrics_free(rt_metrics *m);
+int rt_metrics_column(const rt_metrics *m, const char *name); /* -1: none */
+
+typedef struct rt_plot_options {
+    const char *title;  /* the model's name */
+    const char *source; /* the metrics file, named in the subtitle and errors */
+    int no_accuracy;    /* leave out the accuracy panel (regression) */
+} rt_plot_options;
+
+/* Panels of loss (training, validation), accuracy and lr against the epoch,
+ * those the columns have values for; NaN and inf are gaps; a log scale when
+ * the values span two decades. Written atomically. */
+int rt_plot_svg(const rt_metrics *m, const char *svg_path, const rt_plot_options *o, rt_error *err);
+/* rt_metrics_read, then rt_plot_svg */
+int rt_plot_metrics(const char *csv_path, const char *svg_path, const rt_plot_options *o,
+                    rt_error *err);
+/* The picture's default name: metrics.csv -> metrics.svg beside it */
+void rt_plot_path_beside(const char *csv_path, char *svg_path, size_t size);
 
 /* ---- evaluation: the confusion matrix of a classifier ---- */
 /* Classes a task's predictions and labels fall in: the output length for

@@ -174,51 +174,43 @@ int rt_weights_load(const char *path, const char *model_hash, rt_weights *w, rt_
         if (got == 0) break;
     }
     fclose(f);
-    int rc = -1;
+    int rc = rt_weights_from_buffer(buf, len, path, model_hash, w, err);
+    free(buf);
+    return rc;
+}
+
+int rt_weights_from_buffer(const void *data, size_t len, const char *name, const char *model_hash,
+                           rt_weights *w, rt_error *err)
+{
+    const unsigned char *buf = data;
+    const char *path = name ? name : "weights";
     weights_header h;
-    if (len < sizeof h + 4 || memcmp(buf, WEIGHTS_MAGIC, 8)) {
-        rt_fail(err, "%s: not a trainc weights file", path);
-        goto done;
-    }
+    if (!buf || len < sizeof h + 4 || memcmp(buf, WEIGHTS_MAGIC, 8))
+        return rt_fail(err, "%s: not a trainc weights file", path);
     memcpy(&h, buf, sizeof h);
-    if (h.version != WEIGHTS_VERSION) {
-        rt_fail(err, "%s: weights format version %u, this trainer reads version %u", path,
-                h.version, WEIGHTS_VERSION);
-        goto done;
-    }
-    if (h.real_size != sizeof(real)) {
-        rt_fail(err, "%s: weights are %s, this trainer is %s", path,
-                h.real_size == 8 ? "double" : "float", RT_REAL_NAME);
-        goto done;
-    }
+    if (h.version != WEIGHTS_VERSION)
+        return rt_fail(err, "%s: weights format version %u, this trainer reads version %u", path,
+                       h.version, WEIGHTS_VERSION);
+    if (h.real_size != sizeof(real))
+        return rt_fail(err, "%s: weights are %s, this trainer is %s", path,
+                       h.real_size == 8 ? "double" : "float", RT_REAL_NAME);
     if (strncmp(h.model_hash, model_hash, sizeof h.model_hash) ||
-        h.n_params != (uint64_t)w->n_params || h.n_stats != (uint64_t)w->n_stats) {
-        rt_fail(err,
-                "%s: weights of another model (%.16s, %llu parameters), not of this one (%.16s, "
-                "%ld parameters)",
-                path, h.model_hash, (unsigned long long)h.n_params, model_hash, w->n_params);
-        goto done;
-    }
+        h.n_params != (uint64_t)w->n_params || h.n_stats != (uint64_t)w->n_stats)
+        return rt_fail(err,
+                       "%s: weights of another model (%.16s, %llu parameters), not of this one "
+                       "(%.16s, %ld parameters)",
+                       path, h.model_hash, (unsigned long long)h.n_params, model_hash, w->n_params);
     size_t want = sizeof h + sizeof(real) * (size_t)(w->n_params + w->n_stats) + 4;
-    if (len != want) {
-        rt_fail(err, "%s: damaged: %zu bytes, expected %zu", path, len, want);
-        goto done;
-    }
+    if (len != want) return rt_fail(err, "%s: damaged: %zu bytes, expected %zu", path, len, want);
     uint32_t crc, stored;
     crc = (uint32_t)crc32(0L, buf, (uInt)(want - 4));
     memcpy(&stored, buf + want - 4, 4);
-    if (crc != stored) {
-        rt_fail(err, "%s: damaged: checksum mismatch", path);
-        goto done;
-    }
+    if (crc != stored) return rt_fail(err, "%s: damaged: checksum mismatch", path);
     memcpy(w->params, buf + sizeof h, sizeof(real) * (size_t)w->n_params);
     if (w->n_stats)
         memcpy(w->stats, buf + sizeof h + sizeof(real) * (size_t)w->n_params,
                sizeof(real) * (size_t)w->n_stats);
-    rc = 0;
-done:
-    free(buf);
-    return rc;
+    return 0;
 }
 
 /* ---- checkpoints ---- */

@@ -31,6 +31,7 @@ static const char usage[] =
     "  export DIR        write the parameters as DIR/<name>.npy and DIR/model.safetensors\n"
     "  info              sizes, parameters, FLOPs per step and the memory plan\n"
     "  gradcheck         compare the gradients with central finite differences\n"
+    "  plot METRICS.csv  draw a --metrics file as an SVG picture (-o FILE; default: .svg beside it)\n"
     "\n"
     "options:\n"
     "  --epochs N        passes over the training data (spec: " "{{epochs}}" ")\n"
@@ -40,7 +41,9 @@ static const char usage[] =
     "  --weights FILE    weights to save (train) or load (eval, predict, export)\n"
     "  --steps N         stop training after N steps\n"
     "  --limit N         train on the first N rows only (rounded down to whole batches)\n"
-    "  --metrics FILE    write loss, accuracy and time per epoch as CSV\n"
+    "  --metrics FILE    write loss, accuracy and time per epoch as CSV, and draw the curves\n"
+    "                    after training as an SVG picture beside it (FILE with .svg)\n"
+    "  --plot FILE       ... draw them as FILE instead\n"
     "  --trace FILE      write every parameter after every step as CSV (small models)\n"
     "  --init DIR|FILE   start from DIR/<parameter>.npy where present (as export writes)\n"
     "                    or from the tensors of a .safetensors file\n"
@@ -57,6 +60,7 @@ static const char usage[] =
 
 typedef struct options {
     const char *command, *arg, *weights, *metrics, *out, *trace, *init, *checkpoint, *resume;
+    const char *plot; /* --plot: the curves' picture */
     long every, every_steps;
     int epochs, threads, quiet;
     long steps, limit;
@@ -113,7 +117,7 @@ static options parse_args(int argc, char **argv)
             o.tol = number_arg(a, v, 0, 1), i++;
         } else if (!strcmp(a, "--weights") || !strcmp(a, "--metrics") || !strcmp(a, "-o") ||
                    !strcmp(a, "--trace") || !strcmp(a, "--init") || !strcmp(a, "--checkpoint") ||
-                   !strcmp(a, "--resume")) {
+                   !strcmp(a, "--resume") || !strcmp(a, "--plot")) {
             if (!v) die_usage("%s needs a file name", a);
             if (!strcmp(a, "--weights")) o.weights = v;
             else if (!strcmp(a, "--metrics")) o.metrics = v;
@@ -121,6 +125,7 @@ static options parse_args(int argc, char **argv)
             else if (!strcmp(a, "--init")) o.init = v;
             else if (!strcmp(a, "--checkpoint")) o.checkpoint = v;
             else if (!strcmp(a, "--resume")) o.resume = v;
+            else if (!strcmp(a, "--plot")) o.plot = v;
             else o.out = v;
             i++;
         } else if (!strcmp(a, "--quiet") || !strcmp(a, "-q")) {
@@ -135,7 +140,8 @@ static options parse_args(int argc, char **argv)
             die_usage("unexpected argument %s", a);
         }
     }
-    if (!o.command) die_usage("%s", "no command given (train, eval, predict, export, info, gradcheck)");
+    if (!o.command) die_usage("%s", "no command given (train, eval, predict, export, info, gradcheck, plot)");
+    if (o.plot && !o.metrics) die_usage("%s", "--plot draws the --metrics file: give --metrics FILE too");
     return o;
 }
 
@@ -349,6 +355,28 @@ static int32_t *row_classes(const rt_dataset *ds, long n, int *k)
     *k = MODEL_TASK == RT_TASK_CLASSIFY ? MODEL_CLASSES : 2;
     for (long i = 0; i < n; i++) cls[i] = rt_label_class(MODEL_TASK, ds->y + i * MODEL_LABEL_LEN);
     return cls;
+}
+
+/* Draws a metrics CSV as an SVG picture (svg NULL: beside the CSV). */
+static int plot_curves(const char *csv, const char *svg, int quiet)
+{
+    char beside[4096];
+    if (!svg) {
+        rt_plot_path_beside(csv, beside, sizeof beside);
+        svg = beside;
+    }
+    rt_plot_options po = {.title = MODEL_NAME, .source = csv,
+                          .no_accuracy = MODEL_TASK == RT_TASK_NONE || MODEL_TASK == RT_TASK_REGRESS};
+    rt_error err;
+    if (rt_plot_metrics(csv, svg, &po, &err)) fail(&err);
+    if (!quiet) printf("curves in %s\n", svg);
+    return 0;
+}
+
+static int cmd_plot(const options *o)
+{
+    if (!o->arg) die_usage("%s", "plot needs a metrics CSV file (as train --metrics writes)");
+    return plot_curves(o->arg, o->out, o->quiet);
 }
 
 static int cmd_train(const options *o)
@@ -592,6 +620,12 @@ static int cmd_train(const options *o)
         print_result("test", evaluate(&d.test, &b));
     else
         print_result("train", evaluate(&d.train, &b));
+    /* ---- the curves of this run, from its metrics file (rt_plot.c); not
+     * when the metrics went to a pipe or a terminal (--metrics /dev/stdout),
+     * unless --plot asks ---- */
+    struct stat st;
+    if (o->metrics && (o->plot || (!stat(o->metrics, &st) && S_ISREG(st.st_mode))))
+        return plot_curves(o->metrics, o->plot, o->quiet);
     return 0;
 }
 
@@ -846,6 +880,7 @@ int main(int argc, char **argv)
     if (!strcmp(o.command, "export")) return cmd_export(&o);
     if (!strcmp(o.command, "info")) return cmd_info();
     if (!strcmp(o.command, "gradcheck")) return cmd_gradcheck(&o);
-    die_usage("unknown command '%s' (train, eval, predict, export, info, gradcheck)", o.command);
+    if (!strcmp(o.command, "plot")) return cmd_plot(&o);
+    die_usage("unknown command '%s' (train, eval, predict, export, info, gradcheck, plot)", o.command);
     return 2;
 }

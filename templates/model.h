@@ -1,7 +1,8 @@
 /* {{header}}
  *
  * model.h — the model {{name}} as its trainer sees it: fixed sizes, the
- * parameter layout, and the functions of one training step. */
+ * parameter layout, and the functions of one training step; and, at the
+ * end, the inference API for other C programs ({{name}}_predict). */
 #ifndef MODEL_H
 #define MODEL_H
 
@@ -86,5 +87,54 @@ extern const rt_plateau model_plateau_init;
 /* The optimizer's step: param <- update(param, grad, state) at learning
  * rate lr, for step t = 1, 2, ... (gradient clipping may scale grad). */
 void model_update(real *param, real *grad, real *state, double lr, long t);
+
+/* ==== the inference API: the trained model in another C program ====
+ *
+ * Build: model.c, predict.c and runtime/ *.c with -I. (the folder's
+ * `ninja lib{{name}}.a` makes them one static library), then link OpenBLAS,
+ * zlib and libm; main.c (the trainer) is not needed. A --dtype double model
+ * is compiled with -DTRAINC_DOUBLE and `real` is double. For example:
+ *
+ *     #include "model.h"
+ *     if ({{name}}_load("{{name}}.weights")) {   // as the trainer saved it
+ *         fprintf(stderr, "%s\n", {{name}}_error());
+ *         return 1;
+ *     }
+ *     real x[2 * {{name_upper}}_FEATURES] = {...};  // 2 rows of features
+ *     real p[2 * {{name_upper}}_OUTPUTS];
+ *     int cls[2];
+ *     {{name}}_classify(x, 2, cls, p);            // or {{name}}_predict(x, 2, p)
+ *
+ * Rows are raw features, as in the trainer's `predict FILE.csv`: the
+ * spec's scaling and standardisation (with the statistics saved in the
+ * weights) are applied inside. The numbers are those the trainer's predict
+ * writes for the same rows in one call: the eval-mode forward pass on whole
+ * batches of MODEL_BATCH rows, then single rows. The weights and the work
+ * buffers live inside predict.c (one model per program, calls from one
+ * thread at a time); functions return 0, or -1 with the reason in
+ * {{name}}_error(). */
+#define {{name_upper}}_FEATURES {{features}}  /* input values per row */
+#define {{name_upper}}_OUTPUTS {{output_len}} /* output values per row */
+#define {{name_upper}}_CLASSES {{classes}}    /* K of labels { classes = K }; 0: one output or values */
+
+/* Loads weights saved by the trainer (train, or --weights FILE); refuses
+ * another model's weights, another element type or a damaged file. */
+int {{name}}_load(const char *path);
+/* The same from the bytes of a weights file already in memory (embedded in
+ * the program, or read by the caller). */
+int {{name}}_load_buffer(const void *buf, size_t len);
+/* out[r * {{name_upper}}_OUTPUTS + k] for rows r of x[r * {{name_upper}}_FEATURES + j]:
+ *   classes (softmax outputs)      the probability of each class
+ *   one probability (sigmoid/bce)  that probability, of class 1
+ *   one logit (bce_with_logits, logistic)  its sigmoid, of class 1 (+1)
+ *   values (regression)            the values */
+int {{name}}_predict(const real *x, int rows, real *out);
+/* The same and the class of each row (argmax; p >= 0.5: 1, else 0, or -1
+ * for labels in {-1, +1}); out may be NULL. */
+int {{name}}_classify(const real *x, int rows, int *classes, real *out);
+/* Why the last call failed. */
+const char *{{name}}_error(void);
+/* Frees the weights and buffers (a later load allocates them again). */
+void {{name}}_free(void);
 
 #endif

@@ -1,0 +1,804 @@
+/* rt_plot.c — training curves: reads a metrics CSV (columns found by their
+ * header names) and draws it as one self-contained SVG file, a panel each for
+ * the loss, the accuracy and the learning rate against the epochs. The file
+ * needs no script, stylesheet or font beyond the browser's own sans-serif. */
+#include "rt.h"
+
+#include <errno.h>
+#include <float.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+/* ---- a growing text buffer (the SVG is built in memory, then written
+ * atomically, so a failed run never leaves half a picture) ---- */
+
+typedef struct sbuf {
+    char *s;
+    size_t len, cap;
+    int oom;
+} sbuf;
+
+static void sb_printf(sbuf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+static void sb_printf(sbuf *b, const char *fmt, ...)
+{
+    if (b->oom) return;
+    for (;;) {
+        va_list ap;
+        va_start(ap, fmt);
+        size_t room = b->cap - b->len;
+        int n = vsnprintf(b->s ? b->s + b->len : NULL, room, fmt, ap);
+        va_end(ap);
+        if (n < 0) {
+            b->oom = 1;
+            return;
+        }
+        if ((size_t)n < room) {
+            b->len += (size_t)n;
+            return;
+        }
+        size_t cap = b->cap ? b->cap * 2 : 1 << 14;
+        while (cap - b->len <= (size_t)n) cap *= 2;
+        char *s = realloc(b->s, cap);
+        if (!s) {
+            b->oom = 1;
+            return;
+        }
+        b->s = s;
+        b->cap = cap;
+    }
+}
+
+/* Text content and attribute values: XML's five specials escaped, and bytes
+ * that are control characters or not ASCII replaced, so the file stays
+ * well-formed whatever a file name holds. */
+static void sb_text(sbuf *b, const char *t)
+{
+    for (; *t; t++) {
+        unsigned char c = (unsigned char)*t;
+        if (c == '&')
+            sb_printf(b, "&amp;");
+        else if (c == '<')
+            sb_printf(b, "&lt;");
+        else if (c == '>')
+            sb_printf(b, "&gt;");
+        else if (c == '"')
+            sb_printf(b, "&quot;");
+        else if (c == '\'')
+            sb_printf(b, "&apos;");
+        else if (c < 0x20 || c >= 0x7f)
+            sb_printf(b, "?");
+        else
+            sb_printf(b, "%c", c);
+    }
+}
+
+/* ---- reading the metrics CSV ---- */
+
+#define METRICS_MAX_BYTES (256L << 20)
+#define METRICS_MAX_COLS 256
+
+static char *read_all(const char *path, size_t *len, rt_error *err)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f) {
+        rt_fail(err, "%s: cannot open: %s", path, strerror(errno));
+        return NULL;
+    }
+    /* a folder, or a pipe the trainer itself writes (--metrics /dev/stdout),
+     * would fail or never end */
+    struct stat st;
+    if (fstat(fileno(f), &st) || !S_ISREG(st.st_mode)) {
+        fclose(f);
+        rt_fail(err, "%s: not a regular file", path);
+        return NULL;
+    }
+    char *buf = NULL;
+    size_t n = 0, cap = 0;
+    for (;;) {
+        if (cap - n < 4096) {
+            cap = cap ? cap * 2 : 1 << 16;
+            char *nb = cap > (size_t)METRICS_MAX_BYTES + 4096 ? NULL : realloc(buf, cap + 1);
+            if (!nb) {
+                free(buf);
+                fclose(f);
+                rt_fail(err, "%s: too large for a metrics file (or out of memory)", path);
+                return NULL;
+            }
+            buf = nb;
+        }
+        size_t got = fread(buf + n, 1, cap - n, f);
+        n += got;
+        if (got == 0) break;
+    }
+    int bad = ferror(f);
+    fclose(f);
+    if (bad) {
+        free(buf);
+        rt_fail(err, "%s: cannot read", path);
+        return NULL;
+    }
+    buf[n] = 0;
+    *len = n;
+    return buf;
+}
+
+static int blank_line(const char *s)
+{
+    for (; *s; s++)
+        if (*s != ' ' && *s != '\t') return 0;
+    return 1;
+}
+
+/* Splits line at commas in place; cells are trimmed of spaces. */
+static int split_cells(char *line, char **cells, int max)
+{
+    int n = 0;
+    for (char *p = line;;) {
+        char *end = strchr(p, ',');
+        if (end) *end = 0;
+        while (*p == ' ' || *p == '\t') p++;
+        char *q = p + strlen(p);
+        while (q > p && (q[-1] == ' ' || q[-1] == '\t')) *--q = 0;
+        if (n < max) cells[n] = p;
+        n++;
+        if (!end) break;
+        p = end + 1;
+    }
+    return n;
+}
+
+void rt_metrics_free(rt_metrics *m)
+{
+    if (m->names)
+        for (int c = 0; c < m->cols; c++) free(m->names[c]);
+    free(m->names);
+    free(m->v);
+    memset(m, 0, sizeof *m);
+}
+
+int rt_metrics_read(const char *path, rt_metrics *m, rt_error *err)
+{
+    memset(m, 0, sizeof *m);
+    size_t len;
+    char *text = read_all(path, &len, err);
+    if (!text) return -1;
+    if (memchr(text, 0, len)) {
+        free(text);
+        return rt_fail(err, "%s: not a text file (it holds a NUL byte)", path);
+    }
+    char *cells[METRICS_MAX_COLS];
+    size_t cap_rows = 0;
+    long lineno = 0;
+    int rc = -1;
+    char *next = text;
+    if (!strncmp(next, "\xef\xbb\xbf", 3)) next += 3; /* a UTF-8 byte order mark */
+    while (next && *next) {
+        char *line = next;
+        char *nl = strchr(line, '\n');
+        next = nl ? nl + 1 : NULL;
+        if (nl) *nl = 0;
+        lineno++;
+        size_t ll = strlen(line);
+        if (ll && line[ll - 1] == '\r') line[--ll] = 0;
+        if (blank_line(line) || line[0] == '#') continue; /* blank lines and comments */
+        int n = split_cells(line, cells, METRICS_MAX_COLS);
+        if (n > METRICS_MAX_COLS) {
+            rt_fail(err, "%s:%ld: %d columns, more than the %d a metrics file may have", path,
+                    lineno, n, METRICS_MAX_COLS);
+            goto fail;
+        }
+        if (!m->names) { /* the header */
+            m->cols = n;
+            m->names = calloc((size_t)n, sizeof *m->names);
+            if (!m->names) goto oom;
+            for (int c = 0; c < n; c++)
+                if (!(m->names[c] = strdup(cells[c]))) goto oom;
+            m->epoch_col = rt_metrics_column(m, "epoch");
+            if (m->epoch_col < 0) {
+                char list[300];
+                size_t k = 0;
+                list[0] = 0;
+                for (int c = 0; c < n && k + 1 < sizeof list; c++)
+                    k += (size_t)snprintf(list + k, sizeof list - k, "%s%s", c ? "," : "",
+                                          m->names[c]);
+                rt_fail(err, "%s:%ld: no 'epoch' column in the header (it has: %s)", path, lineno,
+                        list);
+                goto fail;
+            }
+            continue;
+        }
+        if (n != m->cols) {
+            rt_fail(err, "%s:%ld: %d values, but the header has %d columns", path, lineno, n,
+                    m->cols);
+            goto fail;
+        }
+        if ((size_t)m->rows == cap_rows) {
+            cap_rows = cap_rows ? cap_rows * 2 : 64;
+            double *nv = realloc(m->v, cap_rows * (size_t)m->cols * sizeof *nv);
+            if (!nv) goto oom;
+            m->v = nv;
+        }
+        double *row = m->v + (size_t)m->rows * (size_t)m->cols;
+        for (int c = 0; c < n; c++) {
+            char *end;
+            if (!cells[c][0]) { /* an empty cell: no value (a gap in the curve) */
+                row[c] = NAN;
+                continue;
+            }
+            row[c] = strtod(cells[c], &end); /* nan, inf and overflows are gaps */
+            if (end == cells[c] || *end) {
+                rt_fail(err, "%s:%ld: column '%s': '%.40s' is not a number", path, lineno,
+                        m->names[c], cells[c]);
+                goto fail;
+            }
+        }
+        if (!isfinite(row[m->epoch_col])) {
+            rt_fail(err, "%s:%ld: the epoch is '%s', not a finite number", path, lineno,
+                    cells[m->epoch_col]);
+            goto fail;
+        }
+        m->rows++;
+    }
+    if (!m->names) {
+        rt_fail(err, "%s: empty: no header line (expected columns such as epoch,loss,lr)", path);
+        goto fail;
+    }
+    if (m->rows == 0) {
+        rt_fail(err, "%s: a header but no rows: no epoch was recorded", path);
+        goto fail;
+    }
+    rc = 0;
+    goto done;
+oom:
+    rt_fail(err, "%s: out of memory", path);
+fail:
+    rt_metrics_free(m);
+done:
+    free(text);
+    return rc;
+}
+
+int rt_metrics_column(const rt_metrics *m, const char *name)
+{
+    for (int c = 0; c < m->cols; c++)
+        if (!strcmp(m->names[c], name)) return c;
+    return -1;
+}
+
+/* ---- scales and ticks ---- */
+
+/* picture geometry, in SVG user units (pixels at 100%) */
+enum {
+    WIDTH = 920,
+    MARGIN_LEFT = 88,
+    MARGIN_RIGHT = 28,
+    TITLE_BAND = 78,
+    PANEL_HEIGHT = 262,
+    PANEL_TOP = 36, /* the panel's title above the plot area */
+    PLOT_HEIGHT = 176,
+    BOTTOM_PAD = 18,
+    PLOT_INSET = 8, /* data and ticks this far inside the plot's frame */
+};
+
+/* A "nice" step (1, 2 or 5 times a power of ten) giving about `want` ticks
+ * over span; 0 when there is none (a span of 0, subnormal or not finite). */
+static double nice_step(double span, int want)
+{
+    double raw = span / want;
+    double p = pow(10, floor(log10(raw)));
+    if (!(raw > 0) || !isfinite(raw) || !(p > 0) || !isfinite(p)) return 0;
+    double f = raw / p;
+    return (f < 1.5 ? 1 : f < 3 ? 2 : f < 7 ? 5 : 10) * p;
+}
+
+/* A tick label: fixed notation with as many decimals as the step needs;
+ * exponent notation for very small or large values (and without a step). */
+static void fmt_tick(char *buf, size_t size, double v, double step)
+{
+    double a = fabs(v);
+    if (v == 0 || a < step * 1e-6) {
+        snprintf(buf, size, "0");
+    } else if (step > 0 && a >= 1e-4 && a < 1e6) {
+        int dec = step >= 1 ? 0 : (int)ceil(-log10(step) - 1e-9);
+        snprintf(buf, size, "%.*f", dec > 10 ? 10 : dec, v);
+    } else if (a >= 1e-4 && a < 1e6) {
+        snprintf(buf, size, "%.4g", v);
+    } else {
+        int e = (int)floor(log10(a));
+        double mant = v / pow(10, e);
+        snprintf(buf, size, "%.3ge%d", mant, e);
+    }
+}
+
+/* A short figure for legends and the subtitle. */
+static void fmt_value(char *buf, size_t size, double v)
+{
+    if (!isfinite(v))
+        snprintf(buf, size, "%s", isnan(v) ? "NaN" : v > 0 ? "inf" : "-inf");
+    else
+        snprintf(buf, size, "%.4g", v);
+}
+
+typedef struct axis {
+    double lo, hi; /* the domain, in data units (log10 units when log) */
+    int log;
+    double step; /* between labelled ticks (in decades when log); 0: the
+                  * values are beyond nice ticks, only the two ends are */
+    int integer; /* ticks at whole numbers only (epochs) */
+} axis;
+
+/* A linear axis around [lo, hi] (finite): widened when flat, ends on ticks. */
+static axis linear_axis(double lo, double hi, int integer)
+{
+    axis a = {lo, hi, 0, 0, integer};
+    if (!(hi > lo)) {
+        double pad = integer ? 1 : fabs(lo) > 0 ? fabs(lo) * 0.1 : 1;
+        if (lo - pad == lo) pad = fabs(lo) * 0.1; /* 1 is lost in a huge epoch */
+        a.lo = lo - pad > -DBL_MAX ? lo - pad : -DBL_MAX;
+        a.hi = hi + pad < DBL_MAX ? hi + pad : DBL_MAX;
+    }
+    double step = nice_step(a.hi - a.lo, 4);
+    if (integer && step > 0 && step < 1) step = 1;
+    if (step > 0) {
+        double l = floor(a.lo / step + 1e-9) * step, h = ceil(a.hi / step - 1e-9) * step;
+        /* ticks only where they are few and each moves the value */
+        if (isfinite(l) && isfinite(h) && h > l && (h - l) / step <= 50 && l + step != l &&
+            h - step != h) {
+            a.lo = l;
+            a.hi = h;
+            a.step = step;
+        }
+    }
+    return a;
+}
+
+/* A linear axis's labelled ticks are tick(a, 0) .. tick(a, ticks(a)). */
+static int ticks(const axis *a)
+{
+    return a->step > 0 ? (int)floor((a->hi - a->lo) / a->step + 0.5) : 1;
+}
+
+static double tick(const axis *a, int k)
+{
+    if (a->step > 0) return a->lo + k * a->step;
+    return k ? a->hi : a->lo;
+}
+
+/* A log axis over whole decades around [lo, hi] (both > 0). */
+static axis log_axis(double lo, double hi)
+{
+    axis a = {floor(log10(lo)), ceil(log10(hi)), 1, 1, 0};
+    if (a.hi <= a.lo) a.hi = a.lo + 1;
+    double decades = a.hi - a.lo;
+    a.step = decades > 12 ? ceil(decades / 6) : decades > 6 ? 2 : 1;
+    return a;
+}
+
+/* Where t, a value on the axis's scale (its log10 on a log axis), falls
+ * between pixels p0 and p1, kept a few pixels inside them so that points at
+ * the ends are not cut by the frame. Halves: the span of values near the
+ * largest doubles does not overflow. */
+static double coord_pos(const axis *a, double t, double p0, double p1)
+{
+    const double inset = p1 > p0 ? PLOT_INSET : -PLOT_INSET;
+    p0 += inset;
+    p1 -= inset;
+    double span = a->hi * 0.5 - a->lo * 0.5;
+    if (!(span > 0)) return (p0 + p1) / 2;
+    return p0 + (t * 0.5 - a->lo * 0.5) / span * (p1 - p0);
+}
+
+/* Where the value v falls. */
+static double axis_pos(const axis *a, double v, double p0, double p1)
+{
+    return coord_pos(a, a->log ? log10(v) : v, p0, p1);
+}
+
+/* ---- the picture ---- */
+
+typedef struct series {
+    const char *label, *color;
+    int col;
+} series;
+
+typedef struct panel {
+    const char *title, *ylabel;
+    series s[2];
+    int ns;
+    int log;       /* a log scale for values that span decades */
+    int valid;     /* which series is the validation one; -1: none */
+    int mark_best; /* a line at the epoch of the lowest validation value */
+} panel;
+
+static const char *const FONT = "DejaVu Sans, Helvetica, Arial, sans-serif";
+
+/* The first of the names that the header has, or -1. */
+static int find_col(const rt_metrics *m, const char *const *names)
+{
+    for (; *names; names++) {
+        int c = rt_metrics_column(m, *names);
+        if (c >= 0) return c;
+    }
+    return -1;
+}
+
+static double cell(const rt_metrics *m, int r, int c)
+{
+    return m->v[(size_t)r * (size_t)m->cols + (size_t)c];
+}
+
+/* A column worth drawing: at least one finite value. */
+static int has_values(const rt_metrics *m, int col)
+{
+    if (col < 0) return 0;
+    for (int r = 0; r < m->rows; r++)
+        if (isfinite(cell(m, r, col))) return 1;
+    return 0;
+}
+
+static double last_finite(const rt_metrics *m, int col)
+{
+    for (int r = m->rows - 1; r >= 0; r--)
+        if (isfinite(cell(m, r, col))) return cell(m, r, col);
+    return NAN;
+}
+
+/* The row of the lowest finite value of a column that has one. */
+static int lowest_row(const rt_metrics *m, int col)
+{
+    int best = -1;
+    for (int r = 0; r < m->rows; r++) {
+        double v = cell(m, r, col);
+        if (isfinite(v) && (best < 0 || v < cell(m, best, col))) best = r;
+    }
+    return best;
+}
+
+/* The corner of the plot area where the legend hides the fewest points. */
+static void legend_place(const rt_metrics *m, const panel *p, const axis *ax, const axis *ay,
+                         double x0, double x1, double y0, double y1, double lw, double lh,
+                         double *lx, double *ly)
+{
+    const double cx[4] = {x1 - lw - 10, x1 - lw - 10, x0 + 10, x0 + 10};
+    const double cy[4] = {y0 + 10, y1 - lh - 10, y0 + 10, y1 - lh - 10};
+    long best = -1;
+    for (int k = 0; k < 4; k++) {
+        long hits = 0;
+        for (int i = 0; i < p->ns; i++)
+            for (int r = 0; r < m->rows; r++) {
+                double v = cell(m, r, p->s[i].col);
+                if (!isfinite(v) || (p->log && v <= 0)) continue;
+                double px = axis_pos(ax, cell(m, r, m->epoch_col), x0, x1);
+                double py = axis_pos(ay, v, y1, y0);
+                hits += px >= cx[k] - 6 && px <= cx[k] + lw + 6 && py >= cy[k] - 6 &&
+                        py <= cy[k] + lh + 6;
+            }
+        if (best < 0 || hits < best) {
+            best = hits;
+            *lx = cx[k];
+            *ly = cy[k];
+        }
+    }
+}
+
+static void draw_panel(sbuf *b, const rt_metrics *m, const panel *p, const axis *ax, double top)
+{
+    const double x0 = MARGIN_LEFT, x1 = WIDTH - MARGIN_RIGHT;
+    const double y0 = top + PANEL_TOP, y1 = y0 + PLOT_HEIGHT;
+    char t[64];
+
+    /* the value axis: over the finite values of the panel's series */
+    double lo = INFINITY, hi = -INFINITY;
+    int gaps = 0;
+    for (int i = 0; i < p->ns; i++)
+        for (int r = 0; r < m->rows; r++) {
+            double v = cell(m, r, p->s[i].col);
+            if (!isfinite(v) || (p->log && v <= 0)) {
+                gaps++;
+                continue;
+            }
+            if (v < lo) lo = v;
+            if (v > hi) hi = v;
+        }
+    axis ay = p->log ? log_axis(lo, hi) : linear_axis(lo, hi, 0);
+
+    sb_printf(b,
+              "<g>\n<text x=\"%d\" y=\"%.1f\" font-size=\"15\" font-weight=\"bold\" "
+              "fill=\"#222\">",
+              MARGIN_LEFT, top + 22);
+    sb_text(b, p->title);
+    sb_printf(b, "</text>\n");
+    if (p->log)
+        sb_printf(b,
+                  "<text x=\"%.1f\" y=\"%.1f\" font-size=\"12\" fill=\"#777\" "
+                  "text-anchor=\"end\">log scale</text>\n",
+                  x1, top + 22);
+    sb_printf(b,
+              "<rect x=\"%.1f\" y=\"%.1f\" width=\"%.1f\" height=\"%.1f\" fill=\"#fbfbfd\" "
+              "stroke=\"#bbb\"/>\n",
+              x0, y0, x1 - x0, y1 - y0);
+
+    /* value ticks and grid */
+    if (p->log) {
+        double decades = ay.hi - ay.lo;
+        for (double e = ay.lo; e <= ay.hi + 1e-9; e += 1) {
+            double y = coord_pos(&ay, e, y1, y0);
+            int labelled = fmod(e - ay.lo, ay.step) < 1e-9;
+            if (labelled) {
+                sb_printf(
+                    b,
+                    "<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" stroke=\"#dcdce4\"/>\n",
+                    x0, y, x1, y);
+                if (e >= -4 && e <= 5) /* 0.0001 .. 100000 */
+                    fmt_tick(t, sizeof t, pow(10, e), pow(10, e));
+                else
+                    snprintf(t, sizeof t, "1e%d", (int)e);
+                sb_printf(b,
+                          "<text x=\"%.1f\" y=\"%.1f\" font-size=\"12\" fill=\"#444\" "
+                          "text-anchor=\"end\">%s</text>\n",
+                          x0 - 7, y + 4, t);
+            }
+            /* faint lines at 2..9 times the decade when there is room */
+            if (decades <= 4 && e < ay.hi - 1e-9)
+                for (int k = 2; k <= 9; k++) {
+                    double yk = coord_pos(&ay, e + log10(k), y1, y0);
+                    sb_printf(b,
+                              "<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" "
+                              "stroke=\"#eeeef3\"/>\n",
+                              x0, yk, x1, yk);
+                }
+        }
+    } else {
+        for (int k = 0; k <= ticks(&ay); k++) {
+            double v = tick(&ay, k), y = axis_pos(&ay, v, y1, y0);
+            sb_printf(
+                b, "<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" stroke=\"#dcdce4\"/>\n",
+                x0, y, x1, y);
+            fmt_tick(t, sizeof t, v, ay.step);
+            sb_printf(b,
+                      "<text x=\"%.1f\" y=\"%.1f\" font-size=\"12\" fill=\"#444\" "
+                      "text-anchor=\"end\">%s</text>\n",
+                      x0 - 7, y + 4, t);
+        }
+    }
+    /* epoch ticks */
+    for (int k = 0; k <= ticks(ax); k++) {
+        double v = tick(ax, k), x = axis_pos(ax, v, x0, x1);
+        sb_printf(b,
+                  "<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" stroke=\"#e6e6ec\"/>\n"
+                  "<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" stroke=\"#888\"/>\n",
+                  x, y0, x, y1, x, y1, x, y1 + 5);
+        fmt_tick(t, sizeof t, v, ax->step);
+        sb_printf(b,
+                  "<text x=\"%.1f\" y=\"%.1f\" font-size=\"12\" fill=\"#444\" "
+                  "text-anchor=\"middle\">%s</text>\n",
+                  x, y1 + 19, t);
+    }
+    sb_printf(b,
+              "<text x=\"%.1f\" y=\"%.1f\" font-size=\"13\" fill=\"#333\" "
+              "text-anchor=\"middle\">epoch</text>\n",
+              (x0 + x1) / 2, y1 + 37);
+    sb_printf(b,
+              "<text x=\"0\" y=\"0\" font-size=\"13\" fill=\"#333\" text-anchor=\"middle\" "
+              "transform=\"translate(%d %.1f) rotate(-90)\">",
+              20, (y0 + y1) / 2);
+    sb_text(b, p->ylabel);
+    sb_printf(b, "</text>\n");
+
+    /* the curves: a path per run of finite values, so a NaN or inf is a gap;
+     * dots on each point when they are few, and on points standing alone */
+    int finite_points = 0;
+    for (int i = 0; i < p->ns; i++)
+        for (int r = 0; r < m->rows; r++) finite_points += isfinite(cell(m, r, p->s[i].col));
+    for (int i = 0; i < p->ns; i++) {
+        const series *s = &p->s[i];
+        sb_printf(b,
+                  "<path fill=\"none\" stroke=\"%s\" stroke-width=\"2.2\" "
+                  "stroke-linejoin=\"round\" stroke-linecap=\"round\" d=\"",
+                  s->color);
+        int in_run = 0, started = 0;
+        for (int r = 0; r < m->rows; r++) {
+            double v = cell(m, r, s->col);
+            if (!isfinite(v) || (p->log && v <= 0)) {
+                in_run = 0;
+                continue;
+            }
+            sb_printf(b, "%s%.2f %.2f",
+                      in_run    ? " L"
+                      : started ? " M"
+                                : "M",
+                      axis_pos(ax, cell(m, r, m->epoch_col), x0, x1), axis_pos(&ay, v, y1, y0));
+            in_run = started = 1;
+        }
+        sb_printf(b, "\"/>\n");
+        for (int r = 0; r < m->rows; r++) {
+            double v = cell(m, r, s->col);
+            if (!isfinite(v) || (p->log && v <= 0)) continue;
+            int before = r > 0 && isfinite(cell(m, r - 1, s->col));
+            int after = r + 1 < m->rows && isfinite(cell(m, r + 1, s->col));
+            if (finite_points <= 80 || (!before && !after))
+                sb_printf(b, "<circle cx=\"%.2f\" cy=\"%.2f\" r=\"%d\" fill=\"%s\"/>\n",
+                          axis_pos(ax, cell(m, r, m->epoch_col), x0, x1), axis_pos(&ay, v, y1, y0),
+                          before || after ? 3 : 4, s->color);
+        }
+    }
+
+    /* the epoch early stopping goes back to: the lowest validation loss */
+    if (p->mark_best && p->valid >= 0 && m->rows > 1) {
+        const series *v = &p->s[p->valid];
+        double x = axis_pos(ax, cell(m, lowest_row(m, v->col), m->epoch_col), x0, x1);
+        sb_printf(b,
+                  "<line x1=\"%.2f\" y1=\"%.1f\" x2=\"%.2f\" y2=\"%.1f\" stroke=\"%s\" "
+                  "stroke-width=\"1.2\" stroke-dasharray=\"5 4\" opacity=\"0.8\"/>\n"
+                  "<text x=\"%.2f\" y=\"%.1f\" font-size=\"11.5\" fill=\"%s\" "
+                  "text-anchor=\"%s\">best</text>\n",
+                  x, y0, x, y1, v->color, x + (x > x1 - 40 ? -4 : 4), y1 - 6, v->color,
+                  x > x1 - 40 ? "end" : "start");
+    }
+
+    /* the legend: each series with its last value */
+    const double row_h = 19, lw = 230, lh = 10 + row_h * p->ns;
+    double lx = 0, ly = 0;
+    legend_place(m, p, ax, &ay, x0, x1, y0, y1, lw, lh, &lx, &ly);
+    sb_printf(b,
+              "<rect x=\"%.1f\" y=\"%.1f\" width=\"%.1f\" height=\"%.1f\" rx=\"4\" "
+              "fill=\"#ffffff\" fill-opacity=\"0.92\" stroke=\"#ccc\"/>\n",
+              lx, ly, lw, lh);
+    for (int i = 0; i < p->ns; i++) {
+        double y = ly + 5 + row_h * (i + 0.5);
+        fmt_value(t, sizeof t, last_finite(m, p->s[i].col));
+        sb_printf(b,
+                  "<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" stroke=\"%s\" "
+                  "stroke-width=\"2.5\"/>\n"
+                  "<text x=\"%.1f\" y=\"%.1f\" font-size=\"12.5\" fill=\"#222\">",
+                  lx + 10, y, lx + 34, y, p->s[i].color, lx + 42, y + 4.5);
+        sb_text(b, p->s[i].label);
+        sb_printf(b, " (last %s)</text>\n", t);
+    }
+    if (gaps)
+        sb_printf(b,
+                  "<text x=\"%.1f\" y=\"%.1f\" font-size=\"11.5\" fill=\"#a33\" "
+                  "text-anchor=\"end\">gaps: %d value%s not finite%s</text>\n",
+                  x1, y1 + 37, gaps, gaps == 1 ? "" : "s", p->log ? " or not positive" : "");
+    sb_printf(b, "</g>\n");
+}
+
+/* Training and validation columns under the names trainers use. */
+static const char *const LOSS[] = {"loss", "train_loss", NULL};
+static const char *const VALID_LOSS[] = {"valid_loss", "val_loss", "validation_loss", NULL};
+static const char *const ACC[] = {"accuracy", "acc", "train_accuracy", NULL};
+static const char *const VALID_ACC[] = {"valid_accuracy", "val_accuracy", "val_acc", NULL};
+static const char *const LR[] = {"lr", "learning_rate", NULL};
+
+/* Adds a panel of the columns that have values; says whether it did. */
+static int add_panel(const rt_metrics *m, panel *p, const char *title, const char *ylabel,
+                     int c_train, int c_valid, const char *color_train, const char *color_valid,
+                     const char *label_train, int may_log)
+{
+    memset(p, 0, sizeof *p);
+    p->title = title;
+    p->ylabel = ylabel;
+    if (has_values(m, c_train)) p->s[p->ns++] = (series){label_train, color_train, c_train};
+    p->valid = -1;
+    if (has_values(m, c_valid)) {
+        p->valid = p->ns;
+        p->s[p->ns++] = (series){"validation", color_valid, c_valid};
+    }
+    if (!p->ns) return 0;
+    /* a log scale when every value is positive and they span two decades */
+    double lo = INFINITY, hi = 0;
+    int positive = 1;
+    for (int i = 0; i < p->ns; i++)
+        for (int r = 0; r < m->rows; r++) {
+            double v = cell(m, r, p->s[i].col);
+            if (!isfinite(v)) continue;
+            if (v <= 0) positive = 0;
+            if (v < lo) lo = v;
+            if (v > hi) hi = v;
+        }
+    p->log = may_log && positive && hi / lo >= 100;
+    return 1;
+}
+
+int rt_plot_svg(const rt_metrics *m, const char *svg_path, const rt_plot_options *o, rt_error *err)
+{
+    panel panels[3];
+    int np = 0;
+    if (add_panel(m, &panels[np], "Loss", "loss", find_col(m, LOSS), find_col(m, VALID_LOSS),
+                  "#1f5fbf", "#e8710a", "training", 1))
+        panels[np++].mark_best = 1;
+    if (!o->no_accuracy)
+        np += add_panel(m, &panels[np], "Accuracy", "accuracy", find_col(m, ACC),
+                        find_col(m, VALID_ACC), "#1f5fbf", "#e8710a", "training", 0);
+    np += add_panel(m, &panels[np], "Learning rate", "lr", find_col(m, LR), -1, "#2e9d4f", NULL,
+                    "learning rate", 0); /* a schedule's shape reads best on a linear scale */
+    if (!np)
+        return rt_fail(err,
+                       "%s: nothing to draw: no loss, accuracy or lr column with a finite value",
+                       o->source ? o->source : svg_path);
+
+    /* epochs: whole numbers get whole ticks */
+    double elo = INFINITY, ehi = -INFINITY;
+    int integer = 1;
+    for (int r = 0; r < m->rows; r++) {
+        double e = cell(m, r, m->epoch_col);
+        if (e < elo) elo = e;
+        if (e > ehi) ehi = e;
+        if (e != floor(e)) integer = 0;
+    }
+    axis ax = linear_axis(elo, ehi, integer);
+
+    sbuf b = {0};
+    const int height = TITLE_BAND + np * PANEL_HEIGHT + BOTTOM_PAD;
+    sb_printf(&b,
+              "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n"
+              "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"%d\" height=\"%d\" "
+              "viewBox=\"0 0 %d %d\" font-family=\"%s\">\n<title>",
+              WIDTH, height, WIDTH, height, FONT);
+    sb_text(&b, o->title ? o->title : "training");
+    sb_printf(&b,
+              " training curves</title>\n"
+              "<rect width=\"100%%\" height=\"100%%\" fill=\"#ffffff\"/>\n"
+              "<text x=\"%d\" y=\"34\" font-size=\"21\" font-weight=\"bold\" fill=\"#111\">",
+              MARGIN_LEFT);
+    sb_text(&b, o->title ? o->title : "training");
+    sb_printf(&b,
+              " \xe2\x80\x94 training curves</text>\n"
+              "<text x=\"%d\" y=\"58\" font-size=\"13\" fill=\"#555\">",
+              MARGIN_LEFT);
+
+    /* the subtitle: how far it went and the figures a reader looks for */
+    char a[64];
+    sb_printf(&b, "%d epoch%s", m->rows, m->rows == 1 ? "" : "s");
+    int c_loss = find_col(m, LOSS), c_vloss = find_col(m, VALID_LOSS);
+    if (has_values(m, c_loss)) {
+        fmt_value(a, sizeof a, last_finite(m, c_loss));
+        sb_printf(&b, " \xc2\xb7 last training loss %s", a);
+    }
+    if (has_values(m, c_vloss)) {
+        int best = lowest_row(m, c_vloss);
+        fmt_value(a, sizeof a, cell(m, best, c_vloss));
+        sb_printf(&b, " \xc2\xb7 best validation loss %s at epoch %g", a,
+                  cell(m, best, m->epoch_col));
+    }
+    if (o->source) {
+        const char *base = strrchr(o->source, '/');
+        sb_printf(&b, " \xc2\xb7 ");
+        sb_text(&b, base ? base + 1 : o->source);
+    }
+    sb_printf(&b, "</text>\n");
+
+    for (int i = 0; i < np; i++) draw_panel(&b, m, &panels[i], &ax, TITLE_BAND + i * PANEL_HEIGHT);
+    sb_printf(&b, "</svg>\n");
+    if (b.oom) {
+        free(b.s);
+        return rt_fail(err, "%s: out of memory", svg_path);
+    }
+    int rc = rt_write_atomic(svg_path, b.s, b.len, err);
+    free(b.s);
+    return rc;
+}
+
+int rt_plot_metrics(const char *csv_path, const char *svg_path, const rt_plot_options *o,
+                    rt_error *err)
+{
+    rt_metrics m;
+    if (rt_metrics_read(csv_path, &m, err)) return -1;
+    rt_plot_options opts = *o;
+    if (!opts.source) opts.source = csv_path;
+    int rc = rt_plot_svg(&m, svg_path, &opts, err);
+    rt_metrics_free(&m);
+    return rc;
+}
+
+void rt_plot_path_beside(const char *csv_path, char *svg_path, size_t size)
+{
+    size_t n = strlen(csv_path);
+    if (n > 4 && !strcmp(csv_path + n - 4, ".csv")) n -= 4;
+    snprintf(svg_path, size, "%.*s.svg", (int)n, csv_path);
+}
