@@ -214,6 +214,12 @@ int rt_safetensors_save(const char *path, const rt_param_info *params, int n, co
 long rt_count_correct(int task, const real *out, int out_len, const real *y, int label_len,
                       long rows);
 
+/* One row's outputs z (out_len values) as predictions: p gets class
+ * probabilities (softmax of logits), a probability (sigmoid of a logit, or
+ * the output itself) or the values; returns the class (0 for values). The
+ * trainer's predict and the model.h API both read their rows through it. */
+int rt_decide(int task, const real *z, int out_len, real *p);
+
 /* ---- ReduceLROnPlateau: the schedule that watches a metric ---- */
 typedef struct rt_plateau {
     /* settings, as torch.optim.lr_scheduler.ReduceLROnPlateau */

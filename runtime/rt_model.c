@@ -47,6 +47,38 @@ long rt_count_correct(int task, const real *out, int out_len, const real *y, int
     return correct;
 }
 
+/* The class and probabilities (or values) of one row of outputs. */
+int rt_decide(int task, const real *z, int out_len, real *p)
+{
+    int cls = 0;
+    switch (task) {
+    case RT_TASK_CLASSIFY: {
+        /* softmax of the logits, from the largest (no overflow) */
+        double m = z[0], s = 0;
+        for (int c = 1; c < out_len; c++) {
+            if (z[c] > z[cls]) cls = c;
+            if (z[c] > m) m = z[c];
+        }
+        for (int c = 0; c < out_len; c++) s += exp(z[c] - m);
+        for (int c = 0; c < out_len; c++) p[c] = (real)(exp(z[c] - m) / s);
+        break;
+    }
+    case RT_TASK_BINARY: /* the output is a probability already */
+        cls = z[0] >= 0.5;
+        p[0] = z[0];
+        break;
+    case RT_TASK_LOGIT: /* a logit: the probability is its sigmoid */
+    case RT_TASK_SIGN:
+        cls = z[0] >= 0 ? 1 : task == RT_TASK_SIGN ? -1 : 0;
+        p[0] = (real)(1 / (1 + exp(-(double)z[0])));
+        break;
+    default: /* values */
+        for (int c = 0; c < out_len; c++) p[c] = z[c];
+        break;
+    }
+    return cls;
+}
+
 int rt_task_classes(int task, int out_len, int label_len)
 {
     if (task == RT_TASK_CLASSIFY) return out_len;

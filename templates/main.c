@@ -715,29 +715,17 @@ static int cmd_predict(const options *o)
         rt_data_gather(&ds, idx, rows, b.x, NULL);
         model_eval(rows, b.param, b.x, b.y, b.out, b.arena);
         for (int r = 0; r < rows; r++) {
-            const real *z = b.out + (long)r * MODEL_OUTPUT_LEN;
-            if (MODEL_TASK == RT_TASK_CLASSIFY) {
-                /* probabilities: softmax of the logits */
-                int best = 0;
-                double m = z[0], s = 0;
-                for (int c = 1; c < MODEL_OUTPUT_LEN; c++) {
-                    if (z[c] > z[best]) best = c;
-                    if (z[c] > m) m = z[c];
-                }
-                for (int c = 0; c < MODEL_OUTPUT_LEN; c++) s += exp(z[c] - m);
-                fprintf(f, "%d", best);
-                for (int c = 0; c < MODEL_OUTPUT_LEN; c++) fprintf(f, ",%.6g", exp(z[c] - m) / s);
+            /* the same reading as the model.h API's <model>_classify */
+            real p[MODEL_OUTPUT_LEN];
+            int cls = rt_decide(MODEL_TASK, b.out + (long)r * MODEL_OUTPUT_LEN, MODEL_OUTPUT_LEN, p);
+            if (MODEL_TASK == RT_TASK_CLASSIFY || MODEL_TASK == RT_TASK_BINARY || MODEL_TASK == RT_TASK_LOGIT ||
+                MODEL_TASK == RT_TASK_SIGN) {
+                fprintf(f, "%d", cls);
+                for (int c = 0; c < (MODEL_TASK == RT_TASK_CLASSIFY ? MODEL_OUTPUT_LEN : 1); c++)
+                    fprintf(f, ",%.6g", (double)p[c]);
                 fprintf(f, "\n");
-            } else if (MODEL_TASK == RT_TASK_BINARY) {
-                fprintf(f, "%d,%.6g\n", z[0] >= 0.5, (double)z[0]);
-            } else if (MODEL_TASK == RT_TASK_LOGIT || MODEL_TASK == RT_TASK_SIGN) {
-                double p = 1 / (1 + exp(-(double)z[0]));
-                if (MODEL_TASK == RT_TASK_SIGN)
-                    fprintf(f, "%d,%.6g\n", z[0] >= 0 ? 1 : -1, p);
-                else
-                    fprintf(f, "%d,%.6g\n", z[0] >= 0, p);
             } else {
-                for (int c = 0; c < MODEL_OUTPUT_LEN; c++) fprintf(f, "%s%.9g", c ? "," : "", (double)z[c]);
+                for (int c = 0; c < MODEL_OUTPUT_LEN; c++) fprintf(f, "%s%.9g", c ? "," : "", (double)p[c]);
                 fprintf(f, "\n");
             }
         }

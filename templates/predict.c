@@ -85,39 +85,6 @@ void {{name}}_free(void)
     memset(&api, 0, sizeof api);
 }
 
-/* One row's outputs z as the trainer's predict writes them: p (probabilities
- * or values, MODEL_OUTPUT_LEN of them) and the class. */
-static int decide(const real *z, real *p)
-{
-    int cls = 0;
-    switch (MODEL_TASK) {
-    case RT_TASK_CLASSIFY: {
-        /* softmax of the logits, from the largest (no overflow) */
-        double m = z[0], s = 0;
-        for (int c = 1; c < MODEL_OUTPUT_LEN; c++) {
-            if (z[c] > z[cls]) cls = c;
-            if (z[c] > m) m = z[c];
-        }
-        for (int c = 0; c < MODEL_OUTPUT_LEN; c++) s += exp(z[c] - m);
-        for (int c = 0; c < MODEL_OUTPUT_LEN; c++) p[c] = (real)(exp(z[c] - m) / s);
-        break;
-    }
-    case RT_TASK_BINARY: /* the output is a probability already */
-        cls = z[0] >= 0.5;
-        p[0] = z[0];
-        break;
-    case RT_TASK_LOGIT: /* a logit: the probability is its sigmoid */
-    case RT_TASK_SIGN:
-        cls = z[0] >= 0 ? 1 : MODEL_TASK == RT_TASK_SIGN ? -1 : 0;
-        p[0] = (real)(1 / (1 + exp(-(double)z[0])));
-        break;
-    default: /* values */
-        memcpy(p, z, sizeof(real) * MODEL_OUTPUT_LEN);
-        break;
-    }
-    return cls;
-}
-
 int {{name}}_classify(const real *x, int rows, int *classes, real *out)
 {
     if (!api.loaded)
@@ -135,7 +102,8 @@ int {{name}}_classify(const real *x, int rows, int *classes, real *out)
         if (MODEL_STANDARDIZE) rt_standardize_apply(&rows_in, api.stats, api.stats + MODEL_FEATURES);
         model_eval(n, api.param, api.x, api.y, api.out, api.arena);
         for (int r = 0; r < n; r++) {
-            int cls = decide(api.out + (long)r * MODEL_OUTPUT_LEN, p);
+            int cls = rt_decide(MODEL_TASK, api.out + (long)r * MODEL_OUTPUT_LEN,
+                                MODEL_OUTPUT_LEN, p);
             if (classes) classes[start + r] = cls;
             if (out) memcpy(out + (start + r) * MODEL_OUTPUT_LEN, p, sizeof p);
         }
