@@ -408,8 +408,9 @@ static int cmd_train(const options *o)
                         MODEL_NAME, (double)loss, step + 1, epoch);
                 return 1;
             }
-            lr = model_lr(MODEL_SCHEDULE_PER_STEP ? step : epoch - 1, base_lr, total);
-            model_update(b.param, b.grad, b.state, lr, ++step);
+            const long e = MODEL_SCHEDULE_PER_STEP ? step : epoch - 1;
+            lr = model_lr(e, base_lr, total);
+            model_update(b.param, b.grad, b.state, lr, model_momentum(e, total), ++step);
             if (trace) {
                 /* enough digits to read back the element type exactly */
                 fprintf(trace, "%ld,%.17g,%.17g", step, (double)loss, lr);
