@@ -292,9 +292,10 @@ static int sched_momentum(ir_graph *g, const sched_def *d, char *msg, size_t siz
     if (!od->momentum || (d->momentum == 1 && strcmp(od->momentum, "momentum"))) {
         snprintf(msg, size,
                  "%s cycles the momentum (cycle_momentum = true, the default as in %s), but %s "
-                 "has none (torch: \"optimizer must support momentum with `cycle_momentum` option "
-                 "enabled\"); it works with %s; or set cycle_momentum = false",
-                 d->name, d->torch, od->name,
+                 "has no %s for it to set (torch: \"optimizer must support momentum with "
+                 "`cycle_momentum` option enabled\"); it works with %s; or set cycle_momentum = "
+                 "false",
+                 d->name, d->torch, od->name, d->momentum == 1 ? "momentum" : "momentum or betas",
                  d->momentum == 1 ? "sgd and rmsprop"
                                   : "sgd and rmsprop (momentum) and adam, adamw, adamax, nadam "
                                     "and radam (beta1)");

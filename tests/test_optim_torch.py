@@ -12,7 +12,11 @@
    so that momentum and moments build up, noise, some tiny gradients, one
    always zero). torch's optimizer takes the same 50 steps on one flat
    parameter with the same gradients; the parameters must be identical after
-   every step. The trainer hands model_update the lr in double, as torch
+   every step (with a schedule: each step's lr and momentum from the
+   generated model_lr and model_momentum, torch's scheduler stepped after
+   each step; the cases that cycle the momentum, cycle_momentum = true, for
+   SGD, RMSprop and each Adam-family optimizer's beta1). The trainer hands
+   model_update the lr in double, as torch
    computes lr / (1 - beta1^t) etc. from the Python float. heavy_ball and momentum_classic equal
    torch.optim.SGD(momentum) only in exact arithmetic (see their templates):
    they are held to the tolerances below instead.
@@ -41,6 +45,12 @@
    update itself adds none. The AMSGrad cases use betas (0.9, 0.9) so that v
    falls below its running maximum within 50 steps (with beta2 = 0.999 v only
    grows and amsgrad would change nothing).
+
+The optimizer state: MODEL_N_STATE (what checkpoints save) must be what
+torch's optimizer keeps for the parameter after the 50 steps (its state
+tensors but the step count): Adam m, v and v_max only with amsgrad; RMSprop
+square_avg, momentum_buffer only with momentum, grad_avg only when centered;
+SGD a momentum buffer only with momentum; NAdam its one mu_product.
 
 Negative controls (the comparison must be able to fail, reported as "ok -
 mismatch detected ..."): torch Adam with beta2 0.99 instead of 0.999, with eps
@@ -92,6 +102,26 @@ def T(cls, **kw):
 
 O = torch.optim
 SGDM = dict(lr=0.1, momentum=0.9)
+S = torch.optim.lr_scheduler
+
+
+def TS(make_opt, make_sched, text):
+    """An optimizer factory whose optimizer carries a per-step scheduler
+    (stepped after each opt.step() by torch_update)."""
+    def f(params, **over):
+        opt = make_opt(params, **over)
+        opt.trainc_sched = make_sched(opt)
+        return opt
+    f.text = f"{make_opt.text} with {text}"
+    return f
+
+
+ONE_CYCLE = "; schedule = one_cycle_lr { max_lr = 0.02 }"
+CYCLIC = "; schedule = cyclic_lr { base_lr = 0.001, max_lr = 0.01, step_size_up = 7 }"
+def one_cycle(o):
+    return S.OneCycleLR(o, max_lr=0.02, total_steps=STEPS)
+def cyclic(o):
+    return S.CyclicLR(o, base_lr=0.001, max_lr=0.01, step_size_up=7)
 
 # The update alone ("trainc gen", both dtypes, every step, bit for bit):
 # each optimizer, each flag that changes the math, and some combinations.
@@ -168,6 +198,28 @@ UPDATE_CASES = [
     ("radam", "radam { lr = 0.01 }", T(O.RAdam, lr=0.01)),
     ("radam_all", "radam { lr = 0.01, betas = { 0.8, 0.99 }, eps = 1e-6, weight_decay = 0.05 }",
      T(O.RAdam, lr=0.01, betas=(0.8, 0.99), eps=1e-6, weight_decay=0.05)),
+    # a schedule that cycles the momentum (cycle_momentum = true, torch's
+    # default): each step's lr and momentum (or beta1) from model_lr and
+    # model_momentum, torch's from its scheduler stepped after each step
+    ("sgd_one_cycle", "sgd { lr = 0.1 }" + ONE_CYCLE,
+     TS(T(O.SGD, lr=0.1), one_cycle, "OneCycleLR(max_lr=0.02): momentum cycled")),
+    ("sgd_nesterov_cyclic", "sgd { lr = 0.1, momentum = 0.9, nesterov = true }" + CYCLIC,
+     TS(T(O.SGD, lr=0.1, momentum=0.9, nesterov=True), cyclic, "CyclicLR: momentum cycled")),
+    ("rmsprop_centered_momentum_cyclic", "rmsprop { lr = 0.01, centered = true, momentum = 0.9 }"
+     + CYCLIC, TS(T(O.RMSprop, lr=0.01, centered=True, momentum=0.9), cyclic,
+                  "CyclicLR: momentum cycled")),
+    ("rmsprop_one_cycle", "rmsprop { lr = 0.01 }" + ONE_CYCLE,
+     TS(T(O.RMSprop, lr=0.01), one_cycle, "OneCycleLR: momentum cycled (a buffer it needs)")),
+    ("adam_amsgrad_one_cycle", "adam { lr = 0.01, amsgrad = true }" + ONE_CYCLE,
+     TS(T(O.Adam, lr=0.01, amsgrad=True), one_cycle, "OneCycleLR: beta1 cycled")),
+    ("adamw_one_cycle", "adamw { lr = 0.01 }" + ONE_CYCLE,
+     TS(T(O.AdamW, lr=0.01), one_cycle, "OneCycleLR: beta1 cycled")),
+    ("adamax_one_cycle", "adamax { lr = 0.02 }" + ONE_CYCLE,
+     TS(T(O.Adamax, lr=0.02), one_cycle, "OneCycleLR: beta1 cycled")),
+    ("nadam_one_cycle", "nadam { lr = 0.01 }" + ONE_CYCLE,
+     TS(T(O.NAdam, lr=0.01), one_cycle, "OneCycleLR: beta1 cycled")),
+    ("radam_one_cycle", "radam { lr = 0.01 }" + ONE_CYCLE,
+     TS(T(O.RAdam, lr=0.01), one_cycle, "OneCycleLR: beta1 cycled")),
 ]
 
 # Whole training runs ("trainc build", checkpoints): each optimizer in both
@@ -197,6 +249,15 @@ CASES = [
        maximize=True)),
     ("rmsprop_centered_wd", "float", "rmsprop { lr = 0.01, centered = true, weight_decay = 0.05 }",
      T(O.RMSprop, lr=0.01, centered=True, weight_decay=0.05)),
+    # centered with momentum in float32 is held at lr 0.001: at lr 0.01 the
+    # training dynamics amplify 1-ulp gradient differences past 1e-5 by step
+    # 12-25 -- torch float32 against itself with its gradients computed in
+    # float64 and rounded (closer to exact) parts as much, first beyond
+    # 1e-5 at step 24; the update alone is bit for bit (part 1)
+    ("rmsprop_centered_momentum", "float", "rmsprop { lr = 0.001, centered = true, momentum = 0.9 }",
+     T(O.RMSprop, lr=0.001, centered=True, momentum=0.9)),
+    ("rmsprop_momentum", "float", "rmsprop { lr = 0.001, momentum = 0.9 }",
+     T(O.RMSprop, lr=0.001, momentum=0.9)),
     ("rmsprop_all", "double",
      "rmsprop { lr = 0.01, alpha = 0.9, centered = true, momentum = 0.9, weight_decay = 0.05,"
      " maximize = true }",
@@ -405,6 +466,7 @@ HARNESS = r"""/* generated by tests/test_optim_torch.py: the trainer's update (t
 #define MODEL_N_PARAMS %(n_params)dL
 #define MODEL_N_STATE %(n_state)dL
 void model_update(real *param, real *grad, real *state, double lr, double momentum, long t);
+double model_lr(long e, double base, long total);
 double model_momentum(long e, long total);
 
 %(update)s
@@ -418,7 +480,8 @@ int main(int argc, char **argv)
     if (fread(param, sizeof(real), MODEL_N_PARAMS, stdin) != MODEL_N_PARAMS) return 1;
     for (long t = 1; t <= steps; t++) {
         if (fread(grad, sizeof(real), MODEL_N_PARAMS, stdin) != MODEL_N_PARAMS) return 1;
-        model_update(param, grad, state, lr, model_momentum(t - 1, steps), t);
+        /* the schedule's lr and momentum of step t (without one: lr and the optimizer's) */
+        model_update(param, grad, state, model_lr(t - 1, lr, steps), model_momentum(t - 1, steps), t);
         fwrite(param, sizeof(real), MODEL_N_PARAMS, stdout);
     }
     return 0;
@@ -479,7 +542,7 @@ def run_update(trainc, name, dtype, folder):
                        capture_output=True)
     if r.returncode != 0:
         return f"update harness failed ({r.returncode})"
-    return np.frombuffer(r.stdout, dtype=p0.dtype).reshape(STEPS, n_params), float(lr)
+    return np.frombuffer(r.stdout, dtype=p0.dtype).reshape(STEPS, n_params), float(lr), n_state
 
 
 def torch_update(dtype, make_opt, lr):
@@ -492,8 +555,13 @@ def torch_update(dtype, make_opt, lr):
     for g in grads:
         p.grad = torch.from_numpy(g.copy())
         opt.step()
+        if hasattr(opt, "trainc_sched"):
+            opt.trainc_sched.step()
         out.append(p.detach().numpy().copy())
-    return np.stack(out)
+    # what torch keeps per parameter, apart from the step count
+    state = {k: int(v.numel()) for k, v in opt.state[p].items()
+             if k != "step" and torch.is_tensor(v)}
+    return np.stack(out), state
 
 
 # ---- the PyTorch side ----
@@ -607,7 +675,8 @@ def main():
             if isinstance(res, str):
                 results[j[:3]] = res
             elif kind == "update":
-                results[j[:3]] = (res[0], torch_update(dtype, ref, res[1]))
+                want, state = torch_update(dtype, ref, res[1])
+                results[j[:3]] = (res[0], want, res[2], state)
             else:
                 init, got = res
                 want = run_torch(dtype, X, y, init, ref)
@@ -626,9 +695,17 @@ def main():
             if isinstance(res, str):
                 report(False, f"{label}: {what}", res)
                 continue
-            ok, detail = compare_update(name, dtype, *res)
+            got, want, n_state, state = res
+            ok, detail = compare_update(name, dtype, got, want)
             print(f"# {name} {dtype} update alone: {detail}")
             report(ok, f"{label}: {what}", detail)
+            if dtype == "float":
+                torch_n = sum(state.values())
+                report(n_state == torch_n,
+                       f"{name}: the optimizer state (what checkpoints save) is {n_state} values, "
+                       f"as much as torch keeps: " + (", ".join(f"{k} {v}" for k, v in state.items())
+                                                      or "nothing"),
+                       f"MODEL_N_STATE {n_state}, torch {torch_n}")
             continue
         if isinstance(res, str):
             report(False, f"{label}: trainer built and ran", res)
