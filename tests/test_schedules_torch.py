@@ -57,9 +57,10 @@ its heavy ball and max_momentum = 0 (no momentum buffer at step 1). The
 cycled cases also save a checkpoint at steps 23 and 46 and resume from it:
 the resumed run must end with bit-identical weights.
 
-Negative controls: torch StepLR with gamma 0.55 instead of 0.5, and an
-off-by-one (torch stepped once before training), must be reported as
-mismatches.
+Negative controls: torch StepLR with gamma 0.55 instead of 0.5, an
+off-by-one (torch stepped once before training), and one_cycle_momentum_adam
+and cyclic_momentum_sgd against torch with cycle_momentum=False, must be
+reported as mismatches.
 
 Run from the repo root: /usr/bin/python3 tests/test_schedules_torch.py
 Environment: TRAINC (default build/gen/trainc), TRAINC_TMP (scratch folder;
@@ -939,6 +940,18 @@ def main():
                 ok, detail, _, _ = compare_csv_lr(res["metrics"]["main"], ope)
                 report(not ok, "mismatch detected: step_lr lr column vs torch StepLR with gamma 0.55",
                        detail if ok else "")
+            if c.name in ("one_cycle_momentum_adam", "cyclic_momentum_sgd"):
+                # torch without cycle_momentum: the momentum's part must show
+                if c.name == "cyclic_momentum_sgd":
+                    nomom = lambda o, t: S.CyclicLR(o, base_lr=0.02, max_lr=0.2, step_size_up=5,
+                                                    step_size_down=3, cycle_momentum=False)
+                else:
+                    nomom = lambda o, t: S.OneCycleLR(o, max_lr=0.02, total_steps=t,
+                                                      cycle_momentum=False)
+                other, _, _ = run_torch(c, X, y, init, n_valid, make=nomom)
+                ok, detail, _ = compare_params(c, final, other)
+                report(not ok, f"mismatch detected: {c.name} parameters vs torch with "
+                               f"cycle_momentum=False", detail if ok else "")
             if c.name == "cosine_step":
                 _, olrs, ope = run_torch(c, X, y, init, n_valid, prestep=1)
                 ok, detail, _, _ = compare_csv_lr(res["metrics"]["main"], ope)
