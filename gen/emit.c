@@ -649,16 +649,16 @@ static const char *update_ranges(ir_graph *g)
             wr_line(&w, "/* %s%s%s */", first, first == last ? "" : " .. ",
                     first == last ? "" : last);
             if (lr_scale == 1)
-                wr_line(
-                    &w,
-                    "update_range(param + %ld, grad + %ld, state + %ld, %ld, lr, (real)%.17g, t);",
-                    start, start, start, end - start, wd);
+                wr_line(&w,
+                        "update_range(param + %ld, grad + %ld, state + %ld, %ld, lr, momentum, "
+                        "(real)%.17g, t);",
+                        start, start, start, end - start, wd);
             else
                 /* the group's lr, scaled as the schedule scales the base lr */
                 wr_line(
                     &w,
                     "update_range(param + %ld, grad + %ld, state + %ld, %ld, lr / %.17g * %.17g, "
-                    "(real)%.17g, t);",
+                    "momentum, (real)%.17g, t);",
                     start, start, start, end - start, g->opt.lr, lr_scale * g->opt.lr, wd);
             start = -1;
         }
@@ -671,7 +671,9 @@ static const char *update_ranges(ir_graph *g)
         }
     }
     if (w.len == 0)
-        wr_line(&w, "(void)param, (void)grad, (void)lr, (void)t; /* nothing to train */");
+        wr_line(
+            &w,
+            "(void)param, (void)grad, (void)lr, (void)momentum, (void)t; /* nothing to train */");
     char *ranges = wr_take(&w);
     /* gradient clipping comes first, as torch's clip_grad_*_ before step() */
     w.indent = 1;
@@ -866,6 +868,16 @@ int emit_folder(ir_graph *g, const plan *p, const emit_options *o, char *err, si
     wr_blank(&w);
     wr_raw(&w, sched);
     free(sched);
+    /* model_momentum: the cycling schedules define it, else the optimizer's own */
+    const sched_def *sd = g->sched.c.name ? sched_find(g->sched.c.name) : NULL;
+    if (!sd || !sd->momentum) {
+        tpl_var mv[] = {{"optimizer_momentum", opt_momentum_text(g)}};
+        char *mom = fill_template(o, "schedule/momentum_fixed.c", mv, 1, err, errsize);
+        if (!mom) return -1;
+        wr_blank(&w);
+        wr_raw(&w, mom);
+        free(mom);
+    }
     char *model_c = wr_take(&w);
     snprintf(path, sizeof path, "%s/model.c", o->out_dir);
     int rc = write_file(path, model_c, err, errsize);

@@ -34,11 +34,6 @@ static int two(const double (*v)[IR_MAX_LIST])
     (void)v;
     return 2;
 }
-static int three(const double (*v)[IR_MAX_LIST])
-{
-    (void)v;
-    return 3;
-}
 
 static const opt_option sgd_options[] = {{"lr", OPT_NUMBER, REQUIRED, NULL},
                                          {"momentum", OPT_NUMBER, {0, 0}, NULL},
@@ -86,6 +81,13 @@ static const opt_option rmsprop_options[] = {{"lr", OPT_NUMBER, {1e-2, 0}, NULL}
                                              {"centered", OPT_BOOL, {0, 0}, NULL},
                                              MAXIMIZE,
                                              {NULL, 0, {0, 0}, NULL}};
+/* v (the mean square), then the momentum buffer when momentum > 0, then
+ * the mean gradient when centered */
+static int rmsprop_buffers(const double (*v)[IR_MAX_LIST])
+{
+    /* options: lr, alpha, eps, weight_decay, momentum, centered, maximize */
+    return 1 + (v[4][0] > 0) + (v[5][0] != 0);
+}
 static const opt_option adadelta_options[] = {{"lr", OPT_NUMBER, {1.0, 0}, NULL},
                                               {"rho", OPT_NUMBER, {0.9, 0}, NULL},
                                               {"eps", OPT_NUMBER, {1e-6, 0}, NULL},
@@ -99,6 +101,12 @@ static const opt_option adam_options[] = {{"lr", OPT_NUMBER, {1e-3, 0}, NULL},
                                           {"amsgrad", OPT_BOOL, {0, 0}, NULL},
                                           MAXIMIZE,
                                           {NULL, 0, {0, 0}, NULL}};
+/* m and v, then v_max with amsgrad (Adam and AdamW: the same options order) */
+static int adam_buffers(const double (*v)[IR_MAX_LIST])
+{
+    /* options: lr, betas, eps, weight_decay, amsgrad, maximize */
+    return 2 + (v[4][0] != 0);
+}
 static const opt_option adamw_options[] = {{"lr", OPT_NUMBER, {1e-3, 0}, NULL},
                                            BETAS,
                                            {"eps", OPT_NUMBER, {1e-8, 0}, NULL},
@@ -125,20 +133,20 @@ static const opt_option radam_options[] = {{"lr", OPT_NUMBER, {1e-3, 0}, NULL},
                                            {NULL, 0, {0, 0}, NULL}};
 
 const opt_def opt_defs[] = {
-    {"sgd", "torch.optim.SGD", sgd_options, sgd_buffers, 0, sgd_check},
+    {"sgd", "torch.optim.SGD", sgd_options, sgd_buffers, 0, sgd_check, "momentum"},
     {"heavy_ball", "Polyak's heavy ball (torch.optim.SGD momentum for a constant lr)",
-     heavy_ball_options, one, 0, NULL},
+     heavy_ball_options, one, 0, NULL, NULL},
     {"momentum_classic", "v <- gamma v + lr g (torch.optim.SGD momentum with lr folded into v)",
-     momentum_classic_options, one, 0, NULL},
-    {"adagrad", "torch.optim.Adagrad", adagrad_options, one, 0, NULL},
-    {"rmsprop", "torch.optim.RMSprop", rmsprop_options, three, 0, NULL},
-    {"adadelta", "torch.optim.Adadelta", adadelta_options, two, 0, NULL},
-    {"adam", "torch.optim.Adam", adam_options, three, 0, NULL},
-    {"adamw", "torch.optim.AdamW", adamw_options, three, 0, NULL},
-    {"adamax", "torch.optim.Adamax", adamax_options, two, 0, NULL},
-    {"nadam", "torch.optim.NAdam (1.13)", nadam_options, two, 1, NULL},
-    {"radam", "torch.optim.RAdam", radam_options, two, 0, NULL},
-    {NULL, NULL, NULL, NULL, 0, NULL},
+     momentum_classic_options, one, 0, NULL, NULL},
+    {"adagrad", "torch.optim.Adagrad", adagrad_options, one, 0, NULL, NULL},
+    {"rmsprop", "torch.optim.RMSprop", rmsprop_options, rmsprop_buffers, 0, NULL, "momentum"},
+    {"adadelta", "torch.optim.Adadelta", adadelta_options, two, 0, NULL, NULL},
+    {"adam", "torch.optim.Adam", adam_options, adam_buffers, 0, NULL, "betas"},
+    {"adamw", "torch.optim.AdamW", adamw_options, adam_buffers, 0, NULL, "betas"},
+    {"adamax", "torch.optim.Adamax", adamax_options, two, 0, NULL, "betas"},
+    {"nadam", "torch.optim.NAdam (1.13)", nadam_options, two, 1, NULL, "betas"},
+    {"radam", "torch.optim.RAdam", radam_options, two, 0, NULL, "betas"},
+    {NULL, NULL, NULL, NULL, 0, NULL, NULL},
 };
 
 /* ---- schedules ---- */
@@ -181,6 +189,9 @@ static const opt_option cyclic_lr_options[] = {{"base_lr", OPT_NUMBER, REQUIRED,
                                                {"max_lr", OPT_NUMBER, REQUIRED, NULL},
                                                {"step_size_up", OPT_NUMBER, {2000, 0}, NULL},
                                                {"step_size_down", OPT_NUMBER, {0, 0}, NULL},
+                                               {"cycle_momentum", OPT_BOOL, {1, 0}, NULL},
+                                               {"base_momentum", OPT_NUMBER, {0.8, 0}, NULL},
+                                               {"max_momentum", OPT_NUMBER, {0.9, 0}, NULL},
                                                EVERY(1),
                                                END};
 static const opt_option one_cycle_lr_options[] = {{"max_lr", OPT_NUMBER, REQUIRED, NULL},
@@ -188,6 +199,9 @@ static const opt_option one_cycle_lr_options[] = {{"max_lr", OPT_NUMBER, REQUIRE
                                                   {"pct_start", OPT_NUMBER, {0.3, 0}, NULL},
                                                   {"div_factor", OPT_NUMBER, {25, 0}, NULL},
                                                   {"final_div_factor", OPT_NUMBER, {1e4, 0}, NULL},
+                                                  {"cycle_momentum", OPT_BOOL, {1, 0}, NULL},
+                                                  {"base_momentum", OPT_NUMBER, {0.85, 0}, NULL},
+                                                  {"max_momentum", OPT_NUMBER, {0.95, 0}, NULL},
                                                   EVERY(1),
                                                   END};
 static const opt_option plateau_options[] = {
@@ -204,19 +218,19 @@ static const opt_option plateau_options[] = {
     END};
 
 const sched_def sched_defs[] = {
-    {"step_lr", "torch.optim.lr_scheduler.StepLR", step_lr_options},
-    {"multistep_lr", "torch.optim.lr_scheduler.MultiStepLR", multistep_lr_options},
-    {"exponential_lr", "torch.optim.lr_scheduler.ExponentialLR", exponential_lr_options},
-    {"exp_decay", "ExponentialLR with gamma = e^-k", exp_decay_options},
-    {"linear_lr", "torch.optim.lr_scheduler.LinearLR", linear_lr_options},
+    {"step_lr", "torch.optim.lr_scheduler.StepLR", step_lr_options, 0},
+    {"multistep_lr", "torch.optim.lr_scheduler.MultiStepLR", multistep_lr_options, 0},
+    {"exponential_lr", "torch.optim.lr_scheduler.ExponentialLR", exponential_lr_options, 0},
+    {"exp_decay", "ExponentialLR with gamma = e^-k", exp_decay_options, 0},
+    {"linear_lr", "torch.optim.lr_scheduler.LinearLR", linear_lr_options, 0},
     {"cosine", "torch.optim.lr_scheduler.CosineAnnealingLR, with an optional linear warmup",
-     cosine_options},
-    {"inverse_sqrt", "LambdaLR(lambda e: 1 / sqrt(e + 1))", inverse_sqrt_options},
-    {"inverse_time", "LambdaLR(lambda e: 1 / (1 + k e))", inverse_time_options},
-    {"cyclic_lr", "torch.optim.lr_scheduler.CyclicLR (triangular)", cyclic_lr_options},
-    {"one_cycle_lr", "torch.optim.lr_scheduler.OneCycleLR (cosine)", one_cycle_lr_options},
-    {"reduce_lr_on_plateau", "torch.optim.lr_scheduler.ReduceLROnPlateau", plateau_options},
-    {NULL, NULL, NULL},
+     cosine_options, 0},
+    {"inverse_sqrt", "LambdaLR(lambda e: 1 / sqrt(e + 1))", inverse_sqrt_options, 0},
+    {"inverse_time", "LambdaLR(lambda e: 1 / (1 + k e))", inverse_time_options, 0},
+    {"cyclic_lr", "torch.optim.lr_scheduler.CyclicLR (triangular)", cyclic_lr_options, 1},
+    {"one_cycle_lr", "torch.optim.lr_scheduler.OneCycleLR (cosine)", one_cycle_lr_options, 2},
+    {"reduce_lr_on_plateau", "torch.optim.lr_scheduler.ReduceLROnPlateau", plateau_options, 0},
+    {NULL, NULL, NULL, 0},
 };
 
 const sched_def *sched_find(const char *name)
@@ -251,6 +265,59 @@ static int sched_check(const sched_def *d, const ir_choice *c, char *msg, size_t
     return 0;
 }
 
+/* the value of a resolved choice's option, by name (0 when it has none) */
+static double choice_get(const ir_choice *c, const opt_option *options, const char *name)
+{
+    for (int i = 0; options[i].name; i++)
+        if (!strcmp(options[i].name, name)) return c->value[i][0];
+    return 0;
+}
+
+int sched_cycles_momentum(const ir_graph *g)
+{
+    const sched_def *d = g->sched.c.name ? sched_find(g->sched.c.name) : NULL;
+    return d && d->momentum && choice_get(&g->sched.c, d->options, "cycle_momentum") != 0;
+}
+
+/* A schedule that cycles the momentum (cycle_momentum = true, torch's
+ * default) needs an optimizer that has one, as torch's scheduler raises
+ * otherwise; the optimizer's state then holds what the largest momentum
+ * needs (SGD and RMSprop keep a momentum buffer only for a momentum > 0). */
+static int sched_momentum(ir_graph *g, const sched_def *d, char *msg, size_t size)
+{
+    ir_optimizer *o = &g->opt;
+    const opt_def *od = opt_find(o->c.name);
+    double lo = choice_get(&g->sched.c, d->options, "base_momentum");
+    double hi = choice_get(&g->sched.c, d->options, "max_momentum");
+    if (!od->momentum || (d->momentum == 1 && strcmp(od->momentum, "momentum"))) {
+        snprintf(msg, size,
+                 "%s cycles the momentum (cycle_momentum = true, the default as in %s), but %s "
+                 "has no %s for it to set (torch: \"optimizer must support momentum with "
+                 "`cycle_momentum` option enabled\"); it works with %s; or set cycle_momentum = "
+                 "false",
+                 d->name, d->torch, od->name, d->momentum == 1 ? "momentum" : "momentum or betas",
+                 d->momentum == 1 ? "sgd and rmsprop"
+                                  : "sgd and rmsprop (momentum) and adam, adamw, adamax, nadam "
+                                    "and radam (beta1)");
+        return -1;
+    }
+    if (!(hi > 0 && hi < 1 && lo < 1)) {
+        snprintf(msg, size,
+                 "%s: base_momentum (%g) and max_momentum (%g) must be in [0, 1), max_momentum "
+                 "above 0 (the first step's momentum); or set cycle_momentum = false",
+                 d->name, lo, hi);
+        return -1;
+    }
+    if (!strcmp(od->momentum, "momentum")) {
+        double v[IR_MAX_OPT][IR_MAX_LIST];
+        memcpy(v, o->c.value, sizeof v);
+        v[opt_index(od, "momentum")][0] = hi;
+        o->nbuffers = od->buffers((const double(*)[IR_MAX_LIST])v);
+        o->n_state = o->nbuffers * g->n_params + o->nscalars;
+    }
+    return 0;
+}
+
 int sched_resolve(ir_graph *g, char *err, size_t errsize)
 {
     ir_schedule *s = &g->sched;
@@ -260,7 +327,8 @@ int sched_resolve(ir_graph *g, char *err, size_t errsize)
     if (!d)
         snprintf(msg, sizeof msg, "unknown schedule '%s'", s->c.name);
     else if (!resolve_choice(&s->c, d->name, d->options, msg, sizeof msg) &&
-             !sched_check(d, &s->c, msg, sizeof msg)) {
+             !sched_check(d, &s->c, msg, sizeof msg) &&
+             !(sched_cycles_momentum(g) && sched_momentum(g, d, msg, sizeof msg))) {
         int i = 0;
         while (d->options[i].name && strcmp(d->options[i].name, "every")) i++;
         s->per_step = d->options[i].name && s->c.value[i][0] == 1;
@@ -418,13 +486,22 @@ int sched_template_vars(const ir_graph *g, const char **keys, const char **value
             values[n++] = num(A, c->value[i][0]);
         }
     }
-    if (n + 2 <= max) {
+    if (n + 3 <= max) {
         keys[n] = "where";
         values[n++] = arena_printf(A, "%s:%d", c->file ? c->file : g->spec_path, c->line);
         keys[n] = "torch";
         values[n++] = d->torch;
+        keys[n] = "optimizer_momentum";
+        values[n++] = opt_momentum_text(g);
     }
     return n;
+}
+
+const char *opt_momentum_text(const ir_graph *g)
+{
+    const opt_def *d = opt_find(g->opt.c.name);
+    int i = d->momentum ? opt_index(d, d->momentum) : -1;
+    return i < 0 ? "0" : num(g->A, g->opt.c.value[i][0]);
 }
 
 int opt_template_vars(const ir_graph *g, const char **keys, const char **values, int max)
@@ -448,13 +525,15 @@ int opt_template_vars(const ir_graph *g, const char **keys, const char **values,
                 op->kind == OPT_BOOL ? (o->value[i][0] ? "1" : "0") : num(A, o->value[i][0]);
         }
     }
-    if (n + 3 <= max) {
+    if (n + 4 <= max) {
         keys[n] = "where";
         values[n++] = arena_printf(A, "%s:%d", o->file ? o->file : g->spec_path, o->line);
         keys[n] = "torch";
         values[n++] = d->torch;
         keys[n] = "n_state";
         values[n++] = arena_printf(A, "%ld", g->opt.n_state);
+        keys[n] = "cycle_momentum";
+        values[n++] = sched_cycles_momentum(g) ? "1" : "0";
     }
     return n;
 }

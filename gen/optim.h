@@ -14,7 +14,7 @@ typedef enum opt_kind { OPT_NUMBER, OPT_BOOL, OPT_PAIR, OPT_LIST, OPT_STRING } o
 typedef struct opt_option {
     const char *name;
     opt_kind kind;
-    double dflt[2]; /* NAN: required; OPT_STRING: the index of the default in `words` */
+    double dflt[2];           /* NAN: required; OPT_STRING: the index of the default in `words` */
     const char *const *words; /* OPT_STRING: the accepted words (stored as their index) */
 } opt_option;
 
@@ -26,6 +26,9 @@ typedef struct opt_def {
     int (*buffers)(const double (*v)[IR_MAX_LIST]);
     int scalars;
     int (*check)(const double (*v)[IR_MAX_LIST], char *err, size_t errsize);
+    /* what a schedule's cycle_momentum drives: "momentum" (torch's
+     * group['momentum']), "betas" (its first, beta1) or NULL (none) */
+    const char *momentum;
 } opt_def;
 
 /* The optimizers, terminated by a row with a NULL name. */
@@ -37,12 +40,23 @@ typedef struct sched_def {
     const char *name;
     const char *torch;
     const opt_option *options;
+    /* cycles the momentum (options cycle_momentum, base_momentum,
+     * max_momentum; the template defines model_momentum): 0 no, 1 an
+     * optimizer's "momentum" only (torch 1.13's CyclicLR), 2 "momentum" or
+     * beta1 (OneCycleLR) */
+    int momentum;
 } sched_def;
 extern const sched_def sched_defs[];
 const sched_def *sched_find(const char *name);
 /* Resolves g->sched like opt_resolve (nothing to do without a schedule). */
 int sched_resolve(ir_graph *g, char *err, size_t errsize);
-/* The schedule template's holes (options; lists as C initialisers). */
+/* 1 when the schedule cycles the optimizer's momentum (or beta1) */
+int sched_cycles_momentum(const ir_graph *g);
+/* The optimizer's own momentum (or beta1) as C text: what model_momentum
+ * returns when the schedule does not cycle it; "0" without one. */
+const char *opt_momentum_text(const ir_graph *g);
+/* The schedule template's holes (options; lists as C initialisers; and
+ * optimizer_momentum, opt_momentum_text). */
 int sched_template_vars(const ir_graph *g, const char **keys, const char **values, int max);
 
 const opt_def *opt_find(const char *name);

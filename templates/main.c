@@ -527,8 +527,9 @@ static int cmd_train(const options *o)
                 if (bar_shown) printf("\n");
                 return diverged(why, epoch, step + 1, base_lr);
             }
-            lr = model_lr(MODEL_SCHEDULE_PER_STEP ? step : epoch - 1, base_lr, total);
-            model_update(b.param, b.grad, b.state, lr, ++step);
+            const long e = MODEL_SCHEDULE_PER_STEP ? step : epoch - 1;
+            lr = model_lr(e, base_lr, total);
+            model_update(b.param, b.grad, b.state, lr, model_momentum(e, total), ++step);
             if (trace) {
                 /* enough digits to read back the element type exactly */
                 fprintf(trace, "%ld,%.17g,%.17g", step, (double)loss, lr);

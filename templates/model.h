@@ -80,13 +80,17 @@ real model_eval(int rows, const real *param, const real *x, const real *y, real 
 /* The learning rate after e epochs or steps (from 0) of a run of `total`,
  * from the base lr (the spec's, or --lr). */
 double model_lr(long e, double base, long total);
+/* The momentum (SGD, RMSprop) or beta1 (the Adam family) at the same e:
+ * the optimizer's own unless the schedule cycles it (cycle_momentum). */
+double model_momentum(long e, long total);
 #if MODEL_PLATEAU
 extern const rt_plateau model_plateau_init;
 #endif
 
 /* The optimizer's step: param <- update(param, grad, state) at learning
- * rate lr, for step t = 1, 2, ... (gradient clipping may scale grad). */
-void model_update(real *param, real *grad, real *state, double lr, long t);
+ * rate lr and momentum (or beta1; see model_momentum; optimizers without
+ * one ignore it), for step t = 1, 2, ... (gradient clipping may scale grad). */
+void model_update(real *param, real *grad, real *state, double lr, double momentum, long t);
 
 /* ==== the inference API: the trained model in another C program ====
  *

@@ -41,13 +41,26 @@ per epoch), one_cycle_lr with total_steps shorter than the run (torch stops
 there; ours keeps the last lr); linear_lr with total_iters = 0;
 reduce_lr_on_plateau min/rel with cooldown and min_lr, max/abs with
 monitor = "loss", and on a validation split (valid = 0.2). In double:
-step_lr, cosine per step, one_cycle_lr, reduce_lr_on_plateau. torch's
-OneCycleLR and CyclicLR are built with cycle_momentum=False: ours sets the
-learning rate only.
+step_lr, cosine per step, one_cycle_lr, reduce_lr_on_plateau. Those cases set cycle_momentum = false (torch's
+cycle_momentum=False). With cycle_momentum = true, torch's default, the
+schedule also sets the momentum (SGD, RMSprop) or beta1 (Adam) of every
+step: one_cycle_lr on SGD momentum (also in double), SGD nesterov (with
+weight decay), plain SGD (torch gives it a momentum), Adam (per step, per
+epoch with amsgrad, and in double), centered RMSprop; cyclic_lr on SGD momentum, SGD nesterov (also
+in double) and RMSprop momentum. For these, check 2 also compares the
+generated model_momentum with torch's group momentum (or betas[0]) at every
+step, within 1e-12 relative. And cycle_momentum with an optimizer torch's
+scheduler refuses ("optimizer must support momentum": Adam, NAdam under
+CyclicLR in 1.13; Adagrad, Adadelta under both) must be a spec error at the
+schedule's line, and accepted where torch accepts it; trainc also refuses
+its heavy ball and max_momentum = 0 (no momentum buffer at step 1). The
+cycled cases also save a checkpoint at steps 23 and 46 and resume from it:
+the resumed run must end with bit-identical weights.
 
-Negative controls: torch StepLR with gamma 0.55 instead of 0.5, and an
-off-by-one (torch stepped once before training), must be reported as
-mismatches.
+Negative controls: torch StepLR with gamma 0.55 instead of 0.5, an
+off-by-one (torch stepped once before training), and one_cycle_momentum_adam
+and cyclic_momentum_sgd against torch with cycle_momentum=False, must be
+reported as mismatches.
 
 Run from the repo root: /usr/bin/python3 tests/test_schedules_torch.py
 Environment: TRAINC (default build/gen/trainc), TRAINC_TMP (scratch folder;
@@ -122,8 +135,10 @@ def cosine_warmup(base, W, T, eta_min):
 
 class Case:
     def __init__(self, name, sched, make, per_step=False, dtype="float", lr=0.1, plateau=False,
-                 valid=0, torch_name="", seed=1, rows=ROWS, drop_last=False):
+                 valid=0, torch_name="", seed=1, rows=ROWS, drop_last=False, opt=None):
         self.name, self.sched, self.make, self.per_step = name, sched, make, per_step
+        # (trainc optimizer, torch factory); default plain SGD at lr
+        self.opt = opt or (f"sgd {{ lr = {lr!r} }}", lambda ps: torch.optim.SGD(ps, lr=lr))
         self.dtype, self.lr, self.plateau, self.valid = dtype, lr, plateau, valid
         self.torch_name, self.seed, self.rows, self.drop_last = torch_name, seed, rows, drop_last
 
@@ -196,30 +211,78 @@ CASES = [
     C("inverse_time_step", 'inverse_time { k = 0.1, every = "step" }',
       lambda o, t: S.LambdaLR(o, lambda e: 1 / (1 + 0.1 * e)), per_step=True,
       torch_name="LambdaLR(1/(1+ke))"),
-    C("cyclic_lr", "cyclic_lr { base_lr = 0.02, max_lr = 0.2, step_size_up = 5, step_size_down = 3 }",
+    C("cyclic_lr", "cyclic_lr { base_lr = 0.02, max_lr = 0.2, step_size_up = 5, step_size_down = 3, cycle_momentum = false }",
       lambda o, t: S.CyclicLR(o, base_lr=0.02, max_lr=0.2, step_size_up=5, step_size_down=3,
                               cycle_momentum=False),
       per_step=True, torch_name="CyclicLR(cycle_momentum=False)"),
-    C("cyclic_lr_epoch", 'cyclic_lr { base_lr = 0.01, max_lr = 0.15, step_size_up = 2, every = "epoch" }',
+    C("cyclic_lr_epoch", 'cyclic_lr { base_lr = 0.01, max_lr = 0.15, step_size_up = 2, every = "epoch", cycle_momentum = false }',
       lambda o, t: S.CyclicLR(o, base_lr=0.01, max_lr=0.15, step_size_up=2, cycle_momentum=False),
       torch_name="CyclicLR(cycle_momentum=False)"),
-    C("one_cycle_lr", "one_cycle_lr { max_lr = 0.3 }",
+    C("one_cycle_lr", "one_cycle_lr { max_lr = 0.3, cycle_momentum = false }",
       lambda o, t: S.OneCycleLR(o, max_lr=0.3, total_steps=t, cycle_momentum=False),
-      per_step=True, torch_name="OneCycleLR(cycle_momentum=False; ours does not cycle momentum)"),
-    C("one_cycle_lr_partial", "one_cycle_lr { max_lr = 0.3, pct_start = 0.25 }",
+      per_step=True, torch_name="OneCycleLR(cycle_momentum=False)"),
+    C("one_cycle_lr_partial", "one_cycle_lr { max_lr = 0.3, pct_start = 0.25, cycle_momentum = false }",
       lambda o, t: S.OneCycleLR(o, max_lr=0.3, total_steps=t, pct_start=0.25, cycle_momentum=False),
       per_step=True, rows=36, torch_name="OneCycleLR(total = 5 steps per epoch, the last of 4 rows; "
-      "cycle_momentum=False; ours does not cycle momentum)"),
-    C("one_cycle_lr_short", "one_cycle_lr { max_lr = 0.3, total_steps = 40 }", one_cycle_short,
+      "cycle_momentum=False)"),
+    C("one_cycle_lr_short", "one_cycle_lr { max_lr = 0.3, total_steps = 40, cycle_momentum = false }", one_cycle_short,
       per_step=True, torch_name="OneCycleLR(total_steps=40 < the run; cycle_momentum=False; ours "
       "does not cycle momentum), then its last lr"),
     C("cosine_step_droplast", 'cosine { every = "step" }', lambda o, t: S.CosineAnnealingLR(o, T_max=t),
       per_step=True, rows=36, drop_last=True,
       torch_name="CosineAnnealingLR(T_max = the run: 4 steps per epoch with drop_last)"),
-    C("one_cycle_lr_epoch", 'one_cycle_lr { max_lr = 0.25, pct_start = 0.4, div_factor = 10, every = "epoch" }',
+    C("one_cycle_lr_epoch", 'one_cycle_lr { max_lr = 0.25, pct_start = 0.4, div_factor = 10, every = "epoch", cycle_momentum = false }',
       lambda o, t: S.OneCycleLR(o, max_lr=0.25, total_steps=t, pct_start=0.4, div_factor=10,
                                 cycle_momentum=False),
-      torch_name="OneCycleLR(cycle_momentum=False; ours does not cycle momentum)"),
+      torch_name="OneCycleLR(cycle_momentum=False)"),
+    # cycle_momentum = true (the default, as torch's): the momentum (SGD,
+    # RMSprop) or beta1 (Adam) goes against the lr every step
+    # (max_lr 0.3 with momentum up to 0.95 amplifies float32 rounding past
+    # 1e-5 by step 42; in double below)
+    C("one_cycle_momentum_sgd", "one_cycle_lr { max_lr = 0.1 }",
+      lambda o, t: S.OneCycleLR(o, max_lr=0.1, total_steps=t), per_step=True,
+      opt=("sgd { lr = 0.1, momentum = 0.9 }", lambda ps: torch.optim.SGD(ps, lr=0.1, momentum=0.9)),
+      torch_name="OneCycleLR(cycle_momentum=True) on SGD(momentum=0.9)"),
+    C("one_cycle_momentum_nesterov", "one_cycle_lr { max_lr = 0.2, base_momentum = 0.7, max_momentum = 0.9 }",
+      lambda o, t: S.OneCycleLR(o, max_lr=0.2, total_steps=t, base_momentum=0.7, max_momentum=0.9),
+      per_step=True,
+      opt=("sgd { lr = 0.1, momentum = 0.9, nesterov = true, weight_decay = 0.01 }",
+           lambda ps: torch.optim.SGD(ps, lr=0.1, momentum=0.9, nesterov=True, weight_decay=0.01)),
+      torch_name="OneCycleLR(cycle_momentum=True, base 0.7, max 0.9) on SGD(nesterov)"),
+    C("one_cycle_momentum_plain_sgd", "one_cycle_lr { max_lr = 0.2 }",
+      lambda o, t: S.OneCycleLR(o, max_lr=0.2, total_steps=t), per_step=True,
+      torch_name="OneCycleLR(cycle_momentum=True) on SGD(momentum=0): torch gives it momentum"),
+    C("one_cycle_momentum_adam", "one_cycle_lr { max_lr = 0.02 }",
+      lambda o, t: S.OneCycleLR(o, max_lr=0.02, total_steps=t), per_step=True,
+      opt=("adam { lr = 0.01 }", lambda ps: torch.optim.Adam(ps, lr=0.01)),
+      torch_name="OneCycleLR(cycle_momentum=True) on Adam: betas[0] cycled"),
+    C("one_cycle_momentum_adam_epoch", 'one_cycle_lr { max_lr = 0.02, pct_start = 0.4, every = "epoch" }',
+      lambda o, t: S.OneCycleLR(o, max_lr=0.02, total_steps=t, pct_start=0.4),
+      opt=("adam { lr = 0.01, amsgrad = true }", lambda ps: torch.optim.Adam(ps, lr=0.01, amsgrad=True)),
+      torch_name="OneCycleLR(cycle_momentum=True, per epoch) on Adam(amsgrad)"),
+    C("one_cycle_momentum_rmsprop", "one_cycle_lr { max_lr = 0.003 }",
+      lambda o, t: S.OneCycleLR(o, max_lr=0.003, total_steps=t), per_step=True,
+      opt=("rmsprop { lr = 0.01, centered = true }",
+           lambda ps: torch.optim.RMSprop(ps, lr=0.01, centered=True)),
+      torch_name="OneCycleLR(cycle_momentum=True) on RMSprop(centered, momentum=0)"),
+    C("cyclic_momentum_sgd", "cyclic_lr { base_lr = 0.02, max_lr = 0.2, step_size_up = 5, step_size_down = 3 }",
+      lambda o, t: S.CyclicLR(o, base_lr=0.02, max_lr=0.2, step_size_up=5, step_size_down=3),
+      per_step=True,
+      opt=("sgd { lr = 0.1, momentum = 0.5 }", lambda ps: torch.optim.SGD(ps, lr=0.1, momentum=0.5)),
+      torch_name="CyclicLR(cycle_momentum=True) on SGD(momentum=0.5)"),
+    C("cyclic_momentum_nesterov", "cyclic_lr { base_lr = 0.01, max_lr = 0.1, step_size_up = 7, "
+      "base_momentum = 0.6, max_momentum = 0.95 }",
+      lambda o, t: S.CyclicLR(o, base_lr=0.01, max_lr=0.1, step_size_up=7, base_momentum=0.6,
+                              max_momentum=0.95),
+      per_step=True,
+      opt=("sgd { lr = 0.1, momentum = 0.9, nesterov = true }",
+           lambda ps: torch.optim.SGD(ps, lr=0.1, momentum=0.9, nesterov=True)),
+      torch_name="CyclicLR(cycle_momentum=True, base 0.6, max 0.95) on SGD(nesterov)"),
+    C("cyclic_momentum_rmsprop", "cyclic_lr { base_lr = 0.001, max_lr = 0.004, step_size_up = 6 }",
+      lambda o, t: S.CyclicLR(o, base_lr=0.001, max_lr=0.004, step_size_up=6), per_step=True,
+      opt=("rmsprop { lr = 0.01, momentum = 0.5 }",
+           lambda ps: torch.optim.RMSprop(ps, lr=0.01, momentum=0.5)),
+      torch_name="CyclicLR(cycle_momentum=True) on RMSprop(momentum=0.5)"),
     C("plateau", "reduce_lr_on_plateau { factor = 0.5, patience = 1, threshold = 0.05, cooldown = 1, min_lr = 0.02 }",
       lambda o, t: S.ReduceLROnPlateau(o, factor=0.5, patience=1, threshold=0.05, cooldown=1,
                                        min_lr=0.02),
@@ -238,10 +301,24 @@ CASES = [
     C("cosine_step_double", 'cosine { eta_min = 0.002, every = "step" }',
       lambda o, t: S.CosineAnnealingLR(o, T_max=t, eta_min=0.002), per_step=True, dtype="double",
       torch_name="CosineAnnealingLR(T_max = the run)"),
-    C("one_cycle_lr_double", "one_cycle_lr { max_lr = 0.3 }",
+    C("one_cycle_lr_double", "one_cycle_lr { max_lr = 0.3, cycle_momentum = false }",
       lambda o, t: S.OneCycleLR(o, max_lr=0.3, total_steps=t, cycle_momentum=False),
       per_step=True, dtype="double",
-      torch_name="OneCycleLR(cycle_momentum=False; ours does not cycle momentum)"),
+      torch_name="OneCycleLR(cycle_momentum=False)"),
+    C("one_cycle_momentum_sgd_double", "one_cycle_lr { max_lr = 0.3 }",
+      lambda o, t: S.OneCycleLR(o, max_lr=0.3, total_steps=t), per_step=True, dtype="double",
+      opt=("sgd { lr = 0.1, momentum = 0.9 }", lambda ps: torch.optim.SGD(ps, lr=0.1, momentum=0.9)),
+      torch_name="OneCycleLR(cycle_momentum=True) on SGD(momentum=0.9)"),
+    C("one_cycle_momentum_adam_double", "one_cycle_lr { max_lr = 0.02 }",
+      lambda o, t: S.OneCycleLR(o, max_lr=0.02, total_steps=t), per_step=True, dtype="double",
+      opt=("adam { lr = 0.01 }", lambda ps: torch.optim.Adam(ps, lr=0.01)),
+      torch_name="OneCycleLR(cycle_momentum=True) on Adam: betas[0] cycled"),
+    C("cyclic_momentum_nesterov_double", "cyclic_lr { base_lr = 0.01, max_lr = 0.1, step_size_up = 7 }",
+      lambda o, t: S.CyclicLR(o, base_lr=0.01, max_lr=0.1, step_size_up=7), per_step=True,
+      dtype="double",
+      opt=("sgd { lr = 0.1, momentum = 0.9, nesterov = true }",
+           lambda ps: torch.optim.SGD(ps, lr=0.1, momentum=0.9, nesterov=True)),
+      torch_name="CyclicLR(cycle_momentum=True) on SGD(nesterov)"),
     C("plateau_double", "reduce_lr_on_plateau { factor = 0.5, patience = 1, threshold = 0.05, cooldown = 1, min_lr = 0.02 }",
       lambda o, t: S.ReduceLROnPlateau(o, factor=0.5, patience=1, threshold=0.05, cooldown=1,
                                        min_lr=0.02),
@@ -276,7 +353,7 @@ local x = input {{ {FEATURES} }}
 local y = labels {{ 1 }}
 local h = tanh(linear(x, {HIDDEN}, {{ name = "fc1" }}))
 minimize(mse(linear(h, 1, {{ name = "fc2" }}), y))
-optimizer = sgd {{ lr = {c.lr!r} }}
+optimizer = {c.opt[0]}
 {"" if c.sched is None else "schedule = " + c.sched + chr(10)}train {{ batch = {BATCH}, epochs = 1000, seed = {c.seed}, shuffle = false, drop_last = {str(c.drop_last).lower()} }}
 """
     with open(os.path.join(folder, "spec.lua"), "w") as f:
@@ -377,12 +454,22 @@ def run_trainc(trainc, c, folder):
         cmds.append([exe, "train"] + lim + ["--weights", f"{tag}.weights", "--metrics",
                                             f"{tag}.csv", "--quiet"] + trace)
     cmds.append([exe, "export", "final", "--weights", "main.weights"])
+    resume = "cycle_momentum=True" in c.torch_name
+    if resume:
+        # checkpoints at steps 23 and 46 of the same run, then resumed from the last
+        cmds += [[exe, "train", "--epochs", str(EPOCHS), "--checkpoint", "c.ck", "--every-steps", "23",
+                  "--weights", "ck.weights", "--quiet"],
+                 [exe, "train", "--epochs", str(EPOCHS), "--resume", "c.ck", "--weights",
+                  "resumed.weights", "--quiet"],
+                 [exe, "export", "resumed", "--weights", "resumed.weights"]]
     for cmd in cmds:
         r = run(cmd, folder)
         if r.returncode != 0:
             return fail_text(cmd[1:], r)
     res["init"] = load_export(os.path.join(folder, "init"))
     res["final"] = load_export(os.path.join(folder, "final"))
+    if resume:
+        res["resumed"] = load_export(os.path.join(folder, "resumed"))
     res["metrics"] = {tag: read_metrics(os.path.join(folder, f"{tag}.csv")) for tag, _ in runs}
     res["trace"] = load_trace(os.path.join(folder, "trace.csv"), res["init"])
     res["limits"] = runs
@@ -412,6 +499,11 @@ int main(int argc, char **argv)
         for (long e = 0; e < n; e++) printf("%%.17g\n", model_lr(e, base, total));
         return 0;
     }
+    if (argv[1][0] == 'm') { /* model_momentum(0..n-1, total) */
+        long total = atol(argv[3]), n = atol(argv[4]);
+        for (long e = 0; e < n; e++) printf("%%.17g\n", model_momentum(e, total));
+        return 0;
+    }
 %(plateau_main)s
     return 0;
 }
@@ -427,15 +519,15 @@ PLATEAU_MAIN = r"""
 
 
 def build_harness(c, folder):
-    """The model_lr block of model.c (and rt_plateau_step) as a program."""
+    """The model_lr and model_momentum blocks at the end of model.c (and
+    rt_plateau_step) as a program."""
     out = os.path.join(folder, "trainer")
     with open(os.path.join(out, "model.c")) as f:
         src = f.read()
     i = src.find("/* ---- learning rate")
     if i < 0:
         return None, "no '/* ---- learning rate' block in model.c"
-    j = src.find("\n/* ---- ", i + 10)
-    sched = src[i:] if j < 0 else src[i:j]
+    sched = src[i:]
     plateau, pmain = "", ""
     if "model_plateau_init" in sched:
         with open(os.path.join(out, "runtime", "rt_model.c")) as f:
@@ -466,6 +558,12 @@ def harness_lrs(exe, args):
 # ---- the PyTorch side ----
 
 HISTORY = []  # the parameters after each step of the last run_torch, in PARAMS order
+MOMENTA = []  # (epoch from 0, momentum or beta1) of each step of the last run_torch
+
+
+def group_momentum(g):
+    """torch's momentum of a parameter group: SGD/RMSprop's momentum, Adam's beta1."""
+    return float(g["momentum"]) if "momentum" in g else float(g["betas"][0]) if "betas" in g else 0.0
 
 
 def run_torch(c, X, y, init, n_valid, epochs=EPOCHS, steps=None, make=None, prestep=0):
@@ -483,7 +581,7 @@ def run_torch(c, X, y, init, n_valid, epochs=EPOCHS, steps=None, make=None, pres
     lossf = nn.MSELoss()
     batches = [(xt[s:s + BATCH], yt[s:s + BATCH]) for s in range(0, n, BATCH)
                if not (c.drop_last and s + BATCH > n)]
-    opt = torch.optim.SGD(net.parameters(), lr=c.lr)
+    opt = c.opt[1](net.parameters())
     spe = len(batches)
     if c.per_step:
         total = steps if steps is not None else spe * epochs
@@ -496,13 +594,15 @@ def run_torch(c, X, y, init, n_valid, epochs=EPOCHS, steps=None, make=None, pres
             sched.step()
     step, lrs, per_epoch = 0, [], []
     HISTORY.clear()
-    for _ in range(epochs):
+    MOMENTA.clear()
+    for epoch in range(epochs):
         tot, seen = 0.0, 0
         for xb, yb in batches:
             opt.zero_grad()
             loss = lossf(net(xb), yb)
             loss.backward()
             lrs.append(float(opt.param_groups[0]["lr"]))
+            MOMENTA.append((epoch, group_momentum(opt.param_groups[0])))
             opt.step()
             step += 1
             HISTORY.append([p.detach().numpy().copy() for p in net.parameters()])
@@ -551,7 +651,9 @@ def compare_params(c, got, want):
         d = np.abs(g - w)
         excess = d / (rtol * np.abs(w) + atol)
         worst = max(worst, float(np.max(excess)))
-        worst_rel = max(worst_rel, float(np.max(d / np.maximum(np.abs(w), 1e-300))))
+        big = np.abs(w) > 1e-3  # relative differences of values near zero mean nothing
+        if big.any():
+            worst_rel = max(worst_rel, float(np.max(d[big] / np.abs(w[big]))))
         bad = int(np.sum(~(excess <= 1)))
         if bad:
             ok = False
@@ -595,6 +697,77 @@ def compare_lrs(got, want, what):
     return True, f"worst relative difference {worst:.3g}", worst
 
 
+# ---- cycle_momentum on an optimizer without a momentum: refused as torch refuses ----
+
+O = torch.optim
+# (trainc optimizer, trainc schedule, torch optimizer, torch scheduler or None: trainc only)
+MOMENTUM_ERRORS = [
+    ("adam { lr = 0.01 }", "cyclic_lr { base_lr = 0.01, max_lr = 0.1 }",
+     lambda ps: O.Adam(ps, lr=0.01), lambda o: S.CyclicLR(o, base_lr=0.01, max_lr=0.1)),
+    ("adam { lr = 0.01 }", "cyclic_lr { base_lr = 0.01, max_lr = 0.1, cycle_momentum = false }",
+     lambda ps: O.Adam(ps, lr=0.01),
+     lambda o: S.CyclicLR(o, base_lr=0.01, max_lr=0.1, cycle_momentum=False)),
+    ("nadam { }", "cyclic_lr { base_lr = 0.01, max_lr = 0.1 }",
+     lambda ps: O.NAdam(ps), lambda o: S.CyclicLR(o, base_lr=0.01, max_lr=0.1)),
+    ("rmsprop { }", "cyclic_lr { base_lr = 0.01, max_lr = 0.1 }",
+     lambda ps: O.RMSprop(ps), lambda o: S.CyclicLR(o, base_lr=0.01, max_lr=0.1)),
+    ("sgd { lr = 0.1 }", "cyclic_lr { base_lr = 0.01, max_lr = 0.1 }",
+     lambda ps: O.SGD(ps, lr=0.1), lambda o: S.CyclicLR(o, base_lr=0.01, max_lr=0.1)),
+    ("adagrad { }", "one_cycle_lr { max_lr = 0.1 }",
+     lambda ps: O.Adagrad(ps), lambda o: S.OneCycleLR(o, max_lr=0.1, total_steps=10)),
+    ("adadelta { }", "one_cycle_lr { max_lr = 0.1 }",
+     lambda ps: O.Adadelta(ps), lambda o: S.OneCycleLR(o, max_lr=0.1, total_steps=10)),
+    ("adadelta { }", "one_cycle_lr { max_lr = 0.1, cycle_momentum = false }",
+     lambda ps: O.Adadelta(ps),
+     lambda o: S.OneCycleLR(o, max_lr=0.1, total_steps=10, cycle_momentum=False)),
+    ("radam { }", "one_cycle_lr { max_lr = 0.1 }",
+     lambda ps: O.RAdam(ps), lambda o: S.OneCycleLR(o, max_lr=0.1, total_steps=10)),
+    ("adamw { }", "one_cycle_lr { max_lr = 0.1 }",
+     lambda ps: O.AdamW(ps), lambda o: S.OneCycleLR(o, max_lr=0.1, total_steps=10)),
+    # trainc's own forms and limits (no torch counterpart)
+    ("heavy_ball { lr = 0.1 }", "one_cycle_lr { max_lr = 0.1 }", None, None),
+    ("sgd { lr = 0.1, momentum = 0.9 }", "one_cycle_lr { max_lr = 0.1, max_momentum = 0 }",
+     None, None),
+]
+
+
+def check_momentum_errors(trainc, base):
+    folder = os.path.join(base, "momentum_errors")
+    os.makedirs(folder, exist_ok=True)
+    with open(os.path.join(folder, "data.csv"), "w") as f:
+        f.write("x0,target\n1,2\n3,4\n")
+    for k, (opt, sched, topt, tsched) in enumerate(MOMENTUM_ERRORS):
+        with open(os.path.join(folder, "spec.lua"), "w") as f:
+            f.write(f"""model "m{k}"
+data = csv {{ train = "data.csv", label = "target", header = true }}
+local x = input {{ 1 }}
+local y = labels {{ 1 }}
+minimize(mse(linear(x, 1), y))
+optimizer = {opt}
+schedule = {sched}
+train {{ batch = 1, epochs = 1 }}
+""")
+        r = run([trainc, "gen", "spec.lua", "-o", f"out{k}", "-q"], folder)
+        text = (r.stdout + r.stderr).strip()
+        if tsched is None:
+            torch_err = True
+        else:
+            try:
+                tsched(topt([nn.Parameter(torch.zeros(1))]))
+                torch_err = False
+            except ValueError as e:
+                torch_err = "support momentum" in str(e)
+        if torch_err:
+            ok = (r.returncode != 0 and "spec.lua:7:" in text and "cycle_momentum" in text
+                  and "Segmentation" not in text)
+            what = ("as torch raises" if tsched else "(trainc's own limit)")
+            report(ok, f"optimizer = {opt}, schedule = {sched}: refused {what}, a spec error at "
+                       f"spec.lua:7 naming cycle_momentum", f"exit {r.returncode}: {text[-300:]}")
+        else:
+            report(r.returncode == 0, f"optimizer = {opt}, schedule = {sched}: accepted as torch "
+                                      f"accepts it", text[-300:])
+
+
 # ---- main ----
 
 def main():
@@ -631,6 +804,8 @@ def main():
 
     print(f"# {len(CASES)} trainers built and run in {time.time() - t0:.1f}s", flush=True)
     worst_lr_csv, worst_lr_exact, worst_param = 0.0, 0.0, {"float": 0.0, "double": 0.0}
+    worst_mom = 0.0
+    worst_case = {}
     worst_bound = {"float": 0.0, "double": 0.0}
     for c in CASES:
         res = results[c.name]
@@ -685,6 +860,21 @@ def main():
                            + (" (vs torch's recursive form)" if not c.plateau
                               and "closed form" not in c.torch_name
                               and "LambdaLR" not in c.torch_name else ""), detail)
+            # 2b. the momentum (or beta1) of every step, from model_momentum
+            if exe and not c.plateau:
+                moms = list(MOMENTA)
+                if c.per_step:
+                    got = harness_lrs(exe, ["m", c.lr, kw.get("steps") or len(lrs), len(moms)])
+                else:
+                    got_e = harness_lrs(exe, ["m", c.lr, kw["epochs"], kw["epochs"]])
+                    got = [got_e[e] for e, _ in moms]
+                ok, detail, worst = compare_lrs(got, [m for _, m in moms], "step")
+                worst_mom = max(worst_mom, worst)
+                report(ok, f"{label}, {run_text}: model_momentum = torch's momentum (or beta1) at "
+                           f"every step, within 1e-12 relative", detail.replace("lr ", "momentum "))
+                if tag == "main" and "cycle_momentum=True" in c.torch_name:
+                    distinct = len(set(round(m, 15) for _, m in moms))
+                    report(distinct >= 3, f"{c.name}: the momentum was cycled ({distinct} values)")
             if tag != "main":
                 continue
             # 3. the parameters
@@ -693,6 +883,11 @@ def main():
                         for p in PARAMS)
             report(moved > 1e-3, f"{c.name}: {len(lrs)} steps changed the weights",
                    f"max change {moved:g}")
+            if "resumed" in res:
+                same = all(np.array_equal(res["resumed"][p], final[p]) for p in PARAMS)
+                report(same, f"{c.name}: resumed from the step-46 checkpoint, the run ends with "
+                             f"bit-identical weights (the cycled momentum and the optimizer state "
+                             f"carry over)")
             ok, detail, wr = compare_params(c, final, want)
             # and after every step on the way (--trace against torch's history)
             history = list(HISTORY) if len(HISTORY) == len(res["trace"]) else None
@@ -700,15 +895,19 @@ def main():
                 report(False, f"{label}: the trace has every step",
                        f"{len(res['trace'])} traced steps, torch took {len(HISTORY)}")
             else:
-                step_ok, step_detail = True, ""
+                step_ok, step_detail, step_rel, step_bound = True, "", 0.0, 0.0
                 for k, (got_k, want_k) in enumerate(zip(res["trace"], history), 1):
-                    okk, dk, _ = compare_params(c, got_k, dict(zip(PARAMS, want_k)))
-                    if not okk:
+                    okk, dk, rk = compare_params(c, got_k, dict(zip(PARAMS, want_k)))
+                    step_rel = max(step_rel, rk)
+                    if okk:
+                        step_bound = max(step_bound, float(dk.split("= ")[-1]))
+                    elif step_ok:
                         step_ok, step_detail = False, f"step {k}: {dk}"
-                        break
                 report(step_ok, f"{label}: every parameter matches torch after every one of "
                                 f"the {len(history)} steps", step_detail)
             worst_param[c.dtype] = max(worst_param[c.dtype], wr)
+            if history is not None:
+                worst_case[c.name] = (c.dtype, step_rel, step_bound if step_ok else step_detail)
             if ok:
                 worst_bound[c.dtype] = max(worst_bound[c.dtype], float(detail.split("= ")[-1]))
             if c.plateau:
@@ -741,14 +940,31 @@ def main():
                 ok, detail, _, _ = compare_csv_lr(res["metrics"]["main"], ope)
                 report(not ok, "mismatch detected: step_lr lr column vs torch StepLR with gamma 0.55",
                        detail if ok else "")
+            if c.name in ("one_cycle_momentum_adam", "cyclic_momentum_sgd"):
+                # torch without cycle_momentum: the momentum's part must show
+                if c.name == "cyclic_momentum_sgd":
+                    nomom = lambda o, t: S.CyclicLR(o, base_lr=0.02, max_lr=0.2, step_size_up=5,
+                                                    step_size_down=3, cycle_momentum=False)
+                else:
+                    nomom = lambda o, t: S.OneCycleLR(o, max_lr=0.02, total_steps=t,
+                                                      cycle_momentum=False)
+                other, _, _ = run_torch(c, X, y, init, n_valid, make=nomom)
+                ok, detail, _ = compare_params(c, final, other)
+                report(not ok, f"mismatch detected: {c.name} parameters vs torch with "
+                               f"cycle_momentum=False", detail if ok else "")
             if c.name == "cosine_step":
                 _, olrs, ope = run_torch(c, X, y, init, n_valid, prestep=1)
                 ok, detail, _, _ = compare_csv_lr(res["metrics"]["main"], ope)
                 report(not ok, "mismatch detected: cosine_step lr column vs torch's scheduler "
                                "one step ahead (an off-by-one)", detail if ok else "")
 
+    check_momentum_errors(trainc, base)
     print(f"# worst relative lr difference: --metrics column {worst_lr_csv:.3g}, "
-          f"generated model_lr {worst_lr_exact:.3g}")
+          f"generated model_lr {worst_lr_exact:.3g}; model_momentum {worst_mom:.3g}")
+    for name, (dt, wr, detail) in worst_case.items():
+        print(f"# {name} ({dt}), every step: largest relative parameter difference {wr:.3g} "
+              f"(values > 1e-3); worst |diff| / bound "
+              + (f"{detail:.3g}" if isinstance(detail, float) else f"over 1: {detail}"))
     print(f"# worst relative parameter difference after 60 or more steps: "
           f"float {worst_param['float']:.3g}, double {worst_param['double']:.3g} "
           f"(worst |diff| / bound: float {worst_bound['float']:.3g}, "

@@ -16,8 +16,10 @@ static const int maximize = {{maximize}};
 
 /* one range of the flat buffers: p, g and the state s, u at the same offset */
 RT_CLONES static void update_range(real *restrict p, const real *restrict grad,
-                                   real *restrict state, long n, double lr, real weight_decay, long t)
+                                   real *restrict state, long n, double lr, double momentum,
+                                   real weight_decay, long t)
 {
+    (void)momentum; /* none to cycle: a schedule's cycle_momentum is refused */
     const real lr_r = (real)lr; /* the element type's lr, as torch's kernels get it */
     (void)t;
     real *restrict s = state, *restrict u = state + MODEL_N_PARAMS;
@@ -32,7 +34,7 @@ RT_CLONES static void update_range(real *restrict p, const real *restrict grad,
     }
 }
 
-void model_update(real *param, real *grad, real *state, double lr, long t)
+void model_update(real *param, real *grad, real *state, double lr, double momentum, long t)
 {
 {{ranges}}
 }

@@ -19,8 +19,10 @@ static const int maximize = {{maximize}};
 
 /* one range of the flat buffers: p, g and the state s at the same offset */
 RT_CLONES static void update_range(real *restrict p, const real *restrict grad,
-                                   real *restrict state, long n, double lr, real weight_decay, long t)
+                                   real *restrict state, long n, double lr, double momentum,
+                                   real weight_decay, long t)
 {
+    (void)momentum; /* none to cycle: a schedule's cycle_momentum is refused */
     real *restrict s = state;
     const real neg_clr = (real)(-((double)lr / (1 + (double)(t - 1) * lr_decay)));
     for (long i = 0; i < n; i++) {
@@ -32,7 +34,7 @@ RT_CLONES static void update_range(real *restrict p, const real *restrict grad,
     }
 }
 
-void model_update(real *param, real *grad, real *state, double lr, long t)
+void model_update(real *param, real *grad, real *state, double lr, double momentum, long t)
 {
 {{ranges}}
 }

@@ -9,13 +9,14 @@
  * State: m, u (the infinity norm), from 0. The step size is computed in
  * double once per call and rounded to the element type; then torch's
  * kernels: add_ with alpha is fma, addcdiv is p + (-step * m) / u. */
-static const double beta1 = {{beta1}}, beta2 = {{beta2}};
+static const double beta2 = {{beta2}}; /* beta1: the step's, {{beta1}} or a schedule's (model_momentum) */
 static const real eps = {{eps}};
 static const int maximize = {{maximize}};
 
 /* one range of the flat buffers: p, g and the state m, u at the same offset */
 RT_CLONES static void update_range(real *restrict p, const real *restrict grad,
-                                   real *restrict state, long n, double lr, real weight_decay, long t)
+                                   real *restrict state, long n, double lr, double beta1,
+                                   real weight_decay, long t)
 {
     real *restrict m = state, *restrict u = state + MODEL_N_PARAMS;
     const real b1 = (real)beta1, b2 = (real)beta2, mix1 = (real)(1 - beta1);
@@ -29,7 +30,8 @@ RT_CLONES static void update_range(real *restrict p, const real *restrict grad,
     }
 }
 
-void model_update(real *param, real *grad, real *state, double lr, long t)
+/* momentum: this step's beta1 */
+void model_update(real *param, real *grad, real *state, double lr, double momentum, long t)
 {
 {{ranges}}
 }

@@ -6,22 +6,25 @@
  *                                               before the moments)
  *   m <- beta1 * m + (1 - beta1) * g
  *   v <- beta2 * v + (1 - beta2) * g^2
- *   vmax <- max(vmax, v)  and v below is vmax  if amsgrad (the raw v)
+ *   v_max <- max(v_max, v)  and v below is v_max   if amsgrad (the raw v)
  *   p <- p - lr / (1 - beta1^t) * m / (sqrt(v) / sqrt(1 - beta2^t) + eps)
- * State: m, v, vmax, from 0. The decay factor, bias corrections and step
- * size are computed in double once per call and rounded to the element
- * type; then torch's kernels: add_ with alpha is fma, addcmul is
- * fma((1 - beta2) * g, g, beta2 * v), addcdiv is p + (-step * m) / denom. */
-static const double beta1 = {{beta1}}, beta2 = {{beta2}};
+ * State: m, v, and v_max with amsgrad, from 0. beta1 is the step's
+ * (model_momentum: {{beta1}}, or the schedule's when it cycles the momentum).
+ * The decay factor, bias corrections and step size are computed in double
+ * once per call and rounded to the element type; then torch's kernels:
+ * add_ with alpha is fma, addcmul is fma((1 - beta2) * g, g, beta2 * v),
+ * addcdiv is p + (-step * m) / denom. */
+static const double beta2 = {{beta2}};
 static const real eps = {{eps}};
 static const int amsgrad = {{amsgrad}}, maximize = {{maximize}};
 
-/* one range of the flat buffers: p, g and the state m, v, vmax at the same offset */
+/* one range of the flat buffers: p, g and the state m, v (, v_max) at the same offset */
 RT_CLONES static void update_range(real *restrict p, const real *restrict grad,
-                                   real *restrict state, long n, double lr, real weight_decay, long t)
+                                   real *restrict state, long n, double lr, double beta1,
+                                   real weight_decay, long t)
 {
-    real *restrict m = state, *restrict v = state + MODEL_N_PARAMS,
-                   *restrict vmax = state + 2 * MODEL_N_PARAMS;
+    real *restrict m = state, *restrict v = state + MODEL_N_PARAMS;
+    real *restrict v_max = amsgrad ? state + 2 * MODEL_N_PARAMS : NULL;
     const double bc1 = 1 - pow(beta1, (double)t), bc2 = 1 - pow(beta2, (double)t);
     const real b1 = (real)beta1, b2 = (real)beta2, mix1 = (real)(1 - beta1),
                mix2 = (real)(1 - beta2);
@@ -33,12 +36,13 @@ RT_CLONES static void update_range(real *restrict p, const real *restrict grad,
         m[i] = fma(g, mix1, m[i] * b1);
         v[i] = fma(mix2 * g, g, v[i] * b2);
         real vv = v[i];
-        if (amsgrad) vv = vmax[i] = fmax(vmax[i], vv);
+        if (amsgrad) vv = v_max[i] = fmax(v_max[i], vv);
         p[i] += neg_step * m[i] / (sqrt(vv) / sqrt_bc2 + eps);
     }
 }
 
-void model_update(real *param, real *grad, real *state, double lr, long t)
+/* momentum: this step's beta1 */
+void model_update(real *param, real *grad, real *state, double lr, double momentum, long t)
 {
 {{ranges}}
 }

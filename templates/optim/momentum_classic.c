@@ -12,8 +12,10 @@ static const real gamma_ = {{gamma}}; /* "gamma" is a libm function */
 
 /* one range of the flat buffers: w, g and the state v at the same offset */
 RT_CLONES static void update_range(real *restrict w, const real *restrict grad,
-                                   real *restrict state, long n, double lr, real weight_decay, long t)
+                                   real *restrict state, long n, double lr, double momentum,
+                                   real weight_decay, long t)
 {
+    (void)momentum; /* none to cycle: a schedule's cycle_momentum is refused */
     const real lr_r = (real)lr; /* the element type's lr, as torch's kernels get it */
     (void)weight_decay, (void)t; /* no weight_decay option: always 0; v starts at 0 */
     real *restrict v = state;
@@ -23,7 +25,7 @@ RT_CLONES static void update_range(real *restrict w, const real *restrict grad,
     }
 }
 
-void model_update(real *param, real *grad, real *state, double lr, long t)
+void model_update(real *param, real *grad, real *state, double lr, double momentum, long t)
 {
     (void)state;
 {{ranges}}

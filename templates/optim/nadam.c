@@ -20,7 +20,8 @@
  * each range computes its two step sizes from them and its own lr (a
  * parameter group may have another), in double in torch's order, rounded to
  * the element type. */
-static const double beta1 = {{beta1}}, beta2 = {{beta2}}, momentum_decay = {{momentum_decay}};
+/* beta1: the step's, {{beta1}} or a schedule's (model_momentum) */
+static const double beta2 = {{beta2}}, momentum_decay = {{momentum_decay}};
 static const real eps = {{eps}};
 
 /* this step's scalars, set by model_update before the ranges */
@@ -28,7 +29,8 @@ static double mu_t, mu_next, product, product_next; /* mu_t, mu_{t+1}, P, P' */
 
 /* one range of the flat buffers: p, g and the state m, v at the same offset */
 RT_CLONES static void update_range(real *restrict p, const real *restrict grad,
-                                   real *restrict state, long n, double lr, real weight_decay, long t)
+                                   real *restrict state, long n, double lr, double beta1,
+                                   real weight_decay, long t)
 {
     real *restrict m = state, *restrict v = state + MODEL_N_PARAMS;
     const real b1 = (real)beta1, b2 = (real)beta2, mix1 = (real)(1 - beta1),
@@ -47,8 +49,10 @@ RT_CLONES static void update_range(real *restrict p, const real *restrict grad,
     }
 }
 
-void model_update(real *param, real *grad, real *state, double lr, long t)
+/* momentum: this step's beta1 */
+void model_update(real *param, real *grad, real *state, double lr, double momentum, long t)
 {
+    const double beta1 = momentum;
     real *P = state + MODEL_N_STATE - 1;
     mu_t = beta1 * (1 - 0.5 * pow(0.96, (double)t * momentum_decay));
     mu_next = beta1 * (1 - 0.5 * pow(0.96, (double)(t + 1) * momentum_decay));

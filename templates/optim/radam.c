@@ -16,12 +16,13 @@
  * rounded in torch's order: ((m_hat * lr) * adaptive) * r with adaptive =
  * (1 / (sqrt(v) + eps)) * sqrt(1 - beta2^t) (torch's scalar / tensor is a
  * reciprocal times the scalar), then p - that. */
-static const double beta1 = {{beta1}}, beta2 = {{beta2}};
+static const double beta2 = {{beta2}}; /* beta1: the step's, {{beta1}} or a schedule's (model_momentum) */
 static const real eps = {{eps}};
 
 /* one range of the flat buffers: p, g and the state m, v at the same offset */
 RT_CLONES static void update_range(real *restrict p, const real *restrict grad,
-                                   real *restrict state, long n, double lr, real weight_decay, long t)
+                                   real *restrict state, long n, double lr, double beta1,
+                                   real weight_decay, long t)
 {
     const real lr_r = (real)lr; /* the element type's lr, as torch's kernels get it */
     real *restrict m = state, *restrict v = state + MODEL_N_PARAMS;
@@ -50,7 +51,8 @@ RT_CLONES static void update_range(real *restrict p, const real *restrict grad,
     }
 }
 
-void model_update(real *param, real *grad, real *state, double lr, long t)
+/* momentum: this step's beta1 */
+void model_update(real *param, real *grad, real *state, double lr, double momentum, long t)
 {
 {{ranges}}
 }
