@@ -15,6 +15,7 @@
 #include "autodiff.h"
 #include "emit.h"
 #include "ir.h"
+#include "ops.h"
 #include "optim.h"
 #include "plan.h"
 #include "spec.h"
@@ -265,6 +266,11 @@ int main(int argc, char **argv)
     spec_options so = {.sets = c.sets, .nsets = c.nsets};
     if (spec_run(c.spec, &g, &so, err, sizeof err)) goto fail;
     if ((rc = size_from_data(&g, err, sizeof err))) goto fail;
+    if (norm_check_batch(&g, g.train.batch, g.train.drop_last ? 0 : g.n_train % g.train.batch, err,
+                         sizeof err)) {
+        rc = 2;
+        goto fail;
+    }
     if (opt_resolve(&g, err, sizeof err) || sched_resolve(&g, err, sizeof err)) {
         rc = 2;
         goto fail;
