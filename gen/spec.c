@@ -1779,7 +1779,9 @@ static void read_groups(lua_State *L, int t, const char *kind, int line)
         int matched = 0;
         for (int i = 0; i < g->n; i++) {
             ir_node *p = ir_get(g, i);
-            if (p->kind != K_PARAM || taken[i] || !group_has(L, params, p->label)) continue;
+            /* running statistics (batch_norm) are never trained: no group takes them */
+            if (p->kind != K_PARAM || p->buffer || taken[i] || !group_has(L, params, p->label))
+                continue;
             taken[i] = 1;
             matched++;
             p->group_lr = lr;

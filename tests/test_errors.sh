@@ -263,6 +263,11 @@ model_with dc_act 'local h = dropconnect(x, 0.5)'
 expect "norm: dropconnect of activations is refused" 2 "dc_act.lua:5:|dropconnect: drops weights" gen dc_act
 model_with dc_lin 'local h = linear(x, 3, { dropconnect = 1.5 })'
 expect "norm: linear { dropconnect = 1.5 } is refused" 2 "dc_lin.lua:5:|dropconnect: p = 1.5" gen dc_lin
+spec bn_group "$H1" "$H2" "$H3" "$H4" 'local h = batch_norm(linear(x, 3), { name = "bn" })' \
+    'minimize(bce(sigmoid(linear(h, 1)), y))' \
+    'optimizer = sgd { lr = 0.5, groups = { { params = "running", lr = 0.1 } } }' "$TRAIN"
+expect "norm: an optimizer group of running statistics only matches no parameter" 2 \
+    "bn_group.lua|groups[1] matches no parameter" gen bn_group
 
 wait # for the background builds
 

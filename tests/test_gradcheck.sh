@@ -359,3 +359,20 @@ err() {
 }
 check "negative: the tanh case fails (max relative error $(err tanh))" gt "$(err tanh)" $tol
 check "negative: the relu case still passes (max relative error $(err relu))" lt "$(err relu)" $tol
+
+# batch_norm's backward without the path through the batch mean: the
+# batch_norm cases must fail, dropout's must still pass
+neg=$dir/neg_bn
+cp -r "$dir/norm_odd" "$neg"
+sed -i 's/ - mg - / - 0 * mg - /' "$neg/model.c"
+check "negative: the batch_norm backward was altered" grep -q ' - 0 \* mg - ' "$neg/model.c"
+ninja -C "$neg" >"$neg.build.log" 2>&1
+(cd "$neg" && ./norm_odd gradcheck) >"$neg.out" 2>&1
+check "negative: gradcheck of the altered batch_norm exits 1" test $? -eq 1
+errn() {
+    local k
+    k=$(grep '^case "' "$dir/norm_odd.lua" | grep -nF "case \"$1" | head -1 | cut -d: -f1)
+    awk -v c="c${k}_" 'index($0, c) == 1 { print $NF }' "$neg.out" | sort -g | tail -1
+}
+check "negative: the batch_norm 1d case fails (max relative error $(errn 'batch_norm 1d ['))" gt "$(errn 'batch_norm 1d [')" $tol
+check "negative: the dropout case still passes (max relative error $(errn 'dropout(h, 0.3)'))" lt "$(errn 'dropout(h, 0.3)')" $tol
