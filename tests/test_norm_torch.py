@@ -2,7 +2,9 @@
 """test_norm_torch.py — batch_norm, dropout and dropconnect against PyTorch
 1.13, and train/eval mode.
 
-Training cases: small nets on 40 rows of 6 or 12 features, batches of 8 in
+Training cases (BatchNorm1d and 2d, affine or not, dropout, dropconnect,
+weight decay and gradient clipping with running statistics in the buffer):
+small nets on 40 rows of 6 or 12 features, batches of 8 in
 file order, 20 optimizer steps from the same initial weights (exported by
 trainc, loaded into torch): the loss of every step (train mode: batch
 statistics), every parameter and the running statistics afterwards, and the
@@ -83,7 +85,11 @@ local z = linear(h, 3, { name = "fc2" })""", "adam { lr = 0.01 }"),
     "bn_noaffine": (6, """local h = batch_norm(linear(x, 8, { name = "fc1" }), { affine = false, eps = 1e-3, momentum = 0.05 })
 local z = linear(tanh(h), 3, { name = "fc2" })
 z = batch_norm(z, { name = "bn2" })""", "sgd { lr = 0.1 }"),
+    # weight decay and gradient clipping leave the running statistics alone
+    "bn_decay_clip": (6, """local h = dropout(relu(batch_norm(linear(x, 8, { name = "fc1" }), { name = "bn1" })), 0.2)
+local z = linear(h, 3, { name = "fc2" })""", "sgd { lr = 0.2, momentum = 0.9, weight_decay = 0.05 }"),
 }
+TRAIN_EXTRA = {"bn_decay_clip": ", clip_grad_norm = 0.5"}
 
 
 class Net(nn.Module):
@@ -92,6 +98,8 @@ class Net(nn.Module):
         self.case = case
         if case == "bn1d_dropout":
             self.fc1, self.bn1, self.fc2 = nn.Linear(6, 8), nn.BatchNorm1d(8, momentum=0.2), nn.Linear(8, 3)
+        elif case == "bn_decay_clip":
+            self.fc1, self.bn1, self.fc2 = nn.Linear(6, 8), nn.BatchNorm1d(8), nn.Linear(8, 3)
         elif case == "bn2d_dropout":
             self.fc1, self.bn1, self.fc2 = nn.Linear(12, 12), nn.BatchNorm2d(3), nn.Linear(12, 3)
         else:
@@ -110,6 +118,11 @@ class Net(nn.Module):
                 h = dropout_as_trainc(h, 0.5, step, 1, self.dtype)
                 w = dropout_as_trainc(w, 0.3, step, 2, self.dtype)
             return F.linear(h, w, self.fc2.bias)
+        if self.case == "bn_decay_clip":
+            h = F.relu(self.bn1(self.fc1(x)))
+            if drop:
+                h = dropout_as_trainc(h, 0.2, step, 1, self.dtype)
+            return self.fc2(h)
         if self.case == "bn2d_dropout":
             h = F.relu(self.bn1(self.fc1(x).view(-1, 3, 2, 2))).flatten(1)
             if drop:
@@ -149,7 +162,7 @@ local y = labels {{ classes = 3 }}
 {body}
 minimize(cross_entropy(z, y))
 optimizer = {opt}
-train {{ batch = {BATCH}, epochs = 100, shuffle = false, seed = {SEED} }}
+train {{ batch = {BATCH}, epochs = 100, shuffle = false, seed = {SEED}{TRAIN_EXTRA.get(name, "")} }}
 """)
     r = run([TRAINC, "build", "-q", "spec.lua", "-o", "bin", "--dtype", dtype], folder)
     if r.returncode:
@@ -191,7 +204,9 @@ def torch_case(name, dtype, init, feats, step_offset=0, momentum=None):
     Xt, yt = torch.from_numpy(X).to(tdt), torch.from_numpy(y).long()
     opt_text = CASES[name][2]
     params = list(net.parameters())
-    if opt_text.startswith("sgd { lr = 0.2"):
+    if name == "bn_decay_clip":
+        opt = torch.optim.SGD(params, lr=0.2, momentum=0.9, weight_decay=0.05)
+    elif opt_text.startswith("sgd { lr = 0.2"):
         opt = torch.optim.SGD(params, lr=0.2, momentum=0.9)
     elif opt_text.startswith("adam"):
         opt = torch.optim.Adam(params, lr=0.01)
@@ -204,6 +219,8 @@ def torch_case(name, dtype, init, feats, step_offset=0, momentum=None):
         loss = F.cross_entropy(net(Xt[s:s + BATCH], step + step_offset), yt[s:s + BATCH])
         opt.zero_grad()
         loss.backward()
+        if name == "bn_decay_clip":
+            torch.nn.utils.clip_grad_norm_(params, 0.5)
         opt.step()
         losses.append(loss.item())
     final = {k: v.detach().numpy().copy() for k, v in named.items()}
@@ -219,7 +236,7 @@ def torch_case(name, dtype, init, feats, step_offset=0, momentum=None):
         h = net.fc1(Xt)
         p_train = None
         if name != "bn2d_dropout":
-            p_train = F.softmax(net.fc2(F.relu(net.bn1(h))) if name == "bn1d_dropout"
+            p_train = F.softmax(net.fc2(F.relu(net.bn1(h))) if name in ("bn1d_dropout", "bn_decay_clip")
                                 else net.bn2(net.fc2(torch.tanh(net.bn0(h)))), 1).numpy()
         else:
             p_train = F.softmax(net.fc2(F.relu(net.bn1(h.view(-1, 3, 2, 2))).flatten(1)), 1).numpy()
