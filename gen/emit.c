@@ -396,8 +396,18 @@ static void emit_variant(emitter *e, const char *fname)
         if (used[i] && v->view_of[i] >= 0) used[v->view_of[i]] = 1;
     if (g->output >= 0 && g->task != TASK_NONE) used[g->output] = 1;
 
-    wr_line(w, "/* ---- %s: %s on %d rows ---- */", fname,
-            train ? "forward, loss and backward" : "forward and loss", v->batch);
+    int uses_noise = 0;
+    for (int s = 0; s < v->norder; s++)
+        if (ir_get(g, v->order[s])->op == OP_DROPOUT) uses_noise = 1;
+    wr_line(w, "/* ---- %s: %s on %d rows, %s mode ---- */", fname,
+            train ? "forward, loss and backward" : "forward and loss", v->batch,
+            train ? "training" : "evaluation");
+    if (uses_noise) {
+        wr_line(w,
+                "/* Dropout masks are counter-based noise of (seed, step, mask number, element),");
+        wr_line(w, " * noise = rt_noise_key(seed, step) (runtime/rt.h): no generator state, so a");
+        wr_line(w, " * resumed run and any thread count draw the same masks. */");
+    }
     if (train)
         wr_line(w,
                 "RT_CLONES static real %s(real *restrict param, real *restrict grad, const real "
@@ -453,9 +463,6 @@ static void emit_variant(emitter *e, const char *fname)
     }
     if (!uses_param) wr_line(w, "(void)param;");
     if (train && !uses_grad) wr_line(w, "(void)grad;");
-    int uses_noise = 0;
-    for (int s = 0; s < v->norder; s++)
-        if (ir_get(g, v->order[s])->op == OP_DROPOUT) uses_noise = 1;
     if (train && !uses_noise) wr_line(w, "(void)noise;");
     if (!uses_x) wr_line(w, "(void)x;");
     if (!uses_y) wr_line(w, "(void)y;");
