@@ -341,6 +341,15 @@ def check_resume(base):
            "resume with dropout and batch norm: stopped at step 9 and resumed, bit-identical weights and running statistics")
     report(ok and read("a.w") == read("t2.w"), "dropout masks: 2 threads give the same weights as 1")
     report(ok and read("a.w") != read("r9.w"), "resume: (control) 9 steps differ from 20")
+    # export writes the running statistics and --init reads them back
+    ok = all(run([b] + c, folder).returncode == 0 for c in
+             (["train", "--init", "final", "--epochs", "0", "--weights", "i.w", "--quiet"],
+              ["export", "reinit", "--weights", "i.w"]))
+    same = ok and all(np.array_equal(np.load(os.path.join(folder, "final", f"bn1.{k}.npy")),
+                                     np.load(os.path.join(folder, "reinit", f"bn1.{k}.npy")))
+                      for k in ("running_mean", "running_var", "weight"))
+    moved = ok and not np.array_equal(np.load(os.path.join(folder, "final", "bn1.running_var.npy")), 1)
+    report(same and moved, "export writes bn1.running_mean/var (trained away from 0/1) and --init loads them back")
 
 
 def main():
