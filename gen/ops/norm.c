@@ -49,7 +49,43 @@ static void close_channel_loops(emitter *e, const bn_layout *l)
     if (l->inner != 1) wr_line(e->w, "}");
 }
 
+/* [rows x features]: loops row by row over contiguous features (they
+ * vectorise), with per-feature sums in double on the stack */
+#define ROW_MAJOR_MAX_FEATURES 4096
+static int row_major(const bn_layout *l)
+{
+    return l->inner == 1 && l->channels <= ROW_MAJOR_MAX_FEATURES;
+}
+
 /* ---- batch_norm_stats(x, running_mean, running_var) -> [2 x C] ---- */
+
+static void emit_bn_stats_rows(emitter *e, const ir_node *n, const bn_layout *l)
+{
+    const char *st = e_ref(e, n->id), *xs = e_ref(e, n->in[0]);
+    const char *rm = e_ref(e, n->in[1]), *rv = e_ref(e, n->in[2]);
+    long r = l->rows, c = l->channels;
+    double m = n->f[1];
+    wr_line(e->w, "/* train: mean and biased variance of each feature over the %ld rows, summed in",
+            r);
+    wr_line(e->w, " * double; the running statistics move by momentum %g toward the mean and", m);
+    wr_line(e->w, " * the unbiased variance (x %ld/%ld), as torch.nn.BatchNorm */", r, r - 1);
+    wr_line(e->w, "double s[%ld] = {0}, q[%ld] = {0};", c, c);
+    wr_line(e->w, "for (long b = 0; b < %ld; b++)", r);
+    wr_line(e->w, "    for (long c = 0; c < %ld; c++) s[c] += %s[b * %ld + c];", c, xs, c);
+    wr_line(e->w, "for (long c = 0; c < %ld; c++) s[c] /= %ld.0;", c, r);
+    wr_line(e->w, "for (long b = 0; b < %ld; b++)", r);
+    wr_line(e->w, "for (long c = 0; c < %ld; c++) {", c);
+    wr_line(e->w, "const double d = %s[b * %ld + c] - s[c];", xs, c);
+    wr_line(e->w, "q[c] += d * d;");
+    wr_line(e->w, "}");
+    wr_line(e->w, "for (long c = 0; c < %ld; c++) {", c);
+    wr_line(e->w, "%s[c] = (real)s[c];", st);
+    wr_line(e->w, "%s[%ld + c] = (real)(1 / sqrt(q[c] / %ld.0 + %.17g));", st, c, r, n->f[0]);
+    wr_line(e->w, "%s[c] = (real)(%.17g * s[c] + %.17g * %s[c]);", rm, m, 1 - m, rm);
+    wr_line(e->w, "%s[c] = (real)(%.17g * (q[c] / %ld.0) + %.17g * %s[c]);", rv, m, r - 1, 1 - m,
+            rv);
+    wr_line(e->w, "}");
+}
 
 static int shape_bn_stats(ir_graph *g, ir_node *n, char *err, size_t errsize)
 {
@@ -92,6 +128,10 @@ static void emit_bn_stats(emitter *e, const ir_node *n)
         return;
     }
     long count = l.rows * l.inner;
+    if (row_major(&l)) {
+        emit_bn_stats_rows(e, n, &l);
+        return;
+    }
     wr_line(e->w, "/* train: mean and biased variance of the %ld values of each channel, summed in",
             count);
     wr_line(e->w, " * double; the running statistics move by momentum %g toward the mean and", m);
@@ -150,6 +190,13 @@ static void emit_bn_norm(emitter *e, const ir_node *n)
     const ir_node *x = ir_get(e->g, n->in[0]);
     const char *st = e_ref(e, n->in[1]);
     bn_layout l = layout(e, x);
+    if (row_major(&l)) {
+        wr_line(e->w, "for (long b = 0; b < %ld; b++)", l.rows);
+        wr_line(e->w, "    for (long c = 0; c < %ld; c++)", l.channels);
+        wr_line(e->w, "        %s[b * %ld + c] = (%s[b * %ld + c] - %s[c]) * %s[%ld + c];",
+                e_ref(e, n->id), l.channels, e_ref(e, x->id), l.channels, st, st, l.channels);
+        return;
+    }
     wr_line(e->w, "for (long c = 0; c < %ld; c++) {", l.channels);
     wr_line(e->w, "const real mean = %s[c], invstd = %s[%ld + c];", st, st, l.channels);
     open_channel_loops(e, &l);
@@ -183,6 +230,27 @@ static void emit_bn_norm_grad(emitter *e, const ir_node *n)
     const char *st = e_ref(e, n->in[1]), *xs = e_ref(e, xh->id), *gs = e_ref(e, n->in[2]);
     bn_layout l = layout(e, xh);
     long count = l.rows * l.inner;
+    if (row_major(&l)) {
+        long r = l.rows, c = l.channels;
+        const char *dx = e_ref(e, n->id);
+        wr_line(e->w, "double sg[%ld] = {0}, sgx[%ld] = {0};", c, c);
+        wr_line(e->w, "for (long b = 0; b < %ld; b++)", r);
+        wr_line(e->w, "for (long c = 0; c < %ld; c++) {", c);
+        wr_line(e->w, "sg[c] += %s[b * %ld + c];", gs, c);
+        wr_line(e->w, "sgx[c] += (double)%s[b * %ld + c] * %s[b * %ld + c];", gs, c, xs, c);
+        wr_line(e->w, "}");
+        wr_line(e->w, "real mg[%ld], mgx[%ld];", c, c);
+        wr_line(e->w, "for (long c = 0; c < %ld; c++) {", c);
+        wr_line(e->w, "mg[c] = (real)(sg[c] / %ld.0);", r);
+        wr_line(e->w, "mgx[c] = (real)(sgx[c] / %ld.0);", r);
+        wr_line(e->w, "}");
+        wr_line(e->w, "for (long b = 0; b < %ld; b++)", r);
+        wr_line(e->w, "for (long c = 0; c < %ld; c++) {", c);
+        wr_line(e->w, "const long i = b * %ld + c;", c);
+        wr_line(e->w, "%s[i] = %s[%ld + c] * (%s[i] - mg[c] - %s[i] * mgx[c]);", dx, st, c, gs, xs);
+        wr_line(e->w, "}");
+        return;
+    }
     wr_line(e->w, "for (long c = 0; c < %ld; c++) {", l.channels);
     wr_line(e->w, "double sg = 0, sgx = 0;");
     open_channel_loops(e, &l);
