@@ -268,6 +268,16 @@ spec bn_group "$H1" "$H2" "$H3" "$H4" 'local h = batch_norm(linear(x, 3), { name
     'optimizer = sgd { lr = 0.5, groups = { { params = "running", lr = 0.1 } } }' "$TRAIN"
 expect "norm: an optimizer group of running statistics only matches no parameter" 2 \
     "bn_group.lua|groups[1] matches no parameter" gen bn_group
+# layer names equal to the locals of batch_norm's and dropout's code (and
+# the step's noise key) are renamed in C: the model builds and trains
+spec bn_names "$H1" "$H2" "$H3" "$H4" 'local h = batch_norm(linear(x, 4, { name = "b" }), { name = "mean" })' \
+    'h = dropout(relu(linear(h, 4, { name = "noise" })), 0.5)' \
+    'h = batch_norm(linear(h, 4, { name = "stream" }), { name = "invstd" }):reshape { 2, 2, 1 }' \
+    'h = linear(flatten(batch_norm(h, { name = "q" })), 4, { name = "sg", dropconnect = 0.2 })' \
+    'minimize(bce(sigmoid(linear(h, 1, { name = "mg" })), y))' "$OPT" "$TRAIN"
+expect "norm: layers named b, mean, noise, stream, invstd, q, sg, mg build" 0 "" \
+    "$TRAINC" build -q "$t/bn_names.lua" -o "$t/out/bn_names"
+expect "norm: ... and train" 0 "train loss" run_in "$t/out/bn_names" ./m_ train --quiet
 
 wait # for the background builds
 
