@@ -364,8 +364,8 @@ check "negative: the relu case still passes (max relative error $(err relu))" lt
 # batch_norm cases must fail, dropout's must still pass
 neg=$dir/neg_bn
 cp -r "$dir/norm_odd" "$neg"
-sed -i 's/ - mg - / - 0 * mg - /' "$neg/model.c"
-check "negative: the batch_norm backward was altered" grep -q ' - 0 \* mg - ' "$neg/model.c"
+sed -i -E 's/ - mg(\[c\])? - / - 0 * mg\1 - /' "$neg/model.c"
+check "negative: the batch_norm backward was altered" grep -q ' - 0 \* mg\[c\] - ' "$neg/model.c"
 ninja -C "$neg" >"$neg.build.log" 2>&1
 (cd "$neg" && ./norm_odd gradcheck) >"$neg.out" 2>&1
 check "negative: gradcheck of the altered batch_norm exits 1" test $? -eq 1
@@ -375,4 +375,5 @@ errn() {
     awk -v c="c${k}_" 'index($0, c) == 1 { print $NF }' "$neg.out" | sort -g | tail -1
 }
 check "negative: the batch_norm 1d case fails (max relative error $(errn 'batch_norm 1d ['))" gt "$(errn 'batch_norm 1d [')" $tol
+check "negative: the batch_norm 2d case fails (max relative error $(errn 'batch_norm 2d ['))" gt "$(errn 'batch_norm 2d [')" $tol
 check "negative: the dropout case still passes (max relative error $(errn 'dropout(h, 0.3)'))" lt "$(errn 'dropout(h, 0.3)')" $tol
