@@ -396,18 +396,32 @@ static void emit_variant(emitter *e, const char *fname)
         if (used[i] && v->view_of[i] >= 0) used[v->view_of[i]] = 1;
     if (g->output >= 0 && g->task != TASK_NONE) used[g->output] = 1;
 
-    wr_line(w, "/* ---- %s: %s on %d rows ---- */", fname,
-            train ? "forward, loss and backward" : "forward and loss", v->batch);
+    int uses_noise = 0;
+    for (int s = 0; s < v->norder; s++)
+        if (ir_get(g, v->order[s])->op == OP_DROPOUT) uses_noise = 1;
+    wr_line(w, "/* ---- %s: %s on %d rows, %s mode ---- */", fname,
+            train ? "forward, loss and backward" : "forward and loss", v->batch,
+            train ? "training" : "evaluation");
+    if (uses_noise) {
+        wr_line(w,
+                "/* Dropout masks are counter-based noise of (seed, step, mask number, element),");
+        wr_line(w, " * noise = rt_noise_key(seed, step) (runtime/rt.h): no generator state, so a");
+        wr_line(w, " * resumed run and any thread count draw the same masks. */");
+    }
     if (train)
-        wr_line(
-            w,
-            "RT_CLONES static real %s(const real *restrict param, real *restrict grad, const real "
-            "*restrict x,",
-            fname);
+        wr_line(w,
+                "RT_CLONES static real %s(real *restrict param, real *restrict grad, const real "
+                "*restrict x,",
+                fname);
     else
         wr_line(w, "RT_CLONES static real %s(const real *restrict param, const real *restrict x,",
                 fname);
-    wr_line(w, "                const real *restrict y, real *restrict out, real *restrict arena)");
+    if (train) /* noise: the step's key for dropout masks, rt_noise_key(seed, step) */
+        wr_line(w, "                const real *restrict y, real *restrict out, real *restrict "
+                   "arena, uint64_t noise)");
+    else
+        wr_line(
+            w, "                const real *restrict y, real *restrict out, real *restrict arena)");
     wr_line(w, "{");
     int uses_x = 0, uses_y = 0, uses_param = 0, uses_grad = 0, uses_arena = 0;
     for (int i = 0; i < g->n; i++) {
@@ -423,8 +437,10 @@ static void emit_variant(emitter *e, const char *fname)
         snprintf(shape + sl, sizeof shape - (size_t)sl, "%s]", n->rank ? "" : "scalar");
         if (n->kind == K_PARAM) {
             uses_param = 1;
-            wr_line(w, "const real *const %s = param + P_%s; /* %s %s */", n->name,
-                    upper(g->A, n->name), n->label, shape);
+            /* running statistics: the training step updates them in place */
+            wr_line(w, "%sreal *const %s = param + P_%s; /* %s %s%s */",
+                    n->buffer && train ? "" : "const ", n->name, upper(g->A, n->name), n->label,
+                    shape, n->buffer ? ", running statistic" : "");
         } else if (n->kind == K_INPUT) {
             uses_x = 1;
         } else if (n->kind == K_LABEL) {
@@ -447,6 +463,7 @@ static void emit_variant(emitter *e, const char *fname)
     }
     if (!uses_param) wr_line(w, "(void)param;");
     if (train && !uses_grad) wr_line(w, "(void)grad;");
+    if (train && !uses_noise) wr_line(w, "(void)noise;");
     if (!uses_x) wr_line(w, "(void)x;");
     if (!uses_y) wr_line(w, "(void)y;");
     if (!uses_arena) wr_line(w, "(void)arena;");
@@ -456,7 +473,7 @@ static void emit_variant(emitter *e, const char *fname)
     for (int s = 0; s < v->norder; s++) {
         const ir_node *n = ir_get(g, v->order[s]);
         const op_def *d = op_get(n->op);
-        if (n->op == OP_RESHAPE) continue; /* views: no code */
+        if (v->view_of[n->id] >= 0) continue; /* views: no code */
         if (n->phase != phase) {
             phase = n->phase;
             wr_blank(w);
@@ -776,11 +793,11 @@ int emit_folder(ir_graph *g, const plan *p, const emit_options *o, char *err, si
     for (int i = 0; i < g->n; i++) {
         const ir_node *n = ir_get(g, i);
         if (n->kind != K_PARAM) continue;
-        wr_line(&w, "{%s, P_%s, %ldL, %d, {%d, %d, %d, %d}, %d},", c_string(A, n->label),
+        wr_line(&w, "{%s, P_%s, %ldL, %d, {%d, %d, %d, %d}, %d, %d},", c_string(A, n->label),
                 upper(A, n->name), ir_numel(n, 1), n->rank, n->dim[0], n->rank > 1 ? n->dim[1] : 0,
-                n->rank > 2 ? n->dim[2] : 0, n->rank > 3 ? n->dim[3] : 0, n->trainable);
+                n->rank > 2 ? n->dim[2] : 0, n->rank > 3 ? n->dim[3] : 0, n->trainable, n->buffer);
     }
-    if (!ntensors) wr_line(&w, "{NULL, 0, 0, 0, {0, 0, 0, 0}, 0},");
+    if (!ntensors) wr_line(&w, "{NULL, 0, 0, 0, {0, 0, 0, 0}, 0, 0},");
     wr_line(&w, "};");
     wr_line(&w, "const int model_n_param_tensors = %d;", ntensors);
     wr_blank(&w);
@@ -818,14 +835,14 @@ int emit_folder(ir_graph *g, const plan *p, const emit_options *o, char *err, si
             eval_fn[k] = fname;
         emit_variant(&e, fname);
     }
-    wr_line(&w, "real model_train_step(int rows, const real *param, real *grad, const real *x, "
+    wr_line(&w, "real model_train_step(int rows, real *param, real *grad, const real *x, "
                 "const real *y,");
-    wr_line(&w, "                      real *out, real *arena)");
+    wr_line(&w, "                      real *out, real *arena, uint64_t noise)");
     wr_line(&w, "{");
     for (int k = 0; k < p->nv; k++)
         if (train_fn[k])
-            wr_line(&w, "if (rows == %d) return %s(param, grad, x, y, out, arena);", p->v[k].batch,
-                    train_fn[k]);
+            wr_line(&w, "if (rows == %d) return %s(param, grad, x, y, out, arena, noise);",
+                    p->v[k].batch, train_fn[k]);
     wr_line(&w, "return NAN; /* no step of that size was generated */");
     wr_line(&w, "}");
     wr_blank(&w);

@@ -121,7 +121,9 @@ static const char *const c_keywords[] = {
     "expm1", "fma", "memset", "memcpy", "model", "loss", "rows", "batch",
     /* locals of the emitted blocks */
     "l", "r", "c", "s", "m", "p", "xr", "yr", "zr", "dr", "gr", "xi", "yi", "scale", "total", "lse",
-    "aip", "ci", "rng"};
+    "aip", "ci", "rng",
+    /* batch_norm's and dropout's locals (gen/ops/norm.c) and the step's noise key */
+    "b", "d", "q", "mean", "invstd", "sg", "sgx", "mg", "mgx", "noise", "stream"};
 
 const char *ir_c_name(ir_graph *g, const char *text)
 {

@@ -57,7 +57,12 @@
     X(BCE_LOGITS, "bce_with_logits")                                                               \
     X(BCE_LOGITS_GRAD, "bce_with_logits_backward")                                                 \
     X(LOGISTIC, "logistic")                                                                        \
-    X(LOGISTIC_GRAD, "logistic_backward")
+    X(LOGISTIC_GRAD, "logistic_backward")                                                          \
+    /* normalisation and regularisation layers: gen/ops/norm.c */                                  \
+    X(BN_STATS, "batch_norm_stats")                                                                \
+    X(BN_NORM, "batch_norm")                                                                       \
+    X(BN_NORM_GRAD, "batch_norm_backward")                                                         \
+    X(DROPOUT, "dropout")
 
 typedef enum ir_op {
 #define X(e, s) OP_##e,
@@ -112,6 +117,8 @@ typedef struct ir_node {
     long offset;   /* K_PARAM: offset in the flat buffer */
     ir_init init;  /* K_PARAM */
     int trainable; /* K_PARAM */
+    int buffer;    /* K_PARAM: a running statistic (PyTorch's "buffer"): updated by the
+                    * training step itself, never by the optimizer; trainable = 0 */
     double group_lr, group_wd; /* K_PARAM: its optimizer group's lr and weight decay (NAN: the optimizer's) */
 } ir_node;
 

@@ -16,6 +16,7 @@
 #include "autodiff.h"
 #include "emit.h"
 #include "ir.h"
+#include "ops.h"
 #include "optim.h"
 #include "plan.h"
 #include "spec.h"
@@ -370,6 +371,11 @@ int main(int argc, char **argv)
     }
     if ((rc = size_from_data(&g, err, sizeof err))) goto fail;
     if ((rc = train_checks(&g, err, sizeof err))) goto fail;
+    if (norm_check_batch(&g, g.train.batch, g.train.drop_last ? 0 : g.n_train % g.train.batch, err,
+                         sizeof err)) {
+        rc = 2;
+        goto fail;
+    }
     if (opt_resolve(&g, err, sizeof err) || sched_resolve(&g, err, sizeof err)) {
         rc = 2;
         goto fail;

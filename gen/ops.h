@@ -67,4 +67,8 @@ double flops_elem(ir_graph *g, const ir_node *n, int b);
 double flops_elem4(ir_graph *g, const ir_node *n, int b);
 double flops_in0(ir_graph *g, const ir_node *n, int b);
 
+/* gen/ops/norm.c: batch_norm in training needs 2 or more values per channel
+ * at the batch size and at the remainder (0: none); -1 and a message if not */
+int norm_check_batch(ir_graph *g, int batch, int remainder, char *err, size_t errsize);
+
 #endif

@@ -161,7 +161,10 @@ static void plan_variant_make(ir_graph *g, plan_variant *v, plan_mode mode, int 
     for (int i = 0; i < n; i++) {
         v->offset[i] = -1;
         v->grad_of[i] = -1;
-        v->view_of[i] = ir_get(g, i)->op == OP_RESHAPE ? ir_get(g, i)->in[0] : -1;
+        const ir_node *x = ir_get(g, i);
+        /* dropout is the identity in evaluation: a view, no code */
+        int identity = mode == PLAN_EVAL && x->op == OP_DROPOUT && x->phase != PH_BACKWARD;
+        v->view_of[i] = x->op == OP_RESHAPE || identity ? x->in[0] : -1;
     }
 
     /* what the variant must produce: the loss and output; in training also

@@ -34,6 +34,7 @@ typedef struct spec_state {
     int minimized;
     int counters[OP_COUNT];
     int linear_count, param_count;
+    int bn_count, dropout_count; /* batch_norm layers; dropout masks (their noise streams) */
 } spec_state;
 
 typedef struct spec_tensor {
@@ -670,6 +671,126 @@ static int dsl_transpose(lua_State *L)
     return push_op(L, OP_TRANSPOSE, &a, "transpose");
 }
 
+/* ---- normalisation and regularisation: batch_norm, dropout, dropconnect
+ * (the ops are in gen/ops/norm.c) ---- */
+
+/* x kept with probability 1 - p and scaled by 1/(1-p) in training, x itself
+ * in evaluation; each dropout has a mask of its own (its noise stream). */
+static int make_dropout(lua_State *L, int x, double p, const char *fname, const char *name)
+{
+    spec_state *s = state(L);
+    if (ir_get(s->g, x)->kind == K_CONST)
+        return spec_error(L, "%s: needs a tensor, not a number", fname);
+    if (!(p >= 0 && p < 1)) return spec_error(L, "%s: p = %g; it must be in [0, 1)", fname, p);
+    if (p == 0) return x; /* nothing dropped, nothing scaled */
+    ir_args a = {.nin = 1, .in = {x}, .f = {p}, .i = {++s->dropout_count}};
+    int y = make(L, OP_DROPOUT, &a, fname);
+    ir_get(s->g, y)->name = NULL;
+    ir_get(s->g, y)->name =
+        ir_c_name(s->g, name ? name : arena_printf(s->g->A, "%s%d", fname, s->dropout_count));
+    return y;
+}
+
+/* dropout(x, p = 0.5), torch.nn.Dropout */
+static int dsl_dropout(lua_State *L)
+{
+    int x = check_tensor(L, 1, "dropout");
+    push_tensor(L, make_dropout(L, x, luaL_optnumber(L, 2, 0.5), "dropout", NULL));
+    return 1;
+}
+
+/* dropconnect(w, p = 0.5): dropout of a weight tensor, one mask per step
+ * for the whole batch (linear { dropconnect = p } does it to its weight) */
+static int dsl_dropconnect(lua_State *L)
+{
+    int w = check_tensor(L, 1, "dropconnect");
+    if (ir_is_batched(ir_get(state(L)->g, w)))
+        return spec_error(L, "dropconnect: drops weights, not activations (use dropout)");
+    push_tensor(L, make_dropout(L, w, luaL_optnumber(L, 2, 0.5), "dropconnect", NULL));
+    return 1;
+}
+
+/* A parameter of a layer: label "<layer>.<what>", constant init. */
+static int layer_param(lua_State *L, const char *layer, const char *what, int c, double value,
+                       const char *init_text)
+{
+    spec_state *s = state(L);
+    ir_args a = {.rank = 1, .dim = {c}};
+    int id = new_param(L, &a, arena_printf(s->g->A, "%s.%s", layer, what),
+                       arena_printf(s->g->A, "%s_%s", layer, what));
+    ir_get(s->g, id)->init = (ir_init){INIT_CONSTANT, value, 0, init_text};
+    return id;
+}
+
+/* batch_norm(x, { eps = 1e-5, momentum = 0.1, affine = true, name = "bn1" }):
+ * torch.nn.BatchNorm1d over the features of [rows x features] (or channels
+ * of [rows x C x L]) and BatchNorm2d over the channels of [rows x C x H x W]. */
+static int dsl_batch_norm(lua_State *L)
+{
+    spec_state *s = state(L);
+    lua_settop(L, 2);
+    int x = check_tensor(L, 1, "batch_norm");
+    static const char *const keys[] = {"eps", "momentum", "affine", "name", NULL};
+    if (!lua_isnil(L, 2)) luaL_checktype(L, 2, LUA_TTABLE);
+    check_keys(L, 2, "batch_norm", keys);
+    const ir_node *xn = ir_get(s->g, x);
+    char sh[64];
+    if (xn->rank < 2 || xn->dim[1] == IR_BATCH)
+        return spec_error(L,
+                          "batch_norm: input must be [rows x features] or [rows x channels x ...], "
+                          "got %s",
+                          ir_shape_str(xn, sh, sizeof sh));
+    double eps = opt_number(L, 2, "eps", 1e-5), momentum = opt_number(L, 2, "momentum", 0.1);
+    if (!(eps > 0)) return spec_error(L, "batch_norm: eps = %g; it must be > 0", eps);
+    if (!(momentum >= 0 && momentum <= 1))
+        return spec_error(L, "batch_norm: momentum = %g; it must be in [0, 1]", momentum);
+    int affine = opt_bool(L, 2, "affine", 1);
+    char defname[32];
+    snprintf(defname, sizeof defname, "batch_norm%d", ++s->bn_count);
+    const char *name = safe_label(L, opt_string(L, 2, "name", defname));
+    int c = xn->dim[1], rank = xn->rank;
+
+    int gamma = -1, beta = -1;
+    if (affine) { /* torch's order: weight, bias, running_mean, running_var */
+        gamma = layer_param(L, name, "weight", c, 1, "ones (torch's BatchNorm weight)");
+        beta = layer_param(L, name, "bias", c, 0, "zeros (torch's BatchNorm bias)");
+    }
+    int rm = layer_param(L, name, "running_mean", c, 0, "zeros (running statistic)");
+    int rv = layer_param(L, name, "running_var", c, 1, "ones (running statistic)");
+    for (int k = 0; k < 2; k++) {
+        ir_node *r = ir_get(s->g, k ? rv : rm);
+        r->trainable = 0;
+        r->buffer = 1;
+    }
+    ir_args sa = {.nin = 3, .in = {x, rm, rv}, .f = {eps, momentum}};
+    int stats = make(L, OP_BN_STATS, &sa, "batch_norm");
+    ir_get(s->g, stats)->name = ir_c_name(s->g, arena_printf(s->g->A, "%s_stats", name));
+    ir_args na = {.nin = 2, .in = {x, stats}};
+    int y = make(L, OP_BN_NORM, &na, "batch_norm");
+    ir_get(s->g, y)->name = ir_c_name(s->g, affine ? arena_printf(s->g->A, "%s_xhat", name) : name);
+    if (affine) {
+        /* gamma and beta [C] broadcast over the axes after the channel's */
+        for (int k = 0; k < 2 && rank > 2; k++) {
+            ir_args va = {.nin = 1, .in = {k ? beta : gamma}, .rank = rank - 1, .dim = {c, 1, 1}};
+            int view = make(L, OP_RESHAPE, &va, "batch_norm");
+            ir_get(s->g, view)->name =
+                ir_c_name(s->g, arena_printf(s->g->A, "%s_%s_c", name, k ? "bias" : "weight"));
+            if (k)
+                beta = view;
+            else
+                gamma = view;
+        }
+        ir_args ma = {.nin = 2, .in = {y, gamma}};
+        y = make(L, OP_MUL, &ma, "batch_norm");
+        ir_get(s->g, y)->name = ir_c_name(s->g, arena_printf(s->g->A, "%s_scaled", name));
+        ir_args aa = {.nin = 2, .in = {y, beta}};
+        y = make(L, OP_ADD, &aa, "batch_norm");
+        ir_get(s->g, y)->name = ir_c_name(s->g, name);
+    }
+    push_tensor(L, y);
+    return 1;
+}
+
 /* linear(x, out, { bias = true, name = "fc1", init = ..., bias_init = ... }):
  * y = x Wᵀ + b with W [out x in], as torch.nn.Linear (and its default init). */
 static int dsl_linear(lua_State *L)
@@ -678,7 +799,8 @@ static int dsl_linear(lua_State *L)
     lua_settop(L, 3);
     int x = check_tensor(L, 1, "linear");
     lua_Integer out = luaL_checkinteger(L, 2);
-    static const char *const keys[] = {"bias", "name", "init", "bias_init", "frozen", NULL};
+    static const char *const keys[] = {"bias",   "name",        "init", "bias_init",
+                                       "frozen", "dropconnect", NULL};
     check_keys(L, 3, "linear", keys);
     const ir_node *xn = ir_get(s->g, x);
     char sh[64];
@@ -716,7 +838,12 @@ static int dsl_linear(lua_State *L)
 
     int frozen = opt_bool(L, 3, "frozen", 0);
     ir_get(s->g, w)->trainable = !frozen;
-    ir_args ma = {.nin = 2, .in = {x, w}, .i = {0, 1}};
+    /* dropconnect = p: the weight is dropped out in training (one mask a step) */
+    double dc = opt_number(L, 3, "dropconnect", 0);
+    int wused = dc != 0 ? make_dropout(L, w, dc, "dropconnect",
+                                       arena_printf(s->g->A, "%s_weight_dropped", name))
+                        : w;
+    ir_args ma = {.nin = 2, .in = {x, wused}, .i = {0, 1}};
     int y = make(L, OP_MATMUL, &ma, "linear");
     ir_get(s->g, y)->name = ir_c_name(s->g, name);
     if (bias) {
@@ -1110,6 +1237,33 @@ static int dsl_Linear(lua_State *L)
     return 1;
 }
 
+static int layer_with_arg_call(lua_State *L)
+{
+    lua_pushvalue(L, lua_upvalueindex(1));
+    lua_pushvalue(L, 1);
+    lua_pushvalue(L, lua_upvalueindex(2));
+    lua_call(L, 2, 1);
+    return 1;
+}
+
+/* BatchNorm(opts), Dropout(p) for sequential */
+static int dsl_BatchNorm(lua_State *L)
+{
+    lua_settop(L, 1);
+    lua_pushcfunction(L, dsl_batch_norm);
+    lua_insert(L, 1);
+    lua_pushcclosure(L, layer_with_arg_call, 2);
+    return 1;
+}
+static int dsl_Dropout(lua_State *L)
+{
+    lua_settop(L, 1);
+    lua_pushcfunction(L, dsl_dropout);
+    lua_insert(L, 1);
+    lua_pushcclosure(L, layer_with_arg_call, 2);
+    return 1;
+}
+
 static int layer_of(lua_State *L, lua_CFunction f)
 {
     lua_pushcfunction(L, f);
@@ -1443,6 +1597,12 @@ static const luaL_Reg dsl[] = {
     {"spirals", dsl_spirals},
     {"linreg", dsl_linreg},
     {"train", dsl_train},
+    /* normalisation and regularisation */
+    {"batch_norm", dsl_batch_norm},
+    {"dropout", dsl_dropout},
+    {"dropconnect", dsl_dropconnect},
+    {"BatchNorm", dsl_BatchNorm},
+    {"Dropout", dsl_Dropout},
     {NULL, NULL},
 };
 
@@ -1646,7 +1806,9 @@ static void read_groups(lua_State *L, int t, const char *kind, int line)
         int matched = 0;
         for (int i = 0; i < g->n; i++) {
             ir_node *p = ir_get(g, i);
-            if (p->kind != K_PARAM || taken[i] || !group_has(L, params, p->label)) continue;
+            /* running statistics (batch_norm) are never trained: no group takes them */
+            if (p->kind != K_PARAM || p->buffer || taken[i] || !group_has(L, params, p->label))
+                continue;
             taken[i] = 1;
             matched++;
             p->group_lr = lr;

@@ -60,6 +60,34 @@ uint32_t rt_rng_below(rt_rng *rng, uint32_t n);
 /* Fisher-Yates shuffle of idx[0..n) */
 void rt_shuffle(rt_rng *rng, int32_t *idx, int32_t n);
 
+/* ---- counter-based noise for dropout masks: a pure function of (seed,
+ * step, mask, element), so no state is saved in checkpoints, a resumed run
+ * draws the masks the uninterrupted one would, any thread count gives the
+ * same masks, and one key gives the same masks again (gradient checks, the
+ * backward pass). Built on SplitMix64's output function:
+ *   key    = mix(seed * G ^ mix(step))            per optimizer step (from 1)
+ *   stream = mix(key + mask * G)                   per dropout in the spec (from 1)
+ *   bits i = mix(stream + (i + 1) * G) >> 32       per element
+ * with G = 0x9E3779B97F4A7C15. */
+static inline uint64_t rt_noise_mix(uint64_t z)
+{
+    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9u;
+    z = (z ^ (z >> 27)) * 0x94D049BB133111EBu;
+    return z ^ (z >> 31);
+}
+static inline uint64_t rt_noise_key(uint32_t seed, long step)
+{
+    return rt_noise_mix(((uint64_t)seed * 0x9E3779B97F4A7C15u) ^ rt_noise_mix((uint64_t)step));
+}
+static inline uint64_t rt_noise_stream(uint64_t key, int mask)
+{
+    return rt_noise_mix(key + (uint64_t)mask * 0x9E3779B97F4A7C15u);
+}
+static inline uint32_t rt_noise_bits(uint64_t stream, long i)
+{
+    return (uint32_t)(rt_noise_mix(stream + ((uint64_t)i + 1) * 0x9E3779B97F4A7C15u) >> 32);
+}
+
 /* ---- initialisers: the generator computes bounds and stds from the fans
  * (gains as torch.nn.init.calculate_gain); the runtime only draws. */
 /* p[i] = (real)(u * (b - a) + a), u = uniform24, as torch's uniform_(a, b)
@@ -193,6 +221,7 @@ typedef struct rt_param_info {
     int rank;
     int dim[4];
     int trainable; /* 0: frozen, the optimizer leaves it as loaded */
+    int buffer;    /* 1: a running statistic (batch norm): not trained, checked or traced */
 } rt_param_info;
 
 /* Parameters by name (fine-tuning, transfer learning). Each DIR/<name>.npy

@@ -379,6 +379,14 @@ static int cmd_plot(const options *o)
     return plot_curves(o->arg, o->out, o->quiet);
 }
 
+/* One row of the trace: every parameter value but the running statistics. */
+static void trace_params(FILE *trace, const real *param, const char *fmt)
+{
+    for (int i = 0; i < model_n_param_tensors; i++)
+        for (long k = 0; k < model_params[i].numel && !model_params[i].buffer; k++)
+            fprintf(trace, fmt, (double)param[model_params[i].offset + k]);
+}
+
 static int cmd_train(const options *o)
 {
     rt_error err;
@@ -423,15 +431,16 @@ static int cmd_train(const options *o)
             fprintf(stderr, "%s: %s: cannot open: %s\n", MODEL_NAME, o->trace, strerror(errno));
             return 1;
         }
+        /* the parameters, as torch's named_parameters(): running statistics are not traced */
         fprintf(trace, "step,loss,lr");
         for (int i = 0; i < model_n_param_tensors; i++)
-            for (long k = 0; k < model_params[i].numel; k++)
+            for (long k = 0; k < model_params[i].numel && !model_params[i].buffer; k++)
                 if (model_params[i].numel == 1)
                     fprintf(trace, ",%s", model_params[i].name);
                 else
                     fprintf(trace, ",%s[%ld]", model_params[i].name, k);
         fprintf(trace, "\n0,,");
-        for (long k = 0; k < MODEL_N_PARAMS; k++) fprintf(trace, ",%.9g", (double)b.param[k]);
+        trace_params(trace, b.param, ",%.9g");
         fprintf(trace, "\n");
     }
     if (!o->quiet)
@@ -517,7 +526,9 @@ static int cmd_train(const options *o)
                 bx = b.x;
                 by = b.y;
             }
-            real loss = model_train_step(rows, b.param, b.grad, bx, by, b.out, b.arena);
+            /* dropout masks are keyed by the seed and the step (see rt_noise_key) */
+            real loss = model_train_step(rows, b.param, b.grad, bx, by, b.out, b.arena,
+                                         rt_noise_key(o->seed, step + 1));
             /* the divergence guard: a loss or gradient that is no number */
             double grad_norm = sqrt(rt_sumsq(b.grad, MODEL_N_PARAMS));
             if (!isfinite(loss) || !isfinite(grad_norm)) {
@@ -533,8 +544,7 @@ static int cmd_train(const options *o)
             if (trace) {
                 /* enough digits to read back the element type exactly */
                 fprintf(trace, "%ld,%.17g,%.17g", step, (double)loss, lr);
-                for (long k = 0; k < MODEL_N_PARAMS; k++)
-                    fprintf(trace, sizeof(real) == 8 ? ",%.17g" : ",%.9g", (double)b.param[k]);
+                trace_params(trace, b.param, sizeof(real) == 8 ? ",%.17g" : ",%.9g");
                 fprintf(trace, "\n");
             }
             loss_sum += (double)loss * rows;
@@ -823,7 +833,9 @@ static int cmd_gradcheck(const options *o)
     rt_data_gather(&d.train, b.order, rows, b.x, b.y);
     real *analytic = alloc_or_die((size_t)MODEL_N_PARAMS, sizeof(real));
     real *scratch = alloc_or_die((size_t)MODEL_N_PARAMS, sizeof(real));
-    double loss = model_train_step(rows, b.param, analytic, b.x, b.y, b.out, b.arena);
+    /* the masks of the first training step, the same in every evaluation */
+    const uint64_t noise = rt_noise_key(o->seed, 1);
+    double loss = model_train_step(rows, b.param, analytic, b.x, b.y, b.out, b.arena, noise);
     const double h = sizeof(real) == 8 ? 1e-6 : 1e-2;
     const double tol = o->tol >= 0 ? o->tol : sizeof(real) == 8 ? 1e-6 : 2e-2;
     double worst = 0;
@@ -834,16 +846,16 @@ static int cmd_gradcheck(const options *o)
         const rt_param_info *p = &model_params[i];
         double tensor_worst = 0;
         if (!p->trainable) {
-            if (!o->quiet) printf("%-28s frozen, not checked\n", p->name);
+            if (!o->quiet) printf("%-28s %s, not checked\n", p->name, p->buffer ? "running statistic" : "frozen");
             continue;
         }
         long stride = p->numel > 200 ? p->numel / 200 : 1; /* at most ~200 values per tensor */
         for (long k = 0; k < p->numel; k += stride) {
             real *v = b.param + p->offset + k, saved = *v;
             *v = (real)(saved + h);
-            double up = model_train_step(rows, b.param, scratch, b.x, b.y, b.out, b.arena);
+            double up = model_train_step(rows, b.param, scratch, b.x, b.y, b.out, b.arena, noise);
             *v = (real)(saved - h);
-            double down = model_train_step(rows, b.param, scratch, b.x, b.y, b.out, b.arena);
+            double down = model_train_step(rows, b.param, scratch, b.x, b.y, b.out, b.arena, noise);
             *v = saved;
             double num = (up - down) / (2 * h), an = analytic[p->offset + k];
             double den = fabs(an) > fabs(num) ? fabs(an) : fabs(num);

@@ -68,12 +68,15 @@ extern const int model_n_param_tensors;
 void model_init(real *param, rt_rng *rng);
 
 /* One step's forward, loss and backward on `rows` rows (MODEL_BATCH or
- * MODEL_REMAINDER): writes d(loss)/d(param) into grad and the predictions
- * into out, returns the loss. */
-real model_train_step(int rows, const real *param, real *grad, const real *x, const real *y,
-                      real *out, real *arena);
+ * MODEL_REMAINDER) in training mode: writes d(loss)/d(param) into grad and
+ * the predictions into out, returns the loss. It updates batch norm's running
+ * statistics in param; noise = rt_noise_key(seed, step) keys the dropout
+ * masks (the same key gives the same masks). */
+real model_train_step(int rows, real *param, real *grad, const real *x, const real *y,
+                      real *out, real *arena, uint64_t noise);
 
-/* Forward and loss without gradients on `rows` rows (MODEL_BATCH or 1). */
+/* Forward and loss without gradients on `rows` rows (MODEL_BATCH or 1), in
+ * evaluation mode (batch norm's running statistics, no dropout). */
 real model_eval(int rows, const real *param, const real *x, const real *y, real *out,
                 real *arena);
 

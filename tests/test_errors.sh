@@ -224,6 +224,61 @@ spec nonscalar1 "$H1" "$H2" "$H3" "$H4" 'minimize(linear(x, 1))' "$OPT" "$TRAIN"
 expect "spec: a [B x 1] objective is an error too" 2 \
     "nonscalar1.lua:5:|objective must be a scalar|[B x 1]" gen nonscalar1
 
+# ---- batch_norm, dropout, dropconnect ----
+spec bn_b1 "$H1" "$H2" "$H3" "$H4" 'local h = batch_norm(linear(x, 3))' \
+    'minimize(bce(sigmoid(linear(h, 1)), y))' "$OPT" 'train { batch = 1, epochs = 1 }'
+expect "norm: batch_norm at batch 1 (1 value per channel) is refused, as torch" 2 \
+    "bn_b1.lua:5:|batch_norm|batch of 1 row|1 value per channel" gen bn_b1
+spec bn_r1 "$H1" 'data = xor { n = 5 }' "$H3" "$H4" 'local h = batch_norm(linear(x, 3))' \
+    'minimize(bce(sigmoid(linear(h, 1)), y))' "$OPT" "$TRAIN"
+expect "norm: batch_norm with a last batch of 1 row is refused, with the way out" 2 \
+    "bn_r1.lua:5:|last partial batch of 1 row|drop_last = true" gen bn_r1
+spec bn_r1ok "$H1" 'data = xor { n = 5 }' "$H3" "$H4" 'local h = batch_norm(linear(x, 3))' \
+    'minimize(bce(sigmoid(linear(h, 1)), y))' "$OPT" 'train { batch = 4, drop_last = true }'
+expect "norm: ... which drop_last = true takes" 0 "" gen bn_r1ok
+spec bn_2d1 "$H1" 'data = xor { n = 4 }' "$H3" "$H4" \
+    'local h = batch_norm(linear(x, 4):reshape { 2, 2, 1 })' \
+    'minimize(bce(sigmoid(linear(flatten(h), 1)), y))' "$OPT" 'train { batch = 1, epochs = 1 }'
+expect "norm: batch_norm 2d at batch 1 with H x W = 2 is fine" 0 "" gen bn_2d1
+model_with bn_1d 'local h = batch_norm(param { 3 })'
+expect "norm: batch_norm of a vector is a shape error" 2 \
+    "bn_1d.lua:5:|batch_norm: input must be [rows x features]|[3]" gen bn_1d
+model_with bn_typo 'local h = batch_norm(x, { momentun = 0.1 })'
+expect "norm: a batch_norm option typo suggests the right one" 2 \
+    "bn_typo.lua:5:|unknown option 'momentun'|did you mean 'momentum'?" gen bn_typo
+model_with bn_mom 'local h = batch_norm(x, { momentum = 2 })'
+expect "norm: batch_norm momentum outside [0, 1] is refused" 2 "bn_mom.lua:5:|momentum = 2" gen bn_mom
+model_with bn_eps 'local h = batch_norm(x, { eps = 0 })'
+expect "norm: batch_norm eps = 0 is refused" 2 "bn_eps.lua:5:|eps = 0|> 0" gen bn_eps
+model_with bn_name 'local a = batch_norm(x, { name = "bn" })' 'local b = batch_norm(x, { name = "bn" })'
+expect "norm: two batch_norm layers of one name are refused" 2 \
+    "bn_name.lua:6:|two parameters are named 'bn.weight'" gen bn_name
+model_with drop_p1 'local h = dropout(x, 1)'
+expect "norm: dropout p = 1 is refused" 2 "drop_p1.lua:5:|dropout: p = 1|[0, 1)" gen drop_p1
+model_with drop_neg 'local h = dropout(x, -0.1)'
+expect "norm: dropout p < 0 is refused" 2 "drop_neg.lua:5:|dropout: p = -0.1" gen drop_neg
+model_with drop_num 'local h = dropout(3, 0.5)'
+expect "norm: dropout of a number is refused" 2 "drop_num.lua:5:|dropout: needs a tensor" gen drop_num
+model_with dc_act 'local h = dropconnect(x, 0.5)'
+expect "norm: dropconnect of activations is refused" 2 "dc_act.lua:5:|dropconnect: drops weights" gen dc_act
+model_with dc_lin 'local h = linear(x, 3, { dropconnect = 1.5 })'
+expect "norm: linear { dropconnect = 1.5 } is refused" 2 "dc_lin.lua:5:|dropconnect: p = 1.5" gen dc_lin
+spec bn_group "$H1" "$H2" "$H3" "$H4" 'local h = batch_norm(linear(x, 3), { name = "bn" })' \
+    'minimize(bce(sigmoid(linear(h, 1)), y))' \
+    'optimizer = sgd { lr = 0.5, groups = { { params = "running", lr = 0.1 } } }' "$TRAIN"
+expect "norm: an optimizer group of running statistics only matches no parameter" 2 \
+    "bn_group.lua|groups[1] matches no parameter" gen bn_group
+# layer names equal to the locals of batch_norm's and dropout's code (and
+# the step's noise key) are renamed in C: the model builds and trains
+spec bn_names "$H1" "$H2" "$H3" "$H4" 'local h = batch_norm(linear(x, 4, { name = "b" }), { name = "mean" })' \
+    'h = dropout(relu(linear(h, 4, { name = "noise" })), 0.5)' \
+    'h = batch_norm(linear(h, 4, { name = "stream" }), { name = "invstd" }):reshape { 2, 2, 1 }' \
+    'h = linear(flatten(batch_norm(h, { name = "q" })), 4, { name = "sg", dropconnect = 0.2 })' \
+    'minimize(bce(sigmoid(linear(h, 1, { name = "mg" })), y))' "$OPT" "$TRAIN"
+expect "norm: layers named b, mean, noise, stream, invstd, q, sg, mg build" 0 "" \
+    "$TRAINC" build -q "$t/bn_names.lua" -o "$t/out/bn_names"
+expect "norm: ... and train" 0 "train loss" run_in "$t/out/bn_names" ./m_ train --quiet
+
 wait # for the background builds
 
 # ---- C-hostile names: the generated C compiles warning-free and trains ----

@@ -248,6 +248,42 @@ obj(bce(sigmoid(h(1)), sigmoid(h(1))) + bce_with_logits(h(1), sigmoid(h(1))) + l
 LUA
 }
 
+# batch_norm (1d over features, over the channels of [B x C x L] and
+# [B x C x H x W]), dropout and dropconnect (the gradient check's steps all
+# use the first training step's masks), residual connections
+norm() {
+    cat <<LUA
+case "batch_norm 1d [$B x $N]"; obj(batch_norm(h(), { name = pname() }))
+case "batch_norm 1d, affine = false, eps 1e-3, momentum 0.5"; obj(batch_norm(h($M), { affine = false, eps = 1e-3, momentum = 0.5 }))
+case "batch_norm over [$B x $N x $M] (channels $N)"; obj(batch_norm(h($N * $M):reshape { $N, $M }, { name = pname() }))
+case "batch_norm 2d [$B x $N x $M x 2]"; obj(batch_norm(h($N * $M * 2):reshape { $N, $M, 2 }, { name = pname() }))
+case "batch_norm 2d, affine = false"; obj(batch_norm(h($N * $M * 2):reshape { $N, $M, 2 }, { affine = false }))
+case "batch_norm of a param [$N x $M]"; obj(batch_norm(P { $N, $M }, { name = pname() }))
+case "linear, batch_norm, relu, linear"; obj(L(relu(batch_norm(h($M), { name = pname() })), $N))
+case "dropout(h, 0.3)"; obj(dropout(h($Q), 0.3))
+case "dropout of a param, p 0.5 (default)"; obj(dropout(P { $N, $M }))
+case "two dropouts of one tensor"; local r = h($M); obj(dropout(r, 0.5) * dropout(r, 0.5))
+case "linear { dropconnect = 0.4 }"; obj(linear(x, $N, { name = pname(), dropconnect = 0.4 }))
+case "matmul(x, dropconnect(W, 0.5))"; obj(matmul(x, dropconnect(P { $D, $M }, 0.5)))
+case "residual r + relu(linear(r))"; local r = h(); obj(r + relu(L(r, $N)))
+case "residual block: relu(r + bn(linear(relu(bn(linear(r))))))"
+local r = tanh(h())
+local f = batch_norm(L(relu(batch_norm(L(r, $N), { name = pname() })), $N), { name = pname() })
+obj(relu(r + f))
+case "sequential { Linear, BatchNorm, ReLU, Dropout, Linear }"
+obj(sequential { Linear($M, { name = pname() }), BatchNorm { name = pname() }, ReLU(), Dropout(0.2), Linear($N, { name = pname() }) }(x))
+LUA
+}
+
+# one row: batch_norm needs 2 or more values per channel, here H x W = 2
+norm_one() {
+    cat <<LUA
+case "batch_norm 2d [1 x 1 x 1 x 2]"; obj(batch_norm(h(2):reshape { 1, 1, 2 }, { name = pname() }))
+case "batch_norm 2d [1 x 2 x 2 x 1], affine = false"; obj(batch_norm(h(4):reshape { 2, 2, 1 }, { affine = false }))
+case "dropout(h, 0.5), dropconnect at one element"; obj(dropout(h(), 0.5)); obj(matmul(x, dropconnect(P { 1, 1 }, 0.5)))
+LUA
+}
+
 # odd sizes: a spec per family
 B=7 D=5 N=3 M=5 Q=13 K=3
 spec broadcast_odd reg broadcast
@@ -259,12 +295,14 @@ spec shapes_odd reg shapes param_broadcast
 spec matmul_odd reg matmuls matmul_blas
 spec layers_odd reg layers regression
 spec losses_odd cls classification
+spec norm_odd reg norm
 # one element: one row with one feature, widths 1 (the code has no loops
 # and compiles fast: fewer, bigger specs)
 B=1 D=1 N=1 M=1 Q=1 K=2
 spec arith_one reg same_shape broadcast param_broadcast math
 spec ops_one reg activations reductions shapes matmuls layers regression
 spec losses_one cls classification
+spec norm_one reg norm_one
 
 # build them all, two at a time
 for name in "${specs[@]}"; do
@@ -321,3 +359,21 @@ err() {
 }
 check "negative: the tanh case fails (max relative error $(err tanh))" gt "$(err tanh)" $tol
 check "negative: the relu case still passes (max relative error $(err relu))" lt "$(err relu)" $tol
+
+# batch_norm's backward without the path through the batch mean: the
+# batch_norm cases must fail, dropout's must still pass
+neg=$dir/neg_bn
+cp -r "$dir/norm_odd" "$neg"
+sed -i -E 's/ - mg(\[c\])? - / - 0 * mg\1 - /' "$neg/model.c"
+check "negative: the batch_norm backward was altered" grep -q ' - 0 \* mg\[c\] - ' "$neg/model.c"
+ninja -C "$neg" >"$neg.build.log" 2>&1
+(cd "$neg" && ./norm_odd gradcheck) >"$neg.out" 2>&1
+check "negative: gradcheck of the altered batch_norm exits 1" test $? -eq 1
+errn() {
+    local k
+    k=$(grep '^case "' "$dir/norm_odd.lua" | grep -nF "case \"$1" | head -1 | cut -d: -f1)
+    awk -v c="c${k}_" 'index($0, c) == 1 { print $NF }' "$neg.out" | sort -g | tail -1
+}
+check "negative: the batch_norm 1d case fails (max relative error $(errn 'batch_norm 1d ['))" gt "$(errn 'batch_norm 1d [')" $tol
+check "negative: the batch_norm 2d case fails (max relative error $(errn 'batch_norm 2d ['))" gt "$(errn 'batch_norm 2d [')" $tol
+check "negative: the dropout case still passes (max relative error $(errn 'dropout(h, 0.3)'))" lt "$(errn 'dropout(h, 0.3)')" $tol

@@ -1,0 +1,357 @@
+/* ops/norm.c — the layers whose code depends on the mode (training or
+ * evaluation): batch normalisation and dropout. The plan makes separate
+ * train and eval functions, so each op prints the code of one mode, never a
+ * run-time flag:
+ *
+ *   batch_norm(x)  = stats -> xhat -> xhat * gamma + beta (the affine part is
+ *                    ordinary broadcast mul and add, fused and differentiated
+ *                    as such)
+ *     stats [2 x C]: train: the batch's mean and 1/sqrt(biased var + eps) per
+ *                    channel, and the running statistics updated in place;
+ *                    eval: from the running statistics
+ *     xhat:          (x - mean) * invstd, channel = axis 1 (NC, NCL, NCHW)
+ *   dropout(x)     = train: x * (kept ? 1/(1-p) : 0); eval: a view of x. */
+#include <math.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "../autodiff.h"
+#include "../emit.h"
+#include "../ops.h"
+
+/* x [N x C x ...]: rows, channels and values per (row, channel) */
+typedef struct bn_layout {
+    long rows, channels, inner;
+} bn_layout;
+
+static bn_layout layout(const emitter *e, const ir_node *x)
+{
+    bn_layout l = {e_dim(e, x, 0), e_dim(e, x, 1), 1};
+    for (int i = 2; i < x->rank; i++) l.inner *= e_dim(e, x, i);
+    return l;
+}
+
+/* The loops over the values of channel c, with `i` the element's index. */
+static void open_channel_loops(emitter *e, const bn_layout *l)
+{
+    wr_line(e->w, "for (long b = 0; b < %ld; b++) {", l->rows);
+    if (l->inner == 1) {
+        wr_line(e->w, "const long i = b * %ld + c;", l->channels);
+    } else {
+        wr_line(e->w, "for (long k = 0; k < %ld; k++) {", l->inner);
+        wr_line(e->w, "const long i = (b * %ld + c) * %ld + k;", l->channels, l->inner);
+    }
+}
+
+static void close_channel_loops(emitter *e, const bn_layout *l)
+{
+    wr_line(e->w, "}");
+    if (l->inner != 1) wr_line(e->w, "}");
+}
+
+/* [rows x features]: loops row by row over contiguous features (they
+ * vectorise), with per-feature sums in double on the stack */
+#define ROW_MAJOR_MAX_FEATURES 4096
+static int row_major(const bn_layout *l)
+{
+    return l->inner == 1 && l->channels <= ROW_MAJOR_MAX_FEATURES;
+}
+
+/* ---- batch_norm_stats(x, running_mean, running_var) -> [2 x C] ---- */
+
+static void emit_bn_stats_rows(emitter *e, const ir_node *n, const bn_layout *l)
+{
+    const char *st = e_ref(e, n->id), *xs = e_ref(e, n->in[0]);
+    const char *rm = e_ref(e, n->in[1]), *rv = e_ref(e, n->in[2]);
+    long r = l->rows, c = l->channels;
+    double m = n->f[1];
+    wr_line(e->w, "/* train: mean and biased variance of each feature over the %ld rows, summed in",
+            r);
+    wr_line(e->w, " * double; the running statistics move by momentum %g toward the mean and", m);
+    wr_line(e->w, " * the unbiased variance (x %ld/%ld), as torch.nn.BatchNorm */", r, r - 1);
+    wr_line(e->w, "double s[%ld] = {0}, q[%ld] = {0};", c, c);
+    wr_line(e->w, "for (long b = 0; b < %ld; b++)", r);
+    wr_line(e->w, "    for (long c = 0; c < %ld; c++) s[c] += %s[b * %ld + c];", c, xs, c);
+    wr_line(e->w, "for (long c = 0; c < %ld; c++) s[c] /= %ld.0;", c, r);
+    wr_line(e->w, "for (long b = 0; b < %ld; b++)", r);
+    wr_line(e->w, "for (long c = 0; c < %ld; c++) {", c);
+    wr_line(e->w, "const double d = %s[b * %ld + c] - s[c];", xs, c);
+    wr_line(e->w, "q[c] += d * d;");
+    wr_line(e->w, "}");
+    wr_line(e->w, "for (long c = 0; c < %ld; c++) {", c);
+    wr_line(e->w, "%s[c] = (real)s[c];", st);
+    wr_line(e->w, "%s[%ld + c] = (real)(1 / sqrt(q[c] / %ld.0 + %.17g));", st, c, r, n->f[0]);
+    wr_line(e->w, "%s[c] = (real)(%.17g * s[c] + %.17g * %s[c]);", rm, m, 1 - m, rm);
+    wr_line(e->w, "%s[c] = (real)(%.17g * (q[c] / %ld.0) + %.17g * %s[c]);", rv, m, r - 1, 1 - m,
+            rv);
+    wr_line(e->w, "}");
+}
+
+static int shape_bn_stats(ir_graph *g, ir_node *n, char *err, size_t errsize)
+{
+    const ir_node *x = ir_get(g, n->in[0]);
+    char a[64];
+    if (x->rank < 2 || x->dim[1] == IR_BATCH) {
+        snprintf(err, errsize,
+                 "batch_norm needs [rows x features] or [rows x channels x ...], got %s",
+                 ir_shape_str(x, a, sizeof a));
+        return -1;
+    }
+    for (int k = 1; k < 3; k++) {
+        const ir_node *r = ir_get(g, n->in[k]);
+        if (r->rank != 1 || r->dim[0] != x->dim[1]) {
+            snprintf(err, errsize, "batch_norm: running statistics of shape %s for %s",
+                     ir_shape_str(r, a, sizeof a), ir_shape_str(x, a, sizeof a));
+            return -1;
+        }
+    }
+    n->rank = 2;
+    n->dim[0] = 2;
+    n->dim[1] = x->dim[1];
+    return 0;
+}
+
+static void emit_bn_stats(emitter *e, const ir_node *n)
+{
+    const ir_node *x = ir_get(e->g, n->in[0]);
+    const char *st = e_ref(e, n->id), *xs = e_ref(e, x->id);
+    const char *rm = e_ref(e, n->in[1]), *rv = e_ref(e, n->in[2]);
+    bn_layout l = layout(e, x);
+    double eps = n->f[0], m = n->f[1];
+    if (e->pv->mode == PLAN_EVAL) {
+        wr_line(e->w, "/* eval: the running statistics */");
+        wr_line(e->w, "for (long c = 0; c < %ld; c++) {", l.channels);
+        wr_line(e->w, "%s[c] = %s[c];", st, rm);
+        wr_line(e->w, "%s[%ld + c] = (real)(1 / sqrt((double)%s[c] + %.17g));", st, l.channels, rv,
+                eps);
+        wr_line(e->w, "}");
+        return;
+    }
+    long count = l.rows * l.inner;
+    if (row_major(&l)) {
+        emit_bn_stats_rows(e, n, &l);
+        return;
+    }
+    wr_line(e->w, "/* train: mean and biased variance of the %ld values of each channel, summed in",
+            count);
+    wr_line(e->w, " * double; the running statistics move by momentum %g toward the mean and", m);
+    wr_line(e->w, " * the unbiased variance (x %ld/%ld), as torch.nn.BatchNorm */", count,
+            count - 1);
+    wr_line(e->w, "for (long c = 0; c < %ld; c++) {", l.channels);
+    wr_line(e->w, "double s = 0, q = 0;");
+    open_channel_loops(e, &l);
+    wr_line(e->w, "s += %s[i];", xs);
+    close_channel_loops(e, &l);
+    wr_line(e->w, "const double mean = s / %ld.0;", count);
+    open_channel_loops(e, &l);
+    wr_line(e->w, "const double d = %s[i] - mean;", xs);
+    wr_line(e->w, "q += d * d;");
+    close_channel_loops(e, &l);
+    wr_line(e->w, "%s[c] = (real)mean;", st);
+    wr_line(e->w, "%s[%ld + c] = (real)(1 / sqrt(q / %ld.0 + %.17g));", st, l.channels, count, eps);
+    wr_line(e->w, "%s[c] = (real)(%.17g * mean + %.17g * %s[c]);", rm, m, 1 - m, rm);
+    wr_line(e->w, "%s[c] = (real)(%.17g * (q / %ld.0) + %.17g * %s[c]);", rv, m, count - 1, 1 - m,
+            rv);
+    wr_line(e->w, "}");
+}
+
+static double flops_bn_stats(ir_graph *g, const ir_node *n, int b)
+{
+    return 3.0 * (double)ir_numel(ir_get(g, n->in[0]), b);
+}
+
+/* the gradient through the batch statistics is batch_norm_backward's */
+static void vjp_bn_stats(ad_ctx *c, const ir_node *n, int g)
+{
+    (void)c, (void)n, (void)g;
+}
+
+const op_def op_BN_STATS = {"train: per channel mean and 1/sqrt(var + eps) of the batch, running "
+                            "stats updated; eval: from the running stats",
+                            NULL,
+                            shape_bn_stats,
+                            emit_bn_stats,
+                            vjp_bn_stats,
+                            flops_bn_stats};
+
+/* ---- batch_norm(x, stats) = xhat ---- */
+
+static int shape_like_x(ir_graph *g, ir_node *n, char *err, size_t errsize)
+{
+    (void)err, (void)errsize;
+    const ir_node *x = ir_get(g, n->in[0]);
+    n->rank = x->rank;
+    for (int i = 0; i < x->rank; i++) n->dim[i] = x->dim[i];
+    return 0;
+}
+
+static void emit_bn_norm(emitter *e, const ir_node *n)
+{
+    const ir_node *x = ir_get(e->g, n->in[0]);
+    const char *st = e_ref(e, n->in[1]);
+    bn_layout l = layout(e, x);
+    if (row_major(&l)) {
+        wr_line(e->w, "for (long b = 0; b < %ld; b++)", l.rows);
+        wr_line(e->w, "    for (long c = 0; c < %ld; c++)", l.channels);
+        wr_line(e->w, "        %s[b * %ld + c] = (%s[b * %ld + c] - %s[c]) * %s[%ld + c];",
+                e_ref(e, n->id), l.channels, e_ref(e, x->id), l.channels, st, st, l.channels);
+        return;
+    }
+    wr_line(e->w, "for (long c = 0; c < %ld; c++) {", l.channels);
+    wr_line(e->w, "const real mean = %s[c], invstd = %s[%ld + c];", st, st, l.channels);
+    open_channel_loops(e, &l);
+    wr_line(e->w, "%s[i] = (%s[i] - mean) * invstd;", e_ref(e, n->id), e_ref(e, x->id));
+    close_channel_loops(e, &l);
+    wr_line(e->w, "}");
+}
+
+static void vjp_bn_norm(ad_ctx *c, const ir_node *n, int g)
+{
+    ir_graph *G = c->g;
+    if (ir_get(G, g)->kind == K_CONST) g = ir_shaped(G, OP_EXPAND, g, n, 0);
+    ir_args a = {.nin = 3, .in = {n->id, n->in[1], g}};
+    char err[256];
+    ad_accum(c, n->in[0], ir_make(G, OP_BN_NORM_GRAD, &a, err, sizeof err));
+}
+
+const op_def op_BN_NORM = {"xhat = (x - mean[c]) * invstd[c], c the channel (axis 1)",
+                           NULL,
+                           shape_like_x,
+                           emit_bn_norm,
+                           vjp_bn_norm,
+                           flops_elem};
+
+/* ---- batch_norm_backward(xhat, stats, dxhat) = dx ----
+ * In training mean and var depend on x: with n values per channel,
+ * dx = invstd * (dxhat - mean(dxhat) - xhat * mean(dxhat * xhat)). */
+static void emit_bn_norm_grad(emitter *e, const ir_node *n)
+{
+    const ir_node *xh = ir_get(e->g, n->in[0]);
+    const char *st = e_ref(e, n->in[1]), *xs = e_ref(e, xh->id), *gs = e_ref(e, n->in[2]);
+    bn_layout l = layout(e, xh);
+    long count = l.rows * l.inner;
+    if (row_major(&l)) {
+        long r = l.rows, c = l.channels;
+        const char *dx = e_ref(e, n->id);
+        wr_line(e->w, "double sg[%ld] = {0}, sgx[%ld] = {0};", c, c);
+        wr_line(e->w, "for (long b = 0; b < %ld; b++)", r);
+        wr_line(e->w, "for (long c = 0; c < %ld; c++) {", c);
+        wr_line(e->w, "sg[c] += %s[b * %ld + c];", gs, c);
+        wr_line(e->w, "sgx[c] += (double)%s[b * %ld + c] * %s[b * %ld + c];", gs, c, xs, c);
+        wr_line(e->w, "}");
+        wr_line(e->w, "real mg[%ld], mgx[%ld];", c, c);
+        wr_line(e->w, "for (long c = 0; c < %ld; c++) {", c);
+        wr_line(e->w, "mg[c] = (real)(sg[c] / %ld.0);", r);
+        wr_line(e->w, "mgx[c] = (real)(sgx[c] / %ld.0);", r);
+        wr_line(e->w, "}");
+        wr_line(e->w, "for (long b = 0; b < %ld; b++)", r);
+        wr_line(e->w, "for (long c = 0; c < %ld; c++) {", c);
+        wr_line(e->w, "const long i = b * %ld + c;", c);
+        wr_line(e->w, "%s[i] = %s[%ld + c] * (%s[i] - mg[c] - %s[i] * mgx[c]);", dx, st, c, gs, xs);
+        wr_line(e->w, "}");
+        return;
+    }
+    wr_line(e->w, "for (long c = 0; c < %ld; c++) {", l.channels);
+    wr_line(e->w, "double sg = 0, sgx = 0;");
+    open_channel_loops(e, &l);
+    wr_line(e->w, "sg += %s[i];", gs);
+    wr_line(e->w, "sgx += (double)%s[i] * %s[i];", gs, xs);
+    close_channel_loops(e, &l);
+    wr_line(e->w, "const real mg = (real)(sg / %ld.0), mgx = (real)(sgx / %ld.0);", count, count);
+    wr_line(e->w, "const real invstd = %s[%ld + c];", st, l.channels);
+    open_channel_loops(e, &l);
+    wr_line(e->w, "%s[i] = invstd * (%s[i] - mg - %s[i] * mgx);", e_ref(e, n->id), gs, xs);
+    close_channel_loops(e, &l);
+    wr_line(e->w, "}");
+}
+
+static double flops_bn_grad(ir_graph *g, const ir_node *n, int b)
+{
+    return 6.0 * (double)ir_numel(ir_get(g, n->in[0]), b);
+}
+
+const op_def op_BN_NORM_GRAD = {
+    "dx = invstd * (dxhat - mean(dxhat) - xhat * mean(dxhat * xhat)) per channel",
+    NULL,
+    shape_like_x,
+    emit_bn_norm_grad,
+    NULL,
+    flops_bn_grad};
+
+/* ---- dropout(x) ----
+ * The mask is counter-based noise, a pure function of (training seed, step,
+ * the dropout's number in the spec, element index): nothing to save in a
+ * checkpoint, the same on any thread count, and the same mask for the
+ * forward and the backward (which is dropout of the gradient with the same
+ * key). See rt_noise_* in runtime/rt.h. */
+
+/* keep element i iff its 32 noise bits >= p * 2^32 */
+static uint32_t drop_threshold(double p)
+{
+    double t = nearbyint(p * 4294967296.0);
+    return t >= 4294967295.0 ? 0xFFFFFFFFu : (uint32_t)t;
+}
+
+static void emit_dropout(emitter *e, const ir_node *n)
+{
+    double p = n->f[0];
+    /* torch scales by 1/(1-p) in the element type: (float)1 / (float)(1 - p) */
+    double scale = e->dbl ? 1 / (1 - p) : (double)(1.0f / (float)(1 - p));
+    wr_line(e->w, "/* kept with probability %g, then scaled by 1/(1-p); element i of mask %d is",
+            1 - p, n->i[0]);
+    wr_line(e->w, " * kept iff rt_noise_bits(stream, i) >= %g * 2^32 */", p);
+    wr_line(e->w, "const uint64_t stream = rt_noise_stream(noise, %d);", n->i[0]);
+    wr_line(e->w, "const real scale = %s;", e_lit(e, scale));
+    wr_line(e->w, "for (long i = 0; i < %ld; i++)", e_numel(e, n));
+    wr_line(e->w, "    %s[i] = %s[i] * (rt_noise_bits(stream, i) >= %uu ? scale : 0);",
+            e_ref(e, n->id), e_ref(e, n->in[0]), drop_threshold(p));
+}
+
+/* the same mask on the gradient */
+static void vjp_dropout(ad_ctx *c, const ir_node *n, int g)
+{
+    ir_graph *G = c->g;
+    if (ir_get(G, g)->kind == K_CONST) g = ir_shaped(G, OP_EXPAND, g, n, 0);
+    ir_args a = {.nin = 1, .in = {g}, .f = {n->f[0]}, .i = {n->i[0]}};
+    char err[256];
+    ad_accum(c, n->in[0], ir_make(G, OP_DROPOUT, &a, err, sizeof err));
+}
+
+static double flops_dropout(ir_graph *g, const ir_node *n, int b)
+{
+    (void)g;
+    return 2.0 * (double)ir_numel(n, b);
+}
+
+const op_def op_DROPOUT = {"train: y = x * (kept ? 1/(1-p) : 0), kept with probability 1-p; "
+                           "eval: y = x (a view)",
+                           NULL,
+                           shape_same,
+                           emit_dropout,
+                           vjp_dropout,
+                           flops_dropout};
+
+/* ---- checks that need the batch size ---- */
+
+int norm_check_batch(ir_graph *g, int batch, int remainder, char *err, size_t errsize)
+{
+    for (int i = 0; i < g->n; i++) {
+        const ir_node *n = ir_get(g, i);
+        if (n->op != OP_BN_STATS) continue;
+        const ir_node *x = ir_get(g, n->in[0]);
+        long per_row = ir_numel(x, 1) / x->dim[1];
+        for (int k = 0; k < 2; k++) {
+            int b = k ? remainder : batch;
+            if (b <= 0) continue;
+            long per_channel = ir_is_batched(x) ? per_row * b : ir_numel(x, 1) / x->dim[1];
+            if (per_channel > 1) continue;
+            snprintf(err, errsize,
+                     "%s:%d: batch_norm: a %s of %d row%s gives 1 value per channel in training "
+                     "(as torch, at least 2 are needed); use a larger batch%s",
+                     n->file, n->line, k ? "last partial batch" : "batch", b, b == 1 ? "" : "s",
+                     k ? " or train { drop_last = true }" : "");
+            return -1;
+        }
+    }
+    return 0;
+}
