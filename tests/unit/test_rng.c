@@ -324,9 +324,9 @@ static void test_safetensors(const char *dir)
     int loaded;
     snprintf(path, sizeof path, "%s/m.safetensors", dir);
     /* a weight, a bias, a scalar and a name JSON must escape */
-    static const rt_param_info params[] = {{"fc.weight", 0, 6, 2, {2, 3}, 1},
-                                           {"fc.bias", 6, 2, 1, {2}, 1},
-                                           {"t\"emp\\", 8, 1, 0, {0}, 1}};
+    static const rt_param_info params[] = {{"fc.weight", 0, 6, 2, {2, 3}, 1, 0},
+                                           {"fc.bias", 6, 2, 1, {2}, 1, 0},
+                                           {"t\"emp\\", 8, 1, 0, {0}, 1, 0}};
     real w[9], r[9];
     for (int i = 0; i < 9; i++) w[i] = (real)(i * 0.25 - 1);
     const char *meta[] = {"format", "pt", "note", "a \"quoted\"\n value", NULL};
