@@ -57,7 +57,24 @@
     X(BCE_LOGITS, "bce_with_logits")                                                               \
     X(BCE_LOGITS_GRAD, "bce_with_logits_backward")                                                 \
     X(LOGISTIC, "logistic")                                                                        \
-    X(LOGISTIC_GRAD, "logistic_backward")
+    X(LOGISTIC_GRAD, "logistic_backward")                                                          \
+    X(ELU, "elu")                                                                                  \
+    X(ELU_GRAD, "elu_backward")                                                                    \
+    X(GELU, "gelu")                                                                                \
+    X(GELU_GRAD, "gelu_backward")                                                                  \
+    X(GELU_TANH, "gelu_tanh")                                                                      \
+    X(GELU_TANH_GRAD, "gelu_tanh_backward")                                                        \
+    X(SOFTPLUS_GRAD, "softplus_backward")                                                          \
+    X(HARDTANH, "hardtanh")                                                                        \
+    X(HARDTANH_GRAD, "hardtanh_backward")                                                          \
+    X(HUBER, "huber")                                                                              \
+    X(HUBER_GRAD, "huber_backward")                                                                \
+    X(SMOOTH_L1, "smooth_l1")                                                                      \
+    X(SMOOTH_L1_GRAD, "smooth_l1_backward")                                                        \
+    X(XLOGX, "xlogx")                                                                              \
+    X(XLOGX_GRAD, "xlogx_backward")                                                                \
+    X(NLL, "nll")                                                                                  \
+    X(NLL_GRAD, "nll_backward")
 
 typedef enum ir_op {
 #define X(e, s) OP_##e,
