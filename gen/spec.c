@@ -1122,13 +1122,15 @@ static int reduce_loss(lua_State *L, int term, int red, const char *fname)
 }
 
 /* mse, l1, huber and smooth_l1 are the expressions themselves: the mean (or
- * sum) of a term of x - y: (x - y)^2, |x - y|, huber(x - y; delta), ... */
+ * sum) of a term: (x - y)^2, |x - y|, huber(x, y; delta), ... */
 static int pairwise(lua_State *L, ir_op op, const char *fname, double param, int red)
 {
     int y, x = same_shape_pair(L, fname, &y);
-    ir_args d = {.nin = 2, .in = {x, y}};
-    int diff = make(L, OP_SUB, &d, fname);
-    ir_args t = {.nin = 1, .in = {diff}, .f = {param}};
+    ir_args t = {.nin = 2, .in = {x, y}, .f = {param}};
+    if (op == OP_POW || op == OP_ABS) { /* of x - y */
+        ir_args d = {.nin = 2, .in = {x, y}};
+        t = (ir_args){.nin = 1, .in = {make(L, OP_SUB, &d, fname)}, .f = {param}};
+    }
     int id = reduce_loss(L, make(L, op, &t, fname), red, fname);
     set_task(L, x, TASK_REGRESS);
     push_tensor(L, id);

@@ -273,34 +273,51 @@ const op_def op_HARDTANH_GRAD = {"dx = min_val < x < max_val ? dy : 0",
                                  flops_elem};
 
 /* ---- loss terms: huber, smooth_l1 and kl_div are these, summed ----
- * Each is torch's per-element term of d = x - y (huber, smooth_l1) or of
- * the target t (t ln t, as torch's xlogy(t, t)); the spec sums or averages
- * them. Their backward ops are torch's, fed (d or t, dloss per element). */
-const op_def op_HUBER = {"y = |d| < delta ? d² / 2 : delta (|d| - delta / 2)",
-                         "fabs(A) < P ? (real)0.5 * A * A : P * (fabs(A) - (real)0.5 * P)",
-                         shape_same,
-                         emit_cexpr,
-                         vjp_of_input,
-                         flops_elem4};
-const op_def op_HUBER_GRAD = {"dd = dy clamp(d, -delta, delta)",
-                              "A <= -P ? -P * B : A >= P ? P * B : A * B",
+ * Each is torch's per-element term of a prediction x (A) and target y (B)
+ * of one shape (huber, smooth_l1), or of the target t (t ln t, as torch's
+ * xlogy(t, t)); the spec sums or averages them. Their backward ops are
+ * torch's. Like torch, the target's gradient of huber and smooth_l1 is the
+ * same rule with x and y swapped, not the negated prediction's: the two
+ * differ where the rule is not odd (smooth_l1 with beta = 0 at x == y: -1
+ * for both). */
+static void vjp_pair(ad_ctx *c, const ir_node *n, int g)
+{
+    for (int k = 0; k < 2; k++) {
+        if (!needs(c, n->in[k])) continue;
+        ir_args a = {.nin = 3, .in = {n->in[k], n->in[1 - k], g}, .f = {n->f[0]}};
+        char err[128];
+        ad_accum(c, n->in[k], ir_make(c->g, n->op + 1, &a, err, sizeof err));
+    }
+}
+
+const op_def op_HUBER = {
+    "y = |x - t| < delta ? (x - t)² / 2 : delta (|x - t| - delta / 2)",
+    "fabs(A - B) < P ? (real)0.5 * (A - B) * (A - B) : P * (fabs(A - B) - (real)0.5 * P)",
+    shape_same,
+    emit_cexpr,
+    vjp_pair,
+    flops_elem4};
+const op_def op_HUBER_GRAD = {"dx = dy clamp(x - t, -delta, delta)",
+                              "A - B <= -P ? -P * C : A - B >= P ? P * C : (A - B) * C",
                               shape_same,
                               emit_cexpr,
                               NULL,
-                              flops_elem};
+                              flops_elem4};
 /* beta = 0 is l1 (the first branch is never taken) */
-const op_def op_SMOOTH_L1 = {"y = |d| < beta ? d² / (2 beta) : |d| - beta / 2",
-                             "fabs(A) < P ? (real)0.5 * A * A / P : fabs(A) - (real)0.5 * P",
-                             shape_same,
-                             emit_cexpr,
-                             vjp_of_input,
-                             flops_elem4};
-const op_def op_SMOOTH_L1_GRAD = {"dd = d <= -beta ? -dy : d >= beta ? dy : dy d / beta",
-                                  "A <= -P ? -B : A >= P ? B : B * A / P",
-                                  shape_same,
-                                  emit_cexpr,
-                                  NULL,
-                                  flops_elem};
+const op_def op_SMOOTH_L1 = {
+    "y = |x - t| < beta ? (x - t)² / (2 beta) : |x - t| - beta / 2",
+    "fabs(A - B) < P ? (real)0.5 * (A - B) * (A - B) / P : fabs(A - B) - (real)0.5 * P",
+    shape_same,
+    emit_cexpr,
+    vjp_pair,
+    flops_elem4};
+const op_def op_SMOOTH_L1_GRAD = {
+    "dx = x - t <= -beta ? -dy : x - t >= beta ? dy : dy (x - t) / beta",
+    "A - B <= -P ? -C : A - B >= P ? C : C * (A - B) / P",
+    shape_same,
+    emit_cexpr,
+    NULL,
+    flops_elem4};
 const op_def op_XLOGX = {"y = t == 0 ? 0 : t ln t",
                          "A == 0 ? 0 : A * log(A)",
                          shape_same,
