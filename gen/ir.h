@@ -62,7 +62,25 @@
     X(BN_STATS, "batch_norm_stats")                                                                \
     X(BN_NORM, "batch_norm")                                                                       \
     X(BN_NORM_GRAD, "batch_norm_backward")                                                         \
-    X(DROPOUT, "dropout")
+    X(DROPOUT, "dropout")                                                                          \
+    /* activations and losses: gen/ops/elementwise.c, gen/ops/loss.c */                           \
+    X(ELU, "elu")                                                                                  \
+    X(ELU_GRAD, "elu_backward")                                                                    \
+    X(GELU, "gelu")                                                                                \
+    X(GELU_GRAD, "gelu_backward")                                                                  \
+    X(GELU_TANH, "gelu_tanh")                                                                      \
+    X(GELU_TANH_GRAD, "gelu_tanh_backward")                                                        \
+    X(SOFTPLUS_GRAD, "softplus_backward")                                                          \
+    X(HARDTANH, "hardtanh")                                                                        \
+    X(HARDTANH_GRAD, "hardtanh_backward")                                                          \
+    X(HUBER, "huber")                                                                              \
+    X(HUBER_GRAD, "huber_backward")                                                                \
+    X(SMOOTH_L1, "smooth_l1")                                                                      \
+    X(SMOOTH_L1_GRAD, "smooth_l1_backward")                                                        \
+    X(XLOGX, "xlogx")                                                                              \
+    X(XLOGX_GRAD, "xlogx_backward")                                                                \
+    X(NLL, "nll")                                                                                  \
+    X(NLL_GRAD, "nll_backward")
 
 typedef enum ir_op {
 #define X(e, s) OP_##e,

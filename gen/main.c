@@ -224,12 +224,8 @@ static int size_from_data(ir_graph *g, char *err, size_t errsize)
                  g->spec_path, g->data.line, file, d, want);
         return 1;
     }
-    if (g->labels >= 0 && g->data.kind == RT_SRC_IDX && g->label_len != 1) {
-        snprintf(err, errsize,
-                 "%s:%d: IDX labels are one class index per row; use labels { classes = K }",
-                 g->spec_path, g->data.line);
-        return 2;
-    }
+    /* IDX labels may hold label_len values per row (soft labels [n x C] for
+     * kl_div); the trainer checks the file's row size when it loads it */
     g->features = d;
     g->n_valid = (int32_t)(g->data.valid * n + 0.5);
     g->n_train = n - g->n_valid;

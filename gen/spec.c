@@ -930,13 +930,93 @@ static int dsl_tanh(lua_State *L)
 {
     return unary(L, OP_TANH, "tanh", 0);
 }
-static int dsl_softplus(lua_State *L)
-{
-    return unary(L, OP_SOFTPLUS, "softplus", 0);
-}
 static int dsl_leaky_relu(lua_State *L)
 {
     return unary(L, OP_LEAKY_RELU, "leaky_relu", luaL_optnumber(L, 2, 0.01));
+}
+
+/* An activation's numeric options, torch's names and defaults, given either
+ * positionally, f(x, 1.5, 10), or by name, f(x, { beta = 1.5 }). */
+static void act_options(lua_State *L, const char *fname, const char *const *keys,
+                        const double *dflt, double *f)
+{
+    int named = lua_istable(L, 2);
+    if (named) check_keys(L, 2, fname, keys);
+    for (int k = 0; keys[k]; k++) {
+        int idx = 2 + k;
+        if (named) {
+            f[k] = opt_number(L, 2, keys[k], dflt[k]);
+        } else if (lua_isnoneornil(L, idx)) {
+            f[k] = dflt[k];
+        } else if (lua_type(L, idx) != LUA_TNUMBER) {
+            spec_error(L, "bad argument #%d to '%s' (%s: number expected, got %s)", idx, fname,
+                       keys[k], luaL_typename(L, idx));
+        } else {
+            f[k] = lua_tonumber(L, idx);
+        }
+        if (!isfinite(f[k])) spec_error(L, "%s: %s = %g must be finite", fname, keys[k], f[k]);
+    }
+}
+
+static int activation(lua_State *L, ir_op op, const char *fname, const double *f)
+{
+    ir_args a = {.nin = 1, .in = {check_tensor(L, 1, fname)}, .f = {f[0], f[1]}};
+    return push_op(L, op, &a, fname);
+}
+
+/* elu(x, alpha = 1) */
+static int dsl_elu(lua_State *L)
+{
+    static const char *const keys[] = {"alpha", NULL};
+    static const double dflt[] = {1};
+    double f[2] = {0};
+    act_options(L, "elu", keys, dflt, f);
+    return activation(L, OP_ELU, "elu", f);
+}
+
+/* softplus(x, beta = 1, threshold = 20) */
+static int dsl_softplus(lua_State *L)
+{
+    static const char *const keys[] = {"beta", "threshold", NULL};
+    static const double dflt[] = {1, 20};
+    double f[2] = {0};
+    act_options(L, "softplus", keys, dflt, f);
+    if (f[0] == 0) return spec_error(L, "softplus: beta must not be 0");
+    return activation(L, OP_SOFTPLUS, "softplus", f);
+}
+
+/* hardtanh(x, min_val = -1, max_val = 1) */
+static int dsl_hardtanh(lua_State *L)
+{
+    static const char *const keys[] = {"min_val", "max_val", NULL};
+    static const double dflt[] = {-1, 1};
+    double f[2] = {0};
+    act_options(L, "hardtanh", keys, dflt, f);
+    if (!(f[0] < f[1]))
+        return spec_error(L, "hardtanh: min_val = %g must be below max_val = %g", f[0], f[1]);
+    return activation(L, OP_HARDTANH, "hardtanh", f);
+}
+
+/* gelu(x), gelu(x, "tanh") or gelu(x, { approximate = "tanh" }): the exact
+ * x Φ(x) unless approximate = "tanh" */
+static int dsl_gelu(lua_State *L)
+{
+    const char *approx = "none";
+    if (lua_istable(L, 2)) {
+        static const char *const keys[] = {"approximate", NULL};
+        check_keys(L, 2, "gelu", keys);
+        approx = opt_string(L, 2, "approximate", "none");
+    } else if (lua_type(L, 2) == LUA_TSTRING) {
+        approx = lua_tostring(L, 2);
+    } else if (!lua_isnoneornil(L, 2)) {
+        return spec_error(
+            L, "bad argument #2 to 'gelu' (approximate: \"none\" or \"tanh\" expected, got %s)",
+            luaL_typename(L, 2));
+    }
+    if (strcmp(approx, "none") && strcmp(approx, "tanh"))
+        return spec_error(L, "gelu: approximate must be \"none\" or \"tanh\", got '%s'", approx);
+    static const double none[2] = {0};
+    return activation(L, strcmp(approx, "tanh") ? OP_GELU : OP_GELU_TANH, "gelu", none);
 }
 
 static int softmax_like(lua_State *L, ir_op op, const char *fname)
@@ -1044,9 +1124,37 @@ static void set_task(lua_State *L, int pred, ir_task task)
     }
 }
 
-static int fused_loss(lua_State *L, ir_op op, const char *fname, ir_task task)
+/* A loss's options table (argument 3): its keys checked, or nothing. */
+static void loss_options(lua_State *L, const char *fname, const char *const *keys)
 {
-    ir_args a = {.nin = 2, .in = {check_tensor(L, 1, fname), check_tensor(L, 2, fname)}};
+    if (!lua_isnoneornil(L, 3) && !lua_istable(L, 3))
+        spec_error(L, "bad argument #3 to '%s' (options table expected, got %s)", fname,
+                   luaL_typename(L, 3));
+    check_keys(L, 3, fname, keys);
+}
+
+enum { RED_MEAN, RED_SUM, RED_BATCHMEAN };
+
+/* reduction = "mean" | "sum" (| "batchmean" for kl_div), as torch */
+static int reduction_of(lua_State *L, const char *fname, int dflt, int batchmean)
+{
+    const char *r = opt_string(L, 3, "reduction", NULL);
+    if (!r) return dflt;
+    if (!strcmp(r, "mean")) return RED_MEAN;
+    if (!strcmp(r, "sum")) return RED_SUM;
+    if (batchmean && !strcmp(r, "batchmean")) return RED_BATCHMEAN;
+    return spec_error(L, "%s: reduction must be \"mean\"%s or \"sum\", got '%s'", fname,
+                      batchmean ? ", \"batchmean\"" : "", r);
+}
+
+/* f[0], i[0]: the loss's parameter and reduction (see gen/ops/loss.c) */
+static int fused_loss_with(lua_State *L, ir_op op, const char *fname, ir_task task, double f0,
+                           int i0)
+{
+    ir_args a = {.nin = 2,
+                 .in = {check_tensor(L, 1, fname), check_tensor(L, 2, fname)},
+                 .f = {f0},
+                 .i = {i0}};
     int id = make(L, op, &a, fname);
     set_task(L, a.in[0], task);
     ir_get(state(L)->g, id)->phase = PH_LOSS;
@@ -1054,20 +1162,44 @@ static int fused_loss(lua_State *L, ir_op op, const char *fname, ir_task task)
     return 1;
 }
 
-static int dsl_cross_entropy(lua_State *L)
+static int fused_loss(lua_State *L, ir_op op, const char *fname, ir_task task)
+{
+    return fused_loss_with(L, op, fname, task, 0, 0);
+}
+
+/* the loss on top of the stack reads [rows x C] against labels { classes = K } */
+static int check_classes(lua_State *L, const char *fname, const char *what)
 {
     spec_state *s = state(L);
-    if (lua_istable(L, 3)) {
-        static const char *const keys[] = {NULL};
-        check_keys(L, 3, "cross_entropy", keys);
-    }
-    int r = fused_loss(L, OP_CROSS_ENTROPY, "cross_entropy", TASK_CLASSIFY);
     spec_tensor *t = luaL_checkudata(L, -1, TENSOR_MT);
     const ir_node *z = ir_get(s->g, ir_get(s->g, t->id)->in[0]);
     if (s->g->classes && z->rank == 2 && z->dim[1] != s->g->classes)
-        return spec_error(L, "cross_entropy: the logits have %d columns but labels have %d classes",
+        return spec_error(L, "%s: the %s have %d columns but labels have %d classes", fname, what,
                           z->dim[1], s->g->classes);
-    return r;
+    return 1;
+}
+
+/* cross_entropy(z, y, { label_smoothing = 0, reduction = "mean" }) */
+static int dsl_cross_entropy(lua_State *L)
+{
+    static const char *const keys[] = {"label_smoothing", "reduction", NULL};
+    loss_options(L, "cross_entropy", keys);
+    double eps = opt_number(L, 3, "label_smoothing", 0);
+    if (!(eps >= 0 && eps <= 1))
+        return spec_error(L, "cross_entropy: label_smoothing = %g must be in [0, 1]", eps);
+    int red = reduction_of(L, "cross_entropy", RED_MEAN, 0);
+    fused_loss_with(L, OP_CROSS_ENTROPY, "cross_entropy", TASK_CLASSIFY, eps, red);
+    return check_classes(L, "cross_entropy", "logits");
+}
+
+/* nll(lp, y, { reduction = "mean" }): lp log-probabilities [rows x C] */
+static int dsl_nll(lua_State *L)
+{
+    static const char *const keys[] = {"reduction", NULL};
+    loss_options(L, "nll", keys);
+    int red = reduction_of(L, "nll", RED_MEAN, 0);
+    fused_loss_with(L, OP_NLL, "nll", TASK_CLASSIFY, 0, red);
+    return check_classes(L, "nll", "log-probabilities");
 }
 
 static int dsl_bce(lua_State *L)
@@ -1083,24 +1215,50 @@ static int dsl_logistic(lua_State *L)
     return fused_loss(L, OP_LOGISTIC, "logistic", TASK_SIGN);
 }
 
-/* mse and l1 are the expressions themselves: mean((x - y)^2), mean(|x - y|) */
-static int pairwise(lua_State *L, int l1, const char *fname)
+/* Prediction and target of one shape; returns x and sets *y. */
+static int same_shape_pair(lua_State *L, const char *fname, int *y)
 {
     spec_state *s = state(L);
-    int x = check_tensor(L, 1, fname), y = check_tensor(L, 2, fname);
-    const ir_node *xn = ir_get(s->g, x), *yn = ir_get(s->g, y);
+    int x = check_tensor(L, 1, fname);
+    *y = check_tensor(L, 2, fname);
+    const ir_node *xn = ir_get(s->g, x), *yn = ir_get(s->g, *y);
     if (!ir_same_shape(xn, yn)) {
         char a[64], b[64];
         return spec_error(L, "%s: prediction %s and target %s differ in shape", fname,
                           ir_shape_str(xn, a, sizeof a), ir_shape_str(yn, b, sizeof b));
     }
-    ir_args d = {.nin = 2, .in = {x, y}};
-    int diff = make(L, OP_SUB, &d, fname);
-    ir_args t = {.nin = 1, .in = {diff}, .f = {2}};
-    int term = l1 ? make(L, OP_ABS, &t, fname) : make(L, OP_POW, &t, fname);
-    ir_args m = {.nin = 1, .in = {term}, .i = {1}, .rank = 0};
+    return x;
+}
+
+/* The loss from its per-element terms: their mean, sum, or sum over
+ * everything but the first dimension averaged over it (batchmean). */
+static int reduce_loss(lua_State *L, int term, int red, const char *fname)
+{
+    spec_state *s = state(L);
+    const ir_node *tn = ir_get(s->g, term);
+    if (red == RED_BATCHMEAN && tn->rank >= 2) {
+        ir_args rows = {.nin = 1, .in = {term}, .rank = tn->rank};
+        rows.dim[0] = tn->dim[0];
+        for (int i = 1; i < tn->rank; i++) rows.dim[i] = 1;
+        term = make(L, OP_SUM_TO, &rows, fname);
+    }
+    ir_args m = {.nin = 1, .in = {term}, .i = {red != RED_SUM}, .rank = 0};
     int id = make(L, OP_SUM_TO, &m, fname);
     ir_get(s->g, id)->phase = PH_LOSS;
+    return id;
+}
+
+/* mse, l1, huber and smooth_l1 are the expressions themselves: the mean (or
+ * sum) of a term: (x - y)^2, |x - y|, huber(x, y; delta), ... */
+static int pairwise(lua_State *L, ir_op op, const char *fname, double param, int red)
+{
+    int y, x = same_shape_pair(L, fname, &y);
+    ir_args t = {.nin = 2, .in = {x, y}, .f = {param}};
+    if (op == OP_POW || op == OP_ABS) { /* of x - y */
+        ir_args d = {.nin = 2, .in = {x, y}};
+        t = (ir_args){.nin = 1, .in = {make(L, OP_SUB, &d, fname)}, .f = {param}};
+    }
+    int id = reduce_loss(L, make(L, op, &t, fname), red, fname);
     set_task(L, x, TASK_REGRESS);
     push_tensor(L, id);
     return 1;
@@ -1108,11 +1266,70 @@ static int pairwise(lua_State *L, int l1, const char *fname)
 
 static int dsl_mse(lua_State *L)
 {
-    return pairwise(L, 0, "mse");
+    static const char *const keys[] = {"reduction", NULL};
+    loss_options(L, "mse", keys);
+    return pairwise(L, OP_POW, "mse", 2, reduction_of(L, "mse", RED_MEAN, 0));
 }
 static int dsl_l1(lua_State *L)
 {
-    return pairwise(L, 1, "l1");
+    static const char *const keys[] = {"reduction", NULL};
+    loss_options(L, "l1", keys);
+    return pairwise(L, OP_ABS, "l1", 0, reduction_of(L, "l1", RED_MEAN, 0));
+}
+
+/* huber(x, y, { delta = 1 }) and smooth_l1(x, y, { beta = 1 }): torch's
+ * HuberLoss and SmoothL1Loss; huber = beta * smooth_l1 for delta = beta */
+static int dsl_huber(lua_State *L)
+{
+    static const char *const keys[] = {"delta", "reduction", NULL};
+    loss_options(L, "huber", keys);
+    double delta = opt_number(L, 3, "delta", 1);
+    if (!(delta > 0 && isfinite(delta)))
+        return spec_error(L, "huber: delta = %g must be positive", delta);
+    return pairwise(L, OP_HUBER, "huber", delta, reduction_of(L, "huber", RED_MEAN, 0));
+}
+static int dsl_smooth_l1(lua_State *L)
+{
+    static const char *const keys[] = {"beta", "reduction", NULL};
+    loss_options(L, "smooth_l1", keys);
+    double beta = opt_number(L, 3, "beta", 1);
+    if (!(beta >= 0 && isfinite(beta)))
+        return spec_error(L, "smooth_l1: beta = %g must not be negative", beta);
+    return pairwise(L, OP_SMOOTH_L1, "smooth_l1", beta, reduction_of(L, "smooth_l1", RED_MEAN, 0));
+}
+
+/* kl_div(input, target, { reduction = "batchmean", log_target = false }):
+ * input log-probabilities, target probabilities (log-probabilities with
+ * log_target), torch's terms t ln t - t x (0 at t = 0) or e^t (t - x).
+ * The default is batchmean, the KL divergence itself; torch 1.13's default
+ * 'mean' (also divided by the classes, with a warning) is reduction = "mean".
+ * An input [rows x C] is read as classes (accuracy by argmax), else values. */
+static int dsl_kl_div(lua_State *L)
+{
+    spec_state *s = state(L);
+    static const char *const keys[] = {"reduction", "log_target", NULL};
+    loss_options(L, "kl_div", keys);
+    int red = reduction_of(L, "kl_div", RED_BATCHMEAN, 1);
+    int log_target = opt_bool(L, 3, "log_target", 0);
+    int t, x = same_shape_pair(L, "kl_div", &t);
+    ir_args tx = {.nin = 2, .in = {t, x}};
+    int term;
+    if (log_target) {
+        ir_args e = {.nin = 1, .in = {t}};
+        ir_args m = {.nin = 2,
+                     .in = {make(L, OP_EXP, &e, "kl_div"), make(L, OP_SUB, &tx, "kl_div")}};
+        term = make(L, OP_MUL, &m, "kl_div");
+    } else {
+        ir_args e = {.nin = 1, .in = {t}};
+        ir_args d = {.nin = 2,
+                     .in = {make(L, OP_XLOGX, &e, "kl_div"), make(L, OP_MUL, &tx, "kl_div")}};
+        term = make(L, OP_SUB, &d, "kl_div");
+    }
+    int id = reduce_loss(L, term, red, "kl_div");
+    const ir_node *xn = ir_get(s->g, x);
+    set_task(L, x, xn->rank == 2 && xn->dim[1] >= 2 ? TASK_CLASSIFY : TASK_REGRESS);
+    push_tensor(L, id);
+    return 1;
 }
 
 /* l2_penalty() = Σ w² and l1_penalty() = Σ |w| over the trainable weights
@@ -1280,6 +1497,46 @@ static int dsl_Sigmoid(lua_State *L)
 static int dsl_Tanh(lua_State *L)
 {
     return layer_of(L, dsl_tanh);
+}
+/* ELU(alpha), GELU(approximate), Softplus(beta, threshold),
+ * Hardtanh(min_val, max_val): the layer applies f(x, <the arguments given>) */
+static int layer_args_call(lua_State *L)
+{
+    int n = (int)lua_tointeger(L, lua_upvalueindex(1));
+    lua_settop(L, 1);
+    lua_pushvalue(L, lua_upvalueindex(2));
+    lua_insert(L, 1);
+    for (int i = 0; i < n; i++) lua_pushvalue(L, lua_upvalueindex(3 + i));
+    lua_call(L, 1 + n, 1);
+    return 1;
+}
+
+static int layer_with_args(lua_State *L, lua_CFunction f, const char *fname)
+{
+    int n = lua_gettop(L);
+    if (n > 2) return spec_error(L, "%s: at most 2 arguments, got %d", fname, n);
+    lua_pushinteger(L, n);
+    lua_insert(L, 1);
+    lua_pushcfunction(L, f);
+    lua_insert(L, 2);
+    lua_pushcclosure(L, layer_args_call, n + 2);
+    return 1;
+}
+static int dsl_ELU(lua_State *L)
+{
+    return layer_with_args(L, dsl_elu, "ELU");
+}
+static int dsl_GELU(lua_State *L)
+{
+    return layer_with_args(L, dsl_gelu, "GELU");
+}
+static int dsl_Softplus(lua_State *L)
+{
+    return layer_with_args(L, dsl_softplus, "Softplus");
+}
+static int dsl_Hardtanh(lua_State *L)
+{
+    return layer_with_args(L, dsl_hardtanh, "Hardtanh");
 }
 static int dsl_Flatten(lua_State *L)
 {
@@ -1554,6 +1811,17 @@ static const luaL_Reg dsl[] = {
     {"sigmoid", dsl_sigmoid},
     {"tanh", dsl_tanh},
     {"softplus", dsl_softplus},
+    {"elu", dsl_elu},
+    {"gelu", dsl_gelu},
+    {"hardtanh", dsl_hardtanh},
+    {"nll", dsl_nll},
+    {"kl_div", dsl_kl_div},
+    {"huber", dsl_huber},
+    {"smooth_l1", dsl_smooth_l1},
+    {"ELU", dsl_ELU},
+    {"GELU", dsl_GELU},
+    {"Softplus", dsl_Softplus},
+    {"Hardtanh", dsl_Hardtanh},
     {"softmax", dsl_softmax},
     {"log_softmax", dsl_log_softmax},
     {"sum", dsl_sum},

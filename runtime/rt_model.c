@@ -21,7 +21,15 @@ long rt_count_correct(int task, const real *out, int out_len, const real *y, int
             int best = 0;
             for (int c = 1; c < out_len; c++)
                 if (o[c] > o[best]) best = c;
-            correct += best == (int)t[0];
+            /* labels: a class index, or a distribution (kl_div) read by its argmax */
+            int want = 0;
+            if (label_len > 1) {
+                for (int c = 1; c < label_len; c++)
+                    if (t[c] > t[want]) want = c;
+            } else {
+                want = (int)t[0];
+            }
+            correct += best == want;
             break;
         }
         case RT_TASK_BINARY:

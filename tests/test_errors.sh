@@ -279,6 +279,72 @@ expect "norm: layers named b, mean, noise, stream, invstd, q, sg, mg build" 0 ""
     "$TRAINC" build -q "$t/bn_names.lua" -o "$t/out/bn_names"
 expect "norm: ... and train" 0 "train loss" run_in "$t/out/bn_names" ./m_ train --quiet
 
+# the activations' and losses' options (line 5 is the offending call)
+H4C='local y = labels { classes = 2 }'
+spec huber_neg "$H1" "$H2" "$H3" "$H4" 'minimize(huber(linear(x, 1), y, { delta = -1 }))' "$OPT" "$TRAIN"
+expect "spec: huber with a negative delta" 2 "huber_neg.lua:5:|huber: delta = -1 must be positive" gen huber_neg
+spec huber_zero "$H1" "$H2" "$H3" "$H4" 'minimize(huber(linear(x, 1), y, { delta = 0 }))' "$OPT" "$TRAIN"
+expect "spec: huber with delta 0" 2 "huber_zero.lua:5:|huber: delta = 0 must be positive" gen huber_zero
+spec sl1_neg "$H1" "$H2" "$H3" "$H4" 'minimize(smooth_l1(linear(x, 1), y, { beta = -0.5 }))' "$OPT" "$TRAIN"
+expect "spec: smooth_l1 with a negative beta" 2 \
+    "sl1_neg.lua:5:|smooth_l1: beta = -0.5 must not be negative" gen sl1_neg
+spec huber_shape "$H1" "$H2" "$H3" "$H4" 'minimize(huber(linear(x, 2), y))' "$OPT" "$TRAIN"
+expect "spec: huber of different shapes is a shape error" 2 \
+    "huber_shape.lua:5:|huber|[B x 2]|[B x 1]|differ in shape" gen huber_shape
+spec huber_red "$H1" "$H2" "$H3" "$H4" 'minimize(huber(linear(x, 1), y, { reduction = "avg" }))' "$OPT" "$TRAIN"
+expect "spec: an unknown reduction" 2 \
+    "huber_red.lua:5:|huber: reduction must be \"mean\" or \"sum\", got 'avg'" gen huber_red
+spec huber_opts "$H1" "$H2" "$H3" "$H4" 'minimize(huber(linear(x, 1), y, 0.5))' "$OPT" "$TRAIN"
+expect "spec: loss options that are not a table" 2 \
+    "huber_opts.lua:5:|bad argument #3 to 'huber' (options table expected, got number)" gen huber_opts
+for ls in 1.5 -0.1; do
+    spec ce_ls "$H1" "$H2" "$H3" "$H4C" \
+        "minimize(cross_entropy(linear(x, 2), y, { label_smoothing = $ls }))" "$OPT" "$TRAIN"
+    expect "spec: cross_entropy label_smoothing = $ls is outside [0, 1]" 2 \
+        "ce_ls.lua:5:|cross_entropy: label_smoothing = $ls must be in [0, 1]" gen ce_ls
+done
+spec ce_typo "$H1" "$H2" "$H3" "$H4C" \
+    'minimize(cross_entropy(linear(x, 2), y, { label_smothing = 0.1 }))' "$OPT" "$TRAIN"
+expect "spec: a misspelt label_smoothing suggests the right one" 2 \
+    "ce_typo.lua:5:|unknown option 'label_smothing'|did you mean 'label_smoothing'?" gen ce_typo
+spec nll_shape "$H1" "$H2" "$H3" "$H4" 'minimize(nll(log_softmax(linear(x, 3)), y))' "$OPT" "$TRAIN"
+expect "spec: nll with labels that are not class indices" 2 \
+    "nll_shape.lua:5:|nll needs log-probabilities [rows x classes] and class indices [rows]|[B x 3]|[B x 1]" \
+    gen nll_shape
+spec nll_classes "$H1" "$H2" "$H3" "$H4C" 'minimize(nll(log_softmax(linear(x, 3)), y))' "$OPT" "$TRAIN"
+expect "spec: nll with 3 columns for 2 classes" 2 \
+    "nll_classes.lua:5:|nll: the log-probabilities have 3 columns but labels have 2 classes" gen nll_classes
+spec kl_shape "$H1" "$H2" "$H3" "$H4" \
+    'minimize(kl_div(log_softmax(linear(x, 3)), softmax(linear(x, 2))))' "$OPT" "$TRAIN"
+expect "spec: kl_div of different shapes is a shape error" 2 \
+    "kl_shape.lua:5:|kl_div|[B x 3]|[B x 2]|differ in shape" gen kl_shape
+spec kl_red "$H1" "$H2" "$H3" "$H4" \
+    'minimize(kl_div(log_softmax(linear(x, 3)), softmax(linear(x, 3)), { reduction = "batchmaen" }))' \
+    "$OPT" "$TRAIN"
+expect "spec: kl_div with an unknown reduction lists batchmean" 2 \
+    "kl_red.lua:5:|kl_div: reduction must be \"mean\", \"batchmean\" or \"sum\", got 'batchmaen'" gen kl_red
+spec kl_logt "$H1" "$H2" "$H3" "$H4" \
+    'minimize(kl_div(log_softmax(linear(x, 3)), softmax(linear(x, 3)), { log_target = 1 }))' "$OPT" "$TRAIN"
+expect "spec: kl_div log_target must be a boolean" 2 \
+    "kl_logt.lua:5:|option 'log_target' must be true or false" gen kl_logt
+model_with ht_range 'local h = hardtanh(linear(x, 3), 1, -1)'
+expect "spec: hardtanh with min_val above max_val" 2 \
+    "ht_range.lua:5:|hardtanh: min_val = 1 must be below max_val = -1" gen ht_range
+model_with sp_beta 'local h = softplus(linear(x, 3), { beta = 0 })'
+expect "spec: softplus with beta 0" 2 "sp_beta.lua:5:|softplus: beta must not be 0" gen sp_beta
+model_with gelu_approx 'local h = gelu(linear(x, 3), "fast")'
+expect "spec: gelu with an unknown approximation" 2 \
+    "gelu_approx.lua:5:|gelu: approximate must be \"none\" or \"tanh\", got 'fast'" gen gelu_approx
+model_with elu_arg 'local h = elu(linear(x, 3), "big")'
+expect "spec: elu with a string alpha" 2 \
+    "elu_arg.lua:5:|bad argument #2 to 'elu' (alpha: number expected, got string)" gen elu_arg
+model_with elu_layer 'local h = sequential { Linear(3), ELU { alpah = 2 } }(x)'
+expect "spec: a misspelt ELU option in sequential" 2 \
+    "elu_layer.lua:5:|elu: unknown option 'alpah'|did you mean 'alpha'?" gen elu_layer
+model_with ht_inf 'local h = hardtanh(linear(x, 3), -math.huge, 1)'
+expect "spec: hardtanh with an infinite bound" 2 \
+    "ht_inf.lua:5:|hardtanh: min_val = -inf must be finite" gen ht_inf
+
 wait # for the background builds
 
 # ---- C-hostile names: the generated C compiles warning-free and trains ----

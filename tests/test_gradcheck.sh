@@ -149,6 +149,16 @@ case "softmax over [$B x $M]"; obj(softmax(h($M)))
 case "log_softmax over [$B x $M]"; obj(log_softmax(h($M)))
 case "softmax, log_softmax of a param [$N x $Q], dim -1 and 1"; obj(softmax(P { $N, $Q }, -1)); obj(log_softmax(P { $N, $Q }, 1))
 case "log_softmax of softmax"; obj(log_softmax(softmax(h($Q))))
+case "elu, default alpha"; obj(elu(h() * 2))
+case "elu(h, 0.5), elu(h, { alpha = -0.7 })"; obj(elu(h() * 2, 0.5)); obj(elu(h(), { alpha = -0.7 }))
+case "gelu, exact"; obj(gelu(h() * 2))
+case "gelu, tanh approximation"; obj(gelu(h() * 2, 'tanh')); obj(gelu(h(), { approximate = 'tanh' }))
+case "softplus(h, 2, 5): both sides of the threshold"; obj(softplus(h() * 4, 2, 5))
+case "softplus { beta = -1.5, threshold = 3 }"; obj(softplus(h() * 3, { beta = -1.5, threshold = 3 }))
+case "hardtanh, default range, on both sides of it"; obj(hardtanh(h() * 2))
+case "hardtanh(h, -0.5, 2), hardtanh { min_val = 0, max_val = 6 }"; obj(hardtanh(h() * 2, -0.5, 2)); obj(hardtanh(h() * 4, { min_val = 0, max_val = 6 }))
+case "sequential { ELU, GELU, Softplus, Hardtanh } with options"
+obj(sequential { ELU(), GELU('tanh'), Softplus { beta = 2 }, Hardtanh(-0.8, 0.9), ELU { alpha = 0.3 }, GELU() }(h()))
 LUA
 }
 
@@ -227,6 +237,13 @@ case "l1(linear(x, 1), y)"; obj(l1(L(x, 1), y))
 case "mse(a, b), both trained, [$B x $N]"; obj(mse(h(), h()))
 case "l1(a, b), both trained, [$B x $N]"; obj(l1(h(), tanh(h())))
 case "mse of params [$N x $M]"; obj(mse(P { $N, $M }, P { $N, $M }))
+case "mse, l1 with reduction sum"; obj(mse(h(), h(), { reduction = 'sum' })); obj(l1(h(), h(), { reduction = 'sum' }))
+case "huber(linear(x, 1), y), delta 0.3"; obj(huber(L(x, 1), y, { delta = 0.3 }))
+case "huber, both trained, delta 1 and 0.5, sum"; obj(huber(h() * 2, h())); obj(huber(h(), h(), { delta = 0.5, reduction = 'sum' }))
+case "smooth_l1(linear(x, 1), y), beta 0.3"; obj(smooth_l1(L(x, 1), y, { beta = 0.3 }))
+case "smooth_l1, both trained, beta 1 and 0.5, sum"; obj(smooth_l1(h() * 2, h())); obj(smooth_l1(h(), h(), { beta = 0.5, reduction = 'sum' }))
+case "smooth_l1 with beta 0 (l1)"; obj(smooth_l1(h(), h(), { beta = 0 }))
+case "huber, smooth_l1 of params [$N x $M]"; obj(huber(P { $N, $M }, P { $N, $M }, { delta = 0.7 })); obj(smooth_l1(P { $N, $M }, P { $N, $M }, { beta = 0.7 }))
 LUA
 }
 
@@ -245,6 +262,15 @@ local z = L(tanh(L(x, $M)), 1)
 obj(bce(sigmoid(z), y) + bce_with_logits(z, y) + logistic(z, 1 - 2 * y))
 case "bce, bce_with_logits, logistic with trained soft targets"
 obj(bce(sigmoid(h(1)), sigmoid(h(1))) + bce_with_logits(h(1), sigmoid(h(1))) + logistic(h(1), tanh(h(1))))
+case "cross_entropy with label_smoothing 0.2"; obj(cross_entropy(L(x, $K), y, { label_smoothing = 0.2 }))
+case "cross_entropy, label_smoothing 1 and 0.05 with reduction sum"
+obj(cross_entropy(L(x, $K), y, { label_smoothing = 1 })); obj(cross_entropy(L(x, $K), y, { label_smoothing = 0.05, reduction = 'sum' }))
+case "nll(log_softmax(z), y), mean and sum"; obj(nll(log_softmax(L(x, $K)), y)); obj(nll(log_softmax(L(x, $K)), y, { reduction = 'sum' }))
+case "nll of raw scores"; obj(nll(L(x, $K), y))
+case "kl_div batchmean, input and target trained"; obj(kl_div(log_softmax(h($K)), softmax(h($K))))
+case "kl_div mean and sum"; obj(kl_div(log_softmax(h($K)), softmax(h($K)), { reduction = 'mean' })); obj(kl_div(log_softmax(h($K)), softmax(h($K)), { reduction = 'sum' }))
+case "kl_div log_target, batchmean and sum"; obj(kl_div(log_softmax(h($K)), log_softmax(h($K)), { log_target = true })); obj(kl_div(log_softmax(h($K)), log_softmax(h($K)), { log_target = true, reduction = 'sum' }))
+case "kl_div of params [$N x $Q] and of [$B] rows"; obj(kl_div(log_softmax(P { $N, $Q }), softmax(P { $N, $Q }))); obj(kl_div((h(1) - 3):reshape {}, sigmoid(h(1)):reshape {})); obj(kl_div(h(1) - 3, sigmoid(h(1))))
 LUA
 }
 

@@ -162,11 +162,15 @@ static void vjp_tanh(ad_ctx *c, const ir_node *n, int g)
     ad_accum(c, n->in[0], ir_binary(c->g, OP_TANH_GRAD, n->id, g));
 }
 
-/* softplus' = sigmoid */
-static void vjp_softplus(ad_ctx *c, const ir_node *n, int g)
+/* The backward of an activation whose derivative is a function of its input
+ * x (A) and the attributes (P, Q): the op that follows it in IR_OPS, fed
+ * (x, dy). */
+static void vjp_of_input(ad_ctx *c, const ir_node *n, int g)
 {
-    int s = ir_unary(c->g, OP_SIGMOID, n->in[0], 0);
-    ad_accum(c, n->in[0], ir_binary(c->g, OP_MUL, g, s));
+    ir_args a = {.nin = 2, .in = {n->in[0], g}, .f = {n->f[0], n->f[1]}};
+    ir_op back = n->op == OP_SOFTPLUS ? OP_SOFTPLUS_GRAD : n->op + 1;
+    char err[128];
+    ad_accum(c, n->in[0], ir_make(c->g, back, &a, err, sizeof err));
 }
 
 const op_def op_RELU = {"y = max(x, 0)", "A > 0 ? A : 0", shape_same,
@@ -180,10 +184,14 @@ const op_def op_LEAKY_RELU = {"y = x > 0 ? x : slope * x",
 const op_def op_SIGMOID = {"y = 1 / (1 + e^-x)", "1 / (1 + exp(-A))", shape_same,
                            emit_cexpr,           vjp_sigmoid,         flops_elem4};
 const op_def op_TANH = {"y = tanh(x)", "tanh(A)", shape_same, emit_cexpr, vjp_tanh, flops_elem4};
-/* torch's threshold of 20: beyond it softplus(x) is x to float precision */
-const op_def op_SOFTPLUS = {"y = ln(1 + e^x)", "A > 20 ? A : log1p(exp(A))",
-                            shape_same,        emit_cexpr,
-                            vjp_softplus,      flops_elem4};
+/* beta = P, threshold = Q (torch's 1 and 20): beyond the threshold softplus
+ * is x to float precision, and its derivative exactly 1 */
+const op_def op_SOFTPLUS = {"y = x beta > threshold ? x : ln(1 + e^(x beta)) / beta",
+                            "A * P > Q ? A : log1p(exp(A * P)) / P",
+                            shape_same,
+                            emit_cexpr,
+                            vjp_of_input,
+                            flops_elem4};
 
 const op_def op_RELU_GRAD = {
     "dx = y > 0 ? dy : 0", "A > 0 ? B : 0", shape_same, emit_cexpr, NULL, flops_elem};
@@ -193,6 +201,136 @@ const op_def op_SIGMOID_GRAD = {
     "dx = dy * y * (1 - y)", "B * (1 - A) * A", shape_same, emit_cexpr, NULL, flops_elem};
 const op_def op_TANH_GRAD = {
     "dx = dy * (1 - y^2)", "B * (1 - A * A)", shape_same, emit_cexpr, NULL, flops_elem};
+
+/* PyTorch 1.13's CPU formulas, operation for operation: ELU with
+ * exp(x) - 1 (not expm1), the exact GELU through erf, the tanh GELU with
+ * its constants. Constants are cast to the element type as torch's
+ * scalar_t(...). At the kinks the gradient is torch's: ELU takes the
+ * x <= 0 side at 0 (alpha), hardtanh passes nothing at x == min or max. */
+const op_def op_ELU = {"y = x <= 0 ? alpha (e^x - 1) : x",
+                       "A <= 0 ? (exp(A) - 1) * P : A",
+                       shape_same,
+                       emit_cexpr,
+                       vjp_of_input,
+                       flops_elem4};
+const op_def op_ELU_GRAD = {"dx = x <= 0 ? dy alpha e^x : dy",
+                            "A <= 0 ? B * P * exp(A) : B",
+                            shape_same,
+                            emit_cexpr,
+                            NULL,
+                            flops_elem4};
+const op_def op_GELU = {"y = x Φ(x) = x / 2 (1 + erf(x / √2))",
+                        "A * (real)0.5 * (1 + erf(A * (real)0.70710678118654752440))",
+                        shape_same,
+                        emit_cexpr,
+                        vjp_of_input,
+                        flops_elem4};
+const op_def op_GELU_GRAD = {"dx = dy (Φ(x) + x φ(x)), φ(x) = e^(-x²/2) / √(2π)",
+                             "B * ((real)0.5 * (1 + erf(A * (real)0.70710678118654752440)) + "
+                             "A * ((real)0.39894228040143267794 * exp(A * A * (real)-0.5)))",
+                             shape_same,
+                             emit_cexpr,
+                             NULL,
+                             flops_elem4};
+const op_def op_GELU_TANH = {
+    "y = x / 2 (1 + tanh(√(2/π) (x + 0.044715 x³)))",
+    "(real)0.5 * A * (1 + tanh((real)0.79788456080286535588 * (A + (real)0.044715 * (A * A * A))))",
+    shape_same,
+    emit_cexpr,
+    vjp_of_input,
+    flops_elem4};
+/* t = tanh(k (x + 0.044715 x³)), k = √(2/π) */
+const op_def op_GELU_TANH_GRAD = {
+    "dx = dy ((1 + t) / 2 + x / 2 (1 - t²) k (1 + 3 0.044715 x²))",
+    "B * ((real)0.5 * (1 + tanh((real)0.79788456080286535588 * (A + (real)0.044715 * (A * A * "
+    "A)))) "
+    "+ (real)0.5 * A * (1 - tanh((real)0.79788456080286535588 * (A + (real)0.044715 * (A * A * "
+    "A))) "
+    "* tanh((real)0.79788456080286535588 * (A + (real)0.044715 * (A * A * A)))) "
+    "* ((real)0.79788456080286535588 * (1 + 3 * (real)0.044715 * (A * A))))",
+    shape_same,
+    emit_cexpr,
+    NULL,
+    flops_elem4};
+const op_def op_SOFTPLUS_GRAD = {"dx = x beta > threshold ? dy : dy e^(x beta) / (e^(x beta) + 1)",
+                                 "A * P > Q ? B : B * exp(A * P) / (exp(A * P) + 1)",
+                                 shape_same,
+                                 emit_cexpr,
+                                 NULL,
+                                 flops_elem4};
+/* min_val = P, max_val = Q */
+const op_def op_HARDTANH = {"y = min(max(x, min_val), max_val)",
+                            "A < P ? P : A > Q ? Q : A",
+                            shape_same,
+                            emit_cexpr,
+                            vjp_of_input,
+                            flops_elem};
+const op_def op_HARDTANH_GRAD = {"dx = min_val < x < max_val ? dy : 0",
+                                 "A <= P || A >= Q ? 0 : B",
+                                 shape_same,
+                                 emit_cexpr,
+                                 NULL,
+                                 flops_elem};
+
+/* ---- loss terms: huber, smooth_l1 and kl_div are these, summed ----
+ * Each is torch's per-element term of a prediction x (A) and target y (B)
+ * of one shape (huber, smooth_l1), or of the target t (t ln t, as torch's
+ * xlogy(t, t)); the spec sums or averages them. Their backward ops are
+ * torch's. Like torch, the target's gradient of huber and smooth_l1 is the
+ * same rule with x and y swapped, not the negated prediction's: the two
+ * differ where the rule is not odd (smooth_l1 with beta = 0 at x == y: -1
+ * for both). */
+static void vjp_pair(ad_ctx *c, const ir_node *n, int g)
+{
+    for (int k = 0; k < 2; k++) {
+        if (!needs(c, n->in[k])) continue;
+        ir_args a = {.nin = 3, .in = {n->in[k], n->in[1 - k], g}, .f = {n->f[0]}};
+        char err[128];
+        ad_accum(c, n->in[k], ir_make(c->g, n->op + 1, &a, err, sizeof err));
+    }
+}
+
+const op_def op_HUBER = {
+    "y = |x - t| < delta ? (x - t)² / 2 : delta (|x - t| - delta / 2)",
+    "fabs(A - B) < P ? (real)0.5 * (A - B) * (A - B) : P * (fabs(A - B) - (real)0.5 * P)",
+    shape_same,
+    emit_cexpr,
+    vjp_pair,
+    flops_elem4};
+const op_def op_HUBER_GRAD = {"dx = dy clamp(x - t, -delta, delta)",
+                              "A - B <= -P ? -P * C : A - B >= P ? P * C : (A - B) * C",
+                              shape_same,
+                              emit_cexpr,
+                              NULL,
+                              flops_elem4};
+/* beta = 0 is l1 (the first branch is never taken) */
+const op_def op_SMOOTH_L1 = {
+    "y = |x - t| < beta ? (x - t)² / (2 beta) : |x - t| - beta / 2",
+    "fabs(A - B) < P ? (real)0.5 * (A - B) * (A - B) / P : fabs(A - B) - (real)0.5 * P",
+    shape_same,
+    emit_cexpr,
+    vjp_pair,
+    flops_elem4};
+const op_def op_SMOOTH_L1_GRAD = {
+    "dx = x - t <= -beta ? -dy : x - t >= beta ? dy : dy (x - t) / beta",
+    "A - B <= -P ? -C : A - B >= P ? C : C * (A - B) / P",
+    shape_same,
+    emit_cexpr,
+    NULL,
+    flops_elem4};
+const op_def op_XLOGX = {"y = t == 0 ? 0 : t ln t",
+                         "A == 0 ? 0 : A * log(A)",
+                         shape_same,
+                         emit_cexpr,
+                         vjp_of_input,
+                         flops_elem4};
+/* torch's xlogy(t, t) backward: (t != 0 ? ln t : 0) + t / t, not finite at t = 0 */
+const op_def op_XLOGX_GRAD = {"dt = dy ((t != 0 ? ln t : 0) + t / t)",
+                              "B * ((A != 0 ? log(A) : 0) + A / A)",
+                              shape_same,
+                              emit_cexpr,
+                              NULL,
+                              flops_elem4};
 
 static void vjp_copy(ad_ctx *c, const ir_node *n, int g)
 {

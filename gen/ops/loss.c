@@ -1,22 +1,24 @@
 /* ops/loss.c — the fused losses whose stable forms need more than the
- * elementwise ops (PyTorch's formulas, reduction 'mean'), and their
- * backward ops. mse and l1 are plain expressions built by the spec. */
+ * elementwise ops (PyTorch's formulas, reduction 'mean'; cross_entropy and
+ * nll also 'sum': i[0] = 1), and their backward ops. mse, l1, huber,
+ * smooth_l1 and kl_div are expressions built by the spec. */
 #include <stdio.h>
+#include <string.h>
 
 #include "../autodiff.h"
 #include "../emit.h"
 #include "../ops.h"
 
-/* cross_entropy(z [rows x C], y [rows] class indices) -> scalar */
+/* cross_entropy(z [rows x C], y [rows] class indices) -> scalar; nll alike */
 static int shape_ce(ir_graph *g, ir_node *n, char *err, size_t errsize)
 {
     const ir_node *z = ir_get(g, n->in[0]), *y = ir_get(g, n->in[1]);
     char a[64], b[64];
     if (z->rank != 2 || y->rank != 1 || y->dim[0] != z->dim[0]) {
-        snprintf(
-            err, errsize,
-            "cross_entropy needs logits [rows x classes] and class indices [rows], got %s and %s",
-            ir_shape_str(z, a, sizeof a), ir_shape_str(y, b, sizeof b));
+        snprintf(err, errsize,
+                 "%s needs %s [rows x classes] and class indices [rows], got %s and %s",
+                 ir_op_name(n->op), n->op == OP_NLL ? "log-probabilities" : "logits",
+                 ir_shape_str(z, a, sizeof a), ir_shape_str(y, b, sizeof b));
         return -1;
     }
     n->rank = 0;
@@ -55,7 +57,7 @@ static void vjp_target(ad_ctx *c, const ir_node *n, int g)
     ir_graph *G = c->g;
     int x = n->in[0], y = n->in[1];
     ir_op op = n->op;
-    if (op == OP_CROSS_ENTROPY || y >= c->nforward || !c->needs[y]) return;
+    if (op == OP_CROSS_ENTROPY || op == OP_NLL || y >= c->nforward || !c->needs[y]) return;
     /* the prediction viewed in the target's shape (same element count) */
     if (!ir_same_shape(ir_get(G, x), ir_get(G, y)))
         x = ir_shaped(G, OP_RESHAPE, x, ir_get(G, y), 0);
@@ -82,17 +84,28 @@ static void vjp_loss(ad_ctx *c, const ir_node *n, int g)
 {
     ir_op back = n->op + 1; /* each loss's backward op follows it in IR_OPS */
     ir_args a = {.nin = 3, .in = {n->in[0], n->in[1], g}};
+    memcpy(a.f, n->f, sizeof a.f);
+    memcpy(a.i, n->i, sizeof a.i);
     char err[128];
     ad_accum(c, n->in[0], ir_make(c->g, back, &a, err, sizeof err));
     vjp_target(c, n, g);
 }
 
+/* The loss's divisor: rows for 'mean' (i[0] = 0), 1 for 'sum' */
+static long ce_divisor(const emitter *e, const ir_node *n)
+{
+    return n->i[0] ? 1 : e_dim(e, ir_get(e->g, n->in[0]), 0);
+}
+
+/* Label smoothing ε = f[0] as torch 1.13: (1 - ε) nll + ε / C * (-Σ_c lp[c]),
+ * each part reduced on its own, lp = z - m - ln s the log-softmax. */
 static void emit_ce(emitter *e, const ir_node *n)
 {
     const ir_node *z = ir_get(e->g, n->in[0]);
     long R = e_dim(e, z, 0), C = e_dim(e, z, 1);
     const char *zs = e_ref(e, n->in[0]), *ys = e_ref(e, n->in[1]);
-    wr_line(e->w, "double total = 0;");
+    double eps = n->f[0];
+    wr_line(e->w, "double total = 0%s;", eps > 0 ? ", smooth = 0" : "");
     wr_line(e->w, "for (long r = 0; r < %ld; r++) {", R);
     wr_line(e->w, "const real *zr = %s + r * %ld;", zs, C);
     wr_line(e->w, "real m = zr[0];");
@@ -100,17 +113,29 @@ static void emit_ce(emitter *e, const ir_node *n)
     wr_line(e->w, "real s = 0;");
     wr_line(e->w, "for (long c = 0; c < %ld; c++) s += exp(zr[c] - m);", C);
     wr_line(e->w, "total += m + log(s) - zr[(long)%s[r]];", ys);
+    if (eps > 0) {
+        wr_line(e->w, "const real lse = m + log(s);");
+        wr_line(e->w, "real lps = 0;");
+        wr_line(e->w, "for (long c = 0; c < %ld; c++) lps += zr[c] - lse;", C);
+        wr_line(e->w, "smooth -= lps;");
+    }
     wr_line(e->w, "}");
-    wr_line(e->w, "%s[0] = (real)(total / %ld);", e_ref(e, n->id), R);
+    long d = ce_divisor(e, n);
+    if (eps > 0)
+        wr_line(e->w, "%s[0] = (real)(%.17g * (total / %ld) + %.17g * (smooth / %ld));",
+                e_ref(e, n->id), 1 - eps, d, eps / (double)C, d);
+    else
+        wr_line(e->w, "%s[0] = (real)(total / %ld);", e_ref(e, n->id), d);
 }
 
-/* dz = dloss / rows * (softmax(z) - onehot(y)) */
+/* dz = dloss / rows * (softmax(z) - (1 - ε) onehot(y) - ε / C) */
 static void emit_ce_grad(emitter *e, const ir_node *n)
 {
     const ir_node *z = ir_get(e->g, n->in[0]);
     long R = e_dim(e, z, 0), C = e_dim(e, z, 1);
     const char *zs = e_ref(e, n->in[0]), *ys = e_ref(e, n->in[1]), *dz = e_ref(e, n->id);
-    wr_line(e->w, "const real scale = %s / %ld;", e_at(e, n->in[2], "0"), R);
+    double eps = n->f[0];
+    wr_line(e->w, "const real scale = %s / %ld;", e_at(e, n->in[2], "0"), ce_divisor(e, n));
     wr_line(e->w, "for (long r = 0; r < %ld; r++) {", R);
     wr_line(e->w, "const real *zr = %s + r * %ld;", zs, C);
     wr_line(e->w, "real *dr = %s + r * %ld;", dz, C);
@@ -121,9 +146,38 @@ static void emit_ce_grad(emitter *e, const ir_node *n)
     wr_line(e->w, "dr[c] = exp(zr[c] - m);");
     wr_line(e->w, "s += dr[c];");
     wr_line(e->w, "}");
-    wr_line(e->w, "for (long c = 0; c < %ld; c++) dr[c] = dr[c] / s * scale;", C);
-    wr_line(e->w, "dr[(long)%s[r]] -= scale;", ys);
+    if (eps > 0) {
+        wr_line(e->w, "for (long c = 0; c < %ld; c++) dr[c] = (dr[c] / s - %s) * scale;", C,
+                e_lit(e, eps / (double)C));
+        wr_line(e->w, "dr[(long)%s[r]] -= %s * scale;", ys, e_lit(e, 1 - eps));
+    } else {
+        wr_line(e->w, "for (long c = 0; c < %ld; c++) dr[c] = dr[c] / s * scale;", C);
+        wr_line(e->w, "dr[(long)%s[r]] -= scale;", ys);
+    }
     wr_line(e->w, "}");
+}
+
+/* nll(lp [rows x C], y [rows]) = mean_r -lp[r, y[r]] */
+static void emit_nll(emitter *e, const ir_node *n)
+{
+    const ir_node *z = ir_get(e->g, n->in[0]);
+    long R = e_dim(e, z, 0), C = e_dim(e, z, 1);
+    wr_line(e->w, "double total = 0;");
+    wr_line(e->w, "for (long r = 0; r < %ld; r++) total -= %s[r * %ld + (long)%s[r]];", R,
+            e_ref(e, n->in[0]), C, e_ref(e, n->in[1]));
+    wr_line(e->w, "%s[0] = (real)(total / %ld);", e_ref(e, n->id), ce_divisor(e, n));
+}
+
+/* dlp = -dloss / rows at each row's class, 0 elsewhere */
+static void emit_nll_grad(emitter *e, const ir_node *n)
+{
+    const ir_node *z = ir_get(e->g, n->in[0]);
+    long R = e_dim(e, z, 0), C = e_dim(e, z, 1);
+    const char *dz = e_ref(e, n->id);
+    wr_line(e->w, "const real scale = %s / %ld;", e_at(e, n->in[2], "0"), ce_divisor(e, n));
+    wr_line(e->w, "for (long i = 0; i < %ld; i++) %s[i] = 0;", R * C, dz);
+    wr_line(e->w, "for (long r = 0; r < %ld; r++) %s[r * %ld + (long)%s[r]] = -scale;", R, dz, C,
+            e_ref(e, n->in[1]));
 }
 
 /* A mean over elements of a per-element term (x = A, y = B). */
@@ -187,13 +241,19 @@ static void emit_logistic_grad(emitter *e, const ir_node *n)
 }
 
 const op_def op_CROSS_ENTROPY = {
-    "loss = mean_r(ln sum_c e^z[r,c] - z[r, y[r]])", NULL, shape_ce, emit_ce, vjp_loss, flops_in0};
-const op_def op_CROSS_ENTROPY_GRAD = {"dz = dloss / rows * (softmax(z) - onehot(y))",
-                                      NULL,
-                                      shape_like_first,
-                                      emit_ce_grad,
-                                      NULL,
-                                      flops_in0};
+    "loss = mean_r((1 - ε) (ln sum_c e^z[r,c] - z[r, y[r]]) - ε / C sum_c log_softmax(z)[r, c])",
+    NULL,
+    shape_ce,
+    emit_ce,
+    vjp_loss,
+    flops_in0};
+const op_def op_CROSS_ENTROPY_GRAD = {
+    "dz = dloss / rows * (softmax(z) - (1 - ε) onehot(y) - ε / C)",
+    NULL,
+    shape_like_first,
+    emit_ce_grad,
+    NULL,
+    flops_in0};
 const op_def op_BCE = {"loss = mean(-(y ln p + (1 - y) ln(1 - p))), logs clamped at -100",
                        NULL,
                        shape_pairwise,
@@ -222,3 +282,7 @@ const op_def op_LOGISTIC = {"loss = mean(-ln σ(y z)) = mean(softplus(-y z))",
                             flops_in0};
 const op_def op_LOGISTIC_GRAD = {
     "dz = dloss / n * (-y σ(-y z))", NULL, shape_like_first, emit_logistic_grad, NULL, flops_in0};
+const op_def op_NLL = {
+    "loss = mean_r(-lp[r, y[r]])", NULL, shape_ce, emit_nll, vjp_loss, flops_in0};
+const op_def op_NLL_GRAD = {
+    "dlp = -dloss / rows * onehot(y)", NULL, shape_like_first, emit_nll_grad, NULL, flops_in0};
