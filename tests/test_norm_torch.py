@@ -178,7 +178,7 @@ train {{ batch = {BATCH}, epochs = 100, shuffle = false, seed = {SEED}{TRAIN_EXT
 
 
 def load_dir(folder, d):
-    return {f[:-4]: np.load(os.path.join(folder, d, f)) for f in os.listdir(os.path.join(folder, d))}
+    return {f[:-4]: np.load(os.path.join(folder, d, f)) for f in os.listdir(os.path.join(folder, d)) if f.endswith(".npy")}
 
 
 def close(a, b, tol):
