@@ -41,9 +41,11 @@ static const char usage[] =
     "  --weights FILE    weights to save (train) or load (eval, predict, export)\n"
     "  --steps N         stop training after N steps\n"
     "  --limit N         train on the first N rows only (rounded down to whole batches)\n"
-    "  --metrics FILE    write loss, accuracy and time per epoch as CSV, and draw the curves\n"
-    "                    after training as an SVG picture beside it (FILE with .svg)\n"
+    "  --metrics FILE    write loss, accuracy, lr, gradient norm and time per epoch as CSV,\n"
+    "                    and draw the curves after training as an SVG picture beside it\n"
+    "                    (FILE with .svg)\n"
     "  --plot FILE       ... draw them as FILE instead\n"
+    "  --step-metrics FILE  write loss, gradient norm and lr after every step as CSV\n"
     "  --trace FILE      write every parameter after every step as CSV (small models)\n"
     "  --init DIR|FILE   start from DIR/<parameter>.npy where present (as export writes)\n"
     "                    or from the tensors of a .safetensors file\n"
@@ -59,7 +61,7 @@ static const char usage[] =
     "exit status: 0 ok, 1 failure (bad data, weights or numbers), 2 bad usage\n";
 
 typedef struct options {
-    const char *command, *arg, *weights, *metrics, *out, *trace, *init, *checkpoint, *resume;
+    const char *command, *arg, *weights, *metrics, *step_metrics, *out, *trace, *init, *checkpoint, *resume;
     const char *plot; /* --plot: the curves' picture */
     long every, every_steps;
     int epochs, threads, quiet;
@@ -115,12 +117,13 @@ static options parse_args(int argc, char **argv)
             o.every_steps = (long)number_arg(a, v, 1, 1e15), i++;
         } else if (!strcmp(a, "--tol")) {
             o.tol = number_arg(a, v, 0, 1), i++;
-        } else if (!strcmp(a, "--weights") || !strcmp(a, "--metrics") || !strcmp(a, "-o") ||
+        } else if (!strcmp(a, "--weights") || !strcmp(a, "--metrics") || !strcmp(a, "--step-metrics") || !strcmp(a, "-o") ||
                    !strcmp(a, "--trace") || !strcmp(a, "--init") || !strcmp(a, "--checkpoint") ||
                    !strcmp(a, "--resume") || !strcmp(a, "--plot")) {
             if (!v) die_usage("%s needs a file name", a);
             if (!strcmp(a, "--weights")) o.weights = v;
             else if (!strcmp(a, "--metrics")) o.metrics = v;
+            else if (!strcmp(a, "--step-metrics")) o.step_metrics = v;
             else if (!strcmp(a, "--trace")) o.trace = v;
             else if (!strcmp(a, "--init")) o.init = v;
             else if (!strcmp(a, "--checkpoint")) o.checkpoint = v;
@@ -416,7 +419,16 @@ static int cmd_train(const options *o)
             fprintf(stderr, "%s: %s: cannot open: %s\n", MODEL_NAME, o->metrics, strerror(errno));
             return 1;
         }
-        fprintf(metrics, "epoch,step,loss,accuracy,valid_loss,valid_accuracy,lr,seconds\n");
+        fprintf(metrics, "epoch,step,loss,accuracy,valid_loss,valid_accuracy,lr,grad_norm,seconds\n");
+    }
+    FILE *step_metrics = NULL; /* a row per optimizer step */
+    if (o->step_metrics) {
+        step_metrics = fopen(o->step_metrics, "w");
+        if (!step_metrics) {
+            fprintf(stderr, "%s: %s: cannot open: %s\n", MODEL_NAME, o->step_metrics, strerror(errno));
+            return 1;
+        }
+        fprintf(step_metrics, "step,epoch,loss,grad_norm,lr,seconds\n");
     }
     /* the trajectory: every parameter after every step, for small models */
     FILE *trace = NULL;
@@ -497,7 +509,8 @@ static int cmd_train(const options *o)
                (long long)ck.run.epoch);
     long resume_pos = (long)ck.run.pos;
     for (int epoch = (int)ck.run.epoch + 1; epoch <= o->epochs && !stop; epoch++) {
-        double te = rt_now(), loss_sum = 0;
+        double te = rt_now(), loss_sum = 0, norm_sum = 0; /* norm_sum: of this run's steps */
+        long norm_steps = 0;
         long correct = 0, seen = 0, first = 0, done = 0;
         if (resume_pos > 0) {
             /* the epoch the checkpoint stopped in: its order and figures so far */
@@ -548,6 +561,11 @@ static int cmd_train(const options *o)
                 fprintf(trace, "\n");
             }
             loss_sum += (double)loss * rows;
+            norm_sum += grad_norm;
+            norm_steps++;
+            if (step_metrics)
+                fprintf(step_metrics, "%ld,%d,%.9g,%.9g,%.17g,%.3f\n", step, epoch, (double)loss, grad_norm, lr,
+                        rt_now() - t0);
             correct += rt_count_correct(MODEL_TASK, b.out, MODEL_OUTPUT_LEN, by, MODEL_LABEL_LEN, rows);
             seen += rows;
             if (o->steps >= 0 && step >= o->steps) stop = 1;
@@ -588,8 +606,8 @@ static int cmd_train(const options *o)
             fflush(stdout);
         }
         if (metrics)
-            fprintf(metrics, "%d,%ld,%.9g,%.6f,%.9g,%.6f,%.17g,%.3f\n", epoch, step, tr.loss, tr.accuracy,
-                    va.loss, va.accuracy, lr, now - t0);
+            fprintf(metrics, "%d,%ld,%.9g,%.6f,%.9g,%.6f,%.17g,%.9g,%.3f\n", epoch, step, tr.loss, tr.accuracy,
+                    va.loss, va.accuracy, lr, norm_steps ? norm_sum / norm_steps : NAN, now - t0);
         if (MODEL_EARLY_STOP && complete) {
             double watched = MODEL_ES_MONITOR_LOSS || !d.valid.n ? tr.loss : va.loss;
             if (watched < es.best - MODEL_ES_MIN_DELTA) {
@@ -619,6 +637,7 @@ static int cmd_train(const options *o)
                                              shuffle_rng, plateau, es, aug_rng});
     }
     if (metrics) fclose(metrics);
+    if (step_metrics) fclose(step_metrics);
     if (trace) fclose(trace);
 
     if (!all_finite(b.param, MODEL_N_PARAMS))

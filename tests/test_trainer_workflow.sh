@@ -340,3 +340,18 @@ h5=$(heap 5)
 h40=$(heap 40)
 check "stratify + augment: no allocation in the training loop (5 steps: ${h5#*usage: }; 40 steps: ${h40#*usage: })" \
     sh -c "test -n '$h5' && test '${h5#*usage: }' = '${h40#*usage: }'"
+
+# --- metrics: the epoch file has the mean gradient norm of the epoch's
+# steps; --step-metrics has a row per step whose norms average to it
+(cd "$div" && ./div train --epochs 2 --quiet --metrics m.csv --step-metrics s.csv >/dev/null)
+check "--metrics has a grad_norm column; --step-metrics a row per step (2 epochs x 10 steps)" \
+    sh -c "head -1 '$div/m.csv' | grep -q ',lr,grad_norm,seconds$' && test \$(wc -l <'$div/s.csv') -eq 21 &&
+           head -1 '$div/s.csv' | grep -qx 'step,epoch,loss,grad_norm,lr,seconds'"
+check "each epoch's grad_norm is the mean of its steps' norms, and they are positive" /usr/bin/python3 -c "
+import csv
+e = list(csv.DictReader(open('$div/m.csv'))); s = list(csv.DictReader(open('$div/s.csv')))
+for r in e:
+    n = [float(t['grad_norm']) for t in s if t['epoch'] == r['epoch']]
+    assert n and all(v > 0 for v in n), n
+    assert abs(sum(n) / len(n) - float(r['grad_norm'])) <= 1e-6 * float(r['grad_norm']), (r, n)
+"
