@@ -121,7 +121,10 @@ static const char *const c_keywords[] = {
     "expm1", "fma", "memset", "memcpy", "model", "loss", "rows", "batch",
     /* locals of the emitted blocks */
     "l", "r", "c", "s", "m", "p", "xr", "yr", "zr", "dr", "gr", "xi", "yi", "scale", "total", "lse",
-    "aip", "ci", "rng"};
+    "aip", "ci", "rng",
+    /* locals of the convolution and pooling blocks */
+    "b", "g", "bc", "oc", "oy", "ox", "iy", "ix", "xi", "at", "base", "arg", "wv", "yb", "colb",
+    "colr", "cg", "gb", "db", "dg", "xc", "share"};
 
 const char *ir_c_name(ir_graph *g, const char *text)
 {

@@ -57,7 +57,17 @@
     X(BCE_LOGITS, "bce_with_logits")                                                               \
     X(BCE_LOGITS_GRAD, "bce_with_logits_backward")                                                 \
     X(LOGISTIC, "logistic")                                                                        \
-    X(LOGISTIC_GRAD, "logistic_backward")
+    X(LOGISTIC_GRAD, "logistic_backward")                                                          \
+    X(IM2COL, "im2col")                                                                            \
+    X(COL2IM, "col2im")                                                                            \
+    X(CONV2D, "conv2d")                                                                            \
+    X(CONV2D_GRAD_INPUT, "conv2d_backward_input")                                                  \
+    X(CONV2D_GRAD_WEIGHT, "conv2d_backward_weight")                                                \
+    X(CONV2D_GRAD_BIAS, "conv2d_backward_bias")                                                    \
+    X(MAX_POOL2D, "max_pool2d")                                                                    \
+    X(MAX_POOL2D_GRAD, "max_pool2d_backward")                                                      \
+    X(AVG_POOL2D, "avg_pool2d")                                                                    \
+    X(AVG_POOL2D_GRAD, "avg_pool2d_backward")
 
 typedef enum ir_op {
 #define X(e, s) OP_##e,
