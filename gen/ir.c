@@ -124,7 +124,7 @@ static const char *const c_keywords[] = {
     "aip", "ci", "rng",
     /* locals of the convolution and pooling blocks */
     "b", "g", "bc", "oc", "oy", "ox", "iy", "ix", "xi", "at", "base", "arg", "wv", "yb", "colb",
-    "colr", "cg", "gb", "db", "dg", "xc", "share"};
+    "colr", "cg", "gb", "db", "dg", "xc", "share", "acc", "lane", "p0", "sum", "v", "take"};
 
 const char *ir_c_name(ir_graph *g, const char *text)
 {

@@ -35,7 +35,7 @@ typedef struct geom {
 
 static geom geom_of(const ir_node *n)
 {
-    return (geom){n->i[0], n->i[1], n->i[2], n->i[3],
+    return (geom){n->i[0],      n->i[1],      n->i[2],      n->i[3],
                   (int)n->f[0], (int)n->f[1], (int)n->f[2], (int)n->f[3]};
 }
 
@@ -286,8 +286,9 @@ static void emit_conv2d(emitter *e, const ir_node *n)
     wr_line(e->w, "real *yb = %s + b * %ld;", y, d.OC * d.P);
     wr_line(e->w, "const real *colb = %s + b * %ld;", col, d.CK * d.P);
     if (bias)
-        wr_line(e->w, "for (long oc = 0; oc < %ld; oc++) for (long p = 0; p < %ld; p++) "
-                      "yb[oc * %ld + p] = %s[oc];",
+        wr_line(e->w,
+                "for (long oc = 0; oc < %ld; oc++) for (long p = 0; p < %ld; p++) "
+                "yb[oc * %ld + p] = %s[oc];",
                 d.OC, d.P, d.P, bias);
     if (e_kernel(e, n) == KERN_BLAS) {
         if (!bias) wr_line(e->w, "for (long k = 0; k < %ld; k++) yb[k] = 0;", d.OC * d.P);
@@ -310,6 +311,25 @@ static void emit_conv2d(emitter *e, const ir_node *n)
         wr_line(e->w, "}");
     }
     wr_line(e->w, "}");
+}
+
+/* s = the sum of expr (of p) for p < P, in 8 interleaved partial sums so
+ * that the compiler can vectorise it (a single running sum cannot be
+ * reordered without -ffast-math). Declares s. */
+static void emit_lane_sum(emitter *e, const char *s, const char *expr, long P)
+{
+    long P8 = P / 8 * 8;
+    wr_line(e->w, "real acc[8] = {0};");
+    if (P8)
+        wr_line(e->w,
+                "for (long p0 = 0; p0 < %ld; p0 += 8) for (long lane = 0; lane < 8; lane++) "
+                "{ const long p = p0 + lane; acc[lane] += %s; }",
+                P8, expr);
+    if (P8 < P) wr_line(e->w, "for (long p = %ld; p < %ld; p++) acc[0] += %s;", P8, P, expr);
+    wr_line(e->w,
+            "const real %s = ((acc[0] + acc[1]) + (acc[2] + acc[3])) + ((acc[4] + acc[5]) + "
+            "(acc[6] + acc[7]));",
+            s);
 }
 
 /* dcol_g = W_gᵀ · dy_g, per image: conv2d_backward_input(dy, w) */
@@ -364,8 +384,7 @@ static void emit_conv_grad_weight(emitter *e, const ir_node *n)
         wr_line(e->w, "const real *gr = gb + oc * %ld;", d.P);
         wr_line(e->w, "const real *cg = colb + oc / %ld * %ld;", d.OCg, d.CKg * d.P);
         wr_line(e->w, "for (long k = 0; k < %ld; k++) {", d.CKg);
-        wr_line(e->w, "real s = 0;");
-        wr_line(e->w, "for (long p = 0; p < %ld; p++) s += gr[p] * cg[k * %ld + p];", d.P, d.P);
+        emit_lane_sum(e, "s", e_fmt(e, "gr[p] * cg[k * %ld + p]", d.P), d.P);
         wr_line(e->w, "%s[oc * %ld + k] += s;", dw, d.CKg);
         wr_line(e->w, "}");
         wr_line(e->w, "}");
@@ -379,14 +398,15 @@ static void emit_conv_bias_grad(emitter *e, const ir_node *n)
     const ir_node *gy = ir_get(e->g, n->in[0]);
     long B = e_dim(e, gy, 0), OC = e_dim(e, gy, 1), P = (long)e_dim(e, gy, 2) * e_dim(e, gy, 3);
     const char *db = e_ref(e, n->id), *dy = e_ref(e, n->in[0]);
-    wr_line(e->w, "for (long oc = 0; oc < %ld; oc++) %s[oc] = 0;", OC, db);
-    wr_line(e->w, "for (long b = 0; b < %ld; b++)", B);
-    wr_line(e->w, "    for (long oc = 0; oc < %ld; oc++) {", OC);
-    wr_line(e->w, "        const real *gr = %s + (b * %ld + oc) * %ld;", dy, OC, P);
-    wr_line(e->w, "        real s = 0;");
-    wr_line(e->w, "        for (long p = 0; p < %ld; p++) s += gr[p];", P);
-    wr_line(e->w, "        %s[oc] += s;", db);
-    wr_line(e->w, "    }");
+    wr_line(e->w, "for (long oc = 0; oc < %ld; oc++) {", OC);
+    wr_line(e->w, "real sum = 0;");
+    wr_line(e->w, "for (long b = 0; b < %ld; b++) {", B);
+    wr_line(e->w, "const real *gr = %s + (b * %ld + oc) * %ld;", dy, OC, P);
+    emit_lane_sum(e, "s", "gr[p]", P);
+    wr_line(e->w, "sum += s;");
+    wr_line(e->w, "}");
+    wr_line(e->w, "%s[oc] = sum;", db);
+    wr_line(e->w, "}");
 }
 
 static void vjp_conv2d(ad_ctx *c, const ir_node *n, int gout)
@@ -474,16 +494,25 @@ static void window_inner_open(emitter *e, const ir_node *x, const ir_node *n)
 }
 
 /* The scan of PyTorch's CPU kernel: the first valid element starts it, a
- * larger one or a NaN replaces it (so a later NaN wins the index). */
+ * larger one or a NaN replaces it (so a later NaN wins the index). Without
+ * padding the window's first element is always valid: it starts the scan
+ * and the comparisons become selects, free of branches. */
 static void emit_window_max(emitter *e, const ir_node *x, const ir_node *n, const char *X)
 {
-    wr_line(e->w, "real m = 0;");
-    wr_line(e->w, "long arg = -1;");
+    geom q = geom_of(n);
+    long W = e_dim(e, x, 3);
+    if (!q.ph && !q.pw) {
+        wr_line(e->w, "long arg = base + oy * %ld + ox * %d;", (long)q.sh * W, q.sw);
+        wr_line(e->w, "real m = %s[arg];", X);
+    } else {
+        wr_line(e->w, "real m = 0;");
+        wr_line(e->w, "long arg = -1;");
+    }
     window_inner_open(e, x, n);
-    wr_line(e->w, "if (arg < 0 || %s[xi] > m || isnan(%s[xi])) {", X, X);
-    wr_line(e->w, "m = %s[xi];", X);
-    wr_line(e->w, "arg = xi;");
-    wr_line(e->w, "}");
+    wr_line(e->w, "const real v = %s[xi];", X);
+    wr_line(e->w, "const int take = %s(v > m) | isnan(v);", q.ph || q.pw ? "(arg < 0) | " : "");
+    wr_line(e->w, "m = take ? v : m;");
+    wr_line(e->w, "arg = take ? xi : arg;");
     wr_line(e->w, "}");
     wr_line(e->w, "}");
 }
@@ -583,13 +612,14 @@ static double flops_window_grad(ir_graph *g, const ir_node *n, int b)
     return (double)ir_numel(gy, b) * n->i[0] * n->i[1];
 }
 
-const op_def op_IM2COL = {"col[b][(c·kh + i)·kw + j][oy·OW + ox] = x[b][c][oy·sh - ph + i·dh][ox·sw - "
-                          "pw + j·dw] (0 in the padding)",
-                          NULL,
-                          shape_im2col,
-                          emit_im2col,
-                          vjp_im2col,
-                          flops_none};
+const op_def op_IM2COL = {
+    "col[b][(c·kh + i)·kw + j][oy·OW + ox] = x[b][c][oy·sh - ph + i·dh][ox·sw - "
+    "pw + j·dw] (0 in the padding)",
+    NULL,
+    shape_im2col,
+    emit_im2col,
+    vjp_im2col,
+    flops_none};
 const op_def op_COL2IM = {"dx = the patches of dcol summed back into the image (im2col's adjoint)",
                           NULL,
                           shape_col2im,
@@ -602,12 +632,9 @@ const op_def op_CONV2D = {"y[b][g] = W_g · col[b][g] (+ bias), g over the group
                           emit_conv2d,
                           vjp_conv2d,
                           flops_conv2d};
-const op_def op_CONV2D_GRAD_INPUT = {"dcol[b][g] = W_gᵀ · dy[b][g]",
-                                     NULL,
-                                     shape_conv_grad,
-                                     emit_conv_grad_col,
-                                     NULL,
-                                     flops_conv_grad_input};
+const op_def op_CONV2D_GRAD_INPUT = {
+    "dcol[b][g] = W_gᵀ · dy[b][g]", NULL, shape_conv_grad, emit_conv_grad_col, NULL,
+    flops_conv_grad_input};
 const op_def op_CONV2D_GRAD_WEIGHT = {"dW_g = sum over b of dy[b][g] · col[b][g]ᵀ",
                                       NULL,
                                       shape_conv_grad,
@@ -639,5 +666,5 @@ const op_def op_AVG_POOL2D = {"y = sum of x over each window / (kh·kw) (count_i
                               emit_avg_pool,
                               vjp_avg_pool,
                               flops_window};
-const op_def op_AVG_POOL2D_GRAD = {"dx[window] += dy / (kh·kw)",     NULL, shape_pool_grad,
-                                   emit_avg_pool_grad, NULL, flops_window_grad};
+const op_def op_AVG_POOL2D_GRAD = {"dx[window] += dy / (kh·kw)", NULL, shape_pool_grad,
+                                   emit_avg_pool_grad,           NULL, flops_window_grad};
