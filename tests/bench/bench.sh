@@ -69,6 +69,8 @@ if [ "${#calls[@]}" -eq 0 ]; then
 fi
 echo "bench: train_64 makes ${#calls[@]} sgemm calls: ${calls[*]}"
 
+fi
+
 # "wall cpu" seconds of one trainer run (cpu = user + system, of all its threads)
 run_time() {
     local TIMEFORMAT='%3R %3U %3S' out
@@ -93,6 +95,7 @@ trainc_us() {
     echo "$(echo "($bw - $aw) / ($n2 - $n1) * 1000000" | bc -l) $(echo "($bc - $ac) / ($n2 - $n1) * 1000000" | bc -l)"
 }
 
+if want fashion_mlp; then
 fm=$dir/fashion_mlp/fashion_mlp
 N1=${N1:-100}
 N2=${N2:-1600}
