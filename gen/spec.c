@@ -937,8 +937,10 @@ static void pair_opt(lua_State *L, int t, const char *fname, const char *key, in
     if (lua_istable(L, -1) && n != 2)
         spec_error(L, "%s: %s must be a number or a pair { h, w }, got %d values", fname, key, n);
     for (int k = 0; k < 2; k++) {
-        if (lua_istable(L, -1)) lua_rawgeti(L, -1, k + 1);
-        else lua_pushvalue(L, -1);
+        if (lua_istable(L, -1))
+            lua_rawgeti(L, -1, k + 1);
+        else
+            lua_pushvalue(L, -1);
         int isnum;
         lua_Integer v = lua_tointegerx(L, -1, &isnum);
         lua_pop(L, 1);
@@ -959,9 +961,9 @@ static int dsl_conv2d(lua_State *L)
     lua_settop(L, 3);
     int x = check_tensor(L, 1, "conv2d");
     lua_Integer oc = luaL_checkinteger(L, 2);
-    static const char *const keys[] = {"kernel", "stride", "padding", "dilation", "groups",
-                                       "bias",   "name",   "init",    "bias_init", "frozen",
-                                       NULL};
+    static const char *const keys[] = {"kernel",    "stride", "padding", "dilation",
+                                       "groups",    "bias",   "name",    "init",
+                                       "bias_init", "frozen", NULL};
     check_keys(L, 3, "conv2d", keys);
     const ir_node *xn = check_images(L, x, "conv2d");
     int C = xn->dim[1], H = xn->dim[2], W = xn->dim[3];
@@ -989,8 +991,8 @@ static int dsl_conv2d(lua_State *L)
         return spec_error(L,
                           "conv2d: kernel %dx%d (dilation %dx%d) is larger than the padded input "
                           "%dx%d (%dx%d, padding %dx%d)",
-                          k[0], k[1], dil[0], dil[1], H + 2 * pad[0], W + 2 * pad[1], H, W,
-                          pad[0], pad[1]);
+                          k[0], k[1], dil[0], dil[1], H + 2 * pad[0], W + 2 * pad[1], H, W, pad[0],
+                          pad[1]);
     char defname[32];
     snprintf(defname, sizeof defname, "conv%d", ++s->conv_count);
     const char *name = safe_label(L, opt_string(L, 3, "name", defname));
@@ -1029,7 +1031,8 @@ static int dsl_conv2d(lua_State *L)
         col = make(L, OP_IM2COL, &c, "conv2d");
     }
     ir_get(s->g, col)->name = ir_c_name(s->g, arena_printf(s->g->A, "%s_col", name));
-    ir_args ca = {.nin = 2, .in = {col, w}, .i = {G}, .rank = 4, .dim = {IR_BATCH, (int)oc, oh, ow}};
+    ir_args ca = {
+        .nin = 2, .in = {col, w}, .i = {G}, .rank = 4, .dim = {IR_BATCH, (int)oc, oh, ow}};
     if (bias) {
         ir_args ba = {.rank = 1, .dim = {(int)oc}};
         int b = new_param(L, &ba, arena_printf(s->g->A, "%s.bias", name),
@@ -1082,8 +1085,9 @@ static int pool(lua_State *L, ir_op op, const char *fname)
     int H = xn->dim[2], W = xn->dim[3];
     if (conv_out_size(H, k[0], st[0], pad[0], 1) <= 0 ||
         conv_out_size(W, k[1], st[1], pad[1], 1) <= 0)
-        return spec_error(L, "%s: kernel %dx%d is larger than the padded input %dx%d (%dx%d, "
-                             "padding %dx%d)",
+        return spec_error(L,
+                          "%s: kernel %dx%d is larger than the padded input %dx%d (%dx%d, "
+                          "padding %dx%d)",
                           fname, k[0], k[1], H + 2 * pad[0], W + 2 * pad[1], H, W, pad[0], pad[1]);
     ir_args a = {.nin = 1, .in = {x}, .i = {k[0], k[1], st[0], st[1]}, .f = {pad[0], pad[1], 1, 1}};
     return push_op(L, op, &a, fname);

@@ -12,6 +12,13 @@ check "lenet builds warning-free" sh -c "test -x '$out/lenet/lenet' && ! grep -q
 acc=$(cd "$out/lenet" && ./lenet train --limit 12800 --epochs 1 --threads 1 --quiet | awk '/^test/ { print $5 }')
 check "lenet on 12800 rows x 1 epoch beats 0.70 test accuracy (got $acc)" gt "$acc" 0.70
 
+# the whole net's gradient in double on a Fashion-MNIST batch (in float,
+# gradcheck's h = 1e-2 moves max pooling's argmax: see test_models.sh)
+gen_build models/lenet.lua "$out/lenet64" --dtype double >"$out/lenet64.log" 2>&1
+(cd "$out/lenet64" && ./lenet gradcheck) >"$out/lenet64.gradcheck" 2>&1
+check "lenet in double: gradcheck passes ($(tail -1 "$out/lenet64.gradcheck"))" \
+    grep -q '^gradcheck ok' "$out/lenet64.gradcheck"
+
 # --- info: the model summary
 (cd "$out/lenet" && ./lenet info) >"$out/info.txt"
 row() { awk -v n="$1" '$2 == n' "$out/info.txt"; }
