@@ -60,6 +60,9 @@ CASES = [
      lambda: nn.Conv2d(PRE, 4, 1), True),
     ("conv_blas", 3, 10, 10, 'conv2d(t, 16, { kernel = 5, padding = 2, name = "L" })',
      lambda: nn.Conv2d(PRE, 16, 5, padding=2), True),
+    ("lenet_block", 1, 12, 12,
+     'relu(max_pool2d(conv2d(t, 16, { kernel = 5, name = "L" }), 2))',
+     lambda: nn.Sequential(nn.Conv2d(PRE, 16, 5), nn.MaxPool2d(2), nn.ReLU()), True),
     ("max_pool2", 2, 7, 8, "max_pool2d(t, 2)", lambda: nn.MaxPool2d(2), False),
     ("max_pool3_s2_p1", 1, 7, 6, "max_pool2d(t, { kernel = 3, stride = 2, padding = 1 })",
      lambda: nn.MaxPool2d(3, stride=2, padding=1), False),
@@ -188,9 +191,10 @@ def torch_layer(case, X, y, init, make=None):
     params = [("pre.weight", pre.weight), ("pre.bias", pre.bias), ("fc.weight", fc.weight),
               ("fc.bias", fc.bias)]
     if has_params:
-        params.append(("L.weight", layer.weight))
-        if layer.bias is not None:
-            params.append(("L.bias", layer.bias))
+        conv = layer[0] if isinstance(layer, nn.Sequential) else layer
+        params.append(("L.weight", conv.weight))
+        if conv.bias is not None:
+            params.append(("L.bias", conv.bias))
     load_into(params, init)
     h = layer(pre(xt)).flatten(1)
     loss = nn.CrossEntropyLoss()(fc(h), torch.from_numpy(y.astype(np.int64)))
