@@ -496,6 +496,36 @@ static void emit_variant(emitter *e, const char *fname)
     wr_blank(w);
 }
 
+/* The model summary `info` prints: one row per op of the forward pass and
+ * the loss, in spec order, with its spec line, output shape, the
+ * parameters it reads first and its FLOPs at the batch size. */
+static void emit_summary(writer *w, ir_graph *g, int batch)
+{
+    char *seen = arena_alloc(g->A, (size_t)g->n);
+    int rows = 0;
+    wr_line(w, "const model_layer model_layers[] = {");
+    for (int i = 0; i < g->n; i++) {
+        const ir_node *n = ir_get(g, i);
+        if (n->kind != K_ACT || n->phase == PH_BACKWARD) continue;
+        long params = 0;
+        for (int k = 0; k < n->nin; k++) {
+            const ir_node *p = ir_get(g, n->in[k]);
+            if (p->kind == K_PARAM && !seen[p->id]) {
+                seen[p->id] = 1;
+                params += ir_numel(p, 1);
+            }
+        }
+        char shape[64];
+        wr_line(w, "{%d, \"%s\", \"%s\", \"%s\", %ldL, %.17g},", n->line, n->name,
+                ir_op_name(n->op), ir_shape_str(n, shape, sizeof shape), params,
+                op_get(n->op)->flops(g, n, batch));
+        rows++;
+    }
+    if (!rows) wr_line(w, "{0, NULL, NULL, NULL, 0, 0},");
+    wr_line(w, "};");
+    wr_line(w, "const int model_n_layers = %d;", rows);
+}
+
 static const char *fmt_init(emitter *e, const ir_node *p)
 {
     const ir_init *in = &p->init;
@@ -800,6 +830,8 @@ int emit_folder(ir_graph *g, const plan *p, const emit_options *o, char *err, si
     if (!ntensors) wr_line(&w, "{NULL, 0, 0, 0, {0, 0, 0, 0}, 0, 0},");
     wr_line(&w, "};");
     wr_line(&w, "const int model_n_param_tensors = %d;", ntensors);
+    wr_blank(&w);
+    emit_summary(&w, g, B);
     wr_blank(&w);
     wr_line(&w, "/* ---- data (%s:%d) ---- */", g->data.file ? g->data.file : g->spec_path,
             g->data.line);

@@ -123,7 +123,10 @@ static const char *const c_keywords[] = {
     "l", "r", "c", "s", "m", "p", "xr", "yr", "zr", "dr", "gr", "xi", "yi", "scale", "total", "lse",
     "aip", "ci", "rng",
     /* batch_norm's and dropout's locals (gen/ops/norm.c) and the step's noise key */
-    "b", "d", "q", "mean", "invstd", "sg", "sgx", "mg", "mgx", "noise", "stream"};
+    "b", "d", "q", "mean", "invstd", "sg", "sgx", "mg", "mgx", "noise", "stream",
+    /* locals of the convolution and pooling blocks (gen/ops/conv.c) */
+    "g", "bc", "oc", "oy", "ox", "iy", "ix", "xi", "at", "base", "arg", "wv", "yb", "colb",
+    "colr", "cg", "gb", "db", "dg", "xc", "share", "acc", "lane", "p0", "sum", "v", "take"};
 
 const char *ir_c_name(ir_graph *g, const char *text)
 {

@@ -80,7 +80,18 @@
     X(XLOGX, "xlogx")                                                                              \
     X(XLOGX_GRAD, "xlogx_backward")                                                                \
     X(NLL, "nll")                                                                                  \
-    X(NLL_GRAD, "nll_backward")
+    X(NLL_GRAD, "nll_backward")                                                                    \
+    /* convolution and pooling: gen/ops/conv.c */                                                  \
+    X(IM2COL, "im2col")                                                                            \
+    X(COL2IM, "col2im")                                                                            \
+    X(CONV2D, "conv2d")                                                                            \
+    X(CONV2D_GRAD_INPUT, "conv2d_backward_input")                                                  \
+    X(CONV2D_GRAD_WEIGHT, "conv2d_backward_weight")                                                \
+    X(CONV2D_GRAD_BIAS, "conv2d_backward_bias")                                                    \
+    X(MAX_POOL2D, "max_pool2d")                                                                    \
+    X(MAX_POOL2D_GRAD, "max_pool2d_backward")                                                      \
+    X(AVG_POOL2D, "avg_pool2d")                                                                    \
+    X(AVG_POOL2D_GRAD, "avg_pool2d_backward")
 
 typedef enum ir_op {
 #define X(e, s) OP_##e,

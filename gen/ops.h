@@ -55,6 +55,13 @@ int ir_shaped(ir_graph *g, ir_op op, int x, const ir_node *like, int mean);
  * can be fused into the loop of their consumer. */
 const char *elementwise_expr(const ir_node *n);
 
+/* Output size of a window of k (dilation d) swept with stride s over in
+ * values padded by p on both sides, as PyTorch (floor); 0 if none fits. */
+int conv_out_size(int in, int k, int s, int p, int d);
+/* The plan_kernel of a convolution's product (by its size), or -1 for
+ * any other op. */
+int conv_kernel(ir_graph *g, const ir_node *n, int b);
+
 /* Shared shape rules */
 int shape_same(ir_graph *g, ir_node *n, char *err, size_t errsize);
 int shape_broadcast(ir_graph *g, ir_node *n, char *err, size_t errsize);

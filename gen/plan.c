@@ -48,6 +48,8 @@ static void own_gradients(ir_graph *g)
 
 static plan_kernel choose_kernel(ir_graph *g, const ir_node *n, int b)
 {
+    int conv = conv_kernel(g, n, b);
+    if (conv >= 0) return (plan_kernel)conv;
     if (n->op == OP_MATMUL) {
         double macs = op_get(OP_MATMUL)->flops(g, n, b) / 2;
         long m = n->dim[0] == IR_BATCH ? b : n->dim[0],

@@ -33,7 +33,7 @@ typedef struct spec_state {
     long steps, step_limit;
     int minimized;
     int counters[OP_COUNT];
-    int linear_count, param_count;
+    int linear_count, param_count, conv_count;
     int bn_count, dropout_count; /* batch_norm layers; dropout masks (their noise streams) */
 } spec_state;
 
@@ -1113,6 +1113,216 @@ static int dsl_flatten(lua_State *L)
     return push_op(L, OP_RESHAPE, &a, "flatten");
 }
 
+/* ---- convolution and pooling over images [B x C x H x W] ---- */
+
+/* The images a layer reads: a clear error for anything else. */
+static const ir_node *check_images(lua_State *L, int x, const char *fname)
+{
+    const ir_node *n = ir_get(state(L)->g, x);
+    char sh[64];
+    if (n->rank != 4 || n->dim[0] != IR_BATCH)
+        spec_error(L,
+                   "%s: input must be images [B x C x H x W], got %s (use input { C, H, W } or "
+                   "reshape)",
+                   fname, ir_shape_str(n, sh, sizeof sh));
+    return n;
+}
+
+/* t[key]: a size for both axes (k) or one per axis ({ kh, kw }), each at
+ * least lo; dflt (two values) when absent, or an error when dflt is NULL */
+static void pair_opt(lua_State *L, int t, const char *fname, const char *key, int lo,
+                     const int *dflt, int *out)
+{
+    get_opt(L, t, key);
+    if (lua_isnil(L, -1)) {
+        lua_pop(L, 1);
+        if (!dflt) spec_error(L, "%s: give the %s size, e.g. { %s = 3 }", fname, key, key);
+        out[0] = dflt[0], out[1] = dflt[1];
+        return;
+    }
+    int n = lua_istable(L, -1) ? (int)lua_rawlen(L, -1) : 1;
+    if (lua_istable(L, -1) && n != 2)
+        spec_error(L, "%s: %s must be a number or a pair { h, w }, got %d values", fname, key, n);
+    for (int k = 0; k < 2; k++) {
+        if (lua_istable(L, -1))
+            lua_rawgeti(L, -1, k + 1);
+        else
+            lua_pushvalue(L, -1);
+        int isnum;
+        lua_Integer v = lua_tointegerx(L, -1, &isnum);
+        lua_pop(L, 1);
+        if (!isnum) spec_error(L, "%s: %s must be an integer or a pair of integers", fname, key);
+        if (v < lo || v > 65535)
+            spec_error(L, "%s: %s %lld must be between %d and 65535", fname, key, (long long)v, lo);
+        out[k] = (int)v;
+    }
+    lua_pop(L, 1);
+}
+
+/* conv2d(x, out_channels, { kernel = k or { kh, kw }, stride = 1, padding = 0,
+ * dilation = 1, groups = 1, bias = true, name, init, bias_init, frozen }):
+ * torch.nn.Conv2d with its default init (weight [OC x C/G x kh x kw]). */
+static int dsl_conv2d(lua_State *L)
+{
+    spec_state *s = state(L);
+    lua_settop(L, 3);
+    int x = check_tensor(L, 1, "conv2d");
+    lua_Integer oc = luaL_checkinteger(L, 2);
+    static const char *const keys[] = {"kernel",    "stride", "padding", "dilation",
+                                       "groups",    "bias",   "name",    "init",
+                                       "bias_init", "frozen", NULL};
+    check_keys(L, 3, "conv2d", keys);
+    const ir_node *xn = check_images(L, x, "conv2d");
+    int C = xn->dim[1], H = xn->dim[2], W = xn->dim[3];
+    if (oc <= 0 || oc > (1 << 24))
+        return spec_error(L, "conv2d: %lld output channels; it must be between 1 and 2^24",
+                          (long long)oc);
+    static const int one[2] = {1, 1}, zero[2] = {0, 0};
+    int k[2], st[2], pad[2], dil[2];
+    pair_opt(L, 3, "conv2d", "kernel", 1, NULL, k);
+    pair_opt(L, 3, "conv2d", "stride", 1, one, st);
+    pair_opt(L, 3, "conv2d", "padding", 0, zero, pad);
+    pair_opt(L, 3, "conv2d", "dilation", 1, one, dil);
+    double groups = opt_number(L, 3, "groups", 1);
+    if (groups != floor(groups) || groups < 1 || groups > 65535)
+        return spec_error(L, "conv2d: groups = %g must be a whole number from 1", groups);
+    int G = (int)groups;
+    if (C % G || oc % G)
+        return spec_error(L,
+                          "conv2d: groups = %d must divide the input channels (%d) and the output "
+                          "channels (%lld)",
+                          G, C, (long long)oc);
+    int oh = conv_out_size(H, k[0], st[0], pad[0], dil[0]);
+    int ow = conv_out_size(W, k[1], st[1], pad[1], dil[1]);
+    if (oh <= 0 || ow <= 0)
+        return spec_error(L,
+                          "conv2d: kernel %dx%d (dilation %dx%d) is larger than the padded input "
+                          "%dx%d (%dx%d, padding %dx%d)",
+                          k[0], k[1], dil[0], dil[1], H + 2 * pad[0], W + 2 * pad[1], H, W, pad[0],
+                          pad[1]);
+    char defname[32];
+    snprintf(defname, sizeof defname, "conv%d", ++s->conv_count);
+    const char *name = safe_label(L, opt_string(L, 3, "name", defname));
+    int bias = opt_bool(L, 3, "bias", 1), frozen = opt_bool(L, 3, "frozen", 0);
+    long fan_in = (long)(C / G) * k[0] * k[1];
+
+    ir_args wa = {.rank = 4, .dim = {(int)oc, C / G, k[0], k[1]}};
+    int w = new_param(L, &wa, arena_printf(s->g->A, "%s.weight", name),
+                      arena_printf(s->g->A, "%s_weight", name));
+    ir_node *wn = ir_get(s->g, w);
+    wn->trainable = !frozen;
+    get_opt(L, 3, "init");
+    if (lua_istable(L, -1)) {
+        wn->init = resolve_init(L, lua_gettop(L), wn);
+    } else {
+        /* kaiming_uniform(a = √5) as torch.nn.Conv2d: bound = 1/√fan_in */
+        double a = sqrt(5.0), gain = sqrt(2.0 / (1 + pow(a, 2)));
+        double wb = sqrt(3.0) * (gain / sqrt((double)fan_in));
+        wn->init = (ir_init){
+            INIT_UNIFORM, -wb, wb,
+            arena_printf(s->g->A, "torch default: kaiming_uniform(a=√5) = U(-1/√%ld, 1/√%ld)",
+                         fan_in, fan_in)};
+    }
+    lua_pop(L, 1);
+
+    /* the patches; a 1x1 kernel at stride 1 without padding reads x itself */
+    int col;
+    if (k[0] == 1 && k[1] == 1 && st[0] == 1 && st[1] == 1 && !pad[0] && !pad[1]) {
+        ir_args v = {.nin = 1, .in = {x}, .rank = 3, .dim = {IR_BATCH, C, H * W}};
+        col = make(L, OP_RESHAPE, &v, "conv2d");
+    } else {
+        ir_args c = {.nin = 1,
+                     .in = {x},
+                     .i = {k[0], k[1], st[0], st[1]},
+                     .f = {pad[0], pad[1], dil[0], dil[1]}};
+        col = make(L, OP_IM2COL, &c, "conv2d");
+    }
+    ir_get(s->g, col)->name = ir_c_name(s->g, arena_printf(s->g->A, "%s_col", name));
+    ir_args ca = {
+        .nin = 2, .in = {col, w}, .i = {G}, .rank = 4, .dim = {IR_BATCH, (int)oc, oh, ow}};
+    if (bias) {
+        ir_args ba = {.rank = 1, .dim = {(int)oc}};
+        int b = new_param(L, &ba, arena_printf(s->g->A, "%s.bias", name),
+                          arena_printf(s->g->A, "%s_bias", name));
+        ir_node *bn = ir_get(s->g, b);
+        bn->trainable = !frozen;
+        get_opt(L, 3, "bias_init");
+        if (lua_istable(L, -1))
+            bn->init = resolve_init(L, lua_gettop(L), bn);
+        else
+            bn->init = (ir_init){
+                INIT_UNIFORM, -1 / sqrt((double)fan_in), 1 / sqrt((double)fan_in),
+                arena_printf(s->g->A, "torch default: U(-1/√%ld, 1/√%ld)", fan_in, fan_in)};
+        lua_pop(L, 1);
+        ca.nin = 3;
+        ca.in[2] = b;
+    }
+    int y = make(L, OP_CONV2D, &ca, "conv2d");
+    ir_get(s->g, y)->name = ir_c_name(s->g, name);
+    push_tensor(L, y);
+    return 1;
+}
+
+/* max_pool2d(x, k) or max_pool2d(x, { kernel = k, stride = k, padding = 0 }),
+ * and avg_pool2d the same (count_include_pad = True, as torch) */
+static int pool(lua_State *L, ir_op op, const char *fname)
+{
+    lua_settop(L, 2);
+    int x = check_tensor(L, 1, fname);
+    const ir_node *xn = check_images(L, x, fname);
+    int k[2], st[2], pad[2];
+    static const int zero[2] = {0, 0};
+    if (lua_type(L, 2) == LUA_TNUMBER) {
+        lua_newtable(L);
+        lua_pushvalue(L, 2);
+        lua_setfield(L, -2, "kernel");
+        lua_replace(L, 2);
+    } else if (!lua_istable(L, 2)) {
+        return spec_error(L, "%s: give the kernel size, e.g. %s(x, 2) or %s(x, { kernel = 2 })",
+                          fname, fname, fname);
+    }
+    static const char *const keys[] = {"kernel", "stride", "padding", NULL};
+    check_keys(L, 2, fname, keys);
+    pair_opt(L, 2, fname, "kernel", 1, NULL, k);
+    pair_opt(L, 2, fname, "stride", 1, k, st);
+    pair_opt(L, 2, fname, "padding", 0, zero, pad);
+    if (2 * pad[0] > k[0] || 2 * pad[1] > k[1])
+        return spec_error(L, "%s: padding %dx%d must be at most half the kernel %dx%d", fname,
+                          pad[0], pad[1], k[0], k[1]);
+    int H = xn->dim[2], W = xn->dim[3];
+    if (conv_out_size(H, k[0], st[0], pad[0], 1) <= 0 ||
+        conv_out_size(W, k[1], st[1], pad[1], 1) <= 0)
+        return spec_error(L,
+                          "%s: kernel %dx%d is larger than the padded input %dx%d (%dx%d, "
+                          "padding %dx%d)",
+                          fname, k[0], k[1], H + 2 * pad[0], W + 2 * pad[1], H, W, pad[0], pad[1]);
+    ir_args a = {.nin = 1, .in = {x}, .i = {k[0], k[1], st[0], st[1]}, .f = {pad[0], pad[1], 1, 1}};
+    return push_op(L, op, &a, fname);
+}
+
+static int dsl_max_pool2d(lua_State *L)
+{
+    return pool(L, OP_MAX_POOL2D, "max_pool2d");
+}
+static int dsl_avg_pool2d(lua_State *L)
+{
+    return pool(L, OP_AVG_POOL2D, "avg_pool2d");
+}
+
+/* global_avg_pool(x): [B x C x H x W] -> [B x C], the mean of each channel */
+static int dsl_global_avg_pool(lua_State *L)
+{
+    int x = check_tensor(L, 1, "global_avg_pool");
+    const ir_node *n = check_images(L, x, "global_avg_pool");
+    int C = n->dim[1], HW = n->dim[2] * n->dim[3];
+    ir_args v = {.nin = 1, .in = {x}, .rank = 3, .dim = {IR_BATCH, C, HW}};
+    int flat = make(L, OP_RESHAPE, &v, "global_avg_pool");
+    ir_args m = {.nin = 1, .in = {flat}, .i = {1}, .rank = 3, .dim = {IR_BATCH, C, 1}};
+    int mean = make(L, OP_SUM_TO, &m, "global_avg_pool");
+    ir_args r = {.nin = 1, .in = {mean}, .rank = 2, .dim = {IR_BATCH, C}};
+    return push_op(L, OP_RESHAPE, &r, "global_avg_pool");
+}
+
 /* ---- losses ---- */
 
 static void set_task(lua_State *L, int pred, ir_task task)
@@ -1551,6 +1761,26 @@ static int dsl_LogSoftmax(lua_State *L)
     return layer_of(L, dsl_log_softmax);
 }
 
+/* Conv2d(out_channels, opts), MaxPool2d(k or opts), AvgPool2d(k or opts),
+ * GlobalAvgPool() for sequential */
+static int dsl_Conv2d(lua_State *L)
+{
+    luaL_checkinteger(L, 1);
+    return layer_with_args(L, dsl_conv2d, "Conv2d");
+}
+static int dsl_MaxPool2d(lua_State *L)
+{
+    return layer_with_args(L, dsl_max_pool2d, "MaxPool2d");
+}
+static int dsl_AvgPool2d(lua_State *L)
+{
+    return layer_with_args(L, dsl_avg_pool2d, "AvgPool2d");
+}
+static int dsl_GlobalAvgPool(lua_State *L)
+{
+    return layer_of(L, dsl_global_avg_pool);
+}
+
 /* ---- settings: model, data, optimizer, train ---- */
 
 static int dsl_model(lua_State *L)
@@ -1828,6 +2058,10 @@ static const luaL_Reg dsl[] = {
     {"mean", dsl_mean},
     {"reshape", dsl_reshape},
     {"flatten", dsl_flatten},
+    {"conv2d", dsl_conv2d},
+    {"max_pool2d", dsl_max_pool2d},
+    {"avg_pool2d", dsl_avg_pool2d},
+    {"global_avg_pool", dsl_global_avg_pool},
     {"mse", dsl_mse},
     {"l1", dsl_l1},
     {"bce", dsl_bce},
@@ -1846,6 +2080,10 @@ static const luaL_Reg dsl[] = {
     {"Flatten", dsl_Flatten},
     {"Softmax", dsl_Softmax},
     {"LogSoftmax", dsl_LogSoftmax},
+    {"Conv2d", dsl_Conv2d},
+    {"MaxPool2d", dsl_MaxPool2d},
+    {"AvgPool2d", dsl_AvgPool2d},
+    {"GlobalAvgPool", dsl_GlobalAvgPool},
     {"zeros", dsl_zeros},
     {"ones", dsl_ones},
     {"constant", dsl_constant},

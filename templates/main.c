@@ -825,6 +825,19 @@ static int cmd_info(void)
         printf("%-28s %-18s %12ld\n", p->name, shape, p->numel);
     }
     printf("%-28s %-18s %12ld\n\n", "total", "", MODEL_N_PARAMS);
+    printf("%-6s %-24s %-22s %-22s %10s %12s\n", "line", "layer", "op", "output shape", "params",
+           "FLOPs");
+    double flops = 0;
+    long params = 0;
+    for (int i = 0; i < model_n_layers; i++) {
+        const model_layer *l = &model_layers[i];
+        printf("%-6d %-24s %-22s %-22s %10ld %12.4g\n", l->line, l->name, l->op, l->shape, l->params,
+               l->flops);
+        flops += l->flops;
+        params += l->params;
+    }
+    printf("%-6s %-24s %-22s %-22s %10ld %12.4g\n\n", "", "total", "", "(B = " MODEL_BATCH_TEXT ")",
+           params, flops);
     printf("FLOPs      %.4g per training step (%d rows), %.4g per forward pass\n",
            (double)MODEL_TRAIN_FLOPS, MODEL_BATCH, (double)MODEL_EVAL_FLOPS);
     double kib = sizeof(real) / 1024.0;

@@ -64,6 +64,16 @@ extern const rt_source model_train_data, model_test_data;
 extern const rt_param_info model_params[];
 extern const int model_n_param_tensors;
 
+/* The model summary: one row per op of the forward pass and the loss. */
+typedef struct model_layer {
+    int line;                       /* in the spec */
+    const char *name, *op, *shape;  /* node, op, output shape ("[B x 10]") */
+    long params;                    /* parameter values it reads first */
+    double flops;                   /* per forward pass of MODEL_BATCH rows */
+} model_layer;
+extern const model_layer model_layers[];
+extern const int model_n_layers;
+
 /* Draws the initial parameters from rng, in the spec's order. */
 void model_init(real *param, rt_rng *rng);
 

@@ -345,6 +345,60 @@ model_with ht_inf 'local h = hardtanh(linear(x, 3), -math.huge, 1)'
 expect "spec: hardtanh with an infinite bound" 2 \
     "ht_inf.lua:5:|hardtanh: min_val = -inf must be finite" gen ht_inf
 
+# ---- convolution and pooling: bad shapes and options name the spec line ----
+IMG='local img = linear(x, 48):reshape { 3, 4, 4 }' # [B x 3 x 4 x 4], line 5
+conv_err() { # conv_err NAME WHAT LINE6 TEXT: line 6 must fail with TEXT
+    model_with "$1" "$IMG" "$3"
+    expect "conv: $2" 2 "$1.lua:6:|$4" gen "$1"
+}
+conv_err cv_rank "conv2d of [B x 4] (not images)" 'local c = conv2d(linear(x, 4), 2, { kernel = 1 })' \
+    "conv2d: input must be images [B x C x H x W], got [B x 4]"
+conv_err cv_big "a 5x5 kernel on 4x4 images" 'local c = conv2d(img, 2, { kernel = 5 })' \
+    "conv2d: kernel 5x5 (dilation 1x1) is larger than the padded input 4x4"
+conv_err cv_dil "a 3x3 kernel at dilation 2 on 4x4 images" \
+    'local c = conv2d(img, 2, { kernel = 3, dilation = 2 })' "kernel 3x3 (dilation 2x2) is larger"
+conv_err cv_pad_ok_no "a 5x5 kernel with padding {1, 0} on 4x4" \
+    'local c = conv2d(img, 2, { kernel = 5, padding = { 1, 0 } })' "larger than the padded input 6x4"
+conv_err cv_groups "groups 2 with 3 input channels" 'local c = conv2d(img, 4, { kernel = 1, groups = 2 })' \
+    "groups = 2 must divide the input channels (3)"
+conv_err cv_groups_out "groups 3 with 4 output channels" \
+    'local c = conv2d(img, 4, { kernel = 1, groups = 3 })' "output channels (4)"
+conv_err cv_groups_frac "groups 1.5" 'local c = conv2d(img, 3, { kernel = 1, groups = 1.5 })' \
+    "groups = 1.5 must be a whole number"
+conv_err cv_nokernel "no kernel" 'local c = conv2d(img, 2, { stride = 1 })' \
+    "conv2d: give the kernel size"
+conv_err cv_kernel0 "kernel 0" 'local c = conv2d(img, 2, { kernel = 0 })' \
+    "conv2d: kernel 0 must be between 1 and 65535"
+conv_err cv_stride0 "stride {1, 0}" 'local c = conv2d(img, 2, { kernel = 1, stride = { 1, 0 } })' \
+    "conv2d: stride 0 must be between 1"
+conv_err cv_padneg "padding -1" 'local c = conv2d(img, 2, { kernel = 1, padding = -1 })' \
+    "conv2d: padding -1 must be between 0"
+conv_err cv_triple "kernel { 1, 2, 3 }" 'local c = conv2d(img, 2, { kernel = { 1, 2, 3 } })' \
+    "kernel must be a number or a pair { h, w }, got 3 values"
+conv_err cv_kfrac "kernel 2.5" 'local c = conv2d(img, 2, { kernel = 2.5 })' \
+    "kernel must be an integer"
+conv_err cv_out0 "0 output channels" 'local c = conv2d(img, 0, { kernel = 1 })' \
+    "conv2d: 0 output channels"
+conv_err cv_typo "an unknown option suggests the right one" 'local c = conv2d(img, 2, { kernal = 3 })' \
+    "unknown option 'kernal'|did you mean 'kernel'?"
+conv_err pool_big "max_pool2d 5 on 4x4 images" 'local p = max_pool2d(img, 5)' \
+    "max_pool2d: kernel 5x5 is larger than the padded input 4x4"
+conv_err pool_pad "max_pool2d padding more than half the kernel" \
+    'local p = max_pool2d(img, { kernel = 2, padding = 2 })' \
+    "max_pool2d: padding 2x2 must be at most half the kernel 2x2"
+conv_err pool_avg_rank "avg_pool2d of [B x 2]" 'local p = avg_pool2d(x, 2)' \
+    "avg_pool2d: input must be images [B x C x H x W], got [B x 2]"
+conv_err pool_nokernel "max_pool2d without a kernel" 'local p = max_pool2d(img)' \
+    "max_pool2d: give the kernel size"
+conv_err pool_typo "avg_pool2d with an unknown option" 'local p = avg_pool2d(img, { kernel = 2, strid = 1 })' \
+    "unknown option 'strid'|did you mean 'stride'?"
+conv_err gap_rank "global_avg_pool of [B x 2]" 'local p = global_avg_pool(x)' \
+    "global_avg_pool: input must be images"
+spec img_features "$H1" "$H2" 'local x = input { 1, 3, 3 }' "$H4" \
+    'minimize(bce(sigmoid(linear(flatten(x), 1)), y))' "$OPT" "$TRAIN"
+expect "conv: input { 1, 3, 3 } on data of 2 features" 1 \
+    "img_features.lua:2:|2 features per row, but input expects 9" gen img_features
+
 wait # for the background builds
 
 # ---- C-hostile names: the generated C compiles warning-free and trains ----

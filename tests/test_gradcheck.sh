@@ -310,6 +310,36 @@ case "dropout(h, 0.5), dropconnect at one element"; obj(dropout(h(), 0.5)); obj(
 LUA
 }
 
+# images [B x C x H x W] come from h(C * H * W):reshape { C, H, W }, so the
+# gradient reaching the input is checked too
+convs() {
+    cat <<LUA
+local function img(c, hh, ww) return h(c * hh * ww):reshape { c, hh, ww } end
+local function C(t, oc, o) o.name = pname(); return conv2d(t, oc, o) end
+case "conv2d 3x3, 2 -> 3 channels, 5x7 images"; obj(C(img(2, 5, 7), 3, { kernel = 3 }))
+case "conv2d kernel {3, 2}, stride 2, padding 1"; obj(C(img(2, 6, 5), 3, { kernel = { 3, 2 }, stride = 2, padding = 1 }))
+case "conv2d 1 channel, stride {2, 1}, padding {0, 2}, dilation 2"; obj(C(img(1, 7, 6), 2, { kernel = 2, stride = { 2, 1 }, padding = { 0, 2 }, dilation = 2 }))
+case "conv2d dilation {1, 2}, 1 output channel"; obj(C(img(2, 5, 6), 1, { kernel = 3, dilation = { 1, 2 } }))
+case "conv2d groups 2, 4 -> 6 channels, padding 1, no bias"; obj(C(img(4, 5, 5), 6, { kernel = 3, groups = 2, padding = 1, bias = false }))
+case "conv2d depthwise (groups = channels = 3)"; obj(C(img(3, 5, 4), 3, { kernel = 2, groups = 3 }))
+case "conv2d 1x1 (no im2col), 1x1 stride 2"; obj(C(img(3, 4, 5), 2, { kernel = 1 })); obj(C(img(3, 5, 5), 2, { kernel = 1, stride = 2 }))
+case "conv2d by OpenBLAS, groups 2"; obj(C(img(4, 12, 12), 8, { kernel = 3, padding = 1, groups = 2 }))
+case "conv2d with init and bias_init"; obj(C(img(2, 4, 4), 2, { kernel = 3, init = normal(0, 1), bias_init = normal(0, 1) }))
+case "conv of relu of conv"; obj(C(relu(C(img(2, 6, 6), 3, { kernel = 3 })), 2, { kernel = 2, stride = 2 }))
+case "max_pool2d 2 on 6x7"; obj(max_pool2d(img(2, 6, 7), 2))
+case "max_pool2d kernel 3, stride 2, padding 1 (overlapping)"; obj(max_pool2d(img(2, 7, 6), { kernel = 3, stride = 2, padding = 1 }))
+case "max_pool2d kernel {2, 3}, stride {1, 2}, 1 channel"; obj(max_pool2d(img(1, 5, 7), { kernel = { 2, 3 }, stride = { 1, 2 } }))
+case "avg_pool2d 2 on 6x7"; obj(avg_pool2d(img(2, 6, 7), 2))
+case "avg_pool2d kernel 3, stride 2, padding 1"; obj(avg_pool2d(img(2, 7, 6), { kernel = 3, stride = 2, padding = 1 }))
+case "avg_pool2d kernel {3, 2}, stride 1, padding {1, 0}"; obj(avg_pool2d(img(1, 4, 5), { kernel = { 3, 2 }, stride = 1, padding = { 1, 0 } }))
+case "global_avg_pool"; obj(global_avg_pool(img(3, 4, 5)))
+case "flatten of images then linear"; obj(L(flatten(img(2, 3, 4)), 3))
+case "sequential { Conv2d, ReLU, MaxPool2d, AvgPool2d, GlobalAvgPool }"
+obj(sequential { Conv2d(3, { kernel = 3, padding = 1, name = pname() }), ReLU(), MaxPool2d(2),
+                 AvgPool2d { kernel = 2, stride = 1 }, GlobalAvgPool() }(img(2, 6, 6)))
+LUA
+}
+
 # odd sizes: a spec per family
 B=7 D=5 N=3 M=5 Q=13 K=3
 spec broadcast_odd reg broadcast
@@ -322,6 +352,7 @@ spec matmul_odd reg matmuls matmul_blas
 spec layers_odd reg layers regression
 spec losses_odd cls classification
 spec norm_odd reg norm
+spec conv_odd reg convs
 # one element: one row with one feature, widths 1 (the code has no loops
 # and compiles fast: fewer, bigger specs)
 B=1 D=1 N=1 M=1 Q=1 K=2
@@ -329,6 +360,7 @@ spec arith_one reg same_shape broadcast param_broadcast math
 spec ops_one reg activations reductions shapes matmuls layers regression
 spec losses_one cls classification
 spec norm_one reg norm_one
+spec conv_one reg convs
 
 # build them all, two at a time
 for name in "${specs[@]}"; do

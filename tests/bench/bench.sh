@@ -3,6 +3,7 @@
 # PyTorch 1.13 and against the OpenBLAS floor. Not part of the test run.
 #
 #   tests/bench/bench.sh            (from anywhere; BENCH_DIR=... to keep the builds)
+#   BENCH_MODELS="lenet" tests/bench/bench.sh   (only some of fashion_mlp xor lenet)
 #
 # fashion_mlp (784-256-128-10 ReLU, cross entropy, SGD lr 0.1, batch 64), at
 # 1 and 2 threads:
@@ -21,6 +22,9 @@
 #           same shapes, transposes and betas, openblas_set_num_threads(T),
 #           linked as the trainer is.
 # xor (2-8-1, tanh, sigmoid, bce, batch 4), 1 thread: trainc against torch.
+# lenet (models/lenet.lua: conv 5x5 1->8, max pool 2, relu, conv 5x5 8->16,
+# max pool 2, relu, linear -> 10, Adam, batch 64) at 1 and 2 threads:
+# trainc against torch (torch_step.py lenet), as fashion_mlp.
 #
 # Targets: trainc/floor <= 1.25 and torch/trainc > 1 at both thread counts;
 # torch/trainc >= 100 on xor. Installs nothing beyond calling .ci/setup.
@@ -28,6 +32,8 @@ set -eu
 cd "$(dirname "$0")/../.."
 root=$(pwd)
 REPS=${REPS:-5}
+BENCH_MODELS=" ${BENCH_MODELS:-fashion_mlp xor lenet} "
+want() { case "$BENCH_MODELS" in *" $1 "*) return 0 ;; esac; return 1; }
 
 .ci/setup
 [ -f build/build.ninja ] || meson setup build >/dev/null
@@ -38,9 +44,11 @@ dir=${BENCH_DIR:-$(mktemp -d /tmp/trainc-bench.XXXXXX)}
 mkdir -p "$dir"
 echo "bench: builds in $dir; $(nproc) CPUs; load average $(cut -d' ' -f1-3 /proc/loadavg)"
 echo "bench: (other processes on the machine distort the figures, the 2-thread ones most)"
-"$trainc" build models/fashion_mlp.lua -o "$dir/fashion_mlp" -q
-"$trainc" build models/xor.lua -o "$dir/xor" -q
+for m in fashion_mlp xor lenet; do
+    if want $m; then "$trainc" build models/$m.lua -o "$dir/$m" -q; fi
+done
 
+if want fashion_mlp; then
 # the floor program, compiled and linked like the trainer (same OpenBLAS)
 ninja_var() { sed -n "s/^$1 = //p" "$dir/fashion_mlp/build.ninja"; }
 # shellcheck disable=SC2046
@@ -60,6 +68,8 @@ if [ "${#calls[@]}" -eq 0 ]; then
     exit 1
 fi
 echo "bench: train_64 makes ${#calls[@]} sgemm calls: ${calls[*]}"
+
+fi
 
 # "wall cpu" seconds of one trainer run (cpu = user + system, of all its threads)
 run_time() {
@@ -85,6 +95,7 @@ trainc_us() {
     echo "$(echo "($bw - $aw) / ($n2 - $n1) * 1000000" | bc -l) $(echo "($bc - $ac) / ($n2 - $n1) * 1000000" | bc -l)"
 }
 
+if want fashion_mlp; then
 fm=$dir/fashion_mlp/fashion_mlp
 N1=${N1:-100}
 N2=${N2:-1600}
@@ -113,6 +124,9 @@ for T in 1 2; do
     sed 's/^/    /' "$dir/floor_$T.txt"
 done
 
+fi
+
+if want xor; then
 xo=$dir/xor/xor
 X1=${X1:-100000}
 X2=${X2:-3100000}
@@ -125,5 +139,27 @@ to_cpu=$(sed -n 's/^torch_cpu_us //p' "$dir/torch_xor.txt")
 printf '%-8s %12s %12s %12s\n' threads trainc_us torch_us torch/trainc
 printf '%-8s %12.4f %12.1f %12.0f\n' 1 "$tc" "$to" "$(echo "$to / $tc" | bc -l)"
 printf '%-8s %12.4f %12.1f %12.0f   <- CPU time\n' "1 (cpu)" "$tc_cpu" "$to_cpu" "$(echo "$to_cpu / $tc_cpu" | bc -l)"
+fi
+
+if want lenet; then
+ln=$dir/lenet/lenet
+L1=${L1:-50}
+L2=${L2:-450}
+printf '\nlenet, batch 64, Adam lr 1e-3 (us per train step; trainc from %s vs %s steps)\n' "$L1" "$L2"
+printf '%-8s %12s %12s %12s\n' threads trainc_us torch_us torch/trainc
+cpu_row=""
+for T in 1 2; do
+    read -r tc tc_cpu < <(trainc_us "$L1" "$L2" "$ln" train --epochs 1000 --limit 59968 --threads "$T" \
+        --quiet --weights "$dir/lenet.weights")
+    OPENBLAS_NUM_THREADS=$T OMP_NUM_THREADS=$T /usr/bin/python3 tests/bench/torch_step.py lenet "$T" 200 >"$dir/torch_lenet_$T.txt"
+    to=$(sed -n 's/^torch_us //p' "$dir/torch_lenet_$T.txt")
+    printf '%-8s %12.1f %12.1f %12.2f\n' "$T" "$tc" "$to" "$(echo "$to / $tc" | bc -l)"
+    if [ "$T" = 1 ]; then
+        to_cpu=$(sed -n 's/^torch_cpu_us //p' "$dir/torch_lenet_$T.txt")
+        cpu_row=$(printf '%-8s %12.1f %12.1f %12.2f' "1 (cpu)" "$tc_cpu" "$to_cpu" "$(echo "$to_cpu / $tc_cpu" | bc -l)")
+    fi
+done
+echo "$cpu_row   <- CPU time instead of wall time"
+fi
 echo "bench: load average at the end $(cut -d' ' -f1-3 /proc/loadavg)"
 [ -n "${BENCH_DIR:-}" ] || rm -rf "$dir"

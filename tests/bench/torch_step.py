@@ -4,6 +4,8 @@
 usage: /usr/bin/python3 tests/bench/torch_step.py MODEL THREADS STEPS
   MODEL: fashion_mlp (784-256-128-10 ReLU, CrossEntropy, SGD lr 0.1, batch 64)
          xor         (2-8-1, tanh then sigmoid, BCE, SGD lr 0.5, batch 4)
+         lenet       (conv 5x5 1->8, max pool 2, relu, conv 5x5 8->16, max pool 2,
+                      relu, linear -> 10, CrossEntropy, Adam lr 1e-3, batch 64)
 A step is zero_grad + forward + loss + backward + optimizer.step on a batch
 already in memory (contiguous slices of a random float32 tensor, as views).
 Warm-up, then 5 blocks of STEPS steps; prints "torch_us <min wall us per
@@ -36,9 +38,21 @@ def main():
         X = torch.tensor([[0.0, 0.0], [0.0, 1.0], [1.0, 0.0], [1.0, 1.0]])
         Y = torch.tensor([[0.0], [1.0], [1.0], [0.0]])
         lr = 0.5
+    elif model == "lenet":
+        batch, nb = 64, 256
+        net = nn.Sequential(nn.Conv2d(1, 8, 5), nn.MaxPool2d(2), nn.ReLU(),
+                            nn.Conv2d(8, 16, 5), nn.MaxPool2d(2), nn.ReLU(), nn.Flatten(),
+                            nn.Linear(256, 10))
+        lossf = nn.CrossEntropyLoss()
+        X = torch.rand(nb * batch, 1, 28, 28)
+        Y = torch.randint(0, 10, (nb * batch,))
+        lr = 1e-3
     else:
         sys.exit(f"unknown model {model}")
-    opt = torch.optim.SGD(net.parameters(), lr=lr)
+    if model == "lenet":
+        opt = torch.optim.Adam(net.parameters(), lr=lr)
+    else:
+        opt = torch.optim.SGD(net.parameters(), lr=lr)
     batches = [(X[i * batch:(i + 1) * batch], Y[i * batch:(i + 1) * batch]) for i in range(nb)]
 
     def run(n):

@@ -1,0 +1,82 @@
+# Convolutional nets as trainers: LeNet on Fashion-MNIST images (input
+# { 1, 28, 28 }) learns, `info` shows the model summary (a row per op with
+# its spec line, output shape, parameters and FLOPs adding up to the
+# totals), and a conv net's training loop allocates nothing.
+. tests/lib.sh
+out=$TRAINC_TMP/conv
+rm -rf "$out" && mkdir -p "$out"
+
+# --- LeNet learns on a subset
+gen_build models/lenet.lua "$out/lenet" >"$out/lenet.log" 2>&1
+check "lenet builds warning-free" sh -c "test -x '$out/lenet/lenet' && ! grep -qi warning '$out/lenet.log'"
+acc=$(cd "$out/lenet" && ./lenet train --limit 12800 --epochs 1 --threads 1 --quiet | awk '/^test/ { print $5 }')
+check "lenet on 12800 rows x 1 epoch beats 0.70 test accuracy (got $acc)" gt "$acc" 0.70
+
+# the whole net's gradient in double, on a batch of 4 random images: the
+# loss has kinks where two values of a max-pooling window (or a relu input)
+# come within h of each other, and finite differences across one are wrong.
+# Fashion-MNIST's blank borders make such ties everywhere, and a batch of 64
+# random images has about one (conv1.weight off by 1e-2 at h = 1e-6); in
+# float, gradcheck's h = 1e-2 crosses many (see test_models.sh)
+/usr/bin/python3 - "$out/random.csv" <<'PY'
+import random, sys
+random.seed(3)
+with open(sys.argv[1], "w") as f:
+    f.write(",".join([f"x{i}" for i in range(784)] + ["label"]) + "\n")
+    for r in range(64):
+        f.write(",".join(f"{random.random():.6f}" for _ in range(784)) + f",{r % 10}\n")
+PY
+sed -e 's|^data = idx {|data = csv { train = "random.csv", label = "label", header = true }\nlocal unused = {|' \
+    -e 's|^train {.*|train { batch = 4, epochs = 1, seed = 1 }|' models/lenet.lua >"$out/lenet_random.lua"
+gen_build "$out/lenet_random.lua" "$out/lenet64" --dtype double >"$out/lenet64.log" 2>&1
+(cd "$out/lenet64" && ./lenet gradcheck) >"$out/lenet64.gradcheck" 2>&1
+check "lenet in double on random images: gradcheck passes ($(tail -1 "$out/lenet64.gradcheck"))" \
+    grep -q '^gradcheck ok' "$out/lenet64.gradcheck"
+
+# --- info: the model summary
+(cd "$out/lenet" && ./lenet info) >"$out/info.txt"
+row() { awk -v n="$1" '$2 == n' "$out/info.txt"; }
+check "info: conv1 is a conv2d row of line 16, [B x 8 x 24 x 24], 208 parameters" \
+    sh -c "echo '$(row conv1)' | grep -Eq '^16 +conv1 +conv2d +\[B x 8 x 24 x 24\] +208 '"
+check "info: max_pool2d2 is [B x 16 x 4 x 4] on line 17" \
+    sh -c "echo '$(row max_pool2d2)' | grep -Eq '^17 +max_pool2d2 +max_pool2d +\[B x 16 x 4 x 4\] +0 '"
+check "info: the im2col workspace of conv2 is a row [B x 200 x 64]" \
+    sh -c "echo '$(row conv2_col)' | grep -q 'im2col *\[B x 200 x 64\]'"
+check "info: the flatten row is [B x 256]" sh -c "echo '$(row reshape1)' | grep -q '\[B x 256\]'"
+# conv1 at batch 64: 2 * 200 * 576 * 64 multiply-adds + the bias
+check "info: conv1's FLOPs are 2 * 200 * 576 * 64 + 8 * 576 * 64" \
+    sh -c "echo '$(row conv1)' | awk '{ exit !(\$NF == 1.504e+07) }'"
+total=$(awk '/B = 64/ { print $(NF - 1) }' "$out/info.txt")
+check "info: the rows' parameters add up to the total 5994 (got $total)" test "$total" = 5994
+sum=$(awk '/B = 64/ { print $NF }' "$out/info.txt")
+fwd=$(awk '/^FLOPs/ { print $(NF - 3) }' "$out/info.txt")
+check "info: the rows' FLOPs add up to the forward pass ($sum = $fwd)" test "$sum" = "$fwd"
+
+# --- no allocation in a conv net's training loop: heap use of 5 and 40
+# steps is the same (valgrind; a dynamically linked build). Both kernels
+# (OpenBLAS and loops), both pools, padding, groups, global pooling.
+cat >"$out/alloc.lua" <<'LUA'
+data = spirals { n = 320, test = 32 }
+local x = input { 2 }
+local y = labels { classes = 2 }
+local img = linear(x, 2 * 12 * 12):reshape { 2, 12, 12 }
+local h = relu(conv2d(img, 16, { kernel = 3, padding = 1 }))          -- OpenBLAS
+h = max_pool2d(h, { kernel = 3, stride = 2, padding = 1 })
+h = conv2d(h, 4, { kernel = 2, groups = 4 })                          -- loops
+h = avg_pool2d(h, 2)
+minimize(cross_entropy(linear(flatten(h), 2) + linear(global_avg_pool(h), 2), y))
+optimizer = adam { lr = 0.01 }
+train { batch = 32, epochs = 100 }
+LUA
+gen=$out/dyn
+"$TRAINC" gen -q "$out/alloc.lua" -o "$gen"
+(cd "$gen" && cc -O2 -std=c11 -D_POSIX_C_SOURCE=200809L -D_DEFAULT_SOURCE -I. \
+    -I/usr/include/x86_64-linux-gnu/openblas-pthread ./*.c runtime/*.c -o dyn \
+    -L/usr/lib/x86_64-linux-gnu/openblas-pthread -lopenblas -lz -lm)
+check "the conv net takes both the BLAS and the loop kernels" \
+    sh -c "grep -q 'cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, 16,' '$gen/model.c' && grep -q 'const real wv' '$gen/model.c'"
+heap() { (cd "$gen" && valgrind ./dyn train --steps "$1" --threads 1 --quiet --weights w 2>&1 | grep 'total heap usage'); }
+h5=$(heap 5)
+h40=$(heap 40)
+check "no allocation in a conv net's training loop (5 steps: ${h5#*usage: }; 40 steps: ${h40#*usage: })" \
+    sh -c "test -n '$h5' && test '${h5#*usage: }' = '${h40#*usage: }'"
