@@ -80,3 +80,16 @@ h5=$(heap 5)
 h40=$(heap 40)
 check "no allocation in a conv net's training loop (5 steps: ${h5#*usage: }; 40 steps: ${h40#*usage: })" \
     sh -c "test -n '$h5' && test '${h5#*usage: }' = '${h40#*usage: }'"
+
+# --- the CNN examples: fashion_cnn (conv-bn-relu-pool blocks, dropout) and
+# resnet_tiny (residual blocks, global average pooling) build warning-free and
+# learn on a subset; their full runs (README) reach 0.91+ and take minutes
+for m in fashion_cnn resnet_tiny; do
+    gen_build "models/$m.lua" "$out/$m" >"$out/$m.log" 2>&1
+    check "$m builds warning-free" sh -c "test -x '$out/$m/$m' && ! grep -qi warning '$out/$m.log'"
+    acc=$(cd "$out/$m" && ./$m train --limit 3200 --epochs 1 --quiet | awk '/^test/ { print $5 }')
+    check "$m on 3200 rows x 1 epoch beats 0.55 test accuracy (got $acc)" gt "$acc" 0.55
+done
+# the skip connection h + f of the residual function (spec line 27), once per block
+check "resnet_tiny's summary has its two skip connections (line 27: [B x 16 x 14 x 14], [B x 32 x 7 x 7])" \
+    sh -c "cd '$out/resnet_tiny' && ./resnet_tiny info | grep -Ec '^27 +add[0-9]+ +add +\[B x (16 x 14 x 14|32 x 7 x 7)\]' | grep -qx 2"
