@@ -37,7 +37,8 @@ check "export writes fc1.weight.npy with PyTorch's [out, in] shape" \
 
 # --- the training loop allocates nothing: the heap use of 5 and 60 steps is
 # the same (valgrind counts; a dynamically linked build of the same folder).
-# The net is big enough for its products to go to OpenBLAS.
+# The net is big enough for its products to go to OpenBLAS. This build has no
+# sanitizer flags (valgrind and ASan do not mix), under tests/run --sanitize too.
 cat >"$out/alloc.lua" <<'LUA'
 data = spirals { n = 640, test = 64 }
 local x = input { 2 }
@@ -64,7 +65,7 @@ check "no allocation in the training loop (5 steps: ${h5#*usage: }; 60 steps: ${
 gen_build models/xor.lua "$out/xor" >/dev/null 2>&1
 rm -rf "$out/elsewhere" && cp -r "$out/xor" "$out/elsewhere" && rm -rf "$out/elsewhere/obj" "$out/elsewhere/xor"
 check "out/<model> builds with ninja alone, copied elsewhere" sh -c "cd '$out/elsewhere' && ninja >/dev/null && test -x xor"
-check "the trainer is static (no Lua, no shared libraries)" sh -c "file '$out/elsewhere/xor' | grep -q 'statically linked'"
+check "the trainer is static (no Lua, no shared libraries; sanitized under tests/run --sanitize)" static_trainer "$out/elsewhere/xor"
 check "the folder does not refer to the trainc source tree" sh -c "! grep -rqs '$(pwd)' '$out/elsewhere' --include='*.c' --include='*.h' --include='build.ninja'"
 
 # --- double precision: the same trainer in double
