@@ -119,6 +119,17 @@ expect_last "limits: the instruction-limit message names the loop's line" "loop.
 spec loop_pcall 'model "m"' 'while true do pcall(function() while true do end end) end'
 expect "limits: an endless loop inside pcall is stopped too" 2 "Lua instructions" \
     timeout 5 "$TRAINC" gen -q "$t/loop_pcall.lua" -o "$t/out/loop_pcall"
+# Lua patterns backtrack in C, where the instruction count does not reach:
+# a pattern that could backtrack for hours over a long string is refused;
+# ordinary uses of the pattern functions still work
+spec pattern 'model "m"' 'local s = string.rep("a", 20000)' 'local r = s:find(".-.-.-b")'
+expect "limits: a backtracking pattern over a long string is refused" 2 \
+    "pattern.lua:3:|string.find: a pattern with 3 repetitions over 20000 characters" \
+    timeout 20 "$TRAINC" gen -q "$t/pattern.lua" -o "$t/out/pattern"
+model_with patterns_ok 'assert(("x.y"):find(".", 1, true) == 2 and ("a,b"):gsub(",", ";") == "a;b")' \
+    'local k = 0; for w in ("ab cd"):gmatch("%a+") do k = k + 1 end; assert(k == 2)' \
+    'assert(("abc"):match("^(a)") == "a" and not string.rep("a", 200):find(".-.-b"))'
+expect "limits: string.find, gsub, gmatch and match still work on short strings" 0 "" gen patterns_ok
 spec mem 'model "m"' 'local t, i = {}, 0' \
     'while true do i = i + 1; t[i] = string.rep("x", 1000) .. i end'
 expect "limits: endless allocation is stopped by the memory limit" 2 \
