@@ -27,7 +27,7 @@ for t in $targets; do
     [ "$t" = spec ] && len=16384
     # new inputs go to the scratch corpus; the repository's is only read
     "$out/bin/fuzz_$t" "$out/corpus-$t" "tests/fuzz/corpus/$t" -seed=1 \
-        -max_total_time="$secs" -max_len=$len -timeout=10 -rss_limit_mb=2048 \
+        -max_total_time="$secs" -max_len=$len -timeout=30 -rss_limit_mb=2048 \
         -print_final_stats=1 -artifact_prefix="$out/$t-" >"$out/$t.log" 2>&1
     rc=$?
     execs=$(awk '/stat::number_of_executed_units:/ { print $2 }' "$out/$t.log")
@@ -44,5 +44,5 @@ done
 # the whole repository corpus without a report
 for t in $targets; do
     check "fuzz_$t: the seed and regression corpus runs clean" sh -c \
-        "'$out/bin/fuzz_$t' -runs=0 -timeout=10 'tests/fuzz/corpus/$t' >'$out/$t-corpus.log' 2>&1"
+        "'$out/bin/fuzz_$t' -runs=0 -timeout=30 'tests/fuzz/corpus/$t' >'$out/$t-corpus.log' 2>&1"
 done

@@ -129,7 +129,7 @@ def spec_seeds():
         "unknown-op.lua": b"local x = input { 2 }\nminimize(sigmoidd(x))\n",
         "loop.lua": b"while true do end\n",
         "recursion.lua": b"local function f(n) return f(n + 1) + 1 end\nf(1)\n",
-        "memory.lua": b"local t = {} for i = 1, 1e9 do t[i] = ('x'):rep(100) end\n",
+        "memory.lua": b"local t = {} for i = 1, 1e9 do t[i] = ('x'):rep(100000) end\n",
         "escape.lua": b"os.execute('true') io.open('x') load('return 1') string.dump(print)\n",
         "huge-dims.lua": b"local x = input { 2147483647, 2147483647 }\n"
         b"minimize(sum(linear(x, 1000000)))\n",
