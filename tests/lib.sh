@@ -17,6 +17,10 @@ static_trainer() {
     fi
 }
 
+# sanitized programs run several times slower: time limits scale by this
+time_factor=1
+sanitized 2>/dev/null && time_factor=5
+
 check() { # check NAME COMMAND...: passes when the command succeeds
     local name=$1
     shift
