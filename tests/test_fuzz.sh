@@ -31,7 +31,8 @@ for t in $targets; do
         -print_final_stats=1 -artifact_prefix="$out/$t-" >"$out/$t.log" 2>&1
     rc=$?
     execs=$(awk '/stat::number_of_executed_units:/ { print $2 }' "$out/$t.log")
-    found=$(ls "$out/$t-"* 2>/dev/null | head -1)
+    # what libFuzzer keeps: crash-, timeout-, oom-, leak- (slow-unit- is no failure)
+    found=$(ls "$out/$t-"crash-* "$out/$t-"timeout-* "$out/$t-"oom-* "$out/$t-"leak-* 2>/dev/null | head -1)
     if [ "$rc" -eq 0 ] && [ -z "$found" ] && [ -n "$execs" ] && [ "$execs" -gt 0 ]; then
         echo "ok - fuzz_$t: ${execs} executions in ${secs} s, no crash, hang or sanitizer report"
     else
