@@ -23,6 +23,11 @@
 #define TRAINC_BLAS_LIBS                                                                           \
     "-L/usr/lib/x86_64-linux-gnu/openblas-pthread -lopenblas -lgfortran -lquadmath"
 #endif
+/* trainc built with -Dsanitize=LIST builds its trainers with the same
+ * sanitizers; they cannot link statically, so those trainers are dynamic */
+#ifndef TRAINC_SANITIZE
+#define TRAINC_SANITIZE ""
+#endif
 
 /* ---- helpers for op emitters ---- */
 
@@ -934,6 +939,10 @@ int emit_folder(ir_graph *g, const plan *p, const emit_options *o, char *err, si
     if (rc) return -1;
 
     /* model.h, main.c, predict.c (the inference API), build.ninja */
+    const char *san_flags = TRAINC_SANITIZE[0]
+                                ? "-fsanitize=" TRAINC_SANITIZE
+                                  " -fno-sanitize-recover=all -fno-omit-frame-pointer"
+                                : "";
     tpl_var vars[] = {
         {"header", header},
         {"name", g->model_name},
@@ -980,6 +989,8 @@ int emit_folder(ir_graph *g, const plan *p, const emit_options *o, char *err, si
         {"dtype_flag", o->dbl ? "-DTRAINC_DOUBLE" : ""},
         {"blas_cflags", TRAINC_BLAS_CFLAGS},
         {"blas_libs", TRAINC_BLAS_LIBS},
+        {"san_flags", san_flags},
+        {"ldflags", TRAINC_SANITIZE[0] ? san_flags : "-static"},
     };
     int nvars = (int)(sizeof vars / sizeof *vars);
     static const char *const files[] = {"model.h", "main.c", "predict.c", "build.ninja"};

@@ -24,6 +24,9 @@
 #ifndef TRAINC_VERSION
 #define TRAINC_VERSION "0.0.0"
 #endif
+#ifndef TRAINC_SANITIZE
+#define TRAINC_SANITIZE ""
+#endif
 #ifndef TRAINC_SOURCE_DIR
 #define TRAINC_SOURCE_DIR "."
 #endif
@@ -85,7 +88,8 @@ static int parse(int argc, char **argv, cli *c)
             fputs(usage, stdout);
             exit(0);
         } else if (!strcmp(a, "--version")) {
-            printf("trainc %s (Lua 5.4, %s)\n", TRAINC_VERSION, "OpenBLAS");
+            printf("trainc %s (Lua 5.4, %s%s%s)\n", TRAINC_VERSION, "OpenBLAS",
+                   TRAINC_SANITIZE[0] ? ", sanitize=" : "", TRAINC_SANITIZE);
             exit(0);
         } else if (!strcmp(a, "-o")) {
             if (++i >= argc) return bad_usage("%s needs a folder", a);

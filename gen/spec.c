@@ -2019,6 +2019,37 @@ static int no_string_dump(lua_State *L)
                          "files, processes or code loading");
 }
 
+/* Lua's pattern matcher runs in C, out of reach of the instruction count:
+ * with q repetitions (* + - ?) it may backtrack some n^(q+1) times over an
+ * n-byte string ("(.-)(.-)b" on 20000 bytes runs for hours). The pattern
+ * functions refuse a pattern whose bound passes this budget (about seconds). */
+#define PATTERN_BUDGET 1e9
+
+static int guarded_pattern(lua_State *L)
+{
+    const char *name = lua_tostring(L, lua_upvalueindex(2));
+    size_t n, plen;
+    luaL_checklstring(L, 1, &n);
+    const char *p = luaL_checklstring(L, 2, &plen);
+    int plain = !strcmp(name, "find") && lua_toboolean(L, 4);
+    int q = 0;
+    for (size_t i = 0; i < plen && !plain; i++) {
+        if (p[i] == '%')
+            i++; /* an escape: the next character is literal */
+        else if (strchr("*+-?", p[i]))
+            q++;
+    }
+    if (!plain && pow((double)n + 1, q + 1) > PATTERN_BUDGET)
+        return spec_error(L,
+                          "string.%s: a pattern with %d repetitions over %zu characters could run "
+                          "for hours; the spec sandbox refuses it",
+                          name, q, n);
+    lua_pushvalue(L, lua_upvalueindex(1));
+    lua_insert(L, 1);
+    lua_call(L, lua_gettop(L) - 1, LUA_MULTRET);
+    return lua_gettop(L);
+}
+
 static const char *const forbidden[] = {
     "os",     "io",      "require", "load",           "loadfile",
     "dofile", "debug",   "package", "collectgarbage", "loadstring",
@@ -2157,6 +2188,13 @@ static void open_sandbox(lua_State *L)
     lua_getglobal(L, "string");
     lua_pushcfunction(L, no_string_dump);
     lua_setfield(L, -2, "dump");
+    static const char *const pattern_fns[] = {"find", "match", "gmatch", "gsub", NULL};
+    for (int i = 0; pattern_fns[i]; i++) {
+        lua_getfield(L, -1, pattern_fns[i]);
+        lua_pushstring(L, pattern_fns[i]);
+        lua_pushcclosure(L, guarded_pattern, 2);
+        lua_setfield(L, -2, pattern_fns[i]);
+    }
     lua_pop(L, 1);
     lua_pushboolean(L, 0);
     lua_pushcclosure(L, safe_pcall, 1);

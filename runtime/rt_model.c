@@ -322,6 +322,31 @@ int rt_checkpoint_save(const char *path, const char *model_hash, const rt_checkp
     return rc;
 }
 
+/* Whether the run state and data order at p (as in the file) are ones a
+ * trainer can go on from: 0 if so. */
+static int checkpoint_run_check(const unsigned char *p, int64_t n_order)
+{
+    rt_train_state run;
+    memcpy(&run, p, sizeof run);
+    if (run.step < 0 || run.epoch < 0 || run.pos < 0 || run.pos > n_order || run.correct < 0 ||
+        run.seen < 0)
+        return -1;
+    const unsigned char *order = p + sizeof run;
+    unsigned char *seen = calloc((size_t)n_order / 8 + 1, 1);
+    if (!seen) return -1;
+    int rc = 0;
+    for (int64_t i = 0; i < n_order && !rc; i++) {
+        int32_t r;
+        memcpy(&r, order + sizeof r * (size_t)i, sizeof r);
+        if (r < 0 || r >= n_order || seen[r / 8] & 1 << r % 8)
+            rc = -1;
+        else
+            seen[r / 8] |= (unsigned char)(1 << r % 8);
+    }
+    free(seen);
+    return rc;
+}
+
 int rt_checkpoint_load(const char *path, const char *model_hash, rt_checkpoint *c, rt_error *err)
 {
     FILE *f = fopen(path, "rb");
@@ -370,6 +395,13 @@ int rt_checkpoint_load(const char *path, const char *model_hash, rt_checkpoint *
     memcpy(&stored, buf + total - 4, 4);
     if (crc != stored) {
         rt_fail(err, "%s: damaged: checksum mismatch", path);
+        goto done;
+    }
+    /* the checksum only says the file is as written: a file made elsewhere
+     * could still send the trainer outside its data, so the run state must
+     * be one a trainer saves (the order a permutation, the row within it) */
+    if (checkpoint_run_check(buf + sizeof h, c->n_order)) {
+        rt_fail(err, "%s: damaged: the run state (steps, row, data order) is out of range", path);
         goto done;
     }
     unsigned char *p = buf + sizeof h;

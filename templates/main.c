@@ -475,6 +475,12 @@ static int cmd_train(const options *o)
 #endif
     if (o->resume) {
         if (rt_checkpoint_load(o->resume, MODEL_HASH, &ck, &err)) fail(&err);
+        /* runs stop after whole batches: a row within one would read past the data */
+        if (ck.run.pos % MODEL_BATCH && ck.run.pos != n) {
+            fprintf(stderr, "%s: %s: damaged: row %lld is not at a batch boundary\n", MODEL_NAME,
+                    o->resume, (long long)ck.run.pos);
+            return 1;
+        }
         if (!o->quiet)
             printf("%s: resuming from %s at step %lld (epoch %lld, row %lld)\n", MODEL_NAME, o->resume,
                    (long long)ck.run.step, (long long)ck.run.epoch + (ck.run.pos > 0), (long long)ck.run.pos);

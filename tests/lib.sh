@@ -4,6 +4,23 @@
 : "${TRAINC_TMP:=$(pwd)/tests/tmp}"
 mkdir -p "$TRAINC_TMP"
 
+# trainc built with -Dsanitize=... (tests/run --sanitize) builds sanitized,
+# dynamically linked trainers
+sanitized() { "$TRAINC" --version | grep -q 'sanitize='; }
+# static_trainer FILE: statically linked, or from a sanitizer build, carrying
+# the sanitizer runtime instead
+static_trainer() {
+    if sanitized; then
+        grep -qaE '__(asan|ubsan)_' "$1"
+    else
+        file "$1" | grep -q 'statically linked'
+    fi
+}
+
+# sanitized programs run several times slower: time limits scale by this
+time_factor=1
+sanitized 2>/dev/null && time_factor=5
+
 check() { # check NAME COMMAND...: passes when the command succeeds
     local name=$1
     shift

@@ -69,9 +69,9 @@ model_with() { # model_with NAME LINE...: the head, the lines, then a loss, opti
     shift
     spec "$name" "$H1" "$H2" "$H3" "$H4" "$@" "$LOSS" "$OPT" "$TRAIN"
 }
-gen() { timeout 60 "$TRAINC" gen -q "$t/$1.lua" -o "$t/out/$1"; }
+gen() { timeout $((60 * time_factor)) "$TRAINC" gen -q "$t/$1.lua" -o "$t/out/$1"; }
 # run_in DIR COMMAND...: runs a trainer in its folder (where its weights go)
-run_in() { (cd "$1" && shift && timeout 60 "$@"); }
+run_in() { (cd "$1" && shift && timeout $((60 * time_factor)) "$@"); }
 
 # bg NAME COMMAND...: runs COMMAND in the background, its output to
 # $t/NAME.out and its exit status to $t/NAME.rc; `wait` for it, then replay
@@ -113,12 +113,23 @@ start=$(date +%s)
 expect "limits: an endless loop is stopped by the instruction limit" 2 \
     "loop.lua:|Lua instructions (an endless loop?)" gen loop
 secs=$(($(date +%s) - start))
-check "limits: the endless loop is stopped within a few seconds (${secs}s)" test "$secs" -le 5
+check "limits: the endless loop is stopped within a few seconds (${secs}s)" test "$secs" -le $((5 * time_factor))
 expect_last "limits: the instruction-limit message names the loop's line" "loop.lua:2:"
 # pcall must not catch the limit: the spec would run on for ever
 spec loop_pcall 'model "m"' 'while true do pcall(function() while true do end end) end'
 expect "limits: an endless loop inside pcall is stopped too" 2 "Lua instructions" \
-    timeout 5 "$TRAINC" gen -q "$t/loop_pcall.lua" -o "$t/out/loop_pcall"
+    timeout $((5 * time_factor)) "$TRAINC" gen -q "$t/loop_pcall.lua" -o "$t/out/loop_pcall"
+# Lua patterns backtrack in C, where the instruction count does not reach:
+# a pattern that could backtrack for hours over a long string is refused;
+# ordinary uses of the pattern functions still work
+spec pattern 'model "m"' 'local s = string.rep("a", 20000)' 'local r = s:find(".-.-.-b")'
+expect "limits: a backtracking pattern over a long string is refused" 2 \
+    "pattern.lua:3:|string.find: a pattern with 3 repetitions over 20000 characters" \
+    timeout $((20 * time_factor)) "$TRAINC" gen -q "$t/pattern.lua" -o "$t/out/pattern"
+model_with patterns_ok 'assert(("x.y"):find(".", 1, true) == 2 and ("a,b"):gsub(",", ";") == "a;b")' \
+    'local k = 0; for w in ("ab cd"):gmatch("%a+") do k = k + 1 end; assert(k == 2)' \
+    'assert(("abc"):match("^(a)") == "a" and not string.rep("a", 200):find(".-.-b"))'
+expect "limits: string.find, gsub, gmatch and match still work on short strings" 0 "" gen patterns_ok
 spec mem 'model "m"' 'local t, i = {}, 0' \
     'while true do i = i + 1; t[i] = string.rep("x", 1000) .. i end'
 expect "limits: endless allocation is stopped by the memory limit" 2 \

@@ -1,0 +1,2 @@
+local x = input { -3 }
+minimize(sum(x))

@@ -1,0 +1,1 @@
+local x = input { 2 

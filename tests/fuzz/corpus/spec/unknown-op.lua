@@ -1,0 +1,2 @@
+local x = input { 2 }
+minimize(sigmoidd(x))

@@ -1,0 +1,173 @@
+#!/usr/bin/python3
+"""make_corpus.py — writes the seed corpus tests/fuzz/corpus/<target>/: small
+valid files and broken ones, each prefixed with the target's parameter bytes
+(see the fuzz_*.c files). Weights, checkpoints and .npy seeds come from the
+runtime's own writers (make_seeds.c). Crashes the fuzzer finds are added by
+hand as corpus/<target>/regress-*: this script leaves those alone.
+Run from anywhere: /usr/bin/python3 tests/fuzz/make_corpus.py"""
+import gzip
+import os
+import struct
+import subprocess
+import sys
+import tempfile
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(os.path.dirname(HERE))
+CORPUS = os.path.join(HERE, "corpus")
+
+
+def put(target, name, data):
+    d = os.path.join(CORPUS, target)
+    os.makedirs(d, exist_ok=True)
+    with open(os.path.join(d, name), "wb") as f:
+        f.write(data)
+
+
+def idx(type_byte, dims, payload):
+    return bytes([0, 0, type_byte, len(dims)]) + b"".join(struct.pack(">I", x) for x in dims) + payload
+
+
+def idx_seeds():
+    images = idx(0x08, [3, 2, 2], bytes(range(12)))
+    labels = idx(0x08, [3], bytes([1, 0, 9]))
+    seeds = {
+        "valid": b"\x03" + images + b"LBLS" + labels,
+        "valid-no-labels": b"\x00" + images,
+        "float32": b"\x01" + idx(0x0D, [2, 3], struct.pack(">6f", 0, 1.5, -2, 3, 1e-3, 7))
+        + b"LBLS" + idx(0x08, [2], bytes([0, 1])),
+        "float64": b"\x02" + idx(0x0E, [2, 2], struct.pack(">4d", 0, 1.5, -2, 3)),
+        "int16-int32": b"\x01" + idx(0x0B, [2, 1], struct.pack(">2h", -5, 300))
+        + b"LBLS" + idx(0x0C, [2], struct.pack(">2i", 3, 4)),
+        "int8": b"\x00" + idx(0x09, [4], bytes([0, 127, 128, 255])),
+        "nan": b"\x00" + idx(0x0D, [2], struct.pack(">2f", 1, float("nan"))),
+        "label-out-of-range": b"\x01" + images + b"LBLS" + idx(0x08, [3], bytes([1, 0, 10])),
+        "truncated": b"\x00" + images[:-3],
+        "truncated-header": b"\x00" + images[:9],
+        "bad-magic": b"\x00" + b"\x01\x02\x08\x03" + images[4:],
+        "bad-type": b"\x00" + idx(0x0A, [2], bytes(2)),
+        "rank-0": b"\x00" + bytes([0, 0, 8, 0]),
+        "huge-dims": b"\x00" + idx(0x08, [0x7FFFFFFF, 0x7FFFFFFF, 2], b""),
+        "zero-rows": b"\x00" + idx(0x08, [0, 5], b""),
+        "label-count-mismatch": b"\x00" + images + b"LBLS" + idx(0x08, [2], bytes([1, 2])),
+        "gzip": b"\x03" + gzip.compress(images, mtime=0) + b"LBLS" + gzip.compress(labels, mtime=0),
+        "gzip-truncated": b"\x00" + gzip.compress(images, mtime=0)[:-6],
+        "gzip-lying-header": b"\x00" + gzip.compress(idx(0x08, [1000000, 784], b"\0" * 64), mtime=0),
+    }
+    for name, data in seeds.items():
+        put("idx", name, data)
+        if not name.startswith("gzip"):
+            put("idx_gz", name, data)
+
+
+def csv_seeds():
+    seeds = {
+        # flags: bits 0-1 header (0 detect, 1 none, 2 yes), bit 2 label "y",
+        # bit 3 + bits 4-5 label column, bit 6 classes < 3, bit 7 d for predict
+        "header-label": (0x44, b"a,b,y\n1,2,0\n3.5,-4e-2,1\n0,0,2\n"),
+        "quoted-header": (0x06, b'"a" , "y"\r\n1,2\r\n\r\n3,4\r\n'),
+        "bom": (0x04, b"\xef\xbb\xbfa,y\n1,0\n"),
+        "no-header-col": (0x19, b"1,2,3\n4,5,6\n"),
+        "features-only": (0x80, b"1,2\n3,4\n\n\n"),
+        "empty-cell": (0x00, b"1,,3\n"),
+        "nan": (0x00, b"1,nan\n"),
+        "hex": (0x00, b"0x10,1\n"),
+        "out-of-range": (0x00, b"1e400,1\n"),
+        "ragged": (0x00, b"1,2\n3\n"),
+        "nul": (0x00, b"1,2\n3,\x004\n"),
+        "label-not-integer": (0x48, b"0.5,1\n"),
+        "label-out-of-range": (0x48, b"3,1\n"),
+        "no-such-label": (0x04, b"a,b\n1,2\n"),
+        "label-col-out-of-range": (0x39, b"1,2\n"),
+        "only-label": (0x08, b"1\n2\n"),
+        "header-only": (0x02, b"a,b\n"),
+        "empty": (0x00, b""),
+        "blank-lines": (0x00, b"\n \n\t\n"),
+        "long-cell": (0x00, b"1" * 300 + b",2\n"),
+        "many-commas": (0x00, b"," * 200 + b"\n"),
+    }
+    for name, (flags, text) in seeds.items():
+        put("csv", name, bytes([flags]) + text)
+
+
+def npy_header(descr, fortran, shape, version=1):
+    d = "{'descr': '%s', 'fortran_order': %s, 'shape': %s, }" % (descr, fortran, shape)
+    pre = 10 if version == 1 else 12
+    d += " " * ((64 - (pre + len(d) + 1) % 64) % 64) + "\n"
+    size = struct.pack("<H", len(d)) if version == 1 else struct.pack("<I", len(d))
+    return b"\x93NUMPY" + bytes([version, 0]) + size + d.encode()
+
+
+def npy_seeds():
+    f8 = npy_header("<f8", "False", "(2,)") + struct.pack("<2d", 1.5, -2)
+    seeds = {
+        "f8": b"\x02\x00" + f8,
+        "v2": b"\x03\x00" + npy_header("<f4", "False", "(3,)", 2) + struct.pack("<3f", 1, 2, 3),
+        "fortran": b"\x04\x00" + npy_header("<f4", "True", "(2, 2)") + bytes(16),
+        "big-endian": b"\x01\x00" + npy_header(">f4", "False", "(1,)") + bytes(4),
+        "int": b"\x01\x00" + npy_header("<i8", "False", "(1,)") + bytes(8),
+        "wrong-count": b"\x05\x00" + npy_header("<f4", "False", "(2, 3)") + bytes(24),
+        "truncated": b"\x02\x00" + f8[:-3],
+        "trailing": b"\x02\x00" + f8 + b"x",
+        "huge-shape": b"\x01\x00" + npy_header("<f4", "False", "(99999999999, 99999999999)"),
+        "overflow-shape": b"\x01\x00" + npy_header("<f4", "False", "(99999999999999999999999,)"),
+        "bad-dict": b"\x01\x00" + b"\x93NUMPY\x01\x00\x08\x00{'descr'",
+        "bad-version": b"\x01\x00" + b"\x93NUMPY\x03\x00" + bytes(8),
+    }
+    for name, data in seeds.items():
+        put("npy", name, data)
+
+
+def spec_seeds():
+    models = os.path.join(ROOT, "models")
+    for name in sorted(os.listdir(models)):
+        if name.endswith(".lua"):
+            with open(os.path.join(models, name), "rb") as f:
+                put("spec", name, f.read())
+    seeds = {
+        "syntax-error.lua": b"local x = input { 2 \n",
+        "unknown-op.lua": b"local x = input { 2 }\nminimize(sigmoidd(x))\n",
+        "loop.lua": b"while true do end\n",
+        "recursion.lua": b"local function f(n) return f(n + 1) + 1 end\nf(1)\n",
+        "memory.lua": b"local t = {} for i = 1, 1e9 do t[i] = ('x'):rep(100000) end\n",
+        "escape.lua": b"os.execute('true') io.open('x') load('return 1') string.dump(print)\n",
+        "huge-dims.lua": b"local x = input { 2147483647, 2147483647 }\n"
+        b"minimize(sum(linear(x, 1000000)))\n",
+        "negative-dims.lua": b"local x = input { -3 }\nminimize(sum(x))\n",
+    }
+    for name, data in seeds.items():
+        put("spec", name, data)
+
+
+def binary_seeds():
+    with tempfile.TemporaryDirectory() as tmp:
+        exe = os.path.join(tmp, "make_seeds")
+        rt = [os.path.join(ROOT, "runtime", f + ".c")
+              for f in ("rt_util", "rt_rng", "rt_data", "rt_file", "rt_model", "rt_simd")]
+        subprocess.run(["cc", "-std=c11", "-O1", "-D_POSIX_C_SOURCE=200809L", "-D_DEFAULT_SOURCE",
+                        "-I", os.path.join(ROOT, "runtime"), os.path.join(HERE, "make_seeds.c")]
+                       + rt + ["-lz", "-lm", "-o", exe], check=True)
+        for t in ("weights", "checkpoint", "npy"):
+            os.makedirs(os.path.join(CORPUS, t), exist_ok=True)
+        subprocess.run([exe, CORPUS], check=True)
+    # broken variants of the written files
+    for t, npre in (("weights", 3), ("checkpoint", 4)):
+        with open(os.path.join(CORPUS, t, "valid"), "rb") as f:
+            good = f.read()
+        put(t, "truncated", good[:-5])
+        put(t, "flipped-byte", good[: npre + 40] + bytes([good[npre + 40] ^ 1]) + good[npre + 41:])
+        put(t, "other-hash", good[: npre + 16] + b"X" + good[npre + 17:])
+        put(t, "not-ours", good[:npre] + b"PK\x03\x04" + good[npre + 4: npre + 30])
+        put(t, "header-only", good[: npre + 56])
+        put(t, "extra-byte", good + b"\0")
+
+
+if __name__ == "__main__":
+    idx_seeds()
+    csv_seeds()
+    npy_seeds()
+    spec_seeds()
+    binary_seeds()
+    n = sum(len(os.listdir(os.path.join(CORPUS, d))) for d in os.listdir(CORPUS))
+    print("make_corpus: %d seed files in %s" % (n, CORPUS))
+    sys.exit(0)

@@ -1,0 +1,49 @@
+# Fuzzing: every data reader of the runtime (IDX raw and gzip, CSV, .npy,
+# weights, checkpoints) and trainc's spec loader, each for a short,
+# reproducible libFuzzer run (fixed seed, small inputs) from the seed corpus
+# in tests/fuzz/corpus/ with AddressSanitizer and UBSan. A target fails on a
+# crash, a hang (-timeout), a sanitizer report or a broken promise (see
+# tests/fuzz/fuzz.h); its line gives the number of executions.
+#   TRAINC_FUZZ_SECONDS   time per target (default 20)
+#   TRAINC_FUZZ_TARGETS   which targets (default all)
+. tests/lib.sh
+out=$TRAINC_TMP/fuzz
+secs=${TRAINC_FUZZ_SECONDS:-20}
+targets=${TRAINC_FUZZ_TARGETS:-idx idx_gz csv npy weights checkpoint spec}
+rm -rf "$out" && mkdir -p "$out"
+
+# the tools, from Debian's clang-14 and libclang-rt-14-dev (.ci/setup)
+if ! tests/fuzz/build.sh "$out/bin" >"$out/build.log" 2>&1; then
+    echo "not ok - fuzz targets build with clang-14 -fsanitize=fuzzer (see below)"
+    tail -20 "$out/build.log"
+    exit 1
+fi
+check "fuzz targets build without warnings" sh -c "! grep -q 'warning' '$out/build.log'"
+
+for t in $targets; do
+    mkdir -p "$out/corpus-$t"
+    # the spec loader runs Lua: slower per input, longer inputs
+    len=4096
+    [ "$t" = spec ] && len=16384
+    # new inputs go to the scratch corpus; the repository's is only read
+    "$out/bin/fuzz_$t" "$out/corpus-$t" "tests/fuzz/corpus/$t" -seed=1 \
+        -max_total_time="$secs" -max_len=$len -timeout=30 -rss_limit_mb=2048 \
+        -print_final_stats=1 -artifact_prefix="$out/$t-" >"$out/$t.log" 2>&1
+    rc=$?
+    execs=$(awk '/stat::number_of_executed_units:/ { print $2 }' "$out/$t.log")
+    # what libFuzzer keeps: crash-, timeout-, oom-, leak- (slow-unit- is no failure)
+    found=$(ls "$out/$t-"crash-* "$out/$t-"timeout-* "$out/$t-"oom-* "$out/$t-"leak-* 2>/dev/null | head -1)
+    if [ "$rc" -eq 0 ] && [ -z "$found" ] && [ -n "$execs" ] && [ "$execs" -gt 0 ]; then
+        echo "ok - fuzz_$t: ${execs} executions in ${secs} s, no crash, hang or sanitizer report"
+    else
+        echo "not ok - fuzz_$t: exit status $rc after ${execs:-0} executions; input ${found:-none}"
+        grep -E -A12 'ERROR|runtime error|broken promise|timeout' "$out/$t.log" | head -30
+    fi
+done
+
+# every regression input the fuzzer once found stays fixed: the targets run
+# the whole repository corpus without a report
+for t in $targets; do
+    check "fuzz_$t: the seed and regression corpus runs clean" sh -c \
+        "'$out/bin/fuzz_$t' -runs=0 -timeout=30 'tests/fuzz/corpus/$t' >'$out/$t-corpus.log' 2>&1"
+done
