@@ -14,7 +14,7 @@ $(pkg-config --cflags lua5.4) $san"
 
 # the code under test: coverage-instrumented, not linked with libFuzzer's main
 objs=""
-for f in rt_util rt_rng rt_data rt_file rt_model rt_simd; do
+for f in rt_util rt_rng rt_data rt_file rt_model rt_simd rt_batch rt_progress rt_plot; do
     $cc $cflags -fsanitize=fuzzer-no-link -c "$root/runtime/$f.c" -o "$out/obj/$f.o"
     objs="$objs $out/obj/$f.o"
 done
@@ -30,7 +30,7 @@ done
 libs="-lz -lm"
 # the targets use memfd_create and memmem
 cflags="$cflags -D_GNU_SOURCE"
-for t in idx csv npy weights checkpoint; do
+for t in idx csv npy npydata features safetensors metrics weights checkpoint; do
     $cc $cflags -fsanitize=fuzzer "$root/tests/fuzz/fuzz_$t.c" $objs $libs -o "$out/fuzz_$t"
 done
 $cc $cflags -DFUZZ_GZIP -fsanitize=fuzzer "$root/tests/fuzz/fuzz_idx.c" $objs $libs \

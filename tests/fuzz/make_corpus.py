@@ -162,10 +162,104 @@ def binary_seeds():
         put(t, "extra-byte", good + b"\0")
 
 
+def npydata_seeds():
+    """data = npy {...}: flags, the features file's length, features, labels"""
+    def pair(flags, x, y=b""):
+        return bytes([flags]) + struct.pack("<H", len(x)) + x + y
+    x = npy_header("<f4", "False", "(3, 4)") + struct.pack("<12f", *range(12))
+    xu8 = npy_header("|u1", "False", "(3, 2, 2)") + bytes(range(12))
+    y = npy_header("<i8", "False", "(3,)") + struct.pack("<3q", 0, 2, 1)
+    y2 = npy_header("<f8", "False", "(3, 2)") + struct.pack("<6d", 0, 1, 1, 0, 0.5, 0.5)
+    seeds = {
+        "valid": pair(0x0C, x, y),
+        "uint8-images": pair(0x04, xu8, y),
+        "no-labels": pair(0x01, x),
+        "two-values": pair(0x02, x, y2),
+        "label-range": pair(0x04, x, npy_header("<i4", "False", "(3,)") + struct.pack("<3i", 0, 5, 1)),
+        "row-mismatch": pair(0x00, x, npy_header("<i8", "False", "(2,)") + bytes(16)),
+        "fortran": pair(0x00, npy_header("<f4", "True", "(3, 4)") + bytes(48), y),
+        "object": pair(0x00, npy_header("|O", "False", "(3, 4)") + bytes(8), y),
+        "nan": pair(0x00, npy_header("<f8", "False", "(1, 1)") + struct.pack("<d", float("nan")),
+                    npy_header("<i8", "False", "(1,)") + bytes(8)),
+    }
+    for name, data in seeds.items():
+        put("npydata", name, data)
+
+
+def features_seeds():
+    """predict's files: a feature count byte, then .npy, IDX or CSV"""
+    seeds = {
+        "npy": b"\x04" + npy_header("<f4", "False", "(3, 4)") + struct.pack("<12f", *range(12)),
+        "idx": b"\x04" + idx(0x08, [3, 2, 2], bytes(range(12))),
+        "idx-gz": b"\x04" + gzip.compress(idx(0x08, [3, 2, 2], bytes(range(12))), mtime=0),
+        "csv": b"\x02" + b"1,2\n3.5,-4\n",
+        "csv-header": b"\x00" + b"a,b\n1,2\n",
+        "ragged": b"\x02" + b"1,2\n3\n",
+        "binary": b"\x00" + bytes([0, 0, 0x55, 3, 1, 2]),
+    }
+    for name, data in seeds.items():
+        put("features", name, data)
+
+
+def safetensors_seeds():
+    """--init FILE.safetensors into fc.weight [2, 3], fc.bias [2], t []"""
+    import json
+
+    def st(tensors, meta=None, pad=True):
+        h, off, body = {}, 0, b""
+        for name, (dtype, shape, data) in tensors.items():
+            h[name] = {"dtype": dtype, "shape": shape, "data_offsets": [off, off + len(data)]}
+            off += len(data)
+            body += data
+        if meta:
+            h["__metadata__"] = meta
+        j = json.dumps(h).encode()
+        if pad:
+            j += b" " * ((8 - len(j) % 8) % 8)
+        return struct.pack("<Q", len(j)) + j + body
+    w = ("F32", [2, 3], struct.pack("<6f", *range(6)))
+    b = ("F32", [2], struct.pack("<2f", 1, 2))
+    seeds = {
+        "valid": st({"fc.weight": w, "fc.bias": b, "t": ("F32", [], struct.pack("<f", 3))},
+                    {"format": "pt"}),
+        "some": st({"fc.bias": b}),
+        "f64": st({"fc.bias": ("F64", [2], struct.pack("<2d", 1, 2))}),
+        "wrong-shape": st({"fc.weight": ("F32", [3, 2], w[2])}),
+        "unknown-name": st({"fc2.bias": b}),
+        "f16": st({"fc.bias": ("F16", [2], bytes(4))}),
+        "nan": st({"fc.bias": ("F32", [2], struct.pack("<2f", float("nan"), 1))}),
+        "overlap": st({"fc.bias": b})[:-4],
+        "unpadded": st({"fc.bias": b}, pad=False),
+    }
+    for name, data in seeds.items():
+        put("safetensors", name, data)
+
+
+def metrics_seeds():
+    """the trainer's --metrics CSV"""
+    head = b"epoch,step,loss,accuracy,valid_loss,valid_accuracy,lr,grad_norm,seconds\n"
+    seeds = {
+        "valid": head + b"1,10,0.69,0.5,0.7,0.48,0.1,1.5,0.01\n2,20,0.5,0.7,0.55,0.66,0.05,1.1,0.02\n",
+        "one-epoch": head + b"1,10,0.69,0.5,nan,nan,0.1,1.5,0.01\n",
+        "gaps": head + b"1,10,inf,0.5,,,0.1,1,0\n2,20,nan,0.6,1,0.5,0.1,1,0\n3,30,0.1,0.7,1,0.5,0.1,1,0\n",
+        "decades": head + b"1,1,100,0,0,0,1,1,0\n2,2,0.0001,0,0,0,1e-9,1,0\n",
+        "old-columns": b"epoch,step,loss,accuracy,valid_loss,valid_accuracy,lr,seconds\n1,1,1,1,1,1,1,1\n",
+        "no-epoch": b"loss,lr\n1,2\n",
+        "ragged": head + b"1,2,3\n",
+        "empty": b"",
+    }
+    for name, data in seeds.items():
+        put("metrics", name, data)
+
+
 if __name__ == "__main__":
     idx_seeds()
     csv_seeds()
     npy_seeds()
+    npydata_seeds()
+    features_seeds()
+    safetensors_seeds()
+    metrics_seeds()
     spec_seeds()
     binary_seeds()
     n = sum(len(os.listdir(os.path.join(CORPUS, d))) for d in os.listdir(CORPUS))
