@@ -55,6 +55,7 @@ static const char usage[] =
     "  --resume FILE     go on from a checkpoint, exactly where it stopped\n"
     "  -o FILE           predict: write to FILE instead of standard output\n"
     "  --tol X           gradcheck: largest relative error accepted\n"
+    "  --no-guard        train on through a loss or gradient that is not finite (and save it)\n"
     "  --quiet           print only the final result (no progress line)\n"
     "  --help, --version\n"
     "\n"
@@ -65,6 +66,7 @@ typedef struct options {
     const char *plot; /* --plot: the curves' picture */
     long every, every_steps;
     int epochs, threads, quiet;
+    int no_guard; /* --no-guard: train on through numbers that are not finite */
     long steps, limit;
     double lr, tol;
     unsigned seed;
@@ -133,6 +135,8 @@ static options parse_args(int argc, char **argv)
             i++;
         } else if (!strcmp(a, "--quiet") || !strcmp(a, "-q")) {
             o.quiet = 1;
+        } else if (!strcmp(a, "--no-guard")) {
+            o.no_guard = 1;
         } else if (a[0] == '-') {
             die_usage("unknown option %s", a);
         } else if (!o.command) {
@@ -303,11 +307,11 @@ static int diverged(const char *why, int epoch, long step, double lr)
 }
 
 /* Writes a checkpoint of the run as it stands (atomically); never one of
- * weights that are no longer numbers. */
-static void save_checkpoint(const char *path, rt_checkpoint *ck, rt_train_state run)
+ * weights that are no longer numbers (unless --no-guard). */
+static void save_checkpoint(const char *path, rt_checkpoint *ck, int no_guard, rt_train_state run)
 {
     rt_error err;
-    if (!all_finite(ck->params, ck->n_params))
+    if (!no_guard && !all_finite(ck->params, ck->n_params))
         exit(diverged("the weights are no longer finite", (int)run.epoch + (run.pos > 0), (long)run.step,
                       run.base_lr));
     ck->run = run;
@@ -550,7 +554,7 @@ static int cmd_train(const options *o)
                                          rt_noise_key(o->seed, step + 1));
             /* the divergence guard: a loss or gradient that is no number */
             double grad_norm = sqrt(rt_sumsq(b.grad, MODEL_N_PARAMS));
-            if (!isfinite(loss) || !isfinite(grad_norm)) {
+            if (!o->no_guard && (!isfinite(loss) || !isfinite(grad_norm))) {
                 char why[96];
                 snprintf(why, sizeof why, "the %s is %g", isfinite(loss) ? "gradient norm" : "loss",
                          isfinite(loss) ? grad_norm : (double)loss);
@@ -587,7 +591,7 @@ static int cmd_train(const options *o)
                 bar_shown = 1;
             }
             if (o->checkpoint && o->every_steps && step % o->every_steps == 0)
-                save_checkpoint(o->checkpoint, &ck,
+                save_checkpoint(o->checkpoint, &ck, o->no_guard,
                                 (rt_train_state){step, epoch - 1, done, base_lr, loss_sum, correct, seen,
                                                  shuffle_rng, plateau, es, aug_rng});
         }
@@ -635,10 +639,10 @@ static int cmd_train(const options *o)
          * stopping or its last epoch) */
         if (o->checkpoint && complete &&
             (stop || epoch == o->epochs || (!o->every_steps && epoch % (o->every ? o->every : 1) == 0)))
-            save_checkpoint(o->checkpoint, &ck,
+            save_checkpoint(o->checkpoint, &ck, o->no_guard,
                             (rt_train_state){step, epoch, 0, base_lr, 0, 0, 0, shuffle_rng, plateau, es, aug_rng});
         else if (o->checkpoint && !complete) /* stopped by --steps within the epoch */
-            save_checkpoint(o->checkpoint, &ck,
+            save_checkpoint(o->checkpoint, &ck, o->no_guard,
                             (rt_train_state){step, epoch - 1, done, base_lr, loss_sum, correct, seen,
                                              shuffle_rng, plateau, es, aug_rng});
     }
@@ -646,7 +650,7 @@ static int cmd_train(const options *o)
     if (step_metrics) fclose(step_metrics);
     if (trace) fclose(trace);
 
-    if (!all_finite(b.param, MODEL_N_PARAMS))
+    if (!o->no_guard && !all_finite(b.param, MODEL_N_PARAMS))
         return diverged("the weights are no longer finite", o->epochs, step, base_lr);
     rt_weights w = {b.param, MODEL_N_PARAMS, MODEL_STANDARDIZE ? b.stats : NULL,
                     MODEL_STANDARDIZE ? 2L * MODEL_FEATURES : 0};

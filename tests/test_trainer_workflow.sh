@@ -52,6 +52,10 @@ gen_build "$out/gdiv.lua" "$out/gdiv" >/dev/null 2>&1
 rc=$?
 check "a non-finite gradient norm stops training too (status $rc)" \
     sh -c "test $rc -ne 0 && grep -q 'diverged at epoch 1, step 1: the gradient norm is' '$out/gdiv/g.err' && test ! -e '$out/gdiv/g.w'"
+(cd "$out/gdiv" && ./gdiv train --weights g.w --no-guard >g2.out 2>g2.err)
+rc=$?
+check "--no-guard trains on through it and saves what it has (status $rc)" \
+    sh -c "test $rc -eq 0 && test -s '$out/gdiv/g.w' && ! grep -q diverged '$out/gdiv/g2.err'"
 
 # --- early stopping across stop + resume: the same epochs, the same best
 # weights, the same end as a run left alone
