@@ -63,7 +63,7 @@
     X(BN_NORM, "batch_norm")                                                                       \
     X(BN_NORM_GRAD, "batch_norm_backward")                                                         \
     X(DROPOUT, "dropout")                                                                          \
-    /* activations and losses: gen/ops/elementwise.c, gen/ops/loss.c */                            \
+    /* activations and losses: gen/ops/elementwise.c, gen/ops/loss.c */                           \
     X(ELU, "elu")                                                                                  \
     X(ELU_GRAD, "elu_backward")                                                                    \
     X(GELU, "gelu")                                                                                \
@@ -88,7 +88,6 @@
     X(CONV2D_GRAD_INPUT, "conv2d_backward_input")                                                  \
     X(CONV2D_GRAD_WEIGHT, "conv2d_backward_weight")                                                \
     X(CONV2D_GRAD_BIAS, "conv2d_backward_bias")                                                    \
-    X(SWAP_LEAD, "swap_lead")                                                                      \
     X(MAX_POOL2D, "max_pool2d")                                                                    \
     X(MAX_POOL2D_GRAD, "max_pool2d_backward")                                                      \
     X(AVG_POOL2D, "avg_pool2d")                                                                    \
@@ -149,8 +148,7 @@ typedef struct ir_node {
     int trainable; /* K_PARAM */
     int buffer;    /* K_PARAM: a running statistic (PyTorch's "buffer"): updated by the
                     * training step itself, never by the optimizer; trainable = 0 */
-    double group_lr,
-        group_wd; /* K_PARAM: its optimizer group's lr and weight decay (NAN: the optimizer's) */
+    double group_lr, group_wd; /* K_PARAM: its optimizer group's lr and weight decay (NAN: the optimizer's) */
 } ir_node;
 
 /* The task the objective implies: how predictions and accuracy are read. */
@@ -177,7 +175,7 @@ typedef struct ir_choice {
     const char *set_key[IR_MAX_OPT];
     double set_value[IR_MAX_OPT][IR_MAX_LIST];
     int set_len[IR_MAX_OPT];
-    const char *set_word[IR_MAX_OPT];      /* a string value ("min", "epoch"), else NULL */
+    const char *set_word[IR_MAX_OPT]; /* a string value ("min", "epoch"), else NULL */
     double value[IR_MAX_OPT][IR_MAX_LIST]; /* resolved, in the definition's option order */
     int len[IR_MAX_OPT];
 } ir_choice;

@@ -61,8 +61,6 @@ int conv_out_size(int in, int k, int s, int p, int d);
 /* The plan_kernel of a convolution's product (by its size), or -1 for
  * any other op. */
 int conv_kernel(ir_graph *g, const ir_node *n, int b);
-/* whether a convolution takes the batched layout (see ops/conv.c) */
-int conv_batched(int groups, long oc, long ck, long pixels);
 
 /* Shared shape rules */
 int shape_same(ir_graph *g, ir_node *n, char *err, size_t errsize);

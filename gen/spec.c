@@ -1225,10 +1225,8 @@ static int dsl_conv2d(lua_State *L)
     }
     lua_pop(L, 1);
 
-    /* the patches; a 1x1 kernel at stride 1 without padding reads x itself;
-     * the batched layout (see gen/ops/conv.c) where it is cheaper */
+    /* the patches; a 1x1 kernel at stride 1 without padding reads x itself */
     int col;
-    int batched = conv_batched(G, oc, fan_in, (long)oh * ow);
     if (k[0] == 1 && k[1] == 1 && st[0] == 1 && st[1] == 1 && !pad[0] && !pad[1]) {
         ir_args v = {.nin = 1, .in = {x}, .rank = 3, .dim = {IR_BATCH, C, H * W}};
         col = make(L, OP_RESHAPE, &v, "conv2d");
@@ -1237,7 +1235,6 @@ static int dsl_conv2d(lua_State *L)
                      .in = {x},
                      .i = {k[0], k[1], st[0], st[1]},
                      .f = {pad[0], pad[1], dil[0], dil[1]}};
-        if (batched) c.rank = 3, c.dim[1] = IR_BATCH;
         col = make(L, OP_IM2COL, &c, "conv2d");
     }
     ir_get(s->g, col)->name = ir_c_name(s->g, arena_printf(s->g->A, "%s_col", name));
@@ -1260,16 +1257,7 @@ static int dsl_conv2d(lua_State *L)
         ca.nin = 3;
         ca.in[2] = b;
     }
-    int y;
-    if (batched && ir_get(s->g, col)->op == OP_IM2COL) {
-        ca.rank = 3, ca.dim[0] = (int)oc, ca.dim[1] = IR_BATCH, ca.dim[2] = oh * ow;
-        int z = make(L, OP_CONV2D, &ca, "conv2d");
-        ir_get(s->g, z)->name = ir_c_name(s->g, arena_printf(s->g->A, "%s_cm", name));
-        ir_args sa = {.nin = 1, .in = {z}, .rank = 4, .dim = {IR_BATCH, (int)oc, oh, ow}};
-        y = make(L, OP_SWAP_LEAD, &sa, "conv2d");
-    } else {
-        y = make(L, OP_CONV2D, &ca, "conv2d");
-    }
+    int y = make(L, OP_CONV2D, &ca, "conv2d");
     ir_get(s->g, y)->name = ir_c_name(s->g, name);
     push_tensor(L, y);
     return 1;

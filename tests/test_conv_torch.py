@@ -60,13 +60,6 @@ CASES = [
      lambda: nn.Conv2d(PRE, 4, 1), True),
     ("conv_blas", 3, 10, 10, 'conv2d(t, 16, { kernel = 5, padding = 2, name = "L" })',
      lambda: nn.Conv2d(PRE, 16, 5, padding=2), True),
-    # per image (not the batched layout, gen/ops/conv.c conv_batched): groups
-    # by OpenBLAS, and one group with a product of 2^21 or more per image
-    ("conv_blas_groups3", 3, 10, 10, 'conv2d(t, 6, { kernel = 5, padding = 2, groups = 3, name = "L" })',
-     lambda: nn.Conv2d(PRE, 6, 5, padding=2, groups=3), True),
-    # (2 x 3·19·19 x 32·32 = 2.2e6; few parameters: --trace takes 10000)
-    ("conv_big_per_image", 1, 50, 50, 'conv2d(t, 2, { kernel = 19, name = "L" })',
-     lambda: nn.Conv2d(PRE, 2, 19), True),
     ("lenet_block", 1, 12, 12,
      'relu(max_pool2d(conv2d(t, 16, { kernel = 5, name = "L" }), 2))',
      lambda: nn.Sequential(nn.Conv2d(PRE, 16, 5), nn.MaxPool2d(2), nn.ReLU()), True),

@@ -323,7 +323,6 @@ case "conv2d dilation {1, 2}, 1 output channel"; obj(C(img(2, 5, 6), 1, { kernel
 case "conv2d groups 2, 4 -> 6 channels, padding 1, no bias"; obj(C(img(4, 5, 5), 6, { kernel = 3, groups = 2, padding = 1, bias = false }))
 case "conv2d depthwise (groups = channels = 3)"; obj(C(img(3, 5, 4), 3, { kernel = 2, groups = 3 }))
 case "conv2d 1x1 (no im2col), 1x1 stride 2"; obj(C(img(3, 4, 5), 2, { kernel = 1 })); obj(C(img(3, 5, 5), 2, { kernel = 1, stride = 2 }))
-case "conv2d by OpenBLAS, one group: one product over the batch"; obj(C(img(3, 8, 8), 8, { kernel = 3, padding = 1 }))
 case "conv2d by OpenBLAS, groups 2"; obj(C(img(4, 12, 12), 8, { kernel = 3, padding = 1, groups = 2 }))
 case "conv2d with init and bias_init"; obj(C(img(2, 4, 4), 2, { kernel = 3, init = normal(0, 1), bias_init = normal(0, 1) }))
 case "conv of relu of conv"; obj(C(relu(C(img(2, 6, 6), 3, { kernel = 3 })), 2, { kernel = 2, stride = 2 }))

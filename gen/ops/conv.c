@@ -7,16 +7,8 @@
  *   y   = conv2d(col, W [, b]) [B x OC x OH x OW], per image and group the
  *                              product W_g [OC/G x C/G·kh·kw] · col_g
  * A 1x1 convolution with stride 1 and no padding skips im2col (col is a
- * view of x).
- *
- * Batched layout (conv_batched, chosen by the spec from the fixed shapes):
- * with one group, col is laid out [C·kh·kw x B x OH·OW] instead, so that
- * the whole batch is ONE product W · col = z [OC x B x OH·OW] (one call,
- * which OpenBLAS threads, instead of B small ones), and y = swap_lead(z)
- * puts it back in NCHW. Backward likewise: dz = swap_lead(dy), dcol = Wᵀ·dz
- * and dW = dz · colᵀ are one product each. The conv ops tell the layouts
- * apart by where the batch is: col [CK x B x P], z [OC x B x P]. Backward: dcol = W_gᵀ · dy_g, dW_g
- * = Σ_b dy_g · col_gᵀ, db = Σ dy over rows and pixels, dx = col2im(dcol) (the patches summed back).
+ * view of x). Backward: dcol = W_gᵀ · dy_g, dW_g = Σ_b dy_g · col_gᵀ, db =
+ * Σ dy over rows and pixels, dx = col2im(dcol) (the patches summed back).
  * The products go to cblas_?gemm when large and to constant-bound loops
  * (vectorised along the pixels) when small: the plan decides per layer.
  *
@@ -40,25 +32,6 @@
 typedef struct geom {
     int kh, kw, sh, sw, ph, pw, dh, dw;
 } geom;
-
-/* [rows x B x P]: the batched layout (batch in the middle) */
-static int batch_inner(const ir_node *n)
-{
-    return n->rank == 3 && n->dim[1] == IR_BATCH;
-}
-
-/* Whether a convolution takes the batched layout. The per-image products
- * cost a call each (OpenBLAS's setup and packing, ~1-2 µs, and no
- * threading on small ones), the batched one costs two extra passes over
- * the output (swap_lead forward and back). With one group and a per-image
- * product below 2^21 multiply-adds (the calls dominate there; LeNet's and
- * Fashion CNN's layers are 0.1-1 M) the batched layout wins; larger
- * products keep the per-image layout (no copies, and each call is already
- * big enough to thread). Groups keep the per-image layout. */
-int conv_batched(int groups, long oc, long ck, long pixels)
-{
-    return groups == 1 && oc * ck * pixels < (1L << 21);
-}
 
 static geom geom_of(const ir_node *n)
 {
@@ -107,10 +80,9 @@ static int shape_im2col(ir_graph *g, ir_node *n, char *err, size_t errsize)
     if (check_nchw(g, x, "im2col", err, errsize) || window_out(n, x, &oh, &ow, err, errsize))
         return -1;
     geom q = geom_of(n);
-    int inner = batch_inner(n); /* asked for with the shape {0, IR_BATCH, 0} */
     n->rank = 3;
-    n->dim[inner] = IR_BATCH;
-    n->dim[!inner] = x->dim[1] * q.kh * q.kw;
+    n->dim[0] = IR_BATCH;
+    n->dim[1] = x->dim[1] * q.kh * q.kw;
     n->dim[2] = oh * ow;
     return 0;
 }
@@ -123,8 +95,7 @@ static int shape_col2im(ir_graph *g, ir_node *n, char *err, size_t errsize)
     if (check_nchw(g, n, "col2im", err, errsize) || window_out(n, n, &oh, &ow, err, errsize))
         return -1;
     geom q = geom_of(n);
-    if (d->rank != 3 || d->dim[!batch_inner(d)] != n->dim[1] * q.kh * q.kw ||
-        d->dim[2] != oh * ow) {
+    if (d->rank != 3 || d->dim[1] != n->dim[1] * q.kh * q.kw || d->dim[2] != oh * ow) {
         char s[64];
         snprintf(err, errsize, "col2im: %s are not the patches of this image",
                  ir_shape_str(d, s, sizeof s));
@@ -134,11 +105,10 @@ static int shape_col2im(ir_graph *g, ir_node *n, char *err, size_t errsize)
 }
 
 /* The loops over every patch element of an image batch: opens the loops
- * and leaves in scope bc (image·C + channel), i, j, oy, the pointers xc
- * (image, channel), colr (col row of channel, i, j for the image) and iy;
- * the body is the caller's. inner: col in the batched layout. */
+ * and leaves in scope b, c, i, j, oy, ox, the pointers xc (image b, channel
+ * c), colr (col row of c, i, j) and iy, ix; the body is the caller's. */
 static void patch_loops_open(emitter *e, const ir_node *img, const geom *q, const char *xname,
-                             const char *colname, int is_const, int inner)
+                             const char *colname, int is_const)
 {
     long B = e_dim(e, img, 0), C = e_dim(e, img, 1), H = e_dim(e, img, 2), W = e_dim(e, img, 3);
     long OH = conv_out_size((int)H, q->kh, q->sh, q->ph, q->dh);
@@ -148,13 +118,8 @@ static void patch_loops_open(emitter *e, const ir_node *img, const geom *q, cons
     wr_line(e->w, "%sreal *xc = %s + bc * %ld;", is_const ? "const " : "", xname, H * W);
     wr_line(e->w, "for (long i = 0; i < %d; i++) {", q->kh);
     wr_line(e->w, "for (long j = 0; j < %d; j++) {", q->kw);
-    if (inner)
-        wr_line(e->w,
-                "%sreal *colr = %s + (((bc %% %ld) * %ld + i * %d + j) * %ld + bc / %ld) * %ld;",
-                is_const ? "" : "const ", colname, C, K, q->kw, B, C, OH * OW);
-    else
-        wr_line(e->w, "%sreal *colr = %s + (bc * %ld + i * %d + j) * %ld;",
-                is_const ? "" : "const ", colname, K, q->kw, OH * OW);
+    wr_line(e->w, "%sreal *colr = %s + (bc * %ld + i * %d + j) * %ld;", is_const ? "" : "const ",
+            colname, K, q->kw, OH * OW);
     wr_line(e->w, "for (long oy = 0; oy < %ld; oy++) {", OH);
     wr_line(e->w, "const long iy = oy * %d - %d + i * %d;", q->sh, q->ph, q->dh);
     if (q->ph) wr_line(e->w, "if (iy < 0 || iy >= %ld) {", H);
@@ -167,7 +132,7 @@ static void emit_im2col(emitter *e, const ir_node *n)
     long H = e_dim(e, x, 2), W = e_dim(e, x, 3);
     long OW = conv_out_size((int)W, q.kw, q.sw, q.pw, q.dw);
     (void)H;
-    patch_loops_open(e, x, &q, e_ref(e, n->in[0]), e_ref(e, n->id), 1, batch_inner(n));
+    patch_loops_open(e, x, &q, e_ref(e, n->in[0]), e_ref(e, n->id), 1);
     if (q.ph) {
         wr_line(e->w, "for (long ox = 0; ox < %ld; ox++) colr[oy * %ld + ox] = 0;", OW, OW);
         wr_line(e->w, "continue;");
@@ -193,8 +158,7 @@ static void emit_col2im(emitter *e, const ir_node *n)
     long W = e_dim(e, n, 3);
     long OW = conv_out_size((int)W, q.kw, q.sw, q.pw, q.dw);
     wr_line(e->w, "for (long k = 0; k < %ld; k++) %s[k] = 0;", e_numel(e, n), e_ref(e, n->id));
-    patch_loops_open(e, n, &q, e_ref(e, n->id), e_ref(e, n->in[0]), 0,
-                     batch_inner(ir_get(e->g, n->in[0])));
+    patch_loops_open(e, n, &q, e_ref(e, n->id), e_ref(e, n->in[0]), 0);
     if (q.ph) {
         wr_line(e->w, "continue;");
         wr_line(e->w, "}");
@@ -246,35 +210,29 @@ typedef struct gemm_dims {
     long B, G, OC, OCg, CK, CKg, P; /* P: output pixels per channel */
 } gemm_dims;
 
-/* from the output (or its gradient) and the weight; the batched layout is
- * one "image" of B·P pixels */
+/* from the output (or its gradient) and the weight */
 static gemm_dims dims_of(emitter *e, const ir_node *y, const ir_node *w, int groups)
 {
     gemm_dims d;
-    d.B = batch_inner(y) ? 1 : e_dim(e, y, 0);
+    d.B = e_dim(e, y, 0);
     d.G = groups;
     d.OC = w->dim[0];
     d.OCg = d.OC / d.G;
     d.CKg = (long)w->dim[1] * w->dim[2] * w->dim[3];
     d.CK = d.CKg * d.G;
-    d.P = batch_inner(y) ? (long)e_dim(e, y, 1) * e_dim(e, y, 2)
-                         : (long)e_dim(e, y, 2) * e_dim(e, y, 3);
+    d.P = (long)e_dim(e, y, 2) * e_dim(e, y, 3);
     return d;
 }
 
-/* conv2d(col, w [, b]): the shape [B x OC x OH x OW] is given, or in the
- * batched layout [OC x B x P] (col [CK x B x P], one group) */
+/* conv2d(col, w [, b]): the shape [B x OC x OH x OW] is given */
 static int shape_conv2d(ir_graph *g, ir_node *n, char *err, size_t errsize)
 {
     const ir_node *col = ir_get(g, n->in[0]), *w = ir_get(g, n->in[1]);
-    int G = n->i[0], inner = batch_inner(col);
-    long ck = w->rank == 4 ? (long)G * w->dim[1] * w->dim[2] * w->dim[3] : -1;
-    int fits = inner ? batch_inner(n) && G == 1 && col->dim[0] == ck && n->dim[0] == w->dim[0] &&
-                           col->dim[2] == n->dim[2]
-                     : n->rank == 4 && col->dim[1] == ck && n->dim[1] == w->dim[0] &&
-                           col->dim[2] == n->dim[2] * n->dim[3] && col->dim[0] == n->dim[0];
+    int G = n->i[0];
     char s1[64], s2[64];
-    if (w->rank != 4 || col->rank != 3 || G < 1 || w->dim[0] % G || !fits) {
+    if (w->rank != 4 || col->rank != 3 || n->rank != 4 || G < 1 || w->dim[0] % G ||
+        col->dim[1] != (long)G * w->dim[1] * w->dim[2] * w->dim[3] || n->dim[1] != w->dim[0] ||
+        col->dim[2] != n->dim[2] * n->dim[3] || col->dim[0] != n->dim[0]) {
         snprintf(err, errsize, "conv2d: patches %s do not fit the weight %s in %d groups",
                  ir_shape_str(col, s1, sizeof s1), ir_shape_str(w, s2, sizeof s2), G);
         return -1;
@@ -300,22 +258,21 @@ static int shape_conv_grad(ir_graph *g, ir_node *n, char *err, size_t errsize)
 static int shape_conv_bias_grad(ir_graph *g, ir_node *n, char *err, size_t errsize)
 {
     const ir_node *gy = ir_get(g, n->in[0]);
-    if (!batch_inner(gy) && check_nchw(g, gy, "conv2d bias gradient", err, errsize)) return -1;
+    if (check_nchw(g, gy, "conv2d bias gradient", err, errsize)) return -1;
     n->rank = 1;
-    n->dim[0] = gy->dim[!batch_inner(gy)];
+    n->dim[0] = gy->dim[1];
     return 0;
 }
 
 int conv_kernel(ir_graph *g, const ir_node *n, int b)
 {
+    (void)b;
     if (n->op != OP_CONV2D && n->op != OP_CONV2D_GRAD_INPUT && n->op != OP_CONV2D_GRAD_WEIGHT)
         return -1;
-    /* multiply-adds of one product (one image's, or the whole batch's in
-     * the batched layout), the same for all three */
+    /* multiply-adds of one image's product, the same for all three */
     const ir_node *y = n->op == OP_CONV2D ? n : ir_get(g, n->in[0]);
     const ir_node *w = ir_get(g, n->op == OP_CONV2D_GRAD_WEIGHT ? n->id : n->in[1]);
-    long pixels = batch_inner(y) ? (long)b * y->dim[2] : (long)y->dim[2] * y->dim[3];
-    long macs = (long)w->dim[0] * w->dim[1] * w->dim[2] * w->dim[3] * pixels;
+    long macs = (long)w->dim[0] * w->dim[1] * w->dim[2] * w->dim[3] * y->dim[2] * y->dim[3];
     return macs >= CONV_BLAS_MIN_MACS ? KERN_BLAS : KERN_LOOP;
 }
 
@@ -440,8 +397,6 @@ static void emit_conv_bias_grad(emitter *e, const ir_node *n)
 {
     const ir_node *gy = ir_get(e->g, n->in[0]);
     long B = e_dim(e, gy, 0), OC = e_dim(e, gy, 1), P = (long)e_dim(e, gy, 2) * e_dim(e, gy, 3);
-    if (batch_inner(gy)) /* [OC x B x P]: a row of B·P per channel */
-        B = 1, OC = e_dim(e, gy, 0), P = (long)e_dim(e, gy, 1) * e_dim(e, gy, 2);
     const char *db = e_ref(e, n->id), *dy = e_ref(e, n->in[0]);
     wr_line(e->w, "for (long oc = 0; oc < %ld; oc++) {", OC);
     wr_line(e->w, "real sum = 0;");
@@ -480,63 +435,20 @@ static void vjp_conv2d(ad_ctx *c, const ir_node *n, int gout)
 static double flops_conv2d(ir_graph *g, const ir_node *n, int b)
 {
     const ir_node *w = ir_get(g, n->in[1]);
-    double per = 2.0 * w->dim[0] * w->dim[1] * w->dim[2] * w->dim[3] *
-                 (batch_inner(n) ? n->dim[2] : (double)n->dim[2] * n->dim[3]);
+    double per = 2.0 * w->dim[0] * w->dim[1] * w->dim[2] * w->dim[3] * n->dim[2] * n->dim[3];
     return per * b + (n->nin == 3 ? (double)ir_numel(n, b) : 0);
 }
 
 static double flops_conv_grad_input(ir_graph *g, const ir_node *n, int b)
 {
     const ir_node *gy = ir_get(g, n->in[0]), *w = ir_get(g, n->in[1]);
-    double pixels = batch_inner(gy) ? gy->dim[2] : (double)gy->dim[2] * gy->dim[3];
-    return 2.0 * w->dim[0] * w->dim[1] * w->dim[2] * w->dim[3] * pixels * b;
+    return 2.0 * w->dim[0] * w->dim[1] * w->dim[2] * w->dim[3] * gy->dim[2] * gy->dim[3] * b;
 }
 
 static double flops_conv_grad_weight(ir_graph *g, const ir_node *n, int b)
 {
     const ir_node *gy = ir_get(g, n->in[0]);
-    double pixels = batch_inner(gy) ? gy->dim[2] : (double)gy->dim[2] * gy->dim[3];
-    return 2.0 * n->dim[0] * n->dim[1] * n->dim[2] * n->dim[3] * pixels * b;
-}
-
-/* ---- swap_lead: y[j][i][r] = x[i][j][r], the shape is given ---- */
-
-static int shape_swap_lead(ir_graph *g, ir_node *n, char *err, size_t errsize)
-{
-    const ir_node *x = ir_get(g, n->in[0]);
-    long rx = 1, ry = 1;
-    for (int k = 2; k < x->rank; k++) rx *= x->dim[k];
-    for (int k = 2; k < n->rank; k++) ry *= n->dim[k];
-    if (x->rank < 2 || n->rank < 2 || x->dim[0] != n->dim[1] || x->dim[1] != n->dim[0] ||
-        rx != ry) {
-        char s1[64], s2[64];
-        snprintf(err, errsize, "swap_lead: %s does not swap into %s",
-                 ir_shape_str(x, s1, sizeof s1), ir_shape_str(n, s2, sizeof s2));
-        return -1;
-    }
-    return 0;
-}
-
-static void emit_swap_lead(emitter *e, const ir_node *n)
-{
-    const ir_node *x = ir_get(e->g, n->in[0]);
-    long A = e_dim(e, x, 0), Bd = e_dim(e, x, 1), R = e_numel(e, x) / (A * Bd);
-    wr_line(e->w, "for (long i = 0; i < %ld; i++)", A);
-    wr_line(e->w, "for (long j = 0; j < %ld; j++) {", Bd);
-    wr_line(e->w, "const real *s = %s + (i * %ld + j) * %ld;", e_ref(e, n->in[0]), Bd, R);
-    wr_line(e->w, "real *d = %s + (j * %ld + i) * %ld;", e_ref(e, n->id), A, R);
-    wr_line(e->w, "for (long r = 0; r < %ld; r++) d[r] = s[r];", R);
-    wr_line(e->w, "}");
-}
-
-static void vjp_swap_lead(ad_ctx *c, const ir_node *n, int gout)
-{
-    int x = n->in[0];
-    if (x >= c->nforward || !c->needs[x]) return;
-    const ir_node *xn = ir_get(c->g, x);
-    ir_args a = {.nin = 1, .in = {gout}, .rank = xn->rank};
-    for (int k = 0; k < xn->rank; k++) a.dim[k] = xn->dim[k];
-    ad_accum(c, x, make_or_die(c->g, OP_SWAP_LEAD, &a));
+    return 2.0 * n->dim[0] * n->dim[1] * n->dim[2] * n->dim[3] * gy->dim[2] * gy->dim[3] * b;
 }
 
 /* ---- pooling ---- */
@@ -735,12 +647,6 @@ const op_def op_CONV2D_GRAD_BIAS = {"db[oc] = sum of dy[b][oc] over b and the pi
                                     emit_conv_bias_grad,
                                     NULL,
                                     flops_in0};
-const op_def op_SWAP_LEAD = {"y[j][i][r] = x[i][j][r] (the first two axes swapped)",
-                             NULL,
-                             shape_swap_lead,
-                             emit_swap_lead,
-                             vjp_swap_lead,
-                             flops_none};
 const op_def op_MAX_POOL2D = {"y = max of x over each window (padding ignored)",
                               NULL,
                               shape_pool,
