@@ -60,6 +60,10 @@ CASES = [
      lambda: nn.Conv2d(PRE, 4, 1), True),
     ("conv_blas", 3, 10, 10, 'conv2d(t, 16, { kernel = 5, padding = 2, name = "L" })',
      lambda: nn.Conv2d(PRE, 16, 5, padding=2), True),
+    # groups by OpenBLAS (6 x 25 x 100 = 15000 multiply-adds per image, at
+    # or above conv.c's CONV_BLAS_MIN_MACS)
+    ("conv_blas_groups3", 3, 10, 10, 'conv2d(t, 6, { kernel = 5, padding = 2, groups = 3, name = "L" })',
+     lambda: nn.Conv2d(PRE, 6, 5, padding=2, groups=3), True),
     ("lenet_block", 1, 12, 12,
      'relu(max_pool2d(conv2d(t, 16, { kernel = 5, name = "L" }), 2))',
      lambda: nn.Sequential(nn.Conv2d(PRE, 16, 5), nn.MaxPool2d(2), nn.ReLU()), True),

@@ -12,6 +12,15 @@
  * The products go to cblas_?gemm when large and to constant-bound loops
  * (vectorised along the pixels) when small: the plan decides per layer.
  *
+ * Measured and rejected (LeNet and fashion_cnn, OpenBLAS 0.3 SkylakeX, see
+ * git history of branch convfast): one product for the whole batch (col
+ * [CK x B x P], W·col [OC x B x P], then a copy back to NCHW) was 35% slower
+ * at 1 thread and slower at 2: per image the products are small enough for
+ * OpenBLAS's small-matrix kernels, which skip the packing the large product
+ * pays (sgemm_itcopy/incopy ~19% of the step), and the copies add two passes.
+ * Splitting the padded rows of im2col/col2im into a branch-free valid range
+ * cost more instructions than the constant-bound select loop it replaced.
+ *
  * Pooling reads x directly. Max pooling's backward recomputes the argmax
  * from x instead of storing indices (x stays alive until then; no index
  * buffer, and the first maximum wins as in PyTorch, NaN propagating).
