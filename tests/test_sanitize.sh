@@ -99,7 +99,10 @@ tamper() { # tamper OUT PYTHON-STATEMENTS: edits b (the file's bytes), rewrites 
     /usr/bin/python3 -c "
 import struct, zlib
 b = bytearray(open('$out/iris/ck', 'rb').read())
-run = 72  # after the header: step, epoch, pos (int64 each) ...; the order after run_size bytes
+# the header: magic, version, real size, model hash (32 bytes), then 6 counts
+# (n_params, n_state, n_stats, n_order, run_size at 64, n_best); the run state
+# (step, epoch, pos as int64 ...) follows it, the order after run_size bytes
+run = 80
 $2
 b[-4:] = struct.pack('<I', zlib.crc32(bytes(b[:-4])))
 open('$1', 'wb').write(b)"
