@@ -88,6 +88,8 @@
     X(CONV2D_GRAD_INPUT, "conv2d_backward_input")                                                  \
     X(CONV2D_GRAD_WEIGHT, "conv2d_backward_weight")                                                \
     X(CONV2D_GRAD_BIAS, "conv2d_backward_bias")                                                    \
+    X(CONV2D_DIRECT, "conv2d_direct")                                                              \
+    X(CONV2D_DIRECT_GRAD_WEIGHT, "conv2d_direct_backward_weight")                                  \
     X(MAX_POOL2D, "max_pool2d")                                                                    \
     X(MAX_POOL2D_GRAD, "max_pool2d_backward")                                                      \
     X(AVG_POOL2D, "avg_pool2d")                                                                    \

@@ -61,6 +61,9 @@ int conv_out_size(int in, int k, int s, int p, int d);
 /* The plan_kernel of a convolution's product (by its size), or -1 for
  * any other op. */
 int conv_kernel(ir_graph *g, const ir_node *n, int b);
+/* Whether conv2d of x (groups G, C·kh·kw taps per output) is computed
+ * directly from x (no im2col node): few taps and no gradient to x. */
+int conv_direct_fits(ir_graph *g, int x, long taps, int groups);
 
 /* Shared shape rules */
 int shape_same(ir_graph *g, ir_node *n, char *err, size_t errsize);

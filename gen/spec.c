@@ -1225,9 +1225,13 @@ static int dsl_conv2d(lua_State *L)
     }
     lua_pop(L, 1);
 
-    /* the patches; a 1x1 kernel at stride 1 without padding reads x itself */
+    /* the patches; a 1x1 kernel at stride 1 without padding reads x itself;
+     * few taps on an x that needs no gradient: no patches at all (conv.c) */
+    int direct = conv_direct_fits(s->g, x, (long)C * k[0] * k[1], G);
     int col;
-    if (k[0] == 1 && k[1] == 1 && st[0] == 1 && st[1] == 1 && !pad[0] && !pad[1]) {
+    if (direct) {
+        col = x;
+    } else if (k[0] == 1 && k[1] == 1 && st[0] == 1 && st[1] == 1 && !pad[0] && !pad[1]) {
         ir_args v = {.nin = 1, .in = {x}, .rank = 3, .dim = {IR_BATCH, C, H * W}};
         col = make(L, OP_RESHAPE, &v, "conv2d");
     } else {
@@ -1237,9 +1241,13 @@ static int dsl_conv2d(lua_State *L)
                      .f = {pad[0], pad[1], dil[0], dil[1]}};
         col = make(L, OP_IM2COL, &c, "conv2d");
     }
-    ir_get(s->g, col)->name = ir_c_name(s->g, arena_printf(s->g->A, "%s_col", name));
+    if (!direct) ir_get(s->g, col)->name = ir_c_name(s->g, arena_printf(s->g->A, "%s_col", name));
     ir_args ca = {
         .nin = 2, .in = {col, w}, .i = {G}, .rank = 4, .dim = {IR_BATCH, (int)oc, oh, ow}};
+    if (direct) {
+        int geom_i[4] = {k[0], k[1], st[0], st[1]}, geom_f[4] = {pad[0], pad[1], dil[0], dil[1]};
+        for (int q = 0; q < 4; q++) ca.i[q] = geom_i[q], ca.f[q] = geom_f[q];
+    }
     if (bias) {
         ir_args ba = {.rank = 1, .dim = {(int)oc}};
         int b = new_param(L, &ba, arena_printf(s->g->A, "%s.bias", name),
@@ -1257,7 +1265,7 @@ static int dsl_conv2d(lua_State *L)
         ca.nin = 3;
         ca.in[2] = b;
     }
-    int y = make(L, OP_CONV2D, &ca, "conv2d");
+    int y = make(L, direct ? OP_CONV2D_DIRECT : OP_CONV2D, &ca, "conv2d");
     ir_get(s->g, y)->name = ir_c_name(s->g, name);
     push_tensor(L, y);
     return 1;

@@ -36,8 +36,10 @@ check "lenet in double on random images: gradcheck passes ($(tail -1 "$out/lenet
 # --- info: the model summary
 (cd "$out/lenet" && ./lenet info) >"$out/info.txt"
 row() { awk -v n="$1" '$2 == n' "$out/info.txt"; }
-check "info: conv1 is a conv2d row of line 16, [B x 8 x 24 x 24], 208 parameters" \
-    sh -c "echo '$(row conv1)' | grep -Eq '^16 +conv1 +conv2d +\[B x 8 x 24 x 24\] +208 '"
+check "info: conv1 (1 channel, 25 taps, on the input) is a conv2d_direct row of line 16, [B x 8 x 24 x 24], 208 parameters" \
+    sh -c "echo '$(row conv1)' | grep -Eq '^16 +conv1 +conv2d_direct +\[B x 8 x 24 x 24\] +208 '"
+check "info: conv1 has no im2col workspace (direct), conv2 (200 taps) has" \
+    sh -c "test -z \"$(row conv1_col)\" && test -n \"$(row conv2_col)\""
 check "info: max_pool2d2 is [B x 16 x 4 x 4] on line 17" \
     sh -c "echo '$(row max_pool2d2)' | grep -Eq '^17 +max_pool2d2 +max_pool2d +\[B x 16 x 4 x 4\] +0 '"
 check "info: the im2col workspace of conv2 is a row [B x 200 x 64]" \
@@ -64,7 +66,8 @@ local h = relu(conv2d(img, 16, { kernel = 3, padding = 1 }))          -- OpenBLA
 h = max_pool2d(h, { kernel = 3, stride = 2, padding = 1 })
 h = conv2d(h, 4, { kernel = 2, groups = 4 })                          -- loops
 h = avg_pool2d(h, 2)
-minimize(cross_entropy(linear(flatten(h), 2) + linear(global_avg_pool(h), 2), y))
+local d = conv2d(x:reshape { 1, 1, 2 }, 3, { kernel = { 1, 2 }, padding = 1 }) -- direct
+minimize(cross_entropy(linear(flatten(h), 2) + linear(global_avg_pool(h), 2) + linear(flatten(d), 2), y))
 optimizer = adam { lr = 0.01 }
 train { batch = 32, epochs = 100 }
 LUA
@@ -73,8 +76,8 @@ gen=$out/dyn
 (cd "$gen" && cc -O2 -std=c11 -D_POSIX_C_SOURCE=200809L -D_DEFAULT_SOURCE -I. \
     -I/usr/include/x86_64-linux-gnu/openblas-pthread ./*.c runtime/*.c -o dyn \
     -L/usr/lib/x86_64-linux-gnu/openblas-pthread -lopenblas -lz -lm)
-check "the conv net takes both the BLAS and the loop kernels" \
-    sh -c "grep -q 'cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, 16,' '$gen/model.c' && grep -q 'const real wv' '$gen/model.c'"
+check "the conv net takes the BLAS, the loop and the direct kernels" \
+    sh -c "grep -q 'cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, 16,' '$gen/model.c' && grep -Eq 'const real wv = [a-z0-9_]+\[oc \*' '$gen/model.c' && grep -q 'conv2d_direct_backward_weight' '$gen/model.c'"
 heap() { (cd "$gen" && valgrind ./dyn train --steps "$1" --threads 1 --quiet --weights w 2>&1 | grep 'total heap usage'); }
 h5=$(heap 5)
 h40=$(heap 40)

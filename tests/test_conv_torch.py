@@ -306,6 +306,16 @@ def main():
             bad = compare_layer(case, got)
             report(not bad, f"{case[0]} ({case[4]}): forward and every gradient match torch "
                    "(double)", "; ".join(bad))
+        # pre (C·9 <= 27 taps, on the input) is computed directly from x;
+        # the layer under test (on pre's output, which needs a gradient) is not
+        paths = []
+        for case in CASES:
+            model_c = os.path.join(base, case[0], "trainer", "model.c")
+            text = open(model_c).read() if os.path.exists(model_c) else ""
+            if "/* pre = conv2d_direct(x," not in text or "/* L = conv2d_direct" in text:
+                paths.append(case[0])
+        report(not paths, "pre is conv2d_direct (no im2col) and the layer under test is not, "
+               "in every case", "wrong path in " + ", ".join(paths))
         for name, what, make in NEGATIVE:
             case = next(c for c in CASES if c[0] == name)
             got = results[name]

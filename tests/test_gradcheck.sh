@@ -325,6 +325,11 @@ case "conv2d depthwise (groups = channels = 3)"; obj(C(img(3, 5, 4), 3, { kernel
 case "conv2d 1x1 (no im2col), 1x1 stride 2"; obj(C(img(3, 4, 5), 2, { kernel = 1 })); obj(C(img(3, 5, 5), 2, { kernel = 1, stride = 2 }))
 case "conv2d by OpenBLAS, groups 2"; obj(C(img(4, 12, 12), 8, { kernel = 3, padding = 1, groups = 2 }))
 case "conv2d with init and bias_init"; obj(C(img(2, 4, 4), 2, { kernel = 3, init = normal(0, 1), bias_init = normal(0, 1) }))
+-- x itself (no parameter before it): conv2d_direct, no im2col, when its
+-- taps C·kh·kw are few (conv.c), and im2col with 33 taps
+case "conv2d direct from the input: padding 1, dilation {1, 2}"; obj(C(x:reshape { 1, 1, $D }, 2, { kernel = 2, padding = 1, dilation = { 1, 2 } }))
+case "conv2d direct from the input: stride {1, 2}, padding {0, 1}, no bias"; obj(C(x:reshape { 1, 1, $D }, 3, { kernel = { 1, 2 }, stride = { 1, 2 }, padding = { 0, 1 }, bias = false }))
+case "conv2d from the input with 33 taps (im2col)"; obj(C(x:reshape { 1, 1, $D }, 2, { kernel = { 3, 11 }, padding = { 1, 5 } }))
 case "conv of relu of conv"; obj(C(relu(C(img(2, 6, 6), 3, { kernel = 3 })), 2, { kernel = 2, stride = 2 }))
 case "max_pool2d 2 on 6x7"; obj(max_pool2d(img(2, 6, 7), 2))
 case "max_pool2d kernel 3, stride 2, padding 1 (overlapping)"; obj(max_pool2d(img(2, 7, 6), { kernel = 3, stride = 2, padding = 1 }))
@@ -392,6 +397,13 @@ for name in "${specs[@]}"; do
     cases=$(grep '^case "' "$dir/$name.lua" | sort -u | wc -l)
     reported=$(grep -c . <<<"$results")
     check "$name: all $cases cases reported (got $reported)" test "$cases" -eq "$reported"
+done
+
+# the convolutions of the input above take both paths (conv.c): direct
+# (2 and 4 taps) and im2col (33 taps)
+for name in conv_odd conv_one; do
+    check "$name: two convolutions of the input are conv2d_direct, one (33 taps) is im2col of x" \
+        sh -c "test \$(grep -c ' = conv2d_direct(reshape' '$dir/$name/model.c') -ge 2 && grep -q ' = im2col(reshape[0-9]*)  [[][0-9]* x 33 x' '$dir/$name/model.c'"
 done
 
 # Negative controls: the checks above can fail.

@@ -12,6 +12,13 @@
  * The products go to cblas_?gemm when large and to constant-bound loops
  * (vectorised along the pixels) when small: the plan decides per layer.
  *
+ * A convolution with few taps (C·kh·kw ≤ CONV_DIRECT_MAX_TAPS, groups 1) of
+ * an x that depends on no parameter (the model's images) skips both: the
+ * spec makes y = conv2d_direct(x, W [, b]), whose loops run over (b, oc, oy)
+ * and the taps, all bounds constants, vectorised along ox; its backward is
+ * dW straight from x and dy (conv2d_direct_backward_weight) and db; x never
+ * needs a gradient, so there is no dx and no col2im.
+ *
  * Measured and rejected (LeNet and fashion_cnn, OpenBLAS 0.3 SkylakeX, see
  * git history of branch convfast): one product for the whole batch (col
  * [CK x B x P], W·col [OC x B x P], then a copy back to NCHW) was 35% slower
@@ -30,6 +37,7 @@
  * {ph, pw, dh, dw} (pools: dilation 1). Of conv2d and its backward ops:
  * i[0] = groups. */
 #include <stdio.h>
+#include <stdlib.h>
 
 #include "../autodiff.h"
 #include "../emit.h"
@@ -460,6 +468,166 @@ static double flops_conv_grad_weight(ir_graph *g, const ir_node *n, int b)
     return 2.0 * n->dim[0] * n->dim[1] * n->dim[2] * n->dim[3] * gy->dim[2] * gy->dim[3] * b;
 }
 
+/* ---- conv2d_direct: few taps, straight from x (no im2col) ---- */
+
+/* Most taps (C·kh·kw) of a direct convolution. Its forward reads each tap
+ * row of x once per output row, which costs no more than the im2col copy
+ * alone when the taps are few (LeNet's and fashion_cnn's first layers, C =
+ * 1, 25 taps); the product by loops or OpenBLAS then disappears with the
+ * col buffer. */
+#define CONV_DIRECT_MAX_TAPS 32
+
+/* whether x depends on no parameter: then it never needs a gradient */
+static int free_of_params(ir_graph *g, int x)
+{
+    char *reach = calloc((size_t)x + 1, 1);
+    if (!reach) {
+        fprintf(stderr, "trainc: out of memory\n");
+        exit(1);
+    }
+    int found = 0;
+    reach[x] = 1;
+    for (int i = x; i >= 0 && !found; i--) {
+        if (!reach[i]) continue;
+        const ir_node *n = ir_get(g, i);
+        if (n->kind == K_PARAM) found = 1;
+        for (int k = 0; k < n->nin; k++)
+            if (n->in[k] >= 0 && n->in[k] <= x) reach[n->in[k]] = 1;
+    }
+    free(reach);
+    return !found;
+}
+
+int conv_direct_fits(ir_graph *g, int x, long taps, int groups)
+{
+    return groups == 1 && taps <= CONV_DIRECT_MAX_TAPS && free_of_params(g, x);
+}
+
+/* conv2d_direct(x, w [, b]): the shape [B x OC x OH x OW] is given */
+static int shape_conv_direct(ir_graph *g, ir_node *n, char *err, size_t errsize)
+{
+    const ir_node *x = ir_get(g, n->in[0]), *w = ir_get(g, n->in[1]);
+    geom q = geom_of(n);
+    int oh, ow;
+    char s1[64], s2[64];
+    if (check_nchw(g, x, "conv2d", err, errsize) || window_out(n, x, &oh, &ow, err, errsize))
+        return -1;
+    if (w->rank != 4 || n->rank != 4 || w->dim[1] != x->dim[1] || w->dim[2] != q.kh ||
+        w->dim[3] != q.kw || n->dim[1] != w->dim[0] || n->dim[2] != oh || n->dim[3] != ow) {
+        snprintf(err, errsize, "conv2d: images %s do not fit the weight %s",
+                 ir_shape_str(x, s1, sizeof s1), ir_shape_str(w, s2, sizeof s2));
+        return -1;
+    }
+    if (n->nin == 3) {
+        const ir_node *b = ir_get(g, n->in[2]);
+        if (b->rank != 1 || b->dim[0] != w->dim[0]) {
+            snprintf(err, errsize, "conv2d: bias %s for %d output channels",
+                     ir_shape_str(b, s1, sizeof s1), w->dim[0]);
+            return -1;
+        }
+    }
+    return 0;
+}
+
+/* Opens, inside the loops over b and oc, the loops over the output rows oy
+ * and the taps (c, i, j) of one output channel: leaves in scope the row xr
+ * of x under tap row i (padding rows skipped) and the tap's index t. */
+static void direct_taps_open(emitter *e, const ir_node *x, const geom *q)
+{
+    long C = e_dim(e, x, 1), H = e_dim(e, x, 2), W = e_dim(e, x, 3);
+    wr_line(e->w, "for (long c = 0; c < %ld; c++)", C);
+    wr_line(e->w, "for (long i = 0; i < %d; i++) {", q->kh);
+    wr_line(e->w, "const long iy = oy * %d - %d + i * %d;", q->sh, q->ph, q->dh);
+    if (q->ph) wr_line(e->w, "if (iy < 0 || iy >= %ld) continue;", H);
+    wr_line(e->w, "const real *xr = %s + ((b * %ld + c) * %ld + iy) * %ld;", e_ref(e, x->id), C, H,
+            W);
+    wr_line(e->w, "for (long j = 0; j < %d; j++) {", q->kw);
+    wr_line(e->w, "const long t = (c * %d + i) * %d + j;", q->kh, q->kw);
+}
+
+/* x[ix] of the row xr at output column ox and tap column j, 0 in the padding */
+static const char *direct_x(emitter *e, const ir_node *x, const geom *q)
+{
+    long W = e_dim(e, x, 3);
+    const char *ix = e_fmt(e, "ox * %d - %d + j * %d", q->sw, q->pw, q->dw);
+    if (!q->pw) return e_fmt(e, "xr[%s]", ix);
+    return e_fmt(e, "(%s >= 0 && %s < %ld ? xr[%s] : 0)", ix, ix, W, ix);
+}
+
+/* y[b][oc][oy] = Σ over the taps of w[oc][t] · the tap's row of x: the
+ * taps' bounds are constants and the inner loop runs along ox */
+static void emit_conv_direct(emitter *e, const ir_node *n)
+{
+    const ir_node *x = ir_get(e->g, n->in[0]), *w = ir_get(e->g, n->in[1]);
+    geom q = geom_of(n);
+    long B = e_dim(e, n, 0), OC = n->dim[1], OH = n->dim[2], OW = n->dim[3];
+    long T = (long)w->dim[1] * w->dim[2] * w->dim[3];
+    wr_line(e->w, "for (long b = 0; b < %ld; b++)", B);
+    wr_line(e->w, "for (long oc = 0; oc < %ld; oc++) {", OC);
+    wr_line(e->w, "const real *wo = %s + oc * %ld;", e_ref(e, n->in[1]), T);
+    wr_line(e->w, "for (long oy = 0; oy < %ld; oy++) {", OH);
+    wr_line(e->w, "real *yo = %s + (b * %ld + oc) * %ld + oy * %ld;", e_ref(e, n->id), OC, OH * OW,
+            OW);
+    wr_line(e->w, "for (long ox = 0; ox < %ld; ox++) yo[ox] = %s;", OW,
+            n->nin == 3 ? e_fmt(e, "%s[oc]", e_ref(e, n->in[2])) : "0");
+    direct_taps_open(e, x, &q);
+    wr_line(e->w, "const real wv = wo[t];");
+    wr_line(e->w, "for (long ox = 0; ox < %ld; ox++) yo[ox] += wv * %s;", OW, direct_x(e, x, &q));
+    wr_line(e->w, "}");
+    wr_line(e->w, "}");
+    wr_line(e->w, "}");
+    wr_line(e->w, "}");
+}
+
+/* dW[oc][t] = Σ over b, oy, ox of dy · the tap's x: per tap, the products
+ * summed along oy into one row (vectorised along ox), then the row summed */
+static void emit_conv_direct_grad_weight(emitter *e, const ir_node *n)
+{
+    const ir_node *gy = ir_get(e->g, n->in[0]), *x = ir_get(e->g, n->in[1]);
+    geom q = geom_of(n);
+    long B = e_dim(e, gy, 0), OC = gy->dim[1], OH = gy->dim[2], OW = gy->dim[3];
+    long T = (long)n->dim[1] * n->dim[2] * n->dim[3];
+    const char *dw = e_ref(e, n->id);
+    wr_line(e->w, "for (long k = 0; k < %ld; k++) %s[k] = 0;", OC * T, dw);
+    wr_line(e->w, "for (long b = 0; b < %ld; b++)", B);
+    wr_line(e->w, "for (long oc = 0; oc < %ld; oc++) {", OC);
+    wr_line(e->w, "const real *gr = %s + (b * %ld + oc) * %ld;", e_ref(e, n->in[0]), OC, OH * OW);
+    wr_line(e->w, "real rows[%ld][%ld] = {{0}};", T, OW);
+    wr_line(e->w, "for (long oy = 0; oy < %ld; oy++) {", OH);
+    direct_taps_open(e, x, &q);
+    wr_line(e->w, "for (long ox = 0; ox < %ld; ox++) rows[t][ox] += gr[oy * %ld + ox] * %s;", OW,
+            OW, direct_x(e, x, &q));
+    wr_line(e->w, "}");
+    wr_line(e->w, "}");
+    wr_line(e->w, "}");
+    wr_line(e->w, "for (long t = 0; t < %ld; t++) {", T);
+    emit_lane_sum(e, "s", "rows[t][p]", OW);
+    wr_line(e->w, "%s[oc * %ld + t] += s;", dw, T);
+    wr_line(e->w, "}");
+    wr_line(e->w, "}");
+}
+
+static void vjp_conv_direct(ad_ctx *c, const ir_node *n, int gout)
+{
+    ir_graph *g = c->g;
+    int x = n->in[0], w = n->in[1];
+    if (x < c->nforward && c->needs[x]) {
+        /* conv_direct_fits chose this op only for x free of parameters */
+        fprintf(stderr, "trainc: internal error: conv2d_direct's input needs a gradient\n");
+        __builtin_trap();
+    }
+    if (w < c->nforward && c->needs[w]) {
+        const ir_node *wn = ir_get(g, w);
+        ir_args a = {.nin = 2, .in = {gout, x}, .rank = 4};
+        for (int k = 0; k < 4; k++) a.i[k] = n->i[k], a.f[k] = n->f[k], a.dim[k] = wn->dim[k];
+        ad_accum(c, w, make_or_die(g, OP_CONV2D_DIRECT_GRAD_WEIGHT, &a));
+    }
+    if (n->nin == 3 && n->in[2] < c->nforward && c->needs[n->in[2]]) {
+        ir_args b = {.nin = 1, .in = {gout}};
+        ad_accum(c, n->in[2], make_or_die(g, OP_CONV2D_GRAD_BIAS, &b));
+    }
+}
+
 /* ---- pooling ---- */
 
 static int shape_pool(ir_graph *g, ir_node *n, char *err, size_t errsize)
@@ -656,6 +824,21 @@ const op_def op_CONV2D_GRAD_BIAS = {"db[oc] = sum of dy[b][oc] over b and the pi
                                     emit_conv_bias_grad,
                                     NULL,
                                     flops_in0};
+const op_def op_CONV2D_DIRECT = {
+    "y[b][oc] = sum over the taps (c, i, j) of W[oc][c][i][j] · x[b][c] "
+    "shifted (+ bias), straight from x",
+    NULL,
+    shape_conv_direct,
+    emit_conv_direct,
+    vjp_conv_direct,
+    flops_conv2d};
+const op_def op_CONV2D_DIRECT_GRAD_WEIGHT = {
+    "dW[oc][c][i][j] = sum over b and the pixels of dy[b][oc] · x[b][c] shifted",
+    NULL,
+    shape_conv_grad,
+    emit_conv_direct_grad_weight,
+    NULL,
+    flops_conv_grad_weight};
 const op_def op_MAX_POOL2D = {"y = max of x over each window (padding ignored)",
                               NULL,
                               shape_pool,
