@@ -242,6 +242,21 @@ static gemm_dims dims_of(emitter *e, const ir_node *y, const ir_node *w, int gro
 }
 
 /* conv2d(col, w [, b]): the shape [B x OC x OH x OW] is given */
+
+/* an optional bias (input 2): one value per output channel of the weight w */
+static int check_bias(ir_graph *g, const ir_node *n, const ir_node *w, char *err, size_t errsize)
+{
+    if (n->nin < 3) return 0;
+    const ir_node *b = ir_get(g, n->in[2]);
+    char s1[64];
+    if (b->rank != 1 || b->dim[0] != w->dim[0]) {
+        snprintf(err, errsize, "conv2d: bias %s for %d output channels",
+                 ir_shape_str(b, s1, sizeof s1), w->dim[0]);
+        return -1;
+    }
+    return 0;
+}
+
 static int shape_conv2d(ir_graph *g, ir_node *n, char *err, size_t errsize)
 {
     const ir_node *col = ir_get(g, n->in[0]), *w = ir_get(g, n->in[1]);
@@ -254,15 +269,7 @@ static int shape_conv2d(ir_graph *g, ir_node *n, char *err, size_t errsize)
                  ir_shape_str(col, s1, sizeof s1), ir_shape_str(w, s2, sizeof s2), G);
         return -1;
     }
-    if (n->nin == 3) {
-        const ir_node *b = ir_get(g, n->in[2]);
-        if (b->rank != 1 || b->dim[0] != w->dim[0]) {
-            snprintf(err, errsize, "conv2d: bias %s for %d output channels",
-                     ir_shape_str(b, s1, sizeof s1), w->dim[0]);
-            return -1;
-        }
-    }
-    return 0;
+    return check_bias(g, n, w, err, errsize);
 }
 
 /* the backward ops' shapes are given (col's, w's) */
@@ -518,15 +525,7 @@ static int shape_conv_direct(ir_graph *g, ir_node *n, char *err, size_t errsize)
                  ir_shape_str(x, s1, sizeof s1), ir_shape_str(w, s2, sizeof s2));
         return -1;
     }
-    if (n->nin == 3) {
-        const ir_node *b = ir_get(g, n->in[2]);
-        if (b->rank != 1 || b->dim[0] != w->dim[0]) {
-            snprintf(err, errsize, "conv2d: bias %s for %d output channels",
-                     ir_shape_str(b, s1, sizeof s1), w->dim[0]);
-            return -1;
-        }
-    }
-    return 0;
+    return check_bias(g, n, w, err, errsize);
 }
 
 /* Opens, inside the loops over b and oc, the loops over the output rows oy
