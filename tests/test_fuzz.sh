@@ -27,7 +27,9 @@ for t in $targets; do
     len=4096
     [ "$t" = spec ] && len=16384
     # new inputs go to the scratch corpus; the repository's is only read
-    "$out/bin/fuzz_$t" "$out/corpus-$t" "tests/fuzz/corpus/$t" -seed=1 \
+    extra=""
+    [ "$t" = spec ] && extra=models # the example specs are seeds too
+    "$out/bin/fuzz_$t" "$out/corpus-$t" "tests/fuzz/corpus/$t" $extra -seed=1 \
         -max_total_time="$secs" -max_len=$len -timeout=30 -rss_limit_mb=2048 \
         -print_final_stats=1 -artifact_prefix="$out/$t-" >"$out/$t.log" 2>&1
     rc=$?
@@ -46,5 +48,5 @@ done
 # the whole repository corpus without a report
 for t in $targets; do
     check "fuzz_$t: the seed and regression corpus runs clean" sh -c \
-        "'$out/bin/fuzz_$t' -runs=0 -timeout=30 'tests/fuzz/corpus/$t' >'$out/$t-corpus.log' 2>&1"
+        "'$out/bin/fuzz_$t' -runs=0 -timeout=30 'tests/fuzz/corpus/$t' $([ "$t" = spec ] && echo models) >'$out/$t-corpus.log' 2>&1"
 done
