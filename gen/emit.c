@@ -63,6 +63,17 @@ const char *e_ref(emitter *e, int id)
     return ir_get(e->g, id)->name;
 }
 
+const char *e_store_ref(emitter *e, const ir_node *n)
+{
+    return e_ref(e, n->id);
+}
+
+const char *e_epilogue(emitter *e, const ir_node *n, const char *v)
+{
+    (void)e, (void)n;
+    return v;
+}
+
 const char *e_at(emitter *e, int id, const char *idx)
 {
     const ir_node *n = ir_get(e->g, id);

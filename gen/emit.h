@@ -25,6 +25,12 @@ const char *e_lit(emitter *e, double v);
 int e_dim(const emitter *e, const ir_node *n, int axis);
 long e_numel(const emitter *e, const ir_node *n);
 plan_kernel e_kernel(const emitter *e, const ir_node *n);
+/* Fusion of an elementwise op into the op that produces its input (an
+ * epilogue): the producer n stores into e_store_ref(e, n) the expression
+ * e_epilogue(e, n, v) of each of its values v. Without a fused op these are
+ * n's own buffer and v itself; the fused op then emits no code. */
+const char *e_store_ref(emitter *e, const ir_node *n);
+const char *e_epilogue(emitter *e, const ir_node *n, const char *v);
 /* printf into an arena string */
 #define e_fmt(e, ...) arena_printf((e)->g->A, __VA_ARGS__)
 
