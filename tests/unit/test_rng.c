@@ -313,7 +313,7 @@ static int write_st(const char *path, const char *json, const void *data, size_t
     size_t h = strlen(json);
     for (int k = 0; k < 8; k++) buf[k] = (unsigned char)((uint64_t)h >> (8 * k));
     memcpy(buf + 8, json, h);
-    memcpy(buf + 8 + h, data, len);
+    if (len) memcpy(buf + 8 + h, data, len); /* data may be NULL when len is 0 */
     return write_raw(path, buf, 8 + h + len);
 }
 
