@@ -9,7 +9,7 @@
 #include "arena.h"
 
 #define IR_MAX_RANK 4
-#define IR_MAX_IN 3
+#define IR_MAX_IN 4
 #define IR_BATCH (-1) /* a dimension equal to the batch size of the variant */
 #define IR_ALL 99     /* reduce over every axis */
 

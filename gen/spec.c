@@ -710,12 +710,13 @@ static int dsl_dropconnect(lua_State *L)
     return 1;
 }
 
-/* A parameter of a layer: label "<layer>.<what>", constant init. */
+/* A parameter of a layer: label "<layer>.<what>", constant init; c values,
+ * or one scalar (rank 0) when c is 0. */
 static int layer_param(lua_State *L, const char *layer, const char *what, int c, double value,
                        const char *init_text)
 {
     spec_state *s = state(L);
-    ir_args a = {.rank = 1, .dim = {c}};
+    ir_args a = {.rank = c > 0, .dim = {c}};
     int id = new_param(L, &a, arena_printf(s->g->A, "%s.%s", layer, what),
                        arena_printf(s->g->A, "%s_%s", layer, what));
     ir_get(s->g, id)->init = (ir_init){INIT_CONSTANT, value, 0, init_text};
@@ -757,12 +758,15 @@ static int dsl_batch_norm(lua_State *L)
     }
     int rm = layer_param(L, name, "running_mean", c, 0, "zeros (running statistic)");
     int rv = layer_param(L, name, "running_var", c, 1, "ones (running statistic)");
-    for (int k = 0; k < 2; k++) {
-        ir_node *r = ir_get(s->g, k ? rv : rm);
+    /* torch's num_batches_tracked: the training batches normalised so far,
+     * a scalar in the element type (exact to 2^24 batches in float) */
+    int nb = layer_param(L, name, "num_batches_tracked", 0, 0, "zero (batches counted)");
+    for (int k = 0; k < 3; k++) {
+        ir_node *r = ir_get(s->g, k == 0 ? rm : k == 1 ? rv : nb);
         r->trainable = 0;
         r->buffer = 1;
     }
-    ir_args sa = {.nin = 3, .in = {x, rm, rv}, .f = {eps, momentum}};
+    ir_args sa = {.nin = 4, .in = {x, rm, rv, nb}, .f = {eps, momentum}};
     int stats = make(L, OP_BN_STATS, &sa, "batch_norm");
     ir_get(s->g, stats)->name = ir_c_name(s->g, arena_printf(s->g->A, "%s_stats", name));
     ir_args na = {.nin = 2, .in = {x, stats}};

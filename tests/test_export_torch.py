@@ -91,13 +91,13 @@ def mlp(sizes):
     return nn.Sequential(layers)
 
 
-def compare(label, folder, sizes, inputs, pred_csv):
-    """Loads the export of `folder` two ways into mlp(sizes) and compares
-    softmax(net(inputs)) with predict's probabilities."""
+def compare(label, folder, net, inputs, pred_csv):
+    """Loads the export of `folder` two ways into net (in eval mode) and
+    compares softmax(net(inputs)) with predict's probabilities."""
     want = predicted_probs(pred_csv)
-    report(want.shape == (inputs.shape[0], sizes[-1]), f"{label}: predict wrote a row per input",
+    report(want.shape[0] == inputs.shape[0], f"{label}: predict wrote a row per input",
            str(want.shape))
-    net = mlp(sizes)
+    net.eval()
     names = list(net.state_dict().keys())
     from_npy = OrderedDict((k, torch.from_numpy(np.load(os.path.join(folder, k + ".npy"))))
                            for k in names)
@@ -142,7 +142,7 @@ def fashion(trainc, base):
     raw = np.frombuffer(gzip.open(images).read()[16:], dtype=np.uint8).reshape(-1, 784)
     # as the trainer: scale by (float)(1/255), in float32
     x = (raw.astype(np.float32) * np.float32(1 / 255)).astype(np.float32)
-    compare("fashion_mlp", os.path.join(out, "exp"), [784, 256, 128, 10], x,
+    compare("fashion_mlp", os.path.join(out, "exp"), mlp([784, 256, 128, 10]), x,
             os.path.join(out, "pred.csv"))
 
     # and back: weights made in PyTorch start trainc (--init), whose
@@ -166,6 +166,46 @@ def fashion(trainc, base):
         diff = float(np.max(np.abs(got - want))) if got.shape == want.shape else float("inf")
         report(diff <= 1e-5, f"fashion_mlp: PyTorch's weights through --init ({how}) predict as "
                f"PyTorch within 1e-5 (max diff {diff:.2e})")
+
+
+def fashion_cnn(trainc, base):
+    """A batch-norm CNN: the export holds the running statistics and
+    num_batches_tracked, so the strict load of a torch BatchNorm net works."""
+    out = os.path.join(base, "cnn")
+    r = subprocess.run([trainc, "build", "-q", os.path.join(ROOT, "models/fashion_cnn.lua"),
+                        "-o", out], capture_output=True, text=True)
+    report(r.returncode == 0, "fashion_cnn builds", r.stderr[-400:])
+    if r.returncode:
+        return
+    steps = 10
+    for args in (["./fashion_cnn", "train", "--limit", str(64 * steps), "--epochs", "1", "--quiet"],
+                 ["./fashion_cnn", "export", "exp", "--quiet"],
+                 ["./fashion_cnn", "predict", FMNIST + "t10k-images-idx3-ubyte.gz", "-o", "pred.csv"]):
+        if run(args, out) is None:
+            return
+    import gzip
+    raw = np.frombuffer(gzip.open(FMNIST + "t10k-images-idx3-ubyte.gz").read()[16:], dtype=np.uint8)
+    x = (raw.astype(np.float32) * np.float32(1 / 255)).astype(np.float32).reshape(-1, 1, 28, 28)
+    net = nn.Sequential(OrderedDict([
+        ("conv1", nn.Conv2d(1, 16, 3, padding=1, bias=False)), ("conv1_bn", nn.BatchNorm2d(16)),
+        ("relu1", nn.ReLU()), ("pool1", nn.MaxPool2d(2)),
+        ("conv2", nn.Conv2d(16, 32, 3, padding=1, bias=False)), ("conv2_bn", nn.BatchNorm2d(32)),
+        ("relu2", nn.ReLU()), ("pool2", nn.MaxPool2d(2)), ("flatten", nn.Flatten()),
+        ("fc1", nn.Linear(32 * 7 * 7, 128)), ("relu3", nn.ReLU()), ("drop", nn.Dropout(0.3)),
+        ("fc2", nn.Linear(128, 10))]))
+    exp = os.path.join(out, "exp")
+    for bn in ("conv1_bn", "conv2_bn"):
+        nbt = np.load(os.path.join(exp, bn + ".num_batches_tracked.npy"))
+        report(nbt.shape == () and float(nbt) == steps,
+               f"fashion_cnn: {bn}.num_batches_tracked is a scalar counting the {steps} training "
+               f"batches", f"{nbt!r}")
+        rv = np.load(os.path.join(exp, bn + ".running_var.npy"))
+        report(not np.allclose(rv, 1), f"fashion_cnn: {bn}.running_var moved from its start")
+    compare("fashion_cnn (batch norm, eval)", exp, net, x, os.path.join(out, "pred.csv"))
+    report(int(net.conv1_bn.num_batches_tracked) == steps and
+           net.conv1_bn.num_batches_tracked.dtype == torch.int64,
+           "fashion_cnn: torch's num_batches_tracked after the load counts the batches (int64)",
+           str(net.conv1_bn.num_batches_tracked))
 
 
 SMALL = """model "small"
@@ -204,7 +244,7 @@ def small(trainc, base):
     report(mean.shape == (6,) and abs(float(mean[0]) - float(x[:, 0].mean())) < 1e-4,
            "export writes the standardization mean", str(mean))
     xs = ((x.astype(np.float32) - mean) / std).astype(np.float32)
-    compare("npy model, standardized", exp, [6, 16, 12, 3], xs, os.path.join(out, "pred.csv"))
+    compare("npy model, standardized", exp, mlp([6, 16, 12, 3]), xs, os.path.join(out, "pred.csv"))
 
 
 def main():
@@ -213,6 +253,7 @@ def main():
         return 1
     trainc, base, own_tmp = start
     fashion(trainc, base)
+    fashion_cnn(trainc, base)
     small(trainc, base)
     if own_tmp and oracle.failures == 0:
         shutil.rmtree(own_tmp, ignore_errors=True)

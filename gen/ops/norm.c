@@ -97,6 +97,12 @@ static int shape_bn_stats(ir_graph *g, ir_node *n, char *err, size_t errsize)
                  ir_shape_str(x, a, sizeof a));
         return -1;
     }
+    const ir_node *nb = ir_get(g, n->in[3]);
+    if (nb->rank != 0) {
+        snprintf(err, errsize, "batch_norm: the batch count must be a scalar, not %s",
+                 ir_shape_str(nb, a, sizeof a));
+        return -1;
+    }
     for (int k = 1; k < 3; k++) {
         const ir_node *r = ir_get(g, n->in[k]);
         if (r->rank != 1 || r->dim[0] != x->dim[1]) {
@@ -119,7 +125,9 @@ static void emit_bn_stats(emitter *e, const ir_node *n)
     bn_layout l = layout(e, x);
     double eps = n->f[0], m = n->f[1];
     if (e->pv->mode == PLAN_EVAL) {
-        wr_line(e->w, "/* eval: the running statistics */");
+        wr_line(e->w,
+                "/* eval: the running statistics (the batch count moves in training only) */");
+        wr_line(e->w, "(void)%s;", e_ref(e, n->in[3]));
         wr_line(e->w, "for (long c = 0; c < %ld; c++) {", l.channels);
         wr_line(e->w, "%s[c] = %s[c];", st, rm);
         wr_line(e->w, "%s[%ld + c] = (real)(1 / sqrt((double)%s[c] + %.17g));", st, l.channels, rv,
@@ -127,6 +135,7 @@ static void emit_bn_stats(emitter *e, const ir_node *n)
         wr_line(e->w, "}");
         return;
     }
+    wr_line(e->w, "%s[0] += 1; /* num_batches_tracked */", e_ref(e, n->in[3]));
     long count = l.rows * l.inner;
     if (row_major(&l)) {
         emit_bn_stats_rows(e, n, &l);
