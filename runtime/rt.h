@@ -195,6 +195,16 @@ void rt_npy_close(rt_npy *a);
 void rt_npy_shape(const rt_npy *a, char *buf, size_t size);
 /* Writes buf to path via a temporary file, fsync and rename. */
 int rt_write_atomic(const char *path, const void *buf, size_t len, rt_error *err);
+/* Opens a metrics CSV (header: its first line, without the newline) for the
+ * rows of a run. A new run (keep_through < 0) starts the file afresh. A
+ * resumed run keeps the rows of the file it continues whose column key_col
+ * is at most keep_through (the epochs or steps its checkpoint holds; rows
+ * written after it are dropped, the resumed run writes them again),
+ * rewritten atomically, and appends; *seconds gets the last kept row's last
+ * column (the time taken so far), else 0. A file with another header is
+ * started afresh, with a note on stderr. */
+FILE *rt_metrics_open(const char *path, const char *header, int key_col, long long keep_through,
+                      double *seconds, rt_error *err);
 
 /* ---- SIMD helpers (AVX2/FMA when the CPU has it, portable C otherwise) ---- */
 /* p[i] = fma(g[i], -lr, p[i]): the rounding of torch's p.add_(g, alpha=-lr) */
@@ -286,6 +296,8 @@ typedef struct rt_train_state {
     rt_plateau plateau; /* a plateau schedule's state */
     rt_early_stop es;   /* early stopping's state */
     rt_rng aug_rng;     /* the augmentation stream */
+    double norm_sum;    /* the epoch in progress: its steps' gradient norms summed */
+    int64_t norm_steps;
 } rt_train_state;
 
 typedef struct rt_checkpoint {
@@ -298,7 +310,8 @@ typedef struct rt_checkpoint {
     long n_best;
 } rt_checkpoint;
 
-int rt_checkpoint_save(const char *path, const char *model_hash, const rt_checkpoint *c, rt_error *err);
+int rt_checkpoint_save(const char *path, const char *model_hash, const rt_checkpoint *c,
+                       rt_error *err);
 /* Loads into c's buffers (sizes as c says); refuses another model, another
  * element type, other sizes or a damaged file, saying which. */
 int rt_checkpoint_load(const char *path, const char *model_hash, rt_checkpoint *c, rt_error *err);

@@ -123,6 +123,88 @@ int rt_write_atomic(const char *path, const void *buf, size_t len, rt_error *err
     return write_atomic_parts(path, &p, 1, err);
 }
 
+/* ---- metrics CSV files ---- */
+
+/* the value of column col of a CSV line, or NaN */
+static double csv_column(const char *line, int col)
+{
+    for (int k = 0; k < col && line; k++) {
+        line = strchr(line, ',');
+        if (line) line++;
+    }
+    if (!line) return NAN;
+    char *end;
+    double v = strtod(line, &end);
+    return end != line && (*end == ',' || *end == '\n' || *end == 0) ? v : NAN;
+}
+
+/* the rows of an existing metrics file whose column key_col is at most
+ * keep_through (with the header), into *kept; 1 if the file has this
+ * header, 0 if not or absent */
+static int metrics_kept_rows(const char *path, const char *header, int key_col,
+                             long long keep_through, char **kept, size_t *len, double *seconds)
+{
+    FILE *f = fopen(path, "r");
+    if (!f) return 0;
+    size_t cap = 0;
+    ssize_t got;
+    char *line = NULL;
+    int ours = 0;
+    FILE *out = open_memstream(kept, len);
+    if (!out) {
+        fclose(f);
+        return 0;
+    }
+    for (long row = 0; (got = getline(&line, &cap, f)) > 0; row++) {
+        if (row == 0) {
+            ours = (size_t)got == strlen(header) + 1 && !strncmp(line, header, strlen(header));
+            if (!ours) break;
+            fputs(line, out);
+            continue;
+        }
+        double key = csv_column(line, key_col);
+        if (line[got - 1] != '\n' || !(key <= (double)keep_through)) continue;
+        fputs(line, out);
+        const char *last = strrchr(line, ',');
+        if (last) *seconds = strtod(last + 1, NULL);
+    }
+    free(line);
+    fclose(f);
+    fclose(out);
+    return ours;
+}
+
+FILE *rt_metrics_open(const char *path, const char *header, int key_col, long long keep_through,
+                      double *seconds, rt_error *err)
+{
+    *seconds = 0;
+    char *kept = NULL;
+    size_t len = 0;
+    int ours = 0;
+    if (keep_through >= 0) {
+        struct stat st;
+        int exists = !stat(path, &st);
+        ours = metrics_kept_rows(path, header, key_col, keep_through, &kept, &len, seconds);
+        if (exists && !ours && S_ISREG(st.st_mode))
+            fprintf(stderr, "note: %s is not a metrics file of this trainer: starting it afresh\n",
+                    path);
+        /* a regular file only: --metrics /dev/stdout cannot be rewritten */
+        if (ours && S_ISREG(st.st_mode) && rt_write_atomic(path, kept, len, err)) {
+            free(kept);
+            return NULL;
+        }
+    }
+    free(kept);
+    FILE *f = fopen(path, ours ? "a" : "w");
+    if (!f) {
+        rt_fail(err, "%s: cannot open: %s", path, strerror(errno));
+        return NULL;
+    }
+    if (!ours) fprintf(f, "%s\n", header);
+    if (!ours) *seconds = 0;
+    return f;
+}
+
 /* ---- .npy ---- */
 
 static const char npy_magic[6] = {'\x93', 'N', 'U', 'M', 'P', 'Y'};

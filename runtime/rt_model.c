@@ -196,23 +196,15 @@ int rt_weights_load(const char *path, const char *model_hash, rt_weights *w, rt_
 {
     FILE *f = fopen(path, "rb");
     if (!f) return rt_fail(err, "%s: cannot open: %s", path, strerror(errno));
-    unsigned char *buf = NULL;
-    size_t len = 0, cap = 0;
-    for (;;) {
-        if (len == cap) {
-            cap = cap ? cap * 2 : 1 << 16;
-            unsigned char *nb = realloc(buf, cap);
-            if (!nb) {
-                free(buf);
-                fclose(f);
-                return rt_fail(err, "%s: out of memory", path);
-            }
-            buf = nb;
-        }
-        size_t got = fread(buf + len, 1, cap - len, f);
-        len += got;
-        if (got == 0) break;
+    /* one byte more than this model's weights file: enough to tell a longer
+     * file, whatever its size, without reading it whole */
+    size_t want = sizeof(weights_header) + sizeof(real) * (size_t)(w->n_params + w->n_stats) + 4;
+    unsigned char *buf = malloc(want + 1);
+    if (!buf) {
+        fclose(f);
+        return rt_fail(err, "%s: out of memory", path);
     }
+    size_t len = fread(buf, 1, want + 1, f);
     fclose(f);
     int rc = rt_weights_from_buffer(buf, len, path, model_hash, w, err);
     free(buf);
@@ -241,7 +233,10 @@ int rt_weights_from_buffer(const void *data, size_t len, const char *name, const
                        "(%.16s, %ld parameters)",
                        path, h.model_hash, (unsigned long long)h.n_params, model_hash, w->n_params);
     size_t want = sizeof h + sizeof(real) * (size_t)(w->n_params + w->n_stats) + 4;
-    if (len != want) return rt_fail(err, "%s: damaged: %zu bytes, expected %zu", path, len, want);
+    if (len > want)
+        return rt_fail(err, "%s: damaged: longer than the %zu bytes of this model's weights", path,
+                       want);
+    if (len < want) return rt_fail(err, "%s: damaged: %zu bytes, expected %zu", path, len, want);
     uint32_t crc, stored;
     crc = (uint32_t)crc32(0L, buf, (uInt)(want - 4));
     memcpy(&stored, buf + want - 4, 4);
@@ -256,7 +251,7 @@ int rt_weights_from_buffer(const void *data, size_t len, const char *name, const
 /* ---- checkpoints ---- */
 
 #define CHECKPOINT_MAGIC "TRAINCK\n"
-#define CHECKPOINT_VERSION 2u /* 2: early stopping's state and best weights */
+#define CHECKPOINT_VERSION 3u /* 2: early stopping's state and best weights; 3: gradient norms */
 
 typedef struct checkpoint_header {
     char magic[8];
@@ -381,13 +376,19 @@ int rt_checkpoint_load(const char *path, const char *model_hash, rt_checkpoint *
         h.n_state != want.n_state || h.n_stats != want.n_stats || h.n_order != want.n_order ||
         h.n_best != want.n_best) {
         rt_fail(err,
-                "%s: a checkpoint of another model or data (%.16s, %llu parameters, %llu rows), "
-                "not of this one (%.16s, %ld, %lld)",
-                path, h.model_hash, (unsigned long long)h.n_params, (unsigned long long)h.n_order,
-                model_hash, c->n_params, (long long)c->n_order);
+                "%s: a checkpoint of another model, optimizer or data (%.16s, %llu parameters, "
+                "%llu optimizer state values, %llu rows), not of this one (%.16s, %ld, %ld, %lld)",
+                path, h.model_hash, (unsigned long long)h.n_params, (unsigned long long)h.n_state,
+                (unsigned long long)h.n_order, model_hash, c->n_params, c->n_state,
+                (long long)c->n_order);
         goto done;
     }
-    if (got != total) {
+    if (got > total) {
+        rt_fail(err, "%s: damaged: longer than the %zu bytes of this model's checkpoint", path,
+                total);
+        goto done;
+    }
+    if (got < total) {
         rt_fail(err, "%s: damaged: %zu bytes, expected %zu", path, got, total);
         goto done;
     }

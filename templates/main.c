@@ -394,6 +394,9 @@ static void trace_params(FILE *trace, const real *param, const char *fmt)
             fprintf(trace, fmt, (double)param[model_params[i].offset + k]);
 }
 
+#define METRICS_HEADER "epoch,step,loss,accuracy,valid_loss,valid_accuracy,lr,grad_norm,seconds"
+#define STEP_METRICS_HEADER "step,epoch,loss,grad_norm,lr,seconds"
+
 static int cmd_train(const options *o)
 {
     rt_error err;
@@ -416,24 +419,6 @@ static int cmd_train(const options *o)
     }
     for (long i = 0; i < n; i++) b.order[i] = (int32_t)i;
 
-    FILE *metrics = NULL;
-    if (o->metrics) {
-        metrics = fopen(o->metrics, "w");
-        if (!metrics) {
-            fprintf(stderr, "%s: %s: cannot open: %s\n", MODEL_NAME, o->metrics, strerror(errno));
-            return 1;
-        }
-        fprintf(metrics, "epoch,step,loss,accuracy,valid_loss,valid_accuracy,lr,grad_norm,seconds\n");
-    }
-    FILE *step_metrics = NULL; /* a row per optimizer step */
-    if (o->step_metrics) {
-        step_metrics = fopen(o->step_metrics, "w");
-        if (!step_metrics) {
-            fprintf(stderr, "%s: %s: cannot open: %s\n", MODEL_NAME, o->step_metrics, strerror(errno));
-            return 1;
-        }
-        fprintf(step_metrics, "step,epoch,loss,grad_norm,lr,seconds\n");
-    }
     /* the trajectory: every parameter after every step, for small models */
     FILE *trace = NULL;
     if (o->trace) {
@@ -489,6 +474,17 @@ static int cmd_train(const options *o)
             printf("%s: resuming from %s at step %lld (epoch %lld, row %lld)\n", MODEL_NAME, o->resume,
                    (long long)ck.run.step, (long long)ck.run.epoch + (ck.run.pos > 0), (long long)ck.run.pos);
     }
+    /* the metrics files; a resumed run continues them after the whole epochs
+     * and the steps its checkpoint holds */
+    long long done_epochs = o->resume ? (long long)ck.run.epoch : -1;
+    long long done_steps = o->resume ? (long long)ck.run.step : -1;
+    double metrics_t = 0, step_metrics_t = 0; /* the time earlier runs took */
+    FILE *metrics = NULL, *step_metrics = NULL;
+    if (o->metrics && !(metrics = rt_metrics_open(o->metrics, METRICS_HEADER, 0, done_epochs, &metrics_t, &err)))
+        fail(&err);
+    if (o->step_metrics &&
+        !(step_metrics = rt_metrics_open(o->step_metrics, STEP_METRICS_HEADER, 0, done_steps, &step_metrics_t, &err)))
+        fail(&err);
     shuffle_rng = ck.run.rng;
     aug_rng = ck.run.aug_rng;
     rt_early_stop es = ck.run.es;
@@ -519,7 +515,7 @@ static int cmd_train(const options *o)
                (long long)ck.run.epoch);
     long resume_pos = (long)ck.run.pos;
     for (int epoch = (int)ck.run.epoch + 1; epoch <= o->epochs && !stop; epoch++) {
-        double te = rt_now(), loss_sum = 0, norm_sum = 0; /* norm_sum: of this run's steps */
+        double te = rt_now(), loss_sum = 0, norm_sum = 0;
         long norm_steps = 0;
         long correct = 0, seen = 0, first = 0, done = 0;
         if (resume_pos > 0) {
@@ -528,6 +524,8 @@ static int cmd_train(const options *o)
             loss_sum = ck.run.loss_sum;
             correct = (long)ck.run.correct;
             seen = (long)ck.run.seen;
+            norm_sum = ck.run.norm_sum;
+            norm_steps = (long)ck.run.norm_steps;
             resume_pos = 0;
         } else if (MODEL_STRATIFY) {
             rt_stratified_order(&shuffle_rng, classes, (int32_t)n, n_classes, MODEL_SHUFFLE, b.order,
@@ -575,7 +573,7 @@ static int cmd_train(const options *o)
             norm_steps++;
             if (step_metrics)
                 fprintf(step_metrics, "%ld,%d,%.9g,%.9g,%.17g,%.3f\n", step, epoch, (double)loss, grad_norm, lr,
-                        rt_now() - t0);
+                        step_metrics_t + rt_now() - t0);
             correct += rt_count_correct(MODEL_TASK, b.out, MODEL_OUTPUT_LEN, by, MODEL_LABEL_LEN, rows);
             seen += rows;
             if (o->steps >= 0 && step >= o->steps) stop = 1;
@@ -593,7 +591,7 @@ static int cmd_train(const options *o)
             if (o->checkpoint && o->every_steps && step % o->every_steps == 0)
                 save_checkpoint(o->checkpoint, &ck, o->no_guard,
                                 (rt_train_state){step, epoch - 1, done, base_lr, loss_sum, correct, seen,
-                                                 shuffle_rng, plateau, es, aug_rng});
+                                                 shuffle_rng, plateau, es, aug_rng, norm_sum, norm_steps});
         }
         if (bar_shown) printf("\r\033[K"); /* the epoch's line replaces the progress line */
         /* the epoch ran to its end (drop_last: to its last full batch) */
@@ -602,22 +600,23 @@ static int cmd_train(const options *o)
         result tr = {loss_sum / (seen ? seen : 1), (double)correct / (seen ? seen : 1)};
         result va = {NAN, NAN};
         if (d.valid.n) va = evaluate(&d.valid, &b);
+        /* a regression has no accuracy: nan in the metrics, not a column of zeros */
+        const int has_accuracy = MODEL_TASK != RT_TASK_NONE && MODEL_TASK != RT_TASK_REGRESS;
 #if MODEL_PLATEAU
         /* once per whole epoch: a run stopped within one steps it on resuming */
         if (complete) base_lr = rt_plateau_step(&plateau, plateau.monitor_loss || !d.valid.n ? tr.loss : va.loss, base_lr);
 #endif
         if (!o->quiet) {
             printf("epoch %3d/%d  loss %.6g", epoch, o->epochs, tr.loss);
-            if (MODEL_TASK != RT_TASK_NONE && MODEL_TASK != RT_TASK_REGRESS) printf("  acc %.4f", tr.accuracy);
+            if (has_accuracy) printf("  acc %.4f", tr.accuracy);
             if (d.valid.n) printf("  valid loss %.4g", va.loss);
-            if (d.valid.n && MODEL_TASK != RT_TASK_NONE && MODEL_TASK != RT_TASK_REGRESS)
-                printf(" acc %.4f", va.accuracy);
+            if (d.valid.n && has_accuracy) printf(" acc %.4f", va.accuracy);
             printf("  lr %.4g  %.0f rows/s  %.1fs\n", lr, seen / (now - te > 0 ? now - te : 1e-9), now - t0);
             fflush(stdout);
         }
         if (metrics)
-            fprintf(metrics, "%d,%ld,%.9g,%.6f,%.9g,%.6f,%.17g,%.9g,%.3f\n", epoch, step, tr.loss, tr.accuracy,
-                    va.loss, va.accuracy, lr, norm_steps ? norm_sum / norm_steps : NAN, now - t0);
+            fprintf(metrics, "%d,%ld,%.9g,%.6f,%.9g,%.6f,%.17g,%.9g,%.3f\n", epoch, step, tr.loss,
+                    has_accuracy ? tr.accuracy : NAN, va.loss, has_accuracy ? va.accuracy : NAN, lr, norm_steps ? norm_sum / norm_steps : NAN, metrics_t + now - t0);
         if (MODEL_EARLY_STOP && complete) {
             double watched = MODEL_ES_MONITOR_LOSS || !d.valid.n ? tr.loss : va.loss;
             if (watched < es.best - MODEL_ES_MIN_DELTA) {
@@ -640,11 +639,11 @@ static int cmd_train(const options *o)
         if (o->checkpoint && complete &&
             (stop || epoch == o->epochs || (!o->every_steps && epoch % (o->every ? o->every : 1) == 0)))
             save_checkpoint(o->checkpoint, &ck, o->no_guard,
-                            (rt_train_state){step, epoch, 0, base_lr, 0, 0, 0, shuffle_rng, plateau, es, aug_rng});
+                            (rt_train_state){step, epoch, 0, base_lr, 0, 0, 0, shuffle_rng, plateau, es, aug_rng, 0, 0});
         else if (o->checkpoint && !complete) /* stopped by --steps within the epoch */
             save_checkpoint(o->checkpoint, &ck, o->no_guard,
                             (rt_train_state){step, epoch - 1, done, base_lr, loss_sum, correct, seen,
-                                             shuffle_rng, plateau, es, aug_rng});
+                                             shuffle_rng, plateau, es, aug_rng, norm_sum, norm_steps});
     }
     if (metrics) fclose(metrics);
     if (step_metrics) fclose(step_metrics);

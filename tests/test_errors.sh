@@ -682,6 +682,17 @@ python3 -c "import sys; b = bytearray(open(sys.argv[1], 'rb').read()); b[-6] ^= 
     "$c/csvm.weights" "$t/flipped.weights"
 expect "trainer: eval of a weights file with a flipped byte" 1 \
     "$t/flipped.weights: damaged: checksum mismatch" "$c/csvm" eval --weights "$t/flipped.weights"
+cat "$c/csvm.weights" "$c/csvm.weights" >"$t/long.weights"
+expect "trainer: eval of a weights file with bytes after its end" 1 \
+    "$t/long.weights: damaged: longer than the $size bytes" "$c/csvm" eval --weights "$t/long.weights"
+# a 64 GiB file (sparse) is refused from its first bytes, not read whole: under
+# a 1 GiB address-space limit reading it would fail with "out of memory"
+# (no limit under the sanitizers, whose shadow memory needs more)
+cp "$c/csvm.weights" "$t/huge.weights" && truncate -s 64G "$t/huge.weights"
+expect "trainer: a huge weights file is refused without reading it whole" 1 \
+    "$t/huge.weights: damaged: longer than the $size bytes" \
+    sh -c "${ASAN_OPTIONS:+: }ulimit -v 1048576 && exec '$c/csvm' eval --weights '$t/huge.weights'"
+rm -f "$t/huge.weights"
 echo "not weights" >"$t/text.weights"
 expect "trainer: eval of a file that is not weights" 1 "$t/text.weights: not a trainc weights file" \
     "$c/csvm" eval --weights "$t/text.weights"

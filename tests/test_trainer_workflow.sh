@@ -359,3 +359,27 @@ for r in e:
     assert n and all(v > 0 for v in n), n
     assert abs(sum(n) / len(n) - float(r['grad_norm'])) <= 1e-6 * float(r['grad_norm']), (r, n)
 "
+check "a regression's metrics have no accuracy column of zeros (nan)" /usr/bin/python3 -c "
+import csv, math
+e = list(csv.DictReader(open('$div/m.csv')))
+assert e and all(math.isnan(float(r['accuracy'])) for r in e), e
+"
+
+# --- metrics across stop + resume: the resumed run continues the files;
+# rows written after the checkpoint (here: the stopped run's partial epoch
+# 3 and two made-up rows) are dropped and written again, so the files end
+# as an uninterrupted run's (but for the seconds)
+(cd "$div" && ./div train --epochs 4 --threads 1 --quiet --metrics ref.csv --step-metrics refs.csv >/dev/null &&
+    ./div train --epochs 4 --threads 1 --quiet --steps 25 --checkpoint r.ck --every-steps 10 \
+        --metrics r.csv --step-metrics rs.csv >/dev/null &&
+    echo "9,99,1,nan,nan,nan,0.01,1,0.5" >>r.csv && echo "99,9,1,1,0.01,0.5" >>rs.csv &&
+    ./div train --resume r.ck --epochs 4 --threads 1 --quiet --metrics r.csv --step-metrics rs.csv >/dev/null)
+check "a resumed run continues --metrics and --step-metrics: the rows of an uninterrupted run" /usr/bin/python3 -c "
+import csv
+def rows(f): return [r[:-1] for r in csv.reader(open('$div/' + f))]
+def secs(f): return [float(r[-1]) for r in list(csv.reader(open('$div/' + f)))[1:]]
+for a, b in (('ref.csv', 'r.csv'), ('refs.csv', 'rs.csv')):
+    assert rows(a) == rows(b), (a, rows(a), rows(b))
+    assert secs(b) == sorted(secs(b)), (b, secs(b))
+assert len(rows('r.csv')) == 5 and len(rows('rs.csv')) == 41
+"
