@@ -592,15 +592,15 @@ static void direct_rows_copy(emitter *e, const ir_node *x, const geom *q)
 {
     long C = e_dim(e, x, 1), H = e_dim(e, x, 2), W = e_dim(e, x, 3), WP = W + 2L * q->pw;
     if (!q->pw) return;
-    wr_line(e->w, "real xp[%ld][%d][%ld];", C, q->kh, WP);
+    /* all zero first: the compiler cannot tell that the skipped rows are
+     * never read, and the copy is small next to the products */
+    wr_line(e->w, "real xp[%ld][%d][%ld] = {{{0}}};", C, q->kh, WP);
     wr_line(e->w, "for (long c = 0; c < %ld; c++)", C);
     wr_line(e->w, "for (long i = 0; i < %d; i++) {", q->kh);
     wr_line(e->w, "const long iy = oy * %d - %d + i * %d;", q->sh, q->ph, q->dh);
     if (q->ph) wr_line(e->w, "if (iy < 0 || iy >= %ld) continue;", H);
     wr_line(e->w, "const real *xr = %s + ((b * %ld + c) * %ld + iy) * %ld;", e_ref(e, x->id), C, H,
             W);
-    wr_line(e->w, "for (long p = 0; p < %d; p++) xp[c][i][p] = xp[c][i][%ld + p] = 0;", q->pw,
-            W + q->pw);
     wr_line(e->w, "for (long ix = 0; ix < %ld; ix++) xp[c][i][%d + ix] = xr[ix];", W, q->pw);
     wr_line(e->w, "}");
 }
@@ -613,7 +613,8 @@ static void direct_rows_open(emitter *e, const ir_node *x, const geom *q)
     long C = e_dim(e, x, 1), H = e_dim(e, x, 2), W = e_dim(e, x, 3);
     wr_line(e->w, "for (long c = 0; c < %ld; c++)", C);
     wr_line(e->w, "for (long i = 0; i < %d; i++) {", q->kh);
-    wr_line(e->w, "const long iy = oy * %d - %d + i * %d;", q->sh, q->ph, q->dh);
+    if (q->ph || !q->pw)
+        wr_line(e->w, "const long iy = oy * %d - %d + i * %d;", q->sh, q->ph, q->dh);
     if (q->ph) wr_line(e->w, "if (iy < 0 || iy >= %ld) continue;", H);
     if (q->pw)
         wr_line(e->w, "const real *xr = xp[c][i];");
