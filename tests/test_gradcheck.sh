@@ -428,7 +428,8 @@ for name in conv_odd conv_one; do
 done
 for name in direct_odd direct_one; do
     check "$name: four convolutions are conv2d_direct (blocks of 4, 2 and 1 channels), one im2col" \
-        sh -c "test \$(grep -o '^    /\* [a-z0-9_]* = conv2d_direct(reshape' '$dir/$name/model.c' | sort -u | wc -l) -eq 4 && test \$(grep -o '^    /\* [a-z0-9_]* = im2col(reshape' '$dir/$name/model.c' | sort -u | wc -l) -eq 1 && grep -q 'o0 += 4)' '$dir/$name/model.c' && grep -q 'o0 += 2)' '$dir/$name/model.c' && grep -q 'o0 += 1)' '$dir/$name/model.c'"
+        sh -c "test \$(grep -o '/\* [a-z0-9_]* = conv2d_direct(reshape' '$dir/$name/model.c' | sort -u | wc -l) -eq 4 && test \$(grep -o '/\* [a-z0-9_]* = im2col(reshape' '$dir/$name/model.c' | sort -u | wc -l) -eq 1 && grep -q 'o0 += 4)' '$dir/$name/model.c' && grep -q 'o0 += 2)' '$dir/$name/model.c' && grep -q 'o0 += 1)' '$dir/$name/model.c'"
+    check "$name: builds warning-free" sh -c "! grep -qi warning '$dir/$name.build.log'"
     check "$name: column padding reads copied rows, no select" \
         sh -c "grep -q 'const real \*xr = xp\[c\]\[i\];' '$dir/$name/model.c' && ! grep -q '? xr\[' '$dir/$name/model.c'"
 done
