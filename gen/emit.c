@@ -299,15 +299,39 @@ void e_elementwise(emitter *e, const ir_node *n, const char *cexpr)
     nest_emit(e, &l, body, e_kernel(e, n) == KERN_UNROLL);
 }
 
+void e_lane_sum(emitter *e, const char *type, const char *s, const char *var, const char *expr,
+                long count)
+{
+    long c8 = count / 8 * 8;
+    wr_line(e->w, "%s %s_lane[8] = {0};", type, s);
+    if (c8)
+        wr_line(e->w,
+                "for (long %s0 = 0; %s0 < %ld; %s0 += 8) for (long lane = 0; lane < 8; lane++) "
+                "{ const long %s = %s0 + lane; %s_lane[lane] += %s; }",
+                var, var, c8, var, var, var, s, expr);
+    if (c8 < count)
+        wr_line(e->w, "for (long %s = %ld; %s < %ld; %s++) %s_lane[0] += %s;", var, c8, var, count,
+                var, s, expr);
+    wr_line(e->w,
+            "const %s %s = ((%s_lane[0] + %s_lane[1]) + (%s_lane[2] + %s_lane[3])) + "
+            "((%s_lane[4] + %s_lane[5]) + (%s_lane[6] + %s_lane[7]));",
+            type, s, s, s, s, s, s, s, s, s);
+}
+
+/* Sums along a contiguous run this long or longer go through e_lane_sum. */
+#define LANE_SUM_MIN 16
+
 void e_reduce_to(emitter *e, const ir_node *out, int xid, const char *scale)
 {
     const ir_node *x = ir_get(e->g, xid);
     long total = e_numel(e, out);
     if (total == 1) {
-        /* a whole sum: accumulate in double for accuracy */
-        wr_line(e->w, "double s = 0;");
-        wr_line(e->w, "for (long i = 0; i < %ld; i++) s += %s[i];", e_numel(e, x), x->name);
+        /* a whole sum: accumulate in double for accuracy, in lanes (a single
+         * running sum would not vectorise) */
+        wr_line(e->w, "{");
+        e_lane_sum(e, "double", "s", "i", e_fmt(e, "%s[i]", x->name), e_numel(e, x));
         wr_line(e->w, "%s[0] = (real)(s%s%s);", out->name, scale ? " * " : "", scale ? scale : "");
+        wr_line(e->w, "}");
         return;
     }
     nest l;
@@ -316,7 +340,20 @@ void e_reduce_to(emitter *e, const ir_node *out, int xid, const char *scale)
     nest_operand(&l, e, x);
     nest_merge(&l);
     wr_line(e->w, "for (long i = 0; i < %ld; i++) %s[i] = 0;", total, out->name);
-    nest_emit(e, &l, e_fmt(e, "%s[@0] += %s[@1];", out->name, x->name), 0);
+    int last = l.rank - 1;
+    if (last >= 1 && !l.stride[0][last] && l.stride[1][last] == 1 && l.dim[last] >= LANE_SUM_MIN) {
+        /* the innermost axis is summed and contiguous in x: a lane sum per
+         * output element, added to it */
+        const char *oi = nest_index(e, &l, 0, NULL), *xi = nest_index(e, &l, 1, NULL);
+        for (int i = 0; i < last; i++)
+            wr_line(e->w, "for (long %s = 0; %s < %ld; %s++) {", loop_var[i], loop_var[i], l.dim[i],
+                    loop_var[i]);
+        e_lane_sum(e, "real", "s", loop_var[last], e_fmt(e, "%s[%s]", x->name, xi), l.dim[last]);
+        wr_line(e->w, "%s[%s] += s;", out->name, oi);
+        for (int i = 0; i < last; i++) wr_line(e->w, "}");
+    } else {
+        nest_emit(e, &l, e_fmt(e, "%s[@0] += %s[@1];", out->name, x->name), 0);
+    }
     if (scale)
         wr_line(e->w, "for (long i = 0; i < %ld; i++) %s[i] *= %s;", total, out->name, scale);
 }

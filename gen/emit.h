@@ -38,6 +38,12 @@ const char *e_epilogue(emitter *e, const ir_node *n, const char *v);
  * the op's cexpr with A, B, C replaced by the inputs' elements and P, Q by
  * f[0], f[1]. accumulate: out[...] += expr (used by sum). */
 void e_elementwise(emitter *e, const ir_node *n, const char *cexpr);
+/* Declares `const type s` = the sum of expr (of the index var) for var <
+ * count, in 8 interleaved partial sums (lanes) so that the compiler can
+ * vectorise it: a single running sum cannot be reordered without
+ * -ffast-math. One place for the summation order of the generated sums. */
+void e_lane_sum(emitter *e, const char *type, const char *s, const char *var, const char *expr,
+                long count);
 /* out = sum of x over the axes where out has 1 (or is shorter), times scale */
 void e_reduce_to(emitter *e, const ir_node *out, int x, const char *scale);
 

@@ -61,9 +61,19 @@ int conv_out_size(int in, int k, int s, int p, int d);
 /* The plan_kernel of a convolution's product (by its size), or -1 for
  * any other op. */
 int conv_kernel(ir_graph *g, const ir_node *n, int b);
-/* Whether conv2d of x (groups G, C·kh·kw taps per output) is computed
- * directly from x (no im2col node): few taps and no gradient to x. */
-int conv_direct_fits(ir_graph *g, int x, long taps, int groups);
+/* The fixed sizes of a convolution, for the choice of its kernel. */
+typedef struct conv_sizes {
+    int C, OC, kh, kw, sh, sw, ph, pw, OH, OW, groups;
+} conv_sizes;
+/* The most values (OC·C·kh·kw·OW) of the direct weight gradient's per-image
+ * rows, a stack array. */
+#define CONV_DIRECT_MAX_ROWS 65536
+/* Whether conv2d_direct can compute the convolution of x: groups 1, x free
+ * of parameters (no input gradient) and its rows within the limit. */
+int conv_direct_possible(ir_graph *g, int x, const conv_sizes *z);
+/* Whether the cost model expects conv2d_direct to be faster than im2col
+ * and the product (conv.c, calibrated by measurements listed there). */
+int conv_direct_cheaper(const conv_sizes *z);
 
 /* Shared shape rules */
 int shape_same(ir_graph *g, ir_node *n, char *err, size_t errsize);

@@ -1174,7 +1174,7 @@ static int dsl_conv2d(lua_State *L)
     lua_Integer oc = luaL_checkinteger(L, 2);
     static const char *const keys[] = {"kernel",    "stride", "padding", "dilation",
                                        "groups",    "bias",   "name",    "init",
-                                       "bias_init", "frozen", NULL};
+                                       "bias_init", "frozen", "algo",    NULL};
     check_keys(L, 3, "conv2d", keys);
     const ir_node *xn = check_images(L, x, "conv2d");
     int C = xn->dim[1], H = xn->dim[2], W = xn->dim[3];
@@ -1230,8 +1230,26 @@ static int dsl_conv2d(lua_State *L)
     lua_pop(L, 1);
 
     /* the patches; a 1x1 kernel at stride 1 without padding reads x itself;
-     * few taps on an x that needs no gradient: no patches at all (conv.c) */
-    int direct = conv_direct_fits(s->g, x, (long)C * k[0] * k[1], G);
+     * an x that needs no gradient, when the cost model of conv.c finds it
+     * cheaper or algo = "direct" asks for it: no patches at all */
+    const char *algo = opt_string(L, 3, "algo", "auto");
+    conv_sizes cz = {C, (int)oc, k[0], k[1], st[0], st[1], pad[0], pad[1], oh, ow, G};
+    int direct;
+    if (!strcmp(algo, "auto")) {
+        direct = conv_direct_possible(s->g, x, &cz) && conv_direct_cheaper(&cz);
+    } else if (!strcmp(algo, "direct")) {
+        direct = 1;
+        if (!conv_direct_possible(s->g, x, &cz))
+            return spec_error(L,
+                              "conv2d: algo = \"direct\" needs groups = 1, an input that depends "
+                              "on no parameter and at most %d values of dW rows per image",
+                              CONV_DIRECT_MAX_ROWS);
+    } else if (!strcmp(algo, "im2col")) {
+        direct = 0;
+    } else {
+        return spec_error(L, "conv2d: algo = \"%s\"; it must be \"auto\", \"direct\" or \"im2col\"",
+                          algo);
+    }
     int col;
     if (direct) {
         col = x;

@@ -164,7 +164,7 @@ model "{model}"
 data = csv {{ train = "data.csv", label = "target", header = true }}
 local x = input {{ {C}, {H}, {W} }}
 local y = labels {{ classes = {CLASSES} }}
-local t = conv2d(x, {PRE}, {{ kernel = 3, padding = 1, name = "pre" }})
+local t = conv2d(x, {PRE}, {{ kernel = 3, padding = 1, name = "pre", algo = "direct" }})
 local h = flatten({lua})
 minimize(cross_entropy(linear(h, {CLASSES}, {{ name = "fc" }}), y))
 output(h, "values")
@@ -246,7 +246,7 @@ model "lenet_torch"
 data = csv {{ train = "data.csv", label = "target", header = true }}
 local x = input {{ 1, 28, 28 }}
 local y = labels {{ classes = 10 }}
-local h = relu(max_pool2d(conv2d(x, 8, {{ kernel = 5, name = "conv1" }}), 2))
+local h = relu(max_pool2d(conv2d(x, 8, {{ kernel = 5, name = "conv1", algo = "direct" }}), 2))
 h = relu(max_pool2d(conv2d(h, 16, {{ kernel = 5, name = "conv2" }}), 2))
 minimize(cross_entropy(linear(flatten(h), 10, {{ name = "fc" }}), y))
 optimizer = adam {{ lr = 1e-3 }}
@@ -306,7 +306,7 @@ def main():
             bad = compare_layer(case, got)
             report(not bad, f"{case[0]} ({case[4]}): forward and every gradient match torch "
                    "(double)", "; ".join(bad))
-        # pre (C·9 <= 27 taps, on the input) is computed directly from x;
+        # pre (on the input, algo = "direct") is computed directly from x;
         # the layer under test (on pre's output, which needs a gradient) is not
         paths = []
         for case in CASES:

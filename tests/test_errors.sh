@@ -392,6 +392,14 @@ conv_err cv_out0 "0 output channels" 'local c = conv2d(img, 0, { kernel = 1 })' 
     "conv2d: 0 output channels"
 conv_err cv_typo "an unknown option suggests the right one" 'local c = conv2d(img, 2, { kernal = 3 })' \
     "unknown option 'kernal'|did you mean 'kernel'?"
+conv_err cv_algo "an unknown algo" 'local c = conv2d(img, 2, { kernel = 3, algo = "fft" })' \
+    'conv2d: algo = "fft"; it must be "auto", "direct" or "im2col"'
+conv_err cv_algo_grad "algo direct on an input that needs a gradient" \
+    'local c = conv2d(img, 2, { kernel = 3, algo = "direct" })' \
+    'conv2d: algo = "direct" needs groups = 1, an input that depends on no parameter'
+conv_err cv_algo_groups "algo direct with groups 2 on the input" \
+    'local c = conv2d(x:reshape { 2, 1, 1 }, 2, { kernel = 1, groups = 2, algo = "direct" })' \
+    'conv2d: algo = "direct" needs groups = 1'
 conv_err pool_big "max_pool2d 5 on 4x4 images" 'local p = max_pool2d(img, 5)' \
     "max_pool2d: kernel 5x5 is larger than the padded input 4x4"
 conv_err pool_pad "max_pool2d padding more than half the kernel" \

@@ -325,13 +325,14 @@ case "conv2d depthwise (groups = channels = 3)"; obj(C(img(3, 5, 4), 3, { kernel
 case "conv2d 1x1 (no im2col), 1x1 stride 2"; obj(C(img(3, 4, 5), 2, { kernel = 1 })); obj(C(img(3, 5, 5), 2, { kernel = 1, stride = 2 }))
 case "conv2d by OpenBLAS, groups 2"; obj(C(img(4, 12, 12), 8, { kernel = 3, padding = 1, groups = 2 }))
 case "conv2d with init and bias_init"; obj(C(img(2, 4, 4), 2, { kernel = 3, init = normal(0, 1), bias_init = normal(0, 1) }))
--- x itself (no parameter before it): conv2d_direct, no im2col, when its
--- taps C·kh·kw are few (conv.c), and im2col with 33 taps
+-- x itself (no parameter before it): conv2d_direct, no im2col, when the
+-- cost model of conv.c finds it cheaper (tiny: yes) or algo asks for it
 case "conv2d direct from the input: padding 1, dilation {1, 2}"; obj(C(x:reshape { 1, 1, $D }, 2, { kernel = 2, padding = 1, dilation = { 1, 2 } }))
-case "conv2d direct from the input: stride {1, 2}, padding {0, 1}, no bias"; obj(C(x:reshape { 1, 1, $D }, 3, { kernel = { 1, 2 }, stride = { 1, 2 }, padding = { 0, 1 }, bias = false }))
-case "conv2d from the input with 33 taps (im2col)"; obj(C(x:reshape { 1, 1, $D }, 2, { kernel = { 3, 11 }, padding = { 1, 5 } }))
+case "conv2d direct from the input: stride {1, 2}, padding {0, 1}, no bias (algo)"; obj(C(x:reshape { 1, 1, $D }, 3, { kernel = { 1, 2 }, stride = { 1, 2 }, padding = { 0, 1 }, bias = false, algo = "direct" }))
+case "conv2d from the input with 33 taps (algo = im2col)"; obj(C(x:reshape { 1, 1, $D }, 2, { kernel = { 3, 11 }, padding = { 1, 5 }, algo = "im2col" }))
 case "conv of relu of conv"; obj(C(relu(C(img(2, 6, 6), 3, { kernel = 3 })), 2, { kernel = 2, stride = 2 }))
 case "max_pool2d 2 on 6x7"; obj(max_pool2d(img(2, 6, 7), 2))
+case "max_pool2d {2, 3} on 4x6 (the windows cover the image)"; obj(max_pool2d(img(2, 4, 6), { kernel = { 2, 3 } }))
 case "max_pool2d kernel 3, stride 2, padding 1 (overlapping)"; obj(max_pool2d(img(2, 7, 6), { kernel = 3, stride = 2, padding = 1 }))
 case "max_pool2d kernel {2, 3}, stride {1, 2}, 1 channel"; obj(max_pool2d(img(1, 5, 7), { kernel = { 2, 3 }, stride = { 1, 2 } }))
 case "avg_pool2d 2 on 6x7"; obj(avg_pool2d(img(2, 6, 7), 2))
@@ -342,6 +343,21 @@ case "flatten of images then linear"; obj(L(flatten(img(2, 3, 4)), 3))
 case "sequential { Conv2d, ReLU, MaxPool2d, AvgPool2d, GlobalAvgPool }"
 obj(sequential { Conv2d(3, { kernel = 3, padding = 1, name = pname() }), ReLU(), MaxPool2d(2),
                  AvgPool2d { kernel = 2, stride = 1 }, GlobalAvgPool() }(img(2, 6, 6)))
+LUA
+}
+
+# conv2d_direct of the input itself (x reshaped: D = 84 = 2·7·6 = 1·12·7),
+# forced by algo: each output-channel block (4, 2, 1), row and column
+# padding (the copied rows), stride, dilation, non-square kernels
+directs() {
+    cat <<LUA
+local function X(c, hh, ww) return x:reshape { c, hh, ww } end
+local function DC(t, oc, o) o.name, o.algo = pname(), "direct"; return conv2d(t, oc, o) end
+case "direct 2 -> 4 channels (block 4), 3x3, padding 1"; obj(DC(X(2, 7, 6), 4, { kernel = 3, padding = 1 }))
+case "direct 2 -> 6 (block 2), kernel {2, 3}, stride 2, padding {1, 0}, no bias"; obj(DC(X(2, 7, 6), 6, { kernel = { 2, 3 }, stride = 2, padding = { 1, 0 }, bias = false }))
+case "direct 1 channel -> 3 (block 1), stride {1, 2}, padding 2, dilation {2, 1}"; obj(DC(X(1, 12, 7), 3, { kernel = 3, stride = { 1, 2 }, padding = 2, dilation = { 2, 1 } }))
+case "direct 1 -> 8, kernel 5, padding {0, 2}, then relu, pool"; obj(max_pool2d(relu(DC(X(1, 12, 7), 8, { kernel = 5, padding = { 0, 2 } })), 2))
+case "im2col of the input (algo), stride 2, padding 1"; obj(conv2d(X(2, 7, 6), 3, { kernel = 3, stride = 2, padding = 1, algo = "im2col", name = pname() }))
 LUA
 }
 
@@ -366,6 +382,11 @@ spec ops_one reg activations reductions shapes matmuls layers regression
 spec losses_one cls classification
 spec norm_one reg norm_one
 spec conv_one reg convs
+# the direct kernels at 3 rows and at one row
+B=3 D=84
+spec direct_odd reg directs
+B=1
+spec direct_one reg directs
 
 # build them all, two at a time
 for name in "${specs[@]}"; do
@@ -402,8 +423,15 @@ done
 # the convolutions of the input above take both paths (conv.c): direct
 # (2 and 4 taps) and im2col (33 taps)
 for name in conv_odd conv_one; do
-    check "$name: two convolutions of the input are conv2d_direct, one (33 taps) is im2col of x" \
+    check "$name: two convolutions of the input are conv2d_direct, one (33 taps, algo im2col) is im2col of x" \
         sh -c "test \$(grep -c ' = conv2d_direct(reshape' '$dir/$name/model.c') -ge 2 && grep -q ' = im2col(reshape[0-9]*)  [[][0-9]* x 33 x' '$dir/$name/model.c'"
+done
+for name in direct_odd direct_one; do
+    check "$name: four convolutions are conv2d_direct (blocks of 4, 2 and 1 channels), one im2col" \
+        sh -c "test \$(grep -o '/\* [a-z0-9_]* = conv2d_direct(reshape' '$dir/$name/model.c' | sort -u | wc -l) -eq 4 && test \$(grep -o '/\* [a-z0-9_]* = im2col(reshape' '$dir/$name/model.c' | sort -u | wc -l) -eq 1 && grep -q 'o0 += 4)' '$dir/$name/model.c' && grep -q 'o0 += 2)' '$dir/$name/model.c' && grep -q 'o0 += 1)' '$dir/$name/model.c'"
+    check "$name: builds warning-free" sh -c "! grep -qi warning '$dir/$name.build.log'"
+    check "$name: column padding reads copied rows, no select" \
+        sh -c "grep -q 'const real \*xr = xp\[c\]\[i\];' '$dir/$name/model.c' && ! grep -q '? xr\[' '$dir/$name/model.c'"
 done
 
 # Negative controls: the checks above can fail.

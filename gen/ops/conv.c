@@ -12,10 +12,11 @@
  * The products go to cblas_?gemm when large and to constant-bound loops
  * (vectorised along the pixels) when small: the plan decides per layer.
  *
- * A convolution with few taps (C·kh·kw ≤ CONV_DIRECT_MAX_TAPS, groups 1) of
- * an x that depends on no parameter (the model's images) skips both: the
- * spec makes y = conv2d_direct(x, W [, b]), whose loops run over (b, oc, oy)
- * and the taps, all bounds constants, vectorised along ox; its backward is
+ * A convolution (groups 1) of an x that depends on no parameter (the
+ * model's images) skips both when the cost model (conv_direct_cheaper)
+ * expects it faster or the spec asks (algo = "direct"): the spec makes y =
+ * conv2d_direct(x, W [, b]), whose loops run over (b, oy), blocks of output
+ * channels and the taps, all bounds constants, vectorised along ox; its backward is
  * dW straight from x and dy (conv2d_direct_backward_weight) and db; x never
  * needs a gradient, so there is no dx and no col2im.
  *
@@ -137,6 +138,14 @@ static void patch_loops_open(emitter *e, const ir_node *img, const geom *q, cons
     wr_line(e->w, "for (long j = 0; j < %d; j++) {", q->kw);
     wr_line(e->w, "%sreal *colr = %s + (bc * %ld + i * %d + j) * %ld;", is_const ? "" : "const ",
             colname, K, q->kw, OH * OW);
+    if (q->pw) {
+        /* the columns ox in [lo, hi) read inside the row: the loops along ox
+         * need no bounds test (a select or branch per element otherwise) */
+        wr_line(e->w, "long lo = 0, hi = %ld;", OW);
+        wr_line(e->w, "while (lo < hi && lo * %d - %d + j * %d < 0) lo++;", q->sw, q->pw, q->dw);
+        wr_line(e->w, "while (hi > lo && (hi - 1) * %d - %d + j * %d >= %ld) hi--;", q->sw, q->pw,
+                q->dw, W);
+    }
     wr_line(e->w, "for (long oy = 0; oy < %ld; oy++) {", OH);
     wr_line(e->w, "const long iy = oy * %d - %d + i * %d;", q->sh, q->ph, q->dh);
     if (q->ph) wr_line(e->w, "if (iy < 0 || iy >= %ld) {", H);
@@ -156,13 +165,18 @@ static void emit_im2col(emitter *e, const ir_node *n)
         wr_line(e->w, "}");
     }
     wr_line(e->w, "const real *xr = xc + iy * %ld;", W);
-    wr_line(e->w, "for (long ox = 0; ox < %ld; ox++) {", OW);
-    wr_line(e->w, "const long ix = ox * %d - %d + j * %d;", q.sw, q.pw, q.dw);
-    if (q.pw)
-        wr_line(e->w, "colr[oy * %ld + ox] = ix >= 0 && ix < %ld ? xr[ix] : 0;", OW, W);
-    else
-        wr_line(e->w, "colr[oy * %ld + ox] = xr[ix];", OW);
-    wr_line(e->w, "}");
+    if (q.pw) {
+        wr_line(e->w, "for (long ox = 0; ox < lo; ox++) colr[oy * %ld + ox] = 0;", OW);
+        wr_line(
+            e->w,
+            "for (long ox = lo; ox < hi; ox++) colr[oy * %ld + ox] = xr[ox * %d - %d + j * %d];",
+            OW, q.sw, q.pw, q.dw);
+        wr_line(e->w, "for (long ox = hi; ox < %ld; ox++) colr[oy * %ld + ox] = 0;", OW, OW);
+    } else {
+        wr_line(e->w,
+                "for (long ox = 0; ox < %ld; ox++) colr[oy * %ld + ox] = xr[ox * %d + j * %d];", OW,
+                OW, q.sw, q.dw);
+    }
     wr_line(e->w, "}");
     wr_line(e->w, "}");
     wr_line(e->w, "}");
@@ -181,11 +195,9 @@ static void emit_col2im(emitter *e, const ir_node *n)
         wr_line(e->w, "}");
     }
     wr_line(e->w, "real *xr = xc + iy * %ld;", W);
-    wr_line(e->w, "for (long ox = 0; ox < %ld; ox++) {", OW);
-    wr_line(e->w, "const long ix = ox * %d - %d + j * %d;", q.sw, q.pw, q.dw);
-    if (q.pw) wr_line(e->w, "if (ix >= 0 && ix < %ld)", W);
-    wr_line(e->w, "xr[ix] += colr[oy * %ld + ox];", OW);
-    wr_line(e->w, "}");
+    wr_line(e->w,
+            "for (long ox = %s; ox < %s; ox++) xr[ox * %d - %d + j * %d] += colr[oy * %ld + ox];",
+            q.pw ? "lo" : "0", q.pw ? "hi" : e_fmt(e, "%ld", OW), q.sw, q.pw, q.dw, OW);
     wr_line(e->w, "}");
     wr_line(e->w, "}");
     wr_line(e->w, "}");
@@ -337,25 +349,6 @@ static void emit_conv2d(emitter *e, const ir_node *n)
     wr_line(e->w, "}");
 }
 
-/* s = the sum of expr (of p) for p < P, in 8 interleaved partial sums so
- * that the compiler can vectorise it (a single running sum cannot be
- * reordered without -ffast-math). Declares s. */
-static void emit_lane_sum(emitter *e, const char *s, const char *expr, long P)
-{
-    long P8 = P / 8 * 8;
-    wr_line(e->w, "real acc[8] = {0};");
-    if (P8)
-        wr_line(e->w,
-                "for (long p0 = 0; p0 < %ld; p0 += 8) for (long lane = 0; lane < 8; lane++) "
-                "{ const long p = p0 + lane; acc[lane] += %s; }",
-                P8, expr);
-    if (P8 < P) wr_line(e->w, "for (long p = %ld; p < %ld; p++) acc[0] += %s;", P8, P, expr);
-    wr_line(e->w,
-            "const real %s = ((acc[0] + acc[1]) + (acc[2] + acc[3])) + ((acc[4] + acc[5]) + "
-            "(acc[6] + acc[7]));",
-            s);
-}
-
 /* dcol_g = W_gᵀ · dy_g, per image: conv2d_backward_input(dy, w) */
 static void emit_conv_grad_col(emitter *e, const ir_node *n)
 {
@@ -408,7 +401,7 @@ static void emit_conv_grad_weight(emitter *e, const ir_node *n)
         wr_line(e->w, "const real *gr = gb + oc * %ld;", d.P);
         wr_line(e->w, "const real *cg = colb + oc / %ld * %ld;", d.OCg, d.CKg * d.P);
         wr_line(e->w, "for (long k = 0; k < %ld; k++) {", d.CKg);
-        emit_lane_sum(e, "s", e_fmt(e, "gr[p] * cg[k * %ld + p]", d.P), d.P);
+        e_lane_sum(e, "real", "s", "p", e_fmt(e, "gr[p] * cg[k * %ld + p]", d.P), d.P);
         wr_line(e->w, "%s[oc * %ld + k] += s;", dw, d.CKg);
         wr_line(e->w, "}");
         wr_line(e->w, "}");
@@ -426,7 +419,7 @@ static void emit_conv_bias_grad(emitter *e, const ir_node *n)
     wr_line(e->w, "real sum = 0;");
     wr_line(e->w, "for (long b = 0; b < %ld; b++) {", B);
     wr_line(e->w, "const real *gr = %s + (b * %ld + oc) * %ld;", dy, OC, P);
-    emit_lane_sum(e, "s", "gr[p]", P);
+    e_lane_sum(e, "real", "s", "p", "gr[p]", P);
     wr_line(e->w, "sum += s;");
     wr_line(e->w, "}");
     wr_line(e->w, "%s[oc] = sum;", db);
@@ -477,13 +470,6 @@ static double flops_conv_grad_weight(ir_graph *g, const ir_node *n, int b)
 
 /* ---- conv2d_direct: few taps, straight from x (no im2col) ---- */
 
-/* Most taps (C·kh·kw) of a direct convolution. Its forward reads each tap
- * row of x once per output row, which costs no more than the im2col copy
- * alone when the taps are few (LeNet's and fashion_cnn's first layers, C =
- * 1, 25 taps); the product by loops or OpenBLAS then disappears with the
- * col buffer. */
-#define CONV_DIRECT_MAX_TAPS 32
-
 /* whether x depends on no parameter: then it never needs a gradient */
 static int free_of_params(ir_graph *g, int x)
 {
@@ -505,9 +491,71 @@ static int free_of_params(ir_graph *g, int x)
     return !found;
 }
 
-int conv_direct_fits(ir_graph *g, int x, long taps, int groups)
+int conv_direct_possible(ir_graph *g, int x, const conv_sizes *z)
 {
-    return groups == 1 && taps <= CONV_DIRECT_MAX_TAPS && free_of_params(g, x);
+    long rows = (long)z->OC * z->C * z->kh * z->kw * z->OW;
+    return z->groups == 1 && rows <= CONV_DIRECT_MAX_ROWS && free_of_params(g, x);
+}
+
+/* The cost model of conv_direct_cheaper: estimated nanoseconds per image of
+ * a training step's forward and weight gradient (the input needs none) by
+ * each kernel, from the fixed shapes (T = C·kh·kw taps, P = OH·OW pixels,
+ * M = OC·T·P multiply-adds):
+ *   direct = 2·OC·T·OH · (ALPHA + BETA·⌈OW/8⌉)   per row loop and 8-wide MAC
+ *   im2col = GAMMA·T·P + 2·M·DELTA + EPS          the copy, the two products
+ * Calibration: `conv2d(x, OC, { kernel = k, padding = p, algo = ... })` of
+ * random images, then linear -> 10 and cross entropy, SGD, batch 64, 1
+ * thread; CPU ms per step, min of 3-4 runs of (60 - 10) steps (the rest of
+ * the step is the same for both); Xeon (Skylake-SP, AVX-512) under load
+ * 10-14, OpenBLAS 0.3's SKYLAKEX kernels, the step in its x86-64-v3 clone.
+ * (i): both trainers built at once and their runs alternated; the other
+ * rows ran one kernel's runs after the other's, which the load skewed: a
+ * first LeNet-conv1 row read 1.52 vs 1.30, alternated 1.74 vs 1.96.
+ *
+ *    C  k  p  OC  H -> OH   direct ms  im2col ms   model ns/image: direct  im2col
+ *    1  5  0   8  28   24      1.74       1.96 (i)              56640   65360
+ *    1  3  1  16  28   28      3.44       3.34 (i)              54029   55626
+ *    1  3  1  32  14   14      2.10       0.98 (i)              41126   26696
+ *    1  5  0  16  14   10      0.90       0.32                  40800   21000
+ *    3  3  1  16  28   28      4.68       5.30 (i)             162086  162877
+ *    3  5  0  32  28   24     15.90      13.56                 679680  606800
+ *    3  3  1  32  14   14      4.20       1.74                 123379   76088
+ *    8  3  1  16  28   28     11.70      11.36                 432230  431005
+ *    8  5  0  16  14   10      5.64       2.16                 326400  154000
+ *    8  3  1  32  14   14      9.76       3.70                 329011  199568
+ *   16  3  1  16  14  14       8.54       4.96                 329011  216502
+ *   16  3  1   8  28   28     11.20      21.20                 432230  498742
+ *
+ * The constants are the plausible ones (a grid search) that lose the least
+ * measured time over these shapes: every pick is the faster kernel but
+ * fashion_cnn's first layer's (1 -> 16, 28x28: a 3% tie, direct taken).
+ * They rank, they do not time: rows within ~10% are ties on a loaded
+ * machine. OpenBLAS's AVX-512 FMA kernels beat the direct loops (no
+ * contraction: a multiply and an add per MAC, 8 wide) on short rows (14
+ * and less: lanes wasted, loop overhead per row) and many MACs; the direct
+ * kernel wins on 28-wide rows with few channels (LeNet's and fashion_cnn's
+ * first layers) and where the col buffer is large (16 channels, OC 8).
+ * Strided direct kernels read x with gaps and were not measured: auto
+ * keeps them for stride 1. */
+#define DIRECT_ALPHA 3.5 /* ns per row loop (of the forward or dW: OC·T·OH each) */
+#define DIRECT_BETA 0.8  /* ns per 8-wide multiply-add */
+#define IM2COL_GAMMA 1.2 /* ns per element of the col buffer */
+#define BLAS_DELTA 0.2   /* ns per multiply-add in OpenBLAS */
+#define BLAS_EPS 2000.0  /* ns per image: the calls */
+
+/* the model's nanoseconds per image of each kernel */
+static void conv_estimate(const conv_sizes *z, double *direct, double *im2col)
+{
+    double T = (double)z->C * z->kh * z->kw, P = (double)z->OH * z->OW;
+    *direct = 2.0 * z->OC * T * z->OH * (DIRECT_ALPHA + DIRECT_BETA * ((z->OW + 7) / 8));
+    *im2col = IM2COL_GAMMA * T * P + 2.0 * z->OC * T * P * BLAS_DELTA + BLAS_EPS;
+}
+
+int conv_direct_cheaper(const conv_sizes *z)
+{
+    double direct, im2col;
+    conv_estimate(z, &direct, &im2col);
+    return z->sh == 1 && z->sw == 1 && direct < im2col;
 }
 
 /* conv2d_direct(x, w [, b]): the shape [B x OC x OH x OW] is given */
@@ -528,79 +576,129 @@ static int shape_conv_direct(ir_graph *g, ir_node *n, char *err, size_t errsize)
     return check_bias(g, n, w, err, errsize);
 }
 
-/* Opens, inside the loops over b and oc, the loops over the output rows oy
- * and the taps (c, i, j) of one output channel: leaves in scope the row xr
- * of x under tap row i (padding rows skipped) and the tap's index t. */
-static void direct_taps_open(emitter *e, const ir_node *x, const geom *q)
+/* Output channels computed together by the direct kernels: each load of a
+ * row of x serves this many accumulators. */
+static long direct_block(long OC)
 {
-    long C = e_dim(e, x, 1), H = e_dim(e, x, 2), W = e_dim(e, x, 3);
+    return OC % 4 == 0 ? 4 : OC % 2 == 0 ? 2 : 1;
+}
+
+/* Inside the loops over b and oy: the rows of x under the window of output
+ * row oy. With column padding they are copied into xp [C][kh][pw + W + pw]
+ * with zeros at both ends, so that the tap loops read every column without
+ * a bounds test (no select in the vector loop); rows in the vertical
+ * padding are skipped by direct_rows_open. */
+static void direct_rows_copy(emitter *e, const ir_node *x, const geom *q)
+{
+    long C = e_dim(e, x, 1), H = e_dim(e, x, 2), W = e_dim(e, x, 3), WP = W + 2L * q->pw;
+    if (!q->pw) return;
+    /* all zero first: the compiler cannot tell that the skipped rows are
+     * never read, and the copy is small next to the products */
+    wr_line(e->w, "real xp[%ld][%d][%ld] = {{{0}}};", C, q->kh, WP);
     wr_line(e->w, "for (long c = 0; c < %ld; c++)", C);
     wr_line(e->w, "for (long i = 0; i < %d; i++) {", q->kh);
     wr_line(e->w, "const long iy = oy * %d - %d + i * %d;", q->sh, q->ph, q->dh);
     if (q->ph) wr_line(e->w, "if (iy < 0 || iy >= %ld) continue;", H);
     wr_line(e->w, "const real *xr = %s + ((b * %ld + c) * %ld + iy) * %ld;", e_ref(e, x->id), C, H,
             W);
-    wr_line(e->w, "for (long j = 0; j < %d; j++) {", q->kw);
-    wr_line(e->w, "const long t = (c * %d + i) * %d + j;", q->kh, q->kw);
+    wr_line(e->w, "for (long ix = 0; ix < %ld; ix++) xp[c][i][%d + ix] = xr[ix];", W, q->pw);
+    wr_line(e->w, "}");
 }
 
-/* x[ix] of the row xr at output column ox and tap column j, 0 in the padding */
-static const char *direct_x(emitter *e, const ir_node *x, const geom *q)
+/* Opens the loops over the taps' rows (c, i) of output row oy, padding
+ * rows skipped: leaves in scope xr, the row under tap row i whose column
+ * ox·sw + j·dw is the tap (c, i, j)'s input (in xp with column padding). */
+static void direct_rows_open(emitter *e, const ir_node *x, const geom *q)
 {
-    long W = e_dim(e, x, 3);
-    const char *ix = e_fmt(e, "ox * %d - %d + j * %d", q->sw, q->pw, q->dw);
-    if (!q->pw) return e_fmt(e, "xr[%s]", ix);
-    return e_fmt(e, "(%s >= 0 && %s < %ld ? xr[%s] : 0)", ix, ix, W, ix);
+    long C = e_dim(e, x, 1), H = e_dim(e, x, 2), W = e_dim(e, x, 3);
+    wr_line(e->w, "for (long c = 0; c < %ld; c++)", C);
+    wr_line(e->w, "for (long i = 0; i < %d; i++) {", q->kh);
+    if (q->ph || !q->pw)
+        wr_line(e->w, "const long iy = oy * %d - %d + i * %d;", q->sh, q->ph, q->dh);
+    if (q->ph) wr_line(e->w, "if (iy < 0 || iy >= %ld) continue;", H);
+    if (q->pw)
+        wr_line(e->w, "const real *xr = xp[c][i];");
+    else
+        wr_line(e->w, "const real *xr = %s + ((b * %ld + c) * %ld + iy) * %ld;", e_ref(e, x->id), C,
+                H, W);
 }
 
-/* y[b][oc][oy] = Σ over the taps of w[oc][t] · the tap's row of x: the
- * taps' bounds are constants and the inner loop runs along ox */
+/* y[b][oc][oy] = bias + Σ over the taps (c, i, j) of w[oc][c][i][j] · the
+ * tap's row of x, in the taps' order (padding contributes nothing). Per
+ * image and output row, OCB output channels at a time accumulate rows in
+ * acc: every bound is a constant and the inner loop runs along ox. */
 static void emit_conv_direct(emitter *e, const ir_node *n)
 {
     const ir_node *x = ir_get(e->g, n->in[0]), *w = ir_get(e->g, n->in[1]);
     geom q = geom_of(n);
     long B = e_dim(e, n, 0), OC = n->dim[1], OH = n->dim[2], OW = n->dim[3];
-    long T = (long)w->dim[1] * w->dim[2] * w->dim[3];
+    long T = (long)w->dim[1] * w->dim[2] * w->dim[3], OCB = direct_block(OC);
+    const char *W = e_ref(e, n->in[1]);
+    conv_sizes z = {
+        (int)e_dim(e, x, 1), (int)OC, q.kh, q.kw, q.sh, q.sw, q.ph, q.pw, (int)OH, (int)OW, 1};
+    double direct, im2col;
+    conv_estimate(&z, &direct, &im2col);
+    wr_line(e->w,
+            "/* the cost model (conv.c): direct %.0f ns per image, im2col and product %.0f */",
+            direct, im2col);
     wr_line(e->w, "for (long b = 0; b < %ld; b++)", B);
-    wr_line(e->w, "for (long oc = 0; oc < %ld; oc++) {", OC);
-    wr_line(e->w, "const real *wo = %s + oc * %ld;", e_ref(e, n->in[1]), T);
     wr_line(e->w, "for (long oy = 0; oy < %ld; oy++) {", OH);
-    wr_line(e->w, "real *yo = %s + (b * %ld + oc) * %ld + oy * %ld;", e_ref(e, n->id), OC, OH * OW,
-            OW);
-    wr_line(e->w, "for (long ox = 0; ox < %ld; ox++) yo[ox] = %s;", OW,
-            n->nin == 3 ? e_fmt(e, "%s[oc]", e_ref(e, n->in[2])) : "0");
-    direct_taps_open(e, x, &q);
-    wr_line(e->w, "const real wv = wo[t];");
-    wr_line(e->w, "for (long ox = 0; ox < %ld; ox++) yo[ox] += wv * %s;", OW, direct_x(e, x, &q));
+    direct_rows_copy(e, x, &q);
+    wr_line(e->w, "for (long o0 = 0; o0 < %ld; o0 += %ld) {", OC, OCB);
+    wr_line(e->w, "real acc[%ld][%ld];", OCB, OW);
+    wr_line(e->w, "for (long k = 0; k < %ld; k++)", OCB);
+    wr_line(e->w, "for (long ox = 0; ox < %ld; ox++) acc[k][ox] = %s;", OW,
+            n->nin == 3 ? e_fmt(e, "%s[o0 + k]", e_ref(e, n->in[2])) : "0");
+    direct_rows_open(e, x, &q);
+    wr_line(e->w, "for (long j = 0; j < %d; j++)", q.kw);
+    wr_line(e->w, "for (long k = 0; k < %ld; k++) {", OCB);
+    wr_line(e->w, "const real wv = %s[(o0 + k) * %ld + (c * %d + i) * %d + j];", W, T, q.kh, q.kw);
+    wr_line(e->w, "for (long ox = 0; ox < %ld; ox++) acc[k][ox] += wv * xr[ox * %d + j * %d];", OW,
+            q.sw, q.dw);
     wr_line(e->w, "}");
     wr_line(e->w, "}");
+    wr_line(e->w, "for (long k = 0; k < %ld; k++)", OCB);
+    wr_line(e->w, "for (long ox = 0; ox < %ld; ox++)", OW);
+    wr_line(e->w, "%s[((b * %ld + o0 + k) * %ld + oy) * %ld + ox] = %s;", e_store_ref(e, n), OC, OH,
+            OW, e_epilogue(e, n, "acc[k][ox]"));
     wr_line(e->w, "}");
     wr_line(e->w, "}");
 }
 
-/* dW[oc][t] = Σ over b, oy, ox of dy · the tap's x: per tap, the products
- * summed along oy into one row (vectorised along ox), then the row summed */
+/* dW[oc][t] = Σ over b, oy, ox of dy · the tap's x: per image, the
+ * products summed along oy into rows[oc][t][ox] (vectorised along ox, each
+ * row of x read once per OCB output channels), then each row summed in
+ * lanes into dW (the order of the per-channel kernel this replaced) */
 static void emit_conv_direct_grad_weight(emitter *e, const ir_node *n)
 {
     const ir_node *gy = ir_get(e->g, n->in[0]), *x = ir_get(e->g, n->in[1]);
     geom q = geom_of(n);
     long B = e_dim(e, gy, 0), OC = gy->dim[1], OH = gy->dim[2], OW = gy->dim[3];
-    long T = (long)n->dim[1] * n->dim[2] * n->dim[3];
+    long T = (long)n->dim[1] * n->dim[2] * n->dim[3], OCB = direct_block(OC);
     const char *dw = e_ref(e, n->id);
     wr_line(e->w, "for (long k = 0; k < %ld; k++) %s[k] = 0;", OC * T, dw);
-    wr_line(e->w, "for (long b = 0; b < %ld; b++)", B);
-    wr_line(e->w, "for (long oc = 0; oc < %ld; oc++) {", OC);
-    wr_line(e->w, "const real *gr = %s + (b * %ld + oc) * %ld;", e_ref(e, n->in[0]), OC, OH * OW);
-    wr_line(e->w, "real rows[%ld][%ld] = {{0}};", T, OW);
+    wr_line(e->w, "for (long b = 0; b < %ld; b++) {", B);
+    wr_line(e->w, "real rows[%ld][%ld][%ld];", OC, T, OW);
+    wr_line(e->w, "memset(rows, 0, sizeof rows);");
     wr_line(e->w, "for (long oy = 0; oy < %ld; oy++) {", OH);
-    direct_taps_open(e, x, &q);
-    wr_line(e->w, "for (long ox = 0; ox < %ld; ox++) rows[t][ox] += gr[oy * %ld + ox] * %s;", OW,
-            OW, direct_x(e, x, &q));
+    direct_rows_copy(e, x, &q);
+    wr_line(e->w, "for (long o0 = 0; o0 < %ld; o0 += %ld) {", OC, OCB);
+    wr_line(e->w, "const real *gr = %s + ((b * %ld + o0) * %ld + oy) * %ld;", e_ref(e, n->in[0]),
+            OC, OH, OW);
+    direct_rows_open(e, x, &q);
+    wr_line(e->w, "for (long j = 0; j < %d; j++)", q.kw);
+    wr_line(e->w, "for (long k = 0; k < %ld; k++) {", OCB);
+    wr_line(e->w, "real *r = rows[o0 + k][(c * %d + i) * %d + j];", q.kh, q.kw);
+    wr_line(e->w,
+            "for (long ox = 0; ox < %ld; ox++) r[ox] += gr[k * %ld + ox] * xr[ox * %d + j * %d];",
+            OW, OH * OW, q.sw, q.dw);
     wr_line(e->w, "}");
     wr_line(e->w, "}");
     wr_line(e->w, "}");
+    wr_line(e->w, "}");
+    wr_line(e->w, "for (long oc = 0; oc < %ld; oc++)", OC);
     wr_line(e->w, "for (long t = 0; t < %ld; t++) {", T);
-    emit_lane_sum(e, "s", "rows[t][p]", OW);
+    e_lane_sum(e, "real", "s", "p", "rows[oc][t][p]", OW);
     wr_line(e->w, "%s[oc * %ld + t] += s;", dw, T);
     wr_line(e->w, "}");
     wr_line(e->w, "}");
@@ -702,16 +800,33 @@ static void emit_max_pool(emitter *e, const ir_node *n)
     wr_line(e->w, "}");
 }
 
-/* max_pool2d_backward(x, dy): each dy goes to its window's maximum */
+/* max_pool2d_backward(x, dy): each dy goes to its window's maximum. When
+ * the windows do not overlap (stride = kernel, no padding), every element
+ * of dx belongs to at most one window: each window writes all of its
+ * elements (dy at the maximum, 0 elsewhere) instead of zeroing dx first and
+ * scattering, and when the windows also cover x exactly nothing else is
+ * left to zero. */
 static void emit_max_pool_grad(emitter *e, const ir_node *n)
 {
     const ir_node *gy = ir_get(e->g, n->in[1]);
     const char *dx = e_ref(e, n->id);
-    wr_line(e->w, "for (long k = 0; k < %ld; k++) %s[k] = 0;", e_numel(e, n), dx);
-    window_loops_open(e, n, e_dim(e, gy, 2), e_dim(e, gy, 3));
+    geom q = geom_of(n);
+    long OH = e_dim(e, gy, 2), OW = e_dim(e, gy, 3);
+    int disjoint = q.sh == q.kh && q.sw == q.kw && !q.ph && !q.pw;
+    int covered = disjoint && OH * q.kh == e_dim(e, n, 2) && OW * q.kw == e_dim(e, n, 3);
+    if (!covered) wr_line(e->w, "for (long k = 0; k < %ld; k++) %s[k] = 0;", e_numel(e, n), dx);
+    window_loops_open(e, n, OH, OW);
     emit_window_max(e, n, n, e_ref(e, n->in[0]));
     wr_line(e->w, "(void)m;");
-    wr_line(e->w, "%s[arg] += %s[at];", dx, e_ref(e, n->in[1]));
+    if (!disjoint) {
+        wr_line(e->w, "%s[arg] += %s[at];", dx, e_ref(e, n->in[1]));
+    } else {
+        wr_line(e->w, "const real g = %s[at];", e_ref(e, n->in[1]));
+        window_inner_open(e, n, n);
+        wr_line(e->w, "%s[xi] = xi == arg ? g : 0;", dx);
+        wr_line(e->w, "}");
+        wr_line(e->w, "}");
+    }
     wr_line(e->w, "}");
 }
 

@@ -49,6 +49,19 @@ static void close_channel_loops(emitter *e, const bn_layout *l)
     if (l->inner != 1) wr_line(e->w, "}");
 }
 
+/* Declares `double name` = the sum over the values of channel c of expr,
+ * where expr reads element `base + k` (k along the contiguous inner axis):
+ * per row, a lane sum that vectorises (e_lane_sum), added up in double. */
+static void channel_sum(emitter *e, const bn_layout *l, const char *name, const char *expr)
+{
+    wr_line(e->w, "double %s = 0;", name);
+    wr_line(e->w, "for (long b = 0; b < %ld; b++) {", l->rows);
+    wr_line(e->w, "const long base = (b * %ld + c) * %ld;", l->channels, l->inner);
+    e_lane_sum(e, "double", "part", "k", expr, l->inner);
+    wr_line(e->w, "%s += part;", name);
+    wr_line(e->w, "}");
+}
+
 /* [rows x features]: loops row by row over contiguous features (they
  * vectorise), with per-feature sums in double on the stack */
 #define ROW_MAJOR_MAX_FEATURES 4096
@@ -147,15 +160,9 @@ static void emit_bn_stats(emitter *e, const ir_node *n)
     wr_line(e->w, " * the unbiased variance (x %ld/%ld), as torch.nn.BatchNorm */", count,
             count - 1);
     wr_line(e->w, "for (long c = 0; c < %ld; c++) {", l.channels);
-    wr_line(e->w, "double s = 0, q = 0;");
-    open_channel_loops(e, &l);
-    wr_line(e->w, "s += %s[i];", xs);
-    close_channel_loops(e, &l);
+    channel_sum(e, &l, "s", e_fmt(e, "%s[base + k]", xs));
     wr_line(e->w, "const double mean = s / %ld.0;", count);
-    open_channel_loops(e, &l);
-    wr_line(e->w, "const double d = %s[i] - mean;", xs);
-    wr_line(e->w, "q += d * d;");
-    close_channel_loops(e, &l);
+    channel_sum(e, &l, "q", e_fmt(e, "(%s[base + k] - mean) * (%s[base + k] - mean)", xs, xs));
     wr_line(e->w, "%s[c] = (real)mean;", st);
     wr_line(e->w, "%s[%ld + c] = (real)(1 / sqrt(q / %ld.0 + %.17g));", st, l.channels, count, eps);
     wr_line(e->w, "%s[c] = (real)(%.17g * mean + %.17g * %s[c]);", rm, m, 1 - m, rm);
@@ -261,11 +268,8 @@ static void emit_bn_norm_grad(emitter *e, const ir_node *n)
         return;
     }
     wr_line(e->w, "for (long c = 0; c < %ld; c++) {", l.channels);
-    wr_line(e->w, "double sg = 0, sgx = 0;");
-    open_channel_loops(e, &l);
-    wr_line(e->w, "sg += %s[i];", gs);
-    wr_line(e->w, "sgx += (double)%s[i] * %s[i];", gs, xs);
-    close_channel_loops(e, &l);
+    channel_sum(e, &l, "sg", e_fmt(e, "%s[base + k]", gs));
+    channel_sum(e, &l, "sgx", e_fmt(e, "(double)%s[base + k] * %s[base + k]", gs, xs));
     wr_line(e->w, "const real mg = (real)(sg / %ld.0), mgx = (real)(sgx / %ld.0);", count, count);
     wr_line(e->w, "const real invstd = %s[%ld + c];", st, l.channels);
     open_channel_loops(e, &l);

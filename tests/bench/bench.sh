@@ -3,7 +3,7 @@
 # PyTorch 1.13 and against the OpenBLAS floor. Not part of the test run.
 #
 #   tests/bench/bench.sh            (from anywhere; BENCH_DIR=... to keep the builds)
-#   BENCH_MODELS="lenet" tests/bench/bench.sh   (only some of fashion_mlp xor lenet)
+#   BENCH_MODELS="lenet" tests/bench/bench.sh   (only some of fashion_mlp xor lenet fashion_cnn)
 #
 # fashion_mlp (784-256-128-10 ReLU, cross entropy, SGD lr 0.1, batch 64), at
 # 1 and 2 threads:
@@ -25,6 +25,9 @@
 # lenet (models/lenet.lua: conv 5x5 1->8, max pool 2, relu, conv 5x5 8->16,
 # max pool 2, relu, linear -> 10, Adam, batch 64) at 1 and 2 threads:
 # trainc against torch (torch_step.py lenet), as fashion_mlp.
+# fashion_cnn (models/fashion_cnn.lua: two conv 3x3 - batch norm - relu - max
+# pool blocks 1->16->32, linear 128, dropout, linear 10, Adam, batch 64) at 1
+# and 2 threads, as lenet.
 #
 # Targets: trainc/floor <= 1.25 and torch/trainc > 1 at both thread counts;
 # torch/trainc >= 100 on xor. Installs nothing beyond calling .ci/setup.
@@ -32,7 +35,7 @@ set -eu
 cd "$(dirname "$0")/../.."
 root=$(pwd)
 REPS=${REPS:-5}
-BENCH_MODELS=" ${BENCH_MODELS:-fashion_mlp xor lenet} "
+BENCH_MODELS=" ${BENCH_MODELS:-fashion_mlp xor lenet fashion_cnn} "
 want() { case "$BENCH_MODELS" in *" $1 "*) return 0 ;; esac; return 1; }
 
 .ci/setup
@@ -44,7 +47,7 @@ dir=${BENCH_DIR:-$(mktemp -d /tmp/trainc-bench.XXXXXX)}
 mkdir -p "$dir"
 echo "bench: builds in $dir; $(nproc) CPUs; load average $(cut -d' ' -f1-3 /proc/loadavg)"
 echo "bench: (other processes on the machine distort the figures, the 2-thread ones most)"
-for m in fashion_mlp xor lenet; do
+for m in fashion_mlp xor lenet fashion_cnn; do
     if want $m; then "$trainc" build models/$m.lua -o "$dir/$m" -q; fi
 done
 
@@ -141,25 +144,31 @@ printf '%-8s %12.4f %12.1f %12.0f\n' 1 "$tc" "$to" "$(echo "$to / $tc" | bc -l)"
 printf '%-8s %12.4f %12.1f %12.0f   <- CPU time\n' "1 (cpu)" "$tc_cpu" "$to_cpu" "$(echo "$to_cpu / $tc_cpu" | bc -l)"
 fi
 
-if want lenet; then
-ln=$dir/lenet/lenet
-L1=${L1:-50}
-L2=${L2:-450}
-printf '\nlenet, batch 64, Adam lr 1e-3 (us per train step; trainc from %s vs %s steps)\n' "$L1" "$L2"
+# conv_bench MODEL TITLE N1 N2 TORCH_STEPS: trainc against torch at 1 and 2
+# threads, as fashion_mlp (--limit 59968: every step a full batch of 64)
+conv_bench() {
+local m=$1 title=$2 n1=$3 n2=$4 tsteps=$5 T tc tc_cpu to to_cpu cpu_row=""
+printf '\n%s (us per train step; trainc from %s vs %s steps)\n' "$title" "$n1" "$n2"
 printf '%-8s %12s %12s %12s\n' threads trainc_us torch_us torch/trainc
-cpu_row=""
 for T in 1 2; do
-    read -r tc tc_cpu < <(trainc_us "$L1" "$L2" "$ln" train --epochs 1000 --limit 59968 --threads "$T" \
-        --quiet --weights "$dir/lenet.weights")
-    OPENBLAS_NUM_THREADS=$T OMP_NUM_THREADS=$T /usr/bin/python3 tests/bench/torch_step.py lenet "$T" 200 >"$dir/torch_lenet_$T.txt"
-    to=$(sed -n 's/^torch_us //p' "$dir/torch_lenet_$T.txt")
+    read -r tc tc_cpu < <(trainc_us "$n1" "$n2" "$dir/$m/$m" train --epochs 1000 --limit 59968 \
+        --threads "$T" --quiet --weights "$dir/$m.weights")
+    OPENBLAS_NUM_THREADS=$T OMP_NUM_THREADS=$T /usr/bin/python3 tests/bench/torch_step.py "$m" "$T" "$tsteps" >"$dir/torch_${m}_$T.txt"
+    to=$(sed -n 's/^torch_us //p' "$dir/torch_${m}_$T.txt")
     printf '%-8s %12.1f %12.1f %12.2f\n' "$T" "$tc" "$to" "$(echo "$to / $tc" | bc -l)"
     if [ "$T" = 1 ]; then
-        to_cpu=$(sed -n 's/^torch_cpu_us //p' "$dir/torch_lenet_$T.txt")
+        to_cpu=$(sed -n 's/^torch_cpu_us //p' "$dir/torch_${m}_$T.txt")
         cpu_row=$(printf '%-8s %12.1f %12.1f %12.2f' "1 (cpu)" "$tc_cpu" "$to_cpu" "$(echo "$to_cpu / $tc_cpu" | bc -l)")
     fi
 done
 echo "$cpu_row   <- CPU time instead of wall time"
+}
+
+if want lenet; then
+conv_bench lenet "lenet, batch 64, Adam lr 1e-3" "${L1:-50}" "${L2:-450}" 200
+fi
+if want fashion_cnn; then
+conv_bench fashion_cnn "fashion_cnn, batch 64, Adam lr 2e-3, cosine" "${F1:-20}" "${F2:-170}" 100
 fi
 echo "bench: load average at the end $(cut -d' ' -f1-3 /proc/loadavg)"
 [ -n "${BENCH_DIR:-}" ] || rm -rf "$dir"

@@ -6,6 +6,10 @@ usage: /usr/bin/python3 tests/bench/torch_step.py MODEL THREADS STEPS
          xor         (2-8-1, tanh then sigmoid, BCE, SGD lr 0.5, batch 4)
          lenet       (conv 5x5 1->8, max pool 2, relu, conv 5x5 8->16, max pool 2,
                       relu, linear -> 10, CrossEntropy, Adam lr 1e-3, batch 64)
+         fashion_cnn (models/fashion_cnn.lua: two blocks conv 3x3 pad 1 no bias 1->16
+                      and 16->32, batch norm, relu, max pool 2; linear 1568 -> 128,
+                      relu, dropout 0.3, linear -> 10; Adam lr 2e-3, batch 64; the
+                      cosine schedule's per-step cost is left out)
 A step is zero_grad + forward + loss + backward + optimizer.step on a batch
 already in memory (contiguous slices of a random float32 tensor, as views).
 Warm-up, then 5 blocks of STEPS steps; prints "torch_us <min wall us per
@@ -47,9 +51,21 @@ def main():
         X = torch.rand(nb * batch, 1, 28, 28)
         Y = torch.randint(0, 10, (nb * batch,))
         lr = 1e-3
+    elif model == "fashion_cnn":
+        batch, nb = 64, 256
+
+        def block(cin, cout):
+            return [nn.Conv2d(cin, cout, 3, padding=1, bias=False), nn.BatchNorm2d(cout),
+                    nn.ReLU(), nn.MaxPool2d(2)]
+        net = nn.Sequential(*block(1, 16), *block(16, 32), nn.Flatten(), nn.Linear(1568, 128),
+                            nn.ReLU(), nn.Dropout(0.3), nn.Linear(128, 10))
+        lossf = nn.CrossEntropyLoss()
+        X = torch.rand(nb * batch, 1, 28, 28)
+        Y = torch.randint(0, 10, (nb * batch,))
+        lr = 2e-3
     else:
         sys.exit(f"unknown model {model}")
-    if model == "lenet":
+    if model in ("lenet", "fashion_cnn"):
         opt = torch.optim.Adam(net.parameters(), lr=lr)
     else:
         opt = torch.optim.SGD(net.parameters(), lr=lr)
