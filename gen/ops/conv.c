@@ -304,8 +304,13 @@ static void emit_conv2d(emitter *e, const ir_node *n)
 {
     const ir_node *w = ir_get(e->g, n->in[1]);
     gemm_dims d = dims_of(e, n, w, n->i[0]);
-    const char *y = e_ref(e, n->id), *col = e_ref(e, n->in[0]), *W = e_ref(e, n->in[1]);
+    const char *y = e_store_ref(e, n), *col = e_ref(e, n->in[0]), *W = e_ref(e, n->in[1]);
     const char *bias = n->nin == 3 ? e_ref(e, n->in[2]) : NULL;
+    /* a fused op (activation, folded batch norm) is applied to each value once
+     * it is complete: per image after the product, per row in the loops */
+    const char *epi =
+        e_epilogue_at(e, n, "v", "oc", e_fmt(e, "b * %ld + oc * %ld + p", d.OC * d.P, d.P));
+    e_epilogue_begin(e, n);
     wr_line(e->w, "for (long b = 0; b < %ld; b++) {", d.B);
     wr_line(e->w, "real *yb = %s + b * %ld;", y, d.OC * d.P);
     wr_line(e->w, "const real *colb = %s + b * %ld;", col, d.CK * d.P);
@@ -322,6 +327,11 @@ static void emit_conv2d(emitter *e, const ir_node *n)
                 "%s + g * %ld, %ld, colb + g * %ld, %ld, 1, yb + g * %ld, %ld);",
                 e->dbl ? 'd' : 's', d.OCg, d.P, d.CKg, W, d.OCg * d.CKg, d.CKg, d.CKg * d.P, d.P,
                 d.OCg * d.P, d.P);
+        if (e_has_epilogue(e, n))
+            wr_line(e->w,
+                    "for (long oc = 0; oc < %ld; oc++) for (long p = 0; p < %ld; p++) "
+                    "{ const real v = yb[oc * %ld + p]; yb[oc * %ld + p] = %s; }",
+                    d.OC, d.P, d.P, d.P, epi);
     } else {
         /* the pixels are the inner loop: contiguous in col and y */
         wr_line(e->w, "for (long oc = 0; oc < %ld; oc++) {", d.OC);
@@ -332,6 +342,9 @@ static void emit_conv2d(emitter *e, const ir_node *n)
         wr_line(e->w, "const real wv = %s[oc * %ld + k];", W, d.CKg);
         wr_line(e->w, "for (long p = 0; p < %ld; p++) yr[p] += wv * cg[k * %ld + p];", d.P, d.P);
         wr_line(e->w, "}");
+        if (e_has_epilogue(e, n))
+            wr_line(e->w, "for (long p = 0; p < %ld; p++) { const real v = yr[p]; yr[p] = %s; }",
+                    d.P, epi);
         wr_line(e->w, "}");
     }
     wr_line(e->w, "}");
@@ -561,12 +574,13 @@ static void emit_conv_direct(emitter *e, const ir_node *n)
     geom q = geom_of(n);
     long B = e_dim(e, n, 0), OC = n->dim[1], OH = n->dim[2], OW = n->dim[3];
     long T = (long)w->dim[1] * w->dim[2] * w->dim[3];
+    e_epilogue_begin(e, n);
     wr_line(e->w, "for (long b = 0; b < %ld; b++)", B);
     wr_line(e->w, "for (long oc = 0; oc < %ld; oc++) {", OC);
     wr_line(e->w, "const real *wo = %s + oc * %ld;", e_ref(e, n->in[1]), T);
     wr_line(e->w, "for (long oy = 0; oy < %ld; oy++) {", OH);
-    wr_line(e->w, "real *yo = %s + (b * %ld + oc) * %ld + oy * %ld;", e_ref(e, n->id), OC, OH * OW,
-            OW);
+    wr_line(e->w, "real *yo = %s + (b * %ld + oc) * %ld + oy * %ld;", e_store_ref(e, n), OC,
+            OH * OW, OW);
     wr_line(e->w, "for (long ox = 0; ox < %ld; ox++) yo[ox] = %s;", OW,
             n->nin == 3 ? e_fmt(e, "%s[oc]", e_ref(e, n->in[2])) : "0");
     direct_taps_open(e, x, &q);
@@ -574,6 +588,11 @@ static void emit_conv_direct(emitter *e, const ir_node *n)
     wr_line(e->w, "for (long ox = 0; ox < %ld; ox++) yo[ox] += wv * %s;", OW, direct_x(e, x, &q));
     wr_line(e->w, "}");
     wr_line(e->w, "}");
+    if (e_has_epilogue(e, n)) /* the fused op on the finished row */
+        wr_line(e->w, "for (long ox = 0; ox < %ld; ox++) { const real v = yo[ox]; yo[ox] = %s; }",
+                OW,
+                e_epilogue_at(e, n, "v", "oc",
+                              e_fmt(e, "(b * %ld + oc) * %ld + oy * %ld + ox", OC, OH * OW, OW)));
     wr_line(e->w, "}");
     wr_line(e->w, "}");
 }
@@ -698,7 +717,8 @@ static void emit_max_pool(emitter *e, const ir_node *n)
     const ir_node *x = ir_get(e->g, n->in[0]);
     window_loops_open(e, x, e_dim(e, n, 2), e_dim(e, n, 3));
     emit_window_max(e, x, n, e_ref(e, n->in[0]));
-    wr_line(e->w, "%s[at] = m;", e_ref(e, n->id));
+    wr_line(e->w, "%s[at] = %s;", e_store_ref(e, n),
+            e_epilogue_at(e, n, "m", e_fmt(e, "bc %% %d", n->dim[1]), "at"));
     wr_line(e->w, "}");
 }
 
@@ -725,7 +745,13 @@ static void emit_avg_pool(emitter *e, const ir_node *n)
     wr_line(e->w, "s += %s[xi];", e_ref(e, n->in[0]));
     wr_line(e->w, "}");
     wr_line(e->w, "}");
-    wr_line(e->w, "%s[at] = s / %d;", e_ref(e, n->id), q.kh * q.kw);
+    if (e_has_epilogue(e, n)) {
+        wr_line(e->w, "const real v = s / %d;", q.kh * q.kw);
+        wr_line(e->w, "%s[at] = %s;", e_store_ref(e, n),
+                e_epilogue_at(e, n, "v", e_fmt(e, "bc %% %d", n->dim[1]), "at"));
+    } else {
+        wr_line(e->w, "%s[at] = s / %d;", e_ref(e, n->id), q.kh * q.kw);
+    }
     wr_line(e->w, "}");
 }
 

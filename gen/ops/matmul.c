@@ -76,7 +76,7 @@ static void emit_matmul(emitter *e, const ir_node *n)
 {
     long m, k, nn;
     concrete(e, n, &m, &k, &nn);
-    const char *c = e_ref(e, n->id);
+    const char *c = e_store_ref(e, n);
     switch (e_kernel(e, n)) {
     case KERN_BLAS:
         wr_line(
@@ -135,6 +135,14 @@ static void emit_matmul(emitter *e, const ir_node *n)
             wr_line(e->w, "}");
         }
         break;
+    }
+    if (e_has_epilogue(e, n)) { /* the fused op (bias, activation) on the finished product */
+        wr_line(e->w, "for (long i = 0; i < %ld; i++)", m);
+        wr_line(e->w, "for (long j = 0; j < %ld; j++) {", nn);
+        wr_line(e->w, "const real v = %s[i * %ld + j];", c, nn);
+        wr_line(e->w, "%s[i * %ld + j] = %s;", c, nn,
+                e_epilogue_at(e, n, "v", "j", e_fmt(e, "i * %ld + j", nn)));
+        wr_line(e->w, "}");
     }
 }
 
