@@ -421,6 +421,7 @@ int main(int argc, char **argv)
     }
     const char *sets = "";
     for (int i = 0; i < c.nsets; i++) sets = arena_printf(&A, "%s --set %s", sets, c.sets[i]);
+    if (!c.fuse) sets = arena_printf(&A, "%s --no-fuse", sets);
     emit_options eo = {.out_dir = out_dir, .home = home, .dbl = c.dbl, .argv_line = sets};
     if (emit_folder(&g, &p, &eo, err, sizeof err)) {
         rc = 1;
