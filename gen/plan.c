@@ -163,11 +163,12 @@ static int chain_root(const plan_variant *v, int id)
 }
 
 /* Whether the loop of node id (with the nodes inlined into it) can run as
- * the epilogue of producer x, src standing for x's value: everything else it
- * reads is a constant, one value per channel of x, or a tensor of x's shape
- * computed before x (pos: step of each node, -1 for leaves). */
+ * the epilogue of producer x at step `at`, src standing for x's value:
+ * everything else it reads is a constant, one value per channel of x, or a
+ * tensor of x's shape computed before that step (pos: step of each node, -1
+ * for leaves). */
 static int chain_fits(ir_graph *g, const plan_variant *v, int id, int src, const ir_node *x,
-                      const int *pos)
+                      const int *pos, int at)
 {
     const ir_node *n = ir_get(g, id);
     for (int k = 0; k < n->nin; k++) {
@@ -175,19 +176,20 @@ static int chain_fits(ir_graph *g, const plan_variant *v, int id, int src, const
         const ir_node *a = ir_get(g, in);
         if (in == src || a->kind == K_CONST) continue;
         if (v->inlined[in] >= 0) {
-            if (!chain_fits(g, v, in, src, x, pos)) return 0;
+            if (!chain_fits(g, v, in, src, x, pos, at)) return 0;
             continue;
         }
         if (!plan_per_channel(a, x) && !ir_same_shape(a, x)) return 0;
-        if (pos[plan_root(v, in)] >= pos[x->id]) return 0;
+        if (pos[plan_root(v, in)] >= at) return 0;
     }
     return 1;
 }
 
-/* Whether reader r of producer x leads to an epilogue: r is elementwise of
- * x's shape and the loop computing it (r or the node it is inlined into)
- * fits. Returns that loop's node, or -1. */
-static int epi_candidate(ir_graph *g, const plan_variant *v, int x, int src, int r, const int *pos)
+/* Whether reader r of producer x leads to an epilogue run at step `at`: r
+ * is elementwise of x's shape and the loop computing it (r or the node it is
+ * inlined into) fits. Returns that loop's node, or -1. */
+static int epi_candidate(ir_graph *g, const plan_variant *v, int x, int src, int r, const int *pos,
+                         int at)
 {
     const ir_node *xn = ir_get(g, x), *rn = ir_get(g, r);
     if (!elementwise_expr(rn) || !ir_same_shape(rn, xn) || rn->phase != PH_FORWARD) return -1;
@@ -196,7 +198,7 @@ static int epi_candidate(ir_graph *g, const plan_variant *v, int x, int src, int
     if (!ir_same_shape(an, xn) || an->phase != PH_FORWARD || pos[a] < 0 || v->fused_into[a] >= 0 ||
         v->view_of[a] >= 0 || v->grad_of[a] >= 0)
         return -1;
-    return chain_fits(g, v, a, src, xn, pos) ? a : -1;
+    return chain_fits(g, v, a, src, xn, pos, at) ? a : -1;
 }
 
 /* Decides the epilogues of the variant (see plan.h) and drops the nodes they
@@ -245,7 +247,7 @@ static void fuse_epilogues(ir_graph *g, plan_variant *v)
                 pos[bnn->in[1]] >= 0 && v->grad_of[bn] < 0) {
                 int a = bn;
                 if (uses[bn] == 1) { /* else the normalised value is stored in bn's buffer */
-                    int c = epi_candidate(g, v, bn, bn, reader[bn], pos);
+                    int c = epi_candidate(g, v, bn, bn, reader[bn], pos, s);
                     if (c >= 0) a = c;
                 }
                 v->epi[x] = a;
@@ -257,14 +259,14 @@ static void fuse_epilogues(ir_graph *g, plan_variant *v)
         }
         int a = -1, keep = 0;
         if (uses[x] == 1) {
-            a = epi_candidate(g, v, x, x, reader[x], pos);
+            a = epi_candidate(g, v, x, x, reader[x], pos, s);
         } else if (xn->op == OP_BN_NORM && v->mode == PLAN_TRAIN) {
             /* xhat is read by the backward too: stored beside the activation */
             for (int i = 0; i < n && a < 0; i++) {
                 const ir_node *r = ir_get(g, i);
                 if (pos[i] < 0 && v->inlined[i] < 0) continue;
                 for (int k = 0; k < r->nin && a < 0; k++)
-                    if (r->in[k] == x) a = epi_candidate(g, v, x, x, i, pos);
+                    if (r->in[k] == x) a = epi_candidate(g, v, x, x, i, pos, s);
             }
             keep = 1;
         }

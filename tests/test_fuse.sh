@@ -94,15 +94,18 @@ check "negative control: predictions after 5 and 6 steps differ by more than 2e-
 
 # --- the other activations and producers on a small net: elu reads its input
 # in its backward (fused in eval only), batch norm without affine folds
-# (s = invstd), a pool stores tanh, 1d batch norm stores gelu's input, a
-# product stores a residual leaky_relu
+# (s = invstd) while the residual h it is added to comes later in the
+# schedule, a pool stores tanh, 1d batch norm stores gelu's input, a product
+# stores a residual leaky_relu
 cat >"$out/mix.lua" <<'LUA'
 data = spirals { n = 250, test = 64 } -- 250 = 7 batches of 32 + a last one of 26
 local x = input { 2 }
 local y = labels { classes = 2 }
 local img = linear(x, 3 * 8 * 8):reshape { 3, 8, 8 }
 local a = elu(conv2d(img, 6, { kernel = 3, padding = 1 }))
-local b = relu(batch_norm(conv2d(a, 4, { kernel = 3, padding = 1, bias = false }), { affine = false }))
+local f = conv2d(a, 4, { kernel = 3, padding = 1, bias = false })
+local h = conv2d(a, 4, { kernel = 1 })
+local b = relu(batch_norm(f, { affine = false }) + h)
 local c = tanh(avg_pool2d(b, 2))
 local d = gelu(batch_norm(linear(flatten(c), 16)))
 local r = leaky_relu(d + linear(d, 16, { bias = false }), 0.1)
@@ -118,10 +121,14 @@ check "mix: elu's backward reads the conv output, so elu is fused in eval only" 
     sh -c "! cat '$out/mix.train_32' | grep -q '[+] elu fused' && cat '$out/mix.eval_32' | grep -q '[+] elu fused into conv2d'"
 check "mix eval: batch norm without affine folds into the conv (s = invstd)" \
     sh -c "cat '$out/mix.eval_32' | grep -q 'batch_norm (eval) folded into conv2d' && cat '$out/mix.eval_32' | grep -q 'fold_s\[c\] = invstd;'"
+check "mix eval: h, computed after f, is not read before it exists: f's batch norm folds, relu(bn + h) is stored by h's conv" \
+    sh -c "cat '$out/mix.eval_32' | grep -q '[+] relu fused into conv2d (.*mix.lua:8)' && test \$(cat '$out/mix.eval_32' | grep -c 'fused into') -ge 5"
+check "mix train: relu(bn + h) stored by the batch norm beside xhat" \
+    sh -c "cat '$out/mix.train_32' | grep -q '[+] relu fused into batch_norm (.*mix.lua:8), stored beside'"
 check "mix: tanh stored by the average pool, in training and eval" \
     sh -c "cat '$out/mix.train_32' | grep -q 'tanh fused into avg_pool2d' && cat '$out/mix.eval_32' | grep -q 'tanh fused into avg_pool2d'"
 check "mix: the residual d + d W stored by the product (leaky_relu's backward reads it), and leaky_relu too in eval" \
-    sh -c "cat '$out/mix.train_32' | grep -q 'add fused into matmul (.*mix.lua:9)' && ! cat '$out/mix.train_32' | grep -q 'leaky_relu fused' && cat '$out/mix.eval_32' | grep -q 'leaky_relu fused into matmul (.*mix.lua:9)'"
+    sh -c "cat '$out/mix.train_32' | grep -q 'add fused into matmul (.*mix.lua:11)' && ! cat '$out/mix.train_32' | grep -q 'leaky_relu fused' && cat '$out/mix.eval_32' | grep -q 'leaky_relu fused into matmul (.*mix.lua:11)'"
 for v in mix mix-nofuse; do
     (cd "$out/$v" && ./mix train --threads 1 --quiet --weights w.bin >/dev/null 2>&1 &&
         ./mix eval --weights w.bin >eval.txt 2>&1)
