@@ -474,7 +474,7 @@ static void describe_fused(emitter *e, const ir_node *n, writer *w)
         if (e->pv->inlined[x->id] < 0) continue;
         describe_fused(e, x, w);
         char line[512];
-        int len = snprintf(line, sizeof line, " *   fused: %s = %s(", x->name, ir_op_name(x->op));
+        int len = snprintf(line, sizeof line, " *   - fused: %s = %s(", x->name, ir_op_name(x->op));
         for (int j = 0; j < x->nin; j++) {
             const ir_node *a = ir_get(e->g, x->in[j]);
             len += snprintf(line + len, sizeof line - (size_t)len, "%s%s", j ? ", " : "",
@@ -511,19 +511,19 @@ static void describe_epilogue(emitter *e, const ir_node *n, writer *w)
     if (bn >= 0) {
         const ir_node *b = ir_get(e->g, bn);
         wr_line(w, " *   + batch_norm (eval) folded into %s (%s:%d):", op, b->file, b->line);
-        wr_line(w, " *     %s = (%s - mean) * invstd as %s * s + t per channel", b->name, n->name,
+        wr_line(w, " *     - %s = (%s - mean) * invstd as %s * s + t per channel", b->name, n->name,
                 n->name);
     }
     if (a == bn) return;
     const ir_node *x = ir_get(e->g, a);
     wr_line(w, " *   + %s fused into %s (%s:%d)%s:", ir_op_name(x->op), op, x->file, x->line,
-            e->pv->epi_keep[n->id] ? ", stored beside its own value" : "");
+            e->pv->epi_keep[n->id] ? ", its own value kept" : "");
     int ids[64];
     int cnt = chain_nodes(e, a, ids, 0, 64);
     for (int q = 0; q < cnt; q++) {
         const ir_node *c = ir_get(e->g, ids[q]);
         int in_st = absorbed >= 0 && (c->id == absorbed || e->pv->inlined[c->id] == absorbed);
-        wr_line(w, " *     %s%s%s", node_text(e, c), in_st ? " (in s, t)" : "",
+        wr_line(w, " *     - %s%s%s", node_text(e, c), in_st ? " (in s, t)" : "",
                 c->line != x->line ? e_fmt(e, " -- line %d", c->line) : "");
     }
 }
