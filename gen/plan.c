@@ -297,6 +297,17 @@ static void mark_reads(ir_graph *g, const plan_variant *v, int id, int *death, i
     }
 }
 
+/* Whether producer n may store over its input x: batch norm reads x at the
+ * index it stores; an unpadded pool stores y[at] after reading its window,
+ * whose lowest index is at or above at (OH·OW <= H·W, OW <= W, stride >= 1)
+ * and increases window by window: no later window reads below it. */
+static int in_place(const ir_node *n)
+{
+    if (n->op == OP_BN_NORM) return 1;
+    return (n->op == OP_MAX_POOL2D || n->op == OP_AVG_POOL2D) && n->f[0] == 0 && n->f[1] == 0 &&
+           n->i[2] >= 1 && n->i[3] >= 1;
+}
+
 typedef struct block {
     long off, size;
     int death;
@@ -411,9 +422,10 @@ static void plan_variant_make(ir_graph *g, plan_variant *v, plan_mode mode, int 
                 if (blocks[k].off - off >= size) break;
                 if (blocks[k].off + blocks[k].size > off) off = blocks[k].off + blocks[k].size;
             }
-            /* batch norm reads its input x at the index it stores: the fused
-             * op may take x's place when x dies here (as it would unfused) */
-            if (q == np - 1 && v->epi[id] >= 0 && ir_get(g, id)->op == OP_BN_NORM) {
+            /* the fused op may take the place of x when x dies here (as it
+             * would unfused) and the producer never overwrites a value of x
+             * it still needs (in_place) */
+            if (q == np - 1 && v->epi[id] >= 0 && in_place(ir_get(g, id))) {
                 int r = plan_root(v, ir_get(g, id)->in[0]);
                 if (v->offset[r] >= 0 && death[r] == s &&
                     ir_numel(ir_get(g, r), batch) >= ir_numel(x, batch))

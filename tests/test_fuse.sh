@@ -44,6 +44,8 @@ check "lenet: the classifier's bias is added by its product (matmul epilogue)" \
     sh -c "cat '$out/lenet.train_64' | grep -q 'add fused into matmul (models/lenet.lua:18)'"
 check "lenet: the pools store relu(m) straight into relu1/relu2 (no pool buffer)" \
     sh -c "cat '$out/lenet.train_64' | grep -q 'relu1\[at\] = m > 0 ? m : 0;' && ! cat '$out/lenet.train_64' | grep -q 'real \*const max_pool2d1 ='"
+check "lenet eval: the first pool stores relu1 in the place of conv1, which dies there (as unfused)" \
+    sh -c "cat '$out/lenet.eval_64' | grep -q 'real \*const conv1 = arena + 0;' && cat '$out/lenet.eval_64' | grep -q 'real \*const relu1 = arena + 0;'"
 check "fashion_cnn train: relu (with gamma, beta) stored by batch norm beside xhat" \
     sh -c "test \$(cat '$out/fashion_cnn.train_64' | grep -c 'relu fused into batch_norm (models/fashion_cnn.lua:20), its own value kept') = 2"
 check "fashion_cnn eval: batch norm folded into conv2d_direct and conv2d, relu fused after it" \
