@@ -320,13 +320,13 @@ static void emit_conv2d(emitter *e, const ir_node *n)
                 "yb[oc * %ld + p] = %s[oc];",
                 d.OC, d.P, d.P, bias);
     if (e_kernel(e, n) == KERN_BLAS) {
-        /* beta 1 adds to the bias; without one, beta 0 (no zero-filling pass) */
+        if (!bias) wr_line(e->w, "for (long k = 0; k < %ld; k++) yb[k] = 0;", d.OC * d.P);
         wr_line(e->w, "for (long g = 0; g < %ld; g++)", d.G);
         wr_line(e->w,
                 "    cblas_%cgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, %ld, %ld, %ld, 1, "
-                "%s + g * %ld, %ld, colb + g * %ld, %ld, %d, yb + g * %ld, %ld);",
+                "%s + g * %ld, %ld, colb + g * %ld, %ld, 1, yb + g * %ld, %ld);",
                 e->dbl ? 'd' : 's', d.OCg, d.P, d.CKg, W, d.OCg * d.CKg, d.CKg, d.CKg * d.P, d.P,
-                bias ? 1 : 0, d.OCg * d.P, d.P);
+                d.OCg * d.P, d.P);
         if (e_has_epilogue(e, n))
             wr_line(e->w,
                     "for (long oc = 0; oc < %ld; oc++) for (long p = 0; p < %ld; p++) "
