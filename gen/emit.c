@@ -63,15 +63,144 @@ const char *e_ref(emitter *e, int id)
     return ir_get(e->g, id)->name;
 }
 
+/* ---- epilogues (see emit.h and plan.h) ---- */
+
+int e_has_epilogue(const emitter *e, const ir_node *n)
+{
+    return e->pv->epi[n->id] >= 0;
+}
+
 const char *e_store_ref(emitter *e, const ir_node *n)
 {
-    return e_ref(e, n->id);
+    int a = e->pv->epi[n->id];
+    return e_ref(e, a >= 0 ? a : n->id);
+}
+
+const char *e_store_also(emitter *e, const ir_node *n)
+{
+    return e->pv->epi[n->id] >= 0 && e->pv->epi_keep[n->id] ? e_ref(e, n->id) : NULL;
+}
+
+static int word_char(char c)
+{
+    return c == '_' || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9');
+}
+
+/* The nodes of the fused chain (a and the nodes inlined into it), in
+ * ids[]; returns their number. */
+static int chain_nodes(emitter *e, int a, int *ids, int n, int max)
+{
+    const ir_node *x = ir_get(e->g, a);
+    if (n < max) ids[n++] = a;
+    for (int k = 0; k < x->nin; k++)
+        if (e->pv->inlined[x->in[k]] >= 0) n = chain_nodes(e, x->in[k], ids, n, max);
+    return n;
+}
+
+/* A batch norm folded into producer n takes its affine part along when the
+ * chain computes bn·γ + β (γ, β per channel): the add node, else -1; gamma
+ * and beta are set. */
+static int folded_affine(emitter *e, const ir_node *n, int *gamma, int *beta)
+{
+    int bn = e->pv->epi_bn[n->id], a = e->pv->epi[n->id];
+    int ids[64];
+    if (bn < 0 || a == bn) return -1;
+    int cnt = chain_nodes(e, a, ids, 0, 64);
+    for (int q = 0; q < cnt; q++) {
+        const ir_node *m = ir_get(e->g, ids[q]);
+        if (m->op != OP_MUL || e->pv->inlined[m->id] < 0) continue;
+        int k = m->in[0] == bn ? 1 : m->in[1] == bn ? 0 : -1;
+        if (k < 0) continue;
+        const ir_node *gm = ir_get(e->g, m->in[k]);
+        const ir_node *d = ir_get(e->g, e->pv->inlined[m->id]);
+        if (gm->kind == K_CONST || !plan_per_channel(gm, n) || d->op != OP_ADD) continue;
+        int j = d->in[0] == m->id ? 1 : 0;
+        const ir_node *bt = ir_get(e->g, d->in[j]);
+        if (d->in[1 - j] != m->id || bt->kind == K_CONST || !plan_per_channel(bt, n)) continue;
+        *gamma = gm->id;
+        *beta = bt->id;
+        return d->id;
+    }
+    return -1;
+}
+
+void e_epilogue_begin(emitter *e, const ir_node *n)
+{
+    int bn = e->pv->epi_bn[n->id];
+    if (bn < 0) return;
+    const ir_node *st = ir_get(e->g, ir_get(e->g, bn)->in[1]);
+    int gamma = -1, beta = -1;
+    int affine = folded_affine(e, n, &gamma, &beta) >= 0;
+    long C = e_dim(e, n, 1);
+    wr_line(e->w, "/* batch norm in eval as y = x * s + t per channel (torch's inference form):");
+    wr_line(e->w,
+            " * s = %sinvstd, t = %s - running_mean * s, invstd = 1 / sqrt(running_var + eps) */",
+            affine ? "gamma * " : "", affine ? "beta" : "0");
+    wr_line(e->w, "real fold_s[%ld], fold_t[%ld];", C, C);
+    wr_line(e->w, "for (long c = 0; c < %ld; c++) {", C);
+    wr_line(e->w, "const real invstd = (real)(1 / sqrt((double)%s[c] + %.17g));",
+            e_ref(e, st->in[2]), st->f[0]);
+    if (affine) {
+        wr_line(e->w, "fold_s[c] = %s[c] * invstd;", e_ref(e, gamma));
+        wr_line(e->w, "fold_t[c] = %s[c] - %s[c] * fold_s[c];", e_ref(e, beta),
+                e_ref(e, st->in[1]));
+    } else {
+        wr_line(e->w, "fold_s[c] = invstd;");
+        wr_line(e->w, "fold_t[c] = -%s[c] * invstd;", e_ref(e, st->in[1]));
+    }
+    wr_line(e->w, "}");
+}
+
+/* The expression of chain node x of producer n's epilogue: src's element is
+ * val, and so is the node `absorbed` (a folded batch norm's affine part) */
+static const char *epi_expand(emitter *e, const ir_node *n, const ir_node *x, int src, int absorbed,
+                              const char *val, const char *chan, const char *idx)
+{
+    if (x->id == absorbed) return val;
+    const char *cexpr = elementwise_expr(x);
+    writer w;
+    wr_init(&w);
+    for (const char *s = cexpr; *s; s++) {
+        int alone = (s == cexpr || !word_char(s[-1])) && !word_char(s[1]);
+        if (alone && (*s == 'A' || *s == 'B' || *s == 'C') && *s - 'A' < x->nin) {
+            const ir_node *a = ir_get(e->g, x->in[*s - 'A']);
+            if (a->id == src || a->id == absorbed)
+                wr_raw(&w, val);
+            else if (a->kind == K_CONST)
+                wr_raw(&w, e_lit(e, a->f[0]));
+            else if (e->pv->inlined[a->id] >= 0)
+                wr_raw(&w, e_fmt(e, "(%s)", epi_expand(e, n, a, src, absorbed, val, chan, idx)));
+            else
+                wr_raw(&w, e_fmt(e, "%s[%s]", a->name, plan_per_channel(a, n) ? chan : idx));
+        } else if (alone && (*s == 'P' || *s == 'Q')) {
+            wr_raw(&w, e_lit(e, x->f[*s - 'P']));
+        } else {
+            char c[2] = {*s, 0};
+            wr_raw(&w, c);
+        }
+    }
+    char *t = wr_take(&w);
+    const char *r = arena_strdup(e->g->A, t);
+    free(t);
+    return r;
+}
+
+const char *e_epilogue_at(emitter *e, const ir_node *n, const char *v, const char *chan,
+                          const char *idx)
+{
+    int a = e->pv->epi[n->id], bn = e->pv->epi_bn[n->id];
+    if (a < 0) return v;
+    int gamma, beta;
+    int absorbed = folded_affine(e, n, &gamma, &beta);
+    const char *val = v;
+    if (bn >= 0) val = e_fmt(e, "(%s * fold_s[%s] + fold_t[%s])", v, chan, chan);
+    if (a == bn || a == absorbed) return val;
+    return epi_expand(e, n, ir_get(e->g, a), bn >= 0 ? bn : n->id, absorbed, val, chan, idx);
 }
 
 const char *e_epilogue(emitter *e, const ir_node *n, const char *v)
 {
-    (void)e, (void)n;
-    return v;
+    return e_epilogue_at(e, n, v, "oc", "i");
 }
 
 const char *e_at(emitter *e, int id, const char *idx)
@@ -382,7 +511,7 @@ static void describe_fused(emitter *e, const ir_node *n, writer *w)
         if (e->pv->inlined[x->id] < 0) continue;
         describe_fused(e, x, w);
         char line[512];
-        int len = snprintf(line, sizeof line, " *   fused: %s = %s(", x->name, ir_op_name(x->op));
+        int len = snprintf(line, sizeof line, " *   - fused: %s = %s(", x->name, ir_op_name(x->op));
         for (int j = 0; j < x->nin; j++) {
             const ir_node *a = ir_get(e->g, x->in[j]);
             len += snprintf(line + len, sizeof line - (size_t)len, "%s%s", j ? ", " : "",
@@ -393,6 +522,46 @@ static void describe_fused(emitter *e, const ir_node *n, writer *w)
             snprintf(line + len, sizeof line - (size_t)len, "): %s -- %s:%d", op_get(x->op)->math,
                      x->file, x->line);
         wr_line(w, "%s", line);
+    }
+}
+
+/* "name = op(args): math" of node x, for comments */
+static const char *node_text(emitter *e, const ir_node *x)
+{
+    const char *t = e_fmt(e, "%s = %s(", x->name, ir_op_name(x->op));
+    for (int j = 0; j < x->nin; j++) {
+        const ir_node *in = ir_get(e->g, x->in[j]);
+        t = e_fmt(e, "%s%s%s", t, j ? ", " : "",
+                  in->kind == K_CONST ? e_lit(e, in->f[0]) : in->name);
+    }
+    return e_fmt(e, "%s): %s", t, op_get(x->op)->math);
+}
+
+/* Names what n's stores compute besides n (plan.h's epilogues): a folded
+ * batch norm, the fused op and the nodes inlined into it, with spec lines. */
+static void describe_epilogue(emitter *e, const ir_node *n, writer *w)
+{
+    int a = e->pv->epi[n->id], bn = e->pv->epi_bn[n->id];
+    if (a < 0) return;
+    const char *op = ir_op_name(n->op);
+    int gamma, beta, absorbed = folded_affine(e, n, &gamma, &beta);
+    if (bn >= 0) {
+        const ir_node *b = ir_get(e->g, bn);
+        wr_line(w, " *   + batch_norm (eval) folded into %s (%s:%d):", op, b->file, b->line);
+        wr_line(w, " *     - %s = (%s - mean) * invstd as %s * s + t per channel", b->name, n->name,
+                n->name);
+    }
+    if (a == bn) return;
+    const ir_node *x = ir_get(e->g, a);
+    wr_line(w, " *   + %s fused into %s (%s:%d)%s:", ir_op_name(x->op), op, x->file, x->line,
+            e->pv->epi_keep[n->id] ? ", its own value kept" : "");
+    int ids[64];
+    int cnt = chain_nodes(e, a, ids, 0, 64);
+    for (int q = 0; q < cnt; q++) {
+        const ir_node *c = ir_get(e->g, ids[q]);
+        int in_st = absorbed >= 0 && (c->id == absorbed || e->pv->inlined[c->id] == absorbed);
+        wr_line(w, " *     - %s%s%s", node_text(e, c), in_st ? " (in s, t)" : "",
+                c->line != x->line ? e_fmt(e, " -- line %d", c->line) : "");
     }
 }
 
@@ -417,6 +586,7 @@ static void emit_block_comment(emitter *e, const ir_node *n)
     wr_line(e->w, "/* %s = %s(%s)  %s  -- %s:%d", n->name, ir_op_name(n->op), args, shape,
             n->file ? n->file : "?", n->line);
     describe_fused(e, n, e->w);
+    describe_epilogue(e, n, e->w);
     if (n->op == OP_MATMUL)
         wr_line(e->w, " * %s = %s%s · %s%s */", n->name, ir_get(e->g, n->in[0])->name,
                 n->i[0] ? "ᵀ" : "", ir_get(e->g, n->in[1])->name, n->i[1] ? "ᵀ" : "");
@@ -445,6 +615,18 @@ static void emit_variant(emitter *e, const char *fname)
     int train = v->mode == PLAN_TRAIN;
     char *used = arena_alloc(g->A, (size_t)g->n);
     for (int s = 0; s < v->norder; s++) mark_used(g, v, v->order[s], used);
+    for (int s = 0; s < v->norder; s++) { /* epilogues: what the fused code reads */
+        int id = v->order[s], a = v->epi[id], bn = v->epi_bn[id];
+        if (a < 0) continue;
+        mark_used(g, v, a, used);
+        if (bn >= 0) {
+            const ir_node *st = ir_get(g, ir_get(g, bn)->in[1]);
+            used[st->in[1]] = used[st->in[2]] = 1;
+            if (a != bn) used[bn] = 0;
+            used[ir_get(g, bn)->in[1]] = 0; /* the statistics node is not computed */
+        }
+        if (!v->epi_keep[id]) used[id] = 0;
+    }
     for (int i = g->n - 1; i >= 0; i--) /* a used view needs its root declared */
         if (used[i] && v->view_of[i] >= 0) used[v->view_of[i]] = 1;
     if (g->output >= 0 && g->task != TASK_NONE) used[g->output] = 1;

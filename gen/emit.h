@@ -26,10 +26,23 @@ int e_dim(const emitter *e, const ir_node *n, int axis);
 long e_numel(const emitter *e, const ir_node *n);
 plan_kernel e_kernel(const emitter *e, const ir_node *n);
 /* Fusion of an elementwise op into the op that produces its input (an
- * epilogue): the producer n stores into e_store_ref(e, n) the expression
- * e_epilogue(e, n, v) of each of its values v. Without a fused op these are
- * n's own buffer and v itself; the fused op then emits no code. */
+ * epilogue, decided by the plan): the producer n stores into e_store_ref(e, n)
+ * the expression e_epilogue_at(e, n, v, chan, idx) of each of its values v,
+ * where chan is the C expression of v's channel (axis 1: output channel,
+ * feature) and idx of its flat index in n. Without a fused op these are n's
+ * own buffer and v itself; the fused op then emits no code. v should be a
+ * variable (an activation's expression may repeat it). Before its loops the
+ * producer calls e_epilogue_begin (a batch norm folded into a convolution
+ * computes its per-channel scale and shift there); e_store_also names n's own
+ * buffer when n's value must be stored too (read by other ops), else NULL.
+ * e_epilogue is e_epilogue_at with the channel in `oc` and the flat index in
+ * `i`. */
+int e_has_epilogue(const emitter *e, const ir_node *n);
 const char *e_store_ref(emitter *e, const ir_node *n);
+const char *e_store_also(emitter *e, const ir_node *n);
+void e_epilogue_begin(emitter *e, const ir_node *n);
+const char *e_epilogue_at(emitter *e, const ir_node *n, const char *v, const char *chan,
+                          const char *idx);
 const char *e_epilogue(emitter *e, const ir_node *n, const char *v);
 /* printf into an arena string */
 #define e_fmt(e, ...) arena_printf((e)->g->A, __VA_ARGS__)

@@ -49,6 +49,8 @@ static const char usage[] =
     "  --dtype T         element type: float (default) or double\n"
     "  --set KEY=VALUE   a value the spec reads as args.KEY (repeatable)\n"
     "  --max-memory MIB  refuse specs whose buffers need more (default 16384)\n"
+    "  --no-fuse         one loop per op: no elementwise chains, no activation or batch\n"
+    "                    norm stored by the op before it (for reading and comparing)\n"
     "  -q, --quiet       print nothing but errors\n"
     "  -h, --help        this text\n"
     "  --version         the version\n"
@@ -59,6 +61,7 @@ static const char usage[] =
 typedef struct cli {
     const char *command, *spec, *out_dir, *title;
     int dbl, quiet;
+    int fuse; /* 0: --no-fuse */
     double max_mib;
     int targc;
     char **targv;
@@ -78,6 +81,7 @@ static int parse(int argc, char **argv, cli *c)
 {
     memset(c, 0, sizeof *c);
     c->max_mib = 16384;
+    c->fuse = 1;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         if (!strcmp(a, "--")) {
@@ -112,6 +116,8 @@ static int parse(int argc, char **argv, cli *c)
             if (++i >= argc) return bad_usage("%s needs a size in MiB", a);
             c->max_mib = atof(argv[i]);
             if (!(c->max_mib > 0)) return bad_usage("bad value for %s", a);
+        } else if (!strcmp(a, "--no-fuse")) {
+            c->fuse = 0;
         } else if (!strcmp(a, "-q") || !strcmp(a, "--quiet")) {
             c->quiet = 1;
         } else if (a[0] == '-' && a[1]) {
@@ -130,7 +136,7 @@ static int parse(int argc, char **argv, cli *c)
         return bad_usage("unknown command '%s' (gen, build, run or plot)", c->command);
     if (!strcmp(c->command, "plot")) {
         if (!c->spec) return bad_usage("%s", "plot needs a metrics CSV file");
-        if (c->targc || c->dbl || c->nsets)
+        if (c->targc || c->dbl || c->nsets || !c->fuse)
             return bad_usage("%s", "plot takes only -o and --title");
         return 0;
     }
@@ -399,7 +405,7 @@ int main(int argc, char **argv)
 
     ad_backward(&g);
     plan p;
-    plan_make(&g, &p);
+    plan_make(&g, &p, c.fuse);
 
     const char *home = getenv("TRAINC_HOME");
     if (!home || !*home) home = TRAINC_SOURCE_DIR;
@@ -415,6 +421,7 @@ int main(int argc, char **argv)
     }
     const char *sets = "";
     for (int i = 0; i < c.nsets; i++) sets = arena_printf(&A, "%s --set %s", sets, c.sets[i]);
+    if (!c.fuse) sets = arena_printf(&A, "%s --no-fuse", sets);
     emit_options eo = {.out_dir = out_dir, .home = home, .dbl = c.dbl, .argv_line = sets};
     if (emit_folder(&g, &p, &eo, err, sizeof err)) {
         rc = 1;

@@ -97,7 +97,6 @@ static void fuse_elementwise(ir_graph *g, plan_variant *v)
     int n = g->n;
     int *uses = arena_alloc(g->A, sizeof(int) * (size_t)n);
     int *reader = arena_alloc(g->A, sizeof(int) * (size_t)n);
-    for (int i = 0; i < n; i++) v->inlined[i] = -1;
     for (int s = 0; s < v->norder; s++) {
         const ir_node *x = ir_get(g, v->order[s]);
         for (int k = 0; k < x->nin; k++) {
@@ -128,6 +127,161 @@ static void fuse_elementwise(ir_graph *g, plan_variant *v)
     v->norder = w;
 }
 
+/* ---- epilogues: an elementwise node stored by the op producing its input ---- */
+
+/* ops whose emitters store every value through e_store_ref / e_epilogue */
+static int epi_producer(const ir_node *x)
+{
+    switch (x->op) {
+    case OP_CONV2D:
+    case OP_CONV2D_DIRECT:
+    case OP_MATMUL:
+    case OP_MAX_POOL2D:
+    case OP_AVG_POOL2D:
+    case OP_BN_NORM:
+        return x->phase == PH_FORWARD;
+    default:
+        return 0;
+    }
+}
+
+int plan_per_channel(const ir_node *x, const ir_node *y)
+{
+    if (y->rank < 2 || x->rank > y->rank || y->dim[1] == IR_BATCH) return 0;
+    for (int i = 0; i < y->rank; i++) {
+        int xi = x->rank - y->rank + i;
+        int d = xi >= 0 ? x->dim[xi] : 1;
+        if (d != (i == 1 ? y->dim[1] : 1)) return 0;
+    }
+    return 1;
+}
+
+static int chain_root(const plan_variant *v, int id)
+{
+    while (v->inlined[id] >= 0) id = v->inlined[id];
+    return id;
+}
+
+/* Whether the loop of node id (with the nodes inlined into it) can run as
+ * the epilogue of producer x at step `at`, src standing for x's value:
+ * everything else it reads is a constant, one value per channel of x, or a
+ * tensor of x's shape computed before that step (pos: step of each node, -1
+ * for leaves). */
+static int chain_fits(ir_graph *g, const plan_variant *v, int id, int src, const ir_node *x,
+                      const int *pos, int at)
+{
+    const ir_node *n = ir_get(g, id);
+    for (int k = 0; k < n->nin; k++) {
+        int in = n->in[k];
+        const ir_node *a = ir_get(g, in);
+        if (in == src || a->kind == K_CONST) continue;
+        if (v->inlined[in] >= 0) {
+            if (!chain_fits(g, v, in, src, x, pos, at)) return 0;
+            continue;
+        }
+        if (!plan_per_channel(a, x) && !ir_same_shape(a, x)) return 0;
+        if (pos[plan_root(v, in)] >= at) return 0;
+    }
+    return 1;
+}
+
+/* Whether reader r of producer x leads to an epilogue run at step `at`: r
+ * is elementwise of x's shape and the loop computing it (r or the node it is
+ * inlined into) fits. Returns that loop's node, or -1. */
+static int epi_candidate(ir_graph *g, const plan_variant *v, int x, int src, int r, const int *pos,
+                         int at)
+{
+    const ir_node *xn = ir_get(g, x), *rn = ir_get(g, r);
+    if (!elementwise_expr(rn) || !ir_same_shape(rn, xn) || rn->phase != PH_FORWARD) return -1;
+    int a = chain_root(v, r);
+    const ir_node *an = ir_get(g, a);
+    if (!ir_same_shape(an, xn) || an->phase != PH_FORWARD || pos[a] < 0 || v->fused_into[a] >= 0 ||
+        v->view_of[a] >= 0 || v->grad_of[a] >= 0)
+        return -1;
+    return chain_fits(g, v, a, src, xn, pos, at) ? a : -1;
+}
+
+/* Decides the epilogues of the variant (see plan.h) and drops the nodes they
+ * compute from the schedule. A producer's own buffer goes when nothing else
+ * reads its value, forward or backward (relu's backward reads relu's
+ * output, so conv -> relu fuses in training; elu's reads its input, so it
+ * fuses only in eval). Batch norm in training keeps its xhat (its backward
+ * reads it) and stores the activation beside it. In eval a convolution read
+ * only by a batch norm also takes the normalisation: y = conv·s + t per
+ * channel, s = γ / sqrt(running_var + eps), t = β - running_mean·s. */
+static void fuse_epilogues(ir_graph *g, plan_variant *v)
+{
+    int n = g->n;
+    int *uses = arena_alloc(g->A, sizeof(int) * (size_t)n);
+    int *reader = arena_alloc(g->A, sizeof(int) * (size_t)n);
+    int *pos = arena_alloc(g->A, sizeof(int) * (size_t)n);
+    for (int i = 0; i < n; i++) pos[i] = -1;
+    for (int s = 0; s < v->norder; s++) pos[v->order[s]] = s;
+    for (int i = 0; i < n; i++) {
+        const ir_node *x = ir_get(g, i);
+        if (pos[i] < 0 && v->inlined[i] < 0) continue; /* not computed */
+        for (int k = 0; k < x->nin; k++) {
+            /* eval's statistics come from the running ones: x's values are not read */
+            if (k == 0 && x->op == OP_BN_STATS && v->mode == PLAN_EVAL) continue;
+            uses[x->in[k]]++;
+            reader[x->in[k]] = i;
+        }
+    }
+    if (g->loss >= 0) uses[g->loss] += 2;
+    if (g->output >= 0) uses[g->output] += 2;
+    for (int i = 0; i < n; i++)
+        if (v->grad_of[i] >= 0 || v->view_of[i] >= 0)
+            uses[v->view_of[i] >= 0 ? v->view_of[i] : i] += 2;
+
+    for (int s = 0; s < v->norder; s++) {
+        int x = v->order[s];
+        const ir_node *xn = ir_get(g, x);
+        if (v->fused_into[x] >= 0 || !epi_producer(xn) || v->view_of[x] >= 0 || v->grad_of[x] >= 0)
+            continue;
+        int conv = xn->op == OP_CONV2D || xn->op == OP_CONV2D_DIRECT;
+        if (conv && v->mode == PLAN_EVAL && uses[x] == 1) {
+            /* batch norm folded into the convolution */
+            int bn = reader[x];
+            const ir_node *bnn = ir_get(g, bn);
+            if (bnn->op == OP_BN_NORM && bnn->in[0] == x && pos[bn] >= 0 && uses[bnn->in[1]] == 1 &&
+                pos[bnn->in[1]] >= 0 && v->grad_of[bn] < 0) {
+                int a = bn;
+                if (uses[bn] == 1) { /* else the normalised value is stored in bn's buffer */
+                    int c = epi_candidate(g, v, bn, bn, reader[bn], pos, s);
+                    if (c >= 0) a = c;
+                }
+                v->epi[x] = a;
+                v->epi_bn[x] = bn;
+                v->fused_into[a] = v->fused_into[bn] = v->fused_into[bnn->in[1]] = x;
+                pos[a] = pos[bn] = s;
+                continue;
+            }
+        }
+        int a = -1, keep = 0;
+        if (uses[x] == 1) {
+            a = epi_candidate(g, v, x, x, reader[x], pos, s);
+        } else if (xn->op == OP_BN_NORM && v->mode == PLAN_TRAIN) {
+            /* xhat is read by the backward too: stored beside the activation */
+            for (int i = 0; i < n && a < 0; i++) {
+                const ir_node *r = ir_get(g, i);
+                if (pos[i] < 0 && v->inlined[i] < 0) continue;
+                for (int k = 0; k < r->nin && a < 0; k++)
+                    if (r->in[k] == x) a = epi_candidate(g, v, x, x, i, pos, s);
+            }
+            keep = 1;
+        }
+        if (a < 0) continue;
+        v->epi[x] = a;
+        v->epi_keep[x] = keep;
+        v->fused_into[a] = x;
+        pos[a] = s;
+    }
+    int w = 0;
+    for (int s = 0; s < v->norder; s++)
+        if (v->fused_into[v->order[s]] < 0) v->order[w++] = v->order[s];
+    v->norder = w;
+}
+
 /* Sets death[root of each buffer node `id` reads] to at least s. */
 static void mark_reads(ir_graph *g, const plan_variant *v, int id, int *death, int s)
 {
@@ -143,12 +297,23 @@ static void mark_reads(ir_graph *g, const plan_variant *v, int id, int *death, i
     }
 }
 
+/* Whether producer n may store over its input x: batch norm reads x at the
+ * index it stores; an unpadded pool stores y[at] after reading its window,
+ * whose lowest index is at or above at (OH·OW <= H·W, OW <= W, stride >= 1)
+ * and increases window by window: no later window reads below it. */
+static int in_place(const ir_node *n)
+{
+    if (n->op == OP_BN_NORM) return 1;
+    return (n->op == OP_MAX_POOL2D || n->op == OP_AVG_POOL2D) && n->f[0] == 0 && n->f[1] == 0 &&
+           n->i[2] >= 1 && n->i[3] >= 1;
+}
+
 typedef struct block {
     long off, size;
     int death;
 } block;
 
-static void plan_variant_make(ir_graph *g, plan_variant *v, plan_mode mode, int batch)
+static void plan_variant_make(ir_graph *g, plan_variant *v, plan_mode mode, int batch, int fuse)
 {
     int n = g->n;
     v->mode = mode;
@@ -159,10 +324,15 @@ static void plan_variant_make(ir_graph *g, plan_variant *v, plan_mode mode, int 
     v->view_of = arena_alloc(g->A, sizeof(int) * (size_t)n);
     v->kernel = arena_alloc(g->A, sizeof(plan_kernel) * (size_t)n);
     v->inlined = arena_alloc(g->A, sizeof(int) * (size_t)n);
+    v->epi = arena_alloc(g->A, sizeof(int) * (size_t)n);
+    v->epi_keep = arena_alloc(g->A, sizeof(int) * (size_t)n);
+    v->epi_bn = arena_alloc(g->A, sizeof(int) * (size_t)n);
+    v->fused_into = arena_alloc(g->A, sizeof(int) * (size_t)n);
     char *live = arena_alloc(g->A, (size_t)n);
     for (int i = 0; i < n; i++) {
         v->offset[i] = -1;
         v->grad_of[i] = -1;
+        v->inlined[i] = v->epi[i] = v->epi_bn[i] = v->fused_into[i] = -1;
         const ir_node *x = ir_get(g, i);
         /* dropout is the identity in evaluation: a view, no code */
         int identity = mode == PLAN_EVAL && x->op == OP_DROPOUT && x->phase != PH_BACKWARD;
@@ -200,7 +370,10 @@ static void plan_variant_make(ir_graph *g, plan_variant *v, plan_mode mode, int 
         }
     }
 
-    fuse_elementwise(g, v);
+    if (fuse) {
+        fuse_elementwise(g, v);
+        fuse_epilogues(g, v);
+    }
 
     /* liveness: a buffer dies after the last step that reads it or a view of
      * it; a fused node's inputs are read by its consumer */
@@ -209,56 +382,76 @@ static void plan_variant_make(ir_graph *g, plan_variant *v, plan_mode mode, int 
         int r = plan_root(v, v->order[s]);
         if (s > death[r]) death[r] = s;
         mark_reads(g, v, v->order[s], death, s);
+        int a = v->epi[v->order[s]]; /* computed at this step, alive from it */
+        if (a >= 0) {
+            if (s > death[a]) death[a] = s;
+            mark_reads(g, v, a, death, s);
+        }
     }
     if (g->loss >= 0) death[plan_root(v, g->loss)] = v->norder;
     if (g->output >= 0) death[plan_root(v, g->output)] = v->norder;
 
-    /* first fit among the blocks still alive */
-    block *blocks = arena_alloc(g->A, sizeof(block) * (size_t)(v->norder + 1));
+    /* first fit among the blocks still alive; a producer with an epilogue
+     * places the fused node's buffer (and its own only if kept) */
+    block *blocks = arena_alloc(g->A, sizeof(block) * (size_t)(2 * v->norder + 1));
     int nb = 0;
     long top = 0;
     for (int s = 0; s < v->norder; s++) {
         int id = v->order[s];
-        const ir_node *x = ir_get(g, id);
         if (v->view_of[id] >= 0 || v->grad_of[id] >= 0) continue;
         int w = 0;
         for (int k = 0; k < nb; k++)
             if (blocks[k].death >= s) blocks[w++] = blocks[k];
         nb = w;
-        long size = (ir_numel(x, batch) + ALIGN - 1) / ALIGN * ALIGN;
-        /* blocks sorted by offset: take the first gap that fits */
-        for (int a = 0; a < nb; a++)
-            for (int b2 = a + 1; b2 < nb; b2++)
-                if (blocks[b2].off < blocks[a].off) {
-                    block t = blocks[a];
-                    blocks[a] = blocks[b2];
-                    blocks[b2] = t;
-                }
-        long off = 0;
-        for (int k = 0; k < nb; k++) {
-            if (blocks[k].off - off >= size) break;
-            if (blocks[k].off + blocks[k].size > off) off = blocks[k].off + blocks[k].size;
+        int place[2], np = 0;
+        if (v->epi[id] < 0 || v->epi_keep[id]) place[np++] = id;
+        if (v->epi[id] >= 0) place[np++] = v->epi[id];
+        for (int q = 0; q < np; q++) {
+            const ir_node *x = ir_get(g, place[q]);
+            long size = (ir_numel(x, batch) + ALIGN - 1) / ALIGN * ALIGN;
+            /* blocks sorted by offset: take the first gap that fits */
+            for (int a = 0; a < nb; a++)
+                for (int b2 = a + 1; b2 < nb; b2++)
+                    if (blocks[b2].off < blocks[a].off) {
+                        block t = blocks[a];
+                        blocks[a] = blocks[b2];
+                        blocks[b2] = t;
+                    }
+            long off = 0;
+            for (int k = 0; k < nb; k++) {
+                if (blocks[k].off - off >= size) break;
+                if (blocks[k].off + blocks[k].size > off) off = blocks[k].off + blocks[k].size;
+            }
+            /* the fused op may take the place of x when x dies here (as it
+             * would unfused) and the producer never overwrites a value of x
+             * it still needs (in_place) */
+            if (q == np - 1 && v->epi[id] >= 0 && in_place(ir_get(g, id))) {
+                int r = plan_root(v, ir_get(g, id)->in[0]);
+                if (v->offset[r] >= 0 && death[r] == s &&
+                    ir_numel(ir_get(g, r), batch) >= ir_numel(x, batch))
+                    off = v->offset[r];
+            }
+            v->offset[place[q]] = off;
+            blocks[nb++] = (block){off, size, death[place[q]]};
+            if (off + size > top) top = off + size;
         }
-        v->offset[id] = off;
-        blocks[nb++] = (block){off, size, death[id]};
-        if (off + size > top) top = off + size;
     }
     v->arena_size = top;
 }
 
-void plan_make(ir_graph *g, plan *p)
+void plan_make(ir_graph *g, plan *p, int fuse)
 {
     memset(p, 0, sizeof *p);
     own_gradients(g);
     int B = g->train.batch, R = 0;
     p->nv = 0;
-    plan_variant_make(g, &p->v[p->nv++], PLAN_TRAIN, B);
+    plan_variant_make(g, &p->v[p->nv++], PLAN_TRAIN, B, fuse);
     if (g->n_train % B && !g->train.drop_last) {
         R = g->n_train % B;
-        plan_variant_make(g, &p->v[p->nv++], PLAN_TRAIN, R);
+        plan_variant_make(g, &p->v[p->nv++], PLAN_TRAIN, R, fuse);
     }
-    plan_variant_make(g, &p->v[p->nv++], PLAN_EVAL, B);
-    if (B != 1) plan_variant_make(g, &p->v[p->nv++], PLAN_EVAL, 1);
+    plan_variant_make(g, &p->v[p->nv++], PLAN_EVAL, B, fuse);
+    if (B != 1) plan_variant_make(g, &p->v[p->nv++], PLAN_EVAL, 1, fuse);
     p->batch = B;
     p->remainder = R;
     for (int i = 0; i < p->nv; i++)
@@ -266,6 +459,9 @@ void plan_make(ir_graph *g, plan *p)
     for (int k = 0; k < 2; k++) {
         plan_variant *v = &p->v[k == 0 ? 0 : (R ? 2 : 1)];
         double f = 0;
+        for (int i = 0; i < g->n; i++) /* fused nodes count too */
+            if (v->fused_into[i] >= 0)
+                f += op_get(ir_get(g, i)->op)->flops(g, ir_get(g, i), v->batch);
         for (int s = 0; s < v->norder; s++) {
             const ir_node *x = ir_get(g, v->order[s]);
             f += op_get(x->op)->flops(g, x, v->batch);

@@ -316,8 +316,13 @@ static void emit_conv2d(emitter *e, const ir_node *n)
 {
     const ir_node *w = ir_get(e->g, n->in[1]);
     gemm_dims d = dims_of(e, n, w, n->i[0]);
-    const char *y = e_ref(e, n->id), *col = e_ref(e, n->in[0]), *W = e_ref(e, n->in[1]);
+    const char *y = e_store_ref(e, n), *col = e_ref(e, n->in[0]), *W = e_ref(e, n->in[1]);
     const char *bias = n->nin == 3 ? e_ref(e, n->in[2]) : NULL;
+    /* a fused op (activation, folded batch norm) is applied to each value once
+     * it is complete: per image after the product, per row in the loops */
+    const char *epi =
+        e_epilogue_at(e, n, "v", "oc", e_fmt(e, "b * %ld + oc * %ld + p", d.OC * d.P, d.P));
+    e_epilogue_begin(e, n);
     wr_line(e->w, "for (long b = 0; b < %ld; b++) {", d.B);
     wr_line(e->w, "real *yb = %s + b * %ld;", y, d.OC * d.P);
     wr_line(e->w, "const real *colb = %s + b * %ld;", col, d.CK * d.P);
@@ -334,6 +339,11 @@ static void emit_conv2d(emitter *e, const ir_node *n)
                 "%s + g * %ld, %ld, colb + g * %ld, %ld, 1, yb + g * %ld, %ld);",
                 e->dbl ? 'd' : 's', d.OCg, d.P, d.CKg, W, d.OCg * d.CKg, d.CKg, d.CKg * d.P, d.P,
                 d.OCg * d.P, d.P);
+        if (e_has_epilogue(e, n))
+            wr_line(e->w,
+                    "for (long oc = 0; oc < %ld; oc++) for (long p = 0; p < %ld; p++) "
+                    "{ const real v = yb[oc * %ld + p]; yb[oc * %ld + p] = %s; }",
+                    d.OC, d.P, d.P, d.P, epi);
     } else {
         /* the pixels are the inner loop: contiguous in col and y */
         wr_line(e->w, "for (long oc = 0; oc < %ld; oc++) {", d.OC);
@@ -344,6 +354,9 @@ static void emit_conv2d(emitter *e, const ir_node *n)
         wr_line(e->w, "const real wv = %s[oc * %ld + k];", W, d.CKg);
         wr_line(e->w, "for (long p = 0; p < %ld; p++) yr[p] += wv * cg[k * %ld + p];", d.P, d.P);
         wr_line(e->w, "}");
+        if (e_has_epilogue(e, n))
+            wr_line(e->w, "for (long p = 0; p < %ld; p++) { const real v = yr[p]; yr[p] = %s; }",
+                    d.P, epi);
         wr_line(e->w, "}");
     }
     wr_line(e->w, "}");
@@ -641,6 +654,7 @@ static void emit_conv_direct(emitter *e, const ir_node *n)
     wr_line(e->w,
             "/* the cost model (conv.c): direct %.0f ns per image, im2col and product %.0f */",
             direct, im2col);
+    e_epilogue_begin(e, n);
     wr_line(e->w, "for (long b = 0; b < %ld; b++)", B);
     wr_line(e->w, "for (long oy = 0; oy < %ld; oy++) {", OH);
     direct_rows_copy(e, x, &q);
@@ -657,10 +671,15 @@ static void emit_conv_direct(emitter *e, const ir_node *n)
             q.sw, q.dw);
     wr_line(e->w, "}");
     wr_line(e->w, "}");
+    /* the finished rows, through the op fused into this one (if any) */
+    const char *at = e_fmt(e, "((b * %ld + o0 + k) * %ld + oy) * %ld + ox", OC, OH, OW);
+    const char *also = e_store_also(e, n);
     wr_line(e->w, "for (long k = 0; k < %ld; k++)", OCB);
-    wr_line(e->w, "for (long ox = 0; ox < %ld; ox++)", OW);
-    wr_line(e->w, "%s[((b * %ld + o0 + k) * %ld + oy) * %ld + ox] = %s;", e_store_ref(e, n), OC, OH,
-            OW, e_epilogue(e, n, "acc[k][ox]"));
+    wr_line(e->w, "for (long ox = 0; ox < %ld; ox++) {", OW);
+    wr_line(e->w, "const real v = acc[k][ox];");
+    if (also) wr_line(e->w, "%s[%s] = v;", also, at);
+    wr_line(e->w, "%s[%s] = %s;", e_store_ref(e, n), at, e_epilogue_at(e, n, "v", "o0 + k", at));
+    wr_line(e->w, "}");
     wr_line(e->w, "}");
     wr_line(e->w, "}");
 }
@@ -796,7 +815,8 @@ static void emit_max_pool(emitter *e, const ir_node *n)
     const ir_node *x = ir_get(e->g, n->in[0]);
     window_loops_open(e, x, e_dim(e, n, 2), e_dim(e, n, 3));
     emit_window_max(e, x, n, e_ref(e, n->in[0]));
-    wr_line(e->w, "%s[at] = m;", e_ref(e, n->id));
+    wr_line(e->w, "%s[at] = %s;", e_store_ref(e, n),
+            e_epilogue_at(e, n, "m", e_fmt(e, "bc %% %d", n->dim[1]), "at"));
     wr_line(e->w, "}");
 }
 
@@ -840,7 +860,13 @@ static void emit_avg_pool(emitter *e, const ir_node *n)
     wr_line(e->w, "s += %s[xi];", e_ref(e, n->in[0]));
     wr_line(e->w, "}");
     wr_line(e->w, "}");
-    wr_line(e->w, "%s[at] = s / %d;", e_ref(e, n->id), q.kh * q.kw);
+    if (e_has_epilogue(e, n)) {
+        wr_line(e->w, "const real v = s / %d;", q.kh * q.kw);
+        wr_line(e->w, "%s[at] = %s;", e_store_ref(e, n),
+                e_epilogue_at(e, n, "v", e_fmt(e, "bc %% %d", n->dim[1]), "at"));
+    } else {
+        wr_line(e->w, "%s[at] = s / %d;", e_ref(e, n->id), q.kh * q.kw);
+    }
     wr_line(e->w, "}");
 }
 

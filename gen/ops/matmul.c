@@ -76,7 +76,7 @@ static void emit_matmul(emitter *e, const ir_node *n)
 {
     long m, k, nn;
     concrete(e, n, &m, &k, &nn);
-    const char *c = e_ref(e, n->id);
+    const char *c = e_store_ref(e, n);
     switch (e_kernel(e, n)) {
     case KERN_BLAS:
         wr_line(
@@ -108,7 +108,10 @@ static void emit_matmul(emitter *e, const ir_node *n)
                     len +=
                         snprintf(buf + len, sizeof buf - (size_t)len, "%s%s * %s", p ? " + " : "",
                                  elem_a_at(e, n, m, k, i, p), elem_b_at(e, n, k, nn, p, j));
-                wr_line(e->w, "%s[%ld] = %s;", c, i * nn + j, buf);
+                /* with the fused op of the sum, straight-line too */
+                wr_line(e->w, "%s[%ld] = %s;", c, i * nn + j,
+                        e_epilogue_at(e, n, e_fmt(e, "(%s)", buf), e_fmt(e, "%ld", j),
+                                      e_fmt(e, "%ld", i * nn + j)));
             }
         break;
     case KERN_LOOP:
@@ -122,6 +125,10 @@ static void emit_matmul(emitter *e, const ir_node *n)
             wr_line(e->w, "for (long j = 0; j < %ld; j++) ci[j] += aip * %s;", nn,
                     elem_b(e, n, k, nn, "p", "j"));
             wr_line(e->w, "}");
+            if (e_has_epilogue(e, n)) /* the fused op on the finished row */
+                wr_line(e->w,
+                        "for (long j = 0; j < %ld; j++) { const real v = ci[j]; ci[j] = %s; }", nn,
+                        e_epilogue_at(e, n, "v", "j", e_fmt(e, "i * %ld + j", nn)));
             wr_line(e->w, "}");
         } else {
             /* B transposed: each C element is a dot product along rows of B */
@@ -130,11 +137,21 @@ static void emit_matmul(emitter *e, const ir_node *n)
             wr_line(e->w, "real s = 0;");
             wr_line(e->w, "for (long p = 0; p < %ld; p++) s += %s * %s;", k,
                     elem_a(e, n, m, k, "i", "p"), elem_b(e, n, k, nn, "p", "j"));
-            wr_line(e->w, "%s[i * %ld + j] = s;", c, nn);
+            wr_line(e->w, "%s[i * %ld + j] = %s;", c, nn,
+                    e_epilogue_at(e, n, "s", "j", e_fmt(e, "i * %ld + j", nn)));
             wr_line(e->w, "}");
             wr_line(e->w, "}");
         }
         break;
+    }
+    /* OpenBLAS's product: the fused op (bias, activation) on the finished values */
+    if (e_has_epilogue(e, n) && (e_kernel(e, n) == KERN_BLAS || e_kernel(e, n) == KERN_GEMV)) {
+        wr_line(e->w, "for (long i = 0; i < %ld; i++)", m);
+        wr_line(e->w, "for (long j = 0; j < %ld; j++) {", nn);
+        wr_line(e->w, "const real v = %s[i * %ld + j];", c, nn);
+        wr_line(e->w, "%s[i * %ld + j] = %s;", c, nn,
+                e_epilogue_at(e, n, "v", "j", e_fmt(e, "i * %ld + j", nn)));
+        wr_line(e->w, "}");
     }
 }
 

@@ -201,6 +201,15 @@ static int shape_like_x(ir_graph *g, ir_node *n, char *err, size_t errsize)
     return 0;
 }
 
+/* Stores xhat = v at index i, or through the epilogue the fused op of it
+ * (beside xhat itself when the backward reads xhat) */
+static void store_xhat(emitter *e, const ir_node *n, const char *i)
+{
+    const char *also = e_store_also(e, n);
+    if (also) wr_line(e->w, "%s[%s] = v;", also, i);
+    wr_line(e->w, "%s[%s] = %s;", e_store_ref(e, n), i, e_epilogue_at(e, n, "v", "c", i));
+}
+
 static void emit_bn_norm(emitter *e, const ir_node *n)
 {
     const ir_node *x = ir_get(e->g, n->in[0]);
@@ -208,15 +217,18 @@ static void emit_bn_norm(emitter *e, const ir_node *n)
     bn_layout l = layout(e, x);
     if (row_major(&l)) {
         wr_line(e->w, "for (long b = 0; b < %ld; b++)", l.rows);
-        wr_line(e->w, "    for (long c = 0; c < %ld; c++)", l.channels);
-        wr_line(e->w, "        %s[b * %ld + c] = (%s[b * %ld + c] - %s[c]) * %s[%ld + c];",
-                e_ref(e, n->id), l.channels, e_ref(e, x->id), l.channels, st, st, l.channels);
+        wr_line(e->w, "for (long c = 0; c < %ld; c++) {", l.channels);
+        wr_line(e->w, "const real v = (%s[b * %ld + c] - %s[c]) * %s[%ld + c];", e_ref(e, x->id),
+                l.channels, st, st, l.channels);
+        store_xhat(e, n, e_fmt(e, "b * %ld + c", l.channels));
+        wr_line(e->w, "}");
         return;
     }
     wr_line(e->w, "for (long c = 0; c < %ld; c++) {", l.channels);
     wr_line(e->w, "const real mean = %s[c], invstd = %s[%ld + c];", st, st, l.channels);
     open_channel_loops(e, &l);
-    wr_line(e->w, "%s[i] = (%s[i] - mean) * invstd;", e_ref(e, n->id), e_ref(e, x->id));
+    wr_line(e->w, "const real v = (%s[i] - mean) * invstd;", e_ref(e, x->id));
+    store_xhat(e, n, "i");
     close_channel_loops(e, &l);
     wr_line(e->w, "}");
 }
