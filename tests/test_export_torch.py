@@ -123,12 +123,17 @@ def compare(label, folder, net, inputs, pred_csv):
                f"({inputs.shape[0]} rows, max diff {diff:.2e})")
 
 
+def build_example(trainc, name, out):
+    """Builds models/<name>.lua into out; out, or None (reported) if it fails."""
+    r = subprocess.run([trainc, "build", "-q", os.path.join(ROOT, f"models/{name}.lua"), "-o", out],
+                       capture_output=True, text=True)
+    report(r.returncode == 0, f"{name} builds", r.stderr[-400:])
+    return None if r.returncode else out
+
+
 def fashion(trainc, base):
-    out = os.path.join(base, "fashion")
-    r = subprocess.run([trainc, "build", "-q", os.path.join(ROOT, "models/fashion_mlp.lua"),
-                        "-o", out], capture_output=True, text=True)
-    report(r.returncode == 0, "fashion_mlp builds", r.stderr[-400:])
-    if r.returncode:
+    out = build_example(trainc, "fashion_mlp", os.path.join(base, "fashion"))
+    if out is None:
         return
     if run(["./fashion_mlp", "train", "--limit", "6400", "--epochs", "1", "--quiet"], out) is None:
         return
@@ -171,11 +176,8 @@ def fashion(trainc, base):
 def fashion_cnn(trainc, base):
     """A batch-norm CNN: the export holds the running statistics and
     num_batches_tracked, so the strict load of a torch BatchNorm net works."""
-    out = os.path.join(base, "cnn")
-    r = subprocess.run([trainc, "build", "-q", os.path.join(ROOT, "models/fashion_cnn.lua"),
-                        "-o", out], capture_output=True, text=True)
-    report(r.returncode == 0, "fashion_cnn builds", r.stderr[-400:])
-    if r.returncode:
+    out = build_example(trainc, "fashion_cnn", os.path.join(base, "cnn"))
+    if out is None:
         return
     steps = 10
     for args in (["./fashion_cnn", "train", "--limit", str(64 * steps), "--epochs", "1", "--quiet"],
