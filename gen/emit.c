@@ -151,29 +151,22 @@ void e_epilogue_begin(emitter *e, const ir_node *n)
     wr_line(e->w, "}");
 }
 
-/* The expression of chain node x of producer n's epilogue: src's element is
- * val, and so is the node `absorbed` (a folded batch norm's affine part) */
-static const char *epi_expand(emitter *e, const ir_node *n, const ir_node *x, int src, int absorbed,
-                              const char *val, const char *chan, const char *idx)
+/* The expression of node n with its placeholders replaced: P Q by the
+ * attributes, an input A B C by its value when it is a constant, else by
+ * the text operand() gives for it (the one place the letters are read) */
+typedef const char *(*operand_text)(emitter *e, const ir_node *x, void *ctx);
+static const char *subst_cexpr(emitter *e, const ir_node *n, const char *cexpr,
+                               operand_text operand, void *ctx)
 {
-    if (x->id == absorbed) return val;
-    const char *cexpr = elementwise_expr(x);
     writer w;
     wr_init(&w);
     for (const char *s = cexpr; *s; s++) {
         int alone = (s == cexpr || !word_char(s[-1])) && !word_char(s[1]);
-        if (alone && (*s == 'A' || *s == 'B' || *s == 'C') && *s - 'A' < x->nin) {
-            const ir_node *a = ir_get(e->g, x->in[*s - 'A']);
-            if (a->id == src || a->id == absorbed)
-                wr_raw(&w, val);
-            else if (a->kind == K_CONST)
-                wr_raw(&w, e_lit(e, a->f[0]));
-            else if (e->pv->inlined[a->id] >= 0)
-                wr_raw(&w, e_fmt(e, "(%s)", epi_expand(e, n, a, src, absorbed, val, chan, idx)));
-            else
-                wr_raw(&w, e_fmt(e, "%s[%s]", a->name, plan_per_channel(a, n) ? chan : idx));
+        if (alone && (*s == 'A' || *s == 'B' || *s == 'C') && *s - 'A' < n->nin) {
+            const ir_node *x = ir_get(e->g, n->in[*s - 'A']);
+            wr_raw(&w, x->kind == K_CONST ? e_lit(e, x->f[0]) : operand(e, x, ctx));
         } else if (alone && (*s == 'P' || *s == 'Q')) {
-            wr_raw(&w, e_lit(e, x->f[*s - 'P']));
+            wr_raw(&w, e_lit(e, n->f[*s - 'P']));
         } else {
             char c[2] = {*s, 0};
             wr_raw(&w, c);
@@ -183,6 +176,32 @@ static const char *epi_expand(emitter *e, const ir_node *n, const ir_node *x, in
     const char *r = arena_strdup(e->g->A, t);
     free(t);
     return r;
+}
+
+/* An epilogue of producer n: src's element (and the node `absorbed`, a
+ * folded batch norm's affine part) is val; other inputs are read at chan
+ * when per channel, else at idx */
+typedef struct epi_ctx {
+    const ir_node *n;
+    int src, absorbed;
+    const char *val, *chan, *idx;
+} epi_ctx;
+
+static const char *epi_expand(emitter *e, const ir_node *x, epi_ctx *c);
+
+static const char *epi_operand(emitter *e, const ir_node *a, void *ctx)
+{
+    epi_ctx *c = ctx;
+    if (a->id == c->src || a->id == c->absorbed) return c->val;
+    if (e->pv->inlined[a->id] >= 0) return e_fmt(e, "(%s)", epi_expand(e, a, c));
+    return e_fmt(e, "%s[%s]", a->name, plan_per_channel(a, c->n) ? c->chan : c->idx);
+}
+
+/* The expression of chain node x of the epilogue */
+static const char *epi_expand(emitter *e, const ir_node *x, epi_ctx *c)
+{
+    if (x->id == c->absorbed) return c->val;
+    return subst_cexpr(e, x, elementwise_expr(x), epi_operand, c);
 }
 
 const char *e_epilogue_at(emitter *e, const ir_node *n, const char *v, const char *chan,
@@ -195,7 +214,8 @@ const char *e_epilogue_at(emitter *e, const ir_node *n, const char *v, const cha
     const char *val = v;
     if (bn >= 0) val = e_fmt(e, "(%s * fold_s[%s] + fold_t[%s])", v, chan, chan);
     if (a == bn || a == absorbed) return val;
-    return epi_expand(e, n, ir_get(e->g, a), bn >= 0 ? bn : n->id, absorbed, val, chan, idx);
+    epi_ctx c = {n, bn >= 0 ? bn : n->id, absorbed, val, chan, idx};
+    return epi_expand(e, ir_get(e->g, a), &c);
 }
 
 const char *e_epilogue(emitter *e, const ir_node *n, const char *v)
@@ -356,50 +376,31 @@ static void nest_emit(emitter *e, const nest *l, const char *body, int unroll)
     for (int i = 0; i < l->rank; i++) wr_line(e->w, "}");
 }
 
-/* The expression of node n with its placeholders replaced: A B C by the
- * inputs' elements (operands of the nest, "name[@k]"), or by the expression
- * of an input fused into this loop; P Q by the attributes. */
+/* An input of a loop nest: an input fused into this loop is its own
+ * expression, any other is an operand of the nest ("name[@k]") */
+static const char *expand(emitter *e, nest *l, const ir_node *n, const char *cexpr);
+
+static const char *nest_input(emitter *e, const ir_node *x, void *ctx)
+{
+    nest *l = ctx;
+    if (e->pv->inlined[x->id] >= 0) return e_fmt(e, "(%s)", expand(e, l, x, elementwise_expr(x)));
+    int k;
+    for (k = 1; k < l->nops; k++)
+        if (l->op_node[k] == x->id) break;
+    if (k == l->nops) {
+        if (l->nops == NEST_MAX_OPS) {
+            fprintf(stderr, "trainc: internal error: fused loop has too many inputs\n");
+            abort();
+        }
+        l->op_node[l->nops] = x->id;
+        nest_operand(l, e, x);
+    }
+    return e_fmt(e, "%s[@%d]", x->name, k);
+}
+
 static const char *expand(emitter *e, nest *l, const ir_node *n, const char *cexpr)
 {
-    writer w;
-    wr_init(&w);
-    for (const char *s = cexpr; *s; s++) {
-        int word_start =
-            s == cexpr || !(s[-1] == '_' || (s[-1] >= 'a' && s[-1] <= 'z') ||
-                            (s[-1] >= 'A' && s[-1] <= 'Z') || (s[-1] >= '0' && s[-1] <= '9'));
-        int word_end = !(s[1] == '_' || (s[1] >= 'a' && s[1] <= 'z') ||
-                         (s[1] >= 'A' && s[1] <= 'Z') || (s[1] >= '0' && s[1] <= '9'));
-        if (word_start && word_end && (*s == 'A' || *s == 'B' || *s == 'C') && *s - 'A' < n->nin) {
-            const ir_node *x = ir_get(e->g, n->in[*s - 'A']);
-            if (x->kind == K_CONST) {
-                wr_raw(&w, e_lit(e, x->f[0]));
-            } else if (e->pv->inlined[x->id] >= 0) {
-                wr_raw(&w, e_fmt(e, "(%s)", expand(e, l, x, elementwise_expr(x))));
-            } else {
-                int k;
-                for (k = 1; k < l->nops; k++)
-                    if (l->op_node[k] == x->id) break;
-                if (k == l->nops) {
-                    if (l->nops == NEST_MAX_OPS) {
-                        fprintf(stderr, "trainc: internal error: fused loop has too many inputs\n");
-                        abort();
-                    }
-                    l->op_node[l->nops] = x->id;
-                    nest_operand(l, e, x);
-                }
-                wr_raw(&w, e_fmt(e, "%s[@%d]", x->name, k));
-            }
-        } else if (word_start && word_end && (*s == 'P' || *s == 'Q')) {
-            wr_raw(&w, e_lit(e, n->f[*s - 'P']));
-        } else {
-            char c[2] = {*s, 0};
-            wr_raw(&w, c);
-        }
-    }
-    char *t = wr_take(&w);
-    const char *r = arena_strdup(e->g->A, t);
-    free(t);
-    return r;
+    return subst_cexpr(e, n, cexpr, nest_input, l);
 }
 
 void e_elementwise(emitter *e, const ir_node *n, const char *cexpr)
