@@ -14,6 +14,7 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <unistd.h>
+#include <zlib.h>
 
 #include "rt.h"
 
@@ -37,6 +38,22 @@ static inline const char *fuzz_file(int slot, const uint8_t *data, size_t size)
         abort();
     }
     return path[slot];
+}
+
+/* The path of a checksummed trainer file (weights, checkpoint) holding
+ * data[0..size); when fix_crc, its last 4 bytes are first set to the CRC32
+ * of the rest, so mutations get past the checksum to the code behind it. */
+static inline const char *fuzz_crc_file(const uint8_t *data, size_t size, int fix_crc)
+{
+    uint8_t *file = malloc(size + 1);
+    memcpy(file, data, size);
+    if (fix_crc && size >= 4) {
+        uint32_t crc = (uint32_t)crc32(0L, file, (uInt)(size - 4));
+        memcpy(file + size - 4, &crc, 4);
+    }
+    const char *path = fuzz_file(0, file, size);
+    free(file);
+    return path;
 }
 
 /* A broken promise: say which and stop (libFuzzer keeps the input). */

@@ -4,8 +4,6 @@
  * the file (to get past the checksum), then the file.
  * A checkpoint the loader accepts is one the trainer can go on from: its
  * data order is a permutation of the rows and its position within them. */
-#include <zlib.h>
-
 #include "fuzz.h"
 
 #define HASH "0123456789abcdef"
@@ -17,14 +15,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     int64_t n_order = data[2] / 2 % 9;
     int fix_crc = data[3] & 1;
     data += 4, size -= 4;
-    uint8_t *file = malloc(size + 1);
-    memcpy(file, data, size);
-    if (fix_crc && size >= 4) {
-        uint32_t crc = (uint32_t)crc32(0L, file, (uInt)(size - 4));
-        memcpy(file + size - 4, &crc, 4);
-    }
-    const char *path = fuzz_file(0, file, size);
-    free(file);
+    const char *path = fuzz_crc_file(data, size, fix_crc);
     rt_checkpoint c;
     memset(&c, 0, sizeof c);
     c.order = n_order ? malloc((size_t)n_order * sizeof(int32_t)) : NULL;

@@ -2,8 +2,6 @@
  * 1 + b0 % 16; statistics 2 * (b1 % 3)), a byte whose bit 0 asks the target
  * to write a correct CRC32 over the file before reading it (so mutations get
  * past the checksum to the code behind it), then the file. */
-#include <zlib.h>
-
 #include "fuzz.h"
 
 #define HASH "0123456789abcdef"
@@ -14,14 +12,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     long n_params = 1 + data[0] % 16, n_stats = 2 * (data[1] % 3);
     int fix_crc = data[2] & 1;
     data += 3, size -= 3;
-    uint8_t *file = malloc(size + 1);
-    memcpy(file, data, size);
-    if (fix_crc && size >= 4) {
-        uint32_t crc = (uint32_t)crc32(0L, file, (uInt)(size - 4));
-        memcpy(file + size - 4, &crc, 4);
-    }
-    const char *path = fuzz_file(0, file, size);
-    free(file);
+    const char *path = fuzz_crc_file(data, size, fix_crc);
     rt_weights w = {malloc((size_t)n_params * sizeof(real)), n_params,
                     n_stats ? malloc((size_t)n_stats * sizeof(real)) : NULL, n_stats};
     rt_error err;
