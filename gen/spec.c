@@ -723,7 +723,7 @@ static int layer_param(lua_State *L, const char *layer, const char *what, int c,
     return id;
 }
 
-/* batch_norm(x, { eps = 1e-5, momentum = 0.1, affine = true, name = "bn1" }):
+/* batch_norm(x, { eps = 1e-5, momentum = 0.1 | "cumulative", affine = true, name = "bn1" }):
  * torch.nn.BatchNorm1d over the features of [rows x features] (or channels
  * of [rows x C x L]) and BatchNorm2d over the channels of [rows x C x H x W]. */
 static int dsl_batch_norm(lua_State *L)
@@ -741,10 +741,23 @@ static int dsl_batch_norm(lua_State *L)
                           "batch_norm: input must be [rows x features] or [rows x channels x ...], "
                           "got %s",
                           ir_shape_str(xn, sh, sizeof sh));
-    double eps = opt_number(L, 2, "eps", 1e-5), momentum = opt_number(L, 2, "momentum", 0.1);
+    double eps = opt_number(L, 2, "eps", 1e-5), momentum = BN_CUMULATIVE;
     if (!(eps > 0)) return spec_error(L, "batch_norm: eps = %g; it must be > 0", eps);
-    if (!(momentum >= 0 && momentum <= 1))
-        return spec_error(L, "batch_norm: momentum = %g; it must be in [0, 1]", momentum);
+    /* momentum = "cumulative" is torch's momentum=None (a Lua table cannot
+     * hold None): the running statistics average every batch so far */
+    if (lua_istable(L, 2) && lua_getfield(L, 2, "momentum") == LUA_TSTRING) {
+        if (strcmp(lua_tostring(L, -1), "cumulative") != 0)
+            return spec_error(L,
+                              "batch_norm: momentum = \"%s\"; it must be a number in [0, 1] or "
+                              "\"cumulative\"",
+                              lua_tostring(L, -1));
+    } else {
+        momentum = opt_number(L, 2, "momentum", 0.1);
+        if (!(momentum >= 0 && momentum <= 1))
+            return spec_error(L, "batch_norm: momentum = %g; it must be in [0, 1] or \"cumulative\"",
+                              momentum);
+    }
+    lua_settop(L, 2);
     int affine = opt_bool(L, 2, "affine", 1);
     char defname[32];
     snprintf(defname, sizeof defname, "batch_norm%d", ++s->bn_count);

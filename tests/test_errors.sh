@@ -259,6 +259,9 @@ expect "norm: a batch_norm option typo suggests the right one" 2 \
     "bn_typo.lua:5:|unknown option 'momentun'|did you mean 'momentum'?" gen bn_typo
 model_with bn_mom 'local h = batch_norm(x, { momentum = 2 })'
 expect "norm: batch_norm momentum outside [0, 1] is refused" 2 "bn_mom.lua:5:|momentum = 2" gen bn_mom
+model_with bn_mom_word 'local h = batch_norm(x, { momentum = "none" })'
+expect "norm: batch_norm momentum as a word other than \"cumulative\" is refused" 2 \
+    'bn_mom_word.lua:5:|momentum = "none"|"cumulative"' gen bn_mom_word
 model_with bn_eps 'local h = batch_norm(x, { eps = 0 })'
 expect "norm: batch_norm eps = 0 is refused" 2 "bn_eps.lua:5:|eps = 0|> 0" gen bn_eps
 model_with bn_name 'local a = batch_norm(x, { name = "bn" })' 'local b = batch_norm(x, { name = "bn" })'

@@ -81,10 +81,11 @@ local z = linear(h, 3, { name = "fc2", dropconnect = 0.3 })""", "sgd { lr = 0.2,
     "bn2d_dropout": (12, """local h = reshape(linear(x, 12, { name = "fc1" }), { 3, 2, 2 })
 h = dropout(flatten(relu(batch_norm(h, { name = "bn1" }))), 0.25)
 local z = linear(h, 3, { name = "fc2" })""", "adam { lr = 0.01 }"),
-    # no affine part, other eps and momentum, two layers of BN
+    # no affine part, other eps and momentum, two layers of BN, the second
+    # a cumulative average (torch's momentum=None)
     "bn_noaffine": (6, """local h = batch_norm(linear(x, 8, { name = "fc1" }), { affine = false, eps = 1e-3, momentum = 0.05 })
 local z = linear(tanh(h), 3, { name = "fc2" })
-z = batch_norm(z, { name = "bn2" })""", "sgd { lr = 0.1 }"),
+z = batch_norm(z, { name = "bn2", momentum = "cumulative" })""", "sgd { lr = 0.1 }"),
     # weight decay and gradient clipping leave the running statistics alone
     "bn_decay_clip": (6, """local h = dropout(relu(batch_norm(linear(x, 8, { name = "fc1" }), { name = "bn1" })), 0.2)
 local z = linear(h, 3, { name = "fc2" })""", "sgd { lr = 0.2, momentum = 0.9, weight_decay = 0.05 }"),
@@ -105,7 +106,7 @@ class Net(nn.Module):
         else:
             self.fc1, self.fc2 = nn.Linear(6, 8), nn.Linear(8, 3)
             self.bn0 = nn.BatchNorm1d(8, eps=1e-3, momentum=0.05, affine=False)
-            self.bn2 = nn.BatchNorm1d(3)
+            self.bn2 = nn.BatchNorm1d(3, momentum=None)
         self.to(dtype)
         self.dtype = dtype
 
@@ -189,13 +190,14 @@ def close(a, b, tol):
     return err <= tol[0], f"max relative error {err:.3g}"
 
 
-def torch_case(name, dtype, init, feats, step_offset=0, momentum=None):
-    """step_offset, momentum: wrong on purpose, for the negative controls"""
+def torch_case(name, dtype, init, feats, step_offset=0, momenta=None):
+    """step_offset, momenta ({layer: momentum}): wrong on purpose, for the
+    negative controls"""
     tdt = torch.float32 if dtype == "float" else torch.float64
     torch.manual_seed(0)
     net = Net(name, tdt)
-    if momentum is not None:
-        net.bn1.momentum = momentum
+    for layer, m in (momenta or {}).items():
+        getattr(net, layer).momentum = m
     named = net.named()
     with torch.no_grad():
         for k, t in named.items():
@@ -272,11 +274,15 @@ def check_training(base):
                 losses2, tfinal2, _, _ = torch_case(name, dtype, init, feats, step_offset=1)
                 ok, detail = close(rows["loss"][1:], losses2, tol)
                 report(not ok, f"{what}: negative: torch with the masks of the next step does not match", detail)
-                losses2, tfinal2, _, _ = torch_case(name, dtype, init, feats, momentum=0.1)
+                losses2, tfinal2, _, _ = torch_case(name, dtype, init, feats, momenta={"bn1": 0.1})
                 ok, detail = close(final["bn1.running_var"], tfinal2["bn1.running_var"], tol)
                 report(not ok, f"{what}: negative: torch with momentum 0.1 for 0.2 has other running statistics", detail)
                 ok, detail = close(rows["loss"][1:], losses2, tol)
                 report(ok, f"{what}: ... and the same losses (the momentum only moves the running statistics)", detail)
+            if name == "bn_noaffine" and dtype == "float":
+                _, tfinal2, _, _ = torch_case(name, dtype, init, feats, momenta={"bn2": 0.1})
+                ok, detail = close(final["bn2.running_var"], tfinal2["bn2.running_var"], tol)
+                report(not ok, f"{what}: negative: torch with momentum 0.1 for None (cumulative) has other running statistics", detail)
 
 
 def check_dropout_statistics(base):

@@ -72,16 +72,47 @@ static int row_major(const bn_layout *l)
 
 /* ---- batch_norm_stats(x, running_mean, running_var) -> [2 x C] ---- */
 
+/* The end of the training comment: how the running statistics move over
+ * a batch of count values per channel */
+static void running_comment(emitter *e, const ir_node *n, long count)
+{
+    if (n->f[1] == BN_CUMULATIVE) {
+        wr_line(e->w, " * double; the running statistics average every batch's mean and the");
+        wr_line(e->w, " * unbiased variance (x %ld/%ld), as torch.nn.BatchNorm with momentum=None */",
+                count, count - 1);
+        return;
+    }
+    wr_line(e->w, " * double; the running statistics move by momentum %g toward the mean and",
+            n->f[1]);
+    wr_line(e->w, " * the unbiased variance (x %ld/%ld), as torch.nn.BatchNorm */", count,
+            count - 1);
+}
+
+/* running = (1 - m) running + m batch, for channel c whose batch mean is
+ * the double `mean` and whose sum of squared deviations is `sq` */
+static void running_update(emitter *e, const ir_node *n, const char *mean, const char *sq,
+                           long count)
+{
+    const char *rm = e_ref(e, n->in[1]), *rv = e_ref(e, n->in[2]);
+    if (n->f[1] == BN_CUMULATIVE) {
+        wr_line(e->w, "%s[c] = (real)(momentum * %s + (1 - momentum) * %s[c]);", rm, mean, rm);
+        wr_line(e->w, "%s[c] = (real)(momentum * (%s / %ld.0) + (1 - momentum) * %s[c]);", rv, sq,
+                count - 1, rv);
+        return;
+    }
+    double m = n->f[1];
+    wr_line(e->w, "%s[c] = (real)(%.17g * %s + %.17g * %s[c]);", rm, m, mean, 1 - m, rm);
+    wr_line(e->w, "%s[c] = (real)(%.17g * (%s / %ld.0) + %.17g * %s[c]);", rv, m, sq, count - 1,
+            1 - m, rv);
+}
+
 static void emit_bn_stats_rows(emitter *e, const ir_node *n, const bn_layout *l)
 {
     const char *st = e_ref(e, n->id), *xs = e_ref(e, n->in[0]);
-    const char *rm = e_ref(e, n->in[1]), *rv = e_ref(e, n->in[2]);
     long r = l->rows, c = l->channels;
-    double m = n->f[1];
     wr_line(e->w, "/* train: mean and biased variance of each feature over the %ld rows, summed in",
             r);
-    wr_line(e->w, " * double; the running statistics move by momentum %g toward the mean and", m);
-    wr_line(e->w, " * the unbiased variance (x %ld/%ld), as torch.nn.BatchNorm */", r, r - 1);
+    running_comment(e, n, r);
     wr_line(e->w, "double s[%ld] = {0}, q[%ld] = {0};", c, c);
     wr_line(e->w, "for (long b = 0; b < %ld; b++)", r);
     wr_line(e->w, "    for (long c = 0; c < %ld; c++) s[c] += %s[b * %ld + c];", c, xs, c);
@@ -94,9 +125,7 @@ static void emit_bn_stats_rows(emitter *e, const ir_node *n, const bn_layout *l)
     wr_line(e->w, "for (long c = 0; c < %ld; c++) {", c);
     wr_line(e->w, "%s[c] = (real)s[c];", st);
     wr_line(e->w, "%s[%ld + c] = (real)(1 / sqrt(q[c] / %ld.0 + %.17g));", st, c, r, n->f[0]);
-    wr_line(e->w, "%s[c] = (real)(%.17g * s[c] + %.17g * %s[c]);", rm, m, 1 - m, rm);
-    wr_line(e->w, "%s[c] = (real)(%.17g * (q[c] / %ld.0) + %.17g * %s[c]);", rv, m, r - 1, 1 - m,
-            rv);
+    running_update(e, n, "s[c]", "q[c]", r);
     wr_line(e->w, "}");
 }
 
@@ -136,7 +165,7 @@ static void emit_bn_stats(emitter *e, const ir_node *n)
     const char *st = e_ref(e, n->id), *xs = e_ref(e, x->id);
     const char *rm = e_ref(e, n->in[1]), *rv = e_ref(e, n->in[2]);
     bn_layout l = layout(e, x);
-    double eps = n->f[0], m = n->f[1];
+    double eps = n->f[0];
     if (e->pv->mode == PLAN_EVAL) {
         wr_line(e->w,
                 "/* eval: the running statistics (the batch count moves in training only) */");
@@ -149,6 +178,9 @@ static void emit_bn_stats(emitter *e, const ir_node *n)
         return;
     }
     wr_line(e->w, "%s[0] += 1; /* num_batches_tracked */", e_ref(e, n->in[3]));
+    if (n->f[1] == BN_CUMULATIVE)
+        wr_line(e->w, "const double momentum = 1 / (double)%s[0]; /* cumulative average */",
+                e_ref(e, n->in[3]));
     long count = l.rows * l.inner;
     if (row_major(&l)) {
         emit_bn_stats_rows(e, n, &l);
@@ -156,18 +188,14 @@ static void emit_bn_stats(emitter *e, const ir_node *n)
     }
     wr_line(e->w, "/* train: mean and biased variance of the %ld values of each channel, summed in",
             count);
-    wr_line(e->w, " * double; the running statistics move by momentum %g toward the mean and", m);
-    wr_line(e->w, " * the unbiased variance (x %ld/%ld), as torch.nn.BatchNorm */", count,
-            count - 1);
+    running_comment(e, n, count);
     wr_line(e->w, "for (long c = 0; c < %ld; c++) {", l.channels);
     channel_sum(e, &l, "s", e_fmt(e, "%s[base + k]", xs));
     wr_line(e->w, "const double mean = s / %ld.0;", count);
     channel_sum(e, &l, "q", e_fmt(e, "(%s[base + k] - mean) * (%s[base + k] - mean)", xs, xs));
     wr_line(e->w, "%s[c] = (real)mean;", st);
     wr_line(e->w, "%s[%ld + c] = (real)(1 / sqrt(q / %ld.0 + %.17g));", st, l.channels, count, eps);
-    wr_line(e->w, "%s[c] = (real)(%.17g * mean + %.17g * %s[c]);", rm, m, 1 - m, rm);
-    wr_line(e->w, "%s[c] = (real)(%.17g * (q / %ld.0) + %.17g * %s[c]);", rv, m, count - 1, 1 - m,
-            rv);
+    running_update(e, n, "mean", "q", count);
     wr_line(e->w, "}");
 }
 
