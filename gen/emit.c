@@ -1059,11 +1059,12 @@ int emit_folder(ir_graph *g, const plan *p, const emit_options *o, char *err, si
     for (int i = 0; i < g->n; i++) {
         const ir_node *n = ir_get(g, i);
         if (n->kind != K_PARAM) continue;
-        wr_line(&w, "{%s, P_%s, %ldL, %d, {%d, %d, %d, %d}, %d, %d},", c_string(A, n->label),
+        wr_line(&w, "{%s, P_%s, %ldL, %d, {%d, %d, %d, %d}, %d, %d, %d},", c_string(A, n->label),
                 upper(A, n->name), ir_numel(n, 1), n->rank, n->dim[0], n->rank > 1 ? n->dim[1] : 0,
-                n->rank > 2 ? n->dim[2] : 0, n->rank > 3 ? n->dim[3] : 0, n->trainable, n->buffer);
+                n->rank > 2 ? n->dim[2] : 0, n->rank > 3 ? n->dim[3] : 0, n->trainable, n->buffer,
+                n->count);
     }
-    if (!ntensors) wr_line(&w, "{NULL, 0, 0, 0, {0, 0, 0, 0}, 0, 0},");
+    if (!ntensors) wr_line(&w, "{NULL, 0, 0, 0, {0, 0, 0, 0}, 0, 0, 0},");
     wr_line(&w, "};");
     wr_line(&w, "const int model_n_param_tensors = %d;", ntensors);
     wr_blank(&w);

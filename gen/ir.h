@@ -151,6 +151,7 @@ typedef struct ir_node {
     int trainable; /* K_PARAM */
     int buffer;    /* K_PARAM: a running statistic (PyTorch's "buffer"): updated by the
                     * training step itself, never by the optimizer; trainable = 0 */
+    int count;     /* K_PARAM: a whole-number buffer (num_batches_tracked): int64 in exports */
     double group_lr, group_wd; /* K_PARAM: its optimizer group's lr and weight decay (NAN: the optimizer's) */
 } ir_node;
 

@@ -774,6 +774,7 @@ static int dsl_batch_norm(lua_State *L)
     /* torch's num_batches_tracked: the training batches normalised so far,
      * a scalar in the element type (exact to 2^24 batches in float) */
     int nb = layer_param(L, name, "num_batches_tracked", 0, 0, "zero (batches counted)");
+    ir_get(s->g, nb)->count = 1;
     for (int k = 0; k < 3; k++) {
         ir_node *r = ir_get(s->g, k == 0 ? rm : k == 1 ? rv : nb);
         r->trainable = 0;

@@ -164,10 +164,15 @@ void rt_data_gather(const rt_dataset *ds, const int32_t *idx, int32_t b, real *x
 /* ---- files ---- */
 /* Writes a NumPy .npy file (C order, dtype of real) atomically. */
 int rt_npy_write(const char *path, const real *data, int rank, const int64_t *dims, rt_error *err);
+/* ... of int64 (little-endian '<i8'), from whole numbers kept as real (counts) */
+int rt_npy_write_int64(const char *path, const real *data, int rank, const int64_t *dims,
+                       rt_error *err);
 /* Reads a .npy file of float32/float64 into data (count must equal the file's). */
 int rt_npy_read(const char *path, real *data, int64_t count, rt_error *err);
-/* ... and refuses any other shape than dims[0..rank) (loading parameters). */
-int rt_npy_read_shaped(const char *path, real *data, int rank, const int64_t *dims, rt_error *err);
+/* ... and refuses any other shape than dims[0..rank) (loading parameters;
+ * an integer array only for a count, whose values must be whole and >= 0). */
+int rt_npy_read_shaped(const char *path, real *data, int rank, const int64_t *dims, int count,
+                       rt_error *err);
 
 /* A .npy file opened and its header checked (versions 1.0-3.0, C order,
  * float32/64 and (u)int8-64 in either byte order, its size against the
@@ -232,6 +237,8 @@ typedef struct rt_param_info {
     int dim[4];
     int trainable; /* 0: frozen, the optimizer leaves it as loaded */
     int buffer;    /* 1: a running statistic (batch norm): not trained, checked or traced */
+    int count;     /* 1: an integer count kept as real (batch norm's num_batches_tracked):
+                      exported as int64, loaded from integers or floats, never negative */
 } rt_param_info;
 
 /* Parameters by name (fine-tuning, transfer learning). Each DIR/<name>.npy
@@ -239,12 +246,12 @@ typedef struct rt_param_info {
 int rt_params_load_npy_dir(const char *dir, const rt_param_info *params, int n, real *buf,
                            int *loaded, rt_error *err);
 /* A safetensors file: every tensor in it must be a parameter of that name,
- * shape and dtype F32/F64, all checked before any is read; the message says
- * what was wrong. */
+ * shape and dtype F32/F64 (a count also I64), all checked before any is
+ * read; the message says what was wrong. */
 int rt_safetensors_load(const char *path, const rt_param_info *params, int n, real *buf,
                         int *loaded, rt_error *err);
-/* Writes the parameters (sorted by name) as safetensors, atomically; meta is
- * NULL or key, value, ..., NULL for "__metadata__". */
+/* Writes the parameters (sorted by name) as safetensors, atomically, counts
+ * as I64; meta is NULL or key, value, ..., NULL for "__metadata__". */
 int rt_safetensors_save(const char *path, const rt_param_info *params, int n, const real *buf,
                         const char *const *meta, rt_error *err);
 

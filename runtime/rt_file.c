@@ -228,7 +228,9 @@ static void swap_bytes(void *data, size_t count, size_t size)
         }
 }
 
-int rt_npy_write(const char *path, const real *data, int rank, const int64_t *dims, rt_error *err)
+/* data: count elements of kind 'f' or 'i' and esize bytes, in host order */
+static int npy_write(const char *path, const void *data, char kind, int esize, int rank,
+                     const int64_t *dims, rt_error *err)
 {
     if (rank < 0 || rank > RT_NPY_MAX_RANK)
         return rt_fail(err, "%s: cannot write an array of rank %d", path, rank);
@@ -236,12 +238,12 @@ int rt_npy_write(const char *path, const real *data, int rank, const int64_t *di
      * padded with spaces so the data starts at a multiple of 64 bytes. */
     char head[10 + 64 * 20];
     int len = snprintf(head + 10, sizeof head - 10,
-                       "{'descr': '<f%d', 'fortran_order': False, 'shape': (", (int)sizeof(real));
+                       "{'descr': '<%c%d', 'fortran_order': False, 'shape': (", kind, esize);
     size_t count = 1;
     for (int i = 0; i < rank; i++) {
         if (dims[i] < 0)
             return rt_fail(err, "%s: dimension %d is negative (%lld)", path, i, (long long)dims[i]);
-        if (dims[i] > 0 && count > SIZE_MAX / sizeof(real) / (size_t)dims[i])
+        if (dims[i] > 0 && count > SIZE_MAX / (size_t)esize / (size_t)dims[i])
             return rt_fail(err, "%s: array too large", path);
         count *= (size_t)dims[i];
         len += snprintf(head + 10 + len, sizeof head - 10 - (size_t)len, "%s%lld", i ? ", " : "",
@@ -260,15 +262,38 @@ int rt_npy_write(const char *path, const real *data, int rank, const int64_t *di
     head[8] = (char)(hlen & 0xff);
     head[9] = (char)(hlen >> 8);
 
-    part parts[2] = {{head, padded}, {data, count * sizeof(real)}};
+    part parts[2] = {{head, padded}, {data, count * (size_t)esize}};
     if (host_is_little_endian()) return write_atomic_parts(path, parts, 2, err);
-    real *le = malloc(count * sizeof(real) + 1);
+    void *le = malloc(count * (size_t)esize + 1);
     if (!le) return rt_fail(err, "%s: out of memory", path);
-    memcpy(le, data, count * sizeof(real));
-    swap_bytes(le, count, sizeof(real));
+    memcpy(le, data, count * (size_t)esize);
+    swap_bytes(le, count, (size_t)esize);
     parts[1].buf = le;
     int rc = write_atomic_parts(path, parts, 2, err);
     free(le);
+    return rc;
+}
+
+int rt_npy_write(const char *path, const real *data, int rank, const int64_t *dims, rt_error *err)
+{
+    return npy_write(path, data, 'f', (int)sizeof(real), rank, dims, err);
+}
+
+static int64_t count_value(real v)
+{
+    return (int64_t)llround((double)v);
+}
+
+int rt_npy_write_int64(const char *path, const real *data, int rank, const int64_t *dims,
+                       rt_error *err)
+{
+    size_t count = 1;
+    for (int i = 0; i < rank && i < RT_NPY_MAX_RANK; i++) count *= dims[i] > 0 ? (size_t)dims[i] : 0;
+    int64_t *v = malloc(count * sizeof *v + 1);
+    if (!v) return rt_fail(err, "%s: out of memory", path);
+    for (size_t i = 0; i < count; i++) v[i] = count_value(data[i]);
+    int rc = npy_write(path, v, 'i', 8, rank, dims, err);
+    free(v);
     return rc;
 }
 
@@ -611,15 +636,31 @@ short_read:
                    (long long)a->count, a->data_off);
 }
 
-/* Parameters are floating point: an integer array is a mistake. */
-static int npy_params(rt_npy *a, real *data, rt_error *err)
+/* A count (batch norm's batches) is a whole number >= 0; *at gets the first
+ * element that is not. */
+static int counts_whole(const real *v, int64_t n, int64_t *at)
 {
-    if (a->kind != 'f')
-        return rt_fail(err, "%s: unsupported dtype '%s' (want '<f4' or '<f8')", a->path, a->descr);
-    return rt_npy_read_values(a, data, a->count, err);
+    for (*at = 0; *at < n; (*at)++)
+        if (!(v[*at] >= 0 && v[*at] == floor(v[*at]))) return 0;
+    return 1;
 }
 
-int rt_npy_read_shaped(const char *path, real *data, int rank, const int64_t *dims, rt_error *err)
+/* Parameters are floating point: an integer array is a mistake, but for a
+ * count (torch keeps num_batches_tracked as int64). */
+static int npy_params(rt_npy *a, real *data, int count, rt_error *err)
+{
+    if (a->kind != 'f' && !count)
+        return rt_fail(err, "%s: unsupported dtype '%s' (want '<f4' or '<f8')", a->path, a->descr);
+    if (rt_npy_read_values(a, data, a->count, err)) return -1;
+    int64_t at;
+    if (count && !counts_whole(data, a->count, &at))
+        return rt_fail(err, "%s: element %lld is %g; a count is a whole number >= 0", a->path,
+                       (long long)at, (double)data[at]);
+    return 0;
+}
+
+int rt_npy_read_shaped(const char *path, real *data, int rank, const int64_t *dims, int count,
+                       rt_error *err)
 {
     rt_npy a;
     if (rt_npy_open(&a, path, err)) return -1;
@@ -634,7 +675,7 @@ int rt_npy_read_shaped(const char *path, real *data, int rank, const int64_t *di
         rt_npy_close(&a);
         return rt_fail(err, "%s: shape %s, the model's is %s", path, got, want);
     }
-    int rc = npy_params(&a, data, err);
+    int rc = npy_params(&a, data, count, err);
     rt_npy_close(&a);
     return rc;
 }
@@ -648,7 +689,7 @@ int rt_npy_read(const char *path, real *data, int64_t count, rt_error *err)
         rt_fail(err, "%s: has %lld elements, expected %lld", path, (long long)a.count,
                 (long long)count);
     else
-        rc = npy_params(&a, data, err);
+        rc = npy_params(&a, data, 0, err);
     rt_npy_close(&a);
     return rc;
 }
@@ -671,7 +712,9 @@ int rt_params_load_npy_dir(const char *dir, const rt_param_info *params, int n, 
             return rt_fail(err, "%s: path too long", dir);
         if (access(path, F_OK)) continue; /* transfer learning: only what is there */
         param_dims(&params[i], dims);
-        if (rt_npy_read_shaped(path, buf + params[i].offset, params[i].rank, dims, err)) return -1;
+        if (rt_npy_read_shaped(path, buf + params[i].offset, params[i].rank, dims, params[i].count,
+                               err))
+            return -1;
         (*loaded)++;
     }
     return 0;
@@ -748,7 +791,7 @@ int rt_safetensors_save(const char *path, const rt_param_info *params, int n, co
 {
     const rt_param_info **order = malloc(sizeof *order * (size_t)(n > 0 ? n : 1));
     part *parts = malloc(sizeof(part) * (size_t)(n + 2));
-    real *le = NULL;
+    void *copy = NULL;
     sbuf h = {0};
     int rc = -1;
     if (!order || !parts) {
@@ -774,9 +817,10 @@ int rt_safetensors_save(const char *path, const rt_param_info *params, int n, co
         const rt_param_info *p = order[j];
         if (j || (meta && meta[0])) sb_add(&h, ",", 1);
         sb_json_string(&h, p->name);
-        sb_printf(&h, ":{\"dtype\":\"%s\",\"shape\":[", sizeof(real) == 4 ? "F32" : "F64");
+        sb_printf(&h, ":{\"dtype\":\"%s\",\"shape\":[",
+                  p->count ? "I64" : sizeof(real) == 4 ? "F32" : "F64");
         for (int k = 0; k < p->rank; k++) sb_printf(&h, "%s%d", k ? "," : "", p->dim[k]);
-        uint64_t bytes = (uint64_t)p->numel * sizeof(real);
+        uint64_t bytes = (uint64_t)p->numel * (p->count ? 8 : sizeof(real));
         sb_printf(&h, "],\"data_offsets\":[%llu,%llu]}", (unsigned long long)offset,
                   (unsigned long long)(offset + bytes));
         offset += bytes;
@@ -791,29 +835,41 @@ int rt_safetensors_save(const char *path, const rt_param_info *params, int n, co
     for (int k = 0; k < 8; k++) len8[k] = (unsigned char)((uint64_t)h.len >> (8 * k));
     parts[0] = (part){len8, 8};
     parts[1] = (part){h.p, h.len};
+    /* the tensors in place, but for those that need converting (counts to
+     * int64) or swapping (a big-endian host), which go through copy */
     int swap = !host_is_little_endian();
-    if (swap && !(le = malloc((size_t)offset + 1))) {
+    size_t need = 0;
+    for (int j = 0; j < n; j++)
+        if (order[j]->count || swap) need += (size_t)order[j]->numel * 8;
+    if (!(copy = malloc(need + 1))) {
         rt_fail(err, "%s: out of memory", path);
         goto done;
     }
     size_t at = 0;
     for (int j = 0; j < n; j++) {
         const rt_param_info *p = order[j];
-        size_t bytes = (size_t)p->numel * sizeof(real);
-        const void *src = buf + p->offset;
-        if (swap) {
-            memcpy((char *)le + at, src, bytes);
-            swap_bytes((char *)le + at, (size_t)p->numel, sizeof(real));
-            src = (char *)le + at;
+        size_t esize = p->count ? 8 : sizeof(real), bytes = (size_t)p->numel * esize;
+        if (!p->count && !swap) {
+            parts[2 + j] = (part){buf + p->offset, bytes};
+            continue;
         }
-        parts[2 + j] = (part){src, bytes};
+        char *dst = (char *)copy + at;
+        if (p->count)
+            for (long i = 0; i < p->numel; i++) {
+                int64_t v = count_value(buf[p->offset + i]);
+                memcpy(dst + 8 * (size_t)i, &v, 8);
+            }
+        else
+            memcpy(dst, buf + p->offset, bytes);
+        if (swap) swap_bytes(dst, (size_t)p->numel, esize);
+        parts[2 + j] = (part){dst, bytes};
         at += bytes;
     }
     rc = write_atomic_parts(path, parts, n + 2, err);
 done:
     free(order);
     free(parts);
-    free(le);
+    free(copy);
     free(h.p);
     return rc;
 }
@@ -1165,9 +1221,10 @@ int rt_safetensors_load(const char *path, const rt_param_info *params, int n, re
                     want_s);
             goto bad;
         }
-        if (strcmp(t->dtype, "F32") && strcmp(t->dtype, "F64")) {
-            rt_fail(err, "%s: tensor '%s' has dtype %s; parameters load from F32 or F64", path,
-                    t->name, t->dtype);
+        if (strcmp(t->dtype, "F32") && strcmp(t->dtype, "F64") &&
+            !(p->count && !strcmp(t->dtype, "I64"))) {
+            rt_fail(err, "%s: tensor '%s' has dtype %s; %s load from F32 or F64%s", path, t->name,
+                    t->dtype, p->count ? "counts" : "parameters", p->count ? " or I64" : "");
             goto bad;
         }
     }
@@ -1200,6 +1257,10 @@ int rt_safetensors_load(const char *path, const rt_param_info *params, int n, re
                     float fv;
                     memcpy(&fv, chunk + 4 * i, 4);
                     v = fv;
+                } else if (t->dtype[0] == 'I') {
+                    int64_t iv;
+                    memcpy(&iv, chunk + 8 * i, 8);
+                    v = (double)iv;
                 } else {
                     memcpy(&v, chunk + 8 * i, 8);
                 }
@@ -1211,6 +1272,12 @@ int rt_safetensors_load(const char *path, const rt_param_info *params, int n, re
                 dst[done + (long)i] = (real)v;
             }
             done += (long)want;
+        }
+        int64_t at;
+        if (p->count && !counts_whole(dst, p->numel, &at)) {
+            rt_fail(err, "%s: tensor '%s': element %lld is %g; a count is a whole number >= 0",
+                    path, t->name, (long long)at, (double)dst[at]);
+            goto bad;
         }
     }
     *loaded = nts;

@@ -794,7 +794,8 @@ static int cmd_export(const options *o)
         int64_t dims[4];
         for (int k = 0; k < p->rank; k++) dims[k] = p->dim[k];
         snprintf(path, sizeof path, "%s/%s.npy", o->arg, p->name);
-        if (rt_npy_write(path, b.param + p->offset, p->rank, dims, &err)) fail(&err);
+        /* counts (batch norm's batches) as int64, as torch keeps them */
+        if ((p->count ? rt_npy_write_int64 : rt_npy_write)(path, b.param + p->offset, p->rank, dims, &err)) fail(&err);
     }
     /* what the inputs go through first, for whoever runs the model elsewhere:
      * x * input_scale, then (x - input_mean) / input_std */

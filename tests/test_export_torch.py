@@ -31,7 +31,7 @@ import torch.nn as nn  # noqa: E402
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 FMNIST = "/usr/share/datasets/fashion-mnist/"
-ST_DTYPES = {"F32": np.float32, "F64": np.float64}
+ST_DTYPES = {"F32": np.float32, "F64": np.float64, "I64": np.int64}
 
 
 def write_safetensors(path, state):
@@ -108,6 +108,12 @@ def compare(label, folder, net, inputs, pred_csv):
            f"{sorted(tensors)} vs {sorted(names)}")
     report(all(np.array_equal(tensors[k], from_npy[k].numpy()) for k in names if k in tensors),
            f"{label}: safetensors and .npy hold the same values")
+    want_types = {k: v.dtype for k, v in net.state_dict().items()}
+    odd = [f"{k}: {how} {t.dtype} for {want_types[k]}" for how, d in (("npy", from_npy), ("safetensors", {
+        k: torch.from_numpy(v.copy()) for k, v in tensors.items()})) for k, t in d.items()
+           if k in want_types and t.dtype != want_types[k]]
+    report(not odd, f"{label}: every exported tensor has the dtype of torch's state_dict "
+           f"(float32; counts int64)", "; ".join(odd[:4]))
     for how, sd in (("npy", from_npy),
                     ("safetensors", OrderedDict((k, torch.from_numpy(tensors[k].copy()))
                                                 for k in names if k in tensors))):
@@ -198,9 +204,9 @@ def fashion_cnn(trainc, base):
     exp = os.path.join(out, "exp")
     for bn in ("conv1_bn", "conv2_bn"):
         nbt = np.load(os.path.join(exp, bn + ".num_batches_tracked.npy"))
-        report(nbt.shape == () and float(nbt) == steps,
-               f"fashion_cnn: {bn}.num_batches_tracked is a scalar counting the {steps} training "
-               f"batches", f"{nbt!r}")
+        report(nbt.shape == () and nbt.dtype == np.int64 and int(nbt) == steps,
+               f"fashion_cnn: {bn}.num_batches_tracked is an int64 scalar counting the {steps} "
+               f"training batches", f"{nbt!r}")
         rv = np.load(os.path.join(exp, bn + ".running_var.npy"))
         report(not np.allclose(rv, 1), f"fashion_cnn: {bn}.running_var moved from its start")
     compare("fashion_cnn (batch norm, eval)", exp, net, x, os.path.join(out, "pred.csv"))
@@ -208,6 +214,18 @@ def fashion_cnn(trainc, base):
            net.conv1_bn.num_batches_tracked.dtype == torch.int64,
            "fashion_cnn: torch's num_batches_tracked after the load counts the batches (int64)",
            str(net.conv1_bn.num_batches_tracked))
+    # the export goes back in through --init, both forms, counts included
+    for how, src in (("npy", "exp"), ("safetensors", "exp/model.safetensors")):
+        again = f"again_{how}"
+        if (run(["./fashion_cnn", "train", "--epochs", "0", "--init", src, "--weights", again + ".bin",
+                 "--quiet"], out) is None
+                or run(["./fashion_cnn", "export", again, "--weights", again + ".bin", "--quiet"], out) is None):
+            continue
+        names = [f for f in os.listdir(exp) if f.endswith(".npy")]
+        same = [np.array_equal(np.load(os.path.join(exp, f)), np.load(os.path.join(out, again, f))) and
+                np.load(os.path.join(exp, f)).dtype == np.load(os.path.join(out, again, f)).dtype for f in names]
+        report(len(names) > 10 and all(same), f"fashion_cnn: export -> --init {how} -> export gives the same "
+               f"{len(names)} arrays (num_batches_tracked too)")
 
 
 SMALL = """model "small"

@@ -194,6 +194,22 @@ static long file_size(const char *path)
     return n;
 }
 
+/* A file's bytes, NUL-terminated (NULL if unreadable); free it */
+static char *read_text(const char *path)
+{
+    long size = file_size(path);
+    FILE *f = fopen(path, "rb");
+    char *t = size >= 0 && f ? malloc((size_t)size + 1) : NULL;
+    if (t && fread(t, 1, (size_t)size, f) == (size_t)size) {
+        t[size] = 0;
+    } else {
+        free(t);
+        t = NULL;
+    }
+    if (f) fclose(f);
+    return t;
+}
+
 static int count_entries(const char *dir)
 {
     DIR *d = opendir(dir);
@@ -244,6 +260,24 @@ static void test_files(const char *dir)
     CHECK(rt_npy_write(path, w, 0, NULL, &err) == 0 && rt_npy_read(path, r, 1, &err) == 0 &&
               r[0] == w[0],
           "npy round trip for rank 0");
+
+    /* counts: int64 on disk, whole numbers >= 0 */
+    real cnt = 123456, back = -1;
+    char *npy_text = NULL;
+    CHECK(rt_npy_write_int64(path, &cnt, 0, NULL, &err) == 0 && (npy_text = read_text(path)) &&
+              strstr(npy_text + 10, "'descr': '<i8'") && file_size(path) % 64 == 8,
+          "npy count written as '<i8' (torch's int64 buffer)");
+    free(npy_text);
+    CHECK(rt_npy_read_shaped(path, &back, 0, NULL, 1, &err) == 0 && back == cnt,
+          "npy count round trip is exact");
+    CHECK(rt_npy_read_shaped(path, &back, 0, NULL, 0, &err) == -1 &&
+              contains(err.msg, "unsupported dtype '<i8'"),
+          "an integer .npy is refused for a parameter that is not a count");
+    cnt = (real)2.5;
+    CHECK(rt_npy_write(path, &cnt, 0, NULL, &err) == 0 &&
+              rt_npy_read_shaped(path, &back, 0, NULL, 1, &err) == -1 &&
+              contains(err.msg, path) && contains(err.msg, "element 0 is 2.5; a count is a whole"),
+          "a count that is not a whole number is refused, naming the file");
 
     /* the other float width converts */
     {
@@ -323,14 +357,16 @@ static void test_safetensors(const char *dir)
     rt_error err;
     int loaded;
     snprintf(path, sizeof path, "%s/m.safetensors", dir);
-    /* a weight, a bias, a scalar and a name JSON must escape */
-    static const rt_param_info params[] = {{"fc.weight", 0, 6, 2, {2, 3}, 1, 0},
-                                           {"fc.bias", 6, 2, 1, {2}, 1, 0},
-                                           {"t\"emp\\", 8, 1, 0, {0}, 1, 0}};
-    real w[9], r[9];
+    /* a weight, a bias, a scalar whose name JSON must escape, a count */
+    static const rt_param_info params[] = {{"fc.weight", 0, 6, 2, {2, 3}, 1, 0, 0},
+                                           {"fc.bias", 6, 2, 1, {2}, 1, 0, 0},
+                                           {"t\"emp\\", 8, 1, 0, {0}, 1, 0, 0},
+                                           {"bn.num_batches_tracked", 9, 1, 0, {0}, 0, 1, 1}};
+    real w[10], r[10];
     for (int i = 0; i < 9; i++) w[i] = (real)(i * 0.25 - 1);
+    w[9] = 16777216; /* 2^24: the largest count a float holds with all below it */
     const char *meta[] = {"format", "pt", "note", "a \"quoted\"\n value", NULL};
-    CHECK(rt_safetensors_save(path, params, 3, w, meta, &err) == 0, "safetensors save succeeds");
+    CHECK(rt_safetensors_save(path, params, 4, w, meta, &err) == 0, "safetensors save succeeds");
     long size = file_size(path);
     FILE *f = fopen(path, "rb");
     unsigned char head[8] = {0};
@@ -339,12 +375,40 @@ static void test_safetensors(const char *dir)
         fclose(f);
     }
     long hlen = head[0] | head[1] << 8 | head[2] << 16;
-    CHECK((8 + hlen) % 8 == 0 && size == 8 + hlen + 9 * (long)sizeof(real),
+    CHECK((8 + hlen) % 8 == 0 && size == 8 + hlen + 9 * (long)sizeof(real) + 8,
           "safetensors data starts at a multiple of 8 bytes, right after the header");
+    int64_t count = 0;
+    char *text = read_text(path);
+    char *entry = text ? strstr(text + 8, "\"bn.num_batches_tracked\":{\"dtype\":\"I64\",\"shape\":[]") : NULL;
+    unsigned long long begin = 0;
+    if (entry && sscanf(strstr(entry, "data_offsets"), "data_offsets\":[%llu", &begin) == 1) {
+        f = fopen(path, "rb");
+        if (f && fseek(f, 8 + hlen + (long)begin, SEEK_SET) == 0 && fread(&count, 8, 1, f) != 1)
+            count = 0;
+        if (f) fclose(f);
+    }
+    free(text);
+    CHECK(entry && count == 16777216, "safetensors save writes a count as I64 (torch's int64 buffer)");
     memset(r, 0, sizeof r);
-    CHECK(rt_safetensors_load(path, params, 3, r, &loaded, &err) == 0 && loaded == 3 &&
+    CHECK(rt_safetensors_load(path, params, 4, r, &loaded, &err) == 0 && loaded == 4 &&
               memcmp(w, r, sizeof w) == 0,
-          "safetensors save -> load round trip is exact (escaped name, scalar, metadata)");
+          "safetensors save -> load round trip is exact (escaped name, scalar, count, metadata)");
+    int64_t i64 = 12, neg = -2;
+    float f3 = 3;
+    CHECK(write_st(path, "{\"bn.num_batches_tracked\":{\"dtype\":\"F32\",\"shape\":[],\"data_offsets\":[0,4]}}",
+                   &f3, 4) == 0 &&
+              rt_safetensors_load(path, params, 4, r, &loaded, &err) == 0 && r[9] == 3,
+          "safetensors load: a count from F32 (exports before counts were int64)");
+    CHECK(write_st(path, "{\"bn.num_batches_tracked\":{\"dtype\":\"I64\",\"shape\":[],\"data_offsets\":[0,8]}}",
+                   &neg, 8) == 0 &&
+              rt_safetensors_load(path, params, 4, r, &loaded, &err) == -1 &&
+              contains(err.msg, "element 0 is -2; a count is a whole number >= 0"),
+          "safetensors load refuses a negative count");
+    CHECK(write_st(path, "{\"t\\\"emp\\\\\":{\"dtype\":\"I64\",\"shape\":[],\"data_offsets\":[0,8]}}",
+                   &i64, 8) == 0 &&
+              rt_safetensors_load(path, params, 4, r, &loaded, &err) == -1 &&
+              contains(err.msg, "has dtype I64; parameters load from F32 or F64"),
+          "safetensors load refuses I64 for a parameter that is not a count");
 
     /* what other writers may do: spacing, escapes, metadata, F64, a subset */
     double d2[2] = {0.5, -1.5};
