@@ -279,9 +279,14 @@ int rt_npy_write(const char *path, const real *data, int rank, const int64_t *di
     return npy_write(path, data, 'f', (int)sizeof(real), rank, dims, err);
 }
 
+/* A count (batch norm's batches) is a whole number from 0 to 2^53, so it is
+ * exact in a double and in an int64; loading refuses others, writing clamps */
+#define COUNT_MAX 9007199254740992.0
+#define COUNT_RULE "a count is a whole number from 0 to 2^53"
 static int64_t count_value(real v)
 {
-    return (int64_t)llround((double)v);
+    double d = (double)v;
+    return d >= 0 ? (int64_t)(d <= COUNT_MAX ? floor(d + 0.5) : COUNT_MAX) : 0;
 }
 
 int rt_npy_write_int64(const char *path, const real *data, int rank, const int64_t *dims,
@@ -636,12 +641,11 @@ short_read:
                    (long long)a->count, a->data_off);
 }
 
-/* A count (batch norm's batches) is a whole number >= 0; *at gets the first
- * element that is not. */
+/* *at gets the first value of v that is not a count (see COUNT_MAX) */
 static int counts_whole(const real *v, int64_t n, int64_t *at)
 {
     for (*at = 0; *at < n; (*at)++)
-        if (!(v[*at] >= 0 && v[*at] == floor(v[*at]))) return 0;
+        if (!(v[*at] >= 0 && v[*at] <= COUNT_MAX && v[*at] == floor(v[*at]))) return 0;
     return 1;
 }
 
@@ -654,8 +658,8 @@ static int npy_params(rt_npy *a, real *data, int count, rt_error *err)
     if (rt_npy_read_values(a, data, a->count, err)) return -1;
     int64_t at;
     if (count && !counts_whole(data, a->count, &at))
-        return rt_fail(err, "%s: element %lld is %g; a count is a whole number >= 0", a->path,
-                       (long long)at, (double)data[at]);
+        return rt_fail(err, "%s: element %lld is %g; " COUNT_RULE, a->path, (long long)at,
+                       (double)data[at]);
     return 0;
 }
 
@@ -1275,8 +1279,8 @@ int rt_safetensors_load(const char *path, const rt_param_info *params, int n, re
         }
         int64_t at;
         if (p->count && !counts_whole(dst, p->numel, &at)) {
-            rt_fail(err, "%s: tensor '%s': element %lld is %g; a count is a whole number >= 0",
-                    path, t->name, (long long)at, (double)dst[at]);
+            rt_fail(err, "%s: tensor '%s': element %lld is %g; " COUNT_RULE, path, t->name,
+                    (long long)at, (double)dst[at]);
             goto bad;
         }
     }

@@ -199,7 +199,7 @@ def features_seeds():
 
 
 def safetensors_seeds():
-    """--init FILE.safetensors into fc.weight [2, 3], fc.bias [2], t []"""
+    """--init FILE.safetensors into fc.weight [2, 3], fc.bias [2], t [] (a count)"""
     import json
 
     def st(tensors, meta=None, pad=True):
@@ -227,6 +227,8 @@ def safetensors_seeds():
         "nan": st({"fc.bias": ("F32", [2], struct.pack("<2f", float("nan"), 1))}),
         "overlap": st({"fc.bias": b})[:-4],
         "unpadded": st({"fc.bias": b}, pad=False),
+        "count-i64": st({"t": ("I64", [], struct.pack("<q", 10))}),
+        "count-negative": st({"t": ("I64", [], struct.pack("<q", -1))}),
     }
     for name, data in seeds.items():
         put("safetensors", name, data)
