@@ -42,7 +42,7 @@ int ir_make(ir_graph *g, ir_op op, const ir_args *a, char *err, size_t errsize)
     return id;
 }
 
-static int must(ir_graph *g, ir_op op, const ir_args *a)
+int ir_must(ir_graph *g, ir_op op, const ir_args *a)
 {
     char err[256];
     int id = ir_make(g, op, a, err, sizeof err);
@@ -56,19 +56,19 @@ static int must(ir_graph *g, ir_op op, const ir_args *a)
 int ir_unary(ir_graph *g, ir_op op, int x, double p)
 {
     ir_args a = {.nin = 1, .in = {x}, .f = {p}};
-    return must(g, op, &a);
+    return ir_must(g, op, &a);
 }
 
 int ir_binary(ir_graph *g, ir_op op, int x, int y)
 {
     ir_args a = {.nin = 2, .in = {x, y}};
-    return must(g, op, &a);
+    return ir_must(g, op, &a);
 }
 
 int ir_const(ir_graph *g, double v)
 {
     ir_args a = {.f = {v}};
-    int id = must(g, OP_CONST, &a);
+    int id = ir_must(g, OP_CONST, &a);
     ir_get(g, id)->kind = K_CONST;
     return id;
 }
@@ -76,14 +76,14 @@ int ir_const(ir_graph *g, double v)
 int ir_matmul(ir_graph *g, int x, int y, int ta, int tb)
 {
     ir_args a = {.nin = 2, .in = {x, y}, .i = {ta, tb}};
-    return must(g, OP_MATMUL, &a);
+    return ir_must(g, OP_MATMUL, &a);
 }
 
 int ir_shaped(ir_graph *g, ir_op op, int x, const ir_node *like, int mean)
 {
     ir_args a = {.nin = 1, .in = {x}, .i = {mean}, .rank = like->rank};
     memcpy(a.dim, like->dim, sizeof a.dim);
-    return must(g, op, &a);
+    return ir_must(g, op, &a);
 }
 
 int shape_same(ir_graph *g, ir_node *n, char *err, size_t errsize)

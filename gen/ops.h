@@ -43,7 +43,9 @@ typedef struct ir_args {
 /* Makes a node and runs its shape rule; -1 and a message on a bad shape. */
 int ir_make(ir_graph *g, ir_op op, const ir_args *a, char *err, size_t errsize);
 
-/* Shorthands used by autodiff (shapes are known good there). */
+/* Shorthands used by autodiff (shapes are known good there): a bad shape
+ * is an internal error, reported and trapped. */
+int ir_must(ir_graph *g, ir_op op, const ir_args *a);
 int ir_unary(ir_graph *g, ir_op op, int x, double p);
 int ir_binary(ir_graph *g, ir_op op, int a, int b);
 int ir_const(ir_graph *g, double v);

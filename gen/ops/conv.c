@@ -204,17 +204,6 @@ static void emit_col2im(emitter *e, const ir_node *n)
     wr_line(e->w, "}");
 }
 
-static int make_or_die(ir_graph *g, ir_op op, const ir_args *a)
-{
-    char err[256];
-    int id = ir_make(g, op, a, err, sizeof err);
-    if (id < 0) {
-        fprintf(stderr, "trainc: internal error: %s: %s\n", ir_op_name(op), err);
-        __builtin_trap();
-    }
-    return id;
-}
-
 /* a node of op with n's window attributes, input in and the shape of like */
 static int windowed(ir_graph *g, ir_op op, const ir_node *n, int nin, const int *in,
                     const ir_node *like)
@@ -223,7 +212,7 @@ static int windowed(ir_graph *g, ir_op op, const ir_node *n, int nin, const int 
     for (int k = 0; k < nin; k++) a.in[k] = in[k];
     for (int k = 0; k < 4; k++) a.i[k] = n->i[k], a.f[k] = n->f[k];
     for (int k = 0; k < like->rank; k++) a.dim[k] = like->dim[k];
-    return make_or_die(g, op, &a);
+    return ir_must(g, op, &a);
 }
 
 static void vjp_im2col(ad_ctx *c, const ir_node *n, int gout)
@@ -448,17 +437,17 @@ static void vjp_conv2d(ad_ctx *c, const ir_node *n, int gout)
         const ir_node *cn = ir_get(g, col);
         a.in[0] = gout, a.in[1] = w, a.rank = cn->rank;
         for (int k = 0; k < cn->rank; k++) a.dim[k] = cn->dim[k];
-        ad_accum(c, col, make_or_die(g, OP_CONV2D_GRAD_INPUT, &a));
+        ad_accum(c, col, ir_must(g, OP_CONV2D_GRAD_INPUT, &a));
     }
     if (w < c->nforward && c->needs[w]) {
         const ir_node *wn = ir_get(g, w);
         a.in[0] = gout, a.in[1] = col, a.rank = 4;
         for (int k = 0; k < 4; k++) a.dim[k] = wn->dim[k];
-        ad_accum(c, w, make_or_die(g, OP_CONV2D_GRAD_WEIGHT, &a));
+        ad_accum(c, w, ir_must(g, OP_CONV2D_GRAD_WEIGHT, &a));
     }
     if (n->nin == 3 && n->in[2] < c->nforward && c->needs[n->in[2]]) {
         ir_args b = {.nin = 1, .in = {gout}};
-        ad_accum(c, n->in[2], make_or_die(g, OP_CONV2D_GRAD_BIAS, &b));
+        ad_accum(c, n->in[2], ir_must(g, OP_CONV2D_GRAD_BIAS, &b));
     }
 }
 
@@ -736,11 +725,11 @@ static void vjp_conv_direct(ad_ctx *c, const ir_node *n, int gout)
         const ir_node *wn = ir_get(g, w);
         ir_args a = {.nin = 2, .in = {gout, x}, .rank = 4};
         for (int k = 0; k < 4; k++) a.i[k] = n->i[k], a.f[k] = n->f[k], a.dim[k] = wn->dim[k];
-        ad_accum(c, w, make_or_die(g, OP_CONV2D_DIRECT_GRAD_WEIGHT, &a));
+        ad_accum(c, w, ir_must(g, OP_CONV2D_DIRECT_GRAD_WEIGHT, &a));
     }
     if (n->nin == 3 && n->in[2] < c->nforward && c->needs[n->in[2]]) {
         ir_args b = {.nin = 1, .in = {gout}};
-        ad_accum(c, n->in[2], make_or_die(g, OP_CONV2D_GRAD_BIAS, &b));
+        ad_accum(c, n->in[2], ir_must(g, OP_CONV2D_GRAD_BIAS, &b));
     }
 }
 

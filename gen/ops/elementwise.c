@@ -148,8 +148,7 @@ static void vjp_relu(ad_ctx *c, const ir_node *n, int g)
 static void vjp_leaky_relu(ad_ctx *c, const ir_node *n, int g)
 {
     ir_args a = {.nin = 2, .in = {n->in[0], g}, .f = {n->f[0]}};
-    char err[128];
-    ad_accum(c, n->in[0], ir_make(c->g, OP_LEAKY_RELU_GRAD, &a, err, sizeof err));
+    ad_accum(c, n->in[0], ir_must(c->g, OP_LEAKY_RELU_GRAD, &a));
 }
 
 static void vjp_sigmoid(ad_ctx *c, const ir_node *n, int g)
@@ -169,8 +168,7 @@ static void vjp_of_input(ad_ctx *c, const ir_node *n, int g)
 {
     ir_args a = {.nin = 2, .in = {n->in[0], g}, .f = {n->f[0], n->f[1]}};
     ir_op back = n->op == OP_SOFTPLUS ? OP_SOFTPLUS_GRAD : n->op + 1;
-    char err[128];
-    ad_accum(c, n->in[0], ir_make(c->g, back, &a, err, sizeof err));
+    ad_accum(c, n->in[0], ir_must(c->g, back, &a));
 }
 
 const op_def op_RELU = {"y = max(x, 0)", "A > 0 ? A : 0", shape_same,
@@ -285,8 +283,7 @@ static void vjp_pair(ad_ctx *c, const ir_node *n, int g)
     for (int k = 0; k < 2; k++) {
         if (!needs(c, n->in[k])) continue;
         ir_args a = {.nin = 3, .in = {n->in[k], n->in[1 - k], g}, .f = {n->f[0]}};
-        char err[128];
-        ad_accum(c, n->in[k], ir_make(c->g, n->op + 1, &a, err, sizeof err));
+        ad_accum(c, n->in[k], ir_must(c->g, n->op + 1, &a));
     }
 }
 

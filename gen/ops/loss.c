@@ -86,8 +86,7 @@ static void vjp_loss(ad_ctx *c, const ir_node *n, int g)
     ir_args a = {.nin = 3, .in = {n->in[0], n->in[1], g}};
     memcpy(a.f, n->f, sizeof a.f);
     memcpy(a.i, n->i, sizeof a.i);
-    char err[128];
-    ad_accum(c, n->in[0], ir_make(c->g, back, &a, err, sizeof err));
+    ad_accum(c, n->in[0], ir_must(c->g, back, &a));
     vjp_target(c, n, g);
 }
 

@@ -266,8 +266,7 @@ static void vjp_bn_norm(ad_ctx *c, const ir_node *n, int g)
     ir_graph *G = c->g;
     if (ir_get(G, g)->kind == K_CONST) g = ir_shaped(G, OP_EXPAND, g, n, 0);
     ir_args a = {.nin = 3, .in = {n->id, n->in[1], g}};
-    char err[256];
-    ad_accum(c, n->in[0], ir_make(G, OP_BN_NORM_GRAD, &a, err, sizeof err));
+    ad_accum(c, n->in[0], ir_must(G, OP_BN_NORM_GRAD, &a));
 }
 
 const op_def op_BN_NORM = {"xhat = (x - mean[c]) * invstd[c], c the channel (axis 1)",
@@ -366,8 +365,7 @@ static void vjp_dropout(ad_ctx *c, const ir_node *n, int g)
     ir_graph *G = c->g;
     if (ir_get(G, g)->kind == K_CONST) g = ir_shaped(G, OP_EXPAND, g, n, 0);
     ir_args a = {.nin = 1, .in = {g}, .f = {n->f[0]}, .i = {n->i[0]}};
-    char err[256];
-    ad_accum(c, n->in[0], ir_make(G, OP_DROPOUT, &a, err, sizeof err));
+    ad_accum(c, n->in[0], ir_must(G, OP_DROPOUT, &a));
 }
 
 static double flops_dropout(ir_graph *g, const ir_node *n, int b)
