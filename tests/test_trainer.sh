@@ -158,14 +158,7 @@ done
 check "kill -9 at 20 moments ($kills killed mid-run): every surviving checkpoint resumes to identical weights ($good of 20)" test "$good" -eq 20
 
 # --- early stopping on the validation loss, going back to the best weights
-cat >"$out/es.lua" <<'LUA'
-data = linreg { n = 400, d = 5, noise = 0.5, valid = 0.25 }
-local x = input { 5 }
-local y = labels { 1 }
-minimize(mse(linear(x, 1), y))
-optimizer = sgd { lr = 0.05 }
-train { batch = 20, epochs = 500, early_stopping = { patience = 3, min_delta = 1e-4 } }
-LUA
+cp tests/data/early_stop.lua "$out/es.lua"
 gen_build "$out/es.lua" "$out/es" >/dev/null 2>&1
 (cd "$out/es" && ./es train >es.out)
 check "early stopping stops long before 500 epochs" grep -q '^early stopping after epoch [0-9]*: no improvement for 3 epochs' "$out/es/es.out"

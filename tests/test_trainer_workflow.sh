@@ -59,14 +59,7 @@ check "--no-guard trains on through it and saves what it has (status $rc)" \
 
 # --- early stopping across stop + resume: the same epochs, the same best
 # weights, the same end as a run left alone
-cat >"$out/es.lua" <<'LUA'
-data = linreg { n = 400, d = 5, noise = 0.5, valid = 0.25 }
-local x = input { 5 }
-local y = labels { 1 }
-minimize(mse(linear(x, 1), y))
-optimizer = sgd { lr = 0.05 }
-train { batch = 20, epochs = 500, early_stopping = { patience = 3, min_delta = 1e-4 } }
-LUA
+cp tests/data/early_stop.lua "$out/es.lua"
 gen_build "$out/es.lua" "$out/es" >/dev/null 2>&1
 es=$out/es
 (cd "$es" && ./es train --threads 1 --weights ref.w >ref.out && ./es export ref --weights ref.w --quiet)
