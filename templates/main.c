@@ -67,6 +67,7 @@ typedef struct options {
     long every, every_steps;
     int epochs, threads, quiet;
     int no_guard; /* --no-guard: train on through numbers that are not finite */
+    int lr_given; /* --lr was on the command line */
     long steps, limit;
     double lr, tol;
     unsigned seed;
@@ -104,7 +105,7 @@ static options parse_args(int argc, char **argv)
         } else if (!strcmp(a, "--epochs")) {
             o.epochs = (int)number_arg(a, v, 0, 1e9), i++;
         } else if (!strcmp(a, "--lr")) {
-            o.lr = number_arg(a, v, 0, 1e9), i++;
+            o.lr = number_arg(a, v, 0, 1e9), o.lr_given = 1, i++;
         } else if (!strcmp(a, "--seed")) {
             o.seed = (unsigned)number_arg(a, v, 0, 4294967295.0), i++;
         } else if (!strcmp(a, "--threads")) {
@@ -444,10 +445,6 @@ static int cmd_train(const options *o)
         trace_params(trace, b.param, ",%.9g");
         fprintf(trace, "\n");
     }
-    if (!o->quiet)
-        printf("%s: %ld training rows, batch %d, %ld parameters, %s, lr %g\n", MODEL_NAME, n,
-               MODEL_BATCH, MODEL_N_PARAMS, MODEL_OPTIMIZER, o->lr);
-
     /* early stopping: the best monitored loss so far and its weights */
     real *es_weights = MODEL_EARLY_STOP && MODEL_ES_RESTORE ? alloc_or_die((size_t)MODEL_N_PARAMS, sizeof(real)) : NULL;
     /* everything a checkpoint holds; a resumed run starts from it */
@@ -470,10 +467,21 @@ static int cmd_train(const options *o)
                     o->resume, (long long)ck.run.pos);
             return 1;
         }
-        if (!o->quiet)
-            printf("%s: resuming from %s at step %lld (epoch %lld, row %lld)\n", MODEL_NAME, o->resume,
-                   (long long)ck.run.step, (long long)ck.run.epoch + (ck.run.pos > 0), (long long)ck.run.pos);
+        /* the checkpoint's lr (a plateau schedule may have lowered it) unless
+         * the command line names another */
+        if (o->lr_given && o->lr != ck.run.base_lr) {
+            if (!o->quiet)
+                printf("%s: --lr %g replaces the checkpoint's lr %g (the run no longer repeats an "
+                       "uninterrupted one)\n", MODEL_NAME, o->lr, ck.run.base_lr);
+            ck.run.base_lr = o->lr;
+        }
     }
+    if (!o->quiet)
+        printf("%s: %ld training rows, batch %d, %ld parameters, %s, lr %g\n", MODEL_NAME, n,
+               MODEL_BATCH, MODEL_N_PARAMS, MODEL_OPTIMIZER, ck.run.base_lr);
+    if (o->resume && !o->quiet)
+        printf("%s: resuming from %s at step %lld (epoch %lld, row %lld)\n", MODEL_NAME, o->resume,
+               (long long)ck.run.step, (long long)ck.run.epoch + (ck.run.pos > 0), (long long)ck.run.pos);
     /* the metrics files; a resumed run continues them after the whole epochs
      * and the steps its checkpoint holds */
     long long done_epochs = o->resume ? (long long)ck.run.epoch : -1;

@@ -376,3 +376,13 @@ for a, b in (('ref.csv', 'r.csv'), ('refs.csv', 'rs.csv')):
     assert secs(b) == sorted(secs(b)), (b, secs(b))
 assert len(rows('r.csv')) == 5 and len(rows('rs.csv')) == 41
 "
+
+# --- --lr on --resume: the checkpoint's lr unless the command line names
+# another, which then applies (and says the run is no longer the same)
+(cd "$div" && ./div train --resume r.ck --epochs 4 --threads 1 >lr_same.out &&
+    ./div train --resume r.ck --epochs 4 --threads 1 --lr 0.001 >lr_new.out)
+check "--resume without --lr goes on with the checkpoint's lr, silently" \
+    sh -c "! grep -q replaces '$div/lr_same.out' && ! grep -q 'lr 0.001' '$div/lr_same.out'"
+check "--resume --lr X says it replaces the checkpoint's lr and trains with X" \
+    sh -c "grep -q \"^div: --lr 0.001 replaces the checkpoint's lr\" '$div/lr_new.out' &&
+        grep -q '^div: .*sgd, lr 0.001$' '$div/lr_new.out' && grep -q '^epoch .*lr 0.001 ' '$div/lr_new.out'"
