@@ -305,6 +305,7 @@ typedef struct rt_train_state {
     rt_rng aug_rng;     /* the augmentation stream */
     double norm_sum;    /* the epoch in progress: its steps' gradient norms summed */
     int64_t norm_steps;
+    uint64_t seed; /* --seed: dropout's masks are drawn from it and the step */
 } rt_train_state;
 
 typedef struct rt_checkpoint {

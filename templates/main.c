@@ -67,7 +67,7 @@ typedef struct options {
     long every, every_steps;
     int epochs, threads, quiet;
     int no_guard; /* --no-guard: train on through numbers that are not finite */
-    int lr_given; /* --lr was on the command line */
+    int lr_given, seed_given; /* --lr, --seed were on the command line */
     long steps, limit;
     double lr, tol;
     unsigned seed;
@@ -107,7 +107,7 @@ static options parse_args(int argc, char **argv)
         } else if (!strcmp(a, "--lr")) {
             o.lr = number_arg(a, v, 0, 1e9), o.lr_given = 1, i++;
         } else if (!strcmp(a, "--seed")) {
-            o.seed = (unsigned)number_arg(a, v, 0, 4294967295.0), i++;
+            o.seed = (unsigned)number_arg(a, v, 0, 4294967295.0), o.seed_given = 1, i++;
         } else if (!strcmp(a, "--threads")) {
             o.threads = (int)number_arg(a, v, 1, 1024), i++;
         } else if (!strcmp(a, "--steps")) {
@@ -453,6 +453,7 @@ static int cmd_train(const options *o)
                         .n_stats = 2L * MODEL_FEATURES, .best = es_weights,
                         .n_best = es_weights ? MODEL_N_PARAMS : 0};
     ck.run.base_lr = o->lr;
+    ck.run.seed = o->seed;
     ck.run.rng = shuffle_rng;
     ck.run.aug_rng = aug_rng;
     ck.run.es.best = INFINITY;
@@ -475,7 +476,16 @@ static int cmd_train(const options *o)
                        "uninterrupted one)\n", MODEL_NAME, o->lr, ck.run.base_lr);
             ck.run.base_lr = o->lr;
         }
+        /* the masks of dropout go on from the checkpoint's seed, likewise */
+        if (o->seed_given && o->seed != ck.run.seed) {
+            if (!o->quiet)
+                printf("%s: --seed %u replaces the checkpoint's seed %llu for dropout's masks (the "
+                       "run no longer repeats an uninterrupted one)\n",
+                       MODEL_NAME, o->seed, (unsigned long long)ck.run.seed);
+            ck.run.seed = o->seed;
+        }
     }
+    const uint32_t seed = (uint32_t)ck.run.seed;
     if (!o->quiet)
         printf("%s: %ld training rows, batch %d, %ld parameters, %s, lr %g\n", MODEL_NAME, n,
                MODEL_BATCH, MODEL_N_PARAMS, MODEL_OPTIMIZER, ck.run.base_lr);
@@ -557,7 +567,7 @@ static int cmd_train(const options *o)
             }
             /* dropout masks are keyed by the seed and the step (see rt_noise_key) */
             real loss = model_train_step(rows, b.param, b.grad, bx, by, b.out, b.arena,
-                                         rt_noise_key(o->seed, step + 1));
+                                         rt_noise_key(seed, step + 1));
             /* the divergence guard: a loss or gradient that is no number */
             double grad_norm = sqrt(rt_sumsq(b.grad, MODEL_N_PARAMS));
             if (!o->no_guard && (!isfinite(loss) || !isfinite(grad_norm))) {
@@ -599,7 +609,7 @@ static int cmd_train(const options *o)
             if (o->checkpoint && o->every_steps && step % o->every_steps == 0)
                 save_checkpoint(o->checkpoint, &ck, o->no_guard,
                                 (rt_train_state){step, epoch - 1, done, base_lr, loss_sum, correct, seen,
-                                                 shuffle_rng, plateau, es, aug_rng, norm_sum, norm_steps});
+                                                 shuffle_rng, plateau, es, aug_rng, norm_sum, norm_steps, seed});
         }
         if (bar_shown) printf("\r\033[K"); /* the epoch's line replaces the progress line */
         /* the epoch ran to its end (drop_last: to its last full batch) */
@@ -647,11 +657,11 @@ static int cmd_train(const options *o)
         if (o->checkpoint && complete &&
             (stop || epoch == o->epochs || (!o->every_steps && epoch % (o->every ? o->every : 1) == 0)))
             save_checkpoint(o->checkpoint, &ck, o->no_guard,
-                            (rt_train_state){step, epoch, 0, base_lr, 0, 0, 0, shuffle_rng, plateau, es, aug_rng, 0, 0});
+                            (rt_train_state){step, epoch, 0, base_lr, 0, 0, 0, shuffle_rng, plateau, es, aug_rng, 0, 0, seed});
         else if (o->checkpoint && !complete) /* stopped by --steps within the epoch */
             save_checkpoint(o->checkpoint, &ck, o->no_guard,
                             (rt_train_state){step, epoch - 1, done, base_lr, loss_sum, correct, seen,
-                                             shuffle_rng, plateau, es, aug_rng, norm_sum, norm_steps});
+                                             shuffle_rng, plateau, es, aug_rng, norm_sum, norm_steps, seed});
     }
     if (metrics) fclose(metrics);
     if (step_metrics) fclose(step_metrics);

@@ -386,3 +386,29 @@ check "--resume without --lr goes on with the checkpoint's lr, silently" \
 check "--resume --lr X says it replaces the checkpoint's lr and trains with X" \
     sh -c "grep -q \"^div: --lr 0.001 replaces the checkpoint's lr\" '$div/lr_new.out' &&
         grep -q '^div: .*sgd, lr 0.001$' '$div/lr_new.out' && grep -q '^epoch .*lr 0.001 ' '$div/lr_new.out'"
+
+# --- the seed is in the checkpoint: a run with dropout started with --seed
+# resumes bit for bit without it; another --seed replaces it, and says so
+cat >"$out/drop.lua" <<'LUA'
+data = linreg { n = 200, d = 5, noise = 0.1 }
+local x = input { 5 }
+local y = labels { 1 }
+minimize(mse(linear(dropout(relu(linear(x, 16)), 0.3), 1), y))
+optimizer = sgd { lr = 0.01 }
+train { batch = 20, epochs = 3 }
+LUA
+gen_build "$out/drop.lua" "$out/drop" >/dev/null 2>&1
+drop=$out/drop
+(cd "$drop" && ./drop train --threads 1 --seed 7 --weights ref.w --quiet &&
+    ./drop export ref --weights ref.w --quiet &&
+    ./drop train --threads 1 --seed 7 --steps 13 --checkpoint s.ck --weights s.w --quiet &&
+    ./drop train --threads 1 --resume s.ck --weights s.w --quiet &&
+    ./drop export res --weights s.w --quiet &&
+    ./drop train --threads 1 --resume s.ck --seed 8 --weights o.w >other.out &&
+    ./drop export other --weights o.w --quiet)
+check "dropout, --seed 7, stopped at step 13 and resumed without --seed: the weights of an uninterrupted run" \
+    same "$drop/ref" "$drop/res"
+check "... resumed with --seed 8: says it replaces the seed" \
+    grep -q "^drop: --seed 8 replaces the checkpoint's seed 7" "$drop/other.out"
+check "... and the masks, so the weights, differ" sh -c "test -s '$drop/other/linear2.weight.npy' &&
+    ! cmp -s '$drop/ref/linear2.weight.npy' '$drop/other/linear2.weight.npy'"

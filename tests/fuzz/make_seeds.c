@@ -59,12 +59,19 @@ int main(int argc, char **argv)
     c.run.step = 7, c.run.epoch = 1, c.run.pos = 2, c.run.base_lr = 0.1;
     c.run.loss_sum = 1.5, c.run.correct = 1, c.run.seen = 2;
     rt_rng_seed(&c.run.rng, 42);
+    c.run.seed = 42;
     c.run.plateau.factor = 0.1, c.run.plateau.patience = 10;
     c.order = order, c.n_order = 5;
     c.params = params, c.n_params = 2;
     c.state = state, c.n_state = 4;
     c.stats = stats, c.n_stats = 2;
     snprintf(path, sizeof path, "%s/checkpoint/valid", dir);
+    check(rt_checkpoint_save(path, HASH, &c, &err), &err);
+    prefix(path, (const unsigned char[]){1, 4, 11, 0}, 4);
+    /* a file whose checksum holds but whose row lies past the data (a
+     * regression: the trainer read past its rows) */
+    c.run.pos = 9;
+    snprintf(path, sizeof path, "%s/checkpoint/pos-past-rows", dir);
     check(rt_checkpoint_save(path, HASH, &c, &err), &err);
     prefix(path, (const unsigned char[]){1, 4, 11, 0}, 4);
     c.n_order = 0, c.order = NULL, c.n_stats = 0, c.stats = NULL, c.run.pos = 0;
