@@ -223,6 +223,29 @@ spec dim0 "$H1" "$H2" 'local x = input { 0 }' "$OPT" "$TRAIN"
 expect "spec: input { 0 } is refused" 2 "dim0.lua:3:|input: dimension 1 is 0" gen dim0
 model_with dimneg 'local p = param { -3 }'
 expect "spec: param { -3 } is refused" 2 "dimneg.lua:5:|param: dimension 1 is -3" gen dimneg
+spec dimhuge "$H1" "$H2" 'local x = input { 2147483647, 2147483647 }' "$OPT" "$TRAIN"
+expect "spec: input { 2^31 - 1, 2^31 - 1 } is refused" 2 \
+    "dimhuge.lua:3:|input: dimension 1 is 2147483647|between 1 and 2^30" gen dimhuge
+model_with widehuge 'local h = linear(x, 200000000)'
+expect "spec: linear with 2e8 outputs is refused" 2 \
+    "widehuge.lua:5:|linear: 200000000 output features" gen widehuge
+# buffers past the memory budget: refused before any code is written, with
+# the figure; a larger --max-memory lets the same spec through
+spec budget "$H1" 'data = linreg { n = 100, d = 2 }' "$H3" "$H4" \
+    'minimize(mse(linear(relu(linear(x, 16000000)), 1), y))' "$OPT"
+expect "limits: a spec whose buffers exceed the default 16 GiB budget is refused with the figure" 2 \
+    "budget.lua: the model needs about 18.4 GiB of buffers, more than the budget of 16.0 GiB" \
+    gen budget
+model_with budget_small 'local h = linear(x, 40000)' 'local z = linear(relu(h), 1)'
+expect "limits: --max-memory 1 refuses a 3.1 MiB model, naming both figures" 2 \
+    "budget_small.lua: the model needs about 3.1 MiB|more than the budget of 1.0 MiB (--max-memory)" \
+    "$TRAINC" gen -q "$t/budget_small.lua" -o "$t/out/budget_small" --max-memory 1
+expect "limits: ... and --max-memory 64 lets it through" 0 "" \
+    "$TRAINC" gen -q "$t/budget_small.lua" -o "$t/out/budget_small" --max-memory 64
+expect "limits: nothing is written for a refused spec" 0 "" test ! -e "$t/out/budget/model.c"
+spec recurse "$H1" "$H2" "$H3" 'local function f(n) return f(n + 1) + 1 end' 'f(1)'
+expect "limits: endless recursion is a stack overflow naming the line" 2 \
+    "recurse.lua:4:|stack overflow" gen recurse
 spec noopt "$H1" "$H2" "$H3" "$H4" "$LOSS" "$TRAIN"
 expect "spec: a missing optimizer is an error" 2 "noopt.lua|sets no optimizer" gen noopt
 spec nomin "$H1" "$H2" "$H3" "$H4" 'local l = bce(sigmoid(linear(x, 1)), y)' "$OPT" "$TRAIN"
