@@ -38,3 +38,23 @@ gen_build() {
 # (an empty or non-numeric A fails)
 lt() { awk -v a="$1" -v b="$2" 'BEGIN { exit !(a ~ /^[-+0-9.eE]+$/ && a + 0 < b + 0) }'; }
 gt() { awk -v a="$1" -v b="$2" 'BEGIN { exit !(a ~ /^[-+0-9.eE]+$/ && a + 0 > b + 0) }'; }
+
+# For valgrind: a generated folder DIR built into DIR/NAME, dynamically
+# linked and without the sanitizers tests/run --sanitize adds to cc
+# (valgrind and ASan do not mix); extra args go to the compiler
+valgrind_build() {
+    local dir=$1 name=$2
+    shift 2
+    (cd "$dir" && ${TRAINC_SYSTEM_CC:-cc} -O2 -std=c11 -D_POSIX_C_SOURCE=200809L -D_DEFAULT_SOURCE \
+        "$@" -I. -I/usr/include/x86_64-linux-gnu/openblas-pthread ./*.c runtime/*.c -o "$name" \
+        -L/usr/lib/x86_64-linux-gnu/openblas-pthread -lopenblas -lz -lm)
+}
+# heap_use DIR NAME ARGS...: "N allocs, N frees, N bytes allocated" of a run
+heap_use() {
+    local dir=$1 name=$2
+    shift 2
+    (cd "$dir" && valgrind "./$name" "$@" 2>&1 | sed -n 's/.*total heap usage: //p')
+}
+# same_heap A B: two runs allocated the same, and valgrind saw allocations
+# (a build it cannot follow reports none, and would pass unseen)
+same_heap() { test -n "$1" && test "$1" = "$2" && case $1 in "0 allocs"*) false ;; esac; }

@@ -75,16 +75,13 @@ train { batch = 32, epochs = 100 }
 LUA
 gen=$out/dyn
 "$TRAINC" gen -q "$out/alloc.lua" -o "$gen"
-(cd "$gen" && cc -O2 -std=c11 -D_POSIX_C_SOURCE=200809L -D_DEFAULT_SOURCE -I. \
-    -I/usr/include/x86_64-linux-gnu/openblas-pthread ./*.c runtime/*.c -o dyn \
-    -L/usr/lib/x86_64-linux-gnu/openblas-pthread -lopenblas -lz -lm)
+valgrind_build "$gen" dyn
 check "the conv net takes the BLAS, the loop and the direct kernels" \
     sh -c "grep -q 'cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, 16,' '$gen/model.c' && grep -Eq 'const real wv = [a-z0-9_]+\[oc \*' '$gen/model.c' && grep -q 'conv2d_direct_backward_weight' '$gen/model.c'"
-heap() { (cd "$gen" && valgrind ./dyn train --steps "$1" --threads 1 --quiet --weights w 2>&1 | grep 'total heap usage'); }
+heap() { heap_use "$gen" dyn train --steps "$1" --threads 1 --quiet --weights w; }
 h5=$(heap 5)
 h40=$(heap 40)
-check "no allocation in a conv net's training loop (5 steps: ${h5#*usage: }; 40 steps: ${h40#*usage: })" \
-    sh -c "test -n '$h5' && test '${h5#*usage: }' = '${h40#*usage: }'"
+check "no allocation in a conv net's training loop (5 steps: $h5; 40 steps: $h40)" same_heap "$h5" "$h40"
 
 # --- the CNN examples: fashion_cnn (conv-bn-relu-pool blocks, dropout) and
 # resnet_tiny (residual blocks, global average pooling) build warning-free and

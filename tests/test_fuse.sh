@@ -145,9 +145,7 @@ check "mix: eval loss fused $la, --no-fuse $lb (within 1e-5)" \
 # uninitialised (a dynamically linked build of mix, one epoch, then eval)
 gen=$out/mix-dyn
 "$TRAINC" gen -q "$out/mix.lua" -o "$gen"
-(cd "$gen" && cc -O2 -g -std=c11 -D_POSIX_C_SOURCE=200809L -D_DEFAULT_SOURCE -I. \
-    -I/usr/include/x86_64-linux-gnu/openblas-pthread ./*.c runtime/*.c -o mix \
-    -L/usr/lib/x86_64-linux-gnu/openblas-pthread -lopenblas -lz -lm)
+valgrind_build "$gen" mix -g
 (cd "$gen" && valgrind -q --error-exitcode=9 ./mix train --epochs 1 --threads 1 --quiet --weights w.bin &&
     valgrind -q --error-exitcode=9 ./mix eval --weights w.bin) >"$out/memcheck.log" 2>&1
 check "valgrind memcheck: the fused mix trainer trains and evaluates without an error" \

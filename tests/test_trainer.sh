@@ -37,9 +37,7 @@ check "export writes fc1.weight.npy with PyTorch's [out, in] shape" \
 
 # --- the training loop allocates nothing: the heap use of 5 and 60 steps is
 # the same (valgrind counts; a dynamically linked build of the same folder).
-# The net is big enough for its products to go to OpenBLAS. TRAINC_SYSTEM_CC:
-# the compiler without the sanitizers tests/run --sanitize adds to cc
-# (valgrind and ASan do not mix).
+# The net is big enough for its products to go to OpenBLAS.
 cat >"$out/alloc.lua" <<'LUA'
 data = spirals { n = 640, test = 64 }
 local x = input { 2 }
@@ -52,15 +50,12 @@ train { batch = 64, epochs = 100 }
 LUA
 gen=$out/dyn
 "$TRAINC" gen -q "$out/alloc.lua" -o "$gen"
-(cd "$gen" && ${TRAINC_SYSTEM_CC:-cc} -O2 -std=c11 -D_POSIX_C_SOURCE=200809L -D_DEFAULT_SOURCE -I. \
-    -I/usr/include/x86_64-linux-gnu/openblas-pthread ./*.c runtime/*.c -o dyn \
-    -L/usr/lib/x86_64-linux-gnu/openblas-pthread -lopenblas -lz -lm)
+valgrind_build "$gen" dyn
 check "the BLAS path is taken" grep -q cblas_sgemm "$gen/model.c"
-heap() { (cd "$gen" && valgrind ./dyn train --steps "$1" --threads 1 --quiet --weights w 2>&1 | grep 'total heap usage'); }
+heap() { heap_use "$gen" dyn train --steps "$1" --threads 1 --quiet --weights w; }
 h5=$(heap 5)
 h60=$(heap 60)
-check "no allocation in the training loop (5 steps: ${h5#*usage: }; 60 steps: ${h60#*usage: })" \
-    sh -c "test -n '$h5' && test '${h5#*usage: }' = '${h60#*usage: }'"
+check "no allocation in the training loop (5 steps: $h5; 60 steps: $h60)" same_heap "$h5" "$h60"
 
 # --- the folder builds away from the repository, and the binary needs no Lua
 gen_build models/xor.lua "$out/xor" >/dev/null 2>&1

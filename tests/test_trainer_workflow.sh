@@ -328,15 +328,13 @@ bad "stratify = \"yes\" is refused" 'train { stratify = "yes" }' "bad.lua:6: .*s
 # dynamically linked build of the same folder)
 sed 's/augment = args.aug and { crop = 2, flip = true } or nil/stratify = true, augment = { crop = 2, flip = true }/' "$au/au.lua" >"$au/alloc.lua"
 "$TRAINC" gen -q "$au/alloc.lua" -o "$au/dyn"
-(cd "$au/dyn" && cc -O2 -std=c11 -D_POSIX_C_SOURCE=200809L -D_DEFAULT_SOURCE -I. \
-    -I/usr/include/x86_64-linux-gnu/openblas-pthread ./*.c runtime/*.c -o dyn \
-    -L/usr/lib/x86_64-linux-gnu/openblas-pthread -lopenblas -lz -lm)
+valgrind_build "$au/dyn" dyn
 check "the allocation test's build stratifies and augments" sh -c "grep -q 'MODEL_STRATIFY 1' '$au/dyn/model.h' && grep -q 'MODEL_AUG_CROP 2' '$au/dyn/model.h'"
-heap() { (cd "$au/dyn" && valgrind ./dyn train --steps "$1" --epochs 10 --threads 1 --quiet --weights w 2>&1 | grep 'total heap usage'); }
+heap() { heap_use "$au/dyn" dyn train --steps "$1" --epochs 10 --threads 1 --quiet --weights w; }
 h5=$(heap 5)
 h40=$(heap 40)
-check "stratify + augment: no allocation in the training loop (5 steps: ${h5#*usage: }; 40 steps: ${h40#*usage: })" \
-    sh -c "test -n '$h5' && test '${h5#*usage: }' = '${h40#*usage: }'"
+check "stratify + augment: no allocation in the training loop (5 steps: $h5; 40 steps: $h40)" \
+    same_heap "$h5" "$h40"
 
 # --- metrics: the epoch file has the mean gradient norm of the epoch's
 # steps; --step-metrics has a row per step whose norms average to it
