@@ -229,6 +229,14 @@ static double opt_number(lua_State *L, int t, const char *key, double dflt)
     return v;
 }
 
+/* v as an int when it is a whole number in [lo, hi], else lo - 1 for the
+ * caller's check to refuse (spec numbers are doubles: converting one outside
+ * int's range is undefined) */
+static int whole_in(double v, int lo, int hi)
+{
+    return v >= lo && v <= hi && v == floor(v) ? (int)v : lo - 1;
+}
+
 static int opt_bool(lua_State *L, int t, const char *key, int dflt)
 {
     if (lua_type(L, t) != LUA_TTABLE) return dflt;
@@ -387,10 +395,12 @@ static int dsl_labels(lua_State *L)
     check_keys(L, 1, "labels", keys);
     if (s->g->labels >= 0) return spec_error(L, "labels: the spec already has labels");
     ir_args a = {.rank = 1, .dim = {IR_BATCH}};
-    int classes = (int)opt_number(L, 1, "classes", 0);
+    double classes_v = opt_number(L, 1, "classes", 0);
+    int classes = whole_in(classes_v, 0, 1 << 24);
+    if (classes < 0 || classes == 1)
+        return spec_error(L, "labels: classes = %g; it must be a whole number from 2 to 2^24",
+                          classes_v);
     int n = dims_of(L, 1, "labels", a.dim + 1, IR_MAX_RANK - 1);
-    if (classes < 0 || classes == 1 || classes > (1 << 24))
-        return spec_error(L, "labels: classes = %d; it must be at least 2", classes);
     if (classes && n) return spec_error(L, "labels: give either classes = K or a shape, not both");
     if (!classes && !n)
         return spec_error(L, "labels: give classes = K (class indices) or a shape such as { 1 }");
@@ -754,8 +764,8 @@ static int dsl_batch_norm(lua_State *L)
     } else {
         momentum = opt_number(L, 2, "momentum", 0.1);
         if (!(momentum >= 0 && momentum <= 1))
-            return spec_error(L, "batch_norm: momentum = %g; it must be in [0, 1] or \"cumulative\"",
-                              momentum);
+            return spec_error(
+                L, "batch_norm: momentum = %g; it must be in [0, 1] or \"cumulative\"", momentum);
     }
     lua_settop(L, 2);
     int affine = opt_bool(L, 2, "affine", 1);
@@ -1964,7 +1974,7 @@ static int dsl_train(lua_State *L)
                                               NULL};
         check_keys(L, es, "early_stopping", es_keys);
         t->early_stop = 1;
-        t->es_patience = (int)opt_number(L, es, "patience", 5);
+        t->es_patience = whole_in(opt_number(L, es, "patience", 5), 1, 1 << 30);
         t->es_min_delta = opt_number(L, es, "min_delta", 0);
         t->es_restore = opt_bool(L, es, "restore_best", 1);
         const char *monitor = opt_string(L, es, "monitor", "valid_loss");
@@ -1974,7 +1984,8 @@ static int dsl_train(lua_State *L)
         t->es_monitor_loss = !strcmp(monitor, "loss");
         if (t->es_patience < 1 || t->es_min_delta < 0)
             return spec_error(
-                L, "early_stopping: patience must be at least 1 and min_delta not negative");
+                L,
+                "early_stopping: patience must be a whole number >= 1 and min_delta not negative");
     }
     lua_pop(L, 1);
     t->stratify = opt_bool(L, 1, "stratify", 0);
@@ -2544,9 +2555,11 @@ static int read_settings(lua_State *L)
             d->kind = !strcmp(kind, "xor")       ? RT_SRC_XOR
                       : !strcmp(kind, "spirals") ? RT_SRC_SPIRALS
                                                  : RT_SRC_LINREG;
-            d->n = (int)opt_number(L, t, "n", d->kind == RT_SRC_XOR ? 4 : 1000);
-            d->n_test = (int)opt_number(L, t, "test", 0);
-            d->d = (int)opt_number(L, t, "d", 2);
+            double n = opt_number(L, t, "n", d->kind == RT_SRC_XOR ? 4 : 1000),
+                   n_test = opt_number(L, t, "test", 0), dim = opt_number(L, t, "d", 2);
+            d->n = whole_in(n, 1, 1 << 26);
+            d->n_test = whole_in(n_test, 0, 1 << 26);
+            d->d = whole_in(dim, 1, 1 << 20);
             d->noise = opt_number(L, t, "noise", d->kind == RT_SRC_SPIRALS ? 0.1 : 0);
             double seed = opt_number(L, t, "seed", -1);
             if (seed != -1) {
@@ -2555,10 +2568,11 @@ static int read_settings(lua_State *L)
                 d->seed = (uint32_t)seed;
                 d->has_seed = 1;
             }
-            if (d->n <= 0 || d->n > (1 << 26) || d->n_test < 0 || d->n_test > (1 << 26) ||
-                d->d <= 0 || d->d > (1 << 20))
-                setting_error(L, line, "%s: sizes out of range (n = %d, test = %d, d = %d)", kind,
-                              d->n, d->n_test, d->d);
+            if (d->n < 1 || d->n_test < 0 || d->d < 1)
+                setting_error(L, line,
+                              "%s: sizes out of range (n = %g, test = %g, d = %g; whole numbers, n "
+                              "and test to 2^26, d to 2^20)",
+                              kind, n, n_test, dim);
             if ((double)d->n * d->d > 4e8)
                 setting_error(L, line, "%s: %d x %d is more data than a synthetic set may have",
                               kind, d->n, d->d);

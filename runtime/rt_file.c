@@ -293,7 +293,8 @@ int rt_npy_write_int64(const char *path, const real *data, int rank, const int64
                        rt_error *err)
 {
     size_t count = 1;
-    for (int i = 0; i < rank && i < RT_NPY_MAX_RANK; i++) count *= dims[i] > 0 ? (size_t)dims[i] : 0;
+    for (int i = 0; i < rank && i < RT_NPY_MAX_RANK; i++)
+        count *= dims[i] > 0 ? (size_t)dims[i] : 0;
     int64_t *v = malloc(count * sizeof *v + 1);
     if (!v) return rt_fail(err, "%s: out of memory", path);
     for (size_t i = 0; i < count; i++) v[i] = count_value(data[i]);
@@ -822,7 +823,9 @@ int rt_safetensors_save(const char *path, const rt_param_info *params, int n, co
         if (j || (meta && meta[0])) sb_add(&h, ",", 1);
         sb_json_string(&h, p->name);
         sb_printf(&h, ":{\"dtype\":\"%s\",\"shape\":[",
-                  p->count ? "I64" : sizeof(real) == 4 ? "F32" : "F64");
+                  p->count            ? "I64"
+                  : sizeof(real) == 4 ? "F32"
+                                      : "F64");
         for (int k = 0; k < p->rank; k++) sb_printf(&h, "%s%d", k ? "," : "", p->dim[k]);
         uint64_t bytes = (uint64_t)p->numel * (p->count ? 8 : sizeof(real));
         sb_printf(&h, "],\"data_offsets\":[%llu,%llu]}", (unsigned long long)offset,

@@ -251,8 +251,9 @@ int rt_weights_from_buffer(const void *data, size_t len, const char *name, const
 /* ---- checkpoints ---- */
 
 #define CHECKPOINT_MAGIC "TRAINCK\n"
-#define CHECKPOINT_VERSION 4u /* 2: early stopping's state and best weights; 3: gradient norms;
-                                 4: the seed */
+#define CHECKPOINT_VERSION                                                                         \
+    4u /* 2: early stopping's state and best weights; 3: gradient norms;                           \
+          4: the seed */
 
 typedef struct checkpoint_header {
     char magic[8];

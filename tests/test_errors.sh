@@ -241,6 +241,19 @@ expect "limits: --max-memory 1 refuses a 3.1 MiB model, naming both figures" 2 \
 expect "limits: ... and --max-memory 64 lets it through" 0 "" \
     "$TRAINC" gen -q "$t/budget_small.lua" -o "$t/out/budget_small" --max-memory 64
 expect "limits: nothing is written for a refused spec" 0 "" test ! -e "$t/out/budget/model.c"
+# numbers a spec gives where whole numbers go: checked before they become
+# ints (a fuzzer found classes = 2.4e43 converted unchecked)
+spec classes_huge "$H1" "$H2" "$H3" 'local y = labels { classes = 2.4e43 }'
+expect "spec: labels { classes = 2.4e43 } is refused" 2 \
+    "classes_huge.lua:4:|classes = 2.4e+43; it must be a whole number from 2 to 2^24" gen classes_huge
+spec classes_frac "$H1" "$H2" "$H3" 'local y = labels { classes = 2.5 }'
+expect "spec: labels { classes = 2.5 } is refused" 2 "classes_frac.lua:4:|classes = 2.5" gen classes_frac
+spec linreg_huge "$H1" 'data = linreg { n = 1e40, d = 2.5 }' "$H3" "$H4" "$LOSS" "$OPT"
+expect "spec: linreg { n = 1e40, d = 2.5 } is refused, naming both" 2 \
+    "linreg_huge.lua:2:|sizes out of range (n = 1e+40, test = 0, d = 2.5" gen linreg_huge
+model_with patience_frac 'train { early_stopping = { patience = 1e300 } }'
+expect "spec: early_stopping patience = 1e300 is refused" 2 \
+    "patience_frac.lua:5:|patience must be a whole number >= 1" gen patience_frac
 spec recurse "$H1" "$H2" "$H3" 'local function f(n) return f(n + 1) + 1 end' 'f(1)'
 expect "limits: endless recursion is a stack overflow naming the line" 2 \
     "recurse.lua:4:|stack overflow" gen recurse

@@ -78,7 +78,8 @@ static void running_comment(emitter *e, const ir_node *n, long count)
 {
     if (n->f[1] == BN_CUMULATIVE) {
         wr_line(e->w, " * double; the running statistics average every batch's mean and the");
-        wr_line(e->w, " * unbiased variance (x %ld/%ld), as torch.nn.BatchNorm with momentum=None */",
+        wr_line(e->w,
+                " * unbiased variance (x %ld/%ld), as torch.nn.BatchNorm with momentum=None */",
                 count, count - 1);
         return;
     }

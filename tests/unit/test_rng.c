@@ -275,8 +275,8 @@ static void test_files(const char *dir)
           "an integer .npy is refused for a parameter that is not a count");
     cnt = (real)2.5;
     CHECK(rt_npy_write(path, &cnt, 0, NULL, &err) == 0 &&
-              rt_npy_read_shaped(path, &back, 0, NULL, 1, &err) == -1 &&
-              contains(err.msg, path) && contains(err.msg, "element 0 is 2.5; a count is a whole"),
+              rt_npy_read_shaped(path, &back, 0, NULL, 1, &err) == -1 && contains(err.msg, path) &&
+              contains(err.msg, "element 0 is 2.5; a count is a whole"),
           "a count that is not a whole number is refused, naming the file");
 
     /* the other float width converts */
@@ -379,7 +379,9 @@ static void test_safetensors(const char *dir)
           "safetensors data starts at a multiple of 8 bytes, right after the header");
     int64_t count = 0;
     char *text = read_text(path);
-    char *entry = text ? strstr(text + 8, "\"bn.num_batches_tracked\":{\"dtype\":\"I64\",\"shape\":[]") : NULL;
+    char *entry =
+        text ? strstr(text + 8, "\"bn.num_batches_tracked\":{\"dtype\":\"I64\",\"shape\":[]")
+             : NULL;
     unsigned long long begin = 0;
     if (entry && sscanf(strstr(entry, "data_offsets"), "data_offsets\":[%llu", &begin) == 1) {
         f = fopen(path, "rb");
@@ -388,23 +390,31 @@ static void test_safetensors(const char *dir)
         if (f) fclose(f);
     }
     free(text);
-    CHECK(entry && count == 16777216, "safetensors save writes a count as I64 (torch's int64 buffer)");
+    CHECK(entry && count == 16777216,
+          "safetensors save writes a count as I64 (torch's int64 buffer)");
     memset(r, 0, sizeof r);
     CHECK(rt_safetensors_load(path, params, 4, r, &loaded, &err) == 0 && loaded == 4 &&
               memcmp(w, r, sizeof w) == 0,
           "safetensors save -> load round trip is exact (escaped name, scalar, count, metadata)");
     int64_t i64 = 12, neg = -2;
     float f3 = 3;
-    CHECK(write_st(path, "{\"bn.num_batches_tracked\":{\"dtype\":\"F32\",\"shape\":[],\"data_offsets\":[0,4]}}",
-                   &f3, 4) == 0 &&
-              rt_safetensors_load(path, params, 4, r, &loaded, &err) == 0 && r[9] == 3,
-          "safetensors load: a count from F32 (exports before counts were int64)");
-    CHECK(write_st(path, "{\"bn.num_batches_tracked\":{\"dtype\":\"I64\",\"shape\":[],\"data_offsets\":[0,8]}}",
-                   &neg, 8) == 0 &&
-              rt_safetensors_load(path, params, 4, r, &loaded, &err) == -1 &&
-              contains(err.msg, "element 0 is -2; a count is a whole number from 0 to 2^53"),
-          "safetensors load refuses a negative count");
-    CHECK(write_st(path, "{\"t\\\"emp\\\\\":{\"dtype\":\"I64\",\"shape\":[],\"data_offsets\":[0,8]}}",
+    CHECK(
+        write_st(
+            path,
+            "{\"bn.num_batches_tracked\":{\"dtype\":\"F32\",\"shape\":[],\"data_offsets\":[0,4]}}",
+            &f3, 4) == 0 &&
+            rt_safetensors_load(path, params, 4, r, &loaded, &err) == 0 && r[9] == 3,
+        "safetensors load: a count from F32 (exports before counts were int64)");
+    CHECK(
+        write_st(
+            path,
+            "{\"bn.num_batches_tracked\":{\"dtype\":\"I64\",\"shape\":[],\"data_offsets\":[0,8]}}",
+            &neg, 8) == 0 &&
+            rt_safetensors_load(path, params, 4, r, &loaded, &err) == -1 &&
+            contains(err.msg, "element 0 is -2; a count is a whole number from 0 to 2^53"),
+        "safetensors load refuses a negative count");
+    CHECK(write_st(path,
+                   "{\"t\\\"emp\\\\\":{\"dtype\":\"I64\",\"shape\":[],\"data_offsets\":[0,8]}}",
                    &i64, 8) == 0 &&
               rt_safetensors_load(path, params, 4, r, &loaded, &err) == -1 &&
               contains(err.msg, "has dtype I64; parameters load from F32 or F64"),
