@@ -24,9 +24,10 @@
     "-L/usr/lib/x86_64-linux-gnu/openblas-pthread -lopenblas -lgfortran -lquadmath"
 #endif
 /* trainc built with -Dsanitize=LIST builds its trainers with the same
- * sanitizers; they cannot link statically, so those trainers are dynamic */
-#ifndef TRAINC_SANITIZE
-#define TRAINC_SANITIZE ""
+ * sanitizers and flags (meson.build); they cannot link statically, so those
+ * trainers are dynamic */
+#ifndef TRAINC_SANITIZE_FLAGS
+#define TRAINC_SANITIZE_FLAGS ""
 #endif
 
 /* ---- helpers for op emitters ---- */
@@ -1171,10 +1172,6 @@ int emit_folder(ir_graph *g, const plan *p, const emit_options *o, char *err, si
     if (rc) return -1;
 
     /* model.h, main.c, predict.c (the inference API), build.ninja */
-    const char *san_flags = TRAINC_SANITIZE[0]
-                                ? "-fsanitize=" TRAINC_SANITIZE
-                                  " -fno-sanitize-recover=all -fno-omit-frame-pointer"
-                                : "";
     tpl_var vars[] = {
         {"header", header},
         {"name", g->model_name},
@@ -1221,8 +1218,8 @@ int emit_folder(ir_graph *g, const plan *p, const emit_options *o, char *err, si
         {"dtype_flag", o->dbl ? "-DTRAINC_DOUBLE" : ""},
         {"blas_cflags", TRAINC_BLAS_CFLAGS},
         {"blas_libs", TRAINC_BLAS_LIBS},
-        {"san_flags", san_flags},
-        {"ldflags", TRAINC_SANITIZE[0] ? san_flags : "-static"},
+        {"san_flags", TRAINC_SANITIZE_FLAGS},
+        {"ldflags", TRAINC_SANITIZE_FLAGS[0] ? TRAINC_SANITIZE_FLAGS : "-static"},
     };
     int nvars = (int)(sizeof vars / sizeof *vars);
     static const char *const files[] = {"model.h", "main.c", "predict.c", "build.ninja"};
