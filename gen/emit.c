@@ -458,11 +458,11 @@ void e_reduce_to(emitter *e, const ir_node *out, int xid, const char *scale)
     long total = e_numel(e, out);
     if (total == 1) {
         /* a whole sum: accumulate in double for accuracy, in lanes (a single
-         * running sum would not vectorise) */
-        wr_line(e->w, "{");
+         * running sum would not vectorise). The op's block scopes s; a block
+         * opened right inside it would read as `{{` to clang-format, which
+         * then takes it for an initialiser and stops indenting the function */
         e_lane_sum(e, "double", "s", "i", e_fmt(e, "%s[i]", x->name), e_numel(e, x));
         wr_line(e->w, "%s[0] = (real)(s%s%s);", out->name, scale ? " * " : "", scale ? scale : "");
-        wr_line(e->w, "}");
         return;
     }
     nest l;

@@ -58,3 +58,11 @@ heap_use() {
 # same_heap A B: two runs allocated the same, and valgrind saw allocations
 # (a build it cannot follow reports none, and would pass unseen)
 same_heap() { test -n "$1" && test "$1" = "$2" && case $1 in "0 allocs"*) false ;; esac; }
+
+# indented FILE: generated C has no statement at column 0 (clang-format stops
+# indenting a function it misreads, e.g. a block opening right inside
+# another, `{{`, and its output is then stable: formatting again cannot tell)
+indented() {
+    awk '/^(for|if|while|switch|return|do|else)([ (;{]|$)|^[{][{]|^[{] *[a-z]/ {
+        print FILENAME ":" FNR ": " $0; bad = 1 } END { exit bad }' "$1"
+}
