@@ -229,12 +229,35 @@ static double opt_number(lua_State *L, int t, const char *key, double dflt)
     return v;
 }
 
-/* v as an int when it is a whole number in [lo, hi], else lo - 1 for the
- * caller's check to refuse (spec numbers are doubles: converting one outside
- * int's range is undefined) */
-static int whole_in(double v, int lo, int hi)
+static void setting_error(lua_State *L, int line, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+/* t[key] (t an absolute index) where a count goes: a whole number in
+ * [lo, hi], or dflt when absent (dflt may lie outside, meaning "none").
+ * Anything else is an error naming WHAT, the key, the value and the range, at
+ * the line running now (line < 0) or at the spec's line LINE (settings read
+ * after the spec ran). Spec numbers are doubles: one outside an int's range
+ * must be refused before it becomes one. */
+static double opt_whole(lua_State *L, int t, int line, const char *what, const char *key,
+                        double dflt, double lo, double hi)
 {
-    return v >= lo && v <= hi && v == floor(v) ? (int)v : lo - 1;
+    if (lua_type(L, t) != LUA_TTABLE) return dflt;
+    int absent = lua_getfield(L, t, key) == LUA_TNIL;
+    lua_pop(L, 1);
+    if (absent) return dflt;
+    double v = opt_number(L, t, key, dflt);
+    if (v >= lo && v <= hi && v == floor(v)) return v;
+    int e;
+    char top[32], msg[256];
+    if (frexp(hi, &e) == 0.5 && e > 20) /* 2^20 and up as powers */
+        snprintf(top, sizeof top, "2^%d", e - 1);
+    else
+        snprintf(top, sizeof top, "%.0f", hi);
+    snprintf(msg, sizeof msg, "%s: %s = %.10g; it must be a whole number from %.0f to %s", what,
+             key, v, lo, top);
+    if (line < 0) return spec_error(L, "%s", msg);
+    setting_error(L, line, "%s", msg);
+    return v;
 }
 
 static int opt_bool(lua_State *L, int t, const char *key, int dflt)
@@ -395,11 +418,7 @@ static int dsl_labels(lua_State *L)
     check_keys(L, 1, "labels", keys);
     if (s->g->labels >= 0) return spec_error(L, "labels: the spec already has labels");
     ir_args a = {.rank = 1, .dim = {IR_BATCH}};
-    double classes_v = opt_number(L, 1, "classes", 0);
-    int classes = whole_in(classes_v, 0, 1 << 24);
-    if (classes < 0 || classes == 1)
-        return spec_error(L, "labels: classes = %g; it must be a whole number from 2 to 2^24",
-                          classes_v);
+    int classes = (int)opt_whole(L, 1, -1, "labels", "classes", 0, 2, 1 << 24);
     int n = dims_of(L, 1, "labels", a.dim + 1, IR_MAX_RANK - 1);
     if (classes && n) return spec_error(L, "labels: give either classes = K or a shape, not both");
     if (!classes && !n)
@@ -1211,10 +1230,7 @@ static int dsl_conv2d(lua_State *L)
     pair_opt(L, 3, "conv2d", "stride", 1, one, st);
     pair_opt(L, 3, "conv2d", "padding", 0, zero, pad);
     pair_opt(L, 3, "conv2d", "dilation", 1, one, dil);
-    double groups = opt_number(L, 3, "groups", 1);
-    if (groups != floor(groups) || groups < 1 || groups > 65535)
-        return spec_error(L, "conv2d: groups = %g must be a whole number from 1", groups);
-    int G = (int)groups;
+    int G = (int)opt_whole(L, 3, -1, "conv2d", "groups", 1, 1, 65535);
     if (C % G || oc % G)
         return spec_error(L,
                           "conv2d: groups = %d must divide the input channels (%d) and the output "
@@ -1951,14 +1967,8 @@ static int dsl_train(lua_State *L)
         t->batch = (int)b;
     }
     lua_pop(L, 1);
-    double epochs = opt_number(L, 1, "epochs", 1);
-    if (epochs < 0 || epochs > 1e9 || epochs != floor(epochs))
-        return spec_error(L, "train: epochs must be a whole number >= 0, got %g", epochs);
-    t->epochs = (int)epochs;
-    double seed = opt_number(L, 1, "seed", 1);
-    if (seed < 0 || seed > 4294967295.0 || seed != floor(seed))
-        return spec_error(L, "train: seed must be a whole number in [0, 2^32)");
-    t->seed = (uint32_t)seed;
+    t->epochs = (int)opt_whole(L, 1, -1, "train", "epochs", 1, 0, 1e9);
+    t->seed = (uint32_t)opt_whole(L, 1, -1, "train", "seed", 1, 0, 4294967295.0);
     t->shuffle = opt_bool(L, 1, "shuffle", 1);
     t->drop_last = opt_bool(L, 1, "drop_last", 0);
     t->clip_grad_norm = opt_number(L, 1, "clip_grad_norm", 0);
@@ -1974,7 +1984,7 @@ static int dsl_train(lua_State *L)
                                               NULL};
         check_keys(L, es, "early_stopping", es_keys);
         t->early_stop = 1;
-        t->es_patience = whole_in(opt_number(L, es, "patience", 5), 1, 1 << 30);
+        t->es_patience = (int)opt_whole(L, es, -1, "early_stopping", "patience", 5, 1, 1 << 30);
         t->es_min_delta = opt_number(L, es, "min_delta", 0);
         t->es_restore = opt_bool(L, es, "restore_best", 1);
         const char *monitor = opt_string(L, es, "monitor", "valid_loss");
@@ -1982,10 +1992,9 @@ static int dsl_train(lua_State *L)
             return spec_error(
                 L, "early_stopping: monitor must be \"valid_loss\" or \"loss\", not '%s'", monitor);
         t->es_monitor_loss = !strcmp(monitor, "loss");
-        if (t->es_patience < 1 || t->es_min_delta < 0)
-            return spec_error(
-                L,
-                "early_stopping: patience must be a whole number >= 1 and min_delta not negative");
+        if (t->es_min_delta < 0)
+            return spec_error(L, "early_stopping: min_delta = %g must not be negative",
+                              t->es_min_delta);
     }
     lua_pop(L, 1);
     t->stratify = opt_bool(L, 1, "stratify", 0);
@@ -1998,11 +2007,7 @@ static int dsl_train(lua_State *L)
                               "train: augment must be a table such as { crop = 4, flip = true }");
         static const char *const au_keys[] = {"crop", "flip", NULL};
         check_keys(L, au, "augment", au_keys);
-        double crop = opt_number(L, au, "crop", 0);
-        if (crop < 0 || crop > 4096 || crop != floor(crop))
-            return spec_error(L, "augment: crop must be a whole number of pixels >= 0, got %g",
-                              crop);
-        t->aug_crop = (int)crop;
+        t->aug_crop = (int)opt_whole(L, au, -1, "augment", "crop", 0, 0, 4096);
         t->aug_flip = opt_bool(L, au, "flip", 0);
     }
     lua_pop(L, 1);
@@ -2544,7 +2549,7 @@ static int read_settings(lua_State *L)
             if (!d->train_path) setting_error(L, line, "csv: give train = \"file.csv\"");
             lua_getfield(L, t, "label");
             if (lua_type(L, -1) == LUA_TNUMBER)
-                d->label_col = (int)lua_tointeger(L, -1);
+                d->label_col = (int)opt_whole(L, t, line, "csv", "label", -1, 0, 1 << 24);
             else if (lua_type(L, -1) == LUA_TSTRING)
                 d->label = arena_strdup(g->A, lua_tostring(L, -1));
             lua_pop(L, 1);
@@ -2555,24 +2560,16 @@ static int read_settings(lua_State *L)
             d->kind = !strcmp(kind, "xor")       ? RT_SRC_XOR
                       : !strcmp(kind, "spirals") ? RT_SRC_SPIRALS
                                                  : RT_SRC_LINREG;
-            double n = opt_number(L, t, "n", d->kind == RT_SRC_XOR ? 4 : 1000),
-                   n_test = opt_number(L, t, "test", 0), dim = opt_number(L, t, "d", 2);
-            d->n = whole_in(n, 1, 1 << 26);
-            d->n_test = whole_in(n_test, 0, 1 << 26);
-            d->d = whole_in(dim, 1, 1 << 20);
+            d->n =
+                (int)opt_whole(L, t, line, kind, "n", d->kind == RT_SRC_XOR ? 4 : 1000, 1, 1 << 26);
+            d->n_test = (int)opt_whole(L, t, line, kind, "test", 0, 0, 1 << 26);
+            d->d = (int)opt_whole(L, t, line, kind, "d", 2, 1, 1 << 20);
             d->noise = opt_number(L, t, "noise", d->kind == RT_SRC_SPIRALS ? 0.1 : 0);
-            double seed = opt_number(L, t, "seed", -1);
+            double seed = opt_whole(L, t, line, kind, "seed", -1, 0, 4294967295.0);
             if (seed != -1) {
-                if (seed < 0 || seed > 4294967295.0 || seed != floor(seed))
-                    setting_error(L, line, "%s: seed must be a whole number in [0, 2^32)", kind);
                 d->seed = (uint32_t)seed;
                 d->has_seed = 1;
             }
-            if (d->n < 1 || d->n_test < 0 || d->d < 1)
-                setting_error(L, line,
-                              "%s: sizes out of range (n = %g, test = %g, d = %g; whole numbers, n "
-                              "and test to 2^26, d to 2^20)",
-                              kind, n, n_test, dim);
             if ((double)d->n * d->d > 4e8)
                 setting_error(L, line, "%s: %d x %d is more data than a synthetic set may have",
                               kind, d->n, d->d);

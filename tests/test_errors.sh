@@ -249,11 +249,27 @@ expect "spec: labels { classes = 2.4e43 } is refused" 2 \
 spec classes_frac "$H1" "$H2" "$H3" 'local y = labels { classes = 2.5 }'
 expect "spec: labels { classes = 2.5 } is refused" 2 "classes_frac.lua:4:|classes = 2.5" gen classes_frac
 spec linreg_huge "$H1" 'data = linreg { n = 1e40, d = 2.5 }' "$H3" "$H4" "$LOSS" "$OPT"
-expect "spec: linreg { n = 1e40, d = 2.5 } is refused, naming both" 2 \
-    "linreg_huge.lua:2:|sizes out of range (n = 1e+40, test = 0, d = 2.5" gen linreg_huge
+expect "spec: linreg { n = 1e40, d = 2.5 } is refused" 2 \
+    "linreg_huge.lua:2:|linreg: n = 1e+40; it must be a whole number from 1 to 2^26" gen linreg_huge
 model_with patience_frac 'train { early_stopping = { patience = 1e300 } }'
 expect "spec: early_stopping patience = 1e300 is refused" 2 \
-    "patience_frac.lua:5:|patience must be a whole number >= 1" gen patience_frac
+    "patience_frac.lua:5:|patience = 1e+300; it must be a whole number from 1 to 2^30" gen patience_frac
+# ... and every other count a spec gives (one check, opt_whole in spec.c)
+spec linreg_frac "$H1" 'data = linreg { d = 2.5 }' "$H3" "$H4" "$LOSS" "$OPT"
+expect "spec: linreg { d = 2.5 } is refused" 2 "linreg_frac.lua:2:|linreg: d = 2.5; it must be a whole" gen linreg_frac
+spec data_seed "$H1" 'data = spirals { seed = -1 }' "$H3" "$H4" "$LOSS" "$OPT"
+expect "spec: spirals { seed = -1 } is refused (it was taken for no seed)" 2 \
+    "data_seed.lua:2:|spirals: seed = -1; it must be a whole number from 0 to 4294967295" gen data_seed
+spec csv_label "$H1" 'data = csv { train = "a.csv", label = -2 }' "$H3" "$H4" "$LOSS" "$OPT"
+expect "spec: csv { label = -2 } is refused (it was taken for no label)" 2 \
+    "csv_label.lua:2:|csv: label = -2; it must be a whole number from 0 to 2^24" gen csv_label
+spec csv_label_frac "$H1" 'data = csv { train = "a.csv", label = 2.5 }' "$H3" "$H4" "$LOSS" "$OPT"
+expect "spec: csv { label = 2.5 } is refused (it was taken for column 0)" 2 \
+    "csv_label_frac.lua:2:|csv: label = 2.5; it must be a whole" gen csv_label_frac
+model_with epochs_frac 'train { epochs = 1.5 }'
+expect "spec: train { epochs = 1.5 } is refused" 2 "epochs_frac.lua:5:|train: epochs = 1.5; it must be a whole" gen epochs_frac
+model_with crop_huge 'train { augment = { crop = 5000 } }'
+expect "spec: augment { crop = 5000 } is refused" 2 "crop_huge.lua:5:|augment: crop = 5000; it must be a whole number from 0 to 4096" gen crop_huge
 spec recurse "$H1" "$H2" "$H3" 'local function f(n) return f(n + 1) + 1 end' 'f(1)'
 expect "limits: endless recursion is a stack overflow naming the line" 2 \
     "recurse.lua:4:|stack overflow" gen recurse
@@ -415,7 +431,7 @@ conv_err cv_groups "groups 2 with 3 input channels" 'local c = conv2d(img, 4, { 
 conv_err cv_groups_out "groups 3 with 4 output channels" \
     'local c = conv2d(img, 4, { kernel = 1, groups = 3 })' "output channels (4)"
 conv_err cv_groups_frac "groups 1.5" 'local c = conv2d(img, 3, { kernel = 1, groups = 1.5 })' \
-    "groups = 1.5 must be a whole number"
+    "groups = 1.5; it must be a whole number from 1 to 65535"
 conv_err cv_nokernel "no kernel" 'local c = conv2d(img, 2, { stride = 1 })' \
     "conv2d: give the kernel size"
 conv_err cv_kernel0 "kernel 0" 'local c = conv2d(img, 2, { kernel = 0 })' \

@@ -315,7 +315,7 @@ bad() { # bad NAME 'train { ... }' PATTERN: trainc refuses with status 2 and the
 }
 bad "augment without an image shape is refused" 'train { augment = { flip = true } }' "bad.lua:6: train: augment needs the image shape.*input { C, H, W }"
 bad "augment = 3 is refused" 'train { augment = 3 }' "bad.lua:6: .*augment must be a table"
-bad "augment { crop = -1 } is refused" 'train { augment = { crop = -1 } }' "bad.lua:6: .*crop must be a whole number"
+bad "augment { crop = -1 } is refused" 'train { augment = { crop = -1 } }' "bad.lua:6: augment: crop = -1; it must be a whole number from 0 to 4096"
 bad "augment { zoom = 2 } is refused" 'train { augment = { zoom = 2 } }' "bad.lua:6: .*zoom"
 DATA="idx { train = { images = '$au/tr-img', labels = '$au/tr-lab' } }" INPUT=36 LABELS="classes = 3" LOSS="cross_entropy(linear(x, 3), y)" \
     bad "a crop as large as the image is refused" 'train { augment = { crop = 6 } }' "bad.lua:6: augment: crop = 6 is not smaller than the 6 x 6 images"
