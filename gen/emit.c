@@ -585,8 +585,17 @@ static void emit_block_comment(emitter *e, const ir_node *n)
     if (!l.rank) sl += snprintf(shape + sl, sizeof shape - (size_t)sl, "scalar");
     snprintf(shape + sl, sizeof shape - (size_t)sl, "]");
     const char *math = op_get(n->op)->math;
-    wr_line(e->w, "/* %s = %s(%s)  %s  -- %s:%d", n->name, ir_op_name(n->op), args, shape,
-            n->file ? n->file : "?", n->line);
+    const char *head = e_fmt(e, "%s = %s(%s)  %s", n->name, ir_op_name(n->op), args, shape);
+    const char *from = e_fmt(e, "-- %s:%d", n->file ? n->file : "?", n->line);
+    /* the spec line on a line of its own when the two would pass clang-format's
+     * 100 columns (at the op's indent of 4): it would carry the overflow into
+     * the math below, gluing the spec line to it */
+    if (4 + strlen("/* ") + strlen(head) + 2 + strlen(from) <= 100)
+        wr_line(e->w, "/* %s  %s", head, from);
+    else {
+        wr_line(e->w, "/* %s", head);
+        wr_line(e->w, " *   %s", from);
+    }
     describe_fused(e, n, e->w);
     describe_epilogue(e, n, e->w);
     if (n->op == OP_MATMUL)
@@ -1246,14 +1255,17 @@ int emit_folder(ir_graph *g, const plan *p, const emit_options *o, char *err, si
         free(text);
         if (rc) return -1;
     }
-    /* the style the generated files are formatted in travels with them */
+    /* the style the generated files are formatted in travels with them: the
+     * project's, but comments keep the lines trainc wrote (reflowing a long
+     * one carries its end into the next line, gluing a spec line to the math
+     * below it) */
     snprintf(path, sizeof path, "%s/.clang-format", o->home);
     char *style = read_file(path);
     if (style) {
         snprintf(path, sizeof path, "%s/.clang-format", o->out_dir);
-        rc = write_file(path, style, err, errsize);
+        char *generated = arena_printf(g->A, "%sReflowComments: false\n", style);
         free(style);
-        if (rc) return -1;
+        if (write_file(path, generated, err, errsize)) return -1;
     }
     char *spec = read_file(g->spec_path);
     if (spec) {

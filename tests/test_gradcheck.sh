@@ -403,7 +403,7 @@ for name in "${specs[@]}"; do
         sed 's/^/    /' "$dir/$name.build.log" | head -20
         continue
     fi
-    check "$name: model.c is laid out (no statement at column 0)" indented "$dir/$name/model.c"
+    check "$name: model.c is laid out (indented, one comment line per line written)" laid_out "$dir/$name/model.c"
     (cd "$dir/$name" && ./"$name" gradcheck) >"$dir/$name.gradcheck" 2>&1
     check "$name: gradcheck exits 0" test $? -eq 0
     results=$(awk 'FNR == NR { if (/^case "/) { t = $0; sub(/^case "/, "", t); sub(/".*/, "", t); what[++nc] = t }; next }

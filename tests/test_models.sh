@@ -22,7 +22,7 @@ for spec in models/*.lua; do
     bin=$(find "$dir" -maxdepth 1 -type f -perm -u+x 2>/dev/null | head -1)
     check "$name: generates and builds (exit $rc)" test "$rc" -eq 0 -a -n "$bin"
     check "$name: builds without warnings" sh -c "! grep -qi 'warning' '$log'"
-    check "$name: model.c is laid out (no statement at column 0)" indented "$dir/model.c"
+    check "$name: model.c is laid out (indented, one comment line per line written)" laid_out "$dir/model.c"
     if [ -z "$bin" ]; then
         echo "not ok - $name: no trainer to run"
         continue
