@@ -1061,8 +1061,14 @@ int emit_folder(ir_graph *g, const plan *p, const emit_options *o, char *err, si
         if (n->kind != K_PARAM) continue;
         char shape[64];
         ntensors++;
-        wr_line(&w, "#define P_%s %ldL /* %s %s, %s:%d */", upper(A, n->name), n->offset, n->label,
-                ir_shape_str(n, shape, sizeof shape), n->file, n->line);
+        const char *def = arena_printf(A, "#define P_%s %ldL", upper(A, n->name), n->offset);
+        const char *what = arena_printf(A, "/* %s %s, %s:%d */", n->label,
+                                        ir_shape_str(n, shape, sizeof shape), n->file, n->line);
+        /* past 100 columns clang-format would break the macro with a `\` */
+        if (strlen(def) + 1 + strlen(what) <= 100)
+            wr_line(&w, "%s %s", def, what);
+        else
+            wr_line(&w, "%s\n%s", what, def);
     }
     wr_blank(&w);
     wr_line(&w, "const rt_param_info model_params[] = {");

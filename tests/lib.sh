@@ -62,8 +62,9 @@ same_heap() { test -n "$1" && test "$1" = "$2" && case $1 in "0 allocs"*) false 
 # laid_out FILE: generated C as clang-format should leave it: no statement at
 # column 0 (clang-format stops indenting a function it misreads, e.g. a block
 # opening right inside another, `{{`, and formatting again cannot tell) and
-# no comment line glued to the next (a spec line followed by more text)
+# no comment line glued to the next (a spec line followed by more text), no
+# line broken with a backslash (a #define too long for one line)
 laid_out() {
     awk '/^(for|if|while|switch|return|do|else)([ (;{]|$)|^[{][{]|^[{] *[a-z]/ ||
-        /[.]lua:[0-9]+ [^*]/ { print FILENAME ":" FNR ": " $0; bad = 1 } END { exit bad }' "$1"
+        /[.]lua:[0-9]+ [^*]/ || /\\$/ { print FILENAME ":" FNR ": " $0; bad = 1 } END { exit bad }' "$1"
 }
