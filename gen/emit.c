@@ -567,6 +567,17 @@ static void describe_epilogue(emitter *e, const ir_node *n, writer *w)
     }
 }
 
+/* CODE with its COMMENT after it, or the comment above when the line would
+ * pass clang-format's 100 columns at INDENT: clang-format would break the
+ * code (a #define with a backslash) and leaves long comments long. */
+static void wr_commented(writer *w, int indent, const char *code, const char *comment)
+{
+    if (indent + strlen(code) + 1 + strlen(comment) <= 100)
+        wr_line(w, "%s %s", code, comment);
+    else
+        wr_line(w, "%s\n%s", comment, code);
+}
+
 static void emit_block_comment(emitter *e, const ir_node *n)
 {
     char shape[64], args[256] = "";
@@ -587,13 +598,25 @@ static void emit_block_comment(emitter *e, const ir_node *n)
     const char *math = op_get(n->op)->math;
     const char *head = e_fmt(e, "%s = %s(%s)  %s", n->name, ir_op_name(n->op), args, shape);
     const char *from = e_fmt(e, "-- %s:%d", n->file ? n->file : "?", n->line);
-    /* the spec line on a line of its own when the two would pass clang-format's
-     * 100 columns (at the op's indent of 4): it would carry the overflow into
-     * the math below, gluing the spec line to it */
-    if (4 + strlen("/* ") + strlen(head) + 2 + strlen(from) <= 100)
+    /* within clang-format's 100 columns at the op's indent of 4 (it leaves
+     * comments as written): the spec line on a line of its own when it does
+     * not fit after the head, a long head broken after a comma */
+    const size_t room = 100 - 4 - strlen("/* ");
+    if (strlen(head) + 2 + strlen(from) <= room) {
         wr_line(e->w, "/* %s  %s", head, from);
-    else {
-        wr_line(e->w, "/* %s", head);
+    } else {
+        const char *lead = "/* ";
+        while (strlen(head) > room) {
+            const char *cut = NULL;
+            for (const char *c = strstr(head, ", "); c && (size_t)(c - head) < room - 1;
+                 c = strstr(c + 1, ", "))
+                cut = c;
+            if (!cut) break;
+            wr_line(e->w, "%s%.*s,", lead, (int)(cut - head), head);
+            head = cut + 2;
+            lead = " *     ";
+        }
+        wr_line(e->w, "%s%s", lead, head);
         wr_line(e->w, " *   %s", from);
     }
     describe_fused(e, n, e->w);
@@ -684,9 +707,11 @@ static void emit_variant(emitter *e, const char *fname)
         if (n->kind == K_PARAM) {
             uses_param = 1;
             /* running statistics: the training step updates them in place */
-            wr_line(w, "%sreal *const %s = param + P_%s; /* %s %s%s */",
-                    n->buffer && train ? "" : "const ", n->name, upper(g->A, n->name), n->label,
-                    shape, n->buffer ? ", running statistic" : "");
+            wr_commented(
+                w, 4,
+                e_fmt(e, "%sreal *const %s = param + P_%s;", n->buffer && train ? "" : "const ",
+                      n->name, upper(g->A, n->name)),
+                e_fmt(e, "/* %s %s%s */", n->label, shape, n->buffer ? ", running statistic" : ""));
         } else if (n->kind == K_INPUT) {
             uses_x = 1;
         } else if (n->kind == K_LABEL) {
@@ -694,13 +719,17 @@ static void emit_variant(emitter *e, const char *fname)
         } else if (n->kind == K_ACT) {
             const char *cq = is_const_root(g, v, i) ? "const " : "";
             if (v->view_of[i] >= 0)
-                wr_line(w, "%sreal *const %s = %s; /* %s, a view */", cq, n->name,
-                        ir_get(g, v->view_of[i])->name, shape);
+                wr_commented(
+                    w, 4,
+                    e_fmt(e, "%sreal *const %s = %s;", cq, n->name, ir_get(g, v->view_of[i])->name),
+                    e_fmt(e, "/* %s, a view */", shape));
             else if (v->grad_of[i] >= 0) {
                 uses_grad = 1;
-                wr_line(w, "real *const %s = grad + P_%s; /* %s, d loss / d %s */", n->name,
-                        upper(g->A, ir_get(g, v->grad_of[i])->name), shape,
-                        ir_get(g, v->grad_of[i])->label);
+                wr_commented(
+                    w, 4,
+                    e_fmt(e, "real *const %s = grad + P_%s;", n->name,
+                          upper(g->A, ir_get(g, v->grad_of[i])->name)),
+                    e_fmt(e, "/* %s, d loss / d %s */", shape, ir_get(g, v->grad_of[i])->label));
             } else {
                 uses_arena = 1;
                 wr_line(w, "real *const %s = arena + %ld; /* %s */", n->name, v->offset[i], shape);
@@ -1061,14 +1090,9 @@ int emit_folder(ir_graph *g, const plan *p, const emit_options *o, char *err, si
         if (n->kind != K_PARAM) continue;
         char shape[64];
         ntensors++;
-        const char *def = arena_printf(A, "#define P_%s %ldL", upper(A, n->name), n->offset);
-        const char *what = arena_printf(A, "/* %s %s, %s:%d */", n->label,
-                                        ir_shape_str(n, shape, sizeof shape), n->file, n->line);
-        /* past 100 columns clang-format would break the macro with a `\` */
-        if (strlen(def) + 1 + strlen(what) <= 100)
-            wr_line(&w, "%s %s", def, what);
-        else
-            wr_line(&w, "%s\n%s", what, def);
+        wr_commented(&w, 0, arena_printf(A, "#define P_%s %ldL", upper(A, n->name), n->offset),
+                     arena_printf(A, "/* %s %s, %s:%d */", n->label,
+                                  ir_shape_str(n, shape, sizeof shape), n->file, n->line));
     }
     wr_blank(&w);
     wr_line(&w, "const rt_param_info model_params[] = {");

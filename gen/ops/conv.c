@@ -919,8 +919,7 @@ static double flops_window_grad(ir_graph *g, const ir_node *n, int b)
 }
 
 const op_def op_IM2COL = {
-    "col[b][(c·kh + i)·kw + j][oy·OW + ox] = x[b][c][oy·sh - ph + i·dh][ox·sw - "
-    "pw + j·dw] (0 in the padding)",
+    "col[b][(c·kh+i)·kw+j][oy·OW+ox] = x[b][c][oy·sh-ph+i·dh][ox·sw-pw+j·dw] (0 in the padding)",
     NULL,
     shape_im2col,
     emit_im2col,
@@ -954,8 +953,7 @@ const op_def op_CONV2D_GRAD_BIAS = {"db[oc] = sum of dy[b][oc] over b and the pi
                                     NULL,
                                     flops_in0};
 const op_def op_CONV2D_DIRECT = {
-    "y[b][oc] = sum over the taps (c, i, j) of W[oc][c][i][j] · x[b][c] "
-    "shifted (+ bias), straight from x",
+    "y[b][oc] = sum over the taps of W[oc][c][i][j] · x[b][c] shifted (+ bias), no im2col",
     NULL,
     shape_conv_direct,
     emit_conv_direct,

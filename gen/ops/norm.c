@@ -211,8 +211,8 @@ static void vjp_bn_stats(ad_ctx *c, const ir_node *n, int g)
     (void)c, (void)n, (void)g;
 }
 
-const op_def op_BN_STATS = {"train: per channel mean and 1/sqrt(var + eps) of the batch, running "
-                            "stats updated; eval: from the running stats",
+const op_def op_BN_STATS = {"per channel: mean, 1/sqrt(var + eps) of the batch (training) or "
+                            "running statistics (eval)",
                             NULL,
                             shape_bn_stats,
                             emit_bn_stats,
