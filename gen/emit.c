@@ -109,15 +109,16 @@ static int folded_affine(emitter *e, const ir_node *n, int *gamma, int *beta)
     int cnt = chain_nodes(e, a, ids, 0, 64);
     for (int q = 0; q < cnt; q++) {
         const ir_node *m = ir_get(e->g, ids[q]);
-        if (m->op != OP_MUL || e->pv->inlined[m->id] < 0) continue;
+        if (!(op_get(m->op)->flags & OPF_MUL) || e->pv->inlined[m->id] < 0) continue;
         int k = m->in[0] == bn ? 1 : m->in[1] == bn ? 0 : -1;
         if (k < 0) continue;
         const ir_node *gm = ir_get(e->g, m->in[k]);
         const ir_node *d = ir_get(e->g, e->pv->inlined[m->id]);
-        if (gm->kind == K_CONST || !plan_per_channel(gm, n) || d->op != OP_ADD) continue;
+        if (gm->kind == K_CONST || !ir_per_channel(gm, n) || !(op_get(d->op)->flags & OPF_ADD))
+            continue;
         int j = d->in[0] == m->id ? 1 : 0;
         const ir_node *bt = ir_get(e->g, d->in[j]);
-        if (d->in[1 - j] != m->id || bt->kind == K_CONST || !plan_per_channel(bt, n)) continue;
+        if (d->in[1 - j] != m->id || bt->kind == K_CONST || !ir_per_channel(bt, n)) continue;
         *gamma = gm->id;
         *beta = bt->id;
         return d->id;
@@ -195,7 +196,7 @@ static const char *epi_operand(emitter *e, const ir_node *a, void *ctx)
     epi_ctx *c = ctx;
     if (a->id == c->src || a->id == c->absorbed) return c->val;
     if (e->pv->inlined[a->id] >= 0) return e_fmt(e, "(%s)", epi_expand(e, a, c));
-    return e_fmt(e, "%s[%s]", a->name, plan_per_channel(a, c->n) ? c->chan : c->idx);
+    return e_fmt(e, "%s[%s]", a->name, ir_per_channel(a, c->n) ? c->chan : c->idx);
 }
 
 /* The expression of chain node x of the epilogue */
@@ -621,11 +622,8 @@ static void emit_block_comment(emitter *e, const ir_node *n)
     }
     describe_fused(e, n, e->w);
     describe_epilogue(e, n, e->w);
-    if (n->op == OP_MATMUL)
-        wr_line(e->w, " * %s = %s%s · %s%s */", n->name, ir_get(e->g, n->in[0])->name,
-                n->i[0] ? "ᵀ" : "", ir_get(e->g, n->in[1])->name, n->i[1] ? "ᵀ" : "");
-    else
-        wr_line(e->w, " * %s */", math);
+    const op_def *d = op_get(n->op);
+    wr_line(e->w, " * %s */", d->describe ? d->describe(e, n) : math);
 }
 
 /* A node and what its code reads, through the nodes fused into it. */
@@ -667,7 +665,7 @@ static void emit_variant(emitter *e, const char *fname)
 
     int uses_noise = 0;
     for (int s = 0; s < v->norder; s++)
-        if (ir_get(g, v->order[s])->op == OP_DROPOUT) uses_noise = 1;
+        if (op_get(ir_get(g, v->order[s])->op)->flags & OPF_NOISE) uses_noise = 1;
     wr_line(w, "/* ---- %s: %s on %d rows, %s mode ---- */", fname,
             train ? "forward, loss and backward" : "forward and loss", v->batch,
             train ? "training" : "evaluation");

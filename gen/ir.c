@@ -125,8 +125,19 @@ static const char *const c_keywords[] = {
     /* batch_norm's and dropout's locals (gen/ops/norm.c) and the step's noise key */
     "b", "d", "q", "mean", "invstd", "sg", "sgx", "mg", "mgx", "noise", "stream",
     /* locals of the convolution and pooling blocks (gen/ops/conv.c) */
-    "g", "bc", "oc", "oy", "ox", "iy", "ix", "xi", "at", "base", "arg", "wv", "yb", "colb",
-    "colr", "cg", "gb", "db", "dg", "xc", "share", "acc", "lane", "p0", "sum", "v", "take"};
+    "g", "bc", "oc", "oy", "ox", "iy", "ix", "xi", "at", "base", "arg", "wv", "yb", "colb", "colr",
+    "cg", "gb", "db", "dg", "xc", "share", "acc", "lane", "p0", "sum", "v", "take"};
+
+int ir_per_channel(const ir_node *x, const ir_node *y)
+{
+    if (y->rank < 2 || x->rank > y->rank || y->dim[1] == IR_BATCH) return 0;
+    for (int i = 0; i < y->rank; i++) {
+        int xi = x->rank - y->rank + i;
+        int d = xi >= 0 ? x->dim[xi] : 1;
+        if (d != (i == 1 ? y->dim[1] : 1)) return 0;
+    }
+    return 1;
+}
 
 const char *ir_c_name(ir_graph *g, const char *text)
 {

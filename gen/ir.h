@@ -10,9 +10,10 @@
 
 #define IR_MAX_RANK 4
 #define IR_MAX_IN 4
-#define IR_BATCH (-1) /* a dimension equal to the batch size of the variant */
-#define IR_ALL 99     /* reduce over every axis */
-#define BN_CUMULATIVE (-1.0) /* batch_norm_stats f[1]: average all batches (torch momentum=None) */
+#define IR_BATCH (-1)        /* a dimension equal to the batch size of the variant */
+#define IR_ALL 99            /* reduce over every axis */
+#define BN_CUMULATIVE (-1.0) /* batch_norm_stats f[1]: average all batches (torch momentum=None)   \
+                              */
 
 /* The op list: one row per op, X(ENUM, "spec name"). Each op's duties (shape,
  * forward code, vector-Jacobian rule, FLOPs) live in one op_def in gen/ops/. */
@@ -64,7 +65,7 @@
     X(BN_NORM, "batch_norm")                                                                       \
     X(BN_NORM_GRAD, "batch_norm_backward")                                                         \
     X(DROPOUT, "dropout")                                                                          \
-    /* activations and losses: gen/ops/elementwise.c, gen/ops/loss.c */                           \
+    /* activations and losses: gen/ops/elementwise.c, gen/ops/loss.c */                            \
     X(ELU, "elu")                                                                                  \
     X(ELU_GRAD, "elu_backward")                                                                    \
     X(GELU, "gelu")                                                                                \
@@ -152,7 +153,8 @@ typedef struct ir_node {
     int buffer;    /* K_PARAM: a running statistic (PyTorch's "buffer"): updated by the
                     * training step itself, never by the optimizer; trainable = 0 */
     int count;     /* K_PARAM: a whole-number buffer (num_batches_tracked): int64 in exports */
-    double group_lr, group_wd; /* K_PARAM: its optimizer group's lr and weight decay (NAN: the optimizer's) */
+    double group_lr,
+        group_wd; /* K_PARAM: its optimizer group's lr and weight decay (NAN: the optimizer's) */
 } ir_node;
 
 /* The task the objective implies: how predictions and accuracy are read. */
@@ -179,7 +181,7 @@ typedef struct ir_choice {
     const char *set_key[IR_MAX_OPT];
     double set_value[IR_MAX_OPT][IR_MAX_LIST];
     int set_len[IR_MAX_OPT];
-    const char *set_word[IR_MAX_OPT]; /* a string value ("min", "epoch"), else NULL */
+    const char *set_word[IR_MAX_OPT];      /* a string value ("min", "epoch"), else NULL */
     double value[IR_MAX_OPT][IR_MAX_LIST]; /* resolved, in the definition's option order */
     int len[IR_MAX_OPT];
 } ir_choice;
@@ -268,6 +270,9 @@ int ir_is_batched(const ir_node *n);
 const char *ir_shape_str(const ir_node *n, char *buf, int size);
 /* numpy broadcasting of two shapes; 0 if incompatible */
 int ir_broadcast(const ir_node *a, const ir_node *b, int *rank, int *dim);
+/* Whether x broadcasts over y with one value per channel (axis 1 of y):
+ * a bias, batch norm's γ and β. */
+int ir_per_channel(const ir_node *x, const ir_node *y);
 
 /* A C identifier from any text: letters, digits, '_'; never empty, never a
  * keyword, never starting with a digit. Unique within the graph. */

@@ -21,6 +21,16 @@ const op_def *op_get(ir_op op)
     return table[op];
 }
 
+ir_op op_grad(const ir_node *n)
+{
+    ir_op back = table[n->op]->grad_op;
+    if (back == 0) {
+        fprintf(stderr, "trainc: internal error: %s has no grad_op\n", ir_op_name(n->op));
+        __builtin_trap();
+    }
+    return back;
+}
+
 int ir_make(ir_graph *g, ir_op op, const ir_args *a, char *err, size_t errsize)
 {
     int id = ir_add(g, op, a->nin, a->in);

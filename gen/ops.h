@@ -1,15 +1,50 @@
-/* ops.h — one row per op: its shape rule, forward code, vector-Jacobian rule
- * and FLOP count. The rows live in gen/ops/<family>.c; ops.c indexes them by
- * ir_op. Adding an op: one X() line in ir.h and one op_def in its family. */
+/* ops.h — one row per op: its shape rule, forward code, vector-Jacobian rule,
+ * FLOP count, and every fact a pass needs to know about it (its gradient
+ * op, what fusion may do with it, its kernel choice). The rows live in
+ * gen/ops/<family>.c; ops.c indexes them by ir_op. Passes read the row and
+ * never switch on op kinds. Adding an op: one X() line in ir.h and one
+ * op_def in its family. */
 #ifndef OPS_H
 #define OPS_H
 
 #include <stddef.h>
 
 #include "ir.h"
+#include "variant.h"
 
 struct emitter;
 struct ad_ctx;
+
+/* What the plan may do with an op beyond computing it in a loop of its own
+ * (op_def.flags). Elementwise ops (a cexpr) are fused into their reader's
+ * loop; these are the rest. */
+enum {
+    /* its forward emitter stores every value through e_store_ref /
+     * e_epilogue: an elementwise reader can run in its store (an epilogue) */
+    OPF_EPILOGUE = 1 << 0,
+    /* (a convolution) in eval takes a batch norm that alone reads it, as
+     * y = v·s + t per channel in its epilogue */
+    OPF_FOLDS_BN = 1 << 1,
+    /* (batch norm) in eval a per-channel affine map of in[0] with the
+     * statistics in[1]: folded into an OPF_FOLDS_BN producer */
+    OPF_BN = 1 << 2,
+    /* (batch norm) in training its own value is read by the backward: an
+     * epilogue stores the activation beside it */
+    OPF_KEEP_IN_TRAIN = 1 << 3,
+    /* (batch norm statistics) in eval reads the running statistics, not
+     * the values of in[0] */
+    OPF_EVAL_IGNORES_IN0 = 1 << 4,
+    /* its output is in[0]'s storage, reinterpreted (reshape): no code */
+    OPF_VIEW = 1 << 5,
+    /* in eval its forward is the identity (dropout): a view of in[0] */
+    OPF_EVAL_IDENTITY = 1 << 6,
+    /* draws counter-based noise (dropout masks): the step says how */
+    OPF_NOISE = 1 << 7,
+    /* y = a·b and y = a + b elementwise: the folded batch norm recognises
+     * its affine part γ·x̂ + β through them */
+    OPF_MUL = 1 << 8,
+    OPF_ADD = 1 << 9,
+};
 
 typedef struct op_def {
     /* the math, as the block comment prints it (A, B = inputs, P = f[0]) */
@@ -25,9 +60,24 @@ typedef struct op_def {
     void (*vjp)(struct ad_ctx *c, const ir_node *n, int gout);
     /* floating-point operations at batch size b */
     double (*flops)(ir_graph *g, const ir_node *n, int b);
+    /* the backward op its vjp makes (activations and loss terms whose
+     * backward is one op of the input(s) and dy), else 0 */
+    ir_op grad_op;
+    unsigned flags; /* OPF_* */
+    /* whether its epilogue may store over in[0] (each input value is read
+     * before the store that could overwrite it); NULL: never */
+    int (*in_place)(const ir_node *n);
+    /* the kernel at batch size b; NULL: straight-line code for a few
+     * values, loops otherwise */
+    plan_kernel (*kernel)(ir_graph *g, const ir_node *n, int b);
+    /* the math line of the block comment when it names the node's operands
+     * (a product's); NULL: math */
+    const char *(*describe)(struct emitter *e, const ir_node *n);
 } op_def;
 
 const op_def *op_get(ir_op op);
+/* The backward op of n's row (op_def.grad_op); an internal error if none. */
+ir_op op_grad(const ir_node *n);
 
 /* Arguments for making a node: inputs, attributes, and the shape for ops
  * whose output shape is an attribute (reshape, sum, expand). */
@@ -60,9 +110,6 @@ const char *elementwise_expr(const ir_node *n);
 /* Output size of a window of k (dilation d) swept with stride s over in
  * values padded by p on both sides, as PyTorch (floor); 0 if none fits. */
 int conv_out_size(int in, int k, int s, int p, int d);
-/* The plan_kernel of a convolution's product (by its size), or -1 for
- * any other op. */
-int conv_kernel(ir_graph *g, const ir_node *n, int b);
 /* The fixed sizes of a convolution, for the choice of its kernel. */
 typedef struct conv_sizes {
     int C, OC, kh, kw, sh, sw, ph, pw, OH, OW, groups;

@@ -6,19 +6,8 @@
 
 #include "ops.h"
 
-/* Products at or above this many multiply-adds go to OpenBLAS; at or below
- * the small limit they are written out as straight-line code. */
-#define BLAS_MIN_MACS 32768L
-#define UNROLL_MAX_MACS 64L
-#define UNROLL_MAX_ELEMS 8L
 /* arena offsets are multiples of 16 elements (64 bytes for float) */
 #define ALIGN 16L
-
-int plan_root(const plan_variant *v, int id)
-{
-    while (v->view_of[id] >= 0) id = v->view_of[id];
-    return id;
-}
 
 /* A parameter's gradient must be a node of its own in the arena's place:
  * when autodiff left it on a view, a constant, a leaf or a node another
@@ -31,7 +20,8 @@ static void own_gradients(ir_graph *g)
         ir_node *p = ir_get(g, i);
         if (p->kind != K_PARAM || p->grad < 0) continue;
         ir_node *gn = ir_get(g, p->grad);
-        int ok = gn->kind == K_ACT && gn->op != OP_RESHAPE && gn->id < nstart && !claimed[gn->id];
+        int ok = gn->kind == K_ACT && !(op_get(gn->op)->flags & OPF_VIEW) && gn->id < nstart &&
+                 !claimed[gn->id];
         if (!ok) {
             int c = ir_unary(g, OP_COPY, p->grad, 0);
             ir_get(g, c)->phase = PH_BACKWARD;
@@ -46,19 +36,15 @@ static void own_gradients(ir_graph *g)
     }
 }
 
+/* Elementwise ops and reductions of at most this many values are written
+ * out as straight-line code; the op row chooses for products and
+ * convolutions (op_def.kernel). */
+#define UNROLL_MAX_ELEMS 8L
+
 static plan_kernel choose_kernel(ir_graph *g, const ir_node *n, int b)
 {
-    int conv = conv_kernel(g, n, b);
-    if (conv >= 0) return (plan_kernel)conv;
-    if (n->op == OP_MATMUL) {
-        double macs = op_get(OP_MATMUL)->flops(g, n, b) / 2;
-        long m = n->dim[0] == IR_BATCH ? b : n->dim[0],
-             cols = n->dim[1] == IR_BATCH ? b : n->dim[1];
-        /* OpenBLAS's gemm is ~3x slower than its gemv on a width-1 product */
-        if (macs >= BLAS_MIN_MACS) return m == 1 || cols == 1 ? KERN_GEMV : KERN_BLAS;
-        if (macs <= UNROLL_MAX_MACS) return KERN_UNROLL;
-        return KERN_LOOP;
-    }
+    const op_def *d = op_get(n->op);
+    if (d->kernel) return d->kernel(g, n, b);
     return ir_numel(n, b) <= UNROLL_MAX_ELEMS ? KERN_UNROLL : KERN_LOOP;
 }
 
@@ -129,31 +115,15 @@ static void fuse_elementwise(ir_graph *g, plan_variant *v)
 
 /* ---- epilogues: an elementwise node stored by the op producing its input ---- */
 
+static int has(const ir_node *n, unsigned flag)
+{
+    return (op_get(n->op)->flags & flag) != 0;
+}
+
 /* ops whose emitters store every value through e_store_ref / e_epilogue */
 static int epi_producer(const ir_node *x)
 {
-    switch (x->op) {
-    case OP_CONV2D:
-    case OP_CONV2D_DIRECT:
-    case OP_MATMUL:
-    case OP_MAX_POOL2D:
-    case OP_AVG_POOL2D:
-    case OP_BN_NORM:
-        return x->phase == PH_FORWARD;
-    default:
-        return 0;
-    }
-}
-
-int plan_per_channel(const ir_node *x, const ir_node *y)
-{
-    if (y->rank < 2 || x->rank > y->rank || y->dim[1] == IR_BATCH) return 0;
-    for (int i = 0; i < y->rank; i++) {
-        int xi = x->rank - y->rank + i;
-        int d = xi >= 0 ? x->dim[xi] : 1;
-        if (d != (i == 1 ? y->dim[1] : 1)) return 0;
-    }
-    return 1;
+    return has(x, OPF_EPILOGUE) && x->phase == PH_FORWARD;
 }
 
 static int chain_root(const plan_variant *v, int id)
@@ -179,7 +149,7 @@ static int chain_fits(ir_graph *g, const plan_variant *v, int id, int src, const
             if (!chain_fits(g, v, in, src, x, pos, at)) return 0;
             continue;
         }
-        if (!plan_per_channel(a, x) && !ir_same_shape(a, x)) return 0;
+        if (!ir_per_channel(a, x) && !ir_same_shape(a, x)) return 0;
         if (pos[plan_root(v, in)] >= at) return 0;
     }
     return 1;
@@ -222,7 +192,7 @@ static void fuse_epilogues(ir_graph *g, plan_variant *v)
         if (pos[i] < 0 && v->inlined[i] < 0) continue; /* not computed */
         for (int k = 0; k < x->nin; k++) {
             /* eval's statistics come from the running ones: x's values are not read */
-            if (k == 0 && x->op == OP_BN_STATS && v->mode == PLAN_EVAL) continue;
+            if (k == 0 && has(x, OPF_EVAL_IGNORES_IN0) && v->mode == PLAN_EVAL) continue;
             uses[x->in[k]]++;
             reader[x->in[k]] = i;
         }
@@ -238,12 +208,11 @@ static void fuse_epilogues(ir_graph *g, plan_variant *v)
         const ir_node *xn = ir_get(g, x);
         if (v->fused_into[x] >= 0 || !epi_producer(xn) || v->view_of[x] >= 0 || v->grad_of[x] >= 0)
             continue;
-        int conv = xn->op == OP_CONV2D || xn->op == OP_CONV2D_DIRECT;
-        if (conv && v->mode == PLAN_EVAL && uses[x] == 1) {
+        if (has(xn, OPF_FOLDS_BN) && v->mode == PLAN_EVAL && uses[x] == 1) {
             /* batch norm folded into the convolution */
             int bn = reader[x];
             const ir_node *bnn = ir_get(g, bn);
-            if (bnn->op == OP_BN_NORM && bnn->in[0] == x && pos[bn] >= 0 && uses[bnn->in[1]] == 1 &&
+            if (has(bnn, OPF_BN) && bnn->in[0] == x && pos[bn] >= 0 && uses[bnn->in[1]] == 1 &&
                 pos[bnn->in[1]] >= 0 && v->grad_of[bn] < 0) {
                 int a = bn;
                 if (uses[bn] == 1) { /* else the normalised value is stored in bn's buffer */
@@ -260,7 +229,7 @@ static void fuse_epilogues(ir_graph *g, plan_variant *v)
         int a = -1, keep = 0;
         if (uses[x] == 1) {
             a = epi_candidate(g, v, x, x, reader[x], pos, s);
-        } else if (xn->op == OP_BN_NORM && v->mode == PLAN_TRAIN) {
+        } else if (has(xn, OPF_KEEP_IN_TRAIN) && v->mode == PLAN_TRAIN) {
             /* xhat is read by the backward too: stored beside the activation */
             for (int i = 0; i < n && a < 0; i++) {
                 const ir_node *r = ir_get(g, i);
@@ -297,15 +266,11 @@ static void mark_reads(ir_graph *g, const plan_variant *v, int id, int *death, i
     }
 }
 
-/* Whether producer n may store over its input x: batch norm reads x at the
- * index it stores; an unpadded pool stores y[at] after reading its window,
- * whose lowest index is at or above at (OH·OW <= H·W, OW <= W, stride >= 1)
- * and increases window by window: no later window reads below it. */
+/* Whether producer n may store over its input (op_def.in_place) */
 static int in_place(const ir_node *n)
 {
-    if (n->op == OP_BN_NORM) return 1;
-    return (n->op == OP_MAX_POOL2D || n->op == OP_AVG_POOL2D) && n->f[0] == 0 && n->f[1] == 0 &&
-           n->i[2] >= 1 && n->i[3] >= 1;
+    const op_def *d = op_get(n->op);
+    return d->in_place && d->in_place(n);
 }
 
 typedef struct block {
@@ -334,9 +299,9 @@ static void plan_variant_make(ir_graph *g, plan_variant *v, plan_mode mode, int 
         v->grad_of[i] = -1;
         v->inlined[i] = v->epi[i] = v->epi_bn[i] = v->fused_into[i] = -1;
         const ir_node *x = ir_get(g, i);
-        /* dropout is the identity in evaluation: a view, no code */
-        int identity = mode == PLAN_EVAL && x->op == OP_DROPOUT && x->phase != PH_BACKWARD;
-        v->view_of[i] = x->op == OP_RESHAPE || identity ? x->in[0] : -1;
+        /* a reshape, and dropout in evaluation (the identity): a view, no code */
+        int identity = mode == PLAN_EVAL && has(x, OPF_EVAL_IDENTITY) && x->phase != PH_BACKWARD;
+        v->view_of[i] = has(x, OPF_VIEW) || identity ? x->in[0] : -1;
     }
 
     /* what the variant must produce: the loss and output; in training also

@@ -9,8 +9,8 @@
 #include "ir.h"
 
 typedef struct spec_options {
-    long instructions; /* Lua VM instructions before the spec is stopped (0: default) */
-    size_t memory;     /* bytes the Lua state may hold (0: default) */
+    long instructions;       /* Lua VM instructions before the spec is stopped (0: default) */
+    size_t memory;           /* bytes the Lua state may hold (0: default) */
     const char *const *sets; /* "key=value" strings the spec reads as args.key */
     int nsets;
 } spec_options;

@@ -289,11 +289,11 @@ static int shape_conv_bias_grad(ir_graph *g, ir_node *n, char *err, size_t errsi
     return 0;
 }
 
-int conv_kernel(ir_graph *g, const ir_node *n, int b)
+/* The kernel of a convolution's product (forward, input and weight
+ * gradient): OpenBLAS from CONV_BLAS_MIN_MACS multiply-adds per image */
+static plan_kernel conv_kernel(ir_graph *g, const ir_node *n, int b)
 {
     (void)b;
-    if (n->op != OP_CONV2D && n->op != OP_CONV2D_GRAD_INPUT && n->op != OP_CONV2D_GRAD_WEIGHT)
-        return -1;
     /* multiply-adds of one image's product, the same for all three */
     const ir_node *y = n->op == OP_CONV2D ? n : ir_get(g, n->in[0]);
     const ir_node *w = ir_get(g, n->op == OP_CONV2D_GRAD_WEIGHT ? n->id : n->in[1]);
@@ -799,6 +799,15 @@ static void emit_window_max(emitter *e, const ir_node *x, const ir_node *n, cons
     wr_line(e->w, "}");
 }
 
+/* An unpadded pool may store over its input: y[at] is stored after reading
+ * its window, whose lowest index is at or above at (OH·OW <= H·W, OW <= W,
+ * stride >= 1) and increases window by window: no later window reads below
+ * it. */
+static int pool_in_place(const ir_node *n)
+{
+    return n->f[0] == 0 && n->f[1] == 0 && n->i[2] >= 1 && n->i[3] >= 1;
+}
+
 static void emit_max_pool(emitter *e, const ir_node *n)
 {
     const ir_node *x = ir_get(e->g, n->in[0]);
@@ -919,71 +928,89 @@ static double flops_window_grad(ir_graph *g, const ir_node *n, int b)
 }
 
 const op_def op_IM2COL = {
-    "col[b][(c·kh+i)·kw+j][oy·OW+ox] = x[b][c][oy·sh-ph+i·dh][ox·sw-pw+j·dw] (0 in the padding)",
-    NULL,
-    shape_im2col,
-    emit_im2col,
-    vjp_im2col,
-    flops_none};
-const op_def op_COL2IM = {"dx = the patches of dcol summed back into the image (im2col's adjoint)",
-                          NULL,
-                          shape_col2im,
-                          emit_col2im,
-                          NULL,
-                          flops_in0};
-const op_def op_CONV2D = {"y[b][g] = W_g · col[b][g] (+ bias), g over the groups",
-                          NULL,
-                          shape_conv2d,
-                          emit_conv2d,
-                          vjp_conv2d,
-                          flops_conv2d};
+    .math = "col[b][(c·kh+i)·kw+j][oy·OW+ox] = x[b][c][oy·sh-ph+i·dh][ox·sw-pw+j·dw] (0 in the "
+            "padding)",
+    .shape = shape_im2col,
+    .emit = emit_im2col,
+    .vjp = vjp_im2col,
+    .flops = flops_none,
+};
+const op_def op_COL2IM = {
+    .math = "dx = the patches of dcol summed back into the image (im2col's adjoint)",
+    .shape = shape_col2im,
+    .emit = emit_col2im,
+    .flops = flops_in0,
+};
+const op_def op_CONV2D = {
+    .math = "y[b][g] = W_g · col[b][g] (+ bias), g over the groups",
+    .shape = shape_conv2d,
+    .emit = emit_conv2d,
+    .vjp = vjp_conv2d,
+    .flops = flops_conv2d,
+    .flags = OPF_EPILOGUE | OPF_FOLDS_BN,
+    .kernel = conv_kernel,
+};
 const op_def op_CONV2D_GRAD_INPUT = {
-    "dcol[b][g] = W_gᵀ · dy[b][g]", NULL, shape_conv_grad, emit_conv_grad_col, NULL,
-    flops_conv_grad_input};
-const op_def op_CONV2D_GRAD_WEIGHT = {"dW_g = sum over b of dy[b][g] · col[b][g]ᵀ",
-                                      NULL,
-                                      shape_conv_grad,
-                                      emit_conv_grad_weight,
-                                      NULL,
-                                      flops_conv_grad_weight};
-const op_def op_CONV2D_GRAD_BIAS = {"db[oc] = sum of dy[b][oc] over b and the pixels",
-                                    NULL,
-                                    shape_conv_bias_grad,
-                                    emit_conv_bias_grad,
-                                    NULL,
-                                    flops_in0};
+    .math = "dcol[b][g] = W_gᵀ · dy[b][g]",
+    .shape = shape_conv_grad,
+    .emit = emit_conv_grad_col,
+    .flops = flops_conv_grad_input,
+    .kernel = conv_kernel,
+};
+const op_def op_CONV2D_GRAD_WEIGHT = {
+    .math = "dW_g = sum over b of dy[b][g] · col[b][g]ᵀ",
+    .shape = shape_conv_grad,
+    .emit = emit_conv_grad_weight,
+    .flops = flops_conv_grad_weight,
+    .kernel = conv_kernel,
+};
+const op_def op_CONV2D_GRAD_BIAS = {
+    .math = "db[oc] = sum of dy[b][oc] over b and the pixels",
+    .shape = shape_conv_bias_grad,
+    .emit = emit_conv_bias_grad,
+    .flops = flops_in0,
+};
 const op_def op_CONV2D_DIRECT = {
-    "y[b][oc] = sum over the taps of W[oc][c][i][j] · x[b][c] shifted (+ bias), no im2col",
-    NULL,
-    shape_conv_direct,
-    emit_conv_direct,
-    vjp_conv_direct,
-    flops_conv2d};
+    .math = "y[b][oc] = sum over the taps of W[oc][c][i][j] · x[b][c] shifted (+ bias), no im2col",
+    .shape = shape_conv_direct,
+    .emit = emit_conv_direct,
+    .vjp = vjp_conv_direct,
+    .flops = flops_conv2d,
+    .flags = OPF_EPILOGUE | OPF_FOLDS_BN,
+};
 const op_def op_CONV2D_DIRECT_GRAD_WEIGHT = {
-    "dW[oc][c][i][j] = sum over b and the pixels of dy[b][oc] · x[b][c] shifted",
-    NULL,
-    shape_conv_grad,
-    emit_conv_direct_grad_weight,
-    NULL,
-    flops_conv_grad_weight};
-const op_def op_MAX_POOL2D = {"y = max of x over each window (padding ignored)",
-                              NULL,
-                              shape_pool,
-                              emit_max_pool,
-                              vjp_max_pool,
-                              flops_window};
+    .math = "dW[oc][c][i][j] = sum over b and the pixels of dy[b][oc] · x[b][c] shifted",
+    .shape = shape_conv_grad,
+    .emit = emit_conv_direct_grad_weight,
+    .flops = flops_conv_grad_weight,
+};
+const op_def op_MAX_POOL2D = {
+    .math = "y = max of x over each window (padding ignored)",
+    .shape = shape_pool,
+    .emit = emit_max_pool,
+    .vjp = vjp_max_pool,
+    .flops = flops_window,
+    .flags = OPF_EPILOGUE,
+    .in_place = pool_in_place,
+};
 const op_def op_MAX_POOL2D_GRAD = {
-    "dx[argmax of each window of x] += dy (argmax recomputed: the first maximum)",
-    NULL,
-    shape_pool_grad,
-    emit_max_pool_grad,
-    NULL,
-    flops_window_grad};
-const op_def op_AVG_POOL2D = {"y = sum of x over each window / (kh·kw) (count_include_pad)",
-                              NULL,
-                              shape_pool,
-                              emit_avg_pool,
-                              vjp_avg_pool,
-                              flops_window};
-const op_def op_AVG_POOL2D_GRAD = {"dx[window] += dy / (kh·kw)", NULL, shape_pool_grad,
-                                   emit_avg_pool_grad,           NULL, flops_window_grad};
+    .math = "dx[argmax of each window of x] += dy (argmax recomputed: the first maximum)",
+    .shape = shape_pool_grad,
+    .emit = emit_max_pool_grad,
+    .flops = flops_window_grad,
+};
+const op_def op_AVG_POOL2D = {
+    .math = "y = sum of x over each window / (kh·kw) (count_include_pad)",
+    .shape = shape_pool,
+    .emit = emit_avg_pool,
+    .vjp = vjp_avg_pool,
+    .flops = flops_window,
+    .flags = OPF_EPILOGUE,
+    .in_place = pool_in_place,
+};
+const op_def op_AVG_POOL2D_GRAD = {
+    .math = "dx[window] += dy / (kh·kw)",
+    .shape = shape_pool_grad,
+    .emit = emit_avg_pool_grad,
+    .flops = flops_window_grad,
+};

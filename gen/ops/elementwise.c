@@ -58,10 +58,40 @@ static void vjp_div(ad_ctx *c, const ir_node *n, int g)
     }
 }
 
-const op_def op_ADD = {"y = a + b", "A + B", shape_broadcast, emit_cexpr, vjp_add, flops_elem};
-const op_def op_SUB = {"y = a - b", "A - B", shape_broadcast, emit_cexpr, vjp_sub, flops_elem};
-const op_def op_MUL = {"y = a * b", "A * B", shape_broadcast, emit_cexpr, vjp_mul, flops_elem};
-const op_def op_DIV = {"y = a / b", "A / B", shape_broadcast, emit_cexpr, vjp_div, flops_elem};
+const op_def op_ADD = {
+    .math = "y = a + b",
+    .cexpr = "A + B",
+    .shape = shape_broadcast,
+    .emit = emit_cexpr,
+    .vjp = vjp_add,
+    .flops = flops_elem,
+    .flags = OPF_ADD,
+};
+const op_def op_SUB = {
+    .math = "y = a - b",
+    .cexpr = "A - B",
+    .shape = shape_broadcast,
+    .emit = emit_cexpr,
+    .vjp = vjp_sub,
+    .flops = flops_elem,
+};
+const op_def op_MUL = {
+    .math = "y = a * b",
+    .cexpr = "A * B",
+    .shape = shape_broadcast,
+    .emit = emit_cexpr,
+    .vjp = vjp_mul,
+    .flops = flops_elem,
+    .flags = OPF_MUL,
+};
+const op_def op_DIV = {
+    .math = "y = a / b",
+    .cexpr = "A / B",
+    .shape = shape_broadcast,
+    .emit = emit_cexpr,
+    .vjp = vjp_div,
+    .flops = flops_elem,
+};
 
 /* ---- unary math ---- */
 
@@ -129,14 +159,62 @@ static void vjp_none(ad_ctx *c, const ir_node *n, int g)
     (void)c, (void)n, (void)g;
 }
 
-const op_def op_NEG = {"y = -x", "-A", shape_same, emit_cexpr, vjp_neg, flops_elem};
-const op_def op_POW = {"y = x^p", "pow(A, P)", shape_same, emit_pow, vjp_pow, flops_elem};
-const op_def op_EXP = {"y = e^x", "exp(A)", shape_same, emit_cexpr, vjp_exp, flops_elem};
-const op_def op_LOG = {"y = ln x", "log(A)", shape_same, emit_cexpr, vjp_log, flops_elem};
-const op_def op_SQRT = {"y = sqrt(x)", "sqrt(A)", shape_same, emit_cexpr, vjp_sqrt, flops_elem};
-const op_def op_ABS = {"y = |x|", "fabs(A)", shape_same, emit_cexpr, vjp_abs, flops_elem};
-const op_def op_SIGN = {"y = sign(x)", "(A > 0) - (A < 0)", shape_same, emit_cexpr,
-                        vjp_none,      flops_elem};
+const op_def op_NEG = {
+    .math = "y = -x",
+    .cexpr = "-A",
+    .shape = shape_same,
+    .emit = emit_cexpr,
+    .vjp = vjp_neg,
+    .flops = flops_elem,
+};
+const op_def op_POW = {
+    .math = "y = x^p",
+    .cexpr = "pow(A, P)",
+    .shape = shape_same,
+    .emit = emit_pow,
+    .vjp = vjp_pow,
+    .flops = flops_elem,
+};
+const op_def op_EXP = {
+    .math = "y = e^x",
+    .cexpr = "exp(A)",
+    .shape = shape_same,
+    .emit = emit_cexpr,
+    .vjp = vjp_exp,
+    .flops = flops_elem,
+};
+const op_def op_LOG = {
+    .math = "y = ln x",
+    .cexpr = "log(A)",
+    .shape = shape_same,
+    .emit = emit_cexpr,
+    .vjp = vjp_log,
+    .flops = flops_elem,
+};
+const op_def op_SQRT = {
+    .math = "y = sqrt(x)",
+    .cexpr = "sqrt(A)",
+    .shape = shape_same,
+    .emit = emit_cexpr,
+    .vjp = vjp_sqrt,
+    .flops = flops_elem,
+};
+const op_def op_ABS = {
+    .math = "y = |x|",
+    .cexpr = "fabs(A)",
+    .shape = shape_same,
+    .emit = emit_cexpr,
+    .vjp = vjp_abs,
+    .flops = flops_elem,
+};
+const op_def op_SIGN = {
+    .math = "y = sign(x)",
+    .cexpr = "(A > 0) - (A < 0)",
+    .shape = shape_same,
+    .emit = emit_cexpr,
+    .vjp = vjp_none,
+    .flops = flops_elem,
+};
 
 /* ---- activations: forward, and backward helpers that take the saved value ---- */
 
@@ -162,113 +240,172 @@ static void vjp_tanh(ad_ctx *c, const ir_node *n, int g)
 }
 
 /* The backward of an activation whose derivative is a function of its input
- * x (A) and the attributes (P, Q): the op that follows it in IR_OPS, fed
- * (x, dy). */
+ * x (A) and the attributes (P, Q): its grad_op, fed (x, dy). */
 static void vjp_of_input(ad_ctx *c, const ir_node *n, int g)
 {
     ir_args a = {.nin = 2, .in = {n->in[0], g}, .f = {n->f[0], n->f[1]}};
-    ir_op back = n->op == OP_SOFTPLUS ? OP_SOFTPLUS_GRAD : n->op + 1;
-    ad_accum(c, n->in[0], ir_must(c->g, back, &a));
+    ad_accum(c, n->in[0], ir_must(c->g, op_grad(n), &a));
 }
 
-const op_def op_RELU = {"y = max(x, 0)", "A > 0 ? A : 0", shape_same,
-                        emit_cexpr,      vjp_relu,        flops_elem};
-const op_def op_LEAKY_RELU = {"y = x > 0 ? x : slope * x",
-                              "A > 0 ? A : A * P",
-                              shape_same,
-                              emit_cexpr,
-                              vjp_leaky_relu,
-                              flops_elem};
-const op_def op_SIGMOID = {"y = 1 / (1 + e^-x)", "1 / (1 + exp(-A))", shape_same,
-                           emit_cexpr,           vjp_sigmoid,         flops_elem4};
-const op_def op_TANH = {"y = tanh(x)", "tanh(A)", shape_same, emit_cexpr, vjp_tanh, flops_elem4};
+const op_def op_RELU = {
+    .math = "y = max(x, 0)",
+    .cexpr = "A > 0 ? A : 0",
+    .shape = shape_same,
+    .emit = emit_cexpr,
+    .vjp = vjp_relu,
+    .flops = flops_elem,
+};
+const op_def op_LEAKY_RELU = {
+    .math = "y = x > 0 ? x : slope * x",
+    .cexpr = "A > 0 ? A : A * P",
+    .shape = shape_same,
+    .emit = emit_cexpr,
+    .vjp = vjp_leaky_relu,
+    .flops = flops_elem,
+};
+const op_def op_SIGMOID = {
+    .math = "y = 1 / (1 + e^-x)",
+    .cexpr = "1 / (1 + exp(-A))",
+    .shape = shape_same,
+    .emit = emit_cexpr,
+    .vjp = vjp_sigmoid,
+    .flops = flops_elem4,
+};
+const op_def op_TANH = {
+    .math = "y = tanh(x)",
+    .cexpr = "tanh(A)",
+    .shape = shape_same,
+    .emit = emit_cexpr,
+    .vjp = vjp_tanh,
+    .flops = flops_elem4,
+};
 /* beta = P, threshold = Q (torch's 1 and 20): beyond the threshold softplus
  * is x to float precision, and its derivative exactly 1 */
-const op_def op_SOFTPLUS = {"y = x beta > threshold ? x : ln(1 + e^(x beta)) / beta",
-                            "A * P > Q ? A : log1p(exp(A * P)) / P",
-                            shape_same,
-                            emit_cexpr,
-                            vjp_of_input,
-                            flops_elem4};
+const op_def op_SOFTPLUS = {
+    .math = "y = x beta > threshold ? x : ln(1 + e^(x beta)) / beta",
+    .cexpr = "A * P > Q ? A : log1p(exp(A * P)) / P",
+    .shape = shape_same,
+    .emit = emit_cexpr,
+    .vjp = vjp_of_input,
+    .flops = flops_elem4,
+    .grad_op = OP_SOFTPLUS_GRAD,
+};
 
 const op_def op_RELU_GRAD = {
-    "dx = y > 0 ? dy : 0", "A > 0 ? B : 0", shape_same, emit_cexpr, NULL, flops_elem};
+    .math = "dx = y > 0 ? dy : 0",
+    .cexpr = "A > 0 ? B : 0",
+    .shape = shape_same,
+    .emit = emit_cexpr,
+    .flops = flops_elem,
+};
 const op_def op_LEAKY_RELU_GRAD = {
-    "dx = x > 0 ? dy : slope * dy", "A > 0 ? B : B * P", shape_same, emit_cexpr, NULL, flops_elem};
+    .math = "dx = x > 0 ? dy : slope * dy",
+    .cexpr = "A > 0 ? B : B * P",
+    .shape = shape_same,
+    .emit = emit_cexpr,
+    .flops = flops_elem,
+};
 const op_def op_SIGMOID_GRAD = {
-    "dx = dy * y * (1 - y)", "B * (1 - A) * A", shape_same, emit_cexpr, NULL, flops_elem};
+    .math = "dx = dy * y * (1 - y)",
+    .cexpr = "B * (1 - A) * A",
+    .shape = shape_same,
+    .emit = emit_cexpr,
+    .flops = flops_elem,
+};
 const op_def op_TANH_GRAD = {
-    "dx = dy * (1 - y^2)", "B * (1 - A * A)", shape_same, emit_cexpr, NULL, flops_elem};
+    .math = "dx = dy * (1 - y^2)",
+    .cexpr = "B * (1 - A * A)",
+    .shape = shape_same,
+    .emit = emit_cexpr,
+    .flops = flops_elem,
+};
 
 /* PyTorch 1.13's CPU formulas, operation for operation: ELU with
  * exp(x) - 1 (not expm1), the exact GELU through erf, the tanh GELU with
  * its constants. Constants are cast to the element type as torch's
  * scalar_t(...). At the kinks the gradient is torch's: ELU takes the
  * x <= 0 side at 0 (alpha), hardtanh passes nothing at x == min or max. */
-const op_def op_ELU = {"y = x <= 0 ? alpha (e^x - 1) : x",
-                       "A <= 0 ? (exp(A) - 1) * P : A",
-                       shape_same,
-                       emit_cexpr,
-                       vjp_of_input,
-                       flops_elem4};
-const op_def op_ELU_GRAD = {"dx = x <= 0 ? dy alpha e^x : dy",
-                            "A <= 0 ? B * P * exp(A) : B",
-                            shape_same,
-                            emit_cexpr,
-                            NULL,
-                            flops_elem4};
-const op_def op_GELU = {"y = x Φ(x) = x / 2 (1 + erf(x / √2))",
-                        "A * (real)0.5 * (1 + erf(A * (real)0.70710678118654752440))",
-                        shape_same,
-                        emit_cexpr,
-                        vjp_of_input,
-                        flops_elem4};
-const op_def op_GELU_GRAD = {"dx = dy (Φ(x) + x φ(x)), φ(x) = e^(-x²/2) / √(2π)",
-                             "B * ((real)0.5 * (1 + erf(A * (real)0.70710678118654752440)) + "
-                             "A * ((real)0.39894228040143267794 * exp(A * A * (real)-0.5)))",
-                             shape_same,
-                             emit_cexpr,
-                             NULL,
-                             flops_elem4};
+const op_def op_ELU = {
+    .math = "y = x <= 0 ? alpha (e^x - 1) : x",
+    .cexpr = "A <= 0 ? (exp(A) - 1) * P : A",
+    .shape = shape_same,
+    .emit = emit_cexpr,
+    .vjp = vjp_of_input,
+    .flops = flops_elem4,
+    .grad_op = OP_ELU_GRAD,
+};
+const op_def op_ELU_GRAD = {
+    .math = "dx = x <= 0 ? dy alpha e^x : dy",
+    .cexpr = "A <= 0 ? B * P * exp(A) : B",
+    .shape = shape_same,
+    .emit = emit_cexpr,
+    .flops = flops_elem4,
+};
+const op_def op_GELU = {
+    .math = "y = x Φ(x) = x / 2 (1 + erf(x / √2))",
+    .cexpr = "A * (real)0.5 * (1 + erf(A * (real)0.70710678118654752440))",
+    .shape = shape_same,
+    .emit = emit_cexpr,
+    .vjp = vjp_of_input,
+    .flops = flops_elem4,
+    .grad_op = OP_GELU_GRAD,
+};
+const op_def op_GELU_GRAD = {
+    .math = "dx = dy (Φ(x) + x φ(x)), φ(x) = e^(-x²/2) / √(2π)",
+    .cexpr = "B * ((real)0.5 * (1 + erf(A * (real)0.70710678118654752440)) + "
+             "A * ((real)0.39894228040143267794 * exp(A * A * (real)-0.5)))",
+    .shape = shape_same,
+    .emit = emit_cexpr,
+    .flops = flops_elem4,
+};
 const op_def op_GELU_TANH = {
-    "y = x / 2 (1 + tanh(√(2/π) (x + 0.044715 x³)))",
-    "(real)0.5 * A * (1 + tanh((real)0.79788456080286535588 * (A + (real)0.044715 * (A * A * A))))",
-    shape_same,
-    emit_cexpr,
-    vjp_of_input,
-    flops_elem4};
+    .math = "y = x / 2 (1 + tanh(√(2/π) (x + 0.044715 x³)))",
+    .cexpr = "(real)0.5 * A * (1 + tanh((real)0.79788456080286535588 * (A + (real)0.044715 * (A * "
+             "A * A))))",
+    .shape = shape_same,
+    .emit = emit_cexpr,
+    .vjp = vjp_of_input,
+    .flops = flops_elem4,
+    .grad_op = OP_GELU_TANH_GRAD,
+};
 /* t = tanh(k (x + 0.044715 x³)), k = √(2/π) */
 const op_def op_GELU_TANH_GRAD = {
-    "dx = dy ((1 + t) / 2 + x / 2 (1 - t²) k (1 + 3 0.044715 x²))",
-    "B * ((real)0.5 * (1 + tanh((real)0.79788456080286535588 * (A + (real)0.044715 * (A * A * "
-    "A)))) "
-    "+ (real)0.5 * A * (1 - tanh((real)0.79788456080286535588 * (A + (real)0.044715 * (A * A * "
-    "A))) "
-    "* tanh((real)0.79788456080286535588 * (A + (real)0.044715 * (A * A * A)))) "
-    "* ((real)0.79788456080286535588 * (1 + 3 * (real)0.044715 * (A * A))))",
-    shape_same,
-    emit_cexpr,
-    NULL,
-    flops_elem4};
-const op_def op_SOFTPLUS_GRAD = {"dx = x beta > threshold ? dy : dy e^(x beta) / (e^(x beta) + 1)",
-                                 "A * P > Q ? B : B * exp(A * P) / (exp(A * P) + 1)",
-                                 shape_same,
-                                 emit_cexpr,
-                                 NULL,
-                                 flops_elem4};
+    .math = "dx = dy ((1 + t) / 2 + x / 2 (1 - t²) k (1 + 3 0.044715 x²))",
+    .cexpr =
+        "B * ((real)0.5 * (1 + tanh((real)0.79788456080286535588 * (A + (real)0.044715 * (A * A * "
+        "A)))) "
+        "+ (real)0.5 * A * (1 - tanh((real)0.79788456080286535588 * (A + (real)0.044715 * (A * A * "
+        "A))) "
+        "* tanh((real)0.79788456080286535588 * (A + (real)0.044715 * (A * A * A)))) "
+        "* ((real)0.79788456080286535588 * (1 + 3 * (real)0.044715 * (A * A))))",
+    .shape = shape_same,
+    .emit = emit_cexpr,
+    .flops = flops_elem4,
+};
+const op_def op_SOFTPLUS_GRAD = {
+    .math = "dx = x beta > threshold ? dy : dy e^(x beta) / (e^(x beta) + 1)",
+    .cexpr = "A * P > Q ? B : B * exp(A * P) / (exp(A * P) + 1)",
+    .shape = shape_same,
+    .emit = emit_cexpr,
+    .flops = flops_elem4,
+};
 /* min_val = P, max_val = Q */
-const op_def op_HARDTANH = {"y = min(max(x, min_val), max_val)",
-                            "A < P ? P : A > Q ? Q : A",
-                            shape_same,
-                            emit_cexpr,
-                            vjp_of_input,
-                            flops_elem};
-const op_def op_HARDTANH_GRAD = {"dx = min_val < x < max_val ? dy : 0",
-                                 "A <= P || A >= Q ? 0 : B",
-                                 shape_same,
-                                 emit_cexpr,
-                                 NULL,
-                                 flops_elem};
+const op_def op_HARDTANH = {
+    .math = "y = min(max(x, min_val), max_val)",
+    .cexpr = "A < P ? P : A > Q ? Q : A",
+    .shape = shape_same,
+    .emit = emit_cexpr,
+    .vjp = vjp_of_input,
+    .flops = flops_elem,
+    .grad_op = OP_HARDTANH_GRAD,
+};
+const op_def op_HARDTANH_GRAD = {
+    .math = "dx = min_val < x < max_val ? dy : 0",
+    .cexpr = "A <= P || A >= Q ? 0 : B",
+    .shape = shape_same,
+    .emit = emit_cexpr,
+    .flops = flops_elem,
+};
 
 /* ---- loss terms: huber, smooth_l1 and kl_div are these, summed ----
  * Each is torch's per-element term of a prediction x (A) and target y (B)
@@ -283,58 +420,74 @@ static void vjp_pair(ad_ctx *c, const ir_node *n, int g)
     for (int k = 0; k < 2; k++) {
         if (!needs(c, n->in[k])) continue;
         ir_args a = {.nin = 3, .in = {n->in[k], n->in[1 - k], g}, .f = {n->f[0]}};
-        ad_accum(c, n->in[k], ir_must(c->g, n->op + 1, &a));
+        ad_accum(c, n->in[k], ir_must(c->g, op_grad(n), &a));
     }
 }
 
 const op_def op_HUBER = {
-    "y = |x - t| < delta ? (x - t)² / 2 : delta (|x - t| - delta / 2)",
-    "fabs(A - B) < P ? (real)0.5 * (A - B) * (A - B) : P * (fabs(A - B) - (real)0.5 * P)",
-    shape_same,
-    emit_cexpr,
-    vjp_pair,
-    flops_elem4};
-const op_def op_HUBER_GRAD = {"dx = dy clamp(x - t, -delta, delta)",
-                              "A - B <= -P ? -P * C : A - B >= P ? P * C : (A - B) * C",
-                              shape_same,
-                              emit_cexpr,
-                              NULL,
-                              flops_elem4};
+    .math = "y = |x - t| < delta ? (x - t)² / 2 : delta (|x - t| - delta / 2)",
+    .cexpr = "fabs(A - B) < P ? (real)0.5 * (A - B) * (A - B) : P * (fabs(A - B) - (real)0.5 * P)",
+    .shape = shape_same,
+    .emit = emit_cexpr,
+    .vjp = vjp_pair,
+    .flops = flops_elem4,
+    .grad_op = OP_HUBER_GRAD,
+};
+const op_def op_HUBER_GRAD = {
+    .math = "dx = dy clamp(x - t, -delta, delta)",
+    .cexpr = "A - B <= -P ? -P * C : A - B >= P ? P * C : (A - B) * C",
+    .shape = shape_same,
+    .emit = emit_cexpr,
+    .flops = flops_elem4,
+};
 /* beta = 0 is l1 (the first branch is never taken) */
 const op_def op_SMOOTH_L1 = {
-    "y = |x - t| < beta ? (x - t)² / (2 beta) : |x - t| - beta / 2",
-    "fabs(A - B) < P ? (real)0.5 * (A - B) * (A - B) / P : fabs(A - B) - (real)0.5 * P",
-    shape_same,
-    emit_cexpr,
-    vjp_pair,
-    flops_elem4};
+    .math = "y = |x - t| < beta ? (x - t)² / (2 beta) : |x - t| - beta / 2",
+    .cexpr = "fabs(A - B) < P ? (real)0.5 * (A - B) * (A - B) / P : fabs(A - B) - (real)0.5 * P",
+    .shape = shape_same,
+    .emit = emit_cexpr,
+    .vjp = vjp_pair,
+    .flops = flops_elem4,
+    .grad_op = OP_SMOOTH_L1_GRAD,
+};
 const op_def op_SMOOTH_L1_GRAD = {
-    "dx = x - t <= -beta ? -dy : x - t >= beta ? dy : dy (x - t) / beta",
-    "A - B <= -P ? -C : A - B >= P ? C : C * (A - B) / P",
-    shape_same,
-    emit_cexpr,
-    NULL,
-    flops_elem4};
-const op_def op_XLOGX = {"y = t == 0 ? 0 : t ln t",
-                         "A == 0 ? 0 : A * log(A)",
-                         shape_same,
-                         emit_cexpr,
-                         vjp_of_input,
-                         flops_elem4};
+    .math = "dx = x - t <= -beta ? -dy : x - t >= beta ? dy : dy (x - t) / beta",
+    .cexpr = "A - B <= -P ? -C : A - B >= P ? C : C * (A - B) / P",
+    .shape = shape_same,
+    .emit = emit_cexpr,
+    .flops = flops_elem4,
+};
+const op_def op_XLOGX = {
+    .math = "y = t == 0 ? 0 : t ln t",
+    .cexpr = "A == 0 ? 0 : A * log(A)",
+    .shape = shape_same,
+    .emit = emit_cexpr,
+    .vjp = vjp_of_input,
+    .flops = flops_elem4,
+    .grad_op = OP_XLOGX_GRAD,
+};
 /* torch's xlogy(t, t) backward: (t != 0 ? ln t : 0) + t / t, not finite at t = 0 */
-const op_def op_XLOGX_GRAD = {"dt = dy ((t != 0 ? ln t : 0) + t / t)",
-                              "B * ((A != 0 ? log(A) : 0) + A / A)",
-                              shape_same,
-                              emit_cexpr,
-                              NULL,
-                              flops_elem4};
+const op_def op_XLOGX_GRAD = {
+    .math = "dt = dy ((t != 0 ? ln t : 0) + t / t)",
+    .cexpr = "B * ((A != 0 ? log(A) : 0) + A / A)",
+    .shape = shape_same,
+    .emit = emit_cexpr,
+    .flops = flops_elem4,
+};
 
 static void vjp_copy(ad_ctx *c, const ir_node *n, int g)
 {
     ad_accum(c, n->in[0], g);
 }
 
-const op_def op_COPY = {"y = x", "A", shape_same, emit_cexpr, vjp_copy, flops_none};
+const op_def op_COPY = {
+    .math = "y = x",
+    .cexpr = "A",
+    .shape = shape_same,
+    .emit = emit_cexpr,
+    .vjp = vjp_copy,
+    .flops = flops_none,
+};
 
 const char *elementwise_expr(const ir_node *n)
 {

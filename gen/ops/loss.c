@@ -82,7 +82,7 @@ static void vjp_target(ad_ctx *c, const ir_node *n, int g)
 
 static void vjp_loss(ad_ctx *c, const ir_node *n, int g)
 {
-    ir_op back = n->op + 1; /* each loss's backward op follows it in IR_OPS */
+    ir_op back = op_grad(n);
     ir_args a = {.nin = 3, .in = {n->in[0], n->in[1], g}};
     memcpy(a.f, n->f, sizeof a.f);
     memcpy(a.i, n->i, sizeof a.i);
@@ -240,48 +240,73 @@ static void emit_logistic_grad(emitter *e, const ir_node *n)
 }
 
 const op_def op_CROSS_ENTROPY = {
-    "loss = mean_r((1 - ε) (ln sum_c e^z[r,c] - z[r, y[r]]) - ε / C sum_c log_softmax(z)[r, c])",
-    NULL,
-    shape_ce,
-    emit_ce,
-    vjp_loss,
-    flops_in0};
+    .math = "loss = mean_r((1 - ε) (ln sum_c e^z[r,c] - z[r, y[r]]) - ε / C sum_c "
+            "log_softmax(z)[r, c])",
+    .shape = shape_ce,
+    .emit = emit_ce,
+    .vjp = vjp_loss,
+    .flops = flops_in0,
+    .grad_op = OP_CROSS_ENTROPY_GRAD,
+};
 const op_def op_CROSS_ENTROPY_GRAD = {
-    "dz = dloss / rows * (softmax(z) - (1 - ε) onehot(y) - ε / C)",
-    NULL,
-    shape_like_first,
-    emit_ce_grad,
-    NULL,
-    flops_in0};
-const op_def op_BCE = {"loss = mean(-(y ln p + (1 - y) ln(1 - p))), logs clamped at -100",
-                       NULL,
-                       shape_pairwise,
-                       emit_bce,
-                       vjp_loss,
-                       flops_in0};
-const op_def op_BCE_GRAD = {"dp = dloss / n * (p - y) / max(p (1 - p), 1e-12)",
-                            NULL,
-                            shape_like_first,
-                            emit_bce_grad,
-                            NULL,
-                            flops_in0};
-const op_def op_BCE_LOGITS = {"loss = mean(max(x, 0) - x y + ln(1 + e^-|x|))",
-                              NULL,
-                              shape_pairwise,
-                              emit_bce_logits,
-                              vjp_loss,
-                              flops_in0};
-const op_def op_BCE_LOGITS_GRAD = {"dx = dloss / n * (σ(x) - y)", NULL, shape_like_first,
-                                   emit_bce_logits_grad,          NULL, flops_in0};
-const op_def op_LOGISTIC = {"loss = mean(-ln σ(y z)) = mean(softplus(-y z))",
-                            NULL,
-                            shape_pairwise,
-                            emit_logistic,
-                            vjp_loss,
-                            flops_in0};
+    .math = "dz = dloss / rows * (softmax(z) - (1 - ε) onehot(y) - ε / C)",
+    .shape = shape_like_first,
+    .emit = emit_ce_grad,
+    .flops = flops_in0,
+};
+const op_def op_BCE = {
+    .math = "loss = mean(-(y ln p + (1 - y) ln(1 - p))), logs clamped at -100",
+    .shape = shape_pairwise,
+    .emit = emit_bce,
+    .vjp = vjp_loss,
+    .flops = flops_in0,
+    .grad_op = OP_BCE_GRAD,
+};
+const op_def op_BCE_GRAD = {
+    .math = "dp = dloss / n * (p - y) / max(p (1 - p), 1e-12)",
+    .shape = shape_like_first,
+    .emit = emit_bce_grad,
+    .flops = flops_in0,
+};
+const op_def op_BCE_LOGITS = {
+    .math = "loss = mean(max(x, 0) - x y + ln(1 + e^-|x|))",
+    .shape = shape_pairwise,
+    .emit = emit_bce_logits,
+    .vjp = vjp_loss,
+    .flops = flops_in0,
+    .grad_op = OP_BCE_LOGITS_GRAD,
+};
+const op_def op_BCE_LOGITS_GRAD = {
+    .math = "dx = dloss / n * (σ(x) - y)",
+    .shape = shape_like_first,
+    .emit = emit_bce_logits_grad,
+    .flops = flops_in0,
+};
+const op_def op_LOGISTIC = {
+    .math = "loss = mean(-ln σ(y z)) = mean(softplus(-y z))",
+    .shape = shape_pairwise,
+    .emit = emit_logistic,
+    .vjp = vjp_loss,
+    .flops = flops_in0,
+    .grad_op = OP_LOGISTIC_GRAD,
+};
 const op_def op_LOGISTIC_GRAD = {
-    "dz = dloss / n * (-y σ(-y z))", NULL, shape_like_first, emit_logistic_grad, NULL, flops_in0};
+    .math = "dz = dloss / n * (-y σ(-y z))",
+    .shape = shape_like_first,
+    .emit = emit_logistic_grad,
+    .flops = flops_in0,
+};
 const op_def op_NLL = {
-    "loss = mean_r(-lp[r, y[r]])", NULL, shape_ce, emit_nll, vjp_loss, flops_in0};
+    .math = "loss = mean_r(-lp[r, y[r]])",
+    .shape = shape_ce,
+    .emit = emit_nll,
+    .vjp = vjp_loss,
+    .flops = flops_in0,
+    .grad_op = OP_NLL_GRAD,
+};
 const op_def op_NLL_GRAD = {
-    "dlp = -dloss / rows * onehot(y)", NULL, shape_like_first, emit_nll_grad, NULL, flops_in0};
+    .math = "dlp = -dloss / rows * onehot(y)",
+    .shape = shape_like_first,
+    .emit = emit_nll_grad,
+    .flops = flops_in0,
+};

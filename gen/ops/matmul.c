@@ -176,6 +176,30 @@ static void vjp_matmul(ad_ctx *c, const ir_node *n, int g)
     }
 }
 
+/* Products at or above this many multiply-adds go to OpenBLAS; at or below
+ * the small limit they are written out as straight-line code. */
+#define BLAS_MIN_MACS 32768L
+#define UNROLL_MAX_MACS 64L
+
+static double flops_matmul(ir_graph *g, const ir_node *n, int b);
+
+static plan_kernel matmul_kernel(ir_graph *g, const ir_node *n, int b)
+{
+    double macs = flops_matmul(g, n, b) / 2;
+    long m = n->dim[0] == IR_BATCH ? b : n->dim[0], cols = n->dim[1] == IR_BATCH ? b : n->dim[1];
+    /* OpenBLAS's gemm is ~3x slower than its gemv on a width-1 product */
+    if (macs >= BLAS_MIN_MACS) return m == 1 || cols == 1 ? KERN_GEMV : KERN_BLAS;
+    if (macs <= UNROLL_MAX_MACS) return KERN_UNROLL;
+    return KERN_LOOP;
+}
+
+/* the block comment names the operands: "h1 = x · fc1_weightᵀ" */
+static const char *matmul_describe(emitter *e, const ir_node *n)
+{
+    return e_fmt(e, "%s = %s%s · %s%s", n->name, ir_get(e->g, n->in[0])->name, n->i[0] ? "ᵀ" : "",
+                 ir_get(e->g, n->in[1])->name, n->i[1] ? "ᵀ" : "");
+}
+
 static double flops_matmul(ir_graph *g, const ir_node *n, int b)
 {
     const ir_node *a = ir_get(g, n->in[0]);
@@ -184,5 +208,13 @@ static double flops_matmul(ir_graph *g, const ir_node *n, int b)
     return 2.0 * (double)ir_numel(n, b) * (double)k;
 }
 
-const op_def op_MATMUL = {"C = op(A) · op(B)", NULL,       shape_matmul,
-                          emit_matmul,         vjp_matmul, flops_matmul};
+const op_def op_MATMUL = {
+    .math = "C = op(A) · op(B)",
+    .shape = shape_matmul,
+    .emit = emit_matmul,
+    .vjp = vjp_matmul,
+    .flops = flops_matmul,
+    .flags = OPF_EPILOGUE,
+    .kernel = matmul_kernel,
+    .describe = matmul_describe,
+};

@@ -211,13 +211,15 @@ static void vjp_bn_stats(ad_ctx *c, const ir_node *n, int g)
     (void)c, (void)n, (void)g;
 }
 
-const op_def op_BN_STATS = {"per channel: mean, 1/sqrt(var + eps) of the batch (training) or "
-                            "running statistics (eval)",
-                            NULL,
-                            shape_bn_stats,
-                            emit_bn_stats,
-                            vjp_bn_stats,
-                            flops_bn_stats};
+const op_def op_BN_STATS = {
+    .math = "per channel: mean, 1/sqrt(var + eps) of the batch (training) or "
+            "running statistics (eval)",
+    .shape = shape_bn_stats,
+    .emit = emit_bn_stats,
+    .vjp = vjp_bn_stats,
+    .flops = flops_bn_stats,
+    .flags = OPF_EVAL_IGNORES_IN0,
+};
 
 /* ---- batch_norm(x, stats) = xhat ---- */
 
@@ -237,6 +239,13 @@ static void store_xhat(emitter *e, const ir_node *n, const char *i)
     const char *also = e_store_also(e, n);
     if (also) wr_line(e->w, "%s[%s] = v;", also, i);
     wr_line(e->w, "%s[%s] = %s;", e_store_ref(e, n), i, e_epilogue_at(e, n, "v", "c", i));
+}
+
+/* batch norm reads each x at the index it stores */
+static int in_place_always(const ir_node *n)
+{
+    (void)n;
+    return 1;
 }
 
 static void emit_bn_norm(emitter *e, const ir_node *n)
@@ -270,12 +279,15 @@ static void vjp_bn_norm(ad_ctx *c, const ir_node *n, int g)
     ad_accum(c, n->in[0], ir_must(G, OP_BN_NORM_GRAD, &a));
 }
 
-const op_def op_BN_NORM = {"xhat = (x - mean[c]) * invstd[c], c the channel (axis 1)",
-                           NULL,
-                           shape_like_x,
-                           emit_bn_norm,
-                           vjp_bn_norm,
-                           flops_elem};
+const op_def op_BN_NORM = {
+    .math = "xhat = (x - mean[c]) * invstd[c], c the channel (axis 1)",
+    .shape = shape_like_x,
+    .emit = emit_bn_norm,
+    .vjp = vjp_bn_norm,
+    .flops = flops_elem,
+    .flags = OPF_EPILOGUE | OPF_BN | OPF_KEEP_IN_TRAIN,
+    .in_place = in_place_always,
+};
 
 /* ---- batch_norm_backward(xhat, stats, dxhat) = dx ----
  * In training mean and var depend on x: with n values per channel,
@@ -324,12 +336,11 @@ static double flops_bn_grad(ir_graph *g, const ir_node *n, int b)
 }
 
 const op_def op_BN_NORM_GRAD = {
-    "dx = invstd * (dxhat - mean(dxhat) - xhat * mean(dxhat * xhat)) per channel",
-    NULL,
-    shape_like_x,
-    emit_bn_norm_grad,
-    NULL,
-    flops_bn_grad};
+    .math = "dx = invstd * (dxhat - mean(dxhat) - xhat * mean(dxhat * xhat)) per channel",
+    .shape = shape_like_x,
+    .emit = emit_bn_norm_grad,
+    .flops = flops_bn_grad,
+};
 
 /* ---- dropout(x) ----
  * The mask is counter-based noise, a pure function of (training seed, step,
@@ -375,13 +386,15 @@ static double flops_dropout(ir_graph *g, const ir_node *n, int b)
     return 2.0 * (double)ir_numel(n, b);
 }
 
-const op_def op_DROPOUT = {"train: y = x * (kept ? 1/(1-p) : 0), kept with probability 1-p; "
-                           "eval: y = x (a view)",
-                           NULL,
-                           shape_same,
-                           emit_dropout,
-                           vjp_dropout,
-                           flops_dropout};
+const op_def op_DROPOUT = {
+    .math = "train: y = x * (kept ? 1/(1-p) : 0), kept with probability 1-p; "
+            "eval: y = x (a view)",
+    .shape = shape_same,
+    .emit = emit_dropout,
+    .vjp = vjp_dropout,
+    .flops = flops_dropout,
+    .flags = OPF_EVAL_IDENTITY | OPF_NOISE,
+};
 
 /* ---- checks that need the batch size ---- */
 

@@ -67,18 +67,20 @@ static void vjp_expand(ad_ctx *c, const ir_node *n, int g)
     ad_accum(c, n->in[0], ir_shaped(c->g, OP_SUM_TO, g, ir_get(c->g, n->in[0]), n->i[0]));
 }
 
-const op_def op_SUM_TO = {"y = sum of x over the reduced axes (mean: / count)",
-                          NULL,
-                          shape_sum_to,
-                          emit_sum_to,
-                          vjp_sum_to,
-                          flops_in0};
-const op_def op_EXPAND = {"y = x repeated along the broadcast axes (mean: / count)",
-                          NULL,
-                          shape_expand,
-                          emit_expand,
-                          vjp_expand,
-                          flops_elem};
+const op_def op_SUM_TO = {
+    .math = "y = sum of x over the reduced axes (mean: / count)",
+    .shape = shape_sum_to,
+    .emit = emit_sum_to,
+    .vjp = vjp_sum_to,
+    .flops = flops_in0,
+};
+const op_def op_EXPAND = {
+    .math = "y = x repeated along the broadcast axes (mean: / count)",
+    .shape = shape_expand,
+    .emit = emit_expand,
+    .vjp = vjp_expand,
+    .flops = flops_elem,
+};
 
 /* ---- softmax family, over the last axis ---- */
 
@@ -115,8 +117,7 @@ static void emit_softmax(emitter *e, const ir_node *n)
 
 static void vjp_softmax(ad_ctx *c, const ir_node *n, int g)
 {
-    ir_op back = n->op == OP_SOFTMAX ? OP_SOFTMAX_GRAD : OP_LOG_SOFTMAX_GRAD;
-    ad_accum(c, n->in[0], ir_binary(c->g, back, n->id, g));
+    ad_accum(c, n->in[0], ir_binary(c->g, op_grad(n), n->id, g));
 }
 
 /* softmax: dx = y * (dy - sum(dy * y)); log_softmax: dx = dy - e^y * sum(dy) */
@@ -139,19 +140,31 @@ static void emit_softmax_grad(emitter *e, const ir_node *n)
     wr_line(e->w, "}");
 }
 
-const op_def op_SOFTMAX = {"y = e^(x - max) / sum(e^(x - max)) over the last axis",
-                           NULL,
-                           shape_same,
-                           emit_softmax,
-                           vjp_softmax,
-                           flops_elem4};
-const op_def op_LOG_SOFTMAX = {"y = x - max - ln(sum(e^(x - max))) over the last axis",
-                               NULL,
-                               shape_same,
-                               emit_softmax,
-                               vjp_softmax,
-                               flops_elem4};
+const op_def op_SOFTMAX = {
+    .math = "y = e^(x - max) / sum(e^(x - max)) over the last axis",
+    .shape = shape_same,
+    .emit = emit_softmax,
+    .vjp = vjp_softmax,
+    .flops = flops_elem4,
+    .grad_op = OP_SOFTMAX_GRAD,
+};
+const op_def op_LOG_SOFTMAX = {
+    .math = "y = x - max - ln(sum(e^(x - max))) over the last axis",
+    .shape = shape_same,
+    .emit = emit_softmax,
+    .vjp = vjp_softmax,
+    .flops = flops_elem4,
+    .grad_op = OP_LOG_SOFTMAX_GRAD,
+};
 const op_def op_SOFTMAX_GRAD = {
-    "dx = y * (dy - sum(dy * y))", NULL, shape_same, emit_softmax_grad, NULL, flops_elem4};
-const op_def op_LOG_SOFTMAX_GRAD = {"dx = dy - e^y * sum(dy)", NULL, shape_same,
-                                    emit_softmax_grad,         NULL, flops_elem4};
+    .math = "dx = y * (dy - sum(dy * y))",
+    .shape = shape_same,
+    .emit = emit_softmax_grad,
+    .flops = flops_elem4,
+};
+const op_def op_LOG_SOFTMAX_GRAD = {
+    .math = "dx = dy - e^y * sum(dy)",
+    .shape = shape_same,
+    .emit = emit_softmax_grad,
+    .flops = flops_elem4,
+};

@@ -7,10 +7,26 @@
 #include "../ops.h"
 
 /* Leaves have their shape set by whoever makes them and emit no code. */
-const op_def op_INPUT = {"the batch's features", NULL, shape_given, NULL, NULL, flops_none};
-const op_def op_LABELS = {"the batch's labels", NULL, shape_given, NULL, NULL, flops_none};
-const op_def op_PARAM = {"a trained parameter", NULL, shape_given, NULL, NULL, flops_none};
-const op_def op_CONST = {"a constant", NULL, shape_scalar, NULL, NULL, flops_none};
+const op_def op_INPUT = {
+    .math = "the batch's features",
+    .shape = shape_given,
+    .flops = flops_none,
+};
+const op_def op_LABELS = {
+    .math = "the batch's labels",
+    .shape = shape_given,
+    .flops = flops_none,
+};
+const op_def op_PARAM = {
+    .math = "a trained parameter",
+    .shape = shape_given,
+    .flops = flops_none,
+};
+const op_def op_CONST = {
+    .math = "a constant",
+    .shape = shape_scalar,
+    .flops = flops_none,
+};
 
 /* reshape: the element count must stay; the batch dimension may move only
  * as a whole (B x 784 -> B x 28 x 28). */
@@ -41,12 +57,14 @@ static void vjp_reshape(ad_ctx *c, const ir_node *n, int g)
     ad_accum(c, n->in[0], ir_shaped(c->g, op, g, ir_get(c->g, n->in[0]), 0));
 }
 
-const op_def op_RESHAPE = {"y = x viewed with another shape (no copy)",
-                           NULL,
-                           shape_reshape,
-                           emit_view,
-                           vjp_reshape,
-                           flops_none};
+const op_def op_RESHAPE = {
+    .math = "y = x viewed with another shape (no copy)",
+    .shape = shape_reshape,
+    .emit = emit_view,
+    .vjp = vjp_reshape,
+    .flops = flops_none,
+    .flags = OPF_VIEW,
+};
 
 static int shape_transpose(ir_graph *g, ir_node *n, char *err, size_t errsize)
 {
@@ -75,5 +93,10 @@ static void vjp_transpose(ad_ctx *c, const ir_node *n, int g)
     ad_accum(c, n->in[0], ir_unary(c->g, OP_TRANSPOSE, g, 0));
 }
 
-const op_def op_TRANSPOSE = {"y[i][j] = x[j][i]", NULL,          shape_transpose,
-                             emit_transpose,      vjp_transpose, flops_none};
+const op_def op_TRANSPOSE = {
+    .math = "y[i][j] = x[j][i]",
+    .shape = shape_transpose,
+    .emit = emit_transpose,
+    .vjp = vjp_transpose,
+    .flops = flops_none,
+};

@@ -1,0 +1,48 @@
+/* variant.h — what the plan decided for one variant of the step (batch
+ * size, train or eval), as plain data: the order, buffers, views, fusion
+ * and kernel of each node. plan.c fills it; the op emitters (through
+ * cgen) and emit.c read it. */
+#ifndef VARIANT_H
+#define VARIANT_H
+
+#include "ir.h"
+
+typedef enum plan_mode { PLAN_TRAIN, PLAN_EVAL } plan_mode;
+
+typedef enum plan_kernel {
+    KERN_LOOP,   /* constant-bound loops the compiler vectorises */
+    KERN_UNROLL, /* straight-line code for tiny tensors */
+    KERN_BLAS,   /* cblas_?gemm */
+    KERN_GEMV,   /* cblas_?gemv: a product with a vector */
+} plan_kernel;
+
+typedef struct plan_variant {
+    plan_mode mode;
+    int batch;
+    int *order; /* node ids to compute, in order */
+    int norder;
+    long *offset; /* per node: arena offset in elements (K_ACT), -1 if none */
+    int *grad_of; /* per node: the parameter whose gradient buffer it writes, or -1 */
+    int *view_of; /* per node: the node whose storage it shares, or -1 */
+    int *inlined; /* per node: the consumer whose loop computes it (fused), or -1 */
+    /* Epilogues: a producer (convolution, product, pooling, batch norm) that
+     * stores the value of an elementwise node A reading it (an activation,
+     * a bias, a residual sum: A with the chain inlined into it) straight
+     * into A's buffer. A then emits no code and, unless epi_keep, the
+     * producer has no buffer of its own. */
+    int *epi;        /* per producer: the node A it stores, or -1 */
+    int *epi_keep;   /* per producer: its own value is stored too (read elsewhere) */
+    int *epi_bn;     /* per convolution (eval): the batch_norm folded into it, or -1 */
+    int *fused_into; /* per node: the producer whose loop computes it (A, folded nodes), or -1 */
+    plan_kernel *kernel;
+    long arena_size; /* elements */
+} plan_variant;
+
+/* The storage root of a node (following views). */
+static inline int plan_root(const plan_variant *v, int id)
+{
+    while (v->view_of[id] >= 0) id = v->view_of[id];
+    return id;
+}
+
+#endif
