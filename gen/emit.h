@@ -1,64 +1,12 @@
 /* emit.h — prints the planned graph into out/<model>/: model.h, model.c,
  * main.c (from templates/), build.ninja, the runtime copy and the spec.
- * Op emitters in gen/ops/ print through the helpers below. */
+ * The driver: it walks the plan and calls each op row's emitter, which
+ * prints through cgen.h. */
 #ifndef EMIT_H
 #define EMIT_H
 
 #include "ir.h"
 #include "plan.h"
-#include "writer.h"
-
-typedef struct emitter {
-    writer *w;
-    ir_graph *g;
-    const plan_variant *pv;
-    int batch;
-    int dbl; /* element type double */
-} emitter;
-
-/* A node's buffer, as a C expression (its local pointer's name). */
-const char *e_ref(emitter *e, int id);
-/* One element of a node at index expression idx; a literal for constants. */
-const char *e_at(emitter *e, int id, const char *idx);
-/* A literal of the element type: 0.5f or 0.5 */
-const char *e_lit(emitter *e, double v);
-int e_dim(const emitter *e, const ir_node *n, int axis);
-long e_numel(const emitter *e, const ir_node *n);
-plan_kernel e_kernel(const emitter *e, const ir_node *n);
-/* Fusion of an elementwise op into the op that produces its input (an
- * epilogue, decided by the plan): the producer n stores into e_store_ref(e, n)
- * the expression e_epilogue_at(e, n, v, chan, idx) of each of its values v,
- * where chan is the C expression of v's channel (axis 1: output channel,
- * feature) and idx of its flat index in n. Without a fused op these are n's
- * own buffer and v itself; the fused op then emits no code. v should be a
- * variable (an activation's expression may repeat it). Before its loops the
- * producer calls e_epilogue_begin (a batch norm folded into a convolution
- * computes its per-channel scale and shift there); e_store_also names n's own
- * buffer when n's value must be stored too (read by other ops), else NULL.
- * e_epilogue is e_epilogue_at with the channel in `oc` and the flat index in
- * `i`. */
-int e_has_epilogue(const emitter *e, const ir_node *n);
-const char *e_store_ref(emitter *e, const ir_node *n);
-const char *e_store_also(emitter *e, const ir_node *n);
-void e_epilogue_begin(emitter *e, const ir_node *n);
-const char *e_epilogue_at(emitter *e, const ir_node *n, const char *v, const char *chan,
-                          const char *idx);
-const char *e_epilogue(emitter *e, const ir_node *n, const char *v);
-/* printf into an arena string */
-#define e_fmt(e, ...) arena_printf((e)->g->A, __VA_ARGS__)
-
-/* Elementwise loops over numpy broadcasting: out[...] = expr, where expr is
- * the op's cexpr with A, B, C replaced by the inputs' elements and P, Q by
- * f[0], f[1]. accumulate: out[...] += expr (used by sum). */
-void e_elementwise(emitter *e, const ir_node *n, const char *cexpr);
-/* Declares `const type s` = the sum of expr (of the index var) for var <
- * count, in 8 interleaved partial sums (lanes) so that the compiler can
- * vectorise it: a single running sum cannot be reordered without
- * -ffast-math. One place for the summation order of the generated sums. */
-void e_lane_sum(emitter *e, const char *type, const char *s, const char *var, const char *expr,
-                long count);
-/* out = sum of x over the axes where out has 1 (or is shorter), times scale */
-void e_reduce_to(emitter *e, const ir_node *out, int x, const char *scale);
 
 typedef struct emit_options {
     const char *out_dir;

@@ -10,10 +10,11 @@
 
 #define IR_MAX_RANK 4
 #define IR_MAX_IN 4
-#define IR_BATCH (-1)        /* a dimension equal to the batch size of the variant */
-#define IR_ALL 99            /* reduce over every axis */
-#define BN_CUMULATIVE (-1.0) /* batch_norm_stats f[1]: average all batches (torch momentum=None)   \
-                              */
+#define IR_BATCH (-1) /* a dimension equal to the batch size of the variant */
+#define IR_ALL 99     /* reduce over every axis */
+#define BN_CUMULATIVE                                                                              \
+    (-1.0) /* batch_norm_stats f[1]: average all batches (torch momentum=None)                     \
+            */
 
 /* The op list: one row per op, X(ENUM, "spec name"). Each op's duties (shape,
  * forward code, vector-Jacobian rule, FLOPs) live in one op_def in gen/ops/. */

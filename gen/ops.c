@@ -21,6 +21,12 @@ const op_def *op_get(ir_op op)
     return table[op];
 }
 
+const char *elementwise_expr(const ir_node *n)
+{
+    const op_def *d = table[n->op];
+    return d->expr ? d->expr(n) : d->cexpr;
+}
+
 ir_op op_grad(const ir_node *n)
 {
     ir_op back = table[n->op]->grad_op;

@@ -49,12 +49,13 @@ enum {
 typedef struct op_def {
     /* the math, as the block comment prints it (A, B = inputs, P = f[0]) */
     const char *math;
-    /* C expression of one element for elementwise ops, same placeholders */
+    /* C expression of one element for elementwise ops, same placeholders;
+     * such ops need no emit: the driver prints them with e_elementwise */
     const char *cexpr;
     /* sets n->rank/dim from the inputs and attributes; on a bad shape writes
      * a message into err and returns -1 */
     int (*shape)(ir_graph *g, ir_node *n, char *err, size_t errsize);
-    /* prints the forward code for the variant's concrete shapes */
+    /* prints the code for the variant's concrete shapes (NULL: elementwise) */
     void (*emit)(struct emitter *e, const ir_node *n);
     /* appends the backward nodes given the node holding d(loss)/d(n) */
     void (*vjp)(struct ad_ctx *c, const ir_node *n, int gout);
@@ -64,6 +65,8 @@ typedef struct op_def {
      * backward is one op of the input(s) and dy), else 0 */
     ir_op grad_op;
     unsigned flags; /* OPF_* */
+    /* the cexpr when it depends on the attributes (pow's small powers) */
+    const char *(*expr)(const ir_node *n);
     /* whether its epilogue may store over in[0] (each input value is read
      * before the store that could overwrite it); NULL: never */
     int (*in_place)(const ir_node *n);

@@ -171,6 +171,34 @@ static int epi_candidate(ir_graph *g, const plan_variant *v, int x, int src, int
     return chain_fits(g, v, a, src, xn, pos, at) ? a : -1;
 }
 
+/* A batch norm folded into producer n takes its affine part along when the
+ * chain computes bn·γ + β (γ, β per channel): the add node, else -1; gamma
+ * and beta are set. */
+static int folded_affine(ir_graph *g, const plan_variant *v, const ir_node *n, int *gamma,
+                         int *beta)
+{
+    int bn = v->epi_bn[n->id], a = v->epi[n->id];
+    int ids[64];
+    if (bn < 0 || a == bn) return -1;
+    int cnt = plan_chain(g, v, a, ids, 0, 64);
+    for (int q = 0; q < cnt; q++) {
+        const ir_node *m = ir_get(g, ids[q]);
+        if (!has(m, OPF_MUL) || v->inlined[m->id] < 0) continue;
+        int k = m->in[0] == bn ? 1 : m->in[1] == bn ? 0 : -1;
+        if (k < 0) continue;
+        const ir_node *gm = ir_get(g, m->in[k]);
+        const ir_node *d = ir_get(g, v->inlined[m->id]);
+        if (gm->kind == K_CONST || !ir_per_channel(gm, n) || !has(d, OPF_ADD)) continue;
+        int j = d->in[0] == m->id ? 1 : 0;
+        const ir_node *bt = ir_get(g, d->in[j]);
+        if (d->in[1 - j] != m->id || bt->kind == K_CONST || !ir_per_channel(bt, n)) continue;
+        *gamma = gm->id;
+        *beta = bt->id;
+        return d->id;
+    }
+    return -1;
+}
+
 /* Decides the epilogues of the variant (see plan.h) and drops the nodes they
  * compute from the schedule. A producer's own buffer goes when nothing else
  * reads its value, forward or backward (relu's backward reads relu's
@@ -221,6 +249,7 @@ static void fuse_epilogues(ir_graph *g, plan_variant *v)
                 }
                 v->epi[x] = a;
                 v->epi_bn[x] = bn;
+                v->epi_affine[x] = folded_affine(g, v, xn, &v->epi_gamma[x], &v->epi_beta[x]);
                 v->fused_into[a] = v->fused_into[bn] = v->fused_into[bnn->in[1]] = x;
                 pos[a] = pos[bn] = s;
                 continue;
@@ -293,11 +322,15 @@ static void plan_variant_make(ir_graph *g, plan_variant *v, plan_mode mode, int 
     v->epi_keep = arena_alloc(g->A, sizeof(int) * (size_t)n);
     v->epi_bn = arena_alloc(g->A, sizeof(int) * (size_t)n);
     v->fused_into = arena_alloc(g->A, sizeof(int) * (size_t)n);
+    v->epi_affine = arena_alloc(g->A, sizeof(int) * (size_t)n);
+    v->epi_gamma = arena_alloc(g->A, sizeof(int) * (size_t)n);
+    v->epi_beta = arena_alloc(g->A, sizeof(int) * (size_t)n);
     char *live = arena_alloc(g->A, (size_t)n);
     for (int i = 0; i < n; i++) {
         v->offset[i] = -1;
         v->grad_of[i] = -1;
         v->inlined[i] = v->epi[i] = v->epi_bn[i] = v->fused_into[i] = -1;
+        v->epi_affine[i] = v->epi_gamma[i] = v->epi_beta[i] = -1;
         const ir_node *x = ir_get(g, i);
         /* a reshape, and dropout in evaluation (the identity): a view, no code */
         int identity = mode == PLAN_EVAL && has(x, OPF_EVAL_IDENTITY) && x->phase != PH_BACKWARD;

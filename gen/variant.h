@@ -30,9 +30,13 @@ typedef struct plan_variant {
      * a bias, a residual sum: A with the chain inlined into it) straight
      * into A's buffer. A then emits no code and, unless epi_keep, the
      * producer has no buffer of its own. */
-    int *epi;        /* per producer: the node A it stores, or -1 */
-    int *epi_keep;   /* per producer: its own value is stored too (read elsewhere) */
-    int *epi_bn;     /* per convolution (eval): the batch_norm folded into it, or -1 */
+    int *epi;      /* per producer: the node A it stores, or -1 */
+    int *epi_keep; /* per producer: its own value is stored too (read elsewhere) */
+    int *epi_bn;   /* per convolution (eval): the batch_norm folded into it, or -1 */
+    /* per convolution with a folded batch norm whose affine part γ·x̂ + β
+     * the epilogue's chain computes: that add node, taken into the fold's
+     * s and t, and γ and β (else -1) */
+    int *epi_affine, *epi_gamma, *epi_beta;
     int *fused_into; /* per node: the producer whose loop computes it (A, folded nodes), or -1 */
     plan_kernel *kernel;
     long arena_size; /* elements */
@@ -43,6 +47,17 @@ static inline int plan_root(const plan_variant *v, int id)
 {
     while (v->view_of[id] >= 0) id = v->view_of[id];
     return id;
+}
+
+/* The nodes of the fused chain of node a (a and the nodes inlined into it),
+ * into ids[n..max); returns the new count. */
+static inline int plan_chain(ir_graph *g, const plan_variant *v, int a, int *ids, int n, int max)
+{
+    const ir_node *x = ir_get(g, a);
+    if (n < max) ids[n++] = a;
+    for (int k = 0; k < x->nin; k++)
+        if (v->inlined[x->in[k]] >= 0) n = plan_chain(g, v, x->in[k], ids, n, max);
+    return n;
 }
 
 #endif

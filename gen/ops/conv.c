@@ -41,7 +41,7 @@
 #include <stdlib.h>
 
 #include "../autodiff.h"
-#include "../emit.h"
+#include "../cgen.h"
 #include "../ops.h"
 
 /* products at or above this many multiply-adds per image go to OpenBLAS */

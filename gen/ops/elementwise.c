@@ -3,13 +3,8 @@
 #include <math.h>
 
 #include "../autodiff.h"
-#include "../emit.h"
+#include "../cgen.h"
 #include "../ops.h"
-
-static void emit_cexpr(emitter *e, const ir_node *n)
-{
-    e_elementwise(e, n, op_get(n->op)->cexpr);
-}
 
 /* The gradient reaching an input that was broadcast: sum it back to shape. */
 static int unbroadcast(ad_ctx *c, int gnode, int x)
@@ -62,7 +57,6 @@ const op_def op_ADD = {
     .math = "y = a + b",
     .cexpr = "A + B",
     .shape = shape_broadcast,
-    .emit = emit_cexpr,
     .vjp = vjp_add,
     .flops = flops_elem,
     .flags = OPF_ADD,
@@ -71,7 +65,6 @@ const op_def op_SUB = {
     .math = "y = a - b",
     .cexpr = "A - B",
     .shape = shape_broadcast,
-    .emit = emit_cexpr,
     .vjp = vjp_sub,
     .flops = flops_elem,
 };
@@ -79,7 +72,6 @@ const op_def op_MUL = {
     .math = "y = a * b",
     .cexpr = "A * B",
     .shape = shape_broadcast,
-    .emit = emit_cexpr,
     .vjp = vjp_mul,
     .flops = flops_elem,
     .flags = OPF_MUL,
@@ -88,7 +80,6 @@ const op_def op_DIV = {
     .math = "y = a / b",
     .cexpr = "A / B",
     .shape = shape_broadcast,
-    .emit = emit_cexpr,
     .vjp = vjp_div,
     .flops = flops_elem,
 };
@@ -115,19 +106,15 @@ static void vjp_pow(ad_ctx *c, const ir_node *n, int g)
 }
 
 /* small integer and simple powers as products, the rest through pow() */
-static const char *pow_expr(double p)
+static const char *pow_expr(const ir_node *n)
 {
+    double p = n->f[0];
     if (p == 2) return "A * A";
     if (p == 1) return "A";
     if (p == 3) return "A * A * A";
     if (p == 0.5) return "sqrt(A)";
     if (p == -1) return "1 / A";
     return "pow(A, P)";
-}
-
-static void emit_pow(emitter *e, const ir_node *n)
-{
-    e_elementwise(e, n, pow_expr(n->f[0]));
 }
 
 static void vjp_exp(ad_ctx *c, const ir_node *n, int g)
@@ -163,7 +150,6 @@ const op_def op_NEG = {
     .math = "y = -x",
     .cexpr = "-A",
     .shape = shape_same,
-    .emit = emit_cexpr,
     .vjp = vjp_neg,
     .flops = flops_elem,
 };
@@ -171,7 +157,7 @@ const op_def op_POW = {
     .math = "y = x^p",
     .cexpr = "pow(A, P)",
     .shape = shape_same,
-    .emit = emit_pow,
+    .expr = pow_expr,
     .vjp = vjp_pow,
     .flops = flops_elem,
 };
@@ -179,7 +165,6 @@ const op_def op_EXP = {
     .math = "y = e^x",
     .cexpr = "exp(A)",
     .shape = shape_same,
-    .emit = emit_cexpr,
     .vjp = vjp_exp,
     .flops = flops_elem,
 };
@@ -187,7 +172,6 @@ const op_def op_LOG = {
     .math = "y = ln x",
     .cexpr = "log(A)",
     .shape = shape_same,
-    .emit = emit_cexpr,
     .vjp = vjp_log,
     .flops = flops_elem,
 };
@@ -195,7 +179,6 @@ const op_def op_SQRT = {
     .math = "y = sqrt(x)",
     .cexpr = "sqrt(A)",
     .shape = shape_same,
-    .emit = emit_cexpr,
     .vjp = vjp_sqrt,
     .flops = flops_elem,
 };
@@ -203,7 +186,6 @@ const op_def op_ABS = {
     .math = "y = |x|",
     .cexpr = "fabs(A)",
     .shape = shape_same,
-    .emit = emit_cexpr,
     .vjp = vjp_abs,
     .flops = flops_elem,
 };
@@ -211,7 +193,6 @@ const op_def op_SIGN = {
     .math = "y = sign(x)",
     .cexpr = "(A > 0) - (A < 0)",
     .shape = shape_same,
-    .emit = emit_cexpr,
     .vjp = vjp_none,
     .flops = flops_elem,
 };
@@ -251,7 +232,6 @@ const op_def op_RELU = {
     .math = "y = max(x, 0)",
     .cexpr = "A > 0 ? A : 0",
     .shape = shape_same,
-    .emit = emit_cexpr,
     .vjp = vjp_relu,
     .flops = flops_elem,
 };
@@ -259,7 +239,6 @@ const op_def op_LEAKY_RELU = {
     .math = "y = x > 0 ? x : slope * x",
     .cexpr = "A > 0 ? A : A * P",
     .shape = shape_same,
-    .emit = emit_cexpr,
     .vjp = vjp_leaky_relu,
     .flops = flops_elem,
 };
@@ -267,7 +246,6 @@ const op_def op_SIGMOID = {
     .math = "y = 1 / (1 + e^-x)",
     .cexpr = "1 / (1 + exp(-A))",
     .shape = shape_same,
-    .emit = emit_cexpr,
     .vjp = vjp_sigmoid,
     .flops = flops_elem4,
 };
@@ -275,7 +253,6 @@ const op_def op_TANH = {
     .math = "y = tanh(x)",
     .cexpr = "tanh(A)",
     .shape = shape_same,
-    .emit = emit_cexpr,
     .vjp = vjp_tanh,
     .flops = flops_elem4,
 };
@@ -285,7 +262,6 @@ const op_def op_SOFTPLUS = {
     .math = "y = x beta > threshold ? x : ln(1 + e^(x beta)) / beta",
     .cexpr = "A * P > Q ? A : log1p(exp(A * P)) / P",
     .shape = shape_same,
-    .emit = emit_cexpr,
     .vjp = vjp_of_input,
     .flops = flops_elem4,
     .grad_op = OP_SOFTPLUS_GRAD,
@@ -295,28 +271,24 @@ const op_def op_RELU_GRAD = {
     .math = "dx = y > 0 ? dy : 0",
     .cexpr = "A > 0 ? B : 0",
     .shape = shape_same,
-    .emit = emit_cexpr,
     .flops = flops_elem,
 };
 const op_def op_LEAKY_RELU_GRAD = {
     .math = "dx = x > 0 ? dy : slope * dy",
     .cexpr = "A > 0 ? B : B * P",
     .shape = shape_same,
-    .emit = emit_cexpr,
     .flops = flops_elem,
 };
 const op_def op_SIGMOID_GRAD = {
     .math = "dx = dy * y * (1 - y)",
     .cexpr = "B * (1 - A) * A",
     .shape = shape_same,
-    .emit = emit_cexpr,
     .flops = flops_elem,
 };
 const op_def op_TANH_GRAD = {
     .math = "dx = dy * (1 - y^2)",
     .cexpr = "B * (1 - A * A)",
     .shape = shape_same,
-    .emit = emit_cexpr,
     .flops = flops_elem,
 };
 
@@ -329,7 +301,6 @@ const op_def op_ELU = {
     .math = "y = x <= 0 ? alpha (e^x - 1) : x",
     .cexpr = "A <= 0 ? (exp(A) - 1) * P : A",
     .shape = shape_same,
-    .emit = emit_cexpr,
     .vjp = vjp_of_input,
     .flops = flops_elem4,
     .grad_op = OP_ELU_GRAD,
@@ -338,14 +309,12 @@ const op_def op_ELU_GRAD = {
     .math = "dx = x <= 0 ? dy alpha e^x : dy",
     .cexpr = "A <= 0 ? B * P * exp(A) : B",
     .shape = shape_same,
-    .emit = emit_cexpr,
     .flops = flops_elem4,
 };
 const op_def op_GELU = {
     .math = "y = x Φ(x) = x / 2 (1 + erf(x / √2))",
     .cexpr = "A * (real)0.5 * (1 + erf(A * (real)0.70710678118654752440))",
     .shape = shape_same,
-    .emit = emit_cexpr,
     .vjp = vjp_of_input,
     .flops = flops_elem4,
     .grad_op = OP_GELU_GRAD,
@@ -355,7 +324,6 @@ const op_def op_GELU_GRAD = {
     .cexpr = "B * ((real)0.5 * (1 + erf(A * (real)0.70710678118654752440)) + "
              "A * ((real)0.39894228040143267794 * exp(A * A * (real)-0.5)))",
     .shape = shape_same,
-    .emit = emit_cexpr,
     .flops = flops_elem4,
 };
 const op_def op_GELU_TANH = {
@@ -363,7 +331,6 @@ const op_def op_GELU_TANH = {
     .cexpr = "(real)0.5 * A * (1 + tanh((real)0.79788456080286535588 * (A + (real)0.044715 * (A * "
              "A * A))))",
     .shape = shape_same,
-    .emit = emit_cexpr,
     .vjp = vjp_of_input,
     .flops = flops_elem4,
     .grad_op = OP_GELU_TANH_GRAD,
@@ -379,14 +346,12 @@ const op_def op_GELU_TANH_GRAD = {
         "* tanh((real)0.79788456080286535588 * (A + (real)0.044715 * (A * A * A)))) "
         "* ((real)0.79788456080286535588 * (1 + 3 * (real)0.044715 * (A * A))))",
     .shape = shape_same,
-    .emit = emit_cexpr,
     .flops = flops_elem4,
 };
 const op_def op_SOFTPLUS_GRAD = {
     .math = "dx = x beta > threshold ? dy : dy e^(x beta) / (e^(x beta) + 1)",
     .cexpr = "A * P > Q ? B : B * exp(A * P) / (exp(A * P) + 1)",
     .shape = shape_same,
-    .emit = emit_cexpr,
     .flops = flops_elem4,
 };
 /* min_val = P, max_val = Q */
@@ -394,7 +359,6 @@ const op_def op_HARDTANH = {
     .math = "y = min(max(x, min_val), max_val)",
     .cexpr = "A < P ? P : A > Q ? Q : A",
     .shape = shape_same,
-    .emit = emit_cexpr,
     .vjp = vjp_of_input,
     .flops = flops_elem,
     .grad_op = OP_HARDTANH_GRAD,
@@ -403,7 +367,6 @@ const op_def op_HARDTANH_GRAD = {
     .math = "dx = min_val < x < max_val ? dy : 0",
     .cexpr = "A <= P || A >= Q ? 0 : B",
     .shape = shape_same,
-    .emit = emit_cexpr,
     .flops = flops_elem,
 };
 
@@ -428,7 +391,6 @@ const op_def op_HUBER = {
     .math = "y = |x - t| < delta ? (x - t)² / 2 : delta (|x - t| - delta / 2)",
     .cexpr = "fabs(A - B) < P ? (real)0.5 * (A - B) * (A - B) : P * (fabs(A - B) - (real)0.5 * P)",
     .shape = shape_same,
-    .emit = emit_cexpr,
     .vjp = vjp_pair,
     .flops = flops_elem4,
     .grad_op = OP_HUBER_GRAD,
@@ -437,7 +399,6 @@ const op_def op_HUBER_GRAD = {
     .math = "dx = dy clamp(x - t, -delta, delta)",
     .cexpr = "A - B <= -P ? -P * C : A - B >= P ? P * C : (A - B) * C",
     .shape = shape_same,
-    .emit = emit_cexpr,
     .flops = flops_elem4,
 };
 /* beta = 0 is l1 (the first branch is never taken) */
@@ -445,7 +406,6 @@ const op_def op_SMOOTH_L1 = {
     .math = "y = |x - t| < beta ? (x - t)² / (2 beta) : |x - t| - beta / 2",
     .cexpr = "fabs(A - B) < P ? (real)0.5 * (A - B) * (A - B) / P : fabs(A - B) - (real)0.5 * P",
     .shape = shape_same,
-    .emit = emit_cexpr,
     .vjp = vjp_pair,
     .flops = flops_elem4,
     .grad_op = OP_SMOOTH_L1_GRAD,
@@ -454,14 +414,12 @@ const op_def op_SMOOTH_L1_GRAD = {
     .math = "dx = x - t <= -beta ? -dy : x - t >= beta ? dy : dy (x - t) / beta",
     .cexpr = "A - B <= -P ? -C : A - B >= P ? C : C * (A - B) / P",
     .shape = shape_same,
-    .emit = emit_cexpr,
     .flops = flops_elem4,
 };
 const op_def op_XLOGX = {
     .math = "y = t == 0 ? 0 : t ln t",
     .cexpr = "A == 0 ? 0 : A * log(A)",
     .shape = shape_same,
-    .emit = emit_cexpr,
     .vjp = vjp_of_input,
     .flops = flops_elem4,
     .grad_op = OP_XLOGX_GRAD,
@@ -471,7 +429,6 @@ const op_def op_XLOGX_GRAD = {
     .math = "dt = dy ((t != 0 ? ln t : 0) + t / t)",
     .cexpr = "B * ((A != 0 ? log(A) : 0) + A / A)",
     .shape = shape_same,
-    .emit = emit_cexpr,
     .flops = flops_elem4,
 };
 
@@ -484,15 +441,6 @@ const op_def op_COPY = {
     .math = "y = x",
     .cexpr = "A",
     .shape = shape_same,
-    .emit = emit_cexpr,
     .vjp = vjp_copy,
     .flops = flops_none,
 };
-
-const char *elementwise_expr(const ir_node *n)
-{
-    const op_def *d = op_get(n->op);
-    if (d->emit == emit_pow) return pow_expr(n->f[0]);
-    if (d->emit == emit_cexpr) return d->cexpr;
-    return NULL;
-}

@@ -6,7 +6,7 @@
 #include <string.h>
 
 #include "../autodiff.h"
-#include "../emit.h"
+#include "../cgen.h"
 #include "../ops.h"
 
 /* cross_entropy(z [rows x C], y [rows] class indices) -> scalar; nll alike */

@@ -4,7 +4,7 @@
 #include <stdio.h>
 
 #include "../autodiff.h"
-#include "../emit.h"
+#include "../cgen.h"
 #include "../ops.h"
 
 /* A is [m x k] (ta: [k x m]), B is [k x n] (tb: [n x k]) */

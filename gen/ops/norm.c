@@ -16,7 +16,7 @@
 #include <stdio.h>
 
 #include "../autodiff.h"
-#include "../emit.h"
+#include "../cgen.h"
 #include "../ops.h"
 
 /* x [N x C x ...]: rows, channels and values per (row, channel) */
@@ -167,7 +167,7 @@ static void emit_bn_stats(emitter *e, const ir_node *n)
     const char *rm = e_ref(e, n->in[1]), *rv = e_ref(e, n->in[2]);
     bn_layout l = layout(e, x);
     double eps = n->f[0];
-    if (e->pv->mode == PLAN_EVAL) {
+    if (!e_training(e)) {
         wr_line(e->w,
                 "/* eval: the running statistics (the batch count moves in training only) */");
         wr_line(e->w, "(void)%s;", e_ref(e, n->in[3]));

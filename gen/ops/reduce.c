@@ -3,7 +3,7 @@
 #include <stdio.h>
 
 #include "../autodiff.h"
-#include "../emit.h"
+#include "../cgen.h"
 #include "../ops.h"
 
 /* sum_to: the output shape is given; it must broadcast to the input's. */

@@ -3,7 +3,7 @@
 #include <stdio.h>
 
 #include "../autodiff.h"
-#include "../emit.h"
+#include "../cgen.h"
 #include "../ops.h"
 
 /* Leaves have their shape set by whoever makes them and emit no code. */
