@@ -169,50 +169,16 @@ static void emit_block_comment(emitter *e, const ir_node *n)
     wr_line(e->w, " * %s */", d->describe ? d->describe(e, n) : math);
 }
 
-/* A node and what its code reads, through the nodes fused into it. */
-static void mark_used(ir_graph *g, const plan_variant *v, int id, char *used)
+/* The variant's comment and signature */
+static void variant_head(emitter *e, const char *fname)
 {
-    const ir_node *n = ir_get(g, id);
-    used[id] = v->inlined[id] < 0;
-    for (int k = 0; k < n->nin; k++) {
-        if (v->inlined[n->in[k]] >= 0)
-            mark_used(g, v, n->in[k], used);
-        else
-            used[n->in[k]] = 1;
-    }
-}
-
-static void emit_variant(emitter *e, const char *fname)
-{
-    ir_graph *g = e->g;
     const plan_variant *v = e->pv;
     writer *w = e->w;
     int train = v->mode == PLAN_TRAIN;
-    char *used = arena_alloc(g->A, (size_t)g->n);
-    for (int s = 0; s < v->norder; s++) mark_used(g, v, v->order[s], used);
-    for (int s = 0; s < v->norder; s++) { /* epilogues: what the fused code reads */
-        int id = v->order[s], a = v->epi[id], bn = v->epi_bn[id];
-        if (a < 0) continue;
-        mark_used(g, v, a, used);
-        if (bn >= 0) {
-            const ir_node *st = ir_get(g, ir_get(g, bn)->in[1]);
-            used[st->in[1]] = used[st->in[2]] = 1;
-            if (a != bn) used[bn] = 0;
-            used[ir_get(g, bn)->in[1]] = 0; /* the statistics node is not computed */
-        }
-        if (!v->epi_keep[id]) used[id] = 0;
-    }
-    for (int i = g->n - 1; i >= 0; i--) /* a used view needs its root declared */
-        if (used[i] && v->view_of[i] >= 0) used[v->view_of[i]] = 1;
-    if (g->output >= 0 && g->task != TASK_NONE) used[g->output] = 1;
-
-    int uses_noise = 0;
-    for (int s = 0; s < v->norder; s++)
-        if (op_get(ir_get(g, v->order[s])->op)->flags & OPF_NOISE) uses_noise = 1;
     wr_line(w, "/* ---- %s: %s on %d rows, %s mode ---- */", fname,
             train ? "forward, loss and backward" : "forward and loss", v->batch,
             train ? "training" : "evaluation");
-    if (uses_noise) {
+    if (v->noise) {
         wr_line(w,
                 "/* Dropout masks are counter-based noise of (seed, step, mask number, element),");
         wr_line(w, " * noise = rt_noise_key(seed, step) (runtime/rt.h): no generator state, so a");
@@ -232,10 +198,19 @@ static void emit_variant(emitter *e, const char *fname)
     else
         wr_line(
             w, "                const real *restrict y, real *restrict out, real *restrict arena)");
-    wr_line(w, "{");
+}
+
+/* A pointer to each buffer the variant declares (plan's `declared`), with
+ * its shape; (void) for the arguments it does not read */
+static void variant_buffers(emitter *e)
+{
+    ir_graph *g = e->g;
+    const plan_variant *v = e->pv;
+    writer *w = e->w;
+    int train = v->mode == PLAN_TRAIN;
     int uses_x = 0, uses_y = 0, uses_param = 0, uses_grad = 0, uses_arena = 0;
     for (int i = 0; i < g->n; i++) {
-        if (!used[i]) continue;
+        if (!v->declared[i]) continue;
         const ir_node *n = ir_get(g, i);
         const char *shape = shape_text(e, n);
         if (n->kind == K_PARAM) {
@@ -272,15 +247,22 @@ static void emit_variant(emitter *e, const char *fname)
     }
     if (!uses_param) wr_line(w, "(void)param;");
     if (train && !uses_grad) wr_line(w, "(void)grad;");
-    if (train && !uses_noise) wr_line(w, "(void)noise;");
+    if (train && !v->noise) wr_line(w, "(void)noise;");
     if (!uses_x) wr_line(w, "(void)x;");
     if (!uses_y) wr_line(w, "(void)y;");
     if (!uses_arena) wr_line(w, "(void)arena;");
+}
 
+/* One block per scheduled op, under its comment, by its row's emitter (an
+ * elementwise row: its cexpr), phase by phase */
+static void variant_ops(emitter *e)
+{
+    const plan_variant *v = e->pv;
+    writer *w = e->w;
     ir_phase phase = (ir_phase)-1;
     static const char *const phase_name[] = {"forward", "loss", "backward"};
     for (int s = 0; s < v->norder; s++) {
-        const ir_node *n = ir_get(g, v->order[s]);
+        const ir_node *n = ir_get(e->g, v->order[s]);
         const op_def *d = op_get(n->op);
         if (v->view_of[n->id] >= 0) continue; /* views: no code */
         if (n->phase != phase) {
@@ -297,6 +279,17 @@ static void emit_variant(emitter *e, const char *fname)
             e_elementwise(e, n, elementwise_expr(n));
         wr_line(w, "}");
     }
+}
+
+/* The function of one step variant: forward, loss (and backward) */
+static void emit_variant(emitter *e, const char *fname)
+{
+    ir_graph *g = e->g;
+    writer *w = e->w;
+    variant_head(e, fname);
+    wr_line(w, "{");
+    variant_buffers(e);
+    variant_ops(e);
     wr_blank(w);
     if (g->output >= 0 && g->task != TASK_NONE)
         wr_line(w, "memcpy(out, %s, sizeof(real) * %ld);", e_ref(e, g->output),
@@ -563,6 +556,180 @@ static const char *update_ranges(ir_graph *g)
     return r;
 }
 
+/* A writer's text in the arena, without its last newline: a hole's value
+ * (the template's line ends it) */
+static const char *block(arena *A, writer *w)
+{
+    char *t = wr_take(w);
+    size_t n = strlen(t);
+    if (n && t[n - 1] == '\n') t[n - 1] = 0;
+    const char *r = arena_strdup(A, t);
+    free(t);
+    return r;
+}
+
+/* model.c's parameter offsets (#define P_NAME) and the table of tensors */
+static void param_holes(ir_graph *g, tpl_var *offsets, tpl_var *table, tpl_var *count)
+{
+    arena *A = g->A;
+    writer w;
+    wr_init(&w);
+    int ntensors = 0;
+    for (int i = 0; i < g->n; i++) {
+        const ir_node *n = ir_get(g, i);
+        if (n->kind != K_PARAM) continue;
+        char shape[64];
+        ntensors++;
+        wr_commented(&w, 0, arena_printf(A, "#define P_%s %ldL", upper(A, n->name), n->offset),
+                     arena_printf(A, "/* %s %s, %s:%d */", n->label,
+                                  ir_shape_str(n, shape, sizeof shape), n->file, n->line));
+    }
+    *offsets = (tpl_var){"param_offsets", block(A, &w)};
+    w.indent = 1;
+    for (int i = 0; i < g->n; i++) {
+        const ir_node *n = ir_get(g, i);
+        if (n->kind != K_PARAM) continue;
+        wr_line(&w, "{%s, P_%s, %ldL, %d, {%d, %d, %d, %d}, %d, %d, %d},", c_string(A, n->label),
+                upper(A, n->name), ir_numel(n, 1), n->rank, n->dim[0], n->rank > 1 ? n->dim[1] : 0,
+                n->rank > 2 ? n->dim[2] : 0, n->rank > 3 ? n->dim[3] : 0, n->trainable, n->buffer,
+                n->count);
+    }
+    if (!ntensors) wr_line(&w, "{NULL, 0, 0, 0, {0, 0, 0, 0}, 0, 0, 0},");
+    *table = (tpl_var){"param_table", block(A, &w)};
+    *count = (tpl_var){"n_param_tensors", arena_printf(A, "%d", ntensors)};
+}
+
+/* model_init's body: each parameter's initialiser, in the spec's order */
+static const char *init_body(emitter *e)
+{
+    ir_graph *g = e->g;
+    writer w;
+    wr_init(&w);
+    w.indent = 1;
+    int uses_rng = 0, ntensors = 0;
+    for (int i = 0; i < g->n; i++) {
+        const ir_node *n = ir_get(g, i);
+        if (n->kind != K_PARAM) continue;
+        ntensors++;
+        wr_line(&w, "/* %s: %s */", n->label, n->init.what);
+        wr_line(&w, "%s", fmt_init(e, n));
+        if (n->init.kind != INIT_ZEROS && n->init.kind != INIT_CONSTANT) uses_rng = 1;
+    }
+    if (!uses_rng) wr_line(&w, "(void)rng;");
+    if (!ntensors) wr_line(&w, "(void)param;");
+    return block(g->A, &w);
+}
+
+/* One function per step variant (train_64, eval_1...), and the lines of
+ * model_train_step and model_eval that pick one by the number of rows */
+static void step_holes(emitter *e, const plan *p, tpl_var *steps, tpl_var *train, tpl_var *eval)
+{
+    arena *A = e->g->A;
+    writer w, tw, ew;
+    wr_init(&w);
+    wr_init(&tw);
+    wr_init(&ew);
+    tw.indent = ew.indent = 1;
+    e->w = &w;
+    for (int k = 0; k < p->nv; k++) {
+        e->pv = &p->v[k];
+        e->batch = p->v[k].batch;
+        int tr = p->v[k].mode == PLAN_TRAIN;
+        const char *fname = arena_printf(A, "%s_%d", tr ? "train" : "eval", e->batch);
+        emit_variant(e, fname);
+        if (tr)
+            wr_line(&tw, "if (rows == %d) return %s(param, grad, x, y, out, arena, noise);",
+                    e->batch, fname);
+        else
+            wr_line(&ew, "if (rows == %d) return %s(param, x, y, out, arena);", e->batch, fname);
+    }
+    *steps = (tpl_var){"steps", block(A, &w)};
+    *train = (tpl_var){"train_dispatch", block(A, &tw)};
+    *eval = (tpl_var){"eval_dispatch", block(A, &ew)};
+}
+
+/* The optimizer's update and the schedule (with the momentum the
+ * optimizer keeps unless the schedule cycles it), from their templates */
+static int update_holes(ir_graph *g, const emit_options *o, tpl_var *update, tpl_var *schedule,
+                        char *err, size_t errsize)
+{
+    arena *A = g->A;
+    tpl_var ov[IR_MAX_OPT * 2 + 8];
+    const char *ok[IR_MAX_OPT * 2 + 8], *oval[IR_MAX_OPT * 2 + 8];
+    int nov = opt_template_vars(g, ok, oval, IR_MAX_OPT * 2 + 6);
+    for (int i = 0; i < nov; i++) ov[i] = (tpl_var){ok[i], oval[i]};
+    ov[nov++] = (tpl_var){"ranges", update_ranges(g)};
+    char *upd =
+        fill_template(o, arena_printf(A, "optim/%s.c", g->opt.c.name), ov, nov, err, errsize);
+    if (!upd) return -1;
+    writer w;
+    wr_init(&w);
+    wr_raw(&w, upd);
+    free(upd);
+    *update = (tpl_var){"update", block(A, &w)};
+
+    int nsv = 0;
+    const char *sk[IR_MAX_OPT * 4 + 4], *svv[IR_MAX_OPT * 4 + 4];
+    tpl_var sv[IR_MAX_OPT * 4 + 4];
+    if (g->sched.c.name) nsv = sched_template_vars(g, sk, svv, IR_MAX_OPT * 4 + 2);
+    for (int i = 0; i < nsv; i++) sv[i] = (tpl_var){sk[i], svv[i]};
+    char *sched = fill_template(
+        o, arena_printf(A, "schedule/%s.c", g->sched.c.name ? g->sched.c.name : "constant"), sv,
+        nsv, err, errsize);
+    if (!sched) return -1;
+    wr_raw(&w, sched);
+    free(sched);
+    /* model_momentum: the cycling schedules define it, else the optimizer's own */
+    const sched_def *sd = g->sched.c.name ? sched_find(g->sched.c.name) : NULL;
+    if (!sd || !sd->momentum) {
+        tpl_var mv[] = {{"optimizer_momentum", opt_momentum_text(g)}};
+        char *mom = fill_template(o, "schedule/momentum_fixed.c", mv, 1, err, errsize);
+        if (!mom) return -1;
+        wr_blank(&w);
+        wr_raw(&w, mom);
+        free(mom);
+    }
+    *schedule = (tpl_var){"schedule", block(A, &w)};
+    return 0;
+}
+
+/* model.c: templates/model.c with its holes filled */
+static int emit_model_c(ir_graph *g, const plan *p, const emit_options *o, const char *header,
+                        char *err, size_t errsize)
+{
+    arena *A = g->A;
+    emitter e = {.g = g, .dbl = o->dbl};
+    tpl_var v[16];
+    int n = 0;
+    v[n++] = (tpl_var){"header", header};
+    v[n++] = (tpl_var){"name", g->model_name};
+    param_holes(g, &v[n], &v[n + 1], &v[n + 2]);
+    n += 3;
+    writer w;
+    wr_init(&w);
+    emit_summary(&w, g, p->batch);
+    v[n++] = (tpl_var){"layer_table", block(A, &w)};
+    v[n++] =
+        (tpl_var){"data_at", arena_printf(A, "%s:%d", g->data.file ? g->data.file : g->spec_path,
+                                          g->data.line)};
+    uint32_t data_seed = g->data.has_seed ? g->data.seed : g->train.seed;
+    emit_source(&w, A, "model_train_data", &g->data, 0, data_seed);
+    emit_source(&w, A, "model_test_data", &g->data, 1, data_seed);
+    v[n++] = (tpl_var){"data_sources", block(A, &w)};
+    v[n++] = (tpl_var){"init", init_body(&e)};
+    step_holes(&e, p, &v[n], &v[n + 1], &v[n + 2]);
+    n += 3;
+    if (update_holes(g, o, &v[n], &v[n + 1], err, errsize)) return -1;
+    n += 2;
+    char *text = fill_template(o, "model.c", v, n, err, errsize);
+    if (!text) return -1;
+    char path[4096];
+    snprintf(path, sizeof path, "%s/model.c", o->out_dir);
+    int rc = write_file(path, text, err, errsize);
+    free(text);
+    return rc;
+}
+
 static const char *const runtime_files[] = {
     "rt.h",       "rt_util.c",   "rt_rng.c",   "rt_data.c",     "rt_file.c", "rt_simd.c",
     "rt_model.c", "rt_lapack.c", "rt_batch.c", "rt_progress.c", "rt_plot.c", NULL};
@@ -598,154 +765,13 @@ int emit_folder(ir_graph *g, const plan *p, const emit_options *o, char *err, si
         arena_printf(A, "Generated by trainc %s from %s%s%s (spec hash %s); do not edit.",
                      TRAINC_VERSION, g->spec_path, o->dbl ? " --dtype double" : "",
                      o->argv_line ? o->argv_line : "", g->spec_hash);
-    int B = p->batch, R = p->remainder;
     const ir_node *out = g->output >= 0 ? ir_get(g, g->output) : NULL;
     long out_len = out && g->task != TASK_NONE
                        ? (ir_is_batched(out) ? ir_numel(out, 1) : ir_numel(out, 1))
                        : 1;
 
-    /* model.c */
-    writer w;
-    wr_init(&w);
-    emitter e = {.w = &w, .g = g, .dbl = o->dbl};
-    wr_line(&w, "/* %s", header);
-    wr_line(&w, " *");
-    wr_line(&w, " * model.c -- %s: initial weights, then one function per step variant,",
-            g->model_name);
-    wr_line(&w, " * each reading top to bottom as forward, loss, backward; then the update. */");
-    wr_line(&w, "#include <string.h>");
-    wr_line(&w, "#include <tgmath.h>");
-    wr_blank(&w);
-    wr_line(&w, "#include <cblas.h>");
-    wr_blank(&w);
-    wr_line(&w, "#include \"model.h\"");
-    wr_blank(&w);
-    wr_line(&w, "/* ---- the flat parameter buffer: offsets of each tensor ---- */");
-    int ntensors = 0;
-    for (int i = 0; i < g->n; i++) {
-        const ir_node *n = ir_get(g, i);
-        if (n->kind != K_PARAM) continue;
-        char shape[64];
-        ntensors++;
-        wr_commented(&w, 0, arena_printf(A, "#define P_%s %ldL", upper(A, n->name), n->offset),
-                     arena_printf(A, "/* %s %s, %s:%d */", n->label,
-                                  ir_shape_str(n, shape, sizeof shape), n->file, n->line));
-    }
-    wr_blank(&w);
-    wr_line(&w, "const rt_param_info model_params[] = {");
-    for (int i = 0; i < g->n; i++) {
-        const ir_node *n = ir_get(g, i);
-        if (n->kind != K_PARAM) continue;
-        wr_line(&w, "{%s, P_%s, %ldL, %d, {%d, %d, %d, %d}, %d, %d, %d},", c_string(A, n->label),
-                upper(A, n->name), ir_numel(n, 1), n->rank, n->dim[0], n->rank > 1 ? n->dim[1] : 0,
-                n->rank > 2 ? n->dim[2] : 0, n->rank > 3 ? n->dim[3] : 0, n->trainable, n->buffer,
-                n->count);
-    }
-    if (!ntensors) wr_line(&w, "{NULL, 0, 0, 0, {0, 0, 0, 0}, 0, 0, 0},");
-    wr_line(&w, "};");
-    wr_line(&w, "const int model_n_param_tensors = %d;", ntensors);
-    wr_blank(&w);
-    emit_summary(&w, g, B);
-    wr_blank(&w);
-    wr_line(&w, "/* ---- data (%s:%d) ---- */", g->data.file ? g->data.file : g->spec_path,
-            g->data.line);
-    uint32_t data_seed = g->data.has_seed ? g->data.seed : g->train.seed;
-    emit_source(&w, A, "model_train_data", &g->data, 0, data_seed);
-    emit_source(&w, A, "model_test_data", &g->data, 1, data_seed);
-    wr_blank(&w);
-    wr_line(&w, "/* ---- initial weights, drawn in the spec's order ---- */");
-    wr_line(&w, "void model_init(real *param, rt_rng *rng)");
-    wr_line(&w, "{");
-    int uses_rng = 0;
-    for (int i = 0; i < g->n; i++) {
-        const ir_node *n = ir_get(g, i);
-        if (n->kind != K_PARAM) continue;
-        wr_line(&w, "/* %s: %s */", n->label, n->init.what);
-        wr_line(&w, "%s", fmt_init(&e, n));
-        if (n->init.kind != INIT_ZEROS && n->init.kind != INIT_CONSTANT) uses_rng = 1;
-    }
-    if (!uses_rng) wr_line(&w, "(void)rng;");
-    if (!ntensors) wr_line(&w, "(void)param;");
-    wr_line(&w, "}");
-    wr_blank(&w);
-
-    const char *train_fn[4] = {0}, *eval_fn[4] = {0};
-    for (int k = 0; k < p->nv; k++) {
-        e.pv = &p->v[k];
-        e.batch = p->v[k].batch;
-        const char *fname =
-            arena_printf(A, "%s_%d", p->v[k].mode == PLAN_TRAIN ? "train" : "eval", e.batch);
-        if (p->v[k].mode == PLAN_TRAIN)
-            train_fn[k] = fname;
-        else
-            eval_fn[k] = fname;
-        emit_variant(&e, fname);
-    }
-    wr_line(&w, "real model_train_step(int rows, real *param, real *grad, const real *x, "
-                "const real *y,");
-    wr_line(&w, "                      real *out, real *arena, uint64_t noise)");
-    wr_line(&w, "{");
-    for (int k = 0; k < p->nv; k++)
-        if (train_fn[k])
-            wr_line(&w, "if (rows == %d) return %s(param, grad, x, y, out, arena, noise);",
-                    p->v[k].batch, train_fn[k]);
-    wr_line(&w, "return NAN; /* no step of that size was generated */");
-    wr_line(&w, "}");
-    wr_blank(&w);
-    wr_line(
-        &w,
-        "real model_eval(int rows, const real *param, const real *x, const real *y, real *out,");
-    wr_line(&w, "                real *arena)");
-    wr_line(&w, "{");
-    for (int k = 0; k < p->nv; k++)
-        if (eval_fn[k])
-            wr_line(&w, "if (rows == %d) return %s(param, x, y, out, arena);", p->v[k].batch,
-                    eval_fn[k]);
-    wr_line(&w, "return NAN;");
-    wr_line(&w, "}");
-    wr_blank(&w);
-
-    /* the optimizer's update, from its template */
-    const char *lit_lr = arena_printf(A, "%.17g", g->opt.lr);
-    tpl_var ov[IR_MAX_OPT * 2 + 8];
-    const char *ok[IR_MAX_OPT * 2 + 8], *oval[IR_MAX_OPT * 2 + 8];
-    int nov = opt_template_vars(g, ok, oval, IR_MAX_OPT * 2 + 6);
-    for (int i = 0; i < nov; i++) ov[i] = (tpl_var){ok[i], oval[i]};
-    ov[nov++] = (tpl_var){"ranges", update_ranges(g)};
-    char *upd =
-        fill_template(o, arena_printf(A, "optim/%s.c", g->opt.c.name), ov, nov, err, errsize);
-    if (!upd) return -1;
-    wr_raw(&w, upd);
-    free(upd);
-
-    /* the learning-rate schedule, from its template */
-    int nsv = 0;
-    const char *sk[IR_MAX_OPT * 4 + 4], *svv[IR_MAX_OPT * 4 + 4];
-    tpl_var sv[IR_MAX_OPT * 4 + 4];
-    if (g->sched.c.name) nsv = sched_template_vars(g, sk, svv, IR_MAX_OPT * 4 + 2);
-    for (int i = 0; i < nsv; i++) sv[i] = (tpl_var){sk[i], svv[i]};
-    char *sched = fill_template(
-        o, arena_printf(A, "schedule/%s.c", g->sched.c.name ? g->sched.c.name : "constant"), sv,
-        nsv, err, errsize);
-    if (!sched) return -1;
-    wr_blank(&w);
-    wr_raw(&w, sched);
-    free(sched);
-    /* model_momentum: the cycling schedules define it, else the optimizer's own */
-    const sched_def *sd = g->sched.c.name ? sched_find(g->sched.c.name) : NULL;
-    if (!sd || !sd->momentum) {
-        tpl_var mv[] = {{"optimizer_momentum", opt_momentum_text(g)}};
-        char *mom = fill_template(o, "schedule/momentum_fixed.c", mv, 1, err, errsize);
-        if (!mom) return -1;
-        wr_blank(&w);
-        wr_raw(&w, mom);
-        free(mom);
-    }
-    char *model_c = wr_take(&w);
-    snprintf(path, sizeof path, "%s/model.c", o->out_dir);
-    int rc = write_file(path, model_c, err, errsize);
-    free(model_c);
-    if (rc) return -1;
+    if (emit_model_c(g, p, o, header, err, errsize)) return -1;
+    int rc;
 
     /* model.h, main.c, predict.c (the inference API), build.ninja */
     tpl_var vars[] = {
@@ -765,14 +791,14 @@ int emit_folder(ir_graph *g, const plan *p, const emit_options *o, char *err, si
         {"task", task_name(g->task)},
         {"n_train", arena_printf(A, "%d", g->n_train)},
         {"n_valid", arena_printf(A, "%d", g->n_valid)},
-        {"batch", arena_printf(A, "%d", B)},
-        {"remainder", arena_printf(A, "%d", R)},
+        {"batch", arena_printf(A, "%d", p->batch)},
+        {"remainder", arena_printf(A, "%d", p->remainder)},
         {"train_flops", arena_printf(A, "%.0f", p->train_flops)},
         {"eval_flops", arena_printf(A, "%.0f", p->eval_flops)},
         {"epochs", arena_printf(A, "%d", g->train.epochs)},
         {"seed", arena_printf(A, "%u", g->train.seed)},
         {"shuffle", g->train.shuffle ? "1" : "0"},
-        {"lr", lit_lr},
+        {"lr", arena_printf(A, "%.17g", g->opt.lr)},
         {"optimizer", g->opt.c.name},
         {"schedule", g->sched.c.name ? g->sched.c.name : "constant"},
         {"per_step", g->sched.per_step ? "1" : "0"},

@@ -302,6 +302,46 @@ static int in_place(const ir_node *n)
     return d->in_place && d->in_place(n);
 }
 
+/* A node and what its code reads, through the nodes fused into it. */
+static void mark_used(ir_graph *g, const plan_variant *v, int id, char *used)
+{
+    const ir_node *n = ir_get(g, id);
+    used[id] = v->inlined[id] < 0;
+    for (int k = 0; k < n->nin; k++) {
+        if (v->inlined[n->in[k]] >= 0)
+            mark_used(g, v, n->in[k], used);
+        else
+            used[n->in[k]] = 1;
+    }
+}
+
+/* What the variant's function declares: the buffers its code reads or
+ * writes, through fused chains and epilogues, and the roots of its views;
+ * and whether it draws noise (dropout). */
+static void declare(ir_graph *g, plan_variant *v)
+{
+    char *used = v->declared = arena_alloc(g->A, (size_t)g->n);
+    for (int s = 0; s < v->norder; s++) mark_used(g, v, v->order[s], used);
+    for (int s = 0; s < v->norder; s++) { /* epilogues: what the fused code reads */
+        int id = v->order[s], a = v->epi[id], bn = v->epi_bn[id];
+        if (a < 0) continue;
+        mark_used(g, v, a, used);
+        if (bn >= 0) {
+            const ir_node *st = ir_get(g, ir_get(g, bn)->in[1]);
+            used[st->in[1]] = used[st->in[2]] = 1;
+            if (a != bn) used[bn] = 0;
+            used[ir_get(g, bn)->in[1]] = 0; /* the statistics node is not computed */
+        }
+        if (!v->epi_keep[id]) used[id] = 0;
+    }
+    for (int i = g->n - 1; i >= 0; i--) /* a used view needs its root declared */
+        if (used[i] && v->view_of[i] >= 0) used[v->view_of[i]] = 1;
+    if (g->output >= 0 && g->task != TASK_NONE) used[g->output] = 1;
+
+    for (int s = 0; s < v->norder; s++)
+        if (has(ir_get(g, v->order[s]), OPF_NOISE)) v->noise = 1;
+}
+
 typedef struct block {
     long off, size;
     int death;
@@ -435,6 +475,7 @@ static void plan_variant_make(ir_graph *g, plan_variant *v, plan_mode mode, int 
         }
     }
     v->arena_size = top;
+    declare(g, v);
 }
 
 void plan_make(ir_graph *g, plan *p, int fuse)

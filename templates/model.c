@@ -1,0 +1,48 @@
+/* {{header}}
+ *
+ * model.c -- {{name}}: initial weights, then one function per step variant,
+ * each reading top to bottom as forward, loss, backward; then the update. */
+#include <string.h>
+#include <tgmath.h>
+
+#include <cblas.h>
+
+#include "model.h"
+
+/* ---- the flat parameter buffer: offsets of each tensor ---- */
+{{param_offsets}}
+
+const rt_param_info model_params[] = {
+{{param_table}}
+};
+const int model_n_param_tensors = {{n_param_tensors}};
+
+{{layer_table}}
+
+/* ---- data ({{data_at}}) ---- */
+{{data_sources}}
+
+/* ---- initial weights, drawn in the spec's order ---- */
+void model_init(real *param, rt_rng *rng)
+{
+{{init}}
+}
+
+{{steps}}
+real model_train_step(int rows, real *param, real *grad, const real *x, const real *y,
+                      real *out, real *arena, uint64_t noise)
+{
+{{train_dispatch}}
+    return NAN; /* no step of that size was generated */
+}
+
+real model_eval(int rows, const real *param, const real *x, const real *y, real *out,
+                real *arena)
+{
+{{eval_dispatch}}
+    return NAN;
+}
+
+{{update}}
+
+{{schedule}}
