@@ -347,7 +347,9 @@ typedef struct block {
     int death;
 } block;
 
-static void plan_variant_make(ir_graph *g, plan_variant *v, plan_mode mode, int batch, int fuse)
+/* The variant's per-node arrays, every node unplaced and unfused; views:
+ * a reshape, and dropout in evaluation (the identity) */
+static void variant_init(ir_graph *g, plan_variant *v, plan_mode mode, int batch)
 {
     int n = g->n;
     v->mode = mode;
@@ -365,23 +367,27 @@ static void plan_variant_make(ir_graph *g, plan_variant *v, plan_mode mode, int 
     v->epi_affine = arena_alloc(g->A, sizeof(int) * (size_t)n);
     v->epi_gamma = arena_alloc(g->A, sizeof(int) * (size_t)n);
     v->epi_beta = arena_alloc(g->A, sizeof(int) * (size_t)n);
-    char *live = arena_alloc(g->A, (size_t)n);
     for (int i = 0; i < n; i++) {
         v->offset[i] = -1;
         v->grad_of[i] = -1;
         v->inlined[i] = v->epi[i] = v->epi_bn[i] = v->fused_into[i] = -1;
         v->epi_affine[i] = v->epi_gamma[i] = v->epi_beta[i] = -1;
         const ir_node *x = ir_get(g, i);
-        /* a reshape, and dropout in evaluation (the identity): a view, no code */
         int identity = mode == PLAN_EVAL && has(x, OPF_EVAL_IDENTITY) && x->phase != PH_BACKWARD;
         v->view_of[i] = has(x, OPF_VIEW) || identity ? x->in[0] : -1;
     }
+}
 
-    /* what the variant must produce: the loss and output; in training also
-     * every parameter's gradient */
+/* The schedule: the nodes the variant must compute, in graph order, each
+ * with its kernel. It produces the loss and output; in training also every
+ * parameter's gradient; eval computes forward nodes only. */
+static void schedule(ir_graph *g, plan_variant *v)
+{
+    int n = g->n;
+    char *live = arena_alloc(g->A, (size_t)n);
     if (g->loss >= 0) live[g->loss] = 1;
     if (g->output >= 0) live[g->output] = 1;
-    if (mode == PLAN_TRAIN)
+    if (v->mode == PLAN_TRAIN)
         for (int i = 0; i < n; i++) {
             const ir_node *p = ir_get(g, i);
             if (p->kind == K_PARAM && p->grad >= 0) {
@@ -389,11 +395,10 @@ static void plan_variant_make(ir_graph *g, plan_variant *v, plan_mode mode, int 
                 v->grad_of[p->grad] = i;
             }
         }
-    /* eval computes forward nodes only */
     for (int i = n - 1; i >= 0; i--) {
         const ir_node *x = ir_get(g, i);
         if (!live[i]) continue;
-        if (mode == PLAN_EVAL && x->phase == PH_BACKWARD) {
+        if (v->mode == PLAN_EVAL && x->phase == PH_BACKWARD) {
             live[i] = 0;
             continue;
         }
@@ -403,19 +408,17 @@ static void plan_variant_make(ir_graph *g, plan_variant *v, plan_mode mode, int 
     for (int i = 0; i < n; i++) {
         const ir_node *x = ir_get(g, i);
         if (live[i] && x->kind == K_ACT) {
-            v->kernel[i] = choose_kernel(g, x, batch);
+            v->kernel[i] = choose_kernel(g, x, v->batch);
             v->order[v->norder++] = i;
         }
     }
+}
 
-    if (fuse) {
-        fuse_elementwise(g, v);
-        fuse_epilogues(g, v);
-    }
-
-    /* liveness: a buffer dies after the last step that reads it or a view of
-     * it; a fused node's inputs are read by its consumer */
-    int *death = arena_alloc(g->A, sizeof(int) * (size_t)n);
+/* The step after which each buffer dies: the last step that reads it or a
+ * view of it; a fused node's inputs are read by its consumer */
+static int *deaths(ir_graph *g, const plan_variant *v)
+{
+    int *death = arena_alloc(g->A, sizeof(int) * (size_t)g->n);
     for (int s = 0; s < v->norder; s++) {
         int r = plan_root(v, v->order[s]);
         if (s > death[r]) death[r] = s;
@@ -428,9 +431,32 @@ static void plan_variant_make(ir_graph *g, plan_variant *v, plan_mode mode, int 
     }
     if (g->loss >= 0) death[plan_root(v, g->loss)] = v->norder;
     if (g->output >= 0) death[plan_root(v, g->output)] = v->norder;
+    return death;
+}
 
-    /* first fit among the blocks still alive; a producer with an epilogue
-     * places the fused node's buffer (and its own only if kept) */
+/* The lowest offset where size elements fit between the live blocks (sorted
+ * by offset here) */
+static long first_fit(block *blocks, int nb, long size)
+{
+    for (int a = 0; a < nb; a++)
+        for (int b2 = a + 1; b2 < nb; b2++)
+            if (blocks[b2].off < blocks[a].off) {
+                block t = blocks[a];
+                blocks[a] = blocks[b2];
+                blocks[b2] = t;
+            }
+    long off = 0;
+    for (int k = 0; k < nb; k++) {
+        if (blocks[k].off - off >= size) break;
+        if (blocks[k].off + blocks[k].size > off) off = blocks[k].off + blocks[k].size;
+    }
+    return off;
+}
+
+/* Arena offsets: first fit among the blocks still alive; a producer with
+ * an epilogue places the fused node's buffer (and its own only if kept) */
+static void place_buffers(ir_graph *g, plan_variant *v, const int *death)
+{
     block *blocks = arena_alloc(g->A, sizeof(block) * (size_t)(2 * v->norder + 1));
     int nb = 0;
     long top = 0;
@@ -446,27 +472,15 @@ static void plan_variant_make(ir_graph *g, plan_variant *v, plan_mode mode, int 
         if (v->epi[id] >= 0) place[np++] = v->epi[id];
         for (int q = 0; q < np; q++) {
             const ir_node *x = ir_get(g, place[q]);
-            long size = (ir_numel(x, batch) + ALIGN - 1) / ALIGN * ALIGN;
-            /* blocks sorted by offset: take the first gap that fits */
-            for (int a = 0; a < nb; a++)
-                for (int b2 = a + 1; b2 < nb; b2++)
-                    if (blocks[b2].off < blocks[a].off) {
-                        block t = blocks[a];
-                        blocks[a] = blocks[b2];
-                        blocks[b2] = t;
-                    }
-            long off = 0;
-            for (int k = 0; k < nb; k++) {
-                if (blocks[k].off - off >= size) break;
-                if (blocks[k].off + blocks[k].size > off) off = blocks[k].off + blocks[k].size;
-            }
+            long size = (ir_numel(x, v->batch) + ALIGN - 1) / ALIGN * ALIGN;
+            long off = first_fit(blocks, nb, size);
             /* the fused op may take the place of x when x dies here (as it
              * would unfused) and the producer never overwrites a value of x
              * it still needs (in_place) */
             if (q == np - 1 && v->epi[id] >= 0 && in_place(ir_get(g, id))) {
                 int r = plan_root(v, ir_get(g, id)->in[0]);
                 if (v->offset[r] >= 0 && death[r] == s &&
-                    ir_numel(ir_get(g, r), batch) >= ir_numel(x, batch))
+                    ir_numel(ir_get(g, r), v->batch) >= ir_numel(x, v->batch))
                     off = v->offset[r];
             }
             v->offset[place[q]] = off;
@@ -475,6 +489,17 @@ static void plan_variant_make(ir_graph *g, plan_variant *v, plan_mode mode, int 
         }
     }
     v->arena_size = top;
+}
+
+static void plan_variant_make(ir_graph *g, plan_variant *v, plan_mode mode, int batch, int fuse)
+{
+    variant_init(g, v, mode, batch);
+    schedule(g, v);
+    if (fuse) {
+        fuse_elementwise(g, v);
+        fuse_epilogues(g, v);
+    }
+    place_buffers(g, v, deaths(g, v));
     declare(g, v);
 }
 
