@@ -1,4 +1,4 @@
-/* ops/conv.c — 2-D convolution and pooling over NCHW tensors [B x C x H x W].
+/* ops/conv.c — 2-D convolution over NCHW tensors [B x C x H x W].
  *
  * conv2d is lowered by the spec into two ops, so that its workspace is a
  * node the arena plan covers like any activation (the step allocates
@@ -29,29 +29,22 @@
  * Splitting the padded rows of im2col/col2im into a branch-free valid range
  * cost more instructions than the constant-bound select loop it replaced.
  *
- * Pooling reads x directly. Max pooling's backward recomputes the argmax
- * from x instead of storing indices (x stays alive until then; no index
- * buffer, and the first maximum wins as in PyTorch, NaN propagating).
- * Average pooling divides by kh·kw (count_include_pad = True).
+ * Pooling is in ops/pool.c; the window helpers both use are in window.h.
  *
- * Attributes of im2col, col2im and the pools: i = {kh, kw, sh, sw}, f =
- * {ph, pw, dh, dw} (pools: dilation 1). Of conv2d and its backward ops:
- * i[0] = groups. */
+ * Attributes of im2col and col2im: i = {kh, kw, sh, sw}, f = {ph, pw, dh,
+ * dw}. Of conv2d and its backward ops: i[0] = groups. */
 #include <stdio.h>
 #include <stdlib.h>
 
 #include "../autodiff.h"
 #include "../cgen.h"
 #include "../ops.h"
+#include "window.h"
 
 /* products at or above this many multiply-adds per image go to OpenBLAS */
 #define CONV_BLAS_MIN_MACS 4096L
 
-typedef struct geom {
-    int kh, kw, sh, sw, ph, pw, dh, dw;
-} geom;
-
-static geom geom_of(const ir_node *n)
+geom window_geom(const ir_node *n)
 {
     return (geom){n->i[0],      n->i[1],      n->i[2],      n->i[3],
                   (int)n->f[0], (int)n->f[1], (int)n->f[2], (int)n->f[3]};
@@ -65,7 +58,7 @@ int conv_out_size(int in, int k, int s, int p, int d)
     return (int)((in + 2L * p - span) / s + 1);
 }
 
-static int check_nchw(ir_graph *g, const ir_node *x, const char *what, char *err, size_t errsize)
+int window_check_nchw(ir_graph *g, const ir_node *x, const char *what, char *err, size_t errsize)
 {
     (void)g;
     if (x->rank == 4 && x->dim[0] == IR_BATCH && x->dim[1] > 0 && x->dim[2] > 0 && x->dim[3] > 0)
@@ -76,11 +69,9 @@ static int check_nchw(ir_graph *g, const ir_node *x, const char *what, char *err
     return -1;
 }
 
-/* the output size of a window op on x; -1 and a message when none fits */
-static int window_out(const ir_node *n, const ir_node *x, int *oh, int *ow, char *err,
-                      size_t errsize)
+int window_out(const ir_node *n, const ir_node *x, int *oh, int *ow, char *err, size_t errsize)
 {
-    geom q = geom_of(n);
+    geom q = window_geom(n);
     *oh = conv_out_size(x->dim[2], q.kh, q.sh, q.ph, q.dh);
     *ow = conv_out_size(x->dim[3], q.kw, q.sw, q.pw, q.dw);
     if (*oh > 0 && *ow > 0) return 0;
@@ -95,9 +86,9 @@ static int shape_im2col(ir_graph *g, ir_node *n, char *err, size_t errsize)
 {
     const ir_node *x = ir_get(g, n->in[0]);
     int oh, ow;
-    if (check_nchw(g, x, "im2col", err, errsize) || window_out(n, x, &oh, &ow, err, errsize))
+    if (window_check_nchw(g, x, "im2col", err, errsize) || window_out(n, x, &oh, &ow, err, errsize))
         return -1;
-    geom q = geom_of(n);
+    geom q = window_geom(n);
     n->rank = 3;
     n->dim[0] = IR_BATCH;
     n->dim[1] = x->dim[1] * q.kh * q.kw;
@@ -110,9 +101,9 @@ static int shape_col2im(ir_graph *g, ir_node *n, char *err, size_t errsize)
 {
     const ir_node *d = ir_get(g, n->in[0]);
     int oh, ow;
-    if (check_nchw(g, n, "col2im", err, errsize) || window_out(n, n, &oh, &ow, err, errsize))
+    if (window_check_nchw(g, n, "col2im", err, errsize) || window_out(n, n, &oh, &ow, err, errsize))
         return -1;
-    geom q = geom_of(n);
+    geom q = window_geom(n);
     if (d->rank != 3 || d->dim[1] != n->dim[1] * q.kh * q.kw || d->dim[2] != oh * ow) {
         char s[64];
         snprintf(err, errsize, "col2im: %s are not the patches of this image",
@@ -154,7 +145,7 @@ static void patch_loops_open(emitter *e, const ir_node *img, const geom *q, cons
 static void emit_im2col(emitter *e, const ir_node *n)
 {
     const ir_node *x = ir_get(e->g, n->in[0]);
-    geom q = geom_of(n);
+    geom q = window_geom(n);
     long H = e_dim(e, x, 2), W = e_dim(e, x, 3);
     long OW = conv_out_size((int)W, q.kw, q.sw, q.pw, q.dw);
     (void)H;
@@ -185,7 +176,7 @@ static void emit_im2col(emitter *e, const ir_node *n)
 
 static void emit_col2im(emitter *e, const ir_node *n)
 {
-    geom q = geom_of(n);
+    geom q = window_geom(n);
     long W = e_dim(e, n, 3);
     long OW = conv_out_size((int)W, q.kw, q.sw, q.pw, q.dw);
     wr_line(e->w, "for (long k = 0; k < %ld; k++) %s[k] = 0;", e_numel(e, n), e_ref(e, n->id));
@@ -204,9 +195,8 @@ static void emit_col2im(emitter *e, const ir_node *n)
     wr_line(e->w, "}");
 }
 
-/* a node of op with n's window attributes, input in and the shape of like */
-static int windowed(ir_graph *g, ir_op op, const ir_node *n, int nin, const int *in,
-                    const ir_node *like)
+int window_node(ir_graph *g, ir_op op, const ir_node *n, int nin, const int *in,
+                const ir_node *like)
 {
     ir_args a = {.nin = nin, .rank = like->rank};
     for (int k = 0; k < nin; k++) a.in[k] = in[k];
@@ -219,7 +209,7 @@ static void vjp_im2col(ad_ctx *c, const ir_node *n, int gout)
 {
     int x = n->in[0];
     if (x >= c->nforward || !c->needs[x]) return;
-    ad_accum(c, x, windowed(c->g, OP_COL2IM, n, 1, &gout, ir_get(c->g, x)));
+    ad_accum(c, x, window_node(c->g, OP_COL2IM, n, 1, &gout, ir_get(c->g, x)));
 }
 
 /* ---- conv2d: per image and group, y_g = W_g · col_g (+ b) ---- */
@@ -283,7 +273,7 @@ static int shape_conv_grad(ir_graph *g, ir_node *n, char *err, size_t errsize)
 static int shape_conv_bias_grad(ir_graph *g, ir_node *n, char *err, size_t errsize)
 {
     const ir_node *gy = ir_get(g, n->in[0]);
-    if (check_nchw(g, gy, "conv2d bias gradient", err, errsize)) return -1;
+    if (window_check_nchw(g, gy, "conv2d bias gradient", err, errsize)) return -1;
     n->rank = 1;
     n->dim[0] = gy->dim[1];
     return 0;
@@ -475,11 +465,7 @@ static double flops_conv_grad_weight(ir_graph *g, const ir_node *n, int b)
 /* whether x depends on no parameter: then it never needs a gradient */
 static int free_of_params(ir_graph *g, int x)
 {
-    char *reach = calloc((size_t)x + 1, 1);
-    if (!reach) {
-        fprintf(stderr, "trainc: out of memory\n");
-        exit(1);
-    }
+    char *reach = arena_alloc(g->A, (size_t)x + 1);
     int found = 0;
     reach[x] = 1;
     for (int i = x; i >= 0 && !found; i--) {
@@ -489,7 +475,6 @@ static int free_of_params(ir_graph *g, int x)
         for (int k = 0; k < n->nin; k++)
             if (n->in[k] >= 0 && n->in[k] <= x) reach[n->in[k]] = 1;
     }
-    free(reach);
     return !found;
 }
 
@@ -564,10 +549,10 @@ int conv_direct_cheaper(const conv_sizes *z)
 static int shape_conv_direct(ir_graph *g, ir_node *n, char *err, size_t errsize)
 {
     const ir_node *x = ir_get(g, n->in[0]), *w = ir_get(g, n->in[1]);
-    geom q = geom_of(n);
+    geom q = window_geom(n);
     int oh, ow;
     char s1[64], s2[64];
-    if (check_nchw(g, x, "conv2d", err, errsize) || window_out(n, x, &oh, &ow, err, errsize))
+    if (window_check_nchw(g, x, "conv2d", err, errsize) || window_out(n, x, &oh, &ow, err, errsize))
         return -1;
     if (w->rank != 4 || n->rank != 4 || w->dim[1] != x->dim[1] || w->dim[2] != q.kh ||
         w->dim[3] != q.kw || n->dim[1] != w->dim[0] || n->dim[2] != oh || n->dim[3] != ow) {
@@ -632,7 +617,7 @@ static void direct_rows_open(emitter *e, const ir_node *x, const geom *q)
 static void emit_conv_direct(emitter *e, const ir_node *n)
 {
     const ir_node *x = ir_get(e->g, n->in[0]), *w = ir_get(e->g, n->in[1]);
-    geom q = geom_of(n);
+    geom q = window_geom(n);
     long B = e_dim(e, n, 0), OC = n->dim[1], OH = n->dim[2], OW = n->dim[3];
     long T = (long)w->dim[1] * w->dim[2] * w->dim[3], OCB = direct_block(OC);
     const char *W = e_ref(e, n->in[1]);
@@ -680,7 +665,7 @@ static void emit_conv_direct(emitter *e, const ir_node *n)
 static void emit_conv_direct_grad_weight(emitter *e, const ir_node *n)
 {
     const ir_node *gy = ir_get(e->g, n->in[0]), *x = ir_get(e->g, n->in[1]);
-    geom q = geom_of(n);
+    geom q = window_geom(n);
     long B = e_dim(e, gy, 0), OC = gy->dim[1], OH = gy->dim[2], OW = gy->dim[3];
     long T = (long)n->dim[1] * n->dim[2] * n->dim[3], OCB = direct_block(OC);
     const char *dw = e_ref(e, n->id);
@@ -731,200 +716,6 @@ static void vjp_conv_direct(ad_ctx *c, const ir_node *n, int gout)
         ir_args b = {.nin = 1, .in = {gout}};
         ad_accum(c, n->in[2], ir_must(g, OP_CONV2D_GRAD_BIAS, &b));
     }
-}
-
-/* ---- pooling ---- */
-
-static int shape_pool(ir_graph *g, ir_node *n, char *err, size_t errsize)
-{
-    const ir_node *x = ir_get(g, n->in[0]);
-    int oh, ow;
-    if (check_nchw(g, x, ir_op_name(n->op), err, errsize) ||
-        window_out(n, x, &oh, &ow, err, errsize))
-        return -1;
-    n->rank = 4;
-    n->dim[0] = IR_BATCH;
-    n->dim[1] = x->dim[1];
-    n->dim[2] = oh;
-    n->dim[3] = ow;
-    return 0;
-}
-
-/* Opens the loops over the windows (bc, oy, ox) of the images of x, OH x
- * OW of them each: `at` indexes the pool's output, `base` the image. */
-static void window_loops_open(emitter *e, const ir_node *x, long OH, long OW)
-{
-    long B = e_dim(e, x, 0), C = e_dim(e, x, 1), H = e_dim(e, x, 2), W = e_dim(e, x, 3);
-    wr_line(e->w, "for (long bc = 0; bc < %ld; bc++)", B * C);
-    wr_line(e->w, "for (long oy = 0; oy < %ld; oy++)", OH);
-    wr_line(e->w, "for (long ox = 0; ox < %ld; ox++) {", OW);
-    wr_line(e->w, "const long at = bc * %ld + oy * %ld + ox, base = bc * %ld;", OH * OW, OW, H * W);
-}
-
-/* the window's rows i and columns j, skipping the padding; xi indexes x */
-static void window_inner_open(emitter *e, const ir_node *x, const ir_node *n)
-{
-    geom q = geom_of(n);
-    long H = e_dim(e, x, 2), W = e_dim(e, x, 3);
-    wr_line(e->w, "for (long i = 0; i < %d; i++) {", q.kh);
-    wr_line(e->w, "const long iy = oy * %d - %d + i;", q.sh, q.ph);
-    if (q.ph) wr_line(e->w, "if (iy < 0 || iy >= %ld) continue;", H);
-    wr_line(e->w, "for (long j = 0; j < %d; j++) {", q.kw);
-    wr_line(e->w, "const long ix = ox * %d - %d + j;", q.sw, q.pw);
-    if (q.pw) wr_line(e->w, "if (ix < 0 || ix >= %ld) continue;", W);
-    wr_line(e->w, "const long xi = base + iy * %ld + ix;", W);
-}
-
-/* The scan of PyTorch's CPU kernel: the first valid element starts it, a
- * larger one or a NaN replaces it (so a later NaN wins the index). Without
- * padding the window's first element is always valid: it starts the scan
- * and the comparisons become selects, free of branches. */
-static void emit_window_max(emitter *e, const ir_node *x, const ir_node *n, const char *X)
-{
-    geom q = geom_of(n);
-    long W = e_dim(e, x, 3);
-    if (!q.ph && !q.pw) {
-        wr_line(e->w, "long arg = base + oy * %ld + ox * %d;", (long)q.sh * W, q.sw);
-        wr_line(e->w, "real m = %s[arg];", X);
-    } else {
-        wr_line(e->w, "real m = 0;");
-        wr_line(e->w, "long arg = -1;");
-    }
-    window_inner_open(e, x, n);
-    wr_line(e->w, "const real v = %s[xi];", X);
-    wr_line(e->w, "const int take = %s(v > m) | isnan(v);", q.ph || q.pw ? "(arg < 0) | " : "");
-    wr_line(e->w, "m = take ? v : m;");
-    wr_line(e->w, "arg = take ? xi : arg;");
-    wr_line(e->w, "}");
-    wr_line(e->w, "}");
-}
-
-/* An unpadded pool may store over its input: y[at] is stored after reading
- * its window, whose lowest index is at or above at (OH·OW <= H·W, OW <= W,
- * stride >= 1) and increases window by window: no later window reads below
- * it. */
-static int pool_in_place(const ir_node *n)
-{
-    return n->f[0] == 0 && n->f[1] == 0 && n->i[2] >= 1 && n->i[3] >= 1;
-}
-
-static void emit_max_pool(emitter *e, const ir_node *n)
-{
-    const ir_node *x = ir_get(e->g, n->in[0]);
-    window_loops_open(e, x, e_dim(e, n, 2), e_dim(e, n, 3));
-    emit_window_max(e, x, n, e_ref(e, n->in[0]));
-    wr_line(e->w, "%s[at] = %s;", e_store_ref(e, n),
-            e_epilogue_at(e, n, "m", e_fmt(e, "bc %% %d", n->dim[1]), "at"));
-    wr_line(e->w, "}");
-}
-
-/* max_pool2d_backward(x, dy): each dy goes to its window's maximum. When
- * the windows do not overlap (stride = kernel, no padding), every element
- * of dx belongs to at most one window: each window writes all of its
- * elements (dy at the maximum, 0 elsewhere) instead of zeroing dx first and
- * scattering, and when the windows also cover x exactly nothing else is
- * left to zero. */
-static void emit_max_pool_grad(emitter *e, const ir_node *n)
-{
-    const ir_node *gy = ir_get(e->g, n->in[1]);
-    const char *dx = e_ref(e, n->id);
-    geom q = geom_of(n);
-    long OH = e_dim(e, gy, 2), OW = e_dim(e, gy, 3);
-    int disjoint = q.sh == q.kh && q.sw == q.kw && !q.ph && !q.pw;
-    int covered = disjoint && OH * q.kh == e_dim(e, n, 2) && OW * q.kw == e_dim(e, n, 3);
-    if (!covered) wr_line(e->w, "for (long k = 0; k < %ld; k++) %s[k] = 0;", e_numel(e, n), dx);
-    window_loops_open(e, n, OH, OW);
-    emit_window_max(e, n, n, e_ref(e, n->in[0]));
-    wr_line(e->w, "(void)m;");
-    if (!disjoint) {
-        wr_line(e->w, "%s[arg] += %s[at];", dx, e_ref(e, n->in[1]));
-    } else {
-        wr_line(e->w, "const real g = %s[at];", e_ref(e, n->in[1]));
-        window_inner_open(e, n, n);
-        wr_line(e->w, "%s[xi] = xi == arg ? g : 0;", dx);
-        wr_line(e->w, "}");
-        wr_line(e->w, "}");
-    }
-    wr_line(e->w, "}");
-}
-
-static void emit_avg_pool(emitter *e, const ir_node *n)
-{
-    const ir_node *x = ir_get(e->g, n->in[0]);
-    geom q = geom_of(n);
-    window_loops_open(e, x, e_dim(e, n, 2), e_dim(e, n, 3));
-    wr_line(e->w, "real s = 0;");
-    window_inner_open(e, x, n);
-    wr_line(e->w, "s += %s[xi];", e_ref(e, n->in[0]));
-    wr_line(e->w, "}");
-    wr_line(e->w, "}");
-    if (e_has_epilogue(e, n)) {
-        wr_line(e->w, "const real v = s / %d;", q.kh * q.kw);
-        wr_line(e->w, "%s[at] = %s;", e_store_ref(e, n),
-                e_epilogue_at(e, n, "v", e_fmt(e, "bc %% %d", n->dim[1]), "at"));
-    } else {
-        wr_line(e->w, "%s[at] = s / %d;", e_ref(e, n->id), q.kh * q.kw);
-    }
-    wr_line(e->w, "}");
-}
-
-static void emit_avg_pool_grad(emitter *e, const ir_node *n)
-{
-    const ir_node *gy = ir_get(e->g, n->in[0]);
-    geom q = geom_of(n);
-    const char *dx = e_ref(e, n->id);
-    wr_line(e->w, "for (long k = 0; k < %ld; k++) %s[k] = 0;", e_numel(e, n), dx);
-    window_loops_open(e, n, e_dim(e, gy, 2), e_dim(e, gy, 3));
-    wr_line(e->w, "const real share = %s[at] / %d;", e_ref(e, n->in[0]), q.kh * q.kw);
-    window_inner_open(e, n, n);
-    wr_line(e->w, "%s[xi] += share;", dx);
-    wr_line(e->w, "}");
-    wr_line(e->w, "}");
-    wr_line(e->w, "}");
-}
-
-static void vjp_max_pool(ad_ctx *c, const ir_node *n, int gout)
-{
-    int x = n->in[0];
-    if (x >= c->nforward || !c->needs[x]) return;
-    int in[2] = {x, gout};
-    ad_accum(c, x, windowed(c->g, OP_MAX_POOL2D_GRAD, n, 2, in, ir_get(c->g, x)));
-}
-
-static void vjp_avg_pool(ad_ctx *c, const ir_node *n, int gout)
-{
-    int x = n->in[0];
-    if (x >= c->nforward || !c->needs[x]) return;
-    ad_accum(c, x, windowed(c->g, OP_AVG_POOL2D_GRAD, n, 1, &gout, ir_get(c->g, x)));
-}
-
-/* the backward of a pool: the shape (x's) is given; dy must be the pool's */
-static int shape_pool_grad(ir_graph *g, ir_node *n, char *err, size_t errsize)
-{
-    const ir_node *gy = ir_get(g, n->in[n->nin - 1]);
-    int oh, ow;
-    if (check_nchw(g, n, ir_op_name(n->op), err, errsize) ||
-        window_out(n, n, &oh, &ow, err, errsize))
-        return -1;
-    if (gy->rank != 4 || gy->dim[1] != n->dim[1] || gy->dim[2] != oh || gy->dim[3] != ow) {
-        char s[64];
-        snprintf(err, errsize, "%s: gradient %s is not the pool's output", ir_op_name(n->op),
-                 ir_shape_str(gy, s, sizeof s));
-        return -1;
-    }
-    return 0;
-}
-
-static double flops_window(ir_graph *g, const ir_node *n, int b)
-{
-    (void)g;
-    return (double)ir_numel(n, b) * n->i[0] * n->i[1];
-}
-
-static double flops_window_grad(ir_graph *g, const ir_node *n, int b)
-{
-    const ir_node *gy = ir_get(g, n->in[n->nin - 1]);
-    return (double)ir_numel(gy, b) * n->i[0] * n->i[1];
 }
 
 const op_def op_IM2COL = {
@@ -983,34 +774,4 @@ const op_def op_CONV2D_DIRECT_GRAD_WEIGHT = {
     .shape = shape_conv_grad,
     .emit = emit_conv_direct_grad_weight,
     .flops = flops_conv_grad_weight,
-};
-const op_def op_MAX_POOL2D = {
-    .math = "y = max of x over each window (padding ignored)",
-    .shape = shape_pool,
-    .emit = emit_max_pool,
-    .vjp = vjp_max_pool,
-    .flops = flops_window,
-    .flags = OPF_EPILOGUE,
-    .in_place = pool_in_place,
-};
-const op_def op_MAX_POOL2D_GRAD = {
-    .math = "dx[argmax of each window of x] += dy (argmax recomputed: the first maximum)",
-    .shape = shape_pool_grad,
-    .emit = emit_max_pool_grad,
-    .flops = flops_window_grad,
-};
-const op_def op_AVG_POOL2D = {
-    .math = "y = sum of x over each window / (kh·kw) (count_include_pad)",
-    .shape = shape_pool,
-    .emit = emit_avg_pool,
-    .vjp = vjp_avg_pool,
-    .flops = flops_window,
-    .flags = OPF_EPILOGUE,
-    .in_place = pool_in_place,
-};
-const op_def op_AVG_POOL2D_GRAD = {
-    .math = "dx[window] += dy / (kh·kw)",
-    .shape = shape_pool_grad,
-    .emit = emit_avg_pool_grad,
-    .flops = flops_window_grad,
 };

@@ -1,0 +1,238 @@
+/* ops/pool.c — max and average pooling over NCHW tensors [B x C x H x W],
+ * and their backward ops.
+ *
+ * Pooling reads x directly. Max pooling's backward recomputes the argmax
+ * from x instead of storing indices (x stays alive until then; no index
+ * buffer, and the first maximum wins as in PyTorch, NaN propagating).
+ * Average pooling divides by kh·kw (count_include_pad = True).
+ *
+ * Attributes: i = {kh, kw, sh, sw}, f = {ph, pw, 1, 1} (window.h). */
+#include <stdio.h>
+
+#include "../autodiff.h"
+#include "../cgen.h"
+#include "../ops.h"
+#include "window.h"
+
+static int shape_pool(ir_graph *g, ir_node *n, char *err, size_t errsize)
+{
+    const ir_node *x = ir_get(g, n->in[0]);
+    int oh, ow;
+    if (window_check_nchw(g, x, ir_op_name(n->op), err, errsize) ||
+        window_out(n, x, &oh, &ow, err, errsize))
+        return -1;
+    n->rank = 4;
+    n->dim[0] = IR_BATCH;
+    n->dim[1] = x->dim[1];
+    n->dim[2] = oh;
+    n->dim[3] = ow;
+    return 0;
+}
+
+/* Opens the loops over the windows (bc, oy, ox) of the images of x, OH x
+ * OW of them each: `at` indexes the pool's output, `base` the image. */
+static void window_loops_open(emitter *e, const ir_node *x, long OH, long OW)
+{
+    long B = e_dim(e, x, 0), C = e_dim(e, x, 1), H = e_dim(e, x, 2), W = e_dim(e, x, 3);
+    wr_line(e->w, "for (long bc = 0; bc < %ld; bc++)", B * C);
+    wr_line(e->w, "for (long oy = 0; oy < %ld; oy++)", OH);
+    wr_line(e->w, "for (long ox = 0; ox < %ld; ox++) {", OW);
+    wr_line(e->w, "const long at = bc * %ld + oy * %ld + ox, base = bc * %ld;", OH * OW, OW, H * W);
+}
+
+/* the window's rows i and columns j, skipping the padding; xi indexes x */
+static void window_inner_open(emitter *e, const ir_node *x, const ir_node *n)
+{
+    geom q = window_geom(n);
+    long H = e_dim(e, x, 2), W = e_dim(e, x, 3);
+    wr_line(e->w, "for (long i = 0; i < %d; i++) {", q.kh);
+    wr_line(e->w, "const long iy = oy * %d - %d + i;", q.sh, q.ph);
+    if (q.ph) wr_line(e->w, "if (iy < 0 || iy >= %ld) continue;", H);
+    wr_line(e->w, "for (long j = 0; j < %d; j++) {", q.kw);
+    wr_line(e->w, "const long ix = ox * %d - %d + j;", q.sw, q.pw);
+    if (q.pw) wr_line(e->w, "if (ix < 0 || ix >= %ld) continue;", W);
+    wr_line(e->w, "const long xi = base + iy * %ld + ix;", W);
+}
+
+/* The scan of PyTorch's CPU kernel: the first valid element starts it, a
+ * larger one or a NaN replaces it (so a later NaN wins the index). Without
+ * padding the window's first element is always valid: it starts the scan
+ * and the comparisons become selects, free of branches. */
+static void emit_window_max(emitter *e, const ir_node *x, const ir_node *n, const char *X)
+{
+    geom q = window_geom(n);
+    long W = e_dim(e, x, 3);
+    if (!q.ph && !q.pw) {
+        wr_line(e->w, "long arg = base + oy * %ld + ox * %d;", (long)q.sh * W, q.sw);
+        wr_line(e->w, "real m = %s[arg];", X);
+    } else {
+        wr_line(e->w, "real m = 0;");
+        wr_line(e->w, "long arg = -1;");
+    }
+    window_inner_open(e, x, n);
+    wr_line(e->w, "const real v = %s[xi];", X);
+    wr_line(e->w, "const int take = %s(v > m) | isnan(v);", q.ph || q.pw ? "(arg < 0) | " : "");
+    wr_line(e->w, "m = take ? v : m;");
+    wr_line(e->w, "arg = take ? xi : arg;");
+    wr_line(e->w, "}");
+    wr_line(e->w, "}");
+}
+
+/* An unpadded pool may store over its input: y[at] is stored after reading
+ * its window, whose lowest index is at or above at (OH·OW <= H·W, OW <= W,
+ * stride >= 1) and increases window by window: no later window reads below
+ * it. */
+static int pool_in_place(const ir_node *n)
+{
+    return n->f[0] == 0 && n->f[1] == 0 && n->i[2] >= 1 && n->i[3] >= 1;
+}
+
+static void emit_max_pool(emitter *e, const ir_node *n)
+{
+    const ir_node *x = ir_get(e->g, n->in[0]);
+    window_loops_open(e, x, e_dim(e, n, 2), e_dim(e, n, 3));
+    emit_window_max(e, x, n, e_ref(e, n->in[0]));
+    wr_line(e->w, "%s[at] = %s;", e_store_ref(e, n),
+            e_epilogue_at(e, n, "m", e_fmt(e, "bc %% %d", n->dim[1]), "at"));
+    wr_line(e->w, "}");
+}
+
+/* max_pool2d_backward(x, dy): each dy goes to its window's maximum. When
+ * the windows do not overlap (stride = kernel, no padding), every element
+ * of dx belongs to at most one window: each window writes all of its
+ * elements (dy at the maximum, 0 elsewhere) instead of zeroing dx first and
+ * scattering, and when the windows also cover x exactly nothing else is
+ * left to zero. */
+static void emit_max_pool_grad(emitter *e, const ir_node *n)
+{
+    const ir_node *gy = ir_get(e->g, n->in[1]);
+    const char *dx = e_ref(e, n->id);
+    geom q = window_geom(n);
+    long OH = e_dim(e, gy, 2), OW = e_dim(e, gy, 3);
+    int disjoint = q.sh == q.kh && q.sw == q.kw && !q.ph && !q.pw;
+    int covered = disjoint && OH * q.kh == e_dim(e, n, 2) && OW * q.kw == e_dim(e, n, 3);
+    if (!covered) wr_line(e->w, "for (long k = 0; k < %ld; k++) %s[k] = 0;", e_numel(e, n), dx);
+    window_loops_open(e, n, OH, OW);
+    emit_window_max(e, n, n, e_ref(e, n->in[0]));
+    wr_line(e->w, "(void)m;");
+    if (!disjoint) {
+        wr_line(e->w, "%s[arg] += %s[at];", dx, e_ref(e, n->in[1]));
+    } else {
+        wr_line(e->w, "const real g = %s[at];", e_ref(e, n->in[1]));
+        window_inner_open(e, n, n);
+        wr_line(e->w, "%s[xi] = xi == arg ? g : 0;", dx);
+        wr_line(e->w, "}");
+        wr_line(e->w, "}");
+    }
+    wr_line(e->w, "}");
+}
+
+static void emit_avg_pool(emitter *e, const ir_node *n)
+{
+    const ir_node *x = ir_get(e->g, n->in[0]);
+    geom q = window_geom(n);
+    window_loops_open(e, x, e_dim(e, n, 2), e_dim(e, n, 3));
+    wr_line(e->w, "real s = 0;");
+    window_inner_open(e, x, n);
+    wr_line(e->w, "s += %s[xi];", e_ref(e, n->in[0]));
+    wr_line(e->w, "}");
+    wr_line(e->w, "}");
+    if (e_has_epilogue(e, n)) {
+        wr_line(e->w, "const real v = s / %d;", q.kh * q.kw);
+        wr_line(e->w, "%s[at] = %s;", e_store_ref(e, n),
+                e_epilogue_at(e, n, "v", e_fmt(e, "bc %% %d", n->dim[1]), "at"));
+    } else {
+        wr_line(e->w, "%s[at] = s / %d;", e_ref(e, n->id), q.kh * q.kw);
+    }
+    wr_line(e->w, "}");
+}
+
+static void emit_avg_pool_grad(emitter *e, const ir_node *n)
+{
+    const ir_node *gy = ir_get(e->g, n->in[0]);
+    geom q = window_geom(n);
+    const char *dx = e_ref(e, n->id);
+    wr_line(e->w, "for (long k = 0; k < %ld; k++) %s[k] = 0;", e_numel(e, n), dx);
+    window_loops_open(e, n, e_dim(e, gy, 2), e_dim(e, gy, 3));
+    wr_line(e->w, "const real share = %s[at] / %d;", e_ref(e, n->in[0]), q.kh * q.kw);
+    window_inner_open(e, n, n);
+    wr_line(e->w, "%s[xi] += share;", dx);
+    wr_line(e->w, "}");
+    wr_line(e->w, "}");
+    wr_line(e->w, "}");
+}
+
+static void vjp_max_pool(ad_ctx *c, const ir_node *n, int gout)
+{
+    int x = n->in[0];
+    if (x >= c->nforward || !c->needs[x]) return;
+    int in[2] = {x, gout};
+    ad_accum(c, x, window_node(c->g, OP_MAX_POOL2D_GRAD, n, 2, in, ir_get(c->g, x)));
+}
+
+static void vjp_avg_pool(ad_ctx *c, const ir_node *n, int gout)
+{
+    int x = n->in[0];
+    if (x >= c->nforward || !c->needs[x]) return;
+    ad_accum(c, x, window_node(c->g, OP_AVG_POOL2D_GRAD, n, 1, &gout, ir_get(c->g, x)));
+}
+
+/* the backward of a pool: the shape (x's) is given; dy must be the pool's */
+static int shape_pool_grad(ir_graph *g, ir_node *n, char *err, size_t errsize)
+{
+    const ir_node *gy = ir_get(g, n->in[n->nin - 1]);
+    int oh, ow;
+    if (window_check_nchw(g, n, ir_op_name(n->op), err, errsize) ||
+        window_out(n, n, &oh, &ow, err, errsize))
+        return -1;
+    if (gy->rank != 4 || gy->dim[1] != n->dim[1] || gy->dim[2] != oh || gy->dim[3] != ow) {
+        char s[64];
+        snprintf(err, errsize, "%s: gradient %s is not the pool's output", ir_op_name(n->op),
+                 ir_shape_str(gy, s, sizeof s));
+        return -1;
+    }
+    return 0;
+}
+
+static double flops_window(ir_graph *g, const ir_node *n, int b)
+{
+    (void)g;
+    return (double)ir_numel(n, b) * n->i[0] * n->i[1];
+}
+
+static double flops_window_grad(ir_graph *g, const ir_node *n, int b)
+{
+    const ir_node *gy = ir_get(g, n->in[n->nin - 1]);
+    return (double)ir_numel(gy, b) * n->i[0] * n->i[1];
+}
+
+const op_def op_MAX_POOL2D = {
+    .math = "y = max of x over each window (padding ignored)",
+    .shape = shape_pool,
+    .emit = emit_max_pool,
+    .vjp = vjp_max_pool,
+    .flops = flops_window,
+    .flags = OPF_EPILOGUE,
+    .in_place = pool_in_place,
+};
+const op_def op_MAX_POOL2D_GRAD = {
+    .math = "dx[argmax of each window of x] += dy (argmax recomputed: the first maximum)",
+    .shape = shape_pool_grad,
+    .emit = emit_max_pool_grad,
+    .flops = flops_window_grad,
+};
+const op_def op_AVG_POOL2D = {
+    .math = "y = sum of x over each window / (kh·kw) (count_include_pad)",
+    .shape = shape_pool,
+    .emit = emit_avg_pool,
+    .vjp = vjp_avg_pool,
+    .flops = flops_window,
+    .flags = OPF_EPILOGUE,
+    .in_place = pool_in_place,
+};
+const op_def op_AVG_POOL2D_GRAD = {
+    .math = "dx[window] += dy / (kh·kw)",
+    .shape = shape_pool_grad,
+    .emit = emit_avg_pool_grad,
+    .flops = flops_window_grad,
+};

@@ -1,0 +1,27 @@
+/* ops/window.h — what the windowed ops (convolution and pooling) share:
+ * the window's geometry, the checks of their NCHW shapes, and making a node
+ * with another node's window. Private to gen/ops/ (conv.c defines them). */
+#ifndef OPS_WINDOW_H
+#define OPS_WINDOW_H
+
+#include <stddef.h>
+
+#include "../ops.h"
+
+/* A window of kh x kw swept with strides sh, sw over an input padded by
+ * ph, pw, its taps dilated by dh, dw: attributes i = {kh, kw, sh, sw}, f =
+ * {ph, pw, dh, dw} of every windowed node */
+typedef struct geom {
+    int kh, kw, sh, sw, ph, pw, dh, dw;
+} geom;
+
+geom window_geom(const ir_node *n);
+/* 0 when x is images [B x C x H x W]; else -1 and a message naming what */
+int window_check_nchw(ir_graph *g, const ir_node *x, const char *what, char *err, size_t errsize);
+/* the output size of window op n on x; -1 and a message when none fits */
+int window_out(const ir_node *n, const ir_node *x, int *oh, int *ow, char *err, size_t errsize);
+/* a node of op with n's window attributes, inputs in and the shape of like */
+int window_node(ir_graph *g, ir_op op, const ir_node *n, int nin, const int *in,
+                const ir_node *like);
+
+#endif
