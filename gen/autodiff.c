@@ -54,6 +54,7 @@ void ad_backward(ir_graph *g)
             b->phase = PH_BACKWARD;
             b->file = n->file;
             b->line = n->line;
+            b->via = n->via;
             if (!b->name && b->kind != K_CONST)
                 b->name = ir_c_name(g, arena_printf(g->A, "%s_%s", n->name, ir_op_name(b->op)));
         }

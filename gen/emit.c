@@ -55,6 +55,15 @@ static int is_const_root(ir_graph *g, const plan_variant *v, int id)
     return k == K_PARAM || k == K_INPUT || k == K_LABEL;
 }
 
+/* Where node n comes from: "spec.lua:12", and the prelude function and
+ * line when a composite op made it ("spec.lua:12, via mish at
+ * gen/prelude.lua:7") */
+static const char *spec_at(emitter *e, const ir_node *n)
+{
+    const char *at = e_fmt(e, "%s:%d", n->file ? n->file : "?", n->line);
+    return n->via ? e_fmt(e, "%s, via %s", at, n->via) : at;
+}
+
 /* Names the nodes fused into n's loop, for its comment. */
 static void describe_fused(emitter *e, const ir_node *n, writer *w)
 {
@@ -71,8 +80,8 @@ static void describe_fused(emitter *e, const ir_node *n, writer *w)
             if (len >= (int)sizeof line) break;
         }
         if (len < (int)sizeof line)
-            snprintf(line + len, sizeof line - (size_t)len, "): %s -- %s:%d", op_get(x->op)->math,
-                     x->file, x->line);
+            snprintf(line + len, sizeof line - (size_t)len, "): %s -- %s", op_get(x->op)->math,
+                     spec_at(e, x));
         wr_line(w, "%s", line);
     }
 }
@@ -105,7 +114,7 @@ static void describe_epilogue(emitter *e, const ir_node *n, writer *w)
     }
     if (a == bn) return;
     const ir_node *x = ir_get(e->g, a);
-    wr_line(w, " *   + %s fused into %s (%s:%d)%s:", ir_op_name(x->op), op, x->file, x->line,
+    wr_line(w, " *   + %s fused into %s (%s)%s:", ir_op_name(x->op), op, spec_at(e, x),
             e->pv->epi_keep[n->id] ? ", its own value kept" : "");
     int ids[64];
     int cnt = plan_chain(e->g, e->pv, a, ids, 0, 64);
@@ -141,7 +150,7 @@ static void emit_block_comment(emitter *e, const ir_node *n)
     const char *shape = shape_text(e, n);
     const char *math = op_get(n->op)->math;
     const char *head = e_fmt(e, "%s = %s(%s)  %s", n->name, ir_op_name(n->op), args, shape);
-    const char *from = e_fmt(e, "-- %s:%d", n->file ? n->file : "?", n->line);
+    const char *from = e_fmt(e, "-- %s", spec_at(e, n));
     /* within clang-format's 100 columns at the op's indent of 4 (it leaves
      * comments as written): the spec line on a line of its own when it does
      * not fit after the head, a long head broken after a comma */

@@ -50,6 +50,7 @@ int ir_make(ir_graph *g, ir_op op, const ir_args *a, char *err, size_t errsize)
         const ir_node *x = ir_get(g, a->in[0]);
         n->file = x->file;
         n->line = x->line;
+        n->via = x->via;
     }
     if (table[op]->shape && table[op]->shape(g, n, err, errsize) < 0) {
         g->n--; /* drop the rejected node */
