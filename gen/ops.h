@@ -46,6 +46,30 @@ enum {
     OPF_ADD = 1 << 9,
 };
 
+/* A numeric option of an op's spec function, as torch names it, and its
+ * default */
+typedef struct op_option {
+    const char *name;
+    double dflt;
+} op_option;
+
+/* How a spec calls the op (op_def.dsl): name(x, options...) with the
+ * options in f[0], f[1], given positionally or by name, finite; a layer
+ * maker for sequential (Name(options...) -> a function of x). The spec
+ * layer registers these from the rows (gen/spec/); ops whose calls need
+ * more (linear, conv2d, the losses) have spec functions of their own. */
+typedef struct op_dsl {
+    const char *name;  /* the spec function, or NULL: none */
+    const char *layer; /* its layer maker for sequential, or NULL */
+    /* a plain number in gives a number out (exp(1) stays a number); NULL:
+     * tensors only */
+    double (*number)(double x);
+    op_option opt[2]; /* name NULL: no option */
+    /* a check of the options together: -1 and what is wrong (after "name: ")
+     * in msg */
+    int (*check)(const double *f, char *msg, size_t size);
+} op_dsl;
+
 typedef struct op_def {
     /* the math, as the block comment prints it (A, B = inputs, P = f[0]) */
     const char *math;
@@ -76,6 +100,7 @@ typedef struct op_def {
     /* the math line of the block comment when it names the node's operands
      * (a product's); NULL: math */
     const char *(*describe)(struct emitter *e, const ir_node *n);
+    op_dsl dsl; /* the spec's function for it, if it is called by name */
 } op_def;
 
 const op_def *op_get(ir_op op);

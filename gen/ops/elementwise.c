@@ -1,6 +1,7 @@
 /* ops/elementwise.c — arithmetic with broadcasting, unary math, activations
  * and their backward helpers: every op that maps elements to elements. */
 #include <math.h>
+#include <stdio.h>
 
 #include "../autodiff.h"
 #include "../cgen.h"
@@ -167,6 +168,7 @@ const op_def op_EXP = {
     .shape = shape_same,
     .vjp = vjp_exp,
     .flops = flops_elem,
+    .dsl = {.name = "exp", .number = exp},
 };
 const op_def op_LOG = {
     .math = "y = ln x",
@@ -174,6 +176,7 @@ const op_def op_LOG = {
     .shape = shape_same,
     .vjp = vjp_log,
     .flops = flops_elem,
+    .dsl = {.name = "log", .number = log},
 };
 const op_def op_SQRT = {
     .math = "y = sqrt(x)",
@@ -181,6 +184,7 @@ const op_def op_SQRT = {
     .shape = shape_same,
     .vjp = vjp_sqrt,
     .flops = flops_elem,
+    .dsl = {.name = "sqrt", .number = sqrt},
 };
 const op_def op_ABS = {
     .math = "y = |x|",
@@ -188,6 +192,7 @@ const op_def op_ABS = {
     .shape = shape_same,
     .vjp = vjp_abs,
     .flops = flops_elem,
+    .dsl = {.name = "abs", .number = fabs},
 };
 const op_def op_SIGN = {
     .math = "y = sign(x)",
@@ -198,6 +203,25 @@ const op_def op_SIGN = {
 };
 
 /* ---- activations: forward, and backward helpers that take the saved value ---- */
+
+static double sigmoid_number(double x)
+{
+    return 1 / (1 + exp(-x));
+}
+
+static int softplus_check(const double *f, char *msg, size_t size)
+{
+    if (f[0] != 0) return 0;
+    snprintf(msg, size, "beta must not be 0");
+    return -1;
+}
+
+static int hardtanh_check(const double *f, char *msg, size_t size)
+{
+    if (f[0] < f[1]) return 0;
+    snprintf(msg, size, "min_val = %g must be below max_val = %g", f[0], f[1]);
+    return -1;
+}
 
 static void vjp_relu(ad_ctx *c, const ir_node *n, int g)
 {
@@ -234,6 +258,7 @@ const op_def op_RELU = {
     .shape = shape_same,
     .vjp = vjp_relu,
     .flops = flops_elem,
+    .dsl = {.name = "relu", .layer = "ReLU"},
 };
 const op_def op_LEAKY_RELU = {
     .math = "y = x > 0 ? x : slope * x",
@@ -241,6 +266,7 @@ const op_def op_LEAKY_RELU = {
     .shape = shape_same,
     .vjp = vjp_leaky_relu,
     .flops = flops_elem,
+    .dsl = {.name = "leaky_relu", .opt = {{"negative_slope", 0.01}}},
 };
 const op_def op_SIGMOID = {
     .math = "y = 1 / (1 + e^-x)",
@@ -248,6 +274,7 @@ const op_def op_SIGMOID = {
     .shape = shape_same,
     .vjp = vjp_sigmoid,
     .flops = flops_elem4,
+    .dsl = {.name = "sigmoid", .layer = "Sigmoid", .number = sigmoid_number},
 };
 const op_def op_TANH = {
     .math = "y = tanh(x)",
@@ -255,6 +282,7 @@ const op_def op_TANH = {
     .shape = shape_same,
     .vjp = vjp_tanh,
     .flops = flops_elem4,
+    .dsl = {.name = "tanh", .layer = "Tanh", .number = tanh},
 };
 /* beta = P, threshold = Q (torch's 1 and 20): beyond the threshold softplus
  * is x to float precision, and its derivative exactly 1 */
@@ -265,6 +293,10 @@ const op_def op_SOFTPLUS = {
     .vjp = vjp_of_input,
     .flops = flops_elem4,
     .grad_op = OP_SOFTPLUS_GRAD,
+    .dsl = {.name = "softplus",
+            .layer = "Softplus",
+            .opt = {{"beta", 1}, {"threshold", 20}},
+            .check = softplus_check},
 };
 
 const op_def op_RELU_GRAD = {
@@ -304,6 +336,7 @@ const op_def op_ELU = {
     .vjp = vjp_of_input,
     .flops = flops_elem4,
     .grad_op = OP_ELU_GRAD,
+    .dsl = {.name = "elu", .layer = "ELU", .opt = {{"alpha", 1}}},
 };
 const op_def op_ELU_GRAD = {
     .math = "dx = x <= 0 ? dy alpha e^x : dy",
@@ -362,6 +395,10 @@ const op_def op_HARDTANH = {
     .vjp = vjp_of_input,
     .flops = flops_elem,
     .grad_op = OP_HARDTANH_GRAD,
+    .dsl = {.name = "hardtanh",
+            .layer = "Hardtanh",
+            .opt = {{"min_val", -1}, {"max_val", 1}},
+            .check = hardtanh_check},
 };
 const op_def op_HARDTANH_GRAD = {
     .math = "dx = min_val < x < max_val ? dy : 0",
