@@ -210,6 +210,58 @@ static int plot(const cli *c)
     return 0;
 }
 
+/* clang-format, when installed, lays the files out like the rest of the
+ * project; the writer's output is already indented and valid without it */
+static void format_folder(const char *out_dir)
+{
+    char *fmt[] = {"sh", "-c",
+                   "command -v clang-format >/dev/null 2>&1 || exit 0; "
+                   "clang-format -i --style=file model.c model.h main.c predict.c",
+                   NULL};
+    if (run_command(fmt, out_dir))
+        fprintf(stderr, "trainc: warning: clang-format failed on %s (the code is unchanged)\n",
+                out_dir);
+}
+
+/* what was written and the sizes of its buffers */
+static void summary(const cli *c, const ir_graph *g, const plan *p, const char *out_dir,
+                    double elem)
+{
+    char a[32], b2[32], d[32];
+    printf("trainc: %s -> %s/ (%s)\n", c->spec, out_dir, c->dbl ? "double" : "float");
+    printf("  parameters %ld (%s), gradients %s, optimizer state %s\n", g->n_params,
+           probe_bytes(elem * (double)g->n_params, a, sizeof a),
+           probe_bytes(elem * (double)g->n_params, b2, sizeof b2),
+           probe_bytes(elem * (double)g->opt.n_state, d, sizeof d));
+    printf("  activations %s (planned arena), %.3g FLOPs per step of %d rows\n",
+           probe_bytes(elem * (double)p->arena_size, a, sizeof a), p->train_flops, g->train.batch);
+}
+
+/* build: ninja in the folder; run: then the trainer. Returns the exit status. */
+static int build_and_run(const cli *c, arena *A, char *out_dir, const char *model)
+{
+    char *ninja[] = {"ninja", "-C", out_dir, c->quiet ? "--quiet" : NULL, NULL};
+    int st = run_command(ninja, NULL);
+    if (st) {
+        fprintf(stderr, "trainc: building %s failed (ninja exit status %d)\n", out_dir, st);
+        return 1;
+    }
+    if (!strcmp(c->command, "build")) {
+        if (!c->quiet) printf("trainc: built %s/%s\n", out_dir, model);
+        return 0;
+    }
+    /* run: the trainer starts in its folder, so its weights file lands there */
+    char **targv = calloc((size_t)c->targc + 3, sizeof *targv);
+    int k = 0;
+    targv[k++] = arena_printf(A, "./%s", model);
+    if (c->targc == 0 || c->targv[0][0] == '-') targv[k++] = "train";
+    for (int i = 0; i < c->targc; i++) targv[k++] = c->targv[i];
+    targv[k] = NULL;
+    st = run_command(targv, out_dir);
+    free(targv);
+    return st ? 1 : 0;
+}
+
 int main(int argc, char **argv)
 {
     cli c;
@@ -276,52 +328,11 @@ int main(int argc, char **argv)
         rc = 1;
         goto fail;
     }
-    /* clang-format, when installed, lays the files out like the rest of the
-     * project; the writer's output is already indented and valid without it */
-    char *fmt[] = {"sh", "-c",
-                   "command -v clang-format >/dev/null 2>&1 || exit 0; "
-                   "clang-format -i --style=file model.c model.h main.c predict.c",
-                   NULL};
-    if (run_command(fmt, out_dir))
-        fprintf(stderr, "trainc: warning: clang-format failed on %s (the code is unchanged)\n",
-                out_dir);
-    if (!c.quiet) {
-        char a[32], b2[32], d[32];
-        printf("trainc: %s -> %s/ (%s)\n", c.spec, out_dir, c.dbl ? "double" : "float");
-        printf("  parameters %ld (%s), gradients %s, optimizer state %s\n", g.n_params,
-               probe_bytes(elem * (double)g.n_params, a, sizeof a),
-               probe_bytes(elem * (double)g.n_params, b2, sizeof b2),
-               probe_bytes(elem * (double)g.opt.n_state, d, sizeof d));
-        printf("  activations %s (planned arena), %.3g FLOPs per step of %d rows\n",
-               probe_bytes(elem * (double)p.arena_size, a, sizeof a), p.train_flops, g.train.batch);
-    }
-    if (!strcmp(c.command, "gen")) {
-        arena_free(&A);
-        return 0;
-    }
-    char *ninja[] = {"ninja", "-C", out_dir, c.quiet ? "--quiet" : NULL, NULL};
-    int st = run_command(ninja, NULL);
-    if (st) {
-        fprintf(stderr, "trainc: building %s failed (ninja exit status %d)\n", out_dir, st);
-        arena_free(&A);
-        return 1;
-    }
-    if (!strcmp(c.command, "build")) {
-        if (!c.quiet) printf("trainc: built %s/%s\n", out_dir, g.model_name);
-        arena_free(&A);
-        return 0;
-    }
-    /* run: the trainer starts in its folder, so its weights file lands there */
-    char **targv = calloc((size_t)c.targc + 3, sizeof *targv);
-    int k = 0;
-    targv[k++] = arena_printf(&A, "./%s", g.model_name);
-    if (c.targc == 0 || c.targv[0][0] == '-') targv[k++] = "train";
-    for (int i = 0; i < c.targc; i++) targv[k++] = c.targv[i];
-    targv[k] = NULL;
-    st = run_command(targv, out_dir);
-    free(targv);
+    format_folder(out_dir);
+    if (!c.quiet) summary(&c, &g, &p, out_dir, elem);
+    rc = strcmp(c.command, "gen") ? build_and_run(&c, &A, out_dir, g.model_name) : 0;
     arena_free(&A);
-    return st ? 1 : 0;
+    return rc;
 
 fail:
     fprintf(stderr, "trainc: %s\n", err);

@@ -1,7 +1,5 @@
-/* probe.h — the checks between the spec and the plan that need the data
- * or the whole model: the data probe (rows and features read from the
- * data, the batch fixed by them, stratify and augment checked against
- * them) and the memory budget of the buffers. */
+/* probe.h — what the spec alone cannot settle, checked before anything is
+ * planned: the sizes the data fixes (rows, features, batch) and the memory budget. */
 #ifndef PROBE_H
 #define PROBE_H
 

@@ -41,6 +41,22 @@ int spec_error(lua_State *L, const char *fmt, ...)
     return lua_error(L);
 }
 
+/* An error at the spec's line LINE (0: none) rather than the line running
+ * now: for the settings read once the spec has run. */
+void spec_setting_error(lua_State *L, int line, const char *fmt, ...)
+{
+    char msg[512];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    if (line > 0)
+        lua_pushfstring(L, "%s:%d: %s", spec_state_of(L)->path, line, msg);
+    else
+        lua_pushfstring(L, "%s: %s", spec_state_of(L)->path, msg);
+    lua_error(L);
+}
+
 /* ---- reading options from tables ---- */
 
 double spec_opt_number(lua_State *L, int t, const char *key, double dflt)
@@ -212,18 +228,4 @@ int spec_dims_of(lua_State *L, int t, const char *fname, int *dim, int max)
         dim[i] = (int)v;
     }
     return n;
-}
-
-void spec_setting_error(lua_State *L, int line, const char *fmt, ...)
-{
-    char msg[512];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(msg, sizeof msg, fmt, ap);
-    va_end(ap);
-    if (line > 0)
-        lua_pushfstring(L, "%s:%d: %s", spec_state_of(L)->path, line, msg);
-    else
-        lua_pushfstring(L, "%s: %s", spec_state_of(L)->path, msg);
-    lua_error(L);
 }
