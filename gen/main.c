@@ -1,9 +1,8 @@
-/* main.c — the trainc command: runs the stages in order (spec, data sizes,
- * autodiff, plan, emit), then optionally ninja and the trainer.
+/* main.c — the trainc command: runs the stages in order (spec, data probe
+ * and memory budget, autodiff, plan, emit), then optionally ninja and the trainer.
  * Exit status: 0 ok, 1 failure at run (data, build, training), 2 bad usage
  * or bad spec. */
 #include <errno.h>
-#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -19,6 +18,7 @@
 #include "ops.h"
 #include "optim.h"
 #include "plan.h"
+#include "probe.h"
 #include "spec.h"
 
 #ifndef TRAINC_VERSION
@@ -164,144 +164,6 @@ static int hash_file(const char *path, const cli *c, char out[17])
     return 0;
 }
 
-static rt_source train_source(const ir_data *d, uint32_t seed)
-{
-    rt_source s = {.kind = d->kind, .label_col = d->label_col, .header = d->header};
-    s.images = d->train_images;
-    s.labels = d->train_labels;
-    s.path = d->train_path;
-    s.label = d->label;
-    s.n = d->n;
-    s.d = d->d;
-    s.noise = d->noise;
-    s.seed = seed;
-    s.wseed = seed;
-    return s;
-}
-
-/* The probe checks labels too where it reads them (CSV). */
-static rt_source probe_source(const ir_graph *g)
-{
-    rt_source s = train_source(&g->data, g->data.has_seed ? g->data.seed : g->train.seed);
-    s.classes = g->labels >= 0 ? g->classes : 0;
-    s.ylen = g->labels >= 0 ? g->label_len : 0;
-    return s;
-}
-
-/* Fixes the sizes that come from the data: rows, features, batch. */
-static int size_from_data(ir_graph *g, char *err, size_t errsize)
-{
-    if (!g->has_data && g->input < 0 && g->labels < 0) {
-        /* a bare objective of parameters (a test function, a textbook
-         * problem): each epoch is one step on no data */
-        g->n_train = 1;
-        g->train.batch = 1;
-        g->features = 0;
-        g->label_len = 0;
-        return 0;
-    }
-    if (!g->has_data) {
-        snprintf(err, errsize,
-                 "%s: the spec has an input but no data (e.g. data = idx { ... } or csv { ... })",
-                 g->spec_path);
-        return 2;
-    }
-    if (g->input < 0) {
-        snprintf(err, errsize, "%s:%d: the spec reads data but has no input { ... }", g->spec_path,
-                 g->data.line);
-        return 2;
-    }
-    if (g->labels >= 0 && g->data.kind == RT_SRC_NPY && !g->data.train_labels) {
-        snprintf(err, errsize,
-                 "%s:%d: npy: the spec has labels { ... }, so train needs y = \"...\"",
-                 g->spec_path, g->data.line);
-        return 2;
-    }
-    rt_source src = probe_source(g);
-    rt_error e;
-    int32_t n, d;
-    if (rt_data_probe(&src, &n, &d, &e)) {
-        snprintf(err, errsize, "%s:%d: data: %s", g->spec_path, g->data.line, e.msg);
-        return 1;
-    }
-    long want = ir_numel(ir_get(g, g->input), 1);
-    if (d != want) {
-        /* IDX and NPY name their features file in images */
-        const char *file = src.kind == RT_SRC_CSV ? src.path
-                           : src.images           ? src.images
-                                                  : "synthetic data";
-        snprintf(err, errsize, "%s:%d: %s: %d features per row, but input expects %ld",
-                 g->spec_path, g->data.line, file, d, want);
-        return 1;
-    }
-    /* IDX labels may hold label_len values per row (soft labels [n x C] for
-     * kl_div); the trainer checks the file's row size when it loads it */
-    g->features = d;
-    g->n_valid = (int32_t)(g->data.valid * n + 0.5);
-    g->n_train = n - g->n_valid;
-    if (g->n_train < 1) {
-        snprintf(err, errsize, "%s:%d: no training rows left after holding out %d for validation",
-                 g->spec_path, g->data.line, g->n_valid);
-        return 2;
-    }
-    if (g->train.batch == 0 || g->train.batch > g->n_train) g->train.batch = g->n_train;
-    if (g->labels < 0) g->label_len = 0;
-    return 0;
-}
-
-/* What stratified batches and augmentation need from the model and data:
- * class labels, and the image shape (the input's { C, H, W }, or the square
- * grey images of IDX files). */
-static int train_checks(ir_graph *g, char *err, size_t errsize)
-{
-    ir_train *t = &g->train;
-    if (t->stratify) {
-        int two_class = (g->task == TASK_BINARY || g->task == TASK_LOGIT || g->task == TASK_SIGN) &&
-                        g->label_len == 1;
-        if (!g->has_data || (g->task != TASK_CLASSIFY && !two_class)) {
-            snprintf(err, errsize,
-                     "%s:%d: train: stratify needs class labels (labels { classes = K } with "
-                     "cross_entropy, or one 0/1 label with bce)",
-                     g->spec_path, t->line);
-            return 2;
-        }
-    }
-    if (!t->aug_crop && !t->aug_flip) return 0;
-    const ir_node *x = g->input >= 0 ? ir_get(g, g->input) : NULL;
-    char shape[64] = "none";
-    if (x) ir_shape_str(x, shape, sizeof shape);
-    if (x && x->rank == 4) { /* [B x C x H x W] */
-        t->img_c = x->dim[1], t->img_h = x->dim[2], t->img_w = x->dim[3];
-    } else if (x && x->rank == 3) { /* [B x H x W]: grey */
-        t->img_c = 1, t->img_h = x->dim[1], t->img_w = x->dim[2];
-    } else if (x && g->data.kind == RT_SRC_IDX) {
-        int side = (int)(sqrt((double)g->features) + 0.5);
-        if (side * side == g->features) t->img_c = 1, t->img_h = t->img_w = side;
-    }
-    if (!t->img_h) {
-        snprintf(err, errsize,
-                 "%s:%d: train: augment needs the image shape; give the input as input { C, H, W } "
-                 "(or use square IDX images), not %s",
-                 g->spec_path, t->line, shape);
-        return 2;
-    }
-    if (t->aug_crop >= t->img_h || t->aug_crop >= t->img_w) {
-        snprintf(err, errsize, "%s:%d: augment: crop = %d is not smaller than the %d x %d images",
-                 g->spec_path, t->line, t->aug_crop, t->img_h, t->img_w);
-        return 2;
-    }
-    return 0;
-}
-
-static const char *human(double bytes, char *buf, size_t size)
-{
-    const char *unit[] = {"B", "KiB", "MiB", "GiB", "TiB"};
-    int u = 0;
-    while (bytes >= 1024 && u < 4) bytes /= 1024, u++;
-    snprintf(buf, size, u ? "%.1f %s" : "%.0f %s", bytes, unit[u]);
-    return buf;
-}
-
 static int run_command(char *const argv[], const char *dir)
 {
     fflush(stdout);
@@ -348,6 +210,58 @@ static int plot(const cli *c)
     return 0;
 }
 
+/* clang-format, when installed, lays the files out like the rest of the
+ * project; the writer's output is already indented and valid without it */
+static void format_folder(const char *out_dir)
+{
+    char *fmt[] = {"sh", "-c",
+                   "command -v clang-format >/dev/null 2>&1 || exit 0; "
+                   "clang-format -i --style=file model.c model.h main.c predict.c",
+                   NULL};
+    if (run_command(fmt, out_dir))
+        fprintf(stderr, "trainc: warning: clang-format failed on %s (the code is unchanged)\n",
+                out_dir);
+}
+
+/* what was written and the sizes of its buffers */
+static void summary(const cli *c, const ir_graph *g, const plan *p, const char *out_dir,
+                    double elem)
+{
+    char a[32], b2[32], d[32];
+    printf("trainc: %s -> %s/ (%s)\n", c->spec, out_dir, c->dbl ? "double" : "float");
+    printf("  parameters %ld (%s), gradients %s, optimizer state %s\n", g->n_params,
+           probe_bytes(elem * (double)g->n_params, a, sizeof a),
+           probe_bytes(elem * (double)g->n_params, b2, sizeof b2),
+           probe_bytes(elem * (double)g->opt.n_state, d, sizeof d));
+    printf("  activations %s (planned arena), %.3g FLOPs per step of %d rows\n",
+           probe_bytes(elem * (double)p->arena_size, a, sizeof a), p->train_flops, g->train.batch);
+}
+
+/* build: ninja in the folder; run: then the trainer. Returns the exit status. */
+static int build_and_run(const cli *c, arena *A, char *out_dir, const char *model)
+{
+    char *ninja[] = {"ninja", "-C", out_dir, c->quiet ? "--quiet" : NULL, NULL};
+    int st = run_command(ninja, NULL);
+    if (st) {
+        fprintf(stderr, "trainc: building %s failed (ninja exit status %d)\n", out_dir, st);
+        return 1;
+    }
+    if (!strcmp(c->command, "build")) {
+        if (!c->quiet) printf("trainc: built %s/%s\n", out_dir, model);
+        return 0;
+    }
+    /* run: the trainer starts in its folder, so its weights file lands there */
+    char **targv = calloc((size_t)c->targc + 3, sizeof *targv);
+    int k = 0;
+    targv[k++] = arena_printf(A, "./%s", model);
+    if (c->targc == 0 || c->targv[0][0] == '-') targv[k++] = "train";
+    for (int i = 0; i < c->targc; i++) targv[k++] = c->targv[i];
+    targv[k] = NULL;
+    st = run_command(targv, out_dir);
+    free(targv);
+    return st ? 1 : 0;
+}
+
 int main(int argc, char **argv)
 {
     cli c;
@@ -375,8 +289,7 @@ int main(int argc, char **argv)
                  c.spec, g.model_name);
         goto fail;
     }
-    if ((rc = size_from_data(&g, err, sizeof err))) goto fail;
-    if ((rc = train_checks(&g, err, sizeof err))) goto fail;
+    if ((rc = probe_data(&g, err, sizeof err))) goto fail;
     if (norm_check_batch(&g, g.train.batch, g.train.drop_last ? 0 : g.n_train % g.train.batch, err,
                          sizeof err)) {
         rc = 2;
@@ -389,19 +302,7 @@ int main(int argc, char **argv)
 
     /* the memory budget, before anything is planned or written */
     double elem = c.dbl ? 8 : 4;
-    double act = 0;
-    for (int i = 0; i < g.n; i++)
-        if (ir_get(&g, i)->kind == K_ACT) act += (double)ir_numel(ir_get(&g, i), g.train.batch);
-    double need = elem * (2.0 * (double)g.n_params + (double)g.opt.n_state + act);
-    if (need > c.max_mib * 1048576.0) {
-        char h1[32], h2[32];
-        snprintf(
-            err, sizeof err,
-            "%s: the model needs about %s of buffers, more than the budget of %s (--max-memory)",
-            c.spec, human(need, h1, sizeof h1), human(c.max_mib * 1048576.0, h2, sizeof h2));
-        rc = 2;
-        goto fail;
-    }
+    if ((rc = probe_memory(&g, elem, c.max_mib, err, sizeof err))) goto fail;
 
     ad_backward(&g);
     plan p;
@@ -427,52 +328,11 @@ int main(int argc, char **argv)
         rc = 1;
         goto fail;
     }
-    /* clang-format, when installed, lays the files out like the rest of the
-     * project; the writer's output is already indented and valid without it */
-    char *fmt[] = {"sh", "-c",
-                   "command -v clang-format >/dev/null 2>&1 || exit 0; "
-                   "clang-format -i --style=file model.c model.h main.c predict.c",
-                   NULL};
-    if (run_command(fmt, out_dir))
-        fprintf(stderr, "trainc: warning: clang-format failed on %s (the code is unchanged)\n",
-                out_dir);
-    if (!c.quiet) {
-        char a[32], b2[32], d[32];
-        printf("trainc: %s -> %s/ (%s)\n", c.spec, out_dir, c.dbl ? "double" : "float");
-        printf("  parameters %ld (%s), gradients %s, optimizer state %s\n", g.n_params,
-               human(elem * (double)g.n_params, a, sizeof a),
-               human(elem * (double)g.n_params, b2, sizeof b2),
-               human(elem * (double)g.opt.n_state, d, sizeof d));
-        printf("  activations %s (planned arena), %.3g FLOPs per step of %d rows\n",
-               human(elem * (double)p.arena_size, a, sizeof a), p.train_flops, g.train.batch);
-    }
-    if (!strcmp(c.command, "gen")) {
-        arena_free(&A);
-        return 0;
-    }
-    char *ninja[] = {"ninja", "-C", out_dir, c.quiet ? "--quiet" : NULL, NULL};
-    int st = run_command(ninja, NULL);
-    if (st) {
-        fprintf(stderr, "trainc: building %s failed (ninja exit status %d)\n", out_dir, st);
-        arena_free(&A);
-        return 1;
-    }
-    if (!strcmp(c.command, "build")) {
-        if (!c.quiet) printf("trainc: built %s/%s\n", out_dir, g.model_name);
-        arena_free(&A);
-        return 0;
-    }
-    /* run: the trainer starts in its folder, so its weights file lands there */
-    char **targv = calloc((size_t)c.targc + 3, sizeof *targv);
-    int k = 0;
-    targv[k++] = arena_printf(&A, "./%s", g.model_name);
-    if (c.targc == 0 || c.targv[0][0] == '-') targv[k++] = "train";
-    for (int i = 0; i < c.targc; i++) targv[k++] = c.targv[i];
-    targv[k] = NULL;
-    st = run_command(targv, out_dir);
-    free(targv);
+    format_folder(out_dir);
+    if (!c.quiet) summary(&c, &g, &p, out_dir, elem);
+    rc = strcmp(c.command, "gen") ? build_and_run(&c, &A, out_dir, g.model_name) : 0;
     arena_free(&A);
-    return st ? 1 : 0;
+    return rc;
 
 fail:
     fprintf(stderr, "trainc: %s\n", err);

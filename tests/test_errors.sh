@@ -254,7 +254,7 @@ expect "spec: linreg { n = 1e40, d = 2.5 } is refused" 2 \
 model_with patience_frac 'train { early_stopping = { patience = 1e300 } }'
 expect "spec: early_stopping patience = 1e300 is refused" 2 \
     "patience_frac.lua:5:|patience = 1e+300; it must be a whole number from 1 to 2^30" gen patience_frac
-# ... and every other count a spec gives (one check, opt_whole in spec.c)
+# ... and every other count a spec gives (one check, spec_opt_whole in gen/spec/args.c)
 spec linreg_frac "$H1" 'data = linreg { d = 2.5 }' "$H3" "$H4" "$LOSS" "$OPT"
 expect "spec: linreg { d = 2.5 } is refused" 2 "linreg_frac.lua:2:|linreg: d = 2.5; it must be a whole" gen linreg_frac
 spec data_seed "$H1" 'data = spirals { seed = -1 }' "$H3" "$H4" "$LOSS" "$OPT"

@@ -18,9 +18,9 @@ for f in rt_util rt_rng rt_data rt_file rt_model rt_simd rt_batch rt_progress rt
     $cc $cflags -fsanitize=fuzzer-no-link -c "$root/runtime/$f.c" -o "$out/obj/$f.o"
     objs="$objs $out/obj/$f.o"
 done
-# trainc without its main(): every module, whatever ops there are
+# trainc without its main(): every module, whatever ops and spec families there are
 gen_objs=""
-for src in "$root"/gen/*.c "$root"/gen/ops/*.c; do
+for src in "$root"/gen/*.c "$root"/gen/ops/*.c "$root"/gen/spec/*.c; do
     [ "$src" = "$root/gen/main.c" ] && continue
     o=$out/obj/gen_$(echo "${src#"$root"/gen/}" | tr / _ | sed 's/\.c$//').o
     $cc $cflags -fsanitize=fuzzer-no-link -c "$src" -o "$o"

@@ -1,0 +1,170 @@
+/* probe.c — the data probe and the memory budget (see probe.h): what the
+ * spec alone cannot settle, checked before anything is planned or written. */
+#include "probe.h"
+
+#include <math.h>
+#include <stdio.h>
+
+#include "../runtime/rt.h"
+
+static rt_source train_source(const ir_data *d, uint32_t seed)
+{
+    rt_source s = {.kind = d->kind, .label_col = d->label_col, .header = d->header};
+    s.images = d->train_images;
+    s.labels = d->train_labels;
+    s.path = d->train_path;
+    s.label = d->label;
+    s.n = d->n;
+    s.d = d->d;
+    s.noise = d->noise;
+    s.seed = seed;
+    s.wseed = seed;
+    return s;
+}
+
+/* The probe checks labels too where it reads them (CSV). */
+static rt_source probe_source(const ir_graph *g)
+{
+    rt_source s = train_source(&g->data, g->data.has_seed ? g->data.seed : g->train.seed);
+    s.classes = g->labels >= 0 ? g->classes : 0;
+    s.ylen = g->labels >= 0 ? g->label_len : 0;
+    return s;
+}
+
+/* Fixes the sizes that come from the data: rows, features, batch. */
+static int size_from_data(ir_graph *g, char *err, size_t errsize)
+{
+    if (!g->has_data && g->input < 0 && g->labels < 0) {
+        /* a bare objective of parameters (a test function, a textbook
+         * problem): each epoch is one step on no data */
+        g->n_train = 1;
+        g->train.batch = 1;
+        g->features = 0;
+        g->label_len = 0;
+        return 0;
+    }
+    if (!g->has_data) {
+        snprintf(err, errsize,
+                 "%s: the spec has an input but no data (e.g. data = idx { ... } or csv { ... })",
+                 g->spec_path);
+        return 2;
+    }
+    if (g->input < 0) {
+        snprintf(err, errsize, "%s:%d: the spec reads data but has no input { ... }", g->spec_path,
+                 g->data.line);
+        return 2;
+    }
+    if (g->labels >= 0 && g->data.kind == RT_SRC_NPY && !g->data.train_labels) {
+        snprintf(err, errsize,
+                 "%s:%d: npy: the spec has labels { ... }, so train needs y = \"...\"",
+                 g->spec_path, g->data.line);
+        return 2;
+    }
+    rt_source src = probe_source(g);
+    rt_error e;
+    int32_t n, d;
+    if (rt_data_probe(&src, &n, &d, &e)) {
+        snprintf(err, errsize, "%s:%d: data: %s", g->spec_path, g->data.line, e.msg);
+        return 1;
+    }
+    long want = ir_numel(ir_get(g, g->input), 1);
+    if (d != want) {
+        /* IDX and NPY name their features file in images */
+        const char *file = src.kind == RT_SRC_CSV ? src.path
+                           : src.images           ? src.images
+                                                  : "synthetic data";
+        snprintf(err, errsize, "%s:%d: %s: %d features per row, but input expects %ld",
+                 g->spec_path, g->data.line, file, d, want);
+        return 1;
+    }
+    /* IDX labels may hold label_len values per row (soft labels [n x C] for
+     * kl_div); the trainer checks the file's row size when it loads it */
+    g->features = d;
+    g->n_valid = (int32_t)(g->data.valid * n + 0.5);
+    g->n_train = n - g->n_valid;
+    if (g->n_train < 1) {
+        snprintf(err, errsize, "%s:%d: no training rows left after holding out %d for validation",
+                 g->spec_path, g->data.line, g->n_valid);
+        return 2;
+    }
+    if (g->train.batch == 0 || g->train.batch > g->n_train) g->train.batch = g->n_train;
+    if (g->labels < 0) g->label_len = 0;
+    return 0;
+}
+
+/* What stratified batches and augmentation need from the model and data:
+ * class labels, and the image shape (the input's { C, H, W }, or the square
+ * grey images of IDX files). */
+static int train_checks(ir_graph *g, char *err, size_t errsize)
+{
+    ir_train *t = &g->train;
+    if (t->stratify) {
+        int two_class = (g->task == TASK_BINARY || g->task == TASK_LOGIT || g->task == TASK_SIGN) &&
+                        g->label_len == 1;
+        if (!g->has_data || (g->task != TASK_CLASSIFY && !two_class)) {
+            snprintf(err, errsize,
+                     "%s:%d: train: stratify needs class labels (labels { classes = K } with "
+                     "cross_entropy, or one 0/1 label with bce)",
+                     g->spec_path, t->line);
+            return 2;
+        }
+    }
+    if (!t->aug_crop && !t->aug_flip) return 0;
+    const ir_node *x = g->input >= 0 ? ir_get(g, g->input) : NULL;
+    char shape[64] = "none";
+    if (x) ir_shape_str(x, shape, sizeof shape);
+    if (x && x->rank == 4) { /* [B x C x H x W] */
+        t->img_c = x->dim[1], t->img_h = x->dim[2], t->img_w = x->dim[3];
+    } else if (x && x->rank == 3) { /* [B x H x W]: grey */
+        t->img_c = 1, t->img_h = x->dim[1], t->img_w = x->dim[2];
+    } else if (x && g->data.kind == RT_SRC_IDX) {
+        int side = (int)(sqrt((double)g->features) + 0.5);
+        if (side * side == g->features) t->img_c = 1, t->img_h = t->img_w = side;
+    }
+    if (!t->img_h) {
+        snprintf(err, errsize,
+                 "%s:%d: train: augment needs the image shape; give the input as input { C, H, W } "
+                 "(or use square IDX images), not %s",
+                 g->spec_path, t->line, shape);
+        return 2;
+    }
+    if (t->aug_crop >= t->img_h || t->aug_crop >= t->img_w) {
+        snprintf(err, errsize, "%s:%d: augment: crop = %d is not smaller than the %d x %d images",
+                 g->spec_path, t->line, t->aug_crop, t->img_h, t->img_w);
+        return 2;
+    }
+    return 0;
+}
+
+int probe_data(ir_graph *g, char *err, size_t errsize)
+{
+    int rc = size_from_data(g, err, errsize);
+    return rc ? rc : train_checks(g, err, errsize);
+}
+
+int probe_memory(ir_graph *g, double elem, double max_mib, char *err, size_t errsize)
+{
+    double act = 0;
+    for (int i = 0; i < g->n; i++)
+        if (ir_get(g, i)->kind == K_ACT) act += (double)ir_numel(ir_get(g, i), g->train.batch);
+    double need = elem * (2.0 * (double)g->n_params + (double)g->opt.n_state + act);
+    if (need > max_mib * 1048576.0) {
+        char h1[32], h2[32];
+        snprintf(
+            err, errsize,
+            "%s: the model needs about %s of buffers, more than the budget of %s (--max-memory)",
+            g->spec_path, probe_bytes(need, h1, sizeof h1),
+            probe_bytes(max_mib * 1048576.0, h2, sizeof h2));
+        return 2;
+    }
+    return 0;
+}
+
+const char *probe_bytes(double bytes, char *buf, size_t size)
+{
+    const char *unit[] = {"B", "KiB", "MiB", "GiB", "TiB"};
+    int u = 0;
+    while (bytes >= 1024 && u < 4) bytes /= 1024, u++;
+    snprintf(buf, size, u ? "%.1f %s" : "%.0f %s", bytes, unit[u]);
+    return buf;
+}

@@ -1,0 +1,231 @@
+/* spec/args.c — reading what a spec passes: the spec position of the line
+ * running now and the errors that name it (file:line), option tables read
+ * by key (numbers, whole numbers in a range, booleans, strings), unknown
+ * keys refused with the closest known one as a suggestion, layer names and
+ * shapes. */
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "spec_int.h"
+
+/* ---- positions and errors ---- */
+
+/* The innermost frame that is spec code (C DSL functions have no line). */
+void spec_where(lua_State *L, const char **file, int *line)
+{
+    lua_Debug ar;
+    *file = spec_state_of(L)->path;
+    *line = 0;
+    for (int level = 0; lua_getstack(L, level, &ar); level++) {
+        lua_getinfo(L, "Sl", &ar);
+        if (ar.currentline > 0) {
+            *line = ar.currentline;
+            return;
+        }
+    }
+}
+
+int spec_error(lua_State *L, const char *fmt, ...)
+{
+    const char *file;
+    int line;
+    spec_where(L, &file, &line);
+    char msg[768];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    lua_pushfstring(L, "%s:%d: %s", file, line, msg);
+    return lua_error(L);
+}
+
+/* An error at the spec's line LINE (0: none) rather than the line running
+ * now: for the settings read once the spec has run. */
+void spec_setting_error(lua_State *L, int line, const char *fmt, ...)
+{
+    char msg[512];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    if (line > 0)
+        lua_pushfstring(L, "%s:%d: %s", spec_state_of(L)->path, line, msg);
+    else
+        lua_pushfstring(L, "%s: %s", spec_state_of(L)->path, msg);
+    lua_error(L);
+}
+
+/* ---- reading options from tables ---- */
+
+double spec_opt_number(lua_State *L, int t, const char *key, double dflt)
+{
+    if (lua_type(L, t) != LUA_TTABLE) return dflt;
+    lua_getfield(L, t, key);
+    double v = dflt;
+    if (!lua_isnil(L, -1)) {
+        if (lua_type(L, -1) != LUA_TNUMBER) {
+            lua_pop(L, 1);
+            return spec_error(L, "option '%s' must be a number", key);
+        }
+        v = lua_tonumber(L, -1);
+    }
+    lua_pop(L, 1);
+    return v;
+}
+
+/* t[key] (t an absolute index) where a count goes: a whole number in
+ * [lo, hi], or dflt when absent (dflt may lie outside, meaning "none").
+ * Anything else is an error naming WHAT, the key, the value and the range, at
+ * the line running now (line < 0) or at the spec's line LINE (settings read
+ * after the spec ran). Spec numbers are doubles: one outside an int's range
+ * must be refused before it becomes one. */
+double spec_opt_whole(lua_State *L, int t, int line, const char *what, const char *key, double dflt,
+                      double lo, double hi)
+{
+    if (lua_type(L, t) != LUA_TTABLE) return dflt;
+    int absent = lua_getfield(L, t, key) == LUA_TNIL;
+    lua_pop(L, 1);
+    if (absent) return dflt;
+    double v = spec_opt_number(L, t, key, dflt);
+    if (v >= lo && v <= hi && v == floor(v)) return v;
+    int e;
+    char top[32], msg[256];
+    if (frexp(hi, &e) == 0.5 && e > 20) /* 2^20 and up as powers */
+        snprintf(top, sizeof top, "2^%d", e - 1);
+    else
+        snprintf(top, sizeof top, "%.0f", hi);
+    snprintf(msg, sizeof msg, "%s: %s = %.10g; it must be a whole number from %.0f to %s", what,
+             key, v, lo, top);
+    if (line < 0) return spec_error(L, "%s", msg);
+    spec_setting_error(L, line, "%s", msg);
+    return v;
+}
+
+int spec_opt_bool(lua_State *L, int t, const char *key, int dflt)
+{
+    if (lua_type(L, t) != LUA_TTABLE) return dflt;
+    lua_getfield(L, t, key);
+    int v = dflt;
+    if (!lua_isnil(L, -1)) {
+        if (!lua_isboolean(L, -1)) {
+            lua_pop(L, 1);
+            return spec_error(L, "option '%s' must be true or false", key);
+        }
+        v = lua_toboolean(L, -1);
+    }
+    lua_pop(L, 1);
+    return v;
+}
+
+const char *spec_opt_string(lua_State *L, int t, const char *key, const char *dflt)
+{
+    if (lua_type(L, t) != LUA_TTABLE) return dflt;
+    lua_getfield(L, t, key);
+    const char *v = dflt;
+    if (!lua_isnil(L, -1)) {
+        if (lua_type(L, -1) != LUA_TSTRING) {
+            lua_pop(L, 1);
+            spec_error(L, "option '%s' must be a string", key);
+            return NULL;
+        }
+        v = arena_strdup(spec_state_of(L)->g->A, lua_tostring(L, -1));
+    }
+    lua_pop(L, 1);
+    return v;
+}
+
+static int edit_distance(const char *a, const char *b)
+{
+    int la = (int)strlen(a), lb = (int)strlen(b);
+    if (la > 40 || lb > 40) return 99;
+    int d[41][41];
+    for (int i = 0; i <= la; i++) d[i][0] = i;
+    for (int j = 0; j <= lb; j++) d[0][j] = j;
+    for (int i = 1; i <= la; i++)
+        for (int j = 1; j <= lb; j++) {
+            int c = d[i - 1][j - 1] + (a[i - 1] != b[j - 1]);
+            if (d[i - 1][j] + 1 < c) c = d[i - 1][j] + 1;
+            if (d[i][j - 1] + 1 < c) c = d[i][j - 1] + 1;
+            d[i][j] = c;
+        }
+    return d[la][lb];
+}
+
+const char *spec_closest(const char *word, const char *const *known)
+{
+    const char *best = NULL;
+    int bestd = 3;
+    for (int i = 0; known[i]; i++) {
+        int dd = edit_distance(word, known[i]);
+        if (dd < bestd) bestd = dd, best = known[i];
+    }
+    return best;
+}
+
+/* Pushes t[key], or nil when t is not a table. */
+void spec_get_opt(lua_State *L, int t, const char *key)
+{
+    if (lua_istable(L, t))
+        lua_getfield(L, t, key);
+    else
+        lua_pushnil(L);
+}
+
+/* Every key of an option table must be known: a typo is an error, with a
+ * suggestion, rather than a silently ignored setting. */
+void spec_check_keys(lua_State *L, int t, const char *fname, const char *const *known)
+{
+    if (lua_type(L, t) != LUA_TTABLE) return;
+    lua_pushnil(L);
+    while (lua_next(L, t)) {
+        lua_pop(L, 1);
+        if (lua_type(L, -1) == LUA_TNUMBER) continue; /* positional entries */
+        const char *key = lua_type(L, -1) == LUA_TSTRING ? lua_tostring(L, -1) : "?";
+        int ok = 0;
+        for (int i = 0; known[i]; i++)
+            if (!strcmp(key, known[i])) ok = 1;
+        if (!ok) {
+            const char *hint = spec_closest(key, known);
+            if (hint)
+                spec_error(L, "%s: unknown option '%s' (did you mean '%s'?)", fname, key, hint);
+            spec_error(L, "%s: unknown option '%s'", fname, key);
+        }
+    }
+}
+
+/* A layer or parameter name as the user wrote it, made safe for comments
+ * and file names (export writes <name>.npy): letters, digits, '_', '.'
+ * and '-' stay, anything else becomes '_'; no leading '.'. */
+const char *spec_safe_label(lua_State *L, const char *text)
+{
+    char *t = arena_strdup(spec_state_of(L)->g->A, text && *text ? text : "_");
+    for (char *p = t; *p; p++) {
+        unsigned char c = (unsigned char)*p;
+        int ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+                 c == '_' || c == '-' || (c == '.' && p != t);
+        if (!ok) *p = '_';
+    }
+    if (strlen(t) > 64) t[64] = 0;
+    return t;
+}
+
+/* Positional integers of a table: { 784 } or { 28, 28 }. */
+int spec_dims_of(lua_State *L, int t, const char *fname, int *dim, int max)
+{
+    int n = (int)lua_rawlen(L, t);
+    if (n > max) return spec_error(L, "%s: at most %d dimensions, got %d", fname, max, n);
+    for (int i = 0; i < n; i++) {
+        lua_rawgeti(L, t, i + 1);
+        int isnum;
+        lua_Integer v = lua_tointegerx(L, -1, &isnum);
+        lua_pop(L, 1);
+        if (!isnum) return spec_error(L, "%s: dimension %d must be an integer", fname, i + 1);
+        if (v <= 0 || v > (1 << 30))
+            return spec_error(L, "%s: dimension %d is %lld; it must be between 1 and 2^30", fname,
+                              i + 1, (long long)v);
+        dim[i] = (int)v;
+    }
+    return n;
+}

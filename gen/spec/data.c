@@ -1,0 +1,198 @@
+/* spec/data.c — the data a spec trains on: idx { ... }, npy { ... },
+ * csv { ... } and the synthetic xor, spirals and linreg { ... } make tagged
+ * tables; once the spec has run, spec_read_data turns the global data into
+ * the graph's ir_data, with paths relative to the spec's folder. */
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "../../runtime/rt.h"
+#include "spec_int.h"
+
+static int dsl_idx(lua_State *L)
+{
+    static const char *const keys[] = {"train", "test", "scale", "standardize", "valid", NULL};
+    return spec_tagged(L, "__data", "idx", keys);
+}
+static int dsl_npy(lua_State *L)
+{
+    static const char *const keys[] = {"train", "test", "scale", "standardize", "valid", NULL};
+    return spec_tagged(L, "__data", "npy", keys);
+}
+static int dsl_csv(lua_State *L)
+{
+    static const char *const keys[] = {"train", "test",        "label", "header",
+                                       "scale", "standardize", "valid", NULL};
+    return spec_tagged(L, "__data", "csv", keys);
+}
+static int dsl_xor(lua_State *L)
+{
+    static const char *const keys[] = {"n", "noise", "test", "seed", "valid", NULL};
+    return spec_tagged(L, "__data", "xor", keys);
+}
+static int dsl_spirals(lua_State *L)
+{
+    static const char *const keys[] = {"n", "noise", "test", "seed", "standardize", "valid", NULL};
+    return spec_tagged(L, "__data", "spirals", keys);
+}
+static int dsl_linreg(lua_State *L)
+{
+    static const char *const keys[] = {"n",           "d",     "noise", "test", "seed",
+                                       "standardize", "scale", "valid", NULL};
+    return spec_tagged(L, "__data", "linreg", keys);
+}
+
+const luaL_Reg spec_data_lib[] = {
+    {"idx", dsl_idx},         {"csv", dsl_csv},       {"npy", dsl_npy}, {"xor", dsl_xor},
+    {"spirals", dsl_spirals}, {"linreg", dsl_linreg}, {NULL, NULL},
+};
+
+/* ---- reading the global data once the spec has run ---- */
+
+static const char *field_string(lua_State *L, int t, const char *key)
+{
+    lua_getfield(L, t, key);
+    const char *v =
+        lua_isstring(L, -1) ? arena_strdup(spec_state_of(L)->g->A, lua_tostring(L, -1)) : NULL;
+    lua_pop(L, 1);
+    return v;
+}
+
+/* Data paths are relative to the spec's folder; the generated trainer gets
+ * them absolute, since it runs from its own folder. */
+static const char *data_path(lua_State *L, const char *p)
+{
+    spec_state *s = spec_state_of(L);
+    if (!p || p[0] == '/') return p;
+    char cwd[4096];
+    if (!getcwd(cwd, sizeof cwd)) return p;
+    if (!s->dir[0]) return arena_printf(s->g->A, "%s/%s", cwd, p);
+    if (s->dir[0] == '/') return arena_printf(s->g->A, "%s/%s", s->dir, p);
+    return arena_printf(s->g->A, "%s/%s/%s", cwd, s->dir, p);
+}
+
+/* idx { train = { images = ..., labels = ... }, test = { ... } } */
+static void read_idx(lua_State *L, int t, int line, ir_data *d)
+{
+    d->kind = RT_SRC_IDX;
+    lua_getfield(L, t, "train");
+    if (!lua_istable(L, -1))
+        spec_setting_error(L, line, "idx: give train = { images = \"...\", labels = \"...\" }");
+    d->train_images = data_path(L, field_string(L, lua_gettop(L), "images"));
+    d->train_labels = data_path(L, field_string(L, lua_gettop(L), "labels"));
+    if (!d->train_images || !d->train_labels)
+        spec_setting_error(L, line, "idx: train needs both images and labels");
+    lua_pop(L, 1);
+    lua_getfield(L, t, "test");
+    if (lua_istable(L, -1)) {
+        d->test_images = data_path(L, field_string(L, lua_gettop(L), "images"));
+        d->test_labels = data_path(L, field_string(L, lua_gettop(L), "labels"));
+        if (!d->test_images || !d->test_labels)
+            spec_setting_error(L, line, "idx: test needs both images and labels");
+    }
+    lua_pop(L, 1);
+}
+
+/* npy { train = { x = ..., y = ... }, test = { ... } }: x and y as images
+ * and labels (the readers take both the same way) */
+static void read_npy(lua_State *L, int t, int line, ir_data *d)
+{
+    d->kind = RT_SRC_NPY;
+    lua_getfield(L, t, "train");
+    if (!lua_istable(L, -1))
+        spec_setting_error(L, line, "npy: give train = { x = \"x.npy\", y = \"y.npy\" }");
+    d->train_images = data_path(L, field_string(L, lua_gettop(L), "x"));
+    d->train_labels = data_path(L, field_string(L, lua_gettop(L), "y"));
+    if (!d->train_images) spec_setting_error(L, line, "npy: train needs x (the features file)");
+    lua_pop(L, 1);
+    lua_getfield(L, t, "test");
+    if (lua_istable(L, -1)) {
+        d->test_images = data_path(L, field_string(L, lua_gettop(L), "x"));
+        d->test_labels = data_path(L, field_string(L, lua_gettop(L), "y"));
+        if (!d->test_images) spec_setting_error(L, line, "npy: test needs x (the features file)");
+        if (!d->test_labels != !d->train_labels)
+            spec_setting_error(L, line, "npy: give y for both train and test, or for neither");
+    } else if (!lua_isnil(L, -1)) {
+        spec_setting_error(L, line, "npy: give test = { x = \"x.npy\", y = \"y.npy\" }");
+    }
+    lua_pop(L, 1);
+}
+
+/* csv { train = "file.csv", test = ..., label = column or name, header = ... } */
+static void read_csv(lua_State *L, int t, int line, ir_data *d)
+{
+    d->kind = RT_SRC_CSV;
+    d->train_path = data_path(L, field_string(L, t, "train"));
+    d->test_path = data_path(L, field_string(L, t, "test"));
+    if (!d->train_path) spec_setting_error(L, line, "csv: give train = \"file.csv\"");
+    lua_getfield(L, t, "label");
+    if (lua_type(L, -1) == LUA_TNUMBER)
+        d->label_col = (int)spec_opt_whole(L, t, line, "csv", "label", -1, 0, 1 << 24);
+    else if (lua_type(L, -1) == LUA_TSTRING)
+        d->label = arena_strdup(spec_state_of(L)->g->A, lua_tostring(L, -1));
+    lua_pop(L, 1);
+    lua_getfield(L, t, "header");
+    if (lua_isboolean(L, -1)) d->header = lua_toboolean(L, -1);
+    lua_pop(L, 1);
+}
+
+/* xor, spirals and linreg { n, d, noise, test, seed } */
+static void read_synthetic(lua_State *L, int t, int line, const char *kind, ir_data *d)
+{
+    d->kind = !strcmp(kind, "xor")       ? RT_SRC_XOR
+              : !strcmp(kind, "spirals") ? RT_SRC_SPIRALS
+                                         : RT_SRC_LINREG;
+    d->n = (int)spec_opt_whole(L, t, line, kind, "n", d->kind == RT_SRC_XOR ? 4 : 1000, 1, 1 << 26);
+    d->n_test = (int)spec_opt_whole(L, t, line, kind, "test", 0, 0, 1 << 26);
+    d->d = (int)spec_opt_whole(L, t, line, kind, "d", 2, 1, 1 << 20);
+    d->noise = spec_opt_number(L, t, "noise", d->kind == RT_SRC_SPIRALS ? 0.1 : 0);
+    double seed = spec_opt_whole(L, t, line, kind, "seed", -1, 0, 4294967295.0);
+    if (seed != -1) {
+        d->seed = (uint32_t)seed;
+        d->has_seed = 1;
+    }
+    if ((double)d->n * d->d > 4e8)
+        spec_setting_error(L, line, "%s: %d x %d is more data than a synthetic set may have", kind,
+                           d->n, d->d);
+}
+
+/* The global data (G the global table's index), when the spec sets it. */
+void spec_read_data(lua_State *L, int G)
+{
+    spec_state *s = spec_state_of(L);
+    ir_graph *g = s->g;
+    lua_getfield(L, G, "data");
+    if (!lua_isnil(L, -1)) {
+        int t = lua_gettop(L);
+        if (!lua_istable(L, t) || (lua_getfield(L, t, "__data"), lua_isnil(L, -1)))
+            spec_setting_error(L, 0,
+                               "data must be a data source such as idx { ... }, npy { ... } or "
+                               "csv { ... }");
+        const char *kind = lua_tostring(L, -1);
+        lua_pop(L, 1);
+        lua_getfield(L, t, "__line");
+        int line = (int)lua_tointeger(L, -1);
+        lua_pop(L, 1);
+        ir_data *d = &g->data;
+        g->has_data = 1;
+        d->line = line;
+        d->file = s->path;
+        d->scale = spec_opt_number(L, t, "scale", 0);
+        d->standardize = spec_opt_bool(L, t, "standardize", 0);
+        d->valid = spec_opt_number(L, t, "valid", 0);
+        if (d->valid < 0 || d->valid >= 1)
+            spec_setting_error(L, line, "%s: valid = %g; it must be a fraction in [0, 1)", kind,
+                               d->valid);
+        d->header = -1;
+        d->label_col = -1;
+        if (!strcmp(kind, "idx"))
+            read_idx(L, t, line, d);
+        else if (!strcmp(kind, "npy"))
+            read_npy(L, t, line, d);
+        else if (!strcmp(kind, "csv"))
+            read_csv(L, t, line, d);
+        else
+            read_synthetic(L, t, line, kind, d);
+    }
+    lua_pop(L, 1);
+}

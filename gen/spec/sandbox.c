@@ -1,0 +1,217 @@
+/* spec/sandbox.c — the sandbox a spec runs in: Lua's base, math, string,
+ * table and utf8 libraries without files, processes or code loading; a
+ * memory limit (the allocator) and an instruction limit (a count hook) that
+ * pcall cannot catch; pattern functions refused a pattern that could
+ * backtrack for hours; and unknown globals as errors with the closest known
+ * name as a suggestion. */
+#include <assert.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <lualib.h>
+
+#include "spec_int.h"
+
+/* The Lua state's allocator: at most mem_limit bytes in all. */
+void *spec_alloc(void *ud, void *ptr, size_t osize, size_t nsize)
+{
+    spec_state *s = ud;
+    size_t old = ptr ? osize : 0;
+    if (nsize == 0) {
+        s->mem_used -= old;
+        free(ptr);
+        return NULL;
+    }
+    if (nsize > old && s->mem_used - old + nsize > s->mem_limit) {
+        s->limit_hit = 1;
+        return NULL;
+    }
+    void *p = realloc(ptr, nsize);
+    if (p) s->mem_used = s->mem_used - old + nsize;
+    return p;
+}
+
+/* Called every 10000 instructions: the spec stops past step_limit. */
+void spec_count_hook(lua_State *L, lua_Debug *ar)
+{
+    (void)ar;
+    spec_state *s = spec_state_of(L);
+    s->steps += 10000;
+    if (s->steps > s->step_limit) {
+        s->limit_hit = 1;
+        spec_error(L, "the spec ran for more than %ld Lua instructions (an endless loop?)",
+                   s->step_limit);
+    }
+}
+
+/* pcall and xpcall, except that once a limit is hit the error goes on up:
+ * a spec cannot catch its way past the sandbox's limits. */
+static int safe_pcall(lua_State *L)
+{
+    int xp = lua_toboolean(L, lua_upvalueindex(1));
+    int nargs = lua_gettop(L) - (xp ? 2 : 1), handler = 0;
+    luaL_checkany(L, 1);
+    if (xp) {
+        luaL_checktype(L, 2, LUA_TFUNCTION);
+        lua_pushvalue(L, 1); /* f, handler -> handler, f */
+        lua_copy(L, 2, 1);
+        lua_replace(L, 2);
+        handler = 1;
+    }
+    int base = xp ? 2 : 1;
+    int st = lua_pcall(L, nargs, LUA_MULTRET, handler);
+    if (spec_state_of(L)->limit_hit || st == LUA_ERRMEM) {
+        spec_state_of(L)->limit_hit = 1;
+        return lua_error(L);
+    }
+    lua_pushboolean(L, st == LUA_OK);
+    lua_insert(L, base);
+    return lua_gettop(L) - base + 1;
+}
+
+static int no_string_dump(lua_State *L)
+{
+    return spec_error(L, "'string.dump' is not available in a spec: specs run in a sandbox without "
+                         "files, processes or code loading");
+}
+
+/* Lua's pattern matcher runs in C, out of reach of the instruction count:
+ * with q repetitions (* + - ?) it may backtrack some n^(q+1) times over an
+ * n-byte string ("(.-)(.-)b" on 20000 bytes runs for hours). The pattern
+ * functions refuse a pattern whose bound passes this budget (about seconds). */
+#define PATTERN_BUDGET 1e9
+
+static int guarded_pattern(lua_State *L)
+{
+    const char *name = lua_tostring(L, lua_upvalueindex(2));
+    size_t n, plen;
+    luaL_checklstring(L, 1, &n);
+    const char *p = luaL_checklstring(L, 2, &plen);
+    int plain = !strcmp(name, "find") && lua_toboolean(L, 4);
+    int q = 0;
+    for (size_t i = 0; i < plen && !plain; i++) {
+        if (p[i] == '%')
+            i++; /* an escape: the next character is literal */
+        else if (strchr("*+-?", p[i]))
+            q++;
+    }
+    if (!plain && pow((double)n + 1, q + 1) > PATTERN_BUDGET)
+        return spec_error(L,
+                          "string.%s: a pattern with %d repetitions over %zu characters could run "
+                          "for hours; the spec sandbox refuses it",
+                          name, q, n);
+    lua_pushvalue(L, lua_upvalueindex(1));
+    lua_insert(L, 1);
+    lua_call(L, lua_gettop(L) - 1, LUA_MULTRET);
+    return lua_gettop(L);
+}
+
+static const char *const forbidden[] = {
+    "os",     "io",      "require", "load",           "loadfile",
+    "dofile", "debug",   "package", "collectgarbage", "loadstring",
+    "module", "setfenv", "getfenv", "coroutine",      NULL};
+
+/* The names a misspelt global is matched against, in the order that
+ * decides a tie (the first closest wins): the DSL's as trainc has always
+ * listed them, then the base library's. A list of its own, so that the
+ * families may come in any order while suggestions stay as they were;
+ * spec_seal_globals checks that it holds every name of every family. */
+static const char *const suggestions[] = {
+    "model", "input", "labels", "param", "linear", "matmul", "transpose", "exp", "log", "sqrt",
+    "abs", "relu", "leaky_relu", "sigmoid", "tanh", "softplus", "elu", "gelu", "hardtanh", "nll",
+    "kl_div", "huber", "smooth_l1", "ELU", "GELU", "Softplus", "Hardtanh", "softmax", "log_softmax",
+    "sum", "mean", "reshape", "flatten", "conv2d", "max_pool2d", "avg_pool2d", "global_avg_pool",
+    "mse", "l1", "bce", "bce_with_logits", "cross_entropy", "logistic", "minimize", "l2_penalty",
+    "l1_penalty", "output", "sequential", "Linear", "ReLU", "Sigmoid", "Tanh", "Flatten", "Softmax",
+    "LogSoftmax", "Conv2d", "MaxPool2d", "AvgPool2d", "GlobalAvgPool", "zeros", "ones", "constant",
+    "normal", "uniform", "xavier_uniform", "xavier_normal", "kaiming_uniform", "kaiming_normal",
+    "orthogonal", "calculate_gain", "defazio_bottou", "idx", "csv", "npy", "xor", "spirals",
+    "linreg", "train", "batch_norm", "dropout", "dropconnect", "BatchNorm", "Dropout",
+    /* the base library */
+    "math", "string", "table", "print", "pairs", "ipairs", "type", "tostring", "tonumber", "error",
+    "assert", "select", "pcall", "next", NULL};
+#define BASE_NAMES 14
+
+/* Reading an unknown global is an error with a suggestion; the names the
+ * sandbox removed say so. Globals the spec sets itself are plain reads. */
+static int env_index(lua_State *L)
+{
+    const char *key = lua_tostring(L, 2);
+    if (!key) return 0;
+    for (int i = 0; forbidden[i]; i++)
+        if (!strcmp(key, forbidden[i]))
+            return spec_error(L,
+                              "'%s' is not available in a spec: specs run in a sandbox without "
+                              "files, processes or code loading",
+                              key);
+    /* settings the spec may leave unset */
+    if (!strcmp(key, "data") || !strcmp(key, "optimizer") || !strcmp(key, "schedule")) return 0;
+    const char *hint = spec_closest(key, suggestions);
+    if (hint) return spec_error(L, "unknown name '%s' (did you mean '%s'?)", key, hint);
+    return spec_error(L, "unknown name '%s'", key);
+}
+
+/* The base, math, string, table and utf8 libraries without what reaches
+ * outside (files, processes, code loading), with the guards above. Leaves
+ * the global table on the stack, for the DSL's names. */
+void spec_open_sandbox(lua_State *L)
+{
+    luaL_requiref(L, LUA_GNAME, luaopen_base, 1);
+    luaL_requiref(L, LUA_MATHLIBNAME, luaopen_math, 1);
+    luaL_requiref(L, LUA_STRLIBNAME, luaopen_string, 1);
+    luaL_requiref(L, LUA_TABLIBNAME, luaopen_table, 1);
+    luaL_requiref(L, LUA_UTF8LIBNAME, luaopen_utf8, 1);
+    lua_settop(L, 0);
+    lua_pushglobaltable(L);
+    for (int i = 0; forbidden[i]; i++) {
+        lua_pushnil(L);
+        lua_setfield(L, -2, forbidden[i]);
+    }
+    /* string.dump would hand out bytecode; math.random must stay
+     * reproducible, so it is seeded from nothing the machine varies */
+    lua_getglobal(L, "string");
+    lua_pushcfunction(L, no_string_dump);
+    lua_setfield(L, -2, "dump");
+    static const char *const pattern_fns[] = {"find", "match", "gmatch", "gsub", NULL};
+    for (int i = 0; pattern_fns[i]; i++) {
+        lua_getfield(L, -1, pattern_fns[i]);
+        lua_pushstring(L, pattern_fns[i]);
+        lua_pushcclosure(L, guarded_pattern, 2);
+        lua_setfield(L, -2, pattern_fns[i]);
+    }
+    lua_pop(L, 1);
+    lua_pushboolean(L, 0);
+    lua_pushcclosure(L, safe_pcall, 1);
+    lua_setglobal(L, "pcall");
+    lua_pushboolean(L, 1);
+    lua_pushcclosure(L, safe_pcall, 1);
+    lua_setglobal(L, "xpcall");
+    lua_getglobal(L, "math");
+    lua_getfield(L, -1, "randomseed");
+    lua_pushinteger(L, 1);
+    lua_call(L, 1, 0);
+    lua_pop(L, 1);
+}
+
+/* From here on reading an unknown global (the global table on top of the
+ * stack) is an error: set once every name is in place. */
+void spec_seal_globals(lua_State *L)
+{
+    int n = 0;
+    for (int i = 0; spec_libs[i]; i++)
+        for (const luaL_Reg *r = spec_libs[i]; r->name; r++, n++) {
+            int listed = 0;
+            for (int k = 0; suggestions[k] && !listed; k++)
+                listed = !strcmp(r->name, suggestions[k]);
+            assert(listed && "a DSL name is missing from suggestions[]");
+            (void)listed;
+        }
+    assert(n + BASE_NAMES == (int)(sizeof suggestions / sizeof *suggestions) - 1 &&
+           "suggestions[] lists a name no family has");
+    (void)n;
+    lua_newtable(L);
+    lua_pushcfunction(L, env_index);
+    lua_setfield(L, -2, "__index");
+    lua_setmetatable(L, -2);
+}
