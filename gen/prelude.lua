@@ -1,13 +1,13 @@
--- gen/prelude.lua — composite ops: functions of a spec that are
--- expressions of other ops, written as torch defines them. trainc runs this
--- file (embedded in its binary) in each spec's sandbox before the spec, so
--- these are globals of the spec like the built-in ones; the generated code
--- names the spec line that called one and the line here that made each op
--- ("-- spec.lua:12, via mish at gen/prelude.lua:20"). Autodiff
+-- gen/prelude.lua — composite ops: spec functions that are expressions of
+-- other ops, as torch defines them. trainc carries this file in its binary
+-- and runs it in each spec's sandbox before the spec, so these are globals
+-- of the spec like the built-in ones. The generated code names the spec
+-- line that called one and the line here that made each op ("-- spec.lua:12,
+-- via mish at gen/prelude.lua:20"); errors name the spec line. Autodiff
 -- differentiates the expression: a composite needs no backward rule.
 --
--- `...` holds what only the prelude sees: tensor(x, fname) checks that
--- argument 1 of fname is a tensor (numbers become constants), with the
--- spec's error message; layer(f) makes the layer of f for sequential.
-local internal = ...
-local tensor, layer = internal.tensor, internal.layer
+-- `...` holds what only the prelude sees: tensor(x, fname) is x as a
+-- tensor (a number becomes a constant), or the spec's error "bad argument
+-- #1 to 'fname' (tensor expected, got ...)". A layer maker for sequential
+-- returns the function: function Mish() return mish end.
+local tensor = (...).tensor

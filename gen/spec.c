@@ -15,6 +15,7 @@
 #include <lauxlib.h>
 #include <lua.h>
 
+#include "prelude.h"
 #include "spec/spec_int.h"
 
 /* The families of the DSL, each a luaL_Reg table of its own (gen/spec/). */
@@ -48,7 +49,7 @@ static int finish(lua_State *L, int id, const char *base)
 {
     spec_state *s = spec_state_of(L);
     ir_node *n = ir_get(s->g, id);
-    spec_where(L, &n->file, &n->line);
+    spec_where_via(L, &n->file, &n->line, &n->via);
     n->phase = PH_FORWARD;
     if (!n->name) {
         char buf[64];
@@ -141,6 +142,7 @@ static void open_dsl(lua_State *L)
 {
     spec_open_sandbox(L);
     for (int i = 0; spec_libs[i]; i++) luaL_setfuncs(L, spec_libs[i], 0);
+    spec_open_ops(L);
     spec_open_choices(L);
     spec_seal_globals(L);
     lua_pop(L, 1);
@@ -156,6 +158,26 @@ static void open_dsl(lua_State *L)
     lua_pushboolean(L, 0);
     lua_setfield(L, -2, "__metatable");
     lua_pop(L, 1);
+}
+
+/* tensor(x, fname), for the prelude: x as a tensor */
+static int prelude_tensor(lua_State *L)
+{
+    spec_push_tensor(L, spec_check_tensor(L, 1, luaL_checkstring(L, 2)));
+    return 1;
+}
+
+/* Runs gen/prelude.lua (embedded) in the sandbox, with its helpers */
+static int run_prelude(lua_State *L)
+{
+    int st =
+        luaL_loadbufferx(L, (const char *)prelude_lua, prelude_lua_len, SPEC_PRELUDE_CHUNK, "t");
+    if (st != LUA_OK) return lua_error(L);
+    lua_newtable(L);
+    lua_pushcfunction(L, prelude_tensor);
+    lua_setfield(L, -2, "tensor");
+    lua_call(L, 1, 0);
+    return 0;
 }
 
 static int traceback(lua_State *L)
@@ -233,8 +255,10 @@ int spec_run(const char *path, ir_graph *g, const spec_options *lim, char *err, 
     lua_pushcfunction(L, traceback);
     char chunk[600];
     snprintf(chunk, sizeof chunk, "@%s", path);
+    lua_pushcfunction(L, run_prelude);
+    int st = lua_pcall(L, 0, 0, 1);
     /* text only: a binary chunk would bypass the sandbox's checks */
-    int st = luaL_loadfilex(L, path, "t");
+    if (st == LUA_OK) st = luaL_loadfilex(L, path, "t");
     if (st == LUA_OK) st = lua_pcall(L, 0, 0, 1);
     if (st == LUA_OK) {
         lua_pushcfunction(L, spec_read_settings);

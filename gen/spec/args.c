@@ -12,19 +12,37 @@
 
 /* ---- positions and errors ---- */
 
-/* The innermost frame that is spec code (C DSL functions have no line). */
-void spec_where(lua_State *L, const char **file, int *line)
+/* The innermost frame that is spec code (C DSL functions have no line;
+ * prelude functions are passed through, the innermost one kept in *via
+ * when via is not NULL). */
+static void where(lua_State *L, const char **file, int *line, const char **via)
 {
     lua_Debug ar;
     *file = spec_state_of(L)->path;
     *line = 0;
+    if (via) *via = NULL;
     for (int level = 0; lua_getstack(L, level, &ar); level++) {
-        lua_getinfo(L, "Sl", &ar);
-        if (ar.currentline > 0) {
-            *line = ar.currentline;
-            return;
+        lua_getinfo(L, "Sln", &ar);
+        if (ar.currentline <= 0) continue;
+        if (!strcmp(ar.source, SPEC_PRELUDE_CHUNK)) {
+            if (via && !*via)
+                *via = arena_printf(spec_state_of(L)->g->A, "%s%s%s:%d", ar.name ? ar.name : "",
+                                    ar.name ? " at " : "", SPEC_PRELUDE_CHUNK + 1, ar.currentline);
+            continue;
         }
+        *line = ar.currentline;
+        return;
     }
+}
+
+void spec_where(lua_State *L, const char **file, int *line)
+{
+    where(L, file, line, NULL);
+}
+
+void spec_where_via(lua_State *L, const char **file, int *line, const char **via)
+{
+    where(L, file, line, via);
 }
 
 int spec_error(lua_State *L, const char *fmt, ...)
@@ -136,7 +154,7 @@ const char *spec_opt_string(lua_State *L, int t, const char *key, const char *df
     return v;
 }
 
-static int edit_distance(const char *a, const char *b)
+int spec_edit_distance(const char *a, const char *b)
 {
     int la = (int)strlen(a), lb = (int)strlen(b);
     if (la > 40 || lb > 40) return 99;
@@ -158,7 +176,7 @@ const char *spec_closest(const char *word, const char *const *known)
     const char *best = NULL;
     int bestd = 3;
     for (int i = 0; known[i]; i++) {
-        int dd = edit_distance(word, known[i]);
+        int dd = spec_edit_distance(word, known[i]);
         if (dd < bestd) bestd = dd, best = known[i];
     }
     return best;

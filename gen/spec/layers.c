@@ -455,16 +455,21 @@ static int layer_args_call(lua_State *L)
     return 1;
 }
 
-int spec_layer_with_args(lua_State *L, lua_CFunction f, const char *fname)
+int spec_layer_apply(lua_State *L, const char *fname)
 {
-    int n = lua_gettop(L);
+    int n = lua_gettop(L) - 1;
     if (n > 2) return spec_error(L, "%s: at most 2 arguments, got %d", fname, n);
     lua_pushinteger(L, n);
     lua_insert(L, 1);
-    lua_pushcfunction(L, f);
-    lua_insert(L, 2);
+    lua_insert(L, 2); /* the function, after n */
     lua_pushcclosure(L, layer_args_call, n + 2);
     return 1;
+}
+
+int spec_layer_with_args(lua_State *L, lua_CFunction f, const char *fname)
+{
+    lua_pushcfunction(L, f);
+    return spec_layer_apply(L, fname);
 }
 
 const luaL_Reg spec_layers_lib[] = {

@@ -4,7 +4,7 @@
  * pcall cannot catch; pattern functions refused a pattern that could
  * backtrack for hours; and unknown globals as errors with the closest known
  * name as a suggestion. */
-#include <assert.h>
+#include <ctype.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -112,26 +112,35 @@ static const char *const forbidden[] = {
     "dofile", "debug",   "package", "collectgarbage", "loadstring",
     "module", "setfenv", "getfenv", "coroutine",      NULL};
 
-/* The names a misspelt global is matched against, in the order that
- * decides a tie (the first closest wins): the DSL's as trainc has always
- * listed them, then the base library's. A list of its own, so that the
- * families may come in any order while suggestions stay as they were;
- * spec_seal_globals checks that it holds every name of every family. */
-static const char *const suggestions[] = {
-    "model", "input", "labels", "param", "linear", "matmul", "transpose", "exp", "log", "sqrt",
-    "abs", "relu", "leaky_relu", "sigmoid", "tanh", "softplus", "elu", "gelu", "hardtanh", "nll",
-    "kl_div", "huber", "smooth_l1", "ELU", "GELU", "Softplus", "Hardtanh", "softmax", "log_softmax",
-    "sum", "mean", "reshape", "flatten", "conv2d", "max_pool2d", "avg_pool2d", "global_avg_pool",
-    "mse", "l1", "bce", "bce_with_logits", "cross_entropy", "logistic", "minimize", "l2_penalty",
-    "l1_penalty", "output", "sequential", "Linear", "ReLU", "Sigmoid", "Tanh", "Flatten", "Softmax",
-    "LogSoftmax", "Conv2d", "MaxPool2d", "AvgPool2d", "GlobalAvgPool", "zeros", "ones", "constant",
-    "normal", "uniform", "xavier_uniform", "xavier_normal", "kaiming_uniform", "kaiming_normal",
-    "orthogonal", "calculate_gain", "defazio_bottou", "idx", "csv", "npy", "xor", "spirals",
-    "linreg", "train", "batch_norm", "dropout", "dropconnect", "BatchNorm", "Dropout",
-    /* the base library */
-    "math", "string", "table", "print", "pairs", "ipairs", "type", "tostring", "tonumber", "error",
-    "assert", "select", "pcall", "next", NULL};
-#define BASE_NAMES 14
+/* the length of the common start of a and b, letter case aside */
+static int common_prefix(const char *a, const char *b)
+{
+    int n = 0;
+    while (a[n] && b[n] && tolower((unsigned char)a[n]) == tolower((unsigned char)b[n])) n++;
+    return n;
+}
+
+/* The global (table at 1) whose name is closest to key (2 edits at most),
+ * or NULL: every name in place counts (the DSL's, the op rows', the
+ * prelude's, the base library's, and those the spec set). A tie goes to
+ * the longer common start ("rleu": relu, not elu), then to the first in
+ * alphabetical order. */
+static const char *closest_global(lua_State *L, const char *key)
+{
+    const char *best = NULL;
+    int bestd = 3, bestp = -1;
+    for (lua_pushnil(L); lua_next(L, 1); lua_pop(L, 1)) {
+        if (lua_type(L, -2) != LUA_TSTRING) continue;
+        const char *name = lua_tostring(L, -2);
+        int d = spec_edit_distance(key, name), p = common_prefix(key, name);
+        if (d < bestd || (d == bestd && (p > bestp || (p == bestp && strcmp(name, best) < 0)))) {
+            best = name;
+            bestd = d;
+            bestp = p;
+        }
+    }
+    return best;
+}
 
 /* Reading an unknown global is an error with a suggestion; the names the
  * sandbox removed say so. Globals the spec sets itself are plain reads. */
@@ -147,7 +156,7 @@ static int env_index(lua_State *L)
                               key);
     /* settings the spec may leave unset */
     if (!strcmp(key, "data") || !strcmp(key, "optimizer") || !strcmp(key, "schedule")) return 0;
-    const char *hint = spec_closest(key, suggestions);
+    const char *hint = closest_global(L, key);
     if (hint) return spec_error(L, "unknown name '%s' (did you mean '%s'?)", key, hint);
     return spec_error(L, "unknown name '%s'", key);
 }
@@ -198,18 +207,6 @@ void spec_open_sandbox(lua_State *L)
  * stack) is an error: set once every name is in place. */
 void spec_seal_globals(lua_State *L)
 {
-    int n = 0;
-    for (int i = 0; spec_libs[i]; i++)
-        for (const luaL_Reg *r = spec_libs[i]; r->name; r++, n++) {
-            int listed = 0;
-            for (int k = 0; suggestions[k] && !listed; k++)
-                listed = !strcmp(r->name, suggestions[k]);
-            assert(listed && "a DSL name is missing from suggestions[]");
-            (void)listed;
-        }
-    assert(n + BASE_NAMES == (int)(sizeof suggestions / sizeof *suggestions) - 1 &&
-           "suggestions[] lists a name no family has");
-    (void)n;
     lua_newtable(L);
     lua_pushcfunction(L, env_index);
     lua_setfield(L, -2, "__index");

@@ -64,6 +64,11 @@ int spec_binary(lua_State *L, ir_op op, const char *fname);
 
 /* ---- positions, errors and option readers (spec/args.c) ---- */
 void spec_where(lua_State *L, const char **file, int *line);
+/* the same, and the prelude function and line that made the node (NULL:
+ * the spec itself) */
+void spec_where_via(lua_State *L, const char **file, int *line, const char **via);
+/* the prelude's chunk name: gen/prelude.lua, run before every spec */
+#define SPEC_PRELUDE_CHUNK "@gen/prelude.lua"
 /* raises "file:line: message" at the spec line running now */
 int spec_error(lua_State *L, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* raises "file:line: message" at LINE (settings read after the spec ran) */
@@ -74,6 +79,8 @@ double spec_opt_whole(lua_State *L, int t, int line, const char *what, const cha
                       double lo, double hi);
 int spec_opt_bool(lua_State *L, int t, const char *key, int dflt);
 const char *spec_opt_string(lua_State *L, int t, const char *key, const char *dflt);
+/* Levenshtein distance (99 beyond 40 characters) */
+int spec_edit_distance(const char *a, const char *b);
 const char *spec_closest(const char *word, const char *const *known);
 void spec_get_opt(lua_State *L, int t, const char *key);
 void spec_check_keys(lua_State *L, int t, const char *fname, const char *const *known);
@@ -88,6 +95,10 @@ int spec_layer_weight(lua_State *L, int opts, const char *name, const ir_args *s
 int spec_layer_bias(lua_State *L, int opts, const char *name, int n, long fan_in, int frozen);
 int spec_layer_of(lua_State *L, lua_CFunction f);
 int spec_layer_with_args(lua_State *L, lua_CFunction f, const char *fname);
+/* the same for the function on top of the stack, above the arguments */
+int spec_layer_apply(lua_State *L, const char *fname);
+/* spec/ops.c: the functions and layer makers of the op rows (op_def.dsl) */
+void spec_open_ops(lua_State *L);
 /* spec/settings.c: { kind = "...", __line, options... } kept until the end */
 int spec_tagged(lua_State *L, const char *tag, const char *kind, const char *const *keys);
 void spec_open_choices(lua_State *L); /* sgd, adam, ..., step_lr, ... */

@@ -9,7 +9,7 @@ out=${1:?usage: build.sh OUT}
 cc=${FUZZ_CC:-clang-14}
 mkdir -p "$out/obj"
 san="-fsanitize=address,undefined -fno-sanitize-recover=all"
-cflags="-g -O1 -std=c11 -Wall -Wextra -D_POSIX_C_SOURCE=200809L -D_DEFAULT_SOURCE -I$root/runtime -I$root/gen \
+cflags="-g -O1 -std=c11 -Wall -Wextra -D_POSIX_C_SOURCE=200809L -D_DEFAULT_SOURCE -I$root/runtime -I$root/gen -I$out \
 $(pkg-config --cflags lua5.4) $san"
 
 # the code under test: coverage-instrumented, not linked with libFuzzer's main
@@ -18,7 +18,9 @@ for f in rt_util rt_rng rt_data rt_file rt_model rt_simd rt_batch rt_progress rt
     $cc $cflags -fsanitize=fuzzer-no-link -c "$root/runtime/$f.c" -o "$out/obj/$f.o"
     objs="$objs $out/obj/$f.o"
 done
-# trainc without its main(): every module, whatever ops and spec families there are
+# trainc without its main(): every module, whatever ops and spec families there
+# are, with gen/prelude.lua embedded as meson does it
+sh "$root/gen/embed.sh" "$root/gen/prelude.lua" "$out/prelude.h" prelude_lua
 gen_objs=""
 for src in "$root"/gen/*.c "$root"/gen/ops/*.c "$root"/gen/spec/*.c; do
     [ "$src" = "$root/gen/main.c" ] && continue
