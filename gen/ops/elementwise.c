@@ -142,6 +142,11 @@ static void vjp_abs(ad_ctx *c, const ir_node *n, int g)
     ad_accum(c, n->in[0], ir_binary(c->g, OP_MUL, g, s));
 }
 
+static double sign_number(double x)
+{
+    return (x > 0) - (x < 0);
+}
+
 static void vjp_none(ad_ctx *c, const ir_node *n, int g)
 {
     (void)c, (void)n, (void)g;
@@ -194,12 +199,14 @@ const op_def op_ABS = {
     .flops = flops_elem,
     .dsl = {.name = "abs", .number = fabs},
 };
+/* torch.sign: 0 at 0 and NaN; its gradient is 0 everywhere */
 const op_def op_SIGN = {
     .math = "y = sign(x)",
     .cexpr = "(A > 0) - (A < 0)",
     .shape = shape_same,
     .vjp = vjp_none,
     .flops = flops_elem,
+    .dsl = {.name = "sign", .number = sign_number},
 };
 
 /* ---- activations: forward, and backward helpers that take the saved value ---- */
