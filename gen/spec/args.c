@@ -12,6 +12,19 @@
 
 /* ---- positions and errors ---- */
 
+/* The global name of the function of frame ar (a layer's function, called
+ * from C, has no name in the frame), or NULL */
+static const char *global_name(lua_State *L, lua_Debug *ar)
+{
+    const char *name = NULL;
+    lua_getinfo(L, "f", ar);
+    lua_rawgeti(L, LUA_REGISTRYINDEX, LUA_RIDX_GLOBALS);
+    for (lua_pushnil(L); !name && lua_next(L, -2); lua_pop(L, 1))
+        if (lua_type(L, -2) == LUA_TSTRING && lua_rawequal(L, -1, -4)) name = lua_tostring(L, -2);
+    lua_pop(L, name ? 3 : 2); /* the function, the globals and, when found, the key */
+    return name;
+}
+
 /* The innermost frame that is spec code (C DSL functions have no line;
  * prelude functions are passed through, the innermost one kept in *via
  * when via is not NULL). */
@@ -25,9 +38,11 @@ static void where(lua_State *L, const char **file, int *line, const char **via)
         lua_getinfo(L, "Sln", &ar);
         if (ar.currentline <= 0) continue;
         if (!strcmp(ar.source, SPEC_PRELUDE_CHUNK)) {
-            if (via && !*via)
-                *via = arena_printf(spec_state_of(L)->g->A, "%s%s%s:%d", ar.name ? ar.name : "",
-                                    ar.name ? " at " : "", SPEC_PRELUDE_CHUNK + 1, ar.currentline);
+            if (via && !*via) {
+                const char *name = ar.name ? ar.name : global_name(L, &ar);
+                *via = arena_printf(spec_state_of(L)->g->A, "%s%s%s:%d", name ? name : "",
+                                    name ? " at " : "", SPEC_PRELUDE_CHUNK + 1, ar.currentline);
+            }
             continue;
         }
         *line = ar.currentline;
