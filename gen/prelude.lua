@@ -11,3 +11,7 @@
 -- #1 to 'fname' (tensor expected, got ...)". A layer maker for sequential
 -- returns the function: function Mish() return mish end.
 local tensor = (...).tensor
+
+-- silu(x) = x σ(x), torch's F.silu (swish); SiLU() for sequential
+function silu(x) x = tensor(x, "silu"); return x * sigmoid(x) end
+function SiLU() return silu end

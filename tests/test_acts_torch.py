@@ -128,6 +128,7 @@ ACTS = [
     ("hardtanh { min_val = 0, max_val = 6 }", "hardtanh(%s, { min_val = 0, max_val = 6 })",
      lambda t: F.hardtanh(t, 0, 6)),
     ("sign (gradient 0)", "sign(%s)", lambda t: torch.sign(t)),
+    ("silu", "silu(%s)", lambda t: F.silu(t)),
     ("layer ELU(0.5)", "sequential { ELU(0.5) }(%s)", lambda t: nn.ELU(0.5)(t)),
     ("layer GELU('tanh')", "sequential { GELU('tanh') }(%s)", lambda t: nn.GELU("tanh")(t)),
     ("layer Softplus { beta = 2 }", "sequential { Softplus { beta = 2 } }(%s)",
