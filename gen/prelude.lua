@@ -15,3 +15,7 @@ local tensor = (...).tensor
 -- silu(x) = x σ(x), torch's F.silu (swish); SiLU() for sequential
 function silu(x) x = tensor(x, "silu"); return x * sigmoid(x) end
 function SiLU() return silu end
+
+-- mish(x) = x tanh(softplus(x)), torch's F.mish; Mish() for sequential
+function mish(x) x = tensor(x, "mish"); return x * tanh(softplus(x)) end
+function Mish() return mish end

@@ -129,6 +129,7 @@ ACTS = [
      lambda t: F.hardtanh(t, 0, 6)),
     ("sign (gradient 0)", "sign(%s)", lambda t: torch.sign(t)),
     ("silu", "silu(%s)", lambda t: F.silu(t)),
+    ("mish", "mish(%s)", lambda t: F.mish(t)),
     ("layer ELU(0.5)", "sequential { ELU(0.5) }(%s)", lambda t: nn.ELU(0.5)(t)),
     ("layer GELU('tanh')", "sequential { GELU('tanh') }(%s)", lambda t: nn.GELU("tanh")(t)),
     ("layer Softplus { beta = 2 }", "sequential { Softplus { beta = 2 } }(%s)",
