@@ -19,3 +19,7 @@ function SiLU() return silu end
 -- mish(x) = x tanh(softplus(x)), torch's F.mish; Mish() for sequential
 function mish(x) x = tensor(x, "mish"); return x * tanh(softplus(x)) end
 function Mish() return mish end
+
+-- softsign(x) = x / (1 + |x|), torch's F.softsign; Softsign() for sequential
+function softsign(x) x = tensor(x, "softsign"); return x / (1 + abs(x)) end
+function Softsign() return softsign end

@@ -130,6 +130,7 @@ ACTS = [
     ("sign (gradient 0)", "sign(%s)", lambda t: torch.sign(t)),
     ("silu", "silu(%s)", lambda t: F.silu(t)),
     ("mish", "mish(%s)", lambda t: F.mish(t)),
+    ("softsign", "softsign(%s)", lambda t: F.softsign(t)),
     ("layer ELU(0.5)", "sequential { ELU(0.5) }(%s)", lambda t: nn.ELU(0.5)(t)),
     ("layer GELU('tanh')", "sequential { GELU('tanh') }(%s)", lambda t: nn.GELU("tanh")(t)),
     ("layer Softplus { beta = 2 }", "sequential { Softplus { beta = 2 } }(%s)",

@@ -159,6 +159,7 @@ case "hardtanh, default range, on both sides of it"; obj(hardtanh(h() * 2))
 case "sign: gradient 0, h through a sign and a product"; obj(sign(h()) * h())
 case "silu, SiLU()"; obj(silu(h() * 2)); obj(sequential { SiLU() }(h()))
 case "mish, Mish()"; obj(mish(h() * 2)); obj(sequential { Mish() }(h()))
+case "softsign, Softsign()"; obj(softsign(h() * 2)); obj(sequential { Softsign() }(h()))
 case "hardtanh(h, -0.5, 2), hardtanh { min_val = 0, max_val = 6 }"; obj(hardtanh(h() * 2, -0.5, 2)); obj(hardtanh(h() * 4, { min_val = 0, max_val = 6 }))
 case "sequential { ELU, GELU, Softplus, Hardtanh } with options"
 obj(sequential { ELU(), GELU('tanh'), Softplus { beta = 2 }, Hardtanh(-0.8, 0.9), ELU { alpha = 0.3 }, GELU() }(h()))
