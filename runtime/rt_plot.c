@@ -1,17 +1,16 @@
-/* rt_plot.c — training curves: reads a metrics CSV (columns found by their
- * header names) and draws it as one self-contained SVG file, a panel each for
- * the loss, the accuracy and the learning rate against the epochs. The file
- * needs no script, stylesheet or font beyond the browser's own sans-serif. */
+/* rt_plot.c — training curves: a metrics CSV (read by rt_metrics.c, columns
+ * found by their header names) drawn as one self-contained SVG file, a panel
+ * each for the loss, the accuracy and the learning rate against the epochs.
+ * The file needs no script, stylesheet or font beyond the browser's own
+ * sans-serif. */
 #include "rt.h"
 
-#include <errno.h>
 #include <float.h>
 #include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 
 /* ---- a growing text buffer (the SVG is built in memory, then written
  * atomically, so a failed run never leaves half a picture) ---- */
@@ -75,199 +74,6 @@ static void sb_text(sbuf *b, const char *t)
         else
             sb_printf(b, "%c", c);
     }
-}
-
-/* ---- reading the metrics CSV ---- */
-
-#define METRICS_MAX_BYTES (256L << 20)
-#define METRICS_MAX_COLS 256
-
-static char *read_all(const char *path, size_t *len, rt_error *err)
-{
-    FILE *f = fopen(path, "rb");
-    if (!f) {
-        rt_fail(err, "%s: cannot open: %s", path, strerror(errno));
-        return NULL;
-    }
-    /* a folder, or a pipe the trainer itself writes (--metrics /dev/stdout),
-     * would fail or never end */
-    struct stat st;
-    if (fstat(fileno(f), &st) || !S_ISREG(st.st_mode)) {
-        fclose(f);
-        rt_fail(err, "%s: not a regular file", path);
-        return NULL;
-    }
-    char *buf = NULL;
-    size_t n = 0, cap = 0;
-    for (;;) {
-        if (cap - n < 4096) {
-            cap = cap ? cap * 2 : 1 << 16;
-            char *nb = cap > (size_t)METRICS_MAX_BYTES + 4096 ? NULL : realloc(buf, cap + 1);
-            if (!nb) {
-                free(buf);
-                fclose(f);
-                rt_fail(err, "%s: too large for a metrics file (or out of memory)", path);
-                return NULL;
-            }
-            buf = nb;
-        }
-        size_t got = fread(buf + n, 1, cap - n, f);
-        n += got;
-        if (got == 0) break;
-    }
-    int bad = ferror(f);
-    fclose(f);
-    if (bad) {
-        free(buf);
-        rt_fail(err, "%s: cannot read", path);
-        return NULL;
-    }
-    buf[n] = 0;
-    *len = n;
-    return buf;
-}
-
-static int blank_line(const char *s)
-{
-    for (; *s; s++)
-        if (*s != ' ' && *s != '\t') return 0;
-    return 1;
-}
-
-/* Splits line at commas in place; cells are trimmed of spaces. */
-static int split_cells(char *line, char **cells, int max)
-{
-    int n = 0;
-    for (char *p = line;;) {
-        char *end = strchr(p, ',');
-        if (end) *end = 0;
-        while (*p == ' ' || *p == '\t') p++;
-        char *q = p + strlen(p);
-        while (q > p && (q[-1] == ' ' || q[-1] == '\t')) *--q = 0;
-        if (n < max) cells[n] = p;
-        n++;
-        if (!end) break;
-        p = end + 1;
-    }
-    return n;
-}
-
-void rt_metrics_free(rt_metrics *m)
-{
-    if (m->names)
-        for (int c = 0; c < m->cols; c++) free(m->names[c]);
-    free(m->names);
-    free(m->v);
-    memset(m, 0, sizeof *m);
-}
-
-int rt_metrics_read(const char *path, rt_metrics *m, rt_error *err)
-{
-    memset(m, 0, sizeof *m);
-    size_t len;
-    char *text = read_all(path, &len, err);
-    if (!text) return -1;
-    if (memchr(text, 0, len)) {
-        free(text);
-        return rt_fail(err, "%s: not a text file (it holds a NUL byte)", path);
-    }
-    char *cells[METRICS_MAX_COLS];
-    size_t cap_rows = 0;
-    long lineno = 0;
-    int rc = -1;
-    char *next = text;
-    if (!strncmp(next, "\xef\xbb\xbf", 3)) next += 3; /* a UTF-8 byte order mark */
-    while (next && *next) {
-        char *line = next;
-        char *nl = strchr(line, '\n');
-        next = nl ? nl + 1 : NULL;
-        if (nl) *nl = 0;
-        lineno++;
-        size_t ll = strlen(line);
-        if (ll && line[ll - 1] == '\r') line[--ll] = 0;
-        if (blank_line(line) || line[0] == '#') continue; /* blank lines and comments */
-        int n = split_cells(line, cells, METRICS_MAX_COLS);
-        if (n > METRICS_MAX_COLS) {
-            rt_fail(err, "%s:%ld: %d columns, more than the %d a metrics file may have", path,
-                    lineno, n, METRICS_MAX_COLS);
-            goto fail;
-        }
-        if (!m->names) { /* the header */
-            m->cols = n;
-            m->names = calloc((size_t)n, sizeof *m->names);
-            if (!m->names) goto oom;
-            for (int c = 0; c < n; c++)
-                if (!(m->names[c] = strdup(cells[c]))) goto oom;
-            m->epoch_col = rt_metrics_column(m, "epoch");
-            if (m->epoch_col < 0) {
-                char list[300];
-                size_t k = 0;
-                list[0] = 0;
-                for (int c = 0; c < n && k + 1 < sizeof list; c++)
-                    k += (size_t)snprintf(list + k, sizeof list - k, "%s%s", c ? "," : "",
-                                          m->names[c]);
-                rt_fail(err, "%s:%ld: no 'epoch' column in the header (it has: %s)", path, lineno,
-                        list);
-                goto fail;
-            }
-            continue;
-        }
-        if (n != m->cols) {
-            rt_fail(err, "%s:%ld: %d values, but the header has %d columns", path, lineno, n,
-                    m->cols);
-            goto fail;
-        }
-        if ((size_t)m->rows == cap_rows) {
-            cap_rows = cap_rows ? cap_rows * 2 : 64;
-            double *nv = realloc(m->v, cap_rows * (size_t)m->cols * sizeof *nv);
-            if (!nv) goto oom;
-            m->v = nv;
-        }
-        double *row = m->v + (size_t)m->rows * (size_t)m->cols;
-        for (int c = 0; c < n; c++) {
-            char *end;
-            if (!cells[c][0]) { /* an empty cell: no value (a gap in the curve) */
-                row[c] = NAN;
-                continue;
-            }
-            row[c] = strtod(cells[c], &end); /* nan, inf and overflows are gaps */
-            if (end == cells[c] || *end) {
-                rt_fail(err, "%s:%ld: column '%s': '%.40s' is not a number", path, lineno,
-                        m->names[c], cells[c]);
-                goto fail;
-            }
-        }
-        if (!isfinite(row[m->epoch_col])) {
-            rt_fail(err, "%s:%ld: the epoch is '%s', not a finite number", path, lineno,
-                    cells[m->epoch_col]);
-            goto fail;
-        }
-        m->rows++;
-    }
-    if (!m->names) {
-        rt_fail(err, "%s: empty: no header line (expected columns such as epoch,loss,lr)", path);
-        goto fail;
-    }
-    if (m->rows == 0) {
-        rt_fail(err, "%s: a header but no rows: no epoch was recorded", path);
-        goto fail;
-    }
-    rc = 0;
-    goto done;
-oom:
-    rt_fail(err, "%s: out of memory", path);
-fail:
-    rt_metrics_free(m);
-done:
-    free(text);
-    return rc;
-}
-
-int rt_metrics_column(const rt_metrics *m, const char *name)
-{
-    for (int c = 0; c < m->cols; c++)
-        if (!strcmp(m->names[c], name)) return c;
-    return -1;
 }
 
 /* ---- scales and ticks ---- */
