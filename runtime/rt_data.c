@@ -279,7 +279,7 @@ static int synth_load(const rt_source *src, int32_t d_expected, int32_t ylen, in
                       rt_dataset *out, rt_error *err)
 {
     const char *name = synth_name(src->kind);
-    int32_t n, d;
+    int32_t n = 0, d = 0; /* set by synth_shape (GCC -O3 cannot see it) */
     if (synth_shape(src, &n, &d, err)) return -1;
     if (rt_data_check_features(name, d, d_expected, err)) return -1;
     if (ylen > 1)
