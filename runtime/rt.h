@@ -269,9 +269,9 @@ void rt_npy_shape(const rt_npy *a, char *buf, size_t size);
  * written after it are dropped, the resumed run writes them again),
  * rewritten atomically, and appends; *seconds gets the last kept row's last
  * column (the time taken so far), else 0. A file with another header is
- * started afresh, with a note on stderr. */
+ * started afresh and *afresh set (the caller says so); else *afresh is 0. */
 FILE *rt_metrics_open(const char *path, const char *header, int key_col, long long keep_through,
-                      double *seconds, rt_error *err);
+                      double *seconds, int *afresh, rt_error *err);
 
 /* A metrics CSV read back, columns found by their header names. */
 typedef struct rt_metrics {

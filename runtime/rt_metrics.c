@@ -123,9 +123,10 @@ static int metrics_kept_rows(const char *path, const char *header, int key_col,
 }
 
 FILE *rt_metrics_open(const char *path, const char *header, int key_col, long long keep_through,
-                      double *seconds, rt_error *err)
+                      double *seconds, int *afresh, rt_error *err)
 {
     *seconds = 0;
+    *afresh = 0;
     char *kept = NULL;
     size_t len = 0;
     int ours = 0;
@@ -133,9 +134,7 @@ FILE *rt_metrics_open(const char *path, const char *header, int key_col, long lo
         struct stat st;
         int exists = !stat(path, &st);
         ours = metrics_kept_rows(path, header, key_col, keep_through, &kept, &len, seconds);
-        if (exists && !ours && S_ISREG(st.st_mode))
-            fprintf(stderr, "note: %s is not a metrics file of this trainer: starting it afresh\n",
-                    path);
+        *afresh = exists && !ours && S_ISREG(st.st_mode);
         /* a regular file only: --metrics /dev/stdout cannot be rewritten */
         if (ours && S_ISREG(st.st_mode) && rt_write_atomic(path, kept, len, err)) {
             free(kept);
