@@ -413,172 +413,173 @@ static void shape_text(char *buf, size_t size, int rank, const int64_t *dims)
     if (k < (int)size) snprintf(buf + k, size - (size_t)k, "]");
 }
 
+/* The JSON header of an open safetensors file, NUL-terminated; *hlen its
+ * length, *size the file's. */
+static char *read_header(FILE *f, const char *path, uint64_t *hlen, uint64_t *size, rt_error *err)
+{
+    struct stat st;
+    if (fstat(fileno(f), &st) != 0 || !S_ISREG(st.st_mode)) {
+        rt_fail(err, "%s: not a regular file", path);
+        return NULL;
+    }
+    unsigned char len8[8];
+    if (fread(len8, 1, 8, f) != 8) {
+        rt_fail(err, "%s: not a safetensors file (only %lld bytes)", path, (long long)st.st_size);
+        return NULL;
+    }
+    *hlen = 0;
+    for (int k = 7; k >= 0; k--) *hlen = *hlen << 8 | len8[k];
+    *size = (uint64_t)st.st_size;
+    if (*hlen < 2 || *hlen > *size - 8 || *hlen > (100u << 20)) {
+        rt_fail(err,
+                "%s: not a safetensors file, or truncated: the header length says %llu bytes, "
+                "the file has %llu after it",
+                path, (unsigned long long)*hlen, (unsigned long long)(*size - 8));
+        return NULL;
+    }
+    char *text = malloc((size_t)*hlen + 1);
+    if (!text) {
+        rt_fail(err, "%s: out of memory", path);
+        return NULL;
+    }
+    if (fread(text, 1, (size_t)*hlen, f) != *hlen) {
+        rt_fail(err, "%s: read error: %s", path, strerror(errno));
+        free(text);
+        return NULL;
+    }
+    text[*hlen] = '\0';
+    if (text[0] != '{') {
+        rt_fail(err, "%s: not a safetensors file (the header is not a JSON object)", path);
+        free(text);
+        return NULL;
+    }
+    return text;
+}
+
+/* One tensor of the header checked against the data's length and the
+ * model's parameters; *which gets its parameter's index. */
+static int check_tensor(const char *path, const st_tensor *t, uint64_t data_len,
+                        const rt_param_info *params, int n, int *which, rt_error *err)
+{
+    int es = dtype_size(t->dtype);
+    uint64_t numel = 1;
+    for (int d = 0; d < t->rank; d++) numel *= (uint64_t)t->dims[d]; /* each < 2^31, rank <= 8 */
+    if (!es) return rt_fail(err, "%s: tensor '%s': unknown dtype '%s'", path, t->name, t->dtype);
+    if (t->begin > t->end || t->end > data_len)
+        return rt_fail(err,
+                       "%s: tensor '%s': data_offsets [%llu, %llu] outside the %llu bytes of data "
+                       "(truncated?)",
+                       path, t->name, (unsigned long long)t->begin, (unsigned long long)t->end,
+                       (unsigned long long)data_len);
+    if (numel > UINT64_MAX / 8 || t->end - t->begin != numel * (uint64_t)es)
+        return rt_fail(
+            err, "%s: tensor '%s': data_offsets span %llu bytes, its shape and dtype need %llu",
+            path, t->name, (unsigned long long)(t->end - t->begin),
+            (unsigned long long)(numel * (uint64_t)es));
+    *which = -1;
+    for (int i = 0; i < n; i++)
+        if (!strcmp(params[i].name, t->name)) *which = i;
+    if (*which < 0) {
+        sbuf names = {0};
+        for (int i = 0; i < n && names.len < 600; i++)
+            sb_printf(&names, "%s%s", i ? ", " : "", params[i].name);
+        rt_fail(err, "%s: tensor '%s' is not a parameter of this model (it has %s)", path, t->name,
+                names.p ? names.p : "none");
+        free(names.p);
+        return -1;
+    }
+    const rt_param_info *p = &params[*which];
+    int64_t want[4];
+    rt_param_dims(p, want);
+    int same = t->rank == p->rank;
+    for (int d = 0; same && d < p->rank; d++) same = t->dims[d] == want[d];
+    if (!same) {
+        char got_s[128], want_s[128];
+        shape_text(got_s, sizeof got_s, t->rank, t->dims);
+        shape_text(want_s, sizeof want_s, p->rank, want);
+        return rt_fail(err, "%s: tensor '%s' has shape %s, the model's is %s", path, t->name, got_s,
+                       want_s);
+    }
+    if (strcmp(t->dtype, "F32") && strcmp(t->dtype, "F64") &&
+        !(p->count && !strcmp(t->dtype, "I64")))
+        return rt_fail(err, "%s: tensor '%s' has dtype %s; %s load from F32 or F64%s", path,
+                       t->name, t->dtype, p->count ? "counts" : "parameters",
+                       p->count ? " or I64" : "");
+    return 0;
+}
+
+/* A checked tensor read into its parameter p, converted to real; its data
+ * starts at offset `start` of the file. */
+static int read_tensor(FILE *f, const char *path, uint64_t start, const st_tensor *t,
+                       const rt_param_info *p, real *buf, rt_error *err)
+{
+    size_t es = (size_t)dtype_size(t->dtype);
+    if (fseek(f, (long)(start + t->begin), SEEK_SET) != 0)
+        return rt_fail(err, "%s: seek: %s", path, strerror(errno));
+    real *dst = buf + p->offset;
+    unsigned char chunk[1 << 14];
+    for (long done = 0; done < p->numel;) {
+        size_t want = sizeof chunk / es;
+        if ((long)want > p->numel - done) want = (size_t)(p->numel - done);
+        if (fread(chunk, es, want, f) != want)
+            return rt_fail(err, "%s: tensor '%s': read error", path, t->name);
+        if (!rt_host_little_endian()) rt_swap_bytes(chunk, want, es);
+        for (size_t i = 0; i < want; i++) {
+            double v;
+            if (es == 4) {
+                float fv;
+                memcpy(&fv, chunk + 4 * i, 4);
+                v = fv;
+            } else if (t->dtype[0] == 'I') {
+                int64_t iv;
+                memcpy(&iv, chunk + 8 * i, 8);
+                v = (double)iv;
+            } else {
+                memcpy(&v, chunk + 8 * i, 8);
+            }
+            if (!(fabs(v) <= RT_REAL_MAX))
+                return rt_fail(err, "%s: tensor '%s': element %ld is not a finite %s", path,
+                               t->name, done + (long)i, RT_REAL_NAME);
+            dst[done + (long)i] = (real)v;
+        }
+        done += (long)want;
+    }
+    int64_t at;
+    if (p->count && !rt_counts_whole(dst, p->numel, &at))
+        return rt_fail(err, "%s: tensor '%s': element %lld is %g; " RT_COUNT_RULE, path, t->name,
+                       (long long)at, (double)dst[at]);
+    return 0;
+}
+
 int rt_safetensors_load(const char *path, const rt_param_info *params, int n, real *buf,
                         int *loaded, rt_error *err)
 {
     *loaded = 0;
     FILE *f = fopen(path, "rb");
     if (!f) return rt_fail(err, "%s: cannot open: %s", path, strerror(errno));
-    struct stat st;
-    char *text = NULL;
+    uint64_t hlen, size;
     st_tensor *ts = NULL;
+    int *which = NULL;
     int nts = 0, rc = -1;
-    if (fstat(fileno(f), &st) != 0 || !S_ISREG(st.st_mode)) {
-        rt_fail(err, "%s: not a regular file", path);
-        goto done;
-    }
-    unsigned char len8[8];
-    if (fread(len8, 1, 8, f) != 8) {
-        rt_fail(err, "%s: not a safetensors file (only %lld bytes)", path, (long long)st.st_size);
-        goto done;
-    }
-    uint64_t hlen = 0;
-    for (int k = 7; k >= 0; k--) hlen = hlen << 8 | len8[k];
-    uint64_t size = (uint64_t)st.st_size;
-    if (hlen < 2 || hlen > size - 8 || hlen > (100u << 20)) {
-        rt_fail(err,
-                "%s: not a safetensors file, or truncated: the header length says %llu bytes, "
-                "the file has %llu after it",
-                path, (unsigned long long)hlen, (unsigned long long)(size - 8));
-        goto done;
-    }
-    text = malloc((size_t)hlen + 1);
-    if (!text) {
-        rt_fail(err, "%s: out of memory", path);
-        goto done;
-    }
-    if (fread(text, 1, (size_t)hlen, f) != hlen) {
-        rt_fail(err, "%s: read error: %s", path, strerror(errno));
-        goto done;
-    }
-    text[hlen] = '\0';
-    if (text[0] != '{') {
-        rt_fail(err, "%s: not a safetensors file (the header is not a JSON object)", path);
-        goto done;
-    }
-    if (st_parse(path, text, (size_t)hlen, &ts, &nts, err)) goto done;
-
-    uint64_t data_len = size - 8 - hlen;
+    char *text = read_header(f, path, &hlen, &size, err);
+    if (!text || st_parse(path, text, (size_t)hlen, &ts, &nts, err)) goto done;
     /* check everything before changing any parameter */
-    int *which = malloc(sizeof(int) * (size_t)(nts > 0 ? nts : 1));
-    if (!which) {
+    if (!(which = malloc(sizeof(int) * (size_t)(nts > 0 ? nts : 1)))) {
         rt_fail(err, "%s: out of memory", path);
         goto done;
     }
-    for (int k = 0; k < nts; k++) {
-        const st_tensor *t = &ts[k];
-        int es = dtype_size(t->dtype);
-        uint64_t numel = 1;
-        for (int d = 0; d < t->rank; d++)
-            numel *= (uint64_t)t->dims[d]; /* each < 2^31, rank <= 8 */
-        if (!es) {
-            rt_fail(err, "%s: tensor '%s': unknown dtype '%s'", path, t->name, t->dtype);
-            goto bad;
-        }
-        if (t->begin > t->end || t->end > data_len) {
-            rt_fail(err,
-                    "%s: tensor '%s': data_offsets [%llu, %llu] outside the %llu bytes of data "
-                    "(truncated?)",
-                    path, t->name, (unsigned long long)t->begin, (unsigned long long)t->end,
-                    (unsigned long long)data_len);
-            goto bad;
-        }
-        if (numel > UINT64_MAX / 8 || t->end - t->begin != numel * (uint64_t)es) {
-            rt_fail(err,
-                    "%s: tensor '%s': data_offsets span %llu bytes, its shape and dtype need %llu",
-                    path, t->name, (unsigned long long)(t->end - t->begin),
-                    (unsigned long long)(numel * (uint64_t)es));
-            goto bad;
-        }
-        which[k] = -1;
-        for (int i = 0; i < n; i++)
-            if (!strcmp(params[i].name, t->name)) which[k] = i;
-        if (which[k] < 0) {
-            sbuf names = {0};
-            for (int i = 0; i < n && names.len < 600; i++)
-                sb_printf(&names, "%s%s", i ? ", " : "", params[i].name);
-            rt_fail(err, "%s: tensor '%s' is not a parameter of this model (it has %s)", path,
-                    t->name, names.p ? names.p : "none");
-            free(names.p);
-            goto bad;
-        }
-        const rt_param_info *p = &params[which[k]];
-        int64_t want[4];
-        rt_param_dims(p, want);
-        int same = t->rank == p->rank;
-        for (int d = 0; same && d < p->rank; d++) same = t->dims[d] == want[d];
-        if (!same) {
-            char got_s[128], want_s[128];
-            shape_text(got_s, sizeof got_s, t->rank, t->dims);
-            shape_text(want_s, sizeof want_s, p->rank, want);
-            rt_fail(err, "%s: tensor '%s' has shape %s, the model's is %s", path, t->name, got_s,
-                    want_s);
-            goto bad;
-        }
-        if (strcmp(t->dtype, "F32") && strcmp(t->dtype, "F64") &&
-            !(p->count && !strcmp(t->dtype, "I64"))) {
-            rt_fail(err, "%s: tensor '%s' has dtype %s; %s load from F32 or F64%s", path, t->name,
-                    t->dtype, p->count ? "counts" : "parameters", p->count ? " or I64" : "");
-            goto bad;
-        }
-    }
+    for (int k = 0; k < nts; k++)
+        if (check_tensor(path, &ts[k], size - 8 - hlen, params, n, &which[k], err)) goto done;
     if (nts == 0) {
         rt_fail(err, "%s: holds no tensors", path);
-        goto bad;
+        goto done;
     }
-    /* read each into its parameter, converting to real */
-    for (int k = 0; k < nts; k++) {
-        const st_tensor *t = &ts[k];
-        const rt_param_info *p = &params[which[k]];
-        size_t es = (size_t)dtype_size(t->dtype);
-        if (fseek(f, (long)(8 + hlen + t->begin), SEEK_SET) != 0) {
-            rt_fail(err, "%s: seek: %s", path, strerror(errno));
-            goto bad;
-        }
-        real *dst = buf + p->offset;
-        unsigned char chunk[1 << 14];
-        for (long done = 0; done < p->numel;) {
-            size_t want = sizeof chunk / es;
-            if ((long)want > p->numel - done) want = (size_t)(p->numel - done);
-            if (fread(chunk, es, want, f) != want) {
-                rt_fail(err, "%s: tensor '%s': read error", path, t->name);
-                goto bad;
-            }
-            if (!rt_host_little_endian()) rt_swap_bytes(chunk, want, es);
-            for (size_t i = 0; i < want; i++) {
-                double v;
-                if (es == 4) {
-                    float fv;
-                    memcpy(&fv, chunk + 4 * i, 4);
-                    v = fv;
-                } else if (t->dtype[0] == 'I') {
-                    int64_t iv;
-                    memcpy(&iv, chunk + 8 * i, 8);
-                    v = (double)iv;
-                } else {
-                    memcpy(&v, chunk + 8 * i, 8);
-                }
-                if (!(fabs(v) <= RT_REAL_MAX)) {
-                    rt_fail(err, "%s: tensor '%s': element %ld is not a finite %s", path, t->name,
-                            done + (long)i, RT_REAL_NAME);
-                    goto bad;
-                }
-                dst[done + (long)i] = (real)v;
-            }
-            done += (long)want;
-        }
-        int64_t at;
-        if (p->count && !rt_counts_whole(dst, p->numel, &at)) {
-            rt_fail(err, "%s: tensor '%s': element %lld is %g; " RT_COUNT_RULE, path, t->name,
-                    (long long)at, (double)dst[at]);
-            goto bad;
-        }
-    }
+    for (int k = 0; k < nts; k++)
+        if (read_tensor(f, path, 8 + hlen, &ts[k], &params[which[k]], buf, err)) goto done;
     *loaded = nts;
     rc = 0;
-bad:
-    free(which);
 done:
+    free(which);
     free(ts);
     free(text);
     fclose(f);
