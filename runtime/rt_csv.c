@@ -114,6 +114,88 @@ static int64_t find_column(char *line, const char *name)
     return -1;
 }
 
+/* The first row decides the columns: *ncols of them, the label column *lab
+ * (-1: none), *d features; *is_header: the row is a header, not data. */
+static int first_row(const csv_opts *o, char *s, long lineno, int64_t *ncols, int64_t *lab,
+                     int64_t *d, int *is_header, rt_error *err)
+{
+    const char *path = o->path;
+    *ncols = count_cells(s);
+    *is_header = o->header == 1 || (o->header == -1 && !row_is_numeric(s));
+    if (o->label) {
+        if (!*is_header)
+            return rt_fail(err, "%s: label column '%s' needs a header row, but line %ld is numeric",
+                           path, o->label, lineno);
+        *lab = find_column(s, o->label);
+        if (*lab < 0)
+            return rt_fail(err, "%s: line %ld: no column named '%s' in the header", path, lineno,
+                           o->label);
+    } else if (o->label_col >= 0) {
+        *lab = o->label_col;
+        if (*lab >= *ncols)
+            return rt_fail(err, "%s: label column %lld out of range: rows have %lld columns", path,
+                           (long long)*lab, (long long)*ncols);
+    }
+    if (o->ylen > 0 && *lab < 0)
+        return rt_fail(err, "%s: no label column given, but the model expects labels", path);
+    *d = *ncols - (*lab >= 0);
+    if (*d == 0) return rt_fail(err, "%s: no feature columns", path);
+    return rt_data_check_features(path, *d, o->d_expected, err);
+}
+
+/* Room for row n in *x (d features a row) and *y (a label a row when the
+ * model has labels), within the allocation limit. */
+static int grow_rows(const csv_opts *o, long lineno, int64_t n, int64_t d, int64_t *rows_cap,
+                     real **x, real **y, rt_error *err)
+{
+    const char *path = o->path;
+    /* rows (features + label) that fit under the allocation limit */
+    int64_t max_rows = (int64_t)(RT_DATA_MAX_BYTES / sizeof(real) / (uint64_t)(d + 1));
+    if (n >= max_rows)
+        return rt_fail(
+            err, "%s: line %ld: %lld rows x %lld features are more than the %d GiB limit", path,
+            lineno, (long long)n + 1, (long long)d, (int)(RT_DATA_MAX_BYTES >> 30));
+    int64_t ncap = *rows_cap ? *rows_cap * 2 : 256;
+    if (ncap > max_rows) ncap = max_rows;
+    if (ncap > INT32_MAX) ncap = INT32_MAX;
+    real *nx = realloc(*x, (size_t)ncap * (size_t)d * sizeof(real));
+    if (nx) *x = nx;
+    real *ny = o->ylen > 0 ? realloc(*y, (size_t)ncap * sizeof(real)) : *y;
+    if (ny) *y = ny;
+    if (!nx || (o->ylen > 0 && !ny))
+        return rt_fail(err, "%s: line %ld: out of memory", path, lineno);
+    *rows_cap = ncap;
+    return 0;
+}
+
+/* A data row's cells: its features into xr (NULL: not kept), its label,
+ * checked, into *yv (NULL: not kept). */
+static int parse_row(const csv_opts *o, char *s, long lineno, int64_t lab, real *xr, real *yv,
+                     rt_error *err)
+{
+    const char *path = o->path;
+    char *cur = s;
+    for (int64_t col = 0; cur; col++) {
+        char *ce, *cs = next_cell(&cur, &ce);
+        double v;
+        int kind = parse_cell(cs, ce, &v);
+        if (kind != CELL_OK) return cell_error(err, path, lineno, col + 1, cs, kind);
+        if (col == lab) {
+            if (o->ylen == 0) continue; /* the caller wants no labels */
+            if (o->classes > 0 && v != floor(v))
+                return rt_fail(err, "%s: line %ld: label %g is not an integer class in [0, %d)",
+                               path, lineno, v, (int)o->classes);
+            if (o->classes > 0 && (v < 0 || v >= o->classes))
+                return rt_fail(err, "%s: line %ld: label %g out of range [0, %d)", path, lineno, v,
+                               (int)o->classes);
+            if (yv) *yv = (real)v;
+        } else if (xr) {
+            *xr++ = (real)v;
+        }
+    }
+    return 0;
+}
+
 static int csv_read(const csv_opts *o, int32_t *n_out, int32_t *d_out, rt_dataset *out,
                     rt_error *err)
 {
@@ -151,40 +233,8 @@ static int csv_read(const csv_opts *o, int32_t *n_out, int32_t *d_out, rt_datase
 
         if (!started) {
             started = 1;
-            ncols = count_cells(s);
-            int is_header = o->header == 1 || (o->header == -1 && !row_is_numeric(s));
-            if (o->label) {
-                if (!is_header) {
-                    rt_fail(err,
-                            "%s: label column '%s' needs a header row, but line %ld is "
-                            "numeric",
-                            path, o->label, lineno);
-                    goto done;
-                }
-                lab = find_column(s, o->label);
-                if (lab < 0) {
-                    rt_fail(err, "%s: line %ld: no column named '%s' in the header", path, lineno,
-                            o->label);
-                    goto done;
-                }
-            } else if (o->label_col >= 0) {
-                lab = o->label_col;
-                if (lab >= ncols) {
-                    rt_fail(err, "%s: label column %lld out of range: rows have %lld columns", path,
-                            (long long)lab, (long long)ncols);
-                    goto done;
-                }
-            }
-            if (o->ylen > 0 && lab < 0) {
-                rt_fail(err, "%s: no label column given, but the model expects labels", path);
-                goto done;
-            }
-            d = ncols - (lab >= 0);
-            if (d == 0) {
-                rt_fail(err, "%s: no feature columns", path);
-                goto done;
-            }
-            if (rt_data_check_features(path, d, o->d_expected, err)) goto done;
+            int is_header;
+            if (first_row(o, s, lineno, &ncols, &lab, &d, &is_header, err)) goto done;
             if (is_header) continue;
         }
 
@@ -198,55 +248,11 @@ static int csv_read(const csv_opts *o, int32_t *n_out, int32_t *d_out, rt_datase
             rt_fail(err, "%s: more than %d rows", path, INT32_MAX);
             goto done;
         }
-        if (o->store && n == rows_cap) {
-            /* rows (features + label) that fit under the allocation limit */
-            int64_t max_rows = (int64_t)(RT_DATA_MAX_BYTES / sizeof(real) / (uint64_t)(d + 1));
-            if (n >= max_rows) {
-                rt_fail(
-                    err, "%s: line %ld: %lld rows x %lld features are more than the %d GiB limit",
-                    path, lineno, (long long)n + 1, (long long)d, (int)(RT_DATA_MAX_BYTES >> 30));
-                goto done;
-            }
-            int64_t ncap = rows_cap ? rows_cap * 2 : 256;
-            if (ncap > max_rows) ncap = max_rows;
-            if (ncap > INT32_MAX) ncap = INT32_MAX;
-            real *nx = realloc(x, (size_t)ncap * (size_t)d * sizeof(real));
-            if (nx) x = nx;
-            real *ny = o->ylen > 0 ? realloc(y, (size_t)ncap * sizeof(real)) : y;
-            if (ny) y = ny;
-            if (!nx || (o->ylen > 0 && !ny)) {
-                rt_fail(err, "%s: line %ld: out of memory", path, lineno);
-                goto done;
-            }
-            rows_cap = ncap;
-        }
-        char *cur = s;
-        real *xr = o->store ? x + (size_t)n * (size_t)d : NULL;
-        for (int64_t col = 0; cur; col++) {
-            char *ce, *cs = next_cell(&cur, &ce);
-            double v;
-            int kind = parse_cell(cs, ce, &v);
-            if (kind != CELL_OK) {
-                cell_error(err, path, lineno, col + 1, cs, kind);
-                goto done;
-            }
-            if (col == lab) {
-                if (o->ylen == 0) continue; /* the caller wants no labels */
-                if (o->classes > 0 && v != floor(v)) {
-                    rt_fail(err, "%s: line %ld: label %g is not an integer class in [0, %d)", path,
-                            lineno, v, (int)o->classes);
-                    goto done;
-                }
-                if (o->classes > 0 && (v < 0 || v >= o->classes)) {
-                    rt_fail(err, "%s: line %ld: label %g out of range [0, %d)", path, lineno, v,
-                            (int)o->classes);
-                    goto done;
-                }
-                if (o->store) y[n] = (real)v;
-            } else if (xr) {
-                *xr++ = (real)v;
-            }
-        }
+        if (o->store && n == rows_cap && grow_rows(o, lineno, n, d, &rows_cap, &x, &y, err))
+            goto done;
+        if (parse_row(o, s, lineno, lab, o->store ? x + (size_t)n * (size_t)d : NULL,
+                      o->store && o->ylen > 0 ? y + n : NULL, err))
+            goto done;
         n++;
     }
     if (ferror(fp)) {
