@@ -49,6 +49,38 @@ static uint32_t be32(const unsigned char *p)
     return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
 }
 
+/* The size an IDX header claims checked against the allocation limit and
+ * the file (a gzip file can hold ~1032 times its size at most); hlen: the
+ * header's bytes. */
+static int idx_fits(const idx_file *f, const struct stat *st, int hlen, const char *what,
+                    rt_error *err)
+{
+    const char *path = f->path;
+    /* n and per_row are below 2^31, so their product fits in 62 bits. */
+    uint64_t elems = (uint64_t)f->n * (uint64_t)f->per_row;
+    if (elems > RT_DATA_MAX_BYTES / sizeof(real))
+        return rt_fail(err,
+                       "%s: header claims %lld rows x %lld values (%.1f GiB), more than the %d GiB "
+                       "limit",
+                       path, (long long)f->n, (long long)f->per_row,
+                       (double)elems * sizeof(real) / (1 << 30), (int)(RT_DATA_MAX_BYTES >> 30));
+    int64_t need = (int64_t)elems * f->esize;
+    if (S_ISREG(st->st_mode)) {
+        if (gzdirect(f->gz)) {
+            int64_t have = (int64_t)st->st_size - hlen;
+            if (have < need)
+                return rt_fail(err, "%s: truncated: expected %lld bytes of %s, file has %lld", path,
+                               (long long)need, what, (long long)have);
+        } else if ((uint64_t)need > (uint64_t)st->st_size * GZ_MAX_RATIO) {
+            return rt_fail(err,
+                           "%s: truncated: expected %lld bytes of %s, more than a %lld-byte gzip "
+                           "file can hold",
+                           path, (long long)need, what, (long long)st->st_size);
+        }
+    }
+    return 0;
+}
+
 /* Opens an IDX file and reads its header; `what` names the payload in the
  * truncation message ("pixels", "labels"). Checks the claimed size against the
  * allocation limit and the file size before anyone allocates. */
@@ -120,33 +152,7 @@ static int idx_open(idx_file *f, const char *path, const char *what, rt_error *e
         rt_fail(err, "%s: header claims 0 values per row", path);
         goto fail;
     }
-    /* n and per_row are below 2^31, so their product fits in 62 bits. */
-    uint64_t elems = (uint64_t)f->n * (uint64_t)f->per_row;
-    if (elems > RT_DATA_MAX_BYTES / sizeof(real)) {
-        rt_fail(err,
-                "%s: header claims %lld rows x %lld values (%.1f GiB), more than the %d GiB "
-                "limit",
-                path, (long long)f->n, (long long)f->per_row,
-                (double)elems * sizeof(real) / (1 << 30), (int)(RT_DATA_MAX_BYTES >> 30));
-        goto fail;
-    }
-    int64_t need = (int64_t)elems * f->esize;
-    if (S_ISREG(st.st_mode)) {
-        if (gzdirect(f->gz)) {
-            int64_t have = (int64_t)st.st_size - hlen;
-            if (have < need) {
-                rt_fail(err, "%s: truncated: expected %lld bytes of %s, file has %lld", path,
-                        (long long)need, what, (long long)have);
-                goto fail;
-            }
-        } else if ((uint64_t)need > (uint64_t)st.st_size * GZ_MAX_RATIO) {
-            rt_fail(err,
-                    "%s: truncated: expected %lld bytes of %s, more than a %lld-byte gzip file "
-                    "can hold",
-                    path, (long long)need, what, (long long)st.st_size);
-            goto fail;
-        }
-    }
+    if (idx_fits(f, &st, hlen, what, err)) goto fail;
     return 0;
 fail:
     gzclose(f->gz);
