@@ -13,6 +13,7 @@
 #include "cgen.h"
 #include "ops.h"
 #include "optim.h"
+#include "rtlist.h"
 
 #ifndef TRAINC_VERSION
 #define TRAINC_VERSION "0.0.0"
@@ -739,10 +740,6 @@ static int emit_model_c(ir_graph *g, const plan *p, const emit_options *o, const
     return rc;
 }
 
-static const char *const runtime_files[] = {
-    "rt.h",       "rt_util.c",   "rt_rng.c",   "rt_data.c",     "rt_file.c", "rt_simd.c",
-    "rt_model.c", "rt_lapack.c", "rt_batch.c", "rt_progress.c", "rt_plot.c", NULL};
-
 /* mkdir -p */
 static int make_dirs(const char *dir)
 {
@@ -780,7 +777,18 @@ int emit_folder(ir_graph *g, const plan *p, const emit_options *o, char *err, si
                        : 1;
 
     if (emit_model_c(g, p, o, header, err, errsize)) return -1;
-    int rc;
+
+    /* the runtime's files, listed once in runtime/FILES */
+    snprintf(path, sizeof path, "%s/runtime/FILES", o->home);
+    char *list_text = read_file(path);
+    if (!list_text) {
+        snprintf(err, errsize, "%s: cannot read: %s", path, strerror(errno));
+        return -1;
+    }
+    rtlist rt;
+    int rc = rtlist_parse(A, list_text, path, &rt, err, errsize);
+    free(list_text);
+    if (rc) return -1;
 
     /* model.h, main.c, predict.c (the inference API), build.ninja */
     tpl_var vars[] = {
@@ -831,6 +839,8 @@ int emit_folder(ir_graph *g, const plan *p, const emit_options *o, char *err, si
         {"blas_libs", TRAINC_BLAS_LIBS},
         {"san_flags", TRAINC_SANITIZE_FLAGS},
         {"ldflags", TRAINC_SANITIZE_FLAGS[0] ? TRAINC_SANITIZE_FLAGS : "-static"},
+        {"runtime_build", rt.build},
+        {"runtime_objects", rt.objects},
     };
     int nvars = (int)(sizeof vars / sizeof *vars);
     static const char *const files[] = {"model.h", "main.c", "predict.c", "build.ninja"};
@@ -844,15 +854,15 @@ int emit_folder(ir_graph *g, const plan *p, const emit_options *o, char *err, si
     }
 
     /* the runtime, as real files, and the spec itself */
-    for (int i = 0; runtime_files[i]; i++) {
+    for (int i = 0; i < rt.n; i++) {
         char src[4096];
-        snprintf(src, sizeof src, "%s/runtime/%s", o->home, runtime_files[i]);
+        snprintf(src, sizeof src, "%s/runtime/%s", o->home, rt.files[i]);
         char *text = read_file(src);
         if (!text) {
             snprintf(err, errsize, "%s: cannot read: %s", src, strerror(errno));
             return -1;
         }
-        snprintf(path, sizeof path, "%s/runtime/%s", o->out_dir, runtime_files[i]);
+        snprintf(path, sizeof path, "%s/runtime/%s", o->out_dir, rt.files[i]);
         rc = write_file(path, text, err, errsize);
         free(text);
         if (rc) return -1;

@@ -1,9 +1,13 @@
-/* rt.h — the runtime every generated trainer links: element type, errors,
- * RNG, initialisers, data readers, SIMD helpers, files. No Lua, no globals
- * shared with the generated code beyond what is declared here. */
+/* rt.h — the runtime every generated trainer links, and its one public
+ * header: element type, errors, RNG, initialisers, data readers, SIMD
+ * helpers, file formats, the trainer's state. No Lua, no globals shared with
+ * the generated code beyond what is declared here. A section per file of
+ * runtime/ (listed in runtime/FILES), each naming the file that implements
+ * it. */
 #ifndef RT_H
 #define RT_H
 
+#include <float.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -28,16 +32,35 @@ typedef float real;
 #define RT_CLONES
 #endif
 
-/* ---- errors: library code never prints or exits; it fills an rt_error and
- * returns -1. Messages name the file and what was wrong. */
+/* the largest finite real: a value read from a file must not exceed it */
+#ifdef TRAINC_DOUBLE
+#define RT_REAL_MAX DBL_MAX
+#else
+#define RT_REAL_MAX FLT_MAX
+#endif
+
+/* ==== rt_util.c: errors, time, byte order ==== */
+
+/* Errors: library code never prints or exits; it fills an rt_error and
+ * returns -1. Messages name the file and what was wrong; the caller prints
+ * them as they are. */
 typedef struct rt_error {
     char msg[1024];
 } rt_error;
 
 int rt_fail(rt_error *err, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
-/* ---- random numbers: MT19937 seeded like torch.manual_seed(s) and
- * numpy.random.RandomState(s), so uniform draws reproduce PyTorch's. */
+double rt_now(void); /* seconds, monotonic */
+
+/* Files hold little-endian numbers; a big-endian host swaps them. */
+int rt_host_little_endian(void);
+/* reverses the bytes of each of count elements of size bytes */
+void rt_swap_bytes(void *data, size_t count, size_t size);
+
+/* ==== rt_rng.c: random numbers and initialisers ==== */
+
+/* MT19937 seeded like torch.manual_seed(s) and numpy.random.RandomState(s),
+ * so uniform draws reproduce PyTorch's. */
 typedef struct rt_rng {
     uint32_t mt[624];
     int mti;
@@ -60,11 +83,21 @@ uint32_t rt_rng_below(rt_rng *rng, uint32_t n);
 /* Fisher-Yates shuffle of idx[0..n) */
 void rt_shuffle(rt_rng *rng, int32_t *idx, int32_t n);
 
-/* ---- counter-based noise for dropout masks: a pure function of (seed,
- * step, mask, element), so no state is saved in checkpoints, a resumed run
- * draws the masks the uninterrupted one would, any thread count gives the
- * same masks, and one key gives the same masks again (gradient checks, the
- * backward pass). Built on SplitMix64's output function:
+/* Initialisers: the generator computes bounds and stds from the fans
+ * (gains as torch.nn.init.calculate_gain); the runtime only draws. */
+/* p[i] = (real)(u * (b - a) + a), u = uniform24, as torch's uniform_(a, b)
+ * (bit for bit: float follows torch's float32 rounding of a, b and b - a;
+ * -DTRAINC_DOUBLE follows torch's float64 uniform_, 53-bit u and an fma) */
+void rt_init_uniform(rt_rng *rng, real *p, long n, double a, double b);
+void rt_init_normal(rt_rng *rng, real *p, long n, double mean, double std);
+void rt_init_constant(real *p, long n, double value);
+
+/* ==== rt.h itself: counter-based noise for dropout masks ==== */
+
+/* A pure function of (seed, step, mask, element), so no state is saved in
+ * checkpoints, a resumed run draws the masks the uninterrupted one would,
+ * any thread count gives the same masks, and one key gives the same masks
+ * again (gradient checks, the backward pass). Built on SplitMix64's output function:
  *   key    = mix(seed * G ^ mix(step))            per optimizer step (from 1)
  *   stream = mix(key + mask * G)                   per dropout in the spec (from 1)
  *   bits i = mix(stream + (i + 1) * G) >> 32       per element
@@ -88,19 +121,8 @@ static inline uint32_t rt_noise_bits(uint64_t stream, long i)
     return (uint32_t)(rt_noise_mix(stream + ((uint64_t)i + 1) * 0x9E3779B97F4A7C15u) >> 32);
 }
 
-/* ---- initialisers: the generator computes bounds and stds from the fans
- * (gains as torch.nn.init.calculate_gain); the runtime only draws. */
-/* p[i] = (real)(u * (b - a) + a), u = uniform24, as torch's uniform_(a, b)
- * (bit for bit: float follows torch's float32 rounding of a, b and b - a;
- * -DTRAINC_DOUBLE follows torch's float64 uniform_, 53-bit u and an fma) */
-void rt_init_uniform(rt_rng *rng, real *p, long n, double a, double b);
-void rt_init_normal(rt_rng *rng, real *p, long n, double mean, double std);
-void rt_init_constant(real *p, long n, double value);
-/* torch.nn.init.orthogonal_ on p viewed as [rows x cols] (rt_lapack.c, QR
- * through LAPACK); -1 if LAPACK fails. Draws rows * cols normals. */
-int rt_init_orthogonal(rt_rng *rng, real *p, long rows, long cols, double gain);
+/* ==== rt_data.c: data sources and datasets ==== */
 
-/* ---- data ---- */
 enum rt_source_kind {
     RT_SRC_NONE = 0,
     RT_SRC_IDX,     /* images + labels IDX files, raw or .gz */
@@ -145,8 +167,6 @@ int rt_data_probe(const rt_source *src, int32_t *n, int32_t *d, rt_error *err);
 int rt_data_load(const rt_source *src, int32_t d_expected, int32_t ylen, int32_t classes,
                  rt_dataset *out, rt_error *err);
 
-/* CSV of features only (predict): every row must have d_expected numbers. */
-int rt_csv_read_features(const char *path, int32_t d_expected, rt_dataset *out, rt_error *err);
 /* Features only, from a .npy file, an IDX file (raw or gzip) or a CSV,
  * told apart by their first bytes (predict). */
 int rt_read_features(const char *path, int32_t d_expected, rt_dataset *out, rt_error *err);
@@ -161,7 +181,48 @@ int rt_data_split(rt_dataset *ds, int32_t count, rt_dataset *valid, rt_error *er
 /* Copies rows idx[0..b) into x and y (the batch buffers). */
 void rt_data_gather(const rt_dataset *ds, const int32_t *idx, int32_t b, real *x, real *y);
 
-/* ---- files ---- */
+/* The pieces every reader shares (rt_data.c): the largest dataset (features
+ * + labels, as real) we agree to allocate; out->x [n][d] and out->y
+ * [n][ylen] allocated within it (name: for the message); every label an
+ * exact integer in [0, classes), rows named by 0-based index (CSV checks its
+ * labels while parsing, by line instead); d features per row, as the model
+ * expects (d_expected <= 0: any). */
+#define RT_DATA_MAX_BYTES ((uint64_t)8 << 30)
+int rt_data_alloc(rt_dataset *out, int64_t n, int64_t d, int32_t ylen, const char *name,
+                  rt_error *err);
+int rt_data_check_labels(const rt_dataset *ds, int32_t classes, const char *name, rt_error *err);
+int rt_data_check_features(const char *name, int64_t d, int32_t d_expected, rt_error *err);
+
+/* ==== rt_idx.c: IDX files (raw or gzip) ==== */
+
+/* rt_data_probe, rt_data_load and rt_read_features of an IDX source */
+int rt_idx_probe(const rt_source *src, int32_t *n, int32_t *d, rt_error *err);
+int rt_idx_load(const rt_source *src, int32_t d_expected, int32_t ylen, int32_t classes,
+                rt_dataset *out, rt_error *err);
+int rt_idx_read_features(const char *path, int32_t d_expected, rt_dataset *out, rt_error *err);
+
+/* ==== rt_csv.c: numeric CSV ==== */
+
+/* rt_data_probe and rt_data_load of a CSV source */
+int rt_csv_probe(const rt_source *src, int32_t *n, int32_t *d, rt_error *err);
+int rt_csv_load(const rt_source *src, int32_t d_expected, int32_t ylen, int32_t classes,
+                rt_dataset *out, rt_error *err);
+/* CSV of features only (predict): every row must have d_expected numbers. */
+int rt_csv_read_features(const char *path, int32_t d_expected, rt_dataset *out, rt_error *err);
+
+/* ==== rt_atomic.c: atomic writes ==== */
+
+/* Writes buf to path via a temporary file, fsync and rename. */
+int rt_write_atomic(const char *path, const void *buf, size_t len, rt_error *err);
+/* The same of parts written one after the other (a header, then data). */
+typedef struct rt_part {
+    const void *buf;
+    size_t len;
+} rt_part;
+int rt_write_atomic_parts(const char *path, const rt_part *parts, int nparts, rt_error *err);
+
+/* ==== rt_npy.c: NumPy .npy files ==== */
+
 /* Writes a NumPy .npy file (C order, dtype of real) atomically. */
 int rt_npy_write(const char *path, const real *data, int rank, const int64_t *dims, rt_error *err);
 /* ... of int64 (little-endian '<i8'), from whole numbers kept as real (counts) */
@@ -198,8 +259,9 @@ int rt_npy_read_values(rt_npy *a, real *dst, int64_t per_row, rt_error *err);
 void rt_npy_close(rt_npy *a);
 /* "(3, 4)", as numpy prints a shape */
 void rt_npy_shape(const rt_npy *a, char *buf, size_t size);
-/* Writes buf to path via a temporary file, fsync and rename. */
-int rt_write_atomic(const char *path, const void *buf, size_t len, rt_error *err);
+
+/* ==== rt_metrics.c: the metrics CSV ==== */
+
 /* Opens a metrics CSV (header: its first line, without the newline) for the
  * rows of a run. A new run (keep_through < 0) starts the file afresh. A
  * resumed run keeps the rows of the file it continues whose column key_col
@@ -207,28 +269,28 @@ int rt_write_atomic(const char *path, const void *buf, size_t len, rt_error *err
  * written after it are dropped, the resumed run writes them again),
  * rewritten atomically, and appends; *seconds gets the last kept row's last
  * column (the time taken so far), else 0. A file with another header is
- * started afresh, with a note on stderr. */
+ * started afresh and *afresh set (the caller says so); else *afresh is 0. */
 FILE *rt_metrics_open(const char *path, const char *header, int key_col, long long keep_through,
-                      double *seconds, rt_error *err);
+                      double *seconds, int *afresh, rt_error *err);
 
-/* ---- SIMD helpers (AVX2/FMA when the CPU has it, portable C otherwise) ---- */
-/* p[i] = fma(g[i], -lr, p[i]): the rounding of torch's p.add_(g, alpha=-lr) */
-void rt_axpy_fma(real *p, const real *g, real alpha, long n);
-real rt_dot(const real *a, const real *b, long n);
-/* sum of squares, accumulated in double */
-double rt_sumsq(const real *a, long n);
-int rt_cpu_has_avx2(void);
+/* A metrics CSV read back, columns found by their header names. */
+typedef struct rt_metrics {
+    int rows, cols;
+    char **names;  /* the header's column names */
+    double *v;     /* [rows][cols]; an empty cell is NaN */
+    int epoch_col; /* the "epoch" column, which every metrics file has */
+} rt_metrics;
 
-/* ---- the model, as the generated model.c describes it ---- */
-enum rt_task {
-    RT_TASK_NONE,     /* a bare objective: loss only */
-    RT_TASK_CLASSIFY, /* argmax over the output row */
-    RT_TASK_BINARY,   /* probability >= 0.5 */
-    RT_TASK_LOGIT,    /* logit >= 0 */
-    RT_TASK_SIGN,     /* sign, labels in {-1, +1} */
-    RT_TASK_REGRESS,  /* values */
-};
+/* Reads a metrics CSV; refuses a missing or empty file, one without an epoch
+ * column, ragged rows and cells that are not numbers (nan and inf are), with
+ * the file and line in the message. */
+int rt_metrics_read(const char *path, rt_metrics *m, rt_error *err);
+void rt_metrics_free(rt_metrics *m);
+int rt_metrics_column(const rt_metrics *m, const char *name); /* -1: none */
 
+/* ==== rt_params.c: parameters by name ==== */
+
+/* (as the generated model.c lists them) */
 typedef struct rt_param_info {
     const char *name; /* as the spec names it: "fc1.weight" */
     long offset;      /* in the flat buffer */
@@ -241,10 +303,23 @@ typedef struct rt_param_info {
                       exported as int64, loaded from integers or floats, never negative */
 } rt_param_info;
 
+/* A count is a whole number from 0 to 2^53, so it is exact in a double and
+ * in an int64; loading refuses others, writing clamps. */
+#define RT_COUNT_MAX 9007199254740992.0
+#define RT_COUNT_RULE "a count is a whole number from 0 to 2^53"
+/* v as an int64 count, clamped to [0, RT_COUNT_MAX] */
+int64_t rt_count_value(real v);
+/* 1 if v[0..n) are all counts; else 0, *at the first that is not */
+int rt_counts_whole(const real *v, int64_t n, int64_t *at);
+/* dims[0..p->rank) = p's shape */
+void rt_param_dims(const rt_param_info *p, int64_t *dims);
 /* Parameters by name (fine-tuning, transfer learning). Each DIR/<name>.npy
  * there is loaded (shape checked); *loaded counts them. */
 int rt_params_load_npy_dir(const char *dir, const rt_param_info *params, int n, real *buf,
                            int *loaded, rt_error *err);
+
+/* ==== rt_safetensors.c: safetensors files of parameters ==== */
+
 /* A safetensors file: every tensor in it must be a parameter of that name,
  * shape and dtype F32/F64 (a count also I64), all checked before any is
  * read; the message says what was wrong. */
@@ -254,6 +329,27 @@ int rt_safetensors_load(const char *path, const rt_param_info *params, int n, re
  * as I64; meta is NULL or key, value, ..., NULL for "__metadata__". */
 int rt_safetensors_save(const char *path, const rt_param_info *params, int n, const real *buf,
                         const char *const *meta, rt_error *err);
+
+/* ==== rt_simd.c: SIMD helpers (AVX2/FMA when the CPU has it, else C) ==== */
+
+/* p[i] = fma(g[i], -lr, p[i]): the rounding of torch's p.add_(g, alpha=-lr) */
+void rt_axpy_fma(real *p, const real *g, real alpha, long n);
+real rt_dot(const real *a, const real *b, long n);
+/* sum of squares, accumulated in double */
+double rt_sumsq(const real *a, long n);
+int rt_cpu_has_avx2(void);
+
+/* ==== rt_task.c: what a task makes of a model's outputs ==== */
+
+/* (the model, as the generated model.c describes it) */
+enum rt_task {
+    RT_TASK_NONE,     /* a bare objective: loss only */
+    RT_TASK_CLASSIFY, /* argmax over the output row */
+    RT_TASK_BINARY,   /* probability >= 0.5 */
+    RT_TASK_LOGIT,    /* logit >= 0 */
+    RT_TASK_SIGN,     /* sign, labels in {-1, +1} */
+    RT_TASK_REGRESS,  /* values */
+};
 
 /* Correct predictions in rows of out (per-row output of out_len values)
  * against labels y (label_len values per row). */
@@ -266,7 +362,18 @@ long rt_count_correct(int task, const real *out, int out_len, const real *y, int
  * trainer's predict and the model.h API both read their rows through it. */
 int rt_decide(int task, const real *z, int out_len, real *p);
 
-/* ---- ReduceLROnPlateau: the schedule that watches a metric ---- */
+/* Classes a task's predictions and labels fall in: the output length for
+ * classification, 2 for a single binary/logit/sign output (class 0 is the
+ * negative one), else 0 (no confusion matrix). */
+int rt_task_classes(int task, int out_len, int label_len);
+/* The class of a row's label (rt_task_classes order). */
+int rt_label_class(int task, const real *y);
+/* counts[true * k + predicted] += 1 for each row (k = rt_task_classes). */
+void rt_confusion_add(int task, const real *out, int out_len, const real *y, int label_len,
+                      long rows, long *counts);
+
+/* ==== rt_schedule.c: ReduceLROnPlateau, the schedule that watches a metric ==== */
+
 typedef struct rt_plateau {
     /* settings, as torch.optim.lr_scheduler.ReduceLROnPlateau */
     int mode_max;      /* 0: lower is better */
@@ -282,9 +389,31 @@ typedef struct rt_plateau {
 /* After an epoch with this metric: the learning rate to use from now on. */
 double rt_plateau_step(rt_plateau *p, double metric, double lr);
 
-/* ---- checkpoints: everything a run needs to go on exactly where it
- * stopped; the same header, checksum and atomic write as weights files ---- */
-/* ---- early stopping's state (kept in checkpoints so a resume is exact) ---- */
+/* ==== rt_weights.c: weights files ==== */
+
+/* A header (magic, format version, element size, model hash, counts), the
+ * parameters, the standardisation statistics, and a CRC32 of all that;
+ * written atomically. */
+typedef struct rt_weights {
+    real *params;
+    long n_params;
+    real *stats; /* mean then std, 2 * features values, or NULL */
+    long n_stats;
+} rt_weights;
+
+int rt_weights_save(const char *path, const char *model_hash, const rt_weights *w, rt_error *err);
+/* Loads into w's buffers; refuses another model, another element type or a
+ * damaged file with a message that says which. */
+int rt_weights_load(const char *path, const char *model_hash, rt_weights *w, rt_error *err);
+/* The same from the bytes of a weights file in memory (name: for messages). */
+int rt_weights_from_buffer(const void *buf, size_t len, const char *name, const char *model_hash,
+                           rt_weights *w, rt_error *err);
+
+/* ==== rt_checkpoint.c: checkpoints ==== */
+
+/* Everything a run needs to go on exactly where it stopped; the same
+ * header, checksum and atomic write as weights files. */
+/* early stopping's state (kept in checkpoints so a resume is exact) */
 typedef struct rt_early_stop {
     double best;        /* best monitored loss so far (INFINITY before the first epoch) */
     int64_t best_epoch; /* the epoch that reached it */
@@ -324,68 +453,14 @@ int rt_checkpoint_save(const char *path, const char *model_hash, const rt_checkp
  * element type, other sizes or a damaged file, saying which. */
 int rt_checkpoint_load(const char *path, const char *model_hash, rt_checkpoint *c, rt_error *err);
 
-/* ---- weights files: a header (magic, format version, element size, model
- * hash, counts), the parameters, the standardisation statistics, and a CRC32
- * of all that; written atomically. */
-typedef struct rt_weights {
-    real *params;
-    long n_params;
-    real *stats; /* mean then std, 2 * features values, or NULL */
-    long n_stats;
-} rt_weights;
+/* ==== rt_lapack.c: the orthogonal initialiser ==== */
 
-int rt_weights_save(const char *path, const char *model_hash, const rt_weights *w, rt_error *err);
-/* Loads into w's buffers; refuses another model, another element type or a
- * damaged file with a message that says which. */
-int rt_weights_load(const char *path, const char *model_hash, rt_weights *w, rt_error *err);
-/* The same from the bytes of a weights file in memory (name: for messages). */
-int rt_weights_from_buffer(const void *buf, size_t len, const char *name, const char *model_hash,
-                           rt_weights *w, rt_error *err);
+/* torch.nn.init.orthogonal_ on p viewed as [rows x cols] (QR through
+ * LAPACK); -1 if LAPACK fails. Draws rows * cols normals. */
+int rt_init_orthogonal(rt_rng *rng, real *p, long rows, long cols, double gain);
 
-/* ---- training curves (rt_plot.c): a metrics CSV, columns found by their
- * header names, drawn as one self-contained SVG file ---- */
-typedef struct rt_metrics {
-    int rows, cols;
-    char **names;  /* the header's column names */
-    double *v;     /* [rows][cols]; an empty cell is NaN */
-    int epoch_col; /* the "epoch" column, which every metrics file has */
-} rt_metrics;
+/* ==== rt_batch.c: the training loop's batches ==== */
 
-/* Reads a metrics CSV; refuses a missing or empty file, one without an epoch
- * column, ragged rows and cells that are not numbers (nan and inf are), with
- * the file and line in the message. */
-int rt_metrics_read(const char *path, rt_metrics *m, rt_error *err);
-void rt_metrics_free(rt_metrics *m);
-int rt_metrics_column(const rt_metrics *m, const char *name); /* -1: none */
-
-typedef struct rt_plot_options {
-    const char *title;  /* the model's name */
-    const char *source; /* the metrics file, named in the subtitle and errors */
-    int no_accuracy;    /* leave out the accuracy panel (regression) */
-} rt_plot_options;
-
-/* Panels of loss (training, validation), accuracy and lr against the epoch,
- * those the columns have values for; NaN and inf are gaps; a log scale when
- * the values span two decades. Written atomically. */
-int rt_plot_svg(const rt_metrics *m, const char *svg_path, const rt_plot_options *o, rt_error *err);
-/* rt_metrics_read, then rt_plot_svg */
-int rt_plot_metrics(const char *csv_path, const char *svg_path, const rt_plot_options *o,
-                    rt_error *err);
-/* The picture's default name: metrics.csv -> metrics.svg beside it */
-void rt_plot_path_beside(const char *csv_path, char *svg_path, size_t size);
-
-/* ---- evaluation: the confusion matrix of a classifier ---- */
-/* Classes a task's predictions and labels fall in: the output length for
- * classification, 2 for a single binary/logit/sign output (class 0 is the
- * negative one), else 0 (no confusion matrix). */
-int rt_task_classes(int task, int out_len, int label_len);
-/* The class of a row's label (rt_task_classes order). */
-int rt_label_class(int task, const real *y);
-/* counts[true * k + predicted] += 1 for each row (k = rt_task_classes). */
-void rt_confusion_add(int task, const real *out, int out_len, const real *y, int label_len,
-                      long rows, long *counts);
-
-/* ---- the training loop's batches (rt_batch.c) ---- */
 /* Stratified data order: order[0..n) holds each class in proportion over
  * every stretch (within a row or two per class); the rows of each class in
  * a random order from rng when shuffle is set. cls[i] is row i's class in
@@ -410,7 +485,8 @@ void rt_image_crop(const real *src, real *dst, int channels, int height, int wid
 /* left-right mirror in place */
 void rt_image_flip(real *img, int channels, int height, int width);
 
-/* ---- the progress line of a terminal (rt_progress.c); the trainer prints it ---- */
+/* ==== rt_progress.c: the progress line of a terminal; the trainer prints it ==== */
+
 typedef struct rt_progress {
     double interval; /* seconds between redraws at least */
     double last;     /* time of the last redraw; 0: never (the first is due at once) */
@@ -424,7 +500,23 @@ void rt_progress_format(char *buf, size_t size, int width, int epoch, int epochs
 /* Columns of the terminal on fd (80 if unknown). */
 int rt_terminal_width(int fd);
 
-/* ---- time ---- */
-double rt_now(void); /* seconds, monotonic */
+/* ==== rt_plot.c: training curves ==== */
+
+/* A metrics CSV (rt_metrics_read) drawn as one self-contained SVG file. */
+typedef struct rt_plot_options {
+    const char *title;  /* the model's name */
+    const char *source; /* the metrics file, named in the subtitle and errors */
+    int no_accuracy;    /* leave out the accuracy panel (regression) */
+} rt_plot_options;
+
+/* Panels of loss (training, validation), accuracy and lr against the epoch,
+ * those the columns have values for; NaN and inf are gaps; a log scale when
+ * the values span two decades. Written atomically. */
+int rt_plot_svg(const rt_metrics *m, const char *svg_path, const rt_plot_options *o, rt_error *err);
+/* rt_metrics_read, then rt_plot_svg */
+int rt_plot_metrics(const char *csv_path, const char *svg_path, const rt_plot_options *o,
+                    rt_error *err);
+/* The picture's default name: metrics.csv -> metrics.svg beside it */
+void rt_plot_path_beside(const char *csv_path, char *svg_path, size_t size);
 
 #endif

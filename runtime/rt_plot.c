@@ -1,17 +1,16 @@
-/* rt_plot.c — training curves: reads a metrics CSV (columns found by their
- * header names) and draws it as one self-contained SVG file, a panel each for
- * the loss, the accuracy and the learning rate against the epochs. The file
- * needs no script, stylesheet or font beyond the browser's own sans-serif. */
+/* rt_plot.c — training curves: a metrics CSV (read by rt_metrics.c, columns
+ * found by their header names) drawn as one self-contained SVG file, a panel
+ * each for the loss, the accuracy and the learning rate against the epochs.
+ * The file needs no script, stylesheet or font beyond the browser's own
+ * sans-serif. */
 #include "rt.h"
 
-#include <errno.h>
 #include <float.h>
 #include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 
 /* ---- a growing text buffer (the SVG is built in memory, then written
  * atomically, so a failed run never leaves half a picture) ---- */
@@ -75,199 +74,6 @@ static void sb_text(sbuf *b, const char *t)
         else
             sb_printf(b, "%c", c);
     }
-}
-
-/* ---- reading the metrics CSV ---- */
-
-#define METRICS_MAX_BYTES (256L << 20)
-#define METRICS_MAX_COLS 256
-
-static char *read_all(const char *path, size_t *len, rt_error *err)
-{
-    FILE *f = fopen(path, "rb");
-    if (!f) {
-        rt_fail(err, "%s: cannot open: %s", path, strerror(errno));
-        return NULL;
-    }
-    /* a folder, or a pipe the trainer itself writes (--metrics /dev/stdout),
-     * would fail or never end */
-    struct stat st;
-    if (fstat(fileno(f), &st) || !S_ISREG(st.st_mode)) {
-        fclose(f);
-        rt_fail(err, "%s: not a regular file", path);
-        return NULL;
-    }
-    char *buf = NULL;
-    size_t n = 0, cap = 0;
-    for (;;) {
-        if (cap - n < 4096) {
-            cap = cap ? cap * 2 : 1 << 16;
-            char *nb = cap > (size_t)METRICS_MAX_BYTES + 4096 ? NULL : realloc(buf, cap + 1);
-            if (!nb) {
-                free(buf);
-                fclose(f);
-                rt_fail(err, "%s: too large for a metrics file (or out of memory)", path);
-                return NULL;
-            }
-            buf = nb;
-        }
-        size_t got = fread(buf + n, 1, cap - n, f);
-        n += got;
-        if (got == 0) break;
-    }
-    int bad = ferror(f);
-    fclose(f);
-    if (bad) {
-        free(buf);
-        rt_fail(err, "%s: cannot read", path);
-        return NULL;
-    }
-    buf[n] = 0;
-    *len = n;
-    return buf;
-}
-
-static int blank_line(const char *s)
-{
-    for (; *s; s++)
-        if (*s != ' ' && *s != '\t') return 0;
-    return 1;
-}
-
-/* Splits line at commas in place; cells are trimmed of spaces. */
-static int split_cells(char *line, char **cells, int max)
-{
-    int n = 0;
-    for (char *p = line;;) {
-        char *end = strchr(p, ',');
-        if (end) *end = 0;
-        while (*p == ' ' || *p == '\t') p++;
-        char *q = p + strlen(p);
-        while (q > p && (q[-1] == ' ' || q[-1] == '\t')) *--q = 0;
-        if (n < max) cells[n] = p;
-        n++;
-        if (!end) break;
-        p = end + 1;
-    }
-    return n;
-}
-
-void rt_metrics_free(rt_metrics *m)
-{
-    if (m->names)
-        for (int c = 0; c < m->cols; c++) free(m->names[c]);
-    free(m->names);
-    free(m->v);
-    memset(m, 0, sizeof *m);
-}
-
-int rt_metrics_read(const char *path, rt_metrics *m, rt_error *err)
-{
-    memset(m, 0, sizeof *m);
-    size_t len;
-    char *text = read_all(path, &len, err);
-    if (!text) return -1;
-    if (memchr(text, 0, len)) {
-        free(text);
-        return rt_fail(err, "%s: not a text file (it holds a NUL byte)", path);
-    }
-    char *cells[METRICS_MAX_COLS];
-    size_t cap_rows = 0;
-    long lineno = 0;
-    int rc = -1;
-    char *next = text;
-    if (!strncmp(next, "\xef\xbb\xbf", 3)) next += 3; /* a UTF-8 byte order mark */
-    while (next && *next) {
-        char *line = next;
-        char *nl = strchr(line, '\n');
-        next = nl ? nl + 1 : NULL;
-        if (nl) *nl = 0;
-        lineno++;
-        size_t ll = strlen(line);
-        if (ll && line[ll - 1] == '\r') line[--ll] = 0;
-        if (blank_line(line) || line[0] == '#') continue; /* blank lines and comments */
-        int n = split_cells(line, cells, METRICS_MAX_COLS);
-        if (n > METRICS_MAX_COLS) {
-            rt_fail(err, "%s:%ld: %d columns, more than the %d a metrics file may have", path,
-                    lineno, n, METRICS_MAX_COLS);
-            goto fail;
-        }
-        if (!m->names) { /* the header */
-            m->cols = n;
-            m->names = calloc((size_t)n, sizeof *m->names);
-            if (!m->names) goto oom;
-            for (int c = 0; c < n; c++)
-                if (!(m->names[c] = strdup(cells[c]))) goto oom;
-            m->epoch_col = rt_metrics_column(m, "epoch");
-            if (m->epoch_col < 0) {
-                char list[300];
-                size_t k = 0;
-                list[0] = 0;
-                for (int c = 0; c < n && k + 1 < sizeof list; c++)
-                    k += (size_t)snprintf(list + k, sizeof list - k, "%s%s", c ? "," : "",
-                                          m->names[c]);
-                rt_fail(err, "%s:%ld: no 'epoch' column in the header (it has: %s)", path, lineno,
-                        list);
-                goto fail;
-            }
-            continue;
-        }
-        if (n != m->cols) {
-            rt_fail(err, "%s:%ld: %d values, but the header has %d columns", path, lineno, n,
-                    m->cols);
-            goto fail;
-        }
-        if ((size_t)m->rows == cap_rows) {
-            cap_rows = cap_rows ? cap_rows * 2 : 64;
-            double *nv = realloc(m->v, cap_rows * (size_t)m->cols * sizeof *nv);
-            if (!nv) goto oom;
-            m->v = nv;
-        }
-        double *row = m->v + (size_t)m->rows * (size_t)m->cols;
-        for (int c = 0; c < n; c++) {
-            char *end;
-            if (!cells[c][0]) { /* an empty cell: no value (a gap in the curve) */
-                row[c] = NAN;
-                continue;
-            }
-            row[c] = strtod(cells[c], &end); /* nan, inf and overflows are gaps */
-            if (end == cells[c] || *end) {
-                rt_fail(err, "%s:%ld: column '%s': '%.40s' is not a number", path, lineno,
-                        m->names[c], cells[c]);
-                goto fail;
-            }
-        }
-        if (!isfinite(row[m->epoch_col])) {
-            rt_fail(err, "%s:%ld: the epoch is '%s', not a finite number", path, lineno,
-                    cells[m->epoch_col]);
-            goto fail;
-        }
-        m->rows++;
-    }
-    if (!m->names) {
-        rt_fail(err, "%s: empty: no header line (expected columns such as epoch,loss,lr)", path);
-        goto fail;
-    }
-    if (m->rows == 0) {
-        rt_fail(err, "%s: a header but no rows: no epoch was recorded", path);
-        goto fail;
-    }
-    rc = 0;
-    goto done;
-oom:
-    rt_fail(err, "%s: out of memory", path);
-fail:
-    rt_metrics_free(m);
-done:
-    free(text);
-    return rc;
-}
-
-int rt_metrics_column(const rt_metrics *m, const char *name)
-{
-    for (int c = 0; c < m->cols; c++)
-        if (!strcmp(m->names[c], name)) return c;
-    return -1;
 }
 
 /* ---- scales and ticks ---- */
@@ -486,11 +292,178 @@ static void legend_place(const rt_metrics *m, const panel *p, const axis *ax, co
     }
 }
 
+/* a panel's plotting area */
+typedef struct frame {
+    double x0, x1, y0, y1;
+} frame;
+
+/* the value axis: ticks, labels and grid lines (a log axis: decades, and
+ * faint lines at 2..9 times each when there is room) */
+static void value_grid(sbuf *b, const panel *p, const axis *ay, const frame *f)
+{
+    const double x0 = f->x0, x1 = f->x1, y0 = f->y0, y1 = f->y1;
+    char t[64];
+    if (p->log) {
+        double decades = ay->hi - ay->lo;
+        for (double e = ay->lo; e <= ay->hi + 1e-9; e += 1) {
+            double y = coord_pos(ay, e, y1, y0);
+            int labelled = fmod(e - ay->lo, ay->step) < 1e-9;
+            if (labelled) {
+                sb_printf(
+                    b,
+                    "<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" stroke=\"#dcdce4\"/>\n",
+                    x0, y, x1, y);
+                if (e >= -4 && e <= 5) /* 0.0001 .. 100000 */
+                    fmt_tick(t, sizeof t, pow(10, e), pow(10, e));
+                else
+                    snprintf(t, sizeof t, "1e%d", (int)e);
+                sb_printf(b,
+                          "<text x=\"%.1f\" y=\"%.1f\" font-size=\"12\" fill=\"#444\" "
+                          "text-anchor=\"end\">%s</text>\n",
+                          x0 - 7, y + 4, t);
+            }
+            /* faint lines at 2..9 times the decade when there is room */
+            if (decades <= 4 && e < ay->hi - 1e-9)
+                for (int k = 2; k <= 9; k++) {
+                    double yk = coord_pos(ay, e + log10(k), y1, y0);
+                    sb_printf(b,
+                              "<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" "
+                              "stroke=\"#eeeef3\"/>\n",
+                              x0, yk, x1, yk);
+                }
+        }
+    } else {
+        for (int k = 0; k <= ticks(ay); k++) {
+            double v = tick(ay, k), y = axis_pos(ay, v, y1, y0);
+            sb_printf(
+                b, "<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" stroke=\"#dcdce4\"/>\n",
+                x0, y, x1, y);
+            fmt_tick(t, sizeof t, v, ay->step);
+            sb_printf(b,
+                      "<text x=\"%.1f\" y=\"%.1f\" font-size=\"12\" fill=\"#444\" "
+                      "text-anchor=\"end\">%s</text>\n",
+                      x0 - 7, y + 4, t);
+        }
+    }
+}
+
+/* the epoch axis: ticks, labels and grid lines; both axes' names */
+static void epoch_axis(sbuf *b, const panel *p, const axis *ax, const frame *f)
+{
+    const double x0 = f->x0, x1 = f->x1, y0 = f->y0, y1 = f->y1;
+    char t[64];
+    /* epoch ticks */
+    for (int k = 0; k <= ticks(ax); k++) {
+        double v = tick(ax, k), x = axis_pos(ax, v, x0, x1);
+        sb_printf(b,
+                  "<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" stroke=\"#e6e6ec\"/>\n"
+                  "<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" stroke=\"#888\"/>\n",
+                  x, y0, x, y1, x, y1, x, y1 + 5);
+        fmt_tick(t, sizeof t, v, ax->step);
+        sb_printf(b,
+                  "<text x=\"%.1f\" y=\"%.1f\" font-size=\"12\" fill=\"#444\" "
+                  "text-anchor=\"middle\">%s</text>\n",
+                  x, y1 + 19, t);
+    }
+    sb_printf(b,
+              "<text x=\"%.1f\" y=\"%.1f\" font-size=\"13\" fill=\"#333\" "
+              "text-anchor=\"middle\">epoch</text>\n",
+              (x0 + x1) / 2, y1 + 37);
+    sb_printf(b,
+              "<text x=\"0\" y=\"0\" font-size=\"13\" fill=\"#333\" text-anchor=\"middle\" "
+              "transform=\"translate(%d %.1f) rotate(-90)\">",
+              20, (y0 + y1) / 2);
+    sb_text(b, p->ylabel);
+    sb_printf(b, "</text>\n");
+}
+
+/* the curves: a path per run of finite values, so a NaN or inf is a gap;
+ * dots on each point when they are few, and on points standing alone */
+static void draw_curves(sbuf *b, const rt_metrics *m, const panel *p, const axis *ax,
+                        const axis *ay, const frame *f)
+{
+    const double x0 = f->x0, x1 = f->x1, y0 = f->y0, y1 = f->y1;
+    int finite_points = 0;
+    for (int i = 0; i < p->ns; i++)
+        for (int r = 0; r < m->rows; r++) finite_points += isfinite(cell(m, r, p->s[i].col));
+    for (int i = 0; i < p->ns; i++) {
+        const series *s = &p->s[i];
+        sb_printf(b,
+                  "<path fill=\"none\" stroke=\"%s\" stroke-width=\"2.2\" "
+                  "stroke-linejoin=\"round\" stroke-linecap=\"round\" d=\"",
+                  s->color);
+        int in_run = 0, started = 0;
+        for (int r = 0; r < m->rows; r++) {
+            double v = cell(m, r, s->col);
+            if (!isfinite(v) || (p->log && v <= 0)) {
+                in_run = 0;
+                continue;
+            }
+            sb_printf(b, "%s%.2f %.2f",
+                      in_run    ? " L"
+                      : started ? " M"
+                                : "M",
+                      axis_pos(ax, cell(m, r, m->epoch_col), x0, x1), axis_pos(ay, v, y1, y0));
+            in_run = started = 1;
+        }
+        sb_printf(b, "\"/>\n");
+        for (int r = 0; r < m->rows; r++) {
+            double v = cell(m, r, s->col);
+            if (!isfinite(v) || (p->log && v <= 0)) continue;
+            int before = r > 0 && isfinite(cell(m, r - 1, s->col));
+            int after = r + 1 < m->rows && isfinite(cell(m, r + 1, s->col));
+            if (finite_points <= 80 || (!before && !after))
+                sb_printf(b, "<circle cx=\"%.2f\" cy=\"%.2f\" r=\"%d\" fill=\"%s\"/>\n",
+                          axis_pos(ax, cell(m, r, m->epoch_col), x0, x1), axis_pos(ay, v, y1, y0),
+                          before || after ? 3 : 4, s->color);
+        }
+    }
+}
+
+/* the epoch early stopping goes back to (the lowest validation loss), and
+ * the legend: each series with its last value */
+static void best_and_legend(sbuf *b, const rt_metrics *m, const panel *p, const axis *ax,
+                            const axis *ay, const frame *f)
+{
+    const double x0 = f->x0, x1 = f->x1, y0 = f->y0, y1 = f->y1;
+    char t[64];
+    if (p->mark_best && p->valid >= 0 && m->rows > 1) {
+        const series *v = &p->s[p->valid];
+        double x = axis_pos(ax, cell(m, lowest_row(m, v->col), m->epoch_col), x0, x1);
+        sb_printf(b,
+                  "<line x1=\"%.2f\" y1=\"%.1f\" x2=\"%.2f\" y2=\"%.1f\" stroke=\"%s\" "
+                  "stroke-width=\"1.2\" stroke-dasharray=\"5 4\" opacity=\"0.8\"/>\n"
+                  "<text x=\"%.2f\" y=\"%.1f\" font-size=\"11.5\" fill=\"%s\" "
+                  "text-anchor=\"%s\">best</text>\n",
+                  x, y0, x, y1, v->color, x + (x > x1 - 40 ? -4 : 4), y1 - 6, v->color,
+                  x > x1 - 40 ? "end" : "start");
+    }
+
+    /* the legend: each series with its last value */
+    const double row_h = 19, lw = 230, lh = 10 + row_h * p->ns;
+    double lx = 0, ly = 0;
+    legend_place(m, p, ax, ay, x0, x1, y0, y1, lw, lh, &lx, &ly);
+    sb_printf(b,
+              "<rect x=\"%.1f\" y=\"%.1f\" width=\"%.1f\" height=\"%.1f\" rx=\"4\" "
+              "fill=\"#ffffff\" fill-opacity=\"0.92\" stroke=\"#ccc\"/>\n",
+              lx, ly, lw, lh);
+    for (int i = 0; i < p->ns; i++) {
+        double y = ly + 5 + row_h * (i + 0.5);
+        fmt_value(t, sizeof t, last_finite(m, p->s[i].col));
+        sb_printf(b,
+                  "<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" stroke=\"%s\" "
+                  "stroke-width=\"2.5\"/>\n"
+                  "<text x=\"%.1f\" y=\"%.1f\" font-size=\"12.5\" fill=\"#222\">",
+                  lx + 10, y, lx + 34, y, p->s[i].color, lx + 42, y + 4.5);
+        sb_text(b, p->s[i].label);
+        sb_printf(b, " (last %s)</text>\n", t);
+    }
+}
+
 static void draw_panel(sbuf *b, const rt_metrics *m, const panel *p, const axis *ax, double top)
 {
     const double x0 = MARGIN_LEFT, x1 = WIDTH - MARGIN_RIGHT;
     const double y0 = top + PANEL_TOP, y1 = y0 + PLOT_HEIGHT;
-    char t[64];
 
     /* the value axis: over the finite values of the panel's series */
     double lo = INFINITY, hi = -INFINITY;
@@ -523,143 +496,11 @@ static void draw_panel(sbuf *b, const rt_metrics *m, const panel *p, const axis 
               "stroke=\"#bbb\"/>\n",
               x0, y0, x1 - x0, y1 - y0);
 
-    /* value ticks and grid */
-    if (p->log) {
-        double decades = ay.hi - ay.lo;
-        for (double e = ay.lo; e <= ay.hi + 1e-9; e += 1) {
-            double y = coord_pos(&ay, e, y1, y0);
-            int labelled = fmod(e - ay.lo, ay.step) < 1e-9;
-            if (labelled) {
-                sb_printf(
-                    b,
-                    "<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" stroke=\"#dcdce4\"/>\n",
-                    x0, y, x1, y);
-                if (e >= -4 && e <= 5) /* 0.0001 .. 100000 */
-                    fmt_tick(t, sizeof t, pow(10, e), pow(10, e));
-                else
-                    snprintf(t, sizeof t, "1e%d", (int)e);
-                sb_printf(b,
-                          "<text x=\"%.1f\" y=\"%.1f\" font-size=\"12\" fill=\"#444\" "
-                          "text-anchor=\"end\">%s</text>\n",
-                          x0 - 7, y + 4, t);
-            }
-            /* faint lines at 2..9 times the decade when there is room */
-            if (decades <= 4 && e < ay.hi - 1e-9)
-                for (int k = 2; k <= 9; k++) {
-                    double yk = coord_pos(&ay, e + log10(k), y1, y0);
-                    sb_printf(b,
-                              "<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" "
-                              "stroke=\"#eeeef3\"/>\n",
-                              x0, yk, x1, yk);
-                }
-        }
-    } else {
-        for (int k = 0; k <= ticks(&ay); k++) {
-            double v = tick(&ay, k), y = axis_pos(&ay, v, y1, y0);
-            sb_printf(
-                b, "<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" stroke=\"#dcdce4\"/>\n",
-                x0, y, x1, y);
-            fmt_tick(t, sizeof t, v, ay.step);
-            sb_printf(b,
-                      "<text x=\"%.1f\" y=\"%.1f\" font-size=\"12\" fill=\"#444\" "
-                      "text-anchor=\"end\">%s</text>\n",
-                      x0 - 7, y + 4, t);
-        }
-    }
-    /* epoch ticks */
-    for (int k = 0; k <= ticks(ax); k++) {
-        double v = tick(ax, k), x = axis_pos(ax, v, x0, x1);
-        sb_printf(b,
-                  "<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" stroke=\"#e6e6ec\"/>\n"
-                  "<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" stroke=\"#888\"/>\n",
-                  x, y0, x, y1, x, y1, x, y1 + 5);
-        fmt_tick(t, sizeof t, v, ax->step);
-        sb_printf(b,
-                  "<text x=\"%.1f\" y=\"%.1f\" font-size=\"12\" fill=\"#444\" "
-                  "text-anchor=\"middle\">%s</text>\n",
-                  x, y1 + 19, t);
-    }
-    sb_printf(b,
-              "<text x=\"%.1f\" y=\"%.1f\" font-size=\"13\" fill=\"#333\" "
-              "text-anchor=\"middle\">epoch</text>\n",
-              (x0 + x1) / 2, y1 + 37);
-    sb_printf(b,
-              "<text x=\"0\" y=\"0\" font-size=\"13\" fill=\"#333\" text-anchor=\"middle\" "
-              "transform=\"translate(%d %.1f) rotate(-90)\">",
-              20, (y0 + y1) / 2);
-    sb_text(b, p->ylabel);
-    sb_printf(b, "</text>\n");
-
-    /* the curves: a path per run of finite values, so a NaN or inf is a gap;
-     * dots on each point when they are few, and on points standing alone */
-    int finite_points = 0;
-    for (int i = 0; i < p->ns; i++)
-        for (int r = 0; r < m->rows; r++) finite_points += isfinite(cell(m, r, p->s[i].col));
-    for (int i = 0; i < p->ns; i++) {
-        const series *s = &p->s[i];
-        sb_printf(b,
-                  "<path fill=\"none\" stroke=\"%s\" stroke-width=\"2.2\" "
-                  "stroke-linejoin=\"round\" stroke-linecap=\"round\" d=\"",
-                  s->color);
-        int in_run = 0, started = 0;
-        for (int r = 0; r < m->rows; r++) {
-            double v = cell(m, r, s->col);
-            if (!isfinite(v) || (p->log && v <= 0)) {
-                in_run = 0;
-                continue;
-            }
-            sb_printf(b, "%s%.2f %.2f",
-                      in_run    ? " L"
-                      : started ? " M"
-                                : "M",
-                      axis_pos(ax, cell(m, r, m->epoch_col), x0, x1), axis_pos(&ay, v, y1, y0));
-            in_run = started = 1;
-        }
-        sb_printf(b, "\"/>\n");
-        for (int r = 0; r < m->rows; r++) {
-            double v = cell(m, r, s->col);
-            if (!isfinite(v) || (p->log && v <= 0)) continue;
-            int before = r > 0 && isfinite(cell(m, r - 1, s->col));
-            int after = r + 1 < m->rows && isfinite(cell(m, r + 1, s->col));
-            if (finite_points <= 80 || (!before && !after))
-                sb_printf(b, "<circle cx=\"%.2f\" cy=\"%.2f\" r=\"%d\" fill=\"%s\"/>\n",
-                          axis_pos(ax, cell(m, r, m->epoch_col), x0, x1), axis_pos(&ay, v, y1, y0),
-                          before || after ? 3 : 4, s->color);
-        }
-    }
-
-    /* the epoch early stopping goes back to: the lowest validation loss */
-    if (p->mark_best && p->valid >= 0 && m->rows > 1) {
-        const series *v = &p->s[p->valid];
-        double x = axis_pos(ax, cell(m, lowest_row(m, v->col), m->epoch_col), x0, x1);
-        sb_printf(b,
-                  "<line x1=\"%.2f\" y1=\"%.1f\" x2=\"%.2f\" y2=\"%.1f\" stroke=\"%s\" "
-                  "stroke-width=\"1.2\" stroke-dasharray=\"5 4\" opacity=\"0.8\"/>\n"
-                  "<text x=\"%.2f\" y=\"%.1f\" font-size=\"11.5\" fill=\"%s\" "
-                  "text-anchor=\"%s\">best</text>\n",
-                  x, y0, x, y1, v->color, x + (x > x1 - 40 ? -4 : 4), y1 - 6, v->color,
-                  x > x1 - 40 ? "end" : "start");
-    }
-
-    /* the legend: each series with its last value */
-    const double row_h = 19, lw = 230, lh = 10 + row_h * p->ns;
-    double lx = 0, ly = 0;
-    legend_place(m, p, ax, &ay, x0, x1, y0, y1, lw, lh, &lx, &ly);
-    sb_printf(b,
-              "<rect x=\"%.1f\" y=\"%.1f\" width=\"%.1f\" height=\"%.1f\" rx=\"4\" "
-              "fill=\"#ffffff\" fill-opacity=\"0.92\" stroke=\"#ccc\"/>\n",
-              lx, ly, lw, lh);
-    for (int i = 0; i < p->ns; i++) {
-        double y = ly + 5 + row_h * (i + 0.5);
-        fmt_value(t, sizeof t, last_finite(m, p->s[i].col));
-        sb_printf(b,
-                  "<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" stroke=\"%s\" "
-                  "stroke-width=\"2.5\"/>\n"
-                  "<text x=\"%.1f\" y=\"%.1f\" font-size=\"12.5\" fill=\"#222\">",
-                  lx + 10, y, lx + 34, y, p->s[i].color, lx + 42, y + 4.5);
-        sb_text(b, p->s[i].label);
-        sb_printf(b, " (last %s)</text>\n", t);
-    }
+    const frame f = {x0, x1, y0, y1};
+    value_grid(b, p, &ay, &f);
+    epoch_axis(b, p, ax, &f);
+    draw_curves(b, m, p, ax, &ay, &f);
+    best_and_legend(b, m, p, ax, &ay, &f);
     if (gaps)
         sb_printf(b,
                   "<text x=\"%.1f\" y=\"%.1f\" font-size=\"11.5\" fill=\"#a33\" "

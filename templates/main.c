@@ -224,6 +224,21 @@ static void fail(const rt_error *err)
     exit(1);
 }
 
+/* rt_metrics_open (key: the first column), saying when it starts a file
+ * that is not a metrics file of this trainer afresh */
+static FILE *open_metrics(const char *path, const char *header, long long keep_through,
+                          double *seconds)
+{
+    rt_error err;
+    int afresh;
+    FILE *f = rt_metrics_open(path, header, 0, keep_through, seconds, &afresh, &err);
+    if (afresh)
+        fprintf(stderr, "note: %s is not a metrics file of this trainer: starting it afresh\n",
+                path);
+    if (!f) fail(&err);
+    return f;
+}
+
 static void prepare(rt_dataset *ds, const real *stats)
 {
     if (MODEL_SCALE != 0) rt_data_scale(ds, MODEL_SCALE);
@@ -543,12 +558,10 @@ static int cmd_train(const options *o)
     long long done_steps = o->resume ? (long long)ck.run.step : -1;
     double metrics_t = 0, step_metrics_t = 0; /* the time earlier runs took */
     FILE *metrics = NULL, *step_metrics = NULL;
-    if (o->metrics &&
-        !(metrics = rt_metrics_open(o->metrics, METRICS_HEADER, 0, done_epochs, &metrics_t, &err)))
-        fail(&err);
-    if (o->step_metrics && !(step_metrics = rt_metrics_open(o->step_metrics, STEP_METRICS_HEADER, 0,
-                                                            done_steps, &step_metrics_t, &err)))
-        fail(&err);
+    if (o->metrics) metrics = open_metrics(o->metrics, METRICS_HEADER, done_epochs, &metrics_t);
+    if (o->step_metrics)
+        step_metrics =
+            open_metrics(o->step_metrics, STEP_METRICS_HEADER, done_steps, &step_metrics_t);
     shuffle_rng = ck.run.rng;
     aug_rng = ck.run.aug_rng;
     rt_early_stop es = ck.run.es;

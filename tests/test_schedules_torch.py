@@ -530,11 +530,11 @@ def build_harness(c, folder):
     sched = src[i:]
     plateau, pmain = "", ""
     if "model_plateau_init" in sched:
-        with open(os.path.join(out, "runtime", "rt_model.c")) as f:
+        with open(os.path.join(out, "runtime", "rt_schedule.c")) as f:
             rt = f.read()
         m = re.search(r"double rt_plateau_step\(.*?\n}\n", rt, re.S)
         if not m:
-            return None, "no rt_plateau_step in runtime/rt_model.c"
+            return None, "no rt_plateau_step in runtime/rt_schedule.c"
         plateau, pmain = m.group(0), PLATEAU_MAIN
     path = os.path.join(out, "lr_harness.c")
     with open(path, "w") as f:

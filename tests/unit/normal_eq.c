@@ -29,8 +29,8 @@
 #include "model.h"
 
 /* LAPACK (in OpenBLAS), called through its Fortran symbol: no LAPACKE needed */
-void dposv_(const char *uplo, const int *n, const int *nrhs, double *a, const int *lda,
-            double *b, const int *ldb, int *info);
+void dposv_(const char *uplo, const int *n, const int *nrhs, double *a, const int *lda, double *b,
+            const int *ldb, int *info);
 
 #if MODEL_SCALE != 0 || MODEL_STANDARDIZE
 #error "normal_eq compares against the raw data; the spec scales or standardises it"
@@ -102,7 +102,8 @@ int main(int argc, char **argv)
     double rn = 0, bn = 0;
     for (int i = 0; i < d; i++) {
         double s = 0;
-        for (int j = 0; j < d; j++) s += (i <= j ? A[(long)i * d + j] : A[(long)j * d + i]) * wls[j];
+        for (int j = 0; j < d; j++)
+            s += (i <= j ? A[(long)i * d + j] : A[(long)j * d + i]) * wls[j];
         rn += (s - b[i]) * (s - b[i]);
         bn += b[i] * b[i];
     }

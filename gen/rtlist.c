@@ -1,0 +1,45 @@
+/* rtlist.c — reads runtime/FILES and writes the build.ninja lines of the
+ * files it lists (see rtlist.h). */
+#include "rtlist.h"
+
+#include <stdio.h>
+#include <string.h>
+
+/* build.ninja's continuation lines hold the objects up to this column */
+#define NINJA_COLUMNS 100
+
+int rtlist_parse(arena *A, const char *text, const char *path, rtlist *l, char *err, size_t errsize)
+{
+    memset(l, 0, sizeof *l);
+    const char *build = "", *objects = "    ";
+    size_t column = 4;
+    for (const char *p = text; *p;) {
+        size_t len = strcspn(p, "\n");
+        if (len > 0 && *p != '#') {
+            if (l->n == RTLIST_MAX) {
+                snprintf(err, errsize, "%s: more than %d files", path, RTLIST_MAX);
+                return -1;
+            }
+            const char *name = arena_printf(A, "%.*s", (int)len, p);
+            l->files[l->n++] = name;
+            if (len > 2 && !strcmp(name + len - 2, ".c")) {
+                int stem = (int)len - 2;
+                build = arena_printf(A, "%s%sbuild obj/%.*s.o: cc runtime/%s", build,
+                                     *build ? "\n" : "", stem, name, name);
+                /* "obj/" stem ".o", a space before it, " $" after it when wrapped */
+                size_t width = 4 + (size_t)stem + 2;
+                if (column > 4 && column + 1 + width + 2 > NINJA_COLUMNS) {
+                    objects = arena_printf(A, "%s $\n    ", objects);
+                    column = 4;
+                }
+                objects =
+                    arena_printf(A, "%s%sobj/%.*s.o", objects, column > 4 ? " " : "", stem, name);
+                column += (column > 4) + width;
+            }
+        }
+        p += len + (p[len] == '\n');
+    }
+    l->build = build;
+    l->objects = objects;
+    return 0;
+}
