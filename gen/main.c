@@ -429,10 +429,11 @@ int main(int argc, char **argv)
     }
     /* clang-format, when installed, lays the files out like the rest of the
      * project; the writer's output is already indented and valid without it */
-    char *fmt[] = {"sh", "-c",
-                   "command -v clang-format >/dev/null 2>&1 || exit 0; "
-                   "clang-format -i --style=file model.c model.h main.c predict.c",
-                   NULL};
+    char *format = "command -v clang-format >/dev/null 2>&1 || exit 0; "
+                   "clang-format -i --style=file model.c model.h predict.c";
+    for (int i = 0; emit_trainer_files[i]; i++)
+        format = arena_printf(&A, "%s %s", format, emit_trainer_files[i]);
+    char *fmt[] = {"sh", "-c", format, NULL};
     if (run_command(fmt, out_dir))
         fprintf(stderr, "trainc: warning: clang-format failed on %s (the code is unchanged)\n",
                 out_dir);
