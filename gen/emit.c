@@ -458,6 +458,13 @@ static int write_file(const char *path, const char *text, char *err, size_t errs
     return 0;
 }
 
+/* The trainer's files, one job each (templates/trainer/): written into the
+ * model's folder under the same names; templates/build.ninja compiles them. */
+const char *const emit_trainer_files[] = {
+    "trainer.h",     "main.c",      "options.c", "buffers.c",     "train.c",
+    "train_files.c", "eval.c",      "plot.c",    "predict_cmd.c", "export.c",
+    "info.c",        "gradcheck.c", NULL};
+
 static char *fill_template(const emit_options *o, const char *name, const tpl_var *vars, int n,
                            char *err, size_t errsize)
 {
@@ -473,6 +480,19 @@ static char *fill_template(const emit_options *o, const char *name, const tpl_va
     free(text);
     if (!out) snprintf(err, errsize, "%s: no value for the hole {{%s}}", path, missing);
     return out;
+}
+
+/* Fills the template tpl and writes it into the model's folder as name. */
+static int write_template(const emit_options *o, const char *tpl, const char *name,
+                          const tpl_var *vars, int n, char *err, size_t errsize)
+{
+    char path[4096];
+    char *text = fill_template(o, tpl, vars, n, err, errsize);
+    if (!text) return -1;
+    snprintf(path, sizeof path, "%s/%s", o->out_dir, name);
+    int rc = write_file(path, text, err, errsize);
+    free(text);
+    return rc;
 }
 
 static const char *task_name(ir_task t)
@@ -790,7 +810,7 @@ int emit_folder(ir_graph *g, const plan *p, const emit_options *o, char *err, si
     free(list_text);
     if (rc) return -1;
 
-    /* model.h, main.c, predict.c (the inference API), build.ninja */
+    /* model.h, predict.c (the inference API), build.ninja, the trainer */
     tpl_var vars[] = {
         {"header", header},
         {"name", g->model_name},
@@ -843,14 +863,14 @@ int emit_folder(ir_graph *g, const plan *p, const emit_options *o, char *err, si
         {"runtime_objects", rt.objects},
     };
     int nvars = (int)(sizeof vars / sizeof *vars);
-    static const char *const files[] = {"model.h", "main.c", "predict.c", "build.ninja"};
-    for (int i = 0; i < 4; i++) {
-        char *text = fill_template(o, files[i], vars, nvars, err, errsize);
-        if (!text) return -1;
-        snprintf(path, sizeof path, "%s/%s", o->out_dir, files[i]);
-        rc = write_file(path, text, err, errsize);
-        free(text);
-        if (rc) return -1;
+    static const char *const files[] = {"model.h", "predict.c", "build.ninja"};
+    for (int i = 0; i < 3; i++)
+        if (write_template(o, files[i], files[i], vars, nvars, err, errsize)) return -1;
+    /* the trainer: templates/trainer/X -> X */
+    for (int i = 0; emit_trainer_files[i]; i++) {
+        const char *name = emit_trainer_files[i];
+        if (write_template(o, arena_printf(A, "trainer/%s", name), name, vars, nvars, err, errsize))
+            return -1;
     }
 
     /* the runtime, as real files, and the spec itself */

@@ -1,5 +1,5 @@
 /* emit.h — prints the planned graph into out/<model>/: model.h, model.c,
- * main.c (from templates/), build.ninja, the runtime copy and the spec.
+ * the trainer (from templates/), build.ninja, the runtime copy and the spec.
  * The driver: it walks the plan and calls each op row's emitter, which
  * prints through cgen.h. */
 #ifndef EMIT_H
@@ -15,6 +15,9 @@ typedef struct emit_options {
     const char *argv_line; /* the --set options, as given */
 } emit_options;
 
+/* The trainer's files (templates/trainer/, NULL-terminated): in the model's
+ * folder under the same names. */
+extern const char *const emit_trainer_files[];
 /* Writes the folder; returns 0, or -1 with a message in err. */
 int emit_folder(ir_graph *g, const plan *p, const emit_options *o, char *err, size_t errsize);
 

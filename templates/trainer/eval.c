@@ -1,0 +1,97 @@
+/* {{header}}
+ *
+ * eval.c — evaluation in the trainer of {{name}}: the loss and accuracy of a
+ * dataset, whole batches, then the leftover rows one at a time; the eval
+ * command, with a confusion matrix for classifiers. */
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "trainer.h"
+
+/* confusion: counts[true * k + predicted] for k = rt_task_classes(...), or NULL */
+result tr_evaluate_counting(const rt_dataset *ds, buffers *b, long *confusion)
+{
+    double loss = 0;
+    long correct = 0;
+    int32_t idx[MODEL_BATCH];
+    for (long start = 0; start < ds->n;) {
+        int rows = ds->n - start >= MODEL_BATCH ? MODEL_BATCH : 1;
+        for (int r = 0; r < rows; r++) idx[r] = (int32_t)(start + r);
+        rt_data_gather(ds, idx, rows, b->x, b->y);
+        loss += (double)model_eval(rows, b->param, b->x, b->y, b->out, b->arena) * rows;
+        correct +=
+            rt_count_correct(MODEL_TASK, b->out, MODEL_OUTPUT_LEN, b->y, MODEL_LABEL_LEN, rows);
+        if (confusion)
+            rt_confusion_add(MODEL_TASK, b->out, MODEL_OUTPUT_LEN, b->y, MODEL_LABEL_LEN, rows,
+                             confusion);
+        start += rows;
+    }
+    result r = {loss / (ds->n ? ds->n : 1), (double)correct / (ds->n ? ds->n : 1)};
+    return r;
+}
+
+result tr_evaluate(const rt_dataset *ds, buffers *b)
+{
+    return tr_evaluate_counting(ds, b, NULL);
+}
+
+void tr_print_result(const char *what, result r)
+{
+    if (MODEL_TASK == RT_TASK_NONE || MODEL_TASK == RT_TASK_REGRESS)
+        printf("%s loss %.6g\n", what, r.loss);
+    else
+        printf("%s loss %.6g  accuracy %.4f\n", what, r.loss, r.accuracy);
+}
+
+/* The confusion matrix as an aligned table (rows: true class, columns:
+ * predicted), then each class's precision, recall and support. */
+static void print_confusion(const long *counts, int k)
+{
+    long most = 0;
+    for (long i = 0; i < (long)k * k; i++)
+        if (counts[i] > most) most = counts[i];
+    int w = snprintf(NULL, 0, "%ld", most), lw = snprintf(NULL, 0, "%d", k - 1) + 5;
+    if (w < lw) w = lw;
+        /* classes as the labels name them: -1 and 1 for sign labels */
+#define CLASS_NAME(c) (MODEL_TASK == RT_TASK_SIGN && (c) == 0 ? -1 : (c))
+    printf("\nconfusion matrix (rows: true class, columns: predicted class)\n%*s", lw, "");
+    for (int c = 0; c < k; c++) printf(" %*d", w, CLASS_NAME(c));
+    printf("\n");
+    for (int t = 0; t < k; t++) {
+        printf("true %*d", lw - 5, CLASS_NAME(t));
+        for (int c = 0; c < k; c++) printf(" %*ld", w, counts[(long)t * k + c]);
+        printf("\n");
+    }
+    printf("\n%-*s %9s %9s %9s\n", lw, "class", "precision", "recall", "support");
+    for (int c = 0; c < k; c++) {
+        long right = counts[(long)c * k + c], predicted = 0, support = 0;
+        for (int i = 0; i < k; i++)
+            predicted += counts[(long)i * k + c], support += counts[(long)c * k + i];
+        printf("%-*d", lw, CLASS_NAME(c));
+        if (predicted)
+            printf(" %9.4f", (double)right / predicted);
+        else
+            printf(" %9s", "-");
+        if (support)
+            printf(" %9.4f", (double)right / support);
+        else
+            printf(" %9s", "-");
+        printf(" %9ld\n", support);
+    }
+#undef CLASS_NAME
+}
+
+int tr_cmd_eval(const options *o)
+{
+    buffers b = tr_alloc_buffers(0);
+    tr_load_weights(o, &b);
+    data d = tr_load_data(&b, model_test_data.kind == RT_SRC_NONE, 1);
+    /* classifiers: a confusion matrix too (up to 64 classes on a screen) */
+    int k = rt_task_classes(MODEL_TASK, MODEL_OUTPUT_LEN, MODEL_LABEL_LEN);
+    long *counts = k > 0 && k <= 64 ? tr_alloc_or_die((size_t)k * (size_t)k, sizeof(long)) : NULL;
+    const rt_dataset *ds = d.test.n ? &d.test : &d.train;
+    tr_print_result(d.test.n ? "test" : "train", tr_evaluate_counting(ds, &b, counts));
+    if (counts && !o->quiet) print_confusion(counts, k);
+    free(counts);
+    return 0;
+}

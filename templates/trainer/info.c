@@ -1,0 +1,53 @@
+/* {{header}}
+ *
+ * info.c — the info command of the trainer of {{name}}: sizes, parameters,
+ * FLOPs per step and the memory plan. */
+#include <stdio.h>
+
+#include "trainer.h"
+
+int tr_cmd_info(void)
+{
+    printf("model      %s (from %s, spec hash %s, %s)\n", MODEL_NAME, MODEL_SPEC, MODEL_HASH,
+           RT_REAL_NAME);
+    printf("generator  %s\n", MODEL_GENERATOR);
+    printf("data       %d features per row, %d training rows (+%d validation), batch %d, last "
+           "batch %d\n",
+           MODEL_FEATURES, MODEL_N_TRAIN, MODEL_N_VALID, MODEL_BATCH, MODEL_REMAINDER);
+    printf("optimizer  %s, lr %g, %d epochs\n\n", MODEL_OPTIMIZER, (double)MODEL_LR, MODEL_EPOCHS);
+    printf("%-28s %-18s %12s\n", "parameter", "shape", "values");
+    for (int i = 0; i < model_n_param_tensors; i++) {
+        const rt_param_info *p = &model_params[i];
+        char shape[64];
+        int k = 0;
+        for (int d = 0; d < p->rank; d++)
+            k += snprintf(shape + k, sizeof shape - (size_t)k, "%s%d", d ? " x " : "", p->dim[d]);
+        printf("%-28s %-18s %12ld\n", p->name, shape, p->numel);
+    }
+    printf("%-28s %-18s %12ld\n\n", "total", "", MODEL_N_PARAMS);
+    printf("%-6s %-24s %-22s %-22s %10s %12s\n", "line", "layer", "op", "output shape", "params",
+           "FLOPs");
+    double flops = 0;
+    long params = 0;
+    for (int i = 0; i < model_n_layers; i++) {
+        const model_layer *l = &model_layers[i];
+        printf("%-6d %-24s %-22s %-22s %10ld %12.4g\n", l->line, l->name, l->op, l->shape,
+               l->params, l->flops);
+        flops += l->flops;
+        params += l->params;
+    }
+    printf("%-6s %-24s %-22s %-22s %10ld %12.4g\n\n", "", "total", "", "(B = " MODEL_BATCH_TEXT ")",
+           params, flops);
+    printf("FLOPs      %.4g per training step (%d rows), %.4g per forward pass\n",
+           (double)MODEL_TRAIN_FLOPS, MODEL_BATCH, (double)MODEL_EVAL_FLOPS);
+    double kib = sizeof(real) / 1024.0;
+    printf("memory     parameters %.1f KiB, gradients %.1f KiB, optimizer state %.1f KiB,\n"
+           "           activations (planned arena) %.1f KiB, batch buffers %.1f KiB\n",
+           MODEL_N_PARAMS * kib, MODEL_N_PARAMS * kib, MODEL_N_STATE * kib, MODEL_ARENA * kib,
+           (double)MODEL_BATCH * (MODEL_FEATURES + MODEL_LABEL_LEN + MODEL_OUTPUT_LEN) * kib);
+    printf("           peak %.1f KiB (without the dataset)\n",
+           (2.0 * MODEL_N_PARAMS + MODEL_N_STATE + MODEL_ARENA +
+            (double)MODEL_BATCH * (MODEL_FEATURES + MODEL_LABEL_LEN + MODEL_OUTPUT_LEN)) *
+               kib);
+    return 0;
+}

@@ -1,0 +1,219 @@
+/* {{header}}
+ *
+ * options.c — the command line of the trainer of {{name}}, read with
+ * getopt_long: one command, its argument and the options, in any order.
+ * Each option is taken only as spelled in the usage: getopt_long would also
+ * take --ep for --epochs, --epochs=5 and -qq, which this trainer refuses
+ * (unknown option), as it always has; "--" is an unknown option too. */
+#include <errno.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "trainer.h"
+
+/* the options without a letter, after the letters' codes */
+enum {
+    OPT_VERSION = 256,
+    OPT_EPOCHS,
+    OPT_LR,
+    OPT_SEED,
+    OPT_THREADS,
+    OPT_STEPS,
+    OPT_LIMIT,
+    OPT_EVERY,
+    OPT_EVERY_STEPS,
+    OPT_TOL,
+    OPT_WEIGHTS,
+    OPT_METRICS,
+    OPT_STEP_METRICS,
+    OPT_TRACE,
+    OPT_INIT,
+    OPT_CHECKPOINT,
+    OPT_RESUME,
+    OPT_PLOT,
+    OPT_NO_GUARD
+};
+
+static const struct option long_options[] = {
+    {"help", no_argument, NULL, 'h'},
+    {"version", no_argument, NULL, OPT_VERSION},
+    {"epochs", required_argument, NULL, OPT_EPOCHS},
+    {"lr", required_argument, NULL, OPT_LR},
+    {"seed", required_argument, NULL, OPT_SEED},
+    {"threads", required_argument, NULL, OPT_THREADS},
+    {"steps", required_argument, NULL, OPT_STEPS},
+    {"limit", required_argument, NULL, OPT_LIMIT},
+    {"every", required_argument, NULL, OPT_EVERY},
+    {"every-steps", required_argument, NULL, OPT_EVERY_STEPS},
+    {"tol", required_argument, NULL, OPT_TOL},
+    {"weights", required_argument, NULL, OPT_WEIGHTS},
+    {"metrics", required_argument, NULL, OPT_METRICS},
+    {"step-metrics", required_argument, NULL, OPT_STEP_METRICS},
+    {"trace", required_argument, NULL, OPT_TRACE},
+    {"init", required_argument, NULL, OPT_INIT},
+    {"checkpoint", required_argument, NULL, OPT_CHECKPOINT},
+    {"resume", required_argument, NULL, OPT_RESUME},
+    {"plot", required_argument, NULL, OPT_PLOT},
+    {"quiet", no_argument, NULL, 'q'},
+    {"no-guard", no_argument, NULL, OPT_NO_GUARD},
+    {NULL, 0, NULL, 0}};
+
+/* "-": the command and its argument come back in order, as code 1; ":": a
+ * missing value comes back as ':', without a message of getopt's own */
+static const char short_options[] = "-:ho:q";
+
+void tr_die_usage(const char *fmt, const char *what)
+{
+    fprintf(stderr, "%s: ", MODEL_NAME);
+    fprintf(stderr, fmt, what);
+    fprintf(stderr, "\nTry '%s --help'.\n", MODEL_NAME);
+    exit(2);
+}
+
+static double number_arg(const char *flag, const char *s, double lo, double hi)
+{
+    char *end;
+    errno = 0;
+    double v = s ? strtod(s, &end) : 0;
+    if (!s || errno || end == s || *end || !(v >= lo && v <= hi))
+        tr_die_usage("bad value for %s", flag);
+    return v;
+}
+
+/* 1 when the word a is option c as the usage spells it (-h, --help) */
+static int spelled(const char *a, int c)
+{
+    if (c < 256 && a[0] == '-' && a[1] == c && !a[2]) return 1;
+    for (const struct option *l = long_options; l->name; l++)
+        if (l->val == c && a[0] == '-' && a[1] == '-' && !strcmp(a + 2, l->name)) return 1;
+    return 0;
+}
+
+/* a file name; v NULL: the option was the last word */
+static const char *file_arg(const char *flag, const char *v)
+{
+    if (!v) tr_die_usage("%s needs a file name", flag);
+    return v;
+}
+
+/* Option c, written a, with its value v (NULL: none followed). */
+static void take(options *o, int c, const char *a, const char *v)
+{
+    switch (c) {
+    case 'h':
+        fputs(tr_usage, stdout);
+        exit(0);
+    case OPT_VERSION:
+        printf("%s (%s, %s, spec %s)\n", MODEL_NAME, MODEL_GENERATOR, RT_REAL_NAME, MODEL_HASH);
+        exit(0);
+    case OPT_EPOCHS:
+        o->epochs = (int)number_arg(a, v, 0, 1e9);
+        break;
+    case OPT_LR:
+        o->lr = number_arg(a, v, 0, 1e9), o->lr_given = 1;
+        break;
+    case OPT_SEED:
+        o->seed = (unsigned)number_arg(a, v, 0, 4294967295.0), o->seed_given = 1;
+        break;
+    case OPT_THREADS:
+        o->threads = (int)number_arg(a, v, 1, 1024);
+        break;
+    case OPT_STEPS:
+        o->steps = (long)number_arg(a, v, 0, 1e15);
+        break;
+    case OPT_LIMIT:
+        o->limit = (long)number_arg(a, v, 1, 1e15);
+        break;
+    case OPT_EVERY:
+        o->every = (long)number_arg(a, v, 1, 1e15);
+        break;
+    case OPT_EVERY_STEPS:
+        o->every_steps = (long)number_arg(a, v, 1, 1e15);
+        break;
+    case OPT_TOL:
+        o->tol = number_arg(a, v, 0, 1);
+        break;
+    case OPT_WEIGHTS:
+        o->weights = file_arg(a, v);
+        break;
+    case OPT_METRICS:
+        o->metrics = file_arg(a, v);
+        break;
+    case OPT_STEP_METRICS:
+        o->step_metrics = file_arg(a, v);
+        break;
+    case OPT_TRACE:
+        o->trace = file_arg(a, v);
+        break;
+    case OPT_INIT:
+        o->init = file_arg(a, v);
+        break;
+    case OPT_CHECKPOINT:
+        o->checkpoint = file_arg(a, v);
+        break;
+    case OPT_RESUME:
+        o->resume = file_arg(a, v);
+        break;
+    case OPT_PLOT:
+        o->plot = file_arg(a, v);
+        break;
+    case 'o':
+        o->out = file_arg(a, v);
+        break;
+    case 'q':
+        o->quiet = 1;
+        break;
+    case OPT_NO_GUARD:
+        o->no_guard = 1;
+        break;
+    }
+}
+
+/* A word that is not an option: the command, then its argument. */
+static void take_word(options *o, const char *a)
+{
+    if (a[0] == '-')
+        tr_die_usage("unknown option %s", a); /* "-" */
+    else if (!o->command)
+        o->command = a;
+    else if (!o->arg)
+        o->arg = a;
+    else
+        tr_die_usage("unexpected argument %s", a);
+}
+
+options tr_parse_args(int argc, char **argv)
+{
+    options o = {.weights = MODEL_NAME ".weights",
+                 .epochs = MODEL_EPOCHS,
+                 .lr = MODEL_LR,
+                 .seed = MODEL_SEED,
+                 .steps = -1,
+                 .limit = -1,
+                 .tol = -1};
+    opterr = 0;
+    for (;;) {
+        int at = optind; /* the word getopt_long reads next: a letter never follows another */
+        int c = getopt_long(argc, argv, short_options, long_options, NULL);
+        if (c == -1) {
+            if (at < argc) tr_die_usage("unknown option %s", argv[at]); /* "--" */
+            break;
+        }
+        if (c == 1) {
+            take_word(&o, optarg);
+            continue;
+        }
+        int missing = c == ':';
+        if (missing) c = optopt;
+        if (c == '?' || !spelled(argv[at], c)) tr_die_usage("unknown option %s", argv[at]);
+        take(&o, c, argv[at], missing ? NULL : optarg);
+    }
+    if (!o.command)
+        tr_die_usage("%s",
+                     "no command given (train, eval, predict, export, info, gradcheck, plot)");
+    if (o.plot && !o.metrics)
+        tr_die_usage("%s", "--plot draws the --metrics file: give --metrics FILE too");
+    return o;
+}

@@ -1,0 +1,118 @@
+/* {{header}}
+ *
+ * trainer.h — what the files of the trainer of {{name}} share: the options,
+ * the buffers, the data and the helpers every command uses. Each command
+ * (train, eval, predict, export, info, gradcheck, plot) has a file of its
+ * own; main.c picks one. */
+#ifndef TRAINER_H
+#define TRAINER_H
+
+#include <stdio.h>
+
+#include "model.h"
+
+/* options.c: the command line */
+typedef struct options {
+    const char *command, *arg, *weights, *metrics, *step_metrics, *out, *trace, *init, *checkpoint,
+        *resume;
+    const char *plot; /* --plot: the curves' picture */
+    long every, every_steps;
+    int epochs, threads, quiet;
+    int no_guard;             /* --no-guard: train on through numbers that are not finite */
+    int lr_given, seed_given; /* --lr, --seed were on the command line */
+    long steps, limit;
+    double lr, tol;
+    unsigned seed;
+} options;
+
+extern const char tr_usage[]; /* main.c: what --help prints */
+options tr_parse_args(int argc, char **argv);
+/* A usage error: the message (fmt with what), a pointer to --help, exit 2. */
+void tr_die_usage(const char *fmt, const char *what);
+
+/* buffers.c: the buffers, allocated once, before any step */
+typedef struct buffers {
+    real *param, *grad, *state, *arena;
+    real *x, *y, *out; /* one batch */
+    real *stats;       /* standardisation mean and std per feature */
+    int32_t *order;
+} buffers;
+
+typedef struct data {
+    rt_dataset train, valid, test;
+} data;
+
+void *tr_alloc_or_die(size_t count, size_t size);
+buffers tr_alloc_buffers(long rows);
+/* An error of the runtime: its message, exit 1. */
+void tr_fail(const rt_error *err);
+/* Scaling and standardisation, as the training rows had them. */
+void tr_prepare(rt_dataset *ds, const real *stats);
+data tr_load_data(buffers *b, int need_train, int need_test);
+void tr_load_weights(const options *o, buffers *b);
+
+/* eval.c: evaluation, whole batches, then the leftover rows one at a time */
+typedef struct result {
+    double loss, accuracy;
+} result;
+
+/* confusion: counts[true * k + predicted] for k = rt_task_classes(...), or NULL */
+result tr_evaluate_counting(const rt_dataset *ds, buffers *b, long *confusion);
+result tr_evaluate(const rt_dataset *ds, buffers *b);
+void tr_print_result(const char *what, result r);
+
+/* plot.c: draws a metrics CSV as an SVG picture (svg NULL: beside the CSV) */
+int tr_plot_curves(const char *csv, const char *svg, int quiet);
+
+/* train.c, train_files.c: one training run, from its start (or a
+ * checkpoint) to its end; the epoch under way at the bottom */
+typedef struct train_run {
+    const options *o;
+    buffers b;
+    data d;
+    long n;           /* rows trained on (--limit: fewer) */
+    int remainder;    /* rows of the last, partial batch (0: none) */
+    rt_checkpoint ck; /* everything a checkpoint holds; a resumed run starts from it */
+    real *es_weights; /* early stopping: the weights of the best loss so far */
+    FILE *trace, *metrics, *step_metrics;
+    double metrics_t, step_metrics_t; /* the time earlier runs took */
+    rt_rng shuffle_rng, aug_rng;      /* the data order's stream, augmentation's */
+    rt_early_stop es;
+    rt_plateau plateau; /* used by a plateau schedule only */
+    uint32_t seed;      /* dropout's masks: keyed by the seed and the step */
+    int n_classes;      /* stratified batches: the class of every row */
+    int32_t *classes, *strat_scratch;
+    real *aug_scratch;
+    int bar; /* a progress line within the epoch (on a terminal) */
+    rt_progress progress;
+    long rows_run; /* rows trained by this process, for its speed */
+    long step, total;
+    double t0, base_lr, lr;
+    int stop;
+    long resume_pos; /* rows of the first epoch a checkpoint had trained already */
+    int epoch, bar_shown;
+    double te, loss_sum, norm_sum;
+    long norm_steps, correct, seen, done;
+} train_run;
+
+int tr_all_finite(const real *p, long n);
+/* The divergence guard's message; returns the exit status, 1. */
+int tr_diverged(const char *why, int epoch, long step, double lr);
+void tr_load_init(const options *o, buffers *b);
+/* The class of every training row, for stratified batches (k classes). */
+int32_t *tr_row_classes(const rt_dataset *ds, long n, int *k);
+int tr_open_trace(train_run *r, const options *o);
+void tr_trace_step(FILE *trace, long step, double loss, double lr, const real *param);
+void tr_open_metrics(train_run *r, const options *o);
+void tr_save_checkpoint(train_run *r, int epoch_end);
+
+/* the commands: each returns the exit status */
+int tr_cmd_train(const options *o);
+int tr_cmd_eval(const options *o);
+int tr_cmd_predict(const options *o);
+int tr_cmd_export(const options *o);
+int tr_cmd_info(void);
+int tr_cmd_gradcheck(const options *o);
+int tr_cmd_plot(const options *o);
+
+#endif
