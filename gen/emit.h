@@ -15,9 +15,6 @@ typedef struct emit_options {
     const char *argv_line; /* the --set options, as given */
 } emit_options;
 
-/* The trainer's files (templates/trainer/, NULL-terminated): in the model's
- * folder under the same names. */
-extern const char *const emit_trainer_files[];
 /* Writes the folder; returns 0, or -1 with a message in err. */
 int emit_folder(ir_graph *g, const plan *p, const emit_options *o, char *err, size_t errsize);
 

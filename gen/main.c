@@ -212,13 +212,12 @@ static int plot(const cli *c)
 
 /* clang-format, when installed, lays the files out like the rest of the
  * project; the writer's output is already indented and valid without it */
-static void format_folder(arena *A, const char *out_dir)
+static void format_folder(const char *out_dir)
 {
-    char *format = "command -v clang-format >/dev/null 2>&1 || exit 0; "
-                   "clang-format -i --style=file model.c model.h predict.c";
-    for (int i = 0; emit_trainer_files[i]; i++)
-        format = arena_printf(A, "%s %s", format, emit_trainer_files[i]);
-    char *fmt[] = {"sh", "-c", format, NULL};
+    char *fmt[] = {"sh", "-c",
+                   "command -v clang-format >/dev/null 2>&1 || exit 0; "
+                   "clang-format -i --style=file *.c *.h",
+                   NULL};
     if (run_command(fmt, out_dir))
         fprintf(stderr, "trainc: warning: clang-format failed on %s (the code is unchanged)\n",
                 out_dir);
@@ -329,7 +328,7 @@ int main(int argc, char **argv)
         rc = 1;
         goto fail;
     }
-    format_folder(&A, out_dir);
+    format_folder(out_dir);
     if (!c.quiet) summary(&c, &g, &p, out_dir, elem);
     rc = strcmp(c.command, "gen") ? build_and_run(&c, &A, out_dir, g.model_name) : 0;
     arena_free(&A);

@@ -1,6 +1,6 @@
-/* rtlist.c — reads runtime/FILES and writes the build.ninja lines of the
- * files it lists (see rtlist.h). */
-#include "rtlist.h"
+/* filelist.c — reads a FILES list and writes the build.ninja lines of the
+ * files it lists (see filelist.h). */
+#include "filelist.h"
 
 #include <stdio.h>
 #include <string.h>
@@ -8,7 +8,8 @@
 /* build.ninja's continuation lines hold the objects up to this column */
 #define NINJA_COLUMNS 100
 
-int rtlist_parse(arena *A, const char *text, const char *path, rtlist *l, char *err, size_t errsize)
+int filelist_parse(arena *A, const char *text, const char *path, const char *dir, filelist *l,
+                   char *err, size_t errsize)
 {
     memset(l, 0, sizeof *l);
     const char *build = "", *objects = "    ";
@@ -16,16 +17,16 @@ int rtlist_parse(arena *A, const char *text, const char *path, rtlist *l, char *
     for (const char *p = text; *p;) {
         size_t len = strcspn(p, "\n");
         if (len > 0 && *p != '#') {
-            if (l->n == RTLIST_MAX) {
-                snprintf(err, errsize, "%s: more than %d files", path, RTLIST_MAX);
+            if (l->n == FILELIST_MAX) {
+                snprintf(err, errsize, "%s: more than %d files", path, FILELIST_MAX);
                 return -1;
             }
             const char *name = arena_printf(A, "%.*s", (int)len, p);
             l->files[l->n++] = name;
             if (len > 2 && !strcmp(name + len - 2, ".c")) {
                 int stem = (int)len - 2;
-                build = arena_printf(A, "%s%sbuild obj/%.*s.o: cc runtime/%s", build,
-                                     *build ? "\n" : "", stem, name, name);
+                build = arena_printf(A, "%s%sbuild obj/%.*s.o: cc %s%s", build, *build ? "\n" : "",
+                                     stem, name, dir, name);
                 /* "obj/" stem ".o", a space before it, " $" after it when wrapped */
                 size_t width = 4 + (size_t)stem + 2;
                 if (column > 4 && column + 1 + width + 2 > NINJA_COLUMNS) {
