@@ -36,6 +36,14 @@ plan_kernel e_kernel(const emitter *e, const ir_node *n)
     return e->pv->kernel[n->id];
 }
 
+const char *e_upper(arena *A, const char *s)
+{
+    char *u = arena_strdup(A, s);
+    for (char *p = u; *p; p++)
+        if (*p >= 'a' && *p <= 'z') *p = (char)(*p - 'a' + 'A');
+    return u;
+}
+
 int e_training(const emitter *e)
 {
     return e->pv->mode == PLAN_TRAIN;

@@ -22,6 +22,8 @@ typedef struct emitter {
 const char *e_ref(emitter *e, int id);
 /* One element of a node at index expression idx; a literal for constants. */
 const char *e_at(emitter *e, int id, const char *idx);
+/* s in capitals, for macro names (P_FC1_WEIGHT) */
+const char *e_upper(arena *A, const char *s);
 /* A literal of the element type: 0.5f or 0.5 */
 const char *e_lit(emitter *e, double v);
 int e_dim(const emitter *e, const ir_node *n, int axis);

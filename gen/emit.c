@@ -34,283 +34,6 @@
 
 /* ---- model.c ---- */
 
-/* "[64 x 784]" (the variant's sizes), "[scalar]" */
-static const char *shape_text(emitter *e, const ir_node *n)
-{
-    const char *t = "[";
-    for (int i = 0; i < n->rank; i++) t = e_fmt(e, "%s%s%d", t, i ? " x " : "", e_dim(e, n, i));
-    return e_fmt(e, "%s%s]", t, n->rank ? "" : "scalar");
-}
-
-static const char *upper(arena *A, const char *s)
-{
-    char *u = arena_strdup(A, s);
-    for (char *p = u; *p; p++)
-        if (*p >= 'a' && *p <= 'z') *p = (char)(*p - 'a' + 'A');
-    return u;
-}
-
-static int is_const_root(ir_graph *g, const plan_variant *v, int id)
-{
-    ir_kind k = ir_get(g, plan_root(v, id))->kind;
-    return k == K_PARAM || k == K_INPUT || k == K_LABEL;
-}
-
-/* Where node n comes from: "spec.lua:12", and the prelude function and
- * line when a composite op made it ("spec.lua:12, via mish at
- * gen/prelude.lua:7") */
-static const char *spec_at(emitter *e, const ir_node *n)
-{
-    const char *at = e_fmt(e, "%s:%d", n->file ? n->file : "?", n->line);
-    return n->via ? e_fmt(e, "%s, via %s", at, n->via) : at;
-}
-
-/* Names the nodes fused into n's loop, for its comment. */
-static void describe_fused(emitter *e, const ir_node *n, writer *w)
-{
-    for (int k = 0; k < n->nin; k++) {
-        const ir_node *x = ir_get(e->g, n->in[k]);
-        if (e->pv->inlined[x->id] < 0) continue;
-        describe_fused(e, x, w);
-        char line[512];
-        int len = snprintf(line, sizeof line, " *   - fused: %s = %s(", x->name, ir_op_name(x->op));
-        for (int j = 0; j < x->nin; j++) {
-            const ir_node *a = ir_get(e->g, x->in[j]);
-            len += snprintf(line + len, sizeof line - (size_t)len, "%s%s", j ? ", " : "",
-                            a->kind == K_CONST ? e_lit(e, a->f[0]) : a->name);
-            if (len >= (int)sizeof line) break;
-        }
-        if (len < (int)sizeof line)
-            snprintf(line + len, sizeof line - (size_t)len, "): %s -- %s", op_get(x->op)->math,
-                     spec_at(e, x));
-        wr_line(w, "%s", line);
-    }
-}
-
-/* "name = op(args): math" of node x, for comments */
-static const char *node_text(emitter *e, const ir_node *x)
-{
-    const char *t = e_fmt(e, "%s = %s(", x->name, ir_op_name(x->op));
-    for (int j = 0; j < x->nin; j++) {
-        const ir_node *in = ir_get(e->g, x->in[j]);
-        t = e_fmt(e, "%s%s%s", t, j ? ", " : "",
-                  in->kind == K_CONST ? e_lit(e, in->f[0]) : in->name);
-    }
-    return e_fmt(e, "%s): %s", t, op_get(x->op)->math);
-}
-
-/* Names what n's stores compute besides n (plan.h's epilogues): a folded
- * batch norm, the fused op and the nodes inlined into it, with spec lines. */
-static void describe_epilogue(emitter *e, const ir_node *n, writer *w)
-{
-    int a = e->pv->epi[n->id], bn = e->pv->epi_bn[n->id];
-    if (a < 0) return;
-    const char *op = ir_op_name(n->op);
-    int absorbed = e->pv->epi_affine[n->id];
-    if (bn >= 0) {
-        const ir_node *b = ir_get(e->g, bn);
-        wr_line(w, " *   + batch_norm (eval) folded into %s (%s:%d):", op, b->file, b->line);
-        wr_line(w, " *     - %s = (%s - mean) * invstd as %s * s + t per channel", b->name, n->name,
-                n->name);
-    }
-    if (a == bn) return;
-    const ir_node *x = ir_get(e->g, a);
-    wr_line(w, " *   + %s fused into %s (%s)%s:", ir_op_name(x->op), op, spec_at(e, x),
-            e->pv->epi_keep[n->id] ? ", its own value kept" : "");
-    int ids[64];
-    int cnt = plan_chain(e->g, e->pv, a, ids, 0, 64);
-    for (int q = 0; q < cnt; q++) {
-        const ir_node *c = ir_get(e->g, ids[q]);
-        int in_st = absorbed >= 0 && (c->id == absorbed || e->pv->inlined[c->id] == absorbed);
-        wr_line(w, " *     - %s%s%s", node_text(e, c), in_st ? " (in s, t)" : "",
-                c->line != x->line ? e_fmt(e, " -- line %d", c->line) : "");
-    }
-}
-
-/* CODE with its COMMENT after it, or the comment above when the line would
- * pass clang-format's 100 columns at INDENT: clang-format would break the
- * code (a #define with a backslash) and leaves long comments long. */
-static void wr_commented(writer *w, int indent, const char *code, const char *comment)
-{
-    if (indent + strlen(code) + 1 + strlen(comment) <= 100)
-        wr_line(w, "%s %s", code, comment);
-    else
-        wr_line(w, "%s\n%s", comment, code);
-}
-
-static void emit_block_comment(emitter *e, const ir_node *n)
-{
-    char args[256] = "";
-    int len = 0;
-    for (int k = 0; k < n->nin; k++) {
-        const ir_node *x = ir_get(e->g, n->in[k]);
-        const char *nm = x->kind == K_CONST ? e_lit(e, x->f[0]) : x->name;
-        len += snprintf(args + len, sizeof args - (size_t)len, "%s%s", k ? ", " : "", nm);
-        if (len >= (int)sizeof args) break;
-    }
-    const char *shape = shape_text(e, n);
-    const char *math = op_get(n->op)->math;
-    const char *head = e_fmt(e, "%s = %s(%s)  %s", n->name, ir_op_name(n->op), args, shape);
-    const char *from = e_fmt(e, "-- %s", spec_at(e, n));
-    /* within clang-format's 100 columns at the op's indent of 4 (it leaves
-     * comments as written): the spec line on a line of its own when it does
-     * not fit after the head, a long head broken after a comma */
-    const size_t room = 100 - 4 - strlen("/* ");
-    if (strlen(head) + 2 + strlen(from) <= room) {
-        wr_line(e->w, "/* %s  %s", head, from);
-    } else {
-        const char *lead = "/* ";
-        while (strlen(head) > room) {
-            const char *cut = NULL;
-            for (const char *c = strstr(head, ", "); c && (size_t)(c - head) < room - 1;
-                 c = strstr(c + 1, ", "))
-                cut = c;
-            if (!cut) break;
-            wr_line(e->w, "%s%.*s,", lead, (int)(cut - head), head);
-            head = cut + 2;
-            lead = " *     ";
-        }
-        wr_line(e->w, "%s%s", lead, head);
-        wr_line(e->w, " *   %s", from);
-    }
-    describe_fused(e, n, e->w);
-    describe_epilogue(e, n, e->w);
-    const op_def *d = op_get(n->op);
-    wr_line(e->w, " * %s */", d->describe ? d->describe(e, n) : math);
-}
-
-/* The variant's comment and signature */
-static void variant_head(emitter *e, const char *fname)
-{
-    const plan_variant *v = e->pv;
-    writer *w = e->w;
-    int train = v->mode == PLAN_TRAIN;
-    wr_line(w, "/* ---- %s: %s on %d rows, %s mode ---- */", fname,
-            train ? "forward, loss and backward" : "forward and loss", v->batch,
-            train ? "training" : "evaluation");
-    if (v->noise) {
-        wr_line(w,
-                "/* Dropout masks are counter-based noise of (seed, step, mask number, element),");
-        wr_line(w, " * noise = rt_noise_key(seed, step) (runtime/rt.h): no generator state, so a");
-        wr_line(w, " * resumed run and any thread count draw the same masks. */");
-    }
-    if (train)
-        wr_line(w,
-                "RT_CLONES static real %s(real *restrict param, real *restrict grad, const real "
-                "*restrict x,",
-                fname);
-    else
-        wr_line(w, "RT_CLONES static real %s(const real *restrict param, const real *restrict x,",
-                fname);
-    if (train) /* noise: the step's key for dropout masks, rt_noise_key(seed, step) */
-        wr_line(w, "                const real *restrict y, real *restrict out, real *restrict "
-                   "arena, uint64_t noise)");
-    else
-        wr_line(
-            w, "                const real *restrict y, real *restrict out, real *restrict arena)");
-}
-
-/* A pointer to each buffer the variant declares (plan's `declared`), with
- * its shape; (void) for the arguments it does not read */
-static void variant_buffers(emitter *e)
-{
-    ir_graph *g = e->g;
-    const plan_variant *v = e->pv;
-    writer *w = e->w;
-    int train = v->mode == PLAN_TRAIN;
-    int uses_x = 0, uses_y = 0, uses_param = 0, uses_grad = 0, uses_arena = 0;
-    for (int i = 0; i < g->n; i++) {
-        if (!v->declared[i]) continue;
-        const ir_node *n = ir_get(g, i);
-        const char *shape = shape_text(e, n);
-        if (n->kind == K_PARAM) {
-            uses_param = 1;
-            /* running statistics: the training step updates them in place */
-            wr_commented(
-                w, 4,
-                e_fmt(e, "%sreal *const %s = param + P_%s;", n->buffer && train ? "" : "const ",
-                      n->name, upper(g->A, n->name)),
-                e_fmt(e, "/* %s %s%s */", n->label, shape, n->buffer ? ", running statistic" : ""));
-        } else if (n->kind == K_INPUT) {
-            uses_x = 1;
-        } else if (n->kind == K_LABEL) {
-            uses_y = 1;
-        } else if (n->kind == K_ACT) {
-            const char *cq = is_const_root(g, v, i) ? "const " : "";
-            if (v->view_of[i] >= 0)
-                wr_commented(
-                    w, 4,
-                    e_fmt(e, "%sreal *const %s = %s;", cq, n->name, ir_get(g, v->view_of[i])->name),
-                    e_fmt(e, "/* %s, a view */", shape));
-            else if (v->grad_of[i] >= 0) {
-                uses_grad = 1;
-                wr_commented(
-                    w, 4,
-                    e_fmt(e, "real *const %s = grad + P_%s;", n->name,
-                          upper(g->A, ir_get(g, v->grad_of[i])->name)),
-                    e_fmt(e, "/* %s, d loss / d %s */", shape, ir_get(g, v->grad_of[i])->label));
-            } else {
-                uses_arena = 1;
-                wr_line(w, "real *const %s = arena + %ld; /* %s */", n->name, v->offset[i], shape);
-            }
-        }
-    }
-    if (!uses_param) wr_line(w, "(void)param;");
-    if (train && !uses_grad) wr_line(w, "(void)grad;");
-    if (train && !v->noise) wr_line(w, "(void)noise;");
-    if (!uses_x) wr_line(w, "(void)x;");
-    if (!uses_y) wr_line(w, "(void)y;");
-    if (!uses_arena) wr_line(w, "(void)arena;");
-}
-
-/* One block per scheduled op, under its comment, by its row's emitter (an
- * elementwise row: its cexpr), phase by phase */
-static void variant_ops(emitter *e)
-{
-    const plan_variant *v = e->pv;
-    writer *w = e->w;
-    ir_phase phase = (ir_phase)-1;
-    static const char *const phase_name[] = {"forward", "loss", "backward"};
-    for (int s = 0; s < v->norder; s++) {
-        const ir_node *n = ir_get(e->g, v->order[s]);
-        const op_def *d = op_get(n->op);
-        if (v->view_of[n->id] >= 0) continue; /* views: no code */
-        if (n->phase != phase) {
-            phase = n->phase;
-            wr_blank(w);
-            wr_line(w, "/* ======== %s ======== */", phase_name[phase]);
-        }
-        wr_blank(w);
-        emit_block_comment(e, n);
-        wr_line(w, "{");
-        if (d->emit)
-            d->emit(e, n);
-        else
-            e_elementwise(e, n, elementwise_expr(n));
-        wr_line(w, "}");
-    }
-}
-
-/* The function of one step variant: forward, loss (and backward) */
-static void emit_variant(emitter *e, const char *fname)
-{
-    ir_graph *g = e->g;
-    writer *w = e->w;
-    variant_head(e, fname);
-    wr_line(w, "{");
-    variant_buffers(e);
-    variant_ops(e);
-    wr_blank(w);
-    if (g->output >= 0 && g->task != TASK_NONE)
-        wr_line(w, "memcpy(out, %s, sizeof(real) * %ld);", e_ref(e, g->output),
-                e_numel(e, ir_get(g, g->output)));
-    else
-        wr_line(w, "(void)out;");
-    wr_line(w, "return %s[0];", e_ref(e, g->loss));
-    wr_line(w, "}");
-    wr_blank(w);
-}
-
 /* The model summary `info` prints: one row per op of the forward pass and
  * the loss, in spec order, with its spec line, output shape, the
  * parameters it reads first and its FLOPs at the batch size. */
@@ -344,7 +67,7 @@ static void emit_summary(writer *w, ir_graph *g, int batch)
 static const char *fmt_init(emitter *e, const ir_node *p)
 {
     const ir_init *in = &p->init;
-    const char *at = e_fmt(e, "param + P_%s", upper(e->g->A, p->name));
+    const char *at = e_fmt(e, "param + P_%s", e_upper(e->g->A, p->name));
     long n = ir_numel(p, 1);
     switch (in->kind) {
     case INIT_ZEROS:
@@ -602,7 +325,7 @@ static void param_holes(ir_graph *g, tpl_var *offsets, tpl_var *table, tpl_var *
         if (n->kind != K_PARAM) continue;
         char shape[64];
         ntensors++;
-        wr_commented(&w, 0, arena_printf(A, "#define P_%s %ldL", upper(A, n->name), n->offset),
+        wr_commented(&w, 0, arena_printf(A, "#define P_%s %ldL", e_upper(A, n->name), n->offset),
                      arena_printf(A, "/* %s %s, %s:%d */", n->label,
                                   ir_shape_str(n, shape, sizeof shape), n->file, n->line));
     }
@@ -612,9 +335,9 @@ static void param_holes(ir_graph *g, tpl_var *offsets, tpl_var *table, tpl_var *
         const ir_node *n = ir_get(g, i);
         if (n->kind != K_PARAM) continue;
         wr_line(&w, "{%s, P_%s, %ldL, %d, {%d, %d, %d, %d}, %d, %d, %d},", c_string(A, n->label),
-                upper(A, n->name), ir_numel(n, 1), n->rank, n->dim[0], n->rank > 1 ? n->dim[1] : 0,
-                n->rank > 2 ? n->dim[2] : 0, n->rank > 3 ? n->dim[3] : 0, n->trainable, n->buffer,
-                n->count);
+                e_upper(A, n->name), ir_numel(n, 1), n->rank, n->dim[0],
+                n->rank > 1 ? n->dim[1] : 0, n->rank > 2 ? n->dim[2] : 0,
+                n->rank > 3 ? n->dim[3] : 0, n->trainable, n->buffer, n->count);
     }
     if (!ntensors) wr_line(&w, "{NULL, 0, 0, 0, {0, 0, 0, 0}, 0, 0, 0},");
     *table = (tpl_var){"param_table", block(A, &w)};
@@ -658,7 +381,7 @@ static void step_holes(emitter *e, const plan *p, tpl_var *steps, tpl_var *train
         e->batch = p->v[k].batch;
         int tr = p->v[k].mode == PLAN_TRAIN;
         const char *fname = arena_printf(A, "%s_%d", tr ? "train" : "eval", e->batch);
-        emit_variant(e, fname);
+        emit_step(e, fname);
         if (tr)
             wr_line(&tw, "if (rows == %d) return %s(param, grad, x, y, out, arena, noise);",
                     e->batch, fname);
@@ -795,7 +518,7 @@ static int folder_vars(ir_graph *g, const plan *p, const emit_options *o, const 
     const tpl_var v[] = {
         {"header", header},
         {"name", g->model_name},
-        {"name_upper", upper(A, g->model_name)},
+        {"name_upper", e_upper(A, g->model_name)},
         {"spec", g->spec_path},
         {"hash", g->spec_hash},
         {"version", TRAINC_VERSION},

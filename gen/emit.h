@@ -15,6 +15,11 @@ typedef struct emit_options {
     const char *argv_line; /* the --set options, as given */
 } emit_options;
 
+struct emitter;
+/* The step function fname of the emitter's variant: forward, loss (and
+ * backward) in schedule order, each op under its comment (emit_step.c) */
+void emit_step(struct emitter *e, const char *fname);
+
 /* Writes the folder; returns 0, or -1 with a message in err. */
 int emit_folder(ir_graph *g, const plan *p, const emit_options *o, char *err, size_t errsize);
 

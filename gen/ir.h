@@ -147,14 +147,14 @@ typedef struct ir_node {
     const char *label;    /* as the spec names it (parameters: "fc1.weight") */
     const char *file;     /* spec file and line it came from */
     int line;
-    const char *via;      /* made inside a prelude function: "mish, gen/prelude.lua:7" */
-    int grad;      /* autodiff: node holding d(loss)/d(this), or -1 */
-    long offset;   /* K_PARAM: offset in the flat buffer */
-    ir_init init;  /* K_PARAM */
-    int trainable; /* K_PARAM */
-    int buffer;    /* K_PARAM: a running statistic (PyTorch's "buffer"): updated by the
-                    * training step itself, never by the optimizer; trainable = 0 */
-    int count;     /* K_PARAM: a whole-number buffer (num_batches_tracked): int64 in exports */
+    const char *via; /* made inside a prelude function: "mish, gen/prelude.lua:7" */
+    int grad;        /* autodiff: node holding d(loss)/d(this), or -1 */
+    long offset;     /* K_PARAM: offset in the flat buffer */
+    ir_init init;    /* K_PARAM */
+    int trainable;   /* K_PARAM */
+    int buffer;      /* K_PARAM: a running statistic (PyTorch's "buffer"): updated by the
+                      * training step itself, never by the optimizer; trainable = 0 */
+    int count;       /* K_PARAM: a whole-number buffer (num_batches_tracked): int64 in exports */
     double group_lr,
         group_wd; /* K_PARAM: its optimizer group's lr and weight decay (NAN: the optimizer's) */
 } ir_node;

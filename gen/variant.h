@@ -39,8 +39,8 @@ typedef struct plan_variant {
     int *epi_affine, *epi_gamma, *epi_beta;
     int *fused_into; /* per node: the producer whose loop computes it (A, folded nodes), or -1 */
     plan_kernel *kernel;
-    char *declared; /* per node: the variant's function declares its buffer */
-    int noise;      /* the variant draws dropout noise */
+    char *declared;  /* per node: the variant's function declares its buffer */
+    int noise;       /* the variant draws dropout noise */
     long arena_size; /* elements */
 } plan_variant;
 

@@ -40,6 +40,14 @@ void wr_raw(writer *w, const char *s)
     put(w, s, strlen(s));
 }
 
+void wr_commented(writer *w, int indent, const char *code, const char *comment)
+{
+    if ((size_t)indent + strlen(code) + 1 + strlen(comment) <= 100)
+        wr_line(w, "%s %s", code, comment);
+    else
+        wr_line(w, "%s\n%s", comment, code);
+}
+
 void wr_blank(writer *w)
 {
     put(w, "\n", 1);

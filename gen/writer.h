@@ -16,6 +16,10 @@ void wr_free(writer *w);
 /* One line: leading '}' dedents, trailing '{' indents the lines after it. */
 void wr_line(writer *w, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 void wr_blank(writer *w);
+/* CODE with its COMMENT after it, or the comment above when the line would
+ * pass clang-format's 100 columns at INDENT: clang-format would break the
+ * code (a #define with a backslash) and leaves long comments long. */
+void wr_commented(writer *w, int indent, const char *code, const char *comment);
 void wr_raw(writer *w, const char *s);
 /* takes the text, leaving the writer empty */
 char *wr_take(writer *w);
