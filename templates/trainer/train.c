@@ -37,9 +37,8 @@ int tr_diverged(const char *why, int epoch, long step, double lr)
 }
 
 /* The buffers, the data, the initial weights and the rows to train on. */
-static void start(train_run *r, const options *o)
+static void begin_run(train_run *r, const options *o)
 {
-    r->o = o;
     r->b = tr_alloc_buffers(MODEL_N_TRAIN);
     r->d = tr_load_data(&r->b, 1, 1);
     rt_rng init_rng;
@@ -355,11 +354,12 @@ static int finish(train_run *r)
     return 0;
 }
 
+/* The run: its start, then epoch by epoch, batch by batch, to its end. */
 int tr_cmd_train(const options *o)
 {
     train_run run = {.o = o}, *r = &run;
     int rc;
-    start(r, o);
+    begin_run(r, o);
     if ((rc = tr_open_trace(r, o)) || (rc = resume(r, o))) return rc;
     ready(r, o);
     for (r->epoch = (int)r->ck.run.epoch + 1; r->epoch <= o->epochs && !r->stop; r->epoch++) {
