@@ -2,7 +2,7 @@
  * Watch the {{monitor}} after each epoch: when it has not improved (by a
  * {{threshold_mode}} threshold of {{threshold}}, mode {{mode}}) for more than {{patience}}
  * epochs, lr <- max(lr * {{factor}}, {{min_lr}}); then wait {{cooldown}} epochs before
- * counting again. The trainer keeps the state (runtime/rt_model.c); the
+ * counting again. The trainer keeps the state (runtime/rt_schedule.c); the
  * base lr it passes here is already the reduced one. */
 const rt_plateau model_plateau_init = {
     .mode_max = {{mode_max}},
