@@ -3,6 +3,7 @@
  * by key (numbers, whole numbers in a range, booleans, strings), unknown
  * keys refused with the closest known one as a suggestion, layer names and
  * shapes. */
+#include <ctype.h>
 #include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -169,7 +170,7 @@ const char *spec_opt_string(lua_State *L, int t, const char *key, const char *df
     return v;
 }
 
-int spec_edit_distance(const char *a, const char *b)
+int spec_distance(const char *a, const char *b, int how)
 {
     int la = (int)strlen(a), lb = (int)strlen(b);
     if (la > 40 || lb > 40) return 99;
@@ -178,9 +179,17 @@ int spec_edit_distance(const char *a, const char *b)
     for (int j = 0; j <= lb; j++) d[0][j] = j;
     for (int i = 1; i <= la; i++)
         for (int j = 1; j <= lb; j++) {
-            int c = d[i - 1][j - 1] + (a[i - 1] != b[j - 1]);
+            int ca = a[i - 1], cb = b[j - 1];
+            if (how & SPEC_FOLD_CASE) ca = tolower(ca), cb = tolower(cb);
+            int c = d[i - 1][j - 1] + (ca != cb);
             if (d[i - 1][j] + 1 < c) c = d[i - 1][j] + 1;
             if (d[i][j - 1] + 1 < c) c = d[i][j - 1] + 1;
+            /* two neighbours swapped: one edit */
+            int pa = i > 1 ? a[i - 2] : 0, pb = j > 1 ? b[j - 2] : 0;
+            if (how & SPEC_FOLD_CASE) pa = tolower(pa), pb = tolower(pb);
+            if ((how & SPEC_TRANSPOSE) && i > 1 && j > 1 && ca == pb && pa == cb && ca != cb &&
+                d[i - 2][j - 2] + 1 < c)
+                c = d[i - 2][j - 2] + 1;
             d[i][j] = c;
         }
     return d[la][lb];
@@ -191,7 +200,7 @@ const char *spec_closest(const char *word, const char *const *known)
     const char *best = NULL;
     int bestd = 3;
     for (int i = 0; known[i]; i++) {
-        int dd = spec_edit_distance(word, known[i]);
+        int dd = spec_distance(word, known[i], 0);
         if (dd < bestd) bestd = dd, best = known[i];
     }
     return best;

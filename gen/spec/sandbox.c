@@ -112,31 +112,31 @@ static const char *const forbidden[] = {
     "dofile", "debug",   "package", "collectgarbage", "loadstring",
     "module", "setfenv", "getfenv", "coroutine",      NULL};
 
-/* the length of the common start of a and b, letter case aside */
-static int common_prefix(const char *a, const char *b)
+/* How far name is from key, closest first: edits (two swapped neighbours
+ * one), then edits letter case aside, then whether the first letters'
+ * case differs */
+static int far(const char *key, const char *name)
 {
-    int n = 0;
-    while (a[n] && b[n] && tolower((unsigned char)a[n]) == tolower((unsigned char)b[n])) n++;
-    return n;
+    int first = islower((unsigned char)key[0]) != islower((unsigned char)name[0]);
+    return spec_distance(key, name, SPEC_TRANSPOSE) * 100 +
+           spec_distance(key, name, SPEC_TRANSPOSE | SPEC_FOLD_CASE) * 2 + first;
 }
 
-/* The global (table at 1) whose name is closest to key (2 edits at most),
- * or NULL: every name in place counts (the DSL's, the op rows', the
- * prelude's, the base library's, and those the spec set). A tie goes to
- * the longer common start ("rleu": relu, not elu), then to the first in
- * alphabetical order. */
+/* The global (table at 1) closest to key within 2 edits, or NULL: every
+ * name in place counts (the DSL's, the op rows', the prelude's, the base
+ * library's, and those the spec set); a tie goes to the first in
+ * alphabetical order ("rleu": relu; "Relu": relu; "inear": linear) */
 static const char *closest_global(lua_State *L, const char *key)
 {
     const char *best = NULL;
-    int bestd = 3, bestp = -1;
+    int bestf = 300;
     for (lua_pushnil(L); lua_next(L, 1); lua_pop(L, 1)) {
         if (lua_type(L, -2) != LUA_TSTRING) continue;
         const char *name = lua_tostring(L, -2);
-        int d = spec_edit_distance(key, name), p = common_prefix(key, name);
-        if (d < bestd || (d == bestd && (p > bestp || (p == bestp && strcmp(name, best) < 0)))) {
+        int f = far(key, name);
+        if (f < bestf || (f == bestf && best && strcmp(name, best) < 0)) {
             best = name;
-            bestd = d;
-            bestp = p;
+            bestf = f;
         }
     }
     return best;

@@ -79,8 +79,11 @@ double spec_opt_whole(lua_State *L, int t, int line, const char *what, const cha
                       double lo, double hi);
 int spec_opt_bool(lua_State *L, int t, const char *key, int dflt);
 const char *spec_opt_string(lua_State *L, int t, const char *key, const char *dflt);
-/* Levenshtein distance (99 beyond 40 characters) */
-int spec_edit_distance(const char *a, const char *b);
+/* Levenshtein distance (99 beyond 40 characters); with SPEC_TRANSPOSE two
+ * neighbours swapped count one edit, with SPEC_FOLD_CASE letter case aside */
+#define SPEC_TRANSPOSE 1
+#define SPEC_FOLD_CASE 2
+int spec_distance(const char *a, const char *b, int how);
 const char *spec_closest(const char *word, const char *const *known);
 void spec_get_opt(lua_State *L, int t, const char *key);
 void spec_check_keys(lua_State *L, int t, const char *fname, const char *const *known);
