@@ -128,6 +128,12 @@ model_with patterns_ok 'assert(("x.y"):find(".", 1, true) == 2 and ("a,b"):gsub(
     'local k = 0; for w in ("ab cd"):gmatch("%a+") do k = k + 1 end; assert(k == 2)' \
     'assert(("abc"):match("^(a)") == "a" and not string.rep("a", 200):find(".-.-b"))'
 expect "limits: string.find, gsub, gmatch and match still work on short strings" 0 "" gen patterns_ok
+# string.rep works in C too: a loop making big strings and dropping them
+# runs few instructions and holds little memory; allocating counts as work
+spec rep_loop 'model "m"' "for i = 1, 1e9 do ('x'):rep(100000) end"
+expect "limits: a loop making big strings in C is stopped by the instruction limit" 2 \
+    "rep_loop.lua:2:|Lua instructions" \
+    timeout $((20 * time_factor)) "$TRAINC" gen -q "$t/rep_loop.lua" -o "$t/out/rep_loop"
 spec mem 'model "m"' 'local t, i = {}, 0' \
     'while true do i = i + 1; t[i] = string.rep("x", 1000) .. i end'
 expect "limits: endless allocation is stopped by the memory limit" 2 \

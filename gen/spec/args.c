@@ -42,7 +42,7 @@ static void where(lua_State *L, const char **file, int *line, const char **via)
             if (via && !*via) {
                 const char *name = ar.name ? ar.name : global_name(L, &ar);
                 *via = arena_printf(spec_state_of(L)->g->A, "%s%s%s:%d", name ? name : "",
-                                    name ? " at " : "", SPEC_PRELUDE_CHUNK + 1, ar.currentline);
+                                    name ? " at " : "", SPEC_PRELUDE_NAME, ar.currentline);
             }
             continue;
         }

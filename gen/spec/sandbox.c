@@ -13,7 +13,12 @@
 
 #include "spec_int.h"
 
-/* The Lua state's allocator: at most mem_limit bytes in all. */
+/* The Lua state's allocator: at most mem_limit bytes in all. Allocating
+ * counts as work too (a step per ALLOC_BYTES_PER_STEP bytes), so that a
+ * loop whose C calls make big strings and drop them, ('x'):rep(1e5) a
+ * billion times, meets the instruction limit though it runs few
+ * instructions and holds little memory. */
+#define ALLOC_BYTES_PER_STEP 8
 void *spec_alloc(void *ud, void *ptr, size_t osize, size_t nsize)
 {
     spec_state *s = ud;
@@ -29,6 +34,7 @@ void *spec_alloc(void *ud, void *ptr, size_t osize, size_t nsize)
     }
     void *p = realloc(ptr, nsize);
     if (p) s->mem_used = s->mem_used - old + nsize;
+    if (nsize > old) s->steps += (long)((nsize - old) / ALLOC_BYTES_PER_STEP);
     return p;
 }
 

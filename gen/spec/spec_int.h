@@ -68,7 +68,8 @@ void spec_where(lua_State *L, const char **file, int *line);
  * the spec itself) */
 void spec_where_via(lua_State *L, const char **file, int *line, const char **via);
 /* the prelude's chunk name: gen/prelude.lua, run before every spec */
-#define SPEC_PRELUDE_CHUNK "@gen/prelude.lua"
+#define SPEC_PRELUDE_NAME "gen/prelude.lua"
+#define SPEC_PRELUDE_CHUNK "@" SPEC_PRELUDE_NAME
 /* raises "file:line: message" at the spec line running now */
 int spec_error(lua_State *L, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* raises "file:line: message" at LINE (settings read after the spec ran) */
