@@ -1,0 +1,148 @@
+"""Losses: regression (mse, l1, huber, smooth_l1) and classification
+(cross_entropy, bce, bce_with_logits, logistic, nll, kl_div): rows of
+tests/test_ops.py (see rows.py)."""
+import torch.nn.functional as F
+
+from rows import case, classes, pair, refused, shape
+
+# classification cases: y holds class indices 0 or 1, [B]; the binary losses
+# take them as targets. cross_entropy comes first: it checks its classes
+# against the first loss's prediction
+GRADCHECK = [
+    case("mse(linear(x, 1), y)", "obj(mse(L(x, 1), y))"),
+    case("l1(linear(x, 1), y)", "obj(l1(L(x, 1), y))"),
+    case("mse(a, b), both trained, [$B x $N]", "obj(mse(h(), h()))"),
+    case("l1(a, b), both trained, [$B x $N]", "obj(l1(h(), tanh(h())))"),
+    case("mse of params [$N x $M]", "obj(mse(P { $N, $M }, P { $N, $M }))"),
+    case("mse, l1 with reduction sum",
+         "obj(mse(h(), h(), { reduction = 'sum' })); obj(l1(h(), h(), { reduction = 'sum' }))"),
+    case("huber(linear(x, 1), y), delta 0.3", "obj(huber(L(x, 1), y, { delta = 0.3 }))"),
+    case("huber, both trained, delta 1 and 0.5, sum",
+         "obj(huber(h() * 2, h())); obj(huber(h(), h(), { delta = 0.5, reduction = 'sum' }))"),
+    case("smooth_l1(linear(x, 1), y), beta 0.3", "obj(smooth_l1(L(x, 1), y, { beta = 0.3 }))"),
+    case("smooth_l1, both trained, beta 1 and 0.5, sum",
+         "obj(smooth_l1(h() * 2, h())); obj(smooth_l1(h(), h(), { beta = 0.5, reduction = 'sum' }))"),
+    case("smooth_l1 with beta 0 (l1)", "obj(smooth_l1(h(), h(), { beta = 0 }))"),
+    case("huber, smooth_l1 of params [$N x $M]",
+         "obj(huber(P { $N, $M }, P { $N, $M }, { delta = 0.7 })); obj(smooth_l1(P { $N, $M }, P { $N, $M }, { beta = 0.7 }))"),
+    case("cross_entropy(linear(x, $K), y)", "obj(cross_entropy(L(x, $K), y))", data="cls"),
+    case("cross_entropy on a deeper net", "obj(cross_entropy(L(relu(L(x, $M)), $K), y))", data="cls"),
+    case("bce(sigmoid(z), y)", "obj(bce(sigmoid(L(x, 1)), y))", data="cls"),
+    case("bce_with_logits(z, y)", "obj(bce_with_logits(L(x, 1), y))", data="cls"),
+    case("logistic(z, 2y - 1)", "obj(logistic(L(x, 1), 2 * y - 1))", data="cls"),
+    case("bce, bce_with_logits, logistic on a deeper net",
+         "local z = L(tanh(L(x, $M)), 1)\nobj(bce(sigmoid(z), y) + bce_with_logits(z, y) + logistic(z, 1 - 2 * y))",
+         data="cls"),
+    case("bce, bce_with_logits, logistic with trained soft targets",
+         "obj(bce(sigmoid(h(1)), sigmoid(h(1))) + bce_with_logits(h(1), sigmoid(h(1))) + logistic(h(1), tanh(h(1))))",
+         data="cls"),
+    case("cross_entropy with label_smoothing 0.2", "obj(cross_entropy(L(x, $K), y, { label_smoothing = 0.2 }))",
+         data="cls"),
+    case("cross_entropy, label_smoothing 1 and 0.05 with reduction sum",
+         "obj(cross_entropy(L(x, $K), y, { label_smoothing = 1 }))\n"
+         "obj(cross_entropy(L(x, $K), y, { label_smoothing = 0.05, reduction = 'sum' }))", data="cls"),
+    case("nll(log_softmax(z), y), mean and sum",
+         "obj(nll(log_softmax(L(x, $K)), y)); obj(nll(log_softmax(L(x, $K)), y, { reduction = 'sum' }))", data="cls"),
+    case("nll of raw scores", "obj(nll(L(x, $K), y))", data="cls"),
+    case("kl_div batchmean, input and target trained", "obj(kl_div(log_softmax(h($K)), softmax(h($K))))", data="cls"),
+    case("kl_div mean and sum",
+         "obj(kl_div(log_softmax(h($K)), softmax(h($K)), { reduction = 'mean' }))\n"
+         "obj(kl_div(log_softmax(h($K)), softmax(h($K)), { reduction = 'sum' }))", data="cls"),
+    case("kl_div log_target, batchmean and sum",
+         "obj(kl_div(log_softmax(h($K)), log_softmax(h($K)), { log_target = true }))\n"
+         "obj(kl_div(log_softmax(h($K)), log_softmax(h($K)), { log_target = true, reduction = 'sum' }))", data="cls"),
+    case("kl_div of params [$N x $Q] and of [$B] rows",
+         "obj(kl_div(log_softmax(P { $N, $Q }), softmax(P { $N, $Q })))\n"
+         "obj(kl_div((h(1) - 3):reshape {}, sigmoid(h(1)):reshape {})); obj(kl_div(h(1) - 3, sigmoid(h(1))))",
+         data="cls"),
+]
+
+# the loss, the gradient of the prediction and of the target, against torch
+# (test_ops.py: pair_inputs, class_inputs)
+TORCH = [
+    pair("huber", "huber(%(p)s, %(t)s)", F.huber_loss, "diff",
+         wrong=("smooth_l1 with beta 0.5", lambda p, t: F.smooth_l1_loss(p, t, beta=0.5))),
+    pair("huber delta 0.5 sum", "huber(%(p)s, %(t)s, { delta = 0.5, reduction = 'sum' })",
+         lambda p, t: F.huber_loss(p, t, delta=0.5, reduction="sum"), "diff"),
+    pair("smooth_l1", "smooth_l1(%(p)s, %(t)s)", F.smooth_l1_loss, "diff"),
+    pair("smooth_l1 beta 0.5", "smooth_l1(%(p)s, %(t)s, { beta = 0.5 })",
+         lambda p, t: F.smooth_l1_loss(p, t, beta=0.5), "diff"),
+    pair("smooth_l1 beta 0 (l1), sum", "smooth_l1(%(p)s, %(t)s, { beta = 0, reduction = 'sum' })",
+         lambda p, t: F.smooth_l1_loss(p, t, beta=0.0, reduction="sum"), "diff"),
+    pair("mse sum", "mse(%(p)s, %(t)s, { reduction = 'sum' })",
+         lambda p, t: F.mse_loss(p, t, reduction="sum"), "diff",
+         wrong=("the mean", lambda p, t: F.mse_loss(p, t))),
+    pair("l1 sum", "l1(%(p)s, %(t)s, { reduction = 'sum' })",
+         lambda p, t: F.l1_loss(p, t, reduction="sum"), "diff"),
+    pair("kl_div batchmean, targets with zeros", "kl_div(%(p)s, %(t)s)",
+         lambda p, t: F.kl_div(p, t, reduction="batchmean"), "kl",
+         wrong=("the mean over elements", lambda p, t: F.kl_div(p, t, reduction="mean"))),
+    pair("kl_div batchmean, positive targets", "kl_div(%(p)s, %(t)s, { reduction = 'batchmean' })",
+         lambda p, t: F.kl_div(p, t, reduction="batchmean"), "kl_pos"),
+    pair("kl_div mean", "kl_div(%(p)s, %(t)s, { reduction = 'mean' })",
+         lambda p, t: F.kl_div(p, t, reduction="mean"), "kl_pos"),
+    pair("kl_div sum", "kl_div(%(p)s, %(t)s, { reduction = 'sum' })",
+         lambda p, t: F.kl_div(p, t, reduction="sum"), "kl_pos"),
+    pair("kl_div log_target batchmean", "kl_div(%(p)s, %(t)s, { log_target = true })",
+         lambda p, t: F.kl_div(p, t, reduction="batchmean", log_target=True), "kl_log"),
+    pair("kl_div log_target sum", "kl_div(%(p)s, %(t)s, { log_target = true, reduction = 'sum' })",
+         lambda p, t: F.kl_div(p, t, reduction="sum", log_target=True), "kl_log"),
+    classes("cross_entropy", "cross_entropy(%(z)s, y)", F.cross_entropy, "logits"),
+    classes("cross_entropy label_smoothing 0.1", "cross_entropy(%(z)s, y, { label_smoothing = 0.1 })",
+            lambda z, y: F.cross_entropy(z, y, label_smoothing=0.1), "logits",
+            wrong=("torch without label smoothing", F.cross_entropy)),
+    classes("cross_entropy label_smoothing 1, sum",
+            "cross_entropy(%(z)s, y, { label_smoothing = 1, reduction = 'sum' })",
+            lambda z, y: F.cross_entropy(z, y, label_smoothing=1.0, reduction="sum"), "logits"),
+    classes("cross_entropy label_smoothing 0.3, sum",
+            "cross_entropy(%(z)s, y, { label_smoothing = 0.3, reduction = 'sum' })",
+            lambda z, y: F.cross_entropy(z, y, label_smoothing=0.3, reduction="sum"), "logits"),
+    classes("nll", "nll(%(z)s, y)", F.nll_loss, "logprob"),
+    classes("nll sum", "nll(%(z)s, y, { reduction = 'sum' })",
+            lambda z, y: F.nll_loss(z, y, reduction="sum"), "logprob"),
+]
+
+SHAPES = [
+    shape("mse(h(), h())", ""),
+    shape("l1(P { $N, $M }, P { $N, $M }, { reduction = 'sum' })", ""),
+    shape("huber(linear(x, 1), y)", ""),
+    shape("kl_div(log_softmax(h($K)), softmax(h($K)))", ""),
+]
+
+H4C = "classes = 2"  # labels { classes = 2 }: y holds class indices
+REFUSED = [
+    refused("mse of different shapes", "minimize(mse(linear(x, 2), y))", "mse|[B x 2]|[B x 1]|differ in shape"),
+    refused("huber with a negative delta", "minimize(huber(linear(x, 1), y, { delta = -1 }))",
+            "huber: delta = -1 must be positive"),
+    refused("huber with delta 0", "minimize(huber(linear(x, 1), y, { delta = 0 }))",
+            "huber: delta = 0 must be positive"),
+    refused("smooth_l1 with a negative beta", "minimize(smooth_l1(linear(x, 1), y, { beta = -0.5 }))",
+            "smooth_l1: beta = -0.5 must not be negative"),
+    refused("huber of different shapes", "minimize(huber(linear(x, 2), y))",
+            "huber|[B x 2]|[B x 1]|differ in shape"),
+    refused("an unknown reduction", 'minimize(huber(linear(x, 1), y, { reduction = "avg" }))',
+            "huber: reduction must be \"mean\" or \"sum\", got 'avg'"),
+    refused("loss options that are not a table", "minimize(huber(linear(x, 1), y, 0.5))",
+            "bad argument #3 to 'huber' (options table expected, got number)"),
+    refused("cross_entropy label_smoothing = 1.5 is outside [0, 1]",
+            "minimize(cross_entropy(linear(x, 2), y, { label_smoothing = 1.5 }))",
+            "cross_entropy: label_smoothing = 1.5 must be in [0, 1]", labels=H4C),
+    refused("cross_entropy label_smoothing = -0.1 is outside [0, 1]",
+            "minimize(cross_entropy(linear(x, 2), y, { label_smoothing = -0.1 }))",
+            "cross_entropy: label_smoothing = -0.1 must be in [0, 1]", labels=H4C),
+    refused("a misspelt label_smoothing suggests the right one",
+            "minimize(cross_entropy(linear(x, 2), y, { label_smothing = 0.1 }))",
+            "unknown option 'label_smothing'|did you mean 'label_smoothing'?", labels=H4C),
+    refused("nll with labels that are not class indices", "minimize(nll(log_softmax(linear(x, 3)), y))",
+            "nll needs log-probabilities [rows x classes] and class indices [rows]|[B x 3]|[B x 1]"),
+    refused("nll with 3 columns for 2 classes", "minimize(nll(log_softmax(linear(x, 3)), y))",
+            "nll: the log-probabilities have 3 columns but labels have 2 classes", labels=H4C),
+    refused("kl_div of different shapes", "minimize(kl_div(log_softmax(linear(x, 3)), softmax(linear(x, 2))))",
+            "kl_div|[B x 3]|[B x 2]|differ in shape"),
+    refused("kl_div with an unknown reduction lists batchmean",
+            'minimize(kl_div(log_softmax(linear(x, 3)), softmax(linear(x, 3)), { reduction = "batchmaen" }))',
+            "kl_div: reduction must be \"mean\", \"batchmean\" or \"sum\", got 'batchmaen'"),
+    refused("kl_div log_target must be a boolean",
+            "minimize(kl_div(log_softmax(linear(x, 3)), softmax(linear(x, 3)), { log_target = 1 }))",
+            "option 'log_target' must be true or false"),
+]
