@@ -472,9 +472,10 @@ static void test_csv_bad(void)
 
     p = TESTS_DIR "/data/ragged.csv";
     rc = load_csv(p, -1, NULL, 2, 2, 1, 2, &ds, &err);
-    snprintf(want, sizeof want, "%s: line 3: 2 cells, expected 3", p);
+    snprintf(want, sizeof want,
+             "%s: line 3: 2 cells, expected 3 (line 2 before it has 3, no line after it)", p);
     CHECK(rc == -1 && strcmp(err.msg, want) == 0 && is_empty(&ds),
-          "ragged row: 'line 3: 2 cells, expected 3'");
+          "ragged row: 'line 3: 2 cells, expected 3' and the rows around it");
 
     p = TESTS_DIR "/data/label_range.csv";
     rc = load_csv(p, -1, "y", -1, 1, 1, 10, &ds, &err);
