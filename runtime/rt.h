@@ -188,6 +188,9 @@ int rt_data_load(const rt_source *src, int32_t d_expected, int32_t ylen, int32_t
 /* Features only, from a .npy file, an IDX file (raw or gzip) or a CSV,
  * told apart by their first bytes (predict). */
 int rt_read_features(const char *path, int32_t d_expected, rt_dataset *out, rt_error *err);
+/* ... a CSV among them read as rt_csv_read_like reads it (like NULL: as above) */
+int rt_read_features_like(const char *path, int32_t d_expected, const rt_source *like,
+                          int label_required, rt_dataset *out, rt_error *err);
 
 void rt_data_free(rt_dataset *ds);
 void rt_data_scale(rt_dataset *ds, double scale);

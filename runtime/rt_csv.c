@@ -221,7 +221,9 @@ static int64_t find_column(const csv_opts *o, const rt_column *c, const char *wh
     }
     if (!hdr) {
         if (optional) return -2;
-        return rt_fail(err, "%s: %s column '%s' needs a header row, but line %ld is numeric",
+        return rt_fail(err,
+                       "%s: %s column '%s' needs a header row, but line %ld looks like data "
+                       "(header = true makes it the header)",
                        o->path, what, c->name, line);
     }
     for (int64_t j = 0; j < ncols; j++)
@@ -294,6 +296,9 @@ static int plan_like(const csv_opts *o, const rt_csv_cell *hdr, int64_t ncols, l
 }
 
 /* ---- rows ---- */
+
+static int ragged_error(const csv_opts *o, rt_csv_reader *r, int64_t ncols, long first_line,
+                        long prev_line, int64_t prev_n, rt_error *err);
 
 /* Room for row n in *x (d features a row) and *y (a label a row when the
  * model has labels), within the allocation limit. */
@@ -483,6 +488,8 @@ static int start_table(const csv_opts *o, csv_table *t, int *more, rt_error *err
     if (save_row(&t->r, &t->first)) return rt_fail(err, "%s: out of memory", o->path);
     *more = rt_csv_next(&t->r, err);
     if (*more < 0) return -1;
+    if (*more && t->r.n_cells != t->first.n) /* before anything is made of line 1 */
+        return ragged_error(o, &t->r, t->first.n, t->first.line, t->first.line, t->first.n, err);
     const rt_csv_cell *r1 = t->first.cells, *r2 = *more ? t->r.cells : NULL;
     t->ncols = t->first.n;
     t->is_header = o->header == 1 || (o->header == -1 && looks_like_header(o, r1, t->ncols, r2,

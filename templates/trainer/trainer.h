@@ -15,7 +15,8 @@
 typedef struct options {
     const char *command, *arg, *weights, *metrics, *step_metrics, *out, *trace, *init, *checkpoint,
         *resume;
-    const char *plot; /* --plot: the curves' picture */
+    const char *plot;  /* --plot: the curves' picture */
+    const char *label; /* --label: predict's label column */
     long every, every_steps;
     int epochs, threads, quiet;
     int no_guard;             /* --no-guard: train on through numbers that are not finite */
@@ -50,6 +51,9 @@ void tr_fail(const rt_error *err);
 void tr_prepare(rt_dataset *ds, const real *stats);
 data tr_load_data(buffers *b, int need_train, int need_test);
 void tr_load_weights(const options *o, buffers *b);
+/* class c as the labels name it: its name, or its number (-1 for a sign
+ * model's negative class) */
+const char *tr_class_name(int c, char *buf, size_t size);
 
 /* eval.c: evaluation, whole batches, then the leftover rows one at a time */
 typedef struct result {
