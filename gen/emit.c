@@ -93,7 +93,8 @@ static const char *c_string(arena *A, const char *s)
     wr_raw(&w, "\"");
     for (; *s; s++) {
         char c[8];
-        if (*s == '"' || *s == '\\')
+        /* '?' too: -std=c11 reads trigraphs, and "??/" would be a backslash */
+        if (*s == '"' || *s == '\\' || *s == '?')
             snprintf(c, sizeof c, "\\%c", *s);
         else if ((unsigned char)*s < 32 || (unsigned char)*s >= 127)
             snprintf(c, sizeof c, "\\%03o", (unsigned char)*s);

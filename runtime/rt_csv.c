@@ -270,8 +270,8 @@ static int plan_columns(const csv_opts *o, const rt_csv_cell *hdr, int64_t ncols
                            role[j] == COL_LABEL ? "the label column" : "listed twice");
         role[j] = k;
     }
-    *d = 0;
-    for (int64_t j = 0; j < ncols; j++)
+    *d = s->n_features; /* in the list's order */
+    for (int64_t j = 0; j < ncols && !s->n_features; j++)
         if (role[j] >= 0) role[j] = (int)(*d)++;
     if (*d == 0) return rt_fail(err, "%s: no feature columns", o->path);
     return 0;
