@@ -35,6 +35,7 @@ typedef struct csv_opts {
     int like;           /* predict on a file shaped like src: the label optional */
     int label_required; /* ... unless this */
     name_set *collect;  /* inspect: the distinct labels go here */
+    char sep;           /* the delimiter, given or detected (for messages) */
     rt_csv_info *info;
 } csv_opts;
 
@@ -273,6 +274,9 @@ static int plan_columns(const csv_opts *o, const rt_csv_cell *hdr, int64_t ncols
     *d = s->n_features; /* in the list's order */
     for (int64_t j = 0; j < ncols && !s->n_features; j++)
         if (role[j] >= 0) role[j] = (int)(*d)++;
+    if (*d == 0 && ncols == 1)
+        return rt_fail(err, "%s: no feature columns (rows have 1 column split at %s)", o->path,
+                       rt_csv_sep_name(o->sep));
     if (*d == 0) return rt_fail(err, "%s: no feature columns", o->path);
     return 0;
 }
@@ -510,10 +514,13 @@ static int start_table(const csv_opts *o, csv_table *t, int *more, rt_error *err
     return rt_data_check_features(o->path, t->d, o->d_expected, err);
 }
 
-static int read_table(const csv_opts *o, csv_table *t, rt_error *err)
+static int read_table(const csv_opts *opts, csv_table *t, rt_error *err)
 {
-    const rt_source *s = o->src;
-    if (rt_csv_open(&t->r, o->path, s->sep, err)) return -1;
+    const rt_source *s = opts->src;
+    if (rt_csv_open(&t->r, opts->path, s->sep, err)) return -1;
+    csv_opts with_sep = *opts;
+    with_sep.sep = t->r.sep;
+    const csv_opts *o = &with_sep;
     for (int k = 0; k < s->n_class_names && o->ylen > 0; k++)
         if (set_add(&t->given, s->class_names[k])) return rt_fail(err, "%s: out of memory", o->path);
     int more = 0;
