@@ -168,7 +168,9 @@ static void emit_source(writer *w, arena *A, const char *var, const ir_data *d, 
  * into a comment), and their number: eval and predict print them. */
 static void emit_class_names(writer *w, ir_graph *g)
 {
-    if (g->n_class_names) wr_line(w, "/* the class names, class 0 first */");
+    if (g->n_class_names)
+        wr_line(w, "/* the class names, class 0 first (labels { } at spec line %d) */",
+                ir_get(g, g->labels)->line);
     wr_line(w, "const char *const model_class_names[] = {");
     for (int i = 0; i < g->n_class_names; i++) wr_line(w, "%s,", c_string(g->A, g->class_names[i]));
     if (!g->n_class_names) wr_line(w, "NULL, /* none: classes are numbered */");

@@ -615,38 +615,39 @@ int rt_csv_load(const rt_source *src, int32_t d_expected, int32_t ylen, int32_t 
     return csv_read(&o, NULL, NULL, out, err);
 }
 
-/* sorting the collected names */
-static const name_set *sorting;
+/* sorting the collected names: by value or bytewise, no state outside */
+typedef struct sort_key {
+    double value;
+    const char *name;
+    int k;
+} sort_key;
 static int by_value(const void *a, const void *b)
 {
-    double x = sorting->values[*(const int *)a], y = sorting->values[*(const int *)b];
+    double x = ((const sort_key *)a)->value, y = ((const sort_key *)b)->value;
     return (x > y) - (x < y);
 }
 static int by_bytes(const void *a, const void *b)
 {
-    return strcmp(sorting->names[*(const int *)a], sorting->names[*(const int *)b]);
+    return strcmp(((const sort_key *)a)->name, ((const sort_key *)b)->name);
 }
 
 /* info->names: the set's names sorted, equal numbers once */
 static int sorted_names(name_set *ns, rt_csv_info *info)
 {
-    int *idx = malloc((size_t)(ns->n + 1) * sizeof *idx);
+    sort_key *key = malloc((size_t)(ns->n + 1) * sizeof *key);
     info->names = calloc((size_t)ns->n + 1, sizeof *info->names);
-    if (!idx || !info->names) {
-        free(idx);
+    if (!key || !info->names) {
+        free(key);
         return -1;
     }
-    for (int k = 0; k < ns->n; k++) idx[k] = k;
-    sorting = ns;
-    qsort(idx, (size_t)ns->n, sizeof *idx, info->labels_numeric ? by_value : by_bytes);
+    for (int k = 0; k < ns->n; k++) key[k] = (sort_key){ns->values[k], ns->names[k], k};
+    qsort(key, (size_t)ns->n, sizeof *key, info->labels_numeric ? by_value : by_bytes);
     for (int k = 0; k < ns->n; k++) {
-        if (info->labels_numeric && info->n_names &&
-            ns->values[idx[k]] == ns->values[idx[k - 1]])
-            continue;
-        info->names[info->n_names++] = (char *)ns->names[idx[k]];
-        ns->names[idx[k]] = NULL; /* now info's */
+        if (info->labels_numeric && info->n_names && key[k].value == key[k - 1].value) continue;
+        info->names[info->n_names++] = (char *)ns->names[key[k].k];
+        ns->names[key[k].k] = NULL; /* now info's */
     }
-    free(idx);
+    free(key);
     return 0;
 }
 

@@ -91,13 +91,6 @@ data tr_load_data(buffers *b, int need_train, int need_test)
     return d;
 }
 
-const char *tr_class_name(int c, char *buf, size_t size)
-{
-    if (c >= 0 && c < model_n_class_names) return model_class_names[c];
-    snprintf(buf, size, "%d", MODEL_TASK == RT_TASK_SIGN && c == 0 ? -1 : c);
-    return buf;
-}
-
 void tr_load_weights(const options *o, buffers *b)
 {
     rt_error err;

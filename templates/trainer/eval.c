@@ -44,6 +44,13 @@ void tr_print_result(const char *what, result r)
         printf("%s loss %.6g  accuracy %.4f\n", what, r.loss, r.accuracy);
 }
 
+const char *tr_class_name(int c, char *buf, size_t size)
+{
+    if (c >= 0 && c < model_n_class_names) return model_class_names[c];
+    snprintf(buf, size, "%d", MODEL_TASK == RT_TASK_SIGN && c == 0 ? -1 : c);
+    return buf;
+}
+
 /* The confusion matrix as an aligned table (rows: true class, columns:
  * predicted), then each class's precision, recall and support; classes as
  * the labels name them (names cut at 24 characters here). */

@@ -51,9 +51,6 @@ void tr_fail(const rt_error *err);
 void tr_prepare(rt_dataset *ds, const real *stats);
 data tr_load_data(buffers *b, int need_train, int need_test);
 void tr_load_weights(const options *o, buffers *b);
-/* class c as the labels name it: its name, or its number (-1 for a sign
- * model's negative class) */
-const char *tr_class_name(int c, char *buf, size_t size);
 
 /* eval.c: evaluation, whole batches, then the leftover rows one at a time */
 typedef struct result {
@@ -64,6 +61,9 @@ typedef struct result {
 result tr_evaluate_counting(const rt_dataset *ds, buffers *b, long *confusion);
 result tr_evaluate(const rt_dataset *ds, buffers *b);
 void tr_print_result(const char *what, result r);
+/* class c as the labels name it: its name, or its number (-1 for a sign
+ * model's negative class) */
+const char *tr_class_name(int c, char *buf, size_t size);
 
 /* plot.c: draws a metrics CSV as an SVG picture (svg NULL: beside the CSV) */
 int tr_plot_curves(const char *csv, const char *svg, int quiet);
