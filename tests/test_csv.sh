@@ -33,8 +33,9 @@ acc() { sed -n 's/.*accuracy \([0-9.]*\).*/\1/p' | tail -1; }
 
 # ---- iris-like: a quoted header, species names, labels { } ----
 spec iris "csv { train = \"$data/iris_names.csv\", label = \"species\", standardize = true }" \
-    'labels { }' 3 'train { batch = 15, epochs = 60, seed = 1 }' 4
-check "iris names: generates and builds with labels { } (the classes from the file)" build iris
+    'labels { }' 'y:classes()' 'train { batch = 15, epochs = 60, seed = 1 }' 4
+check "iris names: generates and builds with labels { } and y:classes() (the classes counted in the file)" build iris
+check "iris names: ... 3 of them" grep -q 'MODEL_CLASSES 3 ' "$t/iris/model.h"
 check "iris names: the sorted names are saved in model.c as C strings" \
     grep -qzF $'model_class_names[] = {\n    "setosa",\n    "versicolor",\n    "virginica",\n};' "$t/iris/model.c"
 check "iris names: 45 rows under a detected quoted header" grep -q 'MODEL_N_TRAIN 45 ' "$t/iris/model.h"

@@ -858,3 +858,16 @@ expect "predict: --label of a column the file lacks" 1 \
     run_in "$t/out/csvm" ./csvm predict "$d/good.csv" --label kind
 expect "predict: --label without a column" 2 "--label needs a column name" \
     "$t/out/csvm/csvm" predict "$d/good.csv" --label
+for c in 'values|local y = labels { 1 }|y:classes()|classes(): these labels are values, not classes' \
+    'input|local y = labels { }|x:classes()|classes(): only labels { ... } have classes'; do
+    IFS='|' read -r what labels call msg <<<"$c"
+    spec "yclasses_$what" 'model "cm"' "data = csv { train = \"$d/good.csv\", label = \"label\" }" \
+        'local x = input { 2 }' "$labels" "minimize(cross_entropy(linear(x, $call), y))" "$OPT" "$TRAIN"
+    expect "csv: $call of $what is refused" 2 "yclasses_$what.lua:5: $msg" gen "yclasses_$what"
+done
+spec yclasses_missing 'model "cm"' "data = csv { train = \"$d/nothere.csv\", label = \"label\" }" \
+    'local x = input { 2 }' 'local y = labels { }' 'minimize(cross_entropy(linear(x, y:classes()), y))' \
+    "$OPT" "$TRAIN"
+expect "csv: y:classes() of labels { } whose file is missing names the file" 2 \
+    "yclasses_missing.lua:5: classes(): the classes come from the data: $d/nothere.csv: cannot open" \
+    gen yclasses_missing

@@ -118,6 +118,31 @@ static int dsl_labels(lua_State *L)
     return 1;
 }
 
+/* y:classes(), of labels: K, the number of classes (labels { } counted them
+ * in the data; a file that could not be read is named now) */
+int spec_labels_classes(lua_State *L)
+{
+    spec_state *s = spec_state_of(L);
+    spec_tensor *t = luaL_checkudata(L, 1, TENSOR_MT);
+    if (t->id != s->g->labels)
+        return spec_error(L, "classes(): only labels { ... } have classes");
+    if (!s->g->classes && s->g->classes_from_data) {
+        ir_data d;
+        rt_source src;
+        rt_csv_info info;
+        rt_error err;
+        spec_csv_data(L, &d);
+        probe_csv_source(s->g->A, &d, &src);
+        if (rt_csv_inspect(&src, 1, &info, &err))
+            return spec_error(L, "classes(): the classes come from the data: %s", err.msg);
+        rt_csv_info_free(&info);
+    }
+    if (!s->g->classes)
+        return spec_error(L, "classes(): these labels are values, not classes");
+    lua_pushinteger(L, s->g->classes);
+    return 1;
+}
+
 static int new_param(lua_State *L, const ir_args *a, const char *label, const char *cname)
 {
     spec_state *s = spec_state_of(L);
