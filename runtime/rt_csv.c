@@ -257,9 +257,10 @@ static int plan_columns(const csv_opts *o, const rt_csv_cell *hdr, int64_t ncols
     for (int64_t j = 0; j < ncols; j++) role[j] = s->n_features ? COL_SKIP : 0;
     if (lab >= 0) role[lab] = COL_LABEL;
     for (int k = 0; k < s->n_drop; k++) {
-        int64_t j = find_column(o, &s->drop[k], "dropped", hdr, ncols, line, 0, err);
-        if (j < 0) return -1;
-        if (role[j] == 0) role[j] = COL_SKIP;
+        /* predict: a file without the column has nothing to drop */
+        int64_t j = find_column(o, &s->drop[k], "dropped", hdr, ncols, line, o->like, err);
+        if (j == -1) return -1;
+        if (j >= 0 && role[j] == 0) role[j] = COL_SKIP;
     }
     for (int k = 0; k < s->n_features; k++) {
         char buf[256];
@@ -291,11 +292,12 @@ static int plan_like(const csv_opts *o, const rt_csv_cell *hdr, int64_t ncols, l
         *d = ncols;
         return 0;
     }
-    if (plan_columns(o, hdr, ncols, line, 1, role, d, err)) return -1;
     const rt_source *s = o->src;
+    *d = -1;
     /* a label by index is there when the count says so */
-    if (!o->label_required && !s->label && s->label_col != -1 && *d != o->d_expected)
-        return plan_columns(o, hdr, ncols, line, 0, role, d, err);
+    int by_index = !o->label_required && !s->label && s->label_col != -1;
+    if (plan_columns(o, hdr, ncols, line, 1, role, d, err) && !by_index) return -1;
+    if (by_index && *d != o->d_expected) return plan_columns(o, hdr, ncols, line, 0, role, d, err);
     return 0;
 }
 

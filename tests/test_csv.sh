@@ -130,6 +130,14 @@ check "features: negative control, { 3, \"x1\" } swaps the inputs and trains oth
 run_in drop ./drop predict "$data/with_id.csv" >"$t/drop.pred" 2>&1
 check "drop: predict on the training CSV drops the same columns (20 rows of yes/no)" \
     test "$(tail -n +2 "$t/drop.pred" | cut -d, -f1 | sort -u | tr '\n' ' ')" = "no yes "
+printf 'x1,x2\n-1.2,0.3\n1.1,-0.2\n' >"$t/x1x2.csv"
+run_in drop ./drop predict "$t/x1x2.csv" >"$t/drop.pred2" 2>&1
+check "drop: predict on a file of the features alone (no id to drop) reads 2 rows" \
+    test "$(tail -n +2 "$t/drop.pred2" | cut -d, -f1 | tr '\n' ' ')" = "no yes "
+printf 'a,b\n-1.0,0.3\n1.0,-0.2\n' >"$t/ab.csv"
+run_in tabs ./tabs predict "$t/ab.csv" >"$t/tabs.pred2" 2>&1
+check "tabs: predict on 2 named features (no label column by the count) reads them" \
+    test "$(tail -n +2 "$t/tabs.pred2" | cut -d, -f1 | tr '\n' ' ')" = "no yes "
 
 # ---- names that are hostile to C: quotes, */, ??/, backslashes, commas, UTF-8 ----
 spec odd "csv { train = \"$data/odd_names.csv\", label = \"label\" }" 'labels { }' 6 \
