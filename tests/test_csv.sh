@@ -32,7 +32,7 @@ no_warnings() {
 acc() { sed -n 's/.*accuracy \([0-9.]*\).*/\1/p' | tail -1; }
 
 # ---- iris-like: a quoted header, species names, labels { } ----
-spec iris "csv { train = \"$data/iris_names.csv\", label = \"species\", standardize = true }" \
+spec iris "csv { train = \"$data/iris_names.csv\", test = \"$data/iris_names.csv\", label = \"species\", standardize = true }" \
     'labels { }' 'y:classes()' 'train { batch = 15, epochs = 60, seed = 1 }' 4
 check "iris names: generates and builds with labels { } and y:classes() (the classes counted in the file)" build iris
 check "iris names: ... 3 of them" grep -q 'MODEL_CLASSES 3 ' "$t/iris/model.h"
@@ -44,6 +44,8 @@ run_in iris ./iris train --quiet >"$t/iris.train" 2>&1
 check "iris names: trains to accuracy 1 on separable species" \
     test "$(acc <"$t/iris.train")" = 1.0000
 run_in iris ./iris eval >"$t/iris.eval" 2>&1
+check "iris names: eval reads the test file's names through the saved classes" \
+    grep -q '^test loss .* accuracy 1.0000' "$t/iris.eval"
 check "iris names: eval's confusion matrix names the classes" \
     grep -qE '^true +versicolor +0 +15 +0$' "$t/iris.eval"
 check "iris names: eval's per-class table names the classes" grep -qE '^virginica +1\.0000' "$t/iris.eval"
@@ -92,6 +94,11 @@ sed 's/label = "last" }/label = "last", sep = ";" }/' "$t/semi.lua" >"$t/semi_se
 "$TRAINC" gen -q "$t/semi_sep.lua" -o "$t/semi_sep" 2>/dev/null
 check "semicolons: sep = \";\" given reads the same" grep -q 'MODEL_N_TRAIN 30 ' "$t/semi_sep/model.h"
 check "semicolons: the given sep is in model.c" grep -q '.sep = 59, /\* given \*/' "$t/semi_sep/model.c"
+sed 's/labels { classes = { "class_0", "class_1", "class_2" } }/labels { classes = 3 }/' "$t/semi.lua" >"$t/semi_k.lua"
+"$TRAINC" gen -q "$t/semi_k.lua" -o "$t/semi_k" 2>/dev/null
+check "semicolons: labels { classes = 3 } on a file of 3 names takes them, sorted" \
+    test "$(sed -n '/model_class_names\[\] = {/,/};/p' "$t/semi_k/model.c" | tr -d ' \n')" \
+    = 'constchar*constmodel_class_names[]={"class_0","class_1","class_2",};'
 
 # ---- tabs, no header, the label first, yes/no ----
 spec tabs "csv { train = \"$data/tabs.tsv\", label = 0 }" 'labels { }' 2 \
