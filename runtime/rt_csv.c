@@ -293,12 +293,11 @@ static int plan_like(const csv_opts *o, const rt_csv_cell *hdr, int64_t ncols, l
         return 0;
     }
     const rt_source *s = o->src;
-    *d = -1;
     /* a label by index is there when the count says so */
     int by_index = !o->label_required && !s->label && s->label_col != -1;
-    if (plan_columns(o, hdr, ncols, line, 1, role, d, err) && !by_index) return -1;
-    if (by_index && *d != o->d_expected) return plan_columns(o, hdr, ncols, line, 0, role, d, err);
-    return 0;
+    int rc = plan_columns(o, hdr, ncols, line, 1, role, d, err);
+    if (!by_index || (rc == 0 && (o->d_expected <= 0 || *d == o->d_expected))) return rc;
+    return plan_columns(o, hdr, ncols, line, 0, role, d, err);
 }
 
 /* ---- rows ---- */
