@@ -93,7 +93,8 @@ static const char *c_string(arena *A, const char *s)
     wr_raw(&w, "\"");
     for (; *s; s++) {
         char c[8];
-        if (*s == '"' || *s == '\\')
+        /* '?' too: -std=c11 reads trigraphs, and "??/" would be a backslash */
+        if (*s == '"' || *s == '\\' || *s == '?')
             snprintf(c, sizeof c, "\\%c", *s);
         else if ((unsigned char)*s < 32 || (unsigned char)*s >= 127)
             snprintf(c, sizeof c, "\\%03o", (unsigned char)*s);
@@ -109,7 +110,7 @@ static const char *c_string(arena *A, const char *s)
 }
 
 static void emit_source(writer *w, arena *A, const char *var, const ir_data *d, int test,
-                        uint32_t seed)
+                        uint32_t seed, int names)
 {
     wr_line(w, "const rt_source %s = {", var);
     if (d->kind == RT_SRC_NONE) {
@@ -132,8 +133,18 @@ static void emit_source(writer *w, arena *A, const char *var, const ir_data *d, 
             wr_line(w, ".kind = RT_SRC_CSV,");
             wr_line(w, ".path = %s,", c_string(A, test ? d->test_path : d->train_path));
             wr_line(w, ".label = %s,", c_string(A, d->label));
-            wr_line(w, ".label_col = %d,", d->label_col);
+            if (d->label_col == RT_CSV_LAST)
+                wr_line(w, ".label_col = RT_CSV_LAST,");
+            else
+                wr_line(w, ".label_col = %d,", d->label_col);
             wr_line(w, ".header = %d,", d->header);
+            if (d->sep) wr_line(w, ".sep = %d, /* %s */", d->sep, d->sep == '\t' ? "tab" : "given");
+            if (d->n_features)
+                wr_line(w, ".features = model_csv_columns, .n_features = %d,", d->n_features);
+            if (d->n_drop)
+                wr_line(w, ".drop = model_csv_columns + %d, .n_drop = %d,", d->n_features, d->n_drop);
+            if (names)
+                wr_line(w, ".class_names = model_class_names, .n_class_names = %d,", names);
         }
     } else {
         static const char *const kinds[] = {"RT_SRC_NONE", "RT_SRC_IDX",     "RT_SRC_CSV",
@@ -149,6 +160,32 @@ static void emit_source(writer *w, arena *A, const char *var, const ir_data *d, 
             wr_line(w, ".seed = %uu,", test ? seed + 1 : seed);
             wr_line(w, ".wseed = %uu,", seed);
         }
+    }
+    wr_line(w, "};");
+}
+
+/* The class names, as C string literals (c_string escapes them; none goes
+ * into a comment), and their number: eval and predict print them. */
+static void emit_class_names(writer *w, ir_graph *g)
+{
+    if (g->n_class_names)
+        wr_line(w, "/* the class names, class 0 first (labels { } at spec line %d) */",
+                ir_get(g, g->labels)->line);
+    wr_line(w, "const char *const model_class_names[] = {");
+    for (int i = 0; i < g->n_class_names; i++) wr_line(w, "%s,", c_string(g->A, g->class_names[i]));
+    if (!g->n_class_names) wr_line(w, "NULL, /* none: classes are numbered */");
+    wr_line(w, "};");
+    wr_line(w, "const int model_n_class_names = %d;", g->n_class_names);
+}
+
+/* csv { features = ... } or drop = { ... }: the columns by name or index */
+static void emit_csv_columns(writer *w, arena *A, const ir_data *d)
+{
+    if (!d->n_features && !d->n_drop) return;
+    wr_line(w, "static const rt_column model_csv_columns[] = {");
+    for (int i = 0; i < d->n_features + d->n_drop; i++) {
+        const ir_column *c = i < d->n_features ? &d->features[i] : &d->drop[i - d->n_features];
+        wr_line(w, "{%s, %d},", c_string(A, c->name), c->index);
     }
     wr_line(w, "};");
 }
@@ -458,8 +495,10 @@ static int emit_model_c(ir_graph *g, const plan *p, const emit_options *o, const
         (tpl_var){"data_at", arena_printf(A, "%s:%d", g->data.file ? g->data.file : g->spec_path,
                                           g->data.line)};
     uint32_t data_seed = g->data.has_seed ? g->data.seed : g->train.seed;
-    emit_source(&w, A, "model_train_data", &g->data, 0, data_seed);
-    emit_source(&w, A, "model_test_data", &g->data, 1, data_seed);
+    emit_class_names(&w, g);
+    emit_csv_columns(&w, A, &g->data);
+    emit_source(&w, A, "model_train_data", &g->data, 0, data_seed, g->n_class_names);
+    emit_source(&w, A, "model_test_data", &g->data, 1, data_seed, g->n_class_names);
     v[n++] = (tpl_var){"data_sources", block(A, &w)};
     v[n++] = (tpl_var){"init", init_body(&e)};
     step_holes(&e, p, &v[n], &v[n + 1], &v[n + 2]);

@@ -201,12 +201,21 @@ typedef struct ir_schedule {
     int per_step; /* counts optimizer steps, not epochs */
 } ir_schedule;
 
+/* a CSV column by name, or (name NULL) by index; as rt_column */
+typedef struct ir_column {
+    const char *name;
+    int index;
+} ir_column;
+
 typedef struct ir_data {
     int kind; /* rt_source_kind of the training set */
     const char *train_images, *train_labels, *test_images, *test_labels;
     const char *train_path, *test_path; /* CSV */
     const char *label;                  /* CSV label column name */
-    int label_col, header;
+    int label_col, header;              /* label_col RT_CSV_LAST: the last */
+    char sep;                           /* CSV: 0 detected */
+    const ir_column *features, *drop;   /* CSV: chosen or dropped columns */
+    int n_features, n_drop;
     int n, n_test, d; /* synthetic sizes */
     double noise;
     uint32_t seed; /* synthetic: the data's own seed (default: the training seed) */
@@ -246,6 +255,11 @@ typedef struct ir_graph {
     int output; /* the prediction node */
     int input, labels;
     int classes;   /* from labels { classes = K }; 0 = values */
+    /* class names (labels { classes = { "a", "b" } }, or the CSV label
+     * column's distinct names, sorted): n_class_names == classes, or 0 */
+    const char *const *class_names;
+    int n_class_names;
+    int classes_from_data; /* labels { }: the classes are the CSV's (probe re-reads) */
     int label_len; /* label values per row */
     ir_task task;
     long n_params;

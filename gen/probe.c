@@ -4,12 +4,33 @@
 
 #include <math.h>
 #include <stdio.h>
+#include <string.h>
 
 #include "../runtime/rt.h"
 
-static rt_source train_source(const ir_data *d, uint32_t seed)
+void probe_csv_source(arena *A, const ir_data *d, rt_source *s)
+{
+    memset(s, 0, sizeof *s);
+    s->kind = RT_SRC_CSV;
+    s->path = d->train_path;
+    s->label = d->label;
+    s->label_col = d->label_col;
+    s->header = d->header;
+    s->sep = d->sep;
+    rt_column *f = arena_alloc(A, (size_t)(d->n_features + d->n_drop + 1) * sizeof *f);
+    for (int i = 0; i < d->n_features; i++) f[i] = (rt_column){d->features[i].name, d->features[i].index};
+    for (int i = 0; i < d->n_drop; i++)
+        f[d->n_features + i] = (rt_column){d->drop[i].name, d->drop[i].index};
+    s->features = d->n_features ? f : NULL;
+    s->n_features = d->n_features;
+    s->drop = d->n_drop ? f + d->n_features : NULL;
+    s->n_drop = d->n_drop;
+}
+
+static rt_source train_source(arena *A, const ir_data *d, uint32_t seed)
 {
     rt_source s = {.kind = d->kind, .label_col = d->label_col, .header = d->header};
+    if (d->kind == RT_SRC_CSV) probe_csv_source(A, d, &s);
     s.images = d->train_images;
     s.labels = d->train_labels;
     s.path = d->train_path;
@@ -25,10 +46,56 @@ static rt_source train_source(const ir_data *d, uint32_t seed)
 /* The probe checks labels too where it reads them (CSV). */
 static rt_source probe_source(const ir_graph *g)
 {
-    rt_source s = train_source(&g->data, g->data.has_seed ? g->data.seed : g->train.seed);
+    rt_source s = train_source(g->A, &g->data, g->data.has_seed ? g->data.seed : g->train.seed);
     s.classes = g->labels >= 0 ? g->classes : 0;
     s.ylen = g->labels >= 0 ? g->label_len : 0;
+    if (g->labels >= 0) {
+        s.class_names = g->class_names;
+        s.n_class_names = g->n_class_names;
+    }
     return s;
+}
+
+/* What a CSV says before it is probed: a header of numbers (header = true)
+ * is warned of; class names in the label column of labels { classes = K }
+ * become the classes (K of them, sorted); labels { } whose file could not
+ * be read while the spec ran is read again here for the message. */
+static int csv_classes(ir_graph *g, char *err, size_t errsize)
+{
+    rt_source src = probe_source(g);
+    int want_names = g->labels >= 0 && g->classes > 0 && !g->n_class_names;
+    if (g->classes_from_data && !g->n_class_names) want_names = 1;
+    src.classes = 0;
+    rt_csv_info info;
+    rt_error e;
+    if (rt_csv_inspect(&src, want_names, &info, &e)) {
+        snprintf(err, errsize, "%s:%d: data: %s", g->spec_path, g->data.line, e.msg);
+        return 1;
+    }
+    if (info.header_numeric)
+        fprintf(stderr,
+                "%s:%d: warning: %s: header = true drops line %ld, which holds only numbers "
+                "(header = false keeps it as data)\n",
+                g->spec_path, g->data.line, src.path, info.header_line);
+    int rc = 0;
+    if (want_names && !info.labels_numeric) {
+        if (info.n_names != g->classes) {
+            snprintf(err, errsize,
+                     "%s:%d: labels { classes = %d }, but the label column of %s has %d class "
+                     "names; write labels { } to take them from the data, or list them: "
+                     "labels { classes = { \"%s\", ... } }",
+                     g->spec_path, ir_get(g, g->labels)->line, g->classes, src.path, info.n_names,
+                     info.n_names ? info.names[0] : "");
+            rc = 2;
+        } else {
+            const char **names = arena_alloc(g->A, (size_t)info.n_names * sizeof *names);
+            for (int i = 0; i < info.n_names; i++) names[i] = arena_strdup(g->A, info.names[i]);
+            g->class_names = names;
+            g->n_class_names = info.n_names;
+        }
+    }
+    rt_csv_info_free(&info);
+    return rc;
 }
 
 /* Fixes the sizes that come from the data: rows, features, batch. */
@@ -60,6 +127,10 @@ static int size_from_data(ir_graph *g, char *err, size_t errsize)
                  g->spec_path, g->data.line);
         return 2;
     }
+    if (g->data.kind == RT_SRC_CSV) {
+        int rc = csv_classes(g, err, errsize);
+        if (rc) return rc;
+    }
     rt_source src = probe_source(g);
     rt_error e;
     int32_t n, d;
@@ -73,9 +144,17 @@ static int size_from_data(ir_graph *g, char *err, size_t errsize)
         const char *file = src.kind == RT_SRC_CSV ? src.path
                            : src.images           ? src.images
                                                   : "synthetic data";
-        snprintf(err, errsize, "%s:%d: %s: %d features per row, but input expects %ld",
-                 g->spec_path, g->data.line, file, d, want);
-        return 1;
+        /* the spec's mistake as much as the data's: it points at input { } */
+        const ir_node *x = ir_get(g, g->input);
+        char dims[128] = "";
+        for (int i = 1, len = 0; i < x->rank && len < 100; i++)
+            len += snprintf(dims + len, sizeof dims - (size_t)len, "%s%d", i > 1 ? ", " : "",
+                            x->dim[i]);
+        snprintf(err, errsize,
+                 "%s:%d: input { %s }: %s: %d features per row, but input expects %ld (the "
+                 "data is set at line %d)",
+                 g->spec_path, x->line, dims, file, d, want, g->data.line);
+        return 2;
     }
     /* IDX labels may hold label_len values per row (soft labels [n x C] for
      * kl_div); the trainer checks the file's row size when it loads it */

@@ -17,6 +17,10 @@ int probe_data(ir_graph *g, char *err, size_t errsize);
  * or 2 with the message in err. */
 int probe_memory(ir_graph *g, double elem, double max_mib, char *err, size_t errsize);
 
+/* The rt_source of a CSV's training file, as d says (columns copied into A). */
+struct rt_source;
+void probe_csv_source(arena *A, const ir_data *d, struct rt_source *s);
+
 /* bytes in words: "512 B", "1.5 MiB" */
 const char *probe_bytes(double bytes, char *buf, size_t size);
 

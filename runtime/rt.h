@@ -133,13 +133,22 @@ enum rt_source_kind {
     RT_SRC_NPY,     /* NumPy .npy files: features [n, ...] and labels [n] or [n, k] */
 };
 
+/* A CSV column by its header name, or (name NULL) by 0-based index;
+ * RT_CSV_LAST is the last column. */
+typedef struct rt_column {
+    const char *name;
+    int index;
+} rt_column;
+#define RT_CSV_LAST (-2)
+
 typedef struct rt_source {
     int kind;           /* enum rt_source_kind */
     const char *images; /* IDX, NPY: features file */
     const char *labels; /* IDX, NPY: labels file (NPY: NULL when the model has none) */
     const char *path;   /* CSV: file */
     const char *label;  /* CSV: label column name, or NULL */
-    int label_col;      /* CSV: label column index (0-based) when label is NULL; -1 = none */
+    int label_col;      /* CSV: label column index (0-based) when label is NULL; -1 = none,
+                           RT_CSV_LAST the last column */
     int header;         /* CSV: 1 yes, 0 no, -1 detect (first row non-numeric) */
     int n;              /* synthetic: rows */
     int d;              /* synthetic: features (linreg) */
@@ -148,6 +157,15 @@ typedef struct rt_source {
     uint32_t wseed;
     int classes; /* rt_data_probe: check CSV labels are classes in [0, classes) (0: no check) */
     int ylen;    /* rt_data_probe: NPY label values per row expected (0: no check) */
+    /* CSV as it comes (rt_csv.c): the delimiter, which columns are the
+     * features, and the class names the label cells are */
+    char sep;                       /* ',', ';', '\t'...; 0: detected */
+    const rt_column *features;      /* the feature columns in this order (NULL: all but...) */
+    int n_features;
+    const rt_column *drop;          /* ... the label and these */
+    int n_drop;
+    const char *const *class_names; /* label cells name classes 0..n_class_names-1 */
+    int n_class_names;
 } rt_source;
 
 typedef struct rt_dataset {
@@ -170,6 +188,9 @@ int rt_data_load(const rt_source *src, int32_t d_expected, int32_t ylen, int32_t
 /* Features only, from a .npy file, an IDX file (raw or gzip) or a CSV,
  * told apart by their first bytes (predict). */
 int rt_read_features(const char *path, int32_t d_expected, rt_dataset *out, rt_error *err);
+/* ... a CSV among them read as rt_csv_read_like reads it (like NULL: as above) */
+int rt_read_features_like(const char *path, int32_t d_expected, const rt_source *like,
+                          int label_required, rt_dataset *out, rt_error *err);
 
 void rt_data_free(rt_dataset *ds);
 void rt_data_scale(rt_dataset *ds, double scale);
@@ -209,6 +230,68 @@ int rt_csv_load(const rt_source *src, int32_t d_expected, int32_t ylen, int32_t 
                 rt_dataset *out, rt_error *err);
 /* CSV of features only (predict): every row must have d_expected numbers. */
 int rt_csv_read_features(const char *path, int32_t d_expected, rt_dataset *out, rt_error *err);
+/* The same of a file shaped like the source `like` (predict on the training
+ * CSV): its feature columns chosen as like's are, its label column dropped
+ * where the file has one (found by its header name, or by the column count);
+ * label_required: like's label column must be there (--label). A file of
+ * exactly d_expected numbers a row is taken as it is. */
+int rt_csv_read_like(const char *path, const rt_source *like, int label_required,
+                     int32_t d_expected, rt_dataset *out, rt_error *err);
+
+/* What trainc learns of a CSV source before generating (rt_data_probe's
+ * sizes and more): its delimiter, whether its first row was taken as a
+ * header and whether that row held only numbers (header = true: a warning),
+ * and, when names is set, the label column's distinct values, sorted (by
+ * value when every one is a number, else bytewise), each as written. */
+typedef struct rt_csv_info {
+    int32_t rows, features, columns;
+    char sep;
+    int header, header_numeric;
+    long header_line;
+    int labels_numeric; /* every label cell is a number */
+    char **names;       /* collected when asked: distinct labels */
+    int n_names;
+} rt_csv_info;
+int rt_csv_inspect(const rt_source *src, int names, rt_csv_info *info, rt_error *err);
+void rt_csv_info_free(rt_csv_info *info);
+
+/* ==== rt_csv_rec.c: CSV records (RFC 4180) ==== */
+
+/* Records of a CSV file read one at a time: cells separated by sep, a cell
+ * in double quotes may hold sep, newlines and "" (a quote); CRLF or LF line
+ * ends; spaces around unquoted cells trimmed; a UTF-8 byte order mark at the
+ * start skipped; blank lines skipped. */
+typedef struct rt_csv_cell {
+    char *s; /* NUL-terminated, quotes removed */
+    size_t len;
+    int quoted;
+} rt_csv_cell;
+typedef struct rt_csv_reader {
+    const char *path;
+    FILE *f;
+    char sep;
+    unsigned char *buf; /* read ahead */
+    size_t pos, end;
+    int eof, started;
+    long line;     /* lines read so far */
+    long rec_line; /* the line the current record starts on */
+    char *text;    /* the record's cells, each NUL-terminated */
+    size_t text_len, text_cap;
+    rt_csv_cell *cells;
+    size_t *offs;
+    int64_t n_cells, cells_cap;
+} rt_csv_reader;
+/* Opens path; sep 0: the delimiter is detected among ',', ';' and tab from
+ * the first lines (the one found the same number of times on each, the most
+ * often; a tie goes to ';', then ',': files with ';' often write decimal
+ * commas), or ',' when none is. */
+int rt_csv_open(rt_csv_reader *r, const char *path, char sep, rt_error *err);
+/* The next record into r->cells[0..n_cells): 1, or 0 at the end, -1 on a
+ * NUL byte, a quote not closed or text after a closing quote. */
+int rt_csv_next(rt_csv_reader *r, rt_error *err);
+void rt_csv_close(rt_csv_reader *r);
+/* "','", "';'", "tab": the delimiter in messages */
+const char *rt_csv_sep_name(char sep);
 
 /* ==== rt_atomic.c: atomic writes ==== */
 

@@ -213,6 +213,12 @@ static int ends_with(const char *s, const char *suffix)
 
 int rt_read_features(const char *path, int32_t d_expected, rt_dataset *out, rt_error *err)
 {
+    return rt_read_features_like(path, d_expected, NULL, 0, out, err);
+}
+
+int rt_read_features_like(const char *path, int32_t d_expected, const rt_source *like,
+                          int label_required, rt_dataset *out, rt_error *err)
+{
     memset(out, 0, sizeof *out);
     unsigned char head[6] = {0};
     FILE *fp = fopen(path, "rb");
@@ -238,6 +244,7 @@ int rt_read_features(const char *path, int32_t d_expected, rt_dataset *out, rt_e
     if (memchr(head, 0, got))
         return rt_fail(err, "%s: not a CSV, .npy or IDX file (binary data, magic %02x %02x)", path,
                        head[0], head[1]);
+    if (like) return rt_csv_read_like(path, like, label_required, d_expected, out, err);
     return rt_csv_read_features(path, d_expected, out, err);
 }
 

@@ -20,6 +20,10 @@
 #define MODEL_FEATURES {{features}}    /* input values per row */
 #define MODEL_LABEL_LEN {{label_len}}  /* label values per row */
 #define MODEL_CLASSES {{classes}}      /* 0: labels are values */
+/* the classes' names (labels { classes = { ... } } or a CSV's class-name
+ * labels), class 0 first; model_n_class_names 0: the classes are numbered */
+extern const char *const model_class_names[];
+extern const int model_n_class_names;
 #define MODEL_OUTPUT_LEN {{output_len}} /* prediction values per row */
 #define MODEL_TASK {{task}}
 #define MODEL_N_TRAIN {{n_train}}      /* training rows the shapes were made for */

@@ -320,8 +320,8 @@ expect "norm: ... and train" 0 "train loss" run_in "$t/out/bn_names" ./m_ train 
 # (the ops' own refusals are rows of tests/ops/*.py, run by test_ops.py)
 spec img_features "$H1" "$H2" 'local x = input { 1, 3, 3 }' "$H4" \
     'minimize(bce(sigmoid(linear(flatten(x), 1)), y))' "$OPT" "$TRAIN"
-expect "conv: input { 1, 3, 3 } on data of 2 features" 1 \
-    "img_features.lua:2:|2 features per row, but input expects 9" gen img_features
+expect "conv: input { 1, 3, 3 } on data of 2 features (a spec error at the input's line)" 2 \
+    "img_features.lua:3: input { 1, 3, 3 }:|2 features per row, but input expects 9" gen img_features
 
 wait # for the background builds
 
@@ -352,7 +352,8 @@ for c in "magic|$d/img.magic|$d/lab|not an IDX file" \
     expect "data at generation: IDX $what" 1 "$bad: $msg" gen gen_idx
 done
 idx_spec gen_idx "$d/img.feat" "$d/lab"
-expect "data at generation: IDX with 6 features for input { 4 }" 1 "$d/img.feat|6|4" gen gen_idx
+expect "data at generation: IDX with 6 features for input { 4 } (a spec error at the input's line)" 2 \
+    "gen_idx.lua:3: input { 4 }: $d/img.feat: 6 features per row, but input expects 4" gen gen_idx
 for c in "non-numeric cell|nonnum|line 3: column 2: 'x4' is not a number" \
     "ragged row|ragged|line 3: 2 cells, expected 3" \
     "empty file|empty|no data rows" \
@@ -363,7 +364,9 @@ for c in "non-numeric cell|nonnum|line 3: column 2: 'x4' is not a number" \
     expect "data at generation: CSV $what" 1 "$d/$file.csv: $msg" gen gen_csv
 done
 csv_spec gen_csv "$d/feat.csv"
-expect "data at generation: CSV with 3 features for input { 2 }" 1 "$d/feat.csv|3|2" gen gen_csv
+expect "data at generation: CSV with 3 features for input { 2 } (a spec error at the input's line)" 2 \
+    "gen_csv.lua:3: input { 2 }: $d/feat.csv: 3 features per row, but input expects 2 (the data is set at line 2)" \
+    gen gen_csv
 
 # the trainer: built against good files, which are then replaced
 check "data in the trainer: the IDX trainer builds" test -x "$t/out/idxm/idxm"
@@ -475,7 +478,8 @@ for c in "Fortran order|x.fortran|Fortran-order arrays are not supported" \
     expect "data at generation: NPY $what" 1 "$named: $msg" gen gen_npy
 done
 npy_spec gen_npy "$n/x.feat.npy" "$n/y.good.npy"
-expect "data at generation: NPY with 6 features for input { 4 }" 1 "$n/x.feat.npy: 6 features per row, but input expects 4" gen gen_npy
+expect "data at generation: NPY with 6 features for input { 4 } (a spec error at the input's line)" 2 \
+    "gen_npy.lua:3: input { 4 }: $n/x.feat.npy: 6 features per row, but input expects 4" gen gen_npy
 spec npy_noy 'model "npym"' "data = npy { train = { x = \"$n/x.good.npy\" } }" \
     'local x = input { 4 }' 'local y = labels { classes = 3 }' \
     'minimize(cross_entropy(linear(x, 3), y))' "$OPT" 'train { batch = 4, epochs = 1 }'
@@ -617,3 +621,96 @@ expect "trainer: weights of another model are refused" 1 "idxm.weights: weights 
     "$c/csvm" eval --weights "$t/out/idxm/idxm.weights"
 expect "trainer: predict refuses another model's weights too" 1 "weights of another model" \
     "$c/csvm" predict "$d/good.csv" --weights "$t/out/idxm/idxm.weights"
+
+# ---- issue 13 item 1 and 4: CSV as it comes, predict on the training CSV (branch csv) ----
+fx=$(pwd)/tests/data
+cspec() { # cspec NAME DATA LABELS: a classifier of 2 features and 3 classes on DATA
+    spec "$1" 'model "cm"' "data = $2" 'local x = input { 2 }' "local y = $3" \
+        'minimize(cross_entropy(linear(x, 3), y))' "$OPT" 'train { batch = 2, epochs = 1 }'
+}
+cspec title "csv { train = \"$fx/title_line.csv\", label = \"label\" }" 'labels { classes = 3 }'
+expect "csv: a title line of 5 cells above rows of 14 says so" 1 \
+    "$fx/title_line.csv: line 2: 14 cells, expected 5: line 1 has 5 cells, but lines 2 to 8 have 14" gen title
+printf 'a,b,label\n1,2,0\n3,4,1\n5,6\n7,8,1\n' >"$d/ragged4.csv"
+cspec ragged4 "csv { train = \"$d/ragged4.csv\", label = \"label\" }" 'labels { classes = 3 }'
+expect "csv: a ragged row names the column counts of the rows around it" 1 \
+    "$d/ragged4.csv: line 4: 2 cells, expected 3 (line 3 before it has 3, line 5 after it has 3)" gen ragged4
+spec labels_nodata "$H1" "$H2" "$H3" 'local y = labels { }' "$LOSS" "$OPT" "$TRAIN"
+expect "csv: labels { } without a CSV to take the classes from" 2 \
+    "labels_nodata.lua:4: labels: give classes = K, classes = { \"a\", \"b\", ... } or a shape" gen labels_nodata
+spec labels_first "$H1" 'local y = labels { }' "data = csv { train = \"$d/good.csv\", label = \"label\" }" \
+    'local x = input { 2 }' 'minimize(cross_entropy(linear(x, 3), y))' "$OPT" "$TRAIN"
+expect "csv: labels { } before data = csv { ... } says to set the data first" 2 \
+    "labels_first.lua:2:|set data = csv { ... } before labels { }" gen labels_first
+for c in 'one|{ "a" }|classes = { ... } needs 2 or more class names, not 1' \
+    'twice|{ "a", "b", "a" }|class '"'a'"' is named twice (classes[1] and [3])' \
+    'number|{ "a", 3 }|classes[2] must be a class name (a string), not 3'; do
+    IFS='|' read -r what list msg <<<"$c"
+    cspec "classes_$what" "csv { train = \"$d/good.csv\", label = \"label\" }" "labels { classes = $list }"
+    expect "csv: labels { classes = $list } is refused" 2 "classes_$what.lua:4: labels: $msg" gen "classes_$what"
+done
+printf 'a,b,label\n1,2,a\n3,4,d\n5,6,b\n' >"$d/names_d.csv"
+cspec names_d "csv { train = \"$d/names_d.csv\", label = \"label\" }" 'labels { classes = { "a", "b", "c" } }'
+expect "csv: a label that is not one of the listed classes" 1 \
+    "$d/names_d.csv: line 3: label 'd' is not one of the 3 classes (a, b, c)" gen names_d
+spec names_k 'model "cm"' "data = csv { train = \"$d/names_d.csv\", label = \"label\" }" \
+    'local x = input { 2 }' 'local y = labels { classes = 2 }' 'minimize(cross_entropy(linear(x, 2), y))' \
+    "$OPT" 'train { batch = 2, epochs = 1 }'
+expect "csv: labels { classes = 2 } on a file of 3 class names" 2 \
+    "names_k.lua:4: labels { classes = 2 }, but the label column of $d/names_d.csv has 3 class names" gen names_k
+printf 'a,b,label\n1,2,a\n3,4,a\n' >"$d/one_class.csv"
+cspec one_class "csv { train = \"$d/one_class.csv\", label = \"label\" }" 'labels { }'
+expect "csv: labels { } on a file of one class" 2 \
+    "one_class.lua:4: labels { }: the label column of $d/one_class.csv has 1 class; a classifier needs 2" gen one_class
+cspec classes_missing "csv { train = \"$d/nothere.csv\", label = \"label\" }" 'labels { }'
+expect "csv: labels { } on a missing file is a data error naming it" 1 \
+    "$d/nothere.csv: cannot open: No such file or directory" gen classes_missing
+for c in 'both|features = { "a" }, drop = { "b" }|csv: give features = { ... } or drop = { ... }, not both' \
+    'frac|features = { 2.5 }|csv: features[1] must be a column name or a 0-based index, not 2.5' \
+    'empty|drop = { }|csv: drop = { "name", 3, ... }: give column names or 0-based indices' \
+    'sep|sep = ";;"|csv: sep = ";;"; give one character'; do
+    IFS='|' read -r what opt msg <<<"$c"
+    cspec "csv_$what" "csv { train = \"$d/good.csv\", label = \"label\", $opt }" 'labels { classes = 3 }'
+    expect "csv: $opt is refused" 2 "csv_$what.lua:2: $msg" gen "csv_$what"
+done
+printf '1,2,0\n3,4,1\n' >"$d/nohdr.csv"
+for c in "good|drop = { \"idx\" }|$d/good.csv: line 1: no column named 'idx' in the header (a, b, label)" \
+    "good|features = { \"label\" }|$d/good.csv: feature column 'label' is the label column" \
+    "good|features = { 0, 0 }|$d/good.csv: feature column 0 is listed twice" \
+    "good|features = { 7 }|$d/good.csv: feature column 7 out of range: rows have 3 columns" \
+    "nohdr|features = { \"a\" }|$d/nohdr.csv: feature column 'a' needs a header row, but line 1 looks like data" \
+    "nohdr|sep = \";\"|$d/nohdr.csv: no feature columns (rows have 1 column split at ';')"; do
+    IFS='|' read -r file opt msg <<<"$c"
+    label='label = "label"'
+    [ "$file" = nohdr ] && label='label = "last"'
+    cspec csv_cols "csv { train = \"$d/$file.csv\", $label, $opt }" 'labels { classes = 3 }'
+    expect "csv: $opt on $file.csv is refused, naming the file" 1 "$msg" gen csv_cols
+done
+printf 'a,b,label\n1,"2,0\n3,4,1\n' >"$d/unclosed.csv"
+printf 'a,b,label\n"1"x,2,0\n' >"$d/after_quote.csv"
+for c in "unclosed|line 2: the quoted cell that starts here is not closed" \
+    "after_quote|line 2: column 1: text after the closing quote"; do
+    IFS='|' read -r file msg <<<"$c"
+    cspec csv_quote "csv { train = \"$d/$file.csv\", label = \"label\" }" 'labels { classes = 3 }'
+    expect "csv: $file quote is refused" 1 "$d/$file.csv: $msg" gen csv_quote
+done
+expect "predict: the training CSV as it is (its label column dropped by name)" 0 "class,p0,p1,p2" \
+    run_in "$t/out/csvm" ./csvm predict "$d/good.csv"
+expect "predict: --label of a column the file lacks" 1 \
+    "$d/good.csv: line 1: no column named 'kind' in the header (a, b, label)" \
+    run_in "$t/out/csvm" ./csvm predict "$d/good.csv" --label kind
+expect "predict: --label without a column" 2 "--label needs a column name" \
+    "$t/out/csvm/csvm" predict "$d/good.csv" --label
+for c in 'values|local y = labels { 1 }|y:classes()|classes(): these labels are values, not classes' \
+    'input|local y = labels { }|x:classes()|classes(): only labels { ... } have classes'; do
+    IFS='|' read -r what labels call msg <<<"$c"
+    spec "yclasses_$what" 'model "cm"' "data = csv { train = \"$d/good.csv\", label = \"label\" }" \
+        'local x = input { 2 }' "$labels" "minimize(cross_entropy(linear(x, $call), y))" "$OPT" "$TRAIN"
+    expect "csv: $call of $what is refused" 2 "yclasses_$what.lua:5: $msg" gen "yclasses_$what"
+done
+spec yclasses_missing 'model "cm"' "data = csv { train = \"$d/nothere.csv\", label = \"label\" }" \
+    'local x = input { 2 }' 'local y = labels { }' 'minimize(cross_entropy(linear(x, y:classes()), y))' \
+    "$OPT" "$TRAIN"
+expect "csv: y:classes() of labels { } whose file is missing names the file" 2 \
+    "yclasses_missing.lua:5: classes(): the classes come from the data: $d/nothere.csv: cannot open" \
+    gen yclasses_missing

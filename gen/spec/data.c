@@ -21,8 +21,8 @@ static int dsl_npy(lua_State *L)
 }
 static int dsl_csv(lua_State *L)
 {
-    static const char *const keys[] = {"train", "test",        "label", "header",
-                                       "scale", "standardize", "valid", NULL};
+    static const char *const keys[] = {"train", "test",        "label", "header", "sep",
+                                       "features", "drop", "scale", "standardize", "valid", NULL};
     return spec_tagged(L, "__data", "csv", keys);
 }
 static int dsl_xor(lua_State *L)
@@ -118,7 +118,49 @@ static void read_npy(lua_State *L, int t, int line, ir_data *d)
     lua_pop(L, 1);
 }
 
-/* csv { train = "file.csv", test = ..., label = column or name, header = ... } */
+/* A list of columns { "name", 3, ... } (key of table t): names or 0-based
+ * indices; *n of them. */
+static const ir_column *read_columns(lua_State *L, int t, int line, const char *key, int *n)
+{
+    arena *A = spec_state_of(L)->g->A;
+    *n = 0;
+    lua_getfield(L, t, key);
+    if (lua_isnil(L, -1)) {
+        lua_pop(L, 1);
+        return NULL;
+    }
+    if (lua_type(L, -1) == LUA_TSTRING || lua_type(L, -1) == LUA_TNUMBER) {
+        lua_newtable(L); /* one column: { it } */
+        lua_insert(L, -2);
+        lua_rawseti(L, -2, 1);
+    }
+    if (!lua_istable(L, -1) || luaL_len(L, -1) < 1)
+        spec_setting_error(L, line, "csv: %s = { \"name\", 3, ... }: give column names or 0-based "
+                                    "indices",
+                           key);
+    int len = (int)luaL_len(L, -1);
+    if (len > 1 << 20) spec_setting_error(L, line, "csv: %s: more than 2^20 columns", key);
+    ir_column *c = arena_alloc(A, (size_t)len * sizeof *c);
+    for (int i = 0; i < len; i++) {
+        lua_rawgeti(L, -1, i + 1);
+        double v = lua_tonumber(L, -1);
+        if (lua_type(L, -1) == LUA_TSTRING) {
+            c[i].name = arena_strdup(A, lua_tostring(L, -1));
+        } else if (lua_type(L, -1) == LUA_TNUMBER && v == (int)v && v >= 0 && v < 1 << 24) {
+            c[i].index = (int)v;
+        } else {
+            spec_setting_error(L, line, "csv: %s[%d] must be a column name or a 0-based index, not %s",
+                               key, i + 1, luaL_tolstring(L, -1, NULL));
+        }
+        lua_pop(L, 1);
+    }
+    lua_pop(L, 1);
+    *n = len;
+    return c;
+}
+
+/* csv { train = "file.csv", test = ..., label = column or name, header = ...,
+ * sep = ";", features = { ... } or drop = { ... } } */
 static void read_csv(lua_State *L, int t, int line, ir_data *d)
 {
     d->kind = RT_SRC_CSV;
@@ -126,14 +168,56 @@ static void read_csv(lua_State *L, int t, int line, ir_data *d)
     d->test_path = data_path(L, field_string(L, t, "test"));
     if (!d->train_path) spec_setting_error(L, line, "csv: give train = \"file.csv\"");
     lua_getfield(L, t, "label");
-    if (lua_type(L, -1) == LUA_TNUMBER)
+    if (lua_type(L, -1) == LUA_TNUMBER && lua_tonumber(L, -1) == -1)
+        d->label_col = RT_CSV_LAST; /* Python's -1 */
+    else if (lua_type(L, -1) == LUA_TNUMBER)
         d->label_col = (int)spec_opt_whole(L, t, line, "csv", "label", -1, 0, 1 << 24);
+    else if (lua_type(L, -1) == LUA_TSTRING && !strcmp(lua_tostring(L, -1), "last"))
+        d->label_col = RT_CSV_LAST;
     else if (lua_type(L, -1) == LUA_TSTRING)
         d->label = arena_strdup(spec_state_of(L)->g->A, lua_tostring(L, -1));
     lua_pop(L, 1);
     lua_getfield(L, t, "header");
     if (lua_isboolean(L, -1)) d->header = lua_toboolean(L, -1);
     lua_pop(L, 1);
+    const char *sep = spec_opt_string(L, t, "sep", NULL);
+    if (sep && (strlen(sep) != 1 || strchr("\"\r\n", sep[0])))
+        spec_setting_error(L, line,
+                           "csv: sep = \"%s\"; give one character such as \",\", \";\" or \"\\t\"",
+                           sep);
+    d->sep = sep ? sep[0] : 0;
+    d->features = read_columns(L, t, line, "features", &d->n_features);
+    d->drop = read_columns(L, t, line, "drop", &d->n_drop);
+    if (d->features && d->drop)
+        spec_setting_error(L, line, "csv: give features = { ... } or drop = { ... }, not both");
+}
+
+/* The CSV source the spec's data global names so far (labels { } reads its
+ * class names while the spec runs): 0 with *d filled, or -1 when data is
+ * not a csv { ... } yet. */
+int spec_csv_data(lua_State *L, ir_data *d)
+{
+    memset(d, 0, sizeof *d);
+    d->header = -1;
+    d->label_col = -1;
+    lua_pushglobaltable(L);
+    lua_pushstring(L, "data");
+    lua_rawget(L, -2); /* raw: reading an unset global is an error in a spec */
+    lua_remove(L, -2);
+    int t = lua_gettop(L), is_csv = 0;
+    if (lua_istable(L, t)) {
+        lua_getfield(L, t, "__data");
+        is_csv = lua_isstring(L, -1) && !strcmp(lua_tostring(L, -1), "csv");
+        lua_pop(L, 1);
+    }
+    if (is_csv) {
+        lua_getfield(L, t, "__line");
+        d->line = (int)lua_tointeger(L, -1);
+        lua_pop(L, 1);
+        read_csv(L, t, d->line, d);
+    }
+    lua_pop(L, 1);
+    return is_csv ? 0 : -1;
 }
 
 /* xor, spirals and linreg { n, d, noise, test, seed } */

@@ -196,4 +196,5 @@ const luaL_Reg spec_functions_lib[] = {
 const luaL_Reg spec_tensor_methods[] = {
     {"shape", t_shape},   {"reshape", dsl_reshape}, {"flatten", dsl_flatten},
     {"t", dsl_transpose}, {"sum", dsl_sum},         {"mean", dsl_mean},
+    {"classes", spec_labels_classes},
     {NULL, NULL}};

@@ -6,6 +6,8 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "../../runtime/rt.h"
+#include "../probe.h"
 #include "spec_int.h"
 
 /* ---- leaves: input, labels, param ---- */
@@ -31,6 +33,63 @@ static int dsl_input(lua_State *L)
     return 1;
 }
 
+/* labels { classes = { "a", "b", "c" } }: the names, class 0 first; K */
+static int class_list(lua_State *L)
+{
+    spec_state *s = spec_state_of(L);
+    lua_getfield(L, 1, "classes");
+    int k = (int)luaL_len(L, -1);
+    if (k < 2 || k > 1 << 24)
+        return spec_error(L, "labels: classes = { ... } needs 2 or more class names, not %d", k);
+    const char **names = arena_alloc(s->g->A, (size_t)k * sizeof *names);
+    for (int i = 0; i < k; i++) {
+        lua_rawgeti(L, -1, i + 1);
+        if (lua_type(L, -1) != LUA_TSTRING || !lua_rawlen(L, -1))
+            return spec_error(L, "labels: classes[%d] must be a class name (a string), not %s",
+                              i + 1, luaL_tolstring(L, -1, NULL));
+        names[i] = arena_strdup(s->g->A, lua_tostring(L, -1));
+        for (int j = 0; j < i; j++)
+            if (!strcmp(names[j], names[i]))
+                return spec_error(L, "labels: class '%s' is named twice (classes[%d] and [%d])",
+                                  names[i], j + 1, i + 1);
+        lua_pop(L, 1);
+    }
+    lua_pop(L, 1);
+    s->g->class_names = names;
+    s->g->n_class_names = k;
+    return k;
+}
+
+/* labels { }: the classes are the distinct labels of the CSV the spec set as
+ * its data (read now: the spec's shapes need K); K. Data errors are left
+ * for the probe, which reads the file again and names them (exit 1). */
+static int classes_of_data(lua_State *L)
+{
+    spec_state *s = spec_state_of(L);
+    ir_data d;
+    if (spec_csv_data(L, &d))
+        return spec_error(L, "labels: give classes = K, classes = { \"a\", \"b\", ... } or a shape "
+                             "such as { 1 }; or set data = csv { ... } before labels { } to take "
+                             "the classes from its label column");
+    s->g->classes_from_data = 1;
+    rt_source src;
+    probe_csv_source(s->g->A, &d, &src);
+    rt_csv_info info;
+    rt_error err;
+    if (rt_csv_inspect(&src, 1, &info, &err)) return 0;
+    int k = info.n_names;
+    const char **names = arena_alloc(s->g->A, (size_t)(k ? k : 1) * sizeof *names);
+    for (int i = 0; i < k; i++) names[i] = arena_strdup(s->g->A, info.names[i]);
+    rt_csv_info_free(&info);
+    if (k < 2)
+        return spec_error(L, "labels { }: the label column of %s has %d class%s; a classifier "
+                             "needs 2 or more",
+                          d.train_path, k, k == 1 ? "" : "es");
+    s->g->class_names = names;
+    s->g->n_class_names = k;
+    return k;
+}
+
 static int dsl_labels(lua_State *L)
 {
     spec_state *s = spec_state_of(L);
@@ -39,11 +98,13 @@ static int dsl_labels(lua_State *L)
     spec_check_keys(L, 1, "labels", keys);
     if (s->g->labels >= 0) return spec_error(L, "labels: the spec already has labels");
     ir_args a = {.rank = 1, .dim = {IR_BATCH}};
-    int classes = (int)spec_opt_whole(L, 1, -1, "labels", "classes", 0, 2, 1 << 24);
+    lua_getfield(L, 1, "classes");
+    int listed = lua_istable(L, -1);
+    lua_pop(L, 1);
+    int classes = listed ? class_list(L) : (int)spec_opt_whole(L, 1, -1, "labels", "classes", 0, 2, 1 << 24);
     int n = spec_dims_of(L, 1, "labels", a.dim + 1, IR_MAX_RANK - 1);
     if (classes && n) return spec_error(L, "labels: give either classes = K or a shape, not both");
-    if (!classes && !n)
-        return spec_error(L, "labels: give classes = K (class indices) or a shape such as { 1 }");
+    if (!classes && !n) classes = classes_of_data(L);
     a.rank += n;
     int id = spec_make(L, OP_LABELS, &a, "labels");
     ir_node *y = ir_get(s->g, id);
@@ -54,6 +115,31 @@ static int dsl_labels(lua_State *L)
     s->g->classes = classes;
     s->g->label_len = classes ? 1 : (int)ir_numel(y, 1);
     spec_push_tensor(L, id);
+    return 1;
+}
+
+/* y:classes(), of labels: K, the number of classes (labels { } counted them
+ * in the data; a file that could not be read is named now) */
+int spec_labels_classes(lua_State *L)
+{
+    spec_state *s = spec_state_of(L);
+    spec_tensor *t = luaL_checkudata(L, 1, TENSOR_MT);
+    if (t->id != s->g->labels)
+        return spec_error(L, "classes(): only labels { ... } have classes");
+    if (!s->g->classes && s->g->classes_from_data) {
+        ir_data d;
+        rt_source src;
+        rt_csv_info info;
+        rt_error err;
+        spec_csv_data(L, &d);
+        probe_csv_source(s->g->A, &d, &src);
+        if (rt_csv_inspect(&src, 1, &info, &err))
+            return spec_error(L, "classes(): the classes come from the data: %s", err.msg);
+        rt_csv_info_free(&info);
+    }
+    if (!s->g->classes)
+        return spec_error(L, "classes(): these labels are values, not classes");
+    lua_pushinteger(L, s->g->classes);
     return 1;
 }
 

@@ -108,6 +108,10 @@ int spec_tagged(lua_State *L, const char *tag, const char *kind, const char *con
 void spec_open_choices(lua_State *L); /* sgd, adam, ..., step_lr, ... */
 int spec_read_settings(lua_State *L);
 void spec_read_data(lua_State *L, int G); /* spec/data.c: the global data */
+/* spec/data.c: the csv { ... } the global data holds so far, or -1 */
+int spec_csv_data(lua_State *L, ir_data *d);
+/* spec/layers.c: y:classes(), the labels' number of classes */
+int spec_labels_classes(lua_State *L);
 
 /* ---- the sandbox (spec/sandbox.c) ---- */
 void *spec_alloc(void *ud, void *ptr, size_t osize, size_t nsize);

@@ -5,6 +5,7 @@
  * command, with a confusion matrix for classifiers. */
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "trainer.h"
 
@@ -43,22 +44,35 @@ void tr_print_result(const char *what, result r)
         printf("%s loss %.6g  accuracy %.4f\n", what, r.loss, r.accuracy);
 }
 
+const char *tr_class_name(int c, char *buf, size_t size)
+{
+    if (c >= 0 && c < model_n_class_names) return model_class_names[c];
+    snprintf(buf, size, "%d", MODEL_TASK == RT_TASK_SIGN && c == 0 ? -1 : c);
+    return buf;
+}
+
 /* The confusion matrix as an aligned table (rows: true class, columns:
- * predicted), then each class's precision, recall and support. */
+ * predicted), then each class's precision, recall and support; classes as
+ * the labels name them (names cut at 24 characters here). */
 static void print_confusion(const long *counts, int k)
 {
+    enum { CUT = 24 };
+    char buf[32];
     long most = 0;
     for (long i = 0; i < (long)k * k; i++)
         if (counts[i] > most) most = counts[i];
-    int w = snprintf(NULL, 0, "%ld", most), lw = snprintf(NULL, 0, "%d", k - 1) + 5;
+    int nw = snprintf(NULL, 0, "%d", k - 1);
+    for (int c = 0; c < k && model_n_class_names; c++) {
+        int len = (int)strlen(tr_class_name(c, buf, sizeof buf));
+        if (c == 0 || len > nw) nw = len < CUT ? len : CUT;
+    }
+    int w = snprintf(NULL, 0, "%ld", most), lw = nw + 5;
     if (w < lw) w = lw;
-        /* classes as the labels name them: -1 and 1 for sign labels */
-#define CLASS_NAME(c) (MODEL_TASK == RT_TASK_SIGN && (c) == 0 ? -1 : (c))
     printf("\nconfusion matrix (rows: true class, columns: predicted class)\n%*s", lw, "");
-    for (int c = 0; c < k; c++) printf(" %*d", w, CLASS_NAME(c));
+    for (int c = 0; c < k; c++) printf(" %*.*s", w, CUT, tr_class_name(c, buf, sizeof buf));
     printf("\n");
     for (int t = 0; t < k; t++) {
-        printf("true %*d", lw - 5, CLASS_NAME(t));
+        printf("true %*.*s", lw - 5, CUT, tr_class_name(t, buf, sizeof buf));
         for (int c = 0; c < k; c++) printf(" %*ld", w, counts[(long)t * k + c]);
         printf("\n");
     }
@@ -67,7 +81,7 @@ static void print_confusion(const long *counts, int k)
         long right = counts[(long)c * k + c], predicted = 0, support = 0;
         for (int i = 0; i < k; i++)
             predicted += counts[(long)i * k + c], support += counts[(long)c * k + i];
-        printf("%-*d", lw, CLASS_NAME(c));
+        printf("%-*.*s", lw, CUT, tr_class_name(c, buf, sizeof buf));
         if (predicted)
             printf(" %9.4f", (double)right / predicted);
         else
@@ -78,7 +92,6 @@ static void print_confusion(const long *counts, int k)
             printf(" %9s", "-");
         printf(" %9ld\n", support);
     }
-#undef CLASS_NAME
 }
 
 int tr_cmd_eval(const options *o)

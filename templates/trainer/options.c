@@ -33,7 +33,8 @@ enum {
     OPT_CHECKPOINT,
     OPT_RESUME,
     OPT_PLOT,
-    OPT_NO_GUARD
+    OPT_NO_GUARD,
+    OPT_LABEL
 };
 
 static const struct option long_options[] = {
@@ -58,6 +59,7 @@ static const struct option long_options[] = {
     {"plot", required_argument, NULL, OPT_PLOT},
     {"quiet", no_argument, NULL, 'q'},
     {"no-guard", no_argument, NULL, OPT_NO_GUARD},
+    {"label", required_argument, NULL, OPT_LABEL},
     {NULL, 0, NULL, 0}};
 
 /* "-": the command and its argument come back in order, as code 1; ":": a
@@ -167,6 +169,10 @@ static void take(options *o, int c, const char *a, const char *v)
         break;
     case OPT_NO_GUARD:
         o->no_guard = 1;
+        break;
+    case OPT_LABEL:
+        if (!v || !*v) tr_die_usage("%s needs a column name, a 0-based index or last", a);
+        o->label = v;
         break;
     }
 }

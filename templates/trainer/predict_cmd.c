@@ -4,9 +4,41 @@
  * predictions for each row of a file of features, as CSV. */
 #include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "trainer.h"
+
+/* --label COL: a name, a 0-based index, or last (-1) */
+static void set_label(rt_source *s, const char *col)
+{
+    char *end;
+    long i = strtol(col, &end, 10);
+    s->label = NULL;
+    if (!strcmp(col, "last") || !strcmp(col, "-1"))
+        s->label_col = RT_CSV_LAST;
+    else if (*col >= '0' && *col <= '9' && !*end && i < (1L << 24))
+        s->label_col = (int)i;
+    else
+        s->label = col;
+}
+
+/* text as one CSV cell: quoted when it holds a comma, a quote, a line end
+ * or spaces at its ends (RFC 4180) */
+static void put_cell(FILE *f, const char *text)
+{
+    size_t n = strlen(text);
+    if (!strpbrk(text, ",\"\r\n") && !(n && (text[0] == ' ' || text[n - 1] == ' '))) {
+        fputs(text, f);
+        return;
+    }
+    fputc('"', f);
+    for (; *text; text++) {
+        if (*text == '"') fputc('"', f);
+        fputc(*text, f);
+    }
+    fputc('"', f);
+}
 
 int tr_cmd_predict(const options *o)
 {
@@ -15,7 +47,20 @@ int tr_cmd_predict(const options *o)
     buffers b = tr_alloc_buffers(0);
     tr_load_weights(o, &b);
     rt_dataset ds;
-    if (rt_read_features(o->arg, MODEL_FEATURES, &ds, &err)) tr_fail(&err);
+    /* a CSV shaped like the training file: its columns chosen the same way,
+     * its label column (or --label's) dropped */
+    rt_source like = model_train_data;
+    if (like.kind != RT_SRC_CSV) {
+        memset(&like, 0, sizeof like);
+        like.kind = RT_SRC_CSV;
+        like.header = -1;
+        like.label_col = -1;
+    }
+    if (o->label) set_label(&like, o->label);
+    int use_like = model_train_data.kind == RT_SRC_CSV || o->label;
+    if (rt_read_features_like(o->arg, MODEL_FEATURES, use_like ? &like : NULL, o->label != NULL,
+                              &ds, &err))
+        tr_fail(&err);
     tr_prepare(&ds, b.stats);
     FILE *f = o->out ? fopen(o->out, "w") : stdout;
     if (!f) {
@@ -24,7 +69,16 @@ int tr_cmd_predict(const options *o)
     }
     if (MODEL_TASK == RT_TASK_CLASSIFY) {
         fprintf(f, "class");
-        for (int c = 0; c < MODEL_OUTPUT_LEN; c++) fprintf(f, ",p%d", c);
+        for (int c = 0; c < MODEL_OUTPUT_LEN; c++) {
+            if (c >= model_n_class_names) {
+                fprintf(f, ",p%d", c);
+                continue;
+            }
+            char head[1024]; /* p_<name> */
+            snprintf(head, sizeof head, "p_%s", model_class_names[c]);
+            fputc(',', f);
+            put_cell(f, head);
+        }
         fprintf(f, "\n");
     } else if (MODEL_TASK == RT_TASK_BINARY || MODEL_TASK == RT_TASK_LOGIT ||
                MODEL_TASK == RT_TASK_SIGN) {
@@ -47,7 +101,10 @@ int tr_cmd_predict(const options *o)
                 rt_decide(MODEL_TASK, b.out + (long)r * MODEL_OUTPUT_LEN, MODEL_OUTPUT_LEN, p);
             if (MODEL_TASK == RT_TASK_CLASSIFY || MODEL_TASK == RT_TASK_BINARY ||
                 MODEL_TASK == RT_TASK_LOGIT || MODEL_TASK == RT_TASK_SIGN) {
-                fprintf(f, "%d", cls);
+                if (cls < model_n_class_names)
+                    put_cell(f, model_class_names[cls]);
+                else
+                    fprintf(f, "%d", cls);
                 for (int c = 0; c < (MODEL_TASK == RT_TASK_CLASSIFY ? MODEL_OUTPUT_LEN : 1); c++)
                     fprintf(f, ",%.6g", (double)p[c]);
                 fprintf(f, "\n");

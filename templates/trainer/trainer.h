@@ -15,7 +15,8 @@
 typedef struct options {
     const char *command, *arg, *weights, *metrics, *step_metrics, *out, *trace, *init, *checkpoint,
         *resume;
-    const char *plot; /* --plot: the curves' picture */
+    const char *plot;  /* --plot: the curves' picture */
+    const char *label; /* --label: predict's label column */
     long every, every_steps;
     int epochs, threads, quiet;
     int no_guard;             /* --no-guard: train on through numbers that are not finite */
@@ -60,6 +61,9 @@ typedef struct result {
 result tr_evaluate_counting(const rt_dataset *ds, buffers *b, long *confusion);
 result tr_evaluate(const rt_dataset *ds, buffers *b);
 void tr_print_result(const char *what, result r);
+/* class c as the labels name it: its name, or its number (-1 for a sign
+ * model's negative class) */
+const char *tr_class_name(int c, char *buf, size_t size);
 
 /* plot.c: draws a metrics CSV as an SVG picture (svg NULL: beside the CSV) */
 int tr_plot_curves(const char *csv, const char *svg, int quiet);

@@ -85,6 +85,18 @@ def csv_seeds():
         "blank-lines": (0x00, b"\n \n\t\n"),
         "long-cell": (0x00, b"1" * 300 + b",2\n"),
         "many-commas": (0x00, b"," * 200 + b"\n"),
+        # CSV as it comes (issue 13): quotes, names, delimiters, title lines
+        "quoted-cells": (0x44, b'a,"b, c",y\r\n1,"2",a\r\n"3","4",b\r\n'),
+        "doubled-quotes": (0x04, b'"x ""q""",y\n"1",c\n'),
+        "quoted-newline": (0x0c, b'"a\nb",y\n1,"x\ny"\n'),
+        "class-names": (0x44, b"f0,f1,y\n1,2,a\n3,4,b\n5,6,c\n"),
+        "names-no-header": (0x38, b"5.1,3.5,setosa\n4.9,3,versicolor\n"),
+        "semicolons": (0x04, b"f0;f1;y\n1.5;2;a\n3;4.25;b\n"),
+        "tabs": (0x18, b"no\t1\t2\nyes\t3\t4\n"),
+        "title-line": (0x04, b"title,x,y,z,w\n" + b"a,b,c,d,e,f,y\n" + b"1,2,3,4,5,6,a\n" * 3),
+        "unclosed-quote": (0x04, b'a,y\n"1,2\n'),
+        "after-quote": (0x04, b'a,y\n"1"x,2\n'),
+        "utf8-names": (0x44, "a,y\n1,ça va\n2,日本\n".encode()),
     }
     for name, (flags, text) in seeds.items():
         put("csv", name, bytes([flags]) + text)

@@ -472,9 +472,10 @@ static void test_csv_bad(void)
 
     p = TESTS_DIR "/data/ragged.csv";
     rc = load_csv(p, -1, NULL, 2, 2, 1, 2, &ds, &err);
-    snprintf(want, sizeof want, "%s: line 3: 2 cells, expected 3", p);
+    snprintf(want, sizeof want,
+             "%s: line 3: 2 cells, expected 3 (line 2 before it has 3, no line after it)", p);
     CHECK(rc == -1 && strcmp(err.msg, want) == 0 && is_empty(&ds),
-          "ragged row: 'line 3: 2 cells, expected 3'");
+          "ragged row: 'line 3: 2 cells, expected 3' and the rows around it");
 
     p = TESTS_DIR "/data/label_range.csv";
     rc = load_csv(p, -1, "y", -1, 1, 1, 10, &ds, &err);
@@ -527,6 +528,57 @@ static int same_data(const rt_dataset *a, const rt_dataset *b)
     if (a->n != b->n || a->d != b->d || a->ylen != b->ylen) return 0;
     if (memcmp(a->x, b->x, (size_t)a->n * a->d * sizeof(real)) != 0) return 0;
     return a->ylen == 0 || memcmp(a->y, b->y, (size_t)a->n * a->ylen * sizeof(real)) == 0;
+}
+
+/* CSV as it comes (issue 13): quotes, detected delimiters, names */
+static void test_csv_as_it_comes(void)
+{
+    rt_error err = {{0}};
+    rt_dataset ds;
+    rt_source src = {0};
+    src.kind = RT_SRC_CSV;
+    src.header = -1;
+    src.label_col = RT_CSV_LAST;
+
+    src.path = write_text("quoted_cells.csv", "\"a, b\";\"c \"\"q\"\"\";y\r\n\"1.5\";2;\"x;z\"\r\n3;4;w\r\n");
+    rt_csv_info info;
+    int rc = rt_csv_inspect(&src, 1, &info, &err);
+    CHECK(rc == 0 && info.sep == ';' && info.header && info.rows == 2 && info.features == 2 &&
+              info.n_names == 2 && !strcmp(info.names[0], "w") && !strcmp(info.names[1], "x;z"),
+          "quoted cells hold the delimiter and doubled quotes; ';' detected; names sorted");
+    if (rc == 0) rt_csv_info_free(&info);
+
+    src.path = write_text("numeric_names.csv", "x,y\n1,10\n2,9\n3,1\n4,9.0\n");
+    rc = rt_csv_inspect(&src, 1, &info, &err);
+    CHECK(rc == 0 && info.labels_numeric && info.n_names == 3 && !strcmp(info.names[0], "1") &&
+              !strcmp(info.names[1], "9") && !strcmp(info.names[2], "10"),
+          "numeric labels are sorted by value, 9 and 9.0 once");
+    if (rc == 0) rt_csv_info_free(&info);
+
+    static const char *const neg_pos[] = {"neg", "pos"};
+    src.path = write_text("index_labels.csv", "1,0\n2,1\n3,pos\n");
+    src.class_names = neg_pos;
+    src.n_class_names = 2;
+    rc = rt_data_load(&src, 1, 1, 2, &ds, &err);
+    CHECK(rc == 0 && ds.n == 3 && ds.y[0] == 0 && ds.y[1] == 1 && ds.y[2] == 1,
+          "with names that are not numbers, a label 0 or 1 is the class index");
+    if (rc == 0) rt_data_free(&ds);
+
+    src.path = write_text("tab_names.csv", "5.1\t3.5\tsetosa\n4.9\t3.0\tversicolor\n");
+    static const char *const iris[] = {"setosa", "versicolor"};
+    src.class_names = iris;
+    rc = rt_data_load(&src, 2, 1, 2, &ds, &err);
+    CHECK(rc == 0 && ds.n == 2 && ds.x[2] == (real)4.9 && ds.y[1] == 1,
+          "tabs detected; a first row whose label is a name is data, not a header");
+    if (rc == 0) rt_data_free(&ds);
+
+    src.path = write_text("title.csv", "title,x,y,z,w\na,b,c,d,e,f,g\n1,2,3,4,5,6,7\n1,2,3,4,5,6,7\n");
+    rc = rt_data_load(&src, 0, 1, 2, &ds, &err);
+    char want[512];
+    snprintf(want, sizeof want,
+             "%s: line 2: 7 cells, expected 5: line 1 has 5 cells, but lines 2 to 4 have 7", src.path);
+    CHECK(rc == -1 && !strncmp(err.msg, want, strlen(want)) && is_empty(&ds),
+          "a title line: 'line 1 has 5 cells, but lines 2 to 4 have 7'");
 }
 
 static void test_synthetic(void)
@@ -697,6 +749,7 @@ int main(void)
     test_idx_bad();
     test_csv_good();
     test_csv_bad();
+    test_csv_as_it_comes();
     test_synthetic();
     test_transforms();
     remove_tmp();
