@@ -11,6 +11,7 @@
 
 #include "../runtime/rt.h"
 #include "cgen.h"
+#include "escape.h"
 #include "ops.h"
 #include "optim.h"
 #include "filelist.h"
@@ -54,8 +55,9 @@ static void emit_summary(writer *w, ir_graph *g, int batch)
             }
         }
         char shape[64];
-        wr_line(w, "{%d, \"%s\", \"%s\", \"%s\", %ldL, %.17g},", n->line, n->name,
-                ir_op_name(n->op), ir_shape_str(n, shape, sizeof shape), params,
+        wr_line(w, "{%d, %s, %s, %s, %ldL, %.17g},", n->line, esc_c_string(g->A, n->name),
+                esc_c_string(g->A, ir_op_name(n->op)),
+                esc_c_string(g->A, ir_shape_str(n, shape, sizeof shape)), params,
                 op_get(n->op)->flops(g, n, batch));
         rows++;
     }
@@ -85,29 +87,6 @@ static const char *fmt_init(emitter *e, const ir_node *p)
     return "";
 }
 
-static const char *c_string(arena *A, const char *s)
-{
-    if (!s) return "NULL";
-    writer w;
-    wr_init(&w);
-    wr_raw(&w, "\"");
-    for (; *s; s++) {
-        char c[8];
-        if (*s == '"' || *s == '\\')
-            snprintf(c, sizeof c, "\\%c", *s);
-        else if ((unsigned char)*s < 32 || (unsigned char)*s >= 127)
-            snprintf(c, sizeof c, "\\%03o", (unsigned char)*s);
-        else
-            snprintf(c, sizeof c, "%c", *s);
-        wr_raw(&w, c);
-    }
-    wr_raw(&w, "\"");
-    char *t = wr_take(&w);
-    char *r = arena_strdup(A, t);
-    free(t);
-    return r;
-}
-
 static void emit_source(writer *w, arena *A, const char *var, const ir_data *d, int test,
                         uint32_t seed)
 {
@@ -122,16 +101,16 @@ static void emit_source(writer *w, arena *A, const char *var, const ir_data *d, 
             wr_line(w, ".kind = RT_SRC_NONE,");
         } else {
             wr_line(w, ".kind = %s,", d->kind == RT_SRC_IDX ? "RT_SRC_IDX" : "RT_SRC_NPY");
-            wr_line(w, ".images = %s,", c_string(A, test ? d->test_images : d->train_images));
-            wr_line(w, ".labels = %s,", c_string(A, test ? d->test_labels : d->train_labels));
+            wr_line(w, ".images = %s,", esc_c_string(A, test ? d->test_images : d->train_images));
+            wr_line(w, ".labels = %s,", esc_c_string(A, test ? d->test_labels : d->train_labels));
         }
     } else if (d->kind == RT_SRC_CSV) {
         if (test && !d->test_path) {
             wr_line(w, ".kind = RT_SRC_NONE,");
         } else {
             wr_line(w, ".kind = RT_SRC_CSV,");
-            wr_line(w, ".path = %s,", c_string(A, test ? d->test_path : d->train_path));
-            wr_line(w, ".label = %s,", c_string(A, d->label));
+            wr_line(w, ".path = %s,", esc_c_string(A, test ? d->test_path : d->train_path));
+            wr_line(w, ".label = %s,", esc_c_string(A, d->label));
             wr_line(w, ".label_col = %d,", d->label_col);
             wr_line(w, ".header = %d,", d->header);
         }
@@ -326,15 +305,16 @@ static void param_holes(ir_graph *g, tpl_var *offsets, tpl_var *table, tpl_var *
         char shape[64];
         ntensors++;
         wr_commented(&w, 0, arena_printf(A, "#define P_%s %ldL", e_upper(A, n->name), n->offset),
-                     arena_printf(A, "/* %s %s, %s:%d */", n->label,
-                                  ir_shape_str(n, shape, sizeof shape), n->file, n->line));
+                     arena_printf(A, "/* %s %s, %s:%d */", esc_c_comment(A, n->label),
+                                  ir_shape_str(n, shape, sizeof shape), esc_c_comment(A, n->file),
+                                  n->line));
     }
     *offsets = (tpl_var){"param_offsets", block(A, &w)};
     w.indent = 1;
     for (int i = 0; i < g->n; i++) {
         const ir_node *n = ir_get(g, i);
         if (n->kind != K_PARAM) continue;
-        wr_line(&w, "{%s, P_%s, %ldL, %d, {%d, %d, %d, %d}, %d, %d, %d},", c_string(A, n->label),
+        wr_line(&w, "{%s, P_%s, %ldL, %d, {%d, %d, %d, %d}, %d, %d, %d},", esc_c_string(A, n->label),
                 e_upper(A, n->name), ir_numel(n, 1), n->rank, n->dim[0],
                 n->rank > 1 ? n->dim[1] : 0, n->rank > 2 ? n->dim[2] : 0,
                 n->rank > 3 ? n->dim[3] : 0, n->trainable, n->buffer, n->count);
@@ -446,7 +426,7 @@ static int emit_model_c(ir_graph *g, const plan *p, const emit_options *o, const
     emitter e = {.g = g, .dbl = o->dbl};
     tpl_var v[16];
     int n = 0;
-    v[n++] = (tpl_var){"header", header};
+    v[n++] = (tpl_var){"header", esc_c_comment(A, header)};
     v[n++] = (tpl_var){"name", g->model_name};
     param_holes(g, &v[n], &v[n + 1], &v[n + 2]);
     n += 3;
@@ -455,8 +435,9 @@ static int emit_model_c(ir_graph *g, const plan *p, const emit_options *o, const
     emit_summary(&w, g, p->batch);
     v[n++] = (tpl_var){"layer_table", block(A, &w)};
     v[n++] =
-        (tpl_var){"data_at", arena_printf(A, "%s:%d", g->data.file ? g->data.file : g->spec_path,
-                                          g->data.line)};
+        (tpl_var){"data_at", esc_c_comment(A, arena_printf(A, "%s:%d",
+                                                           g->data.file ? g->data.file : g->spec_path,
+                                                           g->data.line))};
     uint32_t data_seed = g->data.has_seed ? g->data.seed : g->train.seed;
     emit_source(&w, A, "model_train_data", &g->data, 0, data_seed);
     emit_source(&w, A, "model_test_data", &g->data, 1, data_seed);
@@ -516,10 +497,12 @@ static int folder_vars(ir_graph *g, const plan *p, const emit_options *o, const 
     const ir_node *out = g->output >= 0 ? ir_get(g, g->output) : NULL;
     long out_len = out && g->task != TASK_NONE ? ir_numel(out, 1) : 1;
     const tpl_var v[] = {
-        {"header", header},
+        {"header", esc_c_comment(A, header)},
+        {"ninja_header", esc_ninja_comment(A, header)},
         {"name", g->model_name},
+        {"ninja_name", esc_ninja_path(A, g->model_name)},
         {"name_upper", e_upper(A, g->model_name)},
-        {"spec", g->spec_path},
+        {"spec_literal", esc_c_string(A, g->spec_path)},
         {"hash", g->spec_hash},
         {"version", TRAINC_VERSION},
         {"n_params", arena_printf(A, "%ld", g->n_params)},
@@ -645,6 +628,12 @@ int emit_folder(ir_graph *g, const plan *p, const emit_options *o, char *err, si
         return -1;
     tpl_var vars[FOLDER_VARS_MAX];
     int nvars = folder_vars(g, p, o, header, &rt, &tr, vars);
+    /* the model's C name is letters, digits and '_' (ir_c_name): a ninja path as it is */
+    if (!esc_ninja_path(A, g->model_name)) {
+        snprintf(err, errsize, "internal error: the model name '%s' is no ninja path",
+                 esc_visible(A, g->model_name, 100));
+        return -1;
+    }
     static const char *const files[] = {"model.h", "predict.c", "build.ninja"};
     for (int i = 0; i < 3; i++)
         if (write_template(o, files[i], files[i], vars, nvars, err, errsize)) return -1;

@@ -9,7 +9,7 @@
 #include "runtime/rt.h"
 
 #define MODEL_NAME "{{name}}"
-#define MODEL_SPEC "{{spec}}"
+#define MODEL_SPEC {{spec_literal}}
 #define MODEL_HASH "{{hash}}"
 #define MODEL_GENERATOR "trainc {{version}}"
 
