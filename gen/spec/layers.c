@@ -64,7 +64,7 @@ static int new_param(lua_State *L, const ir_args *a, const char *label, const ch
         const ir_node *q = ir_get(s->g, i);
         if (q->kind == K_PARAM && !strcmp(q->label, label))
             return spec_error(L, "two parameters are named '%s' (from line %d); names must differ",
-                              label, q->line);
+                              spec_typed_label(s->g, label), q->line);
     }
     int id = spec_make(L, OP_PARAM, a, "param");
     ir_node *p = ir_get(s->g, id);
