@@ -363,7 +363,8 @@ static const char *init_body(emitter *e)
         const ir_node *n = ir_get(g, i);
         if (n->kind != K_PARAM) continue;
         ntensors++;
-        wr_line(&w, "/* %s: %s */", n->label, n->init.what);
+        wr_line(&w, "/* %s: %s */", esc_c_comment(g->A, n->label),
+                esc_c_comment(g->A, n->init.what));
         wr_line(&w, "%s", fmt_init(e, n));
         if (n->init.kind != INIT_ZEROS && n->init.kind != INIT_CONSTANT) uses_rng = 1;
     }

@@ -158,6 +158,7 @@ def gen_cases():
         rc, out = run([TRAINC, "gen", case["spec"], "-o", out_dir])
         if rc == 2 and refused_well(rc, out):
             refused += 1
+            print("# refused:", first_line(out)[0][:200])
         elif rc != 0:
             bad.append("case %d: trainc exit %d: %s" % (k, rc, first_line(out)))
         else:
@@ -183,6 +184,7 @@ def built_cases():
         rc, out = run([TRAINC, "build", "-q", case["spec"], "-o", out_dir])
         if rc == 2 and refused_well(rc, out):
             refused += 1
+            print("# refused:", first_line(out)[0][:200])
             shutil.rmtree(base, ignore_errors=True)
             continue
         if rc != 0:
