@@ -795,7 +795,10 @@ expect "names: a model name taken by the runtime is shown as typed" 2 \
     "the model name 'RT_x' is taken by the runtime's names" gen rt_typed
 model_with dup_typed 'local h = linear(x, 4, { name = "a b" })' 'h = linear(h, 4, { name = "a b" })'
 expect "names: two layers of one name are named as typed" 2 \
-    "dup_typed.lua:6:|two parameters are named 'a b.weight' (from line 5)" gen dup_typed
+    "dup_typed.lua:6:|two parameters are named 'a b.weight' (from line 5; both written 'a_b.weight')" gen dup_typed
+model_with dup_written 'local h = linear(x, 4, { name = "a b" })' 'h = linear(h, 4, { name = "a?b" })'
+expect "names: ... and two names written alike name both forms" 2 \
+    "dup_written.lua:6:|two parameters are named 'a?b.weight' (from line 5; both written 'a_b.weight')" gen dup_written
 printf 'model "a\\0b"\n' >"$t/nul_model.lua"
 expect "names: a model name with a NUL byte is refused" 2 \
     "nul_model.lua:1:|model: the name has a NUL byte" gen nul_model

@@ -271,7 +271,8 @@ const char *spec_safe_label(lua_State *L, const char *text)
 
 const char *spec_typed_label(ir_graph *g, const char *label)
 {
-    for (int i = 0; i < g->nrenames && i < IR_MAX_RENAMES; i++) {
+    /* the latest first: the call being made */
+    for (int i = (g->nrenames < IR_MAX_RENAMES ? g->nrenames : IR_MAX_RENAMES) - 1; i >= 0; i--) {
         const ir_rename *r = &g->renames[i];
         size_t n = strlen(r->written);
         if (!strcmp(r->what, "layer") && !strncmp(label, r->written, n) &&
