@@ -11,8 +11,10 @@
 
 #include "../runtime/rt.h"
 #include "cgen.h"
+#include "escape.h"
 #include "ops.h"
 #include "optim.h"
+#include "owner.h"
 #include "filelist.h"
 
 #ifndef TRAINC_VERSION
@@ -54,8 +56,9 @@ static void emit_summary(writer *w, ir_graph *g, int batch)
             }
         }
         char shape[64];
-        wr_line(w, "{%d, \"%s\", \"%s\", \"%s\", %ldL, %.17g},", n->line, n->name,
-                ir_op_name(n->op), ir_shape_str(n, shape, sizeof shape), params,
+        wr_line(w, "{%d, %s, %s, %s, %ldL, %.17g},", n->line, esc_c_string(g->A, n->name),
+                esc_c_string(g->A, ir_op_name(n->op)),
+                esc_c_string(g->A, ir_shape_str(n, shape, sizeof shape)), params,
                 op_get(n->op)->flops(g, n, batch));
         rows++;
     }
@@ -85,30 +88,6 @@ static const char *fmt_init(emitter *e, const ir_node *p)
     return "";
 }
 
-static const char *c_string(arena *A, const char *s)
-{
-    if (!s) return "NULL";
-    writer w;
-    wr_init(&w);
-    wr_raw(&w, "\"");
-    for (; *s; s++) {
-        char c[8];
-        /* '?' too: -std=c11 reads trigraphs, and "??/" would be a backslash */
-        if (*s == '"' || *s == '\\' || *s == '?')
-            snprintf(c, sizeof c, "\\%c", *s);
-        else if ((unsigned char)*s < 32 || (unsigned char)*s >= 127)
-            snprintf(c, sizeof c, "\\%03o", (unsigned char)*s);
-        else
-            snprintf(c, sizeof c, "%c", *s);
-        wr_raw(&w, c);
-    }
-    wr_raw(&w, "\"");
-    char *t = wr_take(&w);
-    char *r = arena_strdup(A, t);
-    free(t);
-    return r;
-}
-
 static void emit_source(writer *w, arena *A, const char *var, const ir_data *d, int test,
                         uint32_t seed, int names)
 {
@@ -123,16 +102,16 @@ static void emit_source(writer *w, arena *A, const char *var, const ir_data *d, 
             wr_line(w, ".kind = RT_SRC_NONE,");
         } else {
             wr_line(w, ".kind = %s,", d->kind == RT_SRC_IDX ? "RT_SRC_IDX" : "RT_SRC_NPY");
-            wr_line(w, ".images = %s,", c_string(A, test ? d->test_images : d->train_images));
-            wr_line(w, ".labels = %s,", c_string(A, test ? d->test_labels : d->train_labels));
+            wr_line(w, ".images = %s,", esc_c_string(A, test ? d->test_images : d->train_images));
+            wr_line(w, ".labels = %s,", esc_c_string(A, test ? d->test_labels : d->train_labels));
         }
     } else if (d->kind == RT_SRC_CSV) {
         if (test && !d->test_path) {
             wr_line(w, ".kind = RT_SRC_NONE,");
         } else {
             wr_line(w, ".kind = RT_SRC_CSV,");
-            wr_line(w, ".path = %s,", c_string(A, test ? d->test_path : d->train_path));
-            wr_line(w, ".label = %s,", c_string(A, d->label));
+            wr_line(w, ".path = %s,", esc_c_string(A, test ? d->test_path : d->train_path));
+            wr_line(w, ".label = %s,", esc_c_string(A, d->label));
             if (d->label_col == RT_CSV_LAST)
                 wr_line(w, ".label_col = RT_CSV_LAST,");
             else
@@ -164,7 +143,7 @@ static void emit_source(writer *w, arena *A, const char *var, const ir_data *d, 
     wr_line(w, "};");
 }
 
-/* The class names, as C string literals (c_string escapes them; none goes
+/* The class names, as C string literals (esc_c_string escapes them; none goes
  * into a comment), and their number: eval and predict print them. */
 static void emit_class_names(writer *w, ir_graph *g)
 {
@@ -172,7 +151,7 @@ static void emit_class_names(writer *w, ir_graph *g)
         wr_line(w, "/* the class names, class 0 first (labels { } at spec line %d) */",
                 ir_get(g, g->labels)->line);
     wr_line(w, "const char *const model_class_names[] = {");
-    for (int i = 0; i < g->n_class_names; i++) wr_line(w, "%s,", c_string(g->A, g->class_names[i]));
+    for (int i = 0; i < g->n_class_names; i++) wr_line(w, "%s,", esc_c_string(g->A, g->class_names[i]));
     if (!g->n_class_names) wr_line(w, "NULL, /* none: classes are numbered */");
     wr_line(w, "};");
     wr_line(w, "const int model_n_class_names = %d;", g->n_class_names);
@@ -185,7 +164,7 @@ static void emit_csv_columns(writer *w, arena *A, const ir_data *d)
     wr_line(w, "static const rt_column model_csv_columns[] = {");
     for (int i = 0; i < d->n_features + d->n_drop; i++) {
         const ir_column *c = i < d->n_features ? &d->features[i] : &d->drop[i - d->n_features];
-        wr_line(w, "{%s, %d},", c_string(A, c->name), c->index);
+        wr_line(w, "{%s, %d},", esc_c_string(A, c->name), c->index);
     }
     wr_line(w, "};");
 }
@@ -350,6 +329,32 @@ static const char *block(arena *A, writer *w)
     return r;
 }
 
+/* model.c's table of the names written otherwise (ir_rename), the model's
+ * first; a name is kept to 1024 bytes (C compilers need not take longer
+ * string literals than 4095) */
+static const char *renames_table(ir_graph *g)
+{
+    writer w;
+    wr_init(&w);
+    wr_line(&w, "const model_rename model_renames[] = {");
+    int rows = 0;
+    for (int model = 1; model >= 0; model--)
+        for (int i = 0; i < g->nrenames && i < IR_MAX_RENAMES; i++) {
+            const ir_rename *r = &g->renames[i];
+            if ((strcmp(r->what, "model") == 0) != model) continue;
+            size_t len = strlen(r->typed);
+            char *typed = arena_strdup(g->A, r->typed);
+            if (len > 1024) typed[1024] = 0;
+            wr_line(&w, "{%s, %s, %s, %zuL, %d},", esc_c_string(g->A, r->what),
+                    esc_c_string(g->A, typed), esc_c_string(g->A, r->written), len, r->line);
+            rows++;
+        }
+    if (!rows) wr_line(&w, "{NULL, NULL, NULL, 0, 0},");
+    wr_line(&w, "};");
+    wr_line(&w, "const int model_n_renames = %d;", rows);
+    return block(g->A, &w);
+}
+
 /* model.c's parameter offsets (#define P_NAME) and the table of tensors */
 static void param_holes(ir_graph *g, tpl_var *offsets, tpl_var *table, tpl_var *count)
 {
@@ -363,16 +368,17 @@ static void param_holes(ir_graph *g, tpl_var *offsets, tpl_var *table, tpl_var *
         char shape[64];
         ntensors++;
         wr_commented(&w, 0, arena_printf(A, "#define P_%s %ldL", e_upper(A, n->name), n->offset),
-                     arena_printf(A, "/* %s %s, %s:%d */", n->label,
-                                  ir_shape_str(n, shape, sizeof shape), n->file, n->line));
+                     arena_printf(A, "/* %s %s, %s:%d */", esc_c_comment(A, n->label),
+                                  ir_shape_str(n, shape, sizeof shape), esc_c_comment(A, n->file),
+                                  n->line));
     }
     *offsets = (tpl_var){"param_offsets", block(A, &w)};
     w.indent = 1;
     for (int i = 0; i < g->n; i++) {
         const ir_node *n = ir_get(g, i);
         if (n->kind != K_PARAM) continue;
-        wr_line(&w, "{%s, P_%s, %ldL, %d, {%d, %d, %d, %d}, %d, %d, %d},", c_string(A, n->label),
-                e_upper(A, n->name), ir_numel(n, 1), n->rank, n->dim[0],
+        wr_line(&w, "{%s, P_%s, %ldL, %d, {%d, %d, %d, %d}, %d, %d, %d},",
+                esc_c_string(A, n->label), e_upper(A, n->name), ir_numel(n, 1), n->rank, n->dim[0],
                 n->rank > 1 ? n->dim[1] : 0, n->rank > 2 ? n->dim[2] : 0,
                 n->rank > 3 ? n->dim[3] : 0, n->trainable, n->buffer, n->count);
     }
@@ -393,7 +399,8 @@ static const char *init_body(emitter *e)
         const ir_node *n = ir_get(g, i);
         if (n->kind != K_PARAM) continue;
         ntensors++;
-        wr_line(&w, "/* %s: %s */", n->label, n->init.what);
+        wr_line(&w, "/* %s: %s */", esc_c_comment(g->A, n->label),
+                esc_c_comment(g->A, n->init.what));
         wr_line(&w, "%s", fmt_init(e, n));
         if (n->init.kind != INIT_ZEROS && n->init.kind != INIT_CONSTANT) uses_rng = 1;
     }
@@ -483,7 +490,7 @@ static int emit_model_c(ir_graph *g, const plan *p, const emit_options *o, const
     emitter e = {.g = g, .dbl = o->dbl};
     tpl_var v[16];
     int n = 0;
-    v[n++] = (tpl_var){"header", header};
+    v[n++] = (tpl_var){"header", esc_c_comment(A, header)};
     v[n++] = (tpl_var){"name", g->model_name};
     param_holes(g, &v[n], &v[n + 1], &v[n + 2]);
     n += 3;
@@ -491,9 +498,11 @@ static int emit_model_c(ir_graph *g, const plan *p, const emit_options *o, const
     wr_init(&w);
     emit_summary(&w, g, p->batch);
     v[n++] = (tpl_var){"layer_table", block(A, &w)};
-    v[n++] =
-        (tpl_var){"data_at", arena_printf(A, "%s:%d", g->data.file ? g->data.file : g->spec_path,
-                                          g->data.line)};
+    v[n++] = (tpl_var){"renames", renames_table(g)};
+    v[n++] = (tpl_var){
+        "data_at",
+        esc_c_comment(
+            A, arena_printf(A, "%s:%d", g->data.file ? g->data.file : g->spec_path, g->data.line))};
     uint32_t data_seed = g->data.has_seed ? g->data.seed : g->train.seed;
     emit_class_names(&w, g);
     emit_csv_columns(&w, A, &g->data);
@@ -555,10 +564,12 @@ static int folder_vars(ir_graph *g, const plan *p, const emit_options *o, const 
     const ir_node *out = g->output >= 0 ? ir_get(g, g->output) : NULL;
     long out_len = out && g->task != TASK_NONE ? ir_numel(out, 1) : 1;
     const tpl_var v[] = {
-        {"header", header},
+        {"header", esc_c_comment(A, header)},
+        {"ninja_header", esc_ninja_comment(A, header)},
         {"name", g->model_name},
+        {"ninja_name", esc_ninja_path(A, g->model_name)},
         {"name_upper", e_upper(A, g->model_name)},
-        {"spec", g->spec_path},
+        {"spec_literal", esc_c_string(A, g->spec_path)},
         {"hash", g->spec_hash},
         {"version", TRAINC_VERSION},
         {"n_params", arena_printf(A, "%ld", g->n_params)},
@@ -661,7 +672,8 @@ static int write_style_and_spec(ir_graph *g, const emit_options *o, char *err, s
     return 0;
 }
 
-int emit_folder(ir_graph *g, const plan *p, const emit_options *o, char *err, size_t errsize)
+static int write_folder(ir_graph *g, const plan *p, const emit_options *o, char *err,
+                        size_t errsize)
 {
     arena *A = g->A;
     const char *runtime = arena_printf(A, "%s/runtime", o->out_dir);
@@ -672,6 +684,8 @@ int emit_folder(ir_graph *g, const plan *p, const emit_options *o, char *err, si
         snprintf(err, errsize, "%s: cannot create: %s", failed, strerror(errno));
         return -1;
     }
+    /* the folder is this spec's from now on, even if writing stops halfway */
+    if (owner_write(A, o->out_dir, g->spec_path, g->spec_hash, err, errsize)) return -1;
     const char *header =
         arena_printf(A, "Generated by trainc %s from %s%s%s (spec hash %s); do not edit.",
                      TRAINC_VERSION, g->spec_path, o->dbl ? " --dtype double" : "",
@@ -684,6 +698,12 @@ int emit_folder(ir_graph *g, const plan *p, const emit_options *o, char *err, si
         return -1;
     tpl_var vars[FOLDER_VARS_MAX];
     int nvars = folder_vars(g, p, o, header, &rt, &tr, vars);
+    /* the model's C name is letters, digits and '_' (ir_c_name): a ninja path as it is */
+    if (!esc_ninja_path(A, g->model_name)) {
+        snprintf(err, errsize, "internal error: the model name '%s' is no ninja path",
+                 esc_visible(A, g->model_name, 100));
+        return -1;
+    }
     static const char *const files[] = {"model.h", "predict.c", "build.ninja"};
     for (int i = 0; i < 3; i++)
         if (write_template(o, files[i], files[i], vars, nvars, err, errsize)) return -1;
@@ -692,4 +712,11 @@ int emit_folder(ir_graph *g, const plan *p, const emit_options *o, char *err, si
         write_listed(o, A, &rt, "runtime/", "runtime/", NULL, 0, err, errsize))
         return -1;
     return write_style_and_spec(g, o, err, errsize);
+}
+
+int emit_folder(ir_graph *g, const plan *p, const emit_options *o, char *err, size_t errsize)
+{
+    int rc = owner_check(g->A, o->out_dir, g->spec_path, o->force, err, errsize);
+    if (rc) return rc;
+    return write_folder(g, p, o, err, errsize) ? 1 : 0;
 }

@@ -13,6 +13,7 @@ typedef struct emit_options {
     const char *home; /* where runtime/ and templates/ are */
     int dbl;
     const char *argv_line; /* the --set options, as given */
+    int force;             /* overwrite a folder generated from another spec */
 } emit_options;
 
 struct emitter;
@@ -21,6 +22,8 @@ struct emitter;
 void emit_step(struct emitter *e, const char *fname);
 
 /* Writes the folder; returns 0, or -1 with a message in err. */
+/* Writes out_dir: 0 done, 1 failed (err says why), 2 refused: the folder
+ * was generated from another spec (and o->force is not set). */
 int emit_folder(ir_graph *g, const plan *p, const emit_options *o, char *err, size_t errsize);
 
 #endif

@@ -7,6 +7,7 @@
 
 #include "cgen.h"
 #include "emit.h"
+#include "escape.h"
 #include "ops.h"
 
 /* "[64 x 784]" (the variant's sizes), "[scalar]" */
@@ -29,7 +30,7 @@ static int is_const_root(ir_graph *g, const plan_variant *v, int id)
 static const char *spec_at(emitter *e, const ir_node *n)
 {
     const char *at = e_fmt(e, "%s:%d", n->file ? n->file : "?", n->line);
-    return n->via ? e_fmt(e, "%s, via %s", at, n->via) : at;
+    return esc_c_comment(e->g->A, n->via ? e_fmt(e, "%s, via %s", at, n->via) : at);
 }
 
 /* Names the nodes fused into n's loop, for its comment. */
@@ -76,7 +77,8 @@ static void describe_epilogue(emitter *e, const ir_node *n, writer *w)
     int absorbed = e->pv->epi_affine[n->id];
     if (bn >= 0) {
         const ir_node *b = ir_get(e->g, bn);
-        wr_line(w, " *   + batch_norm (eval) folded into %s (%s:%d):", op, b->file, b->line);
+        wr_line(w, " *   + batch_norm (eval) folded into %s (%s:%d):", op,
+                esc_c_comment(e->g->A, b->file), b->line);
         wr_line(w, " *     - %s = (%s - mean) * invstd as %s * s + t per channel", b->name, n->name,
                 n->name);
     }

@@ -175,3 +175,12 @@ const char *ir_c_name(ir_graph *g, const char *text)
     }
     return arena_strdup(g->A, cand);
 }
+
+void ir_renamed(ir_graph *g, const char *what, const char *typed, const char *written,
+                const char *file, int line)
+{
+    if (g->nrenames < IR_MAX_RENAMES)
+        g->renames[g->nrenames] =
+            (ir_rename){what, arena_strdup(g->A, typed), arena_strdup(g->A, written), file, line};
+    g->nrenames++;
+}

@@ -244,11 +244,25 @@ typedef struct ir_train {
     int line;                /* of the train { } call */
 } ir_train;
 
+/* A name the spec gave that trainc writes otherwise (a model name for C,
+ * a layer name for file names): reported as a warning, shown by `info`. */
+typedef struct ir_rename {
+    const char *what; /* "model" or "layer" */
+    const char *typed, *written;
+    const char *file; /* where it was given; line 0: the spec's file name */
+    int line;
+} ir_rename;
+#define IR_MAX_RENAMES 64
+
 typedef struct ir_graph {
     arena *A;
     ir_node *nodes;
     int n, cap;
-    const char *model_name; /* C-safe */
+    const char *model_name;  /* C-safe */
+    const char *model_typed; /* as the spec gave it (or its file name's stem) */
+    int model_line;          /* of model "..." (0: the file name's) */
+    ir_rename renames[IR_MAX_RENAMES];
+    int nrenames; /* more than IR_MAX_RENAMES: counted, the first kept */
     const char *spec_path;
     char spec_hash[17];
     int loss;   /* the scalar minimised */
@@ -293,5 +307,8 @@ int ir_per_channel(const ir_node *x, const ir_node *y);
 /* A C identifier from any text: letters, digits, '_'; never empty, never a
  * keyword, never starting with a digit. Unique within the graph. */
 const char *ir_c_name(ir_graph *g, const char *text);
+/* Records that the spec's name typed is written as written (see ir_rename). */
+void ir_renamed(ir_graph *g, const char *what, const char *typed, const char *written,
+                const char *file, int line);
 
 #endif

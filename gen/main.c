@@ -14,6 +14,7 @@
 #include "arena.h"
 #include "autodiff.h"
 #include "emit.h"
+#include "escape.h"
 #include "ir.h"
 #include "ops.h"
 #include "optim.h"
@@ -51,7 +52,8 @@ static const char usage[] =
     "  --max-memory MIB  refuse specs whose buffers need more (default 16384)\n"
     "  --no-fuse         one loop per op: no elementwise chains, no activation or batch\n"
     "                    norm stored by the op before it (for reading and comparing)\n"
-    "  -q, --quiet       print nothing but errors\n"
+    "  --force           overwrite an output folder generated from another spec\n"
+    "  -q, --quiet       print nothing but errors and warnings\n"
     "  -h, --help        this text\n"
     "  --version         the version\n"
     "\n"
@@ -60,7 +62,7 @@ static const char usage[] =
 
 typedef struct cli {
     const char *command, *spec, *out_dir, *title;
-    int dbl, quiet;
+    int dbl, quiet, force;
     int fuse; /* 0: --no-fuse */
     double max_mib;
     int targc;
@@ -118,6 +120,8 @@ static int parse(int argc, char **argv, cli *c)
             if (!(c->max_mib > 0)) return bad_usage("bad value for %s", a);
         } else if (!strcmp(a, "--no-fuse")) {
             c->fuse = 0;
+        } else if (!strcmp(a, "--force")) {
+            c->force = 1;
         } else if (!strcmp(a, "-q") || !strcmp(a, "--quiet")) {
             c->quiet = 1;
         } else if (a[0] == '-' && a[1]) {
@@ -223,6 +227,27 @@ static void format_folder(const char *out_dir)
                 out_dir);
 }
 
+/* Names trainc writes otherwise than the spec gave them; warnings even
+ * with -q, since the trainer and its folder take the new name. */
+static void warn_renames(const ir_graph *g)
+{
+    int kept = g->nrenames < IR_MAX_RENAMES ? g->nrenames : IR_MAX_RENAMES;
+    for (int i = 0; i < 2 * kept; i++) { /* the model's first */
+        const ir_rename *r = &g->renames[i % kept];
+        int model = !strcmp(r->what, "model");
+        if (model != (i < kept)) continue;
+        fprintf(stderr, "trainc: %s%s: warning: the %s name '%s' is written '%s' (%s)\n", r->file,
+                r->line ? arena_printf(g->A, ":%d", r->line) : "", r->what,
+                esc_visible(g->A, r->typed, 100), r->written,
+                model ? "C names: lowercase letters, digits and '_', 48 at most, none of C's "
+                        "or the generated code's own"
+                      : "file names: letters, digits, '_', '.' and '-', 64 at most");
+    }
+    if (g->nrenames > IR_MAX_RENAMES)
+        fprintf(stderr, "trainc: warning: %d more names are written otherwise\n",
+                g->nrenames - IR_MAX_RENAMES);
+}
+
 /* what was written and the sizes of its buffers */
 static void summary(const cli *c, const ir_graph *g, const plan *p, const char *out_dir,
                     double elem)
@@ -280,13 +305,14 @@ int main(int argc, char **argv)
     rc = 2;
     spec_options so = {.sets = c.sets, .nsets = c.nsets};
     if (spec_run(c.spec, &g, &so, err, sizeof err)) goto fail;
+    warn_renames(&g);
     /* the inference API names its functions <model>_load, ...: they must not
      * collide with the runtime's rt_* */
     if (!strcmp(g.model_name, "rt") || !strncmp(g.model_name, "rt_", 3)) {
         snprintf(err, sizeof err,
                  "%s: the model name '%s' is taken by the runtime's names (rt_...); "
                  "name it otherwise with model \"...\"",
-                 c.spec, g.model_name);
+                 c.spec, esc_visible(&A, g.model_typed, 100));
         goto fail;
     }
     if ((rc = probe_data(&g, err, sizeof err))) goto fail;
@@ -323,11 +349,9 @@ int main(int argc, char **argv)
     const char *sets = "";
     for (int i = 0; i < c.nsets; i++) sets = arena_printf(&A, "%s --set %s", sets, c.sets[i]);
     if (!c.fuse) sets = arena_printf(&A, "%s --no-fuse", sets);
-    emit_options eo = {.out_dir = out_dir, .home = home, .dbl = c.dbl, .argv_line = sets};
-    if (emit_folder(&g, &p, &eo, err, sizeof err)) {
-        rc = 1;
-        goto fail;
-    }
+    emit_options eo = {
+        .out_dir = out_dir, .home = home, .dbl = c.dbl, .argv_line = sets, .force = c.force};
+    if ((rc = emit_folder(&g, &p, &eo, err, sizeof err))) goto fail;
     format_folder(out_dir);
     if (!c.quiet) summary(&c, &g, &p, out_dir, elem);
     rc = strcmp(c.command, "gen") ? build_and_run(&c, &A, out_dir, g.model_name) : 0;

@@ -8,6 +8,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "escape.h"
+
 /* clang-format off */
 #define REQUIRED {NAN, NAN}
 #define BETAS {"betas", OPT_PAIR, {0.9, 0.999}, NULL}
@@ -488,7 +490,8 @@ int sched_template_vars(const ir_graph *g, const char **keys, const char **value
     }
     if (n + 3 <= max) {
         keys[n] = "where";
-        values[n++] = arena_printf(A, "%s:%d", c->file ? c->file : g->spec_path, c->line);
+        values[n++] =
+            esc_c_comment(A, arena_printf(A, "%s:%d", c->file ? c->file : g->spec_path, c->line));
         keys[n] = "torch";
         values[n++] = d->torch;
         keys[n] = "optimizer_momentum";
@@ -527,7 +530,8 @@ int opt_template_vars(const ir_graph *g, const char **keys, const char **values,
     }
     if (n + 4 <= max) {
         keys[n] = "where";
-        values[n++] = arena_printf(A, "%s:%d", o->file ? o->file : g->spec_path, o->line);
+        values[n++] =
+            esc_c_comment(A, arena_printf(A, "%s:%d", o->file ? o->file : g->spec_path, o->line));
         keys[n] = "torch";
         values[n++] = d->torch;
         keys[n] = "n_state";

@@ -239,11 +239,12 @@ int spec_run(const char *path, ir_graph *g, const spec_options *lim, char *err, 
 
     /* the model name defaults to the spec's file name */
     const char *base = strrchr(path, '/') ? strrchr(path, '/') + 1 : path;
-    char stem[128];
-    snprintf(stem, sizeof stem, "%s", base);
+    char *stem = arena_strdup(g->A, base);
     char *dot = strrchr(stem, '.');
     if (dot) *dot = 0;
     g->model_name = ir_c_name(g, stem);
+    g->model_typed = stem;
+    g->model_line = 0;
 
     int rc = -1;
     FILE *f = fopen(path, "rb");
@@ -277,6 +278,8 @@ int spec_run(const char *path, ir_graph *g, const spec_options *lim, char *err, 
         snprintf(err, errsize, "%s: the spec has no objective: call minimize(loss)", path);
         goto done;
     }
+    if (strcmp(g->model_typed, g->model_name))
+        ir_renamed(g, "model", g->model_typed, g->model_name, path, g->model_line);
     rc = 0;
 done:
     lua_close(L);

@@ -19,6 +19,8 @@ const int model_n_param_tensors = {{n_param_tensors}};
 
 {{layer_table}}
 
+{{renames}}
+
 /* ---- data ({{data_at}}) ---- */
 {{data_sources}}
 

@@ -9,7 +9,7 @@
 #include "runtime/rt.h"
 
 #define MODEL_NAME "{{name}}"
-#define MODEL_SPEC "{{spec}}"
+#define MODEL_SPEC {{spec_literal}}
 #define MODEL_HASH "{{hash}}"
 #define MODEL_GENERATOR "trainc {{version}}"
 
@@ -77,6 +77,16 @@ typedef struct model_layer {
 } model_layer;
 extern const model_layer model_layers[];
 extern const int model_n_layers;
+
+/* Names the spec gave that trainc wrote otherwise (the model's for C, a
+ * layer's for file names); info shows them. */
+typedef struct model_rename {
+    const char *what, *typed, *written; /* "model" or "layer"; typed: its first 1024 bytes */
+    long typed_len;                     /* bytes of the name as typed */
+    int line;                           /* in the spec (0: the spec's file name) */
+} model_rename;
+extern const model_rename model_renames[];
+extern const int model_n_renames;
 
 /* Draws the initial parameters from rng, in the spec's order. */
 void model_init(real *param, rt_rng *rng);

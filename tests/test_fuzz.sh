@@ -1,6 +1,6 @@
 # Fuzzing: every reader of the runtime (IDX raw and gzip, CSV, .npy arrays
 # and .npy data sets, predict's sniffing reader, safetensors, metrics CSV,
-# weights, checkpoints) and trainc's spec loader, each for a short,
+# weights, checkpoints), trainc's spec loader and its escaping of names, each for a short,
 # reproducible libFuzzer run (fixed seed, small inputs) from the seed corpus
 # in tests/fuzz/corpus/ with AddressSanitizer and UBSan. A target fails on a
 # crash, a hang (-timeout), a sanitizer report or a broken promise (see
@@ -10,7 +10,7 @@
 . tests/lib.sh
 out=$TRAINC_TMP/fuzz
 secs=${TRAINC_FUZZ_SECONDS:-15}
-targets=${TRAINC_FUZZ_TARGETS:-idx idx_gz csv npy npydata features safetensors metrics weights checkpoint spec}
+targets=${TRAINC_FUZZ_TARGETS:-idx idx_gz csv npy npydata features safetensors metrics weights checkpoint spec escape}
 rm -rf "$out" && mkdir -p "$out"
 
 # the tools, from Debian's clang-14 and libclang-rt-14-dev (.ci/setup)

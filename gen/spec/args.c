@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "spec_int.h"
+#include "../escape.h"
 
 /* ---- positions and errors ---- */
 
@@ -164,7 +165,14 @@ const char *spec_opt_string(lua_State *L, int t, const char *key, const char *df
             spec_error(L, "option '%s' must be a string", key);
             return NULL;
         }
-        v = arena_strdup(spec_state_of(L)->g->A, lua_tostring(L, -1));
+        size_t len;
+        const char *text = lua_tolstring(L, -1, &len);
+        if (strlen(text) != len) {
+            lua_pop(L, 1);
+            spec_error(L, "option '%s' has a NUL byte", key);
+            return NULL;
+        }
+        v = arena_strdup(spec_state_of(L)->g->A, text);
     }
     lua_pop(L, 1);
     return v;
@@ -239,10 +247,12 @@ void spec_check_keys(lua_State *L, int t, const char *fname, const char *const *
 
 /* A layer or parameter name as the user wrote it, made safe for comments
  * and file names (export writes <name>.npy): letters, digits, '_', '.'
- * and '-' stay, anything else becomes '_'; no leading '.'. */
+ * and '-' stay, anything else becomes '_'; no leading '.'; 64 bytes at
+ * most. A name written otherwise is recorded (a warning, and `info`). */
 const char *spec_safe_label(lua_State *L, const char *text)
 {
-    char *t = arena_strdup(spec_state_of(L)->g->A, text && *text ? text : "_");
+    ir_graph *g = spec_state_of(L)->g;
+    char *t = arena_strdup(g->A, text && *text ? text : "_");
     for (char *p = t; *p; p++) {
         unsigned char c = (unsigned char)*p;
         int ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
@@ -250,7 +260,26 @@ const char *spec_safe_label(lua_State *L, const char *text)
         if (!ok) *p = '_';
     }
     if (strlen(t) > 64) t[64] = 0;
+    if (text && strcmp(text, t)) {
+        const char *file;
+        int line;
+        spec_where(L, &file, &line);
+        ir_renamed(g, "layer", text, t, file, line);
+    }
     return t;
+}
+
+const char *spec_typed_label(ir_graph *g, const char *label)
+{
+    /* the latest first: the call being made */
+    for (int i = (g->nrenames < IR_MAX_RENAMES ? g->nrenames : IR_MAX_RENAMES) - 1; i >= 0; i--) {
+        const ir_rename *r = &g->renames[i];
+        size_t n = strlen(r->written);
+        if (!strcmp(r->what, "layer") && !strncmp(label, r->written, n) &&
+            (label[n] == 0 || label[n] == '.'))
+            return esc_visible(g->A, arena_printf(g->A, "%s%s", r->typed, label + n), 100);
+    }
+    return label;
 }
 
 /* Positional integers of a table: { 784 } or { 28, 28 }. */

@@ -148,9 +148,16 @@ static int new_param(lua_State *L, const ir_args *a, const char *label, const ch
     spec_state *s = spec_state_of(L);
     for (int i = 0; i < s->g->n; i++) {
         const ir_node *q = ir_get(s->g, i);
-        if (q->kind == K_PARAM && !strcmp(q->label, label))
+        if (q->kind == K_PARAM && !strcmp(q->label, label)) {
+            const char *typed = spec_typed_label(s->g, label);
+            if (strcmp(typed, label))
+                return spec_error(L,
+                                  "two parameters are named '%s' (from line %d; both written "
+                                  "'%s'); names must differ",
+                                  typed, q->line, label);
             return spec_error(L, "two parameters are named '%s' (from line %d); names must differ",
                               label, q->line);
+        }
     }
     int id = spec_make(L, OP_PARAM, a, "param");
     ir_node *p = ir_get(s->g, id);

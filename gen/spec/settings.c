@@ -13,9 +13,14 @@
 static int dsl_model(lua_State *L)
 {
     spec_state *s = spec_state_of(L);
-    const char *name = luaL_checkstring(L, 1);
+    size_t len;
+    const char *name = luaL_checklstring(L, 1, &len);
+    if (strlen(name) != len) return spec_error(L, "model: the name has a NUL byte");
     s->g->model_name = NULL;
     s->g->model_name = ir_c_name(s->g, name);
+    s->g->model_typed = arena_strdup(s->g->A, name);
+    const char *file;
+    spec_where(L, &file, &s->g->model_line);
     return 0;
 }
 

@@ -89,6 +89,9 @@ const char *spec_closest(const char *word, const char *const *known);
 void spec_get_opt(lua_State *L, int t, const char *key);
 void spec_check_keys(lua_State *L, int t, const char *fname, const char *const *known);
 const char *spec_safe_label(lua_State *L, const char *text);
+/* A label as the spec typed it, for messages (the layer name before
+ * spec_safe_label rewrote it, the latest such, shown by esc_visible) */
+const char *spec_typed_label(ir_graph *g, const char *label);
 int spec_dims_of(lua_State *L, int t, const char *fname, int *dim, int max);
 
 /* ---- shared by the families ---- */

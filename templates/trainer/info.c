@@ -10,6 +10,13 @@ int tr_cmd_info(void)
 {
     printf("model      %s (from %s, spec hash %s, %s)\n", MODEL_NAME, MODEL_SPEC, MODEL_HASH,
            RT_REAL_NAME);
+    /* the names as the spec gave them, byte for byte, where trainc wrote them otherwise */
+    for (int i = 0; i < model_n_renames; i++) {
+        const model_rename *r = &model_renames[i];
+        printf("renamed    %s '%s'", r->what, r->typed);
+        if (r->typed_len > 1024) printf("... (%ld bytes)", r->typed_len);
+        printf(" -> %s (line %d)\n", r->written, r->line);
+    }
     printf("generator  %s\n", MODEL_GENERATOR);
     printf("data       %d features per row, %d training rows (+%d validation), batch %d, last "
            "batch %d\n",

@@ -265,6 +265,26 @@ def metrics_seeds():
         put("metrics", name, data)
 
 
+def escape_seeds():
+    """names and paths that broke, or could break, generated files"""
+    seeds = {
+        "trigraph": b"/tmp/what??/d.csv",
+        "quotes": b"my spec 'q' \"dq\".lua",
+        "comment-end": b"x*/s.lua",
+        "comment-open": b"a/*b*/*/",
+        "newline": b"nl\nx/s.lua",
+        "hex-escape": b"s\\x41\\.lua",
+        "ninja": b"a$b: c d$",
+        "utf8": "модель é".encode(),
+        "bidi": "a\u202eb".encode(),
+        "invalid-utf8": b"\xff\xc3(\xed\xa0\x80",
+        "controls": bytes(range(1, 32)) + b"\x7f",
+        "octal-digits": b"\x01" + b"234",
+    }
+    for name, data in seeds.items():
+        put("escape", name, data)
+
+
 if __name__ == "__main__":
     idx_seeds()
     csv_seeds()
@@ -274,6 +294,7 @@ if __name__ == "__main__":
     safetensors_seeds()
     metrics_seeds()
     spec_seeds()
+    escape_seeds()
     binary_seeds()
     n = sum(len(os.listdir(os.path.join(CORPUS, d))) for d in os.listdir(CORPUS))
     print("make_corpus: %d seed files in %s" % (n, CORPUS))
