@@ -218,6 +218,7 @@ typedef struct ir_data {
     int valid_tail, test_tail; /* order = "tail": the last rows, not a draw */
     int test_split;            /* test is a fraction (test_frac), not a file */
     uint32_t split_seed;       /* the draw's seed (default: the training seed) */
+    int has_split_seed;        /* given in the spec (valid = { seed = S }) */
     const char *file;
     int line;
 } ir_data;

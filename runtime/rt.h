@@ -146,9 +146,11 @@ typedef struct rt_store {
 /* Room for n rows of d elements of kind and esize bytes in host order (p = mem). */
 int rt_store_alloc(rt_store *s, int64_t n, int64_t d, char kind, int esize, const char *name,
                    rt_error *err);
-/* The n rows of d elements at byte off of path (the caller checked the size). */
+/* The n rows of d elements at byte off of path (the caller checked the
+ * size), mapped when try_map is set and the mapping succeeds, else read
+ * with pread as rows are needed. */
 int rt_store_map(rt_store *s, const char *path, int64_t off, int64_t n, int64_t d, char kind,
-                 int esize, int swap, rt_error *err);
+                 int esize, int swap, int try_map, rt_error *err);
 /* Elements j0 .. j0 + m of row r as real. A failed read gives NaN and sets
  * read_err. */
 void rt_store_row(const rt_store *s, int64_t r, int64_t j0, int64_t m, real *out);

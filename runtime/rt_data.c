@@ -245,7 +245,7 @@ static int npy_open_mapped(const rt_source *src, int32_t d_expected, int32_t yle
         return rt_fail(err, "%s: no y file given, but the model expects labels", src->images);
     out->n = (int32_t)n, out->d = (int32_t)d, out->ylen = ylen;
     if ((ylen > 0 && npy_read_labels(src, n, ylen, classes, out, err)) ||
-        rt_store_map(&out->xs, src->images, x.data_off, n, d, x.kind, x.esize, x.swap, err)) {
+        rt_store_map(&out->xs, src->images, x.data_off, n, d, x.kind, x.esize, x.swap, 1, err)) {
         rt_data_free(out);
         return -1;
     }

@@ -62,8 +62,8 @@ static int draw(const rt_split *s, const int32_t *cls, int k, int32_t n, unsigne
     for (int c = 0; c < k; c++) {
         if (pool[c] && tw[c] + vw[c] + (s->valid_tail ? 0 : 1) > pool[c])
             return rt_fail(err,
-                           "class %d has %d rows: too few to hold out %d for testing and %d "
-                           "for validation and keep one to train on",
+                           "class %d: %d rows are too few to hold out %d for testing and %d for "
+                           "validation and keep one to train on",
                            c, (int)pool[c], (int)tw[c], (int)vw[c]);
         if (random && pool[c] > 1) rt_shuffle(&rng, rows + at, pool[c]);
         for (int32_t j = 0; j < tw[c] + vw[c]; j++) mark[rows[at + j]] = j < tw[c] ? 2 : 1;

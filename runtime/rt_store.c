@@ -83,7 +83,7 @@ int rt_store_alloc(rt_store *s, int64_t n, int64_t d, char kind, int esize, cons
 }
 
 int rt_store_map(rt_store *s, const char *path, int64_t off, int64_t n, int64_t d, char kind,
-                 int esize, int swap, rt_error *err)
+                 int esize, int swap, int try_map, rt_error *err)
 {
     memset(s, 0, sizeof *s);
     s->kind = kind, s->esize = esize, s->swap = swap, s->d = d, s->path = path, s->off = off;
@@ -93,8 +93,8 @@ int rt_store_map(rt_store *s, const char *path, int64_t off, int64_t n, int64_t 
         return rt_fail(err, "%s: cannot open: %s", path, strerror(errno));
     }
     uint64_t len = (uint64_t)off + (uint64_t)n * (uint64_t)d * (uint64_t)esize;
-    void *m =
-        len <= SIZE_MAX ? mmap(NULL, (size_t)len, PROT_READ, MAP_PRIVATE, s->fd, 0) : MAP_FAILED;
+    void *m = try_map && len <= SIZE_MAX ? mmap(NULL, (size_t)len, PROT_READ, MAP_PRIVATE, s->fd, 0)
+                                         : MAP_FAILED;
     if (m != MAP_FAILED) {
         close(s->fd);
         s->map = m;

@@ -198,7 +198,11 @@ static int read_holdout(lua_State *L, int t, int line, const char *kind, const c
                                kind, key, order);
         *tail = !strcmp(order, "tail");
         double seed = spec_opt_whole(L, v, line, kind, "seed", -1, 0, 4294967295.0);
-        if (seed >= 0) d->split_seed = (uint32_t)seed;
+        /* one draw holds out both parts: one seed */
+        if (seed >= 0 && d->has_split_seed && d->split_seed != (uint32_t)seed)
+            spec_setting_error(
+                L, line, "%s: test and valid draw their rows together: give them one seed", kind);
+        if (seed >= 0) d->split_seed = (uint32_t)seed, d->has_split_seed = 1;
         if (!(*frac > 0 && *frac < 1))
             spec_setting_error(L, line, "%s: %s = { fraction = %g }; it must be in (0, 1)", kind,
                                key, *frac);

@@ -2,7 +2,7 @@
  *
  * trainer.h — what the files of the trainer of {{name}} share: the options,
  * the buffers, the data and the helpers every command uses. Each command
- * (train, eval, predict, export, info, gradcheck, plot) has a file of its
+ * (train, eval, predict, export, info, gradcheck, plot, split) has a file of its
  * own; main.c picks one. */
 #ifndef TRAINER_H
 #define TRAINER_H
@@ -117,5 +117,6 @@ int tr_cmd_export(const options *o);
 int tr_cmd_info(void);
 int tr_cmd_gradcheck(const options *o);
 int tr_cmd_plot(const options *o);
+int tr_cmd_split(const options *o);
 
 #endif
