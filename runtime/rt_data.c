@@ -1,8 +1,9 @@
 /* rt_data.c — datasets: the data sources told apart and read (IDX in
  * rt_idx.c, CSV in rt_csv.c, NumPy .npy files here, through rt_npy.c's
- * header reader), the synthetic sources (xor, spirals, linreg), and the
- * in-memory transforms the trainer applies afterwards (scale, standardize,
- * split, gather).
+ * header reader; mapped, not read, by rt_data_open), the synthetic sources
+ * (xor, spirals, linreg), views of a dataset's rows, and the gathering of
+ * rows into batches: converted from the stored type (rt_store.c), scaled
+ * and standardised there, not in place.
  *
  * Every reader checks sizes against the file and against RT_DATA_MAX_BYTES
  * before allocating, so a lying header gives a message, not a crash. */
