@@ -222,7 +222,12 @@ typedef struct ir_data {
     int has_seed;
     double scale; /* 0 = none */
     int standardize;
-    double valid; /* fraction of the training rows held out */
+    double valid;              /* fraction of the training rows held out for validation */
+    double test_frac;          /* test = 0.2: fraction of the training rows held out for testing */
+    int valid_tail, test_tail; /* order = "tail": the last rows, not a draw */
+    int test_split;            /* test is a fraction (test_frac), not a file */
+    uint32_t split_seed;       /* the draw's seed (default: the training seed) */
+    int has_split_seed;        /* given in the spec (valid = { seed = S }) */
     const char *file;
     int line;
 } ir_data;
@@ -284,6 +289,8 @@ typedef struct ir_graph {
     ir_train train;
     /* sizes fixed at generation time from the data */
     int32_t n_train, n_valid, n_test, features;
+    int32_t n_test_split; /* training rows held out for testing (test = fraction) */
+    int split_classes;    /* the held-out rows are stratified over this many classes (0: not) */
 } ir_graph;
 
 void ir_init_graph(ir_graph *g, arena *A);

@@ -4,6 +4,7 @@
 
 #include <math.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "../runtime/rt.h"
@@ -98,6 +99,102 @@ static int csv_classes(ir_graph *g, char *err, size_t errsize)
     return rc;
 }
 
+/* The classes a split of the training rows is stratified over: class
+ * indices, or one 0/1 (or sign) label; 0: not stratified. */
+static int split_classes(const ir_graph *g)
+{
+    if (g->labels < 0 || g->label_len != 1) return 0;
+    if (g->task == TASK_CLASSIFY) return g->classes;
+    return g->task == TASK_BINARY || g->task == TASK_LOGIT || g->task == TASK_SIGN ? 2 : 0;
+}
+
+/* A random split of classes draws the rows the trainer will: refused now
+ * when a class has too few rows (rt_split_rows, as the trainer calls it). */
+static int check_draw(ir_graph *g, int32_t n, char *err, size_t errsize)
+{
+    const ir_data *d = &g->data;
+    int draws = (g->n_valid && !d->valid_tail) || (g->n_test_split && !d->test_tail);
+    if (!draws || !g->split_classes) return 0;
+    rt_source src = probe_source(g);
+    rt_error e;
+    real *y = NULL;
+    int32_t rows = 0;
+    if (rt_data_load_labels(&src, g->label_len, g->classes, &y, &rows, &e)) {
+        snprintf(err, errsize, "%s:%d: data: %s", g->spec_path, d->line, e.msg);
+        return 1;
+    }
+    int32_t *cls = malloc(sizeof(int32_t) * 4 * (size_t)n + 1);
+    int rc = 0;
+    if (!cls || rows != n) {
+        snprintf(err, errsize, "%s:%d: data: %s", g->spec_path, d->line,
+                 cls ? "the labels changed while read" : "out of memory");
+        rc = 1;
+    } else {
+        for (int32_t i = 0; i < n; i++) cls[i] = rt_label_class((int)g->task, y + i);
+        const rt_split s = {g->n_test_split, g->n_valid, d->test_tail, d->valid_tail,
+                            d->split_seed};
+        int32_t *train = cls + n, *valid = train + g->n_train, *test = valid + g->n_valid;
+        if (rt_split_rows(&s, cls, g->split_classes, n, train, valid, test, &e)) {
+            snprintf(err, errsize, "%s:%d: %s: %s", g->spec_path, d->line,
+                     src.path ? src.path : src.images, e.msg);
+            rc = 2;
+        }
+    }
+    free(cls);
+    free(y);
+    return rc;
+}
+
+/* test = 0.2, valid = 0.1: the rows of the training file held out, and
+ * those left to train on. */
+static int hold_out(ir_graph *g, int32_t n, char *err, size_t errsize)
+{
+    g->n_valid = (int32_t)(g->data.valid * n + 0.5);
+    g->n_test_split = (int32_t)(g->data.test_frac * n + 0.5);
+    g->n_train = n - g->n_valid - g->n_test_split;
+    if (g->n_train < 1 && !g->n_test_split) {
+        snprintf(err, errsize, "%s:%d: no training rows left after holding out %d for validation",
+                 g->spec_path, g->data.line, g->n_valid);
+        return 2;
+    }
+    if (g->n_train < 1) {
+        snprintf(err, errsize,
+                 "%s:%d: no training rows left after holding out %d for testing and %d for "
+                 "validation",
+                 g->spec_path, g->data.line, g->n_test_split, g->n_valid);
+        return 2;
+    }
+    g->split_classes = split_classes(g);
+    return check_draw(g, n, err, errsize);
+}
+
+/* The test file is read at generation like the training file: a missing or
+ * unreadable one, or one of other rows, is found before anything is built. */
+static int probe_test_file(ir_graph *g, long want, char *err, size_t errsize)
+{
+    const ir_data *d = &g->data;
+    rt_source s = probe_source(g);
+    s.images = d->test_images;
+    s.labels = d->test_labels;
+    s.path = d->test_path;
+    if ((d->kind == RT_SRC_CSV && !s.path) ||
+        ((d->kind == RT_SRC_IDX || d->kind == RT_SRC_NPY) && !s.images) ||
+        (d->kind != RT_SRC_CSV && d->kind != RT_SRC_IDX && d->kind != RT_SRC_NPY))
+        return 0;
+    rt_error e;
+    int32_t n, f;
+    if (rt_data_probe(&s, &n, &f, &e)) {
+        snprintf(err, errsize, "%s:%d: data: %s", g->spec_path, d->line, e.msg);
+        return 1;
+    }
+    if (f != want) {
+        snprintf(err, errsize, "%s:%d: %s: %d features per row, but input expects %ld",
+                 g->spec_path, d->line, s.path ? s.path : s.images, f, want);
+        return 1;
+    }
+    return 0;
+}
+
 /* Fixes the sizes that come from the data: rows, features, batch. */
 static int size_from_data(ir_graph *g, char *err, size_t errsize)
 {
@@ -159,13 +256,9 @@ static int size_from_data(ir_graph *g, char *err, size_t errsize)
     /* IDX labels may hold label_len values per row (soft labels [n x C] for
      * kl_div); the trainer checks the file's row size when it loads it */
     g->features = d;
-    g->n_valid = (int32_t)(g->data.valid * n + 0.5);
-    g->n_train = n - g->n_valid;
-    if (g->n_train < 1) {
-        snprintf(err, errsize, "%s:%d: no training rows left after holding out %d for validation",
-                 g->spec_path, g->data.line, g->n_valid);
-        return 2;
-    }
+    int rc = hold_out(g, n, err, errsize);
+    if (!rc) rc = probe_test_file(g, want, err, errsize);
+    if (rc) return rc;
     if (g->train.batch == 0 || g->train.batch > g->n_train) g->train.batch = g->n_train;
     if (g->labels < 0) g->label_len = 0;
     return 0;

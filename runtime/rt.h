@@ -121,6 +121,46 @@ static inline uint32_t rt_noise_bits(uint64_t stream, long i)
     return (uint32_t)(rt_noise_mix(stream + ((uint64_t)i + 1) * 0x9E3779B97F4A7C15u) >> 32);
 }
 
+/* ==== rt_store.c: features as a file stores them ==== */
+
+/* A data file's features in the file's own element type (Fashion-MNIST's
+ * bytes stay bytes): in memory, or mapped read-only from the file, or, when
+ * the address space cannot hold the mapping (ulimit -v), read row by row
+ * with pread. Rows become real as they are read: the stored value rounded
+ * to real, as rt_npy_read_values and the IDX reader convert them. */
+typedef struct rt_store {
+    char kind;              /* 'f', 'i' or 'u'; 0: no store */
+    int esize;              /* bytes per element */
+    int swap;               /* in the other byte order than the host's */
+    int64_t d;              /* elements per row */
+    const unsigned char *p; /* row r at p + r * d * esize; NULL: pread from fd */
+    void *mem;              /* what p points into: an allocation, */
+    void *map;              /* or a mapping of map_len bytes */
+    size_t map_len;
+    int fd; /* p NULL: the file, rows from byte off */
+    int64_t off;
+    const char *path;
+    rt_error *read_err; /* p NULL: the first read that failed ("" while none) */
+} rt_store;
+
+/* Room for n rows of d elements of kind and esize bytes in host order (p = mem). */
+int rt_store_alloc(rt_store *s, int64_t n, int64_t d, char kind, int esize, const char *name,
+                   rt_error *err);
+/* The n rows of d elements at byte off of path (the caller checked the
+ * size), mapped when try_map is set and the mapping succeeds, else read
+ * with pread as rows are needed. */
+int rt_store_map(rt_store *s, const char *path, int64_t off, int64_t n, int64_t d, char kind,
+                 int esize, int swap, int try_map, rt_error *err);
+/* Elements j0 .. j0 + m of row r as real. A failed read gives NaN and sets
+ * read_err. */
+void rt_store_row(const rt_store *s, int64_t r, int64_t j0, int64_t m, real *out);
+/* The first of rows [0, n) holding a value that is not a finite real, or
+ * -1; -2 when reading failed (read_err says why). */
+int64_t rt_store_first_bad_row(const rt_store *s, int64_t n);
+void rt_store_free(rt_store *s);
+/* One element (in host byte order) of kind 'f', 'i' or 'u' and esize bytes. */
+double rt_elem_value(char kind, int esize, const unsigned char *p);
+
 /* ==== rt_data.c: data sources and datasets ==== */
 
 enum rt_source_kind {
@@ -168,12 +208,26 @@ typedef struct rt_source {
     int n_class_names;
 } rt_source;
 
+/* A dataset: rows of d features and ylen label values. The features are
+ * real (x), or held as the file stores them (xs: rt_data_open), converted
+ * when rows are gathered. A view (rt_data_view) is a subset of another
+ * dataset's rows, sharing its memory; scale and standardisation
+ * (rt_data_prepare) are applied to rows as they are gathered. */
 typedef struct rt_dataset {
     int32_t n;    /* rows */
     int32_t d;    /* features per row */
     int32_t ylen; /* label values per row: 1 for class indices; 0 = no labels */
-    real *x;      /* [n][d] */
+    real *x;      /* [n][d], or NULL: the features are in xs */
     real *y;      /* [n][ylen]; class indices stored as exact integers */
+    rt_store xs;  /* the features as stored (xs.kind 0: none, they are in x) */
+    /* a view: row i is row rows[i] of the data (NULL: row i); x, y and xs
+     * are another dataset's, which rt_data_free leaves alone */
+    const int32_t *rows;
+    int view;
+    /* applied to each gathered value v: v = (real)(v * scale) unless scale
+     * is 0, then v = (v - mean[j]) / std[j] when mean is set */
+    double scale;
+    const real *mean, *std;
 } rt_dataset;
 
 /* Reads rows and feature count without loading (trainc uses this at
@@ -181,9 +235,17 @@ typedef struct rt_dataset {
 int rt_data_probe(const rt_source *src, int32_t *n, int32_t *d, rt_error *err);
 
 /* Loads a source. d_expected / ylen are checked against the file; classes > 0
- * checks every label is an integer in [0, classes). */
+ * checks every label is an integer in [0, classes). The features as real. */
 int rt_data_load(const rt_source *src, int32_t d_expected, int32_t ylen, int32_t classes,
                  rt_dataset *out, rt_error *err);
+/* The same, the features kept as stored where that saves memory: IDX bytes
+ * stay bytes, .npy files are mapped (any dtype); the trainer loads this way. */
+int rt_data_open(const rt_source *src, int32_t d_expected, int32_t ylen, int32_t classes,
+                 rt_dataset *out, rt_error *err);
+/* The labels alone ([n][ylen] into *y, malloc'd), checked as rt_data_load
+ * does; the features file is not read where the labels have one of their own. */
+int rt_data_load_labels(const rt_source *src, int32_t ylen, int32_t classes, real **y, int32_t *n,
+                        rt_error *err);
 
 /* Features only, from a .npy file, an IDX file (raw or gzip) or a CSV,
  * told apart by their first bytes (predict). */
@@ -193,14 +255,32 @@ int rt_read_features_like(const char *path, int32_t d_expected, const rt_source 
                           int label_required, rt_dataset *out, rt_error *err);
 
 void rt_data_free(rt_dataset *ds);
+/* In place, on the real features x of a dataset that is no view. */
 void rt_data_scale(rt_dataset *ds, double scale);
-/* z-score statistics from ds (per feature; std of 0 is taken as 1) */
-void rt_standardize_fit(const rt_dataset *ds, real *mean, real *std);
 void rt_standardize_apply(rt_dataset *ds, const real *mean, const real *std);
-/* Moves the last `count` rows of ds into valid (ds keeps the first n-count). */
-int rt_data_split(rt_dataset *ds, int32_t count, rt_dataset *valid, rt_error *err);
+/* z-score statistics of ds's rows as gathered with its scale (per feature;
+ * std of 0 is taken as 1); ds's own mean and std are not applied. */
+void rt_standardize_fit(const rt_dataset *ds, real *mean, real *std);
+
+/* rows[0..n) of ds (no view itself) as a dataset sharing ds's memory; rows
+ * NULL: the first n rows */
+rt_dataset rt_data_view(const rt_dataset *ds, const int32_t *rows, int32_t n);
+/* Scaling (0: none) and standardisation (mean NULL: none) on gathering. */
+void rt_data_prepare(rt_dataset *ds, double scale, const real *mean, const real *std);
+/* 1 when ds->x holds its rows as they are used (no view, no conversion,
+ * nothing applied): a run of rows is then a slice of x. */
+int rt_data_plain(const rt_dataset *ds);
+/* Row i's features (d values, prepared) into out; its labels. */
+void rt_data_row(const rt_dataset *ds, int32_t i, real *out);
+static inline const real *rt_data_label(const rt_dataset *ds, int32_t i)
+{
+    return ds->y + (size_t)(ds->rows ? ds->rows[i] : i) * (size_t)ds->ylen;
+}
 /* Copies rows idx[0..b) into x and y (the batch buffers). */
 void rt_data_gather(const rt_dataset *ds, const int32_t *idx, int32_t b, real *x, real *y);
+/* Rows read from a file since loading (rt_store_map's pread) that failed:
+ * the first failure's message, or NULL. */
+const rt_error *rt_data_read_error(const rt_dataset *ds);
 
 /* The pieces every reader shares (rt_data.c): the largest dataset (features
  * + labels, as real) we agree to allocate; out->x [n][d] and out->y
@@ -214,6 +294,28 @@ int rt_data_alloc(rt_dataset *out, int64_t n, int64_t d, int32_t ylen, const cha
 int rt_data_check_labels(const rt_dataset *ds, int32_t classes, const char *name, rt_error *err);
 int rt_data_check_features(const char *name, int64_t d, int32_t d_expected, rt_error *err);
 
+/* ==== rt_split.c: the rows a training file holds out ==== */
+
+/* test = 0.2, valid = 0.1 in a spec: how many rows, drawn how */
+typedef struct rt_split {
+    int32_t n_test, n_valid; /* rows held out for testing and validation */
+    int test_tail;           /* 1: the test rows are the file's last rows */
+    int valid_tail;          /* 1: the validation rows are the last rows before them */
+    uint32_t seed;           /* the draw's: MT19937 seeded with seed ^ RT_SPLIT_STREAM */
+} rt_split;
+#define RT_SPLIT_STREAM 0x5EED5B17u
+
+/* Splits rows [0, n) into train (n - n_test - n_valid rows), valid and test,
+ * each in increasing row order. cls[i] is row i's class in [0, k)
+ * (stratified: each class gives its share of each part, the floor or the
+ * ceiling of count * part / n, summing to the part's size), or NULL (one
+ * class). The draw shuffles each class's rows in file order (rt_shuffle,
+ * classes in order) and takes its test rows first, its validation rows
+ * next: the test rows depend on the seed and test fraction alone. Refuses a
+ * class left without a training row. Allocates its scratch. */
+int rt_split_rows(const rt_split *s, const int32_t *cls, int k, int32_t n, int32_t *train,
+                  int32_t *valid, int32_t *test, rt_error *err);
+
 /* ==== rt_idx.c: IDX files (raw or gzip) ==== */
 
 /* rt_data_probe, rt_data_load and rt_read_features of an IDX source */
@@ -221,6 +323,12 @@ int rt_idx_probe(const rt_source *src, int32_t *n, int32_t *d, rt_error *err);
 int rt_idx_load(const rt_source *src, int32_t d_expected, int32_t ylen, int32_t classes,
                 rt_dataset *out, rt_error *err);
 int rt_idx_read_features(const char *path, int32_t d_expected, rt_dataset *out, rt_error *err);
+/* rt_idx_load with images of bytes kept as bytes (rt_data_open) */
+int rt_idx_open(const rt_source *src, int32_t d_expected, int32_t ylen, int32_t classes,
+                rt_dataset *out, rt_error *err);
+/* the labels file alone into out->y (rt_data_load_labels) */
+int rt_idx_load_labels(const rt_source *src, int32_t ylen, int32_t classes, rt_dataset *out,
+                       rt_error *err);
 
 /* ==== rt_csv.c: numeric CSV ==== */
 

@@ -1,8 +1,9 @@
 /* rt_data.c — datasets: the data sources told apart and read (IDX in
  * rt_idx.c, CSV in rt_csv.c, NumPy .npy files here, through rt_npy.c's
- * header reader), the synthetic sources (xor, spirals, linreg), and the
- * in-memory transforms the trainer applies afterwards (scale, standardize,
- * split, gather).
+ * header reader; mapped, not read, by rt_data_open), the synthetic sources
+ * (xor, spirals, linreg), views of a dataset's rows, and the gathering of
+ * rows into batches: converted from the stored type (rt_store.c), scaled
+ * and standardised there, not in place.
  *
  * Every reader checks sizes against the file and against RT_DATA_MAX_BYTES
  * before allocating, so a lying header gives a message, not a crash. */
@@ -203,6 +204,59 @@ fail:
     return -1;
 }
 
+/* The labels file of an npy source into out->y (n rows), checked. */
+static int npy_read_labels(const rt_source *src, int64_t n, int32_t ylen, int32_t classes,
+                           rt_dataset *out, rt_error *err)
+{
+    rt_npy y;
+    int64_t per_label;
+    if (npy_open_labels(src, &y, n, &per_label, err)) return -1;
+    int rc = -1;
+    if (per_label != ylen) {
+        char shape[256];
+        rt_npy_shape(&y, shape, sizeof shape);
+        rt_fail(err, "%s: shape %s: %lld label values per row, the model expects %d", src->labels,
+                shape, (long long)per_label, (int)ylen);
+    } else if (!(out->y = malloc((size_t)n * (size_t)ylen * sizeof(real) + 1))) {
+        rt_fail(err, "%s: out of memory", src->labels);
+    } else {
+        rc = rt_npy_read_values(&y, out->y, ylen, err) ||
+                     rt_data_check_labels(out, classes, src->labels, err)
+                 ? -1
+                 : 0;
+    }
+    rt_npy_close(&y);
+    return rc;
+}
+
+/* npy_load with the features file mapped, not read: any dtype, no copy. A
+ * file that is no regular file, or holds a value that is no finite real,
+ * goes through npy_load (which reads it, or says where the bad value is). */
+static int npy_open_mapped(const rt_source *src, int32_t d_expected, int32_t ylen, int32_t classes,
+                           rt_dataset *out, rt_error *err)
+{
+    if (!src->images) return rt_fail(err, "npy source: no x file given");
+    rt_npy x;
+    int64_t n, d;
+    if (npy_open_rows(&x, src->images, &n, &d, err)) return -1;
+    rt_npy_close(&x);
+    if (x.file_size < 0) return npy_load(src, d_expected, ylen, classes, out, err);
+    if (rt_data_check_features(src->images, d, d_expected, err)) return -1;
+    if (ylen > 0 && !src->labels)
+        return rt_fail(err, "%s: no y file given, but the model expects labels", src->images);
+    out->n = (int32_t)n, out->d = (int32_t)d, out->ylen = ylen;
+    if ((ylen > 0 && npy_read_labels(src, n, ylen, classes, out, err)) ||
+        rt_store_map(&out->xs, src->images, x.data_off, n, d, x.kind, x.esize, x.swap, 1, err)) {
+        rt_data_free(out);
+        return -1;
+    }
+    int64_t bad = rt_store_first_bad_row(&out->xs, n);
+    if (bad == -1) return 0;
+    if (bad == -2) rt_fail(err, "%s", out->xs.read_err->msg);
+    rt_data_free(out);
+    return bad == -2 ? -1 : npy_load(src, d_expected, ylen, classes, out, err);
+}
+
 /* ---- features only, of any format (predict) ---- */
 
 static int ends_with(const char *s, const char *suffix)
@@ -392,10 +446,55 @@ int rt_data_load(const rt_source *src, int32_t d_expected, int32_t ylen, int32_t
     }
 }
 
+int rt_data_open(const rt_source *src, int32_t d_expected, int32_t ylen, int32_t classes,
+                 rt_dataset *out, rt_error *err)
+{
+    memset(out, 0, sizeof *out);
+    if (ylen < 0) return rt_fail(err, "label values per row must be >= 0 (got %d)", (int)ylen);
+    if (src->kind == RT_SRC_IDX) return rt_idx_open(src, d_expected, ylen, classes, out, err);
+    if (src->kind == RT_SRC_NPY) return npy_open_mapped(src, d_expected, ylen, classes, out, err);
+    return rt_data_load(src, d_expected, ylen, classes, out, err);
+}
+
+int rt_data_load_labels(const rt_source *src, int32_t ylen, int32_t classes, real **y, int32_t *n,
+                        rt_error *err)
+{
+    rt_dataset ds;
+    memset(&ds, 0, sizeof ds);
+    *y = NULL;
+    int rc;
+    if (src->kind == RT_SRC_IDX && src->labels && ylen > 0) {
+        rc = rt_idx_load_labels(src, ylen, classes, &ds, err);
+    } else if (src->kind == RT_SRC_NPY && src->labels && ylen > 0) {
+        rt_npy x;
+        int64_t nx, per_row;
+        rc = npy_open_rows(&x, src->images, &nx, &per_row, err);
+        if (!rc) {
+            rt_npy_close(&x);
+            ds.n = (int32_t)nx, ds.ylen = ylen;
+            rc = npy_read_labels(src, nx, ylen, classes, &ds, err);
+        }
+    } else {
+        rc = rt_data_load(src, 0, ylen, classes, &ds, err);
+    }
+    if (rc) {
+        rt_data_free(&ds);
+        return -1;
+    }
+    *y = ds.y;
+    *n = ds.n;
+    ds.y = NULL;
+    rt_data_free(&ds);
+    return 0;
+}
+
 void rt_data_free(rt_dataset *ds)
 {
-    free(ds->x);
-    free(ds->y);
+    if (!ds->view) {
+        free(ds->x);
+        free(ds->y);
+        rt_store_free(&ds->xs);
+    }
     memset(ds, 0, sizeof *ds);
 }
 
@@ -406,23 +505,36 @@ void rt_data_scale(rt_dataset *ds, double scale)
 }
 
 /* Columns are processed in blocks so the sums live on the stack (no
- * allocation that could fail) while rows are still read contiguously. */
+ * allocation that could fail) while rows are still read in order. */
 #define STD_BLOCK 256
+
+/* Features j0 .. j0 + m of row i as gathered, scaled but not standardised. */
+static void row_part(const rt_dataset *ds, int32_t i, int64_t j0, int64_t m, real *out)
+{
+    size_t r = (size_t)(ds->rows ? ds->rows[i] : i), d = (size_t)ds->d;
+    if (ds->x)
+        memcpy(out, ds->x + r * d + (size_t)j0, (size_t)m * sizeof(real));
+    else
+        rt_store_row(&ds->xs, (int64_t)r, j0, m, out);
+    if (ds->scale != 0)
+        for (int64_t j = 0; j < m; j++) out[j] = (real)(out[j] * ds->scale);
+}
 
 void rt_standardize_fit(const rt_dataset *ds, real *mean, real *std)
 {
     size_t n = (size_t)ds->n, d = (size_t)ds->d;
+    real row[STD_BLOCK];
     for (size_t j0 = 0; j0 < d; j0 += STD_BLOCK) {
         size_t nb = d - j0 < STD_BLOCK ? d - j0 : STD_BLOCK;
         double sum[STD_BLOCK] = {0}, ss[STD_BLOCK] = {0};
         for (size_t i = 0; i < n; i++) {
-            const real *row = ds->x + i * d + j0;
+            row_part(ds, (int32_t)i, (int64_t)j0, (int64_t)nb, row);
             for (size_t j = 0; j < nb; j++) sum[j] += row[j];
         }
         for (size_t j = 0; j < nb; j++) sum[j] = n ? sum[j] / (double)n : 0;
         /* two passes: the sum of squared deviations does not cancel */
         for (size_t i = 0; i < n; i++) {
-            const real *row = ds->x + i * d + j0;
+            row_part(ds, (int32_t)i, (int64_t)j0, (int64_t)nb, row);
             for (size_t j = 0; j < nb; j++) {
                 double dev = row[j] - sum[j];
                 ss[j] += dev * dev;
@@ -445,34 +557,44 @@ void rt_standardize_apply(rt_dataset *ds, const real *mean, const real *std)
     }
 }
 
-int rt_data_split(rt_dataset *ds, int32_t count, rt_dataset *valid, rt_error *err)
+rt_dataset rt_data_view(const rt_dataset *ds, const int32_t *rows, int32_t n)
 {
-    memset(valid, 0, sizeof *valid);
-    if (count <= 0 || count >= ds->n)
-        return rt_fail(err, "cannot split %d validation rows off %d rows (need 0 < count < %d)",
-                       (int)count, (int)ds->n, (int)ds->n);
-    int32_t keep = ds->n - count;
-    size_t d = (size_t)ds->d, yl = (size_t)ds->ylen;
-    if (rt_data_alloc(valid, count, ds->d, ds->ylen, "validation split", err)) return -1;
-    memcpy(valid->x, ds->x + (size_t)keep * d, (size_t)count * d * sizeof(real));
-    if (yl) memcpy(valid->y, ds->y + (size_t)keep * yl, (size_t)count * yl * sizeof(real));
-    ds->n = keep;
-    /* shrinking; if realloc refuses, the larger block is still valid */
-    real *nx = realloc(ds->x, (size_t)keep * d * sizeof(real));
-    if (nx) ds->x = nx;
-    if (yl) {
-        real *ny = realloc(ds->y, (size_t)keep * yl * sizeof(real));
-        if (ny) ds->y = ny;
-    }
-    return 0;
+    rt_dataset v = *ds;
+    v.view = 1;
+    v.n = n;
+    v.rows = rows;
+    return v;
+}
+
+void rt_data_prepare(rt_dataset *ds, double scale, const real *mean, const real *std)
+{
+    ds->scale = scale;
+    ds->mean = mean;
+    ds->std = std;
+}
+
+int rt_data_plain(const rt_dataset *ds)
+{
+    return ds->x && !ds->rows && ds->scale == 0 && !ds->mean;
+}
+
+void rt_data_row(const rt_dataset *ds, int32_t i, real *out)
+{
+    row_part(ds, i, 0, ds->d, out);
+    if (ds->mean)
+        for (int32_t j = 0; j < ds->d; j++) out[j] = (out[j] - ds->mean[j]) / ds->std[j];
 }
 
 void rt_data_gather(const rt_dataset *ds, const int32_t *idx, int32_t b, real *x, real *y)
 {
     size_t d = (size_t)ds->d, yl = (size_t)ds->ylen;
     for (int32_t k = 0; k < b; k++) {
-        size_t r = (size_t)idx[k];
-        memcpy(x + (size_t)k * d, ds->x + r * d, d * sizeof(real));
-        if (yl && y) memcpy(y + (size_t)k * yl, ds->y + r * yl, yl * sizeof(real));
+        rt_data_row(ds, idx[k], x + (size_t)k * d);
+        if (yl && y) memcpy(y + (size_t)k * yl, rt_data_label(ds, idx[k]), yl * sizeof(real));
     }
+}
+
+const rt_error *rt_data_read_error(const rt_dataset *ds)
+{
+    return ds->xs.read_err && ds->xs.read_err->msg[0] ? ds->xs.read_err : NULL;
 }

@@ -252,33 +252,77 @@ int rt_idx_probe(const rt_source *src, int32_t *n, int32_t *d, rt_error *err)
     return 0;
 }
 
-int rt_idx_load(const rt_source *src, int32_t d_expected, int32_t ylen, int32_t classes,
-                rt_dataset *out, rt_error *err)
+/* Opens the labels file of src for n images of ylen values a row. */
+static int idx_open_labels(const rt_source *src, idx_file *lb, int64_t n, int32_t ylen,
+                           rt_error *err)
+{
+    if (!src->labels)
+        return rt_fail(err, "%s: no labels file given, but the model expects labels", src->images);
+    if (idx_open(lb, src->labels, "labels", err)) return -1;
+    if (lb->n != n) {
+        rt_fail(err, "%s: %lld labels, but %s has %lld images", src->labels, (long long)lb->n,
+                src->images, (long long)n);
+        idx_close(lb);
+        return -1;
+    }
+    if (lb->per_row != ylen) {
+        rt_fail(err, "%s: %lld label values per row, the model expects %d", src->labels,
+                (long long)lb->per_row, (int)ylen);
+        idx_close(lb);
+        return -1;
+    }
+    return 0;
+}
+
+/* The payload read as it is stored (bytes: raw or gunzipped). */
+static int idx_read_raw(idx_file *f, unsigned char *dst, const char *what, rt_error *err)
+{
+    int64_t total = f->n * f->per_row * f->esize, done = 0;
+    while (done < total) {
+        int64_t left = total - done;
+        unsigned want = left < (1 << 30) ? (unsigned)left : (1u << 30);
+        int got = gzread(f->gz, dst + done, want);
+        if (got < (int)want) {
+            int errnum = Z_OK;
+            const char *msg = gzerror(f->gz, &errnum);
+            if (errnum == Z_ERRNO)
+                return rt_fail(err, "%s: read error: %s", f->path, strerror(errno));
+            if (errnum != Z_OK && errnum != Z_BUF_ERROR)
+                return rt_fail(err, "%s: corrupt gzip data: %s", f->path, msg);
+            return rt_fail(err, "%s: truncated: expected %lld bytes of %s, file has %lld", f->path,
+                           (long long)total, what, (long long)(done + (got > 0 ? got : 0)));
+        }
+        done += got;
+    }
+    return 0;
+}
+
+/* rt_idx_load and rt_idx_open: images of bytes (stored) stay bytes when
+ * keep_bytes is set; every other type becomes real. */
+static int idx_load(const rt_source *src, int32_t d_expected, int32_t ylen, int32_t classes,
+                    int keep_bytes, rt_dataset *out, rt_error *err)
 {
     if (!src->images) return rt_fail(err, "idx source: no images file given");
     idx_file im, lb;
     memset(&lb, 0, sizeof lb);
+    memset(out, 0, sizeof *out);
     if (idx_open(&im, src->images, "pixels", err)) return -1;
     if (rt_data_check_features(src->images, im.per_row, d_expected, err)) goto fail;
-    if (ylen > 0) {
-        if (!src->labels) {
-            rt_fail(err, "%s: no labels file given, but the model expects labels", src->images);
+    if (ylen > 0 && idx_open_labels(src, &lb, im.n, ylen, err)) goto fail;
+    if (keep_bytes && im.esize == 1) {
+        if (rt_store_alloc(&out->xs, im.n, im.per_row, im.type == 0x08 ? 'u' : 'i', 1, src->images,
+                           err))
+            goto fail;
+        out->n = (int32_t)im.n, out->d = (int32_t)im.per_row, out->ylen = ylen;
+        if (ylen > 0 && !(out->y = malloc((size_t)im.n * (size_t)ylen * sizeof(real) + 1))) {
+            rt_fail(err, "%s: out of memory", src->labels);
             goto fail;
         }
-        if (idx_open(&lb, src->labels, "labels", err)) goto fail;
-        if (lb.n != im.n) {
-            rt_fail(err, "%s: %lld labels, but %s has %lld images", src->labels, (long long)lb.n,
-                    src->images, (long long)im.n);
-            goto fail;
-        }
-        if (lb.per_row != ylen) {
-            rt_fail(err, "%s: %lld label values per row, the model expects %d", src->labels,
-                    (long long)lb.per_row, (int)ylen);
-            goto fail;
-        }
+        if (idx_read_raw(&im, out->xs.mem, "pixels", err)) goto fail;
+    } else {
+        if (rt_data_alloc(out, im.n, im.per_row, ylen, src->images, err)) goto fail;
+        if (idx_read(&im, out->x, "pixels", err)) goto fail;
     }
-    if (rt_data_alloc(out, im.n, im.per_row, ylen, src->images, err)) goto fail;
-    if (idx_read(&im, out->x, "pixels", err)) goto fail;
     if (ylen > 0) {
         if (idx_read(&lb, out->y, "labels", err)) goto fail;
         if (rt_data_check_labels(out, classes, src->labels, err)) goto fail;
@@ -291,6 +335,39 @@ fail:
     idx_close(&lb);
     rt_data_free(out);
     return -1;
+}
+
+int rt_idx_load(const rt_source *src, int32_t d_expected, int32_t ylen, int32_t classes,
+                rt_dataset *out, rt_error *err)
+{
+    return idx_load(src, d_expected, ylen, classes, 0, out, err);
+}
+
+int rt_idx_open(const rt_source *src, int32_t d_expected, int32_t ylen, int32_t classes,
+                rt_dataset *out, rt_error *err)
+{
+    return idx_load(src, d_expected, ylen, classes, 1, out, err);
+}
+
+int rt_idx_load_labels(const rt_source *src, int32_t ylen, int32_t classes, rt_dataset *out,
+                       rt_error *err)
+{
+    idx_file im, lb;
+    memset(out, 0, sizeof *out);
+    if (idx_open(&im, src->images, "pixels", err)) return -1;
+    idx_close(&im);
+    if (idx_open_labels(src, &lb, im.n, ylen, err)) return -1;
+    out->n = (int32_t)lb.n, out->ylen = ylen;
+    int rc = -1;
+    if (!(out->y = malloc((size_t)lb.n * (size_t)ylen * sizeof(real) + 1)))
+        rt_fail(err, "%s: out of memory", src->labels);
+    else
+        rc = idx_read(&lb, out->y, "labels", err) ||
+                     rt_data_check_labels(out, classes, src->labels, err)
+                 ? -1
+                 : 0;
+    idx_close(&lb);
+    return rc;
 }
 
 int rt_idx_read_features(const char *path, int32_t d_expected, rt_dataset *out, rt_error *err)

@@ -321,52 +321,7 @@ void rt_npy_shape(const rt_npy *a, char *buf, size_t size)
 /* One element of the file's dtype (already in host byte order) as a double. */
 static double npy_value(const rt_npy *a, const unsigned char *p)
 {
-    switch (a->kind * 16 + a->esize) {
-    case 'f' * 16 + 4: {
-        float v;
-        memcpy(&v, p, 4);
-        return v;
-    }
-    case 'f' * 16 + 8: {
-        double v;
-        memcpy(&v, p, 8);
-        return v;
-    }
-    case 'i' * 16 + 1:
-        return (int8_t)p[0];
-    case 'i' * 16 + 2: {
-        int16_t v;
-        memcpy(&v, p, 2);
-        return v;
-    }
-    case 'i' * 16 + 4: {
-        int32_t v;
-        memcpy(&v, p, 4);
-        return v;
-    }
-    case 'i' * 16 + 8: {
-        int64_t v;
-        memcpy(&v, p, 8);
-        return (double)v;
-    }
-    case 'u' * 16 + 1:
-        return p[0];
-    case 'u' * 16 + 2: {
-        uint16_t v;
-        memcpy(&v, p, 2);
-        return v;
-    }
-    case 'u' * 16 + 4: {
-        uint32_t v;
-        memcpy(&v, p, 4);
-        return v;
-    }
-    default: {
-        uint64_t v;
-        memcpy(&v, p, 8);
-        return (double)v;
-    }
-    }
+    return rt_elem_value(a->kind, a->esize, p);
 }
 
 static int not_finite(const rt_npy *a, int64_t i, int64_t per_row, rt_error *err)

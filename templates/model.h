@@ -28,6 +28,13 @@ extern const int model_n_class_names;
 #define MODEL_TASK {{task}}
 #define MODEL_N_TRAIN {{n_train}}      /* training rows the shapes were made for */
 #define MODEL_N_VALID {{n_valid}}      /* rows held out for validation */
+#define MODEL_N_TEST_SPLIT {{n_test_split}} /* rows of the training file held out for testing */
+/* which rows are held out: a draw from the spec's seed, stratified by class
+ * over MODEL_SPLIT_CLASSES classes (0: not stratified), or the last rows */
+#define MODEL_SPLIT_SEED {{split_seed}}u
+#define MODEL_SPLIT_CLASSES {{split_classes}}
+#define MODEL_TEST_TAIL {{test_tail}}
+#define MODEL_VALID_TAIL {{valid_tail}}
 #define MODEL_BATCH {{batch}}          /* rows per step */
 #define MODEL_BATCH_TEXT "{{batch}}"
 #define MODEL_REMAINDER {{remainder}}  /* rows of the last, partial step (0: none) */

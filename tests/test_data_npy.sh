@@ -1,6 +1,7 @@
 # NumPy .npy data, predict's formats and safetensors, end to end: the same
-# numbers as CSV and as .npy of every supported dtype, byte order and header
-# version train to bit-identical weights; predict gives the same output for
+# numbers as CSV, as .npy of every supported dtype, byte order and header
+# version (mapped, converted as batches are gathered) and as gzip IDX bytes
+# train to bit-identical weights; predict gives the same output for
 # CSV, .npy (float and uint8) and IDX (raw and gzip) files of the same rows;
 # --init from an export (folder or safetensors) gives back the same weights.
 # The bad files are in test_errors.sh.
@@ -42,6 +43,7 @@ with open(f"{d}/rows.csv", "w") as f:
 idx = bytes([0, 0, 8, 3]) + struct.pack(">III", 40, 2, 2) + x.astype(np.uint8).tobytes()
 open(f"{d}/rows.idx", "wb").write(idx)
 open(f"{d}/rows.idx.gz", "wb").write(gzip.compress(idx))
+open(f"{d}/lab.idx", "wb").write(bytes([0, 0, 8, 1]) + struct.pack(">I", 40) + y.astype(np.uint8).tobytes())
 idx_f = bytes([0, 0, 0x0D, 2]) + struct.pack(">II", 40, 4) + x.astype(">f4").tobytes()
 open(f"{d}/rows_float.idx", "wb").write(idx_f)
 # a regression target of two values a row
@@ -52,6 +54,8 @@ cat >"$out/m.lua" <<'LUA'
 model "npyeq"
 if args.csv then
   data = csv { train = "train.csv", label = "label", scale = 1 / 255, standardize = true }
+elseif args.idx then
+  data = idx { train = { images = "rows.idx.gz", labels = "lab.idx" }, scale = 1 / 255, standardize = true }
 else
   data = npy { train = { x = args.x, y = args.y }, scale = 1 / 255, standardize = true }
 end
@@ -80,6 +84,9 @@ for v in "f4 i8|float32 x, int64 y" "f8 i4|float64 x, int32 y" "u1 u1|uint8 imag
     weights_of "npy_$xk" --set "x=x_$xk.npy" --set "y=y_$yk.npy"
     check "npy: $what trains to the CSV's weights, bit for bit" same_weights csv "npy_$xk"
 done
+# IDX bytes stay bytes in memory, converted as batches are gathered
+weights_of idx --set idx=true
+check "idx: uint8 images kept as bytes train to the CSV's weights, bit for bit" same_weights csv idx
 check "npy: the data line is in the generated trainer" grep -q RT_SRC_NPY "$out/npy_f4/model.c"
 check "npy: the trainer reports the standardization like CSV (same test line)" \
     sh -c "test \"\$(tail -1 '$out/csv/train.out')\" = \"\$(tail -1 '$out/npy_f4/train.out')\""

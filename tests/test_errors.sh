@@ -767,3 +767,73 @@ expect "owner: -o DIR of another spec is refused too" 2 "generated from another 
 mkdir -p "$own/bad" && ln -s .trainc-spec "$own/bad/.trainc-spec"
 expect "owner: an unreadable .trainc-spec is an error" 1 "bad/.trainc-spec: cannot read" \
     "$TRAINC" gen -q "$own/a.lua" -o "$own/bad"
+# ---- rows held out of the training file: test = 0.2, valid = 0.1 (issue 13
+# item 2, issue 14 item 1); the data line is line 2 ----
+split_spec() { # split_spec NAME DATA-OPTIONS [FILE]: a classifier of FILE (good.csv)
+    spec "$1" 'model "splitm"' "data = csv { train = \"${3:-$d/good.csv}\", label = \"label\", $2 }" \
+        'local x = input { 2 }' 'local y = labels { classes = 3 }' \
+        'minimize(cross_entropy(linear(x, 3), y))' "$OPT" 'train { batch = 2, epochs = 1 }'
+}
+split_spec sp_v1 'valid = 1'
+expect "split: valid = 1 is refused" 2 "sp_v1.lua:2: csv: valid = 1; it must be a fraction in [0, 1)" gen sp_v1
+split_spec sp_vneg 'valid = -0.1'
+expect "split: a negative valid is refused" 2 "sp_vneg.lua:2: csv: valid = -0.1; it must be a fraction in [0, 1)" gen sp_vneg
+split_spec sp_t15 'test = 1.5'
+expect "split: test = 1.5 is refused" 2 "sp_t15.lua:2: csv: test = 1.5; it must be a fraction in [0, 1)" gen sp_t15
+split_spec sp_f0 'valid = { fraction = 0 }'
+expect "split: a fraction of 0 in the table form is refused" 2 \
+    "sp_f0.lua:2: csv: valid = { fraction = 0 }; it must be in (0, 1)" gen sp_f0
+split_spec sp_f1 'test = { fraction = 1, order = "tail" }'
+expect "split: a fraction of 1 is refused" 2 "sp_f1.lua:2: csv: test = { fraction = 1 }; it must be in (0, 1)" gen sp_f1
+split_spec sp_sum 'test = 0.5, valid = 0.5'
+expect "split: test and valid that hold out every row are refused" 2 \
+    "sp_sum.lua:2: csv: test = 0.5 and valid = 0.5 hold out every row; together they must be below 1" gen sp_sum
+split_spec sp_order 'valid = { fraction = 0.1, order = "head" }'
+expect "split: an unknown order is refused" 2 \
+    'sp_order.lua:2: csv: valid: order = "head"; it must be "random" or "tail"' gen sp_order
+split_spec sp_key 'valid = { fraction = 0.1, shuffle = false }'
+expect "split: an unknown option of valid is refused" 2 \
+    "sp_key.lua:2: csv: valid has no option 'shuffle' (fraction, order, seed)" gen sp_key
+split_spec sp_str 'valid = "10%"'
+expect "split: a valid that is no fraction is refused" 2 \
+    'sp_str.lua:2: csv: valid must be a fraction such as 0.1 or { fraction = 0.1, order = "tail" }' gen sp_str
+split_spec sp_seeds 'test = { fraction = 0.2, seed = 1 }, valid = { fraction = 0.2, seed = 2 }'
+expect "split: two seeds for the one draw are refused" 2 \
+    "sp_seeds.lua:2: csv: test and valid draw their rows together: give them one seed" gen sp_seeds
+split_spec sp_none 'test = 0.4, valid = 0.4'
+expect "split: fractions that leave no training row of 4 are refused" 2 \
+    "sp_none.lua:2: no training rows left after holding out 2 for testing and 2 for validation" gen sp_none
+# 8 rows of class 0 and 2 of class 1: its shares of 3 test and 3 validation
+# rows are a row each, which leaves it none to train on
+printf 'a,b,label\n' >"$d/few.csv"
+for i in 0 1 2 3 4 5 6 7; do printf '%d,1,0\n' "$i" >>"$d/few.csv"; done
+printf '8,1,1\n9,1,1\n' >>"$d/few.csv"
+split_spec sp_few 'test = 0.3, valid = 0.3' "$d/few.csv"
+expect "split: a class with too few rows for its shares is refused at generation" 2 \
+    "sp_few.lua:2: $d/few.csv: class 1: 2 rows are too few to hold out 1 for testing and 1 for validation and keep one to train on" \
+    gen sp_few
+split_spec sp_tail 'test = { fraction = 0.3, order = "tail" }, valid = { fraction = 0.3, order = "tail" }' "$d/few.csv"
+expect "split: the same fractions as the last rows are no draw, and build" 0 "" gen sp_tail
+# the trainer draws the rows again: a file changed since generation
+printf 'a,b,label\n' >"$d/later.csv"
+for i in 0 1 2 3 4 5 6 7 8 9; do printf '%d,1,%d\n' "$i" $((i % 2)) >>"$d/later.csv"; done
+split_spec sp_later 'test = 0.3, valid = 0.3' "$d/later.csv"
+gen_build "$t/sp_later.lua" "$t/out/sp_later" >/dev/null 2>&1
+cp "$d/few.csv" "$d/later.csv"
+expect "split: the trainer refuses a file whose class is now too small, naming it" 1 \
+    "splitm: $d/later.csv: class 1: 2 rows are too few to hold out 1 for testing" \
+    run_in "$t/out/sp_later" ./splitm train
+# the test file is read at generation, like the training file
+spec sp_missing 'model "splitm"' "data = csv { train = \"$d/good.csv\", test = \"$d/nothere.csv\", label = \"label\" }" \
+    'local x = input { 2 }' 'local y = labels { classes = 3 }' 'minimize(cross_entropy(linear(x, 3), y))' "$OPT"
+expect "data: a missing test file is found at generation" 1 \
+    "sp_missing.lua:2: data: $d/nothere.csv: cannot open: No such file or directory" gen sp_missing
+spec sp_tfeat 'model "splitm"' "data = csv { train = \"$d/good.csv\", test = \"$d/feat.csv\", label = \"label\" }" \
+    'local x = input { 2 }' 'local y = labels { classes = 3 }' 'minimize(cross_entropy(linear(x, 3), y))' "$OPT"
+expect "data: a test file of other rows is found at generation" 1 \
+    "sp_tfeat.lua:2: $d/feat.csv: 3 features per row, but input expects 2" gen sp_tfeat
+spec sp_tidx 'model "splitm"' \
+    "data = idx { train = { images = \"$d/img\", labels = \"$d/lab\" }, test = { images = \"$d\", labels = \"$d/lab\" } }" \
+    'local x = input { 4 }' 'local y = labels { classes = 3 }' 'minimize(cross_entropy(linear(x, 3), y))' "$OPT"
+expect "data: an unreadable IDX test file is found at generation" 1 \
+    "sp_tidx.lua:2: data: $d: cannot open: Is a directory" gen sp_tidx

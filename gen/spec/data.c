@@ -84,7 +84,7 @@ static void read_idx(lua_State *L, int t, int line, ir_data *d)
         spec_setting_error(L, line, "idx: train needs both images and labels");
     lua_pop(L, 1);
     lua_getfield(L, t, "test");
-    if (lua_istable(L, -1)) {
+    if (!d->test_split && lua_istable(L, -1)) {
         d->test_images = data_path(L, field_string(L, lua_gettop(L), "images"));
         d->test_labels = data_path(L, field_string(L, lua_gettop(L), "labels"));
         if (!d->test_images || !d->test_labels)
@@ -106,7 +106,9 @@ static void read_npy(lua_State *L, int t, int line, ir_data *d)
     if (!d->train_images) spec_setting_error(L, line, "npy: train needs x (the features file)");
     lua_pop(L, 1);
     lua_getfield(L, t, "test");
-    if (lua_istable(L, -1)) {
+    if (d->test_split) {
+        /* a fraction of the training file (read_holdout) */
+    } else if (lua_istable(L, -1)) {
         d->test_images = data_path(L, field_string(L, lua_gettop(L), "x"));
         d->test_labels = data_path(L, field_string(L, lua_gettop(L), "y"));
         if (!d->test_images) spec_setting_error(L, line, "npy: test needs x (the features file)");
@@ -165,7 +167,7 @@ static void read_csv(lua_State *L, int t, int line, ir_data *d)
 {
     d->kind = RT_SRC_CSV;
     d->train_path = data_path(L, field_string(L, t, "train"));
-    d->test_path = data_path(L, field_string(L, t, "test"));
+    if (!d->test_split) d->test_path = data_path(L, field_string(L, t, "test"));
     if (!d->train_path) spec_setting_error(L, line, "csv: give train = \"file.csv\"");
     lua_getfield(L, t, "label");
     if (lua_type(L, -1) == LUA_TNUMBER && lua_tonumber(L, -1) == -1)
@@ -240,6 +242,79 @@ static void read_synthetic(lua_State *L, int t, int line, const char *kind, ir_d
                            d->n, d->d);
 }
 
+/* valid = 0.1 or valid = { fraction = 0.1, order = "random" | "tail", seed = S }
+ * (and test likewise): the fraction of the training file held out, and how
+ * the rows are chosen. Returns 0 when t[key] is neither (absent, or for test
+ * a file). */
+static int read_holdout(lua_State *L, int t, int line, const char *kind, const char *key,
+                        double *frac, int *tail, ir_data *d)
+{
+    int type = lua_getfield(L, t, key), v = lua_gettop(L), table = 0;
+    if (type == LUA_TTABLE) {
+        table = lua_getfield(L, v, "fraction") != LUA_TNIL;
+        lua_pop(L, 1);
+    }
+    if (type != LUA_TNUMBER && !table) {
+        lua_pop(L, 1);
+        /* test may be a file instead: the source's reader takes it */
+        if (type != LUA_TNIL && strcmp(key, "test"))
+            spec_setting_error(L, line,
+                               "%s: %s must be a fraction such as 0.1 or { fraction = 0.1, order = "
+                               "\"tail\" }",
+                               kind, key);
+        return 0;
+    }
+    if (table) {
+        static const char *const keys[] = {"fraction", "order", "seed", NULL};
+        for (lua_pushnil(L); lua_next(L, v); lua_pop(L, 1)) {
+            int known = 0;
+            for (int i = 0; keys[i] && lua_type(L, -2) == LUA_TSTRING; i++)
+                known |= !strcmp(keys[i], lua_tostring(L, -2));
+            if (!known)
+                spec_setting_error(L, line, "%s: %s has no option '%s' (fraction, order, seed)",
+                                   kind, key,
+                                   lua_type(L, -2) == LUA_TSTRING ? lua_tostring(L, -2) : "?");
+        }
+        *frac = spec_opt_number(L, v, "fraction", 0);
+        const char *order = spec_opt_string(L, v, "order", "random");
+        if (strcmp(order, "random") && strcmp(order, "tail"))
+            spec_setting_error(L, line, "%s: %s: order = \"%s\"; it must be \"random\" or \"tail\"",
+                               kind, key, order);
+        *tail = !strcmp(order, "tail");
+        double seed = spec_opt_whole(L, v, line, kind, "seed", -1, 0, 4294967295.0);
+        /* one draw holds out both parts: one seed */
+        if (seed >= 0 && d->has_split_seed && d->split_seed != (uint32_t)seed)
+            spec_setting_error(
+                L, line, "%s: test and valid draw their rows together: give them one seed", kind);
+        if (seed >= 0) d->split_seed = (uint32_t)seed, d->has_split_seed = 1;
+        if (!(*frac > 0 && *frac < 1))
+            spec_setting_error(L, line, "%s: %s = { fraction = %g }; it must be in (0, 1)", kind,
+                               key, *frac);
+    } else {
+        *frac = lua_tonumber(L, v);
+        if (!(*frac >= 0 && *frac < 1))
+            spec_setting_error(L, line, "%s: %s = %g; it must be a fraction in [0, 1)", kind, key,
+                               *frac);
+    }
+    lua_pop(L, 1);
+    return 1;
+}
+
+/* The rows held out of the training file: validation for every source,
+ * testing for the file sources (the synthetic ones draw a test set). */
+static void read_holdouts(lua_State *L, int t, int line, const char *kind, ir_data *d)
+{
+    d->split_seed = spec_state_of(L)->g->train.seed;
+    read_holdout(L, t, line, kind, "valid", &d->valid, &d->valid_tail, d);
+    if (strcmp(kind, "idx") && strcmp(kind, "npy") && strcmp(kind, "csv")) return;
+    d->test_split = read_holdout(L, t, line, kind, "test", &d->test_frac, &d->test_tail, d);
+    if (d->test_frac + d->valid >= 1)
+        spec_setting_error(L, line,
+                           "%s: test = %g and valid = %g hold out every row; together they must "
+                           "be below 1",
+                           kind, d->test_frac, d->valid);
+}
+
 /* The global data (G the global table's index), when the spec sets it. */
 void spec_read_data(lua_State *L, int G)
 {
@@ -263,10 +338,7 @@ void spec_read_data(lua_State *L, int G)
         d->file = s->path;
         d->scale = spec_opt_number(L, t, "scale", 0);
         d->standardize = spec_opt_bool(L, t, "standardize", 0);
-        d->valid = spec_opt_number(L, t, "valid", 0);
-        if (d->valid < 0 || d->valid >= 1)
-            spec_setting_error(L, line, "%s: valid = %g; it must be a fraction in [0, 1)", kind,
-                               d->valid);
+        read_holdouts(L, t, line, kind, d);
         d->header = -1;
         d->label_col = -1;
         if (!strcmp(kind, "idx"))

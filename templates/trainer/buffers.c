@@ -45,8 +45,36 @@ void tr_fail(const rt_error *err)
 
 void tr_prepare(rt_dataset *ds, const real *stats)
 {
-    if (MODEL_SCALE != 0) rt_data_scale(ds, MODEL_SCALE);
-    if (MODEL_STANDARDIZE) rt_standardize_apply(ds, stats, stats + MODEL_FEATURES);
+    rt_data_prepare(ds, MODEL_SCALE, MODEL_STANDARDIZE ? stats : NULL,
+                    MODEL_STANDARDIZE ? stats + MODEL_FEATURES : NULL);
+}
+
+/* The training file's rows split into training, validation and (test =
+ * fraction) test rows: views of the one loaded copy, by row indices drawn
+ * from the spec's seed (stratified by class for classifiers), or the last
+ * rows (order = "tail"). Each part in file order. */
+static void split_rows(data *d)
+{
+    rt_error err;
+    const rt_split s = {MODEL_N_TEST_SPLIT, MODEL_N_VALID, MODEL_TEST_TAIL, MODEL_VALID_TAIL,
+                        MODEL_SPLIT_SEED};
+    int32_t n = d->all.n, *rows = tr_alloc_or_die((size_t)n, sizeof(int32_t));
+    int32_t *cls = NULL;
+    if (MODEL_SPLIT_CLASSES > 0) {
+        cls = tr_alloc_or_die((size_t)n, sizeof(int32_t));
+        for (int32_t i = 0; i < n; i++)
+            cls[i] = rt_label_class(MODEL_TASK, rt_data_label(&d->all, i));
+    }
+    int32_t *train = rows, *valid = rows + MODEL_N_TRAIN, *test = valid + MODEL_N_VALID;
+    if (rt_split_rows(&s, cls, MODEL_SPLIT_CLASSES, n, train, valid, test, &err)) {
+        fprintf(stderr, "%s: %s: %s\n", MODEL_NAME,
+                model_train_data.path ? model_train_data.path : model_train_data.images, err.msg);
+        exit(1);
+    }
+    free(cls);
+    d->train = rt_data_view(&d->all, train, MODEL_N_TRAIN);
+    d->valid = rt_data_view(&d->all, valid, MODEL_N_VALID);
+    d->test = rt_data_view(&d->all, test, MODEL_N_TEST_SPLIT);
 }
 
 data tr_load_data(buffers *b, int need_train, int need_test)
@@ -61,29 +89,36 @@ data tr_load_data(buffers *b, int need_train, int need_test)
         d.train.y = b->y;
         return d;
     }
-    if (need_train) {
-        if (rt_data_load(&model_train_data, MODEL_FEATURES, MODEL_LABEL_LEN, MODEL_CLASSES,
-                         &d.train, &err))
+    const int split = MODEL_N_VALID > 0 || MODEL_N_TEST_SPLIT > 0;
+    if (need_train || (need_test && MODEL_N_TEST_SPLIT > 0)) {
+        /* the features as stored (IDX bytes stay bytes, .npy is mapped):
+         * rows become real, scaled and standardised, as batches gather them */
+        if (rt_data_open(&model_train_data, MODEL_FEATURES, MODEL_LABEL_LEN, MODEL_CLASSES, &d.all,
+                         &err))
             tr_fail(&err);
-        if (d.train.n != MODEL_N_TRAIN + MODEL_N_VALID) {
+        const long rows = (long)MODEL_N_TRAIN + MODEL_N_VALID + MODEL_N_TEST_SPLIT;
+        if (d.all.n != rows) {
             fprintf(stderr,
                     "%s: the training data has %ld rows, but this trainer was generated for %ld; "
                     "run trainc again on %s\n",
-                    MODEL_NAME, (long)d.train.n, (long)(MODEL_N_TRAIN + MODEL_N_VALID), MODEL_SPEC);
+                    MODEL_NAME, (long)d.all.n, rows, MODEL_SPEC);
             exit(1);
         }
-        if (MODEL_N_VALID > 0 && rt_data_split(&d.train, MODEL_N_VALID, &d.valid, &err))
-            tr_fail(&err);
-        /* scale first, then standardise with statistics of the training rows only */
-        if (MODEL_SCALE != 0) rt_data_scale(&d.train, MODEL_SCALE);
-        if (MODEL_STANDARDIZE) {
+        if (split)
+            split_rows(&d);
+        else
+            d.train = rt_data_view(&d.all, NULL, d.all.n);
+        /* standardise with statistics of the training rows only, scaled */
+        rt_data_prepare(&d.train, MODEL_SCALE, NULL, NULL);
+        if (need_train && MODEL_STANDARDIZE)
             rt_standardize_fit(&d.train, b->stats, b->stats + MODEL_FEATURES);
-            rt_standardize_apply(&d.train, b->stats, b->stats + MODEL_FEATURES);
-        }
-        if (MODEL_N_VALID > 0) tr_prepare(&d.valid, b->stats);
+        tr_prepare(&d.train, b->stats);
+        tr_prepare(&d.valid, b->stats);
+        tr_prepare(&d.test, b->stats);
+        if (!need_train) d.train.n = 0, d.valid.n = 0;
     }
     if (need_test && model_test_data.kind != RT_SRC_NONE) {
-        if (rt_data_load(&model_test_data, MODEL_FEATURES, MODEL_LABEL_LEN, MODEL_CLASSES, &d.test,
+        if (rt_data_open(&model_test_data, MODEL_FEATURES, MODEL_LABEL_LEN, MODEL_CLASSES, &d.test,
                          &err))
             tr_fail(&err);
         tr_prepare(&d.test, b->stats);

@@ -27,6 +27,7 @@ result tr_evaluate_counting(const rt_dataset *ds, buffers *b, long *confusion)
                              confusion);
         start += rows;
     }
+    if (rt_data_read_error(ds)) tr_fail(rt_data_read_error(ds));
     result r = {loss / (ds->n ? ds->n : 1), (double)correct / (ds->n ? ds->n : 1)};
     return r;
 }

@@ -21,6 +21,12 @@ int tr_cmd_info(void)
     printf("data       %d features per row, %d training rows (+%d validation), batch %d, last "
            "batch %d\n",
            MODEL_FEATURES, MODEL_N_TRAIN, MODEL_N_VALID, MODEL_BATCH, MODEL_REMAINDER);
+    if (MODEL_N_VALID + MODEL_N_TEST_SPLIT > 0)
+        printf("held out   %d validation and %d test rows of the training file, %s\n",
+               MODEL_N_VALID, MODEL_N_TEST_SPLIT,
+               MODEL_VALID_TAIL && (MODEL_TEST_TAIL || !MODEL_N_TEST_SPLIT) ? "its last rows"
+               : MODEL_SPLIT_CLASSES ? "drawn from the seed, stratified by class"
+                                     : "drawn from the seed");
     printf("optimizer  %s, lr %g, %d epochs\n\n", MODEL_OPTIMIZER, (double)MODEL_LR, MODEL_EPOCHS);
     printf("%-28s %-18s %12s\n", "parameter", "shape", "values");
     for (int i = 0; i < model_n_param_tensors; i++) {

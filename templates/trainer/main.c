@@ -5,7 +5,7 @@
  * on each batch (model.c); report, save, evaluate, predict, export.
  * This file: the usage and the choice of command; each command has a file of
  * its own (train.c, eval.c, predict_cmd.c, export.c, info.c, gradcheck.c,
- * plot.c), the options theirs (options.c).
+ * plot.c, split_cmd.c), the options theirs (options.c).
  * Usage: ./{{name}} --help */
 #include <string.h>
 #include <unistd.h>
@@ -30,6 +30,8 @@ const char tr_usage[] =
     "  gradcheck         compare the gradients with central finite differences\n"
     "  plot METRICS.csv  draw a --metrics file as an SVG picture (-o FILE; default: .svg beside "
     "it)\n"
+    "  split             which rows of the training file are trained on, held out for validation\n"
+    "                    and for testing: CSV lines row,part (-o FILE)\n"
     "\n"
     "options:\n"
     "  --epochs N        passes over the training data (spec: "
@@ -53,7 +55,7 @@ const char tr_usage[] =
     "  --every N         ... after every N epochs (default 1)\n"
     "  --every-steps N   ... after every N optimizer steps instead\n"
     "  --resume FILE     go on from a checkpoint, exactly where it stopped\n"
-    "  -o FILE           predict: write to FILE instead of standard output\n"
+    "  -o FILE           predict, split: write to FILE instead of standard output\n"
     "  --label COL       predict: FILE's label column (a name, a 0-based index or last),\n"
     "                    dropped; without it a CSV like the training file has its label\n"
     "                    column dropped where its header names it\n"
@@ -76,7 +78,8 @@ int main(int argc, char **argv)
     if (!strcmp(o.command, "info")) return tr_cmd_info();
     if (!strcmp(o.command, "gradcheck")) return tr_cmd_gradcheck(&o);
     if (!strcmp(o.command, "plot")) return tr_cmd_plot(&o);
-    tr_die_usage("unknown command '%s' (train, eval, predict, export, info, gradcheck, plot)",
+    if (!strcmp(o.command, "split")) return tr_cmd_split(&o);
+    tr_die_usage("unknown command '%s' (train, eval, predict, export, info, gradcheck, plot, split)",
                  o.command);
     return 2;
 }

@@ -209,15 +209,19 @@ static void show_progress(train_run *r)
 static int train_batch(train_run *r, long start, int rows)
 {
     const options *o = r->o;
-    const int gather = MODEL_SHUFFLE || MODEL_STRATIFY || MODEL_AUGMENT;
+    const int gather =
+        MODEL_SHUFFLE || MODEL_STRATIFY || MODEL_AUGMENT || !rt_data_plain(&r->d.train);
     const rt_augment aug = {MODEL_IMAGE_C, MODEL_IMAGE_H, MODEL_IMAGE_W, MODEL_AUG_CROP,
                             MODEL_AUG_FLIP};
     buffers *b = &r->b;
-    /* in file order the batch is a slice of the data: no copy */
+    /* in file order, of real rows with nothing to apply, the batch is a
+     * slice of the data: no copy */
     const real *bx = r->d.train.x + start * MODEL_FEATURES;
     const real *by = r->d.train.y ? r->d.train.y + start * MODEL_LABEL_LEN : b->y;
     if (gather) {
+        /* rows as stored become real here: converted, scaled, standardised */
         rt_data_gather(&r->d.train, b->order + start, rows, b->x, b->y);
+        if (rt_data_read_error(&r->d.train)) tr_fail(rt_data_read_error(&r->d.train));
         if (MODEL_AUGMENT) rt_augment_batch(&aug, &r->aug_rng, b->x, rows, r->aug_scratch);
         bx = b->x;
         by = b->y;

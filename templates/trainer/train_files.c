@@ -52,7 +52,7 @@ int32_t *tr_row_classes(const rt_dataset *ds, long n, int *k)
 {
     int32_t *cls = tr_alloc_or_die((size_t)n, sizeof(int32_t));
     *k = MODEL_TASK == RT_TASK_CLASSIFY ? MODEL_CLASSES : 2;
-    for (long i = 0; i < n; i++) cls[i] = rt_label_class(MODEL_TASK, ds->y + i * MODEL_LABEL_LEN);
+    for (long i = 0; i < n; i++) cls[i] = rt_label_class(MODEL_TASK, rt_data_label(ds, (int32_t)i));
     return cls;
 }
 

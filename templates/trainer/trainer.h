@@ -2,7 +2,7 @@
  *
  * trainer.h — what the files of the trainer of {{name}} share: the options,
  * the buffers, the data and the helpers every command uses. Each command
- * (train, eval, predict, export, info, gradcheck, plot) has a file of its
+ * (train, eval, predict, export, info, gradcheck, plot, split) has a file of its
  * own; main.c picks one. */
 #ifndef TRAINER_H
 #define TRAINER_H
@@ -39,15 +39,18 @@ typedef struct buffers {
     int32_t *order;
 } buffers;
 
+/* the training file as loaded (all), and the parts of it trained on and
+ * held out (views of its rows); test: the test file, or the rows held out */
 typedef struct data {
-    rt_dataset train, valid, test;
+    rt_dataset all, train, valid, test;
 } data;
 
 void *tr_alloc_or_die(size_t count, size_t size);
 buffers tr_alloc_buffers(long rows);
 /* An error of the runtime: its message, exit 1. */
 void tr_fail(const rt_error *err);
-/* Scaling and standardisation, as the training rows had them. */
+/* Scaling and standardisation, as the training rows have them, applied as
+ * ds's rows are gathered. */
 void tr_prepare(rt_dataset *ds, const real *stats);
 data tr_load_data(buffers *b, int need_train, int need_test);
 void tr_load_weights(const options *o, buffers *b);
@@ -118,5 +121,6 @@ int tr_cmd_export(const options *o);
 int tr_cmd_info(void);
 int tr_cmd_gradcheck(const options *o);
 int tr_cmd_plot(const options *o);
+int tr_cmd_split(const options *o);
 
 #endif

@@ -93,4 +93,34 @@ static inline void fuzz_check_dataset(const rt_dataset *ds, int32_t d_expected, 
     }
 }
 
+/* The features kept as stored (rt_data_open: IDX bytes, .npy mapped) give
+ * the rows rt_data_load read as real; it refuses what loading refused.
+ * loaded: the loaded data set (load_rc 0), or nothing. */
+static inline void fuzz_check_stored(const rt_source *src, int32_t d_expected, int32_t ylen,
+                                     int32_t classes, const rt_dataset *loaded, int load_rc)
+{
+    rt_dataset ds;
+    rt_error err;
+    int rc = rt_data_open(src, d_expected, ylen, classes, &ds, &err);
+    FUZZ_REQUIRE((rc == 0) == (load_rc == 0), "open %d, load %d", rc, load_rc);
+    if (rc) {
+        fuzz_check_refusal(&err, src->images, src->labels);
+        FUZZ_REQUIRE(!ds.x && !ds.y && !ds.xs.kind, "a refused open keeps buffers");
+        return;
+    }
+    FUZZ_REQUIRE(ds.n == loaded->n && ds.d == loaded->d && ds.ylen == loaded->ylen,
+                 "open %d x %d, load %d x %d", (int)ds.n, (int)ds.d, (int)loaded->n,
+                 (int)loaded->d);
+    real *row = malloc(sizeof(real) * (size_t)ds.d + 1), y[4];
+    for (int32_t i = 0; i < ds.n; i++) {
+        rt_data_gather(&ds, &i, 1, row, ds.ylen <= 4 ? y : NULL);
+        FUZZ_REQUIRE(
+            !memcmp(row, loaded->x + (size_t)i * (size_t)ds.d, sizeof(real) * (size_t)ds.d),
+            "row %d differs from the loaded one", (int)i);
+    }
+    free(row);
+    FUZZ_REQUIRE(!rt_data_read_error(&ds), "read error");
+    rt_data_free(&ds);
+}
+
 #endif

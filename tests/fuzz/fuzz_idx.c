@@ -1,4 +1,4 @@
-/* fuzz_idx — the IDX reader (rt_data_probe, rt_data_load) on raw files, and
+/* fuzz_idx — the IDX reader (rt_data_probe, rt_data_load, rt_data_open) on raw files, and
  * gzip files when the input is one (gzdopen reads both). With FUZZ_GZIP the
  * target gzips each file first, so the mutations reach the decompressed
  * header and payload (fuzz_idx_gz).
@@ -54,14 +54,16 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     }
     int32_t d_expected = flags & 2 && d > 0 ? d : 0;
     rt_dataset ds;
-    if (rt_data_load(&src, d_expected, ylen, classes, &ds, &err)) {
+    int rc = rt_data_load(&src, d_expected, ylen, classes, &ds, &err);
+    if (rc) {
         fuzz_check_refusal(&err, src.images, src.labels);
         FUZZ_REQUIRE(!ds.x && !ds.y, "a refused load keeps buffers");
     } else {
         FUZZ_REQUIRE(n == ds.n && d == ds.d, "probe %d x %d, load %d x %d", (int)n, (int)d,
                      (int)ds.n, (int)ds.d);
         fuzz_check_dataset(&ds, d_expected, ylen, classes);
-        rt_data_free(&ds);
     }
+    fuzz_check_stored(&src, d_expected, ylen, classes, &ds, rc);
+    if (!rc) rt_data_free(&ds);
     return 0;
 }

@@ -1,5 +1,5 @@
 /* fuzz_npydata — the .npy data source (data = npy { ... }): rt_data_probe and
- * rt_data_load on a features file and a labels file.
+ * rt_data_load (and rt_data_open: mapped) on a features file and a labels file.
  * Input: a flags byte, 2 bytes (little-endian) of the features file's
  * length, the features file, then the labels file. Flags: bit 0 no labels
  * file, bit 1 two label values per row (else class indices), bit 2 classes
@@ -29,12 +29,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (!probed) fuzz_check_refusal(&err, src.images, src.labels);
     rt_dataset ds;
     int32_t d_expected = flags & 8 ? 4 : probed ? d : 0;
-    if (rt_data_load(&src, d_expected, ylen, classes, &ds, &err)) {
+    int rc = rt_data_load(&src, d_expected, ylen, classes, &ds, &err);
+    if (rc) {
         fuzz_check_refusal(&err, src.images, src.labels);
     } else {
         if (probed) FUZZ_REQUIRE(n == ds.n, "probe %d rows, load %d", (int)n, (int)ds.n);
         fuzz_check_dataset(&ds, d_expected, ylen, classes);
-        rt_data_free(&ds);
     }
+    fuzz_check_stored(&src, d_expected, ylen, classes, &ds, rc);
+    if (!rc) rt_data_free(&ds);
     return 0;
 }

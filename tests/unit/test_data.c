@@ -698,19 +698,22 @@ static void test_transforms(void)
               by[0] == y0[7] && by[1] == y0[0] && by[2] == y0[7],
           "gather copies the chosen rows and labels");
 
-    CHECK(rt_data_split(&ds, 0, &va, &err) == -1 && contains(err.msg, "cannot split"),
-          "split of 0 rows is refused");
-    CHECK(rt_data_split(&ds, 10, &va, &err) == -1, "split of every row is refused");
-    int rc = rt_data_split(&ds, 3, &va, &err);
-    CHECK(rc == 0 && ds.n == 7 && va.n == 3 && va.d == 3 && va.ylen == 1 &&
-              memcmp(va.x, x0 + 21, 9 * sizeof(real)) == 0 &&
-              memcmp(va.y, y0 + 7, 3 * sizeof(real)) == 0 &&
-              memcmp(ds.x, x0, 21 * sizeof(real)) == 0,
-          "split moves the last rows to valid and keeps the first");
+    /* the old tail split as views: the first 7 rows train, the last 3 validate */
+    static const int32_t last3[3] = {7, 8, 9};
+    rt_dataset tr = rt_data_view(&ds, NULL, 7);
+    va = rt_data_view(&ds, last3, 3);
+    int32_t all3[3] = {0, 1, 2};
+    real vx[9], vy[3];
+    rt_data_gather(&va, all3, 3, vx, vy);
+    CHECK(tr.n == 7 && va.n == 3 && va.d == 3 && va.ylen == 1 &&
+              memcmp(vx, x0 + 21, 9 * sizeof(real)) == 0 &&
+              memcmp(vy, y0 + 7, 3 * sizeof(real)) == 0,
+          "a view gathers the rows it names, sharing the data");
     rt_data_free(&va);
+    CHECK(ds.x != NULL && memcmp(ds.x, x0, sizeof x0) == 0, "freeing a view leaves its data");
 
     real mean[3], sd[3];
-    rt_standardize_fit(&ds, mean, sd);
+    rt_standardize_fit(&tr, mean, sd);
     double m = 0, v = 0;
     for (int i = 0; i < 7; i++) m += x0[i * 3 + 1];
     m /= 7;
