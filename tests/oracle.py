@@ -27,6 +27,32 @@ def require_torch():
         sys.exit(1)
 
 
+# The tolerances the tests comparing values with torch share
+TOL = {"float": (1e-5, 1e-6), "double": (1e-10, 1e-13)}
+
+
+def close(got, want, dtype):
+    """(ok, detail): every element within the dtype's bound (TOL: |trainc -
+    torch| <= rtol |torch| + atol), NaN only where torch has NaN."""
+    import numpy as np
+
+    rtol, atol = TOL[dtype]
+    g, w = np.asarray(got, np.float64).ravel(), np.asarray(want, np.float64).ravel()
+    if g.shape != w.shape:
+        return False, f"shape {g.shape} vs torch {w.shape}"
+    nan_g, nan_w = np.isnan(g), np.isnan(w)
+    if np.any(nan_g != nan_w):
+        i = int(np.argmax(nan_g != nan_w))
+        return False, f"NaN mismatch at {i}: trainc {g[i]!r} torch {w[i]!r}"
+    ok = ~nan_w
+    excess = np.abs(g[ok] - w[ok]) / (rtol * np.abs(w[ok]) + atol)
+    if excess.size and not np.all(excess <= 1):
+        i = np.flatnonzero(ok)[int(np.argmax(excess))]
+        return False, (f"{int(np.sum(excess > 1))} of {g.size} off, worst at {i}: "
+                       f"trainc {g[i]!r} torch {w[i]!r}")
+    return True, f"worst |diff| / bound = {float(np.max(excess)) if excess.size else 0:.3g}"
+
+
 def exit_status():
     return 1 if failures else 0
 

@@ -12,7 +12,7 @@ its kinks) is a row of its family's table, run by tests/test_ops.py.
    same steps from the exported initial weights, and every parameter and the
    loss are compared after every step, in float32 and --dtype double.
 
-Tolerances (as the other PyTorch tests):
+Tolerances (oracle.TOL, as the other PyTorch tests):
   float32:  |trainc - torch| <= 1e-5 * |torch| + 1e-6
   double:   |trainc - torch| <= 1e-10 * |torch| + 1e-13
 
@@ -34,7 +34,7 @@ import sys
 from concurrent.futures import ThreadPoolExecutor
 
 import oracle
-from oracle import report, require_torch
+from oracle import close, report, require_torch
 
 require_torch()
 import numpy as np
@@ -43,7 +43,6 @@ import torch.nn as nn
 import torch.nn.functional as F
 from torch.utils.data import DataLoader, TensorDataset
 
-TOL = {"float": (1e-5, 1e-6), "double": (1e-10, 1e-13)}
 TT = {"float": torch.float32, "double": torch.float64}
 STEPS = 20
 
@@ -51,24 +50,6 @@ STEPS = 20
 def run(cmd, cwd):
     return subprocess.run(cmd, cwd=cwd, capture_output=True, text=True)
 
-
-def close(got, want, dtype):
-    """(ok, detail): every element within the dtype's bound, NaN only where torch has NaN."""
-    rtol, atol = TOL[dtype]
-    g, w = np.asarray(got, np.float64).ravel(), np.asarray(want, np.float64).ravel()
-    if g.shape != w.shape:
-        return False, f"shape {g.shape} vs torch {w.shape}"
-    nan_g, nan_w = np.isnan(g), np.isnan(w)
-    if np.any(nan_g != nan_w):
-        i = int(np.argmax(nan_g != nan_w))
-        return False, f"NaN mismatch at {i}: trainc {g[i]!r} torch {w[i]!r}"
-    ok = ~nan_w
-    excess = np.abs(g[ok] - w[ok]) / (rtol * np.abs(w[ok]) + atol)
-    if excess.size and not np.all(excess <= 1):
-        i = np.flatnonzero(ok)[int(np.argmax(excess))]
-        return False, (f"{int(np.sum(excess > 1))} of {g.size} off, worst at {i}: "
-                       f"trainc {g[i]!r} torch {w[i]!r}")
-    return True, f"worst |diff| / bound = {float(np.max(excess)) if excess.size else 0:.3g}"
 
 
 # ---- part 1: 20 training steps ----

@@ -62,7 +62,7 @@ from concurrent.futures import ThreadPoolExecutor
 from string import Template
 
 import oracle
-from oracle import report, require_torch
+from oracle import TOL, close, report, require_torch
 
 require_torch()
 import numpy as np
@@ -82,7 +82,6 @@ SIZES = {
     "wide_one": dict(B=1, D=84, N=1, M=1, Q=1, K=2),
 }
 GRAD_TOL = 1e-6
-TOL = {"float": (1e-5, 1e-6), "double": (1e-10, 1e-13)}
 NP = {"float": np.float32, "double": np.float64}
 TT = {"float": torch.float32, "double": torch.float64}
 CRASH = ("Segmentation fault", "core dumped", "internal error", "Illegal instruction")
@@ -332,24 +331,6 @@ def negative_batch_norm(trainc, dir_, names):
 
 R, C = 8, 5  # rows of the one-hot input, classes
 
-
-def close(got, want, dtype):
-    """(ok, detail): every element within the dtype's bound, NaN only where torch has NaN."""
-    rtol, atol = TOL[dtype]
-    g, w = np.asarray(got, np.float64).ravel(), np.asarray(want, np.float64).ravel()
-    if g.shape != w.shape:
-        return False, f"shape {g.shape} vs torch {w.shape}"
-    nan_g, nan_w = np.isnan(g), np.isnan(w)
-    if np.any(nan_g != nan_w):
-        i = int(np.argmax(nan_g != nan_w))
-        return False, f"NaN mismatch at {i}: trainc {g[i]!r} torch {w[i]!r}"
-    ok = ~nan_w
-    excess = np.abs(g[ok] - w[ok]) / (rtol * np.abs(w[ok]) + atol)
-    if excess.size and not np.all(excess <= 1):
-        i = np.flatnonzero(ok)[int(np.argmax(excess))]
-        return False, (f"{int(np.sum(excess > 1))} of {g.size} off, worst at {i}: "
-                       f"trainc {g[i]!r} torch {w[i]!r}")
-    return True, f"worst |diff| / bound = {float(np.max(excess)) if excess.size else 0:.3g}"
 
 
 def special_inputs():
