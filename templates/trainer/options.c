@@ -136,7 +136,7 @@ static void take(options *o, int c, const char *a, const char *v)
         o->tol = number_arg(a, v, 0, 1);
         break;
     case OPT_WEIGHTS:
-        o->weights = file_arg(a, v);
+        o->weights = file_arg(a, v), o->weights_given = 1;
         break;
     case OPT_METRICS:
         o->metrics = file_arg(a, v);

@@ -18,8 +18,8 @@ typedef struct options {
     const char *plot; /* --plot: the curves' picture */
     long every, every_steps;
     int epochs, threads, quiet;
-    int no_guard;             /* --no-guard: train on through numbers that are not finite */
-    int lr_given, seed_given; /* --lr, --seed were on the command line */
+    int no_guard; /* --no-guard: train on through numbers that are not finite */
+    int lr_given, seed_given, weights_given; /* --lr, --seed, --weights were on the command line */
     long steps, limit;
     double lr, tol;
     unsigned seed;
