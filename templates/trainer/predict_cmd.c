@@ -15,7 +15,10 @@ int tr_cmd_predict(const options *o)
     buffers b = tr_alloc_buffers(0);
     tr_load_weights(o, &b);
     rt_dataset ds;
-    if (rt_read_features(o->arg, MODEL_FEATURES, &ds, &err)) tr_fail(&err);
+    int from_stdin = !strcmp(o->arg, "-");
+    const char *path = from_stdin ? tr_stdin_file() : o->arg;
+    if (rt_read_features(path, MODEL_FEATURES, &ds, &err))
+        tr_fail_as(&err, path, from_stdin ? "standard input" : path);
     tr_prepare(&ds, b.stats);
     FILE *f = o->out ? fopen(o->out, "w") : stdout;
     if (!f) {
