@@ -10,8 +10,9 @@
  * noise in the loss is ~1e-7 |loss| / h), and a batch of rows puts a kink of
  * some row near most values. So each difference is taken only where the
  * gradient itself, computed by the backward pass at p +- h and p +- h/2, is
- * flat over the interval; otherwise at half the step, and so on; a value
- * with a kink within every step is counted apart. */
+ * smooth over the interval and agrees with the loss between those points;
+ * otherwise at half the step, and so on; a value with a kink within every
+ * step is counted apart. The step is scaled to the value's magnitude. */
 #include <float.h>
 #include <math.h>
 #include <stdio.h>
@@ -88,11 +89,12 @@ static double spread(const gc_point q[5])
 }
 
 /* Value i's check: the relative error of its analytic gradient a against the
- * central difference at the first step over which the loss is smooth
- * (bend and spread within tol / 4 of the gradient, and the rounding noise:
- * a kink left in is at most that much of the error). The floor grows as the
- * step shrinks, as the rounding noise does. Returns -1 where no step was
- * smooth (a kink within every step tried). */
+ * central difference at the first step over which the loss is smooth: bend
+ * within tau = tol / 4 of the gradient (a jump left in moves the difference
+ * by at most half of it), spread within 4 tau and the rounding noise (a
+ * spike left in moves it by a quarter). The floor grows as the step
+ * shrinks, as the rounding noise does. Returns -1 where no step was smooth
+ * (a kink within every step tried). */
 static double check_value(const gc_batch *g, long i, double a, double loss, double tol,
                           double floor_)
 {
