@@ -30,6 +30,10 @@ static const char *binary_folder(void)
     }
     dir[n] = 0;
     char *slash = strrchr(dir, '/');
+    if (!slash) { /* not a path: the current folder */
+        dir[0] = 0;
+        return dir;
+    }
     slash[1] = 0;
     char cwd[PATH_MAX + 1];
     if (getcwd(cwd, sizeof cwd - 1)) {
