@@ -42,8 +42,9 @@ static const char usage[] =
     "  gen SPEC      write the trainer's source folder\n"
     "  build SPEC    gen, then build it with ninja into one static binary\n"
     "  run SPEC      build, then run the trainer (default: train) with the arguments after --\n"
-    "  plot CSV      draw a trainer's --metrics file as an SVG picture (default: CSV's name\n"
-    "                with .svg; -o names the picture, --title its title)\n"
+    "                (in this folder: their paths are from here; its weights go beside it)\n"
+    "  plot CSV      draw a trainer's --metrics (or --step-metrics) file as an SVG picture\n"
+    "                (default: CSV's name with .svg; -o names the picture, --title its title)\n"
     "\n"
     "options:\n"
     "  -o DIR            output folder (default out/<model>)\n"
@@ -275,14 +276,15 @@ static int build_and_run(const cli *c, arena *A, char *out_dir, const char *mode
         if (!c->quiet) printf("trainc: built %s/%s\n", out_dir, model);
         return 0;
     }
-    /* run: the trainer starts in its folder, so its weights file lands there */
+    /* run: the trainer starts in the user's folder, so the paths after --
+     * are the user's; its weights go beside it (paths.c) */
     char **targv = calloc((size_t)c->targc + 3, sizeof *targv);
     int k = 0;
-    targv[k++] = arena_printf(A, "./%s", model);
+    targv[k++] = arena_printf(A, "%s/%s", out_dir, model);
     if (c->targc == 0 || c->targv[0][0] == '-') targv[k++] = "train";
     for (int i = 0; i < c->targc; i++) targv[k++] = c->targv[i];
     targv[k] = NULL;
-    st = run_command(targv, out_dir);
+    st = run_command(targv, NULL);
     free(targv);
     return st ? 1 : 0;
 }

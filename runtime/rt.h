@@ -467,14 +467,15 @@ FILE *rt_metrics_open(const char *path, const char *header, int key_col, long lo
 /* A metrics CSV read back, columns found by their header names. */
 typedef struct rt_metrics {
     int rows, cols;
-    char **names;  /* the header's column names */
-    double *v;     /* [rows][cols]; an empty cell is NaN */
-    int epoch_col; /* the "epoch" column, which every metrics file has */
+    char **names;       /* the header's column names */
+    double *v;          /* [rows][cols]; an empty cell is NaN */
+    int x_col;          /* the curves' axis: the "epoch" or the "step" column, whichever */
+    const char *x_name; /* comes first ("epoch" in --metrics files, "step" in --step-metrics) */
 } rt_metrics;
 
 /* Reads a metrics CSV; refuses a missing or empty file, one without an epoch
- * column, ragged rows and cells that are not numbers (nan and inf are), with
- * the file and line in the message. */
+ * or a step column, ragged rows and cells that are not numbers (nan and inf
+ * are), with the file and line in the message. */
 int rt_metrics_read(const char *path, rt_metrics *m, rt_error *err);
 void rt_metrics_free(rt_metrics *m);
 int rt_metrics_column(const rt_metrics *m, const char *name); /* -1: none */

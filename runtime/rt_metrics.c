@@ -246,18 +246,24 @@ int rt_metrics_read(const char *path, rt_metrics *m, rt_error *err)
             if (!m->names) goto oom;
             for (int c = 0; c < n; c++)
                 if (!(m->names[c] = strdup(cells[c]))) goto oom;
-            m->epoch_col = rt_metrics_column(m, "epoch");
-            if (m->epoch_col < 0) {
+            /* the axis: epoch (--metrics: epoch,step,...) or step
+             * (--step-metrics: step,epoch,...), whichever comes first */
+            int e = rt_metrics_column(m, "epoch"), s = rt_metrics_column(m, "step");
+            m->x_col = e >= 0 && (s < 0 || e < s) ? e : s;
+            if (m->x_col < 0) {
                 char list[300];
                 size_t k = 0;
                 list[0] = 0;
                 for (int c = 0; c < n && k + 1 < sizeof list; c++)
                     k += (size_t)snprintf(list + k, sizeof list - k, "%s%s", c ? "," : "",
                                           m->names[c]);
-                rt_fail(err, "%s:%ld: no 'epoch' column in the header (it has: %s)", path, lineno,
-                        list);
+                rt_fail(err,
+                        "%s:%ld: no 'epoch' or 'step' column in the header (it has: %s); the "
+                        "curves need one of them, and loss, accuracy or lr",
+                        path, lineno, list);
                 goto fail;
             }
+            m->x_name = m->x_col == e ? "epoch" : "step";
             continue;
         }
         if (n != m->cols) {
@@ -285,9 +291,9 @@ int rt_metrics_read(const char *path, rt_metrics *m, rt_error *err)
                 goto fail;
             }
         }
-        if (!isfinite(row[m->epoch_col])) {
-            rt_fail(err, "%s:%ld: the epoch is '%s', not a finite number", path, lineno,
-                    cells[m->epoch_col]);
+        if (!isfinite(row[m->x_col])) {
+            rt_fail(err, "%s:%ld: the %s is '%s', not a finite number", path, lineno, m->x_name,
+                    cells[m->x_col]);
             goto fail;
         }
         m->rows++;
@@ -297,7 +303,7 @@ int rt_metrics_read(const char *path, rt_metrics *m, rt_error *err)
         goto fail;
     }
     if (m->rows == 0) {
-        rt_fail(err, "%s: a header but no rows: no epoch was recorded", path);
+        rt_fail(err, "%s: a header but no rows: no %s was recorded", path, m->x_name);
         goto fail;
     }
     rc = 0;

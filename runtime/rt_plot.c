@@ -1,6 +1,7 @@
 /* rt_plot.c — training curves: a metrics CSV (read by rt_metrics.c, columns
  * found by their header names) drawn as one self-contained SVG file, a panel
- * each for the loss, the accuracy and the learning rate against the epochs.
+ * each for the loss, the accuracy and the learning rate against the epochs
+ * (a --step-metrics file: against the steps).
  * The file needs no script, stylesheet or font beyond the browser's own
  * sans-serif. */
 #include "rt.h"
@@ -279,7 +280,7 @@ static void legend_place(const rt_metrics *m, const panel *p, const axis *ax, co
             for (int r = 0; r < m->rows; r++) {
                 double v = cell(m, r, p->s[i].col);
                 if (!isfinite(v) || (p->log && v <= 0)) continue;
-                double px = axis_pos(ax, cell(m, r, m->epoch_col), x0, x1);
+                double px = axis_pos(ax, cell(m, r, m->x_col), x0, x1);
                 double py = axis_pos(ay, v, y1, y0);
                 hits += px >= cx[k] - 6 && px <= cx[k] + lw + 6 && py >= cy[k] - 6 &&
                         py <= cy[k] + lh + 6;
@@ -347,12 +348,12 @@ static void value_grid(sbuf *b, const panel *p, const axis *ay, const frame *f)
     }
 }
 
-/* the epoch axis: ticks, labels and grid lines; both axes' names */
-static void epoch_axis(sbuf *b, const panel *p, const axis *ax, const frame *f)
+/* the epoch (or step) axis: ticks, labels and grid lines; both axes' names */
+static void x_axis(sbuf *b, const panel *p, const axis *ax, const frame *f, const char *name)
 {
     const double x0 = f->x0, x1 = f->x1, y0 = f->y0, y1 = f->y1;
     char t[64];
-    /* epoch ticks */
+    /* epoch (step) ticks */
     for (int k = 0; k <= ticks(ax); k++) {
         double v = tick(ax, k), x = axis_pos(ax, v, x0, x1);
         sb_printf(b,
@@ -367,8 +368,8 @@ static void epoch_axis(sbuf *b, const panel *p, const axis *ax, const frame *f)
     }
     sb_printf(b,
               "<text x=\"%.1f\" y=\"%.1f\" font-size=\"13\" fill=\"#333\" "
-              "text-anchor=\"middle\">epoch</text>\n",
-              (x0 + x1) / 2, y1 + 37);
+              "text-anchor=\"middle\">%s</text>\n",
+              (x0 + x1) / 2, y1 + 37, name);
     sb_printf(b,
               "<text x=\"0\" y=\"0\" font-size=\"13\" fill=\"#333\" text-anchor=\"middle\" "
               "transform=\"translate(%d %.1f) rotate(-90)\">",
@@ -403,7 +404,7 @@ static void draw_curves(sbuf *b, const rt_metrics *m, const panel *p, const axis
                       in_run    ? " L"
                       : started ? " M"
                                 : "M",
-                      axis_pos(ax, cell(m, r, m->epoch_col), x0, x1), axis_pos(ay, v, y1, y0));
+                      axis_pos(ax, cell(m, r, m->x_col), x0, x1), axis_pos(ay, v, y1, y0));
             in_run = started = 1;
         }
         sb_printf(b, "\"/>\n");
@@ -414,13 +415,13 @@ static void draw_curves(sbuf *b, const rt_metrics *m, const panel *p, const axis
             int after = r + 1 < m->rows && isfinite(cell(m, r + 1, s->col));
             if (finite_points <= 80 || (!before && !after))
                 sb_printf(b, "<circle cx=\"%.2f\" cy=\"%.2f\" r=\"%d\" fill=\"%s\"/>\n",
-                          axis_pos(ax, cell(m, r, m->epoch_col), x0, x1), axis_pos(ay, v, y1, y0),
+                          axis_pos(ax, cell(m, r, m->x_col), x0, x1), axis_pos(ay, v, y1, y0),
                           before || after ? 3 : 4, s->color);
         }
     }
 }
 
-/* the epoch early stopping goes back to (the lowest validation loss), and
+/* the epoch (step) early stopping goes back to (the lowest validation loss), and
  * the legend: each series with its last value */
 static void best_and_legend(sbuf *b, const rt_metrics *m, const panel *p, const axis *ax,
                             const axis *ay, const frame *f)
@@ -429,7 +430,7 @@ static void best_and_legend(sbuf *b, const rt_metrics *m, const panel *p, const 
     char t[64];
     if (p->mark_best && p->valid >= 0 && m->rows > 1) {
         const series *v = &p->s[p->valid];
-        double x = axis_pos(ax, cell(m, lowest_row(m, v->col), m->epoch_col), x0, x1);
+        double x = axis_pos(ax, cell(m, lowest_row(m, v->col), m->x_col), x0, x1);
         sb_printf(b,
                   "<line x1=\"%.2f\" y1=\"%.1f\" x2=\"%.2f\" y2=\"%.1f\" stroke=\"%s\" "
                   "stroke-width=\"1.2\" stroke-dasharray=\"5 4\" opacity=\"0.8\"/>\n"
@@ -498,7 +499,7 @@ static void draw_panel(sbuf *b, const rt_metrics *m, const panel *p, const axis 
 
     const frame f = {x0, x1, y0, y1};
     value_grid(b, p, &ay, &f);
-    epoch_axis(b, p, ax, &f);
+    x_axis(b, p, ax, &f, m->x_name);
     draw_curves(b, m, p, ax, &ay, &f);
     best_and_legend(b, m, p, ax, &ay, &f);
     if (gaps)
@@ -563,11 +564,11 @@ int rt_plot_svg(const rt_metrics *m, const char *svg_path, const rt_plot_options
                        "%s: nothing to draw: no loss, accuracy or lr column with a finite value",
                        o->source ? o->source : svg_path);
 
-    /* epochs: whole numbers get whole ticks */
+    /* epochs (steps): whole numbers get whole ticks */
     double elo = INFINITY, ehi = -INFINITY;
     int integer = 1;
     for (int r = 0; r < m->rows; r++) {
-        double e = cell(m, r, m->epoch_col);
+        double e = cell(m, r, m->x_col);
         if (e < elo) elo = e;
         if (e > ehi) ehi = e;
         if (e != floor(e)) integer = 0;
@@ -595,7 +596,14 @@ int rt_plot_svg(const rt_metrics *m, const char *svg_path, const rt_plot_options
 
     /* the subtitle: how far it went and the figures a reader looks for */
     char a[64];
-    sb_printf(&b, "%d epoch%s", m->rows, m->rows == 1 ? "" : "s");
+    sb_printf(&b, "%d %s%s", m->rows, m->x_name, m->rows == 1 ? "" : "s");
+    int c_epoch = rt_metrics_column(m, "epoch");
+    if (c_epoch >= 0 && c_epoch != m->x_col && has_values(m, c_epoch)) { /* steps: of epochs */
+        double most = -INFINITY;
+        for (int r = 0; r < m->rows; r++)
+            if (cell(m, r, c_epoch) > most) most = cell(m, r, c_epoch);
+        sb_printf(&b, " in %g epoch%s", most, most == 1 ? "" : "s");
+    }
     int c_loss = find_col(m, LOSS), c_vloss = find_col(m, VALID_LOSS);
     if (has_values(m, c_loss)) {
         fmt_value(a, sizeof a, last_finite(m, c_loss));
@@ -604,8 +612,8 @@ int rt_plot_svg(const rt_metrics *m, const char *svg_path, const rt_plot_options
     if (has_values(m, c_vloss)) {
         int best = lowest_row(m, c_vloss);
         fmt_value(a, sizeof a, cell(m, best, c_vloss));
-        sb_printf(&b, " \xc2\xb7 best validation loss %s at epoch %g", a,
-                  cell(m, best, m->epoch_col));
+        sb_printf(&b, " \xc2\xb7 best validation loss %s at %s %g", a, m->x_name,
+                  cell(m, best, m->x_col));
     }
     if (o->source) {
         const char *base = strrchr(o->source, '/');

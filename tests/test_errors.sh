@@ -195,8 +195,8 @@ csv_spec() { # csv_spec NAME FILE
 
 idx_spec idx_ok "$d/img" "$d/lab"
 csv_spec csv_ok "$d/train.csv"
-# a data path relative to the spec must work wherever the trainer runs, as
-# under `trainc run`, which starts it in its own folder
+# a data path relative to the spec must work wherever the trainer runs (it
+# runs in the user's folder, under `trainc run` too)
 mkdir -p "$t/rel/data"
 cp "$d/good.csv" "$t/rel/data/rel.csv"
 csv_spec rel "data/rel.csv"
@@ -837,3 +837,34 @@ spec sp_tidx 'model "splitm"' \
     'local x = input { 4 }' 'local y = labels { classes = 3 }' 'minimize(cross_entropy(linear(x, 3), y))' "$OPT"
 expect "data: an unreadable IDX test file is found at generation" 1 \
     "sp_tidx.lua:2: data: $d: cannot open: Is a directory" gen sp_tidx
+# ---- issue 13, items 4, 8 and 10: the trainer's files are the user's,
+# gradcheck --weights, plot of step files ----
+mkdir -p "$t/fresh"
+"$TRAINC" build -q "$t/csv_ok.lua" -o "$t/fresh/csvm" >/dev/null 2>&1
+expect "trainer: eval before any training says to train first" 1 \
+    "csvm: no trained weights yet (fresh/csvm/csvm.weights does not exist): train first, with 'fresh/csvm/csvm train' or 'trainc run $t/csv_ok.lua'" \
+    run_in "$t" fresh/csvm/csvm eval
+expect "trainer: predict before any training says to train first" 1 \
+    "no trained weights yet (csvm.weights does not exist): train first, with './csvm train'" \
+    run_in "$t/fresh/csvm" ./csvm predict "$d/good.csv"
+expect "trainer: export before any training says to train first" 1 "no trained weights yet" \
+    run_in "$t/fresh/csvm" ./csvm export e
+expect "trainer: predict - of rows with too many features names standard input" 1 \
+    "csvm: standard input: 3 features per row, the model expects 2" \
+    sh -c "'$c/csvm' predict - <'$d/predict_feat.csv'"
+expect "trainer: predict - of nothing" 1 "csvm: standard input: " sh -c "'$c/csvm' predict - </dev/null"
+expect "trainer: gradcheck --weights of a missing file" 1 "$t/nothere.weights: cannot open" \
+    "$c/csvm" gradcheck --weights "$t/nothere.weights"
+expect "trainer: gradcheck --weights of another model's" 1 "weights of another model" \
+    "$c/csvm" gradcheck --weights "$t/out/idxm/idxm.weights"
+printf 'loss,lr\n0.5,0.1\n' >"$t/noaxis.csv"
+expect "trainc plot: a file without an epoch or step column names the columns it needs" 1 \
+    "$t/noaxis.csv:1: no 'epoch' or 'step' column in the header (it has: loss,lr); the curves need one of them, and loss, accuracy or lr" \
+    "$TRAINC" plot "$t/noaxis.csv" -o "$t/noaxis.svg"
+printf 'step,epoch,grad_norm,seconds\n1,1,0.5,0.1\n' >"$t/nocurve.csv"
+expect "trainc plot: a step file with nothing to draw" 1 \
+    "$t/nocurve.csv: nothing to draw: no loss, accuracy or lr column with a finite value" \
+    "$TRAINC" plot "$t/nocurve.csv" -o "$t/nocurve.svg"
+printf 'step,loss\n1,0.5\ninf,0.4\n' >"$t/stepinf.csv"
+expect "trainc plot: a step that is not a number" 1 "$t/stepinf.csv:3: the step is 'inf', not a finite number" \
+    "$TRAINC" plot "$t/stepinf.csv" -o "$t/stepinf.svg"

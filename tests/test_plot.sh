@@ -119,6 +119,33 @@ check "train --plot FILE draws there instead" sh -c "test -s '$out/curves/chosen
 check "train --plot without --metrics is refused (exit 2)" test $? -eq 2
 check "... saying it needs --metrics" grep -q -- "--plot draws the --metrics file" "$out/noplot.err"
 
+# --- a --step-metrics file: drawn against the steps, not the epochs (it
+# once drew each epoch's steps as a vertical stroke and said "900 epochs")
+(cd "$out/curves" && ./curves train --limit 1000 --epochs 3 --step-metrics steps.csv --quiet >/dev/null)
+"$TRAINC" plot "$out/curves/steps.csv" -q
+stexts=$out/steps.texts
+svg_texts "$out/curves/steps.svg" >"$stexts"
+check "a step metrics file: the axis is the step, with ticks up to the 60 steps" \
+    sh -c "grep -qx step '$stexts' && ! grep -qx epoch '$stexts' && grep -qx 60 '$stexts'"
+check "... the subtitle says 60 steps in 3 epochs ($(grep -m1 '^[0-9]* steps in ' "$stexts"))" grep -q '^60 steps in 3 epochs' "$stexts"
+# x_increasing: every curve's x coordinates rise from point to point (no
+# vertical stroke of points sharing an x)
+x_increasing() {
+    paths "$1" | awk '{ n = split($0, t, /[ML ]+/); last = -1; k = 0
+        for (i = 1; i <= n; i++) if (t[i] != "") { k++; if (k % 2) { if (t[i] + 0 <= last) bad = 1; last = t[i] + 0 } }
+        if (k < 4) bad = 1 } END { exit bad || NR == 0 }'
+}
+check "... its loss and lr curves run left to right, one x per step" x_increasing "$out/curves/steps.svg"
+check "negative: the epoch metrics of the same kind of run are also one x per epoch" x_increasing "$svg"
+printf 'epoch,loss\n1,0.5\n1,0.4\n' >"$out/stroke.csv"
+"$TRAINC" plot "$out/stroke.csv" -q
+not() { ! "$@"; }
+check "negative: rows sharing an epoch fail the test above" not x_increasing "$out/stroke.svg"
+check "headless Chromium renders the step picture" render "$out/curves/steps.svg" "$out/steps.png"
+check "... its loss curve in blue ($(pixels "$out/steps.png" train) pixels)" gt "$(pixels "$out/steps.png" train)" 300
+(cd "$out/curves" && ./curves plot steps.csv -o steps_t.svg --quiet)
+check "the trainer's plot draws a step file too, with the step axis" grep -q '>step</text>' "$out/curves/steps_t.svg"
+
 # --- regression: no accuracy panel; the loss spans decades: a log scale
 cat >"$out/reg.lua" <<'LUA'
 model "reg"
@@ -186,7 +213,9 @@ bad() { # bad NAME CONTENT EXPECTED-MESSAGE
 }
 bad empty '' 'empty'
 bad blank '\n\n  \n' 'empty'
-bad no_epoch 'step,loss\n1,0.5\n' "no 'epoch' column"
+bad no_epoch 'loss,lr\n0.5,0.1\n' "no 'epoch' or 'step' column in the header (it has: loss,lr); the curves need one of them, and loss, accuracy or lr"
+bad step_nan 'step,loss\nnan,0.5\n' 'the step is'
+bad step_header_only 'step,epoch,loss\n' 'no rows: no step was recorded'
 bad header_only 'epoch,loss,lr\n' 'no rows'
 bad ragged 'epoch,loss,lr\n1,0.5,0.1\n2,0.4\n' ':3: 2 values, but the header has 3 columns'
 bad too_many 'epoch,loss\n1,0.5,0.1\n' ':2: 3 values'

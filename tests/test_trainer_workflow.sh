@@ -410,3 +410,82 @@ check "... resumed with --seed 8: says it replaces the seed" \
     grep -q "^drop: --seed 8 replaces the checkpoint's seed 7" "$drop/other.out"
 check "... and the masks, so the weights, differ" sh -c "test -s '$drop/other/linear2.weight.npy' &&
     ! cmp -s '$drop/ref/linear2.weight.npy' '$drop/other/linear2.weight.npy'"
+
+# --- the trainer's file arguments are the user's: trainc run starts it in
+# the user's folder, so relative paths after -- are read and written from
+# there; its own weights go beside its binary (out/<model>/), where every
+# way of starting it finds them. Before any training eval, predict and
+# export say to train first.
+uw=$out/userdir
+mkdir -p "$uw/sub"
+/usr/bin/python3 - "$uw" <<'PY'
+import random, sys
+random.seed(2)
+with open(sys.argv[1] + "/sub/u.csv", "w") as f, open(sys.argv[1] + "/x.csv", "w") as x:
+    f.write("a,b,y\n")
+    for i in range(60):
+        c = i % 2
+        a, b = random.gauss(c, 0.3), random.gauss(-c, 0.3)
+        f.write("%.4f,%.4f,%d\n" % (a, b, c))
+        if i < 7: x.write("%.4f,%.4f\n" % (a, b))
+PY
+cat >"$uw/sub/u.lua" <<'LUA'
+model "uw"
+data = csv { train = "u.csv", label = "y" }
+local x = input { 2 }
+local y = labels { classes = 2 }
+minimize(cross_entropy(linear(x, 2), y))
+optimizer = sgd { lr = 0.5 }
+train { batch = 10, epochs = 4 }
+LUA
+(cd "$uw/sub" && "$TRAINC" run -q u.lua -- eval) >"$uw/eval0.out" 2>"$uw/eval0.err"
+rc=$?
+check "eval before any training: exit 1 ($rc), says to train first, naming the commands ($(cat "$uw/eval0.err"))" \
+    sh -c "test $rc -eq 1 && grep -qF \"uw: no trained weights yet (out/uw/uw.weights does not exist): train first, with 'out/uw/uw train' or 'trainc run u.lua'\" '$uw/eval0.err'"
+(cd "$uw" && sub/out/uw/uw predict x.csv) >/dev/null 2>"$uw/pred0.err"
+rc=$?
+check "predict before any training, from another folder: exit 1 ($rc), the paths from there" \
+    sh -c "test $rc -eq 1 && grep -qF \"(sub/out/uw/uw.weights does not exist): train first, with 'sub/out/uw/uw train'\" '$uw/pred0.err'"
+(cd "$uw/sub/out/uw" && ./uw export e) >/dev/null 2>"$uw/exp0.err"
+rc=$?
+check "export before any training, in the trainer's folder: exit 1 ($rc), './uw train'" \
+    sh -c "test $rc -eq 1 && grep -qF \"(uw.weights does not exist): train first, with './uw train'\" '$uw/exp0.err'"
+(cd "$uw/sub" && "$TRAINC" run -q u.lua -- --metrics m.csv --trace t.csv --quiet) >"$uw/train.out" 2>&1
+check "trainc run: --metrics m.csv and --trace t.csv land in the user's folder" \
+    sh -c "test -s '$uw/sub/m.csv' && test -s '$uw/sub/m.svg' && test -s '$uw/sub/t.csv' && test ! -e '$uw/sub/out/uw/m.csv'"
+check "... the weights beside the trainer (out/uw/uw.weights), not in the user's folder" \
+    sh -c "test -s '$uw/sub/out/uw/uw.weights' && test ! -e '$uw/sub/uw.weights'"
+(cd "$uw/sub" && "$TRAINC" run -q u.lua -- predict ../x.csv -o p.csv) >/dev/null 2>&1
+check "trainc run -- predict ../x.csv -o p.csv: both paths from the user's folder (7 rows)" \
+    sh -c "test \$(wc -l <'$uw/sub/p.csv') -eq 8"
+(cd "$uw" && sub/out/uw/uw predict x.csv) >"$uw/p_else.csv" 2>&1
+check "the binary started from elsewhere finds its weights beside it: the same predictions" \
+    cmp -s "$uw/sub/p.csv" "$uw/p_else.csv"
+(cd "$uw/sub/out/uw" && ./uw predict ../../../x.csv) >"$uw/p_in.csv" 2>&1
+check "... and started in its folder" cmp -s "$uw/sub/p.csv" "$uw/p_in.csv"
+(cd "$uw" && sub/out/uw/uw predict - <x.csv) >"$uw/p_stdin.csv" 2>&1
+check "predict - reads standard input: the same predictions" cmp -s "$uw/sub/p.csv" "$uw/p_stdin.csv"
+(cd "$uw" && cat x.csv | sub/out/uw/uw predict -) >"$uw/p_pipe.csv" 2>&1
+check "... from a pipe too" cmp -s "$uw/sub/p.csv" "$uw/p_pipe.csv"
+(cd "$uw" && printf '1,2,3\n' | sub/out/uw/uw predict -) >/dev/null 2>"$uw/p_bad.err"
+rc=$?
+check "predict - of bad rows: exit 1 ($rc), the error names standard input ($(cat "$uw/p_bad.err"))" \
+    sh -c "test $rc -eq 1 && grep -q '^uw: standard input: ' '$uw/p_bad.err' && ! grep -q /dev/fd '$uw/p_bad.err'"
+(cd "$uw" && sub/out/uw/uw eval --weights nothere.w) >/dev/null 2>"$uw/nothere.err"
+rc=$?
+check "eval --weights of a missing file: exit 1 ($rc), the file's own error (not 'train first')" \
+    sh -c "test $rc -eq 1 && grep -q 'nothere.w: cannot open' '$uw/nothere.err' && ! grep -q 'train first' '$uw/nothere.err'"
+
+# --- --trace at the element type's full precision from its first row: in
+# double the step-0 row (the initial weights) is %.17g like the rest, so
+# with lr 0 it reads the same as the row after step 1
+gen_build "$uw/sub/u.lua" "$uw/dbl" --dtype double >/dev/null 2>&1
+(cd "$uw/dbl" && ./uw train --lr 0 --steps 1 --trace t.csv --quiet >/dev/null)
+params_of() { awk -F, -v r="$2" 'NR == r + 2 { $1 = $2 = $3 = ""; print }' "$1"; } # params_of TRACE STEP
+same_rows() { test -n "$(params_of "$1" 0 | tr -d ' ')" && test "$(params_of "$1" 0)" = "$(params_of "$1" 1)"; }
+check "double --trace: the step-0 row's weights equal step 1's (lr 0) digit for digit" same_rows "$uw/dbl/t.csv"
+digits=$(awk -F, 'NR == 2 { m = 0; for (i = 4; i <= NF; i++) { d = $i; gsub(/[-.]|e.*/, "", d); sub(/^0+/, "", d); if (length(d) > m) m = length(d) } print m }' "$uw/dbl/t.csv")
+check "... with up to 17 significant digits (got $digits)" test "${digits:-0}" -ge 16
+(cd "$uw/sub/out/uw" && ./uw train --lr 0 --steps 1 --trace t.csv --weights t.w --quiet >/dev/null)
+fdigits=$(awk -F, 'NR == 2 { m = 0; for (i = 4; i <= NF; i++) { d = $i; gsub(/[-.]|e.*/, "", d); sub(/^0+/, "", d); if (length(d) > m) m = length(d) } print m }' "$uw/sub/out/uw/t.csv")
+check "float --trace: 9 significant digits at most, as before (got $fdigits)" test "${fdigits:-0}" -le 9

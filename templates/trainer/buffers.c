@@ -129,6 +129,7 @@ data tr_load_data(buffers *b, int need_train, int need_test)
 void tr_load_weights(const options *o, buffers *b)
 {
     rt_error err;
+    tr_need_weights(o);
     rt_weights w = {b->param, MODEL_N_PARAMS, MODEL_STANDARDIZE ? b->stats : NULL,
                     MODEL_STANDARDIZE ? 2L * MODEL_FEATURES : 0};
     if (rt_weights_load(o->weights, MODEL_HASH, &w, &err)) tr_fail(&err);

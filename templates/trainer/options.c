@@ -138,7 +138,7 @@ static void take(options *o, int c, const char *a, const char *v)
         o->tol = number_arg(a, v, 0, 1);
         break;
     case OPT_WEIGHTS:
-        o->weights = file_arg(a, v);
+        o->weights = file_arg(a, v), o->weights_given = 1;
         break;
     case OPT_METRICS:
         o->metrics = file_arg(a, v);
@@ -177,10 +177,11 @@ static void take(options *o, int c, const char *a, const char *v)
     }
 }
 
-/* A word that is not an option: the command, then its argument. */
+/* A word that is not an option: the command, then its argument ("-" as the
+ * argument: standard input). */
 static void take_word(options *o, const char *a)
 {
-    if (a[0] == '-')
+    if (a[0] == '-' && !o->command)
         tr_die_usage("unknown option %s", a); /* "-" */
     else if (!o->command)
         o->command = a;
@@ -218,7 +219,9 @@ options tr_parse_args(int argc, char **argv)
     }
     if (!o.command)
         tr_die_usage("%s",
-                     "no command given (train, eval, predict, export, info, gradcheck, plot)");
+                     "no command given (train, eval, predict, export, info, gradcheck, plot, split)");
+    /* its own weights beside the binary; every other file is the user's */
+    if (!o.weights_given) o.weights = tr_beside_binary(o.weights);
     if (o.plot && !o.metrics)
         tr_die_usage("%s", "--plot draws the --metrics file: give --metrics FILE too");
     return o;

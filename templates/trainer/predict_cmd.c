@@ -58,9 +58,11 @@ int tr_cmd_predict(const options *o)
     }
     if (o->label) set_label(&like, o->label);
     int use_like = model_train_data.kind == RT_SRC_CSV || o->label;
-    if (rt_read_features_like(o->arg, MODEL_FEATURES, use_like ? &like : NULL, o->label != NULL,
+    int from_stdin = !strcmp(o->arg, "-");
+    const char *path = from_stdin ? tr_stdin_file() : o->arg;
+    if (rt_read_features_like(path, MODEL_FEATURES, use_like ? &like : NULL, o->label != NULL,
                               &ds, &err))
-        tr_fail(&err);
+        tr_fail_as(&err, path, from_stdin ? "standard input" : path);
     tr_prepare(&ds, b.stats);
     FILE *f = o->out ? fopen(o->out, "w") : stdout;
     if (!f) {

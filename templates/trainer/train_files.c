@@ -56,9 +56,11 @@ int32_t *tr_row_classes(const rt_dataset *ds, long n, int *k)
     return cls;
 }
 
-/* One row of the trace: every parameter value but the running statistics. */
-static void trace_params(FILE *trace, const real *param, const char *fmt)
+/* One row of the trace: every parameter value but the running statistics,
+ * with enough digits to read back the element type exactly. */
+static void trace_params(FILE *trace, const real *param)
 {
+    const char *fmt = sizeof(real) == 8 ? ",%.17g" : ",%.9g";
     for (int i = 0; i < model_n_param_tensors; i++)
         for (long k = 0; k < model_params[i].numel && !model_params[i].buffer; k++)
             fprintf(trace, fmt, (double)param[model_params[i].offset + k]);
@@ -88,17 +90,16 @@ int tr_open_trace(train_run *r, const options *o)
             else
                 fprintf(trace, ",%s[%ld]", model_params[i].name, k);
     fprintf(trace, "\n0,,");
-    trace_params(trace, r->b.param, ",%.9g");
+    trace_params(trace, r->b.param); /* the initial values */
     fprintf(trace, "\n");
     return 0;
 }
 
-/* The trace's row after a step: enough digits to read back the element type
- * exactly. */
+/* The trace's row after a step. */
 void tr_trace_step(FILE *trace, long step, double loss, double lr, const real *param)
 {
     fprintf(trace, "%ld,%.17g,%.17g", step, loss, lr);
-    trace_params(trace, param, sizeof(real) == 8 ? ",%.17g" : ",%.9g");
+    trace_params(trace, param);
     fprintf(trace, "\n");
 }
 

@@ -19,8 +19,8 @@ typedef struct options {
     const char *label; /* --label: predict's label column */
     long every, every_steps;
     int epochs, threads, quiet;
-    int no_guard;             /* --no-guard: train on through numbers that are not finite */
-    int lr_given, seed_given; /* --lr, --seed were on the command line */
+    int no_guard; /* --no-guard: train on through numbers that are not finite */
+    int lr_given, seed_given, weights_given; /* --lr, --seed, --weights were on the command line */
     long steps, limit;
     double lr, tol;
     unsigned seed;
@@ -30,6 +30,14 @@ extern const char tr_usage[]; /* main.c: what --help prints */
 options tr_parse_args(int argc, char **argv);
 /* A usage error: the message (fmt with what), a pointer to --help, exit 2. */
 void tr_die_usage(const char *fmt, const char *what);
+
+/* paths.c: the trainer's own files beside its binary; standard input as a file */
+const char *tr_beside_binary(const char *name);
+/* eval, predict, export without --weights before any training: says to train first, exit 1 */
+void tr_need_weights(const options *o);
+const char *tr_stdin_file(void);
+/* tr_fail, saying the file path as the user named it (as) */
+void tr_fail_as(const rt_error *err, const char *path, const char *as);
 
 /* buffers.c: the buffers, allocated once, before any step */
 typedef struct buffers {
