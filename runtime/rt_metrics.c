@@ -213,6 +213,33 @@ void rt_metrics_free(rt_metrics *m)
     memset(m, 0, sizeof *m);
 }
 
+/* The header's names, and the x axis: epoch (--metrics: epoch,step,...) or
+ * step (--step-metrics: step,epoch,...), whichever comes first. */
+static int read_header(rt_metrics *m, char **cells, int n, const char *path, long lineno,
+                       rt_error *err)
+{
+    m->cols = n;
+    m->names = calloc((size_t)n, sizeof *m->names);
+    if (!m->names) return rt_fail(err, "%s: out of memory", path);
+    for (int c = 0; c < n; c++)
+        if (!(m->names[c] = strdup(cells[c]))) return rt_fail(err, "%s: out of memory", path);
+    int e = rt_metrics_column(m, "epoch"), s = rt_metrics_column(m, "step");
+    m->x_col = e >= 0 && (s < 0 || e < s) ? e : s;
+    if (m->x_col < 0) {
+        char list[300];
+        size_t k = 0;
+        list[0] = 0;
+        for (int c = 0; c < n && k + 1 < sizeof list; c++)
+            k += (size_t)snprintf(list + k, sizeof list - k, "%s%s", c ? "," : "", m->names[c]);
+        return rt_fail(err,
+                       "%s:%ld: no 'epoch' or 'step' column in the header (it has: %s); the "
+                       "curves need one of them, and loss, accuracy or lr",
+                       path, lineno, list);
+    }
+    m->x_name = m->x_col == e ? "epoch" : "step";
+    return 0;
+}
+
 int rt_metrics_read(const char *path, rt_metrics *m, rt_error *err)
 {
     memset(m, 0, sizeof *m);
@@ -241,29 +268,7 @@ int rt_metrics_read(const char *path, rt_metrics *m, rt_error *err)
             goto fail;
         }
         if (!m->names) { /* the header */
-            m->cols = n;
-            m->names = calloc((size_t)n, sizeof *m->names);
-            if (!m->names) goto oom;
-            for (int c = 0; c < n; c++)
-                if (!(m->names[c] = strdup(cells[c]))) goto oom;
-            /* the axis: epoch (--metrics: epoch,step,...) or step
-             * (--step-metrics: step,epoch,...), whichever comes first */
-            int e = rt_metrics_column(m, "epoch"), s = rt_metrics_column(m, "step");
-            m->x_col = e >= 0 && (s < 0 || e < s) ? e : s;
-            if (m->x_col < 0) {
-                char list[300];
-                size_t k = 0;
-                list[0] = 0;
-                for (int c = 0; c < n && k + 1 < sizeof list; c++)
-                    k += (size_t)snprintf(list + k, sizeof list - k, "%s%s", c ? "," : "",
-                                          m->names[c]);
-                rt_fail(err,
-                        "%s:%ld: no 'epoch' or 'step' column in the header (it has: %s); the "
-                        "curves need one of them, and loss, accuracy or lr",
-                        path, lineno, list);
-                goto fail;
-            }
-            m->x_name = m->x_col == e ? "epoch" : "step";
+            if (read_header(m, cells, n, path, lineno, err)) goto fail;
             continue;
         }
         if (n != m->cols) {
