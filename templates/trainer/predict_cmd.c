@@ -103,7 +103,7 @@ int tr_cmd_predict(const options *o)
                 rt_decide(MODEL_TASK, b.out + (long)r * MODEL_OUTPUT_LEN, MODEL_OUTPUT_LEN, p);
             if (MODEL_TASK == RT_TASK_CLASSIFY || MODEL_TASK == RT_TASK_BINARY ||
                 MODEL_TASK == RT_TASK_LOGIT || MODEL_TASK == RT_TASK_SIGN) {
-                if (cls < model_n_class_names)
+                if (cls >= 0 && cls < model_n_class_names) /* sign labels: -1 */
                     put_cell(f, model_class_names[cls]);
                 else
                     fprintf(f, "%d", cls);
