@@ -851,12 +851,12 @@ expect "trainer: export before any training says to train first" 1 "no trained w
     run_in "$t/fresh/csvm" ./csvm export e
 expect "trainer: predict - of rows with too many features names standard input" 1 \
     "csvm: standard input: 3 features per row, the model expects 2" \
-    sh -c "'$t/out/csvm' predict - <'$d/predict_feat.csv'"
-expect "trainer: predict - of nothing" 1 "csvm: standard input: " sh -c "'$t/out/csvm' predict - </dev/null"
+    sh -c "'$t/out/csvm/csvm' predict - <'$d/predict_feat.csv'"
+expect "trainer: predict - of nothing" 1 "csvm: standard input: " sh -c "'$t/out/csvm/csvm' predict - </dev/null"
 expect "trainer: gradcheck --weights of a missing file" 1 "$t/nothere.weights: cannot open" \
-    "$t/out/csvm" gradcheck --weights "$t/nothere.weights"
+    "$t/out/csvm/csvm" gradcheck --weights "$t/nothere.weights"
 expect "trainer: gradcheck --weights of another model's" 1 "weights of another model" \
-    "$t/out/csvm" gradcheck --weights "$t/out/idxm/idxm.weights"
+    "$t/out/csvm/csvm" gradcheck --weights "$t/out/idxm/idxm.weights"
 printf 'loss,lr\n0.5,0.1\n' >"$t/noaxis.csv"
 expect "trainc plot: a file without an epoch or step column names the columns it needs" 1 \
     "$t/noaxis.csv:1: no 'epoch' or 'step' column in the header (it has: loss,lr); the curves need one of them, and loss, accuracy or lr" \
