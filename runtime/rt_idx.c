@@ -204,6 +204,20 @@ static int64_t idx_convert(const unsigned char *p, int type, int64_t count, real
     return -1;
 }
 
+/* Why gzread gave fewer bytes than asked: a read error, corrupt data or a
+ * file that ends early. */
+static int short_read(idx_file *f, const char *what, int64_t total, int64_t done, int got,
+                      rt_error *err)
+{
+    int errnum = Z_OK;
+    const char *msg = gzerror(f->gz, &errnum);
+    if (errnum == Z_ERRNO) return rt_fail(err, "%s: read error: %s", f->path, strerror(errno));
+    if (errnum != Z_OK && errnum != Z_BUF_ERROR)
+        return rt_fail(err, "%s: corrupt gzip data: %s", f->path, msg);
+    return rt_fail(err, "%s: truncated: expected %lld bytes of %s, file has %lld", f->path,
+                   (long long)total, what, (long long)(done + (got > 0 ? got : 0)));
+}
+
 /* Reads the whole payload into dst, streaming through a small buffer so a
  * float64 file never needs a second full-size copy. */
 static int idx_read(idx_file *f, real *dst, const char *what, rt_error *err)
@@ -214,16 +228,7 @@ static int idx_read(idx_file *f, real *dst, const char *what, rt_error *err)
         int64_t left = total - done;
         unsigned want = left < (int64_t)sizeof buf ? (unsigned)left : (unsigned)sizeof buf;
         int got = gzread(f->gz, buf, want);
-        if (got < (int)want) {
-            int errnum = Z_OK;
-            const char *msg = gzerror(f->gz, &errnum);
-            if (errnum == Z_ERRNO)
-                return rt_fail(err, "%s: read error: %s", f->path, strerror(errno));
-            if (errnum != Z_OK && errnum != Z_BUF_ERROR)
-                return rt_fail(err, "%s: corrupt gzip data: %s", f->path, msg);
-            return rt_fail(err, "%s: truncated: expected %lld bytes of %s, file has %lld", f->path,
-                           (long long)total, what, (long long)(done + (got > 0 ? got : 0)));
-        }
+        if (got < (int)want) return short_read(f, what, total, done, got, err);
         int64_t first = done / f->esize;
         int64_t bad = idx_convert(buf, f->type, got / f->esize, dst + first);
         if (bad >= 0)
@@ -282,16 +287,7 @@ static int idx_read_raw(idx_file *f, unsigned char *dst, const char *what, rt_er
         int64_t left = total - done;
         unsigned want = left < (1 << 30) ? (unsigned)left : (1u << 30);
         int got = gzread(f->gz, dst + done, want);
-        if (got < (int)want) {
-            int errnum = Z_OK;
-            const char *msg = gzerror(f->gz, &errnum);
-            if (errnum == Z_ERRNO)
-                return rt_fail(err, "%s: read error: %s", f->path, strerror(errno));
-            if (errnum != Z_OK && errnum != Z_BUF_ERROR)
-                return rt_fail(err, "%s: corrupt gzip data: %s", f->path, msg);
-            return rt_fail(err, "%s: truncated: expected %lld bytes of %s, file has %lld", f->path,
-                           (long long)total, what, (long long)(done + (got > 0 ? got : 0)));
-        }
+        if (got < (int)want) return short_read(f, what, total, done, got, err);
         done += got;
     }
     return 0;
