@@ -553,7 +553,7 @@ static int make_dirs(const char *dir)
     return mkdir(buf, 0777) && errno != EEXIST ? -1 : 0;
 }
 
-#define FOLDER_VARS_MAX 64
+#define FOLDER_VARS_MAX 80
 
 /* The holes of model.h, predict.c, build.ninja and the trainer: sizes and
  * settings of the model, the build's flags and file lists */
@@ -607,6 +607,8 @@ static int folder_vars(ir_graph *g, const plan *p, const emit_options *o, const 
         {"aug_crop", arena_printf(A, "%d", g->train.aug_crop)},
         {"aug_flip", g->train.aug_flip ? "1" : "0"},
         {"img_c", arena_printf(A, "%d", g->train.img_c)},
+        {"sample_replace", g->train.sample_replace ? "1" : "0"},
+        {"stop_grad_norm", arena_printf(A, "%.17g", g->train.stop_grad_norm)},
         {"img_h", arena_printf(A, "%d", g->train.img_h)},
         {"img_w", arena_printf(A, "%d", g->train.img_w)},
         {"plateau",

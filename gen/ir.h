@@ -246,6 +246,8 @@ typedef struct ir_train {
     int stratify;            /* batches hold the classes in proportion */
     int aug_crop, aug_flip;  /* image augmentation: pad-and-crop margin, left-right flip */
     int img_c, img_h, img_w; /* the image shape augmentation works on (gen/main.c) */
+    int sample_replace;      /* sampling = "replacement": rows drawn with replacement */
+    double stop_grad_norm;   /* > 0: stop at a full-batch gradient norm this low */
     int line;                /* of the train { } call */
 } ir_train;
 

@@ -677,6 +677,12 @@ void rt_image_crop(const real *src, real *dst, int channels, int height, int wid
 /* left-right mirror in place */
 void rt_image_flip(real *img, int channels, int height, int width);
 
+/* ==== rt_sample.c: rows drawn with replacement ==== */
+
+/* rows[0..count) drawn uniformly from [0, n) with replacement (n >= 1);
+ * rt_rng_below, so without bias. */
+void rt_sample_with_replacement(rt_rng *rng, int32_t n, int32_t *rows, int count);
+
 /* ==== rt_progress.c: the progress line of a terminal; the trainer prints it ==== */
 
 typedef struct rt_progress {

@@ -66,6 +66,11 @@ extern const int model_n_class_names;
 #define MODEL_IMAGE_C {{img_c}}
 #define MODEL_IMAGE_H {{img_h}}
 #define MODEL_IMAGE_W {{img_w}}
+/* sampling = "replacement": each step's rows drawn uniformly with
+ * replacement (an epoch is still rows / batch steps); stop_grad_norm: stop
+ * when the full-batch gradient norm is at most this (0: never) */
+#define MODEL_SAMPLE_REPLACE {{sample_replace}}
+#define MODEL_STOP_GRAD_NORM {{stop_grad_norm}}
 
 /* data, and how it is prepared */
 extern const rt_source model_train_data, model_test_data;

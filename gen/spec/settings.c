@@ -74,13 +74,48 @@ static int dsl_schedule(lua_State *L)
     return spec_tagged(L, "__sched", d->name, keys);
 }
 
+/* sampling = "shuffle" | "replacement" and stop_grad_norm = eps: the
+ * batch's rows drawn with replacement (torch's RandomSampler(replacement =
+ * True)); training stopped when the full gradient's norm falls to eps (that
+ * the batch is the full set is checked once the data's size is known, in
+ * probe.c) */
+static int train_sampling_stop(lua_State *L, ir_train *t)
+{
+    const char *sampling = spec_opt_string(L, 1, "sampling", "shuffle");
+    if (strcmp(sampling, "shuffle") && strcmp(sampling, "replacement"))
+        return spec_error(L,
+                          "train: sampling = \"%s\"; it must be \"shuffle\" (each row once an "
+                          "epoch) or \"replacement\" (rows drawn with replacement)",
+                          sampling);
+    t->sample_replace = !strcmp(sampling, "replacement");
+    lua_getfield(L, 1, "shuffle");
+    int no_shuffle = lua_isboolean(L, -1) && !lua_toboolean(L, -1);
+    lua_pop(L, 1);
+    if (t->sample_replace && (no_shuffle || t->stratify))
+        return spec_error(L,
+                          "train: sampling = \"replacement\" draws the rows at random; it does "
+                          "not go with %s",
+                          no_shuffle ? "shuffle = false" : "stratify = true");
+    lua_getfield(L, 1, "stop_grad_norm");
+    int given = !lua_isnil(L, -1);
+    lua_pop(L, 1);
+    t->stop_grad_norm = spec_opt_number(L, 1, "stop_grad_norm", 0);
+    if (given && !(t->stop_grad_norm > 0 && isfinite(t->stop_grad_norm)))
+        return spec_error(L,
+                          "train: stop_grad_norm = %g; it must be a number above 0 (the gradient "
+                          "norm at which training stops)",
+                          t->stop_grad_norm);
+    return 0;
+}
+
 static int dsl_train(lua_State *L)
 {
     spec_state *s = spec_state_of(L);
     luaL_checktype(L, 1, LUA_TTABLE);
     static const char *const keys[] = {
         "batch",           "epochs",         "seed",     "shuffle", "drop_last", "clip_grad_norm",
-        "clip_grad_value", "early_stopping", "stratify", "augment", NULL};
+        "clip_grad_value", "early_stopping", "stratify", "augment", "sampling",  "stop_grad_norm",
+        NULL};
     spec_check_keys(L, 1, "train", keys);
     ir_train *t = &s->g->train;
     const char *file;
@@ -144,7 +179,7 @@ static int dsl_train(lua_State *L)
     lua_pop(L, 1);
     if (t->clip_grad_norm < 0 || t->clip_grad_value < 0)
         return spec_error(L, "train: clip_grad_norm and clip_grad_value must be positive");
-    return 0;
+    return train_sampling_stop(L, t);
 }
 
 /* ---- reading the globals the spec left, once it has run ---- */

@@ -179,7 +179,7 @@ static long begin_epoch(train_run *r)
     } else if (MODEL_STRATIFY) {
         rt_stratified_order(&r->shuffle_rng, r->classes, (int32_t)r->n, r->n_classes, MODEL_SHUFFLE,
                             r->b.order, r->strat_scratch);
-    } else if (MODEL_SHUFFLE) {
+    } else if (MODEL_SHUFFLE && !MODEL_SAMPLE_REPLACE) {
         rt_shuffle(&r->shuffle_rng, r->b.order, (int32_t)r->n);
     }
     return first;
@@ -209,8 +209,8 @@ static void show_progress(train_run *r)
 static int train_batch(train_run *r, long start, int rows)
 {
     const options *o = r->o;
-    const int gather =
-        MODEL_SHUFFLE || MODEL_STRATIFY || MODEL_AUGMENT || !rt_data_plain(&r->d.train);
+    const int gather = MODEL_SHUFFLE || MODEL_STRATIFY || MODEL_AUGMENT || MODEL_SAMPLE_REPLACE ||
+                       !rt_data_plain(&r->d.train);
     const rt_augment aug = {MODEL_IMAGE_C, MODEL_IMAGE_H, MODEL_IMAGE_W, MODEL_AUG_CROP,
                             MODEL_AUG_FLIP};
     buffers *b = &r->b;
@@ -220,7 +220,7 @@ static int train_batch(train_run *r, long start, int rows)
     const real *by = r->d.train.y ? r->d.train.y + start * MODEL_LABEL_LEN : b->y;
     if (gather) {
         /* rows as stored become real here: converted, scaled, standardised */
-        rt_data_gather(&r->d.train, b->order + start, rows, b->x, b->y);
+        rt_data_gather(&r->d.train, tr_batch_rows(r, start, rows), rows, b->x, b->y);
         if (rt_data_read_error(&r->d.train)) tr_fail(rt_data_read_error(&r->d.train));
         if (MODEL_AUGMENT) rt_augment_batch(&aug, &r->aug_rng, b->x, rows, r->aug_scratch);
         bx = b->x;
@@ -238,6 +238,7 @@ static int train_batch(train_run *r, long start, int rows)
         if (r->bar_shown) printf("\n");
         return tr_diverged(why, r->epoch, r->step + 1, r->base_lr);
     }
+    if (tr_grad_norm_reached(r, (double)loss, grad_norm, by, rows)) return 0;
     const long e = MODEL_SCHEDULE_PER_STEP ? r->step : r->epoch - 1;
     r->lr = model_lr(e, r->base_lr, r->total);
     model_update(b->param, b->grad, b->state, r->lr, model_momentum(e, r->total), ++r->step);

@@ -132,3 +132,9 @@ int tr_cmd_plot(const options *o);
 int tr_cmd_split(const options *o);
 
 #endif
+/* sampling.c: the rows of a step from start (the epoch's order, or drawn
+ * with replacement) */
+const int32_t *tr_batch_rows(train_run *r, long start, int rows);
+/* grad_stop.c: 1 when stop_grad_norm stops the run at this step (before its
+ * update), its figures counted and the line printed */
+int tr_grad_norm_reached(train_run *r, double loss, double grad_norm, const real *by, int rows);
