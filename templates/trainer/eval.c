@@ -55,7 +55,7 @@ const char *tr_class_name(int c, char *buf, size_t size)
 /* The confusion matrix as an aligned table (rows: true class, columns:
  * predicted), then each class's precision, recall and support; classes as
  * the labels name them (names cut at 24 characters here). */
-static void print_confusion(const long *counts, int k)
+void tr_print_confusion(const long *counts, int k)
 {
     enum { CUT = 24 };
     char buf[32];
@@ -97,6 +97,11 @@ static void print_confusion(const long *counts, int k)
 
 int tr_cmd_eval(const options *o)
 {
+    int members;
+    free(tr_weights_list(o, &members));
+    if (o->failures && MODEL_TASK == RT_TASK_NONE)
+        tr_die_usage("%s", "--failures lists data rows, and this model has no data");
+    if (members > 1) return tr_eval_ensemble(o);
     buffers b = tr_alloc_buffers(0);
     tr_load_weights(o, &b);
     data d = tr_load_data(&b, model_test_data.kind == RT_SRC_NONE, 1);
@@ -105,7 +110,7 @@ int tr_cmd_eval(const options *o)
     long *counts = k > 0 && k <= 64 ? tr_alloc_or_die((size_t)k * (size_t)k, sizeof(long)) : NULL;
     const rt_dataset *ds = d.test.n ? &d.test : &d.train;
     tr_print_result(d.test.n ? "test" : "train", tr_evaluate_counting(ds, &b, counts));
-    if (counts && !o->quiet) print_confusion(counts, k);
+    if (counts && !o->quiet) tr_print_confusion(counts, k);
     free(counts);
-    return 0;
+    return o->failures ? tr_eval_failures(o, ds, &b) : 0;
 }

@@ -34,7 +34,8 @@ enum {
     OPT_RESUME,
     OPT_PLOT,
     OPT_NO_GUARD,
-    OPT_LABEL
+    OPT_LABEL,
+    OPT_FAILURES
 };
 
 static const struct option long_options[] = {
@@ -60,6 +61,7 @@ static const struct option long_options[] = {
     {"quiet", no_argument, NULL, 'q'},
     {"no-guard", no_argument, NULL, OPT_NO_GUARD},
     {"label", required_argument, NULL, OPT_LABEL},
+    {"failures", required_argument, NULL, OPT_FAILURES},
     {NULL, 0, NULL, 0}};
 
 /* "-": the command and its argument come back in order, as code 1; ":": a
@@ -174,6 +176,9 @@ static void take(options *o, int c, const char *a, const char *v)
         if (!v || !*v) tr_die_usage("%s needs a column name, a 0-based index or last", a);
         o->label = v;
         break;
+    case OPT_FAILURES:
+        o->failures = file_arg(a, v);
+        break;
     }
 }
 
@@ -222,6 +227,8 @@ options tr_parse_args(int argc, char **argv)
                      "no command given (train, eval, predict, export, info, gradcheck, plot, split)");
     /* its own weights beside the binary; every other file is the user's */
     if (!o.weights_given) o.weights = tr_beside_binary(o.weights);
+    if (o.failures && strcmp(o.command, "eval"))
+        tr_die_usage("%s", "--failures FILE is an option of eval");
     if (o.plot && !o.metrics)
         tr_die_usage("%s", "--plot draws the --metrics file: give --metrics FILE too");
     return o;

@@ -25,7 +25,7 @@ static void set_label(rt_source *s, const char *col)
 
 /* text as one CSV cell: quoted when it holds a comma, a quote, a line end
  * or spaces at its ends (RFC 4180) */
-static void put_cell(FILE *f, const char *text)
+void tr_put_cell(FILE *f, const char *text)
 {
     size_t n = strlen(text);
     if (!strpbrk(text, ",\"\r\n") && !(n && (text[0] == ' ' || text[n - 1] == ' '))) {
@@ -40,12 +40,58 @@ static void put_cell(FILE *f, const char *text)
     fputc('"', f);
 }
 
+/* The header line: the class and its probabilities (by the class names
+ * where the model has them), or the values. */
+static void print_header(FILE *f)
+{
+    if (MODEL_TASK == RT_TASK_CLASSIFY) {
+        fprintf(f, "class");
+        for (int c = 0; c < MODEL_OUTPUT_LEN; c++) {
+            if (c >= model_n_class_names) {
+                fprintf(f, ",p%d", c);
+                continue;
+            }
+            char head[1024]; /* p_<name> */
+            snprintf(head, sizeof head, "p_%s", model_class_names[c]);
+            fputc(',', f);
+            tr_put_cell(f, head);
+        }
+        fprintf(f, "\n");
+    } else if (MODEL_TASK == RT_TASK_BINARY || MODEL_TASK == RT_TASK_LOGIT ||
+               MODEL_TASK == RT_TASK_SIGN) {
+        fprintf(f, "class,p\n");
+    } else {
+        for (int c = 0; c < MODEL_OUTPUT_LEN; c++) fprintf(f, "%sy%d", c ? "," : "", c);
+        fprintf(f, "\n");
+    }
+}
+
+/* One row: its class and probabilities p, or its values. */
+static void print_row(FILE *f, int cls, const real *p)
+{
+    if (MODEL_TASK == RT_TASK_CLASSIFY || MODEL_TASK == RT_TASK_BINARY ||
+        MODEL_TASK == RT_TASK_LOGIT || MODEL_TASK == RT_TASK_SIGN) {
+        if (cls >= 0 && cls < model_n_class_names) /* sign labels: -1 */
+            tr_put_cell(f, model_class_names[cls]);
+        else
+            fprintf(f, "%d", cls);
+        for (int c = 0; c < (MODEL_TASK == RT_TASK_CLASSIFY ? MODEL_OUTPUT_LEN : 1); c++)
+            fprintf(f, ",%.6g", (double)p[c]);
+        fprintf(f, "\n");
+    } else {
+        for (int c = 0; c < MODEL_OUTPUT_LEN; c++) fprintf(f, "%s%.9g", c ? "," : "", (double)p[c]);
+        fprintf(f, "\n");
+    }
+}
+
 int tr_cmd_predict(const options *o)
 {
     rt_error err;
     if (!o->arg) tr_die_usage("%s", "predict needs a file of features (CSV, .npy or IDX)");
+    int members;
+    free(tr_weights_list(o, &members));
     buffers b = tr_alloc_buffers(0);
-    tr_load_weights(o, &b);
+    if (members == 1) tr_load_weights(o, &b); /* an ensemble loads each file in turn */
     rt_dataset ds;
     /* a CSV shaped like the training file: its columns chosen the same way,
      * its label column (or --label's) dropped */
@@ -64,34 +110,21 @@ int tr_cmd_predict(const options *o)
                               &ds, &err))
         tr_fail_as(&err, path, from_stdin ? "standard input" : path);
     tr_prepare(&ds, b.stats);
+    tr_rows t = {.members = members};
+    if (members > 1) t = tr_predict_rows(o, &ds, &b, 0);
     FILE *f = o->out ? fopen(o->out, "w") : stdout;
     if (!f) {
         fprintf(stderr, "%s: %s: cannot open: %s\n", MODEL_NAME, o->out, strerror(errno));
         return 1;
     }
-    if (MODEL_TASK == RT_TASK_CLASSIFY) {
-        fprintf(f, "class");
-        for (int c = 0; c < MODEL_OUTPUT_LEN; c++) {
-            if (c >= model_n_class_names) {
-                fprintf(f, ",p%d", c);
-                continue;
-            }
-            char head[1024]; /* p_<name> */
-            snprintf(head, sizeof head, "p_%s", model_class_names[c]);
-            fputc(',', f);
-            put_cell(f, head);
-        }
-        fprintf(f, "\n");
-    } else if (MODEL_TASK == RT_TASK_BINARY || MODEL_TASK == RT_TASK_LOGIT ||
-               MODEL_TASK == RT_TASK_SIGN) {
-        fprintf(f, "class,p\n");
-    } else {
-        for (int c = 0; c < MODEL_OUTPUT_LEN; c++) fprintf(f, "%sy%d", c ? "," : "", c);
-        fprintf(f, "\n");
+    print_header(f);
+    if (t.members > 1) { /* an ensemble: the averaged probabilities */
+        for (long i = 0; i < t.n; i++)
+            print_row(f, tr_class_of(t.p + i * MODEL_OUTPUT_LEN), t.p + i * MODEL_OUTPUT_LEN);
     }
     int32_t idx[MODEL_BATCH];
     memset(b.y, 0, sizeof(real) * MODEL_BATCH * (MODEL_LABEL_LEN ? MODEL_LABEL_LEN : 1));
-    for (long start = 0; start < ds.n;) {
+    for (long start = 0; t.members == 1 && start < ds.n;) {
         int rows = ds.n - start >= MODEL_BATCH ? MODEL_BATCH : 1;
         for (int r = 0; r < rows; r++) idx[r] = (int32_t)(start + r);
         rt_data_gather(&ds, idx, rows, b.x, NULL);
@@ -101,20 +134,7 @@ int tr_cmd_predict(const options *o)
             real p[MODEL_OUTPUT_LEN];
             int cls =
                 rt_decide(MODEL_TASK, b.out + (long)r * MODEL_OUTPUT_LEN, MODEL_OUTPUT_LEN, p);
-            if (MODEL_TASK == RT_TASK_CLASSIFY || MODEL_TASK == RT_TASK_BINARY ||
-                MODEL_TASK == RT_TASK_LOGIT || MODEL_TASK == RT_TASK_SIGN) {
-                if (cls >= 0 && cls < model_n_class_names) /* sign labels: -1 */
-                    put_cell(f, model_class_names[cls]);
-                else
-                    fprintf(f, "%d", cls);
-                for (int c = 0; c < (MODEL_TASK == RT_TASK_CLASSIFY ? MODEL_OUTPUT_LEN : 1); c++)
-                    fprintf(f, ",%.6g", (double)p[c]);
-                fprintf(f, "\n");
-            } else {
-                for (int c = 0; c < MODEL_OUTPUT_LEN; c++)
-                    fprintf(f, "%s%.9g", c ? "," : "", (double)p[c]);
-                fprintf(f, "\n");
-            }
+            print_row(f, cls, p);
         }
         start += rows;
     }
@@ -123,5 +143,6 @@ int tr_cmd_predict(const options *o)
         return 1;
     }
     rt_data_free(&ds);
+    tr_rows_free(&t);
     return 0;
 }

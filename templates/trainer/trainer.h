@@ -15,8 +15,9 @@
 typedef struct options {
     const char *command, *arg, *weights, *metrics, *step_metrics, *out, *trace, *init, *checkpoint,
         *resume;
-    const char *plot;  /* --plot: the curves' picture */
-    const char *label; /* --label: predict's label column */
+    const char *plot;     /* --plot: the curves' picture */
+    const char *label;    /* --label: predict's label column */
+    const char *failures; /* eval --failures: the rows sorted by loss, as CSV */
     long every, every_steps;
     int epochs, threads, quiet;
     int no_guard; /* --no-guard: train on through numbers that are not finite */
@@ -76,6 +77,35 @@ void tr_print_result(const char *what, result r);
  * model's negative class) */
 const char *tr_class_name(int c, char *buf, size_t size);
 
+/* the confusion matrix (counts[true * k + predicted]) and each class's
+ * precision, recall and support */
+void tr_print_confusion(const long *counts, int k);
+/* predict_cmd.c: text as one CSV cell (quoted where RFC 4180 needs it) */
+void tr_put_cell(FILE *f, const char *text);
+
+/* ensemble.c: the predictions row by row, of the --weights file or of
+ * several (--weights a.w,b.w: an ensemble, probabilities averaged) */
+typedef struct tr_rows {
+    long n;
+    int members;  /* weights files averaged */
+    real *p;      /* [n x MODEL_OUTPUT_LEN] probabilities (rt_decide's) or values */
+    real *y;      /* [n x MODEL_LABEL_LEN] the rows' labels */
+    double *loss; /* [n] each row's loss (need_loss), or NULL */
+} tr_rows;
+/* --weights as a list (a comma separates files; an empty item is a usage
+ * error); one file where no list is given */
+const char **tr_weights_list(const options *o, int *count);
+tr_rows tr_predict_rows(const options *o, const rt_dataset *ds, buffers *b, int need_loss);
+void tr_rows_free(tr_rows *t);
+/* the class of a row of (averaged) probabilities, as rt_decide gives it */
+int tr_class_of(const real *p);
+/* eval of an ensemble: loss (cross-entropy of the averaged probabilities;
+ * squared error of the averaged values), accuracy, confusion matrix */
+int tr_eval_ensemble(const options *o);
+/* failures.c: eval --failures */
+int tr_write_failures(const options *o, const rt_dataset *ds, const tr_rows *t);
+int tr_eval_failures(const options *o, const rt_dataset *ds, buffers *b);
+
 /* plot.c: draws a metrics CSV as an SVG picture (svg NULL: beside the CSV) */
 int tr_plot_curves(const char *csv, const char *svg, int quiet);
 
@@ -120,6 +150,12 @@ int tr_open_trace(train_run *r, const options *o);
 void tr_trace_step(FILE *trace, long step, double loss, double lr, const real *param);
 void tr_open_metrics(train_run *r, const options *o);
 void tr_save_checkpoint(train_run *r, int epoch_end);
+/* sampling.c: the rows of a step from start (the epoch's order, or drawn
+ * with replacement) */
+const int32_t *tr_batch_rows(train_run *r, long start, int rows);
+/* grad_stop.c: 1 when stop_grad_norm stops the run at this step (before its
+ * update), its figures counted and the line printed */
+int tr_grad_norm_reached(train_run *r, double loss, double grad_norm, const real *by, int rows);
 
 /* the commands: each returns the exit status */
 int tr_cmd_train(const options *o);
