@@ -281,7 +281,6 @@ static int train_checks(ir_graph *g, char *err, size_t errsize)
             return 2;
         }
     }
-    if (!t->aug_crop && !t->aug_flip) return 0;
     /* the gradient of a step is the full gradient only when the step's
      * batch is every training row, each once */
     if (t->stop_grad_norm > 0 && (t->batch < g->n_train || t->sample_replace)) {
@@ -293,6 +292,7 @@ static int train_checks(ir_graph *g, char *err, size_t errsize)
                  t->sample_replace ? "rows drawn with replacement" : "a mini-batch");
         return 2;
     }
+    if (!t->aug_crop && !t->aug_flip) return 0;
     const ir_node *x = g->input >= 0 ? ir_get(g, g->input) : NULL;
     char shape[64] = "none";
     if (x) ir_shape_str(x, shape, sizeof shape);
