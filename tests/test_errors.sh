@@ -868,3 +868,67 @@ expect "trainc plot: a step file with nothing to draw" 1 \
 printf 'step,loss\n1,0.5\ninf,0.4\n' >"$t/stepinf.csv"
 expect "trainc plot: a step that is not a number" 1 "$t/stepinf.csv:3: the step is 'inf', not a finite number" \
     "$TRAINC" plot "$t/stepinf.csv" -o "$t/stepinf.svg"
+# ---- issue 14, items 8 and 9: eval --failures, ensembles (--weights
+# a,b), train { sampling, stop_grad_norm } (branch failures) ----
+model_with samp_bad 'train { sampling = "bootstrap" }'
+expect "sampling: an unknown way is refused at its line" 2 \
+    "samp_bad.lua:5: train: sampling = \"bootstrap\"; it must be \"shuffle\" (each row once an epoch) or \"replacement\"" \
+    gen samp_bad
+model_with samp_num 'train { sampling = 3 }'
+expect "sampling: a number is refused" 2 "samp_num.lua:5:|option 'sampling' must be a string" gen samp_num
+model_with samp_noshuf 'train { sampling = "replacement", shuffle = false }'
+expect "sampling: replacement with shuffle = false is refused" 2 \
+    "samp_noshuf.lua:5: train: sampling = \"replacement\" draws the rows at random; it does not go with shuffle = false" \
+    gen samp_noshuf
+model_with samp_strat 'train { sampling = "replacement", stratify = true }'
+expect "sampling: replacement with stratify is refused" 2 \
+    "samp_strat.lua:5: train: sampling = \"replacement\"|does not go with stratify = true" gen samp_strat
+model_with samp_ok 'train { batch = 2, sampling = "replacement" }'
+expect "sampling: replacement with a mini-batch generates" 0 "" gen samp_ok
+for eps in -1 0 '0/0' 'math.huge'; do
+    model_with sgn_bad "train { batch = \"full\", stop_grad_norm = $eps }"
+    expect "stop_grad_norm = $eps is refused at its line" 2 \
+        "sgn_bad.lua:5: train: stop_grad_norm = |; it must be a number above 0 (the gradient norm at which training stops)" \
+        gen sgn_bad
+done
+model_with sgn_str 'train { stop_grad_norm = "small" }'
+expect "stop_grad_norm = \"small\" is refused" 2 "sgn_str.lua:5:|option 'stop_grad_norm' must be a number" gen sgn_str
+spec sgn_mini "$H1" "$H2" "$H3" "$H4" "$LOSS" "$OPT" 'train { batch = 2, epochs = 1, stop_grad_norm = 1e-3 }'
+expect "stop_grad_norm with mini-batches is refused, naming the train line" 2 \
+    "sgn_mini.lua:7: train: stop_grad_norm needs full-batch training (batch = \"full\", without sampling = \"replacement\"): the gradient of a mini-batch is not the full gradient" \
+    gen sgn_mini
+spec sgn_rep "$H1" "$H2" "$H3" "$H4" "$LOSS" "$OPT" 'train { epochs = 1, sampling = "replacement", stop_grad_norm = 1e-3 }'
+expect "stop_grad_norm with rows drawn with replacement is refused" 2 \
+    "sgn_rep.lua:7: train: stop_grad_norm needs full-batch training|the gradient of rows drawn with replacement is not the full gradient" \
+    gen sgn_rep
+spec sgn_full "$H1" "$H2" "$H3" "$H4" "$LOSS" "$OPT" 'train { batch = 4, epochs = 1, stop_grad_norm = 1e-3 }'
+expect "stop_grad_norm with a batch of every row generates" 0 "" gen sgn_full
+cm=$t/out/csvm
+(cd "$cm" && ./csvm train --quiet >/dev/null 2>&1)
+expect "ensemble: an empty item of --weights is a usage error naming it" 2 \
+    "csvm: --weights: item 2 of 3 is empty (give weights files separated by commas: --weights a.weights,b.weights)" \
+    "$cm/csvm" eval --weights "$cm/csvm.weights,,$cm/csvm.weights"
+expect "ensemble: a trailing comma is an empty item too" 2 "csvm: --weights: item 2 of 2 is empty" \
+    "$cm/csvm" predict "$d/good.csv" --weights "$cm/csvm.weights,"
+expect "ensemble: a missing member is named" 1 "csvm: $t/nothere.weights: cannot open: No such file or directory" \
+    "$cm/csvm" eval --weights "$cm/csvm.weights,$t/nothere.weights"
+expect "ensemble: another model's weights among the members are refused" 1 \
+    "$t/out/idxm/idxm.weights: weights of another model" \
+    "$cm/csvm" eval --weights "$cm/csvm.weights,$t/out/idxm/idxm.weights"
+expect "ensemble: ... by predict too, before it writes anything" 1 "idxm.weights: weights of another model" \
+    "$cm/csvm" predict "$d/good.csv" -o "$t/ens_pred.csv" --weights "$t/out/idxm/idxm.weights,$cm/csvm.weights"
+check "ensemble: the refused predict left no output file" test ! -e "$t/ens_pred.csv"
+cp "$cm/csvm.weights" "$t/a,b.weights"
+expect "ensemble: an existing file whose name has a comma is one weights file, as before" 0 "train loss" \
+    "$cm/csvm" eval --weights "$t/a,b.weights"
+expect "failures: --failures is an option of eval" 2 "csvm: --failures FILE is an option of eval" \
+    "$cm/csvm" predict "$d/good.csv" --failures "$t/f.csv"
+expect "failures: --failures without a file name" 2 "csvm: --failures needs a file name" \
+    "$cm/csvm" eval --failures
+expect "failures: a file that cannot be written is named" 1 "csvm: $t/nodir/f.csv: cannot open: No such file or directory" \
+    "$cm/csvm" eval --failures "$t/nodir/f.csv"
+spec bare 'model "bare"' 'local p = param { 2, init = ones() }' 'minimize(sum(p ^ 2))' "$OPT" 'train { epochs = 2 }'
+gen_build "$t/bare.lua" "$t/out/bare" >/dev/null 2>&1
+(cd "$t/out/bare" && ./bare train --quiet >/dev/null 2>&1)
+expect "failures: a model without data has no rows to list" 2 \
+    "bare: --failures lists data rows, and this model has no data" "$t/out/bare/bare" eval --failures "$t/f.csv"
