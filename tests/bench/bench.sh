@@ -179,7 +179,8 @@ for o in sgd adam rmsprop; do
         "$(r "$tc_cpu" "$sgd_tc_cpu")" "$(r "$to_cpu" "$sgd_to_cpu")")$'\n'
 done
 printf '%s' "$cpu_rows"
-echo "(the (cpu) rows: CPU time instead of wall time, not skewed by other processes)"
+echo "(the (cpu) rows: CPU time instead of wall time, not skewed by other processes;"
+echo " trc trainc, tch torch, flr the OpenBLAS floor, lim the limit, sgd the same column's SGD row)"
 fi
 
 if want xor; then
