@@ -32,6 +32,16 @@ typedef float real;
 #define RT_CLONES
 #endif
 
+/* A loop written once and inlined into each branch of a choice made at run
+ * time (weight decay or not, momentum or not), so that every copy is free of
+ * branches and vectorises: the compiler unswitches only a few conditions
+ * itself (the optimizer updates, templates/optim/). */
+#if defined(__GNUC__)
+#define RT_INLINE_LOOP static inline __attribute__((always_inline))
+#else
+#define RT_INLINE_LOOP static inline
+#endif
+
 /* the largest finite real: a value read from a file must not exceed it */
 #ifdef TRAINC_DOUBLE
 #define RT_REAL_MAX DBL_MAX

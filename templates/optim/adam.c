@@ -35,7 +35,9 @@ RT_CLONES static void update_range(real *restrict p, const real *restrict grad,
         m[i] = fma(g, mix1, m[i] * b1);
         v[i] = fma(mix2 * g, g, v[i] * b2);
         real vv = v[i];
-        if (amsgrad) vv = v_max[i] = fmax(v_max[i], vv);
+        /* fmax(v_max, v) as a comparison, which vectorises (vmaxps); the same
+         * value since v_max is never NaN (from 0, and fmax drops a NaN v) */
+        if (amsgrad) vv = v_max[i] = vv > v_max[i] ? vv : v_max[i];
         p[i] += neg_step * m[i] / (sqrt(vv) / sqrt_bc2 + eps);
     }
 }

@@ -25,7 +25,11 @@ RT_CLONES static void update_range(real *restrict p, const real *restrict grad,
         real g = maximize ? -grad[i] : grad[i];
         if (weight_decay != 0) g = fma(p[i], weight_decay, g);
         m[i] = fma(g, mix1, m[i] * b1);
-        u[i] = fmax(u[i] * b2, fabs(g) + eps);
+        /* fmax(u * beta2, |g| + eps) as a comparison, which vectorises
+         * (vmaxps); the same value since u is never NaN (from 0, and fmax
+         * drops a NaN |g| + eps) */
+        const real decayed = u[i] * b2, fresh = fabs(g) + eps;
+        u[i] = fresh > decayed ? fresh : decayed;
         p[i] += neg_step * m[i] / u[i];
     }
 }

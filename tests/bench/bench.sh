@@ -3,7 +3,8 @@
 # PyTorch 1.13 and against the OpenBLAS floor. Not part of the test run.
 #
 #   tests/bench/bench.sh            (from anywhere; BENCH_DIR=... to keep the builds)
-#   BENCH_MODELS="lenet" tests/bench/bench.sh   (only some of fashion_mlp xor lenet fashion_cnn)
+#   BENCH_MODELS="lenet" tests/bench/bench.sh   (only some of fashion_mlp
+#       fashion_mlp_optim xor lenet fashion_cnn)
 #
 # fashion_mlp (784-256-128-10 ReLU, cross entropy, SGD lr 0.1, batch 64), at
 # 1 and 2 threads:
@@ -21,6 +22,13 @@
 #           step of the generated model (read from model.c, function train_64),
 #           same shapes, transposes and betas, openblas_set_num_threads(T),
 #           linked as the trainer is.
+# fashion_mlp_optim: fashion_mlp at 1 thread with SGD (lr 0.1), Adam and
+# RMSprop (lr 1e-3, torch's other defaults), the spec's optimizer line
+# replaced: trainc and torch per step as above, the floor (the same eight
+# sgemm calls for all three), and the physical limit: the step's FLOP (2 M N
+# K summed over those calls) at the measured FMA peak of one core
+# (tests/bench/fma_peak.c, the widest vectors the CPU has). Prints every
+# ratio, the optimizers' against SGD's too (the update's share of the step).
 # xor (2-8-1, tanh, sigmoid, bce, batch 4), 1 thread: trainc against torch.
 # lenet (models/lenet.lua: conv 5x5 1->8, max pool 2, relu, conv 5x5 8->16,
 # max pool 2, relu, linear -> 10, Adam, batch 64) at 1 and 2 threads:
@@ -35,7 +43,7 @@ set -eu
 cd "$(dirname "$0")/../.."
 root=$(pwd)
 REPS=${REPS:-5}
-BENCH_MODELS=" ${BENCH_MODELS:-fashion_mlp xor lenet fashion_cnn} "
+BENCH_MODELS=" ${BENCH_MODELS:-fashion_mlp fashion_mlp_optim xor lenet fashion_cnn} "
 want() { case "$BENCH_MODELS" in *" $1 "*) return 0 ;; esac; return 1; }
 
 .ci/setup
@@ -48,10 +56,12 @@ mkdir -p "$dir"
 echo "bench: builds in $dir; $(nproc) CPUs; load average $(cut -d' ' -f1-3 /proc/loadavg)"
 echo "bench: (other processes on the machine distort the figures, the 2-thread ones most)"
 for m in fashion_mlp xor lenet fashion_cnn; do
-    if want $m; then "$trainc" build models/$m.lua -o "$dir/$m" -q; fi
+    if want $m || { [ $m = fashion_mlp ] && want fashion_mlp_optim; }; then
+        "$trainc" build models/$m.lua -o "$dir/$m" -q
+    fi
 done
 
-if want fashion_mlp; then
+if want fashion_mlp || want fashion_mlp_optim; then
 # the floor program, compiled and linked like the trainer (same OpenBLAS)
 ninja_var() { sed -n "s/^$1 = //p" "$dir/fashion_mlp/build.ninja"; }
 # shellcheck disable=SC2046
@@ -127,6 +137,50 @@ for T in 1 2; do
     sed 's/^/    /' "$dir/floor_$T.txt"
 done
 
+fi
+
+if want fashion_mlp_optim; then
+# the physical limit: FLOP of the step's products at the measured FMA peak
+cc -std=c11 -O2 -ffp-contract=fast -D_POSIX_C_SOURCE=200809L tests/bench/fma_peak.c -o "$dir/fma_peak"
+"$dir/fma_peak" >"$dir/fma_peak.txt"
+peak=$(sed -n 's/^fma_peak_gflops //p' "$dir/fma_peak.txt")
+peak2=$(sed -n 's/^fma_avx2_gflops //p' "$dir/fma_peak.txt")
+mflop=$(printf '%s\n' "${calls[@]}" | awk -F: '{f += 2 * $3 * $4 * $5} END {printf "%.3f", f / 1e6}')
+limit=$(echo "$mflop / $peak * 1000" | bc -l)
+"$dir/sgemm_floor" 1 200 "${calls[@]}" >"$dir/floor_optim.txt"
+fl=$(sed -n 's/^floor_us //p' "$dir/floor_optim.txt")
+fl_cpu=$(sed -n 's/^floor_cpu_us //p' "$dir/floor_optim.txt")
+printf '\nfashion_mlp by optimizer, batch 64, 1 thread (us per train step; trainc from %s vs %s steps)\n' \
+    "${N1:-100}" "${N2:-1600}"
+printf 'FMA peak of one core %s GFLOP/s (AVX2 alone %s); the step'"'"'s products %s MFLOP: limit %.1f us (AVX2 %.1f)\n' \
+    "$peak" "$peak2" "$mflop" "$limit" "$(echo "$mflop / $peak2 * 1000" | bc -l)"
+printf '%-12s %9s %9s %8s %9s %8s %9s %8s %8s %8s %9s %8s\n' optim trainc_us torch_us \
+    tch/trc floor_us trc/flr limit_us trc/lim flr/lim tch/lim trc/sgd tch/sgd
+sgd_tc="" sgd_to="" cpu_rows=""
+for o in sgd adam rmsprop; do
+    case $o in sgd) line="sgd { lr = 0.1 }" ;; *) line="$o { lr = 1e-3 }" ;; esac
+    sed -e "s/^optimizer = .*/optimizer = $line/" -e "s/^model \"fashion_mlp\"/model \"fm_$o\"/" \
+        models/fashion_mlp.lua >"$dir/fm_$o.lua"
+    "$trainc" build "$dir/fm_$o.lua" -o "$dir/fm_$o" -q
+    read -r tc tc_cpu < <(trainc_us "${N1:-100}" "${N2:-1600}" "$dir/fm_$o/fm_$o" train --epochs 1000 \
+        --limit 59999 --threads 1 --quiet --weights "$dir/fm_$o.weights")
+    OPENBLAS_NUM_THREADS=1 OMP_NUM_THREADS=1 /usr/bin/python3 tests/bench/torch_step.py fashion_mlp 1 300 "$o" \
+        >"$dir/torch_fm_$o.txt"
+    to=$(sed -n 's/^torch_us //p' "$dir/torch_fm_$o.txt")
+    to_cpu=$(sed -n 's/^torch_cpu_us //p' "$dir/torch_fm_$o.txt")
+    [ -n "$sgd_tc" ] || { sgd_tc=$tc sgd_to=$to sgd_tc_cpu=$tc_cpu sgd_to_cpu=$to_cpu; }
+    r() { echo "$1 / $2" | bc -l; }
+    printf '%-12s %9.1f %9.1f %8.2f %9.1f %8.2f %9.1f %8.2f %8.2f %8.2f %9.2f %8.2f\n' "$o" "$tc" "$to" \
+        "$(r "$to" "$tc")" "$fl" "$(r "$tc" "$fl")" "$limit" "$(r "$tc" "$limit")" "$(r "$fl" "$limit")" \
+        "$(r "$to" "$limit")" "$(r "$tc" "$sgd_tc")" "$(r "$to" "$sgd_to")"
+    cpu_rows+=$(printf '%-12s %9.1f %9.1f %8.2f %9.1f %8.2f %9.1f %8.2f %8.2f %8.2f %9.2f %8.2f' "$o(cpu)" \
+        "$tc_cpu" "$to_cpu" "$(r "$to_cpu" "$tc_cpu")" "$fl_cpu" "$(r "$tc_cpu" "$fl_cpu")" "$limit" \
+        "$(r "$tc_cpu" "$limit")" "$(r "$fl_cpu" "$limit")" "$(r "$to_cpu" "$limit")" \
+        "$(r "$tc_cpu" "$sgd_tc_cpu")" "$(r "$to_cpu" "$sgd_to_cpu")")$'\n'
+done
+printf '%s' "$cpu_rows"
+echo "(the (cpu) rows: CPU time instead of wall time, not skewed by other processes;"
+echo " trc trainc, tch torch, flr the OpenBLAS floor, lim the limit, sgd the same column's SGD row)"
 fi
 
 if want xor; then

@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """torch_step.py — PyTorch 1.13's train-step time for the benchmark models.
 
-usage: /usr/bin/python3 tests/bench/torch_step.py MODEL THREADS STEPS
+usage: /usr/bin/python3 tests/bench/torch_step.py MODEL THREADS STEPS [OPTIM]
   MODEL: fashion_mlp (784-256-128-10 ReLU, CrossEntropy, SGD lr 0.1, batch 64)
          xor         (2-8-1, tanh then sigmoid, BCE, SGD lr 0.5, batch 4)
          lenet       (conv 5x5 1->8, max pool 2, relu, conv 5x5 8->16, max pool 2,
@@ -10,6 +10,8 @@ usage: /usr/bin/python3 tests/bench/torch_step.py MODEL THREADS STEPS
                       and 16->32, batch norm, relu, max pool 2; linear 1568 -> 128,
                       relu, dropout 0.3, linear -> 10; Adam lr 2e-3, batch 64; the
                       cosine schedule's per-step cost is left out)
+OPTIM (fashion_mlp only): sgd (the default, lr 0.1), adam or rmsprop (lr 1e-3,
+torch's other defaults), as bench.sh's fashion_mlp_optim specs.
 A step is zero_grad + forward + loss + backward + optimizer.step on a batch
 already in memory (contiguous slices of a random float32 tensor, as views).
 Warm-up, then 5 blocks of STEPS steps; prints "torch_us <min wall us per
@@ -25,6 +27,9 @@ import torch.nn as nn
 
 def main():
     model, threads, steps = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
+    optim = sys.argv[4] if len(sys.argv) > 4 else "sgd"
+    if optim not in ("sgd", "adam", "rmsprop") or (optim != "sgd" and model != "fashion_mlp"):
+        sys.exit(f"unknown optimizer {optim} for {model}")
     torch.set_num_threads(threads)
     torch.manual_seed(1)
     if model == "fashion_mlp":
@@ -67,6 +72,10 @@ def main():
         sys.exit(f"unknown model {model}")
     if model in ("lenet", "fashion_cnn"):
         opt = torch.optim.Adam(net.parameters(), lr=lr)
+    elif optim == "adam":
+        opt = torch.optim.Adam(net.parameters(), lr=1e-3)
+    elif optim == "rmsprop":
+        opt = torch.optim.RMSprop(net.parameters(), lr=1e-3)
     else:
         opt = torch.optim.SGD(net.parameters(), lr=lr)
     batches = [(X[i * batch:(i + 1) * batch], Y[i * batch:(i + 1) * batch]) for i in range(nb)]
