@@ -34,7 +34,8 @@ enum {
     OPT_RESUME,
     OPT_PLOT,
     OPT_NO_GUARD,
-    OPT_LABEL
+    OPT_LABEL,
+    OPT_LAYER_METRICS
 };
 
 static const struct option long_options[] = {
@@ -60,6 +61,7 @@ static const struct option long_options[] = {
     {"quiet", no_argument, NULL, 'q'},
     {"no-guard", no_argument, NULL, OPT_NO_GUARD},
     {"label", required_argument, NULL, OPT_LABEL},
+    {"layer-metrics", required_argument, NULL, OPT_LAYER_METRICS},
     {NULL, 0, NULL, 0}};
 
 /* "-": the command and its argument come back in order, as code 1; ":": a
@@ -157,6 +159,9 @@ static void take(options *o, int c, const char *a, const char *v)
         break;
     case OPT_RESUME:
         o->resume = file_arg(a, v);
+        break;
+    case OPT_LAYER_METRICS:
+        o->layer_metrics = file_arg(a, v);
         break;
     case OPT_PLOT:
         o->plot = file_arg(a, v);

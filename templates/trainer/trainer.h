@@ -17,6 +17,7 @@ typedef struct options {
         *resume;
     const char *plot;  /* --plot: the curves' picture */
     const char *label; /* --label: predict's label column */
+    const char *layer_metrics; /* --layer-metrics: per-layer health (layer_metrics.c) */
     long every, every_steps;
     int epochs, threads, quiet;
     int no_guard; /* --no-guard: train on through numbers that are not finite */
@@ -79,6 +80,8 @@ const char *tr_class_name(int c, char *buf, size_t size);
 /* plot.c: draws a metrics CSV as an SVG picture (svg NULL: beside the CSV) */
 int tr_plot_curves(const char *csv, const char *svg, int quiet);
 
+typedef struct layer_metrics layer_metrics; /* layer_metrics.c */
+
 /* train.c, train_files.c: one training run, from its start (or a
  * checkpoint) to its end; the epoch under way at the bottom */
 typedef struct train_run {
@@ -108,6 +111,7 @@ typedef struct train_run {
     int epoch, bar_shown;
     double te, loss_sum, norm_sum;
     long norm_steps, correct, seen, done;
+    layer_metrics *lm; /* --layer-metrics, else NULL */
 } train_run;
 
 int tr_all_finite(const real *p, long n);
@@ -120,6 +124,14 @@ int tr_open_trace(train_run *r, const options *o);
 void tr_trace_step(FILE *trace, long step, double loss, double lr, const real *param);
 void tr_open_metrics(train_run *r, const options *o);
 void tr_save_checkpoint(train_run *r, int epoch_end);
+/* layer_metrics.c: train --layer-metrics; each does nothing without it
+ * (the update hooks are called only with it) */
+void tr_lm_begin(train_run *r, const options *o);
+void tr_lm_open(train_run *r, const options *o);
+void tr_lm_before_update(layer_metrics *lm, const real *param, const real *grad);
+void tr_lm_after_update(train_run *r, const real *param);
+void tr_lm_row(train_run *r, int epoch);
+void tr_lm_close(train_run *r);
 
 /* the commands: each returns the exit status */
 int tr_cmd_train(const options *o);
