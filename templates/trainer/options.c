@@ -227,6 +227,8 @@ options tr_parse_args(int argc, char **argv)
                      "no command given (train, eval, predict, export, info, gradcheck, plot, split)");
     /* its own weights beside the binary; every other file is the user's */
     if (!o.weights_given) o.weights = tr_beside_binary(o.weights);
+    if (o.layer_metrics && strcmp(o.command, "train"))
+        tr_die_usage("--layer-metrics is for train, not %s", o.command);
     if (o.plot && !o.metrics)
         tr_die_usage("%s", "--plot draws the --metrics file: give --metrics FILE too");
     return o;
