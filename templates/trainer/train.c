@@ -244,6 +244,7 @@ static int train_batch(train_run *r, long start, int rows)
     model_update(b->param, b->grad, b->state, r->lr, model_momentum(e, r->total), ++r->step);
     if (r->lm) tr_lm_after_update(r, b->param);
     if (r->trace) tr_trace_step(r->trace, r->step, (double)loss, r->lr, b->param);
+    if (r->rows_run == 0) r->first_loss = (double)loss; /* for hints.c */
     r->loss_sum += (double)loss * rows;
     r->norm_sum += grad_norm;
     r->norm_steps++;
@@ -318,6 +319,7 @@ static void end_epoch(train_run *r, long full)
                 has_accuracy ? va.accuracy : NAN, r->lr,
                 r->norm_steps ? r->norm_sum / r->norm_steps : NAN, r->metrics_t + now - r->t0);
     if (r->lm && !o->every_steps) tr_lm_row(r, r->epoch);
+    if (complete && r->done > 0) tr_hint_epoch(r, tr.loss);
     if (MODEL_EARLY_STOP && complete) {
         int on_valid = !(MODEL_ES_MONITOR_LOSS || !r->d.valid.n);
         early_stop(r, on_valid ? va.loss : tr.loss, on_valid);
@@ -353,6 +355,7 @@ static int finish(train_run *r)
         tr_print_result("test", tr_evaluate(&r->d.test, &r->b));
     else
         tr_print_result("train", tr_evaluate(&r->d.train, &r->b));
+    tr_hint_print(r);
     /* ---- the curves of this run, from its metrics file (rt_plot.c); not
      * when the metrics went to a pipe or a terminal (--metrics /dev/stdout),
      * unless --plot asks ---- */
@@ -365,7 +368,7 @@ static int finish(train_run *r)
 /* The run: its start, then epoch by epoch, batch by batch, to its end. */
 int tr_cmd_train(const options *o)
 {
-    train_run run = {.o = o}, *r = &run;
+    train_run run = {.o = o, .first_loss = NAN}, *r = &run;
     int rc;
     begin_run(r, o);
     tr_lm_begin(r, o);

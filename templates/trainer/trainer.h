@@ -112,6 +112,9 @@ typedef struct train_run {
     double te, loss_sum, norm_sum;
     long norm_steps, correct, seen, done;
     layer_metrics *lm; /* --layer-metrics, else NULL */
+    /* hints.c: the training loss of each whole epoch of this run, and of its first step */
+    double *losses, first_loss;
+    long n_losses, cap_losses;
 } train_run;
 
 int tr_all_finite(const real *p, long n);
@@ -132,6 +135,9 @@ void tr_lm_before_update(layer_metrics *lm, const real *param, const real *grad)
 void tr_lm_after_update(train_run *r, const real *param);
 void tr_lm_row(train_run *r, int epoch);
 void tr_lm_close(train_run *r);
+/* hints.c: the epochs' training losses, and the hint they show after training */
+void tr_hint_epoch(train_run *r, double loss);
+void tr_hint_print(const train_run *r);
 
 /* the commands: each returns the exit status */
 int tr_cmd_train(const options *o);
