@@ -24,65 +24,65 @@
  * run covered (not oscillating). */
 #include <math.h>
 #include <stdio.h>
-#include <stdlib.h>
 
 #include "trainer.h"
+
+/* L_{n - back}, back = 0: the newest (back < TR_HINT_WINDOW) */
+static double L(const hint_curve *c, long back)
+{
+    return c->last[(c->n - 1 - back) % TR_HINT_WINDOW];
+}
 
 /* an epoch's training loss, at the end of a whole epoch */
 void tr_hint_epoch(train_run *r, double loss)
 {
-    if (r->n_losses == r->cap_losses) {
-        long cap = r->cap_losses ? 2 * r->cap_losses : 64;
-        double *l = realloc(r->losses, sizeof(double) * (size_t)cap);
-        if (!l) return; /* no hint rather than no training */
-        r->losses = l, r->cap_losses = cap;
-    }
-    r->losses[r->n_losses++] = loss;
+    hint_curve *c = &r->curve;
+    c->not_finite |= !isfinite(loss);
+    c->last[c->n % TR_HINT_WINDOW] = loss;
+    c->n++;
+    if (c->n == 1) c->lo = c->hi = loss;
+    c->lo = fmin(c->lo, loss), c->hi = fmax(c->hi, loss);
+    if (c->n == 2) c->lo2 = c->hi2 = loss;
+    c->lo2 = fmin(c->lo2, loss), c->hi2 = fmax(c->hi2, loss);
 }
 
-static int falling(const double *L, long E)
+static int falling(const hint_curve *c)
 {
-    return L[E - 2] <= 0.95 * L[E - 3] && L[E - 1] <= 0.95 * L[E - 2];
+    return L(c, 1) <= 0.95 * L(c, 2) && L(c, 0) <= 0.95 * L(c, 1);
 }
 
-static int flat_and_high(const double *L, long E, double first)
+static int flat_and_high(const hint_curve *c, double first)
 {
-    double lo = L[1], hi = L[1];
-    for (long e = 2; e < E; e++) lo = fmin(lo, L[e]), hi = fmax(hi, L[e]);
-    return hi - lo <= 0.01 * L[E - 1] && L[E - 1] >= 0.5 * first;
+    return c->hi2 - c->lo2 <= 0.01 * L(c, 0) && L(c, 0) >= 0.5 * first;
 }
 
 /* the number of significant rises among the last *m changes */
-static int rises(const double *L, long E, long *m)
+static int rises(const hint_curve *c, long *m)
 {
-    double lo = L[0], hi = L[0];
-    for (long e = 1; e < E; e++) lo = fmin(lo, L[e]), hi = fmax(hi, L[e]);
-    *m = E - 1 < 10 ? E - 1 : 10;
+    *m = c->n - 1 < TR_HINT_WINDOW - 1 ? c->n - 1 : TR_HINT_WINDOW - 1;
     int n = 0;
-    for (long e = E - *m; e < E; e++) {
-        double up = L[e] - L[e - 1];
-        n += up > 0.01 * L[e - 1] && up > 0.1 * (hi - lo);
+    for (long back = 0; back < *m; back++) {
+        double up = L(c, back) - L(c, back + 1);
+        n += up > 0.01 * L(c, back + 1) && up > 0.1 * (c->hi - c->lo);
     }
     return n;
 }
 
 void tr_hint_print(const train_run *r)
 {
-    const double *L = r->losses;
-    long E = r->n_losses, m = 0;
-    if (r->o->quiet || E < 3 || !isfinite(r->first_loss)) return;
-    for (long e = 0; e < E; e++)
-        if (!isfinite(L[e])) return;
-    int up = rises(L, E, &m), oscillating = up >= 3 && 3 * up >= m;
-    if (falling(L, E) && !oscillating) /* a rise and two falls can be a swing */
+    const hint_curve *c = &r->curve;
+    long m = 0;
+    if (r->o->quiet || c->n < 3 || !isfinite(r->first_loss) || c->not_finite) return;
+    int up = rises(c, &m), oscillating = up >= 3 && 3 * up >= m;
+    if (falling(c) && !oscillating) /* a rise and two falls can be a swing */
         printf("hint: the training loss was still falling steeply (by %.0f%% and %.0f%% in the "
                "last two epochs): more epochs may help\n",
-               100 * (1 - L[E - 2] / L[E - 3]), 100 * (1 - L[E - 1] / L[E - 2]));
-    if (flat_and_high(L, E, r->first_loss))
+               100 * (1 - L(c, 1) / L(c, 2)), 100 * (1 - L(c, 0) / L(c, 1)));
+    if (flat_and_high(c, r->first_loss))
         printf("hint: the training loss has been flat since epoch 2 at %.4g, not below half its "
                "first step's %.4g: the network is not learning (try another learning rate or "
                "init; train --layer-metrics shows vanishing gradients and dead units)\n",
-               L[E - 1], r->first_loss);
+               L(c, 0), r->first_loss);
     if (oscillating)
         printf("hint: the training loss rose in %d of the last %ld epochs: it oscillates; the "
                "learning rate may be too large (try --lr %g)\n",

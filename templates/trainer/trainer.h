@@ -82,6 +82,17 @@ int tr_plot_curves(const char *csv, const char *svg, int quiet);
 
 typedef struct layer_metrics layer_metrics; /* layer_metrics.c */
 
+/* hints.c: the training losses of the whole epochs of a run, as much as
+ * the hints read (no allocation in the training loop) */
+#define TR_HINT_WINDOW 11
+typedef struct hint_curve {
+    long n;                        /* whole epochs */
+    double last[TR_HINT_WINDOW];   /* the newest losses: last[(n - 1) % TR_HINT_WINDOW] */
+    double lo, hi;                 /* over all the epochs */
+    double lo2, hi2;               /* from epoch 2 on */
+    int not_finite;                /* a loss was not a number: no hint */
+} hint_curve;
+
 /* train.c, train_files.c: one training run, from its start (or a
  * checkpoint) to its end; the epoch under way at the bottom */
 typedef struct train_run {
@@ -112,9 +123,8 @@ typedef struct train_run {
     double te, loss_sum, norm_sum;
     long norm_steps, correct, seen, done;
     layer_metrics *lm; /* --layer-metrics, else NULL */
-    /* hints.c: the training loss of each whole epoch of this run, and of its first step */
-    double *losses, first_loss;
-    long n_losses, cap_losses;
+    hint_curve curve; /* hints.c: what the epochs' training losses show */
+    double first_loss; /* of this run's first step (hints.c) */
 } train_run;
 
 int tr_all_finite(const real *p, long n);
