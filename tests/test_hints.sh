@@ -96,5 +96,7 @@ check "... and only that hint" test "$(grep -c '^hint:' "$out/spirals/osc.log")"
 check "none: spirals as the spec trains it (400 epochs, accuracy 1)" sh -c "grep -q '^test' '$out/spirals/none.log' && ! grep -q '^hint:' '$out/spirals/none.log'"
 (cd "$out/spirals" && ./spirals train --epochs 30 --lr 2 --quiet >quiet.log 2>&1)
 check "--quiet prints no hint" sh -c "test -s '$out/spirals/quiet.log' && ! grep -q '^hint:' '$out/spirals/quiet.log'"
-(cd "$out/lin" && ./lin train --epochs 2 >two.log 2>&1)
-check "fewer than 3 epochs: no hint" sh -c "! grep -q '^hint:' '$out/lin/two.log'"
+(cd "$out/lin" && ./lin train --epochs 4 >four.log 2>&1)
+check "fewer than 5 epochs: no hint (the same regression still falls steeply)" sh -c "! grep -q '^hint:' '$out/lin/four.log'"
+(cd "$out/spirals" && ./spirals train --epochs 3 >three.log 2>&1)
+check "... nor on spirals' 3 first epochs, on its plateau" sh -c "grep -q '^test' '$out/spirals/three.log' && ! grep -q '^hint:' '$out/spirals/three.log'"

@@ -4,14 +4,16 @@
  * curve of the training loss shows one of the course notes' patterns (not
  * with --quiet). L_1 .. L_E are the training losses of the whole epochs
  * this run trained (a resumed run: those after its checkpoint), L_0 the
- * loss of its first step. With E < 3 nothing is said.
+ * loss of its first step. With E < 5 nothing is said: a shorter curve
+ * tells too little (spirals' 3 first epochs sit on a plateau it leaves
+ * later).
  *
  *   still falling  each of the last two epochs lowered the loss by 5% or
  *                  more: L_{E-1} <= 0.95 L_{E-2} and L_E <= 0.95 L_{E-1}
  *                  -> more epochs may help
  *   flat and high  flat from epoch 2 on (max - min of L_2 .. L_E within 1%
  *                  of L_E) at a high value (L_E at least half of L_0): it
- *                  is not learning
+ *                  is not learning (or is on a long plateau)
  *   oscillating    of the last M = min(E - 1, 10) changes L_e - L_{e-1},
  *                  at least 3, and at least a third, are rises by more
  *                  than 1% of L_{e-1} and more than a tenth of the run's
@@ -72,7 +74,7 @@ void tr_hint_print(const train_run *r)
 {
     const hint_curve *c = &r->curve;
     long m = 0;
-    if (r->o->quiet || c->n < 3 || !isfinite(r->first_loss) || c->not_finite) return;
+    if (r->o->quiet || c->n < 5 || !isfinite(r->first_loss) || c->not_finite) return;
     int up = rises(c, &m), oscillating = up >= 3 && 3 * up >= m;
     if (falling(c) && !oscillating) /* a rise and two falls can be a swing */
         printf("hint: the training loss was still falling steeply (by %.0f%% and %.0f%% in the "
@@ -80,8 +82,8 @@ void tr_hint_print(const train_run *r)
                100 * (1 - L(c, 1) / L(c, 2)), 100 * (1 - L(c, 0) / L(c, 1)));
     if (flat_and_high(c, r->first_loss))
         printf("hint: the training loss has been flat since epoch 2 at %.4g, not below half its "
-               "first step's %.4g: the network is not learning (try another learning rate or "
-               "init; train --layer-metrics shows vanishing gradients and dead units)\n",
+               "first step's %.4g: the network is not learning, or is on a long plateau "
+               "(try another learning rate or init; train --layer-metrics shows vanishing gradients and dead units)\n",
                L(c, 0), r->first_loss);
     if (oscillating)
         printf("hint: the training loss rose in %d of the last %ld epochs: it oscillates; the "
