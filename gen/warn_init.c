@@ -76,9 +76,8 @@ static void warn_constant_weights(ir_graph *g, char *reach)
                         "layer feeds %s (line %d): its units start identical, get identical "
                         "gradients and stay identical (symmetric units)%s; a random init (the "
                         "default) breaks the symmetry\n",
-                        esc_visible(g->A, p->file, 200), p->line,
-                        esc_visible(g->A, p->label, 100), p->init.what,
-                        esc_visible(g->A, o->label, 100), o->line,
+                        esc_visible(g->A, p->file, 200), p->line, esc_visible(g->A, p->label, 100),
+                        p->init.what, esc_visible(g->A, o->label, 100), o->line,
                         p->init.kind == INIT_ZEROS
                             ? "; and W = 0 gives no movement: the layers before it get no "
                               "gradient"

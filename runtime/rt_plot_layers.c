@@ -31,11 +31,11 @@ static const char *const L_COLORS[L_MAX_LINES] = {"#9ecae1", "#4292c6", "#2166ac
 /* a panel: a metric of each item (tensor or activation) at the chosen rows */
 typedef struct lpanel {
     const char *title, *ylabel;
-    int n;          /* items */
+    int n; /* items */
     const char **names;
-    int *col;       /* per item: its column */
-    int log;        /* log scale (norms, ratios) */
-    double rule;    /* a dashed line at this value (0: none) */
+    int *col;    /* per item: its column */
+    int log;     /* log scale (norms, ratios) */
+    double rule; /* a dashed line at this value (0: none) */
 } lpanel;
 
 static double lcell(const rt_metrics *m, int r, int c)
@@ -75,8 +75,7 @@ static int find_items(const rt_metrics *m, const char *metric, const char *alt, 
     for (int pass = weights_only ? 0 : 1; pass < 2 && !p->n; pass++)
         for (int c = 0; c < m->cols; c++) {
             const char *name = m->names[c], *colon = strrchr(name, ':');
-            if (!colon || (strcmp(colon + 1, metric) && (!alt || strcmp(colon + 1, alt))))
-                continue;
+            if (!colon || (strcmp(colon + 1, metric) && (!alt || strcmp(colon + 1, alt)))) continue;
             size_t len = (size_t)(colon - name);
             /* an activation with both: its saturated column, not its dead one */
             if (alt && !strcmp(colon + 1, metric) && item_col(m, name, len, alt) >= 0) continue;
@@ -123,8 +122,8 @@ static axis value_axis(const rt_metrics *m, const lpanel *p, const int *rows, in
 }
 
 /* the value axis's grid and labels */
-static void value_ticks(sbuf *b, const lpanel *p, const axis *ay, double x0, double x1,
-                        double y0, double y1)
+static void value_ticks(sbuf *b, const lpanel *p, const axis *ay, double x0, double x1, double y0,
+                        double y1)
 {
     char t[64];
     int n = p->log ? (int)(ay->hi - ay->lo + 0.5) : ticks(ay);
@@ -181,7 +180,7 @@ static void draw_lines(sbuf *b, const rt_metrics *m, const lpanel *p, const axis
 /* the legend: which row each line is, in the top corner (left or right)
  * with fewer points under it; returns 1 when on the left */
 static int legend(sbuf *b, const rt_metrics *m, const lpanel *p, const axis *ay, const int *rows,
-                   int nr, double x0, double x1, double y0, double y1)
+                  int nr, double x0, double x1, double y0, double y1)
 {
     int hits[2] = {0, 0};
     for (int k = 0; k < nr; k++)
@@ -195,8 +194,9 @@ static int legend(sbuf *b, const rt_metrics *m, const lpanel *p, const axis *ay,
     const double lx = hits[0] < hits[1] ? x0 + 10 : x1 - 110;
     int c_step = rt_metrics_column(m, "step"), c_epoch = rt_metrics_column(m, "epoch");
     /* a file of steps (--every-steps) names its rows by step */
-    int by_step = c_step >= 0 && (c_epoch < 0 || (m->rows > 1 && lcell(m, 1, c_epoch) ==
-                                                                     lcell(m, m->rows - 1, c_epoch)));
+    int by_step =
+        c_step >= 0 &&
+        (c_epoch < 0 || (m->rows > 1 && lcell(m, 1, c_epoch) == lcell(m, m->rows - 1, c_epoch)));
     for (int r = 2; !by_step && r < m->rows && c_epoch >= 0; r++)
         by_step = lcell(m, r, c_epoch) == lcell(m, r - 1, c_epoch);
     for (int k = 0; k < nr; k++) {
@@ -216,39 +216,50 @@ static void draw_lpanel(sbuf *b, const rt_metrics *m, const lpanel *p, const int
 {
     const double x0 = L_LEFT, x1 = L_WIDTH - L_RIGHT, y0 = top + L_PANEL_TOP, y1 = y0 + L_PLOT;
     axis ay = value_axis(m, p, rows, nr);
-    sb_printf(b, "<g>\n<text x=\"%d\" y=\"%.1f\" font-size=\"15\" font-weight=\"bold\" "
-                 "fill=\"#222\">", L_LEFT, top + 22);
+    sb_printf(b,
+              "<g>\n<text x=\"%d\" y=\"%.1f\" font-size=\"15\" font-weight=\"bold\" "
+              "fill=\"#222\">",
+              L_LEFT, top + 22);
     sb_text(b, p->title);
     sb_printf(b, "</text>\n");
     if (p->log)
-        sb_printf(b, "<text x=\"%.1f\" y=\"%.1f\" font-size=\"12\" fill=\"#777\" "
-                     "text-anchor=\"end\">log scale</text>\n", x1, top + 22);
-    sb_printf(b, "<rect x=\"%.1f\" y=\"%.1f\" width=\"%.1f\" height=\"%.1f\" fill=\"#fbfbfd\" "
-                 "stroke=\"#bbb\"/>\n", x0, y0, x1 - x0, y1 - y0);
+        sb_printf(b,
+                  "<text x=\"%.1f\" y=\"%.1f\" font-size=\"12\" fill=\"#777\" "
+                  "text-anchor=\"end\">log scale</text>\n",
+                  x1, top + 22);
+    sb_printf(b,
+              "<rect x=\"%.1f\" y=\"%.1f\" width=\"%.1f\" height=\"%.1f\" fill=\"#fbfbfd\" "
+              "stroke=\"#bbb\"/>\n",
+              x0, y0, x1 - x0, y1 - y0);
     value_ticks(b, p, &ay, x0, x1, y0, y1);
     for (int i = 0; i < p->n; i++) {
         double x = item_x(p, i, x0, x1);
         const char *colon = strrchr(p->names[i], ':');
-        sb_printf(b, "<text x=\"0\" y=\"0\" font-size=\"11.5\" fill=\"#444\" text-anchor=\"end\" "
-                     "transform=\"translate(%.1f %.1f) rotate(-30)\">", x + 4, y1 + 16);
+        sb_printf(b,
+                  "<text x=\"0\" y=\"0\" font-size=\"11.5\" fill=\"#444\" text-anchor=\"end\" "
+                  "transform=\"translate(%.1f %.1f) rotate(-30)\">",
+                  x + 4, y1 + 16);
         char name[256];
         snprintf(name, sizeof name, "%.*s%s", (int)(colon - p->names[i]), p->names[i],
                  strcmp(colon, ":saturated") ? "" : " (saturated)");
         sb_text(b, name);
         sb_printf(b, "</text>\n");
     }
-    sb_printf(b, "<text x=\"0\" y=\"0\" font-size=\"13\" fill=\"#333\" text-anchor=\"middle\" "
-                 "transform=\"translate(20 %.1f) rotate(-90)\">", (y0 + y1) / 2);
+    sb_printf(b,
+              "<text x=\"0\" y=\"0\" font-size=\"13\" fill=\"#333\" text-anchor=\"middle\" "
+              "transform=\"translate(20 %.1f) rotate(-90)\">",
+              (y0 + y1) / 2);
     sb_text(b, p->ylabel);
     sb_printf(b, "</text>\n");
     draw_lines(b, m, p, &ay, rows, nr, x0, x1, y0, y1);
     int left = legend(b, m, p, &ay, rows, nr, x0, x1, y0, y1);
     if (p->rule > 0) {
         double y = axis_pos(&ay, p->rule, y1, y0);
-        sb_printf(b, "<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" stroke=\"#c0392b\" "
-                     "stroke-width=\"1.4\" stroke-dasharray=\"6 4\"/>\n<text x=\"%.1f\" "
-                     "y=\"%.1f\" font-size=\"11.5\" fill=\"#c0392b\" text-anchor=\"%s\">%g (rule of "
-                     "thumb)</text>\n",
+        sb_printf(b,
+                  "<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" stroke=\"#c0392b\" "
+                  "stroke-width=\"1.4\" stroke-dasharray=\"6 4\"/>\n<text x=\"%.1f\" "
+                  "y=\"%.1f\" font-size=\"11.5\" fill=\"#c0392b\" text-anchor=\"%s\">%g (rule of "
+                  "thumb)</text>\n",
                   x0, y, x1, y, left ? x1 - 6 : x0 + 6, y + 15, left ? "end" : "start", p->rule);
     }
     sb_printf(b, "</g>\n");
@@ -259,16 +270,21 @@ static void draw_lpanel(sbuf *b, const rt_metrics *m, const lpanel *p, const int
 static void heading(sbuf *b, const rt_metrics *m, const lpanel *grad, const rt_plot_options *o,
                     int last, int height)
 {
-    sb_printf(b, "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<svg "
-                 "xmlns=\"http://www.w3.org/2000/svg\" width=\"%d\" height=\"%d\" viewBox=\"0 0 "
-                 "%d %d\" font-family=\"%s\">\n<title>", L_WIDTH, height, L_WIDTH, height, L_FONT);
+    sb_printf(b,
+              "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<svg "
+              "xmlns=\"http://www.w3.org/2000/svg\" width=\"%d\" height=\"%d\" viewBox=\"0 0 "
+              "%d %d\" font-family=\"%s\">\n<title>",
+              L_WIDTH, height, L_WIDTH, height, L_FONT);
     sb_text(b, o->title ? o->title : "training");
-    sb_printf(b, " layer health</title>\n<rect width=\"100%%\" height=\"100%%\" fill=\"#ffffff\"/>\n"
-                 "<text x=\"%d\" y=\"34\" font-size=\"21\" font-weight=\"bold\" fill=\"#111\">",
+    sb_printf(b,
+              " layer health</title>\n<rect width=\"100%%\" height=\"100%%\" fill=\"#ffffff\"/>\n"
+              "<text x=\"%d\" y=\"34\" font-size=\"21\" font-weight=\"bold\" fill=\"#111\">",
               L_LEFT);
     sb_text(b, o->title ? o->title : "training");
-    sb_printf(b, " \xe2\x80\x94 layer health</text>\n<text x=\"%d\" y=\"58\" font-size=\"13\" "
-                 "fill=\"#555\">", L_LEFT);
+    sb_printf(b,
+              " \xe2\x80\x94 layer health</text>\n<text x=\"%d\" y=\"58\" font-size=\"13\" "
+              "fill=\"#555\">",
+              L_LEFT);
     if (grad->n && last >= 0) {
         char a[64], z[64];
         fmt_value(a, sizeof a, lcell(m, last, grad->col[0]));
@@ -290,7 +306,8 @@ int rt_plot_layers_svg(const rt_metrics *m, const char *svg_path, const rt_plot_
                    {"Update / weight per layer", "update norm / weight norm", 0, 0, 0, 1, 1e-3},
                    {"Dead (relu) or saturated (tanh, sigmoid) units", "fraction", 0, 0, 0, 0, 0}};
     int rc = -1, rows[L_MAX_LINES];
-    if (find_items(m, "grad_norm", NULL, 1, &p[0]) || find_items(m, "update_ratio", NULL, 1, &p[1]) ||
+    if (find_items(m, "grad_norm", NULL, 1, &p[0]) ||
+        find_items(m, "update_ratio", NULL, 1, &p[1]) ||
         find_items(m, "dead", "saturated", 0, &p[2])) {
         rt_fail(err, "%s: out of memory", svg_path);
         goto done;
@@ -300,7 +317,8 @@ int rt_plot_layers_svg(const rt_metrics *m, const char *svg_path, const rt_plot_
     for (int i = 0; i < 3; i++)
         if (p[i].n) drawn[np++] = &p[i];
     if (!nr || !np) {
-        rt_fail(err, "%s: nothing to draw: no row with a gradient norm", o->source ? o->source : svg_path);
+        rt_fail(err, "%s: nothing to draw: no row with a gradient norm",
+                o->source ? o->source : svg_path);
         goto done;
     }
     sbuf b = {0};

@@ -41,7 +41,7 @@ check "negative: a zero-initialised last layer (feeding no weight) is not warned
 spec biaszero 'local h = tanh(linear(x, 8, { bias_init = zeros() }))' 'minimize(bce(sigmoid(linear(h, 1)), y))'
 gen_warn biaszero
 check "negative: zero biases are not warned of" test ! -s "$out/biaszero.err"
-"$TRAINC" run -q "$out/zeros.lua" -- --epochs 1 --quiet >/dev/null 2>&1
+"$TRAINC" run -q "$out/zeros.lua" -o "$out/g_zeros" -- --epochs 1 --quiet >/dev/null 2>&1
 check "the warned spec still builds and trains (exit $?)" test $? -eq 0
 
 # --- deep sigmoid/tanh stacks with the default init

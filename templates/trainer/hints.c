@@ -83,7 +83,8 @@ void tr_hint_print(const train_run *r)
     if (flat_and_high(c, r->first_loss))
         printf("hint: the training loss has been flat since epoch 2 at %.4g, not below half its "
                "first step's %.4g: the network is not learning, or is on a long plateau "
-               "(try another learning rate or init; train --layer-metrics shows vanishing gradients and dead units)\n",
+               "(try another learning rate or init; train --layer-metrics shows vanishing "
+               "gradients and dead units)\n",
                L(c, 0), r->first_loss);
     if (oscillating)
         printf("hint: the training loss rose in %d of the last %ld epochs: it oscillates; the "

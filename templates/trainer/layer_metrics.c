@@ -35,13 +35,16 @@
 
 struct layer_metrics {
     FILE *f;
-    real *init, *before;   /* the weights at the start, and before this step */
-    double *grad, *update; /* per tensor: ‖g‖ and ‖Δw‖ of the last step */
-    double *before_norm;   /* per tensor: ‖w‖ before the last step */
+    real *init, *before;       /* the weights at the start, and before this step */
+    double *grad, *update;     /* per tensor: ‖g‖ and ‖Δw‖ of the last step */
+    double *before_norm;       /* per tensor: ‖w‖ before the last step */
     real *arena, *x, *y, *out; /* the probe's arena and its fixed batch */
 };
 
-static int measured(int i) { return !model_params[i].buffer; }
+static int measured(int i)
+{
+    return !model_params[i].buffer;
+}
 
 /* ‖a‖, or ‖a − b‖ (b not NULL), in double */
 static double norm(const real *a, const real *b, long n)
@@ -61,8 +64,7 @@ void tr_lm_begin(train_run *r, const options *o)
 {
     if (!o->layer_metrics) return;
     if (r->d.train.n < MODEL_BATCH)
-        tr_die_usage("--layer-metrics needs a whole batch of training rows (%s)",
-                     MODEL_BATCH_TEXT);
+        tr_die_usage("--layer-metrics needs a whole batch of training rows (%s)", MODEL_BATCH_TEXT);
     layer_metrics *lm = r->lm = tr_alloc_or_die(1, sizeof *lm);
     int t = model_n_param_tensors;
     lm->init = tr_alloc_or_die((size_t)MODEL_N_PARAMS, sizeof(real));
@@ -117,7 +119,8 @@ void tr_lm_open(train_run *r, const options *o)
     lm->f = rt_metrics_open(o->layer_metrics, h, by_step, through, &seconds, &afresh, &err);
     free(h);
     if (afresh)
-        fprintf(stderr, "note: %s is not a layer metrics file of this trainer: starting it afresh\n",
+        fprintf(stderr,
+                "note: %s is not a layer metrics file of this trainer: starting it afresh\n",
                 o->layer_metrics);
     if (!lm->f) tr_fail(&err);
     if (!o->resume) tr_lm_row(r, 0);
@@ -182,7 +185,8 @@ void tr_lm_row(train_run *r, int epoch)
         double w = norm(param + p->offset, NULL, p->numel);
         double ratio = lm->update[i] / lm->before_norm[i];
         fprintf(lm->f, ",%.9g,%.9g,%.9g,%.9g,%.9g", w, lm->grad[i], lm->update[i],
-                isfinite(ratio) ? ratio : NAN, norm(param + p->offset, lm->init + p->offset, p->numel));
+                isfinite(ratio) ? ratio : NAN,
+                norm(param + p->offset, lm->init + p->offset, p->numel));
     }
     if (model_n_acts) model_probe(param, lm->x, lm->y, lm->out, lm->arena);
     for (int i = 0; i < model_n_acts; i++)

@@ -17,7 +17,8 @@ typedef struct options {
         *resume;
     const char *plot;  /* --plot: the curves' picture */
     const char *label; /* --label: predict's label column */
-    const char *layer_metrics; /* --layer-metrics: per-layer health (layer_metrics.c) */
+    /* --layer-metrics: per-layer health (layer_metrics.c) */
+    const char *layer_metrics;
     long every, every_steps;
     int epochs, threads, quiet;
     int no_guard; /* --no-guard: train on through numbers that are not finite */
@@ -86,11 +87,11 @@ typedef struct layer_metrics layer_metrics; /* layer_metrics.c */
  * the hints read (no allocation in the training loop) */
 #define TR_HINT_WINDOW 11
 typedef struct hint_curve {
-    long n;                        /* whole epochs */
-    double last[TR_HINT_WINDOW];   /* the newest losses: last[(n - 1) % TR_HINT_WINDOW] */
-    double lo, hi;                 /* over all the epochs */
-    double lo2, hi2;               /* from epoch 2 on */
-    int not_finite;                /* a loss was not a number: no hint */
+    long n;                      /* whole epochs */
+    double last[TR_HINT_WINDOW]; /* the newest losses: last[(n - 1) % TR_HINT_WINDOW] */
+    double lo, hi;               /* over all the epochs */
+    double lo2, hi2;             /* from epoch 2 on */
+    int not_finite;              /* a loss was not a number: no hint */
 } hint_curve;
 
 /* train.c, train_files.c: one training run, from its start (or a
@@ -123,7 +124,7 @@ typedef struct train_run {
     double te, loss_sum, norm_sum;
     long norm_steps, correct, seen, done;
     layer_metrics *lm; /* --layer-metrics, else NULL */
-    hint_curve curve; /* hints.c: what the epochs' training losses show */
+    hint_curve curve;  /* hints.c: what the epochs' training losses show */
     double first_loss; /* of this run's first step (hints.c) */
 } train_run;
 
