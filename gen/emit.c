@@ -512,6 +512,7 @@ static int emit_model_c(ir_graph *g, const plan *p, const emit_options *o, const
     v[n++] = (tpl_var){"init", init_body(&e)};
     step_holes(&e, p, &v[n], &v[n + 1], &v[n + 2]);
     n += 3;
+    v[n++] = (tpl_var){"probe", emit_probe(&e, p)};
     if (update_holes(g, o, &v[n], &v[n + 1], err, errsize)) return -1;
     n += 2;
     char *text = fill_template(o, "model.c", v, n, err, errsize);
@@ -575,6 +576,7 @@ static int folder_vars(ir_graph *g, const plan *p, const emit_options *o, const 
         {"n_params", arena_printf(A, "%ld", g->n_params)},
         {"n_state", arena_printf(A, "%ld", g->opt.n_state)},
         {"arena", arena_printf(A, "%ld", p->arena_size)},
+        {"probe_arena", arena_printf(A, "%ld", p->probe.arena_size)},
         {"features", arena_printf(A, "%d", g->features)},
         {"label_len", arena_printf(A, "%d", g->label_len)},
         {"classes", arena_printf(A, "%d", g->classes)},

@@ -21,6 +21,10 @@ struct emitter;
  * backward) in schedule order, each op under its comment (emit_step.c) */
 void emit_step(struct emitter *e, const char *fname);
 
+/* model.c's probe for --layer-metrics: its step function, model_probe and
+ * the model_acts table (emit_probe.c) */
+const char *emit_probe(struct emitter *e, const plan *p);
+
 /* Writes the folder; returns 0, or -1 with a message in err. */
 /* Writes out_dir: 0 done, 1 failed (err says why), 2 refused: the folder
  * was generated from another spec (and o->force is not set). */

@@ -15,6 +15,7 @@
 #include "autodiff.h"
 #include "emit.h"
 #include "escape.h"
+#include "warn_init.h"
 #include "ir.h"
 #include "ops.h"
 #include "optim.h"
@@ -308,6 +309,7 @@ int main(int argc, char **argv)
     spec_options so = {.sets = c.sets, .nsets = c.nsets};
     if (spec_run(c.spec, &g, &so, err, sizeof err)) goto fail;
     warn_renames(&g);
+    warn_init(&g);
     /* the inference API names its functions <model>_load, ...: they must not
      * collide with the runtime's rt_* */
     if (!strcmp(g.model_name, "rt") || !strncmp(g.model_name, "rt_", 3)) {

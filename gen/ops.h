@@ -100,6 +100,10 @@ typedef struct op_def {
     /* the math line of the block comment when it names the node's operands
      * (a product's); NULL: math */
     const char *(*describe)(struct emitter *e, const ir_node *n);
+    /* a nonlinearity whose output --layer-metrics measures (mean, std, dead,
+     * saturated): returns 1 with its bounds in lo, hi when its values are
+     * bounded (tanh, sigmoid, hardtanh), 0 when not; NULL: not one */
+    int (*act_bounds)(const ir_node *n, double *lo, double *hi);
     op_dsl dsl; /* the spec's function for it, if it is called by name */
 } op_def;
 

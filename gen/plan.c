@@ -503,6 +503,22 @@ static void plan_variant_make(ir_graph *g, plan_variant *v, plan_mode mode, int 
     declare(g, v);
 }
 
+/* The probe (see plan.h): each activation of the forward pass lives to the
+ * end, so the trainer reads them all after one call. */
+static void plan_probe(ir_graph *g, plan_variant *v, int batch)
+{
+    variant_init(g, v, PLAN_EVAL, batch);
+    schedule(g, v);
+    int *death = deaths(g, v);
+    for (int s = 0; s < v->norder; s++) {
+        const ir_node *x = ir_get(g, v->order[s]);
+        if (op_get(x->op)->act_bounds && x->phase != PH_BACKWARD)
+            death[plan_root(v, v->order[s])] = v->norder;
+    }
+    place_buffers(g, v, death);
+    declare(g, v);
+}
+
 void plan_make(ir_graph *g, plan *p, int fuse)
 {
     memset(p, 0, sizeof *p);
@@ -518,6 +534,7 @@ void plan_make(ir_graph *g, plan *p, int fuse)
     if (B != 1) plan_variant_make(g, &p->v[p->nv++], PLAN_EVAL, 1, fuse);
     p->batch = B;
     p->remainder = R;
+    plan_probe(g, &p->probe, B);
     for (int i = 0; i < p->nv; i++)
         if (p->v[i].arena_size > p->arena_size) p->arena_size = p->v[i].arena_size;
     for (int k = 0; k < 2; k++) {

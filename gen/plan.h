@@ -14,6 +14,10 @@ typedef struct plan {
     int batch, remainder; /* rows of a training step, and of the last partial one (0: none) */
     long arena_size;      /* max over variants */
     double train_flops, eval_flops;
+    /* --layer-metrics' probe: evaluation at the batch size, unfused, every
+     * activation (op_def.act_bounds) kept in the arena to the end; its
+     * arena is its own (probe.arena_size), allocated only when asked */
+    plan_variant probe;
 } plan;
 
 /* Plans the variants the trainer needs: train at the batch size and at the

@@ -727,4 +727,18 @@ int rt_plot_metrics(const char *csv_path, const char *svg_path, const rt_plot_op
 /* The picture's default name: metrics.csv -> metrics.svg beside it */
 void rt_plot_path_beside(const char *csv_path, char *svg_path, size_t size);
 
+/* ==== rt_plot_layers.c: the layer metrics picture ==== */
+
+/* A layer metrics file (train --layer-metrics): a column named
+ * <tensor>:grad_norm. rt_plot_metrics draws such a file with
+ * rt_plot_layers_svg. */
+int rt_plot_is_layers(const rt_metrics *m);
+/* Panels, each against the layers from input to output at a few rows
+ * (the first and last rows with a gradient, and between): the gradient
+ * norm of each weight tensor (log scale), its update-to-weight ratio (log,
+ * with the 1e-3 rule of thumb), and each activation's dead fraction (its
+ * saturated fraction for tanh, sigmoid, hardtanh). Written atomically. */
+int rt_plot_layers_svg(const rt_metrics *m, const char *svg_path, const rt_plot_options *o,
+                       rt_error *err);
+
 #endif

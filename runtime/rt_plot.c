@@ -5,6 +5,7 @@
  * The file needs no script, stylesheet or font beyond the browser's own
  * sans-serif. */
 #include "rt.h"
+#include "rt_plot_svg.h"
 
 #include <float.h>
 #include <math.h>
@@ -16,15 +17,7 @@
 /* ---- a growing text buffer (the SVG is built in memory, then written
  * atomically, so a failed run never leaves half a picture) ---- */
 
-typedef struct sbuf {
-    char *s;
-    size_t len, cap;
-    int oom;
-} sbuf;
-
-static void sb_printf(sbuf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-
-static void sb_printf(sbuf *b, const char *fmt, ...)
+void sb_printf(sbuf *b, const char *fmt, ...)
 {
     if (b->oom) return;
     for (;;) {
@@ -56,7 +49,7 @@ static void sb_printf(sbuf *b, const char *fmt, ...)
 /* Text content and attribute values: XML's five specials escaped, and bytes
  * that are control characters or not ASCII replaced, so the file stays
  * well-formed whatever a file name holds. */
-static void sb_text(sbuf *b, const char *t)
+void sb_text(sbuf *b, const char *t)
 {
     for (; *t; t++) {
         unsigned char c = (unsigned char)*t;
@@ -105,7 +98,7 @@ static double nice_step(double span, int want)
 
 /* A tick label: fixed notation with as many decimals as the step needs;
  * exponent notation for very small or large values (and without a step). */
-static void fmt_tick(char *buf, size_t size, double v, double step)
+void fmt_tick(char *buf, size_t size, double v, double step)
 {
     double a = fabs(v);
     if (v == 0 || a < step * 1e-6) {
@@ -123,7 +116,7 @@ static void fmt_tick(char *buf, size_t size, double v, double step)
 }
 
 /* A short figure for legends and the subtitle. */
-static void fmt_value(char *buf, size_t size, double v)
+void fmt_value(char *buf, size_t size, double v)
 {
     if (!isfinite(v))
         snprintf(buf, size, "%s", isnan(v) ? "NaN" : v > 0 ? "inf" : "-inf");
@@ -131,16 +124,8 @@ static void fmt_value(char *buf, size_t size, double v)
         snprintf(buf, size, "%.4g", v);
 }
 
-typedef struct axis {
-    double lo, hi; /* the domain, in data units (log10 units when log) */
-    int log;
-    double step; /* between labelled ticks (in decades when log); 0: the
-                  * values are beyond nice ticks, only the two ends are */
-    int integer; /* ticks at whole numbers only (epochs) */
-} axis;
-
 /* A linear axis around [lo, hi] (finite): widened when flat, ends on ticks. */
-static axis linear_axis(double lo, double hi, int integer)
+axis linear_axis(double lo, double hi, int integer)
 {
     axis a = {lo, hi, 0, 0, integer};
     if (!(hi > lo)) {
@@ -165,19 +150,19 @@ static axis linear_axis(double lo, double hi, int integer)
 }
 
 /* A linear axis's labelled ticks are tick(a, 0) .. tick(a, ticks(a)). */
-static int ticks(const axis *a)
+int ticks(const axis *a)
 {
     return a->step > 0 ? (int)floor((a->hi - a->lo) / a->step + 0.5) : 1;
 }
 
-static double tick(const axis *a, int k)
+double tick(const axis *a, int k)
 {
     if (a->step > 0) return a->lo + k * a->step;
     return k ? a->hi : a->lo;
 }
 
 /* A log axis over whole decades around [lo, hi] (both > 0). */
-static axis log_axis(double lo, double hi)
+axis log_axis(double lo, double hi)
 {
     axis a = {floor(log10(lo)), ceil(log10(hi)), 1, 1, 0};
     if (a.hi <= a.lo) a.hi = a.lo + 1;
@@ -190,7 +175,7 @@ static axis log_axis(double lo, double hi)
  * between pixels p0 and p1, kept a few pixels inside them so that points at
  * the ends are not cut by the frame. Halves: the span of values near the
  * largest doubles does not overflow. */
-static double coord_pos(const axis *a, double t, double p0, double p1)
+double coord_pos(const axis *a, double t, double p0, double p1)
 {
     const double inset = p1 > p0 ? PLOT_INSET : -PLOT_INSET;
     p0 += inset;
@@ -201,7 +186,7 @@ static double coord_pos(const axis *a, double t, double p0, double p1)
 }
 
 /* Where the value v falls. */
-static double axis_pos(const axis *a, double v, double p0, double p1)
+double axis_pos(const axis *a, double v, double p0, double p1)
 {
     return coord_pos(a, a->log ? log10(v) : v, p0, p1);
 }
@@ -640,7 +625,8 @@ int rt_plot_metrics(const char *csv_path, const char *svg_path, const rt_plot_op
     if (rt_metrics_read(csv_path, &m, err)) return -1;
     rt_plot_options opts = *o;
     if (!opts.source) opts.source = csv_path;
-    int rc = rt_plot_svg(&m, svg_path, &opts, err);
+    int rc = rt_plot_is_layers(&m) ? rt_plot_layers_svg(&m, svg_path, &opts, err)
+                                   : rt_plot_svg(&m, svg_path, &opts, err);
     rt_metrics_free(&m);
     return rc;
 }

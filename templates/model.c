@@ -45,6 +45,8 @@ real model_eval(int rows, const real *param, const real *x, const real *y, real 
     return NAN;
 }
 
+{{probe}}
+
 {{update}}
 
 {{schedule}}

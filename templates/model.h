@@ -116,6 +116,21 @@ real model_train_step(int rows, real *param, real *grad, const real *x, const re
 real model_eval(int rows, const real *param, const real *x, const real *y, real *out,
                 real *arena);
 
+/* --layer-metrics (the trainer's layer_metrics.c): the probe is the
+ * forward pass and loss on MODEL_BATCH rows in evaluation mode, unfused,
+ * in an arena of its own (MODEL_PROBE_ARENA values), after which every
+ * activation (each nonlinearity's output) is at its offset there. */
+#define MODEL_PROBE_ARENA {{probe_arena}}L
+typedef struct model_act {
+    const char *name, *op; /* the node's name in model.c ("relu1"), its op */
+    long offset, numel;    /* in the probe's arena; values per batch */
+    int bounded;           /* 1: saturates at lo and hi (tanh, sigmoid, hardtanh) */
+    double lo, hi;
+} model_act;
+extern const model_act model_acts[];
+extern const int model_n_acts;
+real model_probe(const real *param, const real *x, const real *y, real *out, real *arena);
+
 /* The learning rate after e epochs or steps (from 0) of a run of `total`,
  * from the base lr (the spec's, or --lr). */
 double model_lr(long e, double base, long total);

@@ -935,3 +935,17 @@ gen_build "$t/bare.lua" "$t/out/bare" >/dev/null 2>&1
 (cd "$t/out/bare" && ./bare train --quiet >/dev/null 2>&1)
 expect "failures: a model without data has no rows to list" 2 \
     "bare: --failures lists data rows, and this model has no data" "$t/out/bare/bare" eval --failures "$t/f.csv"
+# ---- issue 14, item 5: train --layer-metrics and its picture ----
+expect "trainer: --layer-metrics without a file" 2 "csvm: --layer-metrics needs a file name" \
+    "$t/out/csvm/csvm" train --layer-metrics
+expect "trainer: --layer-metrics is refused outside train" 2 "csvm: --layer-metrics is for train, not eval" \
+    "$t/out/csvm/csvm" eval --layer-metrics "$t/lm.csv"
+expect "trainer: --layer-metrics into a folder that does not exist" 1 "$t/no/such/dir/lm.csv" \
+    "$t/out/csvm/csvm" train --epochs 1 --weights "$t/lm.weights" --layer-metrics "$t/no/such/dir/lm.csv"
+expect "trainer: --layer-metrics of a run with no step: the start's row alone" 0 "" \
+    "$t/out/csvm/csvm" train --epochs 0 --weights "$t/lm0.weights" --layer-metrics "$t/lm0.csv" --quiet
+expect "trainc plot: a layer metrics file with no gradient yet (only the start's row)" 1 \
+    "$t/lm0.csv: nothing to draw: no row with a gradient norm" "$TRAINC" plot "$t/lm0.csv" -o "$t/lm0.svg"
+printf 'epoch,step,fc1.weight:grad_norm\n1,1,0.5\n1,x,0.4\n' >"$t/lmbad.csv"
+expect "trainc plot: a layer metrics file with a cell that is not a number" 1 "$t/lmbad.csv:3:" \
+    "$TRAINC" plot "$t/lmbad.csv" -o "$t/lmbad.svg"

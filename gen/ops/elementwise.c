@@ -259,7 +259,33 @@ static void vjp_of_input(ad_ctx *c, const ir_node *n, int g)
     ad_accum(c, n->in[0], ir_must(c->g, op_grad(n), &a));
 }
 
+/* Activations as --layer-metrics sees them (op_def.act_bounds): bounded
+ * ones say where they saturate. */
+static int act_unbounded(const ir_node *n, double *lo, double *hi)
+{
+    (void)n, (void)lo, (void)hi;
+    return 0;
+}
+static int act_tanh(const ir_node *n, double *lo, double *hi)
+{
+    (void)n;
+    *lo = -1, *hi = 1;
+    return 1;
+}
+static int act_sigmoid(const ir_node *n, double *lo, double *hi)
+{
+    (void)n;
+    *lo = 0, *hi = 1;
+    return 1;
+}
+static int act_hardtanh(const ir_node *n, double *lo, double *hi)
+{
+    *lo = n->f[0], *hi = n->f[1];
+    return 1;
+}
+
 const op_def op_RELU = {
+    .act_bounds = act_unbounded,
     .math = "y = max(x, 0)",
     .cexpr = "A > 0 ? A : 0",
     .shape = shape_same,
@@ -268,6 +294,7 @@ const op_def op_RELU = {
     .dsl = {.name = "relu", .layer = "ReLU"},
 };
 const op_def op_LEAKY_RELU = {
+    .act_bounds = act_unbounded,
     .math = "y = x > 0 ? x : slope * x",
     .cexpr = "A > 0 ? A : A * P",
     .shape = shape_same,
@@ -276,6 +303,7 @@ const op_def op_LEAKY_RELU = {
     .dsl = {.name = "leaky_relu", .opt = {{"negative_slope", 0.01}}},
 };
 const op_def op_SIGMOID = {
+    .act_bounds = act_sigmoid,
     .math = "y = 1 / (1 + e^-x)",
     .cexpr = "1 / (1 + exp(-A))",
     .shape = shape_same,
@@ -284,6 +312,7 @@ const op_def op_SIGMOID = {
     .dsl = {.name = "sigmoid", .layer = "Sigmoid", .number = sigmoid_number},
 };
 const op_def op_TANH = {
+    .act_bounds = act_tanh,
     .math = "y = tanh(x)",
     .cexpr = "tanh(A)",
     .shape = shape_same,
@@ -294,6 +323,7 @@ const op_def op_TANH = {
 /* beta = P, threshold = Q (torch's 1 and 20): beyond the threshold softplus
  * is x to float precision, and its derivative exactly 1 */
 const op_def op_SOFTPLUS = {
+    .act_bounds = act_unbounded,
     .math = "y = x beta > threshold ? x : ln(1 + e^(x beta)) / beta",
     .cexpr = "A * P > Q ? A : log1p(exp(A * P)) / P",
     .shape = shape_same,
@@ -337,6 +367,7 @@ const op_def op_TANH_GRAD = {
  * scalar_t(...). At the kinks the gradient is torch's: ELU takes the
  * x <= 0 side at 0 (alpha), hardtanh passes nothing at x == min or max. */
 const op_def op_ELU = {
+    .act_bounds = act_unbounded,
     .math = "y = x <= 0 ? alpha (e^x - 1) : x",
     .cexpr = "A <= 0 ? (exp(A) - 1) * P : A",
     .shape = shape_same,
@@ -352,6 +383,7 @@ const op_def op_ELU_GRAD = {
     .flops = flops_elem4,
 };
 const op_def op_GELU = {
+    .act_bounds = act_unbounded,
     .math = "y = x Φ(x) = x / 2 (1 + erf(x / √2))",
     .cexpr = "A * (real)0.5 * (1 + erf(A * (real)0.70710678118654752440))",
     .shape = shape_same,
@@ -367,6 +399,7 @@ const op_def op_GELU_GRAD = {
     .flops = flops_elem4,
 };
 const op_def op_GELU_TANH = {
+    .act_bounds = act_unbounded,
     .math = "y = x / 2 (1 + tanh(√(2/π) (x + 0.044715 x³)))",
     .cexpr = "(real)0.5 * A * (1 + tanh((real)0.79788456080286535588 * (A + (real)0.044715 * (A * "
              "A * A))))",
@@ -396,6 +429,7 @@ const op_def op_SOFTPLUS_GRAD = {
 };
 /* min_val = P, max_val = Q */
 const op_def op_HARDTANH = {
+    .act_bounds = act_hardtanh,
     .math = "y = min(max(x, min_val), max_val)",
     .cexpr = "A < P ? P : A > Q ? Q : A",
     .shape = shape_same,

@@ -35,7 +35,8 @@ enum {
     OPT_PLOT,
     OPT_NO_GUARD,
     OPT_LABEL,
-    OPT_FAILURES
+    OPT_FAILURES,
+    OPT_LAYER_METRICS
 };
 
 static const struct option long_options[] = {
@@ -62,6 +63,7 @@ static const struct option long_options[] = {
     {"no-guard", no_argument, NULL, OPT_NO_GUARD},
     {"label", required_argument, NULL, OPT_LABEL},
     {"failures", required_argument, NULL, OPT_FAILURES},
+    {"layer-metrics", required_argument, NULL, OPT_LAYER_METRICS},
     {NULL, 0, NULL, 0}};
 
 /* "-": the command and its argument come back in order, as code 1; ":": a
@@ -160,6 +162,9 @@ static void take(options *o, int c, const char *a, const char *v)
     case OPT_RESUME:
         o->resume = file_arg(a, v);
         break;
+    case OPT_LAYER_METRICS:
+        o->layer_metrics = file_arg(a, v);
+        break;
     case OPT_PLOT:
         o->plot = file_arg(a, v);
         break;
@@ -229,6 +234,8 @@ options tr_parse_args(int argc, char **argv)
     if (!o.weights_given) o.weights = tr_beside_binary(o.weights);
     if (o.failures && strcmp(o.command, "eval"))
         tr_die_usage("%s", "--failures FILE is an option of eval");
+    if (o.layer_metrics && strcmp(o.command, "train"))
+        tr_die_usage("--layer-metrics is for train, not %s", o.command);
     if (o.plot && !o.metrics)
         tr_die_usage("%s", "--plot draws the --metrics file: give --metrics FILE too");
     return o;

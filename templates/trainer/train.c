@@ -241,8 +241,11 @@ static int train_batch(train_run *r, long start, int rows)
     if (tr_grad_norm_reached(r, (double)loss, grad_norm, by, rows)) return 0;
     const long e = MODEL_SCHEDULE_PER_STEP ? r->step : r->epoch - 1;
     r->lr = model_lr(e, r->base_lr, r->total);
+    if (r->lm) tr_lm_before_update(r->lm, b->param, b->grad);
     model_update(b->param, b->grad, b->state, r->lr, model_momentum(e, r->total), ++r->step);
+    if (r->lm) tr_lm_after_update(r, b->param);
     if (r->trace) tr_trace_step(r->trace, r->step, (double)loss, r->lr, b->param);
+    if (r->rows_run == 0) r->first_loss = (double)loss; /* for hints.c */
     r->loss_sum += (double)loss * rows;
     r->norm_sum += grad_norm;
     r->norm_steps++;
@@ -316,6 +319,8 @@ static void end_epoch(train_run *r, long full)
                 tr.loss, has_accuracy ? tr.accuracy : NAN, va.loss,
                 has_accuracy ? va.accuracy : NAN, r->lr,
                 r->norm_steps ? r->norm_sum / r->norm_steps : NAN, r->metrics_t + now - r->t0);
+    if (r->lm && !o->every_steps) tr_lm_row(r, r->epoch);
+    if (complete && r->done > 0) tr_hint_epoch(r, tr.loss);
     if (MODEL_EARLY_STOP && complete) {
         int on_valid = !(MODEL_ES_MONITOR_LOSS || !r->d.valid.n);
         early_stop(r, on_valid ? va.loss : tr.loss, on_valid);
@@ -339,6 +344,7 @@ static int finish(train_run *r)
     if (r->metrics) fclose(r->metrics);
     if (r->step_metrics) fclose(r->step_metrics);
     if (r->trace) fclose(r->trace);
+    tr_lm_close(r);
 
     if (!o->no_guard && !tr_all_finite(r->b.param, MODEL_N_PARAMS))
         return tr_diverged("the weights are no longer finite", o->epochs, r->step, r->base_lr);
@@ -350,6 +356,7 @@ static int finish(train_run *r)
         tr_print_result("test", tr_evaluate(&r->d.test, &r->b));
     else
         tr_print_result("train", tr_evaluate(&r->d.train, &r->b));
+    tr_hint_print(r);
     /* ---- the curves of this run, from its metrics file (rt_plot.c); not
      * when the metrics went to a pipe or a terminal (--metrics /dev/stdout),
      * unless --plot asks ---- */
@@ -362,11 +369,13 @@ static int finish(train_run *r)
 /* The run: its start, then epoch by epoch, batch by batch, to its end. */
 int tr_cmd_train(const options *o)
 {
-    train_run run = {.o = o}, *r = &run;
+    train_run run = {.o = o, .first_loss = NAN}, *r = &run;
     int rc;
     begin_run(r, o);
+    tr_lm_begin(r, o);
     if ((rc = tr_open_trace(r, o)) || (rc = resume(r, o))) return rc;
     ready(r, o);
+    tr_lm_open(r, o);
     for (r->epoch = (int)r->ck.run.epoch + 1; r->epoch <= o->epochs && !r->stop; r->epoch++) {
         long first = begin_epoch(r), full = r->n / MODEL_BATCH * MODEL_BATCH;
         for (long start = first; start < r->n && !r->stop; start += MODEL_BATCH) {

@@ -18,6 +18,8 @@ typedef struct options {
     const char *plot;     /* --plot: the curves' picture */
     const char *label;    /* --label: predict's label column */
     const char *failures; /* eval --failures: the rows sorted by loss, as CSV */
+    /* --layer-metrics: per-layer health (layer_metrics.c) */
+    const char *layer_metrics;
     long every, every_steps;
     int epochs, threads, quiet;
     int no_guard; /* --no-guard: train on through numbers that are not finite */
@@ -109,6 +111,19 @@ int tr_eval_failures(const options *o, const rt_dataset *ds, buffers *b);
 /* plot.c: draws a metrics CSV as an SVG picture (svg NULL: beside the CSV) */
 int tr_plot_curves(const char *csv, const char *svg, int quiet);
 
+typedef struct layer_metrics layer_metrics; /* layer_metrics.c */
+
+/* hints.c: the training losses of the whole epochs of a run, as much as
+ * the hints read (no allocation in the training loop) */
+#define TR_HINT_WINDOW 11
+typedef struct hint_curve {
+    long n;                      /* whole epochs */
+    double last[TR_HINT_WINDOW]; /* the newest losses: last[(n - 1) % TR_HINT_WINDOW] */
+    double lo, hi;               /* over all the epochs */
+    double lo2, hi2;             /* from epoch 2 on */
+    int not_finite;              /* a loss was not a number: no hint */
+} hint_curve;
+
 /* train.c, train_files.c: one training run, from its start (or a
  * checkpoint) to its end; the epoch under way at the bottom */
 typedef struct train_run {
@@ -138,6 +153,9 @@ typedef struct train_run {
     int epoch, bar_shown;
     double te, loss_sum, norm_sum;
     long norm_steps, correct, seen, done;
+    layer_metrics *lm; /* --layer-metrics, else NULL */
+    hint_curve curve;  /* hints.c: what the epochs' training losses show */
+    double first_loss; /* of this run's first step (hints.c) */
 } train_run;
 
 int tr_all_finite(const real *p, long n);
@@ -156,6 +174,17 @@ const int32_t *tr_batch_rows(train_run *r, long start, int rows);
 /* grad_stop.c: 1 when stop_grad_norm stops the run at this step (before its
  * update), its figures counted and the line printed */
 int tr_grad_norm_reached(train_run *r, double loss, double grad_norm, const real *by, int rows);
+/* layer_metrics.c: train --layer-metrics; each does nothing without it
+ * (the update hooks are called only with it) */
+void tr_lm_begin(train_run *r, const options *o);
+void tr_lm_open(train_run *r, const options *o);
+void tr_lm_before_update(layer_metrics *lm, const real *param, const real *grad);
+void tr_lm_after_update(train_run *r, const real *param);
+void tr_lm_row(train_run *r, int epoch);
+void tr_lm_close(train_run *r);
+/* hints.c: the epochs' training losses, and the hint they show after training */
+void tr_hint_epoch(train_run *r, double loss);
+void tr_hint_print(const train_run *r);
 
 /* the commands: each returns the exit status */
 int tr_cmd_train(const options *o);
