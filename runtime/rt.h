@@ -754,4 +754,34 @@ int rt_plot_metrics(const char *csv_path, const char *svg_path, const rt_plot_op
 /* The picture's default name: metrics.csv -> metrics.svg beside it */
 void rt_plot_path_beside(const char *csv_path, char *svg_path, size_t size);
 
+/* ==== rt_plot_xy.c: several series on shared axes ==== */
+
+/* n points (x[i], y[i]); lo and hi NULL, or a bar from lo[i] to hi[i] at
+ * each point; color: the palette's index (a series keeps its colour in
+ * every panel). NaN and inf are gaps. */
+typedef struct rt_xy_series {
+    const char *label;
+    int n, color;
+    const double *x, *y, *lo, *hi;
+} rt_xy_series;
+typedef struct rt_xy_panel {
+    const char *title, *ylabel; /* ylabel NULL: the title */
+    const rt_xy_series *s;
+    int ns;
+} rt_xy_panel;
+typedef struct rt_xy_figure {
+    const char *title, *subtitle, *xlabel;
+    int log_x;       /* the x axis in decades (values <= 0 are left out) */
+    int legend_last; /* the legend gives each series' last value */
+    const rt_xy_panel *panels;
+    int np;
+} rt_xy_figure;
+/* The panels one above the other on one x axis; a panel's values on a log
+ * scale when all are positive and span two decades; a series of more
+ * points than two a pixel is drawn as each pixel column's mean. Written
+ * atomically. */
+int rt_plot_xy_svg(const rt_xy_figure *fig, const char *svg_path, rt_error *err);
+/* the colour of palette index i ("#rrggbb") */
+const char *rt_plot_xy_color(int i);
+
 #endif

@@ -1,0 +1,255 @@
+/* plot.c — `trainc plot`: one metrics CSV drawn as the trainers draw their
+ * curves (rt_plot.c), or several (metrics, step metrics, layer metrics: any
+ * CSV with an epoch or a step column) overlaid, one panel per metric and
+ * one series per file, against the epoch, the step or the seconds
+ * (rt_plot_xy.c). Exit status: 0 ok, 1 a file refused, 2 bad usage. */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "../runtime/rt.h"
+#include "plot.h"
+
+#define PLOT_MAX_FILES 64
+
+typedef struct plot_cli {
+    const char *files[PLOT_MAX_FILES];
+    int nfiles;
+    const char *out, *title, *x, *labels;
+    int quiet;
+} plot_cli;
+
+static int plot_usage(const char *fmt, const char *what)
+{
+    fputs("trainc: ", stderr);
+    fprintf(stderr, fmt, what);
+    fputs("\nTry 'trainc --help'.\n", stderr);
+    return 2;
+}
+
+static int parse(int argc, char **argv, plot_cli *c)
+{
+    memset(c, 0, sizeof *c);
+    for (int i = 2; i < argc; i++) {
+        const char *a = argv[i];
+        const char **val = !strcmp(a, "-o")         ? &c->out
+                           : !strcmp(a, "--title")  ? &c->title
+                           : !strcmp(a, "--x")      ? &c->x
+                           : !strcmp(a, "--labels") ? &c->labels
+                                                    : NULL;
+        if (val) {
+            if (++i >= argc) return plot_usage("%s needs a value", a);
+            *val = argv[i];
+        } else if (!strcmp(a, "-q") || !strcmp(a, "--quiet")) {
+            c->quiet = 1;
+        } else if (a[0] == '-' && a[1]) {
+            return plot_usage("%s", "plot takes only -o, --title, --x, --labels and -q");
+        } else if (c->nfiles == PLOT_MAX_FILES) {
+            return plot_usage("%s", "plot overlays 64 files at most");
+        } else {
+            c->files[c->nfiles++] = a;
+        }
+    }
+    if (!c->nfiles) return plot_usage("%s", "plot needs a metrics CSV file");
+    if (c->x && strcmp(c->x, "epoch") && strcmp(c->x, "step") && strcmp(c->x, "seconds"))
+        return plot_usage("--x must be epoch, step or seconds, not '%s'", c->x);
+    return 0;
+}
+
+/* one file: the curves picture, as the trainer draws it */
+static int plot_one(const plot_cli *c)
+{
+    const char *csv = c->files[0];
+    char svg[4096], title[256];
+    if (c->out)
+        snprintf(svg, sizeof svg, "%s", c->out);
+    else
+        rt_plot_path_beside(csv, svg, sizeof svg);
+    if (!c->title) { /* the file's name without folder and extension */
+        const char *base = strrchr(csv, '/');
+        base = base ? base + 1 : csv;
+        size_t n = strlen(base);
+        if (n > 4 && !strcmp(base + n - 4, ".csv")) n -= 4;
+        snprintf(title, sizeof title, "%.*s", (int)n, base);
+    }
+    rt_plot_options o = {.title = c->title ? c->title : title, .source = csv};
+    rt_error err;
+    if (rt_plot_metrics(csv, svg, &o, &err)) {
+        fprintf(stderr, "trainc: %s\n", err.msg);
+        return 1;
+    }
+    if (!c->quiet) printf("trainc: %s -> %s\n", csv, svg);
+    return 0;
+}
+
+/* The legend's names: --labels, or each file's name without ".csv", with
+ * as many of its folders as tell it from the others (runs/a/metrics,
+ * runs/b/metrics). Returns 0, or 2 after saying what is wrong. */
+static int series_labels(const plot_cli *c, char **labels)
+{
+    if (c->labels) {
+        char *all = strdup(c->labels);
+        int n = 0;
+        for (char *p = all, *q; p; p = q) {
+            q = strchr(p, ',');
+            if (q) *q++ = 0;
+            if (n < c->nfiles) labels[n] = p;
+            n++;
+        }
+        if (n != c->nfiles) {
+            char msg[160];
+            snprintf(msg, sizeof msg, "--labels names %d run%s, but %d files are given", n,
+                     n == 1 ? "" : "s", c->nfiles);
+            free(all);
+            return plot_usage("%s", msg);
+        }
+        return 0;
+    }
+    for (int depth = 0;; depth++) {
+        int unique = 1, whole = 1;
+        for (int i = 0; i < c->nfiles; i++) {
+            const char *f = c->files[i], *start = f + strlen(f);
+            for (int d = 0; d <= depth && start > f; d++) {
+                start--;
+                while (start > f && start[-1] != '/') start--;
+                if (d < depth && start > f) start--; /* over the '/' to the folder */
+            }
+            whole &= start == f;
+            size_t n = strlen(start);
+            if (n > 4 && !strcmp(start + n - 4, ".csv")) n -= 4;
+            labels[i] = strndup(start, n);
+        }
+        for (int i = 0; i < c->nfiles; i++)
+            for (int j = 0; j < i; j++) unique &= strcmp(labels[i], labels[j]) != 0;
+        if (unique || whole) return 0;
+    }
+}
+
+/* The x value of each row: the step or seconds column as it is; the epoch
+ * with the rows that share it spread over it (a step metrics file: the
+ * k-th of an epoch's n rows at epoch - 1 + k/n). NULL after saying why. */
+static double *x_values(const char *file, const rt_metrics *m, const char *x)
+{
+    int col = rt_metrics_column(m, x);
+    if (col < 0 && !strcmp(x, "seconds")) col = rt_metrics_column(m, "time");
+    if (col < 0) {
+        fprintf(stderr, "trainc: %s: no '%s' column for --x %s (it has:", file, x, x);
+        for (int k = 0; k < m->cols; k++) fprintf(stderr, "%s%s", k ? "," : " ", m->names[k]);
+        fprintf(stderr, ")\n");
+        return NULL;
+    }
+    double *v = malloc(((size_t)m->rows + 1) * sizeof *v);
+    if (!v) return NULL;
+    for (int r = 0; r < m->rows; r++) v[r] = m->v[(size_t)r * (size_t)m->cols + (size_t)col];
+    if (strcmp(x, "epoch")) return v;
+    for (int r = 0; r < m->rows;) {
+        int n = 1;
+        while (r + n < m->rows && v[r + n] == v[r]) n++;
+        if (n > 1)
+            for (int k = 0; k < n; k++) v[r + k] = v[r + k] - 1 + (double)(k + 1) / n;
+        r += n;
+    }
+    return v;
+}
+
+/* a metric: any column but the axes */
+static int is_axis(const char *name)
+{
+    return !strcmp(name, "epoch") || !strcmp(name, "step") || !strcmp(name, "seconds") ||
+           !strcmp(name, "time");
+}
+
+/* one panel per metric that some file has a finite value of, series in
+ * file order; returns the panels made */
+static int make_panels(const plot_cli *c, rt_metrics *m, double **xs, char **labels,
+                       rt_xy_panel *panels, int max_panels)
+{
+    int np = 0;
+    for (int f = 0; f < c->nfiles; f++)
+        for (int col = 0; col < m[f].cols; col++) {
+            const char *name = m[f].names[col];
+            int seen = is_axis(name);
+            for (int k = 0; k < np && !seen; k++) seen = !strcmp(panels[k].title, name);
+            if (seen || np == max_panels) continue;
+            rt_xy_series *s = calloc((size_t)c->nfiles, sizeof *s);
+            int ns = 0;
+            for (int g = 0; g < c->nfiles && s; g++) {
+                int cg = rt_metrics_column(&m[g], name);
+                if (cg < 0) continue;
+                double *y = malloc(((size_t)m[g].rows + 1) * sizeof *y);
+                int finite = 0;
+                for (int r = 0; y && r < m[g].rows; r++) {
+                    y[r] = m[g].v[(size_t)r * (size_t)m[g].cols + (size_t)cg];
+                    finite |= isfinite(y[r]);
+                }
+                if (finite)
+                    s[ns++] = (rt_xy_series){labels[g], m[g].rows, g, xs[g], y, NULL, NULL};
+                else
+                    free(y);
+            }
+            if (ns) panels[np++] = (rt_xy_panel){name, NULL, s, ns};
+            else free(s);
+        }
+    return np;
+}
+
+static int plot_overlay(const plot_cli *c)
+{
+    rt_metrics m[PLOT_MAX_FILES];
+    double *xs[PLOT_MAX_FILES];
+    char *labels[PLOT_MAX_FILES];
+    int rc = series_labels(c, labels);
+    if (rc) return rc;
+    const char *x = c->x;
+    rt_error err;
+    for (int f = 0; f < c->nfiles; f++) {
+        if (rt_metrics_read(c->files[f], &m[f], &err)) {
+            fprintf(stderr, "trainc: %s\n", err.msg);
+            return 1;
+        }
+        if (!x && rt_metrics_column(&m[f], "epoch") < 0) x = "step";
+    }
+    if (!x) x = "epoch";
+    for (int f = 0; f < c->nfiles; f++)
+        if (!(xs[f] = x_values(c->files[f], &m[f], x))) return 1;
+    static rt_xy_panel panels[256];
+    int np = make_panels(c, m, xs, labels, panels, 256);
+    if (!np) {
+        fprintf(stderr, "trainc: %s: nothing to draw: no column but %s has a finite value\n",
+                c->files[0], "epoch, step and seconds");
+        return 1;
+    }
+    char svg[4096], title[128], sub[512];
+    if (c->out)
+        snprintf(svg, sizeof svg, "%s", c->out);
+    else { /* overlay.svg beside the first file */
+        const char *slash = strrchr(c->files[0], '/');
+        snprintf(svg, sizeof svg, "%.*soverlay.svg", slash ? (int)(slash - c->files[0] + 1) : 0,
+                 c->files[0]);
+    }
+    snprintf(title, sizeof title, "%d runs", c->nfiles);
+    snprintf(sub, sizeof sub, "%d metric%s against the %s, one series per file", np,
+             np == 1 ? "" : "s", x);
+    rt_xy_figure fig = {.title = c->title ? c->title : title,
+                        .subtitle = sub,
+                        .xlabel = x,
+                        .legend_last = 1,
+                        .panels = panels,
+                        .np = np};
+    if (rt_plot_xy_svg(&fig, svg, &err)) {
+        fprintf(stderr, "trainc: %s\n", err.msg);
+        return 1;
+    }
+    if (!c->quiet) printf("trainc: %d files -> %s (%d panels)\n", c->nfiles, svg, np);
+    return 0; /* the process ends here: the buffers go with it */
+}
+
+int plot_main(int argc, char **argv)
+{
+    plot_cli c;
+    int rc = parse(argc, argv, &c);
+    if (rc) return rc;
+    if (c.nfiles == 1 && !c.x && !c.labels) return plot_one(&c);
+    return plot_overlay(&c);
+}
