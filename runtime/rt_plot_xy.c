@@ -227,7 +227,7 @@ static rt_svg_axis value_axis(const rt_xy_panel *p)
             double v[3] = {p->s[i].y[r], p->s[i].lo ? p->s[i].lo[r] : NAN,
                            p->s[i].hi ? p->s[i].hi[r] : NAN};
             for (int k = 0; k < 3; k++) {
-                if (!isfinite(v[k])) continue;
+                if (!isfinite(v[k]) || (k && v[k] <= 0)) continue; /* a bar below 0: cut */
                 if (v[k] <= 0) positive = 0;
                 if (v[k] < lo) lo = v[k];
                 if (v[k] > hi) hi = v[k];
