@@ -179,6 +179,8 @@ static int parse(int argc, char **argv, sweep *s)
             s->dir = v;
         else if (!strcmp(a, "--refine"))
             s->refine = 1;
+        else if (!strcmp(a, "--list"))
+            s->list = 1;
         else if (!strcmp(a, "-q") || !strcmp(a, "--quiet"))
             s->quiet = 1;
         else if (a[0] == '-' && a[1])
@@ -482,11 +484,15 @@ int sweep_main(int argc, char **argv)
         snprintf(dir, sizeof dir, "sweep/%.200s", s->model);
         s->dir = dir;
     }
+    for (int c = 0; c < s->ncombos; c++)
+        for (int i = 0; i < s->grid.n; i++) add_runs(s, c, s->grid.v[i]);
+    if (s->list) { /* what would run, and nothing else */
+        sweep_list(s);
+        return 0;
+    }
     if (make_dir(s->dir) || writable_dir(s->dir)) return 1;
     ssize_t n = readlink("/proc/self/exe", s->self, sizeof s->self - 1);
     if (n <= 0) snprintf(s->self, sizeof s->self, "%s", argv[0]);
-    for (int c = 0; c < s->ncombos; c++)
-        for (int i = 0; i < s->grid.n; i++) add_runs(s, c, s->grid.v[i]);
     if (!s->quiet)
         printf("trainc: sweep of %s: %d lr%s x %d setting%s x %d seed%s = %d runs of %d epoch%s "
                "in %s (score: %s)\n",

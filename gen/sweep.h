@@ -49,7 +49,7 @@ typedef struct sweep {
     sweep_grid grid;
     sweep_set sets[SWEEP_MAX_SETS];
     int nsets;
-    int seeds, epochs, jobs, refine, quiet;
+    int seeds, epochs, jobs, refine, quiet, list;
     /* from the spec */
     char model[256];
     int classifier, has_valid, has_test;
@@ -69,6 +69,8 @@ int sweep_main(int argc, char **argv);
 void sweep_number(char *buf, size_t size, double v);
 /* "k=v_k2=v2" as a file name ("default" without --set) */
 void sweep_combo_name(const sweep *s, int combo, char *buf, size_t size);
+/* --list: the runs' names, --set values, lrs, seeds and epochs as CSV */
+void sweep_list(const sweep *s);
 /* Runs every pending run, --jobs at a time, skipping those an earlier sweep
  * finished; results.csv is rewritten after each. Returns 0, or 1 after
  * saying why (a file that cannot be written). */

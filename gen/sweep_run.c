@@ -78,6 +78,23 @@ static void row_identity(const sweep *s, const sweep_run *r, FILE *f)
     fprintf(f, ",%s,%u,%d,", lr, r->seed, s->epochs);
 }
 
+void sweep_list(const sweep *s)
+{
+    fputs("run", stdout);
+    for (int i = 0; i < s->nsets; i++) fputc(',', stdout), csv_cell(stdout, s->sets[i].column);
+    fputs(",lr,seed,epochs\n", stdout);
+    for (int i = 0; i < s->nruns; i++) {
+        char *text = NULL;
+        size_t len = 0;
+        FILE *m = open_memstream(&text, &len);
+        if (!m) return;
+        row_identity(s, &s->runs[i], m);
+        fclose(m);
+        printf("%.*s\n", len ? (int)len - 1 : 0, text); /* without the last comma */
+        free(text);
+    }
+}
+
 static void row(const sweep *s, const sweep_run *r, FILE *f)
 {
     row_identity(s, r, f);
