@@ -208,9 +208,15 @@ static int plot_overlay(const plot_cli *c)
             fprintf(stderr, "trainc: %s\n", err.msg);
             return 1;
         }
-        if (!x && rt_metrics_column(&m[f], "epoch") < 0) x = "step";
     }
-    if (!x) x = "epoch";
+    /* by default the files' own axis (the first of epoch and step): the
+     * epoch when it is every file's, else the step when every file has one */
+    int all_epoch = 1, all_step = 1;
+    for (int f = 0; f < c->nfiles; f++) {
+        all_epoch &= !strcmp(m[f].x_name, "epoch");
+        all_step &= rt_metrics_column(&m[f], "step") >= 0;
+    }
+    if (!x) x = !all_epoch && all_step ? "step" : "epoch";
     for (int f = 0; f < c->nfiles; f++)
         if (!(xs[f] = x_values(c->files[f], &m[f], x))) return 1;
     static rt_xy_panel panels[256];
