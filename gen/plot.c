@@ -126,9 +126,11 @@ static int series_labels(const plot_cli *c, char **labels)
     }
 }
 
-/* The x value of each row: the step or seconds column as it is; the epoch
- * with the rows that share it spread over it (a step metrics file: the
- * k-th of an epoch's n rows at epoch - 1 + k/n). NULL after saying why. */
+/* The x value of each row: the step or seconds column as it is; the
+ * epoch, or, in a file whose own axis is the step (step metrics), the
+ * epochs trained before the step: epoch - 1 + (k - 1)/n for the k-th of
+ * the epoch's n rows (its loss is that of the weights there; full-batch GD's
+ * steps fall on 0, 1, 2...). NULL after saying why. */
 static double *x_values(const char *file, const rt_metrics *m, const char *x)
 {
     int col = rt_metrics_column(m, x);
@@ -142,12 +144,11 @@ static double *x_values(const char *file, const rt_metrics *m, const char *x)
     double *v = malloc(((size_t)m->rows + 1) * sizeof *v);
     if (!v) return NULL;
     for (int r = 0; r < m->rows; r++) v[r] = m->v[(size_t)r * (size_t)m->cols + (size_t)col];
-    if (strcmp(x, "epoch")) return v;
+    if (strcmp(x, "epoch") || strcmp(m->x_name, "step")) return v;
     for (int r = 0; r < m->rows;) {
         int n = 1;
         while (r + n < m->rows && v[r + n] == v[r]) n++;
-        if (n > 1)
-            for (int k = 0; k < n; k++) v[r + k] = v[r + k] - 1 + (double)(k + 1) / n;
+        for (int k = 0; k < n; k++) v[r + k] = v[r + k] - 1 + (double)k / n;
         r += n;
     }
     return v;

@@ -73,14 +73,14 @@ static int drawn_points(const rt_xy_series *s, const rt_svg_axis *ax, const fram
         if (!placeable(s->x[i], ax->log) || !placeable(s->y[i], log_y)) continue;
         int c = (int)((rt_svg_pos(ax, s->x[i], f->x0, f->x1) - f->x0));
         c = c < 0 ? 0 : c > cols ? cols : c;
-        sum[c] += log_y ? log10(s->y[i]) : s->y[i]; /* a log scale: the geometric mean */
+        sum[c] += s->y[i]; /* the arithmetic mean, on a log scale too: the mean loss */
         xs[c] += s->x[i];
         cnt[c]++;
     }
     for (int c = 0; c <= cols; c++)
         if (cnt[c]) {
             px[k] = xs[c] / cnt[c];
-            py[k++] = log_y ? pow(10, sum[c] / cnt[c]) : sum[c] / cnt[c];
+            py[k++] = sum[c] / cnt[c];
         }
     free(sum);
     free(cnt);
@@ -163,17 +163,20 @@ static void draw_series(rt_svg_buf *b, const rt_xy_series *s, int idx, const rt_
     }
 }
 
-static double last_placeable(const rt_xy_series *s, int log_y)
+/* the last value as drawn (a long series: its last column's mean) */
+static double last_drawn(const rt_xy_series *s, const rt_svg_axis *ax, const frame *f, int log_y,
+                         double *px, double *py)
 {
-    for (int i = s->n - 1; i >= 0; i--)
-        if (placeable(s->y[i], log_y)) return s->y[i];
+    for (int i = drawn_points(s, ax, f, log_y, px, py) - 1; i >= 0; i--)
+        if (!isnan(px[i]) && !isnan(py[i])) return py[i];
     return NAN;
 }
 
 /* the legend, in the corner with the fewest points: each series' label
  * (and its last value, when the figure asks) */
 static void legend(rt_svg_buf *b, const rt_xy_figure *fig, const rt_xy_panel *p,
-                   const rt_svg_axis *ax, const rt_svg_axis *ay, const frame *f)
+                   const rt_svg_axis *ax, const rt_svg_axis *ay, const frame *f, double *px,
+                   double *py)
 {
     const double row_h = 19, lw = 250, lh = 10 + row_h * p->ns;
     const double cx[4] = {f->x1 - lw - 10, f->x1 - lw - 10, f->x0 + 10, f->x0 + 10};
@@ -208,7 +211,7 @@ static void legend(rt_svg_buf *b, const rt_xy_figure *fig, const rt_xy_panel *p,
                       lx + 42, y + 4.5);
         rt_svg_text(b, p->s[i].label);
         if (fig->legend_last) {
-            double v = last_placeable(&p->s[i], ay->log);
+            double v = last_drawn(&p->s[i], ax, f, ay->log, px, py);
             rt_svg_value_text(t, sizeof t, v);
             if (isfinite(v)) rt_svg_printf(b, " (last %s)", t);
         }
@@ -238,12 +241,39 @@ static rt_svg_axis value_axis(const rt_xy_panel *p)
     return rt_svg_linear_axis(lo, hi, 0);
 }
 
+/* The value axis over the points as drawn (a long series: its columns'
+ * means, not its extremes), on the scale value_axis chose. */
+static rt_svg_axis drawn_axis(const rt_xy_panel *p, const rt_svg_axis *ax, const frame *f,
+                              double *px, double *py)
+{
+    rt_svg_axis ay = value_axis(p);
+    int cols = (int)(f->x1 - f->x0);
+    double lo = INFINITY, hi = -INFINITY;
+    for (int i = 0; i < p->ns; i++) {
+        if (p->s[i].n <= 2 * cols) continue;
+        int n = drawn_points(&p->s[i], ax, f, ay.log, px, py);
+        for (int k = 0; k < n; k++)
+            if (!isnan(py[k])) lo = fmin(lo, py[k]), hi = fmax(hi, py[k]);
+    }
+    if (!(hi >= lo)) return ay; /* no long series */
+    for (int i = 0; i < p->ns; i++) {
+        if (p->s[i].n > 2 * cols) continue;
+        for (int r = 0; r < p->s[i].n; r++) {
+            const rt_xy_series *s = &p->s[i];
+            double v[3] = {s->y[r], s->lo ? s->lo[r] : NAN, s->hi ? s->hi[r] : NAN};
+            for (int k = 0; k < 3; k++)
+                if (placeable(v[k], ay.log)) lo = fmin(lo, v[k]), hi = fmax(hi, v[k]);
+        }
+    }
+    return ay.log ? rt_svg_log_axis(lo, hi) : rt_svg_linear_axis(lo, hi, 0);
+}
+
 static void draw_panel(rt_svg_buf *b, const rt_xy_figure *fig, const rt_xy_panel *p,
                        const rt_svg_axis *ax, double top, double *px, double *py)
 {
     const frame f = {MARGIN_LEFT, WIDTH - MARGIN_RIGHT, top + PANEL_TOP,
                      top + PANEL_TOP + PLOT_HEIGHT};
-    rt_svg_axis ay = value_axis(p);
+    rt_svg_axis ay = drawn_axis(p, ax, &f, px, py);
     rt_svg_printf(b,
                   "<g>\n<text x=\"%d\" y=\"%.1f\" font-size=\"15\" font-weight=\"bold\" "
                   "fill=\"#222\">",
@@ -268,7 +298,7 @@ static void draw_panel(rt_svg_buf *b, const rt_xy_figure *fig, const rt_xy_panel
     rt_svg_text(b, p->ylabel ? p->ylabel : p->title);
     rt_svg_printf(b, "</text>\n");
     for (int i = 0; i < p->ns; i++) draw_series(b, &p->s[i], p->s[i].color, ax, &ay, &f, px, py);
-    legend(b, fig, p, ax, &ay, &f);
+    legend(b, fig, p, ax, &ay, &f, px, py);
     rt_svg_printf(b, "</g>\n");
 }
 

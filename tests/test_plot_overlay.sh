@@ -166,3 +166,20 @@ PY
 points=$(xs "$out/long.svg" loss | head -1 | wc -w)
 check "20000 steps drawn as at most one point per pixel column ($points points)" sh -c "test $points -gt 100 && test $points -le 805"
 check "... a picture of moderate size ($(wc -c <"$out/long.svg") bytes)" test "$(wc -c <"$out/long.svg")" -lt 100000
+
+# --- step files against the epoch: a step at the epochs done before it, so
+# full-batch GD's steps (one an epoch) fall on 0, 1, 2 as SGD's first does on 0
+printf 'step,epoch,loss\n1,1,5\n2,2,4\n3,3,3\n' >"$out/gd_steps.csv"
+$PY -c "
+print('step,epoch,loss')
+for k in range(12): print('%d,%d,%g' % (k + 1, k // 4 + 1, 5 - k / 4))" >"$out/sgd_steps.csv"
+"$TRAINC" plot "$out/gd_steps.csv" "$out/sgd_steps.csv" --x epoch -o "$out/gd_sgd.svg" -q
+first_x() { $PY -c "
+import sys, xml.etree.ElementTree as ET
+c = [e for e in ET.parse('$out/gd_sgd.svg').getroot().iter('{http://www.w3.org/2000/svg}circle') if e.get('fill') == '$1']
+print(c[0].get('cx'), c[-1].get('cx'))"; }
+gd=$(first_x '#1f5fbf') sgd=$(first_x '#e8710a')
+check "GD's and SGD's first steps both at epoch 0, the left end (x $gd / $sgd)" \
+    sh -c "test '${gd%% *}' = 96.00 && test '${sgd%% *}' = 96.00"
+check "... on an axis 0..3 (96..884 px): GD's last step at 2 epochs done, SGD's at 2.75" \
+    sh -c "test '${gd##* }' = 621.33 && test '${sgd##* }' = 818.33"
