@@ -43,6 +43,13 @@ static int parse(int argc, char **argv, plot_cli *c)
             *val = argv[i];
         } else if (!strcmp(a, "-q") || !strcmp(a, "--quiet")) {
             c->quiet = 1;
+        } else if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
+            fputs("usage: trainc plot METRICS.csv... [-o PICTURE.svg] [--title T]\n"
+                  "                   [--x epoch|step|seconds] [--labels a,b,...] [-q]\n"
+                  "One file: its curves (default: the CSV's name with .svg). Several: one panel\n"
+                  "per metric, one series per file (default: overlay.svg beside the first).\n",
+                  stdout);
+            exit(0);
         } else if (a[0] == '-' && a[1]) {
             return plot_usage("%s", "plot takes only -o, --title, --x, --labels and -q");
         } else if (c->nfiles == PLOT_MAX_FILES) {

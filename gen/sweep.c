@@ -21,6 +21,23 @@
 #include "spec.h"
 #include "sweep.h"
 
+static const char sweep_help[] =
+    "usage: trainc sweep SPEC [--lr GRID] [--set KEY=v1,v2,...]... [--seeds N] [--epochs N]\n"
+    "                         [--jobs J] [--refine] [--list] [-o DIR] [-q]\n"
+    "\n"
+    "Trains SPEC once per lr, combination of --set values and seed; writes DIR/results.csv\n"
+    "and DIR/sweep.svg (default DIR: sweep/<model>) and prints the best setting.\n"
+    "\n"
+    "  --lr GRID        LO:HI:log:K (default 1e-4:1:log:9), LO:HI:lin:K, LO:HI:random:K[:SEED],\n"
+    "                   random:K[:SEED] (log-uniform over 1e-4..1) or a list a,b,...\n"
+    "  --set KEY=v1,... values the spec reads as args.KEY; each combination is built once\n"
+    "  --seeds N        seeds 1..N (default 3)\n"
+    "  --epochs N       each run's epochs (default: the spec's)\n"
+    "  --jobs J         J trainers side by side, each with --threads 1 (default 1)\n"
+    "  --refine         then four lrs between the best lr and its neighbours\n"
+    "  --list           print the runs and stop\n"
+    "A run finished before (DIR/runs/<run>/result.csv) is skipped.\n";
+
 static int sweep_usage(const char *fmt, const char *what)
 {
     fputs("trainc: ", stderr);
@@ -183,6 +200,10 @@ static int parse(int argc, char **argv, sweep *s)
             s->list = 1;
         else if (!strcmp(a, "-q") || !strcmp(a, "--quiet"))
             s->quiet = 1;
+        else if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
+            fputs(sweep_help, stdout);
+            exit(0);
+        }
         else if (a[0] == '-' && a[1])
             return sweep_usage("sweep: unknown option %s", a);
         else if (!s->spec)

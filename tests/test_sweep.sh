@@ -187,3 +187,6 @@ blue=$(echo "$counts" | sed -n 's/.*blue \([0-9]*\).*/\1/p')
 orange=$(echo "$counts" | sed -n 's/.*orange \([0-9]*\).*/\1/p')
 check "headless Chromium renders sweep.svg: hidden=4 in blue ($blue pixels), hidden=8 in orange ($orange)" \
     sh -c "test '${blue:-0}' -gt 300 && test '${orange:-0}' -gt 300"
+
+check "trainc sweep --help says the grid forms" sh -c "'$TRAINC' sweep --help | grep -q 'LO:HI:random:K\[:SEED\]'"
+check "trainc plot --help says the overlay options" sh -c "'$TRAINC' plot --help | grep -q -- '--x epoch|step|seconds'"
