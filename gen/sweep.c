@@ -90,7 +90,9 @@ static int parse_grid(const char *text, sweep_grid *g)
             if (g->n == SWEEP_MAX_LRS) return grid_error(text, "more than 1000 lrs");
             if (!number(p, &g->v[g->n]) || g->v[g->n] < 0 || g->v[g->n] > 1e9)
                 return grid_error(text, forms);
-            g->n++;
+            int again = 0; /* an lr given twice is one setting */
+            for (int i = 0; i < g->n; i++) again |= g->v[i] == g->v[g->n];
+            g->n += !again;
         }
         return 0;
     }

@@ -62,6 +62,8 @@ sweep --lr 1e-5:0.1:random:6:8 --seeds 1 --list >"$out/random8.csv"
 check "negative: another seed draws other lrs" sh -c "! cmp -s '$out/random.csv' '$out/random8.csv'"
 sweep --lr 0.3,0.01,2 --seeds 1 --list >"$out/list.csv"
 check "a list of lrs, as given" lrs_are "$out/list.csv" "[0.3, 0.01, 2]"
+sweep --lr 0.3,0.01,0.3 --seeds 1 --list >"$out/list2.csv"
+check "... an lr given twice is one setting" lrs_are "$out/list2.csv" "[0.3, 0.01]"
 sweep --lr 0.1 --seeds 3 --set hidden=4,8 --list >"$out/grid.csv"
 check "every --set value with every lr and seed 1..N: 2 x 1 x 3 runs" test "$(tail -n +2 "$out/grid.csv" | wc -l)" -eq 6
 check "... the first --set varying slowest, then the lrs, then the seeds" \
@@ -120,6 +122,15 @@ print("best: lr %g hidden=%s: best validation accuracy %.6g" % (lr, h, sum(v) / 
 PY
 )
 check "the best setting is results.csv's best mean validation accuracy ($best_py)" grep -qF "$best_py +-" "$out/s1.log"
+best_lr=$(sed -n 's/^best: lr \([^ ]*\) .*/\1/p' "$out/s1.log")
+check "... an lr that trains: below the first that diverges, its seeds all ok, accuracy well above chance (1/3)" \
+    $PY -c "
+import csv
+rows = list(csv.DictReader(open('$out/s1/results.csv')))
+first_bad = min(float(r['lr']) for r in rows if r['status'] == 'diverged')
+mine = [r for r in rows if float(r['lr']) == $best_lr]
+assert $best_lr < first_bad and all(r['status'] == 'ok' for r in mine)
+assert sum(float(r['best_valid_accuracy']) for r in mine) / len(mine) > 0.55"
 
 # --- run again: every run is skipped, nothing is built, results.csv is the same
 cp "$out/s1/results.csv" "$out/s1_first.csv"
