@@ -96,19 +96,17 @@ static int plot_one(const plot_cli *c)
 static int series_labels(const plot_cli *c, char **labels)
 {
     if (c->labels) {
-        char *all = strdup(c->labels);
         int n = 0;
-        for (char *p = all, *q; p; p = q) {
+        for (const char *p = c->labels, *q; p; p = q) {
             q = strchr(p, ',');
-            if (q) *q++ = 0;
-            if (n < c->nfiles) labels[n] = p;
+            if (n < c->nfiles) labels[n] = q ? strndup(p, (size_t)(q - p)) : strdup(p);
             n++;
+            if (q) q++;
         }
         if (n != c->nfiles) {
             char msg[160];
             snprintf(msg, sizeof msg, "--labels names %d run%s, but %d files are given", n,
                      n == 1 ? "" : "s", c->nfiles);
-            free(all);
             return plot_usage("%s", msg);
         }
         return 0;
@@ -125,6 +123,7 @@ static int series_labels(const plot_cli *c, char **labels)
             whole &= start == f;
             size_t n = strlen(start);
             if (n > 4 && !strcmp(start + n - 4, ".csv")) n -= 4;
+            free(labels[i]); /* the shorter name tried before */
             labels[i] = strndup(start, n);
         }
         for (int i = 0; i < c->nfiles; i++)
@@ -202,38 +201,50 @@ static int make_panels(const plot_cli *c, rt_metrics *m, double **xs, char **lab
     return np;
 }
 
-static int plot_overlay(const plot_cli *c)
-{
+/* what an overlay reads and makes, freed together */
+typedef struct overlay {
     rt_metrics m[PLOT_MAX_FILES];
     double *xs[PLOT_MAX_FILES];
     char *labels[PLOT_MAX_FILES];
-    int rc = series_labels(c, labels);
-    if (rc) return rc;
-    const char *x = c->x;
+    int nread;
+    rt_xy_panel panels[256];
+    int np;
+} overlay;
+
+static void overlay_free(overlay *v)
+{
+    for (int f = 0; f < PLOT_MAX_FILES; f++) free(v->labels[f]), free(v->xs[f]);
+    for (int f = 0; f < v->nread; f++) rt_metrics_free(&v->m[f]);
+    for (int k = 0; k < v->np; k++) {
+        for (int i = 0; i < v->panels[k].ns; i++) free((void *)v->panels[k].s[i].y);
+        free((void *)v->panels[k].s);
+    }
+}
+
+/* The files read and their x values; the axis: --x, or by default the
+ * files' own (the first of epoch and step): the epoch when it is every
+ * file's, else the step when every file has one. Returns 0 or the exit status. */
+static int read_files(const plot_cli *c, overlay *v, const char **x)
+{
     rt_error err;
-    for (int f = 0; f < c->nfiles; f++) {
-        if (rt_metrics_read(c->files[f], &m[f], &err)) {
+    for (; v->nread < c->nfiles; v->nread++)
+        if (rt_metrics_read(c->files[v->nread], &v->m[v->nread], &err)) {
             fprintf(stderr, "trainc: %s\n", err.msg);
             return 1;
         }
-    }
-    /* by default the files' own axis (the first of epoch and step): the
-     * epoch when it is every file's, else the step when every file has one */
     int all_epoch = 1, all_step = 1;
     for (int f = 0; f < c->nfiles; f++) {
-        all_epoch &= !strcmp(m[f].x_name, "epoch");
-        all_step &= rt_metrics_column(&m[f], "step") >= 0;
+        all_epoch &= !strcmp(v->m[f].x_name, "epoch");
+        all_step &= rt_metrics_column(&v->m[f], "step") >= 0;
     }
-    if (!x) x = !all_epoch && all_step ? "step" : "epoch";
+    *x = c->x ? c->x : !all_epoch && all_step ? "step" : "epoch";
     for (int f = 0; f < c->nfiles; f++)
-        if (!(xs[f] = x_values(c->files[f], &m[f], x))) return 1;
-    static rt_xy_panel panels[256];
-    int np = make_panels(c, m, xs, labels, panels, 256);
-    if (!np) {
-        fprintf(stderr, "trainc: %s: nothing to draw: no column but %s has a finite value\n",
-                c->files[0], "epoch, step and seconds");
-        return 1;
-    }
+        if (!(v->xs[f] = x_values(c->files[f], &v->m[f], *x))) return 1;
+    return 0;
+}
+
+static int draw_overlay(const plot_cli *c, overlay *v, const char *x)
+{
     char svg[4096], title[128], sub[512];
     if (c->out)
         snprintf(svg, sizeof svg, "%s", c->out);
@@ -243,20 +254,40 @@ static int plot_overlay(const plot_cli *c)
                  c->files[0]);
     }
     snprintf(title, sizeof title, "%d runs", c->nfiles);
-    snprintf(sub, sizeof sub, "%d metric%s against the %s, one series per file", np,
-             np == 1 ? "" : "s", x);
+    snprintf(sub, sizeof sub, "%d metric%s against the %s, one series per file", v->np,
+             v->np == 1 ? "" : "s", x);
     rt_xy_figure fig = {.title = c->title ? c->title : title,
                         .subtitle = sub,
                         .xlabel = x,
                         .legend_last = 1,
-                        .panels = panels,
-                        .np = np};
+                        .panels = v->panels,
+                        .np = v->np};
+    rt_error err;
     if (rt_plot_xy_svg(&fig, svg, &err)) {
         fprintf(stderr, "trainc: %s\n", err.msg);
         return 1;
     }
-    if (!c->quiet) printf("trainc: %d files -> %s (%d panels)\n", c->nfiles, svg, np);
-    return 0; /* the process ends here: the buffers go with it */
+    if (!c->quiet) printf("trainc: %d files -> %s (%d panels)\n", c->nfiles, svg, v->np);
+    return 0;
+}
+
+static int plot_overlay(const plot_cli *c)
+{
+    static overlay v;
+    const char *x = NULL;
+    int rc = series_labels(c, v.labels);
+    if (!rc) rc = read_files(c, &v, &x);
+    if (!rc) {
+        v.np = make_panels(c, v.m, v.xs, v.labels, v.panels, 256);
+        if (!v.np) {
+            fprintf(stderr, "trainc: %s: nothing to draw: no column but %s has a finite value\n",
+                    c->files[0], "epoch, step and seconds");
+            rc = 1;
+        }
+    }
+    if (!rc) rc = draw_overlay(c, &v, x);
+    overlay_free(&v);
+    return rc;
 }
 
 int plot_main(int argc, char **argv)

@@ -253,6 +253,7 @@ static int check_combo(sweep *s, int c)
                     s->sets[i].key, s->spec, s->sets[i].key);
             rc = 2;
         }
+    s->combo_epochs[c] = g.train.epochs; /* a --set value may change them */
     if (!rc && c == 0) {
         snprintf(s->model, sizeof s->model, "%s", g.model_name);
         s->classifier = g.task == TASK_CLASSIFY || g.task == TASK_BINARY ||
@@ -260,7 +261,6 @@ static int check_combo(sweep *s, int c)
         s->has_valid = g.has_data && g.data.valid > 0;
         s->has_test = g.has_data && (g.data.test_images || g.data.test_path ||
                                      g.data.test_split || g.data.n_test > 0);
-        if (!s->epochs) s->epochs = g.train.epochs;
     } else if (!rc && strcmp(s->model, g.model_name)) {
         fprintf(stderr, "trainc: %s: %s names the model '%s', %s '%s'\n", s->spec, kv[0],
                 g.model_name, "the first setting", s->model);
@@ -395,9 +395,10 @@ static void add_runs(sweep *s, int c, double lr)
         sweep_run *r = &s->runs[s->nruns++];
         memset(r, 0, sizeof *r);
         r->combo = c, r->lr = lr, r->seed = (unsigned)seed;
+        r->epochs = s->epochs ? s->epochs : s->combo_epochs[c];
         char combo[512];
         sweep_combo_name(s, c, combo, sizeof combo);
-        snprintf(r->name, sizeof r->name, "%s_lr%.6g_seed%d_ep%d", combo, lr, seed, s->epochs);
+        snprintf(r->name, sizeof r->name, "%s_lr%.6g_seed%d_ep%d", combo, lr, seed, r->epochs);
     }
 }
 
@@ -516,12 +517,18 @@ int sweep_main(int argc, char **argv)
     if (make_dir(s->dir) || writable_dir(s->dir)) return 1;
     ssize_t n = readlink("/proc/self/exe", s->self, sizeof s->self - 1);
     if (n <= 0) snprintf(s->self, sizeof s->self, "%s", argv[0]);
+    char epochs[64] = "the epochs of each setting's spec";
+    int same = 1;
+    for (int i = 0; i < s->nruns; i++) same &= s->runs[i].epochs == s->runs[0].epochs;
+    if (same)
+        snprintf(epochs, sizeof epochs, "%d epoch%s", s->runs[0].epochs,
+                 s->runs[0].epochs == 1 ? "" : "s");
     if (!s->quiet)
-        printf("trainc: sweep of %s: %d lr%s x %d setting%s x %d seed%s = %d runs of %d epoch%s "
-               "in %s (score: %s)\n",
+        printf("trainc: sweep of %s: %d lr%s x %d setting%s x %d seed%s = %d runs of %s in %s "
+               "(score: %s)\n",
                s->spec, s->grid.n, s->grid.n == 1 ? "" : "s", s->ncombos,
-               s->ncombos == 1 ? "" : "s", s->seeds, s->seeds == 1 ? "" : "s", s->nruns,
-               s->epochs, s->epochs == 1 ? "" : "s", s->dir, sweep_criterion(s));
+               s->ncombos == 1 ? "" : "s", s->seeds, s->seeds == 1 ? "" : "s", s->nruns, epochs,
+               s->dir, sweep_criterion(s));
     if ((rc = run_round(s))) return rc;
     if (s->refine) {
         int combo;

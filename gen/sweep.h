@@ -31,6 +31,7 @@ typedef struct sweep_run {
     int combo;
     double lr;
     unsigned seed;
+    int epochs;
     char name[600]; /* its folder under DIR/runs */
     int state;      /* RUN_PENDING, RUN_RUNNING, RUN_DONE */
     int skipped;    /* finished by an earlier sweep */
@@ -49,13 +50,14 @@ typedef struct sweep {
     sweep_grid grid;
     sweep_set sets[SWEEP_MAX_SETS];
     int nsets;
-    int seeds, epochs, jobs, refine, quiet, list;
+    int seeds, epochs, jobs, refine, quiet, list; /* epochs 0: each combination's own */
     /* from the spec */
     char model[256];
     int classifier, has_valid, has_test;
     int ncombos;
     int combo_value[SWEEP_MAX_COMBOS][SWEEP_MAX_SETS]; /* the value of each set */
     int built[SWEEP_MAX_COMBOS];
+    int combo_epochs[SWEEP_MAX_COMBOS]; /* the spec's, with the combination's values */
     sweep_run *runs;
     int nruns, cap, done;
     char self[4096]; /* this trainc, to build with */

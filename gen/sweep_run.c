@@ -75,7 +75,7 @@ static void row_identity(const sweep *s, const sweep_run *r, FILE *f)
         fputc(',', f), csv_cell(f, s->sets[i].values[s->combo_value[r->combo][i]]);
     char lr[64];
     sweep_number(lr, sizeof lr, r->lr);
-    fprintf(f, ",%s,%u,%d,", lr, r->seed, s->epochs);
+    fprintf(f, ",%s,%u,%d,", lr, r->seed, r->epochs);
 }
 
 void sweep_list(const sweep *s)
@@ -198,7 +198,7 @@ static int start(sweep *s, sweep_run *r)
     snprintf(bin, sizeof bin, "%s/build/%s/%s", s->dir, combo, s->model);
     sweep_number(lr, sizeof lr, r->lr);
     snprintf(seed, sizeof seed, "%u", r->seed);
-    snprintf(epochs, sizeof epochs, "%d", s->epochs);
+    snprintf(epochs, sizeof epochs, "%d", r->epochs);
     if (mkdir(folder, 0777) && errno != EEXIST) {
         fprintf(stderr, "trainc: %s: cannot create: %s\n", folder, strerror(errno));
         return 1;

@@ -69,6 +69,13 @@ check "every --set value with every lr and seed 1..N: 2 x 1 x 3 runs" test "$(ta
 check "... the first --set varying slowest, then the lrs, then the seeds" \
     test "$(cut -d, -f2,4 "$out/grid.csv" | tr '\n' ' ')" = "hidden,seed 4,1 4,2 4,3 8,1 8,2 8,3 "
 
+sed 's/epochs = 2/epochs = args.ep or 2/' "$out/blobs.lua" >"$out/ep.lua"
+"$TRAINC" sweep "$out/ep.lua" --set ep=1,3 --lr 0.1 --seeds 1 --list >"$out/ep.csv"
+check "without --epochs each setting trains its spec's epochs (a --set may change them)" \
+    test "$(cut -d, -f5 "$out/ep.csv" | tr '\n' ' ')" = "epochs 1 3 "
+"$TRAINC" sweep "$out/ep.lua" --set ep=1,3 --lr 0.1 --seeds 1 --epochs 5 --list >"$out/ep5.csv"
+check "... --epochs N, all of them N" test "$(cut -d, -f5 "$out/ep5.csv" | tr '\n' ' ')" = "epochs 5 5 "
+
 # --- a sweep: 6 lrs from 1e-3 to 1e7 (the last three diverge), 2 widths, 2 seeds
 sweep --lr 1e-3:1e7:log:6 --set hidden=4,8 --seeds 2 --epochs 2 -o "$out/s1" >"$out/s1.log" 2>&1
 rc=$?
