@@ -195,7 +195,7 @@ static int make_panels(const plot_cli *c, rt_metrics *m, double **xs, char **lab
                 else
                     free(y);
             }
-            if (ns) panels[np++] = (rt_xy_panel){name, NULL, s, ns};
+            if (ns) panels[np++] = (rt_xy_panel){.title = name, .s = s, .ns = ns};
             else free(s);
         }
     return np;

@@ -84,9 +84,19 @@ int sweep_write_svg(sweep *s, int best_combo, double best_lr)
                  s->nsets ? " " : "", s->nsets ? labels[best_combo] : "");
     else
         snprintf(sub + k, sizeof sub - (size_t)k, "none with a score");
-    rt_xy_panel panels[2] = {{score, sweep_criterion(s), ser, s->ncombos},
+    /* the lrs at which some run diverged, marked on the score's axis */
+    double *marks = calloc((size_t)s->nruns + 1, sizeof *marks);
+    int nmarks = 0;
+    for (int i = 0; marks && i < s->nruns; i++) {
+        const sweep_run *r = &s->runs[i];
+        int seen = r->state != RUN_DONE || strcmp(r->status, "diverged");
+        for (int k = 0; k < nmarks && !seen; k++) seen = marks[k] == r->lr;
+        if (!seen) marks[nmarks++] = r->lr;
+    }
+    rt_xy_panel panels[2] = {{score, sweep_criterion(s), ser, s->ncombos, marks, nmarks,
+                              "an lr at which a run diverged"},
                              {"final training loss (mean over seeds; bars: one sd)", "final loss",
-                              ser + s->ncombos, s->ncombos}};
+                              ser + s->ncombos, s->ncombos, NULL, 0, NULL}};
     rt_xy_figure fig = {.title = title,
                         .subtitle = sub,
                         .xlabel = "lr",
@@ -100,5 +110,6 @@ int sweep_write_svg(sweep *s, int best_combo, double best_lr)
     for (int i = 0; i < 2 * s->ncombos; i++) free((void *)ser[i].x);
     free(ser);
     free(labels);
+    free(marks);
     return rc ? 1 : 0;
 }

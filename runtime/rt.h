@@ -768,6 +768,9 @@ typedef struct rt_xy_panel {
     const char *title, *ylabel; /* ylabel NULL: the title */
     const rt_xy_series *s;
     int ns;
+    const double *marks; /* nmarks x values marked by a red cross on the axis (sweeps: */
+    int nmarks;          /* the lrs that diverged), named by marks_label */
+    const char *marks_label;
 } rt_xy_panel;
 typedef struct rt_xy_figure {
     const char *title, *subtitle, *xlabel;

@@ -241,6 +241,28 @@ static rt_svg_axis value_axis(const rt_xy_panel *p)
     return rt_svg_linear_axis(lo, hi, 0);
 }
 
+/* red crosses on the x axis at the panel's marks, and their name */
+static void draw_marks(rt_svg_buf *b, const rt_xy_panel *p, const rt_svg_axis *ax, const frame *f)
+{
+    int drawn = 0;
+    for (int i = 0; i < p->nmarks; i++) {
+        if (!placeable(p->marks[i], ax->log)) continue;
+        double x = rt_svg_pos(ax, p->marks[i], f->x0, f->x1), y = f->y1 - 9;
+        rt_svg_printf(b,
+                      "<path fill=\"none\" stroke=\"#d62728\" stroke-width=\"2.4\" "
+                      "d=\"M%.2f %.2f L%.2f %.2f M%.2f %.2f L%.2f %.2f\"/>\n",
+                      x - 5, y - 5, x + 5, y + 5, x - 5, y + 5, x + 5, y - 5);
+        drawn++;
+    }
+    if (!drawn || !p->marks_label) return;
+    rt_svg_printf(b,
+                  "<text x=\"%.1f\" y=\"%.1f\" font-size=\"11.5\" fill=\"#d62728\" "
+                  "text-anchor=\"end\">x: ",
+                  f->x1, f->y1 + 37);
+    rt_svg_text(b, p->marks_label);
+    rt_svg_printf(b, "</text>\n");
+}
+
 /* The value axis over the points as drawn (a long series: its columns'
  * means, not its extremes), on the scale value_axis chose. */
 static rt_svg_axis drawn_axis(const rt_xy_panel *p, const rt_svg_axis *ax, const frame *f,
@@ -298,6 +320,7 @@ static void draw_panel(rt_svg_buf *b, const rt_xy_figure *fig, const rt_xy_panel
     rt_svg_text(b, p->ylabel ? p->ylabel : p->title);
     rt_svg_printf(b, "</text>\n");
     for (int i = 0; i < p->ns; i++) draw_series(b, &p->s[i], p->s[i].color, ax, &ay, &f, px, py);
+    draw_marks(b, p, ax, &f);
     legend(b, fig, p, ax, &ay, &f, px, py);
     rt_svg_printf(b, "</g>\n");
 }

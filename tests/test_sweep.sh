@@ -193,6 +193,8 @@ check "... and names the best after both rounds" grep -q '^best: lr ' "$out/s1_r
 svg=$out/s1/sweep.svg
 check "sweep.svg is well-formed XML" $PY -c "import xml.etree.ElementTree as ET; ET.parse('$svg')"
 check "... the lr on a log axis, the score named" sh -c "grep -q 'lr (log scale)' '$svg' && grep -q 'best validation accuracy (mean over seeds' '$svg'"
+check "... a red cross on the lr axis at each of the 3 lrs where a run diverged" \
+    test "$(grep -c 'stroke="#d62728"' "$svg")" -eq 3
 check "... a legend entry per --set value" sh -c "grep -q '>hidden=4<' '$svg' && grep -q '>hidden=8<' '$svg'"
 rm -f "$out/sweep.png"
 if command -v chromium >/dev/null; then
