@@ -136,7 +136,9 @@ static int series_labels(const plot_cli *c, char **labels)
  * epoch, or, in a file whose own axis is the step (step metrics), the
  * epochs trained before the step: epoch - 1 + (k - 1)/n for the k-th of
  * the epoch's n rows (its loss is that of the weights there; full-batch GD's
- * steps fall on 0, 1, 2...). NULL after saying why. */
+ * steps fall on 0, 1, 2...); in another file rows that share an epoch (a
+ * layer metrics file written every few steps) at epoch - 1 + k/n, the
+ * epoch's last at the epoch. NULL after saying why. */
 static double *x_values(const char *file, const rt_metrics *m, const char *x)
 {
     int col = rt_metrics_column(m, x);
@@ -150,11 +152,13 @@ static double *x_values(const char *file, const rt_metrics *m, const char *x)
     double *v = malloc(((size_t)m->rows + 1) * sizeof *v);
     if (!v) return NULL;
     for (int r = 0; r < m->rows; r++) v[r] = m->v[(size_t)r * (size_t)m->cols + (size_t)col];
-    if (strcmp(x, "epoch") || strcmp(m->x_name, "step")) return v;
+    if (strcmp(x, "epoch")) return v;
+    int steps = !strcmp(m->x_name, "step");
     for (int r = 0; r < m->rows;) {
         int n = 1;
         while (r + n < m->rows && v[r + n] == v[r]) n++;
-        for (int k = 0; k < n; k++) v[r + k] = v[r + k] - 1 + (double)k / n;
+        for (int k = 0; k < n && (steps || n > 1); k++)
+            v[r + k] = v[r + k] - 1 + (double)(steps ? k : k + 1) / n;
         r += n;
     }
     return v;

@@ -183,3 +183,15 @@ check "GD's and SGD's first steps both at epoch 0, the left end (x $gd / $sgd)" 
     sh -c "test '${gd%% *}' = 96.00 && test '${sgd%% *}' = 96.00"
 check "... on an axis 0..3 (96..884 px): GD's last step at 2 epochs done, SGD's at 2.75" \
     sh -c "test '${gd##* }' = 621.33 && test '${sgd##* }' = 818.33"
+
+# --- a layer metrics file written every few steps (epoch first, epochs
+# repeated): against the epoch, its rows spread over their epoch, the
+# epoch's last at the epoch
+printf 'epoch,step,fc1.weight:grad_norm\n1,5,0.9\n1,10,0.8\n2,15,0.7\n2,20,0.6\n' >"$out/layers_steps.csv"
+printf 'epoch,step,fc1.weight:grad_norm\n1,10,0.85\n2,20,0.65\n' >"$out/layers_epochs.csv"
+"$TRAINC" plot "$out/layers_steps.csv" "$out/layers_epochs.csv" -o "$out/layers_steps.svg" -q
+check "layer metrics every few steps against the epoch: one x per row, rising" rising "$out/layers_steps.svg" fc1.weight:grad_norm
+ends=$(xs "$out/layers_steps.svg" fc1.weight:grad_norm | sed -n 1p | awk '{ print $2, $4 }')
+epochs=$(xs "$out/layers_steps.svg" fc1.weight:grad_norm | sed -n 2p | awk '{ print $1, $2 }')
+check "... each epoch's last row at the epoch, where the per-epoch file's rows are ($ends / $epochs)" \
+    test "$ends" = "$epochs"
