@@ -20,6 +20,8 @@
 #include "ops.h"
 #include "optim.h"
 #include "plan.h"
+#include "plot.h"
+#include "sweep.h"
 #include "probe.h"
 #include "spec.h"
 
@@ -35,7 +37,10 @@
 
 static const char usage[] =
     "usage: trainc <command> SPEC [options] [-- trainer arguments]\n"
-    "       trainc plot METRICS.csv [-o CURVES.svg] [--title T]\n"
+    "       trainc plot METRICS.csv... [-o PICTURE.svg] [--title T] [--x epoch|step|seconds]\n"
+    "                   [--labels a,b,...]\n"
+    "       trainc sweep SPEC [--lr LO:HI:log:K] [--set KEY=v1,v2,...]... [--seeds N]\n"
+    "                   [--epochs N] [--jobs J] [--refine] [-o DIR]\n"
     "\n"
     "Compiles a training spec (Lua) into a standalone C trainer in out/<model>/.\n"
     "\n"
@@ -46,6 +51,11 @@ static const char usage[] =
     "                (in this folder: their paths are from here; its weights go beside it)\n"
     "  plot CSV      draw a trainer's --metrics (or --step-metrics) file as an SVG picture\n"
     "                (default: CSV's name with .svg; -o names the picture, --title its title)\n"
+    "  plot A B ...  overlay several runs' metrics files: a panel per metric, a series per\n"
+    "                file (default: overlay.svg beside A; --x epoch, step or seconds;\n"
+    "                --labels names the series, default the file names)\n"
+    "  sweep SPEC    train SPEC over a grid of lrs, --set values and seeds: DIR/results.csv,\n"
+    "                DIR/sweep.svg and the best setting (default DIR: sweep/<model>)\n"
     "\n"
     "options:\n"
     "  -o DIR            output folder (default out/<model>)\n"
@@ -130,22 +140,18 @@ static int parse(int argc, char **argv, cli *c)
             return bad_usage("unknown option %s", a);
         } else if (!c->command) {
             c->command = a;
+            /* plot and sweep read their own arguments (plot.c, sweep.c) */
+            if (!strcmp(a, "plot") || !strcmp(a, "sweep")) return 0;
         } else if (!c->spec) {
             c->spec = a;
         } else {
             return bad_usage("unexpected argument %s", a);
         }
     }
-    if (!c->command) return bad_usage("%s", "no command given (gen, build, run or plot)");
+    if (!c->command) return bad_usage("%s", "no command given (gen, build, run, plot or sweep)");
     if (strcmp(c->command, "gen") && strcmp(c->command, "build") && strcmp(c->command, "run") &&
-        strcmp(c->command, "plot"))
-        return bad_usage("unknown command '%s' (gen, build, run or plot)", c->command);
-    if (!strcmp(c->command, "plot")) {
-        if (!c->spec) return bad_usage("%s", "plot needs a metrics CSV file");
-        if (c->targc || c->dbl || c->nsets || !c->fuse)
-            return bad_usage("%s", "plot takes only -o and --title");
-        return 0;
-    }
+        strcmp(c->command, "plot") && strcmp(c->command, "sweep"))
+        return bad_usage("unknown command '%s' (gen, build, run, plot or sweep)", c->command);
     if (c->title) return bad_usage("%s", "--title is for plot");
     if (!c->spec) return bad_usage("%s needs a spec file", c->command);
     return 0;
@@ -187,33 +193,6 @@ static int run_command(char *const argv[], const char *dir)
     int status;
     if (waitpid(pid, &status, 0) < 0) return -1;
     return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-}
-
-/* trainc plot: the curves of a metrics CSV, drawn by the runtime's
- * rt_plot.c as the trainers draw them after training */
-static int plot(const cli *c)
-{
-    const char *csv = c->spec;
-    char svg[4096], title[256];
-    if (c->out_dir)
-        snprintf(svg, sizeof svg, "%s", c->out_dir);
-    else
-        rt_plot_path_beside(csv, svg, sizeof svg);
-    if (!c->title) { /* the file's name without folder and extension */
-        const char *base = strrchr(csv, '/');
-        base = base ? base + 1 : csv;
-        size_t n = strlen(base);
-        if (n > 4 && !strcmp(base + n - 4, ".csv")) n -= 4;
-        snprintf(title, sizeof title, "%.*s", (int)n, base);
-    }
-    rt_plot_options o = {.title = c->title ? c->title : title, .source = csv};
-    rt_error err;
-    if (rt_plot_metrics(csv, svg, &o, &err)) {
-        fprintf(stderr, "trainc: %s\n", err.msg);
-        return 1;
-    }
-    if (!c->quiet) printf("trainc: %s -> %s\n", csv, svg);
-    return 0;
 }
 
 /* clang-format, when installed, lays the files out like the rest of the
@@ -292,10 +271,20 @@ static int build_and_run(const cli *c, arena *A, char *out_dir, const char *mode
 
 int main(int argc, char **argv)
 {
+    if (argc > 1 && !strcmp(argv[1], "plot")) return plot_main(argc, argv);
+    if (argc > 1 && !strcmp(argv[1], "sweep")) return sweep_main(argc, argv);
     cli c;
     int rc = parse(argc, argv, &c);
     if (rc) return rc;
-    if (!strcmp(c.command, "plot")) return plot(&c);
+    if (!strcmp(c.command, "plot") || !strcmp(c.command, "sweep")) {
+        /* options before the command word (trainc -q plot x.csv): the
+         * command first, the rest in their order */
+        int k = 1;
+        while (argv[k] != c.command) k++;
+        for (; k > 1; k--) argv[k] = argv[k - 1];
+        argv[1] = (char *)c.command;
+        return !strcmp(c.command, "plot") ? plot_main(argc, argv) : sweep_main(argc, argv);
+    }
 
     arena A = {0};
     ir_graph g;

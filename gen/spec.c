@@ -188,6 +188,48 @@ static int traceback(lua_State *L)
     return 1;
 }
 
+static int args_next(lua_State *L)
+{
+    lua_settop(L, 2);
+    return lua_next(L, 1) ? 2 : (lua_pushnil(L), 1);
+}
+
+/* args.KEY through the proxy: marks the --set options of KEY read */
+static void mark_read(const spec_options *opt, const char *key, size_t len)
+{
+    for (int i = 0; i < opt->nsets; i++)
+        if (key && !strncmp(opt->sets[i], key, len) && opt->sets[i][len] == '=')
+            opt->sets_read[i] = 1;
+}
+
+static int args_index(lua_State *L)
+{
+    const spec_options *opt = lua_touserdata(L, lua_upvalueindex(2));
+    if (lua_type(L, 2) == LUA_TSTRING) {
+        size_t len;
+        const char *key = lua_tolstring(L, 2, &len);
+        mark_read(opt, key, len);
+    }
+    lua_pushvalue(L, 2);
+    lua_gettable(L, lua_upvalueindex(1));
+    return 1;
+}
+
+/* pairs(args): every key counts as read */
+static int args_pairs(lua_State *L)
+{
+    const spec_options *opt = lua_touserdata(L, lua_upvalueindex(2));
+    for (int i = 0; i < opt->nsets; i++) opt->sets_read[i] = 1;
+    lua_getglobal(L, "next");
+    if (lua_isnil(L, -1)) {
+        lua_pop(L, 1);
+        lua_pushcfunction(L, args_next);
+    }
+    lua_pushvalue(L, lua_upvalueindex(1));
+    lua_pushnil(L);
+    return 3;
+}
+
 /* args = { key = value, ... } from --set key=value; numbers become numbers */
 static void push_args(lua_State *L, const spec_options *opt)
 {
@@ -209,6 +251,20 @@ static void push_args(lua_State *L, const spec_options *opt)
             lua_pushinteger(L, (lua_Integer)d);
         }
         lua_settable(L, -3);
+    }
+    if (opt && opt->sets_read) { /* reads go through a proxy that marks them */
+        lua_newtable(L);                  /* the proxy */
+        lua_newtable(L);                  /* its metatable */
+        lua_pushvalue(L, -3);             /* the values */
+        lua_pushlightuserdata(L, (void *)opt);
+        lua_pushcclosure(L, args_index, 2);
+        lua_setfield(L, -2, "__index");
+        lua_pushvalue(L, -3);
+        lua_pushlightuserdata(L, (void *)opt);
+        lua_pushcclosure(L, args_pairs, 2);
+        lua_setfield(L, -2, "__pairs");
+        lua_setmetatable(L, -2);
+        lua_remove(L, -2);
     }
     lua_setglobal(L, "args");
 }

@@ -13,6 +13,8 @@ typedef struct spec_options {
     size_t memory;           /* bytes the Lua state may hold (0: default) */
     const char *const *sets; /* "key=value" strings the spec reads as args.key */
     int nsets;
+    int *sets_read; /* not NULL: sets_read[i] becomes 1 when the spec reads sets[i]'s
+                     * key (args.KEY, or pairs(args)); trainc sweep refuses the others */
 } spec_options;
 
 /* Returns 0, or -1 with "file:line: message" in err. */

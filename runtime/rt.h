@@ -708,6 +708,49 @@ void rt_progress_format(char *buf, size_t size, int width, int epoch, int epochs
 /* Columns of the terminal on fd (80 if unknown). */
 int rt_terminal_width(int fd);
 
+/* ==== rt_svg.c: drawing primitives of the pictures ==== */
+
+/* A growing text buffer: the SVG is built in memory, then written
+ * atomically; oom: an allocation failed (the text is incomplete). */
+typedef struct rt_svg_buf {
+    char *s;
+    size_t len, cap;
+    int oom;
+} rt_svg_buf;
+void rt_svg_printf(rt_svg_buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* text content or an attribute value, XML-escaped; other bytes than
+ * printable ASCII become '?' */
+void rt_svg_text(rt_svg_buf *b, const char *t);
+/* A step of 1, 2 or 5 times a power of ten giving about want ticks over span (0: none). */
+double rt_svg_nice_step(double span, int want);
+/* A tick label with the decimals the step needs; a short figure for legends. */
+void rt_svg_tick_label(char *buf, size_t size, double v, double step);
+void rt_svg_value_text(char *buf, size_t size, double v);
+
+#define RT_SVG_INSET 8 /* data and ticks this far inside a plot's frame */
+typedef struct rt_svg_axis {
+    double lo, hi; /* the domain, in data units (log10 units when log) */
+    int log;
+    double step; /* between labelled ticks (in decades when log); 0: the
+                  * values are beyond nice ticks, only the two ends are */
+    int integer; /* ticks at whole numbers only (epochs) */
+} rt_svg_axis;
+/* A linear axis around [lo, hi] (finite), widened when flat, ending on
+ * ticks; a log axis over whole decades around [lo, hi] (both > 0). */
+rt_svg_axis rt_svg_linear_axis(double lo, double hi, int integer);
+rt_svg_axis rt_svg_log_axis(double lo, double hi);
+/* A linear axis's labelled ticks are rt_svg_tick(a, 0 .. rt_svg_ticks(a)). */
+int rt_svg_ticks(const rt_svg_axis *a);
+double rt_svg_tick(const rt_svg_axis *a, int k);
+/* Where t (a value on the axis's scale: its log10 on a log axis) and where
+ * the value v fall between pixels p0 and p1, RT_SVG_INSET inside them. */
+double rt_svg_coord(const rt_svg_axis *a, double t, double p0, double p1);
+double rt_svg_pos(const rt_svg_axis *a, double v, double p0, double p1);
+/* The value axis of a plot area x0..x1, y0 (top)..y1: ticks, labels and
+ * grid lines (a log axis: decades, faint lines at 2..9 times each). */
+void rt_svg_value_grid(rt_svg_buf *b, const rt_svg_axis *ay, double x0, double x1, double y0,
+                       double y1);
+
 /* ==== rt_plot.c: training curves ==== */
 
 /* A metrics CSV (rt_metrics_read) drawn as one self-contained SVG file. */
@@ -740,5 +783,37 @@ int rt_plot_is_layers(const rt_metrics *m);
  * saturated fraction for tanh, sigmoid, hardtanh). Written atomically. */
 int rt_plot_layers_svg(const rt_metrics *m, const char *svg_path, const rt_plot_options *o,
                        rt_error *err);
+/* ==== rt_plot_xy.c: several series on shared axes ==== */
+
+/* n points (x[i], y[i]); lo and hi NULL, or a bar from lo[i] to hi[i] at
+ * each point; color: the palette's index (a series keeps its colour in
+ * every panel). NaN and inf are gaps. */
+typedef struct rt_xy_series {
+    const char *label;
+    int n, color;
+    const double *x, *y, *lo, *hi;
+} rt_xy_series;
+typedef struct rt_xy_panel {
+    const char *title, *ylabel; /* ylabel NULL: the title */
+    const rt_xy_series *s;
+    int ns;
+    const double *marks; /* nmarks x values marked by a red cross on the axis (sweeps: */
+    int nmarks;          /* the lrs that diverged), named by marks_label */
+    const char *marks_label;
+} rt_xy_panel;
+typedef struct rt_xy_figure {
+    const char *title, *subtitle, *xlabel;
+    int log_x;       /* the x axis in decades (values <= 0 are left out) */
+    int legend_last; /* the legend gives each series' last value */
+    const rt_xy_panel *panels;
+    int np;
+} rt_xy_figure;
+/* The panels one above the other on one x axis; a panel's values on a log
+ * scale when all are positive and span two decades; a series of more
+ * points than two a pixel is drawn as each pixel column's mean. Written
+ * atomically. */
+int rt_plot_xy_svg(const rt_xy_figure *fig, const char *svg_path, rt_error *err);
+/* the colour of palette index i ("#rrggbb") */
+const char *rt_plot_xy_color(int i);
 
 #endif

@@ -949,3 +949,57 @@ expect "trainc plot: a layer metrics file with no gradient yet (only the start's
 printf 'epoch,step,fc1.weight:grad_norm\n1,1,0.5\n1,x,0.4\n' >"$t/lmbad.csv"
 expect "trainc plot: a layer metrics file with a cell that is not a number" 1 "$t/lmbad.csv:3:" \
     "$TRAINC" plot "$t/lmbad.csv" -o "$t/lmbad.svg"
+
+# --- issue 14 item 3 (trainc sweep) and item 7 (trainc plot overlays): bad input
+sw=$t/sweep
+mkdir -p "$sw"
+cat >"$sw/s.lua" <<'LUA'
+model "swp"
+data = xor { n = 4 }
+local x = input { 2 }
+local y = labels { 1 }
+minimize(bce(sigmoid(linear(tanh(linear(x, args.hidden or 4)), 1)), y))
+optimizer = sgd { lr = 0.5 }
+train { batch = 4, epochs = 2, seed = 1 }
+LUA
+expect "sweep: a grid without its kind and K" 2 "bad --lr '1e-3:1': expected LO:HI:log:K, LO:HI:lin:K, LO:HI:random:K[:SEED], random:K[:SEED] or a list of lrs a,b,..." \
+    "$TRAINC" sweep "$sw/s.lua" --lr 1e-3:1 --list
+expect "sweep: a grid of an unknown kind" 2 "bad --lr '1e-3:1:cubic:4': expected LO:HI:log:K" "$TRAINC" sweep "$sw/s.lua" --lr 1e-3:1:cubic:4 --list
+expect "sweep: a list with something that is no number" 2 "bad --lr '0.1,fast': expected" "$TRAINC" sweep "$sw/s.lua" --lr 0.1,fast --list
+expect "sweep: LO not below HI" 2 "bad --lr '1:0.1:log:3': LO must be below HI" "$TRAINC" sweep "$sw/s.lua" --lr 1:0.1:log:3 --list
+expect "sweep: LO equal to HI" 2 "bad --lr '0.1:0.1:lin:3': LO must be below HI" "$TRAINC" sweep "$sw/s.lua" --lr 0.1:0.1:lin:3 --list
+expect "sweep: K below 1" 2 "bad --lr '1e-3:1:log:0': K must be a whole number from 1 to 1000" "$TRAINC" sweep "$sw/s.lua" --lr 1e-3:1:log:0 --list
+expect "sweep: K not whole" 2 "K must be a whole number from 1 to 1000" "$TRAINC" sweep "$sw/s.lua" --lr random:2.5 --list
+expect "sweep: a log grid from 0" 2 "bad --lr '0:1:log:3': a log grid or log-uniform draws need LO above 0" "$TRAINC" sweep "$sw/s.lua" --lr 0:1:log:3 --list
+expect "sweep: a random draw's seed that is no whole number" 2 "SEED must be a whole number" "$TRAINC" sweep "$sw/s.lua" --lr random:3:x --list
+expect "sweep: an unknown --set key names the key and the spec" 2 \
+    "--set hiden: $sw/s.lua never reads args.hiden (an unknown key" "$TRAINC" sweep "$sw/s.lua" --set hiden=2,4 --list
+expect "sweep: --set without values" 2 "--set needs KEY=v1,v2,..., not 'hidden='" "$TRAINC" sweep "$sw/s.lua" --set hidden= --list
+expect "sweep: --set with an empty value" 2 "--set hidden: an empty value" "$TRAINC" sweep "$sw/s.lua" --set hidden=2,,4 --list
+expect "sweep: a --set value the spec refuses: its spec error" 2 "$sw/s.lua:5:" "$TRAINC" sweep "$sw/s.lua" --set hidden=2,-1 --list
+expect "sweep: --jobs 0" 2 "bad value for --jobs: '0' (a whole number from 1 to 64)" "$TRAINC" sweep "$sw/s.lua" --jobs 0 --list
+expect "sweep: --jobs two" 2 "bad value for --jobs: 'two' (a whole number from 1 to 64)" "$TRAINC" sweep "$sw/s.lua" --jobs two --list
+expect "sweep: --jobs without a value" 2 "--jobs needs a value" "$TRAINC" sweep "$sw/s.lua" --jobs
+expect "sweep: --seeds 0" 2 "bad value for --seeds: '0' (a whole number from 1 to 1000)" "$TRAINC" sweep "$sw/s.lua" --seeds 0 --list
+expect "sweep: no spec" 2 "sweep needs a spec file" "$TRAINC" sweep --lr 0.1
+expect "sweep: a missing spec" 2 "$sw/none.lua: cannot open" "$TRAINC" sweep "$sw/none.lua"
+echo "a file" >"$sw/file"
+expect "sweep: an -o folder that cannot be made" 1 "$sw/file/out: cannot create the sweep's folder: Not a directory" \
+    "$TRAINC" sweep "$sw/s.lua" --lr 0.1 --seeds 1 -o "$sw/file/out"
+printf 'epoch,loss\n1,0.5\n2,0.4\n' >"$sw/a.csv"
+printf 'epoch,step,loss\n1,10,0.6\n2,20,0.3\n' >"$sw/b.csv"
+printf 'name,score\nx,1\n' >"$sw/not_metrics.csv"
+expect "plot: --labels of another count than the files" 2 "--labels names 1 run, but 2 files are given" \
+    "$TRAINC" plot "$sw/a.csv" "$sw/b.csv" --labels only -o "$sw/o.svg"
+expect "plot: an unknown --x" 2 "--x must be epoch, step or seconds, not 'iteration'" \
+    "$TRAINC" plot "$sw/a.csv" "$sw/b.csv" --x iteration -o "$sw/o.svg"
+expect "plot: a file that is not a metrics CSV is named" 1 \
+    "$sw/not_metrics.csv:1: no 'epoch' or 'step' column in the header (it has: name,score)" \
+    "$TRAINC" plot "$sw/a.csv" "$sw/not_metrics.csv" -o "$sw/o.svg"
+expect "plot: --x step of a file without steps names the file and its columns" 1 \
+    "$sw/a.csv: no 'step' column for --x step (it has: epoch,loss)" "$TRAINC" plot "$sw/a.csv" "$sw/b.csv" --x step -o "$sw/o.svg"
+expect "plot: --x seconds of files without a seconds column" 1 "no 'seconds' column for --x seconds" \
+    "$TRAINC" plot "$sw/a.csv" "$sw/b.csv" --x seconds -o "$sw/o.svg"
+expect "plot: a missing file among several" 1 "$sw/gone.csv: cannot open" "$TRAINC" plot "$sw/a.csv" "$sw/gone.csv" -o "$sw/o.svg"
+expect "plot: spec options are not plot's" 2 "plot takes only -o, --title, --x, --labels and -q" "$TRAINC" plot "$sw/a.csv" --set a=1
+check "... no picture was written by the refusals" test ! -e "$sw/o.svg"
