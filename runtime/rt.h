@@ -750,6 +750,10 @@ double rt_svg_pos(const rt_svg_axis *a, double v, double p0, double p1);
  * grid lines (a log axis: decades, faint lines at 2..9 times each). */
 void rt_svg_value_grid(rt_svg_buf *b, const rt_svg_axis *ay, double x0, double x1, double y0,
                        double y1);
+/* A panel's head: its title, "log scale" when log, and the plot area's
+ * frame; it opens a <g> the caller closes. */
+void rt_svg_panel_head(rt_svg_buf *b, const char *title, int log, double left, double top,
+                       double x0, double x1, double y0, double y1);
 
 /* ==== rt_plot.c: training curves ==== */
 

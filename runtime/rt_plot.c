@@ -258,21 +258,7 @@ static void draw_panel(sbuf *b, const rt_metrics *m, const panel *p, const axis 
         }
     axis ay = p->log ? log_axis(lo, hi) : linear_axis(lo, hi, 0);
 
-    sb_printf(b,
-              "<g>\n<text x=\"%d\" y=\"%.1f\" font-size=\"15\" font-weight=\"bold\" "
-              "fill=\"#222\">",
-              MARGIN_LEFT, top + 22);
-    sb_text(b, p->title);
-    sb_printf(b, "</text>\n");
-    if (p->log)
-        sb_printf(b,
-                  "<text x=\"%.1f\" y=\"%.1f\" font-size=\"12\" fill=\"#777\" "
-                  "text-anchor=\"end\">log scale</text>\n",
-                  x1, top + 22);
-    sb_printf(b,
-              "<rect x=\"%.1f\" y=\"%.1f\" width=\"%.1f\" height=\"%.1f\" fill=\"#fbfbfd\" "
-              "stroke=\"#bbb\"/>\n",
-              x0, y0, x1 - x0, y1 - y0);
+    rt_svg_panel_head(b, p->title, p->log, MARGIN_LEFT, top, x0, x1, y0, y1);
 
     const frame f = {x0, x1, y0, y1};
     value_grid(b, p, &ay, &f);

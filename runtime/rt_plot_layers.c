@@ -216,21 +216,7 @@ static void draw_lpanel(sbuf *b, const rt_metrics *m, const lpanel *p, const int
 {
     const double x0 = L_LEFT, x1 = L_WIDTH - L_RIGHT, y0 = top + L_PANEL_TOP, y1 = y0 + L_PLOT;
     axis ay = value_axis(m, p, rows, nr);
-    sb_printf(b,
-              "<g>\n<text x=\"%d\" y=\"%.1f\" font-size=\"15\" font-weight=\"bold\" "
-              "fill=\"#222\">",
-              L_LEFT, top + 22);
-    sb_text(b, p->title);
-    sb_printf(b, "</text>\n");
-    if (p->log)
-        sb_printf(b,
-                  "<text x=\"%.1f\" y=\"%.1f\" font-size=\"12\" fill=\"#777\" "
-                  "text-anchor=\"end\">log scale</text>\n",
-                  x1, top + 22);
-    sb_printf(b,
-              "<rect x=\"%.1f\" y=\"%.1f\" width=\"%.1f\" height=\"%.1f\" fill=\"#fbfbfd\" "
-              "stroke=\"#bbb\"/>\n",
-              x0, y0, x1 - x0, y1 - y0);
+    rt_svg_panel_head(b, p->title, p->log, L_LEFT, top, x0, x1, y0, y1);
     value_ticks(b, p, &ay, x0, x1, y0, y1);
     for (int i = 0; i < p->n; i++) {
         double x = item_x(p, i, x0, x1);

@@ -296,21 +296,7 @@ static void draw_panel(rt_svg_buf *b, const rt_xy_figure *fig, const rt_xy_panel
     const frame f = {MARGIN_LEFT, WIDTH - MARGIN_RIGHT, top + PANEL_TOP,
                      top + PANEL_TOP + PLOT_HEIGHT};
     rt_svg_axis ay = drawn_axis(p, ax, &f, px, py);
-    rt_svg_printf(b,
-                  "<g>\n<text x=\"%d\" y=\"%.1f\" font-size=\"15\" font-weight=\"bold\" "
-                  "fill=\"#222\">",
-                  MARGIN_LEFT, top + 22);
-    rt_svg_text(b, p->title);
-    rt_svg_printf(b, "</text>\n");
-    if (ay.log)
-        rt_svg_printf(b,
-                      "<text x=\"%.1f\" y=\"%.1f\" font-size=\"12\" fill=\"#777\" "
-                      "text-anchor=\"end\">log scale</text>\n",
-                      f.x1, top + 22);
-    rt_svg_printf(b,
-                  "<rect x=\"%.1f\" y=\"%.1f\" width=\"%.1f\" height=\"%.1f\" fill=\"#fbfbfd\" "
-                  "stroke=\"#bbb\"/>\n",
-                  f.x0, f.y0, f.x1 - f.x0, f.y1 - f.y0);
+    rt_svg_panel_head(b, p->title, ay.log, MARGIN_LEFT, top, f.x0, f.x1, f.y0, f.y1);
     rt_svg_value_grid(b, &ay, f.x0, f.x1, f.y0, f.y1);
     x_axis(b, ax, &f, fig->xlabel);
     rt_svg_printf(b,

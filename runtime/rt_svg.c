@@ -224,3 +224,26 @@ void rt_svg_value_grid(rt_svg_buf *b, const rt_svg_axis *ay, double x0, double x
         }
     }
 }
+
+/* A panel's head: its title at (left, top + 22), "log scale" at the right
+ * end x1 when log, and the plot area's frame x0..x1, y0..y1; the caller
+ * closes the <g> it opens. */
+void rt_svg_panel_head(rt_svg_buf *b, const char *title, int log, double left, double top,
+                       double x0, double x1, double y0, double y1)
+{
+    rt_svg_printf(b,
+                  "<g>\n<text x=\"%g\" y=\"%.1f\" font-size=\"15\" font-weight=\"bold\" "
+                  "fill=\"#222\">",
+                  left, top + 22);
+    rt_svg_text(b, title);
+    rt_svg_printf(b, "</text>\n");
+    if (log)
+        rt_svg_printf(b,
+                      "<text x=\"%.1f\" y=\"%.1f\" font-size=\"12\" fill=\"#777\" "
+                      "text-anchor=\"end\">log scale</text>\n",
+                      x1, top + 22);
+    rt_svg_printf(b,
+                  "<rect x=\"%.1f\" y=\"%.1f\" width=\"%.1f\" height=\"%.1f\" fill=\"#fbfbfd\" "
+                  "stroke=\"#bbb\"/>\n",
+                  x0, y0, x1 - x0, y1 - y0);
+}
