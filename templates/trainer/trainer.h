@@ -23,6 +23,9 @@ typedef struct options {
     int lr_given, seed_given, weights_given; /* --lr, --seed, --weights were on the command line */
     long steps, limit;
     double lr, tol;
+    double lr_from, lr_to; /* lr-find: --from, --to */
+    int range_given;       /* ... either was on the command line */
+    long overfit;          /* train --overfit N: the first N rows (0: off) */
     unsigned seed;
 } options;
 
@@ -130,5 +133,6 @@ int tr_cmd_info(void);
 int tr_cmd_gradcheck(const options *o);
 int tr_cmd_plot(const options *o);
 int tr_cmd_split(const options *o);
+int tr_cmd_lr_find(const options *o); /* lr_find.c */
 
 #endif
