@@ -48,8 +48,8 @@ static int exists(const char *path)
 
 /* The CSV's and the picture's names: -o FILE (refused when either exists),
  * or <model>-lr-find.csv, -2.csv, ... the first whose two names are free.
- * Returns the CSV opened for writing ("x": never over a file), or exits. */
-static FILE *open_output(const options *o, char *csv, char *svg, size_t size)
+ * Checked before the data loads; the CSV is opened after it (open_csv). */
+static void choose_output(const options *o, char *csv, char *svg, size_t size)
 {
     if (o->out) {
         snprintf(csv, size, "%s", o->out);
@@ -72,6 +72,11 @@ static FILE *open_output(const options *o, char *csv, char *svg, size_t size)
             if (!exists(csv) && !exists(svg)) break;
         }
     }
+}
+
+/* The CSV opened for writing ("x": never over a file), or exit 1. */
+static FILE *open_csv(const char *csv)
+{
     FILE *f = fopen(csv, "wx");
     if (!f) {
         fprintf(stderr, "%s: lr-find: %s: %s\n", MODEL_NAME, csv, strerror(errno));
@@ -168,7 +173,7 @@ int tr_cmd_lr_find(const options *o_in)
     if (o->steps < 10) tr_die_usage("lr-find: --steps must be at least %s", "10");
     if (!(o->lr_to > o->lr_from)) tr_die_usage("lr-find: --to must be above --from%s", "");
     char csv_path[4096], svg_path[4200];
-    FILE *csv = open_output(o, csv_path, svg_path, sizeof csv_path);
+    choose_output(o, csv_path, svg_path, sizeof csv_path);
 
     buffers b = tr_alloc_buffers(MODEL_N_TRAIN);
     data d = tr_load_data(&b, 1, 0);
@@ -192,6 +197,7 @@ int tr_cmd_lr_find(const options *o_in)
                : o->init        ? o->init
                                 : "the initial weights");
 
+    FILE *csv = open_csv(csv_path);
     double *smoothed = tr_alloc_or_die((size_t)o->steps, sizeof(double));
     double *lrs = tr_alloc_or_die((size_t)o->steps, sizeof(double));
     rt_rng shuffle_rng = sv.shuffle_rng, aug_rng = sv.aug_rng; /* copies: sv's stay as they were */

@@ -133,7 +133,7 @@ static void take(options *o, int c, const char *a, const char *v)
         printf("%s (%s, %s, spec %s)\n", MODEL_NAME, MODEL_GENERATOR, RT_REAL_NAME, MODEL_HASH);
         exit(0);
     case OPT_EPOCHS:
-        o->epochs = (int)number_arg(a, v, 0, 1e9);
+        o->epochs = (int)number_arg(a, v, 0, 1e9), o->epochs_given = 1;
         break;
     case OPT_LR:
         o->lr = number_arg(a, v, 0, 1e9), o->lr_given = 1;

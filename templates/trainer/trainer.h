@@ -26,6 +26,7 @@ typedef struct options {
     double lr_from, lr_to; /* lr-find: --from, --to */
     int range_given;       /* ... either was on the command line */
     long overfit;          /* train --overfit N: the first N rows (0: off) */
+    int epochs_given;      /* --epochs was on the command line */
     unsigned seed;
 } options;
 
@@ -111,6 +112,7 @@ typedef struct train_run {
     int epoch, bar_shown;
     double te, loss_sum, norm_sum;
     long norm_steps, correct, seen, done;
+    struct tr_overfit *overfit; /* train --overfit: overfit.c's (NULL: off) */
 } train_run;
 
 int tr_all_finite(const real *p, long n);
@@ -123,6 +125,16 @@ int tr_open_trace(train_run *r, const options *o);
 void tr_trace_step(FILE *trace, long step, double loss, double lr, const real *param);
 void tr_open_metrics(train_run *r, const options *o);
 void tr_save_checkpoint(train_run *r, int epoch_end);
+
+/* overfit.c: train --overfit N, hooks train.c calls. The options with its
+ * epochs (checked; copy holds them); the first N rows, regularisation off;
+ * after each epoch: learnt yet? (stops the run); whether to print the epoch's
+ * line; the end: the verdict line and the exit status. */
+const options *tr_overfit_options(const options *o, options *copy);
+void tr_overfit_begin(train_run *r);
+void tr_overfit_epoch(train_run *r);
+int tr_overfit_show(const train_run *r);
+int tr_overfit_finish(train_run *r);
 
 /* the commands: each returns the exit status */
 int tr_cmd_train(const options *o);
