@@ -121,9 +121,9 @@ static void emit_source(writer *w, arena *A, const char *var, const ir_data *d, 
             if (d->n_features)
                 wr_line(w, ".features = model_csv_columns, .n_features = %d,", d->n_features);
             if (d->n_drop)
-                wr_line(w, ".drop = model_csv_columns + %d, .n_drop = %d,", d->n_features,
-                        d->n_drop);
-            if (names) wr_line(w, ".class_names = model_class_names, .n_class_names = %d,", names);
+                wr_line(w, ".drop = model_csv_columns + %d, .n_drop = %d,", d->n_features, d->n_drop);
+            if (names)
+                wr_line(w, ".class_names = model_class_names, .n_class_names = %d,", names);
         }
     } else {
         static const char *const kinds[] = {"RT_SRC_NONE", "RT_SRC_IDX",     "RT_SRC_CSV",
@@ -151,8 +151,7 @@ static void emit_class_names(writer *w, ir_graph *g)
         wr_line(w, "/* the class names, class 0 first (labels { } at spec line %d) */",
                 ir_get(g, g->labels)->line);
     wr_line(w, "const char *const model_class_names[] = {");
-    for (int i = 0; i < g->n_class_names; i++)
-        wr_line(w, "%s,", esc_c_string(g->A, g->class_names[i]));
+    for (int i = 0; i < g->n_class_names; i++) wr_line(w, "%s,", esc_c_string(g->A, g->class_names[i]));
     if (!g->n_class_names) wr_line(w, "NULL, /* none: classes are numbered */");
     wr_line(w, "};");
     wr_line(w, "const int model_n_class_names = %d;", g->n_class_names);
@@ -560,8 +559,6 @@ static int make_dirs(const char *dir)
 
 #define FOLDER_VARS_MAX 64
 
-/* The holes of model.h, predict.c, build.ninja and the trainer: sizes and
- * settings of the model, the build's flags and file lists */
 /* What train --overfit turns off, as the spec has it: dropouts of
  * activations, dropouts of weights (dropconnect), penalties, and whether a
  * trainable parameter has weight decay (model.h says which). */
@@ -585,6 +582,8 @@ static void regularisers(ir_graph *g, int *dropout, int *dropconnect, int *penal
     }
 }
 
+/* The holes of model.h, predict.c, build.ninja and the trainer: sizes and
+ * settings of the model, the build's flags and file lists */
 static int folder_vars(ir_graph *g, const plan *p, const emit_options *o, const char *header,
                        const filelist *rt, const filelist *tr, tpl_var *vars)
 {
