@@ -259,20 +259,24 @@ static const char *update_ranges(ir_graph *g)
             continue;
         }
         if (start >= 0) {
+            /* weight decay: 0 when train --overfit turns regularisation off */
+            const char *wd_text =
+                wd != 0 ? arena_printf(g->A, "model_regularise ? (real)%.17g : (real)0", wd)
+                        : "(real)0";
             wr_line(&w, "/* %s%s%s */", first, first == last ? "" : " .. ",
                     first == last ? "" : last);
             if (lr_scale == 1)
                 wr_line(&w,
                         "update_range(param + %ld, grad + %ld, state + %ld, %ld, lr, momentum, "
-                        "(real)%.17g, t);",
-                        start, start, start, end - start, wd);
+                        "%s, t);",
+                        start, start, start, end - start, wd_text);
             else
                 /* the group's lr, scaled as the schedule scales the base lr */
                 wr_line(
                     &w,
                     "update_range(param + %ld, grad + %ld, state + %ld, %ld, lr / %.17g * %.17g, "
-                    "momentum, (real)%.17g, t);",
-                    start, start, start, end - start, g->opt.lr, lr_scale * g->opt.lr, wd);
+                    "momentum, %s, t);",
+                    start, start, start, end - start, g->opt.lr, lr_scale * g->opt.lr, wd_text);
             start = -1;
         }
         if (p && p->trainable) {
@@ -556,6 +560,29 @@ static int make_dirs(const char *dir)
 
 #define FOLDER_VARS_MAX 80
 
+/* What train --overfit turns off, as the spec has it: dropouts of
+ * activations, dropouts of weights (dropconnect), penalties, and whether a
+ * trainable parameter has weight decay (model.h says which). */
+static void regularisers(ir_graph *g, int *dropout, int *dropconnect, int *penalty, int *decay)
+{
+    const opt_def *d = opt_find(g->opt.c.name);
+    int wdi = opt_index(d, "weight_decay");
+    double wd0 = wdi >= 0 ? g->opt.c.value[wdi][0] : 0;
+    *dropout = *dropconnect = *penalty = *decay = 0;
+    for (int i = 0; i < g->n; i++) {
+        const ir_node *n = ir_get(g, i);
+        if (n->kind == K_PARAM && n->trainable && (isnan(n->group_wd) ? wd0 : n->group_wd) != 0)
+            *decay = 1;
+        if (n->phase == PH_BACKWARD) continue;
+        if (n->op == OP_DROPOUT && ir_get(g, n->in[0])->kind == K_PARAM)
+            ++*dropconnect;
+        else if (n->op == OP_DROPOUT)
+            ++*dropout;
+        else if (n->op == OP_PENALTY_SWITCH)
+            ++*penalty;
+    }
+}
+
 /* The holes of model.h, predict.c, build.ninja and the trainer: sizes and
  * settings of the model, the build's flags and file lists */
 static int folder_vars(ir_graph *g, const plan *p, const emit_options *o, const char *header,
@@ -564,6 +591,8 @@ static int folder_vars(ir_graph *g, const plan *p, const emit_options *o, const 
     arena *A = g->A;
     const ir_node *out = g->output >= 0 ? ir_get(g, g->output) : NULL;
     long out_len = out && g->task != TASK_NONE ? ir_numel(out, 1) : 1;
+    int dropout, dropconnect, penalty, decay;
+    regularisers(g, &dropout, &dropconnect, &penalty, &decay);
     const tpl_var v[] = {
         {"header", esc_c_comment(A, header)},
         {"ninja_header", esc_ninja_comment(A, header)},
@@ -617,6 +646,10 @@ static int folder_vars(ir_graph *g, const plan *p, const emit_options *o, const 
          g->sched.c.name && !strcmp(g->sched.c.name, "reduce_lr_on_plateau") ? "1" : "0"},
         {"scale", arena_printf(A, "%.17g", g->data.scale)},
         {"standardize", g->data.standardize ? "1" : "0"},
+        {"n_dropout", arena_printf(A, "%d", dropout)},
+        {"n_dropconnect", arena_printf(A, "%d", dropconnect)},
+        {"n_penalty", arena_printf(A, "%d", penalty)},
+        {"weight_decay", decay ? "1" : "0"},
         {"dtype_flag", o->dbl ? "-DTRAINC_DOUBLE" : ""},
         {"blas_cflags", TRAINC_BLAS_CFLAGS},
         {"blas_libs", TRAINC_BLAS_LIBS},

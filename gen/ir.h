@@ -66,6 +66,7 @@
     X(BN_NORM, "batch_norm")                                                                       \
     X(BN_NORM_GRAD, "batch_norm_backward")                                                         \
     X(DROPOUT, "dropout")                                                                          \
+    X(PENALTY_SWITCH, "penalty_switch")                                                            \
     /* activations and losses: gen/ops/elementwise.c, gen/ops/loss.c */                            \
     X(ELU, "elu")                                                                                  \
     X(ELU_GRAD, "elu_backward")                                                                    \

@@ -771,6 +771,11 @@ int rt_plot_svg(const rt_metrics *m, const char *svg_path, const rt_plot_options
 /* rt_metrics_read, then rt_plot_svg */
 int rt_plot_metrics(const char *csv_path, const char *svg_path, const rt_plot_options *o,
                     rt_error *err);
+/* lr-find's picture (the rows of its CSV: step, lr, loss, smoothed): both
+ * losses against the lr on a log axis, a line at the suggested lr (NaN:
+ * none). Written atomically. */
+int rt_plot_lr_find(const rt_metrics *m, double suggested, const char *svg_path,
+                    const rt_plot_options *o, rt_error *err);
 /* The picture's default name: metrics.csv -> metrics.svg beside it */
 void rt_plot_path_beside(const char *csv_path, char *svg_path, size_t size);
 
@@ -819,5 +824,28 @@ typedef struct rt_xy_figure {
 int rt_plot_xy_svg(const rt_xy_figure *fig, const char *svg_path, rt_error *err);
 /* the colour of palette index i ("#rrggbb") */
 const char *rt_plot_xy_color(int i);
+/* ==== rt_lr_find.c: the learning-rate range test ==== */
+
+/* lr_i = from * (to / from)^(i / (steps - 1)), i = 0 .. steps - 1 */
+double rt_lr_range(double from, double to, long i, long steps);
+/* fastai's smoothed loss: an exponential moving average with beta 0.98,
+ * debiased (divided by 1 - beta^n after n losses); best: the lowest so far */
+#define RT_LR_BETA 0.98
+typedef struct rt_lr_smooth {
+    double avg, best;
+    long n;
+} rt_lr_smooth;
+void rt_lr_smooth_init(rt_lr_smooth *s);
+/* Adds a step's loss; returns the smoothed loss (and updates best). */
+double rt_lr_smooth_add(rt_lr_smooth *s, double loss);
+/* 1 when the test stops at this step: the smoothed loss is not finite or
+ * passes 4 x the best so far (best + 3 |best|: the same for a positive loss) */
+int rt_lr_smooth_stop(const rt_lr_smooth *s, double smoothed);
+/* The suggested lr of a recorded curve of n steps (lr[i], smoothed[i]):
+ * the lr of the lowest smoothed loss, divided by 10 (Smith's and fastai's
+ * "minimum"), within the window that leaves out the first tenth of the
+ * steps (ceil(n/10)) and the last 5, and never below the window's first lr.
+ * NaN when the window holds fewer than 2 steps. */
+double rt_lr_suggest(const double *lr, const double *smoothed, long n);
 
 #endif

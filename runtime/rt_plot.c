@@ -37,9 +37,11 @@ typedef struct panel {
     const char *title, *ylabel;
     series s[2];
     int ns;
-    int log;       /* a log scale for values that span decades */
-    int valid;     /* which series is the validation one; -1: none */
-    int mark_best; /* a line at the epoch of the lowest validation value */
+    int log;                /* a log scale for values that span decades */
+    int valid;              /* which series is the validation one; -1: none */
+    int mark_best;          /* a line at the epoch of the lowest validation value */
+    const char *mark_label; /* a line at x = mark_x so labelled (NULL: none) */
+    double mark_x;
 } panel;
 
 static const char *const FONT = "DejaVu Sans, Helvetica, Arial, sans-serif";
@@ -130,14 +132,18 @@ static void x_axis(sbuf *b, const panel *p, const axis *ax, const frame *f, cons
 {
     const double x0 = f->x0, x1 = f->x1, y0 = f->y0, y1 = f->y1;
     char t[64];
-    /* epoch (step) ticks */
+    /* epoch (step) ticks; a log axis (the lr): decades */
     for (int k = 0; k <= ticks(ax); k++) {
-        double v = tick(ax, k), x = axis_pos(ax, v, x0, x1);
+        double v = tick(ax, k), x = ax->log ? coord_pos(ax, v, x0, x1) : axis_pos(ax, v, x0, x1);
+        if (ax->log && v > ax->hi + 1e-9) break; /* a step of 2 decades past the end */
         sb_printf(b,
                   "<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" stroke=\"#e6e6ec\"/>\n"
                   "<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" stroke=\"#888\"/>\n",
                   x, y0, x, y1, x, y1, x, y1 + 5);
-        fmt_tick(t, sizeof t, v, ax->step);
+        if (ax->log)
+            snprintf(t, sizeof t, "1e%d", (int)v);
+        else
+            fmt_tick(t, sizeof t, v, ax->step);
         sb_printf(b,
                   "<text x=\"%.1f\" y=\"%.1f\" font-size=\"12\" fill=\"#444\" "
                   "text-anchor=\"middle\">%s</text>\n",
@@ -215,6 +221,19 @@ static void best_and_legend(sbuf *b, const rt_metrics *m, const panel *p, const 
                   "text-anchor=\"%s\">best</text>\n",
                   x, y0, x, y1, v->color, x + (x > x1 - 40 ? -4 : 4), y1 - 6, v->color,
                   x > x1 - 40 ? "end" : "start");
+    }
+
+    if (p->mark_label && isfinite(p->mark_x)) { /* lr-find's suggestion */
+        double x = axis_pos(ax, p->mark_x, x0, x1);
+        sb_printf(b,
+                  "<line x1=\"%.2f\" y1=\"%.1f\" x2=\"%.2f\" y2=\"%.1f\" stroke=\"#c0392b\" "
+                  "stroke-width=\"1.6\" stroke-dasharray=\"5 4\"/>\n"
+                  "<text x=\"%.2f\" y=\"%.1f\" font-size=\"11.5\" fill=\"#c0392b\" "
+                  "text-anchor=\"%s\">",
+                  x, y0, x, y1, x + (x > x1 - 120 ? -4 : 4), y0 + 14,
+                  x > x1 - 120 ? "end" : "start");
+        sb_text(b, p->mark_label);
+        sb_printf(b, "</text>\n");
     }
 
     /* the legend: each series with its last value */
@@ -406,6 +425,98 @@ int rt_plot_metrics(const char *csv_path, const char *svg_path, const rt_plot_op
     int rc = rt_plot_is_layers(&m) ? rt_plot_layers_svg(&m, svg_path, &opts, err)
                                    : rt_plot_svg(&m, svg_path, &opts, err);
     rt_metrics_free(&m);
+    return rc;
+}
+
+/* lr-find's picture of lm (its rows against the lr, from lo to hi), the
+ * losses capped (clipped: how many were) */
+static int draw_lr_find(const rt_metrics *lm, int c_loss, int c_smooth, double suggested,
+                        const double range[2], int clipped, const char *svg_path,
+                        const rt_plot_options *o, rt_error *err)
+{
+    panel p;
+    if (!add_panel(lm, &p, "Loss against the learning rate", "loss", c_loss, -1, "#9db7e0", NULL,
+                   "loss", 1))
+        return rt_fail(err, "%s: nothing to draw: no finite loss",
+                       o->source ? o->source : svg_path);
+    if (has_values(lm, c_smooth)) p.s[p.ns++] = (series){"smoothed loss", "#1f5fbf", c_smooth};
+    char label[64];
+    snprintf(label, sizeof label, "suggested lr %.3g", suggested);
+    p.mark_label = isfinite(suggested) ? label : NULL;
+    p.mark_x = suggested;
+    axis ax = log_axis(range[0], range[1]);
+
+    sbuf b = {0};
+    const int height = TITLE_BAND + PANEL_HEIGHT + BOTTOM_PAD;
+    sb_printf(&b,
+              "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n"
+              "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"%d\" height=\"%d\" "
+              "viewBox=\"0 0 %d %d\" font-family=\"%s\">\n<title>",
+              WIDTH, height, WIDTH, height, FONT);
+    sb_text(&b, o->title ? o->title : "training");
+    sb_printf(&b,
+              " learning-rate range test</title>\n"
+              "<rect width=\"100%%\" height=\"100%%\" fill=\"#ffffff\"/>\n"
+              "<text x=\"%d\" y=\"34\" font-size=\"21\" font-weight=\"bold\" fill=\"#111\">",
+              MARGIN_LEFT);
+    sb_text(&b, o->title ? o->title : "training");
+    sb_printf(&b,
+              " \xe2\x80\x94 learning-rate range test</text>\n"
+              "<text x=\"%d\" y=\"58\" font-size=\"13\" fill=\"#555\">%d steps, lr %.3g to %.3g",
+              MARGIN_LEFT, lm->rows, range[0], range[1]);
+    if (p.mark_label) sb_printf(&b, " \xc2\xb7 %s", label);
+    if (clipped) sb_printf(&b, " \xc2\xb7 %d values above the top drawn at it", clipped);
+    sb_printf(&b, "</text>\n");
+    draw_panel(&b, lm, &p, &ax, TITLE_BAND);
+    sb_printf(&b, "</svg>\n");
+    if (b.oom) {
+        free(b.s);
+        return rt_fail(err, "%s: out of memory", svg_path);
+    }
+    int rc = rt_write_atomic(svg_path, b.s, b.len, err);
+    free(b.s);
+    return rc;
+}
+
+/* The lr-find picture: the loss and the smoothed loss against the lr on a
+ * log axis, the suggestion marked. */
+int rt_plot_lr_find(const rt_metrics *m, double suggested, const char *svg_path,
+                    const rt_plot_options *o, rt_error *err)
+{
+    rt_metrics lm = *m; /* the same rows, drawn against the lr */
+    int c_lr = rt_metrics_column(m, "lr"), c_loss = rt_metrics_column(m, "loss"),
+        c_smooth = rt_metrics_column(m, "smoothed");
+    double range[2] = {INFINITY, 0};
+    for (int r = 0; c_lr >= 0 && r < m->rows; r++) {
+        double v = cell(m, r, c_lr);
+        if (isfinite(v) && v > 0 && v < range[0]) range[0] = v;
+        if (isfinite(v) && v > range[1]) range[1] = v;
+    }
+    if (c_loss < 0 || c_smooth < 0 || !(range[1] > 0))
+        return rt_fail(err, "%s: nothing to draw: no lr, loss and smoothed columns with values",
+                       o->source ? o->source : svg_path);
+    lm.x_col = c_lr;
+    lm.x_name = "learning rate (log scale)";
+    /* the losses drawn up to a cap, the test's own stopping threshold (4 x
+     * the lowest smoothed loss): the blow-up that ends the test would
+     * flatten the rest of the curve into a line; values above are drawn at it */
+    double best = INFINITY;
+    for (int r = 0; r < m->rows; r++)
+        if (cell(m, r, c_smooth) < best) best = cell(m, r, c_smooth);
+    const double cap = isfinite(best) ? best + 3 * fabs(best) : INFINITY;
+    size_t cells = (size_t)m->rows * (size_t)m->cols;
+    double *v = malloc(sizeof(double) * (cells ? cells : 1));
+    if (!v) return rt_fail(err, "%s: out of memory", svg_path);
+    if (cells) memcpy(v, m->v, sizeof(double) * cells);
+    int clipped = 0;
+    for (int r = 0; r < m->rows; r++)
+        for (int k = 0; k < 2; k++) {
+            double *x = &v[(size_t)r * (size_t)m->cols + (size_t)(k ? c_smooth : c_loss)];
+            if (*x > cap) *x = cap, clipped++;
+        }
+    lm.v = v;
+    int rc = draw_lr_find(&lm, c_loss, c_smooth, suggested, range, clipped, svg_path, o, err);
+    free(v);
     return rc;
 }
 

@@ -9,6 +9,10 @@
 
 #include "model.h"
 
+/* 1: dropout, dropconnect, penalties and weight decay as the spec says;
+ * 0: off (train --overfit) */
+int model_regularise = 1;
+
 /* ---- the flat parameter buffer: offsets of each tensor ---- */
 {{param_offsets}}
 

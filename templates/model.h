@@ -71,6 +71,15 @@ extern const int model_n_class_names;
  * when the full-batch gradient norm is at most this (0: never) */
 #define MODEL_SAMPLE_REPLACE {{sample_replace}}
 #define MODEL_STOP_GRAD_NORM {{stop_grad_norm}}
+/* regularisation the spec has: dropouts of activations, dropconnects,
+ * l1/l2 penalties, weight decay (1: some parameter has it). The generated
+ * step and update read model_regularise (model.c, 1); train --overfit sets
+ * it to 0, turning them all off at run time. */
+#define MODEL_N_DROPOUT {{n_dropout}}
+#define MODEL_N_DROPCONNECT {{n_dropconnect}}
+#define MODEL_N_PENALTY {{n_penalty}}
+#define MODEL_WEIGHT_DECAY {{weight_decay}}
+extern int model_regularise;
 
 /* data, and how it is prepared */
 extern const rt_source model_train_data, model_test_data;

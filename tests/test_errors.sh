@@ -1003,3 +1003,39 @@ expect "plot: --x seconds of files without a seconds column" 1 "no 'seconds' col
 expect "plot: a missing file among several" 1 "$sw/gone.csv: cannot open" "$TRAINC" plot "$sw/a.csv" "$sw/gone.csv" -o "$sw/o.svg"
 expect "plot: spec options are not plot's" 2 "plot takes only -o, --title, --x, --labels and -q" "$TRAINC" plot "$sw/a.csv" --set a=1
 check "... no picture was written by the refusals" test ! -e "$sw/o.svg"
+
+# ---- issue 14 item 2: lr-find's refusals; item 4: train --overfit N's ----
+c=$t/out/csvm
+expect "lr-find: --from 0" 2 "bad value for --from" "$c/csvm" lr-find --from 0
+expect "lr-find: --from -1" 2 "bad value for --from" "$c/csvm" lr-find --from -1
+expect "lr-find: --to abc" 2 "bad value for --to" "$c/csvm" lr-find --to abc
+expect "lr-find: --to below --from" 2 "lr-find: --to must be above --from" \
+    "$c/csvm" lr-find --from 1 --to 0.1
+expect "lr-find: --steps below 10" 2 "lr-find: --steps must be at least 10" "$c/csvm" lr-find --steps 5
+echo mine >"$t/lr_taken.csv"
+expect "lr-find: an existing -o file is refused" 1 \
+    "csvm: lr-find: $t/lr_taken.csv exists; lr-find never overwrites a file: remove it or give another -o" \
+    "$c/csvm" lr-find -o "$t/lr_taken.csv"
+check "lr-find: ... and left as it was" test "$(cat "$t/lr_taken.csv")" = mine
+echo mine >"$t/lr_pic.svg"
+expect "lr-find: an existing picture beside the -o file is refused" 1 \
+    "$t/lr_pic.svg exists; lr-find never overwrites a file" "$c/csvm" lr-find -o "$t/lr_pic.csv"
+check "lr-find: ... and no CSV is left behind" test ! -e "$t/lr_pic.csv"
+expect "lr-find: a folder that does not exist" 1 "csvm: lr-find: $t/nodir/x.csv: No such file or directory" \
+    "$c/csvm" lr-find -o "$t/nodir/x.csv"
+expect "lr-find: --weights of another model's" 1 "weights of another model" \
+    "$c/csvm" lr-find --weights "$t/out/idxm/idxm.weights" -o "$t/lr_other.csv"
+check "lr-find: ... and leaves no CSV behind" test ! -e "$t/lr_other.csv"
+expect "lr-find: --from is not train's" 2 "--from and --to are lr-find's" "$c/csvm" train --from 1e-5
+for bad in 0 -3 abc 2.5 ""; do
+    expect "train --overfit '$bad'" 2 "csvm: --overfit needs a whole number of rows, at least 1 (got '$bad')" \
+        "$c/csvm" train --overfit "$bad"
+done
+expect "train --overfit with no value" 2 "--overfit needs a whole number of rows" "$c/csvm" train --overfit
+expect "train --overfit more rows than the data has" 2 "csvm: --overfit 100000000: the training data has" \
+    "$c/csvm" train --overfit 100000000
+expect "train --overfit not whole batches" 2 "--overfit 3: the rows must be whole batches of 2 (2, 4, ...)" \
+    "$c/csvm" train --overfit 3
+expect "train --overfit with --limit" 2 "--overfit N picks the rows itself: drop --limit" \
+    "$c/csvm" train --overfit 2 --limit 4
+expect "--overfit is train's" 2 "--overfit is train's" "$c/csvm" eval --overfit 2

@@ -363,12 +363,15 @@ static void emit_dropout(emitter *e, const ir_node *n)
     double scale = e->dbl ? 1 / (1 - p) : (double)(1.0f / (float)(1 - p));
     wr_line(e->w, "/* kept with probability %g, then scaled by 1/(1-p); element i of mask %d is",
             1 - p, n->i[0]);
-    wr_line(e->w, " * kept iff rt_noise_bits(stream, i) >= %g * 2^32 */", p);
+    wr_line(e->w,
+            " * kept iff rt_noise_bits(stream, i) >= %g * 2^32; every element kept, unscaled,", p);
+    wr_line(e->w, " * when train --overfit turns regularisation off (model_regularise 0) */");
     wr_line(e->w, "const uint64_t stream = rt_noise_stream(noise, %d);", n->i[0]);
-    wr_line(e->w, "const real scale = %s;", e_lit(e, scale));
+    wr_line(e->w, "const real scale = model_regularise ? %s : 1;", e_lit(e, scale));
+    wr_line(e->w, "const uint32_t keep_from = model_regularise ? %uu : 0;", drop_threshold(p));
     wr_line(e->w, "for (long i = 0; i < %ld; i++)", e_numel(e, n));
-    wr_line(e->w, "    %s[i] = %s[i] * (rt_noise_bits(stream, i) >= %uu ? scale : 0);",
-            e_ref(e, n->id), e_ref(e, n->in[0]), drop_threshold(p));
+    wr_line(e->w, "    %s[i] = %s[i] * (rt_noise_bits(stream, i) >= keep_from ? scale : 0);",
+            e_ref(e, n->id), e_ref(e, n->in[0]));
 }
 
 /* the same mask on the gradient */
@@ -394,6 +397,39 @@ const op_def op_DROPOUT = {
     .vjp = vjp_dropout,
     .flops = flops_dropout,
     .flags = OPF_EVAL_IDENTITY | OPF_NOISE,
+};
+
+/* ---- penalty_switch(x): l1_penalty and l2_penalty pass through it, so
+ * that train --overfit can turn them off at run time (model_regularise 0):
+ * the penalty and its gradient are then 0. Not a DSL function. */
+
+static void emit_penalty_switch(emitter *e, const ir_node *n)
+{
+    wr_line(e->w, "/* the penalty, or 0 when train --overfit turns regularisation off */");
+    wr_line(e->w, "for (long i = 0; i < %ld; i++)", e_numel(e, n));
+    wr_line(e->w, "    %s[i] = model_regularise ? %s[i] : 0;", e_ref(e, n->id), e_ref(e, n->in[0]));
+}
+
+static void vjp_penalty_switch(ad_ctx *c, const ir_node *n, int g)
+{
+    ir_graph *G = c->g;
+    if (ir_get(G, g)->kind == K_CONST) g = ir_shaped(G, OP_EXPAND, g, n, 0);
+    ir_args a = {.nin = 1, .in = {g}};
+    ad_accum(c, n->in[0], ir_must(G, OP_PENALTY_SWITCH, &a));
+}
+
+static double flops_penalty_switch(ir_graph *g, const ir_node *n, int b)
+{
+    (void)g;
+    return (double)ir_numel(n, b);
+}
+
+const op_def op_PENALTY_SWITCH = {
+    .math = "y = model_regularise ? x : 0 (train --overfit sets it to 0)",
+    .shape = shape_same,
+    .emit = emit_penalty_switch,
+    .vjp = vjp_penalty_switch,
+    .flops = flops_penalty_switch,
 };
 
 /* ---- checks that need the batch size ---- */

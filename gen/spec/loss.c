@@ -252,7 +252,9 @@ static int regulariser(lua_State *L, int l1, const char *fname)
         }
     }
     if (total < 0) return spec_error(L, "%s: there are no weights to regularise yet", fname);
-    spec_push_tensor(L, total);
+    /* through a switch train --overfit turns off (gen/ops/norm.c) */
+    ir_args sw = {.nin = 1, .in = {total}};
+    spec_push_tensor(L, spec_make(L, OP_PENALTY_SWITCH, &sw, fname));
     return 1;
 }
 

@@ -34,6 +34,10 @@ const char tr_usage[] =
     "                    default: .svg beside it)\n"
     "  split             which rows of the training file are trained on, held out for validation\n"
     "                    and for testing: CSV lines row,part (-o FILE)\n"
+    "  lr-find           learning-rate range test: a short run with the lr growing from\n"
+    "                    --from (1e-7) to --to (10) over --steps (100) steps; writes the\n"
+    "                    losses (-o FILE.csv, never over a file) and a picture beside it,\n"
+    "                    prints the suggested lr; the weights are left as they were\n"
     "\n"
     "options:\n"
     "  --epochs N        passes over the training data (spec: "
@@ -47,6 +51,9 @@ const char tr_usage[] =
     "                    predict: a.w,b.w,... averages the probabilities of several (ensemble)\n"
     "  --steps N         stop training after N steps\n"
     "  --limit N         train on the first N rows only (rounded down to whole batches)\n"
+    "  --overfit N       train on the first N rows in file order with regularisation off\n"
+    "                    until they are learnt (100% accuracy, or the loss below 1e-4 of\n"
+    "                    its start): exit 0 when reached, 1 when not\n"
     "  --metrics FILE    write loss, accuracy, lr, gradient norm and time per epoch as CSV,\n"
     "                    and draw the curves after training as an SVG picture beside it\n"
     "                    (FILE with .svg)\n"
@@ -62,7 +69,8 @@ const char tr_usage[] =
     "  --every N         ... after every N epochs (default 1)\n"
     "  --every-steps N   ... after every N optimizer steps instead\n"
     "  --resume FILE     go on from a checkpoint, exactly where it stopped\n"
-    "  -o FILE           predict, split: write to FILE instead of standard output\n"
+    "  -o FILE           predict, split: write to FILE instead of standard output;\n"
+    "                    lr-find: its CSV (default <model>-lr-find.csv, -2.csv, ...)\n"
     "  --label COL       predict: FILE's label column (a name, a 0-based index or last),\n"
     "                    dropped; without it a CSV like the training file has its label\n"
     "                    column dropped where its header names it\n"
@@ -88,7 +96,9 @@ int main(int argc, char **argv)
     if (!strcmp(o.command, "gradcheck")) return tr_cmd_gradcheck(&o);
     if (!strcmp(o.command, "plot")) return tr_cmd_plot(&o);
     if (!strcmp(o.command, "split")) return tr_cmd_split(&o);
-    tr_die_usage("unknown command '%s' (train, eval, predict, export, info, gradcheck, plot, split)",
+    if (!strcmp(o.command, "lr-find")) return tr_cmd_lr_find(&o);
+    tr_die_usage("unknown command '%s' (train, eval, predict, export, info, gradcheck, plot, "
+                 "split, lr-find)",
                  o.command);
     return 2;
 }

@@ -6,6 +6,7 @@
  * take --ep for --epochs, --epochs=5 and -qq, which this trainer refuses
  * (unknown option), as it always has; "--" is an unknown option too. */
 #include <errno.h>
+#include <float.h>
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -36,7 +37,10 @@ enum {
     OPT_NO_GUARD,
     OPT_LABEL,
     OPT_FAILURES,
-    OPT_LAYER_METRICS
+    OPT_LAYER_METRICS,
+    OPT_FROM,
+    OPT_TO,
+    OPT_OVERFIT
 };
 
 static const struct option long_options[] = {
@@ -64,6 +68,9 @@ static const struct option long_options[] = {
     {"label", required_argument, NULL, OPT_LABEL},
     {"failures", required_argument, NULL, OPT_FAILURES},
     {"layer-metrics", required_argument, NULL, OPT_LAYER_METRICS},
+    {"from", required_argument, NULL, OPT_FROM},
+    {"to", required_argument, NULL, OPT_TO},
+    {"overfit", required_argument, NULL, OPT_OVERFIT},
     {NULL, 0, NULL, 0}};
 
 /* "-": the command and its argument come back in order, as code 1; ":": a
@@ -85,6 +92,21 @@ static double number_arg(const char *flag, const char *s, double lo, double hi)
     double v = s ? strtod(s, &end) : 0;
     if (!s || errno || end == s || *end || !(v >= lo && v <= hi))
         tr_die_usage("bad value for %s", flag);
+    return v;
+}
+
+/* --overfit's rows: a whole number, at least 1 */
+static long rows_arg(const char *flag, const char *s)
+{
+    char *end;
+    errno = 0;
+    long v = s ? strtol(s, &end, 10) : 0;
+    if (!s || errno || end == s || *end || v < 1) {
+        fprintf(stderr, "%s: %s needs a whole number of rows, at least 1 (got '%s')\n", MODEL_NAME,
+                flag, s ? s : "");
+        fprintf(stderr, "Try '%s --help'.\n", MODEL_NAME);
+        exit(2);
+    }
     return v;
 }
 
@@ -115,7 +137,7 @@ static void take(options *o, int c, const char *a, const char *v)
         printf("%s (%s, %s, spec %s)\n", MODEL_NAME, MODEL_GENERATOR, RT_REAL_NAME, MODEL_HASH);
         exit(0);
     case OPT_EPOCHS:
-        o->epochs = (int)number_arg(a, v, 0, 1e9);
+        o->epochs = (int)number_arg(a, v, 0, 1e9), o->epochs_given = 1;
         break;
     case OPT_LR:
         o->lr = number_arg(a, v, 0, 1e9), o->lr_given = 1;
@@ -184,6 +206,15 @@ static void take(options *o, int c, const char *a, const char *v)
     case OPT_FAILURES:
         o->failures = file_arg(a, v);
         break;
+    case OPT_FROM: /* lr-find's range: above 0 (lr_find.c checks --to > --from) */
+        o->lr_from = number_arg(a, v, DBL_MIN, 1e9), o->range_given = 1;
+        break;
+    case OPT_TO:
+        o->lr_to = number_arg(a, v, DBL_MIN, 1e9), o->range_given = 1;
+        break;
+    case OPT_OVERFIT: /* overfit.c checks it against the training rows */
+        o->overfit = rows_arg(a, v);
+        break;
     }
 }
 
@@ -209,7 +240,9 @@ options tr_parse_args(int argc, char **argv)
                  .seed = MODEL_SEED,
                  .steps = -1,
                  .limit = -1,
-                 .tol = -1};
+                 .tol = -1,
+                 .lr_from = 1e-7,
+                 .lr_to = 10};
     opterr = 0;
     for (;;) {
         int at = optind; /* the word getopt_long reads next: a letter never follows another */
@@ -228,14 +261,19 @@ options tr_parse_args(int argc, char **argv)
         take(&o, c, argv[at], missing ? NULL : optarg);
     }
     if (!o.command)
-        tr_die_usage("%s",
-                     "no command given (train, eval, predict, export, info, gradcheck, plot, split)");
+        tr_die_usage(
+            "%s", "no command given (train, eval, predict, export, info, gradcheck, plot, split, "
+                  "lr-find)");
     /* its own weights beside the binary; every other file is the user's */
     if (!o.weights_given) o.weights = tr_beside_binary(o.weights);
     if (o.failures && strcmp(o.command, "eval"))
         tr_die_usage("%s", "--failures FILE is an option of eval");
     if (o.layer_metrics && strcmp(o.command, "train"))
         tr_die_usage("--layer-metrics is for train, not %s", o.command);
+    if (o.range_given && strcmp(o.command, "lr-find"))
+        tr_die_usage("%s", "--from and --to are lr-find's: the range of its learning rates");
+    if (o.overfit && strcmp(o.command, "train"))
+        tr_die_usage("%s", "--overfit is train's: train --overfit N");
     if (o.plot && !o.metrics)
         tr_die_usage("%s", "--plot draws the --metrics file: give --metrics FILE too");
     return o;

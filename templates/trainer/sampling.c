@@ -15,7 +15,8 @@ static int32_t drawn[MODEL_SAMPLE_REPLACE ? MODEL_BATCH : 1];
 
 const int32_t *tr_batch_rows(train_run *r, long start, int rows)
 {
-    if (!MODEL_SAMPLE_REPLACE) return r->b.order + start;
+    /* train --overfit takes its rows in file order (overfit.c) */
+    if (!MODEL_SAMPLE_REPLACE || r->overfit) return r->b.order + start;
     rt_sample_with_replacement(&r->shuffle_rng, (int32_t)r->n, drawn, rows);
     return drawn;
 }

@@ -56,6 +56,7 @@ static void begin_run(train_run *r, const options *o)
         if (r->n == 0) tr_die_usage("--limit is below one batch (%s rows)", MODEL_BATCH_TEXT);
         r->remainder = 0;
     }
+    if (o->overfit) tr_overfit_begin(r); /* the first N rows */
     for (long i = 0; i < r->n; i++) r->b.order[i] = (int32_t)i;
 }
 
@@ -176,6 +177,8 @@ static long begin_epoch(train_run *r)
         r->norm_sum = r->ck.run.norm_sum;
         r->norm_steps = (long)r->ck.run.norm_steps;
         r->resume_pos = 0;
+    } else if (r->o->overfit) {
+        /* --overfit: file order */
     } else if (MODEL_STRATIFY) {
         rt_stratified_order(&r->shuffle_rng, r->classes, (int32_t)r->n, r->n_classes, MODEL_SHUFFLE,
                             r->b.order, r->strat_scratch);
@@ -222,7 +225,8 @@ static int train_batch(train_run *r, long start, int rows)
         /* rows as stored become real here: converted, scaled, standardised */
         rt_data_gather(&r->d.train, tr_batch_rows(r, start, rows), rows, b->x, b->y);
         if (rt_data_read_error(&r->d.train)) tr_fail(rt_data_read_error(&r->d.train));
-        if (MODEL_AUGMENT) rt_augment_batch(&aug, &r->aug_rng, b->x, rows, r->aug_scratch);
+        if (MODEL_AUGMENT && !o->overfit)
+            rt_augment_batch(&aug, &r->aug_rng, b->x, rows, r->aug_scratch);
         bx = b->x;
         by = b->y;
     }
@@ -305,7 +309,8 @@ static void end_epoch(train_run *r, long full)
         r->base_lr = rt_plateau_step(
             &r->plateau, r->plateau.monitor_loss || !r->d.valid.n ? tr.loss : va.loss, r->base_lr);
 #endif
-    if (!o->quiet) {
+    if (o->overfit) tr_overfit_epoch(r); /* learnt yet? */
+    if (!o->quiet && (!o->overfit || tr_overfit_show(r))) {
         printf("epoch %3d/%d  loss %.6g", r->epoch, o->epochs, tr.loss);
         if (has_accuracy) printf("  acc %.4f", tr.accuracy);
         if (r->d.valid.n) printf("  valid loss %.4g", va.loss);
@@ -321,7 +326,7 @@ static void end_epoch(train_run *r, long full)
                 r->norm_steps ? r->norm_sum / r->norm_steps : NAN, r->metrics_t + now - r->t0);
     if (r->lm && !o->every_steps) tr_lm_row(r, r->epoch);
     if (complete && r->done > 0) tr_hint_epoch(r, tr.loss);
-    if (MODEL_EARLY_STOP && complete) {
+    if (MODEL_EARLY_STOP && complete && !o->overfit) {
         int on_valid = !(MODEL_ES_MONITOR_LOSS || !r->d.valid.n);
         early_stop(r, on_valid ? va.loss : tr.loss, on_valid);
     }
@@ -345,6 +350,7 @@ static int finish(train_run *r)
     if (r->step_metrics) fclose(r->step_metrics);
     if (r->trace) fclose(r->trace);
     tr_lm_close(r);
+    if (o->overfit) return tr_overfit_finish(r);
 
     if (!o->no_guard && !tr_all_finite(r->b.param, MODEL_N_PARAMS))
         return tr_diverged("the weights are no longer finite", o->epochs, r->step, r->base_lr);
@@ -369,6 +375,8 @@ static int finish(train_run *r)
 /* The run: its start, then epoch by epoch, batch by batch, to its end. */
 int tr_cmd_train(const options *o)
 {
+    options overfit_options;
+    if (o->overfit) o = tr_overfit_options(o, &overfit_options);
     train_run run = {.o = o, .first_loss = NAN}, *r = &run;
     int rc;
     begin_run(r, o);

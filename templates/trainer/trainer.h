@@ -26,6 +26,10 @@ typedef struct options {
     int lr_given, seed_given, weights_given; /* --lr, --seed, --weights were on the command line */
     long steps, limit;
     double lr, tol;
+    double lr_from, lr_to; /* lr-find: --from, --to */
+    int range_given;       /* ... either was on the command line */
+    long overfit;          /* train --overfit N: the first N rows (0: off) */
+    int epochs_given;      /* --epochs was on the command line */
     unsigned seed;
 } options;
 
@@ -156,6 +160,7 @@ typedef struct train_run {
     layer_metrics *lm; /* --layer-metrics, else NULL */
     hint_curve curve;  /* hints.c: what the epochs' training losses show */
     double first_loss; /* of this run's first step (hints.c) */
+    struct tr_overfit *overfit; /* train --overfit: overfit.c's (NULL: off) */
 } train_run;
 
 int tr_all_finite(const real *p, long n);
@@ -186,6 +191,16 @@ void tr_lm_close(train_run *r);
 void tr_hint_epoch(train_run *r, double loss);
 void tr_hint_print(const train_run *r);
 
+/* overfit.c: train --overfit N, hooks train.c calls. The options with its
+ * epochs (checked; copy holds them); the first N rows, regularisation off;
+ * after each epoch: learnt yet? (stops the run); whether to print the epoch's
+ * line; the end: the verdict line and the exit status. */
+const options *tr_overfit_options(const options *o, options *copy);
+void tr_overfit_begin(train_run *r);
+void tr_overfit_epoch(train_run *r);
+int tr_overfit_show(const train_run *r);
+int tr_overfit_finish(train_run *r);
+
 /* the commands: each returns the exit status */
 int tr_cmd_train(const options *o);
 int tr_cmd_eval(const options *o);
@@ -195,6 +210,7 @@ int tr_cmd_info(void);
 int tr_cmd_gradcheck(const options *o);
 int tr_cmd_plot(const options *o);
 int tr_cmd_split(const options *o);
+int tr_cmd_lr_find(const options *o); /* lr_find.c */
 
 #endif
 /* sampling.c: the rows of a step from start (the epoch's order, or drawn
