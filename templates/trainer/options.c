@@ -131,7 +131,7 @@ static void take(options *o, int c, const char *a, const char *v)
 {
     switch (c) {
     case 'h':
-        fputs(tr_usage, stdout);
+        for (int i = 0; tr_usage[i]; i++) fputs(tr_usage[i], stdout);
         exit(0);
     case OPT_VERSION:
         printf("%s (%s, %s, spec %s)\n", MODEL_NAME, MODEL_GENERATOR, RT_REAL_NAME, MODEL_HASH);

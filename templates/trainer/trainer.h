@@ -33,7 +33,7 @@ typedef struct options {
     unsigned seed;
 } options;
 
-extern const char tr_usage[]; /* main.c: what --help prints */
+extern const char *const tr_usage[]; /* main.c: what --help prints, in parts, NULL-ended */
 options tr_parse_args(int argc, char **argv);
 /* A usage error: the message (fmt with what), a pointer to --help, exit 2. */
 void tr_die_usage(const char *fmt, const char *what);
