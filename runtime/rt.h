@@ -717,4 +717,21 @@ int rt_plot_metrics(const char *csv_path, const char *svg_path, const rt_plot_op
 /* The picture's default name: metrics.csv -> metrics.svg beside it */
 void rt_plot_path_beside(const char *csv_path, char *svg_path, size_t size);
 
+/* ==== rt_profile.c: train --profile's timing of each op block ==== */
+
+/* Seconds per op block of the step, accumulated: model.c adds op k's time
+ * to rt_prof_acc[k] when this is not NULL (the trainer's --profile sets it
+ * around the steps it times) */
+extern double *rt_prof_acc;
+/* now, when timing (PROFILE_BEGIN) */
+static inline double rt_prof_begin(void)
+{
+    return rt_prof_acc ? rt_now() : 0;
+}
+/* block k began at start (PROFILE_END) */
+static inline void rt_prof_end(int k, double start)
+{
+    if (rt_prof_acc) rt_prof_acc[k] += rt_now() - start;
+}
+
 #endif

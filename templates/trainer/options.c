@@ -35,7 +35,8 @@ enum {
     OPT_PLOT,
     OPT_NO_GUARD,
     OPT_LABEL,
-    OPT_FAILURES
+    OPT_FAILURES,
+    OPT_PROFILE
 };
 
 static const struct option long_options[] = {
@@ -62,6 +63,7 @@ static const struct option long_options[] = {
     {"no-guard", no_argument, NULL, OPT_NO_GUARD},
     {"label", required_argument, NULL, OPT_LABEL},
     {"failures", required_argument, NULL, OPT_FAILURES},
+    {"profile", no_argument, NULL, OPT_PROFILE},
     {NULL, 0, NULL, 0}};
 
 /* "-": the command and its argument come back in order, as code 1; ":": a
@@ -179,6 +181,9 @@ static void take(options *o, int c, const char *a, const char *v)
     case OPT_FAILURES:
         o->failures = file_arg(a, v);
         break;
+    case OPT_PROFILE:
+        o->profile = 1;
+        break;
     }
 }
 
@@ -229,6 +234,8 @@ options tr_parse_args(int argc, char **argv)
     if (!o.weights_given) o.weights = tr_beside_binary(o.weights);
     if (o.failures && strcmp(o.command, "eval"))
         tr_die_usage("%s", "--failures FILE is an option of eval");
+    if (o.profile && strcmp(o.command, "train"))
+        tr_die_usage("%s", "--profile times the steps of training: it is an option of train");
     if (o.plot && !o.metrics)
         tr_die_usage("%s", "--plot draws the --metrics file: give --metrics FILE too");
     return o;
