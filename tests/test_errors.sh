@@ -932,3 +932,14 @@ gen_build "$t/bare.lua" "$t/out/bare" >/dev/null 2>&1
 (cd "$t/out/bare" && ./bare train --quiet >/dev/null 2>&1)
 expect "failures: a model without data has no rows to list" 2 \
     "bare: --failures lists data rows, and this model has no data" "$t/out/bare/bare" eval --failures "$t/f.csv"
+
+# ---- issue 18 item 6: train --profile
+expect "profile: --profile is an option of train" 2 \
+    "csvm: --profile times the steps of training: it is an option of train" \
+    "$cm/csvm" eval --profile
+expect "profile: ... not of predict either" 2 "csvm: --profile times the steps of training: it is an option of train" \
+    "$cm/csvm" predict "$d/good.csv" --profile
+expect "profile: --profile takes no value" 2 "csvm: unknown option --profile=1" \
+    "$cm/csvm" train --profile=1
+expect "profile: a model without data: its steps but the first are timed" 0 \
+    "profile: 2 steps of 1 rows" "$t/out/bare/bare" train --quiet --profile --epochs 3
