@@ -12,23 +12,28 @@
 #include "ops.h"
 
 /* The cost model: a roofline per block, from the fixed shapes,
- *   predicted µs = max(FLOPs / rate of its kernel, bytes / BANDWIDTH) + CALL
- * where bytes are the buffers the block reads and the one it stores. The
- * convolution's own model (conv.c) ranks its two kernels; this one times
- * every block.
- * Calibration: fashion_mlp (784-256-128-10, batch 64, SGD) and LeNet (batch
- * 64), `train --profile --threads 1`, 2 epochs, on the Xeon of these notes
- * (AVX-512, OpenBLAS 0.3's SKYLAKEX kernels, shared with other jobs): the
- * rates are the measured blocks' FLOPs over their µs, rounded:
- *   blas   sgemm of fashion_mlp's six large products: 50-70 GFLOP/s
- *   loops  LeNet's direct convolution and small products: ~12 GFLOP/s
- *   bytes  its elementwise blocks (bias, relu, their backward): ~12 GB/s
- *          (in cache: the step's buffers are a few hundred kB)
- * They time within 30% the products that dominate a step; small blocks
- * (a few µs) are within the timer's and the call's noise. */
-#define RATE_BLAS 60.0  /* GFLOP/s of cblas_?gemm (and gemv) */
-#define RATE_LOOPS 12.0 /* GFLOP/s of generated product loops (conv direct, small matmul) */
-#define BANDWIDTH 12.0  /* GB/s through a block's buffers */
+ *   predicted µs = max(FLOPs / rate of its kernel, bytes / BANDWIDTH) + CALL_US
+ * where bytes are the buffers the block reads and the one it stores. (The
+ * convolution's own model in conv.c ranks its two kernels; this one times
+ * every block, so that train --profile checks it against the clock.)
+ * Calibration: `train --epochs 1 --threads 1 --profile` of fashion_mlp and
+ * of LeNet (--limit 19200), 3 runs each, the least µs of each block, on the
+ * 2-core Xeon (AVX-512, OpenBLAS 0.3's SKYLAKEX kernels) shared with other
+ * jobs (load 10-16):
+ *   block (µs measured, at the rates below predicted)
+ *   blas   fashion_mlp fc1 348 (321), dW1 291 (321), fc2 50 (53), dW2 44 (53),
+ *          LeNet conv2 351 (328), its input gradient 333 (328): 72-95 GFLOP/s
+ *   loops  LeNet conv1 direct 532 (602), its weight gradient 644 (590): 23-28
+ *   bytes  LeNet im2col 262 (255), col2im 218 (255), pool backward 242 (190):
+ *          11-16 GB/s; a block whose buffers stay in L2 (fashion_mlp's relu
+ *          backward, 196 kB in 1.9 µs) runs far faster than the model says
+ * Misses, the model's limits: LeNet's conv2 weight gradient (per-image
+ * products reducing over 100 pixels) 820 µs vs 328, and the pool backward
+ * that recomputes the argmax (d_conv2) 263 µs vs 42. Blocks of a few µs
+ * are within the timer's and the call's noise. */
+#define RATE_BLAS 80.0  /* GFLOP/s of cblas_?gemm (and gemv) */
+#define RATE_LOOPS 25.0 /* GFLOP/s of generated product loops (conv direct, small matmul) */
+#define BANDWIDTH 14.0  /* GB/s through a block's buffers */
 #define CALL_US 0.3     /* µs a block costs whatever its size (calls, loop set-up) */
 
 /* The block that computes node j: j itself, or the op whose loop or store
