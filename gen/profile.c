@@ -19,21 +19,23 @@
  * Calibration: `train --epochs 1 --threads 1 --profile` of fashion_mlp and
  * of LeNet (--limit 19200), 3 runs each, the least µs of each block, on the
  * 2-core Xeon (AVX-512, OpenBLAS 0.3's SKYLAKEX kernels) shared with other
- * jobs (load 10-16):
- *   block (µs measured, at the rates below predicted)
- *   blas   fashion_mlp fc1 348 (321), dW1 291 (321), fc2 50 (53), dW2 44 (53),
- *          LeNet conv2 351 (328), its input gradient 333 (328): 72-95 GFLOP/s
- *   loops  LeNet conv1 direct 532 (602), its weight gradient 644 (590): 23-28
- *   bytes  LeNet im2col 262 (255), col2im 218 (255), pool backward 242 (190):
- *          11-16 GB/s; a block whose buffers stay in L2 (fashion_mlp's relu
- *          backward, 196 kB in 1.9 µs) runs far faster than the model says
+ * jobs (load 4; under load 10-16 the same blocks took 1.3-1.6x as long):
+ *   block: µs measured (predicted at the rates below)
+ *   blas   fashion_mlp fc1 230 (224), its weight gradient 191 (224), fc2 40
+ *          (37), d_relu1 34 (37), dW2 34 (37); LeNet conv2 245 (228), its
+ *          input gradient 260 (228): 100-135 GFLOP/s
+ *   loops  LeNet conv1 (direct) 380 (406), its weight gradient 424 (399):
+ *          35-40 GFLOP/s
+ *   bytes  LeNet im2col 171 (179), col2im 166 (179), the first pool's
+ *          backward 184 (133): 14-21 GB/s; blocks whose buffers stay in L2
+ *          (fashion_mlp's relu backward, 196 kB in 1.8 µs) run far faster
  * Misses, the model's limits: LeNet's conv2 weight gradient (per-image
- * products reducing over 100 pixels) 820 µs vs 328, and the pool backward
- * that recomputes the argmax (d_conv2) 263 µs vs 42. Blocks of a few µs
+ * products reducing over 100 pixels) 590 µs vs 228, and the pool backward
+ * that recomputes the argmax (d_conv2) 166 µs vs 26. Blocks of a few µs
  * are within the timer's and the call's noise. */
-#define RATE_BLAS 80.0  /* GFLOP/s of cblas_?gemm (and gemv) */
-#define RATE_LOOPS 25.0 /* GFLOP/s of generated product loops (conv direct, small matmul) */
-#define BANDWIDTH 14.0  /* GB/s through a block's buffers */
+#define RATE_BLAS 115.0 /* GFLOP/s of cblas_?gemm (and gemv) */
+#define RATE_LOOPS 37.0 /* GFLOP/s of generated product loops (conv direct, small matmul) */
+#define BANDWIDTH 20.0  /* GB/s through a block's buffers */
 #define CALL_US 0.3     /* µs a block costs whatever its size (calls, loop set-up) */
 
 /* The block that computes node j: j itself, or the op whose loop or store
