@@ -71,3 +71,11 @@ check "the head says how many steps were timed: all full steps but the first (3 
 # a run of one step times nothing, and says so
 (cd "$t/out" && ./prof train --quiet --profile --steps 1 --weights "$t/one.weights" >"$t/one.txt" 2>&1)
 check "one step: nothing timed, said plainly" grep -q '^profile: no step of 64 rows was timed' "$t/one.txt"
+
+# a layer named as PROFILE_BEGIN's local builds and profiles (renamed in C)
+sed 's/name = "fc2"/name = "prof_start"/' "$t/prof.lua" >"$t/clash.lua"
+gen_build "$t/clash.lua" "$t/clash" >"$t/clash.log" 2>&1
+check "a layer named prof_start builds warning-free" sh -c "test -x '$t/clash/prof' && ! grep -qi warning '$t/clash.log'"
+(cd "$t/clash" && ./prof train --quiet --profile --weights "$t/clash.weights" >"$t/clash.txt" 2>&1)
+check "... trains as fc2 did (the same test result), and profiles it as prof_start_" \
+    sh -c "grep '^test' '$t/clash.txt' | cmp -s - '$t/plain.test' && grep -q '^clash.lua:6 *matmul prof_start_ ' '$t/clash.txt'"
