@@ -15,7 +15,8 @@ typedef struct emitter {
     ir_graph *g;
     const plan_variant *pv;
     int batch;
-    int dbl; /* element type double */
+    int dbl;     /* element type double */
+    int profile; /* wrap each op block in PROFILE_BEGIN(k) / PROFILE_END(k) (train --profile) */
 } emitter;
 
 /* A node's buffer, as a C expression (its local pointer's name). */

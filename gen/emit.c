@@ -428,8 +428,10 @@ static void step_holes(emitter *e, const plan *p, tpl_var *steps, tpl_var *train
         e->pv = &p->v[k];
         e->batch = p->v[k].batch;
         int tr = p->v[k].mode == PLAN_TRAIN;
+        e->profile = tr && e->batch == p->batch; /* the steps train --profile times */
         const char *fname = arena_printf(A, "%s_%d", tr ? "train" : "eval", e->batch);
         emit_step(e, fname);
+        e->profile = 0;
         if (tr)
             wr_line(&tw, "if (rows == %d) return %s(param, grad, x, y, out, arena, noise);",
                     e->batch, fname);
@@ -492,7 +494,7 @@ static int emit_model_c(ir_graph *g, const plan *p, const emit_options *o, const
 {
     arena *A = g->A;
     emitter e = {.g = g, .dbl = o->dbl};
-    tpl_var v[16];
+    tpl_var v[20];
     int n = 0;
     v[n++] = (tpl_var){"header", esc_c_comment(A, header)};
     v[n++] = (tpl_var){"name", g->model_name};
@@ -517,6 +519,7 @@ static int emit_model_c(ir_graph *g, const plan *p, const emit_options *o, const
     step_holes(&e, p, &v[n], &v[n + 1], &v[n + 2]);
     n += 3;
     v[n++] = (tpl_var){"probe", emit_probe(&e, p)};
+    v[n++] = (tpl_var){"profile_table", emit_profile_table(&e, p)};
     if (update_holes(g, o, &v[n], &v[n + 1], err, errsize)) return -1;
     n += 2;
     char *text = fill_template(o, "model.c", v, n, err, errsize);

@@ -24,6 +24,11 @@ void emit_step(struct emitter *e, const char *fname);
 /* model.c's probe for --layer-metrics: its step function, model_probe and
  * the model_acts table (emit_probe.c) */
 const char *emit_probe(struct emitter *e, const plan *p);
+/* train --profile (profile.c): whether step s of variant v is an op block
+ * of its own (views have no code), and the table of the blocks of the
+ * training step at the full batch, with the cost model's prediction */
+int emit_profiled_block(const plan_variant *v, int s);
+const char *emit_profile_table(struct emitter *e, const plan *p);
 
 /* Writes the folder; returns 0, or -1 with a message in err. */
 /* Writes out_dir: 0 done, 1 failed (err says why), 2 refused: the folder

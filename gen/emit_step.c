@@ -229,10 +229,11 @@ static void variant_ops(emitter *e)
     writer *w = e->w;
     ir_phase phase = (ir_phase)-1;
     static const char *const phase_name[] = {"forward", "loss", "backward"};
+    int block = 0; /* the op block's number, for train --profile */
     for (int s = 0; s < v->norder; s++) {
         const ir_node *n = ir_get(e->g, v->order[s]);
         const op_def *d = op_get(n->op);
-        if (v->view_of[n->id] >= 0) continue; /* views: no code */
+        if (!emit_profiled_block(v, s)) continue; /* views: no code */
         if (n->phase != phase) {
             phase = n->phase;
             wr_blank(w);
@@ -241,11 +242,14 @@ static void variant_ops(emitter *e)
         wr_blank(w);
         emit_block_comment(e, n);
         wr_line(w, "{");
+        if (e->profile) wr_line(w, "PROFILE_BEGIN(%d);", block);
         if (d->emit)
             d->emit(e, n);
         else
             e_elementwise(e, n, elementwise_expr(n));
+        if (e->profile) wr_line(w, "PROFILE_END(%d);", block);
         wr_line(w, "}");
+        block++;
     }
 }
 

@@ -126,7 +126,9 @@ static const char *const c_keywords[] = {
     "b", "d", "q", "mean", "invstd", "sg", "sgx", "mg", "mgx", "noise", "stream",
     /* locals of the convolution and pooling blocks (gen/ops/conv.c) */
     "g", "bc", "oc", "oy", "ox", "iy", "ix", "xi", "at", "base", "arg", "wv", "yb", "colb", "colr",
-    "cg", "gb", "db", "dg", "xc", "share", "acc", "lane", "p0", "sum", "v", "take"};
+    "cg", "gb", "db", "dg", "xc", "share", "acc", "lane", "p0", "sum", "v", "take",
+    /* PROFILE_BEGIN's local (templates/model.c) */
+    "prof_start"};
 
 int ir_per_channel(const ir_node *x, const ir_node *y)
 {

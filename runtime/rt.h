@@ -847,5 +847,21 @@ int rt_lr_smooth_stop(const rt_lr_smooth *s, double smoothed);
  * steps (ceil(n/10)) and the last 5, and never below the window's first lr.
  * NaN when the window holds fewer than 2 steps. */
 double rt_lr_suggest(const double *lr, const double *smoothed, long n);
+/* ==== rt_profile.c: train --profile's timing of each op block ==== */
+
+/* Seconds per op block of the step, accumulated: model.c adds op k's time
+ * to rt_prof_acc[k] when this is not NULL (the trainer's --profile sets it
+ * around the steps it times) */
+extern double *rt_prof_acc;
+/* now, when timing (PROFILE_BEGIN) */
+static inline double rt_prof_begin(void)
+{
+    return rt_prof_acc ? rt_now() : 0;
+}
+/* block k began at start (PROFILE_END) */
+static inline void rt_prof_end(int k, double start)
+{
+    if (rt_prof_acc) rt_prof_acc[k] += rt_now() - start;
+}
 
 #endif

@@ -34,6 +34,12 @@ void model_init(real *param, rt_rng *rng)
 {{init}}
 }
 
+/* train --profile times each op block of the training step at the full
+ * batch into rt_prof_acc[k] (runtime/rt_profile.c); otherwise it is NULL
+ * and timing a block costs a test of it at each end */
+#define PROFILE_BEGIN(k) const double prof_start = rt_prof_begin()
+#define PROFILE_END(k) rt_prof_end(k, prof_start)
+
 {{steps}}
 real model_train_step(int rows, real *param, real *grad, const real *x, const real *y,
                       real *out, real *arena, uint64_t noise)
@@ -50,6 +56,7 @@ real model_eval(int rows, const real *param, const real *x, const real *y, real 
 }
 
 {{probe}}
+{{profile_table}}
 
 {{update}}
 

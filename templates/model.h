@@ -99,6 +99,17 @@ typedef struct model_layer {
 extern const model_layer model_layers[];
 extern const int model_n_layers;
 
+/* train --profile: the op blocks of the training step at MODEL_BATCH rows,
+ * in model.c's order (PROFILE_BEGIN(k)), with the cost model's prediction
+ * (gen/profile.c) */
+typedef struct model_prof_op {
+    const char *at, *name, *op, *kernel; /* "spec.lua:12", node, op, "blas" / "loops" / ... */
+    double flops, bytes;                 /* per step, the block's fused ops included */
+    double predicted_us;
+} model_prof_op;
+extern const model_prof_op model_prof_ops[];
+extern const int model_n_prof_ops;
+
 /* Names the spec gave that trainc wrote otherwise (the model's for C, a
  * layer's for file names); info shows them. */
 typedef struct model_rename {

@@ -1039,3 +1039,14 @@ expect "train --overfit not whole batches" 2 "--overfit 3: the rows must be whol
 expect "train --overfit with --limit" 2 "--overfit N picks the rows itself: drop --limit" \
     "$c/csvm" train --overfit 2 --limit 4
 expect "--overfit is train's" 2 "--overfit is train's" "$c/csvm" eval --overfit 2
+
+# ---- issue 18 item 6: train --profile
+expect "profile: --profile is an option of train" 2 \
+    "csvm: --profile times the steps of training: it is an option of train" \
+    "$cm/csvm" eval --profile
+expect "profile: ... not of predict either" 2 "csvm: --profile times the steps of training: it is an option of train" \
+    "$cm/csvm" predict "$d/good.csv" --profile
+expect "profile: --profile takes no value" 2 "csvm: unknown option --profile=1" \
+    "$cm/csvm" train --profile=1
+expect "profile: a model without data: its steps but the first are timed" 0 \
+    "profile: 2 steps of 1 rows" "$t/out/bare/bare" train --quiet --profile --epochs 3

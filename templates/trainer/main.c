@@ -80,6 +80,8 @@ const char *const tr_usage[] = {
     "                    true and predicted class, p of the true class, loss; or values)\n"
     "  --tol X           gradcheck: largest relative error accepted\n"
     "  --no-guard        train on through a loss or gradient that is not finite (and save it)\n"
+    "  --profile         train: after training, the time of each op of the step (measured and\n"
+    "                    predicted, GFLOP/s, share of the step)\n"
     "  --quiet           print only the final result (no progress line)\n"
     "  --help, --version\n"
     "\n"

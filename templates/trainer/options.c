@@ -40,7 +40,8 @@ enum {
     OPT_LAYER_METRICS,
     OPT_FROM,
     OPT_TO,
-    OPT_OVERFIT
+    OPT_OVERFIT,
+    OPT_PROFILE
 };
 
 static const struct option long_options[] = {
@@ -71,6 +72,7 @@ static const struct option long_options[] = {
     {"from", required_argument, NULL, OPT_FROM},
     {"to", required_argument, NULL, OPT_TO},
     {"overfit", required_argument, NULL, OPT_OVERFIT},
+    {"profile", no_argument, NULL, OPT_PROFILE},
     {NULL, 0, NULL, 0}};
 
 /* "-": the command and its argument come back in order, as code 1; ":": a
@@ -215,6 +217,9 @@ static void take(options *o, int c, const char *a, const char *v)
     case OPT_OVERFIT: /* overfit.c checks it against the training rows */
         o->overfit = rows_arg(a, v);
         break;
+    case OPT_PROFILE:
+        o->profile = 1;
+        break;
     }
 }
 
@@ -274,6 +279,8 @@ options tr_parse_args(int argc, char **argv)
         tr_die_usage("%s", "--from and --to are lr-find's: the range of its learning rates");
     if (o.overfit && strcmp(o.command, "train"))
         tr_die_usage("%s", "--overfit is train's: train --overfit N");
+    if (o.profile && strcmp(o.command, "train"))
+        tr_die_usage("%s", "--profile times the steps of training: it is an option of train");
     if (o.plot && !o.metrics)
         tr_die_usage("%s", "--plot draws the --metrics file: give --metrics FILE too");
     return o;

@@ -231,8 +231,10 @@ static int train_batch(train_run *r, long start, int rows)
         by = b->y;
     }
     /* dropout masks are keyed by the seed and the step (see rt_noise_key) */
+    if (r->prof.timing) rt_prof_acc = r->prof.acc; /* --profile: profile.c */
     real loss = model_train_step(rows, b->param, b->grad, bx, by, b->out, b->arena,
                                  rt_noise_key(r->seed, r->step + 1));
+    rt_prof_acc = NULL;
     /* the divergence guard: a loss or gradient that is no number */
     double grad_norm = sqrt(rt_sumsq(b->grad, MODEL_N_PARAMS));
     if (!o->no_guard && (!isfinite(loss) || !isfinite(grad_norm))) {
@@ -246,7 +248,9 @@ static int train_batch(train_run *r, long start, int rows)
     const long e = MODEL_SCHEDULE_PER_STEP ? r->step : r->epoch - 1;
     r->lr = model_lr(e, r->base_lr, r->total);
     if (r->lm) tr_lm_before_update(r->lm, b->param, b->grad);
+    const double t_update = r->prof.timing ? rt_now() : 0;
     model_update(b->param, b->grad, b->state, r->lr, model_momentum(e, r->total), ++r->step);
+    if (r->prof.timing) r->prof.update += rt_now() - t_update;
     if (r->lm) tr_lm_after_update(r, b->param);
     if (r->trace) tr_trace_step(r->trace, r->step, (double)loss, r->lr, b->param);
     if (r->rows_run == 0) r->first_loss = (double)loss; /* for hints.c */
@@ -384,14 +388,19 @@ int tr_cmd_train(const options *o)
     if ((rc = tr_open_trace(r, o)) || (rc = resume(r, o))) return rc;
     ready(r, o);
     tr_lm_open(r, o);
+    if (o->profile) tr_profile_begin(&r->prof);
     for (r->epoch = (int)r->ck.run.epoch + 1; r->epoch <= o->epochs && !r->stop; r->epoch++) {
         long first = begin_epoch(r), full = r->n / MODEL_BATCH * MODEL_BATCH;
         for (long start = first; start < r->n && !r->stop; start += MODEL_BATCH) {
             int rows = start < full ? MODEL_BATCH : r->remainder;
             if (rows == 0) break; /* drop_last */
+            if (o->profile) tr_profile_step_begin(&r->prof, rows);
             if ((rc = train_batch(r, start, rows))) return rc;
+            if (o->profile) tr_profile_step_end(&r->prof);
         }
         end_epoch(r, full);
     }
-    return finish(r);
+    rc = finish(r);
+    if (o->profile) tr_profile_report(&r->prof);
+    return rc;
 }

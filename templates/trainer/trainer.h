@@ -23,6 +23,7 @@ typedef struct options {
     long every, every_steps;
     int epochs, threads, quiet;
     int no_guard; /* --no-guard: train on through numbers that are not finite */
+    int profile;  /* train --profile: the time of each op of the step */
     int lr_given, seed_given, weights_given; /* --lr, --seed, --weights were on the command line */
     long steps, limit;
     double lr, tol;
@@ -130,6 +131,21 @@ typedef struct hint_curve {
 
 /* train.c, train_files.c: one training run, from its start (or a
  * checkpoint) to its end; the epoch under way at the bottom */
+/* profile.c: train --profile, the time of each op block of the step */
+typedef struct tr_profile {
+    double *acc;          /* seconds per op block (model_prof_ops), summed */
+    double update, total; /* seconds in the optimizer's update, in whole steps */
+    long steps, seen;     /* full-batch steps timed, and run */
+    int timing;           /* the step running now is timed */
+    double t;             /* when it began */
+} tr_profile;
+void tr_profile_begin(tr_profile *p);
+/* around each step of `rows` rows: times it, unless it is a partial step or
+ * the first one (cold caches, the buffers' first touch) */
+void tr_profile_step_begin(tr_profile *p, int rows);
+void tr_profile_step_end(tr_profile *p);
+void tr_profile_report(const tr_profile *p);
+
 typedef struct train_run {
     const options *o;
     buffers b;
@@ -161,6 +177,7 @@ typedef struct train_run {
     hint_curve curve;  /* hints.c: what the epochs' training losses show */
     double first_loss; /* of this run's first step (hints.c) */
     struct tr_overfit *overfit; /* train --overfit: overfit.c's (NULL: off) */
+    tr_profile prof; /* --profile */
 } train_run;
 
 int tr_all_finite(const real *p, long n);

@@ -1,0 +1,144 @@
+/* profile.c — the table train --profile prints beside its measurements:
+ * each op block of the training step at the full batch (in model.c's
+ * order, PROFILE_BEGIN(k)), its spec line, kernel, FLOPs and bytes, and
+ * the time a simple cost model predicts for it. See emit.h. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cgen.h"
+#include "emit.h"
+#include "escape.h"
+#include "ops.h"
+
+/* The cost model: a roofline per block, from the fixed shapes,
+ *   predicted µs = max(FLOPs / rate of its kernel, bytes / BANDWIDTH) + CALL_US
+ * where bytes are the buffers the block reads and the one it stores. (The
+ * convolution's own model in conv.c ranks its two kernels; this one times
+ * every block, so that train --profile checks it against the clock.)
+ * Calibration: `train --epochs 1 --threads 1 --profile` of fashion_mlp and
+ * of LeNet (--limit 19200), 3 runs each, the least µs of each block, on the
+ * 2-core Xeon (AVX-512, OpenBLAS 0.3's SKYLAKEX kernels) shared with other
+ * jobs (load 4; under load 10-16 the same blocks took 1.3-1.6x as long):
+ *   block: µs measured (predicted at the rates below)
+ *   blas   fashion_mlp fc1 230 (224), its weight gradient 191 (224), fc2 40
+ *          (37), d_relu1 34 (37), dW2 34 (37); LeNet conv2 245 (228), its
+ *          input gradient 260 (228): 100-135 GFLOP/s
+ *   loops  LeNet conv1 (direct) 380 (406), its weight gradient 424 (399):
+ *          35-40 GFLOP/s
+ *   bytes  LeNet im2col 171 (179), col2im 166 (179), the first pool's
+ *          backward 184 (133): 14-21 GB/s; blocks whose buffers stay in L2
+ *          (fashion_mlp's relu backward, 196 kB in 1.8 µs) run far faster
+ * Misses, the model's limits: LeNet's conv2 weight gradient (per-image
+ * products reducing over 100 pixels) 590 µs vs 228, and the pool backward
+ * that recomputes the argmax (d_conv2) 166 µs vs 26. Blocks of a few µs
+ * are within the timer's and the call's noise. */
+#define RATE_BLAS 115.0 /* GFLOP/s of cblas_?gemm (and gemv) */
+#define RATE_LOOPS 37.0 /* GFLOP/s of generated product loops (conv direct, small matmul) */
+#define BANDWIDTH 20.0  /* GB/s through a block's buffers */
+#define CALL_US 0.3     /* µs a block costs whatever its size (calls, loop set-up) */
+
+/* The block that computes node j: j itself, or the op whose loop or store
+ * computes it (inlined, an epilogue, a folded batch norm) */
+static int block_of(const plan_variant *v, int j)
+{
+    for (int hops = 0; hops < 64; hops++) {
+        int up = v->inlined[j] >= 0 ? v->inlined[j] : v->fused_into[j];
+        if (up < 0) return j;
+        j = up;
+    }
+    return j;
+}
+
+/* FLOPs and bytes of the block of node id: its nodes' FLOPs, the buffers
+ * they read from outside it, and the block's stored value */
+static void block_cost(emitter *e, int id, double *flops, double *bytes)
+{
+    ir_graph *g = e->g;
+    const plan_variant *v = e->pv;
+    double elems = 0;
+    *flops = 0;
+    for (int j = 0; j < g->n; j++) {
+        if (block_of(v, j) != id || ir_get(g, j)->kind != K_ACT) continue;
+        const ir_node *x = ir_get(g, j);
+        *flops += op_get(x->op)->flops(g, x, e->batch);
+        for (int k = 0; k < x->nin; k++) {
+            const ir_node *in = ir_get(g, x->in[k]);
+            int dup = 0;
+            for (int q = 0; q < k; q++) dup |= x->in[q] == x->in[k];
+            if (in->kind != K_CONST && !dup && block_of(v, in->id) != id)
+                elems += (double)ir_numel(in, e->batch);
+        }
+    }
+    int stored = v->epi[id] >= 0 ? v->epi[id] : id;
+    elems += (double)ir_numel(ir_get(g, stored), e->batch);
+    *bytes = elems * (e->dbl ? 8.0 : 4.0);
+}
+
+static const char *kernel_name(plan_kernel k)
+{
+    switch (k) {
+    case KERN_BLAS:
+        return "blas";
+    case KERN_GEMV:
+        return "gemv";
+    case KERN_UNROLL:
+        return "unrolled";
+    default:
+        return "loops";
+    }
+}
+
+/* the model's µs for a block */
+static double predict_us(plan_kernel k, double flops, double bytes)
+{
+    double rate = k == KERN_BLAS || k == KERN_GEMV ? RATE_BLAS : RATE_LOOPS;
+    double compute = flops / (rate * 1e3), memory = bytes / (BANDWIDTH * 1e3);
+    return (compute > memory ? compute : memory) + CALL_US;
+}
+
+int emit_profiled_block(const plan_variant *v, int s)
+{
+    return v->view_of[v->order[s]] < 0;
+}
+
+const char *emit_profile_table(emitter *e, const plan *p)
+{
+    ir_graph *g = e->g;
+    writer w;
+    wr_init(&w);
+    wr_line(&w, "/* train --profile: the op blocks of train_%d, PROFILE_BEGIN(k) in order, with",
+            p->batch);
+    wr_line(&w, " * the FLOPs, bytes and µs the cost model of gen/profile.c gives them */");
+    wr_line(&w, "const model_prof_op model_prof_ops[] = {");
+    int rows = 0;
+    for (int k = 0; k < p->nv; k++) {
+        const plan_variant *v = &p->v[k];
+        if (v->mode != PLAN_TRAIN || v->batch != p->batch) continue;
+        e->pv = v;
+        e->batch = v->batch;
+        for (int s = 0; s < v->norder; s++) {
+            if (!emit_profiled_block(v, s)) continue;
+            const ir_node *n = ir_get(g, v->order[s]);
+            double flops, bytes;
+            block_cost(e, n->id, &flops, &bytes);
+            plan_kernel kern = v->kernel[n->id];
+            /* the spec's file name without its folders: "fashion_mlp.lua:15" */
+            const char *file = n->file ? n->file : "?", *slash = strrchr(file, '/');
+            const char *at = arena_printf(g->A, "%s:%d", slash ? slash + 1 : file, n->line);
+            wr_line(&w, "{%s, %s, %s, \"%s\", %.17g, %.17g, %.3f},", esc_c_string(g->A, at),
+                    esc_c_string(g->A, n->name), esc_c_string(g->A, ir_op_name(n->op)),
+                    kernel_name(kern), flops, bytes, predict_us(kern, flops, bytes));
+            rows++;
+        }
+    }
+    if (!rows) wr_line(&w, "{NULL, NULL, NULL, NULL, 0, 0, 0},");
+    wr_line(&w, "};");
+    wr_line(&w, "const int model_n_prof_ops = %d;", rows);
+    char *t = wr_take(&w);
+    size_t len = strlen(t);
+    if (len && t[len - 1] == '\n') t[len - 1] = 0;
+    const char *r = arena_strdup(g->A, t);
+    free(t);
+    return r;
+}
