@@ -53,6 +53,13 @@ int lbfgs_resolve(ir_graph *g, char *msg, size_t size)
                  history);
         return -1;
     }
+    /* its step uses the gradients as the closure returns them */
+    if (g->train.clip_grad_norm > 0 || g->train.clip_grad_value > 0) {
+        snprintf(msg, size,
+                 "lbfgs: clip_grad_norm and clip_grad_value do not apply (the step re-evaluates "
+                 "the gradient itself, as torch's closure does)");
+        return -1;
+    }
     /* torch.optim.LBFGS refuses more than one parameter group: one lr for
      * all; and its step walks the whole flat buffer (running statistics
      * included), so every value in it must be a trained parameter */
