@@ -630,6 +630,7 @@ static int folder_vars(ir_graph *g, const plan *p, const emit_options *o, const 
         {"shuffle", g->train.shuffle ? "1" : "0"},
         {"lr", arena_printf(A, "%.17g", g->opt.lr)},
         {"optimizer", g->opt.c.name},
+        {"lbfgs", strcmp(g->opt.c.name, "lbfgs") ? "0" : "1"},
         {"schedule", g->sched.c.name ? g->sched.c.name : "constant"},
         {"per_step", g->sched.per_step ? "1" : "0"},
         {"early_stop", g->train.early_stop ? "1" : "0"},

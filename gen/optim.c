@@ -134,6 +134,23 @@ static const opt_option radam_options[] = {{"lr", OPT_NUMBER, {1e-3, 0}, NULL},
                                            WEIGHT_DECAY,
                                            {NULL, 0, {0, 0}, NULL}};
 
+/* torch.optim.LBFGS: max_eval's default 0 stands for torch's max_iter * 5 // 4
+ * (filled in by lbfgs_resolve); line_search_fn nil is "none" */
+static const char *const line_search_words[] = {"none", "strong_wolfe", NULL};
+static const opt_option lbfgs_options[] = {{"lr", OPT_NUMBER, {1, 0}, NULL},
+                                           {"max_iter", OPT_NUMBER, {20, 0}, NULL},
+                                           {"max_eval", OPT_NUMBER, {0, 0}, NULL},
+                                           {"tolerance_grad", OPT_NUMBER, {1e-7, 0}, NULL},
+                                           {"tolerance_change", OPT_NUMBER, {1e-9, 0}, NULL},
+                                           {"history_size", OPT_NUMBER, {100, 0}, NULL},
+                                           {"line_search_fn", OPT_STRING, {0, 0}, line_search_words},
+                                           {NULL, 0, {0, 0}, NULL}};
+/* the history of s and y (history_size each), d and the previous gradient */
+static int lbfgs_buffers(const double (*v)[IR_MAX_LIST])
+{
+    return 2 * (int)v[5][0] + 2;
+}
+
 const opt_def opt_defs[] = {
     {"sgd", "torch.optim.SGD", sgd_options, sgd_buffers, 0, sgd_check, "momentum"},
     {"heavy_ball", "Polyak's heavy ball (torch.optim.SGD momentum for a constant lr)",
@@ -148,6 +165,7 @@ const opt_def opt_defs[] = {
     {"adamax", "torch.optim.Adamax", adamax_options, two, 0, NULL, "betas"},
     {"nadam", "torch.optim.NAdam (1.13)", nadam_options, two, 1, NULL, "betas"},
     {"radam", "torch.optim.RAdam", radam_options, two, 0, NULL, "betas"},
+    {"lbfgs", "torch.optim.LBFGS (1.13)", lbfgs_options, lbfgs_buffers, 0, NULL, NULL},
     {NULL, NULL, NULL, NULL, 0, NULL, NULL},
 };
 
@@ -438,11 +456,13 @@ int opt_resolve(ir_graph *g, char *err, size_t errsize)
         goto bad;
     }
     if (resolve_choice(&o->c, d->name, d->options, msg, sizeof msg)) goto bad;
+    if (!strcmp(d->name, "lbfgs") && lbfgs_resolve(g, msg, sizeof msg)) goto bad;
     if (d->check && d->check((const double(*)[IR_MAX_LIST])o->c.value, msg, sizeof msg) < 0)
         goto bad;
     o->lr = get((const double(*)[IR_MAX_LIST])o->c.value, d, "lr");
     o->nbuffers = d->buffers((const double(*)[IR_MAX_LIST])o->c.value);
     o->nscalars = d->scalars;
+    if (!strcmp(d->name, "lbfgs")) o->nscalars = lbfgs_scalars(&o->c);
     o->n_state = o->nbuffers * g->n_params + o->nscalars;
     return 0;
 bad:

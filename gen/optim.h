@@ -71,4 +71,10 @@ int opt_resolve(ir_graph *g, char *err, size_t errsize);
  * beta1/beta2), "lr", "where", "torch", "n_state". Returns the count. */
 int opt_template_vars(const ir_graph *g, const char **keys, const char **values, int max);
 
+/* L-BFGS (optim_lbfgs.c): fills max_eval's default and checks what the
+ * generic checks cannot (whole counts, one group); -1 with a message. */
+int lbfgs_resolve(ir_graph *g, char *msg, size_t size);
+/* the state's scalar part in reals: ro per pair and the step's counters, as doubles */
+int lbfgs_scalars(const ir_choice *c);
+
 #endif

@@ -1050,3 +1050,39 @@ expect "profile: --profile takes no value" 2 "csvm: unknown option --profile=1" 
     "$cm/csvm" train --profile=1
 expect "profile: a model without data: its steps but the first are timed" 0 \
     "profile: 2 steps of 1 rows" "$t/out/bare/bare" train --quiet --profile --epochs 3
+# ---- issue 15 item 3: lbfgs's options ----
+lbfgs_spec() { # lbfgs_spec NAME OPTIONS: the small model with lbfgs { OPTIONS } on line 6
+    spec "$1" "$H1" "$H2" "$H3" "$H4" "$LOSS" "optimizer = lbfgs { $2 }" "$TRAIN"
+}
+lbfgs_spec lb_good 'line_search_fn = "strong_wolfe", history_size = 5'
+expect "lbfgs: the control with strong Wolfe generates" 0 "" gen lb_good
+lbfgs_spec lb_lr 'lr = -1'
+expect "lbfgs: a negative lr" 2 "lb_lr.lua:6:|lbfgs: invalid lr: -1" gen lb_lr
+lbfgs_spec lb_lr0 'lr = 0'
+expect "lbfgs: lr 0" 2 "lb_lr0.lua:6:|lbfgs: lr must be above 0, not 0" gen lb_lr0
+lbfgs_spec lb_hist 'history_size = 0'
+expect "lbfgs: history_size 0" 2 \
+    "lb_hist.lua:6:|lbfgs: history_size must be a whole number from 1 to 10000, not 0" gen lb_hist
+lbfgs_spec lb_hist_frac 'history_size = 2.5'
+expect "lbfgs: a fractional history_size" 2 "lb_hist_frac.lua:6:|history_size must be a whole number" \
+    gen lb_hist_frac
+lbfgs_spec lb_ls 'line_search_fn = "armijo"'
+expect "lbfgs: an unknown line_search_fn" 2 \
+    "lb_ls.lua:6:|lbfgs: line_search_fn must be one of 'none', 'strong_wolfe'" gen lb_ls
+lbfgs_spec lb_eval 'max_eval = 0'
+expect "lbfgs: max_eval 0" 2 "lb_eval.lua:6:|lbfgs: max_eval must be a whole number of at least 1, not 0" \
+    gen lb_eval
+lbfgs_spec lb_iter 'max_iter = 0'
+expect "lbfgs: max_iter 0" 2 "lb_iter.lua:6:|lbfgs: max_iter must be a whole number of at least 1, not 0" \
+    gen lb_iter
+lbfgs_spec lb_tol 'tolerance_grad = -1'
+expect "lbfgs: a negative tolerance" 2 "lb_tol.lua:6:|lbfgs: invalid tolerance_grad: -1" gen lb_tol
+lbfgs_spec lb_unknown 'momentum = 0.9'
+expect "lbfgs: an option it has not" 2 "lb_unknown.lua:6:|lbfgs: unknown option 'momentum'" gen lb_unknown
+spec lb_group "$H1" "$H2" "$H3" "$H4" "$LOSS" \
+    'optimizer = lbfgs { groups = { { params = "bias", lr = 0.1 } } }' "$TRAIN"
+expect "lbfgs: a parameter group (torch's LBFGS has one)" 2 \
+    "lb_group.lua:6:|lbfgs: every parameter must be trainable with the optimizer's own lr" gen lb_group
+spec lb_clip "$H1" "$H2" "$H3" "$H4" "$LOSS" 'optimizer = lbfgs { }' 'train { batch = 4, epochs = 1, clip_grad_norm = 1 }'
+expect "lbfgs: gradient clipping is refused" 2 \
+    "lb_clip.lua:6:|lbfgs: clip_grad_norm and clip_grad_value do not apply" gen lb_clip

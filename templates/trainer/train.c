@@ -248,8 +248,15 @@ static int train_batch(train_run *r, long start, int rows)
     const long e = MODEL_SCHEDULE_PER_STEP ? r->step : r->epoch - 1;
     r->lr = model_lr(e, r->base_lr, r->total);
     if (r->lm) tr_lm_before_update(r->lm, b->param, b->grad);
+    /* before the update: L-BFGS evaluates the batch again, into b->out */
+    long correct = rt_count_correct(MODEL_TASK, b->out, MODEL_OUTPUT_LEN, by, MODEL_LABEL_LEN, rows);
     const double t_update = r->prof.timing ? rt_now() : 0;
+#if MODEL_LBFGS
+    ++r->step;
+    tr_lbfgs_step(b, rows, bx, by, rt_noise_key(r->seed, r->step), r->lr, (double)loss);
+#else
     model_update(b->param, b->grad, b->state, r->lr, model_momentum(e, r->total), ++r->step);
+#endif
     if (r->prof.timing) r->prof.update += rt_now() - t_update;
     if (r->lm) tr_lm_after_update(r, b->param);
     if (r->trace) tr_trace_step(r->trace, r->step, (double)loss, r->lr, b->param);
@@ -260,7 +267,7 @@ static int train_batch(train_run *r, long start, int rows)
     if (r->step_metrics)
         fprintf(r->step_metrics, "%ld,%d,%.9g,%.9g,%.17g,%.3f\n", r->step, r->epoch, (double)loss,
                 grad_norm, r->lr, r->step_metrics_t + rt_now() - r->t0);
-    r->correct += rt_count_correct(MODEL_TASK, b->out, MODEL_OUTPUT_LEN, by, MODEL_LABEL_LEN, rows);
+    r->correct += correct;
     r->seen += rows;
     if (o->steps >= 0 && r->step >= o->steps) r->stop = 1;
     r->done = start + rows;

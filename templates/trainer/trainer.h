@@ -193,6 +193,12 @@ void tr_save_checkpoint(train_run *r, int epoch_end);
 /* sampling.c: the rows of a step from start (the epoch's order, or drawn
  * with replacement) */
 const int32_t *tr_batch_rows(train_run *r, long start, int rows);
+#if MODEL_LBFGS
+/* lbfgs_closure.c: one L-BFGS step on the batch (loss and b->grad already
+ * evaluated at b->param); returns its evaluations of the batch */
+int tr_lbfgs_step(buffers *b, int rows, const real *bx, const real *by, uint64_t noise, double lr,
+                  double loss);
+#endif
 /* grad_stop.c: 1 when stop_grad_norm stops the run at this step (before its
  * update), its figures counted and the line printed */
 int tr_grad_norm_reached(train_run *r, double loss, double grad_norm, const real *by, int rows);
