@@ -750,6 +750,13 @@ double rt_svg_pos(const rt_svg_axis *a, double v, double p0, double p1);
  * grid lines (a log axis: decades, faint lines at 2..9 times each). */
 void rt_svg_value_grid(rt_svg_buf *b, const rt_svg_axis *ay, double x0, double x1, double y0,
                        double y1);
+/* A picture's start: the svg element, the title "<name><title_tail>", the
+ * heading "<name><heading_tail>" at x = left, and the subtitle's <text>
+ * opened for the caller to fill and close. */
+void rt_svg_begin(rt_svg_buf *b, int width, int height, const char *font, int left,
+                  const char *name, const char *title_tail, const char *heading_tail);
+/* Writes the picture atomically (not when it ran out of memory), frees it. */
+int rt_svg_finish(rt_svg_buf *b, const char *path, rt_error *err);
 /* A panel's head: its title, "log scale" when log, and the plot area's
  * frame; it opens a <g> the caller closes. */
 void rt_svg_panel_head(rt_svg_buf *b, const char *title, int log, double left, double top,

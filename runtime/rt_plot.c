@@ -359,22 +359,8 @@ int rt_plot_svg(const rt_metrics *m, const char *svg_path, const rt_plot_options
 
     sbuf b = {0};
     const int height = TITLE_BAND + np * PANEL_HEIGHT + BOTTOM_PAD;
-    sb_printf(&b,
-              "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n"
-              "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"%d\" height=\"%d\" "
-              "viewBox=\"0 0 %d %d\" font-family=\"%s\">\n<title>",
-              WIDTH, height, WIDTH, height, FONT);
-    sb_text(&b, o->title ? o->title : "training");
-    sb_printf(&b,
-              " training curves</title>\n"
-              "<rect width=\"100%%\" height=\"100%%\" fill=\"#ffffff\"/>\n"
-              "<text x=\"%d\" y=\"34\" font-size=\"21\" font-weight=\"bold\" fill=\"#111\">",
-              MARGIN_LEFT);
-    sb_text(&b, o->title ? o->title : "training");
-    sb_printf(&b,
-              " \xe2\x80\x94 training curves</text>\n"
-              "<text x=\"%d\" y=\"58\" font-size=\"13\" fill=\"#555\">",
-              MARGIN_LEFT);
+    rt_svg_begin(&b, WIDTH, height, FONT, MARGIN_LEFT, o->title ? o->title : "training",
+                 " training curves", " \xe2\x80\x94 training curves");
 
     /* the subtitle: how far it went and the figures a reader looks for */
     char a[64];
@@ -406,13 +392,7 @@ int rt_plot_svg(const rt_metrics *m, const char *svg_path, const rt_plot_options
 
     for (int i = 0; i < np; i++) draw_panel(&b, m, &panels[i], &ax, TITLE_BAND + i * PANEL_HEIGHT);
     sb_printf(&b, "</svg>\n");
-    if (b.oom) {
-        free(b.s);
-        return rt_fail(err, "%s: out of memory", svg_path);
-    }
-    int rc = rt_write_atomic(svg_path, b.s, b.len, err);
-    free(b.s);
-    return rc;
+    return rt_svg_finish(&b, svg_path, err);
 }
 
 int rt_plot_metrics(const char *csv_path, const char *svg_path, const rt_plot_options *o,
@@ -448,34 +428,15 @@ static int draw_lr_find(const rt_metrics *lm, int c_loss, int c_smooth, double s
 
     sbuf b = {0};
     const int height = TITLE_BAND + PANEL_HEIGHT + BOTTOM_PAD;
-    sb_printf(&b,
-              "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n"
-              "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"%d\" height=\"%d\" "
-              "viewBox=\"0 0 %d %d\" font-family=\"%s\">\n<title>",
-              WIDTH, height, WIDTH, height, FONT);
-    sb_text(&b, o->title ? o->title : "training");
-    sb_printf(&b,
-              " learning-rate range test</title>\n"
-              "<rect width=\"100%%\" height=\"100%%\" fill=\"#ffffff\"/>\n"
-              "<text x=\"%d\" y=\"34\" font-size=\"21\" font-weight=\"bold\" fill=\"#111\">",
-              MARGIN_LEFT);
-    sb_text(&b, o->title ? o->title : "training");
-    sb_printf(&b,
-              " \xe2\x80\x94 learning-rate range test</text>\n"
-              "<text x=\"%d\" y=\"58\" font-size=\"13\" fill=\"#555\">%d steps, lr %.3g to %.3g",
-              MARGIN_LEFT, lm->rows, range[0], range[1]);
+    rt_svg_begin(&b, WIDTH, height, FONT, MARGIN_LEFT, o->title ? o->title : "training",
+                 " learning-rate range test", " \xe2\x80\x94 learning-rate range test");
+    sb_printf(&b, "%d steps, lr %.3g to %.3g", lm->rows, range[0], range[1]);
     if (p.mark_label) sb_printf(&b, " \xc2\xb7 %s", label);
     if (clipped) sb_printf(&b, " \xc2\xb7 %d values above the top drawn at it", clipped);
     sb_printf(&b, "</text>\n");
     draw_panel(&b, lm, &p, &ax, TITLE_BAND);
     sb_printf(&b, "</svg>\n");
-    if (b.oom) {
-        free(b.s);
-        return rt_fail(err, "%s: out of memory", svg_path);
-    }
-    int rc = rt_write_atomic(svg_path, b.s, b.len, err);
-    free(b.s);
-    return rc;
+    return rt_svg_finish(&b, svg_path, err);
 }
 
 /* The lr-find picture: the loss and the smoothed loss against the lr on a

@@ -256,21 +256,8 @@ static void draw_lpanel(sbuf *b, const rt_metrics *m, const lpanel *p, const int
 static void heading(sbuf *b, const rt_metrics *m, const lpanel *grad, const rt_plot_options *o,
                     int last, int height)
 {
-    sb_printf(b,
-              "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<svg "
-              "xmlns=\"http://www.w3.org/2000/svg\" width=\"%d\" height=\"%d\" viewBox=\"0 0 "
-              "%d %d\" font-family=\"%s\">\n<title>",
-              L_WIDTH, height, L_WIDTH, height, L_FONT);
-    sb_text(b, o->title ? o->title : "training");
-    sb_printf(b,
-              " layer health</title>\n<rect width=\"100%%\" height=\"100%%\" fill=\"#ffffff\"/>\n"
-              "<text x=\"%d\" y=\"34\" font-size=\"21\" font-weight=\"bold\" fill=\"#111\">",
-              L_LEFT);
-    sb_text(b, o->title ? o->title : "training");
-    sb_printf(b,
-              " \xe2\x80\x94 layer health</text>\n<text x=\"%d\" y=\"58\" font-size=\"13\" "
-              "fill=\"#555\">",
-              L_LEFT);
+    rt_svg_begin(b, L_WIDTH, height, L_FONT, L_LEFT, o->title ? o->title : "training",
+                 " layer health", " \xe2\x80\x94 layer health");
     if (grad->n && last >= 0) {
         char a[64], z[64];
         fmt_value(a, sizeof a, lcell(m, last, grad->col[0]));
@@ -312,11 +299,7 @@ int rt_plot_layers_svg(const rt_metrics *m, const char *svg_path, const rt_plot_
     heading(&b, m, &p[0], o, rows[nr - 1], height);
     for (int i = 0; i < np; i++) draw_lpanel(&b, m, drawn[i], rows, nr, L_TITLE + i * L_PANEL);
     sb_printf(&b, "</svg>\n");
-    if (b.oom)
-        rt_fail(err, "%s: out of memory", svg_path);
-    else
-        rc = rt_write_atomic(svg_path, b.s, b.len, err);
-    free(b.s);
+    rc = rt_svg_finish(&b, svg_path, err);
 done:
     for (int i = 0; i < 3; i++) free(p[i].names), free(p[i].col);
     return rc;

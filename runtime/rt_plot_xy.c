@@ -340,19 +340,7 @@ int rt_plot_xy_svg(const rt_xy_figure *fig, const char *svg_path, rt_error *err)
     if (!px) return rt_fail(err, "%s: out of memory", svg_path);
     rt_svg_buf b = {0};
     const int height = TITLE_BAND + fig->np * PANEL_HEIGHT + BOTTOM_PAD;
-    rt_svg_printf(&b,
-                  "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n"
-                  "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"%d\" height=\"%d\" "
-                  "viewBox=\"0 0 %d %d\" font-family=\"%s\">\n<title>",
-                  WIDTH, height, WIDTH, height, FONT);
-    rt_svg_text(&b, fig->title);
-    rt_svg_printf(&b,
-                  "</title>\n<rect width=\"100%%\" height=\"100%%\" fill=\"#ffffff\"/>\n"
-                  "<text x=\"%d\" y=\"34\" font-size=\"21\" font-weight=\"bold\" fill=\"#111\">",
-                  MARGIN_LEFT);
-    rt_svg_text(&b, fig->title);
-    rt_svg_printf(&b, "</text>\n<text x=\"%d\" y=\"58\" font-size=\"13\" fill=\"#555\">",
-                  MARGIN_LEFT);
+    rt_svg_begin(&b, WIDTH, height, FONT, MARGIN_LEFT, fig->title, "", "");
     rt_svg_text(&b, fig->subtitle ? fig->subtitle : "");
     rt_svg_printf(&b, "</text>\n");
     for (int k = 0; k < fig->np; k++)
@@ -360,11 +348,5 @@ int rt_plot_xy_svg(const rt_xy_figure *fig, const char *svg_path, rt_error *err)
                    px + most + 1);
     rt_svg_printf(&b, "</svg>\n");
     free(px);
-    if (b.oom) {
-        free(b.s);
-        return rt_fail(err, "%s: out of memory", svg_path);
-    }
-    int rc = rt_write_atomic(svg_path, b.s, b.len, err);
-    free(b.s);
-    return rc;
+    return rt_svg_finish(&b, svg_path, err);
 }

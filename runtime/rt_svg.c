@@ -247,3 +247,35 @@ void rt_svg_panel_head(rt_svg_buf *b, const char *title, int log, double left, d
                   "stroke=\"#bbb\"/>\n",
                   x0, y0, x1 - x0, y1 - y0);
 }
+
+/* A picture's start: the XML declaration and the svg element, the title
+ * "<name><title_tail>", a white ground, the heading "<name><heading_tail>"
+ * at x = left, and the subtitle's text element opened at y = 58: the caller
+ * writes the subtitle and closes it. */
+void rt_svg_begin(rt_svg_buf *b, int width, int height, const char *font, int left,
+                  const char *name, const char *title_tail, const char *heading_tail)
+{
+    rt_svg_printf(b,
+                  "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n"
+                  "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"%d\" height=\"%d\" "
+                  "viewBox=\"0 0 %d %d\" font-family=\"%s\">\n<title>",
+                  width, height, width, height, font);
+    rt_svg_text(b, name);
+    rt_svg_printf(b,
+                  "%s</title>\n<rect width=\"100%%\" height=\"100%%\" fill=\"#ffffff\"/>\n"
+                  "<text x=\"%d\" y=\"34\" font-size=\"21\" font-weight=\"bold\" fill=\"#111\">",
+                  title_tail, left);
+    rt_svg_text(b, name);
+    rt_svg_printf(b, "%s</text>\n<text x=\"%d\" y=\"58\" font-size=\"13\" fill=\"#555\">",
+                  heading_tail, left);
+}
+
+/* The picture written atomically to path (none when the text ran out of
+ * memory), and its text freed. */
+int rt_svg_finish(rt_svg_buf *b, const char *path, rt_error *err)
+{
+    int rc = b->oom ? rt_fail(err, "%s: out of memory", path) : rt_write_atomic(path, b->s, b->len, err);
+    free(b->s);
+    b->s = NULL;
+    return rc;
+}
