@@ -1086,3 +1086,10 @@ expect "lbfgs: a parameter group (torch's LBFGS has one)" 2 \
 spec lb_clip "$H1" "$H2" "$H3" "$H4" "$LOSS" 'optimizer = lbfgs { }' 'train { batch = 4, epochs = 1, clip_grad_norm = 1 }'
 expect "lbfgs: gradient clipping is refused" 2 \
     "lb_clip.lua:6:|lbfgs: clip_grad_norm and clip_grad_value do not apply" gen lb_clip
+# lr-find drives the spec's update at its own lrs: L-BFGS has none to drive
+spec lb_find "$H1" "$H2" "$H3" "$H4" "$LOSS" 'optimizer = lbfgs { }' 'train { batch = 4, epochs = 1 }'
+gen_build "$t/lb_find.lua" "$t/out/lb_find" >/dev/null 2>&1
+expect "lbfgs: its trainer builds (lr-find has no update to call)" 0 "" test -x "$t/out/lb_find/m_"
+expect "lbfgs: lr-find is refused with the reason" 2 \
+    "m_: lr-find is for first-order optimizers: L-BFGS chooses its own step length" \
+    "$t/out/lb_find/m_" lr-find
