@@ -413,16 +413,48 @@ static const char *init_body(emitter *e)
     return block(g->A, &w);
 }
 
+/* train { shards = S }: the shards' step (the train variants are the
+ * shards' sizes), the plan rt_pool.c runs, model_shards_start; and
+ * model_train_step's body, the sharded step */
+static void shard_steps(const plan *p, writer *w, writer *tw, const char *dispatch)
+{
+    wr_line(w, "/* ---- the shard plan: train { shards = %d } (gen/shards.c) ----", p->shards);
+    wr_line(w, " * A step of n rows is min(%d, n) shards, the first n %% that many one row", p->shards);
+    wr_line(w, " * larger; each runs the variant of its rows into its own gradient buffer and");
+    wr_line(w, " * arena, then runtime/rt_pool.c sums the gradients in shard order:");
+    wr_line(w, " * grad = (((n0 g0 + n1 g1) + n2 g2) + ...) / n, and the loss the same way. */");
+    wr_line(w, "static real shard_step(int rows, real *param, real *grad, const real *x, const "
+               "real *y,");
+    wr_line(w, "                       real *out, real *arena, uint64_t noise)");
+    wr_line(w, "{");
+    wr_line(w, "%s", dispatch);
+    wr_line(w, "    return NAN; /* no step of that size was generated */");
+    wr_line(w, "}");
+    wr_blank(w);
+    wr_line(w, "static const rt_shard_plan shard_plan = {shard_step, %d, MODEL_N_PARAMS, "
+               "MODEL_ARENA,", p->shards);
+    wr_line(w, "                                         MODEL_FEATURES, MODEL_LABEL_LEN, "
+               "MODEL_OUTPUT_LEN};");
+    wr_blank(w);
+    wr_line(w, "int model_shards_start(int threads)");
+    wr_line(w, "{");
+    wr_line(w, "    return rt_shards_start(&shard_plan, threads);");
+    wr_line(w, "}");
+    wr_blank(w);
+    wr_line(tw, "return rt_shards_train(&shard_plan, rows, param, grad, x, y, out, arena, noise);");
+}
+
 /* One function per step variant (train_64, eval_1...), and the lines of
  * model_train_step and model_eval that pick one by the number of rows */
 static void step_holes(emitter *e, const plan *p, tpl_var *steps, tpl_var *train, tpl_var *eval)
 {
     arena *A = e->g->A;
-    writer w, tw, ew;
+    writer w, tw, ew, sw;
     wr_init(&w);
     wr_init(&tw);
     wr_init(&ew);
-    tw.indent = ew.indent = 1;
+    wr_init(&sw);
+    tw.indent = ew.indent = sw.indent = 1;
     e->w = &w;
     for (int k = 0; k < p->nv; k++) {
         e->pv = &p->v[k];
@@ -433,11 +465,13 @@ static void step_holes(emitter *e, const plan *p, tpl_var *steps, tpl_var *train
         emit_step(e, fname);
         e->profile = 0;
         if (tr)
-            wr_line(&tw, "if (rows == %d) return %s(param, grad, x, y, out, arena, noise);",
-                    e->batch, fname);
+            wr_line(p->shards > 1 ? &sw : &tw,
+                    "if (rows == %d) return %s(param, grad, x, y, out, arena, noise);", e->batch,
+                    fname);
         else
             wr_line(&ew, "if (rows == %d) return %s(param, x, y, out, arena);", e->batch, fname);
     }
+    if (p->shards > 1) shard_steps(p, &w, &tw, block(A, &sw));
     *steps = (tpl_var){"steps", block(A, &w)};
     *train = (tpl_var){"train_dispatch", block(A, &tw)};
     *eval = (tpl_var){"eval_dispatch", block(A, &ew)};
@@ -623,6 +657,7 @@ static int folder_vars(ir_graph *g, const plan *p, const emit_options *o, const 
         {"valid_tail", g->data.valid_tail ? "1" : "0"},
         {"batch", arena_printf(A, "%d", p->batch)},
         {"remainder", arena_printf(A, "%d", p->remainder)},
+        {"shards", arena_printf(A, "%d", p->shards)},
         {"train_flops", arena_printf(A, "%.0f", p->train_flops)},
         {"eval_flops", arena_printf(A, "%.0f", p->eval_flops)},
         {"epochs", arena_printf(A, "%d", g->train.epochs)},

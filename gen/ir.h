@@ -249,6 +249,7 @@ typedef struct ir_train {
     int img_c, img_h, img_w; /* the image shape augmentation works on (gen/main.c) */
     int sample_replace;      /* sampling = "replacement": rows drawn with replacement */
     double stop_grad_norm;   /* > 0: stop at a full-batch gradient norm this low */
+    int shards;              /* the step's batch in this many shards (gen/shards.c); 0: 1 */
     int line;                /* of the train { } call */
 } ir_train;
 

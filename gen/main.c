@@ -20,6 +20,7 @@
 #include "ops.h"
 #include "optim.h"
 #include "plan.h"
+#include "shards.h"
 #include "plot.h"
 #include "sweep.h"
 #include "probe.h"
@@ -311,6 +312,10 @@ int main(int argc, char **argv)
     if ((rc = probe_data(&g, err, sizeof err))) goto fail;
     if (norm_check_batch(&g, g.train.batch, g.train.drop_last ? 0 : g.n_train % g.train.batch, err,
                          sizeof err)) {
+        rc = 2;
+        goto fail;
+    }
+    if (shard_check(&g, err, sizeof err)) {
         rc = 2;
         goto fail;
     }

@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "ops.h"
+#include "shards.h"
 
 /* arena offsets are multiples of 16 elements (64 bytes for float) */
 #define ALIGN 16L
@@ -519,17 +520,54 @@ static void plan_probe(ir_graph *g, plan_variant *v, int batch)
     declare(g, v);
 }
 
+/* FLOPs of one call of variant v, fused nodes included */
+static double variant_flops(ir_graph *g, const plan_variant *v)
+{
+    double f = 0;
+    for (int i = 0; i < g->n; i++) /* fused nodes count too */
+        if (v->fused_into[i] >= 0) f += op_get(ir_get(g, i)->op)->flops(g, ir_get(g, i), v->batch);
+    for (int s = 0; s < v->norder; s++) {
+        const ir_node *x = ir_get(g, v->order[s]);
+        f += op_get(x->op)->flops(g, x, v->batch);
+    }
+    return f;
+}
+
+/* train { shards = S }: a training variant per distinct shard size of the
+ * batch and of the remainder (gen/shards.c's rule), the largest first */
+static void plan_shard_variants(ir_graph *g, plan *p, int B, int R, int fuse)
+{
+    for (int k = 0; k < 2; k++) {
+        int n = k ? R : B;
+        if (n <= 0) continue;
+        for (int extra = 1; extra >= 0; extra--) {
+            int rows = n / shard_count(p->shards, n) + extra;
+            if (extra && n % shard_count(p->shards, n) == 0) continue;
+            int seen = 0;
+            for (int j = 0; j < p->nv; j++) seen |= p->v[j].batch == rows;
+            if (!seen) plan_variant_make(g, &p->v[p->nv++], PLAN_TRAIN, rows, fuse);
+        }
+    }
+}
+
 void plan_make(ir_graph *g, plan *p, int fuse)
 {
     memset(p, 0, sizeof *p);
     own_gradients(g);
     int B = g->train.batch, R = 0;
     p->nv = 0;
-    plan_variant_make(g, &p->v[p->nv++], PLAN_TRAIN, B, fuse);
-    if (g->n_train % B && !g->train.drop_last) {
-        R = g->n_train % B;
-        plan_variant_make(g, &p->v[p->nv++], PLAN_TRAIN, R, fuse);
+    p->shards = g->train.shards > 1 ? g->train.shards : 1;
+    if (p->shards > 1) {
+        R = g->n_train % B && !g->train.drop_last ? g->n_train % B : 0;
+        plan_shard_variants(g, p, B, R, fuse);
+    } else {
+        plan_variant_make(g, &p->v[p->nv++], PLAN_TRAIN, B, fuse);
+        if (g->n_train % B && !g->train.drop_last) {
+            R = g->n_train % B;
+            plan_variant_make(g, &p->v[p->nv++], PLAN_TRAIN, R, fuse);
+        }
     }
+    int eval_at_batch = p->nv;
     plan_variant_make(g, &p->v[p->nv++], PLAN_EVAL, B, fuse);
     if (B != 1) plan_variant_make(g, &p->v[p->nv++], PLAN_EVAL, 1, fuse);
     p->batch = B;
@@ -537,19 +575,17 @@ void plan_make(ir_graph *g, plan *p, int fuse)
     plan_probe(g, &p->probe, B);
     for (int i = 0; i < p->nv; i++)
         if (p->v[i].arena_size > p->arena_size) p->arena_size = p->v[i].arena_size;
-    for (int k = 0; k < 2; k++) {
-        plan_variant *v = &p->v[k == 0 ? 0 : (R ? 2 : 1)];
-        double f = 0;
-        for (int i = 0; i < g->n; i++) /* fused nodes count too */
-            if (v->fused_into[i] >= 0)
-                f += op_get(ir_get(g, i)->op)->flops(g, ir_get(g, i), v->batch);
-        for (int s = 0; s < v->norder; s++) {
-            const ir_node *x = ir_get(g, v->order[s]);
-            f += op_get(x->op)->flops(g, x, v->batch);
-        }
-        if (k == 0)
-            p->train_flops = f;
-        else
-            p->eval_flops = f;
+    p->eval_flops = variant_flops(g, &p->v[eval_at_batch]);
+    if (p->shards == 1) {
+        p->train_flops = variant_flops(g, &p->v[0]);
+        return;
     }
+    /* a step of B rows: its shards' steps */
+    p->train_flops = 0;
+    for (int k = 0; k < shard_count(p->shards, B); k++)
+        for (int j = 0; j < p->nv; j++)
+            if (p->v[j].mode == PLAN_TRAIN && p->v[j].batch == shard_rows(p->shards, B, k)) {
+                p->train_flops += variant_flops(g, &p->v[j]);
+                break;
+            }
 }

@@ -9,9 +9,10 @@
 #include "variant.h"
 
 typedef struct plan {
-    plan_variant v[4];
+    plan_variant v[8]; /* 4 but with train { shards }: a train variant per shard size */
     int nv;
     int batch, remainder; /* rows of a training step, and of the last partial one (0: none) */
+    int shards;           /* train { shards }: 1, or the train variants are the shards' sizes */
     long arena_size;      /* max over variants */
     double train_flops, eval_flops;
     /* --layer-metrics' probe: evaluation at the batch size, unfused, every

@@ -871,4 +871,37 @@ static inline void rt_prof_end(int k, double start)
     if (rt_prof_acc) rt_prof_acc[k] += rt_now() - start;
 }
 
+/* ==== rt_pool.c: the shard plan's step on a pool of threads ==== */
+
+/* train { shards = S } (gen/shards.c): a step of n rows is min(S, n)
+ * shards, the first n % that many one row larger; shard k's step runs
+ * model.c's variant of its rows into its own gradient buffer and arena.
+ * Then, as a step of its own (a later multi-process reduce replaces only
+ * it), the gradients are combined element by element in shard order:
+ *   grad = (((n0 g0 + n1 g1) + n2 g2) + ...) / n   (in double)
+ * and the loss the same way: the rows-weighted mean of the shards' mean
+ * losses. The numbers depend on S only: any thread count gives them. */
+typedef real (*rt_step_fn)(int rows, real *param, real *grad, const real *x, const real *y,
+                           real *out, real *arena, uint64_t noise);
+typedef struct rt_shard_plan {
+    rt_step_fn step; /* dispatches to the variant of `rows` rows; NaN when none */
+    int shards;
+    long n_params, arena, features, label_len, output_len;
+} rt_shard_plan;
+/* Rows of shard k of a step of n rows (the count: rt_shard_count) */
+int rt_shard_count(int shards, int n);
+int rt_shard_rows(int shards, int n, int k);
+/* Makes the pool (threads - 1 workers beside the caller) and every
+ * shard's scratch, once; later calls change nothing. 0, or -1 when out of
+ * memory or threads. */
+int rt_shards_start(const rt_shard_plan *p, int threads);
+/* One sharded step, as model_train_step (starts a 1-thread pool on first
+ * use if rt_shards_start was not called) */
+real rt_shards_train(const rt_shard_plan *p, int rows, real *param, real *grad, const real *x,
+                     const real *y, real *out, real *arena, uint64_t noise);
+/* The ordered reduce above of the shards' gradients g[k] (n_params each)
+ * over elements [lo, hi) */
+void rt_shards_reduce(real *grad, const real *const *g, const int *rows, int count, int n,
+                      long lo, long hi);
+
 #endif

@@ -38,6 +38,14 @@ extern const int model_n_class_names;
 #define MODEL_BATCH {{batch}}          /* rows per step */
 #define MODEL_BATCH_TEXT "{{batch}}"
 #define MODEL_REMAINDER {{remainder}}  /* rows of the last, partial step (0: none) */
+/* train { shards = S }: each step's batch in S shards of fixed sizes,
+ * run on the threads model_shards_start makes (1: one step, as ever) */
+#define MODEL_SHARDS {{shards}}
+#if MODEL_SHARDS > 1
+/* The pool of `threads` threads and each shard's scratch, made once
+ * (runtime/rt_pool.c): 0, or -1 when out of memory or threads */
+int model_shards_start(int threads);
+#endif
 #define MODEL_TRAIN_FLOPS {{train_flops}} /* per training step of MODEL_BATCH rows */
 #define MODEL_EVAL_FLOPS {{eval_flops}}   /* per forward pass of MODEL_BATCH rows */
 

@@ -47,7 +47,8 @@ const char *const tr_usage[] = {
     ")\n"
     "  --lr X            learning rate (spec: {{lr}})\n"
     "  --seed S          seed of the initial weights and the shuffling (spec: {{seed}})\n"
-    "  --threads T       OpenBLAS threads (default: all cores)\n"
+    "  --threads T       threads (default: all cores): the shards' of train { shards = S }\n"
+    "                    (at most S; the same numbers for any T), or else OpenBLAS's\n"
     "  --weights FILE    weights to save (train) or load (eval, predict, export, gradcheck;\n"
     "                    default: " MODEL_NAME ".weights beside this program); eval and\n"
     "                    predict: a.w,b.w,... averages the probabilities of several (ensemble)\n"
@@ -92,7 +93,21 @@ int main(int argc, char **argv)
 {
     options o = tr_parse_args(argc, argv);
     long cores = sysconf(_SC_NPROCESSORS_ONLN);
+#if MODEL_SHARDS > 1
+    /* the shards run on --threads threads (default: one per core, at most
+     * one per shard), each with single-threaded OpenBLAS; the numbers are
+     * the same for any count (runtime/rt_pool.c) */
+    openblas_set_num_threads(1);
+    int shard_threads = o.threads ? o.threads : (int)(cores > 0 ? cores : 1);
+    if (!o.threads && shard_threads > MODEL_SHARDS) shard_threads = MODEL_SHARDS;
+    if (model_shards_start(shard_threads)) {
+        fprintf(stderr, "%s: cannot start %d threads for the shards (out of memory or threads)\n",
+                MODEL_NAME, shard_threads);
+        return 1;
+    }
+#else
     openblas_set_num_threads(o.threads ? o.threads : (int)(cores > 0 ? cores : 1));
+#endif
     if (!strcmp(o.command, "train")) return tr_cmd_train(&o);
     if (!strcmp(o.command, "eval")) return tr_cmd_eval(&o);
     if (!strcmp(o.command, "predict")) return tr_cmd_predict(&o);

@@ -1,0 +1,167 @@
+/* rt_pool.c — the shard plan's step on a pool of threads (see rt.h). The
+ * pool is made once; a step hands each worker the same job and waits for
+ * all of them. Shard k runs on worker k % threads and writes only its own
+ * buffers, and the reduce gives each worker a range of elements, each
+ * summed in shard order: which thread does what never changes a bit. */
+#include <math.h>
+#include <pthread.h>
+#include <stdlib.h>
+
+#include "rt.h"
+
+int rt_shard_count(int shards, int n)
+{
+    return shards < n ? shards : n;
+}
+
+int rt_shard_rows(int shards, int n, int k)
+{
+    int c = rt_shard_count(shards, n);
+    return n / c + (k < n % c);
+}
+
+void rt_shards_reduce(real *grad, const real *const *g, const int *rows, int count, int n,
+                      long lo, long hi)
+{
+    for (long i = lo; i < hi; i++) {
+        double acc = (double)rows[0] * (double)g[0][i];
+        for (int k = 1; k < count; k++) acc += (double)rows[k] * (double)g[k][i];
+        grad[i] = (real)(acc / n);
+    }
+}
+
+typedef enum { JOB_SHARDS, JOB_REDUCE } pool_job;
+
+/* The pool, its scratch and the step it is running (one model per program) */
+static struct {
+    const rt_shard_plan *plan;
+    int threads, started;
+    real **grads, **arenas; /* per shard, allocated once */
+    real *loss;             /* per shard */
+    pthread_t *tid;
+    pthread_mutex_t mu;
+    pthread_cond_t go, done;
+    unsigned long generation;
+    int pending;
+    pool_job job;
+    /* the step */
+    int rows, count, shard_rows[4096], shard_start[4096];
+    real *param, *grad, *out;
+    const real *x, *y;
+    uint64_t noise;
+} P = {.mu = PTHREAD_MUTEX_INITIALIZER, .go = PTHREAD_COND_INITIALIZER,
+       .done = PTHREAD_COND_INITIALIZER};
+
+/* Shard k's dropout key: the step's for shard 0 (so one shard is the plain
+ * step), a mix of it and k for the others, so shards draw different masks */
+static uint64_t shard_noise(uint64_t noise, int k)
+{
+    return k ? rt_noise_mix(noise + (uint64_t)k * 0x9E3779B97F4A7C15u) : noise;
+}
+
+/* Worker w's part of the current job */
+static void run_part(int w)
+{
+    const rt_shard_plan *p = P.plan;
+    if (P.job == JOB_SHARDS) {
+        for (int k = w; k < P.count; k += P.threads) {
+            long r0 = P.shard_start[k];
+            P.loss[k] = p->step(P.shard_rows[k], P.param, P.grads[k], P.x + r0 * p->features,
+                                P.y + r0 * p->label_len, P.out + r0 * p->output_len, P.arenas[k],
+                                shard_noise(P.noise, k));
+        }
+    } else {
+        long n = p->n_params;
+        rt_shards_reduce(P.grad, (const real *const *)P.grads, P.shard_rows, P.count, P.rows,
+                         n * w / P.threads, n * (w + 1) / P.threads);
+    }
+}
+
+static void *worker(void *arg)
+{
+    int w = (int)(long)arg;
+    unsigned long seen = 0;
+    for (;;) {
+        pthread_mutex_lock(&P.mu);
+        while (P.generation == seen) pthread_cond_wait(&P.go, &P.mu);
+        seen = P.generation;
+        pthread_mutex_unlock(&P.mu);
+        run_part(w);
+        pthread_mutex_lock(&P.mu);
+        if (--P.pending == 0) pthread_cond_signal(&P.done);
+        pthread_mutex_unlock(&P.mu);
+    }
+    return NULL;
+}
+
+/* Runs job on every worker, the caller being worker 0 */
+static void pool_run(pool_job job)
+{
+    P.job = job;
+    if (P.threads > 1) {
+        pthread_mutex_lock(&P.mu);
+        P.pending = P.threads - 1;
+        P.generation++;
+        pthread_cond_broadcast(&P.go);
+        pthread_mutex_unlock(&P.mu);
+    }
+    run_part(0);
+    if (P.threads > 1) {
+        pthread_mutex_lock(&P.mu);
+        while (P.pending) pthread_cond_wait(&P.done, &P.mu);
+        pthread_mutex_unlock(&P.mu);
+    }
+}
+
+int rt_shards_start(const rt_shard_plan *p, int threads)
+{
+    if (P.started) return 0;
+    if (threads < 1) threads = 1;
+    if (p->shards > 4096) return -1;
+    P.plan = p;
+    P.grads = calloc((size_t)p->shards, sizeof *P.grads);
+    P.arenas = calloc((size_t)p->shards, sizeof *P.arenas);
+    P.loss = calloc((size_t)p->shards, sizeof *P.loss);
+    P.tid = calloc((size_t)threads, sizeof *P.tid);
+    if (!P.grads || !P.arenas || !P.loss || !P.tid) return -1;
+    for (int k = 0; k < p->shards; k++) {
+        /* zeros: a gradient the step leaves unwritten sums to 0 */
+        P.grads[k] = calloc((size_t)p->n_params + 1, sizeof(real));
+        P.arenas[k] = calloc((size_t)p->arena + 1, sizeof(real));
+        if (!P.grads[k] || !P.arenas[k]) return -1;
+    }
+    P.threads = 1;
+    for (int w = 1; w < threads; w++) {
+        if (pthread_create(&P.tid[w], NULL, worker, (void *)(long)w)) break;
+        P.threads++;
+    }
+    P.started = 1;
+    return P.threads == threads ? 0 : -1;
+}
+
+real rt_shards_train(const rt_shard_plan *p, int rows, real *param, real *grad, const real *x,
+                     const real *y, real *out, real *arena, uint64_t noise)
+{
+    (void)arena; /* each shard has its own */
+    if (!P.started && rt_shards_start(p, 1) && !P.started) return NAN;
+    if (rows < 1) return NAN;
+    P.rows = rows;
+    P.count = rt_shard_count(p->shards, rows);
+    for (int k = 0, start = 0; k < P.count; k++) {
+        P.shard_start[k] = start;
+        P.shard_rows[k] = rt_shard_rows(p->shards, rows, k);
+        start += P.shard_rows[k];
+    }
+    P.param = param;
+    P.grad = grad;
+    P.out = out;
+    P.x = x;
+    P.y = y;
+    P.noise = noise;
+    pool_run(JOB_SHARDS);
+    /* the ordered reduce: a step of its own */
+    pool_run(JOB_REDUCE);
+    double loss = 0;
+    for (int k = 0; k < P.count; k++) loss += (double)P.shard_rows[k] * (double)P.loss[k];
+    return (real)(loss / rows);
+}
