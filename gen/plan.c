@@ -5,7 +5,7 @@
 #include <string.h>
 
 #include "ops.h"
-#include "shards.h"
+#include "rt.h"
 
 /* arena offsets are multiples of 16 elements (64 bytes for float) */
 #define ALIGN 16L
@@ -541,8 +541,8 @@ static void plan_shard_variants(ir_graph *g, plan *p, int B, int R, int fuse)
         int n = k ? R : B;
         if (n <= 0) continue;
         for (int extra = 1; extra >= 0; extra--) {
-            int rows = n / shard_count(p->shards, n) + extra;
-            if (extra && n % shard_count(p->shards, n) == 0) continue;
+            int rows = n / rt_shard_count(p->shards, n) + extra;
+            if (extra && n % rt_shard_count(p->shards, n) == 0) continue;
             int seen = 0;
             for (int j = 0; j < p->nv; j++) seen |= p->v[j].batch == rows;
             if (!seen) plan_variant_make(g, &p->v[p->nv++], PLAN_TRAIN, rows, fuse);
@@ -582,9 +582,9 @@ void plan_make(ir_graph *g, plan *p, int fuse)
     }
     /* a step of B rows: its shards' steps */
     p->train_flops = 0;
-    for (int k = 0; k < shard_count(p->shards, B); k++)
+    for (int k = 0; k < rt_shard_count(p->shards, B); k++)
         for (int j = 0; j < p->nv; j++)
-            if (p->v[j].mode == PLAN_TRAIN && p->v[j].batch == shard_rows(p->shards, B, k)) {
+            if (p->v[j].mode == PLAN_TRAIN && p->v[j].batch == rt_shard_rows(p->shards, B, k)) {
                 p->train_flops += variant_flops(g, &p->v[j]);
                 break;
             }

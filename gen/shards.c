@@ -4,17 +4,6 @@
 #include "ops.h"
 #include "shards.h"
 
-int shard_count(int S, int n)
-{
-    return S < n ? S : n;
-}
-
-int shard_rows(int S, int n, int k)
-{
-    int c = shard_count(S, n);
-    return n / c + (k < n % c);
-}
-
 /* A node that takes the rows of a batched input to a value without them:
  * the shards can only combine it when it is a mean over the rows (a mean
  * loss, or mean() of everything), weighted by the shard's rows. */

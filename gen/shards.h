@@ -1,18 +1,14 @@
 /* shards.h — the fixed shard plan of a training step (train { shards = S }):
  * which rows each shard of a step of n rows holds. The sizes depend only on
  * the spec, never on the thread count, so any number of threads (and, later,
- * processes) computes the same numbers. */
+ * processes) computes the same numbers. The rule (rows per shard) is
+ * rt_shard_count and rt_shard_rows of runtime/rt_pool.c. */
 #ifndef SHARDS_H
 #define SHARDS_H
 
 #include <stddef.h>
 
 #include "ir.h"
-
-/* Shards of a step of n rows: min(S, n); the first n % that many hold one
- * row more than the others. */
-int shard_count(int S, int n);
-int shard_rows(int S, int n, int k);
 
 /* Checks train { shards = S } against the probed batch and the model and
  * sets g->train.shards (1 when not given). Refuses, with the spec's

@@ -1093,3 +1093,32 @@ expect "lbfgs: its trainer builds (lr-find has no update to call)" 0 "" test -x 
 expect "lbfgs: lr-find is refused with the reason" 2 \
     "m_: lr-find is for first-order optimizers: L-BFGS chooses its own step length" \
     "$t/out/lb_find/m_" lr-find
+
+# ---- train { shards = S } and --threads (tests/test_threads.sh: the numbers) ----
+sh_spec() { # sh_spec NAME TRAIN-LINE [LOSS-LINE]: the small model with that train line
+    spec "$1" "$H1" "$H2" "$H3" "$H4" "${3:-$LOSS}" "$OPT" "$2"
+}
+sh_spec sh_zero 'train { batch = 4, epochs = 1, shards = 0 }'
+expect "shards: 0 is refused at its line" 2 \
+    "sh_zero.lua:7:|train: shards = 0; it must be a whole number from 1 to 4096" gen sh_zero
+sh_spec sh_frac 'train { batch = 4, epochs = 1, shards = 1.5 }'
+expect "shards: a fraction is refused" 2 "sh_frac.lua:7:|shards = 1.5; it must be a whole number" \
+    gen sh_frac
+sh_spec sh_over 'train { batch = 4, epochs = 1, shards = 5 }'
+expect "shards: more shards than the batch's rows is refused with the numbers" 2 \
+    "sh_over.lua:7: train: shards = 5 is more than the batch of 4 rows" gen sh_over
+spec sh_bn "$H1" "$H2" "$H3" "$H4" 'local h = batch_norm(linear(x, 3))' \
+    'minimize(bce(sigmoid(linear(h, 1)), y))' "$OPT" 'train { batch = 4, epochs = 1, shards = 2 }'
+expect "shards: batch norm with shards = 2 is refused (its statistics span the batch)" 2 \
+    "sh_bn.lua:8: train: shards = 2 with batch_norm (|sh_bn.lua:5)|use shards = 1" gen sh_bn
+sh_spec sh_sum 'train { batch = 4, epochs = 1, shards = 2 }' \
+    'minimize(mse(sigmoid(linear(x, 1)), y, { reduction = "sum" }))'
+expect "shards: a summed loss with shards = 2 is refused (the shards combine means)" 2 \
+    "sh_sum.lua:7: train: shards = 2 needs a loss that is a mean over the rows; sum (sh_sum.lua:5)" \
+    gen sh_sum
+sh_spec sh_one 'train { batch = 4, epochs = 1, shards = 4 }'
+expect "shards: the control, shards = the batch, generates" 0 "" gen sh_one
+gen_build "$t/sh_one.lua" "$t/out/sh_one" >/dev/null 2>&1
+expect "shards: the sharded trainer builds" 0 "" test -x "$t/out/sh_one/m_"
+expect "shards: --threads 0 is refused" 2 "--threads" "$t/out/sh_one/m_" train --threads 0
+expect "shards: --threads 2 trains (the control)" 0 "" "$t/out/sh_one/m_" train --threads 2 --quiet

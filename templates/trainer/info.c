@@ -62,5 +62,10 @@ int tr_cmd_info(void)
            (2.0 * MODEL_N_PARAMS + MODEL_N_STATE + MODEL_ARENA +
             (double)MODEL_BATCH * (MODEL_FEATURES + MODEL_LABEL_LEN + MODEL_OUTPUT_LEN)) *
                kib);
+#if MODEL_SHARDS > 1
+    printf("shards     %d per step (train { shards }), each with its own gradients and arena: "
+           "+%.1f KiB\n",
+           MODEL_SHARDS, (double)MODEL_SHARDS * (MODEL_N_PARAMS + MODEL_ARENA) * kib);
+#endif
     return 0;
 }

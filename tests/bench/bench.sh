@@ -4,7 +4,7 @@
 #
 #   tests/bench/bench.sh            (from anywhere; BENCH_DIR=... to keep the builds)
 #   BENCH_MODELS="lenet" tests/bench/bench.sh   (only some of fashion_mlp
-#       fashion_mlp_optim xor lenet fashion_cnn)
+#       fashion_mlp_optim xor lenet fashion_cnn scaling)
 #
 # fashion_mlp (784-256-128-10 ReLU, cross entropy, SGD lr 0.1, batch 64), at
 # 1 and 2 threads:
@@ -36,6 +36,9 @@
 # fashion_cnn (models/fashion_cnn.lua: two conv 3x3 - batch norm - relu - max
 # pool blocks 1->16->32, linear 128, dropout, linear 10, Adam, batch 64) at 1
 # and 2 threads, as lenet.
+# scaling: lenet, fashion_mlp (and fashion_cnn, whose batch norm shards
+# refuse: at shards = 1) with train { shards = 2 } at 1 and 2 threads, the
+# ratio 2 threads / 1 thread, and the CPU's name.
 #
 # Targets: trainc/floor <= 1.25 and torch/trainc > 1 at both thread counts;
 # torch/trainc >= 100 on xor. Installs nothing beyond calling .ci/setup.
@@ -43,7 +46,7 @@ set -eu
 cd "$(dirname "$0")/../.."
 root=$(pwd)
 REPS=${REPS:-5}
-BENCH_MODELS=" ${BENCH_MODELS:-fashion_mlp fashion_mlp_optim xor lenet fashion_cnn} "
+BENCH_MODELS=" ${BENCH_MODELS:-fashion_mlp fashion_mlp_optim xor lenet fashion_cnn scaling} "
 want() { case "$BENCH_MODELS" in *" $1 "*) return 0 ;; esac; return 1; }
 
 .ci/setup
@@ -223,6 +226,28 @@ conv_bench lenet "lenet, batch 64, Adam lr 1e-3" "${L1:-50}" "${L2:-450}" 200
 fi
 if want fashion_cnn; then
 conv_bench fashion_cnn "fashion_cnn, batch 64, Adam lr 2e-3, cosine" "${F1:-20}" "${F2:-170}" 100
+fi
+# scaling: train { shards = 2 } at 1 and 2 threads (--threads T runs the
+# shards; the weights are the same bytes at both), us per step as above.
+# fashion_cnn has batch norm, which shards refuse: its row is the shards = 1
+# trainer at 1 and 2 OpenBLAS threads, for comparison.
+if want scaling; then
+printf '\nscaling: train { shards = 2 }, us per train step at 1 and 2 threads (%s)\n' \
+    "$(sed -n 's/^model name[^:]*: //p' /proc/cpuinfo | head -1)"
+printf '%-14s %8s %12s %12s %10s\n' model shards 1_thread_us 2_threads_us 2/1
+for m in lenet fashion_mlp fashion_cnn; do
+    S=2
+    [ $m = fashion_cnn ] && S=1
+    sed -e "s/^train { \(.*\) }/train { \1, shards = $S }/" -e "s/^model \"$m\"/model \"sc_$m\"/" \
+        models/$m.lua >"$dir/sc_$m.lua"
+    "$trainc" build "$dir/sc_$m.lua" -o "$dir/sc_$m" -q
+    case $m in lenet) n1=${L1:-50} n2=${L2:-450} ;; fashion_mlp) n1=${N1:-100} n2=${N2:-1600} ;; *) n1=${F1:-20} n2=${F2:-170} ;; esac
+    read -r t1 _ < <(trainc_us "$n1" "$n2" "$dir/sc_$m/sc_$m" train --epochs 1000 --limit 59968 \
+        --threads 1 --quiet --weights "$dir/sc_$m.1.weights")
+    read -r t2 _ < <(trainc_us "$n1" "$n2" "$dir/sc_$m/sc_$m" train --epochs 1000 --limit 59968 \
+        --threads 2 --quiet --weights "$dir/sc_$m.2.weights")
+    printf '%-14s %8s %12.1f %12.1f %10.2f\n' "$m" "$S" "$t1" "$t2" "$(echo "$t2 / $t1" | bc -l)"
+done
 fi
 echo "bench: load average at the end $(cut -d' ' -f1-3 /proc/loadavg)"
 [ -n "${BENCH_DIR:-}" ] || rm -rf "$dir"
