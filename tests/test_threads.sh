@@ -45,7 +45,9 @@ sed -e 's|^train {.*|train { batch = 64, epochs = 1, seed = 1, shards = 2 }|' mo
 
 # shards = 1, given or not, is today's step: the same model.c
 # (the same spec path; the first line names the spec's hash)
-for k in 0 1; do cp "$th/csv$k.lua" "$th/same.lua" && "$TRAINC" gen -q "$th/same.lua" -o "$th/gen$k"; done
+for k in 0 1; do
+    rm -rf "$th/gen$k" && cp "$th/csv$k.lua" "$th/same.lua" && "$TRAINC" gen -q "$th/same.lua" -o "$th/gen$k"
+done
 check "shards = 1 generates the model.c of a spec without shards (today's step)" \
     cmp -s <(tail -n +2 "$th/gen0/model.c") <(tail -n +2 "$th/gen1/model.c")
 check "shards = 1 has no shard plan in model.c" sh -c "! grep -q shard '$th/gen1/model.c'"
