@@ -93,20 +93,22 @@ int main(int argc, char **argv)
 {
     options o = tr_parse_args(argc, argv);
     long cores = sysconf(_SC_NPROCESSORS_ONLN);
+    const int threads = o.threads ? o.threads : (int)(cores > 0 ? cores : 1);
 #if MODEL_SHARDS > 1
-    /* the shards run on --threads threads (default: one per core, at most
-     * one per shard), each with single-threaded OpenBLAS; the numbers are
-     * the same for any count (runtime/rt_pool.c) */
-    openblas_set_num_threads(1);
-    int shard_threads = o.threads ? o.threads : (int)(cores > 0 ? cores : 1);
-    if (!o.threads && shard_threads > MODEL_SHARDS) shard_threads = MODEL_SHARDS;
-    if (model_shards_start(shard_threads)) {
+    /* the commands that train run the shards on --threads threads (default:
+     * one per core, at most one per shard), each with single-threaded
+     * OpenBLAS; the numbers are the same for any count (runtime/rt_pool.c) */
+    const int steps = !strcmp(o.command, "train") || !strcmp(o.command, "gradcheck") ||
+                      !strcmp(o.command, "lr-find");
+    openblas_set_num_threads(steps ? 1 : threads);
+    const int shard_threads = !o.threads && threads > MODEL_SHARDS ? MODEL_SHARDS : threads;
+    if (steps && model_shards_start(shard_threads)) {
         fprintf(stderr, "%s: cannot start %d threads for the shards (out of memory or threads)\n",
                 MODEL_NAME, shard_threads);
         return 1;
     }
 #else
-    openblas_set_num_threads(o.threads ? o.threads : (int)(cores > 0 ? cores : 1));
+    openblas_set_num_threads(threads);
 #endif
     if (!strcmp(o.command, "train")) return tr_cmd_train(&o);
     if (!strcmp(o.command, "eval")) return tr_cmd_eval(&o);
