@@ -432,7 +432,7 @@ static void shard_steps(const plan *p, writer *w, writer *tw, const char *dispat
     wr_line(w, "}");
     wr_blank(w);
     wr_line(w, "static const rt_shard_plan shard_plan = {shard_step, %d, MODEL_N_PARAMS, "
-               "MODEL_ARENA,", p->shards);
+               "MODEL_SHARD_ARENA,", p->shards);
     wr_line(w, "                                         MODEL_FEATURES, MODEL_LABEL_LEN, "
                "MODEL_OUTPUT_LEN};");
     wr_blank(w);
@@ -658,6 +658,7 @@ static int folder_vars(ir_graph *g, const plan *p, const emit_options *o, const 
         {"batch", arena_printf(A, "%d", p->batch)},
         {"remainder", arena_printf(A, "%d", p->remainder)},
         {"shards", arena_printf(A, "%d", p->shards)},
+        {"shard_arena", arena_printf(A, "%ld", p->shard_arena)},
         {"train_flops", arena_printf(A, "%.0f", p->train_flops)},
         {"eval_flops", arena_printf(A, "%.0f", p->eval_flops)},
         {"epochs", arena_printf(A, "%d", g->train.epochs)},

@@ -580,6 +580,9 @@ void plan_make(ir_graph *g, plan *p, int fuse)
         p->train_flops = variant_flops(g, &p->v[0]);
         return;
     }
+    for (int j = 0; j < p->nv; j++)
+        if (p->v[j].mode == PLAN_TRAIN && p->v[j].arena_size > p->shard_arena)
+            p->shard_arena = p->v[j].arena_size;
     /* a step of B rows: its shards' steps */
     p->train_flops = 0;
     for (int k = 0; k < rt_shard_count(p->shards, B); k++)

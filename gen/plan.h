@@ -13,6 +13,7 @@ typedef struct plan {
     int nv;
     int batch, remainder; /* rows of a training step, and of the last partial one (0: none) */
     int shards;           /* train { shards }: 1, or the train variants are the shards' sizes */
+    long shard_arena;     /* shards > 1: elements of a shard's own arena (its largest variant) */
     long arena_size;      /* max over variants */
     double train_flops, eval_flops;
     /* --layer-metrics' probe: evaluation at the batch size, unfused, every

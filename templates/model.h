@@ -41,6 +41,7 @@ extern const int model_n_class_names;
 /* train { shards = S }: each step's batch in S shards of fixed sizes,
  * run on the threads model_shards_start makes (1: one step, as ever) */
 #define MODEL_SHARDS {{shards}}
+#define MODEL_SHARD_ARENA {{shard_arena}}L /* a shard's own arena (shards > 1) */
 #if MODEL_SHARDS > 1
 /* The pool of `threads` threads and each shard's scratch, made once
  * (runtime/rt_pool.c): 0, or -1 when out of memory or threads */

@@ -65,7 +65,7 @@ int tr_cmd_info(void)
 #if MODEL_SHARDS > 1
     printf("shards     %d per step (train { shards }), each with its own gradients and arena: "
            "+%.1f KiB\n",
-           MODEL_SHARDS, (double)MODEL_SHARDS * (MODEL_N_PARAMS + MODEL_ARENA) * kib);
+           MODEL_SHARDS, (double)MODEL_SHARDS * (MODEL_N_PARAMS + MODEL_SHARD_ARENA) * kib);
 #endif
     return 0;
 }
