@@ -1114,7 +1114,7 @@ expect "shards: batch norm with shards = 2 is refused (its statistics span the b
 sh_spec sh_sum 'train { batch = 4, epochs = 1, shards = 2 }' \
     'minimize(mse(sigmoid(linear(x, 1)), y, { reduction = "sum" }))'
 expect "shards: a summed loss with shards = 2 is refused (the shards combine means)" 2 \
-    "sh_sum.lua:7: train: shards = 2 needs a loss that is a mean over the rows; sum (sh_sum.lua:5)" \
+    "sh_sum.lua:7: train: shards = 2 needs a loss that is a mean over the rows; sum (|sh_sum.lua:5) sums the rows" \
     gen sh_sum
 sh_spec sh_one 'train { batch = 4, epochs = 1, shards = 4 }'
 expect "shards: the control, shards = the batch, generates" 0 "" gen sh_one
