@@ -228,7 +228,7 @@ static void draw_paths(rt_svg_buf *b, const rt_contour_figure *f, const mapping 
 /* The colour bar (each band, the levels' values) and the paths' legend. */
 static void draw_legend(rt_svg_buf *b, const rt_contour_figure *f, const double *levels, int nl)
 {
-    const int x = PX0 + SIDE + 30, top = PY0;
+    const int x = PX0 + SIDE + 30, top = PY0 + 24; /* below the subtitle */
     double h = (double)(SIDE / 2) / (nl + 1);
     rt_svg_printf(b, "<text x=\"%d\" y=\"%d\" font-size=\"13\" fill=\"#222\">", x, top - 10);
     rt_svg_text(b, f->zlabel);

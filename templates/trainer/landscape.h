@@ -20,6 +20,7 @@ typedef struct ls_run {
     double lo, hi;          /* --range: alpha, or the directions' coefficients, or x1 */
     double ylo, yhi;        /* a two-parameter model's x2 range */
     int range_given, yrange_given;
+    int centre_is_init; /* a two-parameter model without weights: its start */
     long points, grid;
     char csv[4096], svg[4200];
 } ls_run;

@@ -165,6 +165,11 @@ static void read_path(ls_run *r, path *p, const char *arg)
 {
     snprintf(p->label, sizeof p->label, "%s", arg);
     if (!strchr(arg, ',') && is_trace(arg)) {
+        /* the legend names a trace by its file's name, without folder and .csv */
+        const char *base = strrchr(arg, '/') ? strrchr(arg, '/') + 1 : arg;
+        size_t len = strlen(base);
+        if (len > 4 && !strcmp(base + len - 4, ".csv")) len -= 4;
+        snprintf(p->label, sizeof p->label, "%.*s", (int)len, base);
         read_trace(p, arg, r->centre);
         return;
     }
@@ -309,9 +314,14 @@ static void evaluate_grid(ls_run *r, const plane *pl, double *xs, double *ys, do
 static void write_directions(const char *file, const real *d1, const real *d2)
 {
     FILE *f = ls_open_out(file);
-    fprintf(f, "d1,d2\n");
-    for (long k = 0; k < MODEL_N_PARAMS; k++)
-        fprintf(f, sizeof(real) == 8 ? "%.17g,%.17g\n" : "%.9g,%.9g\n", (double)d1[k], (double)d2[k]);
+    fprintf(f, "param,d1,d2\n");
+    for (int i = 0; i < model_n_param_tensors; i++)
+        for (long k = model_params[i].offset; k < model_params[i].offset + model_params[i].numel;
+             k++) {
+            tr_put_cell(f, model_params[i].name);
+            fprintf(f, sizeof(real) == 8 ? ",%.17g,%.17g\n" : ",%.9g,%.9g\n", (double)d1[k],
+                    (double)d2[k]);
+        }
     ls_close_out(f, file);
 }
 
@@ -376,7 +386,8 @@ static void draw_plane(ls_run *r, const plane *pl, const double *xs, const doubl
     snprintf(yl, sizeof yl, "%s", pl->own ? pl->yname : o->ls_pca ? "b (2nd principal direction)" : "b (direction d2)");
     rt_contour_figure f = {title, sub, xl, yl, "loss", (int)r->grid, (int)r->grid, xs, ys, z,
                            1, pl->own ? dot(r->centre, pl->d1, NULL) : 0,
-                           pl->own ? dot(r->centre, pl->d2, NULL) : 0, "the weights", cp, pl->np};
+                           pl->own ? dot(r->centre, pl->d2, NULL) : 0,
+                           r->centre_is_init ? "the initial weights" : "the weights", cp, pl->np};
     rt_error err;
     if (rt_plot_contour_svg(&f, r->svg, &err)) tr_fail(&err);
     free(cp);
@@ -391,9 +402,11 @@ static void load_centre(ls_run *r)
     rt_rng_seed(&init_rng, o->seed);
     model_init(r->centre, &init_rng);
     FILE *f = ls_two_scalars() && !o->weights_given ? fopen(o->weights, "rb") : NULL;
+    r->centre_is_init = 1;
     if (!ls_two_scalars() || o->weights_given || f) {
         tr_need_weights(o);
         ls_load_weights(r, o->weights, r->centre);
+        r->centre_is_init = 0;
     }
     if (f) fclose(f);
 }

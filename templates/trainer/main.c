@@ -105,7 +105,7 @@ const char *const tr_usage[] = {
     "  --path FILE       a trajectory drawn on the plane: a --trace CSV or a checkpoint\n"
     "                    (repeat --path for several)\n"
     "  --pca             the plane of the paths' first two principal directions instead\n"
-    "  --directions FILE write the two directions as CSV (d1,d2, a row per parameter value)\n",
+    "  --directions FILE write the two directions as CSV (param,d1,d2: a row per value)\n",
     NULL};
 
 int main(int argc, char **argv)
