@@ -88,25 +88,31 @@ static double py(const mapping *m, double y)
 }
 
 /* The heat map: each grid point's cell in its band's colour, runs of one
- * band along a row joined into one rectangle. */
+ * band along a row joined into one rectangle, a band's rectangles one path
+ * (a picture of a few tens of kB). */
 static void draw_bands(rt_svg_buf *b, const rt_contour_figure *f, const mapping *m,
                        const double *levels, int nl)
 {
     double cw = (double)SIDE / (f->nx - 1), ch = (double)SIDE / (f->ny - 1);
-    for (int j = 0; j < f->ny; j++) {
-        for (int i = 0; i < f->nx;) {
-            int band = band_of(f->z[(long)j * f->nx + i], levels, nl), i1 = i + 1;
-            while (i1 < f->nx && band_of(f->z[(long)j * f->nx + i1], levels, nl) == band) i1++;
-            char col[8] = "#cccccc";
-            if (band >= 0) band_color(band, nl + 1, col);
-            double x0 = px(m, f->xs[i]) - cw / 2, x1 = px(m, f->xs[i1 - 1]) + cw / 2;
-            double yc = py(m, f->ys[j]);
-            rt_svg_printf(b,
-                          "<rect x=\"%.1f\" y=\"%.1f\" width=\"%.1f\" height=\"%.1f\" "
-                          "fill=\"%s\"/>\n",
-                          x0, yc - ch / 2, x1 - x0 + 0.3, ch + 0.3, col);
-            i = i1;
-        }
+    for (int band = -1; band <= nl; band++) {
+        char col[8] = "#cccccc";
+        if (band >= 0) band_color(band, nl + 1, col);
+        int opened = 0;
+        for (int j = 0; j < f->ny; j++)
+            for (int i = 0; i < f->nx;) {
+                int here = band_of(f->z[(long)j * f->nx + i], levels, nl), i1 = i + 1;
+                while (i1 < f->nx && band_of(f->z[(long)j * f->nx + i1], levels, nl) == here) i1++;
+                if (here == band) {
+                    if (!opened) rt_svg_printf(b, "<path fill=\"%s\" d=\"", col);
+                    opened = 1;
+                    double x0 = px(m, f->xs[i]) - cw / 2, x1 = px(m, f->xs[i1 - 1]) + cw / 2;
+                    double y0 = py(m, f->ys[j]) - ch / 2;
+                    rt_svg_printf(b, "M%.1f %.1fh%.1fv%.1fh%.1fz", x0, y0, x1 - x0 + 0.3, ch + 0.3,
+                                  -(x1 - x0 + 0.3));
+                }
+                i = i1;
+            }
+        if (opened) rt_svg_printf(b, "\"/>\n");
     }
 }
 
@@ -145,8 +151,8 @@ static void draw_level(rt_svg_buf *b, const rt_contour_figure *f, const mapping 
                 ex[3] = tx, ey[3] = ty;
             }
             for (int s = 0; s + 1 < ne; s += 2)
-                rt_svg_printf(b, "M%.1f %.1fL%.1f %.1f", px(m, ex[s]), py(m, ey[s]),
-                              px(m, ex[s + 1]), py(m, ey[s + 1]));
+                rt_svg_printf(b, "M%.1f %.1fl%.1f %.1f", px(m, ex[s]), py(m, ey[s]),
+                              px(m, ex[s + 1]) - px(m, ex[s]), py(m, ey[s + 1]) - py(m, ey[s]));
         }
     rt_svg_printf(b, "\"/>\n");
 }
