@@ -831,6 +831,28 @@ typedef struct rt_xy_figure {
 int rt_plot_xy_svg(const rt_xy_figure *fig, const char *svg_path, rt_error *err);
 /* the colour of palette index i ("#rrggbb") */
 const char *rt_plot_xy_color(int i);
+/* ==== rt_plot_contour.c: a function of two variables as a contour picture ==== */
+
+/* a path drawn over the contours: n points (x[i], y[i]); NaN: a gap */
+typedef struct rt_contour_path {
+    const char *label;
+    int n;
+    const double *x, *y;
+} rt_contour_path;
+typedef struct rt_contour_figure {
+    const char *title, *subtitle, *xlabel, *ylabel, *zlabel;
+    int nx, ny;                /* the grid: z[j * nx + i] is the value at (xs[i], ys[j]) */
+    const double *xs, *ys, *z; /* xs, ys rising; z not finite: a grey cell */
+    int has_centre;            /* a red cross at (cx, cy), named centre_label */
+    double cx, cy;
+    const char *centre_label;
+    const rt_contour_path *paths;
+    int np;
+} rt_contour_figure;
+/* Filled bands between contour levels at the grid's quantiles, the contour
+ * lines, the paths and the centre; a colour bar with the levels' values.
+ * Written atomically. */
+int rt_plot_contour_svg(const rt_contour_figure *f, const char *path, rt_error *err);
 /* ==== rt_lr_find.c: the learning-rate range test ==== */
 
 /* lr_i = from * (to / from)^(i / (steps - 1)), i = 0 .. steps - 1 */

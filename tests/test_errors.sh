@@ -1122,3 +1122,64 @@ gen_build "$t/sh_one.lua" "$t/out/sh_one" >/dev/null 2>&1
 expect "shards: the sharded trainer builds" 0 "" test -x "$t/out/sh_one/m_"
 expect "shards: --threads 0 is refused" 2 "--threads" "$t/out/sh_one/m_" train --threads 0
 expect "shards: --threads 2 trains (the control)" 0 "" "$t/out/sh_one/m_" train --threads 2 --quiet
+
+# ---- issue 15 items 6, 7: landscape's refusals ----
+lsm=$t/out/csvm
+lso=$t/landscape
+mkdir -p "$lso"
+for ls_bad in 1 0 abc 2.5 100001 ""; do
+    expect "landscape: --points '$ls_bad'" 2 "--points" "$lsm/csvm" landscape --points "$ls_bad" -o "$lso/x.csv"
+done
+expect "landscape: --points 1 says the range" 2 \
+    "csvm: landscape: --points needs a whole number from 2 to 100000 (got '1')" "$lsm/csvm" landscape --points 1
+for ls_bad in 1 abc 1002; do
+    expect "landscape: --grid '$ls_bad'" 2 "csvm: landscape: --grid needs a whole number from 2 to 1001 (got '$ls_bad')" \
+        "$lsm/csvm" landscape --plane --grid "$ls_bad" -o "$lso/x.csv"
+done
+for ls_bad in 0 -5 x; do
+    expect "landscape: --rows '$ls_bad'" 2 "csvm: landscape: --rows needs a whole number from 1" \
+        "$lsm/csvm" landscape --rows "$ls_bad" -o "$lso/x.csv"
+done
+for ls_bad in 1:0 a:b 1 0:inf 1:2:3 nan:1 1:1; do
+    expect "landscape: --range '$ls_bad'" 2 "csvm: landscape: --range needs LO:HI" \
+        "$lsm/csvm" landscape --range "$ls_bad" -o "$lso/x.csv"
+done
+expect "landscape: two ranges on a model of more than two parameters" 2 \
+    "landscape: --range needs LO:HI (one range) (got '-1:1,-2:2')" "$lsm/csvm" landscape --plane --range -1:1,-2:2
+expect "landscape: --range two ranges, spelt as one word" 2 "unknown option --range=-1:1,-2:2" \
+    "$lsm/csvm" landscape --plane --range=-1:1,-2:2
+expect "landscape: --grid without --plane" 2 "landscape: --grid is an option of --plane" "$lsm/csvm" landscape --grid 5
+expect "landscape: --path without --plane" 2 "landscape: --path is an option of --plane" \
+    "$lsm/csvm" landscape --path "$lsm/csvm.weights"
+expect "landscape: --pca without --path" 2 "landscape: --pca takes its plane from the paths: give --path FILE" \
+    "$lsm/csvm" landscape --plane --pca
+expect "landscape: --plane with --to" 2 "landscape: --to draws a line between two weights" \
+    "$lsm/csvm" landscape --plane --to "$lsm/csvm.weights"
+expect "landscape: --points with --plane" 2 "landscape: --points is the line's; --plane has --grid N" \
+    "$lsm/csvm" landscape --plane --points 5
+expect "landscape: -o not a .csv" 2 "landscape: -o $lso/x.txt: the CSV's name must end in .csv" \
+    "$lsm/csvm" landscape -o "$lso/x.txt"
+expect "landscape: --to a file that does not exist" 1 "$lso/gone.weights" \
+    "$lsm/csvm" landscape --weights "$lsm/csvm.weights" --to "$lso/gone.weights" -o "$lso/x.csv"
+expect "landscape: --to another model's weights" 1 "weights of another model" \
+    "$lsm/csvm" landscape --weights "$lsm/csvm.weights" --to "$t/out/idxm/idxm.weights" -o "$lso/x.csv"
+expect "landscape: --path a file that does not exist" 1 "csvm: landscape: --path $lso/gone.csv: No such file" \
+    "$lsm/csvm" landscape --plane --path "$lso/gone.csv" -o "$lso/x.csv"
+printf 'step,loss,lr,w\n0,,,1\n' >"$lso/short_trace.csv"
+expect "landscape: --path a trace of another model" 1 \
+    "csvm: landscape: --path $lso/short_trace.csv: line 2 is not a trace row of this model" \
+    "$lsm/csvm" landscape --plane --path "$lso/short_trace.csv" -o "$lso/x.csv"
+printf 'a,b\n1,2\n' >"$lso/not_trace.csv"
+expect "landscape: --path a CSV that is not a trace" 1 "$lso/not_trace.csv" \
+    "$lsm/csvm" landscape --plane --path "$lso/not_trace.csv" -o "$lso/x.csv"
+expect "landscape: --path names no file" 2 "landscape: --path ',' names no file" \
+    "$lsm/csvm" landscape --plane --path , -o "$lso/x.csv"
+expect "landscape: --path with no value" 2 "--path needs a value" "$lsm/csvm" landscape --plane --path
+expect "landscape: --pca of a path of one point" 2 "landscape: --pca needs two points on the paths at least" \
+    "$lsm/csvm" landscape --plane --pca --path "$lsm/csvm.weights" -o "$lso/x.csv"
+expect "landscape: -o in a folder that does not exist" 1 "csvm: landscape: $lso/nodir/x.csv: No such file" \
+    "$lsm/csvm" landscape -o "$lso/nodir/x.csv"
+expect "landscape: its options are not train's" 2 "are landscape's, not train's" "$lsm/csvm" train --plane
+expect "landscape: --to is not eval's" 2 "--to is lr-find's (its last lr) or landscape's" \
+    "$lsm/csvm" eval --to "$lsm/csvm.weights"
+expect "landscape: the line from the initial weights runs" 0 "wrote $lso/ok.csv" "$lsm/csvm" landscape -o "$lso/ok.csv" --points 3

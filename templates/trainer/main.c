@@ -40,6 +40,8 @@ const char *const tr_usage[] = {
     "                    --from (1e-7) to --to (10) over --steps (100) steps; writes the\n"
     "                    losses (-o FILE.csv, never over a file) and a picture beside it,\n"
     "                    prints the suggested lr; the weights are left as they were\n"
+    "  landscape         the loss along the line from the initial (or --weights) to the\n"
+    "                    trained (or --to) weights, or on a plane around them (--plane)\n"
     "\n",
     "options:\n"
     "  --epochs N        passes over the training data (spec: "
@@ -87,6 +89,24 @@ const char *const tr_usage[] = {
     "  --help, --version\n"
     "\n"
     "exit status: 0 ok, 1 failure (bad data, weights or numbers), 2 bad usage\n",
+    "\n"
+    "landscape options (eval mode; -o FILE.csv, default <model>-landscape.csv, and a picture\n"
+    "beside it):\n"
+    "  --to FILE         the line from --weights (default: the initial weights) to FILE\n"
+    "  --range A:B       the line's alpha from A to B (default -0.5:1.5); --plane: each\n"
+    "                    direction's coefficient (default -1:1); a two-parameter model:\n"
+    "                    the parameters' values, A:B or A:B,C:D (default: around the paths)\n"
+    "  --points N        points along the line (default 41)\n"
+    "  --plane           the training loss on a grid around the weights along two random\n"
+    "                    Gaussian directions, filter-normalised (Li et al. 2018: each output\n"
+    "                    unit's direction scaled to its weights' norm; biases and batch norm 0)\n"
+    "  --grid N          N x N points of the plane (default 21)\n"
+    "  --rows N          the first N training (and test) rows only\n"
+    "  --seed S          the directions' seed (default: the spec's)\n"
+    "  --path FILE       a trajectory drawn on the plane: a --trace CSV or a checkpoint\n"
+    "                    (repeat --path for several)\n"
+    "  --pca             the plane of the paths' first two principal directions instead\n"
+    "  --directions FILE write the two directions as CSV (param,d1,d2: a row per value)\n",
     NULL};
 
 int main(int argc, char **argv)
@@ -119,8 +139,9 @@ int main(int argc, char **argv)
     if (!strcmp(o.command, "plot")) return tr_cmd_plot(&o);
     if (!strcmp(o.command, "split")) return tr_cmd_split(&o);
     if (!strcmp(o.command, "lr-find")) return tr_cmd_lr_find(&o);
+    if (!strcmp(o.command, "landscape")) return tr_cmd_landscape(&o);
     tr_die_usage("unknown command '%s' (train, eval, predict, export, info, gradcheck, plot, "
-                 "split, lr-find)",
+                 "split, lr-find, landscape)",
                  o.command);
     return 2;
 }

@@ -41,7 +41,15 @@ enum {
     OPT_FROM,
     OPT_TO,
     OPT_OVERFIT,
-    OPT_PROFILE
+    OPT_PROFILE,
+    OPT_RANGE, /* landscape's */
+    OPT_POINTS,
+    OPT_GRID,
+    OPT_ROWS,
+    OPT_DIRECTIONS,
+    OPT_PATH,
+    OPT_PLANE,
+    OPT_PCA
 };
 
 static const struct option long_options[] = {
@@ -73,6 +81,14 @@ static const struct option long_options[] = {
     {"to", required_argument, NULL, OPT_TO},
     {"overfit", required_argument, NULL, OPT_OVERFIT},
     {"profile", no_argument, NULL, OPT_PROFILE},
+    {"range", required_argument, NULL, OPT_RANGE},
+    {"points", required_argument, NULL, OPT_POINTS},
+    {"grid", required_argument, NULL, OPT_GRID},
+    {"rows", required_argument, NULL, OPT_ROWS},
+    {"directions", required_argument, NULL, OPT_DIRECTIONS},
+    {"path", required_argument, NULL, OPT_PATH},
+    {"plane", no_argument, NULL, OPT_PLANE},
+    {"pca", no_argument, NULL, OPT_PCA},
     {NULL, 0, NULL, 0}};
 
 /* "-": the command and its argument come back in order, as code 1; ":": a
@@ -126,6 +142,25 @@ static const char *file_arg(const char *flag, const char *v)
 {
     if (!v) tr_die_usage("%s needs a file name", flag);
     return v;
+}
+
+/* landscape's options, as given (landscape.c checks their values) */
+static void take_landscape(options *o, int c, const char *a, const char *v)
+{
+    o->ls_given = 1;
+    if (c == OPT_PLANE) o->ls_plane = 1;
+    if (c == OPT_PCA) o->ls_pca = 1;
+    if (c == OPT_PLANE || c == OPT_PCA) return;
+    if (!v || !*v) tr_die_usage("%s needs a value", a);
+    if (c == OPT_RANGE) o->ls_range = v;
+    if (c == OPT_POINTS) o->ls_points = v;
+    if (c == OPT_GRID) o->ls_grid = v;
+    if (c == OPT_ROWS) o->ls_rows = v;
+    if (c == OPT_DIRECTIONS) o->ls_directions = v;
+    if (c == OPT_PATH) {
+        if (o->ls_n_paths == TR_MAX_PATHS) tr_die_usage("--path: %s at most", "16");
+        o->ls_paths[o->ls_n_paths++] = v;
+    }
 }
 
 /* Option c, written a, with its value v (NULL: none followed). */
@@ -211,8 +246,8 @@ static void take(options *o, int c, const char *a, const char *v)
     case OPT_FROM: /* lr-find's range: above 0 (lr_find.c checks --to > --from) */
         o->lr_from = number_arg(a, v, DBL_MIN, 1e9), o->range_given = 1;
         break;
-    case OPT_TO:
-        o->lr_to = number_arg(a, v, DBL_MIN, 1e9), o->range_given = 1;
+    case OPT_TO: /* lr-find's number or landscape's file: read when the command is known */
+        o->to = file_arg(a, v);
         break;
     case OPT_OVERFIT: /* overfit.c checks it against the training rows */
         o->overfit = rows_arg(a, v);
@@ -220,6 +255,8 @@ static void take(options *o, int c, const char *a, const char *v)
     case OPT_PROFILE:
         o->profile = 1;
         break;
+    default:
+        take_landscape(o, c, a, v);
     }
 }
 
@@ -268,13 +305,21 @@ options tr_parse_args(int argc, char **argv)
     if (!o.command)
         tr_die_usage(
             "%s", "no command given (train, eval, predict, export, info, gradcheck, plot, split, "
-                  "lr-find)");
+                  "lr-find, landscape)");
     /* its own weights beside the binary; every other file is the user's */
     if (!o.weights_given) o.weights = tr_beside_binary(o.weights);
     if (o.failures && strcmp(o.command, "eval"))
         tr_die_usage("%s", "--failures FILE is an option of eval");
     if (o.layer_metrics && strcmp(o.command, "train"))
         tr_die_usage("--layer-metrics is for train, not %s", o.command);
+    if (o.to && !strcmp(o.command, "lr-find"))
+        o.lr_to = number_arg("--to", o.to, DBL_MIN, 1e9), o.range_given = 1;
+    else if (o.to && strcmp(o.command, "landscape"))
+        tr_die_usage("%s", "--to is lr-find's (its last lr) or landscape's (the weights to go to)");
+    if (o.ls_given && strcmp(o.command, "landscape"))
+        tr_die_usage("--range, --points, --grid, --rows, --directions, --path, --plane and --pca "
+                     "are landscape's, not %s's",
+                     o.command);
     if (o.range_given && strcmp(o.command, "lr-find"))
         tr_die_usage("%s", "--from and --to are lr-find's: the range of its learning rates");
     if (o.overfit && strcmp(o.command, "train"))

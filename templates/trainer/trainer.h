@@ -32,6 +32,13 @@ typedef struct options {
     long overfit;          /* train --overfit N: the first N rows (0: off) */
     int epochs_given;      /* --epochs was on the command line */
     unsigned seed;
+    /* landscape (landscape.c checks the values): --to (lr-find's last lr is
+     * read from it too), --range, --points, --grid, --rows, --directions,
+     * --path (repeated), --plane, --pca */
+    const char *to, *ls_range, *ls_points, *ls_grid, *ls_rows, *ls_directions;
+#define TR_MAX_PATHS 16
+    const char *ls_paths[TR_MAX_PATHS];
+    int ls_n_paths, ls_plane, ls_pca, ls_given;
 } options;
 
 extern const char *const tr_usage[]; /* main.c: what --help prints, in parts, NULL-ended */
@@ -234,6 +241,7 @@ int tr_cmd_gradcheck(const options *o);
 int tr_cmd_plot(const options *o);
 int tr_cmd_split(const options *o);
 int tr_cmd_lr_find(const options *o); /* lr_find.c */
+int tr_cmd_landscape(const options *o); /* landscape.c */
 
 #endif
 /* sampling.c: the rows of a step from start (the epoch's order, or drawn
