@@ -438,6 +438,7 @@ static void step_holes(emitter *e, const plan *p, tpl_var *steps, tpl_var *train
         else
             wr_line(&ew, "if (rows == %d) return %s(param, x, y, out, arena);", e->batch, fname);
     }
+    emit_hvp_steps(e, p);
     *steps = (tpl_var){"steps", block(A, &w)};
     *train = (tpl_var){"train_dispatch", block(A, &tw)};
     *eval = (tpl_var){"eval_dispatch", block(A, &ew)};

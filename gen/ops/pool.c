@@ -177,6 +177,16 @@ static void vjp_avg_pool(ad_ctx *c, const ir_node *n, int gout)
     ad_accum(c, x, window_node(c->g, OP_AVG_POOL2D_GRAD, n, 1, &gout, ir_get(c->g, x)));
 }
 
+/* avg_pool2d's backward is linear in dy: its adjoint is the pool of U
+ * (Hessian-vector products, gen/hvp.c). max_pool2d's would be U gathered at
+ * each window's argmax, an op trainc has not: it is refused there. */
+static void vjp2_avg_pool_grad(ad_ctx *c, const ir_node *n, int u)
+{
+    int gy = n->in[0];
+    if (gy < c->nforward && c->needs[gy])
+        ad_accum(c, gy, window_node(c->g, OP_AVG_POOL2D, n, 1, &u, ir_get(c->g, gy)));
+}
+
 /* the backward of a pool: the shape (x's) is given; dy must be the pool's */
 static int shape_pool_grad(ir_graph *g, ir_node *n, char *err, size_t errsize)
 {
@@ -235,4 +245,5 @@ const op_def op_AVG_POOL2D_GRAD = {
     .shape = shape_pool_grad,
     .emit = emit_avg_pool_grad,
     .flops = flops_window_grad,
+    .vjp = vjp2_avg_pool_grad,
 };

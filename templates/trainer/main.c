@@ -40,6 +40,11 @@ const char *const tr_usage[] = {
     "                    --from (1e-7) to --to (10) over --steps (100) steps; writes the\n"
     "                    losses (-o FILE.csv, never over a file) and a picture beside it,\n"
     "                    prints the suggested lr; the weights are left as they were\n"
+    "  hvp VECTOR.npy    the Hessian-vector product H v of the training loss over --rows N\n"
+    "                    (all) rows, at --weights FILE or the initial weights (-o OUT.npy);\n"
+    "                    needs train { hvp = true } in the spec\n"
+    "  hessian           the largest and smallest eigenvalues of the Hessian (power iteration\n"
+    "                    on H v: --iters N (100), --tol X (1e-3), --rows N) and 2/lambda_max\n"
     "\n",
     "options:\n"
     "  --epochs N        passes over the training data (spec: "
@@ -102,6 +107,8 @@ int main(int argc, char **argv)
     if (!strcmp(o.command, "plot")) return tr_cmd_plot(&o);
     if (!strcmp(o.command, "split")) return tr_cmd_split(&o);
     if (!strcmp(o.command, "lr-find")) return tr_cmd_lr_find(&o);
+    if (!strcmp(o.command, "hvp")) return tr_cmd_hvp(&o);
+    if (!strcmp(o.command, "hessian")) return tr_cmd_hessian(&o);
     tr_die_usage("unknown command '%s' (train, eval, predict, export, info, gradcheck, plot, "
                  "split, lr-find)",
                  o.command);

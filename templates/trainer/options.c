@@ -41,7 +41,9 @@ enum {
     OPT_FROM,
     OPT_TO,
     OPT_OVERFIT,
-    OPT_PROFILE
+    OPT_PROFILE,
+    OPT_ROWS,
+    OPT_ITERS
 };
 
 static const struct option long_options[] = {
@@ -73,6 +75,8 @@ static const struct option long_options[] = {
     {"to", required_argument, NULL, OPT_TO},
     {"overfit", required_argument, NULL, OPT_OVERFIT},
     {"profile", no_argument, NULL, OPT_PROFILE},
+    {"rows", required_argument, NULL, OPT_ROWS},
+    {"iters", required_argument, NULL, OPT_ITERS},
     {NULL, 0, NULL, 0}};
 
 /* "-": the command and its argument come back in order, as code 1; ":": a
@@ -220,6 +224,12 @@ static void take(options *o, int c, const char *a, const char *v)
     case OPT_PROFILE:
         o->profile = 1;
         break;
+    case OPT_ROWS: /* hvp, hessian: checked against the batches (hvp_cmd.c) */
+        o->rows = rows_arg(a, v);
+        break;
+    case OPT_ITERS:
+        o->iters = (long)number_arg(a, v, 1, 1e9);
+        break;
     }
 }
 
@@ -281,6 +291,8 @@ options tr_parse_args(int argc, char **argv)
         tr_die_usage("%s", "--overfit is train's: train --overfit N");
     if (o.profile && strcmp(o.command, "train"))
         tr_die_usage("%s", "--profile times the steps of training: it is an option of train");
+    if ((o.rows || o.iters) && strcmp(o.command, "hvp") && strcmp(o.command, "hessian"))
+        tr_die_usage("%s", "--rows and --iters are options of hvp and hessian");
     if (o.plot && !o.metrics)
         tr_die_usage("%s", "--plot draws the --metrics file: give --metrics FILE too");
     return o;
