@@ -100,7 +100,8 @@
     X(AVG_POOL2D_GRAD, "avg_pool2d_backward")                                                      \
     /* Hessian-vector products: gen/hvp.c, gen/ops/elementwise.c */                                \
     X(HVP_VECTOR, "hvp_vector")                                                                    \
-    X(SECOND_DERIV, "second_derivative")
+    X(SECOND_DERIV, "second_derivative")                                                          \
+    X(MAX_POOL2D_GATHER, "max_pool2d_gather")
 
 typedef enum ir_op {
 #define X(e, s) OP_##e,

@@ -124,6 +124,20 @@ def cnn_loss(p, X, t, c):
 
 
 CASES.append(("cnn", "conv2d (direct and im2col), avg_pool2d", "img", CNN, cnn_loss))
+CNN_MAX = ("local h = conv2d(x, 3, { kernel = 2, name = \"c1\" })\n"
+           "local h2 = max_pool2d(tanh(h), { kernel = 2, stride = 1 })\n"
+           "local h3 = max_pool2d(elu(conv2d(h2, 2, { kernel = 2, name = \"c2\" })), 2)\n"
+           "minimize(cross_entropy(linear(flatten(h3), 3, { name = \"fc\" }), y))\n")
+
+
+def cnn_max_loss(p, X, t, c):
+    h = F.conv2d(X.reshape(-1, 1, 5, 6), p["c1.weight"], p["c1.bias"])
+    h2 = F.max_pool2d(torch.tanh(h), 2, stride=1)
+    h3 = F.max_pool2d(F.elu(F.conv2d(h2, p["c2.weight"], p["c2.bias"])), 2)
+    return F.cross_entropy(lin(p, "fc", h3.flatten(1)), c)
+
+
+CASES.append(("cnn_max", "max_pool2d (overlapping and not)", "img", CNN_MAX, cnn_max_loss))
 FLOAT_CASES = ("tanh_ce", "math", "bce_logits")
 
 
