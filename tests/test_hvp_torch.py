@@ -138,7 +138,25 @@ def cnn_max_loss(p, X, t, c):
 
 
 CASES.append(("cnn_max", "max_pool2d (overlapping and not)", "img", CNN_MAX, cnn_max_loss))
-FLOAT_CASES = ("tanh_ce", "math", "bce_logits")
+
+
+def bn(p, name, z):
+    return F.batch_norm(z, None, None, p[name + ".weight"], p[name + ".bias"], training=True,
+                        eps=1e-5)
+
+
+CASES.append(("bn_mlp", "batch_norm (training mode)", "class",
+              mlp_head("tanh") + "local b = batch_norm(linear(h, 4, { name = \"fc2\" }), { name = \"bn1\" })\n"
+              f"minimize(cross_entropy(linear(sigmoid(b), {CLS}, {{ name = \"fc3\" }}), y))\n",
+              lambda p, X, t, c: F.cross_entropy(lin(p, "fc3", torch.sigmoid(bn(p, "bn1", lin(
+                  p, "fc2", torch.tanh(lin(p, "fc1", X)))))), c)))
+CASES.append(("bn_cnn", "batch_norm (training mode)", "img",
+              "local h = conv2d(x, 2, { kernel = 2, name = \"c1\" })\n"
+              "local b = tanh(batch_norm(h, { name = \"bn1\" }))\n"
+              "minimize(cross_entropy(linear(flatten(b), 3, { name = \"fc\" }), y))\n",
+              lambda p, X, t, c: F.cross_entropy(lin(p, "fc", torch.tanh(bn(p, "bn1", F.conv2d(
+                  X.reshape(-1, 1, 5, 6), p["c1.weight"], p["c1.bias"]))).flatten(1)), c)))
+FLOAT_CASES = ("tanh_ce", "math", "bce_logits", "bn_mlp")
 
 
 def make_data():
@@ -165,7 +183,8 @@ def run(cmd, cwd, check=True):
 
 
 def param_order(exe, folder):
-    """[(name, shape)] in the flat buffer's order, from `info`"""
+    """[(name, shape)] in the flat buffer's order, from `info` (the names, the
+    value counts) and the exported arrays (the shapes)"""
     out = run([exe, "info"], folder).stdout.split("\n")
     i = next(k for k, l in enumerate(out) if l.startswith("parameter "))
     params = []
@@ -173,7 +192,9 @@ def param_order(exe, folder):
         if line.startswith("total"):
             break
         m = re.match(r"(\S+)\s+([\d x]+?)\s+(\d+)$", line.strip())
-        params.append((m.group(1), tuple(int(d) for d in m.group(2).split(" x "))))
+        shape = np.load(os.path.join(folder, "init", m.group(1) + ".npy")).shape
+        assert int(np.prod(shape)) == int(m.group(3)), line
+        params.append((m.group(1), shape))
     return params
 
 
