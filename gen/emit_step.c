@@ -144,7 +144,7 @@ static void variant_head(emitter *e, const char *fname)
     writer *w = e->w;
     int train = v->mode == PLAN_TRAIN;
     wr_line(w, "/* ---- %s: %s on %d rows, %s mode ---- */", fname,
-            v->hvp    ? "Hessian-vector product hv = H vec (reverse over reverse, gen/hvp.c)"
+            v->hvp  ? "Hessian-vector product hv = H vec (reverse over reverse, gen/hvp.c)"
             : train ? "forward, loss and backward"
                     : "forward and loss",
             v->batch, train ? "training" : "evaluation");
@@ -203,10 +203,10 @@ static void variant_buffers(emitter *e)
         } else if (n->kind == K_VECTOR) {
             uses_vec = 1;
             const ir_node *p = ir_get(g, n->i[0]);
-            wr_commented(w, 4,
-                         e_fmt(e, "const real *const %s = vec + P_%s;", n->name,
-                               e_upper(g->A, p->name)),
-                         e_fmt(e, "/* %s, v's slice of %s */", shape, p->label));
+            wr_commented(
+                w, 4,
+                e_fmt(e, "const real *const %s = vec + P_%s;", n->name, e_upper(g->A, p->name)),
+                e_fmt(e, "/* %s, v's slice of %s */", shape, p->label));
         } else if (n->kind == K_ACT) {
             const char *cq = is_const_root(g, v, i) ? "const " : "";
             if (v->view_of[i] >= 0)

@@ -100,8 +100,8 @@ static int second_pass(ad_ctx *c, int nb, char *err, size_t errsize)
             b->line = n->line;
             b->via = n->via;
             if (!b->name && b->kind != K_CONST)
-                b->name = ir_c_name(g, arena_printf(g->A, "hvp_%s_%s", n->name ? n->name : "t",
-                                                    ir_op_name(b->op)));
+                b->name = ir_c_name(
+                    g, arena_printf(g->A, "hvp_%s_%s", n->name ? n->name : "t", ir_op_name(b->op)));
         }
     }
     return 0;

@@ -507,7 +507,12 @@ const op_def op_GELU_TANH_GRAD = {
     .shape = shape_same,
     .flops = flops_elem4,
     .vjp = vjp2_of_helper,
-    .d2expr = "B * (1 - tanh((real)0.79788456080286535588 * (A + (real)0.044715 * (A * A * A))) * tanh((real)0.79788456080286535588 * (A + (real)0.044715 * (A * A * A)))) * (real)0.79788456080286535588 * ((1 + 3 * (real)0.044715 * (A * A)) * (1 - A * tanh((real)0.79788456080286535588 * (A + (real)0.044715 * (A * A * A))) * (real)0.79788456080286535588 * (1 + 3 * (real)0.044715 * (A * A))) + 3 * (real)0.044715 * (A * A))",
+    .d2expr = "B * (1 - tanh((real)0.79788456080286535588 * (A + (real)0.044715 * (A * A * A))) * "
+              "tanh((real)0.79788456080286535588 * (A + (real)0.044715 * (A * A * A)))) * "
+              "(real)0.79788456080286535588 * ((1 + 3 * (real)0.044715 * (A * A)) * (1 - A * "
+              "tanh((real)0.79788456080286535588 * (A + (real)0.044715 * (A * A * A))) * "
+              "(real)0.79788456080286535588 * (1 + 3 * (real)0.044715 * (A * A))) + 3 * "
+              "(real)0.044715 * (A * A))",
 };
 const op_def op_SOFTPLUS_GRAD = {
     .math = "dx = x beta > threshold ? dy : dy e^(x beta) / (e^(x beta) + 1)",

@@ -279,7 +279,8 @@ static void vjp2_loss_grad(ad_ctx *c, const ir_node *n, int u)
         return;
     }
     /* the target viewed in the prediction's shape (same element count) */
-    if (!ir_same_shape(ir_get(G, x), ir_get(G, y))) y = ir_shaped(G, OP_RESHAPE, y, ir_get(G, x), 0);
+    if (!ir_same_shape(ir_get(G, x), ir_get(G, y)))
+        y = ir_shaped(G, OP_RESHAPE, y, ir_get(G, x), 0);
     int w = ir_binary(G, OP_MUL, u, ir_shaped(G, OP_EXPAND, dl, ir_get(G, x), 1));
     ir_args a = {.nin = 3, .in = {x, y, w}, .i = {n->op}};
     ad_accum(c, x, ir_must(G, OP_SECOND_DERIV, &a));
@@ -315,7 +316,8 @@ const op_def op_BCE_GRAD = {
     .emit = emit_bce_grad,
     .flops = flops_in0,
     .vjp = vjp2_loss_grad,
-    .d2expr = "A * (1 - A) > (real)1e-12 ? C * (A * (1 - A) - (A - B) * (1 - 2 * A)) / (A * (1 - A) * A * (1 - A)) : C / (real)1e-12",
+    .d2expr = "A * (1 - A) > (real)1e-12 ? C * (A * (1 - A) - (A - B) * (1 - 2 * A)) / (A * (1 - "
+              "A) * A * (1 - A)) : C / (real)1e-12",
 };
 const op_def op_BCE_LOGITS = {
     .math = "loss = mean(max(x, 0) - x y + ln(1 + e^-|x|))",

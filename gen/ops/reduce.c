@@ -173,8 +173,7 @@ static void vjp2_softmax_grad(ad_ctx *c, const ir_node *n, int u)
         return;
     }
     int p = ir_unary(G, OP_EXP, y, 0);
-    if (dy_needs)
-        ad_accum(c, dy, ir_binary(G, OP_SUB, u, row_sum(G, ir_binary(G, OP_MUL, u, p))));
+    if (dy_needs) ad_accum(c, dy, ir_binary(G, OP_SUB, u, row_sum(G, ir_binary(G, OP_MUL, u, p))));
     if (y_needs) {
         int up = ir_binary(G, OP_MUL, u, p);
         ad_accum(c, y, ir_unary(G, OP_NEG, ir_binary(G, OP_MUL, up, row_sum(G, dy)), 0));

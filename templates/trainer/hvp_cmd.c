@@ -24,8 +24,8 @@ real model_hvp(int rows, real *param, const real *vec, real *hv, const real *x, 
 typedef struct hvp_rows {
     buffers b;
     data d;
-    long n;       /* rows */
-    real *part;   /* one batch's Hv */
+    long n;     /* rows */
+    real *part; /* one batch's Hv */
     uint64_t noise;
 } hvp_rows;
 
@@ -106,8 +106,7 @@ int tr_cmd_hvp(const options *o)
     for (long i = 0; i < MODEL_N_PARAMS; i++) v[i] = (real)hv[i];
     int64_t dims[1] = {MODEL_N_PARAMS};
     if (rt_npy_write(o->out, v, 1, dims, &err)) tr_fail(&err);
-    if (!o->quiet)
-        printf("hvp: H v over %ld rows (loss %.9g) written to %s\n", h.n, loss, o->out);
+    if (!o->quiet) printf("hvp: H v over %ld rows (loss %.9g) written to %s\n", h.n, loss, o->out);
     return 0;
 }
 
