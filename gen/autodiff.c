@@ -8,6 +8,10 @@
 void ad_accum(ad_ctx *c, int x, int gnode)
 {
     if (x >= c->nforward || !c->needs[x] || gnode < 0) return;
+    if (c->adj) {
+        c->adj[x] = c->adj[x] < 0 ? gnode : ir_binary(c->g, OP_ADD, c->adj[x], gnode);
+        return;
+    }
     ir_node *n = ir_get(c->g, x);
     n->grad = n->grad < 0 ? gnode : ir_binary(c->g, OP_ADD, n->grad, gnode);
 }

@@ -11,6 +11,11 @@ typedef struct ad_ctx {
     char *needs;       /* per forward node: a trainable parameter is upstream */
     int nforward;      /* nodes at or after this id are backward nodes */
     const ir_node *at; /* the node being differentiated (for file:line) */
+    /* the second pass of a Hessian-vector product (gen/hvp.c): the adjoint
+     * of each node (-1: none), instead of the nodes' grad fields; NULL in
+     * the first pass */
+    int *adj;
+    const char *refused; /* set by a rule that cannot differentiate its node: why */
 } ad_ctx;
 
 /* Adds gnode to d(loss)/d(x). Does nothing if no parameter is upstream of x. */

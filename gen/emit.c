@@ -472,6 +472,7 @@ static void step_holes(emitter *e, const plan *p, tpl_var *steps, tpl_var *train
             wr_line(&ew, "if (rows == %d) return %s(param, x, y, out, arena);", e->batch, fname);
     }
     if (p->shards > 1) shard_steps(p, &w, &tw, block(A, &sw));
+    emit_hvp_steps(e, p);
     *steps = (tpl_var){"steps", block(A, &w)};
     *train = (tpl_var){"train_dispatch", block(A, &tw)};
     *eval = (tpl_var){"eval_dispatch", block(A, &ew)};

@@ -20,6 +20,10 @@ struct emitter;
 /* The step function fname of the emitter's variant: forward, loss (and
  * backward) in schedule order, each op under its comment (emit_step.c) */
 void emit_step(struct emitter *e, const char *fname);
+/* train { hvp = true }: the hvp step functions and model_hvp, which picks
+ * one by the number of rows, after the steps (emit_step.c); nothing
+ * otherwise */
+void emit_hvp_steps(struct emitter *e, const plan *p);
 
 /* model.c's probe for --layer-metrics: its step function, model_probe and
  * the model_acts table (emit_probe.c) */

@@ -21,7 +21,7 @@ static const char *shape_text(emitter *e, const ir_node *n)
 static int is_const_root(ir_graph *g, const plan_variant *v, int id)
 {
     ir_kind k = ir_get(g, plan_root(v, id))->kind;
-    return k == K_PARAM || k == K_INPUT || k == K_LABEL;
+    return k == K_PARAM || k == K_INPUT || k == K_LABEL || k == K_VECTOR;
 }
 
 /* Where node n comes from: "spec.lua:12", and the prelude function and
@@ -144,15 +144,22 @@ static void variant_head(emitter *e, const char *fname)
     writer *w = e->w;
     int train = v->mode == PLAN_TRAIN;
     wr_line(w, "/* ---- %s: %s on %d rows, %s mode ---- */", fname,
-            train ? "forward, loss and backward" : "forward and loss", v->batch,
-            train ? "training" : "evaluation");
+            v->hvp  ? "Hessian-vector product hv = H vec (reverse over reverse, gen/hvp.c)"
+            : train ? "forward, loss and backward"
+                    : "forward and loss",
+            v->batch, train ? "training" : "evaluation");
     if (v->noise) {
         wr_line(w,
                 "/* Dropout masks are counter-based noise of (seed, step, mask number, element),");
         wr_line(w, " * noise = rt_noise_key(seed, step) (runtime/rt.h): no generator state, so a");
         wr_line(w, " * resumed run and any thread count draw the same masks. */");
     }
-    if (train)
+    if (v->hvp)
+        wr_line(w,
+                "static real %s(real *restrict param, const real *restrict vec, real *restrict hv, "
+                "const real *restrict x,",
+                fname);
+    else if (train)
         wr_line(w,
                 "RT_CLONES static real %s(real *restrict param, real *restrict grad, const real "
                 "*restrict x,",
@@ -176,7 +183,7 @@ static void variant_buffers(emitter *e)
     const plan_variant *v = e->pv;
     writer *w = e->w;
     int train = v->mode == PLAN_TRAIN;
-    int uses_x = 0, uses_y = 0, uses_param = 0, uses_grad = 0, uses_arena = 0;
+    int uses_x = 0, uses_y = 0, uses_param = 0, uses_grad = 0, uses_arena = 0, uses_vec = 0;
     for (int i = 0; i < g->n; i++) {
         if (!v->declared[i]) continue;
         const ir_node *n = ir_get(g, i);
@@ -193,6 +200,13 @@ static void variant_buffers(emitter *e)
             uses_x = 1;
         } else if (n->kind == K_LABEL) {
             uses_y = 1;
+        } else if (n->kind == K_VECTOR) {
+            uses_vec = 1;
+            const ir_node *p = ir_get(g, n->i[0]);
+            wr_commented(
+                w, 4,
+                e_fmt(e, "const real *const %s = vec + P_%s;", n->name, e_upper(g->A, p->name)),
+                e_fmt(e, "/* %s, v's slice of %s */", shape, p->label));
         } else if (n->kind == K_ACT) {
             const char *cq = is_const_root(g, v, i) ? "const " : "";
             if (v->view_of[i] >= 0)
@@ -204,9 +218,10 @@ static void variant_buffers(emitter *e)
                 uses_grad = 1;
                 wr_commented(
                     w, 4,
-                    e_fmt(e, "real *const %s = grad + P_%s;", n->name,
+                    e_fmt(e, "real *const %s = %s + P_%s;", n->name, v->hvp ? "hv" : "grad",
                           e_upper(g->A, ir_get(g, v->grad_of[i])->name)),
-                    e_fmt(e, "/* %s, d loss / d %s */", shape, ir_get(g, v->grad_of[i])->label));
+                    e_fmt(e, v->hvp ? "/* %s, (H v)'s slice of %s */" : "/* %s, d loss / d %s */",
+                          shape, ir_get(g, v->grad_of[i])->label));
             } else {
                 uses_arena = 1;
                 wr_line(w, "real *const %s = arena + %ld; /* %s */", n->name, v->offset[i], shape);
@@ -214,7 +229,8 @@ static void variant_buffers(emitter *e)
         }
     }
     if (!uses_param) wr_line(w, "(void)param;");
-    if (train && !uses_grad) wr_line(w, "(void)grad;");
+    if (train && !uses_grad) wr_line(w, v->hvp ? "(void)hv;" : "(void)grad;");
+    if (v->hvp && !uses_vec) wr_line(w, "(void)vec;");
     if (train && !v->noise) wr_line(w, "(void)noise;");
     if (!uses_x) wr_line(w, "(void)x;");
     if (!uses_y) wr_line(w, "(void)y;");
@@ -269,6 +285,30 @@ void emit_step(emitter *e, const char *fname)
     else
         wr_line(w, "(void)out;");
     wr_line(w, "return %s[0];", e_ref(e, g->loss));
+    wr_line(w, "}");
+    wr_blank(w);
+}
+
+void emit_hvp_steps(emitter *e, const plan *p)
+{
+    if (!p->nhvp) return;
+    writer *w = e->w;
+    for (int k = 0; k < p->nhvp; k++) {
+        e->pv = &p->hvp[k];
+        e->batch = p->hvp[k].batch;
+        emit_step(e, e_fmt(e, "hvp_%d", e->batch));
+    }
+    wr_line(w, "/* hv = H vec, H the Hessian of the loss of these rows with respect to the");
+    wr_line(w, " * trainable parameters (training mode), vec and hv flat as the parameters;");
+    wr_line(w, " * the loss is returned. Frozen parameters and running statistics get 0. */");
+    wr_line(w, "real model_hvp(int rows, real *param, const real *vec, real *hv, const real *x,");
+    wr_line(w, "               const real *y, real *out, real *arena, uint64_t noise)");
+    wr_line(w, "{");
+    wr_line(w, "memset(hv, 0, sizeof(real) * MODEL_N_PARAMS);");
+    for (int k = 0; k < p->nhvp; k++)
+        wr_line(w, "if (rows == %d) return hvp_%d(param, vec, hv, x, y, out, arena, noise);",
+                p->hvp[k].batch, p->hvp[k].batch);
+    wr_line(w, "return NAN; /* no step of that size was generated */");
     wr_line(w, "}");
     wr_blank(w);
 }

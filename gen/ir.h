@@ -97,7 +97,11 @@
     X(MAX_POOL2D, "max_pool2d")                                                                    \
     X(MAX_POOL2D_GRAD, "max_pool2d_backward")                                                      \
     X(AVG_POOL2D, "avg_pool2d")                                                                    \
-    X(AVG_POOL2D_GRAD, "avg_pool2d_backward")
+    X(AVG_POOL2D_GRAD, "avg_pool2d_backward")                                                      \
+    /* Hessian-vector products: gen/hvp.c, gen/ops/elementwise.c */                                \
+    X(HVP_VECTOR, "hvp_vector")                                                                    \
+    X(SECOND_DERIV, "second_derivative")                                                          \
+    X(MAX_POOL2D_GATHER, "max_pool2d_gather")
 
 typedef enum ir_op {
 #define X(e, s) OP_##e,
@@ -113,6 +117,7 @@ typedef enum ir_kind {
     K_LABEL, /* the batch's labels */
     K_PARAM, /* the flat parameter buffer */
     K_CONST, /* a literal in the code */
+    K_VECTOR, /* the vector v of a Hessian-vector product: one slice per parameter (gen/hvp.c) */
 } ir_kind;
 
 /* Which part of the step a node belongs to, for ordering and comments. */
@@ -250,6 +255,7 @@ typedef struct ir_train {
     int sample_replace;      /* sampling = "replacement": rows drawn with replacement */
     double stop_grad_norm;   /* > 0: stop at a full-batch gradient norm this low */
     int shards;              /* the step's batch in this many shards (gen/shards.c); 0: 1 */
+    int hvp;                 /* hvp = true (or trainc --hvp): generate model_hvp (gen/hvp.c) */
     int line;                /* of the train { } call */
 } ir_train;
 

@@ -14,6 +14,7 @@
 #include "arena.h"
 #include "autodiff.h"
 #include "emit.h"
+#include "hvp.h"
 #include "escape.h"
 #include "warn_init.h"
 #include "ir.h"
@@ -65,6 +66,8 @@ static const char usage[] =
     "  --max-memory MIB  refuse specs whose buffers need more (default 16384)\n"
     "  --no-fuse         one loop per op: no elementwise chains, no activation or batch\n"
     "                    norm stored by the op before it (for reading and comparing)\n"
+    "  --hvp             also generate model_hvp, the Hessian-vector product (as the\n"
+    "                    spec's train { hvp = true }; the trainer's hvp and hessian commands)\n"
     "  --force           overwrite an output folder generated from another spec\n"
     "  -q, --quiet       print nothing but errors and warnings\n"
     "  -h, --help        this text\n"
@@ -77,6 +80,7 @@ typedef struct cli {
     const char *command, *spec, *out_dir, *title;
     int dbl, quiet, force;
     int fuse; /* 0: --no-fuse */
+    int hvp;  /* --hvp: generate model_hvp (gen/hvp.c) */
     double max_mib;
     int targc;
     char **targv;
@@ -135,6 +139,8 @@ static int parse(int argc, char **argv, cli *c)
             c->fuse = 0;
         } else if (!strcmp(a, "--force")) {
             c->force = 1;
+        } else if (!strcmp(a, "--hvp")) {
+            c->hvp = 1;
         } else if (!strcmp(a, "-q") || !strcmp(a, "--quiet")) {
             c->quiet = 1;
         } else if (a[0] == '-' && a[1]) {
@@ -329,6 +335,11 @@ int main(int argc, char **argv)
     if ((rc = probe_memory(&g, elem, c.max_mib, err, sizeof err))) goto fail;
 
     ad_backward(&g);
+    if (c.hvp) g.train.hvp = 1;
+    if (g.train.hvp && hvp_build(&g, err, sizeof err)) {
+        rc = 2;
+        goto fail;
+    }
     plan p;
     plan_make(&g, &p, c.fuse);
 
@@ -347,6 +358,7 @@ int main(int argc, char **argv)
     const char *sets = "";
     for (int i = 0; i < c.nsets; i++) sets = arena_printf(&A, "%s --set %s", sets, c.sets[i]);
     if (!c.fuse) sets = arena_printf(&A, "%s --no-fuse", sets);
+    if (c.hvp) sets = arena_printf(&A, "%s --hvp", sets);
     emit_options eo = {
         .out_dir = out_dir, .home = home, .dbl = c.dbl, .argv_line = sets, .force = c.force};
     if ((rc = emit_folder(&g, &p, &eo, err, sizeof err))) goto fail;

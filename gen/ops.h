@@ -105,6 +105,12 @@ typedef struct op_def {
      * bounded (tanh, sigmoid, hardtanh), 0 when not; NULL: not one */
     int (*act_bounds)(const ir_node *n, double *lo, double *hi);
     op_dsl dsl; /* the spec's function for it, if it is called by name */
+    /* a backward op's second derivative for Hessian-vector products
+     * (gen/hvp.c): the cexpr of w times d(row's value)/d(its first input)
+     * per unit of dy, where w (B; C for the two-input rows whose inputs A,
+     * B enter as A - B) is the adjoint times dy. "0": none (piecewise
+     * linear, as torch's double backward); NULL: not an elementwise rule */
+    const char *d2expr;
 } op_def;
 
 const op_def *op_get(ir_op op);

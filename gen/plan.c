@@ -388,7 +388,14 @@ static void schedule(ir_graph *g, plan_variant *v)
     char *live = arena_alloc(g->A, (size_t)n);
     if (g->loss >= 0) live[g->loss] = 1;
     if (g->output >= 0) live[g->output] = 1;
-    if (v->mode == PLAN_TRAIN)
+    if (v->hvp) /* (Hv)_p written into the flat hv buffer (gen/hvp.c) */
+        for (int i = 0; i < n; i++) {
+            const ir_node *vec = ir_get(g, i);
+            if (vec->kind != K_VECTOR) continue;
+            live[vec->i[1]] = 1;
+            v->grad_of[vec->i[1]] = vec->i[0];
+        }
+    else if (v->mode == PLAN_TRAIN)
         for (int i = 0; i < n; i++) {
             const ir_node *p = ir_get(g, i);
             if (p->kind == K_PARAM && p->grad >= 0) {
@@ -494,7 +501,9 @@ static void place_buffers(ir_graph *g, plan_variant *v, const int *death)
 
 static void plan_variant_make(ir_graph *g, plan_variant *v, plan_mode mode, int batch, int fuse)
 {
+    int hvp = v->hvp;
     variant_init(g, v, mode, batch);
+    v->hvp = hvp;
     schedule(g, v);
     if (fuse) {
         fuse_elementwise(g, v);
@@ -573,6 +582,11 @@ void plan_make(ir_graph *g, plan *p, int fuse)
     p->batch = B;
     p->remainder = R;
     plan_probe(g, &p->probe, B);
+    for (int k = 0; g->train.hvp && k < (R ? 2 : 1); k++) {
+        p->hvp[k].hvp = 1;
+        plan_variant_make(g, &p->hvp[p->nhvp++], PLAN_TRAIN, k ? R : B, fuse);
+        if (p->hvp[k].arena_size > p->arena_size) p->arena_size = p->hvp[k].arena_size;
+    }
     for (int i = 0; i < p->nv; i++)
         if (p->v[i].arena_size > p->arena_size) p->arena_size = p->v[i].arena_size;
     p->eval_flops = variant_flops(g, &p->v[eval_at_batch]);

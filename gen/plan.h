@@ -20,6 +20,10 @@ typedef struct plan {
      * activation (op_def.act_bounds) kept in the arena to the end; its
      * arena is its own (probe.arena_size), allocated only when asked */
     plan_variant probe;
+    /* train { hvp = true }: the Hessian-vector product at the batch and the
+     * remainder (training mode); nhvp 0: none */
+    plan_variant hvp[2];
+    int nhvp;
 } plan;
 
 /* Plans the variants the trainer needs: train at the batch size and at the

@@ -41,6 +41,7 @@ typedef struct plan_variant {
     plan_kernel *kernel;
     char *declared;  /* per node: the variant's function declares its buffer */
     int noise;       /* the variant draws dropout noise */
+    int hvp; /* (mode PLAN_TRAIN) computes Hv into `hv` from `vec` (gen/hvp.c), not the gradient */
     long arena_size; /* elements */
 } plan_variant;
 

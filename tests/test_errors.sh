@@ -1183,3 +1183,36 @@ expect "landscape: its options are not train's" 2 "are landscape's, not train's"
 expect "landscape: --to is not eval's" 2 "--to is lr-find's (its last lr) or landscape's" \
     "$lsm/csvm" eval --to "$lsm/csvm.weights"
 expect "landscape: the line from the initial weights runs" 0 "wrote $lso/ok.csv" "$lsm/csvm" landscape -o "$lso/ok.csv" --points 3
+# ---- issue 15 item 1: Hessian-vector products (train { hvp = true }) ----
+HVTRAIN='train { batch = 4, epochs = 1, hvp = true }'
+spec hv_bn "$H1" "$H2" "$H3" "$H4" 'local h = batch_norm(linear(x, 3))' \
+    'minimize(bce(sigmoid(linear(h, 1)), y))' "$OPT" "$HVTRAIN"
+expect "hvp: batch_norm has its rule (a control)" 0 "" gen hv_bn
+spec hv_pool "$H1" "$H2" 'local x = input { 1, 1, 2 }' "$H4" \
+    'local h = max_pool2d(tanh(conv2d(x, 2, { kernel = 1 })), { kernel = { 1, 2 } })' \
+    'minimize(bce(sigmoid(linear(flatten(h), 1)), y))' "$OPT" "$HVTRAIN"
+expect "hvp: max_pool2d has its rule (the control of the refusals)" 0 "" gen hv_pool
+spec hv_target "$H1" "$H2" "$H3" "$H4" \
+    'minimize(bce(sigmoid(linear(x, 1)), sigmoid(linear(x, 1))))' "$OPT" "$HVTRAIN"
+expect "hvp: a rule that cannot differentiate (a target computed from parameters) is refused, op and line named" 2 \
+    "hv_target.lua:5:|= bce_backward(...): a target computed from parameters" gen hv_target
+spec hv_bool "$H1" "$H2" "$H3" "$H4" "$LOSS" "$OPT" 'train { batch = 4, epochs = 1, hvp = 1 }'
+expect "hvp: hvp must be true or false" 2 "hv_bool.lua:7:|option 'hvp' must be true or false" \
+    gen hv_bool
+spec hv_ok "$H1" "$H2" "$H3" "$H4" "$LOSS" "$OPT" "$HVTRAIN"
+gen_build "$t/hv_ok.lua" "$t/out/hv_ok" >/dev/null 2>&1
+spec hv_none "$H1" "$H2" "$H3" "$H4" "$LOSS" "$OPT" "$TRAIN"
+gen_build "$t/hv_none.lua" "$t/out/hv_none" >/dev/null 2>&1
+expect "hvp: the control's hessian runs" 0 "lambda_max" run_in "$t/out/hv_ok" ./m_ hessian
+expect "hvp: a trainer generated without it says how to get it" 2 \
+    "m_: this trainer has no Hessian-vector product: add hvp = true" run_in "$t/out/hv_none" ./m_ hessian
+expect "hvp: the vector and the output are needed" 2 "hvp needs the vector and the output" \
+    run_in "$t/out/hv_ok" ./m_ hvp
+expect "hvp: --rows not whole batches" 2 "--rows 3: the products are generated for batches of 4" \
+    run_in "$t/out/hv_ok" ./m_ hvp v.npy -o hv.npy --rows 3
+expect "hvp: --rows beyond the data" 2 "--rows 9: the training data has 4 rows" \
+    run_in "$t/out/hv_ok" ./m_ hessian --rows 9
+expect "hvp: a missing vector file is named" 1 "missing.npy" \
+    run_in "$t/out/hv_ok" ./m_ hvp missing.npy -o hv.npy
+expect "hvp: --rows is not train's" 2 "--rows is an option of landscape, hvp and hessian" \
+    run_in "$t/out/hv_ok" ./m_ train --rows 4

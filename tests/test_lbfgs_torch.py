@@ -19,9 +19,12 @@ Checks, per case and dtype:
    the same dtype): from there the trajectories are chaotic and no
    implementation can match (L-BFGS without a line search on Rosenbrock
    parts from itself by 1e-7 at step 3 after a 1-ulp change; in float32 the
-   strong-Wolfe Rosenbrock run does at step 1). Each case states the fewest
-   steps that must be within the bound; "# ..." lines give the worst
-   difference (in units of the bound) over the steps before the chaos.
+   strong-Wolfe Rosenbrock run does at step 1; on an AMD EPYC so does the
+   float tanh MLP). At the first chaotic step trainc counts as within when
+   it is no further from torch than twice torch's own one-ulp departure.
+   Each case states the fewest steps that must be within the bound; "# ..."
+   lines give the worst difference (in units of the bound) over the steps
+   before the chaos.
  - torch's state['func_evals'] and state['n_iter'] after every step
    equal the ones trainc keeps in its optimizer state, read from a checkpoint
    (double).
@@ -241,6 +244,11 @@ def check_case(trainc, base, case, dtype, data):
     # once torch has parted from itself, the trajectories are different ones
     first = min(chaotic) if chaotic else steps + 1
     bad = [k for k in range(1, first) if k not in good]
+    # at the first chaotic step trainc must be as close to torch as torch is
+    # to itself from one ulp away (within 2x): a bound that can still fail
+    if first <= steps and first not in good and \
+            worst(got[first], want[first], dtype) <= 2 * worst(other[first], want[first], dtype):
+        good.append(first)
     w = max(worst(got[k], want[k], dtype) for k in range(1, first)) if first > 1 else math.nan
     report(len(good) >= need and not bad,
            f"{name} {dtype}: the weights equal torch's",

@@ -718,6 +718,58 @@ static void vjp_conv_direct(ad_ctx *c, const ir_node *n, int gout)
     }
 }
 
+/* ---- second derivatives (Hessian-vector products, gen/hvp.c): the
+ * backward ops are linear in dy and in the weight or patches, so each
+ * input's adjoint is another op of the family: with U the adjoint of
+ *   col2im(g):                  dg = im2col(U)
+ *   grad_input(gy, w) = wᵀ gy:  dgy = conv2d(U, w), dw = grad_weight(gy, U)
+ *   grad_weight(gy, col):       dgy = conv2d(col, U), dcol = grad_input(gy, U)
+ *   grad_bias(gy):              dgy = U per channel, repeated ---- */
+
+/* op(a, b) with n's attributes, shaped as like */
+static int conv_like(ad_ctx *c, ir_op op, int a, int b, const ir_node *n, int like)
+{
+    const ir_node *l = ir_get(c->g, like);
+    ir_args x = {.nin = 2, .in = {a, b}, .rank = l->rank};
+    for (int k = 0; k < 4; k++) x.i[k] = n->i[k], x.f[k] = n->f[k], x.dim[k] = l->dim[k];
+    return ir_must(c->g, op, &x);
+}
+
+static int wants(ad_ctx *c, int x)
+{
+    return x < c->nforward && c->needs[x];
+}
+
+static void vjp2_col2im(ad_ctx *c, const ir_node *n, int u)
+{
+    if (wants(c, n->in[0]))
+        ad_accum(c, n->in[0], window_node(c->g, OP_IM2COL, n, 1, &u, ir_get(c->g, n->in[0])));
+}
+
+static void vjp2_conv_grad(ad_ctx *c, const ir_node *n, int u)
+{
+    int gy = n->in[0], b = n->in[1];
+    ir_op fwd = n->op == OP_CONV2D_DIRECT_GRAD_WEIGHT ? OP_CONV2D_DIRECT : OP_CONV2D;
+    if (n->op == OP_CONV2D_GRAD_INPUT) { /* b: the weight */
+        if (wants(c, gy)) ad_accum(c, gy, conv_like(c, OP_CONV2D, u, b, n, gy));
+        if (wants(c, b)) ad_accum(c, b, conv_like(c, OP_CONV2D_GRAD_WEIGHT, gy, u, n, b));
+        return;
+    }
+    /* b: the patches (conv2d_direct: the images, free of parameters) */
+    if (wants(c, gy)) ad_accum(c, gy, conv_like(c, fwd, b, u, n, gy));
+    if (wants(c, b)) ad_accum(c, b, conv_like(c, OP_CONV2D_GRAD_INPUT, gy, u, n, b));
+}
+
+static void vjp2_conv_grad_bias(ad_ctx *c, const ir_node *n, int u)
+{
+    int gy = n->in[0];
+    if (!wants(c, gy)) return;
+    const ir_node *u_n = ir_get(c->g, u);
+    ir_args r = {.nin = 1, .in = {u}, .rank = 3, .dim = {u_n->dim[0], 1, 1}};
+    int per_channel = ir_must(c->g, OP_RESHAPE, &r);
+    ad_accum(c, gy, ir_shaped(c->g, OP_EXPAND, per_channel, ir_get(c->g, gy), 0));
+}
+
 const op_def op_IM2COL = {
     .math = "col[b][(c·kh+i)·kw+j][oy·OW+ox] = x[b][c][oy·sh-ph+i·dh][ox·sw-pw+j·dw] (0 in the "
             "padding)",
@@ -731,6 +783,7 @@ const op_def op_COL2IM = {
     .shape = shape_col2im,
     .emit = emit_col2im,
     .flops = flops_in0,
+    .vjp = vjp2_col2im,
 };
 const op_def op_CONV2D = {
     .math = "y[b][g] = W_g · col[b][g] (+ bias), g over the groups",
@@ -747,6 +800,7 @@ const op_def op_CONV2D_GRAD_INPUT = {
     .emit = emit_conv_grad_col,
     .flops = flops_conv_grad_input,
     .kernel = conv_kernel,
+    .vjp = vjp2_conv_grad,
 };
 const op_def op_CONV2D_GRAD_WEIGHT = {
     .math = "dW_g = sum over b of dy[b][g] · col[b][g]ᵀ",
@@ -754,12 +808,14 @@ const op_def op_CONV2D_GRAD_WEIGHT = {
     .emit = emit_conv_grad_weight,
     .flops = flops_conv_grad_weight,
     .kernel = conv_kernel,
+    .vjp = vjp2_conv_grad,
 };
 const op_def op_CONV2D_GRAD_BIAS = {
     .math = "db[oc] = sum of dy[b][oc] over b and the pixels",
     .shape = shape_conv_bias_grad,
     .emit = emit_conv_bias_grad,
     .flops = flops_in0,
+    .vjp = vjp2_conv_grad_bias,
 };
 const op_def op_CONV2D_DIRECT = {
     .math = "y[b][oc] = sum over the taps of W[oc][c][i][j] · x[b][c] shifted (+ bias), no im2col",
@@ -774,4 +830,5 @@ const op_def op_CONV2D_DIRECT_GRAD_WEIGHT = {
     .shape = shape_conv_grad,
     .emit = emit_conv_direct_grad_weight,
     .flops = flops_conv_grad_weight,
+    .vjp = vjp2_conv_grad,
 };

@@ -2,6 +2,7 @@
  * and their backward helpers: every op that maps elements to elements. */
 #include <math.h>
 #include <stdio.h>
+#include <string.h>
 
 #include "../autodiff.h"
 #include "../cgen.h"
@@ -336,29 +337,110 @@ const op_def op_SOFTPLUS = {
             .check = softplus_check},
 };
 
+/* ---- second derivatives of the backward helpers (Hessian-vector
+ * products, gen/hvp.c). A helper is dx = dy f'(a) (or dy h(a - b) for the
+ * loss terms): linear in dy, so dy's adjoint is the same helper of the
+ * adjoint u; a's is u dy f''(a), the row's d2expr as a second_derivative
+ * node (b's the negation of it). ---- */
+
+static int second_deriv(ad_ctx *c, const ir_node *n, int nin, const int *in)
+{
+    ir_args a = {.nin = nin, .i = {n->op}};
+    memcpy(a.in, in, sizeof(int) * (size_t)nin);
+    memcpy(a.f, n->f, sizeof a.f);
+    return ir_must(c->g, OP_SECOND_DERIV, &a);
+}
+
+/* dx = G(a, dy): in = (a, dy) */
+static void vjp2_of_helper(ad_ctx *c, const ir_node *n, int u)
+{
+    int x = n->in[0], dy = n->in[1];
+    if (needs(c, dy)) {
+        ir_args a = {.nin = 2, .in = {x, u}};
+        memcpy(a.f, n->f, sizeof a.f);
+        ad_accum(c, dy, ir_must(c->g, n->op, &a));
+    }
+    if (needs(c, x) && strcmp(op_get(n->op)->d2expr, "0")) {
+        int w = ir_binary(c->g, OP_MUL, u, dy);
+        ad_accum(c, x, second_deriv(c, n, 2, (int[]){x, w}));
+    }
+}
+
+/* dx = G(a, b, dy) = dy h(a - b): in = (a, b, dy) */
+static void vjp2_of_pair(ad_ctx *c, const ir_node *n, int u)
+{
+    int x = n->in[0], t = n->in[1], dy = n->in[2];
+    if (needs(c, dy)) {
+        ir_args a = {.nin = 3, .in = {x, t, u}};
+        memcpy(a.f, n->f, sizeof a.f);
+        ad_accum(c, dy, ir_must(c->g, n->op, &a));
+    }
+    if (!needs(c, x) && !needs(c, t)) return;
+    int w = ir_binary(c->g, OP_MUL, u, dy);
+    int d = second_deriv(c, n, 3, (int[]){x, t, w});
+    if (needs(c, x)) ad_accum(c, x, d);
+    if (needs(c, t)) ad_accum(c, t, ir_unary(c->g, OP_NEG, d, 0));
+}
+
+/* the cexpr of a second_derivative node: its helper's d2expr */
+static const char *second_deriv_expr(const ir_node *n)
+{
+    return op_get((ir_op)n->i[0])->d2expr;
+}
+
+/* names the helper it differentiates */
+static const char *second_deriv_describe(struct emitter *e, const ir_node *n)
+{
+    return e_fmt(e, "second derivative of %s: %s", ir_op_name((ir_op)n->i[0]),
+                 op_get((ir_op)n->i[0])->d2expr);
+}
+
+const op_def op_SECOND_DERIV = {
+    .math = "w * f''(x): the backward helper's second derivative (gen/hvp.c)",
+    .cexpr = "0",
+    .expr = second_deriv_expr,
+    .describe = second_deriv_describe,
+    .shape = shape_same,
+    .flops = flops_elem4,
+};
+/* a leaf: v's slice of one parameter, read from the flat vector */
+const op_def op_HVP_VECTOR = {
+    .math = "the vector of a Hessian-vector product",
+    .shape = shape_given,
+    .flops = flops_none,
+};
+
 const op_def op_RELU_GRAD = {
     .math = "dx = y > 0 ? dy : 0",
     .cexpr = "A > 0 ? B : 0",
     .shape = shape_same,
     .flops = flops_elem,
+    .vjp = vjp2_of_helper,
+    .d2expr = "0",
 };
 const op_def op_LEAKY_RELU_GRAD = {
     .math = "dx = x > 0 ? dy : slope * dy",
     .cexpr = "A > 0 ? B : B * P",
     .shape = shape_same,
     .flops = flops_elem,
+    .vjp = vjp2_of_helper,
+    .d2expr = "0",
 };
 const op_def op_SIGMOID_GRAD = {
     .math = "dx = dy * y * (1 - y)",
     .cexpr = "B * (1 - A) * A",
     .shape = shape_same,
     .flops = flops_elem,
+    .vjp = vjp2_of_helper,
+    .d2expr = "B * (1 - 2 * A)",
 };
 const op_def op_TANH_GRAD = {
     .math = "dx = dy * (1 - y^2)",
     .cexpr = "B * (1 - A * A)",
     .shape = shape_same,
     .flops = flops_elem,
+    .vjp = vjp2_of_helper,
+    .d2expr = "-2 * A * B",
 };
 
 /* PyTorch 1.13's CPU formulas, operation for operation: ELU with
@@ -381,6 +463,8 @@ const op_def op_ELU_GRAD = {
     .cexpr = "A <= 0 ? B * P * exp(A) : B",
     .shape = shape_same,
     .flops = flops_elem4,
+    .vjp = vjp2_of_helper,
+    .d2expr = "A <= 0 ? B * P * exp(A) : 0",
 };
 const op_def op_GELU = {
     .act_bounds = act_unbounded,
@@ -397,6 +481,8 @@ const op_def op_GELU_GRAD = {
              "A * ((real)0.39894228040143267794 * exp(A * A * (real)-0.5)))",
     .shape = shape_same,
     .flops = flops_elem4,
+    .vjp = vjp2_of_helper,
+    .d2expr = "B * (real)0.39894228040143267794 * exp(A * A * (real)-0.5) * (2 - A * A)",
 };
 const op_def op_GELU_TANH = {
     .act_bounds = act_unbounded,
@@ -420,12 +506,21 @@ const op_def op_GELU_TANH_GRAD = {
         "* ((real)0.79788456080286535588 * (1 + 3 * (real)0.044715 * (A * A))))",
     .shape = shape_same,
     .flops = flops_elem4,
+    .vjp = vjp2_of_helper,
+    .d2expr = "B * (1 - tanh((real)0.79788456080286535588 * (A + (real)0.044715 * (A * A * A))) * "
+              "tanh((real)0.79788456080286535588 * (A + (real)0.044715 * (A * A * A)))) * "
+              "(real)0.79788456080286535588 * ((1 + 3 * (real)0.044715 * (A * A)) * (1 - A * "
+              "tanh((real)0.79788456080286535588 * (A + (real)0.044715 * (A * A * A))) * "
+              "(real)0.79788456080286535588 * (1 + 3 * (real)0.044715 * (A * A))) + 3 * "
+              "(real)0.044715 * (A * A))",
 };
 const op_def op_SOFTPLUS_GRAD = {
     .math = "dx = x beta > threshold ? dy : dy e^(x beta) / (e^(x beta) + 1)",
     .cexpr = "A * P > Q ? B : B * exp(A * P) / (exp(A * P) + 1)",
     .shape = shape_same,
     .flops = flops_elem4,
+    .vjp = vjp2_of_helper,
+    .d2expr = "A * P > Q ? 0 : B * P * exp(A * P) / ((exp(A * P) + 1) * (exp(A * P) + 1))",
 };
 /* min_val = P, max_val = Q */
 const op_def op_HARDTANH = {
@@ -446,6 +541,8 @@ const op_def op_HARDTANH_GRAD = {
     .cexpr = "A <= P || A >= Q ? 0 : B",
     .shape = shape_same,
     .flops = flops_elem,
+    .vjp = vjp2_of_helper,
+    .d2expr = "0",
 };
 
 /* ---- loss terms: huber, smooth_l1 and kl_div are these, summed ----
@@ -478,6 +575,8 @@ const op_def op_HUBER_GRAD = {
     .cexpr = "A - B <= -P ? -P * C : A - B >= P ? P * C : (A - B) * C",
     .shape = shape_same,
     .flops = flops_elem4,
+    .vjp = vjp2_of_pair,
+    .d2expr = "A - B <= -P || A - B >= P ? 0 : C",
 };
 /* beta = 0 is l1 (the first branch is never taken) */
 const op_def op_SMOOTH_L1 = {
@@ -493,6 +592,8 @@ const op_def op_SMOOTH_L1_GRAD = {
     .cexpr = "A - B <= -P ? -C : A - B >= P ? C : C * (A - B) / P",
     .shape = shape_same,
     .flops = flops_elem4,
+    .vjp = vjp2_of_pair,
+    .d2expr = "A - B <= -P || A - B >= P ? 0 : C / P",
 };
 const op_def op_XLOGX = {
     .math = "y = t == 0 ? 0 : t ln t",
@@ -508,6 +609,8 @@ const op_def op_XLOGX_GRAD = {
     .cexpr = "B * ((A != 0 ? log(A) : 0) + A / A)",
     .shape = shape_same,
     .flops = flops_elem4,
+    .vjp = vjp2_of_helper,
+    .d2expr = "B / A",
 };
 
 static void vjp_copy(ad_ctx *c, const ir_node *n, int g)

@@ -239,6 +239,53 @@ static void emit_logistic_grad(emitter *e, const ir_node *n)
     emit_grad_of(e, n, "-yi / (1 + exp(yi * xi))");
 }
 
+/* ---- the backward ops' own rules (Hessian-vector products, gen/hvp.c).
+ * Each is dx = dloss · G(x, y), linear in dloss: dloss's adjoint is
+ * sum(u · G(x, y) at dloss = 1). x's adjoint: cross_entropy's is the
+ * softmax's Jacobian, dloss / rows · softmax_backward(softmax(z), u) per
+ * row; nll's is 0 (linear in lp); the mean losses' are dloss / n · u ·
+ * ∂²term/∂x², their row's d2expr (A = x, B = y, C = u dloss / n). A target
+ * computed from parameters has no rule here: refused. */
+
+/* dloss / rows per row of z (cross_entropy, nll; 'sum': dloss), [rows x 1] */
+static int per_row(ad_ctx *c, const ir_node *n, int dl)
+{
+    const ir_node *z = ir_get(c->g, n->in[0]);
+    ir_args a = {.nin = 1, .in = {dl}, .i = {!n->i[0]}, .rank = 2, .dim = {z->dim[0], 1}};
+    return ir_must(c->g, OP_EXPAND, &a);
+}
+
+static void vjp2_loss_grad(ad_ctx *c, const ir_node *n, int u)
+{
+    ir_graph *G = c->g;
+    int x = n->in[0], y = n->in[1], dl = n->in[2];
+    if (y < c->nforward && c->needs[y]) {
+        c->refused = "a target computed from parameters has no second-derivative rule";
+        return;
+    }
+    if (dl < c->nforward && c->needs[dl]) {
+        ir_args a = {.nin = 3, .in = {x, y, ir_const(G, 1)}};
+        memcpy(a.f, n->f, sizeof a.f);
+        memcpy(a.i, n->i, sizeof a.i);
+        int unit = ir_must(G, n->op, &a);
+        int prod = ir_binary(G, OP_MUL, u, unit);
+        ad_accum(c, dl, ir_shaped(G, OP_SUM_TO, prod, ir_get(G, dl), 0));
+    }
+    if (x >= c->nforward || !c->needs[x] || n->op == OP_NLL_GRAD) return;
+    if (n->op == OP_CROSS_ENTROPY_GRAD) {
+        int p = ir_unary(G, OP_SOFTMAX, x, 0);
+        int j = ir_binary(G, OP_SOFTMAX_GRAD, p, u);
+        ad_accum(c, x, ir_binary(G, OP_MUL, j, per_row(c, n, dl)));
+        return;
+    }
+    /* the target viewed in the prediction's shape (same element count) */
+    if (!ir_same_shape(ir_get(G, x), ir_get(G, y)))
+        y = ir_shaped(G, OP_RESHAPE, y, ir_get(G, x), 0);
+    int w = ir_binary(G, OP_MUL, u, ir_shaped(G, OP_EXPAND, dl, ir_get(G, x), 1));
+    ir_args a = {.nin = 3, .in = {x, y, w}, .i = {n->op}};
+    ad_accum(c, x, ir_must(G, OP_SECOND_DERIV, &a));
+}
+
 const op_def op_CROSS_ENTROPY = {
     .math = "loss = mean_r((1 - ε) (ln sum_c e^z[r,c] - z[r, y[r]]) - ε / C sum_c "
             "log_softmax(z)[r, c])",
@@ -253,6 +300,7 @@ const op_def op_CROSS_ENTROPY_GRAD = {
     .shape = shape_like_first,
     .emit = emit_ce_grad,
     .flops = flops_in0,
+    .vjp = vjp2_loss_grad,
 };
 const op_def op_BCE = {
     .math = "loss = mean(-(y ln p + (1 - y) ln(1 - p))), logs clamped at -100",
@@ -267,6 +315,9 @@ const op_def op_BCE_GRAD = {
     .shape = shape_like_first,
     .emit = emit_bce_grad,
     .flops = flops_in0,
+    .vjp = vjp2_loss_grad,
+    .d2expr = "A * (1 - A) > (real)1e-12 ? C * (A * (1 - A) - (A - B) * (1 - 2 * A)) / (A * (1 - "
+              "A) * A * (1 - A)) : C / (real)1e-12",
 };
 const op_def op_BCE_LOGITS = {
     .math = "loss = mean(max(x, 0) - x y + ln(1 + e^-|x|))",
@@ -281,6 +332,8 @@ const op_def op_BCE_LOGITS_GRAD = {
     .shape = shape_like_first,
     .emit = emit_bce_logits_grad,
     .flops = flops_in0,
+    .vjp = vjp2_loss_grad,
+    .d2expr = "C / (1 + exp(-A)) * (1 - 1 / (1 + exp(-A)))",
 };
 const op_def op_LOGISTIC = {
     .math = "loss = mean(-ln σ(y z)) = mean(softplus(-y z))",
@@ -295,6 +348,8 @@ const op_def op_LOGISTIC_GRAD = {
     .shape = shape_like_first,
     .emit = emit_logistic_grad,
     .flops = flops_in0,
+    .vjp = vjp2_loss_grad,
+    .d2expr = "C * B * B / (1 + exp(B * A)) * (1 - 1 / (1 + exp(B * A)))",
 };
 const op_def op_NLL = {
     .math = "loss = mean_r(-lp[r, y[r]])",
@@ -309,4 +364,5 @@ const op_def op_NLL_GRAD = {
     .shape = shape_like_first,
     .emit = emit_nll_grad,
     .flops = flops_in0,
+    .vjp = vjp2_loss_grad,
 };

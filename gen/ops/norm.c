@@ -335,11 +335,55 @@ static double flops_bn_grad(ir_graph *g, const ir_node *n, int b)
     return 6.0 * (double)ir_numel(ir_get(g, n->in[0]), b);
 }
 
+/* ---- its second derivative (Hessian-vector products, gen/hvp.c) ----
+ * dx = s (g - mean(g) - xhat mean(g xhat)) per channel, s = invstd. For
+ * an adjoint U: g's is the same op of U (the Jacobian is symmetric);
+ * xhat's is -s (U mean(g xhat) + g mean(U xhat)), carried to x by
+ * batch_norm's own rule (through the statistics); and s's, through
+ * ds/dx = -s² xhat / n, is -s² xhat mean(U h), h = dx / s. s is computed
+ * again from x with the elementwise ops and channel means. */
+
+/* the mean over every axis but the channel's (axis 1), as [C] or [C x 1 ...] */
+static int channel_mean(ir_graph *g, int t)
+{
+    const ir_node *n = ir_get(g, t);
+    ir_args a = {.nin = 1, .in = {t}, .i = {1}, .rank = n->rank - 1, .dim = {n->dim[1], 1, 1}};
+    return ir_must(g, OP_SUM_TO, &a);
+}
+
+static int mul(ir_graph *g, int a, int b)
+{
+    return ir_binary(g, OP_MUL, a, b);
+}
+
+static void vjp2_bn_norm_grad(ad_ctx *c, const ir_node *n, int u)
+{
+    ir_graph *G = c->g;
+    int xh = n->in[0], st = n->in[1], dy = n->in[2];
+    int x = ir_get(G, xh)->in[0];
+    double eps = ir_get(G, st)->f[0];
+    if (dy < c->nforward && c->needs[dy]) {
+        ir_args a = {.nin = 3, .in = {xh, st, u}};
+        ad_accum(c, dy, ir_must(G, OP_BN_NORM_GRAD, &a));
+    }
+    if (x >= c->nforward || !c->needs[x]) return;
+    int centred = ir_binary(G, OP_SUB, x, channel_mean(G, x));
+    int var = channel_mean(G, ir_unary(G, OP_POW, centred, 2));
+    int s = ir_unary(G, OP_POW, ir_binary(G, OP_ADD, var, ir_const(G, eps)), -0.5);
+    int m_gx = channel_mean(G, mul(G, dy, xh)), m_ux = channel_mean(G, mul(G, u, xh));
+    int sum = ir_binary(G, OP_ADD, mul(G, u, m_gx), mul(G, dy, m_ux));
+    ad_accum(c, xh, ir_unary(G, OP_NEG, mul(G, s, sum), 0));
+    int h = ir_binary(G, OP_SUB, ir_binary(G, OP_SUB, dy, channel_mean(G, dy)), mul(G, xh, m_gx));
+    int m_uh = channel_mean(G, mul(G, u, h));
+    ad_accum(c, x, ir_unary(G, OP_NEG, mul(G, mul(G, mul(G, s, s), xh), m_uh), 0));
+}
+
 const op_def op_BN_NORM_GRAD = {
     .math = "dx = invstd * (dxhat - mean(dxhat) - xhat * mean(dxhat * xhat)) per channel",
     .shape = shape_like_x,
     .emit = emit_bn_norm_grad,
     .flops = flops_bn_grad,
+    .vjp = vjp2_bn_norm_grad,
 };
 
 /* ---- dropout(x) ----

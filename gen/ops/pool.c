@@ -177,6 +177,36 @@ static void vjp_avg_pool(ad_ctx *c, const ir_node *n, int gout)
     ad_accum(c, x, window_node(c->g, OP_AVG_POOL2D_GRAD, n, 1, &gout, ir_get(c->g, x)));
 }
 
+/* The pools' backward ops are linear in dy (Hessian-vector products,
+ * gen/hvp.c): avg_pool2d's adjoint is the pool of U; max_pool2d's is U
+ * gathered at each window's maximum of x (max_pool2d_gather), and x's is 0
+ * almost everywhere, as torch's double backward. */
+static void vjp2_avg_pool_grad(ad_ctx *c, const ir_node *n, int u)
+{
+    int gy = n->in[0];
+    if (gy < c->nforward && c->needs[gy])
+        ad_accum(c, gy, window_node(c->g, OP_AVG_POOL2D, n, 1, &u, ir_get(c->g, gy)));
+}
+
+static void vjp2_max_pool_grad(ad_ctx *c, const ir_node *n, int u)
+{
+    int gy = n->in[1], in[2] = {n->in[0], u};
+    if (gy < c->nforward && c->needs[gy])
+        ad_accum(c, gy, window_node(c->g, OP_MAX_POOL2D_GATHER, n, 2, in, ir_get(c->g, gy)));
+}
+
+/* max_pool2d_gather(x, u): u at each window's maximum of x (the first, as
+ * the backward picks it) */
+static void emit_max_pool_gather(emitter *e, const ir_node *n)
+{
+    const ir_node *x = ir_get(e->g, n->in[0]);
+    window_loops_open(e, x, e_dim(e, n, 2), e_dim(e, n, 3));
+    emit_window_max(e, x, n, e_ref(e, n->in[0]));
+    wr_line(e->w, "(void)m;");
+    wr_line(e->w, "%s[at] = arg < 0 ? 0 : %s[arg];", e_ref(e, n->id), e_ref(e, n->in[1]));
+    wr_line(e->w, "}");
+}
+
 /* the backward of a pool: the shape (x's) is given; dy must be the pool's */
 static int shape_pool_grad(ir_graph *g, ir_node *n, char *err, size_t errsize)
 {
@@ -220,6 +250,7 @@ const op_def op_MAX_POOL2D_GRAD = {
     .shape = shape_pool_grad,
     .emit = emit_max_pool_grad,
     .flops = flops_window_grad,
+    .vjp = vjp2_max_pool_grad,
 };
 const op_def op_AVG_POOL2D = {
     .math = "y = sum of x over each window / (kh·kw) (count_include_pad)",
@@ -235,4 +266,11 @@ const op_def op_AVG_POOL2D_GRAD = {
     .shape = shape_pool_grad,
     .emit = emit_avg_pool_grad,
     .flops = flops_window_grad,
+    .vjp = vjp2_avg_pool_grad,
+};
+const op_def op_MAX_POOL2D_GATHER = {
+    .math = "y = u at the maximum of x over each window (max_pool2d's second derivative)",
+    .shape = shape_pool,
+    .emit = emit_max_pool_gather,
+    .flops = flops_window,
 };

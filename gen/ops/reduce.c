@@ -1,6 +1,7 @@
 /* ops/reduce.c — sums and means (to any broadcast-compatible shape), their
  * adjoint expand, and the row-wise softmax family. */
 #include <stdio.h>
+#include <string.h>
 
 #include "../autodiff.h"
 #include "../cgen.h"
@@ -140,6 +141,45 @@ static void emit_softmax_grad(emitter *e, const ir_node *n)
     wr_line(e->w, "}");
 }
 
+/* ---- their second derivatives (Hessian-vector products, gen/hvp.c),
+ * through the elementwise ops and row sums. With adjoint u:
+ *   softmax_backward(y, g) = y (g - s), s = sum(g y):
+ *     du/dg: softmax_backward(y, u);  dy: u (g - s) - g sum(u y)
+ *   log_softmax_backward(y, g) = g - e^y sum(g):
+ *     dg: u - sum(u e^y);  dy: -u e^y sum(g) ---- */
+
+/* the sum over the last axis, kept as an axis of 1 */
+static int row_sum(ir_graph *g, int x)
+{
+    const ir_node *n = ir_get(g, x);
+    ir_args a = {.nin = 1, .in = {x}, .rank = n->rank};
+    memcpy(a.dim, n->dim, sizeof a.dim);
+    if (a.rank) a.dim[a.rank - 1] = 1;
+    return ir_must(g, OP_SUM_TO, &a);
+}
+
+static void vjp2_softmax_grad(ad_ctx *c, const ir_node *n, int u)
+{
+    ir_graph *G = c->g;
+    int y = n->in[0], dy = n->in[1];
+    int dy_needs = dy < c->nforward && c->needs[dy], y_needs = y < c->nforward && c->needs[y];
+    if (n->op == OP_SOFTMAX_GRAD) {
+        if (dy_needs) ad_accum(c, dy, ir_binary(G, OP_SOFTMAX_GRAD, y, u));
+        if (!y_needs) return;
+        int s = row_sum(G, ir_binary(G, OP_MUL, dy, y));
+        int t = row_sum(G, ir_binary(G, OP_MUL, u, y));
+        int a = ir_binary(G, OP_MUL, u, ir_binary(G, OP_SUB, dy, s));
+        ad_accum(c, y, ir_binary(G, OP_SUB, a, ir_binary(G, OP_MUL, dy, t)));
+        return;
+    }
+    int p = ir_unary(G, OP_EXP, y, 0);
+    if (dy_needs) ad_accum(c, dy, ir_binary(G, OP_SUB, u, row_sum(G, ir_binary(G, OP_MUL, u, p))));
+    if (y_needs) {
+        int up = ir_binary(G, OP_MUL, u, p);
+        ad_accum(c, y, ir_unary(G, OP_NEG, ir_binary(G, OP_MUL, up, row_sum(G, dy)), 0));
+    }
+}
+
 const op_def op_SOFTMAX = {
     .math = "y = e^(x - max) / sum(e^(x - max)) over the last axis",
     .shape = shape_same,
@@ -161,10 +201,12 @@ const op_def op_SOFTMAX_GRAD = {
     .shape = shape_same,
     .emit = emit_softmax_grad,
     .flops = flops_elem4,
+    .vjp = vjp2_softmax_grad,
 };
 const op_def op_LOG_SOFTMAX_GRAD = {
     .math = "dx = dy - e^y * sum(dy)",
     .shape = shape_same,
     .emit = emit_softmax_grad,
     .flops = flops_elem4,
+    .vjp = vjp2_softmax_grad,
 };

@@ -115,7 +115,7 @@ static int dsl_train(lua_State *L)
     static const char *const keys[] = {
         "batch",           "epochs",         "seed",     "shuffle", "drop_last", "clip_grad_norm",
         "clip_grad_value", "early_stopping", "stratify", "augment", "sampling",  "stop_grad_norm",
-        "shards",          NULL};
+        "shards",          "hvp",            NULL};
     spec_check_keys(L, 1, "train", keys);
     ir_train *t = &s->g->train;
     const char *file;
@@ -166,6 +166,7 @@ static int dsl_train(lua_State *L)
     t->stratify = spec_opt_bool(L, 1, "stratify", 0);
     /* shards = S: the step's batch split in S shards (gen/shards.c) */
     t->shards = (int)spec_opt_whole(L, 1, -1, "train", "shards", 0, 1, 4096);
+    t->hvp = spec_opt_bool(L, 1, "hvp", 0); /* model_hvp (gen/hvp.c) */
     /* augment = { crop = 4, flip = true }: images of training batches only */
     lua_getfield(L, 1, "augment");
     if (!lua_isnil(L, -1)) {

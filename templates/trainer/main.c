@@ -42,6 +42,11 @@ const char *const tr_usage[] = {
     "                    prints the suggested lr; the weights are left as they were\n"
     "  landscape         the loss along the line from the initial (or --weights) to the\n"
     "                    trained (or --to) weights, or on a plane around them (--plane)\n"
+    "  hvp VECTOR.npy    the Hessian-vector product H v of the training loss over --rows N\n"
+    "                    (all) rows, at --weights FILE or the initial weights (-o OUT.npy);\n"
+    "                    needs train { hvp = true } in the spec\n"
+    "  hessian           the largest and smallest eigenvalues of the Hessian (power iteration\n"
+    "                    on H v: --iters N (100), --tol X (1e-3), --rows N) and 2/lambda_max\n"
     "\n",
     "options:\n"
     "  --epochs N        passes over the training data (spec: "
@@ -140,8 +145,10 @@ int main(int argc, char **argv)
     if (!strcmp(o.command, "split")) return tr_cmd_split(&o);
     if (!strcmp(o.command, "lr-find")) return tr_cmd_lr_find(&o);
     if (!strcmp(o.command, "landscape")) return tr_cmd_landscape(&o);
+    if (!strcmp(o.command, "hvp")) return tr_cmd_hvp(&o);
+    if (!strcmp(o.command, "hessian")) return tr_cmd_hessian(&o);
     tr_die_usage("unknown command '%s' (train, eval, predict, export, info, gradcheck, plot, "
-                 "split, lr-find, landscape)",
+                 "split, lr-find, landscape, hvp, hessian)",
                  o.command);
     return 2;
 }

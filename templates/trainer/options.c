@@ -49,7 +49,8 @@ enum {
     OPT_DIRECTIONS,
     OPT_PATH,
     OPT_PLANE,
-    OPT_PCA
+    OPT_PCA,
+    OPT_ITERS /* hvp's, hessian's */
 };
 
 static const struct option long_options[] = {
@@ -89,6 +90,7 @@ static const struct option long_options[] = {
     {"path", required_argument, NULL, OPT_PATH},
     {"plane", no_argument, NULL, OPT_PLANE},
     {"pca", no_argument, NULL, OPT_PCA},
+    {"iters", required_argument, NULL, OPT_ITERS},
     {NULL, 0, NULL, 0}};
 
 /* "-": the command and its argument come back in order, as code 1; ":": a
@@ -155,7 +157,6 @@ static void take_landscape(options *o, int c, const char *a, const char *v)
     if (c == OPT_RANGE) o->ls_range = v;
     if (c == OPT_POINTS) o->ls_points = v;
     if (c == OPT_GRID) o->ls_grid = v;
-    if (c == OPT_ROWS) o->ls_rows = v;
     if (c == OPT_DIRECTIONS) o->ls_directions = v;
     if (c == OPT_PATH) {
         if (o->ls_n_paths == TR_MAX_PATHS) tr_die_usage("--path: %s at most", "16");
@@ -255,6 +256,13 @@ static void take(options *o, int c, const char *a, const char *v)
     case OPT_PROFILE:
         o->profile = 1;
         break;
+    case OPT_ROWS: /* landscape's, hvp's, hessian's: read once the command is known */
+        if (!v || !*v) tr_die_usage("%s needs a value", a);
+        o->rows_text = v;
+        break;
+    case OPT_ITERS:
+        o->iters = (long)number_arg(a, v, 1, 1e9);
+        break;
     default:
         take_landscape(o, c, a, v);
     }
@@ -305,7 +313,7 @@ options tr_parse_args(int argc, char **argv)
     if (!o.command)
         tr_die_usage(
             "%s", "no command given (train, eval, predict, export, info, gradcheck, plot, split, "
-                  "lr-find, landscape)");
+                  "lr-find, landscape, hvp, hessian)");
     /* its own weights beside the binary; every other file is the user's */
     if (!o.weights_given) o.weights = tr_beside_binary(o.weights);
     if (o.failures && strcmp(o.command, "eval"))
@@ -317,7 +325,7 @@ options tr_parse_args(int argc, char **argv)
     else if (o.to && strcmp(o.command, "landscape"))
         tr_die_usage("%s", "--to is lr-find's (its last lr) or landscape's (the weights to go to)");
     if (o.ls_given && strcmp(o.command, "landscape"))
-        tr_die_usage("--range, --points, --grid, --rows, --directions, --path, --plane and --pca "
+        tr_die_usage("--range, --points, --grid, --directions, --path, --plane and --pca "
                      "are landscape's, not %s's",
                      o.command);
     if (o.range_given && strcmp(o.command, "lr-find"))
@@ -326,6 +334,14 @@ options tr_parse_args(int argc, char **argv)
         tr_die_usage("%s", "--overfit is train's: train --overfit N");
     if (o.profile && strcmp(o.command, "train"))
         tr_die_usage("%s", "--profile times the steps of training: it is an option of train");
+    if (o.rows_text && !strcmp(o.command, "landscape"))
+        o.ls_rows = o.rows_text; /* landscape.c checks it */
+    else if (o.rows_text && (!strcmp(o.command, "hvp") || !strcmp(o.command, "hessian")))
+        o.rows = rows_arg("--rows", o.rows_text); /* hvp_cmd.c checks it against the batches */
+    else if (o.rows_text)
+        tr_die_usage("%s", "--rows is an option of landscape, hvp and hessian");
+    if (o.iters && strcmp(o.command, "hvp") && strcmp(o.command, "hessian"))
+        tr_die_usage("%s", "--iters is an option of hvp and hessian");
     if (o.plot && !o.metrics)
         tr_die_usage("%s", "--plot draws the --metrics file: give --metrics FILE too");
     return o;

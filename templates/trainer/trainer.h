@@ -31,6 +31,8 @@ typedef struct options {
     int range_given;       /* ... either was on the command line */
     long overfit;          /* train --overfit N: the first N rows (0: off) */
     int epochs_given;      /* --epochs was on the command line */
+    const char *rows_text; /* --rows as given: landscape's, or hvp's and hessian's */
+    long rows, iters;      /* hvp, hessian: --rows, --iters (0: their defaults) */
     unsigned seed;
     /* landscape (landscape.c checks the values): --to (lr-find's last lr is
      * read from it too), --range, --points, --grid, --rows, --directions,
@@ -238,6 +240,8 @@ int tr_cmd_predict(const options *o);
 int tr_cmd_export(const options *o);
 int tr_cmd_info(void);
 int tr_cmd_gradcheck(const options *o);
+int tr_cmd_hvp(const options *o);     /* hvp_cmd.c */
+int tr_cmd_hessian(const options *o); /* hvp_cmd.c */
 int tr_cmd_plot(const options *o);
 int tr_cmd_split(const options *o);
 int tr_cmd_lr_find(const options *o); /* lr_find.c */

@@ -1,0 +1,172 @@
+/* {{header}}
+ *
+ * hvp_cmd.c — the hvp and hessian commands of the trainer of {{name}}:
+ * exact Hessian-vector products of the training loss (model_hvp, generated
+ * by reverse mode over the backward pass: gen/hvp.c), and the extreme
+ * eigenvalues of the Hessian by power iteration on them.
+ *
+ * The loss is the one training reports over the first N training rows (in
+ * file order, training mode): the mean of the batches' losses weighted by
+ * their rows, so Hv is the same mean of the batches' Hv. model_hvp exists
+ * only when the spec says train { hvp = true } (or trainc --hvp): it is
+ * declared weak here, so that other trainers link without it and say so. */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "trainer.h"
+
+real model_hvp(int rows, real *param, const real *vec, real *hv, const real *x, const real *y,
+               real *out, real *arena, uint64_t noise) __attribute__((weak));
+
+/* What every product shares: the weights, the rows, a scratch slice of Hv. */
+typedef struct hvp_rows {
+    buffers b;
+    data d;
+    long n;     /* rows */
+    real *part; /* one batch's Hv */
+    uint64_t noise;
+} hvp_rows;
+
+static void need_hvp(void)
+{
+    if (model_hvp) return;
+    fprintf(stderr,
+            "%s: this trainer has no Hessian-vector product: add hvp = true to the spec's "
+            "train { } (or run trainc --hvp) and build it again\n",
+            MODEL_NAME);
+    exit(2);
+}
+
+/* The rows: --rows N (default all the training rows), whole batches and
+ * at most the one partial batch the trainer was generated for. */
+static long rows_of(const options *o)
+{
+    long n = o->rows > 0 ? o->rows : MODEL_N_TRAIN;
+    if (n > MODEL_N_TRAIN) {
+        fprintf(stderr, "%s: --rows %ld: the training data has %ld rows\n", MODEL_NAME, n,
+                (long)MODEL_N_TRAIN);
+        exit(2);
+    }
+    if (n % MODEL_BATCH && n % MODEL_BATCH != MODEL_REMAINDER) {
+        fprintf(stderr,
+                "%s: --rows %ld: the products are generated for batches of %d rows (and the "
+                "last one of %d): give a multiple of %d, or %ld (all the training rows)\n",
+                MODEL_NAME, n, MODEL_BATCH, MODEL_REMAINDER, MODEL_BATCH, (long)MODEL_N_TRAIN);
+        exit(2);
+    }
+    return n;
+}
+
+/* The weights of --weights FILE if given, else the spec's initial ones. */
+static void hvp_start(const options *o, hvp_rows *h)
+{
+    need_hvp();
+    h->n = rows_of(o);
+    h->b = tr_alloc_buffers(MODEL_BATCH);
+    h->d = tr_load_data(&h->b, 1, 0);
+    rt_rng rng;
+    rt_rng_seed(&rng, o->seed);
+    model_init(h->b.param, &rng);
+    if (o->weights_given) tr_load_weights(o, &h->b);
+    h->part = tr_alloc_or_die((size_t)MODEL_N_PARAMS, sizeof(real));
+    h->noise = rt_noise_key(o->seed, 1); /* dropout: the first training step's masks */
+}
+
+/* hv = H v over the rows; returns the loss */
+static double hvp_all(hvp_rows *h, const real *v, double *hv)
+{
+    double loss = 0;
+    for (long i = 0; i < MODEL_N_PARAMS; i++) hv[i] = 0;
+    for (long start = 0; start < h->n; start += MODEL_BATCH) {
+        int rows = (int)(h->n - start < MODEL_BATCH ? h->n - start : MODEL_BATCH);
+        for (int r = 0; r < rows; r++) h->b.order[r] = (int32_t)(start + r);
+        rt_data_gather(&h->d.train, h->b.order, rows, h->b.x, h->b.y);
+        double w = (double)rows / (double)h->n;
+        loss += w * (double)model_hvp(rows, h->b.param, v, h->part, h->b.x, h->b.y, h->b.out,
+                                      h->b.arena, h->noise);
+        for (long i = 0; i < MODEL_N_PARAMS; i++) hv[i] += w * (double)h->part[i];
+    }
+    return loss;
+}
+
+/* hvp VECTOR.npy -o OUT.npy: one product */
+int tr_cmd_hvp(const options *o)
+{
+    if (!o->arg || !o->out)
+        tr_die_usage("%s", "hvp needs the vector and the output: hvp VECTOR.npy -o OUT.npy");
+    hvp_rows h;
+    hvp_start(o, &h);
+    real *v = tr_alloc_or_die((size_t)MODEL_N_PARAMS, sizeof(real));
+    double *hv = tr_alloc_or_die((size_t)MODEL_N_PARAMS, sizeof(double));
+    rt_error err;
+    if (rt_npy_read(o->arg, v, MODEL_N_PARAMS, &err)) tr_fail(&err);
+    double loss = hvp_all(&h, v, hv);
+    for (long i = 0; i < MODEL_N_PARAMS; i++) v[i] = (real)hv[i];
+    int64_t dims[1] = {MODEL_N_PARAMS};
+    if (rt_npy_write(o->out, v, 1, dims, &err)) tr_fail(&err);
+    if (!o->quiet) printf("hvp: H v over %ld rows (loss %.9g) written to %s\n", h.n, loss, o->out);
+    return 0;
+}
+
+static double dot(const double *a, const double *b)
+{
+    double s = 0;
+    for (long i = 0; i < MODEL_N_PARAMS; i++) s += a[i] * b[i];
+    return s;
+}
+
+/* Power iteration on H - shift I from a fixed random start: the eigenvalue
+ * of H farthest from shift, when the Rayleigh quotient moves by at most
+ * tol |λ| (or after iters products). */
+static double power(hvp_rows *h, double shift, long iters, double tol, long *used)
+{
+    rt_rng rng;
+    rt_rng_seed(&rng, 12345);
+    double *q = tr_alloc_or_die((size_t)MODEL_N_PARAMS, sizeof(double));
+    double *hq = tr_alloc_or_die((size_t)MODEL_N_PARAMS, sizeof(double));
+    real *qr = tr_alloc_or_die((size_t)MODEL_N_PARAMS, sizeof(real));
+    for (long i = 0; i < MODEL_N_PARAMS; i++) q[i] = rt_rng_normal(&rng);
+    double lambda = 0, norm = sqrt(dot(q, q));
+    for (*used = 0; *used < iters;) {
+        for (long i = 0; i < MODEL_N_PARAMS; i++) qr[i] = (real)(q[i] / norm);
+        for (long i = 0; i < MODEL_N_PARAMS; i++) q[i] = (double)qr[i];
+        hvp_all(h, qr, hq);
+        ++*used;
+        for (long i = 0; i < MODEL_N_PARAMS; i++) hq[i] -= shift * q[i];
+        double next = dot(q, hq); /* Rayleigh quotient of H - shift I */
+        norm = sqrt(dot(hq, hq));
+        int done = *used > 1 && fabs(next - lambda) <= tol * fabs(next);
+        lambda = next;
+        if (done || norm == 0) break;
+        memcpy(q, hq, sizeof(double) * (size_t)MODEL_N_PARAMS);
+    }
+    free(q), free(hq), free(qr);
+    return lambda + shift;
+}
+
+/* hessian: the largest and smallest eigenvalues of H and 2 / λmax */
+int tr_cmd_hessian(const options *o)
+{
+    hvp_rows h;
+    hvp_start(o, &h);
+    long iters = o->iters > 0 ? o->iters : 100, used1, used2;
+    double tol = o->tol >= 0 ? o->tol : 1e-3;
+    /* the eigenvalue of largest magnitude, then the one farthest from it:
+     * the two ends of the spectrum */
+    double a = power(&h, 0, iters, tol, &used1);
+    double b = power(&h, a, iters, tol, &used2);
+    double hi = a > b ? a : b, lo = a > b ? b : a;
+    printf("hessian over %ld rows (%s, %ld + %ld products, tol %g):\n", h.n,
+           o->weights_given ? o->weights : "the initial weights", used1, used2, tol);
+    printf("lambda_max %.9g\n", hi);
+    printf("lambda_min %.9g\n", lo);
+    if (hi > 0)
+        printf("2/lambda_max %.9g (gradient descent with a larger lr diverges along the top "
+               "direction)\n",
+               2 / hi);
+    else
+        printf("2/lambda_max none (no positive curvature)\n");
+    return 0;
+}
