@@ -610,17 +610,56 @@ static void direct_rows_open(emitter *e, const ir_node *x, const geom *q)
                 H, W);
 }
 
-/* y[b][oc][oy] = bias + Σ over the taps (c, i, j) of w[oc][c][i][j] · the
- * tap's row of x, in the taps' order (padding contributes nothing). Per
- * image and output row, OCB output channels at a time accumulate rows in
- * acc: every bound is a constant and the inner loop runs along ox. */
-static void emit_conv_direct(emitter *e, const ir_node *n)
+/* One chunk of an output row: the columns ox0 + lane, lane < lanes, of
+ * OCB output channels accumulate in acc over the taps (the sum of each
+ * output in the taps' order), then are stored through the fused op. */
+static void emit_conv_direct_chunk(emitter *e, const ir_node *n, const geom *q, long OCB,
+                                   const char *ox0, long lanes)
 {
     const ir_node *x = ir_get(e->g, n->in[0]), *w = ir_get(e->g, n->in[1]);
+    long OC = n->dim[1], OH = n->dim[2], OW = n->dim[3];
+    long T = (long)w->dim[1] * w->dim[2] * w->dim[3];
+    wr_line(e->w, "{");
+    wr_line(e->w, "const long ox0 = %s;", ox0);
+    wr_line(e->w, "real acc[%ld][%ld];", OCB, lanes);
+    wr_line(e->w, "for (long k = 0; k < %ld; k++)", OCB);
+    wr_line(e->w, "for (long lane = 0; lane < %ld; lane++) acc[k][lane] = %s;", lanes,
+            n->nin == 3 ? e_fmt(e, "%s[o0 + k]", e_ref(e, n->in[2])) : "0");
+    direct_rows_open(e, x, q);
+    wr_line(e->w, "for (long j = 0; j < %d; j++)", q->kw);
+    wr_line(e->w, "for (long k = 0; k < %ld; k++) {", OCB);
+    wr_line(e->w, "const real wv = %s[(o0 + k) * %ld + (c * %d + i) * %d + j];", e_ref(e, n->in[1]),
+            T, q->kh, q->kw);
+    wr_line(e->w,
+            "for (long lane = 0; lane < %ld; lane++) acc[k][lane] += wv * xr[(ox0 + lane) * %d + j "
+            "* %d];",
+            lanes, q->sw, q->dw);
+    wr_line(e->w, "}");
+    wr_line(e->w, "}");
+    /* the finished values, through the op fused into this one (if any) */
+    const char *at = e_fmt(e, "((b * %ld + o0 + k) * %ld + oy) * %ld + ox0 + lane", OC, OH, OW);
+    const char *also = e_store_also(e, n);
+    wr_line(e->w, "for (long k = 0; k < %ld; k++)", OCB);
+    wr_line(e->w, "for (long lane = 0; lane < %ld; lane++) {", lanes);
+    wr_line(e->w, "const real v = acc[k][lane];");
+    if (also) wr_line(e->w, "%s[%s] = v;", also, at);
+    wr_line(e->w, "%s[%s] = %s;", e_store_ref(e, n), at, e_epilogue_at(e, n, "v", "o0 + k", at));
+    wr_line(e->w, "}");
+    wr_line(e->w, "}");
+}
+
+/* y[b][oc][oy] = bias + Σ over the taps (c, i, j) of w[oc][c][i][j] · the
+ * tap's row of x, in the taps' order (padding contributes nothing). Per
+ * image and output row, OCB output channels and 8 columns at a time
+ * accumulate in acc (OCB vector registers once compiled, each load of x
+ * serving OCB channels; a whole row's accumulators did not stay in
+ * registers): every bound is a constant. */
+static void emit_conv_direct(emitter *e, const ir_node *n)
+{
+    const ir_node *x = ir_get(e->g, n->in[0]);
     geom q = window_geom(n);
     long B = e_dim(e, n, 0), OC = n->dim[1], OH = n->dim[2], OW = n->dim[3];
-    long T = (long)w->dim[1] * w->dim[2] * w->dim[3], OCB = direct_block(OC);
-    const char *W = e_ref(e, n->in[1]);
+    long OCB = direct_block(OC), OW8 = OW / 8 * 8;
     conv_sizes z = {
         (int)e_dim(e, x, 1), (int)OC, q.kh, q.kw, q.sh, q.sw, q.ph, q.pw, (int)OH, (int)OW, 1};
     double direct, im2col;
@@ -633,45 +672,30 @@ static void emit_conv_direct(emitter *e, const ir_node *n)
     wr_line(e->w, "for (long oy = 0; oy < %ld; oy++) {", OH);
     direct_rows_copy(e, x, &q);
     wr_line(e->w, "for (long o0 = 0; o0 < %ld; o0 += %ld) {", OC, OCB);
-    wr_line(e->w, "real acc[%ld][%ld];", OCB, OW);
-    wr_line(e->w, "for (long k = 0; k < %ld; k++)", OCB);
-    wr_line(e->w, "for (long ox = 0; ox < %ld; ox++) acc[k][ox] = %s;", OW,
-            n->nin == 3 ? e_fmt(e, "%s[o0 + k]", e_ref(e, n->in[2])) : "0");
-    direct_rows_open(e, x, &q);
-    wr_line(e->w, "for (long j = 0; j < %d; j++)", q.kw);
-    wr_line(e->w, "for (long k = 0; k < %ld; k++) {", OCB);
-    wr_line(e->w, "const real wv = %s[(o0 + k) * %ld + (c * %d + i) * %d + j];", W, T, q.kh, q.kw);
-    wr_line(e->w, "for (long ox = 0; ox < %ld; ox++) acc[k][ox] += wv * xr[ox * %d + j * %d];", OW,
-            q.sw, q.dw);
-    wr_line(e->w, "}");
-    wr_line(e->w, "}");
-    /* the finished rows, through the op fused into this one (if any) */
-    const char *at = e_fmt(e, "((b * %ld + o0 + k) * %ld + oy) * %ld + ox", OC, OH, OW);
-    const char *also = e_store_also(e, n);
-    wr_line(e->w, "for (long k = 0; k < %ld; k++)", OCB);
-    wr_line(e->w, "for (long ox = 0; ox < %ld; ox++) {", OW);
-    wr_line(e->w, "const real v = acc[k][ox];");
-    if (also) wr_line(e->w, "%s[%s] = v;", also, at);
-    wr_line(e->w, "%s[%s] = %s;", e_store_ref(e, n), at, e_epilogue_at(e, n, "v", "o0 + k", at));
-    wr_line(e->w, "}");
+    if (OW8) {
+        wr_line(e->w, "for (long c8 = 0; c8 < %ld; c8 += 8)", OW8);
+        emit_conv_direct_chunk(e, n, &q, OCB, "c8", 8);
+    }
+    if (OW8 < OW) emit_conv_direct_chunk(e, n, &q, OCB, e_fmt(e, "%ld", OW8), OW - OW8);
     wr_line(e->w, "}");
     wr_line(e->w, "}");
 }
 
 /* dW[oc][t] = Σ over b, oy, ox of dy · the tap's x: per image, the
- * products summed along oy into rows[oc][t][ox] (vectorised along ox, each
- * row of x read once per OCB output channels), then each row summed in
- * lanes into dW (the order of the per-channel kernel this replaced) */
+ * products summed into rows[oc][t][lane], the pixel ox in lane ox mod 8
+ * (vectorised along ox; each row of x read once per OCB output channels;
+ * the accumulators fit the L1 cache: OC·T·8 values, not OC·T·OW), then
+ * each summed in lanes into dW */
 static void emit_conv_direct_grad_weight(emitter *e, const ir_node *n)
 {
     const ir_node *gy = ir_get(e->g, n->in[0]), *x = ir_get(e->g, n->in[1]);
     geom q = window_geom(n);
     long B = e_dim(e, gy, 0), OC = gy->dim[1], OH = gy->dim[2], OW = gy->dim[3];
-    long T = (long)n->dim[1] * n->dim[2] * n->dim[3], OCB = direct_block(OC);
+    long T = (long)n->dim[1] * n->dim[2] * n->dim[3], OCB = direct_block(OC), OW8 = OW / 8 * 8;
     const char *dw = e_ref(e, n->id);
     wr_line(e->w, "for (long k = 0; k < %ld; k++) %s[k] = 0;", OC * T, dw);
     wr_line(e->w, "for (long b = 0; b < %ld; b++) {", B);
-    wr_line(e->w, "real rows[%ld][%ld][%ld];", OC, T, OW);
+    wr_line(e->w, "real rows[%ld][%ld][8];", OC, T);
     wr_line(e->w, "memset(rows, 0, sizeof rows);");
     wr_line(e->w, "for (long oy = 0; oy < %ld; oy++) {", OH);
     direct_rows_copy(e, x, &q);
@@ -682,17 +706,24 @@ static void emit_conv_direct_grad_weight(emitter *e, const ir_node *n)
     wr_line(e->w, "for (long j = 0; j < %d; j++)", q.kw);
     wr_line(e->w, "for (long k = 0; k < %ld; k++) {", OCB);
     wr_line(e->w, "real *r = rows[o0 + k][(c * %d + i) * %d + j];", q.kh, q.kw);
-    wr_line(e->w,
-            "for (long ox = 0; ox < %ld; ox++) r[ox] += gr[k * %ld + ox] * xr[ox * %d + j * %d];",
-            OW, OH * OW, q.sw, q.dw);
+    const char *term = e_fmt(e, "gr[k * %ld + ox] * xr[ox * %d + j * %d]", OH * OW, q.sw, q.dw);
+    if (OW8)
+        wr_line(e->w,
+                "for (long ox0 = 0; ox0 < %ld; ox0 += 8) for (long lane = 0; lane < 8; lane++) "
+                "{ const long ox = ox0 + lane; r[lane] += %s; }",
+                OW8, term);
+    if (OW8 < OW)
+        wr_line(e->w, "for (long lane = 0; lane < %ld; lane++) { const long ox = %ld + lane; "
+                "r[lane] += %s; }", OW - OW8, OW8, term);
     wr_line(e->w, "}");
     wr_line(e->w, "}");
     wr_line(e->w, "}");
     wr_line(e->w, "}");
     wr_line(e->w, "for (long oc = 0; oc < %ld; oc++)", OC);
     wr_line(e->w, "for (long t = 0; t < %ld; t++) {", T);
-    e_lane_sum(e, "real", "s", "p", "rows[oc][t][p]", OW);
-    wr_line(e->w, "%s[oc * %ld + t] += s;", dw, T);
+    wr_line(e->w, "const real *s_lane = rows[oc][t];");
+    wr_line(e->w, "%s[oc * %ld + t] += ((s_lane[0] + s_lane[1]) + (s_lane[2] + s_lane[3])) + "
+            "((s_lane[4] + s_lane[5]) + (s_lane[6] + s_lane[7]));", dw, T);
     wr_line(e->w, "}");
     wr_line(e->w, "}");
 }
