@@ -610,56 +610,17 @@ static void direct_rows_open(emitter *e, const ir_node *x, const geom *q)
                 H, W);
 }
 
-/* One chunk of an output row: the columns ox0 + lane, lane < lanes, of
- * OCB output channels accumulate in acc over the taps (the sum of each
- * output in the taps' order), then are stored through the fused op. */
-static void emit_conv_direct_chunk(emitter *e, const ir_node *n, const geom *q, long OCB,
-                                   const char *ox0, long lanes)
-{
-    const ir_node *x = ir_get(e->g, n->in[0]), *w = ir_get(e->g, n->in[1]);
-    long OC = n->dim[1], OH = n->dim[2], OW = n->dim[3];
-    long T = (long)w->dim[1] * w->dim[2] * w->dim[3];
-    wr_line(e->w, "{");
-    wr_line(e->w, "const long ox0 = %s;", ox0);
-    wr_line(e->w, "real acc[%ld][%ld];", OCB, lanes);
-    wr_line(e->w, "for (long k = 0; k < %ld; k++)", OCB);
-    wr_line(e->w, "for (long lane = 0; lane < %ld; lane++) acc[k][lane] = %s;", lanes,
-            n->nin == 3 ? e_fmt(e, "%s[o0 + k]", e_ref(e, n->in[2])) : "0");
-    direct_rows_open(e, x, q);
-    wr_line(e->w, "for (long j = 0; j < %d; j++)", q->kw);
-    wr_line(e->w, "for (long k = 0; k < %ld; k++) {", OCB);
-    wr_line(e->w, "const real wv = %s[(o0 + k) * %ld + (c * %d + i) * %d + j];", e_ref(e, n->in[1]),
-            T, q->kh, q->kw);
-    wr_line(e->w,
-            "for (long lane = 0; lane < %ld; lane++) acc[k][lane] += wv * xr[(ox0 + lane) * %d + j "
-            "* %d];",
-            lanes, q->sw, q->dw);
-    wr_line(e->w, "}");
-    wr_line(e->w, "}");
-    /* the finished values, through the op fused into this one (if any) */
-    const char *at = e_fmt(e, "((b * %ld + o0 + k) * %ld + oy) * %ld + ox0 + lane", OC, OH, OW);
-    const char *also = e_store_also(e, n);
-    wr_line(e->w, "for (long k = 0; k < %ld; k++)", OCB);
-    wr_line(e->w, "for (long lane = 0; lane < %ld; lane++) {", lanes);
-    wr_line(e->w, "const real v = acc[k][lane];");
-    if (also) wr_line(e->w, "%s[%s] = v;", also, at);
-    wr_line(e->w, "%s[%s] = %s;", e_store_ref(e, n), at, e_epilogue_at(e, n, "v", "o0 + k", at));
-    wr_line(e->w, "}");
-    wr_line(e->w, "}");
-}
-
 /* y[b][oc][oy] = bias + Σ over the taps (c, i, j) of w[oc][c][i][j] · the
  * tap's row of x, in the taps' order (padding contributes nothing). Per
- * image and output row, OCB output channels and 8 columns at a time
- * accumulate in acc (OCB vector registers once compiled, each load of x
- * serving OCB channels; a whole row's accumulators did not stay in
- * registers): every bound is a constant. */
+ * image and output row, OCB output channels at a time accumulate rows in
+ * acc: every bound is a constant and the inner loop runs along ox. */
 static void emit_conv_direct(emitter *e, const ir_node *n)
 {
-    const ir_node *x = ir_get(e->g, n->in[0]);
+    const ir_node *x = ir_get(e->g, n->in[0]), *w = ir_get(e->g, n->in[1]);
     geom q = window_geom(n);
     long B = e_dim(e, n, 0), OC = n->dim[1], OH = n->dim[2], OW = n->dim[3];
-    long OCB = direct_block(OC), OW8 = OW / 8 * 8;
+    long T = (long)w->dim[1] * w->dim[2] * w->dim[3], OCB = direct_block(OC);
+    const char *W = e_ref(e, n->in[1]);
     conv_sizes z = {
         (int)e_dim(e, x, 1), (int)OC, q.kh, q.kw, q.sh, q.sw, q.ph, q.pw, (int)OH, (int)OW, 1};
     double direct, im2col;
@@ -672,11 +633,27 @@ static void emit_conv_direct(emitter *e, const ir_node *n)
     wr_line(e->w, "for (long oy = 0; oy < %ld; oy++) {", OH);
     direct_rows_copy(e, x, &q);
     wr_line(e->w, "for (long o0 = 0; o0 < %ld; o0 += %ld) {", OC, OCB);
-    if (OW8) {
-        wr_line(e->w, "for (long c8 = 0; c8 < %ld; c8 += 8)", OW8);
-        emit_conv_direct_chunk(e, n, &q, OCB, "c8", 8);
-    }
-    if (OW8 < OW) emit_conv_direct_chunk(e, n, &q, OCB, e_fmt(e, "%ld", OW8), OW - OW8);
+    wr_line(e->w, "real acc[%ld][%ld];", OCB, OW);
+    wr_line(e->w, "for (long k = 0; k < %ld; k++)", OCB);
+    wr_line(e->w, "for (long ox = 0; ox < %ld; ox++) acc[k][ox] = %s;", OW,
+            n->nin == 3 ? e_fmt(e, "%s[o0 + k]", e_ref(e, n->in[2])) : "0");
+    direct_rows_open(e, x, &q);
+    wr_line(e->w, "for (long j = 0; j < %d; j++)", q.kw);
+    wr_line(e->w, "for (long k = 0; k < %ld; k++) {", OCB);
+    wr_line(e->w, "const real wv = %s[(o0 + k) * %ld + (c * %d + i) * %d + j];", W, T, q.kh, q.kw);
+    wr_line(e->w, "for (long ox = 0; ox < %ld; ox++) acc[k][ox] += wv * xr[ox * %d + j * %d];", OW,
+            q.sw, q.dw);
+    wr_line(e->w, "}");
+    wr_line(e->w, "}");
+    /* the finished rows, through the op fused into this one (if any) */
+    const char *at = e_fmt(e, "((b * %ld + o0 + k) * %ld + oy) * %ld + ox", OC, OH, OW);
+    const char *also = e_store_also(e, n);
+    wr_line(e->w, "for (long k = 0; k < %ld; k++)", OCB);
+    wr_line(e->w, "for (long ox = 0; ox < %ld; ox++) {", OW);
+    wr_line(e->w, "const real v = acc[k][ox];");
+    if (also) wr_line(e->w, "%s[%s] = v;", also, at);
+    wr_line(e->w, "%s[%s] = %s;", e_store_ref(e, n), at, e_epilogue_at(e, n, "v", "o0 + k", at));
+    wr_line(e->w, "}");
     wr_line(e->w, "}");
     wr_line(e->w, "}");
 }
