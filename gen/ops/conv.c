@@ -659,19 +659,20 @@ static void emit_conv_direct(emitter *e, const ir_node *n)
 }
 
 /* dW[oc][t] = Σ over b, oy, ox of dy · the tap's x: per image, the
- * products summed along oy into rows[oc][t][ox] (vectorised along ox, each
- * row of x read once per OCB output channels), then each row summed in
- * lanes into dW (the order of the per-channel kernel this replaced) */
+ * products summed into rows[oc][t][lane], the pixel ox in lane ox mod 8
+ * (vectorised along ox; each row of x read once per OCB output channels;
+ * the accumulators fit the L1 cache: OC·T·8 values, not OC·T·OW), then
+ * each summed in lanes into dW */
 static void emit_conv_direct_grad_weight(emitter *e, const ir_node *n)
 {
     const ir_node *gy = ir_get(e->g, n->in[0]), *x = ir_get(e->g, n->in[1]);
     geom q = window_geom(n);
     long B = e_dim(e, gy, 0), OC = gy->dim[1], OH = gy->dim[2], OW = gy->dim[3];
-    long T = (long)n->dim[1] * n->dim[2] * n->dim[3], OCB = direct_block(OC);
+    long T = (long)n->dim[1] * n->dim[2] * n->dim[3], OCB = direct_block(OC), OW8 = OW / 8 * 8;
     const char *dw = e_ref(e, n->id);
     wr_line(e->w, "for (long k = 0; k < %ld; k++) %s[k] = 0;", OC * T, dw);
     wr_line(e->w, "for (long b = 0; b < %ld; b++) {", B);
-    wr_line(e->w, "real rows[%ld][%ld][%ld];", OC, T, OW);
+    wr_line(e->w, "real rows[%ld][%ld][8];", OC, T);
     wr_line(e->w, "memset(rows, 0, sizeof rows);");
     wr_line(e->w, "for (long oy = 0; oy < %ld; oy++) {", OH);
     direct_rows_copy(e, x, &q);
@@ -682,17 +683,24 @@ static void emit_conv_direct_grad_weight(emitter *e, const ir_node *n)
     wr_line(e->w, "for (long j = 0; j < %d; j++)", q.kw);
     wr_line(e->w, "for (long k = 0; k < %ld; k++) {", OCB);
     wr_line(e->w, "real *r = rows[o0 + k][(c * %d + i) * %d + j];", q.kh, q.kw);
-    wr_line(e->w,
-            "for (long ox = 0; ox < %ld; ox++) r[ox] += gr[k * %ld + ox] * xr[ox * %d + j * %d];",
-            OW, OH * OW, q.sw, q.dw);
+    const char *term = e_fmt(e, "gr[k * %ld + ox] * xr[ox * %d + j * %d]", OH * OW, q.sw, q.dw);
+    if (OW8)
+        wr_line(e->w,
+                "for (long ox0 = 0; ox0 < %ld; ox0 += 8) for (long lane = 0; lane < 8; lane++) "
+                "{ const long ox = ox0 + lane; r[lane] += %s; }",
+                OW8, term);
+    if (OW8 < OW)
+        wr_line(e->w, "for (long lane = 0; lane < %ld; lane++) { const long ox = %ld + lane; "
+                "r[lane] += %s; }", OW - OW8, OW8, term);
     wr_line(e->w, "}");
     wr_line(e->w, "}");
     wr_line(e->w, "}");
     wr_line(e->w, "}");
     wr_line(e->w, "for (long oc = 0; oc < %ld; oc++)", OC);
     wr_line(e->w, "for (long t = 0; t < %ld; t++) {", T);
-    e_lane_sum(e, "real", "s", "p", "rows[oc][t][p]", OW);
-    wr_line(e->w, "%s[oc * %ld + t] += s;", dw, T);
+    wr_line(e->w, "const real *s_lane = rows[oc][t];");
+    wr_line(e->w, "%s[oc * %ld + t] += ((s_lane[0] + s_lane[1]) + (s_lane[2] + s_lane[3])) + "
+            "((s_lane[4] + s_lane[5]) + (s_lane[6] + s_lane[7]));", dw, T);
     wr_line(e->w, "}");
     wr_line(e->w, "}");
 }

@@ -97,12 +97,49 @@ static void emit_max_pool(emitter *e, const ir_node *n)
     wr_line(e->w, "}");
 }
 
+/* The backward of non-overlapping unpadded windows, a row of windows at a
+ * time: along ox every window is the same straight-line code (the scan of
+ * emit_window_max over the kh·kw taps, then each tap's dx = dy or 0), with
+ * the window's tap number in place of its index, so that the compiler
+ * vectorises it along ox (strided loads and stores, selects) instead of
+ * running one window per iteration. */
+static void emit_max_pool_grad_rows(emitter *e, const ir_node *n, long OH, long OW)
+{
+    geom q = window_geom(n);
+    long C = e_dim(e, n, 1), B = e_dim(e, n, 0), H = e_dim(e, n, 2), W = e_dim(e, n, 3);
+    const char *X = e_ref(e, n->in[0]), *dy = e_ref(e, n->in[1]), *dx = e_ref(e, n->id);
+    wr_line(e->w, "for (long bc = 0; bc < %ld; bc++)", B * C);
+    wr_line(e->w, "for (long oy = 0; oy < %ld; oy++) {", OH);
+    wr_line(e->w, "const real *xr = %s + bc * %ld + oy * %ld;", X, H * W, (long)q.kh * W);
+    wr_line(e->w, "real *dr = %s + bc * %ld + oy * %ld;", dx, H * W, (long)q.kh * W);
+    wr_line(e->w, "const real *gr = %s + bc * %ld + oy * %ld;", dy, OH * OW, OW);
+    wr_line(e->w, "for (long ox = 0; ox < %ld; ox++) {", OW);
+    wr_line(e->w, "real m = xr[ox * %d];", q.kw);
+    /* the tap number as a real: an int beside the real selects made gcc
+     * emit a branch per comparison instead of vector selects */
+    wr_line(e->w, "real arg = 0;");
+    for (int t = 1; t < q.kh * q.kw; t++) {
+        wr_line(e->w, "{");
+        wr_line(e->w, "const real v = xr[%ld + ox * %d];", (long)(t / q.kw) * W + t % q.kw, q.kw);
+        wr_line(e->w, "const int take = (v > m) | isnan(v);");
+        wr_line(e->w, "m = take ? v : m;");
+        wr_line(e->w, "arg = take ? %d : arg;", t);
+        wr_line(e->w, "}");
+    }
+    wr_line(e->w, "const real g = gr[ox];");
+    for (int t = 0; t < q.kh * q.kw; t++)
+        wr_line(e->w, "dr[%ld + ox * %d] = arg == %d ? g : 0;", (long)(t / q.kw) * W + t % q.kw,
+                q.kw, t);
+    wr_line(e->w, "}");
+    wr_line(e->w, "}");
+}
+
 /* max_pool2d_backward(x, dy): each dy goes to its window's maximum. When
  * the windows do not overlap (stride = kernel, no padding), every element
  * of dx belongs to at most one window: each window writes all of its
  * elements (dy at the maximum, 0 elsewhere) instead of zeroing dx first and
- * scattering, and when the windows also cover x exactly nothing else is
- * left to zero. */
+ * scattering (emit_max_pool_grad_rows), and when the windows also cover x
+ * exactly nothing else is left to zero. */
 static void emit_max_pool_grad(emitter *e, const ir_node *n)
 {
     const ir_node *gy = ir_get(e->g, n->in[1]);
@@ -112,18 +149,14 @@ static void emit_max_pool_grad(emitter *e, const ir_node *n)
     int disjoint = q.sh == q.kh && q.sw == q.kw && !q.ph && !q.pw;
     int covered = disjoint && OH * q.kh == e_dim(e, n, 2) && OW * q.kw == e_dim(e, n, 3);
     if (!covered) wr_line(e->w, "for (long k = 0; k < %ld; k++) %s[k] = 0;", e_numel(e, n), dx);
+    if (disjoint) {
+        emit_max_pool_grad_rows(e, n, OH, OW);
+        return;
+    }
     window_loops_open(e, n, OH, OW);
     emit_window_max(e, n, n, e_ref(e, n->in[0]));
     wr_line(e->w, "(void)m;");
-    if (!disjoint) {
-        wr_line(e->w, "%s[arg] += %s[at];", dx, e_ref(e, n->in[1]));
-    } else {
-        wr_line(e->w, "const real g = %s[at];", e_ref(e, n->in[1]));
-        window_inner_open(e, n, n);
-        wr_line(e->w, "%s[xi] = xi == arg ? g : 0;", dx);
-        wr_line(e->w, "}");
-        wr_line(e->w, "}");
-    }
+    wr_line(e->w, "%s[arg] += %s[at];", dx, e_ref(e, n->in[1]));
     wr_line(e->w, "}");
 }
 
