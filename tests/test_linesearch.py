@@ -30,7 +30,8 @@ lr after it; the termination tests of torch's L-BFGS. Checks: weights per
 step within 1e-12 |ref| + 1e-14 in double; float within oracle.TOL over the
 first steps; on a quadratic of n = 6 parameters, one CG iteration per step
 (max_iter = 1) reaches the normal equations' solution at step n and not
-before (the classic finite termination, with an exact search: c2 = 1e-6).
+before (the classic finite termination, with a near-exact search: c2 = 1e-3;
+the cubic interpolation of a quadratic along a line is exact).
 Negative controls: Fletcher-Reeves against trainc's PR+; a reference
 without the max(0, .) clip on Rosenbrock.
 
@@ -466,7 +467,7 @@ def check_quadratic(trainc, base):
     write_csv(os.path.join(base, "quad.csv"), X, t)
     problem = (LSQ[0], "quad", lsq)
     got, _, _ = trainc_run(trainc, os.path.join(base, "cg_quadratic"), "cg_quadratic", problem,
-                           'cg { max_iter = 1, c2 = 1e-6, tolerance_grad = 0 }', n + 1, "double",
+                           'cg { max_iter = 1, c2 = 1e-3, tolerance_grad = 0 }', n + 1, "double",
                            feat=n)
     A = [[sum(x[i] * x[j] for x in X) for j in range(n)] for i in range(n)]
     x_star = solve(A, [sum(x[i] * y for x, y in zip(X, t)) for i in range(n)])
@@ -477,7 +478,7 @@ def check_quadratic(trainc, base):
     report(err[n] < 1e-10 and err[n - 1] > 1e-6,
            f"cg on a quadratic of {n} parameters reaches the minimum at iteration {n}, not before",
            str(err))
-    want = cg_ref(lsq, (X, t), got[0], n, max_iter=1, c2=1e-6, tolerance_grad=0)
+    want = cg_ref(lsq, (X, t), got[0], n, max_iter=1, c2=1e-3, tolerance_grad=0)
     report(within(got[n], want[n - 1], (1e-10, 1e-13)),
            "cg on the quadratic: the reference's iterates too")
 
