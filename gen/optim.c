@@ -39,18 +39,17 @@ static int two(const double (*v)[IR_MAX_LIST])
 
 /* line_search = "armijo": backtracking from lr (sgd_line_search_resolve) */
 static const char *const sgd_line_search_words[] = {"none", "armijo", NULL};
-static const opt_option sgd_options[] = {
-    {"lr", OPT_NUMBER, REQUIRED, NULL},
-    {"momentum", OPT_NUMBER, {0, 0}, NULL},
-    {"dampening", OPT_NUMBER, {0, 0}, NULL},
-    WEIGHT_DECAY,
-    {"nesterov", OPT_BOOL, {0, 0}, NULL},
-    MAXIMIZE,
-    {"line_search", OPT_STRING, {0, 0}, sgd_line_search_words},
-    {"c", OPT_NUMBER, {1e-4, 0}, NULL},
-    {"shrink", OPT_NUMBER, {0.5, 0}, NULL},
-    {"max_shrinks", OPT_NUMBER, {30, 0}, NULL},
-    {NULL, 0, {0, 0}, NULL}};
+static const opt_option sgd_options[] = {{"lr", OPT_NUMBER, REQUIRED, NULL},
+                                         {"momentum", OPT_NUMBER, {0, 0}, NULL},
+                                         {"dampening", OPT_NUMBER, {0, 0}, NULL},
+                                         WEIGHT_DECAY,
+                                         {"nesterov", OPT_BOOL, {0, 0}, NULL},
+                                         MAXIMIZE,
+                                         {"line_search", OPT_STRING, {0, 0}, sgd_line_search_words},
+                                         {"c", OPT_NUMBER, {1e-4, 0}, NULL},
+                                         {"shrink", OPT_NUMBER, {0.5, 0}, NULL},
+                                         {"max_shrinks", OPT_NUMBER, {30, 0}, NULL},
+                                         {NULL, 0, {0, 0}, NULL}};
 
 /* the momentum buffer only when there is momentum */
 static int sgd_buffers(const double (*v)[IR_MAX_LIST])

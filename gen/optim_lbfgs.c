@@ -29,7 +29,8 @@ int lbfgs_resolve(ir_graph *g, char *msg, size_t size)
                  max_iter);
         return -1;
     }
-    if (!opt_was_set(c, "max_eval")) *max_eval = floor(max_iter * 5 / 4); /* torch: max_iter * 5 // 4 */
+    if (!opt_was_set(c, "max_eval"))
+        *max_eval = floor(max_iter * 5 / 4); /* torch: max_iter * 5 // 4 */
     else if (!opt_whole(*max_eval)) {
         snprintf(msg, size, "lbfgs: max_eval must be a whole number of at least 1, not %g",
                  *max_eval);

@@ -153,11 +153,11 @@ int cg_resolve(ir_graph *g, char *msg, size_t size)
         return -1;
     }
     if (!opt_whole(max_iter)) {
-        snprintf(msg, size, "cg: max_iter must be a whole number of at least 1, not %g",
-                 max_iter);
+        snprintf(msg, size, "cg: max_iter must be a whole number of at least 1, not %g", max_iter);
         return -1;
     }
-    if (!opt_was_set(c, "restart")) *restart = (double)g->n_params; /* every n iterations */
+    if (!opt_was_set(c, "restart"))
+        *restart = (double)g->n_params; /* every n iterations */
     else if (!opt_whole(*restart)) {
         snprintf(msg, size, "cg: restart must be a whole number of at least 1, not %g", *restart);
         return -1;
