@@ -489,13 +489,16 @@ static int update_holes(ir_graph *g, const emit_options *o, tpl_var *update, tpl
     int nov = opt_template_vars(g, ok, oval, IR_MAX_OPT * 2 + 6);
     for (int i = 0; i < nov; i++) ov[i] = (tpl_var){ok[i], oval[i]};
     ov[nov++] = (tpl_var){"ranges", update_ranges(g)};
-    char *upd =
-        fill_template(o, arena_printf(A, "optim/%s.c", g->opt.c.name), ov, nov, err, errsize);
-    if (!upd) return -1;
     writer w;
     wr_init(&w);
-    wr_raw(&w, upd);
-    free(upd);
+    const char *parts[3]; /* a closure step's helpers first (optim_linesearch.c) */
+    for (int k = 0, n = opt_templates(g, parts); k < n; k++) {
+        char *upd =
+            fill_template(o, arena_printf(A, "optim/%s.c", parts[k]), ov, nov, err, errsize);
+        if (!upd) return -1;
+        wr_raw(&w, upd);
+        free(upd);
+    }
     *update = (tpl_var){"update", block(A, &w)};
 
     int nsv = 0;
@@ -667,7 +670,7 @@ static int folder_vars(ir_graph *g, const plan *p, const emit_options *o, const 
         {"shuffle", g->train.shuffle ? "1" : "0"},
         {"lr", arena_printf(A, "%.17g", g->opt.lr)},
         {"optimizer", g->opt.c.name},
-        {"lbfgs", strcmp(g->opt.c.name, "lbfgs") ? "0" : "1"},
+        {"closure_step", opt_closure_step(g) ? "1" : "0"},
         {"schedule", g->sched.c.name ? g->sched.c.name : "constant"},
         {"per_step", g->sched.per_step ? "1" : "0"},
         {"early_stop", g->train.early_stop ? "1" : "0"},

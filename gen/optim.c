@@ -37,12 +37,18 @@ static int two(const double (*v)[IR_MAX_LIST])
     return 2;
 }
 
+/* line_search = "armijo": backtracking from lr (sgd_line_search_resolve) */
+static const char *const sgd_line_search_words[] = {"none", "armijo", NULL};
 static const opt_option sgd_options[] = {{"lr", OPT_NUMBER, REQUIRED, NULL},
                                          {"momentum", OPT_NUMBER, {0, 0}, NULL},
                                          {"dampening", OPT_NUMBER, {0, 0}, NULL},
                                          WEIGHT_DECAY,
                                          {"nesterov", OPT_BOOL, {0, 0}, NULL},
                                          MAXIMIZE,
+                                         {"line_search", OPT_STRING, {0, 0}, sgd_line_search_words},
+                                         {"c", OPT_NUMBER, {1e-4, 0}, NULL},
+                                         {"shrink", OPT_NUMBER, {0.5, 0}, NULL},
+                                         {"max_shrinks", OPT_NUMBER, {30, 0}, NULL},
                                          {NULL, 0, {0, 0}, NULL}};
 
 /* the momentum buffer only when there is momentum */
@@ -145,6 +151,18 @@ static const opt_option lbfgs_options[] = {{"lr", OPT_NUMBER, {1, 0}, NULL},
                                            {"history_size", OPT_NUMBER, {100, 0}, NULL},
                                            {"line_search_fn", OPT_STRING, {0, 0}, line_search_words},
                                            {NULL, 0, {0, 0}, NULL}};
+/* nonlinear conjugate gradient (no torch class): restart's default 0
+ * stands for the parameter count (filled in by cg_resolve) */
+static const char *const cg_beta_words[] = {"polak_ribiere", "fletcher_reeves", NULL};
+static const opt_option cg_options[] = {{"beta", OPT_STRING, {0, 0}, cg_beta_words},
+                                        {"lr", OPT_NUMBER, {1, 0}, NULL},
+                                        {"max_iter", OPT_NUMBER, {20, 0}, NULL},
+                                        {"tolerance_grad", OPT_NUMBER, {1e-7, 0}, NULL},
+                                        {"tolerance_change", OPT_NUMBER, {1e-9, 0}, NULL},
+                                        {"restart", OPT_NUMBER, {0, 0}, NULL},
+                                        {"c2", OPT_NUMBER, {0.1, 0}, NULL},
+                                        {NULL, 0, {0, 0}, NULL}};
+
 /* the history of s and y (history_size each), d and the previous gradient */
 static int lbfgs_buffers(const double (*v)[IR_MAX_LIST])
 {
@@ -166,6 +184,10 @@ const opt_def opt_defs[] = {
     {"nadam", "torch.optim.NAdam (1.13)", nadam_options, two, 1, NULL, "betas"},
     {"radam", "torch.optim.RAdam", radam_options, two, 0, NULL, "betas"},
     {"lbfgs", "torch.optim.LBFGS (1.13)", lbfgs_options, lbfgs_buffers, 0, NULL, NULL},
+    /* d and the previous gradient; t, the previous loss, n_iter, func_evals
+     * and the iterations since the last restart as doubles (two reals each) */
+    {"cg", "nonlinear conjugate gradient (Nocedal & Wright 5.2, torch's strong-Wolfe search)",
+     cg_options, two, 10, NULL, NULL},
     {NULL, NULL, NULL, NULL, 0, NULL, NULL},
 };
 
@@ -321,6 +343,13 @@ static int sched_momentum(ir_graph *g, const sched_def *d, char *msg, size_t siz
                                     "and radam (beta1)");
         return -1;
     }
+    if (opt_closure_step(g)) {
+        snprintf(msg, size,
+                 "%s cycles the momentum (cycle_momentum = true, the default), but %s's line "
+                 "search steps along -g without one; set cycle_momentum = false",
+                 d->name, od->name);
+        return -1;
+    }
     if (!(hi > 0 && hi < 1 && lo < 1)) {
         snprintf(msg, size,
                  "%s: base_momentum (%g) and max_momentum (%g) must be in [0, 1), max_momentum "
@@ -457,6 +486,8 @@ int opt_resolve(ir_graph *g, char *err, size_t errsize)
     }
     if (resolve_choice(&o->c, d->name, d->options, msg, sizeof msg)) goto bad;
     if (!strcmp(d->name, "lbfgs") && lbfgs_resolve(g, msg, sizeof msg)) goto bad;
+    if (!strcmp(d->name, "sgd") && sgd_line_search_resolve(g, msg, sizeof msg)) goto bad;
+    if (!strcmp(d->name, "cg") && cg_resolve(g, msg, sizeof msg)) goto bad;
     if (d->check && d->check((const double(*)[IR_MAX_LIST])o->c.value, msg, sizeof msg) < 0)
         goto bad;
     o->lr = get((const double(*)[IR_MAX_LIST])o->c.value, d, "lr");

@@ -77,4 +77,21 @@ int lbfgs_resolve(ir_graph *g, char *msg, size_t size);
 /* the state's scalar part in reals: ro per pair and the step's counters, as doubles */
 int lbfgs_scalars(const ir_choice *c);
 
+/* The steps through the batch's closure (optim_linesearch.c): L-BFGS, cg,
+ * and sgd with line_search = "armijo". */
+int opt_closure_step(const ir_graph *g);
+/* The templates (templates/optim/<name>.c) the update is made of, in
+ * order; returns their count. */
+int opt_templates(const ir_graph *g, const char *names[3]);
+/* What every closure step needs (no clipping, one parameter group of
+ * trained parameters, full batches when full_batch); -1 with a message
+ * naming who. */
+int closure_step_check(ir_graph *g, const char *who, int full_batch, char *msg, size_t size);
+int sgd_line_search_resolve(ir_graph *g, char *msg, size_t size);
+/* cg: restart's default (the parameter count) and the checks */
+int cg_resolve(ir_graph *g, char *msg, size_t size);
+/* a whole number from 1 (below 1e9); an option the spec set */
+int opt_whole(double v);
+int opt_was_set(const ir_choice *c, const char *key);
+
 #endif

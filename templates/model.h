@@ -56,7 +56,7 @@ int model_shards_start(int threads);
 #define MODEL_SHUFFLE {{shuffle}}
 #define MODEL_LR {{lr}}
 #define MODEL_OPTIMIZER "{{optimizer}}"
-#define MODEL_LBFGS {{lbfgs}} /* the step re-evaluates the batch (model_lbfgs_step) */
+#define MODEL_CLOSURE_STEP {{closure_step}} /* the step re-evaluates the batch (model_closure_step) */
 #define MODEL_SCHEDULE "{{schedule}}"
 #define MODEL_SCHEDULE_PER_STEP {{per_step}} /* the schedule counts steps (1) or epochs (0) */
 #define MODEL_PLATEAU {{plateau}}            /* the schedule watches a metric after each epoch */
@@ -174,20 +174,27 @@ extern const rt_plateau model_plateau_init;
 /* The optimizer's step: param <- update(param, grad, state) at learning
  * rate lr and momentum (or beta1; see model_momentum; optimizers without
  * one ignore it), for step t = 1, 2, ... (gradient clipping may scale grad). */
-#if !MODEL_LBFGS
+#if !MODEL_CLOSURE_STEP
 void model_update(real *param, real *grad, real *state, double lr, double momentum, long t);
 #else
-/* L-BFGS re-evaluates the batch's loss and gradient at new weights: eval
- * writes the gradient at param to grad and returns the loss */
+/* L-BFGS, conjugate gradient and SGD with a line search re-evaluate the
+ * batch's loss and gradient at new weights: eval writes the gradient at
+ * param to grad and returns the loss */
 typedef struct model_closure {
     real (*eval)(void *ctx, const real *param, real *grad);
     void *ctx;
 } model_closure;
-/* One torch.optim.LBFGS step(closure) from param, where the loss and grad
- * were just evaluated; grad is left at the last gradient evaluated.
- * Returns the number of evaluations (the first included). */
-int model_lbfgs_step(real *param, real *grad, real *state, double lr, double loss,
-                     const model_closure *f);
+/* what one step did */
+typedef struct model_step_info {
+    int evals;        /* evaluations of the batch, the first included */
+    double step_size; /* the last step length t taken (0: none) */
+    int stalled;      /* SGD's Armijo search shrank max_shrinks times in vain: no step taken */
+} model_step_info;
+/* One step from param, where the loss and grad were just evaluated (at the
+ * scheduled lr; torch's step(closure) for L-BFGS); L-BFGS and CG leave grad
+ * at the last gradient evaluated, Armijo's search at the step's. */
+model_step_info model_closure_step(real *param, real *grad, real *state, double lr, double loss,
+                                   const model_closure *f);
 #endif
 
 /* ==== the inference API: the trained model in another C program ====

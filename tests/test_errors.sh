@@ -1216,3 +1216,88 @@ expect "hvp: a missing vector file is named" 1 "missing.npy" \
     run_in "$t/out/hv_ok" ./m_ hvp missing.npy -o hv.npy
 expect "hvp: --rows is not train's" 2 "--rows is an option of landscape, hvp and hessian" \
     run_in "$t/out/hv_ok" ./m_ train --rows 4
+
+# ---- issue 15 item 4: sgd's Armijo line search; item 5: cg ----
+armijo_spec() { # armijo_spec NAME OPTIMIZER_LINE [TRAIN_LINE]: the optimizer on line 6
+    spec "$1" "$H1" "$H2" "$H3" "$H4" "$LOSS" "$2" "${3:-train { batch = \"full\", epochs = 1 \}}"
+}
+ARMIJO_WHO='sgd with line_search = "armijo"'
+armijo_spec arm_good 'optimizer = sgd { lr = 1, line_search = "armijo", c = 0.1, shrink = 0.3, max_shrinks = 5 }'
+expect "armijo: the control generates" 0 "" gen arm_good
+armijo_spec arm_batch 'optimizer = sgd { lr = 1, line_search = "armijo" }' 'train { batch = 2, epochs = 1 }'
+expect "armijo: a mini-batch is refused" 2 \
+    "arm_batch.lua:6:|$ARMIJO_WHO needs full-batch training|the loss of a mini-batch changes" gen arm_batch
+armijo_spec arm_repl 'optimizer = sgd { lr = 1, line_search = "armijo" }' 'train { batch = "full", sampling = "replacement" }'
+expect "armijo: rows drawn with replacement are refused" 2 \
+    "arm_repl.lua:6:|needs full-batch training|rows drawn with replacement" gen arm_repl
+armijo_spec arm_word 'optimizer = sgd { lr = 1, line_search = "wolfe" }'
+expect "armijo: an unknown line_search" 2 "arm_word.lua:6:|sgd: line_search must be one of 'none', 'armijo'" gen arm_word
+armijo_spec arm_mom 'optimizer = sgd { lr = 1, line_search = "armijo", momentum = 0.9 }'
+expect "armijo: momentum is refused" 2 "arm_mom.lua:6:|$ARMIJO_WHO: momentum and nesterov do not apply" gen arm_mom
+armijo_spec arm_nest 'optimizer = sgd { lr = 1, line_search = "armijo", momentum = 0.9, nesterov = true }'
+expect "armijo: nesterov is refused" 2 "arm_nest.lua:6:|momentum and nesterov do not apply" gen arm_nest
+armijo_spec arm_wd 'optimizer = sgd { lr = 1, line_search = "armijo", weight_decay = 1e-4 }'
+expect "armijo: weight_decay is refused, the penalty named" 2 \
+    "arm_wd.lua:6:|weight_decay and maximize do not apply|minimize(loss + wd / 2 * l2_penalty())" gen arm_wd
+armijo_spec arm_max 'optimizer = sgd { lr = 1, line_search = "armijo", maximize = true }'
+expect "armijo: maximize is refused" 2 "arm_max.lua:6:|weight_decay and maximize do not apply" gen arm_max
+armijo_spec arm_lr0 'optimizer = sgd { lr = 0, line_search = "armijo" }'
+expect "armijo: lr 0" 2 "arm_lr0.lua:6:|lr (the first trial step) must be above 0, not 0" gen arm_lr0
+armijo_spec arm_c1 'optimizer = sgd { lr = 1, line_search = "armijo", c = 1 }'
+expect "armijo: c = 1" 2 "arm_c1.lua:6:|c and shrink must be above 0 and below 1, not c = 1, shrink = 0.5" gen arm_c1
+armijo_spec arm_c0 'optimizer = sgd { lr = 1, line_search = "armijo", c = 0 }'
+expect "armijo: c = 0" 2 "arm_c0.lua:6:|c and shrink must be above 0 and below 1" gen arm_c0
+armijo_spec arm_cneg 'optimizer = sgd { lr = 1, line_search = "armijo", c = -0.1 }'
+expect "armijo: a negative c" 2 "arm_cneg.lua:6:|sgd: invalid c: -0.1" gen arm_cneg
+armijo_spec arm_sh1 'optimizer = sgd { lr = 1, line_search = "armijo", shrink = 1 }'
+expect "armijo: shrink = 1" 2 "arm_sh1.lua:6:|not c = 0.0001, shrink = 1" gen arm_sh1
+armijo_spec arm_sh0 'optimizer = sgd { lr = 1, line_search = "armijo", shrink = 0 }'
+expect "armijo: shrink = 0" 2 "arm_sh0.lua:6:|not c = 0.0001, shrink = 0" gen arm_sh0
+armijo_spec arm_cap0 'optimizer = sgd { lr = 1, line_search = "armijo", max_shrinks = 0 }'
+expect "armijo: max_shrinks 0" 2 "arm_cap0.lua:6:|max_shrinks must be a whole number from 1 to 1000, not 0" gen arm_cap0
+armijo_spec arm_capf 'optimizer = sgd { lr = 1, line_search = "armijo", max_shrinks = 2.5 }'
+expect "armijo: a fractional max_shrinks" 2 "arm_capf.lua:6:|max_shrinks must be a whole number from 1 to 1000, not 2.5" gen arm_capf
+armijo_spec arm_capbig 'optimizer = sgd { lr = 1, line_search = "armijo", max_shrinks = 5000 }'
+expect "armijo: max_shrinks 5000" 2 "arm_capbig.lua:6:|max_shrinks must be a whole number from 1 to 1000, not 5000" gen arm_capbig
+armijo_spec arm_alone 'optimizer = sgd { lr = 1, shrink = 0.3 }'
+expect "armijo: shrink without the line search" 2 \
+    "arm_alone.lua:6:|sgd: shrink applies only with line_search = \"armijo\"" gen arm_alone
+armijo_spec arm_group 'optimizer = sgd { lr = 1, line_search = "armijo", groups = { { params = "bias", lr = 0.1 } } }'
+expect "armijo: a parameter group" 2 \
+    "arm_group.lua:6:|$ARMIJO_WHO: every parameter must be trainable with the optimizer's own lr" gen arm_group
+armijo_spec arm_clip 'optimizer = sgd { lr = 1, line_search = "armijo" }' 'train { batch = "full", clip_grad_value = 1 }'
+expect "armijo: gradient clipping" 2 "arm_clip.lua:6:|$ARMIJO_WHO: clip_grad_norm and clip_grad_value do not apply" gen arm_clip
+spec arm_cyc "$H1" "$H2" "$H3" "$H4" "$LOSS" 'optimizer = sgd { lr = 1, line_search = "armijo" }' \
+    'schedule = cyclic_lr { base_lr = 0.1, max_lr = 1 }' 'train { batch = "full", epochs = 1 }'
+expect "armijo: a schedule cycling the momentum" 2 \
+    "arm_cyc.lua:7:|cyclic_lr cycles the momentum|line search steps along -g without one" gen arm_cyc
+armijo_spec arm_find 'optimizer = sgd { lr = 1, line_search = "armijo" }'
+gen_build "$t/arm_find.lua" "$t/out/arm_find" >/dev/null 2>&1
+expect "armijo: its trainer builds" 0 "" test -x "$t/out/arm_find/m_"
+expect "armijo: lr-find is refused with the reason" 2 \
+    "m_: lr-find is for optimizers with a fixed step: this one chooses its own step length" \
+    "$t/out/arm_find/m_" lr-find
+armijo_spec cg_good 'optimizer = cg { beta = "fletcher_reeves", restart = 3, c2 = 0.5, max_iter = 4 }'
+expect "cg: the control generates" 0 "" gen cg_good
+armijo_spec cg_beta 'optimizer = cg { beta = "hestenes_stiefel" }'
+expect "cg: an unknown beta" 2 "cg_beta.lua:6:|cg: beta must be one of 'polak_ribiere', 'fletcher_reeves'" gen cg_beta
+armijo_spec cg_lr0 'optimizer = cg { lr = 0 }'
+expect "cg: lr 0" 2 "cg_lr0.lua:6:|cg: lr must be above 0, not 0" gen cg_lr0
+armijo_spec cg_iter 'optimizer = cg { max_iter = 0.5 }'
+expect "cg: max_iter 0.5" 2 "cg_iter.lua:6:|cg: max_iter must be a whole number of at least 1, not 0.5" gen cg_iter
+armijo_spec cg_rs0 'optimizer = cg { restart = 0 }'
+expect "cg: restart 0" 2 "cg_rs0.lua:6:|cg: restart must be a whole number of at least 1, not 0" gen cg_rs0
+armijo_spec cg_c2 'optimizer = cg { c2 = 1 }'
+expect "cg: c2 = 1" 2 "cg_c2.lua:6:|cg: c2 must be above c1 = 1e-4 and below 1|not 1" gen cg_c2
+armijo_spec cg_c2lo 'optimizer = cg { c2 = 1e-5 }'
+expect "cg: c2 below c1" 2 "cg_c2lo.lua:6:|cg: c2 must be above c1 = 1e-4|not 1e-05" gen cg_c2lo
+armijo_spec cg_tol 'optimizer = cg { tolerance_change = -1 }'
+expect "cg: a negative tolerance" 2 "cg_tol.lua:6:|cg: invalid tolerance_change: -1" gen cg_tol
+armijo_spec cg_unknown 'optimizer = cg { momentum = 0.9 }'
+expect "cg: an option it has not" 2 "cg_unknown.lua:6:|cg: unknown option 'momentum'" gen cg_unknown
+armijo_spec cg_batch 'optimizer = cg { }' 'train { batch = 2, epochs = 1 }'
+expect "cg: a mini-batch is refused" 2 "cg_batch.lua:6:|cg needs full-batch training" gen cg_batch
+armijo_spec cg_clip 'optimizer = cg { }' 'train { batch = "full", clip_grad_norm = 1 }'
+expect "cg: gradient clipping" 2 "cg_clip.lua:6:|cg: clip_grad_norm and clip_grad_value do not apply" gen cg_clip
+armijo_spec cg_group 'optimizer = cg { groups = { { params = "bias", lr = 0.1 } } }'
+expect "cg: a parameter group" 2 "cg_group.lua:6:|cg: every parameter must be trainable" gen cg_group

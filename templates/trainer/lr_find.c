@@ -125,7 +125,7 @@ static long run_steps(const options *o, buffers *b, data *d, FILE *csv, double *
         double loss = model_train_step(rows, b->param, b->grad, b->x, b->y, b->out, b->arena,
                                        rt_noise_key(o->seed, step));
         /* the spec's optimizer at this step's lr (its own momentum) */
-#if !MODEL_LBFGS /* tr_cmd_lr_find refuses L-BFGS: it has no model_update */
+#if !MODEL_CLOSURE_STEP /* tr_cmd_lr_find refuses L-BFGS, CG, line searches: no model_update */
         model_update(b->param, b->grad, b->state, lr, model_momentum(0, steps), step);
 #endif
         double s = rt_lr_smooth_add(&sm, loss);
@@ -171,9 +171,12 @@ static int put_back(const options *o, buffers *b, const saved *sv, unsigned long
 int tr_cmd_lr_find(const options *o_in)
 {
     options opts = *o_in, *o = &opts;
-    if (MODEL_LBFGS)
-        tr_die_usage("%s", "lr-find is for first-order optimizers: L-BFGS chooses its own step "
-                           "length (its line search and curvature pairs)");
+    if (MODEL_CLOSURE_STEP)
+        tr_die_usage("%s", !strcmp(MODEL_OPTIMIZER, "lbfgs")
+                               ? "lr-find is for first-order optimizers: L-BFGS chooses its own "
+                                 "step length (its line search and curvature pairs)"
+                               : "lr-find is for optimizers with a fixed step: this one chooses "
+                                 "its own step length (its line search)");
     if (o->steps < 0) o->steps = 100;
     if (o->steps < 10) tr_die_usage("lr-find: --steps must be at least %s", "10");
     if (!(o->lr_to > o->lr_from)) tr_die_usage("lr-find: --to must be above --from%s", "");

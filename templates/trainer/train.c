@@ -248,12 +248,12 @@ static int train_batch(train_run *r, long start, int rows)
     const long e = MODEL_SCHEDULE_PER_STEP ? r->step : r->epoch - 1;
     r->lr = model_lr(e, r->base_lr, r->total);
     if (r->lm) tr_lm_before_update(r->lm, b->param, b->grad);
-    /* before the update: L-BFGS evaluates the batch again, into b->out */
+    /* before the update: a closure step evaluates the batch again, into b->out */
     long correct = rt_count_correct(MODEL_TASK, b->out, MODEL_OUTPUT_LEN, by, MODEL_LABEL_LEN, rows);
     const double t_update = r->prof.timing ? rt_now() : 0;
-#if MODEL_LBFGS
+#if MODEL_CLOSURE_STEP
     ++r->step;
-    tr_lbfgs_step(b, rows, bx, by, rt_noise_key(r->seed, r->step), r->lr, (double)loss);
+    tr_closure_step(r, rows, bx, by, rt_noise_key(r->seed, r->step), (double)loss);
 #else
     model_update(b->param, b->grad, b->state, r->lr, model_momentum(e, r->total), ++r->step);
 #endif
@@ -264,9 +264,12 @@ static int train_batch(train_run *r, long start, int rows)
     r->loss_sum += (double)loss * rows;
     r->norm_sum += grad_norm;
     r->norm_steps++;
-    if (r->step_metrics)
-        fprintf(r->step_metrics, "%ld,%d,%.9g,%.9g,%.17g,%.3f\n", r->step, r->epoch, (double)loss,
+    if (r->step_metrics) {
+        fprintf(r->step_metrics, "%ld,%d,%.9g,%.9g,%.17g,%.3f", r->step, r->epoch, (double)loss,
                 grad_norm, r->lr, r->step_metrics_t + rt_now() - r->t0);
+        if (MODEL_CLOSURE_STEP) fprintf(r->step_metrics, ",%.17g,%d", r->step_size, r->step_evals);
+        fprintf(r->step_metrics, "\n");
+    }
     r->correct += correct;
     r->seen += rows;
     if (o->steps >= 0 && r->step >= o->steps) r->stop = 1;
@@ -330,11 +333,14 @@ static void end_epoch(train_run *r, long full)
                r->seen / (now - r->te > 0 ? now - r->te : 1e-9), now - r->t0);
         fflush(stdout);
     }
-    if (r->metrics)
-        fprintf(r->metrics, "%d,%ld,%.9g,%.6f,%.9g,%.6f,%.17g,%.9g,%.3f\n", r->epoch, r->step,
+    if (r->metrics) {
+        fprintf(r->metrics, "%d,%ld,%.9g,%.6f,%.9g,%.6f,%.17g,%.9g,%.3f", r->epoch, r->step,
                 tr.loss, has_accuracy ? tr.accuracy : NAN, va.loss,
                 has_accuracy ? va.accuracy : NAN, r->lr,
                 r->norm_steps ? r->norm_sum / r->norm_steps : NAN, r->metrics_t + now - r->t0);
+        if (MODEL_CLOSURE_STEP) fprintf(r->metrics, ",%.17g,%d", r->step_size, r->step_evals);
+        fprintf(r->metrics, "\n");
+    }
     if (r->lm && !o->every_steps) tr_lm_row(r, r->epoch);
     if (complete && r->done > 0) tr_hint_epoch(r, tr.loss);
     if (MODEL_EARLY_STOP && complete && !o->overfit) {

@@ -13,8 +13,16 @@
 
 #include "trainer.h"
 
-#define METRICS_HEADER "epoch,step,loss,accuracy,valid_loss,valid_accuracy,lr,grad_norm,seconds"
-#define STEP_METRICS_HEADER "step,epoch,loss,grad_norm,lr,seconds"
+/* a step that searches along its direction: the step length it took and its
+ * evaluations of the batch (the epoch's: its last step's) */
+#if MODEL_CLOSURE_STEP
+#define CLOSURE_COLUMNS ",step_size,evals"
+#else
+#define CLOSURE_COLUMNS ""
+#endif
+#define METRICS_HEADER                                                                             \
+    "epoch,step,loss,accuracy,valid_loss,valid_accuracy,lr,grad_norm,seconds" CLOSURE_COLUMNS
+#define STEP_METRICS_HEADER "step,epoch,loss,grad_norm,lr,seconds" CLOSURE_COLUMNS
 
 /* Fine-tuning and transfer learning: the parameters a folder of .npy files
  * (as export writes them) or a safetensors file has replace the drawn ones,

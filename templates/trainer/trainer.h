@@ -182,6 +182,8 @@ typedef struct train_run {
     int epoch, bar_shown;
     double te, loss_sum, norm_sum;
     long norm_steps, correct, seen, done;
+    double step_size; /* the last step's length (line searches: step_size in the metrics) */
+    int step_evals;   /* and its evaluations of the batch */
     layer_metrics *lm; /* --layer-metrics, else NULL */
     hint_curve curve;  /* hints.c: what the epochs' training losses show */
     double first_loss; /* of this run's first step (hints.c) */
@@ -202,11 +204,12 @@ void tr_save_checkpoint(train_run *r, int epoch_end);
 /* sampling.c: the rows of a step from start (the epoch's order, or drawn
  * with replacement) */
 const int32_t *tr_batch_rows(train_run *r, long start, int rows);
-#if MODEL_LBFGS
-/* lbfgs_closure.c: one L-BFGS step on the batch (loss and b->grad already
- * evaluated at b->param); returns its evaluations of the batch */
-int tr_lbfgs_step(buffers *b, int rows, const real *bx, const real *by, uint64_t noise, double lr,
-                  double loss);
+#if MODEL_CLOSURE_STEP
+/* closure_step.c: one step of an optimizer that searches along a direction
+ * (loss and b->grad already evaluated at b->param); its step length and
+ * evaluations go to r; 1 (and r->stop) when Armijo's search stalled */
+int tr_closure_step(train_run *r, int rows, const real *bx, const real *by, uint64_t noise,
+                    double loss);
 #endif
 /* grad_stop.c: 1 when stop_grad_norm stops the run at this step (before its
  * update), its figures counted and the line printed */
