@@ -40,8 +40,11 @@ long rt_count_correct(int task, const real *out, int out_len, const real *y, int
     case RT_TASK_LOGIT:  /* logit >= 0 against label > 0.5 */
     case RT_TASK_SIGN:   /* sign >= 0 against label > 0 */ {
         const real o_at = task == RT_TASK_BINARY ? 0.5f : 0, t_at = task == RT_TASK_SIGN ? 0 : 0.5f;
-        for (long r = 0; r < rows; r++)
-            correct += all_sides(out + r * out_len, y + r * label_len, out_len, o_at, t_at);
+        if (out_len == 1) /* one output a row: no inner loop to set up */
+            for (long r = 0; r < rows; r++) correct += (out[r] >= o_at) == (y[r * label_len] > t_at);
+        else
+            for (long r = 0; r < rows; r++)
+                correct += all_sides(out + r * out_len, y + r * label_len, out_len, o_at, t_at);
         break;
     }
     default:
