@@ -170,6 +170,33 @@ const char *e_epilogue_at(emitter *e, const ir_node *n, const char *v, const cha
     return epi_expand(e, ir_get(e->g, a), &c);
 }
 
+const char *e_epilogue_array_fn(const emitter *e, const ir_node *n)
+{
+    int a = e->pv->epi[n->id];
+    if (a < 0 || e->dbl || a == e->pv->epi_bn[n->id] || a == e->pv->epi_affine[n->id]) return NULL;
+    const ir_node *top = ir_get(e->g, a);
+    return top->nin == 1 ? op_get(top->op)->array_fn : NULL;
+}
+
+const char *e_epilogue_inner_at(emitter *e, const ir_node *n, const char *v, const char *chan,
+                                const char *idx)
+{
+    int bn = e->pv->epi_bn[n->id];
+    const char *val = v;
+    if (bn >= 0) val = e_fmt(e, "(%s * fold_s[%s] + fold_t[%s])", v, chan, chan);
+    epi_ctx c = {n, bn >= 0 ? bn : n->id, e->pv->epi_affine[n->id], val, chan, idx};
+    const ir_node *top = ir_get(e->g, e->pv->epi[n->id]);
+    return epi_operand(e, ir_get(e->g, top->in[0]), &c);
+}
+
+void e_epilogue_array(emitter *e, const ir_node *n, const char *ref, long count)
+{
+    const ir_node *top = ir_get(e->g, e->pv->epi[n->id]);
+    wr_line(e->w, "/* %s of the stored values, vectorised (runtime/rt_act.c) */",
+            ir_op_name(top->op));
+    wr_line(e->w, "%s(%s, %s, %ld);", e_epilogue_array_fn(e, n), ref, ref, count);
+}
+
 const char *e_epilogue(emitter *e, const ir_node *n, const char *v)
 {
     return e_epilogue_at(e, n, v, "oc", "i");

@@ -51,6 +51,14 @@ void e_epilogue_begin(emitter *e, const ir_node *n);
 const char *e_epilogue_at(emitter *e, const ir_node *n, const char *v, const char *chan,
                           const char *idx);
 const char *e_epilogue(emitter *e, const ir_node *n, const char *v);
+/* The array form of the epilogue's last op (op_def.array_fn, float only),
+ * or NULL. When there is one, a producer may store e_epilogue_inner_at (the
+ * epilogue without that op) and then call e_epilogue_array on the stored
+ * count values at ref, instead of storing e_epilogue_at. */
+const char *e_epilogue_array_fn(const emitter *e, const ir_node *n);
+const char *e_epilogue_inner_at(emitter *e, const ir_node *n, const char *v, const char *chan,
+                                const char *idx);
+void e_epilogue_array(emitter *e, const ir_node *n, const char *ref, long count);
 /* printf into an arena string */
 #define e_fmt(e, ...) arena_printf((e)->g->A, __VA_ARGS__)
 

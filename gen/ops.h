@@ -104,6 +104,11 @@ typedef struct op_def {
      * saturated): returns 1 with its bounds in lo, hi when its values are
      * bounded (tanh, sigmoid, hardtanh), 0 when not; NULL: not one */
     int (*act_bounds)(const ir_node *n, double *lo, double *hi);
+    /* float only: a runtime function y[i] = op(x[i]) over an array, faster
+     * than the cexpr element by element (rt_act.c's vectorised tanh); a
+     * product with the op as the last of its epilogue stores the rest and
+     * calls it on the stored values. NULL: none */
+    const char *array_fn;
     op_dsl dsl; /* the spec's function for it, if it is called by name */
     /* a backward op's second derivative for Hessian-vector products
      * (gen/hvp.c): the cexpr of w times d(row's value)/d(its first input)

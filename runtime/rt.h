@@ -541,6 +541,14 @@ real rt_dot(const real *a, const real *b, long n);
 double rt_sumsq(const real *a, long n);
 int rt_cpu_has_avx2(void);
 
+/* ==== rt_act.c: tanh and sigmoid over arrays (float: rt_act.h's, vectorised) ==== */
+
+#include "rt_act.h"
+
+/* y[i] = tanh(x[i]), y[i] = sigmoid(x[i]); y may be x */
+void rt_tanh_n(real *y, const real *x, long n);
+void rt_sigmoid_n(real *y, const real *x, long n);
+
 /* ==== rt_task.c: what a task makes of a model's outputs ==== */
 
 /* (the model, as the generated model.c describes it) */

@@ -5,48 +5,50 @@
 
 #include <math.h>
 
+/* the row's argmax (the first of equal largest values) */
+static int argmax_row(const real *v, int n)
+{
+    int best = 0;
+    for (int c = 1; c < n; c++)
+        if (v[c] > v[best]) best = c;
+    return best;
+}
+
+/* 1 when every output is on the label's side of its threshold */
+static int all_sides(const real *o, const real *t, int n, real o_at, real t_at)
+{
+    int all = 1;
+    for (int c = 0; c < n; c++) all &= (o[c] >= o_at) == (t[c] > t_at);
+    return all;
+}
+
+/* The task is chosen once, outside the rows: a tiny net counts every step. */
 long rt_count_correct(int task, const real *out, int out_len, const real *y, int label_len,
                       long rows)
 {
     long correct = 0;
-    for (long r = 0; r < rows; r++) {
-        const real *o = out + r * out_len;
-        const real *t = y + r * label_len;
-        switch (task) {
-        case RT_TASK_CLASSIFY: {
-            int best = 0;
-            for (int c = 1; c < out_len; c++)
-                if (o[c] > o[best]) best = c;
-            /* labels: a class index, or a distribution (kl_div) read by its argmax */
-            int want = 0;
-            if (label_len > 1) {
-                for (int c = 1; c < label_len; c++)
-                    if (t[c] > t[want]) want = c;
-            } else {
-                want = (int)t[0];
-            }
-            correct += best == want;
-            break;
+    switch (task) {
+    case RT_TASK_CLASSIFY:
+        /* labels: a class index, or a distribution (kl_div) read by its argmax */
+        for (long r = 0; r < rows; r++) {
+            const real *t = y + r * label_len;
+            int want = label_len > 1 ? argmax_row(t, label_len) : (int)t[0];
+            correct += argmax_row(out + r * out_len, out_len) == want;
         }
-        case RT_TASK_BINARY:
-        case RT_TASK_LOGIT: {
-            int all = 1;
-            for (int c = 0; c < out_len; c++) {
-                int p = task == RT_TASK_BINARY ? o[c] >= 0.5 : o[c] >= 0;
-                all &= p == (t[c] > 0.5);
-            }
-            correct += all;
-            break;
-        }
-        case RT_TASK_SIGN: {
-            int all = 1;
-            for (int c = 0; c < out_len; c++) all &= (o[c] >= 0) == (t[c] > 0);
-            correct += all;
-            break;
-        }
-        default:
-            break;
-        }
+        break;
+    case RT_TASK_BINARY: /* probability >= 0.5 against label > 0.5 */
+    case RT_TASK_LOGIT:  /* logit >= 0 against label > 0.5 */
+    case RT_TASK_SIGN:   /* sign >= 0 against label > 0 */ {
+        const real o_at = task == RT_TASK_BINARY ? 0.5f : 0, t_at = task == RT_TASK_SIGN ? 0 : 0.5f;
+        if (out_len == 1) /* one output a row: no inner loop to set up */
+            for (long r = 0; r < rows; r++) correct += (out[r] >= o_at) == (y[r * label_len] > t_at);
+        else
+            for (long r = 0; r < rows; r++)
+                correct += all_sides(out + r * out_len, y + r * label_len, out_len, o_at, t_at);
+        break;
+    }
+    default:
+        break;
     }
     return correct;
 }

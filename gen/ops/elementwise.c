@@ -306,19 +306,21 @@ const op_def op_LEAKY_RELU = {
 const op_def op_SIGMOID = {
     .act_bounds = act_sigmoid,
     .math = "y = 1 / (1 + e^-x)",
-    .cexpr = "1 / (1 + exp(-A))",
+    .cexpr = "rt_sigmoid(A)",
     .shape = shape_same,
     .vjp = vjp_sigmoid,
     .flops = flops_elem4,
+    .array_fn = "rt_sigmoid_n",
     .dsl = {.name = "sigmoid", .layer = "Sigmoid", .number = sigmoid_number},
 };
 const op_def op_TANH = {
     .act_bounds = act_tanh,
     .math = "y = tanh(x)",
-    .cexpr = "tanh(A)",
+    .cexpr = "rt_tanh(A)",
     .shape = shape_same,
     .vjp = vjp_tanh,
     .flops = flops_elem4,
+    .array_fn = "rt_tanh_n",
     .dsl = {.name = "tanh", .layer = "Tanh", .number = tanh},
 };
 /* beta = P, threshold = Q (torch's 1 and 20): beyond the threshold softplus

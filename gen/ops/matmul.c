@@ -2,6 +2,7 @@
  * Kernels: straight-line for tiny products, constant-bound loops for medium
  * ones, cblas_?gemm for large ones (the plan decides). */
 #include <stdio.h>
+#include <string.h>
 
 #include "../autodiff.h"
 #include "../cgen.h"
@@ -72,11 +73,18 @@ static const char *elem_b(emitter *e, const ir_node *n, long k, long nn, const c
                    : e_fmt(e, "%s[%s * %ld + %s]", e_ref(e, n->in[1]), p, nn, j);
 }
 
+typedef const char *(*epilogue_fn)(emitter *e, const ir_node *n, const char *v, const char *chan,
+                                   const char *idx);
+
 static void emit_matmul(emitter *e, const ir_node *n)
 {
     long m, k, nn;
     concrete(e, n, &m, &k, &nn);
     const char *c = e_store_ref(e, n);
+    /* a last op with an array form (tanh, sigmoid): the rest of the epilogue
+     * in the store, the op on all the stored values after it */
+    const int arr = e_epilogue_array_fn(e, n) != NULL;
+    epilogue_fn epi = arr ? e_epilogue_inner_at : e_epilogue_at;
     switch (e_kernel(e, n)) {
     case KERN_BLAS:
         wr_line(
@@ -110,7 +118,7 @@ static void emit_matmul(emitter *e, const ir_node *n)
                                  elem_a_at(e, n, m, k, i, p), elem_b_at(e, n, k, nn, p, j));
                 /* with the fused op of the sum, straight-line too */
                 wr_line(e->w, "%s[%ld] = %s;", c, i * nn + j,
-                        e_epilogue_at(e, n, e_fmt(e, "(%s)", buf), e_fmt(e, "%ld", j),
+                        epi(e, n, e_fmt(e, "(%s)", buf), e_fmt(e, "%ld", j),
                                       e_fmt(e, "%ld", i * nn + j)));
             }
         break;
@@ -128,7 +136,7 @@ static void emit_matmul(emitter *e, const ir_node *n)
             if (e_has_epilogue(e, n)) /* the fused op on the finished row */
                 wr_line(e->w,
                         "for (long j = 0; j < %ld; j++) { const real v = ci[j]; ci[j] = %s; }", nn,
-                        e_epilogue_at(e, n, "v", "j", e_fmt(e, "i * %ld + j", nn)));
+                        epi(e, n, "v", "j", e_fmt(e, "i * %ld + j", nn)));
             wr_line(e->w, "}");
         } else {
             /* B transposed: each C element is a dot product along rows of B */
@@ -138,7 +146,7 @@ static void emit_matmul(emitter *e, const ir_node *n)
             wr_line(e->w, "for (long p = 0; p < %ld; p++) s += %s * %s;", k,
                     elem_a(e, n, m, k, "i", "p"), elem_b(e, n, k, nn, "p", "j"));
             wr_line(e->w, "%s[i * %ld + j] = %s;", c, nn,
-                    e_epilogue_at(e, n, "s", "j", e_fmt(e, "i * %ld + j", nn)));
+                    epi(e, n, "s", "j", e_fmt(e, "i * %ld + j", nn)));
             wr_line(e->w, "}");
             wr_line(e->w, "}");
         }
@@ -146,13 +154,16 @@ static void emit_matmul(emitter *e, const ir_node *n)
     }
     /* OpenBLAS's product: the fused op (bias, activation) on the finished values */
     if (e_has_epilogue(e, n) && (e_kernel(e, n) == KERN_BLAS || e_kernel(e, n) == KERN_GEMV)) {
-        wr_line(e->w, "for (long i = 0; i < %ld; i++)", m);
-        wr_line(e->w, "for (long j = 0; j < %ld; j++) {", nn);
-        wr_line(e->w, "const real v = %s[i * %ld + j];", c, nn);
-        wr_line(e->w, "%s[i * %ld + j] = %s;", c, nn,
-                e_epilogue_at(e, n, "v", "j", e_fmt(e, "i * %ld + j", nn)));
-        wr_line(e->w, "}");
+        const char *v = epi(e, n, "v", "j", e_fmt(e, "i * %ld + j", nn));
+        if (strcmp(v, "v")) { /* not the array op alone */
+            wr_line(e->w, "for (long i = 0; i < %ld; i++)", m);
+            wr_line(e->w, "for (long j = 0; j < %ld; j++) {", nn);
+            wr_line(e->w, "const real v = %s[i * %ld + j];", c, nn);
+            wr_line(e->w, "%s[i * %ld + j] = %s;", c, nn, v);
+            wr_line(e->w, "}");
+        }
     }
+    if (arr) e_epilogue_array(e, n, c, m * nn);
 }
 
 /* C = op(A) op(B). With G = dC:

@@ -35,6 +35,17 @@ static double L(const hint_curve *c, long back)
     return c->last[(c->n - 1 - back) % TR_HINT_WINDOW];
 }
 
+/* fmin and fmax (a NaN loses), inline: libm's are calls, and a tiny net
+ * ends an epoch every step */
+static double min_num(double a, double b)
+{
+    return b < a || isnan(a) ? b : a;
+}
+static double max_num(double a, double b)
+{
+    return b > a || isnan(a) ? b : a;
+}
+
 /* an epoch's training loss, at the end of a whole epoch */
 void tr_hint_epoch(train_run *r, double loss)
 {
@@ -43,9 +54,9 @@ void tr_hint_epoch(train_run *r, double loss)
     c->last[c->n % TR_HINT_WINDOW] = loss;
     c->n++;
     if (c->n == 1) c->lo = c->hi = loss;
-    c->lo = fmin(c->lo, loss), c->hi = fmax(c->hi, loss);
+    c->lo = min_num(c->lo, loss), c->hi = max_num(c->hi, loss);
     if (c->n == 2) c->lo2 = c->hi2 = loss;
-    c->lo2 = fmin(c->lo2, loss), c->hi2 = fmax(c->hi2, loss);
+    c->lo2 = min_num(c->lo2, loss), c->hi2 = max_num(c->hi2, loss);
 }
 
 static int falling(const hint_curve *c)

@@ -164,7 +164,8 @@ static void ready(train_run *r, const options *o)
  * Returns the first row to train. */
 static long begin_epoch(train_run *r)
 {
-    r->te = rt_now(), r->loss_sum = 0, r->norm_sum = 0;
+    if (!r->o->quiet) r->te = rt_now(); /* for the epoch's rows/s (a clock read costs) */
+    r->loss_sum = 0, r->norm_sum = 0;
     r->norm_steps = 0;
     r->correct = 0, r->seen = 0, r->done = 0;
     r->bar_shown = 0;
@@ -310,7 +311,7 @@ static void end_epoch(train_run *r, long full)
     if (r->bar_shown) printf("\r\033[K"); /* the epoch's line replaces the progress line */
     /* the epoch ran to its end (drop_last: to its last full batch) */
     int complete = r->done >= r->n || (r->remainder == 0 && r->done >= full);
-    double now = rt_now();
+    double now = !o->quiet || r->metrics ? rt_now() : 0; /* read only where printed */
     result tr = {r->loss_sum / (r->seen ? r->seen : 1),
                  (double)r->correct / (r->seen ? r->seen : 1)};
     result va = {NAN, NAN};
