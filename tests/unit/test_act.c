@@ -1,6 +1,7 @@
 /* test_act.c — the float tanh and sigmoid of runtime/rt_act.h and rt_act.c
- * that replace libm's in the generated code: every float in [-10, 10]
- * (2.2 billion) against double tanh and 1 / (1 + exp(-x)) in ulps of the
+ * that replace libm's in the generated code: every 16th float in [-10, 10]
+ * (137 million; every float, 2.2 billion, with TRAINC_ACT_ALL=1: about four
+ * CPU minutes) against double tanh and 1 / (1 + exp(-x)) in ulps of the
  * float result, the array form (AVX2 on a machine with it) bit for bit
  * against the scalar one, the tail of an array that is not a whole vector,
  * in place, and the edges (signed zeros, NaN, infinities, saturation). A
@@ -10,6 +11,7 @@
 
 #include <math.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 /* |got - want| in units of the last place of the float nearest want */
@@ -41,10 +43,15 @@ int main(void)
     double max_t = 0, max_s = 0, max_naive = 0;
     float at_t = 0, at_s = 0;
     long mismatch = 0, count = 0;
+    const char *all = getenv("TRAINC_ACT_ALL");
+    const int stride = all && *all == '1' ? 1 : 16; /* tests/run: a sample of every exponent */
     float v = -10.0f;
     while (v <= 10.0f) {
         int n = 0;
-        for (; n < CHUNK && v <= 10.0f; n++, v = nextafterf(v, 11.0f)) x[n] = v;
+        for (; n < CHUNK && v <= 10.0f; n++) {
+            x[n] = v;
+            for (int k = 0; k < stride; k++) v = nextafterf(v, 11.0f);
+        }
         rt_tanh_n(t, x, n);
         rt_sigmoid_n(s, x, n);
         for (int i = 0; i < n; i++) {
@@ -63,7 +70,8 @@ int main(void)
     printf("# %ld floats in [-10, 10]: tanh within %.3f ulp (worst at %.9g), sigmoid within %.3f "
            "ulp (worst at %.9g); the naive tanh %.3g ulp\n",
            count, max_t, at_t, max_s, at_s, max_naive);
-    CHECK(count > 2000000000L, "every float in [-10, 10] is checked");
+    CHECK(count > 2000000000L / stride, stride == 1 ? "every float in [-10, 10] is checked"
+                                                    : "every 16th float in [-10, 10] is checked");
     CHECK(max_t <= 1.5, "tanh within 1.5 ulp of double tanh over [-10, 10]");
     CHECK(max_s <= 0.6, "sigmoid within 0.6 ulp of double 1 / (1 + e^-x) over [-10, 10]");
     CHECK(mismatch == 0, "the array form gives the scalar form's bits");
