@@ -16,6 +16,21 @@ void ad_accum(ad_ctx *c, int x, int gnode)
     n->grad = n->grad < 0 ? gnode : ir_binary(c->g, OP_ADD, n->grad, gnode);
 }
 
+void ad_mark_made(ir_graph *g, int first, const ir_node *n, const char *prefix)
+{
+    /* the backward nodes of an op point at the op's spec line */
+    for (int k = first; k < g->n; k++) {
+        ir_node *b = ir_get(g, k);
+        b->phase = PH_BACKWARD;
+        b->file = n->file;
+        b->line = n->line;
+        b->via = n->via;
+        if (!b->name && b->kind != K_CONST)
+            b->name = ir_c_name(g, arena_printf(g->A, "%s%s_%s", prefix, n->name ? n->name : "t",
+                                                ir_op_name(b->op)));
+    }
+}
+
 void ad_backward(ir_graph *g)
 {
     ad_ctx c = {.g = g, .nforward = g->n};
@@ -52,16 +67,7 @@ void ad_backward(ir_graph *g)
         c.at = n;
         if (d->vjp) d->vjp(&c, n, n->grad);
         n = ir_get(g, i); /* the node array may have moved */
-        /* the backward nodes of an op point at the op's spec line */
-        for (int k = first; k < g->n; k++) {
-            ir_node *b = ir_get(g, k);
-            b->phase = PH_BACKWARD;
-            b->file = n->file;
-            b->line = n->line;
-            b->via = n->via;
-            if (!b->name && b->kind != K_CONST)
-                b->name = ir_c_name(g, arena_printf(g->A, "%s_%s", n->name, ir_op_name(b->op)));
-        }
+        ad_mark_made(g, first, n, "");
     }
     /* the node holding d(loss)/d(x) is called d_x */
     for (int i = 0; i < c.nforward; i++) {

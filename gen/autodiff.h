@@ -23,5 +23,8 @@ void ad_accum(ad_ctx *c, int x, int gnode);
 /* Builds the backward graph; afterwards each trainable parameter's grad field
  * names the node that holds its gradient (-1 if the loss does not depend on it). */
 void ad_backward(ir_graph *g);
+/* The nodes from id first on were made by n's rule: backward nodes at n's
+ * spec line, named prefix + n's name + their op where unnamed. */
+void ad_mark_made(ir_graph *g, int first, const ir_node *n, const char *prefix);
 
 #endif

@@ -93,16 +93,7 @@ static int second_pass(ad_ctx *c, int nb, char *err, size_t errsize)
                      where(g, n), n->name ? n->name : "?", ir_op_name(n->op), c->refused);
             return -1;
         }
-        for (int k = first; k < g->n; k++) {
-            ir_node *b = ir_get(g, k);
-            b->phase = PH_BACKWARD;
-            b->file = n->file;
-            b->line = n->line;
-            b->via = n->via;
-            if (!b->name && b->kind != K_CONST)
-                b->name = ir_c_name(
-                    g, arena_printf(g->A, "hvp_%s_%s", n->name ? n->name : "t", ir_op_name(b->op)));
-        }
+        ad_mark_made(g, first, n, "hvp_");
     }
     return 0;
 }
