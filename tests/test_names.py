@@ -4,7 +4,7 @@ names, the spec's folder and file name and the data's folder; every spec
 builds (or is refused with a message, exit 2), and the trainer prints each
 name and path back byte for byte. Then the five cases once found broken.
 
-    TRAINC_NAMES_BUILT  random specs built and run (default 40; a build
+    TRAINC_NAMES_BUILT  random specs built and run (default 12; a build
                         costs a compile)
     TRAINC_NAMES_GEN    random specs generated only, their model.c,
                         predict.c, main.c and info.c compiled with
@@ -27,7 +27,7 @@ from oracle import exit_status, report  # noqa: E402
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 TRAINC = os.environ.get("TRAINC", os.path.join(ROOT, "build/gen/trainc"))
 TMP = os.path.join(os.environ.get("TRAINC_TMP", os.path.join(ROOT, "tests/tmp")), "names")
-N_BUILT = int(os.environ.get("TRAINC_NAMES_BUILT", "40"))
+N_BUILT = int(os.environ.get("TRAINC_NAMES_BUILT", "12"))
 N_GEN = int(os.environ.get("TRAINC_NAMES_GEN", "90"))
 rng = random.Random(int(os.environ.get("TRAINC_NAMES_SEED", "1")))
 
