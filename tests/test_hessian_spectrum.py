@@ -168,6 +168,53 @@ def check_default_names(folder, exe):
                f"--exact without -o writes {want} and the picture beside it", r.stdout[-200:])
 
 
+def check_top(folder, exe, ev, n):
+    k = 5
+    r = run([exe, "hessian", "--top", str(k), "--rows", str(USED), "--weights", "w0.weights",
+             "--tol", "1e-10", "-o", "top.csv"], folder)
+    got = [printed(r.stdout, f"lambda_{i + 1}") for i in range(k)]
+    want = ev[::-1][:k]
+    e = float(np.max(np.abs(np.array(got) - want)) / abs(ev[-1]))
+    report(e <= 1e-6, f"--top {k} --tol 1e-10: the {k} largest equal numpy's (1e-6 |lambda_max|)",
+           f"worst {e:.3g}: {r.stdout[:500]}")
+    lo = printed(r.stdout, "lambda_min")
+    el = abs(lo - ev[0]) / abs(ev[-1])
+    report(lo < 0 and el <= 1e-6, "--top: lambda_min (negative) equals numpy's",
+           f"{lo} vs {ev[0]}, error {el:.3g}")
+    m = re.search(r"Lanczos: (\d+) products", r.stdout)
+    print(f"# --top {k} --tol 1e-10: worst error {max(e, el):.2g} of lambda_max after "
+          f"{m.group(1) if m else '?'} products")
+    head, rows = read_csv(os.path.join(folder, "top.csv"))
+    ranks = [int(x[0]) for x in rows]
+    vals = np.array([float(x[1]) for x in rows])
+    report(head == ["rank", "eigenvalue", "change"] and ranks == list(range(1, k + 1)) + [n]
+           and np.max(np.abs(vals - np.append(want, ev[0]))) <= 1e-6 * abs(ev[-1]),
+           "--top -o: the CSV rank,eigenvalue,change (1 the largest, n the smallest)",
+           f"{head} {ranks}")
+    r = run([exe, "hessian", "--top", str(k), "--rows", str(USED), "--weights", "w0.weights"],
+            folder)
+    got = [printed(r.stdout, f"lambda_{i + 1}") for i in range(k)] + [
+        printed(r.stdout, "lambda_min")]
+    e = float(np.max(np.abs(np.array(got) - np.append(want, ev[0]))) / abs(ev[-1]))
+    report(e <= 1e-2 and "not converged" not in r.stdout,
+           "--top with the default tol 1e-3: within 10 tol of numpy's", f"worst {e:.3g}")
+
+
+def check_other_weights(folder, exe, f, order, ev0):
+    """at trained weights: numpy's there, and not the initial weights' spectrum"""
+    run([exe, "train", "--weights", "w1.weights", "-q"], folder)
+    theta1 = theta_of(folder, exe, "w1.weights", order)
+    _, ev1 = numpy_spectrum(f, theta1)
+    out, _, rows = exact(folder, exe, "w1.weights", "spec1.csv")
+    got = np.array([float(r[1]) for r in rows])
+    e = spectrum_error(got, ev1)
+    report(e <= 1e-8, "--exact at trained weights equals numpy's there (1e-8 |lambda_max|)",
+           f"worst {e:.3g}")
+    e0 = spectrum_error(got, ev0)
+    report(e0 > 1e-4, "negative control: the spectrum at trained weights is not the one at the "
+           "initial weights", f"differs by {e0:.3g} only")
+
+
 def main():
     got = oracle.setup("hessian_spectrum")
     if not got:
@@ -186,6 +233,8 @@ def main():
     theta0 = theta_of(folder, exe, "w0.weights", order)
     ev0 = check_exact(folder, exe, f, theta0, n)
     check_default_names(folder, exe)
+    check_top(folder, exe, ev0, n)
+    check_other_weights(folder, exe, f, order, ev0)
     if own_tmp and not oracle.exit_status():
         shutil.rmtree(own_tmp, ignore_errors=True)
     return oracle.exit_status()

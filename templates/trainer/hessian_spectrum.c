@@ -140,9 +140,163 @@ int tr_hessian_exact(const options *o)
     return 0;
 }
 
+/* Lanczos, not power iteration: the same products give many eigenvalues at
+ * once (the Ritz values: the eigenvalues of H restricted to the Krylov space
+ * of the products), and the extreme ones converge much faster: after k
+ * products the error falls like a Chebyshev polynomial of degree k, about
+ * exp(-2k sqrt(gap)) against power iteration's exp(-k gap) for a relative
+ * gap between the top two eigenvalues; both ends of the spectrum come from
+ * one run. Full reorthogonalisation (each new vector made orthogonal to all
+ * the earlier ones, twice: "twice is enough") keeps rounding from bringing
+ * back converged directions as spurious copies of their eigenvalues; it
+ * costs the m vectors kept, m <= --iters. */
+typedef struct lanczos {
+    long n, m;       /* parameters; products done */
+    double *q;       /* the basis, (m + 1) x n: q + j n is vector j */
+    double *alpha;   /* T's diagonal */
+    double *beta;    /* T's off-diagonal (0: a restart after an exhausted space) */
+    double *ritz;    /* T's eigenvalues, ascending; prev: the step before's */
+    double *prev;
+    real *v;         /* the vector the product takes, in the element type */
+    rt_rng rng;
+} lanczos;
+
+static double dot(const double *a, const double *b, long n)
+{
+    double s = 0;
+    for (long i = 0; i < n; i++) s += a[i] * b[i];
+    return s;
+}
+
+/* w made orthogonal to vectors 0..k of the basis, twice */
+static void orthogonalise(lanczos *l, double *w, long k)
+{
+    for (int pass = 0; pass < 2; pass++)
+        for (long i = 0; i <= k; i++) {
+            const double *qi = l->q + i * l->n, c = dot(qi, w, l->n);
+            for (long t = 0; t < l->n; t++) w[t] -= c * qi[t];
+        }
+}
+
+/* vector `at` of the basis: a fresh random one orthogonal to those before
+ * (the start, and after an exhausted Krylov space); its norm */
+static double random_vector(lanczos *l, long at)
+{
+    double *w = l->q + at * l->n;
+    for (long i = 0; i < l->n; i++) w[i] = rt_rng_normal(&l->rng);
+    if (at > 0) orthogonalise(l, w, at - 1);
+    double norm = sqrt(dot(w, w, l->n));
+    for (long i = 0; i < l->n; i++) w[i] /= norm;
+    return norm;
+}
+
+/* product j: H q_j, its α_j and β_j, and q_{j+1} */
+static void lanczos_step(lanczos *l, hvp_rows *h, long j)
+{
+    const long n = l->n;
+    double *qj = l->q + j * n, *w = qj + n;
+    for (long i = 0; i < n; i++) l->v[i] = (real)qj[i];
+    tr_hvp_all(h, l->v, w);
+    l->alpha[j] = dot(qj, w, n);
+    orthogonalise(l, w, j); /* takes α_j q_j and β_{j-1} q_{j-1} off, and the rest */
+    double b = sqrt(dot(w, w, n));
+    double scale = fmax(fabs(l->alpha[j]), j ? l->beta[j - 1] : 0);
+    if (j + 1 < n && !(b > 1e-10 * scale)) { /* an invariant space: start another */
+        random_vector(l, j + 1);
+        b = 0;
+    } else if (j + 1 < n)
+        for (long i = 0; i < n; i++) w[i] /= b;
+    l->beta[j] = b;
+}
+
+/* The largest move of the top k Ritz values and the smallest since the step
+ * before, over the largest |Ritz value| (inf before there are k + 1). */
+static double ritz_move(const lanczos *l, long k)
+{
+    const long m = l->m;
+    if (m < k + 1 || m < 2) return INFINITY;
+    double norm = fmax(fabs(l->ritz[0]), fabs(l->ritz[m - 1])), move = 0;
+    for (long i = 0; i < k; i++) move = fmax(move, fabs(l->ritz[m - 1 - i] - l->prev[m - 2 - i]));
+    move = fmax(move, fabs(l->ritz[0] - l->prev[0]));
+    return norm > 0 ? move / norm : move;
+}
+
+/* Runs until the top k and the smallest Ritz values move by at most tol
+ * (relative to the largest |Ritz value|) or after iters products (or n:
+ * then T holds all of H's eigenvalues). Returns the last move. */
+static double lanczos_run(lanczos *l, hvp_rows *h, long k, long iters, double tol)
+{
+    rt_error err;
+    random_vector(l, 0);
+    double move = INFINITY;
+    for (l->m = 0; l->m < iters;) {
+        lanczos_step(l, h, l->m);
+        memcpy(l->prev, l->ritz, sizeof(double) * (size_t)l->m);
+        l->m++;
+        if (rt_eigen_tridiag(l->alpha, l->beta, l->m, l->ritz, &err)) tr_fail(&err);
+        move = ritz_move(l, k);
+        if (move <= tol || l->m == l->n) break;
+    }
+    return l->m == l->n ? 0 : move;
+}
+
+/* the eigenvalues found as CSV: rank,eigenvalue,change (rank 1: the
+ * largest; the smallest has rank n) */
+static void write_top(const char *path, const lanczos *l, long k)
+{
+    FILE *f = open_new(path);
+    const long m = l->m;
+    fprintf(f, "rank,eigenvalue,change\n");
+    for (long i = 0; i < k; i++)
+        fprintf(f, "%ld,%.17g,%.3g\n", i + 1, l->ritz[m - 1 - i],
+                m > k ? fabs(l->ritz[m - 1 - i] - l->prev[m - 2 - i]) : 0.0);
+    if (k < l->n)
+        fprintf(f, "%ld,%.17g,%.3g\n", l->n, l->ritz[0], m > 1 ? fabs(l->ritz[0] - l->prev[0]) : 0.0);
+    close_or_die(f, path);
+}
+
 int tr_hessian_top(const options *o)
 {
-    (void)o;
-    tr_die_usage("%s", "hessian --top: not yet");
-    return 2;
+    const long n = MODEL_N_PARAMS, k = o->top;
+    if (k > n) {
+        fprintf(stderr, "%s: hessian --top %ld: this model has %ld parameters, so %ld eigenvalues\n",
+                MODEL_NAME, k, n, n);
+        exit(2);
+    }
+    long iters = o->iters ? o->iters : (3 * k > 100 ? 3 * k : 100);
+    if (iters < k) {
+        fprintf(stderr, "%s: hessian --top %ld: --iters %ld gives %ld Ritz values at most: give "
+                "--iters %ld or more\n", MODEL_NAME, k, iters, iters, k);
+        exit(2);
+    }
+    if (iters > n) iters = n; /* n products span the whole space */
+    double tol = o->tol >= 0 ? o->tol : 1e-3;
+    if (o->out && tr_exists(o->out)) {
+        fprintf(stderr, "%s: hessian: %s exists; hessian never overwrites a file: remove it or "
+                "give another -o\n", MODEL_NAME, o->out);
+        exit(1);
+    }
+    hvp_rows h;
+    tr_hvp_start(o, &h);
+    lanczos l = {.n = n};
+    l.q = tr_alloc_or_die((size_t)(iters + 1) * (size_t)n, sizeof(double));
+    l.alpha = tr_alloc_or_die((size_t)iters * 4, sizeof(double));
+    l.beta = l.alpha + iters, l.ritz = l.beta + iters, l.prev = l.ritz + iters;
+    l.v = tr_alloc_or_die((size_t)n, sizeof(real));
+    rt_rng_seed(&l.rng, 12345);
+    double move = lanczos_run(&l, &h, k, iters, tol);
+    const long m = l.m;
+    printf("hessian over %ld rows (%s, Lanczos: %ld products, tol %g):\n", h.n, tr_hvp_at(o), m,
+           tol);
+    print_ends(l.ritz[m - 1], l.ritz[0]);
+    for (long i = 0; i < k; i++) printf("lambda_%ld %.17g\n", i + 1, l.ritz[m - 1 - i]);
+    if (move > tol)
+        printf("not converged: after %ld products the Ritz values still moved by %.3g of "
+               "|lambda|max (tol %g); give more --iters\n", m, move, tol);
+    if (o->out) {
+        write_top(o->out, &l, k);
+        if (!o->quiet) printf("%s: hessian: wrote %s\n", MODEL_NAME, o->out);
+    }
+    free(l.q), free(l.alpha), free(l.v);
+    return 0;
 }
