@@ -116,7 +116,9 @@ int rt_plot_hist_svg(const rt_hist_figure *h, const char *path, rt_error *err)
         if (count[k] && (!least || count[k] < least)) least = count[k];
     }
     const int log = least > 0 && most >= 100 * least;
-    rt_svg_axis ay = log ? rt_svg_log_axis(0.8, (double)most) /* a bin of 1: a bar a decade high */ : rt_svg_linear_axis(0, (double)most, 1);
+    /* on a log scale a bin of 1 is a bar a decade high (from 0.1) */
+    rt_svg_axis ay =
+        log ? rt_svg_log_axis(0.8, (double)most) : rt_svg_linear_axis(0, (double)most, 1);
     rt_svg_axis ax = rt_svg_linear_axis(lo, hi, 0);
     const frame f = {MARGIN_LEFT, WIDTH - MARGIN_RIGHT, TITLE_BAND + PANEL_TOP,
                      TITLE_BAND + PANEL_TOP + PLOT_HEIGHT};

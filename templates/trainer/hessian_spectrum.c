@@ -151,13 +151,13 @@ int tr_hessian_exact(const options *o)
  * back converged directions as spurious copies of their eigenvalues; it
  * costs the m vectors kept, m <= --iters. */
 typedef struct lanczos {
-    long n, m;       /* parameters; products done */
-    double *q;       /* the basis, (m + 1) x n: q + j n is vector j */
-    double *alpha;   /* T's diagonal */
-    double *beta;    /* T's off-diagonal (0: a restart after an exhausted space) */
-    double *ritz;    /* T's eigenvalues, ascending; prev: the step before's */
+    long n, m;     /* parameters; products done */
+    double *q;     /* the basis, (m + 1) x n: q + j n is vector j */
+    double *alpha; /* T's diagonal */
+    double *beta;  /* T's off-diagonal (0: a restart after an exhausted space) */
+    double *ritz;  /* T's eigenvalues, ascending; prev: the step before's */
     double *prev;
-    real *v;         /* the vector the product takes, in the element type */
+    real *v; /* the vector the product takes, in the element type */
     rt_rng rng;
 } lanczos;
 
@@ -251,7 +251,8 @@ static void write_top(const char *path, const lanczos *l, long k)
         fprintf(f, "%ld,%.17g,%.3g\n", i + 1, l->ritz[m - 1 - i],
                 m > k ? fabs(l->ritz[m - 1 - i] - l->prev[m - 2 - i]) : 0.0);
     if (k < l->n)
-        fprintf(f, "%ld,%.17g,%.3g\n", l->n, l->ritz[0], m > 1 ? fabs(l->ritz[0] - l->prev[0]) : 0.0);
+        fprintf(f, "%ld,%.17g,%.3g\n", l->n, l->ritz[0],
+                m > 1 ? fabs(l->ritz[0] - l->prev[0]) : 0.0);
     close_or_die(f, path);
 }
 
@@ -259,21 +260,26 @@ int tr_hessian_top(const options *o)
 {
     const long n = MODEL_N_PARAMS, k = o->top;
     if (k > n) {
-        fprintf(stderr, "%s: hessian --top %ld: this model has %ld parameters, so %ld eigenvalues\n",
+        fprintf(stderr,
+                "%s: hessian --top %ld: this model has %ld parameters, so %ld eigenvalues\n",
                 MODEL_NAME, k, n, n);
         exit(2);
     }
     long iters = o->iters ? o->iters : (3 * k > 100 ? 3 * k : 100);
     if (iters < k) {
-        fprintf(stderr, "%s: hessian --top %ld: --iters %ld gives %ld Ritz values at most: give "
-                "--iters %ld or more\n", MODEL_NAME, k, iters, iters, k);
+        fprintf(stderr,
+                "%s: hessian --top %ld: --iters %ld gives %ld Ritz values at most: give "
+                "--iters %ld or more\n",
+                MODEL_NAME, k, iters, iters, k);
         exit(2);
     }
     if (iters > n) iters = n; /* n products span the whole space */
     double tol = o->tol >= 0 ? o->tol : 1e-3;
     if (o->out && tr_exists(o->out)) {
-        fprintf(stderr, "%s: hessian: %s exists; hessian never overwrites a file: remove it or "
-                "give another -o\n", MODEL_NAME, o->out);
+        fprintf(stderr,
+                "%s: hessian: %s exists; hessian never overwrites a file: remove it or "
+                "give another -o\n",
+                MODEL_NAME, o->out);
         exit(1);
     }
     hvp_rows h;
@@ -292,7 +298,8 @@ int tr_hessian_top(const options *o)
     for (long i = 0; i < k; i++) printf("lambda_%ld %.17g\n", i + 1, l.ritz[m - 1 - i]);
     if (move > tol)
         printf("not converged: after %ld products the Ritz values still moved by %.3g of "
-               "|lambda|max (tol %g); give more --iters\n", m, move, tol);
+               "|lambda|max (tol %g); give more --iters\n",
+               m, move, tol);
     if (o->out) {
         write_top(o->out, &l, k);
         if (!o->quiet) printf("%s: hessian: wrote %s\n", MODEL_NAME, o->out);

@@ -149,7 +149,8 @@ int tr_cmd_hessian(const options *o)
 {
     if (o->exact) return tr_hessian_exact(o);
     if (o->top) return tr_hessian_top(o);
-    if (o->out) tr_die_usage("%s", "hessian -o FILE: the eigenvalues are written with --exact or --top K");
+    if (o->out)
+        tr_die_usage("%s", "hessian -o FILE: the eigenvalues are written with --exact or --top K");
     hvp_rows h;
     tr_hvp_start(o, &h);
     long iters = o->iters > 0 ? o->iters : 100, used1, used2;
@@ -159,8 +160,8 @@ int tr_cmd_hessian(const options *o)
     double a = power(&h, 0, iters, tol, &used1);
     double b = power(&h, a, iters, tol, &used2);
     double hi = a > b ? a : b, lo = a > b ? b : a;
-    printf("hessian over %ld rows (%s, %ld + %ld products, tol %g):\n", h.n,
-           tr_hvp_at(o), used1, used2, tol);
+    printf("hessian over %ld rows (%s, %ld + %ld products, tol %g):\n", h.n, tr_hvp_at(o), used1,
+           used2, tol);
     printf("lambda_max %.9g\n", hi);
     printf("lambda_min %.9g\n", lo);
     if (hi > 0)

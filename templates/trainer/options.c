@@ -135,7 +135,10 @@ static long count_arg(const char *flag, const char *s, const char *what)
 }
 
 /* --overfit's, --rows' rows */
-static long rows_arg(const char *flag, const char *s) { return count_arg(flag, s, "rows"); }
+static long rows_arg(const char *flag, const char *s)
+{
+    return count_arg(flag, s, "rows");
+}
 
 /* 1 when the word a is option c as the usage spells it (-h, --help) */
 static int spelled(const char *a, int c)
@@ -358,10 +361,12 @@ options tr_parse_args(int argc, char **argv)
     if ((o.top || o.exact) && strcmp(o.command, "hessian"))
         tr_die_usage("%s", "--top and --exact are options of hessian");
     if (o.top && o.exact)
-        tr_die_usage("%s", "hessian: --exact gives every eigenvalue, --top K the K largest: give one");
+        tr_die_usage("%s",
+                     "hessian: --exact gives every eigenvalue, --top K the K largest: give one");
     if (o.exact && (o.iters || o.tol >= 0))
-        tr_die_usage("%s", "hessian --exact builds the whole Hessian: --iters and --tol are for the "
-                           "iterations (power iteration, --top K)");
+        tr_die_usage("%s",
+                     "hessian --exact builds the whole Hessian: --iters and --tol are for the "
+                     "iterations (power iteration, --top K)");
     if (o.plot && !o.metrics)
         tr_die_usage("%s", "--plot draws the --metrics file: give --metrics FILE too");
     return o;
