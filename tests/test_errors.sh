@@ -1251,6 +1251,18 @@ gen_build "$t/hs_big.lua" "$t/out/hs_big" >/dev/null 2>&1
 expect "hessian --exact above 4096 parameters is refused, the count named, --top pointed at" 2 \
     "m_: hessian --exact: this model has 5601 parameters; the whole Hessian is built for 4096 at most|use hessian --top K" \
     run_in "$t/out/hs_big" ./m_ hessian --exact
+spec hs_track0 "$H1" "$H2" "$H3" "$H4" "$LOSS" "$OPT" 'train { batch = 4, epochs = 1, track_sharpness = 0 }'
+expect "track_sharpness = 0 is refused, line named" 2 \
+    "hs_track0.lua:7:|train: track_sharpness = 0; it must be a whole number from 1" gen hs_track0
+spec hs_track_half "$H1" "$H2" "$H3" "$H4" "$LOSS" "$OPT" 'train { batch = 4, epochs = 1, track_sharpness = 1.5 }'
+expect "track_sharpness = 1.5 is refused" 2 "hs_track_half.lua:7:|track_sharpness = 1.5; it must be a whole number" \
+    gen hs_track_half
+spec hs_track_rule "$H1" "$H2" "$H3" "$H4" 'minimize(bce(sigmoid(linear(x, 1)), sigmoid(linear(x, 1))))' "$OPT" \
+    'train { batch = 4, epochs = 1, track_sharpness = 1 }'
+expect "track_sharpness needs the second derivatives: an op without them is refused" 2 \
+    "hs_track_rule.lua:5:|a target computed from parameters" gen hs_track_rule
+spec hs_track_ok "$H1" "$H2" "$H3" "$H4" "$LOSS" "$OPT" 'train { batch = 4, epochs = 1, track_sharpness = 1 }'
+expect "track_sharpness = 1: the control generates" 0 "" gen hs_track_ok
 
 # ---- issue 15 item 4: sgd's Armijo line search; item 5: cg ----
 armijo_spec() { # armijo_spec NAME OPTIMIZER_LINE [TRAIN_LINE]: the optimizer on line 6

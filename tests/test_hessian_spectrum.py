@@ -21,7 +21,12 @@ eigenvalue is negative (checked first: the cases below need it). Checks:
    numpy's there too, and differs from the spectrum at the initial weights
    by more than the bound (negative control: the comparison can fail);
  - negative control: a Hessian with one entry (and its mirror) perturbed by
-   1e-3 |λmax| is caught by the same comparison.
+   1e-3 |λmax| is caught by the same comparison;
+ - models/edge_of_stability.lua (a second build, float): train {
+   track_sharpness = 2 } writes a sharpness column every second epoch; it
+   rises from below 0.9 · 2/lr to 2/lr (the edge of stability); its last
+   value is `hessian`'s λmax at the saved weights (the same power
+   iteration) and within 1e-2 of --exact's; trainc plot draws it with 2/lr.
 
 Run from the repo root: /usr/bin/python3 tests/test_hessian_spectrum.py
 Environment: TRAINC, TRAINC_TMP as tests/oracle.py's setup."""
@@ -215,6 +220,41 @@ def check_other_weights(folder, exe, f, order, ev0):
            "initial weights", f"differs by {e0:.3g} only")
 
 
+def check_sharpness(trainc, base):
+    """models/edge_of_stability.lua (float): train { track_sharpness = 2 }"""
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    folder = os.path.join(base, "eos")
+    os.makedirs(folder)
+    run([trainc, "build", os.path.join(root, "models", "edge_of_stability.lua"), "-o", "out",
+         "-q"], folder)
+    exe = os.path.join("out", "edge_of_stability")
+    run([exe, "train", "--metrics", "m.csv", "--weights", "w.weights", "-q"], folder)
+    head, rows = read_csv(os.path.join(folder, "m.csv"))
+    c, lr_c = head.index("sharpness") if "sharpness" in head else -1, head.index("lr")
+    s = np.array([float(r[c]) for r in rows]) if c >= 0 else np.full(2, np.nan)
+    two_lr = 2 / float(rows[0][lr_c])
+    report(c >= 0 and len(rows) == 1000 and np.all(np.isnan(s[0::2])) and
+           np.all(np.isfinite(s[1::2])), "track_sharpness = 2: a sharpness column, measured at "
+           "every second epoch (nan between)", f"{head}, {len(rows)} rows")
+    early, late = np.nanmax(s[:40]), np.nanmax(s)
+    report(early < 0.9 * two_lr <= two_lr <= late,
+           f"edge of stability: the sharpness rises from below 2/lr ({early:.4g} in 40 epochs) "
+           f"to 2/lr = {two_lr:.4g} (max {late:.4g})")
+    out = run([exe, "hessian", "--weights", "w.weights"], folder).stdout
+    pw = printed(out, "lambda_max")
+    ex = printed(run([exe, "hessian", "--exact", "--weights", "w.weights", "-o", "h.csv"],
+                     folder).stdout, "lambda_max")
+    report(abs(s[-1] - pw) <= 1e-6 * pw and abs(s[-1] - ex) <= 1e-2 * ex,
+           "the last sharpness is hessian's lambda_max at the saved weights (power iteration; "
+           "within 1e-2 of --exact's)", f"{s[-1]} vs {pw} and {ex}")
+    print(f"# edge_of_stability: last sharpness {s[-1]:.6g}, --exact lambda_max {ex:.6g}")
+    run([trainc, "plot", "m.csv", "-o", "m2.svg"], folder)
+    svg = open(os.path.join(folder, "m2.svg")).read()
+    ET.fromstring(svg.encode())
+    report("Sharpness" in svg and "2/lr (last 13.33)" in svg,
+           "trainc plot draws the sharpness with the 2/lr line")
+
+
 def main():
     got = oracle.setup("hessian_spectrum")
     if not got:
@@ -235,6 +275,7 @@ def main():
     check_default_names(folder, exe)
     check_top(folder, exe, ev0, n)
     check_other_weights(folder, exe, f, order, ev0)
+    check_sharpness(trainc, folder)
     if own_tmp and not oracle.exit_status():
         shutil.rmtree(own_tmp, ignore_errors=True)
     return oracle.exit_status()

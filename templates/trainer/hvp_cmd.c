@@ -172,3 +172,25 @@ int tr_cmd_hessian(const options *o)
         printf("2/lambda_max none (no positive curvature)\n");
     return 0;
 }
+
+/* train { track_sharpness = N }: λmax over the rows trained on (whole
+ * batches, and the partial one the products exist for), at the weights now,
+ * by power iteration (tol 1e-3, at most 100 products; the other end when
+ * the largest |λ| is negative). Its own row order: the epoch's is train's. */
+double tr_sharpness(train_run *r)
+{
+    static hvp_rows h;
+    if (!h.part) {
+        need_hvp();
+        h.b = r->b;
+        h.b.order = tr_alloc_or_die((size_t)MODEL_BATCH, sizeof(int32_t));
+        h.d = r->d;
+        h.n = r->n;
+        if (h.n % MODEL_BATCH && h.n % MODEL_BATCH != MODEL_REMAINDER) h.n -= h.n % MODEL_BATCH;
+        h.part = tr_alloc_or_die((size_t)MODEL_N_PARAMS, sizeof(real));
+        h.noise = rt_noise_key(r->seed, 1);
+    }
+    long used;
+    double a = power(&h, 0, 100, 1e-3, &used);
+    return a >= 0 ? a : power(&h, a, 100, 1e-3, &used);
+}

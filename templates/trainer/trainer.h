@@ -253,6 +253,9 @@ int tr_cmd_info(void);
 int tr_cmd_gradcheck(const options *o);
 int tr_cmd_hvp(const options *o);     /* hvp_cmd.c */
 int tr_cmd_hessian(const options *o); /* hvp_cmd.c */
+/* hvp_cmd.c: the Hessian's λmax over the rows trained on, at the weights
+ * now (train { track_sharpness = N }) */
+double tr_sharpness(train_run *r);
 int tr_cmd_plot(const options *o);
 int tr_cmd_split(const options *o);
 int tr_cmd_lr_find(const options *o); /* lr_find.c */
