@@ -683,6 +683,7 @@ static int folder_vars(ir_graph *g, const plan *p, const emit_options *o, const 
         {"aug_flip", g->train.aug_flip ? "1" : "0"},
         {"sample_replace", g->train.sample_replace ? "1" : "0"},
         {"stop_grad_norm", arena_printf(A, "%.17g", g->train.stop_grad_norm)},
+        {"track_sharpness", arena_printf(A, "%d", g->train.track_sharpness)},
         {"img_c", arena_printf(A, "%d", g->train.img_c)},
         {"img_h", arena_printf(A, "%d", g->train.img_h)},
         {"img_w", arena_printf(A, "%d", g->train.img_w)},

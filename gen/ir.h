@@ -256,6 +256,7 @@ typedef struct ir_train {
     double stop_grad_norm;   /* > 0: stop at a full-batch gradient norm this low */
     int shards;              /* the step's batch in this many shards (gen/shards.c); 0: 1 */
     int hvp;                 /* hvp = true (or trainc --hvp): generate model_hvp (gen/hvp.c) */
+    int track_sharpness;     /* N > 0: λmax every N epochs in the metrics (needs model_hvp) */
     int line;                /* of the train { } call */
 } ir_train;
 

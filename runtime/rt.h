@@ -663,11 +663,19 @@ int rt_checkpoint_save(const char *path, const char *model_hash, const rt_checkp
  * element type, other sizes or a damaged file, saying which. */
 int rt_checkpoint_load(const char *path, const char *model_hash, rt_checkpoint *c, rt_error *err);
 
-/* ==== rt_lapack.c: the orthogonal initialiser ==== */
+/* ==== rt_lapack.c: the orthogonal initialiser; symmetric eigenvalues ==== */
 
 /* torch.nn.init.orthogonal_ on p viewed as [rows x cols] (QR through
  * LAPACK); -1 if LAPACK fails. Draws rows * cols normals. */
 int rt_init_orthogonal(rt_rng *rng, real *p, long rows, long cols, double gain);
+/* The eigenvalues of the symmetric n x n matrix a (column-major; its lower
+ * triangle is read, and a is overwritten) in ascending order in w, through
+ * LAPACK's dsyevd; -1 (err says why) if it fails. */
+int rt_eigen(double *a, long n, double *w, rt_error *err);
+/* The eigenvalues of the symmetric tridiagonal matrix of diagonal d[0..n)
+ * and off-diagonal e[0..n-1), ascending in w, through LAPACK's dstev (d and
+ * e are kept); -1 (err says why) if it fails. */
+int rt_eigen_tridiag(const double *d, const double *e, long n, double *w, rt_error *err);
 
 /* ==== rt_batch.c: the training loop's batches ==== */
 
@@ -861,6 +869,23 @@ typedef struct rt_contour_figure {
  * lines, the paths and the centre; a colour bar with the levels' values.
  * Written atomically. */
 int rt_plot_contour_svg(const rt_contour_figure *f, const char *path, rt_error *err);
+/* ==== rt_plot_hist.c: a histogram of values ==== */
+
+/* n values (not finite: left out) in bins of equal width over their range
+ * (bins 0: 2 sqrt(n), within 10..80); the counts on a log scale when they
+ * span two decades; a dashed red line at each of the nmarks values within
+ * the range, named by mark_labels[i] (NULL: none). */
+typedef struct rt_hist_figure {
+    const char *title, *subtitle, *panel, *xlabel;
+    const double *v;
+    long n;
+    int bins;
+    const double *marks;
+    const char *const *mark_labels;
+    int nmarks;
+} rt_hist_figure;
+/* Written atomically. */
+int rt_plot_hist_svg(const rt_hist_figure *h, const char *path, rt_error *err);
 /* ==== rt_lr_find.c: the learning-rate range test ==== */
 
 /* lr_i = from * (to / from)^(i / (steps - 1)), i = 0 .. steps - 1 */

@@ -42,6 +42,7 @@ typedef struct panel {
     int mark_best;          /* a line at the epoch of the lowest validation value */
     const char *mark_label; /* a line at x = mark_x so labelled (NULL: none) */
     double mark_x;
+    int join; /* NaN rows are not measured, not gaps: the line joins over them (sharpness) */
 } panel;
 
 static const char *const FONT = "DejaVu Sans, Helvetica, Arial, sans-serif";
@@ -179,6 +180,7 @@ static void draw_curves(sbuf *b, const rt_metrics *m, const panel *p, const axis
         int in_run = 0, started = 0;
         for (int r = 0; r < m->rows; r++) {
             double v = cell(m, r, s->col);
+            if (p->join && isnan(v)) continue;
             if (!isfinite(v) || (p->log && v <= 0)) {
                 in_run = 0;
                 continue;
@@ -196,6 +198,7 @@ static void draw_curves(sbuf *b, const rt_metrics *m, const panel *p, const axis
             if (!isfinite(v) || (p->log && v <= 0)) continue;
             int before = r > 0 && isfinite(cell(m, r - 1, s->col));
             int after = r + 1 < m->rows && isfinite(cell(m, r + 1, s->col));
+            if (p->join) before = after = 1; /* a dot where the points are few only */
             if (finite_points <= 80 || (!before && !after))
                 sb_printf(b, "<circle cx=\"%.2f\" cy=\"%.2f\" r=\"%d\" fill=\"%s\"/>\n",
                           axis_pos(ax, cell(m, r, m->x_col), x0, x1), axis_pos(ay, v, y1, y0),
@@ -269,7 +272,7 @@ static void draw_panel(sbuf *b, const rt_metrics *m, const panel *p, const axis 
         for (int r = 0; r < m->rows; r++) {
             double v = cell(m, r, p->s[i].col);
             if (!isfinite(v) || (p->log && v <= 0)) {
-                gaps++;
+                gaps += !(p->join && isnan(v));
                 continue;
             }
             if (v < lo) lo = v;
@@ -298,6 +301,8 @@ static const char *const VALID_LOSS[] = {"valid_loss", "val_loss", "validation_l
 static const char *const ACC[] = {"accuracy", "acc", "train_accuracy", NULL};
 static const char *const VALID_ACC[] = {"valid_accuracy", "val_accuracy", "val_acc", NULL};
 static const char *const LR[] = {"lr", "learning_rate", NULL};
+static const char *const SHARPNESS[] = {"sharpness", NULL};
+static const char *const TWO_OVER_LR[] = {"2/lr", NULL}; /* made by rt_plot_svg */
 
 /* Adds a panel of the columns that have values; says whether it did. */
 static int add_panel(const rt_metrics *m, panel *p, const char *title, const char *ylabel,
@@ -329,9 +334,10 @@ static int add_panel(const rt_metrics *m, panel *p, const char *title, const cha
     return 1;
 }
 
-int rt_plot_svg(const rt_metrics *m, const char *svg_path, const rt_plot_options *o, rt_error *err)
+static int plot_svg(const rt_metrics *m, const char *svg_path, const rt_plot_options *o,
+                    rt_error *err)
 {
-    panel panels[3];
+    panel panels[4];
     int np = 0;
     if (add_panel(m, &panels[np], "Loss", "loss", find_col(m, LOSS), find_col(m, VALID_LOSS),
                   "#1f5fbf", "#e8710a", "training", 1))
@@ -341,6 +347,13 @@ int rt_plot_svg(const rt_metrics *m, const char *svg_path, const rt_plot_options
                         find_col(m, VALID_ACC), "#1f5fbf", "#e8710a", "training", 0);
     np += add_panel(m, &panels[np], "Learning rate", "lr", find_col(m, LR), -1, "#2e9d4f", NULL,
                     "learning rate", 0); /* a schedule's shape reads best on a linear scale */
+    if (add_panel(m, &panels[np], "Sharpness", "lambda_max", find_col(m, SHARPNESS),
+                  find_col(m, TWO_OVER_LR), "#8e44ad", "#c0392b", "lambda_max", 0)) {
+        /* gradient descent is stable along the top direction while λmax < 2/lr */
+        if (panels[np].valid >= 0) panels[np].s[panels[np].valid].label = "2/lr";
+        panels[np].join = 1; /* measured every N epochs */
+        panels[np++].valid = -1;
+    }
     if (!np)
         return rt_fail(err,
                        "%s: nothing to draw: no loss, accuracy or lr column with a finite value",
@@ -393,6 +406,34 @@ int rt_plot_svg(const rt_metrics *m, const char *svg_path, const rt_plot_options
     for (int i = 0; i < np; i++) draw_panel(&b, m, &panels[i], &ax, TITLE_BAND + i * PANEL_HEIGHT);
     sb_printf(&b, "</svg>\n");
     return rt_svg_finish(&b, svg_path, err);
+}
+
+/* A sharpness column (train { track_sharpness = N }) is drawn with 2/lr,
+ * the stability limit of gradient descent: a copy of the metrics with a
+ * 2/lr column added. */
+int rt_plot_svg(const rt_metrics *m, const char *svg_path, const rt_plot_options *o, rt_error *err)
+{
+    int c_sharp = find_col(m, SHARPNESS), c_lr = find_col(m, LR);
+    if (c_sharp < 0 || c_lr < 0 || find_col(m, TWO_OVER_LR) >= 0)
+        return plot_svg(m, svg_path, o, err);
+    rt_metrics w = *m;
+    w.cols = m->cols + 1;
+    w.v = malloc(sizeof(double) * (size_t)w.cols * (size_t)(m->rows ? m->rows : 1));
+    w.names = malloc(sizeof(char *) * (size_t)w.cols);
+    if (!w.v || !w.names) {
+        free(w.v), free(w.names);
+        return rt_fail(err, "%s: out of memory", svg_path);
+    }
+    memcpy(w.names, m->names, sizeof(char *) * (size_t)m->cols);
+    w.names[m->cols] = (char *)TWO_OVER_LR[0];
+    for (int r = 0; r < m->rows; r++) {
+        memcpy(w.v + (size_t)r * w.cols, m->v + (size_t)r * m->cols, sizeof(double) * m->cols);
+        double lr = cell(m, r, c_lr);
+        w.v[(size_t)r * w.cols + m->cols] = lr > 0 ? 2 / lr : NAN;
+    }
+    int rc = plot_svg(&w, svg_path, o, err);
+    free(w.v), free(w.names);
+    return rc;
 }
 
 int rt_plot_metrics(const char *csv_path, const char *svg_path, const rt_plot_options *o,

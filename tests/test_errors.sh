@@ -1216,6 +1216,53 @@ expect "hvp: a missing vector file is named" 1 "missing.npy" \
     run_in "$t/out/hv_ok" ./m_ hvp missing.npy -o hv.npy
 expect "hvp: --rows is not train's" 2 "--rows is an option of landscape, hvp and hessian" \
     run_in "$t/out/hv_ok" ./m_ train --rows 4
+# ---- issue 15 item 2: hessian --exact, hessian --top K (hv_ok has 3 parameters) ----
+hs_dir=$t/out/hv_ok
+expect "hessian --exact: the control runs" 0 "eigenvalues: |wrote hs.csv and hs.svg" \
+    run_in "$hs_dir" ./m_ hessian --exact -o hs.csv
+expect "hessian --exact: an existing CSV is never overwritten" 1 \
+    "m_: hessian: hs.csv exists; hessian never overwrites a file: remove it or give another -o" \
+    run_in "$hs_dir" ./m_ hessian --exact -o hs.csv
+rm -f "$hs_dir/hs.csv"
+expect "hessian --exact: nor the picture beside it" 1 "m_: hessian: hs.svg exists" \
+    run_in "$hs_dir" ./m_ hessian --exact -o hs.csv
+expect "hessian --top: the control runs (every eigenvalue of 3)" 0 "lambda_3 " \
+    run_in "$hs_dir" ./m_ hessian --top 3 -o hs_top.csv
+expect "hessian --top: an existing -o file is never overwritten" 1 \
+    "m_: hessian: hs_top.csv exists; hessian never overwrites a file" \
+    run_in "$hs_dir" ./m_ hessian --top 2 -o hs_top.csv
+expect "hessian --top 0 is refused" 2 "--top needs a whole number of eigenvalues, at least 1 (got '0')" \
+    run_in "$hs_dir" ./m_ hessian --top 0
+expect "hessian --top above the parameter count is refused" 2 \
+    "m_: hessian --top 4: this model has 3 parameters, so 3 eigenvalues" run_in "$hs_dir" ./m_ hessian --top 4
+expect "hessian --top K with fewer --iters is refused" 2 "--iters 1 gives 1 Ritz values at most: give --iters 2" \
+    run_in "$hs_dir" ./m_ hessian --top 2 --iters 1
+expect "hessian: --exact and --top together are refused" 2 "--exact gives every eigenvalue, --top K the K largest: give one" \
+    run_in "$hs_dir" ./m_ hessian --top 2 --exact
+expect "hessian --exact: --iters is refused" 2 "--exact builds the whole Hessian: --iters and --tol are for" \
+    run_in "$hs_dir" ./m_ hessian --exact --iters 5
+expect "hessian: -o without --exact or --top is refused" 2 "hessian -o FILE: the eigenvalues are written with --exact or --top K" \
+    run_in "$hs_dir" ./m_ hessian -o x.csv
+expect "hessian: --top is not train's" 2 "--top and --exact are options of hessian" \
+    run_in "$hs_dir" ./m_ train --exact
+spec hs_big "$H1" "$H2" "$H3" "$H4" 'local h = tanh(linear(x, 1400))' 'minimize(bce(sigmoid(linear(h, 1)), y))' \
+    "$OPT" "$HVTRAIN"
+gen_build "$t/hs_big.lua" "$t/out/hs_big" >/dev/null 2>&1
+expect "hessian --exact above 4096 parameters is refused, the count named, --top pointed at" 2 \
+    "m_: hessian --exact: this model has 5601 parameters; the whole Hessian is built for 4096 at most|use hessian --top K" \
+    run_in "$t/out/hs_big" ./m_ hessian --exact
+spec hs_track0 "$H1" "$H2" "$H3" "$H4" "$LOSS" "$OPT" 'train { batch = 4, epochs = 1, track_sharpness = 0 }'
+expect "track_sharpness = 0 is refused, line named" 2 \
+    "hs_track0.lua:7:|train: track_sharpness = 0; it must be a whole number from 1" gen hs_track0
+spec hs_track_half "$H1" "$H2" "$H3" "$H4" "$LOSS" "$OPT" 'train { batch = 4, epochs = 1, track_sharpness = 1.5 }'
+expect "track_sharpness = 1.5 is refused" 2 "hs_track_half.lua:7:|track_sharpness = 1.5; it must be a whole number" \
+    gen hs_track_half
+spec hs_track_rule "$H1" "$H2" "$H3" "$H4" 'minimize(bce(sigmoid(linear(x, 1)), sigmoid(linear(x, 1))))' "$OPT" \
+    'train { batch = 4, epochs = 1, track_sharpness = 1 }'
+expect "track_sharpness needs the second derivatives: an op without them is refused" 2 \
+    "hs_track_rule.lua:5:|a target computed from parameters" gen hs_track_rule
+spec hs_track_ok "$H1" "$H2" "$H3" "$H4" "$LOSS" "$OPT" 'train { batch = 4, epochs = 1, track_sharpness = 1 }'
+expect "track_sharpness = 1: the control generates" 0 "" gen hs_track_ok
 
 # ---- issue 15 item 4: sgd's Armijo line search; item 5: cg ----
 armijo_spec() { # armijo_spec NAME OPTIMIZER_LINE [TRAIN_LINE]: the optimizer on line 6

@@ -113,9 +113,10 @@ static int dsl_train(lua_State *L)
     spec_state *s = spec_state_of(L);
     luaL_checktype(L, 1, LUA_TTABLE);
     static const char *const keys[] = {
-        "batch",           "epochs",         "seed",     "shuffle", "drop_last", "clip_grad_norm",
-        "clip_grad_value", "early_stopping", "stratify", "augment", "sampling",  "stop_grad_norm",
-        "shards",          "hvp",            NULL};
+        "batch",           "epochs",         "seed",           "shuffle", "drop_last",
+        "clip_grad_norm",  "clip_grad_value", "early_stopping", "stratify", "augment",
+        "sampling",        "stop_grad_norm", "shards",         "hvp",     "track_sharpness",
+        NULL};
     spec_check_keys(L, 1, "train", keys);
     ir_train *t = &s->g->train;
     const char *file;
@@ -167,6 +168,10 @@ static int dsl_train(lua_State *L)
     /* shards = S: the step's batch split in S shards (gen/shards.c) */
     t->shards = (int)spec_opt_whole(L, 1, -1, "train", "shards", 0, 1, 4096);
     t->hvp = spec_opt_bool(L, 1, "hvp", 0); /* model_hvp (gen/hvp.c) */
+    /* track_sharpness = N: λmax by power iteration on model_hvp every N epochs */
+    t->track_sharpness =
+        (int)spec_opt_whole(L, 1, -1, "train", "track_sharpness", 0, 1, 1e9);
+    if (t->track_sharpness) t->hvp = 1;
     /* augment = { crop = 4, flip = true }: images of training batches only */
     lua_getfield(L, 1, "augment");
     if (!lua_isnil(L, -1)) {

@@ -3,7 +3,8 @@
  * hvp_cmd.c — the hvp and hessian commands of the trainer of {{name}}:
  * exact Hessian-vector products of the training loss (model_hvp, generated
  * by reverse mode over the backward pass: gen/hvp.c), and the extreme
- * eigenvalues of the Hessian by power iteration on them.
+ * eigenvalues of the Hessian by power iteration on them (hessian --exact and
+ * --top K: hessian_spectrum.c).
  *
  * The loss is the one training reports over the first N training rows (in
  * file order, training mode): the mean of the batches' losses weighted by
@@ -15,19 +16,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "trainer.h"
+#include "hessian.h"
 
 real model_hvp(int rows, real *param, const real *vec, real *hv, const real *x, const real *y,
                real *out, real *arena, uint64_t noise) __attribute__((weak));
-
-/* What every product shares: the weights, the rows, a scratch slice of Hv. */
-typedef struct hvp_rows {
-    buffers b;
-    data d;
-    long n;     /* rows */
-    real *part; /* one batch's Hv */
-    uint64_t noise;
-} hvp_rows;
 
 static void need_hvp(void)
 {
@@ -60,7 +52,7 @@ static long rows_of(const options *o)
 }
 
 /* The weights of --weights FILE if given, else the spec's initial ones. */
-static void hvp_start(const options *o, hvp_rows *h)
+void tr_hvp_start(const options *o, hvp_rows *h)
 {
     need_hvp();
     h->n = rows_of(o);
@@ -74,8 +66,13 @@ static void hvp_start(const options *o, hvp_rows *h)
     h->noise = rt_noise_key(o->seed, 1); /* dropout: the first training step's masks */
 }
 
+const char *tr_hvp_at(const options *o)
+{
+    return o->weights_given ? o->weights : "the initial weights";
+}
+
 /* hv = H v over the rows; returns the loss */
-static double hvp_all(hvp_rows *h, const real *v, double *hv)
+double tr_hvp_all(hvp_rows *h, const real *v, double *hv)
 {
     double loss = 0;
     for (long i = 0; i < MODEL_N_PARAMS; i++) hv[i] = 0;
@@ -97,12 +94,12 @@ int tr_cmd_hvp(const options *o)
     if (!o->arg || !o->out)
         tr_die_usage("%s", "hvp needs the vector and the output: hvp VECTOR.npy -o OUT.npy");
     hvp_rows h;
-    hvp_start(o, &h);
+    tr_hvp_start(o, &h);
     real *v = tr_alloc_or_die((size_t)MODEL_N_PARAMS, sizeof(real));
     double *hv = tr_alloc_or_die((size_t)MODEL_N_PARAMS, sizeof(double));
     rt_error err;
     if (rt_npy_read(o->arg, v, MODEL_N_PARAMS, &err)) tr_fail(&err);
-    double loss = hvp_all(&h, v, hv);
+    double loss = tr_hvp_all(&h, v, hv);
     for (long i = 0; i < MODEL_N_PARAMS; i++) v[i] = (real)hv[i];
     int64_t dims[1] = {MODEL_N_PARAMS};
     if (rt_npy_write(o->out, v, 1, dims, &err)) tr_fail(&err);
@@ -132,7 +129,7 @@ static double power(hvp_rows *h, double shift, long iters, double tol, long *use
     for (*used = 0; *used < iters;) {
         for (long i = 0; i < MODEL_N_PARAMS; i++) qr[i] = (real)(q[i] / norm);
         for (long i = 0; i < MODEL_N_PARAMS; i++) q[i] = (double)qr[i];
-        hvp_all(h, qr, hq);
+        tr_hvp_all(h, qr, hq);
         ++*used;
         for (long i = 0; i < MODEL_N_PARAMS; i++) hq[i] -= shift * q[i];
         double next = dot(q, hq); /* Rayleigh quotient of H - shift I */
@@ -146,11 +143,16 @@ static double power(hvp_rows *h, double shift, long iters, double tol, long *use
     return lambda + shift;
 }
 
-/* hessian: the largest and smallest eigenvalues of H and 2 / λmax */
+/* hessian: the largest and smallest eigenvalues of H and 2 / λmax (--exact:
+ * all of them; --top K: the K largest by Lanczos) */
 int tr_cmd_hessian(const options *o)
 {
+    if (o->exact) return tr_hessian_exact(o);
+    if (o->top) return tr_hessian_top(o);
+    if (o->out)
+        tr_die_usage("%s", "hessian -o FILE: the eigenvalues are written with --exact or --top K");
     hvp_rows h;
-    hvp_start(o, &h);
+    tr_hvp_start(o, &h);
     long iters = o->iters > 0 ? o->iters : 100, used1, used2;
     double tol = o->tol >= 0 ? o->tol : 1e-3;
     /* the eigenvalue of largest magnitude, then the one farthest from it:
@@ -158,8 +160,8 @@ int tr_cmd_hessian(const options *o)
     double a = power(&h, 0, iters, tol, &used1);
     double b = power(&h, a, iters, tol, &used2);
     double hi = a > b ? a : b, lo = a > b ? b : a;
-    printf("hessian over %ld rows (%s, %ld + %ld products, tol %g):\n", h.n,
-           o->weights_given ? o->weights : "the initial weights", used1, used2, tol);
+    printf("hessian over %ld rows (%s, %ld + %ld products, tol %g):\n", h.n, tr_hvp_at(o), used1,
+           used2, tol);
     printf("lambda_max %.9g\n", hi);
     printf("lambda_min %.9g\n", lo);
     if (hi > 0)
@@ -169,4 +171,26 @@ int tr_cmd_hessian(const options *o)
     else
         printf("2/lambda_max none (no positive curvature)\n");
     return 0;
+}
+
+/* train { track_sharpness = N }: λmax over the rows trained on (whole
+ * batches, and the partial one the products exist for), at the weights now,
+ * by power iteration (tol 1e-3, at most 100 products; the other end when
+ * the largest |λ| is negative). Its own row order: the epoch's is train's. */
+double tr_sharpness(train_run *r)
+{
+    static hvp_rows h;
+    if (!h.part) {
+        need_hvp();
+        h.b = r->b;
+        h.b.order = tr_alloc_or_die((size_t)MODEL_BATCH, sizeof(int32_t));
+        h.d = r->d;
+        h.n = r->n;
+        if (h.n % MODEL_BATCH && h.n % MODEL_BATCH != MODEL_REMAINDER) h.n -= h.n % MODEL_BATCH;
+        h.part = tr_alloc_or_die((size_t)MODEL_N_PARAMS, sizeof(real));
+        h.noise = rt_noise_key(r->seed, 1);
+    }
+    long used;
+    double a = power(&h, 0, 100, 1e-3, &used);
+    return a >= 0 ? a : power(&h, a, 100, 1e-3, &used);
 }

@@ -46,7 +46,10 @@ const char *const tr_usage[] = {
     "                    (all) rows, at --weights FILE or the initial weights (-o OUT.npy);\n"
     "                    needs train { hvp = true } in the spec\n"
     "  hessian           the largest and smallest eigenvalues of the Hessian (power iteration\n"
-    "                    on H v: --iters N (100), --tol X (1e-3), --rows N) and 2/lambda_max\n"
+    "                    on H v: --iters N (100), --tol X (1e-3), --rows N) and 2/lambda_max;\n"
+    "                    --exact: every eigenvalue (up to 4096 parameters; -o FILE.csv, default\n"
+    "                    <model>-hessian.csv, never over a file, and a histogram beside it);\n"
+    "                    --top K: the K largest and the smallest by Lanczos (-o FILE.csv)\n"
     "\n",
     "options:\n"
     "  --epochs N        passes over the training data (spec: "

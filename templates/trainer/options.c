@@ -50,7 +50,9 @@ enum {
     OPT_PATH,
     OPT_PLANE,
     OPT_PCA,
-    OPT_ITERS /* hvp's, hessian's */
+    OPT_ITERS, /* hvp's, hessian's */
+    OPT_TOP,   /* hessian's */
+    OPT_EXACT
 };
 
 static const struct option long_options[] = {
@@ -91,6 +93,8 @@ static const struct option long_options[] = {
     {"plane", no_argument, NULL, OPT_PLANE},
     {"pca", no_argument, NULL, OPT_PCA},
     {"iters", required_argument, NULL, OPT_ITERS},
+    {"top", required_argument, NULL, OPT_TOP},
+    {"exact", no_argument, NULL, OPT_EXACT},
     {NULL, 0, NULL, 0}};
 
 /* "-": the command and its argument come back in order, as code 1; ":": a
@@ -115,19 +119,25 @@ static double number_arg(const char *flag, const char *s, double lo, double hi)
     return v;
 }
 
-/* --overfit's rows: a whole number, at least 1 */
-static long rows_arg(const char *flag, const char *s)
+/* a whole number of `what`, at least 1 */
+static long count_arg(const char *flag, const char *s, const char *what)
 {
     char *end;
     errno = 0;
     long v = s ? strtol(s, &end, 10) : 0;
     if (!s || errno || end == s || *end || v < 1) {
-        fprintf(stderr, "%s: %s needs a whole number of rows, at least 1 (got '%s')\n", MODEL_NAME,
-                flag, s ? s : "");
+        fprintf(stderr, "%s: %s needs a whole number of %s, at least 1 (got '%s')\n", MODEL_NAME,
+                flag, what, s ? s : "");
         fprintf(stderr, "Try '%s --help'.\n", MODEL_NAME);
         exit(2);
     }
     return v;
+}
+
+/* --overfit's, --rows' rows */
+static long rows_arg(const char *flag, const char *s)
+{
+    return count_arg(flag, s, "rows");
 }
 
 /* 1 when the word a is option c as the usage spells it (-h, --help) */
@@ -263,6 +273,12 @@ static void take(options *o, int c, const char *a, const char *v)
     case OPT_ITERS:
         o->iters = (long)number_arg(a, v, 1, 1e9);
         break;
+    case OPT_TOP: /* hessian_spectrum.c checks it against the parameters */
+        o->top = count_arg(a, v, "eigenvalues");
+        break;
+    case OPT_EXACT:
+        o->exact = 1;
+        break;
     default:
         take_landscape(o, c, a, v);
     }
@@ -342,6 +358,15 @@ options tr_parse_args(int argc, char **argv)
         tr_die_usage("%s", "--rows is an option of landscape, hvp and hessian");
     if (o.iters && strcmp(o.command, "hvp") && strcmp(o.command, "hessian"))
         tr_die_usage("%s", "--iters is an option of hvp and hessian");
+    if ((o.top || o.exact) && strcmp(o.command, "hessian"))
+        tr_die_usage("%s", "--top and --exact are options of hessian");
+    if (o.top && o.exact)
+        tr_die_usage("%s",
+                     "hessian: --exact gives every eigenvalue, --top K the K largest: give one");
+    if (o.exact && (o.iters || o.tol >= 0))
+        tr_die_usage("%s",
+                     "hessian --exact builds the whole Hessian: --iters and --tol are for the "
+                     "iterations (power iteration, --top K)");
     if (o.plot && !o.metrics)
         tr_die_usage("%s", "--plot draws the --metrics file: give --metrics FILE too");
     return o;

@@ -114,3 +114,33 @@ void tr_fail_as(const rt_error *err, const char *path, const char *as)
             at + strlen(path));
     exit(1);
 }
+
+int tr_exists(const char *path)
+{
+    return access(path, F_OK) == 0 || errno != ENOENT;
+}
+
+/* lr-find's rule, for the commands that write a CSV and its picture */
+void tr_choose_csv_svg(const options *o, const char *what, char *csv, char *svg, size_t size)
+{
+    if (o->out) {
+        snprintf(csv, size, "%s", o->out);
+        rt_plot_path_beside(csv, svg, size);
+        const char *there = tr_exists(csv) ? csv : tr_exists(svg) ? svg : NULL;
+        if (there) {
+            fprintf(stderr,
+                    "%s: %s: %s exists; %s never overwrites a file: remove it or give another -o\n",
+                    MODEL_NAME, what, there, what);
+            exit(1);
+        }
+        return;
+    }
+    for (int k = 1;; k++) {
+        if (k == 1)
+            snprintf(csv, size, "%s-%s.csv", MODEL_NAME, what);
+        else
+            snprintf(csv, size, "%s-%s-%d.csv", MODEL_NAME, what, k);
+        rt_plot_path_beside(csv, svg, size);
+        if (!tr_exists(csv) && !tr_exists(svg)) return;
+    }
+}

@@ -324,12 +324,19 @@ static void end_epoch(train_run *r, long full)
         r->base_lr = rt_plateau_step(
             &r->plateau, r->plateau.monitor_loss || !r->d.valid.n ? tr.loss : va.loss, r->base_lr);
 #endif
+#if MODEL_TRACK_SHARPNESS
+    /* track_sharpness = N: λmax every N whole epochs (NaN between) */
+    double sharpness = complete && r->epoch % MODEL_TRACK_SHARPNESS == 0 ? tr_sharpness(r) : NAN;
+#else
+    double sharpness = NAN;
+#endif
     if (o->overfit) tr_overfit_epoch(r); /* learnt yet? */
     if (!o->quiet && (!o->overfit || tr_overfit_show(r))) {
         printf("epoch %3d/%d  loss %.6g", r->epoch, o->epochs, tr.loss);
         if (has_accuracy) printf("  acc %.4f", tr.accuracy);
         if (r->d.valid.n) printf("  valid loss %.4g", va.loss);
         if (r->d.valid.n && has_accuracy) printf(" acc %.4f", va.accuracy);
+        if (!isnan(sharpness)) printf("  sharpness %.4g (2/lr %.4g)", sharpness, 2 / r->lr);
         printf("  lr %.4g  %.0f rows/s  %.1fs\n", r->lr,
                r->seen / (now - r->te > 0 ? now - r->te : 1e-9), now - r->t0);
         fflush(stdout);
@@ -340,6 +347,7 @@ static void end_epoch(train_run *r, long full)
                 has_accuracy ? va.accuracy : NAN, r->lr,
                 r->norm_steps ? r->norm_sum / r->norm_steps : NAN, r->metrics_t + now - r->t0);
         if (MODEL_CLOSURE_STEP) fprintf(r->metrics, ",%.17g,%d", r->step_size, r->step_evals);
+        if (MODEL_TRACK_SHARPNESS) fprintf(r->metrics, ",%.9g", sharpness);
         fprintf(r->metrics, "\n");
     }
     if (r->lm && !o->every_steps) tr_lm_row(r, r->epoch);

@@ -20,8 +20,15 @@
 #else
 #define CLOSURE_COLUMNS ""
 #endif
+/* train { track_sharpness = N }: the Hessian's λmax (hvp_cmd.c) */
+#if MODEL_TRACK_SHARPNESS
+#define SHARPNESS_COLUMN ",sharpness"
+#else
+#define SHARPNESS_COLUMN ""
+#endif
 #define METRICS_HEADER                                                                             \
-    "epoch,step,loss,accuracy,valid_loss,valid_accuracy,lr,grad_norm,seconds" CLOSURE_COLUMNS
+    "epoch,step,loss,accuracy,valid_loss,valid_accuracy,lr,grad_norm,seconds" CLOSURE_COLUMNS      \
+        SHARPNESS_COLUMN
 #define STEP_METRICS_HEADER "step,epoch,loss,grad_norm,lr,seconds" CLOSURE_COLUMNS
 
 /* Fine-tuning and transfer learning: the parameters a folder of .npy files

@@ -33,6 +33,8 @@ typedef struct options {
     int epochs_given;      /* --epochs was on the command line */
     const char *rows_text; /* --rows as given: landscape's, or hvp's and hessian's */
     long rows, iters;      /* hvp, hessian: --rows, --iters (0: their defaults) */
+    long top;              /* hessian --top K (0: not given) */
+    int exact;             /* hessian --exact */
     unsigned seed;
     /* landscape (landscape.c checks the values): --to (lr-find's last lr is
      * read from it too), --range, --points, --grid, --rows, --directions,
@@ -53,6 +55,12 @@ const char *tr_beside_binary(const char *name);
 /* eval, predict, export without --weights before any training: says to train first, exit 1 */
 void tr_need_weights(const options *o);
 const char *tr_stdin_file(void);
+/* 1 when path exists (or cannot be told not to) */
+int tr_exists(const char *path);
+/* The names of a command's CSV and its picture (lr-find's rule): -o FILE
+ * (exit 1 when it or the .svg beside it exists), else <model>-<what>.csv,
+ * -2.csv, ... the first whose two names are free. */
+void tr_choose_csv_svg(const options *o, const char *what, char *csv, char *svg, size_t size);
 /* tr_fail, saying the file path as the user named it (as) */
 void tr_fail_as(const rt_error *err, const char *path, const char *as);
 
@@ -245,6 +253,9 @@ int tr_cmd_info(void);
 int tr_cmd_gradcheck(const options *o);
 int tr_cmd_hvp(const options *o);     /* hvp_cmd.c */
 int tr_cmd_hessian(const options *o); /* hvp_cmd.c */
+/* hvp_cmd.c: the Hessian's λmax over the rows trained on, at the weights
+ * now (train { track_sharpness = N }) */
+double tr_sharpness(train_run *r);
 int tr_cmd_plot(const options *o);
 int tr_cmd_split(const options *o);
 int tr_cmd_lr_find(const options *o); /* lr_find.c */

@@ -1,0 +1,33 @@
+/* {{header}}
+ *
+ * hessian.h — what the files of the hvp and hessian commands of {{name}}
+ * share: hvp_cmd.c (the products over the rows, hvp, and hessian by power
+ * iteration) and hessian_spectrum.c (hessian --exact: the whole spectrum;
+ * hessian --top K: Lanczos). */
+#ifndef HESSIAN_H
+#define HESSIAN_H
+
+#include "trainer.h"
+
+/* What every product shares: the weights, the rows, a scratch slice of Hv. */
+typedef struct hvp_rows {
+    buffers b;
+    data d;
+    long n;     /* rows */
+    real *part; /* one batch's Hv */
+    uint64_t noise;
+} hvp_rows;
+
+/* The weights of --weights FILE if given, else the spec's initial ones;
+ * the rows of --rows (checked against the batches). */
+void tr_hvp_start(const options *o, hvp_rows *h);
+/* hv = H v over the rows; returns the loss */
+double tr_hvp_all(hvp_rows *h, const real *v, double *hv);
+/* "the initial weights" or the --weights file */
+const char *tr_hvp_at(const options *o);
+
+/* hessian_spectrum.c: hessian --exact, hessian --top K */
+int tr_hessian_exact(const options *o);
+int tr_hessian_top(const options *o);
+
+#endif
