@@ -20,7 +20,8 @@ export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 \
 sanitized && export ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}detect_leaks=0"
 mpirun_np() { mpirun --oversubscribe -np "$@"; }
 
-# 150 rows, batch 34: 4 steps of 34 rows (shards 9 9 8 8) and one of 14 (4 4 3 3) an epoch
+# 150 rows, 30 held out; batch 34: 3 steps of 34 rows (shards 9 9 8 8) and one of 18
+# (5 5 4 4) an epoch; the held-out rows are evaluated one by one (blocks split over the ranks)
 /usr/bin/python3 - "$mp/rows.csv" <<'PY'
 import random, sys
 random.seed(11)
@@ -34,14 +35,14 @@ PY
 mpi_spec() { # mpi_spec NAME SHARDS
     cat >"$mp/$1.lua" <<EOF
 model "mpimlp"
-data = csv { train = "$mp/rows.csv", label = "label", header = true }
+data = csv { train = "$mp/rows.csv", label = "label", header = true, valid = 0.2 }
 local x = input { 5 }
 local y = labels { classes = 3 }
 local h = tanh(linear(x, 24, { name = "fc1" }))
 h = relu(linear(h, 16, { name = "fc2" }))
 minimize(cross_entropy(linear(h, 3, { name = "fc3" }), y))
 optimizer = adam { lr = 0.01 }
-train { batch = 34, epochs = 5, seed = 3, clip_grad_norm = 1, shards = $2 }
+train { batch = 34, epochs = 6, seed = 3, clip_grad_norm = 1, shards = $2 }
 EOF
 }
 mpi_spec s4 4
@@ -58,24 +59,41 @@ check "build --mpi makes the static trainer and a dynamically linked -mpi one, w
 
 # the single-process trainer (2 threads), then R = 1..4 ranks
 (cd "$mp" && "$plain" train --quiet --threads 2 --weights plain.w --checkpoint plain.ck \
-    --step-metrics plain.steps >plain.out 2>&1)
+    --step-metrics plain.steps --metrics plain.metrics >plain.out 2>&1)
 for r in 1 2 3 4; do
     (cd "$mp" && TRAINC_MPI_HASH="$mp/h$r" mpirun_np "$r" "$mpibin" train --quiet --weights "r$r.w" \
-        --checkpoint "r$r.ck" --step-metrics "r$r.steps" >"r$r.out" 2>&1)
+        --checkpoint "r$r.ck" --step-metrics "r$r.steps" --metrics "r$r.metrics" >"r$r.out" 2>&1)
     echo "$?" >"$mp/r$r.rc"
 done
-check "the single-process run: 25 steps, a weights file and a checkpoint" \
-    sh -c "test -s '$mp/plain.w' && test -s '$mp/plain.ck' && test \$(wc -l <'$mp/plain.steps') -eq 26"
+check "the single-process run: 24 steps, a weights file and a checkpoint" \
+    sh -c "test -s '$mp/plain.w' && test -s '$mp/plain.ck' && test \$(wc -l <'$mp/plain.steps') -eq 25"
+same_metrics() { # same_metrics R: R ranks' metrics, step metrics are one process's
+    cmp -s <(cut -d, -f1-5 "$mp/plain.steps") <(cut -d, -f1-5 "$mp/r$1.steps") &&
+        cmp -s <(cut -d, -f1-8 "$mp/plain.metrics") <(cut -d, -f1-8 "$mp/r$1.metrics") &&
+        grep -q '^6,24,' "$mp/r$1.metrics" && ! grep -q '^6,24,[^,]*,[^,]*,nan' "$mp/r$1.metrics"
+}
 for r in 1 2 3 4; do
     check "mpirun -np $r: exit 0, the weights and checkpoint of one process byte for byte" \
         sh -c "test \$(cat '$mp/r$r.rc') = 0 && cmp -s '$mp/plain.w' '$mp/r$r.w' && cmp -s '$mp/plain.ck' '$mp/r$r.ck'"
-    check "mpirun -np $r: the step metrics of one process (seconds aside)" \
-        cmp -s <(cut -d, -f1-5 "$mp/plain.steps") <(cut -d, -f1-5 "$mp/r$r.steps")
-    check "mpirun -np $r: every rank's weights after each of the 25 steps hash the same" \
+    check "mpirun -np $r: the step and epoch metrics (validation loss too) of one process (seconds aside)" \
+        same_metrics "$r"
+    check "mpirun -np $r: every rank's weights after each of the 24 steps hash the same" \
         sh -c "test \$(ls '$mp'/h$r.* | wc -l) = $r && test \$(cat '$mp'/h$r.* | sort -u | wc -l) = 1 \
-            && grep -q '^steps 25 ' '$mp/h$r.0'"
+            && grep -q '^steps 24 ' '$mp/h$r.0'"
     check "mpirun -np $r: rank 0 alone prints (one result line)" \
         sh -c "test \$(grep -c '^train loss' '$mp/r$r.out') = 1"
+done
+
+# eval and predict: the rows split over the ranks, rank 0 prints and writes
+(cd "$mp" && "$plain" eval --weights plain.w >eval1.out 2>&1 &&
+    "$plain" predict rows.csv --weights plain.w -o pred1.csv 2>/dev/null)
+for r in 2 3; do
+    (cd "$mp" && mpirun_np "$r" "$mpibin" eval --weights plain.w >"eval$r.out" 2>&1 &&
+        mpirun_np "$r" "$mpibin" predict rows.csv --weights plain.w -o "pred$r.csv" 2>/dev/null)
+    check "eval under $r ranks prints the one process's loss, accuracy and confusion matrix" \
+        sh -c "grep -q accuracy '$mp/eval1.out' && cmp -s '$mp/eval1.out' '$mp/eval$r.out'"
+    check "predict under $r ranks writes the one process's 150 rows" \
+        sh -c "test \$(wc -l <'$mp/pred1.csv') = 151 && cmp -s '$mp/pred1.csv' '$mp/pred$r.csv'"
 done
 
 # resume: 7 steps under 3 ranks, then the rest under 2 ranks and under 1 process

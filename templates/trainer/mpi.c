@@ -22,10 +22,41 @@
 #include <mpi.h>
 
 static int rank, ranks = 1, mpi_on;
+static int eval_ranks = 1; /* the ranks that run this command together */
 
 int tr_rank(void)
 {
     return rank;
+}
+
+int tr_eval_ranks(void)
+{
+    return eval_ranks;
+}
+
+/* Every rank's part of a buffer, where each value was written by one rank
+ * and is all zero bytes on the others, made whole: a bitwise OR of bytes
+ * gives that one rank's bits exactly (a -0.0, a NaN too), in any order. */
+static void merge_bytes(void *buf, size_t bytes)
+{
+    for (size_t at = 0; at < bytes; at += INT_MAX) {
+        int n = bytes - at < INT_MAX ? (int)(bytes - at) : INT_MAX;
+        MPI_Allreduce(MPI_IN_PLACE, (char *)buf + at, n, MPI_BYTE, MPI_BOR, MPI_COMM_WORLD);
+    }
+}
+
+void tr_mpi_merge(void *buf, size_t bytes)
+{
+    if (eval_ranks > 1) merge_bytes(buf, bytes);
+}
+
+/* the counts are integers: their sum is the same in any order */
+void tr_mpi_eval_sum(double *block_loss, long blocks, long *correct, long *confusion, long cells)
+{
+    merge_bytes(block_loss, sizeof(double) * (size_t)blocks);
+    MPI_Allreduce(MPI_IN_PLACE, correct, 1, MPI_LONG, MPI_SUM, MPI_COMM_WORLD);
+    if (confusion)
+        MPI_Allreduce(MPI_IN_PLACE, confusion, (int)cells, MPI_LONG, MPI_SUM, MPI_COMM_WORLD);
 }
 
 /* The reduce, by gather + ordered sum + broadcast, not MPI_Allreduce
@@ -92,17 +123,36 @@ static int same_model(void)
     return any;
 }
 
+/* A refusal every rank returns: the barrier keeps a rank that leaves first
+ * from having mpirun end rank 0 before its message is out */
+static int refused(int status)
+{
+    MPI_Barrier(MPI_COMM_WORLD);
+    return status;
+}
+
 /* What a rank does of the command: the commands that step (train,
- * gradcheck) run on every rank; the others on rank 0 alone. Returns -1
- * to go on, or the exit status of this rank. */
+ * gradcheck) run on every rank, and eval and predict (their rows split
+ * over the ranks); the others on rank 0 alone. Returns -1 to go on, or the exit status of
+ * this rank. */
 static int share_out(options *o)
 {
     const int steps = !strcmp(o->command, "train") || !strcmp(o->command, "gradcheck");
+    /* predict from standard input: mpirun hands it to rank 0 alone */
+    if (!strcmp(o->command, "eval") ||
+        (!strcmp(o->command, "predict") && o->arg && strcmp(o->arg, "-"))) {
+        eval_ranks = ranks;
+        if (rank > 0) {
+            if (!freopen("/dev/null", "w", stdout)) return 1;
+            o->failures = o->out = NULL; /* rank 0 writes them, alone */
+        }
+        return -1;
+    }
     if (!strcmp(o->command, "lr-find")) {
         if (rank == 0)
             fprintf(stderr, "%s-mpi: lr-find runs as one process: start it without mpirun (or "
                             "with -np 1)\n", MODEL_NAME);
-        return 2;
+        return refused(2);
     }
     if (!steps) return rank == 0 ? -1 : 0;
     if (ranks > MODEL_SHARDS) {
@@ -111,16 +161,17 @@ static int share_out(options *o)
                     "%s-mpi: %d ranks but the spec's train { shards = %d }: every rank needs a "
                     "shard; run at most %d ranks (mpirun -np) or raise shards in the spec\n",
                     MODEL_NAME, ranks, (int)MODEL_SHARDS, (int)MODEL_SHARDS);
-        return 2;
+        return refused(2);
     }
     if ((long)MODEL_N_PARAMS * (long)sizeof(real) > INT_MAX ||
         (long)MODEL_BATCH * MODEL_OUTPUT_LEN * (long)sizeof(real) > INT_MAX) {
         if (rank == 0)
             fprintf(stderr, "%s-mpi: the gradient is over 2 GiB, more than one MPI message\n",
                     MODEL_NAME);
-        return 1;
+        return refused(1);
     }
     rt_shards_ranks(rank, ranks, combine);
+    eval_ranks = ranks;
     if (!o->threads) o->threads = 1; /* the ranks share the cores */
     if (rank > 0) {
         /* the same run, quiet: rank 0 prints and writes the files */
@@ -143,7 +194,7 @@ int tr_mpi_begin(int *argc, char ***argv, options *o)
     mpi_on = 1;
     MPI_Comm_rank(MPI_COMM_WORLD, &rank);
     MPI_Comm_size(MPI_COMM_WORLD, &ranks);
-    if (same_model()) return 1;
+    if (same_model()) return refused(1);
     return ranks > 1 ? share_out(o) : -1;
 }
 
@@ -159,6 +210,21 @@ int tr_mpi_end(int rc)
 int tr_rank(void)
 {
     return 0;
+}
+
+int tr_eval_ranks(void)
+{
+    return 1;
+}
+
+void tr_mpi_eval_sum(double *block_loss, long blocks, long *correct, long *confusion, long cells)
+{
+    (void)block_loss, (void)blocks, (void)correct, (void)confusion, (void)cells;
+}
+
+void tr_mpi_merge(void *buf, size_t bytes)
+{
+    (void)buf, (void)bytes;
 }
 
 int tr_mpi_begin(int *argc, char ***argv, options *o)

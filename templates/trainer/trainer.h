@@ -257,6 +257,16 @@ int tr_cmd_landscape(const options *o); /* landscape.c */
 int tr_mpi_begin(int *argc, char ***argv, options *o);
 int tr_mpi_end(int rc);
 int tr_rank(void); /* 0: this process writes the files */
+/* the ranks that evaluate together (tr_evaluate_counting, predict): all
+ * of them in train, gradcheck, eval and predict under mpirun; 1 otherwise */
+int tr_eval_ranks(void);
+/* every rank's part of an evaluation made whole on every rank: each block's
+ * loss (computed by one rank, 0 on the others), the correct rows and the
+ * confusion counts (cells of them) */
+void tr_mpi_eval_sum(double *block_loss, long blocks, long *correct, long *confusion, long cells);
+/* a buffer each of whose values one rank wrote (zero bytes on the others)
+ * made whole on every rank (predict's outputs) */
+void tr_mpi_merge(void *buf, size_t bytes);
 /* TRAINC_MPI_HASH=PREFIX: the weights' hash after each step, and at the end
  * written to PREFIX.<rank> */
 void tr_mpi_step_hash(const real *param);
