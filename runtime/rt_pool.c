@@ -46,7 +46,7 @@ typedef enum { JOB_SHARDS, JOB_REDUCE } pool_job;
 static struct {
     const rt_shard_plan *plan;
     int threads, started;
-    int rank, ranks;        /* this process's shards: k % ranks == rank */
+    int rank, ranks; /* this process's shards: k % ranks == rank */
     rt_shards_combine_fn combine;
     real **grads, **arenas; /* per shard, allocated once */
     real *loss;             /* per shard */
@@ -61,8 +61,10 @@ static struct {
     real *param, *grad, *out;
     const real *x, *y;
     uint64_t noise;
-} P = {.mu = PTHREAD_MUTEX_INITIALIZER, .go = PTHREAD_COND_INITIALIZER,
-       .done = PTHREAD_COND_INITIALIZER, .ranks = 1};
+} P = {.mu = PTHREAD_MUTEX_INITIALIZER,
+       .go = PTHREAD_COND_INITIALIZER,
+       .done = PTHREAD_COND_INITIALIZER,
+       .ranks = 1};
 
 /* Shard k's dropout key: the step's for shard 0 (so one shard is the plain
  * step), a mix of it and k for the others, so shards draw different masks */
@@ -178,9 +180,9 @@ real rt_shards_train(const rt_shard_plan *p, int rows, real *param, real *grad, 
     P.noise = noise;
     pool_run(JOB_SHARDS);
     if (P.ranks > 1) {
-        const rt_shard_exchange ex = {P.count,       rows,    P.shard_rows, P.shard_start,
-                                      P.grads,       P.loss,  grad,         out,
-                                      p->n_params,   p->output_len, pool_reduce};
+        const rt_shard_exchange ex = {P.count,     rows,          P.shard_rows, P.shard_start,
+                                      P.grads,     P.loss,        grad,         out,
+                                      p->n_params, p->output_len, pool_reduce};
         return P.combine(&ex);
     }
     /* the ordered reduce: a step of its own */

@@ -32,11 +32,11 @@ result tr_evaluate_counting(const rt_dataset *ds, buffers *b, long *confusion)
                 block_loss[j] = l;
             else
                 loss += l;
-            correct += rt_count_correct(MODEL_TASK, b->out, MODEL_OUTPUT_LEN, b->y,
-                                        MODEL_LABEL_LEN, rows);
+            correct +=
+                rt_count_correct(MODEL_TASK, b->out, MODEL_OUTPUT_LEN, b->y, MODEL_LABEL_LEN, rows);
             if (confusion)
-                rt_confusion_add(MODEL_TASK, b->out, MODEL_OUTPUT_LEN, b->y, MODEL_LABEL_LEN,
-                                 rows, confusion);
+                rt_confusion_add(MODEL_TASK, b->out, MODEL_OUTPUT_LEN, b->y, MODEL_LABEL_LEN, rows,
+                                 confusion);
         }
         start += rows;
     }

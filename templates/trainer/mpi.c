@@ -81,8 +81,10 @@ static real combine(const rt_shard_exchange *ex)
         real *out = ex->out + (long)ex->shard_start[k] * ex->output_len;
         if (from == 0 || (rank != 0 && rank != from)) continue;
         if (rank == 0) {
-            MPI_Recv(ex->grads[k], glen, MPI_BYTE, from, TAG_GRAD, MPI_COMM_WORLD, MPI_STATUS_IGNORE);
-            MPI_Recv(&ex->loss[k], size, MPI_BYTE, from, TAG_LOSS, MPI_COMM_WORLD, MPI_STATUS_IGNORE);
+            MPI_Recv(ex->grads[k], glen, MPI_BYTE, from, TAG_GRAD, MPI_COMM_WORLD,
+                     MPI_STATUS_IGNORE);
+            MPI_Recv(&ex->loss[k], size, MPI_BYTE, from, TAG_LOSS, MPI_COMM_WORLD,
+                     MPI_STATUS_IGNORE);
             MPI_Recv(out, olen, MPI_BYTE, from, TAG_OUT, MPI_COMM_WORLD, MPI_STATUS_IGNORE);
         } else {
             MPI_Send(ex->grads[k], glen, MPI_BYTE, 0, TAG_GRAD, MPI_COMM_WORLD);
@@ -150,8 +152,10 @@ static int share_out(options *o)
     }
     if (!strcmp(o->command, "lr-find")) {
         if (rank == 0)
-            fprintf(stderr, "%s-mpi: lr-find runs as one process: start it without mpirun (or "
-                            "with -np 1)\n", MODEL_NAME);
+            fprintf(stderr,
+                    "%s-mpi: lr-find runs as one process: start it without mpirun (or "
+                    "with -np 1)\n",
+                    MODEL_NAME);
         return refused(2);
     }
     if (!steps) return rank == 0 ? -1 : 0;
