@@ -704,6 +704,10 @@ static int folder_vars(ir_graph *g, const plan *p, const emit_options *o, const 
         {"runtime_objects", rt->objects},
         {"trainer_build", tr->build},
         {"trainer_objects", tr->objects},
+        {"mpi_cflags", TRAINC_MPI_CFLAGS},
+        {"mpi_libs", TRAINC_MPI_LIBS},
+        {"mpi_build", filelist_mpi_build(A, tr, rt, esc_ninja_path(A, g->model_name),
+                                         TRAINC_MPI_LIBS[0] != 0)},
     };
     _Static_assert(sizeof v / sizeof *v <= FOLDER_VARS_MAX, "FOLDER_VARS_MAX is too small");
     int n = (int)(sizeof v / sizeof *v);

@@ -44,3 +44,18 @@ int filelist_parse(arena *A, const char *text, const char *path, const char *dir
     l->objects = objects;
     return 0;
 }
+
+const char *filelist_mpi_build(arena *A, const filelist *trainer, const filelist *runtime,
+                               const char *target, int have_mpi)
+{
+    if (!have_mpi) return arena_printf(A, "build %s-mpi: mpi_missing", target);
+    /* the trainer's objects with obj/mpi.o as obj-mpi/mpi.o */
+    const char *objects = trainer->objects, *at = strstr(objects, "obj/mpi.o");
+    if (at)
+        objects = arena_printf(A, "%.*sobj-mpi/mpi.o%s", (int)(at - objects), objects,
+                               at + strlen("obj/mpi.o"));
+    return arena_printf(A,
+                        "build obj-mpi/mpi.o: mpicc mpi.c\n"
+                        "build %s-mpi: mpilink obj/model.o obj/predict.o $\n%s $\n%s",
+                        target, objects, runtime->objects);
+}

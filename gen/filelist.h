@@ -22,4 +22,11 @@ typedef struct filelist {
 int filelist_parse(arena *A, const char *text, const char *path, const char *dir, filelist *l,
                    char *err, size_t errsize);
 
+/* The -mpi trainer's build.ninja lines: target linked (rule mpilink) from
+ * the plain trainer's objects but obj/mpi.o, which trainer's mpi.c gives
+ * compiled with -DTRAINC_MPI (rule mpicc) as obj-mpi/mpi.o; with have_mpi
+ * 0 (no Open MPI when trainc was configured) a target that says so. */
+const char *filelist_mpi_build(arena *A, const filelist *trainer, const filelist *runtime,
+                               const char *target, int have_mpi);
+
 #endif

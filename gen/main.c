@@ -68,6 +68,8 @@ static const char usage[] =
     "                    norm stored by the op before it (for reading and comparing)\n"
     "  --hvp             also generate model_hvp, the Hessian-vector product (as the\n"
     "                    spec's train { hvp = true }; the trainer's hvp and hessian commands)\n"
+    "  --mpi             build: also <model>-mpi, the trainer for mpirun -np R (Open MPI,\n"
+    "                    linked dynamically)\n"
     "  --force           overwrite an output folder generated from another spec\n"
     "  -q, --quiet       print nothing but errors and warnings\n"
     "  -h, --help        this text\n"
@@ -81,6 +83,7 @@ typedef struct cli {
     int dbl, quiet, force;
     int fuse; /* 0: --no-fuse */
     int hvp;  /* --hvp: generate model_hvp (gen/hvp.c) */
+    int mpi;  /* --mpi: build <model>-mpi too */
     double max_mib;
     int targc;
     char **targv;
@@ -141,6 +144,8 @@ static int parse(int argc, char **argv, cli *c)
             c->force = 1;
         } else if (!strcmp(a, "--hvp")) {
             c->hvp = 1;
+        } else if (!strcmp(a, "--mpi")) {
+            c->mpi = 1;
         } else if (!strcmp(a, "-q") || !strcmp(a, "--quiet")) {
             c->quiet = 1;
         } else if (a[0] == '-' && a[1]) {
@@ -160,6 +165,8 @@ static int parse(int argc, char **argv, cli *c)
         strcmp(c->command, "plot") && strcmp(c->command, "sweep"))
         return bad_usage("unknown command '%s' (gen, build, run, plot or sweep)", c->command);
     if (c->title) return bad_usage("%s", "--title is for plot");
+    if (c->mpi && strcmp(c->command, "build"))
+        return bad_usage("%s", "--mpi is for build (then: mpirun -np R out/<model>/<model>-mpi)");
     if (!c->spec) return bad_usage("%s needs a spec file", c->command);
     return 0;
 }
@@ -253,14 +260,21 @@ static void summary(const cli *c, const ir_graph *g, const plan *p, const char *
 /* build: ninja in the folder; run: then the trainer. Returns the exit status. */
 static int build_and_run(const cli *c, arena *A, char *out_dir, const char *model)
 {
-    char *ninja[] = {"ninja", "-C", out_dir, c->quiet ? "--quiet" : NULL, NULL};
+    /* the default target; --mpi: the plain trainer and the -mpi one */
+    char *ninja[] = {"ninja", "-C", out_dir, NULL, NULL, NULL, NULL};
+    int nargs = 3;
+    if (c->quiet) ninja[nargs++] = "--quiet";
+    if (c->mpi) {
+        ninja[nargs++] = (char *)model;
+        ninja[nargs++] = arena_printf(A, "%s-mpi", model);
+    }
     int st = run_command(ninja, NULL);
     if (st) {
         fprintf(stderr, "trainc: building %s failed (ninja exit status %d)\n", out_dir, st);
         return 1;
     }
     if (!strcmp(c->command, "build")) {
-        if (!c->quiet) printf("trainc: built %s/%s\n", out_dir, model);
+        if (!c->quiet) printf("trainc: built %s/%s%s\n", out_dir, model, c->mpi ? " and -mpi" : "");
         return 0;
     }
     /* run: the trainer starts in the user's folder, so the paths after --

@@ -958,5 +958,25 @@ real rt_shards_train(const rt_shard_plan *p, int rows, real *param, real *grad, 
  * over elements [lo, hi) */
 void rt_shards_reduce(real *grad, const real *const *g, const int *rows, int count, int n,
                       long lo, long hi);
+/* ... and of their mean losses: sum of rows[k] loss[k] in shard order, / n */
+double rt_shards_loss(const real *loss, const int *rows, int count, int n);
+/* Several processes (the -mpi trainer: templates/trainer/mpi.c). This one
+ * runs the shards k with k % ranks == rank (on its threads); then, instead
+ * of the reduce, combine gets the step and must leave grad, out (all the
+ * step's rows) and the returned loss the whole step's, the same on every
+ * rank; on the rank that sums, reduce() runs the ordered reduce above
+ * over grads into grad with the pool's threads. */
+typedef struct rt_shard_exchange {
+    int count, rows;                     /* shards of the step, its rows */
+    const int *shard_rows, *shard_start; /* per shard */
+    real *const *grads;                  /* per shard, n_params each */
+    real *loss;                          /* per shard: its mean loss */
+    real *grad, *out;                    /* the step's */
+    long n_params, output_len;
+    void (*reduce)(void);
+} rt_shard_exchange;
+typedef real (*rt_shards_combine_fn)(const rt_shard_exchange *ex);
+/* ranks <= 1 or no combine: one process, every shard here (the default) */
+void rt_shards_ranks(int rank, int ranks, rt_shards_combine_fn combine);
 
 #endif

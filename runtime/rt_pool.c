@@ -2,7 +2,10 @@
  * pool is made once; a step hands each worker the same job and waits for
  * all of them. Shard k runs on worker k % threads and writes only its own
  * buffers, and the reduce gives each worker a range of elements, each
- * summed in shard order: which thread does what never changes a bit. */
+ * summed in shard order: which thread does what never changes a bit.
+ * Over several processes (rt_shards_ranks) this process runs the shards
+ * k % ranks == rank the same way, and the combine it was given replaces
+ * the reduce. */
 #include <math.h>
 #include <pthread.h>
 #include <stdlib.h>
@@ -18,6 +21,13 @@ int rt_shard_rows(int shards, int n, int k)
 {
     int c = rt_shard_count(shards, n);
     return n / c + (k < n % c);
+}
+
+double rt_shards_loss(const real *loss, const int *rows, int count, int n)
+{
+    double acc = 0;
+    for (int k = 0; k < count; k++) acc += (double)rows[k] * (double)loss[k];
+    return acc / n;
 }
 
 void rt_shards_reduce(real *grad, const real *const *g, const int *rows, int count, int n,
@@ -36,6 +46,8 @@ typedef enum { JOB_SHARDS, JOB_REDUCE } pool_job;
 static struct {
     const rt_shard_plan *plan;
     int threads, started;
+    int rank, ranks; /* this process's shards: k % ranks == rank */
+    rt_shards_combine_fn combine;
     real **grads, **arenas; /* per shard, allocated once */
     real *loss;             /* per shard */
     pthread_t *tid;
@@ -49,8 +61,10 @@ static struct {
     real *param, *grad, *out;
     const real *x, *y;
     uint64_t noise;
-} P = {.mu = PTHREAD_MUTEX_INITIALIZER, .go = PTHREAD_COND_INITIALIZER,
-       .done = PTHREAD_COND_INITIALIZER};
+} P = {.mu = PTHREAD_MUTEX_INITIALIZER,
+       .go = PTHREAD_COND_INITIALIZER,
+       .done = PTHREAD_COND_INITIALIZER,
+       .ranks = 1};
 
 /* Shard k's dropout key: the step's for shard 0 (so one shard is the plain
  * step), a mix of it and k for the others, so shards draw different masks */
@@ -64,7 +78,7 @@ static void run_part(int w)
 {
     const rt_shard_plan *p = P.plan;
     if (P.job == JOB_SHARDS) {
-        for (int k = w; k < P.count; k += P.threads) {
+        for (int k = P.rank + w * P.ranks; k < P.count; k += P.threads * P.ranks) {
             long r0 = P.shard_start[k];
             P.loss[k] = p->step(P.shard_rows[k], P.param, P.grads[k], P.x + r0 * p->features,
                                 P.y + r0 * p->label_len, P.out + r0 * p->output_len, P.arenas[k],
@@ -113,6 +127,12 @@ static void pool_run(pool_job job)
     }
 }
 
+/* the ordered reduce of every shard's gradient, for a combine (rank 0) */
+static void pool_reduce(void)
+{
+    pool_run(JOB_REDUCE);
+}
+
 int rt_shards_start(const rt_shard_plan *p, int threads)
 {
     if (P.started) return 0;
@@ -159,9 +179,20 @@ real rt_shards_train(const rt_shard_plan *p, int rows, real *param, real *grad, 
     P.y = y;
     P.noise = noise;
     pool_run(JOB_SHARDS);
+    if (P.ranks > 1) {
+        const rt_shard_exchange ex = {P.count,     rows,          P.shard_rows, P.shard_start,
+                                      P.grads,     P.loss,        grad,         out,
+                                      p->n_params, p->output_len, pool_reduce};
+        return P.combine(&ex);
+    }
     /* the ordered reduce: a step of its own */
     pool_run(JOB_REDUCE);
-    double loss = 0;
-    for (int k = 0; k < P.count; k++) loss += (double)P.shard_rows[k] * (double)P.loss[k];
-    return (real)(loss / rows);
+    return (real)rt_shards_loss(P.loss, P.shard_rows, P.count, rows);
+}
+
+void rt_shards_ranks(int rank, int ranks, rt_shards_combine_fn combine)
+{
+    P.rank = ranks > 1 && combine ? rank : 0;
+    P.ranks = ranks > 1 && combine ? ranks : 1;
+    P.combine = combine;
 }

@@ -1348,3 +1348,8 @@ armijo_spec cg_clip 'optimizer = cg { }' 'train { batch = "full", clip_grad_norm
 expect "cg: gradient clipping" 2 "cg_clip.lua:6:|cg: clip_grad_norm and clip_grad_value do not apply" gen cg_clip
 armijo_spec cg_group 'optimizer = cg { groups = { { params = "bias", lr = 0.1 } } }'
 expect "cg: a parameter group" 2 "cg_group.lua:6:|cg: every parameter must be trainable" gen cg_group
+
+# ---- trainc --mpi: a build option only ----
+expect "trainc run --mpi is refused (start the -mpi trainer under mpirun)" 2 \
+    "--mpi is for build|mpirun -np R" "$TRAINC" run --mpi "$t/never_read.lua"
+expect "trainc gen --mpi is refused" 2 "--mpi is for build" "$TRAINC" gen --mpi "$t/never_read.lua"

@@ -9,25 +9,44 @@
 
 #include "trainer.h"
 
-/* confusion: counts[true * k + predicted] for k = rt_task_classes(...), or NULL */
+/* confusion: counts[true * k + predicted] for k = rt_task_classes(...), or NULL.
+ * Under mpirun (train, gradcheck, eval) the blocks of rows are dealt to the
+ * ranks, block j to rank j % ranks; mpi.c gives every rank every block's
+ * loss, which is then summed in block order as one process does. */
 result tr_evaluate_counting(const rt_dataset *ds, buffers *b, long *confusion)
 {
     double loss = 0;
     long correct = 0;
     int32_t idx[MODEL_BATCH];
-    for (long start = 0; start < ds->n;) {
+    const int ranks = tr_eval_ranks(), rank = tr_rank();
+    const long blocks = ds->n / MODEL_BATCH + ds->n % MODEL_BATCH;
+    double *block_loss = ranks > 1 ? calloc((size_t)blocks + 1, sizeof(double)) : NULL;
+    if (ranks > 1 && !block_loss) tr_die_usage("%s", "out of memory");
+    for (long start = 0, j = 0; start < ds->n; j++) {
         int rows = ds->n - start >= MODEL_BATCH ? MODEL_BATCH : 1;
-        for (int r = 0; r < rows; r++) idx[r] = (int32_t)(start + r);
-        rt_data_gather(ds, idx, rows, b->x, b->y);
-        loss += (double)model_eval(rows, b->param, b->x, b->y, b->out, b->arena) * rows;
-        correct +=
-            rt_count_correct(MODEL_TASK, b->out, MODEL_OUTPUT_LEN, b->y, MODEL_LABEL_LEN, rows);
-        if (confusion)
-            rt_confusion_add(MODEL_TASK, b->out, MODEL_OUTPUT_LEN, b->y, MODEL_LABEL_LEN, rows,
-                             confusion);
+        if (j % ranks == rank) {
+            for (int r = 0; r < rows; r++) idx[r] = (int32_t)(start + r);
+            rt_data_gather(ds, idx, rows, b->x, b->y);
+            double l = (double)model_eval(rows, b->param, b->x, b->y, b->out, b->arena) * rows;
+            if (block_loss)
+                block_loss[j] = l;
+            else
+                loss += l;
+            correct +=
+                rt_count_correct(MODEL_TASK, b->out, MODEL_OUTPUT_LEN, b->y, MODEL_LABEL_LEN, rows);
+            if (confusion)
+                rt_confusion_add(MODEL_TASK, b->out, MODEL_OUTPUT_LEN, b->y, MODEL_LABEL_LEN, rows,
+                                 confusion);
+        }
         start += rows;
     }
     if (rt_data_read_error(ds)) tr_fail(rt_data_read_error(ds));
+    if (block_loss) {
+        int k = rt_task_classes(MODEL_TASK, MODEL_OUTPUT_LEN, MODEL_LABEL_LEN);
+        tr_mpi_eval_sum(block_loss, blocks, &correct, confusion, confusion ? (long)k * k : 0);
+        for (long j = 0; j < blocks; j++) loss += block_loss[j];
+        free(block_loss);
+    }
     result r = {loss / (ds->n ? ds->n : 1), (double)correct / (ds->n ? ds->n : 1)};
     return r;
 }

@@ -57,7 +57,8 @@ const char *const tr_usage[] = {
     ")\n"
     "  --lr X            learning rate (spec: {{lr}})\n"
     "  --seed S          seed of the initial weights and the shuffling (spec: {{seed}})\n"
-    "  --threads T       threads (default: all cores): the shards' of train { shards = S }\n"
+    "  --threads T       threads (default: all cores; under mpirun 1 a rank): the shards' of\n"
+    "                    train { shards = S }\n"
     "                    (at most S; the same numbers for any T), or else OpenBLAS's\n"
     "  --weights FILE    weights to save (train) or load (eval, predict, export, gradcheck;\n"
     "                    default: " MODEL_NAME ".weights beside this program); eval and\n"
@@ -117,9 +118,17 @@ const char *const tr_usage[] = {
     "  --directions FILE write the two directions as CSV (param,d1,d2: a row per value)\n",
     NULL};
 
+static int run_command(options o);
+
 int main(int argc, char **argv)
 {
     options o = tr_parse_args(argc, argv);
+    int rc = tr_mpi_begin(&argc, &argv, &o); /* mpi.c: one process unless under mpirun */
+    return tr_mpi_end(rc >= 0 ? rc : run_command(o));
+}
+
+static int run_command(options o)
+{
     long cores = sysconf(_SC_NPROCESSORS_ONLN);
     const int threads = o.threads ? o.threads : (int)(cores > 0 ? cores : 1);
 #if MODEL_SHARDS > 1

@@ -84,6 +84,14 @@ static void print_row(FILE *f, int cls, const real *p)
     }
 }
 
+/* a row's outputs read as the model.h API's <model>_classify does */
+static void print_output(FILE *f, const real *out)
+{
+    real p[MODEL_OUTPUT_LEN];
+    int cls = rt_decide(MODEL_TASK, out, MODEL_OUTPUT_LEN, p);
+    print_row(f, cls, p);
+}
+
 int tr_cmd_predict(const options *o)
 {
     rt_error err;
@@ -124,19 +132,29 @@ int tr_cmd_predict(const options *o)
     }
     int32_t idx[MODEL_BATCH];
     memset(b.y, 0, sizeof(real) * MODEL_BATCH * (MODEL_LABEL_LEN ? MODEL_LABEL_LEN : 1));
-    for (long start = 0; t.members == 1 && start < ds.n;) {
+    /* under mpirun (mpi.c) block j of rows is rank j % ranks's; the outputs
+     * meet in outs, which rank 0 prints */
+    const int ranks = t.members == 1 ? tr_eval_ranks() : 1, rank = tr_rank();
+    real *outs = ranks > 1 ? calloc((size_t)ds.n * MODEL_OUTPUT_LEN + 1, sizeof(real)) : NULL;
+    if (ranks > 1 && !outs) tr_die_usage("%s", "out of memory");
+    for (long start = 0, j = 0; t.members == 1 && start < ds.n; j++) {
         int rows = ds.n - start >= MODEL_BATCH ? MODEL_BATCH : 1;
+        if (j % ranks != rank) {
+            start += rows;
+            continue;
+        }
         for (int r = 0; r < rows; r++) idx[r] = (int32_t)(start + r);
         rt_data_gather(&ds, idx, rows, b.x, NULL);
         model_eval(rows, b.param, b.x, b.y, b.out, b.arena);
-        for (int r = 0; r < rows; r++) {
-            /* the same reading as the model.h API's <model>_classify */
-            real p[MODEL_OUTPUT_LEN];
-            int cls =
-                rt_decide(MODEL_TASK, b.out + (long)r * MODEL_OUTPUT_LEN, MODEL_OUTPUT_LEN, p);
-            print_row(f, cls, p);
-        }
+        if (outs)
+            memcpy(outs + start * MODEL_OUTPUT_LEN, b.out, sizeof(real) * rows * MODEL_OUTPUT_LEN);
+        for (int r = 0; r < rows && !outs; r++) print_output(f, b.out + (long)r * MODEL_OUTPUT_LEN);
         start += rows;
+    }
+    if (outs) {
+        tr_mpi_merge(outs, sizeof(real) * (size_t)ds.n * MODEL_OUTPUT_LEN);
+        for (long i = 0; i < ds.n; i++) print_output(f, outs + i * MODEL_OUTPUT_LEN);
+        free(outs);
     }
     if (f != stdout && fclose(f)) {
         fprintf(stderr, "%s: %s: %s\n", MODEL_NAME, o->out, strerror(errno));

@@ -259,6 +259,7 @@ static int train_batch(train_run *r, long start, int rows)
     model_update(b->param, b->grad, b->state, r->lr, model_momentum(e, r->total), ++r->step);
 #endif
     if (r->prof.timing) r->prof.update += rt_now() - t_update;
+    tr_mpi_step_hash(b->param); /* TRAINC_MPI_HASH only */
     if (r->lm) tr_lm_after_update(r, b->param);
     if (r->trace) tr_trace_step(r->trace, r->step, (double)loss, r->lr, b->param);
     if (r->rows_run == 0) r->first_loss = (double)loss; /* for hints.c */
@@ -382,7 +383,8 @@ static int finish(train_run *r)
         return tr_diverged("the weights are no longer finite", o->epochs, r->step, r->base_lr);
     rt_weights w = {r->b.param, MODEL_N_PARAMS, MODEL_STANDARDIZE ? r->b.stats : NULL,
                     MODEL_STANDARDIZE ? 2L * MODEL_FEATURES : 0};
-    if (rt_weights_save(o->weights, MODEL_HASH, &w, &err)) tr_fail(&err);
+    tr_mpi_final_hash(r->b.param);
+    if (tr_rank() == 0 && rt_weights_save(o->weights, MODEL_HASH, &w, &err)) tr_fail(&err);
     if (!o->quiet) printf("saved %s (%ld steps, %.1fs)\n", o->weights, r->step, rt_now() - r->t0);
     if (r->d.test.n)
         tr_print_result("test", tr_evaluate(&r->d.test, &r->b));

@@ -261,6 +261,28 @@ int tr_cmd_split(const options *o);
 int tr_cmd_lr_find(const options *o); /* lr_find.c */
 int tr_cmd_landscape(const options *o); /* landscape.c */
 
+/* mpi.c: several processes (the -mpi trainer; one in the plain trainer).
+ * begin: MPI_Init under mpirun, the checks, each rank's share of the
+ * command (rank > 0: quiet, no files); -1 to go on, or this rank's exit
+ * status. end: MPI_Finalize after a good run; returns rc. */
+int tr_mpi_begin(int *argc, char ***argv, options *o);
+int tr_mpi_end(int rc);
+int tr_rank(void); /* 0: this process writes the files */
+/* the ranks that evaluate together (tr_evaluate_counting, predict): all
+ * of them in train, gradcheck, eval and predict under mpirun; 1 otherwise */
+int tr_eval_ranks(void);
+/* every rank's part of an evaluation made whole on every rank: each block's
+ * loss (computed by one rank, 0 on the others), the correct rows and the
+ * confusion counts (cells of them) */
+void tr_mpi_eval_sum(double *block_loss, long blocks, long *correct, long *confusion, long cells);
+/* a buffer each of whose values one rank wrote (zero bytes on the others)
+ * made whole on every rank (predict's outputs) */
+void tr_mpi_merge(void *buf, size_t bytes);
+/* TRAINC_MPI_HASH=PREFIX: the weights' hash after each step, and at the end
+ * written to PREFIX.<rank> */
+void tr_mpi_step_hash(const real *param);
+void tr_mpi_final_hash(const real *param);
+
 #endif
 /* sampling.c: the rows of a step from start (the epoch's order, or drawn
  * with replacement) */

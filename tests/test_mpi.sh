@@ -1,0 +1,164 @@
+# trainc build --mpi and mpirun -np R: the shards spread over R processes
+# give the single-process trainer's weights and checkpoints byte for byte
+# (R = 1..4; a CSV MLP with Adam, clipping, uneven shards and a partial
+# last batch, shards = 4), every rank holds the same weights after every
+# step (TRAINC_MPI_HASH), a checkpoint resumes under another R, rank 0
+# alone writes files; the -mpi binary alone is one rank; refusals (more
+# ranks than shards, another trainer on a rank, lr-find); a rank killed
+# with kill -9 ends the job non-zero. Negative control: shards = 3 differs.
+. tests/lib.sh
+mp=$TRAINC_TMP/mpi
+rm -rf "$mp" && mkdir -p "$mp"
+if ! command -v mpirun >/dev/null; then
+    # .ci/setup installs openmpi-bin on Debian; only a machine it could not set up gets here
+    echo "ok - skipped: no mpirun (openmpi-bin and libopenmpi-dev not installed)"
+    exit 0
+fi
+export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 \
+    OMPI_MCA_btl_vader_single_copy_mechanism=none OMPI_MCA_rmaps_base_oversubscribe=1
+# under the sanitizers, no leak report for the ranks: Open MPI's own
+# allocations outlive MPI_Finalize by design (the plain trainer is checked)
+mpi_asan=${ASAN_OPTIONS:-}
+sanitized && mpi_asan="${mpi_asan:+$mpi_asan:}detect_leaks=0"
+mpirun_np() { ASAN_OPTIONS=$mpi_asan mpirun --oversubscribe -np "$@"; }
+
+# 150 rows, 30 held out; batch 34: 3 steps of 34 rows (shards 9 9 8 8) and one of 18
+# (5 5 4 4) an epoch; the held-out rows are evaluated one by one (blocks split over the ranks)
+/usr/bin/python3 - "$mp/rows.csv" <<'PY'
+import random, sys
+random.seed(11)
+with open(sys.argv[1], "w") as f:
+    f.write("a,b,c,d,e,label\n")
+    for r in range(150):
+        x = [random.gauss(0, 1) for _ in range(5)]
+        k = 0 if x[0] + x[1] > 0.5 else (1 if x[2] - x[3] > 0 else 2)
+        f.write(",".join(f"{v:.6f}" for v in x) + f",{k}\n")
+PY
+mpi_spec() { # mpi_spec NAME SHARDS
+    cat >"$mp/$1.lua" <<EOF
+model "mpimlp"
+data = csv { train = "$mp/rows.csv", label = "label", header = true, valid = 0.2 }
+local x = input { 5 }
+local y = labels { classes = 3 }
+local h = tanh(linear(x, 24, { name = "fc1" }))
+h = relu(linear(h, 16, { name = "fc2" }))
+minimize(cross_entropy(linear(h, 3, { name = "fc3" }), y))
+optimizer = adam { lr = 0.01 }
+train { batch = 34, epochs = 6, seed = 3, clip_grad_norm = 1, shards = $2 }
+EOF
+}
+mpi_spec s4 4
+mpi_spec s3 3
+gen_build "$mp/s4.lua" "$mp/s4" --mpi >"$mp/s4.log" 2>&1
+gen_build "$mp/s3.lua" "$mp/s3" --mpi >"$mp/s3.log" 2>&1
+plain=$mp/s4/mpimlp
+mpibin=$mp/s4/mpimlp-mpi
+built_both() {
+    test -x "$mpibin" && static_trainer "$plain" && ldd "$mpibin" | grep -q libmpi &&
+        ! grep -qi warning "$mp/s4.log"
+}
+check "build --mpi makes the static trainer and a dynamically linked -mpi one, warning-free" built_both
+
+# the single-process trainer (2 threads), then R = 1..4 ranks
+(cd "$mp" && "$plain" train --quiet --threads 2 --weights plain.w --checkpoint plain.ck \
+    --step-metrics plain.steps --metrics plain.metrics >plain.out 2>&1)
+for r in 1 2 3 4; do
+    (cd "$mp" && TRAINC_MPI_HASH="$mp/h$r" mpirun_np "$r" "$mpibin" train --quiet --weights "r$r.w" \
+        --checkpoint "r$r.ck" --step-metrics "r$r.steps" --metrics "r$r.metrics" >"r$r.out" 2>&1)
+    echo "$?" >"$mp/r$r.rc"
+done
+check "the single-process run: 24 steps, a weights file and a checkpoint" \
+    sh -c "test -s '$mp/plain.w' && test -s '$mp/plain.ck' && test \$(wc -l <'$mp/plain.steps') -eq 25"
+same_metrics() { # same_metrics R: R ranks' metrics, step metrics are one process's
+    cmp -s <(cut -d, -f1-5 "$mp/plain.steps") <(cut -d, -f1-5 "$mp/r$1.steps") &&
+        cmp -s <(cut -d, -f1-8 "$mp/plain.metrics") <(cut -d, -f1-8 "$mp/r$1.metrics") &&
+        grep -q '^6,24,' "$mp/r$1.metrics" && ! grep -q '^6,24,[^,]*,[^,]*,nan' "$mp/r$1.metrics"
+}
+for r in 1 2 3 4; do
+    check "mpirun -np $r: exit 0, the weights and checkpoint of one process byte for byte" \
+        sh -c "test \$(cat '$mp/r$r.rc') = 0 && cmp -s '$mp/plain.w' '$mp/r$r.w' && cmp -s '$mp/plain.ck' '$mp/r$r.ck'"
+    check "mpirun -np $r: the step and epoch metrics (validation loss too) of one process (seconds aside)" \
+        same_metrics "$r"
+    check "mpirun -np $r: every rank's weights after each of the 24 steps hash the same" \
+        sh -c "test \$(ls '$mp'/h$r.* | wc -l) = $r && test \$(cat '$mp'/h$r.* | sort -u | wc -l) = 1 \
+            && grep -q '^steps 24 ' '$mp/h$r.0'"
+    check "mpirun -np $r: rank 0 alone prints (one result line)" \
+        sh -c "test \$(grep -c '^train loss' '$mp/r$r.out') = 1"
+done
+
+# eval and predict: the rows split over the ranks, rank 0 prints and writes
+(cd "$mp" && "$plain" eval --weights plain.w >eval1.out 2>&1 &&
+    "$plain" predict rows.csv --weights plain.w -o pred1.csv 2>/dev/null)
+for r in 2 3; do
+    (cd "$mp" && mpirun_np "$r" "$mpibin" eval --weights plain.w >"eval$r.out" 2>&1 &&
+        mpirun_np "$r" "$mpibin" predict rows.csv --weights plain.w -o "pred$r.csv" 2>/dev/null)
+    check "eval under $r ranks prints the one process's loss, accuracy and confusion matrix" \
+        sh -c "grep -q accuracy '$mp/eval1.out' && cmp -s '$mp/eval1.out' '$mp/eval$r.out'"
+    check "predict under $r ranks writes the one process's 150 rows" \
+        sh -c "test \$(wc -l <'$mp/pred1.csv') = 151 && cmp -s '$mp/pred1.csv' '$mp/pred$r.csv'"
+done
+
+# resume: 7 steps under 3 ranks, then the rest under 2 ranks and under 1 process
+(cd "$mp" && mpirun_np 3 "$mpibin" train --quiet --steps 7 --checkpoint part.ck --weights part.w >/dev/null 2>&1 &&
+    cp part.ck part1.ck && mpirun_np 2 "$mpibin" train --quiet --resume part.ck --weights res2.w >/dev/null 2>&1 &&
+    "$plain" train --quiet --resume part1.ck --weights res1.w >/dev/null 2>&1)
+check "a checkpoint written under 3 ranks resumes under 2 to the uninterrupted weights" \
+    sh -c "test -s '$mp/res2.w' && cmp -s '$mp/plain.w' '$mp/res2.w'"
+check "... and in the plain trainer too (the checkpoint has nothing of the ranks)" \
+    cmp -s "$mp/plain.w" "$mp/res1.w"
+(cd "$mp" && "$plain" train --quiet --steps 7 --checkpoint plainpart.ck --weights plainpart.w >/dev/null 2>&1)
+check "the checkpoint after 7 steps under 3 ranks is the plain trainer's byte for byte" \
+    cmp -s "$mp/part1.ck" "$mp/plainpart.ck"
+
+# the negative control: shards = 3 on the same data and seed
+(cd "$mp" && "$mp/s3/mpimlp" train --quiet --weights s3.w >/dev/null 2>&1)
+check "control: shards = 3 ends with other weights than shards = 4 (the test sees last bits)" \
+    sh -c "test -s '$mp/s3.w' && ! cmp -s '$mp/s3.w' '$mp/plain.w'"
+
+# the -mpi binary without mpirun: one rank, the same weights
+(cd "$mp" && "$mpibin" train --quiet --weights solo.w >solo.out 2>&1)
+check "the -mpi trainer started without mpirun trains as one rank (the same weights)" \
+    cmp -s "$mp/plain.w" "$mp/solo.w"
+
+# refusals
+(cd "$mp" && mpirun_np 5 "$mpibin" train --quiet --weights five.w >five.out 2>&1; echo $? >five.rc)
+check "5 ranks for 4 shards: refused, non-zero, with the numbers, no weights" \
+    sh -c "test \$(cat '$mp/five.rc') != 0 && grep -q '5 ranks but the spec.s train { shards = 4 }' '$mp/five.out' \
+        && test ! -e '$mp/five.w'"
+(cd "$mp" && mpirun_np 1 "$mpibin" train --quiet --steps 2 --weights mix.w : -np 1 "$mp/s3/mpimlp-mpi" \
+    train --quiet --steps 2 --weights mix.w >mix.out 2>&1; echo $? >mix.rc)
+check "another trainer on rank 1: refused at the start, non-zero, naming the rank" \
+    sh -c "test \$(cat '$mp/mix.rc') != 0 && grep -q 'rank 1 runs another trainer than rank 0' '$mp/mix.out' \
+        && test ! -e '$mp/mix.w'"
+(cd "$mp" && mpirun_np 2 "$mpibin" lr-find -o lr.csv >lr.out 2>&1; echo $? >lr.rc)
+check "lr-find under 2 ranks: refused (it runs as one process)" \
+    sh -c "test \$(cat '$mp/lr.rc') != 0 && grep -q 'lr-find runs as one process' '$mp/lr.out'"
+
+# kill -9 of a rank mid-run: mpirun ends non-zero (a bounded wait, not a
+# timing: 30 s only keeps a hang from stopping the tests); the last
+# checkpoint then resumes, under 3 ranks, to the uninterrupted run's weights
+(cd "$mp" && exec env ASAN_OPTIONS="$mpi_asan" mpirun --oversubscribe -np 2 "$mpibin" train \
+    --quiet --epochs 20000 --checkpoint kill.ck --every-steps 1 --weights kill.w >kill.out 2>&1) &
+kill_job=$!
+for _ in $(seq 300); do [ -s "$mp/kill.ck" ] && break; sleep 0.1; done
+victim=$(ps -o pid= --ppid "$kill_job" | tail -n 1)
+[ -n "$victim" ] && kill -9 $victim
+for _ in $(seq 300); do kill -0 "$kill_job" 2>/dev/null || break; sleep 0.1; done
+if kill -0 "$kill_job" 2>/dev/null; then
+    kill_rc=hang
+    kill -9 "$kill_job"
+else
+    wait "$kill_job"
+    kill_rc=$?
+fi
+check "kill -9 of a rank: mpirun ends within 30 s, non-zero (status $kill_rc)" \
+    sh -c "test -n '$victim' && test '$kill_rc' != hang && test '$kill_rc' != 0"
+cp "$mp/kill.ck" "$mp/kill1.ck"
+at=$(cd "$mp" && "$plain" train --resume kill1.ck --epochs 20000 --steps 1 --weights probe.w 2>&1 |
+    sed -n 's/.* at step \([0-9]*\) .*/\1/p')
+stop=$((${at:-0} + 9))
+(cd "$mp" && mpirun_np 3 "$mpibin" train --quiet --resume kill.ck --epochs 20000 --steps "$stop" \
+    --weights killres.w >/dev/null 2>&1 &&
+    "$plain" train --quiet --epochs 20000 --steps "$stop" --weights killref.w >/dev/null 2>&1)
+check "... its last checkpoint (step $at) resumed under 3 ranks to step $stop: the uninterrupted weights" \
+    sh -c "test -n '$at' && test -s '$mp/killres.w' && cmp -s '$mp/killres.w' '$mp/killref.w'"
