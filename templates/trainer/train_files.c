@@ -15,14 +15,9 @@
 
 /* a step that searches along its direction: the step length it took and its
  * evaluations of the batch (the epoch's: its last step's) */
-#if MODEL_CLOSURE_STEP
 #define CLOSURE_COLUMNS ",step_size,evals"
-#else
-#define CLOSURE_COLUMNS ""
-#endif
-#define METRICS_HEADER                                                                             \
-    "epoch,step,loss,accuracy,valid_loss,valid_accuracy,lr,grad_norm,seconds" CLOSURE_COLUMNS
-#define STEP_METRICS_HEADER "step,epoch,loss,grad_norm,lr,seconds" CLOSURE_COLUMNS
+#define METRICS_HEADER "epoch,step,loss,accuracy,valid_loss,valid_accuracy,lr,grad_norm,seconds"
+#define STEP_METRICS_HEADER "step,epoch,loss,grad_norm,lr,seconds"
 
 /* Fine-tuning and transfer learning: the parameters a folder of .npy files
  * (as export writes them) or a safetensors file has replace the drawn ones,
@@ -118,7 +113,9 @@ static FILE *open_metrics(const char *path, const char *header, long long keep_t
 {
     rt_error err;
     int afresh;
-    FILE *f = rt_metrics_open(path, header, 0, keep_through, seconds, &afresh, &err);
+    char head[128]; /* the header, and the closure's columns if the step has them */
+    snprintf(head, sizeof head, "%s%s", header, MODEL_CLOSURE_STEP ? CLOSURE_COLUMNS : "");
+    FILE *f = rt_metrics_open(path, head, 0, keep_through, seconds, &afresh, &err);
     if (afresh)
         fprintf(stderr, "note: %s is not a metrics file of this trainer: starting it afresh\n",
                 path);
