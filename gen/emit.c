@@ -795,8 +795,9 @@ static int write_folder(ir_graph *g, const plan *p, const emit_options *o, char 
                  esc_visible(A, g->model_name, 100));
         return -1;
     }
-    static const char *const files[] = {"model.h", "predict.c", "build.ninja"};
-    for (int i = 0; i < 3; i++)
+    static const char *const files[] = {"model.h", "model_api.h", "model_consts.c", "predict.c",
+                                        "build.ninja"};
+    for (int i = 0; i < 5; i++)
         if (write_template(o, files[i], files[i], vars, nvars, err, errsize)) return -1;
     /* the trainer, templates/trainer/X -> X; the runtime as real files */
     if (write_listed(o, A, &tr, "templates/trainer/", "", vars, nvars, err, errsize) ||

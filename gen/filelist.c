@@ -54,8 +54,9 @@ const char *filelist_mpi_build(arena *A, const filelist *trainer, const filelist
     if (at)
         objects = arena_printf(A, "%.*sobj-mpi/mpi.o%s", (int)(at - objects), objects,
                                at + strlen("obj/mpi.o"));
-    return arena_printf(A,
-                        "build obj-mpi/mpi.o: mpicc mpi.c\n"
-                        "build %s-mpi: mpilink obj/model.o obj/predict.o $\n%s $\n%s",
-                        target, objects, runtime->objects);
+    return arena_printf(
+        A,
+        "build obj-mpi/mpi.o: mpicc mpi.c\n"
+        "build %s-mpi: mpilink obj/model.o obj/model_consts.o obj/predict.o $\n%s $\n%s",
+        target, objects, runtime->objects);
 }

@@ -1,12 +1,14 @@
 /* {{header}}
  *
- * model.h — the model {{name}} as its trainer sees it: fixed sizes, the
- * parameter layout, and the functions of one training step; and, at the
- * end, the inference API for other C programs ({{name}}_predict). */
+ * model.h — the model {{name}}: its fixed sizes and settings as constants
+ * (model.c and predict.c are specialised to them; the trainer reads the same
+ * values from model_consts), the functions of one training step
+ * (model_api.h), and, at the end, the inference API for other C programs
+ * ({{name}}_predict). */
 #ifndef MODEL_H
 #define MODEL_H
 
-#include "runtime/rt.h"
+#include "model_api.h"
 
 #define MODEL_NAME "{{name}}"
 #define MODEL_SPEC {{spec_literal}}
@@ -20,10 +22,6 @@
 #define MODEL_FEATURES {{features}}    /* input values per row */
 #define MODEL_LABEL_LEN {{label_len}}  /* label values per row */
 #define MODEL_CLASSES {{classes}}      /* 0: labels are values */
-/* the classes' names (labels { classes = { ... } } or a CSV's class-name
- * labels), class 0 first; model_n_class_names 0: the classes are numbered */
-extern const char *const model_class_names[];
-extern const int model_n_class_names;
 #define MODEL_OUTPUT_LEN {{output_len}} /* prediction values per row */
 #define MODEL_TASK {{task}}
 #define MODEL_N_TRAIN {{n_train}}      /* training rows the shapes were made for */
@@ -42,11 +40,6 @@ extern const int model_n_class_names;
  * run on the threads model_shards_start makes (1: one step, as ever) */
 #define MODEL_SHARDS {{shards}}
 #define MODEL_SHARD_ARENA {{shard_arena}}L /* a shard's own arena (shards > 1) */
-#if MODEL_SHARDS > 1
-/* The pool of `threads` threads and each shard's scratch, made once
- * (runtime/rt_pool.c): 0, or -1 when out of memory or threads */
-int model_shards_start(int threads);
-#endif
 #define MODEL_TRAIN_FLOPS {{train_flops}} /* per training step of MODEL_BATCH rows */
 #define MODEL_EVAL_FLOPS {{eval_flops}}   /* per forward pass of MODEL_BATCH rows */
 
@@ -92,113 +85,13 @@ int model_shards_start(int threads);
 #define MODEL_N_DROPCONNECT {{n_dropconnect}}
 #define MODEL_N_PENALTY {{n_penalty}}
 #define MODEL_WEIGHT_DECAY {{weight_decay}}
-extern int model_regularise;
 
 /* data, and how it is prepared */
-extern const rt_source model_train_data, model_test_data;
 #define MODEL_SCALE {{scale}}          /* 0: no scaling */
 #define MODEL_STANDARDIZE {{standardize}}
 
-extern const rt_param_info model_params[];
-extern const int model_n_param_tensors;
-
-/* The model summary: one row per op of the forward pass and the loss. */
-typedef struct model_layer {
-    int line;                       /* in the spec */
-    const char *name, *op, *shape;  /* node, op, output shape ("[B x 10]") */
-    long params;                    /* parameter values it reads first */
-    double flops;                   /* per forward pass of MODEL_BATCH rows */
-} model_layer;
-extern const model_layer model_layers[];
-extern const int model_n_layers;
-
-/* train --profile: the op blocks of the training step at MODEL_BATCH rows,
- * in model.c's order (PROFILE_BEGIN(k)), with the cost model's prediction
- * (gen/profile.c) */
-typedef struct model_prof_op {
-    const char *at, *name, *op, *kernel; /* "spec.lua:12", node, op, "blas" / "loops" / ... */
-    double flops, bytes;                 /* per step, the block's fused ops included */
-    double predicted_us;
-} model_prof_op;
-extern const model_prof_op model_prof_ops[];
-extern const int model_n_prof_ops;
-
-/* Names the spec gave that trainc wrote otherwise (the model's for C, a
- * layer's for file names); info shows them. */
-typedef struct model_rename {
-    const char *what, *typed, *written; /* "model" or "layer"; typed: its first 1024 bytes */
-    long typed_len;                     /* bytes of the name as typed */
-    int line;                           /* in the spec (0: the spec's file name) */
-} model_rename;
-extern const model_rename model_renames[];
-extern const int model_n_renames;
-
-/* Draws the initial parameters from rng, in the spec's order. */
-void model_init(real *param, rt_rng *rng);
-
-/* One step's forward, loss and backward on `rows` rows (MODEL_BATCH or
- * MODEL_REMAINDER) in training mode: writes d(loss)/d(param) into grad and
- * the predictions into out, returns the loss. It updates batch norm's running
- * statistics in param; noise = rt_noise_key(seed, step) keys the dropout
- * masks (the same key gives the same masks). */
-real model_train_step(int rows, real *param, real *grad, const real *x, const real *y,
-                      real *out, real *arena, uint64_t noise);
-
-/* Forward and loss without gradients on `rows` rows (MODEL_BATCH or 1), in
- * evaluation mode (batch norm's running statistics, no dropout). */
-real model_eval(int rows, const real *param, const real *x, const real *y, real *out,
-                real *arena);
-
-/* --layer-metrics (the trainer's layer_metrics.c): the probe is the
- * forward pass and loss on MODEL_BATCH rows in evaluation mode, unfused,
- * in an arena of its own (MODEL_PROBE_ARENA values), after which every
- * activation (each nonlinearity's output) is at its offset there. */
+/* --layer-metrics: the probe's arena (values; model_api.h) */
 #define MODEL_PROBE_ARENA {{probe_arena}}L
-typedef struct model_act {
-    const char *name, *op; /* the node's name in model.c ("relu1"), its op */
-    long offset, numel;    /* in the probe's arena; values per batch */
-    int bounded;           /* 1: saturates at lo and hi (tanh, sigmoid, hardtanh) */
-    double lo, hi;
-} model_act;
-extern const model_act model_acts[];
-extern const int model_n_acts;
-real model_probe(const real *param, const real *x, const real *y, real *out, real *arena);
-
-/* The learning rate after e epochs or steps (from 0) of a run of `total`,
- * from the base lr (the spec's, or --lr). */
-double model_lr(long e, double base, long total);
-/* The momentum (SGD, RMSprop) or beta1 (the Adam family) at the same e:
- * the optimizer's own unless the schedule cycles it (cycle_momentum). */
-double model_momentum(long e, long total);
-#if MODEL_PLATEAU
-extern const rt_plateau model_plateau_init;
-#endif
-
-/* The optimizer's step: param <- update(param, grad, state) at learning
- * rate lr and momentum (or beta1; see model_momentum; optimizers without
- * one ignore it), for step t = 1, 2, ... (gradient clipping may scale grad). */
-#if !MODEL_CLOSURE_STEP
-void model_update(real *param, real *grad, real *state, double lr, double momentum, long t);
-#else
-/* L-BFGS, conjugate gradient and SGD with a line search re-evaluate the
- * batch's loss and gradient at new weights: eval writes the gradient at
- * param to grad and returns the loss */
-typedef struct model_closure {
-    real (*eval)(void *ctx, const real *param, real *grad);
-    void *ctx;
-} model_closure;
-/* what one step did */
-typedef struct model_step_info {
-    int evals;        /* evaluations of the batch, the first included */
-    double step_size; /* the last step length t taken (0: none) */
-    int stalled;      /* SGD's Armijo search shrank max_shrinks times in vain: no step taken */
-} model_step_info;
-/* One step from param, where the loss and grad were just evaluated (at the
- * scheduled lr; torch's step(closure) for L-BFGS); L-BFGS and CG leave grad
- * at the last gradient evaluated, Armijo's search at the step's. */
-model_step_info model_closure_step(real *param, real *grad, real *state, double lr, double loss,
-                                   const model_closure *f);
-#endif
 
 /* ==== the inference API: the trained model in another C program ====
  *

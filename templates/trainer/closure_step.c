@@ -4,10 +4,10 @@
  * step with (L-BFGS as torch's step(closure), conjugate gradient, SGD with
  * Armijo backtracking): the loss and gradient of the same batch, with the
  * same dropout masks, re-evaluated at the weights the step tries
- * (model_closure_step, model.c); and what the step did, for the metrics. */
+ * (model_closure_step, model.c); and what the step did, for the metrics.
+ * Called only when MODEL_CLOSURE_STEP. */
 #include "trainer.h"
 
-#if MODEL_CLOSURE_STEP
 /* the batch a closure evaluates */
 typedef struct batch_closure {
     int rows;
@@ -44,4 +44,3 @@ int tr_closure_step(train_run *r, int rows, const real *bx, const real *by, uint
     r->stop = 1;
     return 1;
 }
-#endif

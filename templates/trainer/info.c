@@ -49,8 +49,9 @@ int tr_cmd_info(void)
         flops += l->flops;
         params += l->params;
     }
-    printf("%-6s %-24s %-22s %-22s %10ld %12.4g\n\n", "", "total", "", "(B = " MODEL_BATCH_TEXT ")",
-           params, flops);
+    char batch[32];
+    snprintf(batch, sizeof batch, "(B = %s)", MODEL_BATCH_TEXT);
+    printf("%-6s %-24s %-22s %-22s %10ld %12.4g\n\n", "", "total", "", batch, params, flops);
     printf("FLOPs      %.4g per training step (%d rows), %.4g per forward pass\n",
            (double)MODEL_TRAIN_FLOPS, MODEL_BATCH, (double)MODEL_EVAL_FLOPS);
     double kib = sizeof(real) / 1024.0;
@@ -62,10 +63,9 @@ int tr_cmd_info(void)
            (2.0 * MODEL_N_PARAMS + MODEL_N_STATE + MODEL_ARENA +
             (double)MODEL_BATCH * (MODEL_FEATURES + MODEL_LABEL_LEN + MODEL_OUTPUT_LEN)) *
                kib);
-#if MODEL_SHARDS > 1
-    printf("shards     %d per step (train { shards }), each with its own gradients and arena: "
-           "+%.1f KiB\n",
-           MODEL_SHARDS, (double)MODEL_SHARDS * (MODEL_N_PARAMS + MODEL_SHARD_ARENA) * kib);
-#endif
+    if (MODEL_SHARDS > 1)
+        printf("shards     %d per step (train { shards }), each with its own gradients and "
+               "arena: +%.1f KiB\n",
+               MODEL_SHARDS, (double)MODEL_SHARDS * (MODEL_N_PARAMS + MODEL_SHARD_ARENA) * kib);
     return 0;
 }

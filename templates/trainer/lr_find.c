@@ -125,9 +125,8 @@ static long run_steps(const options *o, buffers *b, data *d, FILE *csv, double *
         double loss = model_train_step(rows, b->param, b->grad, b->x, b->y, b->out, b->arena,
                                        rt_noise_key(o->seed, step));
         /* the spec's optimizer at this step's lr (its own momentum) */
-#if !MODEL_CLOSURE_STEP /* tr_cmd_lr_find refuses L-BFGS, CG, line searches: no model_update */
+        /* (tr_cmd_lr_find refuses L-BFGS, CG, line searches: they have no model_update) */
         model_update(b->param, b->grad, b->state, lr, model_momentum(0, steps), step);
-#endif
         double s = rt_lr_smooth_add(&sm, loss);
         smoothed[step - 1] = s, lrs[step - 1] = lr;
         fprintf(csv, "%ld,%.17g,%.17g,%.17g\n", step, lr, loss, s);

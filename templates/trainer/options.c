@@ -300,7 +300,10 @@ static void take_word(options *o, const char *a)
 
 options tr_parse_args(int argc, char **argv)
 {
-    options o = {.weights = MODEL_NAME ".weights",
+    /* <model>.weights */
+    char *weights = tr_alloc_or_die(strlen(MODEL_NAME) + sizeof ".weights", 1);
+    strcat(strcpy(weights, MODEL_NAME), ".weights");
+    options o = {.weights = weights,
                  .epochs = MODEL_EPOCHS,
                  .lr = MODEL_LR,
                  .seed = MODEL_SEED,

@@ -10,13 +10,14 @@
  * what an uninterrupted one would. */
 #include "trainer.h"
 
-/* the draws of one step, outside the stack (a full batch may be large) */
-static int32_t drawn[MODEL_SAMPLE_REPLACE ? MODEL_BATCH : 1];
-
 const int32_t *tr_batch_rows(train_run *r, long start, int rows)
 {
+    /* the draws of one step, outside the stack (a full batch may be large),
+     * made once */
+    static int32_t *drawn;
     /* train --overfit takes its rows in file order (overfit.c) */
     if (!MODEL_SAMPLE_REPLACE || r->overfit) return r->b.order + start;
+    if (!drawn) drawn = tr_alloc_or_die((size_t)MODEL_BATCH, sizeof *drawn);
     rt_sample_with_replacement(&r->shuffle_rng, (int32_t)r->n, drawn, rows);
     return drawn;
 }

@@ -84,9 +84,7 @@ static int resume(train_run *r, const options *o)
     ck.run.rng = r->shuffle_rng;
     ck.run.aug_rng = r->aug_rng;
     ck.run.es.best = INFINITY;
-#if MODEL_PLATEAU
-    ck.run.plateau = model_plateau_init;
-#endif
+    if (MODEL_PLATEAU) ck.run.plateau = model_plateau_init;
     r->ck = ck;
     if (!o->resume) return 0;
     if (rt_checkpoint_load(o->resume, MODEL_HASH, &r->ck, &err)) tr_fail(&err);
@@ -252,12 +250,12 @@ static int train_batch(train_run *r, long start, int rows)
     /* before the update: a closure step evaluates the batch again, into b->out */
     long correct = rt_count_correct(MODEL_TASK, b->out, MODEL_OUTPUT_LEN, by, MODEL_LABEL_LEN, rows);
     const double t_update = r->prof.timing ? rt_now() : 0;
-#if MODEL_CLOSURE_STEP
-    ++r->step;
-    tr_closure_step(r, rows, bx, by, rt_noise_key(r->seed, r->step), (double)loss);
-#else
-    model_update(b->param, b->grad, b->state, r->lr, model_momentum(e, r->total), ++r->step);
-#endif
+    if (MODEL_CLOSURE_STEP) {
+        ++r->step;
+        tr_closure_step(r, rows, bx, by, rt_noise_key(r->seed, r->step), (double)loss);
+    } else {
+        model_update(b->param, b->grad, b->state, r->lr, model_momentum(e, r->total), ++r->step);
+    }
     if (r->prof.timing) r->prof.update += rt_now() - t_update;
     tr_mpi_step_hash(b->param); /* TRAINC_MPI_HASH only */
     if (r->lm) tr_lm_after_update(r, b->param);
@@ -319,18 +317,15 @@ static void end_epoch(train_run *r, long full)
     if (r->d.valid.n) va = tr_evaluate(&r->d.valid, &r->b);
     /* a regression has no accuracy: nan in the metrics, not a column of zeros */
     const int has_accuracy = MODEL_TASK != RT_TASK_NONE && MODEL_TASK != RT_TASK_REGRESS;
-#if MODEL_PLATEAU
-    /* once per whole epoch: a run stopped within one steps it on resuming */
-    if (complete)
+    /* plateau: once per whole epoch (a run stopped within one steps it on
+     * resuming) */
+    if (MODEL_PLATEAU && complete)
         r->base_lr = rt_plateau_step(
             &r->plateau, r->plateau.monitor_loss || !r->d.valid.n ? tr.loss : va.loss, r->base_lr);
-#endif
-#if MODEL_TRACK_SHARPNESS
     /* track_sharpness = N: λmax every N whole epochs (NaN between) */
-    double sharpness = complete && r->epoch % MODEL_TRACK_SHARPNESS == 0 ? tr_sharpness(r) : NAN;
-#else
-    double sharpness = NAN;
-#endif
+    double sharpness = MODEL_TRACK_SHARPNESS && complete && r->epoch % MODEL_TRACK_SHARPNESS == 0
+                           ? tr_sharpness(r)
+                           : NAN;
     if (o->overfit) tr_overfit_epoch(r); /* learnt yet? */
     if (!o->quiet && (!o->overfit || tr_overfit_show(r))) {
         printf("epoch %3d/%d  loss %.6g", r->epoch, o->epochs, tr.loss);

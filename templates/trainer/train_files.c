@@ -15,21 +15,11 @@
 
 /* a step that searches along its direction: the step length it took and its
  * evaluations of the batch (the epoch's: its last step's) */
-#if MODEL_CLOSURE_STEP
 #define CLOSURE_COLUMNS ",step_size,evals"
-#else
-#define CLOSURE_COLUMNS ""
-#endif
 /* train { track_sharpness = N }: the Hessian's λmax (hvp_cmd.c) */
-#if MODEL_TRACK_SHARPNESS
 #define SHARPNESS_COLUMN ",sharpness"
-#else
-#define SHARPNESS_COLUMN ""
-#endif
-#define METRICS_HEADER                                                                             \
-    "epoch,step,loss,accuracy,valid_loss,valid_accuracy,lr,grad_norm,seconds" CLOSURE_COLUMNS      \
-        SHARPNESS_COLUMN
-#define STEP_METRICS_HEADER "step,epoch,loss,grad_norm,lr,seconds" CLOSURE_COLUMNS
+#define METRICS_HEADER "epoch,step,loss,accuracy,valid_loss,valid_accuracy,lr,grad_norm,seconds"
+#define STEP_METRICS_HEADER "step,epoch,loss,grad_norm,lr,seconds"
 
 /* Fine-tuning and transfer learning: the parameters a folder of .npy files
  * (as export writes them) or a safetensors file has replace the drawn ones,
@@ -120,12 +110,14 @@ void tr_trace_step(FILE *trace, long step, double loss, double lr, const real *p
 
 /* rt_metrics_open (key: the first column), saying when it starts a file
  * that is not a metrics file of this trainer afresh */
-static FILE *open_metrics(const char *path, const char *header, long long keep_through,
-                          double *seconds)
+static FILE *open_metrics(const char *path, const char *header, const char *more,
+                          long long keep_through, double *seconds)
 {
     rt_error err;
     int afresh;
-    FILE *f = rt_metrics_open(path, header, 0, keep_through, seconds, &afresh, &err);
+    char head[160]; /* the header, the closure's columns if the step has them, more */
+    snprintf(head, sizeof head, "%s%s%s", header, MODEL_CLOSURE_STEP ? CLOSURE_COLUMNS : "", more);
+    FILE *f = rt_metrics_open(path, head, 0, keep_through, seconds, &afresh, &err);
     if (afresh)
         fprintf(stderr, "note: %s is not a metrics file of this trainer: starting it afresh\n",
                 path);
@@ -141,10 +133,12 @@ void tr_open_metrics(train_run *r, const options *o)
     long long done_steps = o->resume ? (long long)r->ck.run.step : -1;
     r->metrics_t = 0, r->step_metrics_t = 0; /* the time earlier runs took */
     if (o->metrics)
-        r->metrics = open_metrics(o->metrics, METRICS_HEADER, done_epochs, &r->metrics_t);
+        r->metrics = open_metrics(o->metrics, METRICS_HEADER,
+                                  MODEL_TRACK_SHARPNESS ? SHARPNESS_COLUMN : "", done_epochs,
+                                  &r->metrics_t);
     if (o->step_metrics)
         r->step_metrics =
-            open_metrics(o->step_metrics, STEP_METRICS_HEADER, done_steps, &r->step_metrics_t);
+            open_metrics(o->step_metrics, STEP_METRICS_HEADER, "", done_steps, &r->step_metrics_t);
 }
 
 /* Writes a checkpoint of the run as it stands (atomically): at the end of

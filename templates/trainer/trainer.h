@@ -9,7 +9,78 @@
 
 #include <stdio.h>
 
-#include "model.h"
+#include "model_api.h"
+
+/* model.h's constants, read from model_consts (model_consts.c): the
+ * trainer's files are the same C for every model */
+#define MODEL_NAME (model_consts.name)
+#define MODEL_SPEC (model_consts.spec)
+#define MODEL_HASH (model_consts.hash)
+#define MODEL_GENERATOR (model_consts.generator)
+#define MODEL_N_PARAMS (model_consts.n_params)
+#define MODEL_N_STATE (model_consts.n_state)
+#define MODEL_ARENA (model_consts.arena)
+#define MODEL_FEATURES (model_consts.features)
+#define MODEL_LABEL_LEN (model_consts.label_len)
+#define MODEL_CLASSES (model_consts.classes)
+#define MODEL_OUTPUT_LEN (model_consts.output_len)
+#define MODEL_TASK (model_consts.task)
+#define MODEL_N_TRAIN (model_consts.n_train)
+#define MODEL_N_VALID (model_consts.n_valid)
+#define MODEL_N_TEST_SPLIT (model_consts.n_test_split)
+#define MODEL_SPLIT_SEED (model_consts.split_seed)
+#define MODEL_SPLIT_CLASSES (model_consts.split_classes)
+#define MODEL_TEST_TAIL (model_consts.test_tail)
+#define MODEL_VALID_TAIL (model_consts.valid_tail)
+#define MODEL_BATCH (model_consts.batch)
+#define MODEL_BATCH_TEXT (model_consts.batch_text)
+#define MODEL_REMAINDER (model_consts.remainder)
+#define MODEL_SHARDS (model_consts.shards)
+#define MODEL_SHARD_ARENA (model_consts.shard_arena)
+#define MODEL_TRAIN_FLOPS (model_consts.train_flops)
+#define MODEL_EVAL_FLOPS (model_consts.eval_flops)
+#define MODEL_EPOCHS (model_consts.epochs)
+#define MODEL_SEED (model_consts.seed)
+#define MODEL_SHUFFLE (model_consts.shuffle)
+#define MODEL_LR (model_consts.lr)
+#define MODEL_OPTIMIZER (model_consts.optimizer)
+#define MODEL_CLOSURE_STEP (model_consts.closure_step)
+#define MODEL_SCHEDULE (model_consts.schedule)
+#define MODEL_SCHEDULE_PER_STEP (model_consts.schedule_per_step)
+#define MODEL_PLATEAU (model_consts.plateau)
+#define MODEL_EARLY_STOP (model_consts.early_stop)
+#define MODEL_ES_PATIENCE (model_consts.es_patience)
+#define MODEL_ES_MIN_DELTA (model_consts.es_min_delta)
+#define MODEL_ES_RESTORE (model_consts.es_restore)
+#define MODEL_ES_MONITOR_LOSS (model_consts.es_monitor_loss)
+#define MODEL_STRATIFY (model_consts.stratify)
+#define MODEL_AUG_CROP (model_consts.aug_crop)
+#define MODEL_AUG_FLIP (model_consts.aug_flip)
+#define MODEL_IMAGE_C (model_consts.image_c)
+#define MODEL_IMAGE_H (model_consts.image_h)
+#define MODEL_IMAGE_W (model_consts.image_w)
+#define MODEL_SAMPLE_REPLACE (model_consts.sample_replace)
+#define MODEL_STOP_GRAD_NORM (model_consts.stop_grad_norm)
+#define MODEL_N_DROPOUT (model_consts.n_dropout)
+#define MODEL_N_DROPCONNECT (model_consts.n_dropconnect)
+#define MODEL_N_PENALTY (model_consts.n_penalty)
+#define MODEL_WEIGHT_DECAY (model_consts.weight_decay)
+#define MODEL_TRACK_SHARPNESS (model_consts.track_sharpness)
+#define MODEL_SCALE (model_consts.scale)
+#define MODEL_STANDARDIZE (model_consts.standardize)
+#define MODEL_PROBE_ARENA (model_consts.probe_arena)
+#define MODEL_AUGMENT (MODEL_AUG_CROP > 0 || MODEL_AUG_FLIP)
+
+/* what model.c has only for some specs: the shards' pool (shards > 1), the
+ * plateau schedule's state, one of the two kinds of optimizer step
+ * (MODEL_CLOSURE_STEP says which); weak, so that the trainer links without
+ * the others and tests MODEL_* before it calls them */
+int model_shards_start(int threads) __attribute__((weak));
+extern const rt_plateau model_plateau_init __attribute__((weak));
+void model_update(real *param, real *grad, real *state, double lr, double momentum, long t)
+    __attribute__((weak));
+model_step_info model_closure_step(real *param, real *grad, real *state, double lr, double loss,
+                                   const model_closure *f) __attribute__((weak));
 
 /* options.c: the command line */
 typedef struct options {
@@ -212,13 +283,12 @@ void tr_save_checkpoint(train_run *r, int epoch_end);
 /* sampling.c: the rows of a step from start (the epoch's order, or drawn
  * with replacement) */
 const int32_t *tr_batch_rows(train_run *r, long start, int rows);
-#if MODEL_CLOSURE_STEP
 /* closure_step.c: one step of an optimizer that searches along a direction
- * (loss and b->grad already evaluated at b->param); its step length and
- * evaluations go to r; 1 (and r->stop) when Armijo's search stalled */
+ * (MODEL_CLOSURE_STEP; loss and b->grad already evaluated at b->param); its
+ * step length and evaluations go to r; 1 (and r->stop) when Armijo's
+ * search stalled */
 int tr_closure_step(train_run *r, int rows, const real *bx, const real *by, uint64_t noise,
                     double loss);
-#endif
 /* grad_stop.c: 1 when stop_grad_norm stops the run at this step (before its
  * update), its figures counted and the line printed */
 int tr_grad_norm_reached(train_run *r, double loss, double grad_norm, const real *by, int rows);
