@@ -58,6 +58,10 @@ static void begin_run(train_run *r, const options *o)
     }
     if (o->overfit) tr_overfit_begin(r); /* the first N rows */
     for (long i = 0; i < r->n; i++) r->b.order[i] = (int32_t)i;
+    /* in file order, of real rows with nothing to apply, a batch is a
+     * slice of the data: no copy */
+    r->gather = MODEL_SHUFFLE || MODEL_STRATIFY || MODEL_AUGMENT || MODEL_SAMPLE_REPLACE ||
+                !rt_data_plain(&r->d.train);
 }
 
 /* Everything a checkpoint holds; a resumed run (--resume) loads it and goes
@@ -211,21 +215,19 @@ static void show_progress(train_run *r)
 static int train_batch(train_run *r, long start, int rows)
 {
     const options *o = r->o;
-    const int gather = MODEL_SHUFFLE || MODEL_STRATIFY || MODEL_AUGMENT || MODEL_SAMPLE_REPLACE ||
-                       !rt_data_plain(&r->d.train);
-    const rt_augment aug = {MODEL_IMAGE_C, MODEL_IMAGE_H, MODEL_IMAGE_W, MODEL_AUG_CROP,
-                            MODEL_AUG_FLIP};
     buffers *b = &r->b;
-    /* in file order, of real rows with nothing to apply, the batch is a
-     * slice of the data: no copy */
+    /* a slice of the data, or the rows gathered (r->gather) */
     const real *bx = r->d.train.x + start * MODEL_FEATURES;
     const real *by = r->d.train.y ? r->d.train.y + start * MODEL_LABEL_LEN : b->y;
-    if (gather) {
+    if (r->gather) {
         /* rows as stored become real here: converted, scaled, standardised */
         rt_data_gather(&r->d.train, tr_batch_rows(r, start, rows), rows, b->x, b->y);
         if (rt_data_read_error(&r->d.train)) tr_fail(rt_data_read_error(&r->d.train));
-        if (MODEL_AUGMENT && !o->overfit)
+        if (MODEL_AUGMENT && !o->overfit) {
+            const rt_augment aug = {MODEL_IMAGE_C, MODEL_IMAGE_H, MODEL_IMAGE_W, MODEL_AUG_CROP,
+                                    MODEL_AUG_FLIP};
             rt_augment_batch(&aug, &r->aug_rng, b->x, rows, r->aug_scratch);
+        }
         bx = b->x;
         by = b->y;
     }

@@ -240,6 +240,7 @@ typedef struct train_run {
     data d;
     long n;           /* rows trained on (--limit: fewer) */
     int remainder;    /* rows of the last, partial batch (0: none) */
+    int gather;       /* 1: batches are gathered (else slices of the data) */
     rt_checkpoint ck; /* everything a checkpoint holds; a resumed run starts from it */
     real *es_weights; /* early stopping: the weights of the best loss so far */
     FILE *trace, *metrics, *step_metrics;
