@@ -766,6 +766,12 @@ double rt_svg_pos(const rt_svg_axis *a, double v, double p0, double p1);
  * grid lines (a log axis: decades, faint lines at 2..9 times each). */
 void rt_svg_value_grid(rt_svg_buf *b, const rt_svg_axis *ay, double x0, double x1, double y0,
                        double y1);
+/* One tick of an x axis at x of a plot area y0 (top)..y1: its grid line,
+ * its mark below the area and its label; and the axis's name (and tail)
+ * centred under the labels. */
+void rt_svg_x_tick(rt_svg_buf *b, double x, double y0, double y1, const char *label);
+void rt_svg_x_name(rt_svg_buf *b, double x0, double x1, double y1, const char *name,
+                   const char *tail);
 /* A picture's start: the svg element, the title "<name><title_tail>", the
  * heading "<name><heading_tail>" at x = left, and the subtitle's <text>
  * opened for the caller to fill and close. */

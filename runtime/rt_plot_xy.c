@@ -96,25 +96,13 @@ static void x_axis(rt_svg_buf *b, const rt_svg_axis *ax, const frame *f, const c
         double e = ax->lo + k * ax->step;
         double v = ax->log ? pow(10, e) : rt_svg_tick(ax, k);
         double x = ax->log ? rt_svg_coord(ax, e, f->x0, f->x1) : rt_svg_pos(ax, v, f->x0, f->x1);
-        rt_svg_printf(b,
-                      "<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" stroke=\"#e6e6ec\"/>\n"
-                      "<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" stroke=\"#888\"/>\n",
-                      x, f->y0, x, f->y1, x, f->y1, x, f->y1 + 5);
         if (ax->log && !(e >= -4 && e <= 5))
             snprintf(t, sizeof t, "1e%d", (int)e);
         else
             rt_svg_tick_label(t, sizeof t, v, ax->log ? v : ax->step);
-        rt_svg_printf(b,
-                      "<text x=\"%.1f\" y=\"%.1f\" font-size=\"12\" fill=\"#444\" "
-                      "text-anchor=\"middle\">%s</text>\n",
-                      x, f->y1 + 19, t);
+        rt_svg_x_tick(b, x, f->y0, f->y1, t);
     }
-    rt_svg_printf(b,
-                  "<text x=\"%.1f\" y=\"%.1f\" font-size=\"13\" fill=\"#333\" "
-                  "text-anchor=\"middle\">",
-                  (f->x0 + f->x1) / 2, f->y1 + 37);
-    rt_svg_text(b, name);
-    rt_svg_printf(b, "%s</text>\n", ax->log ? " (log scale)" : "");
+    rt_svg_x_name(b, f->x0, f->x1, f->y1, name, ax->log ? " (log scale)" : "");
 }
 
 /* one series: a path per run of placeable points (a NaN is a gap), dots

@@ -175,6 +175,29 @@ double rt_svg_pos(const rt_svg_axis *a, double v, double p0, double p1)
     return rt_svg_coord(a, a->log ? log10(v) : v, p0, p1);
 }
 
+void rt_svg_x_tick(rt_svg_buf *b, double x, double y0, double y1, const char *label)
+{
+    rt_svg_printf(b,
+                  "<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" stroke=\"#e6e6ec\"/>\n"
+                  "<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" stroke=\"#888\"/>\n",
+                  x, y0, x, y1, x, y1, x, y1 + 5);
+    rt_svg_printf(b,
+                  "<text x=\"%.1f\" y=\"%.1f\" font-size=\"12\" fill=\"#444\" "
+                  "text-anchor=\"middle\">%s</text>\n",
+                  x, y1 + 19, label);
+}
+
+void rt_svg_x_name(rt_svg_buf *b, double x0, double x1, double y1, const char *name,
+                   const char *tail)
+{
+    rt_svg_printf(b,
+                  "<text x=\"%.1f\" y=\"%.1f\" font-size=\"13\" fill=\"#333\" "
+                  "text-anchor=\"middle\">",
+                  (x0 + x1) / 2, y1 + 37);
+    rt_svg_text(b, name);
+    rt_svg_printf(b, "%s</text>\n", tail);
+}
+
 /* the value axis: ticks, labels and grid lines (a log axis: decades, and
  * faint lines at 2..9 times each when there is room) */
 void rt_svg_value_grid(rt_svg_buf *b, const rt_svg_axis *ay, double x0, double x1, double y0,
@@ -196,18 +219,18 @@ void rt_svg_value_grid(rt_svg_buf *b, const rt_svg_axis *ay, double x0, double x
                 else
                     snprintf(t, sizeof t, "1e%d", (int)e);
                 rt_svg_printf(b,
-                          "<text x=\"%.1f\" y=\"%.1f\" font-size=\"12\" fill=\"#444\" "
-                          "text-anchor=\"end\">%s</text>\n",
-                          x0 - 7, y + 4, t);
+                              "<text x=\"%.1f\" y=\"%.1f\" font-size=\"12\" fill=\"#444\" "
+                              "text-anchor=\"end\">%s</text>\n",
+                              x0 - 7, y + 4, t);
             }
             /* faint lines at 2..9 times the decade when there is room */
             if (decades <= 4 && e < ay->hi - 1e-9)
                 for (int k = 2; k <= 9; k++) {
                     double yk = rt_svg_coord(ay, e + log10(k), y1, y0);
                     rt_svg_printf(b,
-                              "<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" "
-                              "stroke=\"#eeeef3\"/>\n",
-                              x0, yk, x1, yk);
+                                  "<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" "
+                                  "stroke=\"#eeeef3\"/>\n",
+                                  x0, yk, x1, yk);
                 }
         }
     } else {
@@ -218,9 +241,9 @@ void rt_svg_value_grid(rt_svg_buf *b, const rt_svg_axis *ay, double x0, double x
                 x0, y, x1, y);
             rt_svg_tick_label(t, sizeof t, v, ay->step);
             rt_svg_printf(b,
-                      "<text x=\"%.1f\" y=\"%.1f\" font-size=\"12\" fill=\"#444\" "
-                      "text-anchor=\"end\">%s</text>\n",
-                      x0 - 7, y + 4, t);
+                          "<text x=\"%.1f\" y=\"%.1f\" font-size=\"12\" fill=\"#444\" "
+                          "text-anchor=\"end\">%s</text>\n",
+                          x0 - 7, y + 4, t);
         }
     }
 }
@@ -274,7 +297,8 @@ void rt_svg_begin(rt_svg_buf *b, int width, int height, const char *font, int le
  * memory), and its text freed. */
 int rt_svg_finish(rt_svg_buf *b, const char *path, rt_error *err)
 {
-    int rc = b->oom ? rt_fail(err, "%s: out of memory", path) : rt_write_atomic(path, b->s, b->len, err);
+    int rc =
+        b->oom ? rt_fail(err, "%s: out of memory", path) : rt_write_atomic(path, b->s, b->len, err);
     free(b->s);
     b->s = NULL;
     return rc;
