@@ -68,3 +68,19 @@ laid_out() {
     awk '/^(for|if|while|switch|return|do|else)([ (;{]|$)|^[{][{]|^[{] *[a-z]/ ||
         /[.]lua:[0-9]+ [^*]/ || /\\$/ { print FILENAME ":" FNR ": " $0; bad = 1 } END { exit bad }' "$1"
 }
+
+# rows_csv FILE SEED: 150 rows of 5 Gaussian features and a label of 3
+# classes by two linear rules, from Python's random.seed(SEED) (the data of
+# the threads and MPI tests)
+rows_csv() {
+    /usr/bin/python3 - "$1" "$2" <<'PY'
+import random, sys
+random.seed(int(sys.argv[2]))
+with open(sys.argv[1], "w") as f:
+    f.write("a,b,c,d,e,label\n")
+    for r in range(150):
+        x = [random.gauss(0, 1) for _ in range(5)]
+        k = 0 if x[0] + x[1] > 0.5 else (1 if x[2] - x[3] > 0 else 2)
+        f.write(",".join(f"{v:.6f}" for v in x) + f",{k}\n")
+PY
+}

@@ -24,16 +24,7 @@ mpirun_np() { ASAN_OPTIONS=$mpi_asan mpirun --oversubscribe -np "$@"; }
 
 # 150 rows, 30 held out; batch 34: 3 steps of 34 rows (shards 9 9 8 8) and one of 18
 # (5 5 4 4) an epoch; the held-out rows are evaluated one by one (blocks split over the ranks)
-/usr/bin/python3 - "$mp/rows.csv" <<'PY'
-import random, sys
-random.seed(11)
-with open(sys.argv[1], "w") as f:
-    f.write("a,b,c,d,e,label\n")
-    for r in range(150):
-        x = [random.gauss(0, 1) for _ in range(5)]
-        k = 0 if x[0] + x[1] > 0.5 else (1 if x[2] - x[3] > 0 else 2)
-        f.write(",".join(f"{v:.6f}" for v in x) + f",{k}\n")
-PY
+rows_csv "$mp/rows.csv" 11
 mpi_spec() { # mpi_spec NAME SHARDS
     cat >"$mp/$1.lua" <<EOF
 model "mpimlp"

@@ -11,16 +11,7 @@ th=$TRAINC_TMP/threads
 rm -rf "$th" && mkdir -p "$th"
 
 # the CSV: 150 rows (batch 32: a last batch of 22), 5 features, 3 classes
-/usr/bin/python3 - "$th/rows.csv" <<'PY'
-import random, sys
-random.seed(7)
-with open(sys.argv[1], "w") as f:
-    f.write("a,b,c,d,e,label\n")
-    for r in range(150):
-        x = [random.gauss(0, 1) for _ in range(5)]
-        k = 0 if x[0] + x[1] > 0.5 else (1 if x[2] - x[3] > 0 else 2)
-        f.write(",".join(f"{v:.6f}" for v in x) + f",{k}\n")
-PY
+rows_csv "$th/rows.csv" 7
 csv_spec() { # csv_spec NAME SHARDS-TEXT
     cat >"$th/$1.lua" <<EOF
 model "csvmlp"
