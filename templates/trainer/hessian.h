@@ -25,6 +25,8 @@ void tr_hvp_start(const options *o, hvp_rows *h);
 double tr_hvp_all(hvp_rows *h, const real *v, double *hv);
 /* "the initial weights" or the --weights file */
 const char *tr_hvp_at(const options *o);
+/* λmax, λmin and 2/λmax (or why there is none), with `digits` digits */
+void tr_hessian_print_ends(double hi, double lo, int digits);
 
 /* hessian_spectrum.c: hessian --exact, hessian --top K */
 int tr_hessian_exact(const options *o);

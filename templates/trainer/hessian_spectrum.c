@@ -20,19 +20,6 @@
 /* --exact's limit: n products and n² doubles (128 MB at 4096) */
 #define EXACT_MAX 4096
 
-/* 2/λmax, or why there is none */
-static void print_ends(double hi, double lo)
-{
-    printf("lambda_max %.17g\n", hi);
-    printf("lambda_min %.17g\n", lo);
-    if (hi > 0)
-        printf("2/lambda_max %.17g (gradient descent with a larger lr diverges along the top "
-               "direction)\n",
-               2 / hi);
-    else
-        printf("2/lambda_max none (no positive curvature)\n");
-}
-
 /* The CSV opened for writing ("x": never over a file), or exit 1. */
 static FILE *open_new(const char *path)
 {
@@ -128,7 +115,7 @@ int tr_hessian_exact(const options *o)
     long count[3] = {0, 0, 0}; /* negative, zero, positive */
     for (long i = 0; i < n; i++) count[w[i] < -zero_tol ? 0 : w[i] <= zero_tol ? 1 : 2]++;
     printf("hessian over %ld rows (%s, exact: %ld products, dsyevd):\n", h.n, tr_hvp_at(o), n);
-    print_ends(w[n - 1], w[0]);
+    tr_hessian_print_ends(w[n - 1], w[0], 17);
     printf("asymmetry max|H - H^T| %.3g (%.3g of max|H|), symmetrised\n", asym,
            scale > 0 ? asym / scale : 0.0);
     printf("eigenvalues: %ld negative, %ld zero, %ld positive (zero: |lambda| <= %.3g = 100 "
@@ -294,7 +281,7 @@ int tr_hessian_top(const options *o)
     const long m = l.m;
     printf("hessian over %ld rows (%s, Lanczos: %ld products, tol %g):\n", h.n, tr_hvp_at(o), m,
            tol);
-    print_ends(l.ritz[m - 1], l.ritz[0]);
+    tr_hessian_print_ends(l.ritz[m - 1], l.ritz[0], 17);
     for (long i = 0; i < k; i++) printf("lambda_%ld %.17g\n", i + 1, l.ritz[m - 1 - i]);
     if (move > tol)
         printf("not converged: after %ld products the Ritz values still moved by %.3g of "

@@ -162,15 +162,20 @@ int tr_cmd_hessian(const options *o)
     double hi = a > b ? a : b, lo = a > b ? b : a;
     printf("hessian over %ld rows (%s, %ld + %ld products, tol %g):\n", h.n, tr_hvp_at(o), used1,
            used2, tol);
-    printf("lambda_max %.9g\n", hi);
-    printf("lambda_min %.9g\n", lo);
+    tr_hessian_print_ends(hi, lo, 9);
+    return 0;
+}
+
+void tr_hessian_print_ends(double hi, double lo, int digits)
+{
+    printf("lambda_max %.*g\n", digits, hi);
+    printf("lambda_min %.*g\n", digits, lo);
     if (hi > 0)
-        printf("2/lambda_max %.9g (gradient descent with a larger lr diverges along the top "
+        printf("2/lambda_max %.*g (gradient descent with a larger lr diverges along the top "
                "direction)\n",
-               2 / hi);
+               digits, 2 / hi);
     else
         printf("2/lambda_max none (no positive curvature)\n");
-    return 0;
 }
 
 /* train { track_sharpness = N }: λmax over the rows trained on (whole
