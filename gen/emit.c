@@ -33,6 +33,14 @@
 #ifndef TRAINC_SANITIZE_FLAGS
 #define TRAINC_SANITIZE_FLAGS ""
 #endif
+/* Open MPI's flags for the -mpi trainer (pkg-config ompi-c when meson
+ * configured trainc; empty: not found, and the -mpi target says so) */
+#ifndef TRAINC_MPI_CFLAGS
+#define TRAINC_MPI_CFLAGS ""
+#endif
+#ifndef TRAINC_MPI_LIBS
+#define TRAINC_MPI_LIBS ""
+#endif
 
 /* ---- model.c ---- */
 
