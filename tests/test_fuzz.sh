@@ -12,6 +12,11 @@ out=$TRAINC_TMP/fuzz
 secs=${TRAINC_FUZZ_SECONDS:-15}
 targets=${TRAINC_FUZZ_TARGETS:-idx idx_gz csv npy npydata features safetensors metrics weights checkpoint spec escape}
 rm -rf "$out" && mkdir -p "$out"
+# libFuzzer's -timeout: an input that runs this long (wall clock) is a hang.
+# The slowest seeds (a spec looping until the sandbox's instruction limit)
+# take ~4 CPU seconds under ASan, and tests/run's parallel jobs may leave
+# them a quarter of a core: 120 s still tells a hang from a slow input.
+unit_timeout=$((120 * time_factor))
 
 # the tools, from Debian's clang-14 and libclang-rt-14-dev (.ci/setup)
 if ! tests/fuzz/build.sh "$out/bin" >"$out/build.log" 2>&1; then
@@ -30,7 +35,7 @@ for t in $targets; do
     extra=""
     [ "$t" = spec ] && extra=models # the example specs are seeds too
     "$out/bin/fuzz_$t" "$out/corpus-$t" "tests/fuzz/corpus/$t" $extra -seed=1 \
-        -max_total_time="$secs" -max_len=$len -timeout=30 -rss_limit_mb=2048 \
+        -max_total_time="$secs" -max_len=$len -timeout=$unit_timeout -rss_limit_mb=2048 \
         -print_final_stats=1 -artifact_prefix="$out/$t-" >"$out/$t.log" 2>&1
     rc=$?
     execs=$(awk '/stat::number_of_executed_units:/ { print $2 }' "$out/$t.log")
@@ -48,5 +53,5 @@ done
 # the whole repository corpus without a report
 for t in $targets; do
     check "fuzz_$t: the seed and regression corpus runs clean" sh -c \
-        "'$out/bin/fuzz_$t' -runs=0 -timeout=30 'tests/fuzz/corpus/$t' $([ "$t" = spec ] && echo models) >'$out/$t-corpus.log' 2>&1"
+        "'$out/bin/fuzz_$t' -runs=0 -timeout=$unit_timeout 'tests/fuzz/corpus/$t' $([ "$t" = spec ] && echo models) >'$out/$t-corpus.log' 2>&1"
 done
