@@ -128,10 +128,12 @@ check "lr-find under 2 ranks: refused (it runs as one process)" \
 # kill -9 of a rank mid-run: mpirun ends non-zero (a bounded wait, not a
 # timing: 30 s only keeps a hang from stopping the tests); the last
 # checkpoint then resumes, under 3 ranks, to the uninterrupted run's weights
+# (the first checkpoint is awaited up to 2 minutes: mpirun starts slowly on a
+# loaded machine)
 (cd "$mp" && exec env ASAN_OPTIONS="$mpi_asan" mpirun --oversubscribe -np 2 "$mpibin" train \
     --quiet --epochs 20000 --checkpoint kill.ck --every-steps 1 --weights kill.w >kill.out 2>&1) &
 kill_job=$!
-for _ in $(seq 300); do [ -s "$mp/kill.ck" ] && break; sleep 0.1; done
+for _ in $(seq 1200); do [ -s "$mp/kill.ck" ] && break; sleep 0.1; done
 victim=$(ps -o pid= --ppid "$kill_job" | tail -n 1)
 [ -n "$victim" ] && kill -9 $victim
 for _ in $(seq 300); do kill -0 "$kill_job" 2>/dev/null || break; sleep 0.1; done
