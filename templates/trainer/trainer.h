@@ -131,7 +131,9 @@ int tr_exists(const char *path);
 /* The names of a command's CSV and its picture (lr-find's rule): -o FILE
  * (exit 1 when it or the .svg beside it exists), else <model>-<what>.csv,
  * -2.csv, ... the first whose two names are free. */
-void tr_choose_csv_svg(const options *o, const char *what, char *csv, char *svg, size_t size);
+/* (nonnull: gcc with the sanitizers otherwise warns of a null csv) */
+void tr_choose_csv_svg(const options *o, const char *what, char *csv, char *svg, size_t size)
+    __attribute__((nonnull));
 /* tr_fail, saying the file path as the user named it (as) */
 void tr_fail_as(const rt_error *err, const char *path, const char *as);
 
