@@ -41,37 +41,12 @@ static unsigned long long checksum(const buffers *b)
     return h;
 }
 
-static int exists(const char *path)
-{
-    return access(path, F_OK) == 0 || errno != ENOENT;
-}
-
 /* The CSV's and the picture's names: -o FILE (refused when either exists),
  * or <model>-lr-find.csv, -2.csv, ... the first whose two names are free.
  * Checked before the data loads; the CSV is opened after it (open_csv). */
 static void choose_output(const options *o, char *csv, char *svg, size_t size)
 {
-    if (o->out) {
-        snprintf(csv, size, "%s", o->out);
-        rt_plot_path_beside(csv, svg, size);
-        const char *there = exists(csv) ? csv : exists(svg) ? svg : NULL;
-        if (there) {
-            fprintf(stderr,
-                    "%s: lr-find: %s exists; lr-find never overwrites a file: remove it or "
-                    "give another -o\n",
-                    MODEL_NAME, there);
-            exit(1);
-        }
-    } else {
-        for (int k = 1;; k++) {
-            if (k == 1)
-                snprintf(csv, size, "%s-lr-find.csv", MODEL_NAME);
-            else
-                snprintf(csv, size, "%s-lr-find-%d.csv", MODEL_NAME, k);
-            rt_plot_path_beside(csv, svg, size);
-            if (!exists(csv) && !exists(svg)) break;
-        }
-    }
+    tr_choose_csv_svg(o, "lr-find", csv, svg, size);
 }
 
 /* The CSV opened for writing ("x": never over a file), or exit 1. */
