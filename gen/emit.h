@@ -14,6 +14,7 @@ typedef struct emit_options {
     int dbl;
     const char *argv_line; /* the --set options, as given */
     int force;             /* overwrite a folder generated from another spec */
+    const struct about *about; /* the spec's bytes and options, for about.c and spec.lua */
 } emit_options;
 
 struct emitter;

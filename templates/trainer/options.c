@@ -52,7 +52,8 @@ enum {
     OPT_PCA,
     OPT_ITERS, /* hvp's, hessian's */
     OPT_TOP,   /* hessian's */
-    OPT_EXACT
+    OPT_EXACT,
+    OPT_SPEC /* info's */
 };
 
 static const struct option long_options[] = {
@@ -95,6 +96,7 @@ static const struct option long_options[] = {
     {"iters", required_argument, NULL, OPT_ITERS},
     {"top", required_argument, NULL, OPT_TOP},
     {"exact", no_argument, NULL, OPT_EXACT},
+    {"spec", no_argument, NULL, OPT_SPEC},
     {NULL, 0, NULL, 0}};
 
 /* "-": the command and its argument come back in order, as code 1; ":": a
@@ -182,7 +184,7 @@ static void take(options *o, int c, const char *a, const char *v)
         for (int i = 0; tr_usage[i]; i++) fputs(tr_usage[i], stdout);
         exit(0);
     case OPT_VERSION:
-        printf("%s (%s, %s, spec %s)\n", MODEL_NAME, MODEL_GENERATOR, RT_REAL_NAME, MODEL_HASH);
+        tr_print_version();
         exit(0);
     case OPT_EPOCHS:
         o->epochs = (int)number_arg(a, v, 0, 1e9), o->epochs_given = 1;
@@ -275,6 +277,9 @@ static void take(options *o, int c, const char *a, const char *v)
         break;
     case OPT_TOP: /* hessian_spectrum.c checks it against the parameters */
         o->top = count_arg(a, v, "eigenvalues");
+        break;
+    case OPT_SPEC:
+        o->spec = 1;
         break;
     case OPT_EXACT:
         o->exact = 1;
@@ -370,6 +375,8 @@ options tr_parse_args(int argc, char **argv)
         tr_die_usage("%s",
                      "hessian --exact builds the whole Hessian: --iters and --tol are for the "
                      "iterations (power iteration, --top K)");
+    if (o.spec && strcmp(o.command, "info"))
+        tr_die_usage("%s", "--spec is an option of info: info --spec prints the spec");
     if (o.plot && !o.metrics)
         tr_die_usage("%s", "--plot draws the --metrics file: give --metrics FILE too");
     return o;

@@ -106,6 +106,7 @@ typedef struct options {
     long rows, iters;      /* hvp, hessian: --rows, --iters (0: their defaults) */
     long top;              /* hessian --top K (0: not given) */
     int exact;             /* hessian --exact */
+    int spec;              /* info --spec */
     unsigned seed;
     /* landscape (landscape.c checks the values): --to (lr-find's last lr is
      * read from it too), --range, --points, --grid, --rows, --directions,
@@ -323,6 +324,10 @@ int tr_cmd_eval(const options *o);
 int tr_cmd_predict(const options *o);
 int tr_cmd_export(const options *o);
 int tr_cmd_info(void);
+/* info --spec: the spec this trainer was generated from, byte for byte */
+int tr_cmd_info_spec(void);
+/* --version: trainc's version and options, the spec hash, the compiler and flags */
+void tr_print_version(void);
 int tr_cmd_gradcheck(const options *o);
 int tr_cmd_hvp(const options *o);     /* hvp_cmd.c */
 int tr_cmd_hessian(const options *o); /* hvp_cmd.c */
