@@ -1,12 +1,13 @@
 /* {{header}}
  *
  * info.c — the info command of the trainer of {{name}}: sizes, parameters,
- * FLOPs per step and the memory plan. */
+ * FLOPs per step and the memory plan; with --ranks R, then the cost model
+ * of R ranks (info_ranks.c). */
 #include <stdio.h>
 
 #include "trainer.h"
 
-int tr_cmd_info(void)
+int tr_cmd_info(const options *o)
 {
     printf("model      %s (from %s, spec hash %s, %s)\n", MODEL_NAME, MODEL_SPEC, MODEL_HASH,
            RT_REAL_NAME);
@@ -67,5 +68,5 @@ int tr_cmd_info(void)
         printf("shards     %d per step (train { shards }), each with its own gradients and "
                "arena: +%.1f KiB\n",
                MODEL_SHARDS, (double)MODEL_SHARDS * (MODEL_N_PARAMS + MODEL_SHARD_ARENA) * kib);
-    return 0;
+    return o->ranks ? tr_info_ranks(o) : 0;
 }
