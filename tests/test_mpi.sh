@@ -131,23 +131,36 @@ check "lr-find under 2 ranks: refused (it runs as one process)" \
 # timing: 30 s only keeps a hang from stopping the tests); the last
 # checkpoint then resumes, under 3 ranks, to the uninterrupted run's weights
 # (the first checkpoint is awaited up to 2 minutes: mpirun starts slowly on a
-# loaded machine)
-(cd "$mp" && exec env ASAN_OPTIONS="$mpi_asan" mpirun --oversubscribe -np 2 "$mpibin" train \
-    --quiet --epochs 20000 --checkpoint kill.ck --every-steps 1 --weights kill.w >kill.out 2>&1) &
-kill_job=$!
-for _ in $(seq 1200); do [ -s "$mp/kill.ck" ] && break; sleep 0.1; done
-victim=$(ps -o pid= --ppid "$kill_job" | tail -n 1)
-[ -n "$victim" ] && kill -9 $victim
-for _ in $(seq 300); do kill -0 "$kill_job" 2>/dev/null || break; sleep 0.1; done
-if kill -0 "$kill_job" 2>/dev/null; then
-    kill_rc=hang
-    kill -9 "$kill_job"
-else
-    wait "$kill_job"
-    kill_rc=$?
-fi
-check "kill -9 of a rank: mpirun ends within 30 s, non-zero (status $kill_rc)" \
-    sh -c "test -n '$victim' && test '$kill_rc' != hang && test '$kill_rc' != 0"
+# loaded machine). The victim is chosen by its rank (OMPI_COMM_WORLD_RANK in
+# its environment), not by its place among mpirun's children: rank 1 here,
+# rank 0 (the one that writes the files) below.
+rank_pid() { # rank_pid MPIRUN-PID RANK: that rank's process among mpirun's children
+    local p
+    for p in $(ps -o pid= --ppid "$1"); do
+        tr '\0' '\n' <"/proc/$p/environ" 2>/dev/null | grep -qx "OMPI_COMM_WORLD_RANK=$2" && echo "$p"
+    done
+}
+kill_rank() { # kill_rank RANK NAME: trains into NAME.ck under 2 ranks, kills RANK; sets victim, kill_rc
+    rm -f "$mp/$2.ck"
+    (cd "$mp" && exec env ASAN_OPTIONS="$mpi_asan" mpirun --oversubscribe -np 2 "$mpibin" train \
+        --quiet --epochs 20000 --checkpoint "$2.ck" --every-steps 1 --weights "$2.w" >"$2.out" 2>&1) &
+    local job=$!
+    for _ in $(seq 1200); do [ -s "$mp/$2.ck" ] && break; sleep 0.1; done
+    victim=$(rank_pid "$job" "$1")
+    [ -n "$victim" ] && kill -9 $victim
+    for _ in $(seq 300); do kill -0 "$job" 2>/dev/null || break; sleep 0.1; done
+    if kill -0 "$job" 2>/dev/null; then
+        kill_rc=hang
+        kill -9 "$job"
+    else
+        wait "$job"
+        kill_rc=$?
+    fi
+}
+kill_rank 1 kill
+check "kill -9 of rank 1: mpirun ends within 30 s, non-zero (status $kill_rc), naming rank 1" \
+    sh -c "test -n '$victim' && test '$kill_rc' != hang && test '$kill_rc' != 0 \
+        && grep -q 'process rank 1 .*signal 9' '$mp/kill.out'"
 cp "$mp/kill.ck" "$mp/kill1.ck"
 at=$(cd "$mp" && "$plain" train --resume kill1.ck --epochs 20000 --steps 1 --weights probe.w 2>&1 |
     sed -n 's/.* at step \([0-9]*\) .*/\1/p')
@@ -213,3 +226,9 @@ check "info --ranks 2 and 3: the bytes of the hand computation (P = 595, shards 
 cm_us=$("$mpibin" info --ranks 2 --link-gbps 1 --steps 1 | awk '$1 == 2 && $2 == 17 { print $4 }')
 check "info --ranks 2 --link-gbps 1: 107.1 us of communication a step, as by hand (got $cm_us)" \
     test "$cm_us" = 107.1
+
+# kill -9 of rank 0 (it holds the sum and writes the checkpoints): the same end
+kill_rank 0 kill0
+check "kill -9 of rank 0: mpirun ends within 30 s, non-zero (status $kill_rc), naming rank 0" \
+    sh -c "test -n '$victim' && test '$kill_rc' != hang && test '$kill_rc' != 0 \
+        && grep -q 'process rank 0 .*signal 9' '$mp/kill0.out'"
