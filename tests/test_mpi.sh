@@ -232,3 +232,14 @@ kill_rank 0 kill0
 check "kill -9 of rank 0: mpirun ends within 30 s, non-zero (status $kill_rc), naming rank 0" \
     sh -c "test -n '$victim' && test '$kill_rc' != hang && test '$kill_rc' != 0 \
         && grep -q 'process rank 0 .*signal 9' '$mp/kill0.out'"
+
+# a trainer of the same spec from another trainc on rank 1 (the -mpi
+# trainer relinked with another generator line in model.h): refused at the start
+rm -rf "$mp/s4v" && cp -a "$mp/s4" "$mp/s4v" &&
+    sed -i 's/^#define MODEL_GENERATOR "trainc [^"]*"/#define MODEL_GENERATOR "trainc 0.0.0-other"/' "$mp/s4v/model.h" &&
+    ninja -C "$mp/s4v" mpimlp-mpi >"$mp/s4v.log" 2>&1
+(cd "$mp" && mpirun_np 1 "$mpibin" train --quiet --steps 2 --weights ver.w : -np 1 "$mp/s4v/mpimlp-mpi" \
+    train --quiet --steps 2 --weights ver.w >ver.out 2>&1; echo $? >ver.rc)
+check "another trainc's trainer of the same spec on rank 1: refused at the start, naming both versions" \
+    sh -c "test \$(cat '$mp/ver.rc') != 0 && grep -q 'rank 1 runs another trainer than rank 0 (.*trainc 0.0.0-other.*trainc' '$mp/ver.out' \
+        && test ! -e '$mp/ver.w'"
