@@ -142,7 +142,7 @@ static void one_step(void *arg)
 {
     timed_step *s = arg;
     model_train_step(MODEL_BATCH, s->b.param, s->b.grad, s->b.x, s->b.y, s->b.out, s->b.arena,
-                     rt_noise_key(1, (uint64_t)++s->t));
+                     rt_noise_key(1, ++s->t));
 }
 
 static void one_reduce(void *arg)
