@@ -264,8 +264,8 @@ printf '\nscaling on %s, %s CPUs: us per train step (batch 64; trainc from N1 vs
     "$cpu" "$(nproc)"
 sc_threads=$(printf '%-12s %6s %12s %12s %8s %12s %12s' model shards 1_thread_us 2_threads_us 2t/1t \
     torch_2t_us torch/trainc)
-sc_mpi=$(printf '%-12s %10s %10s %7s %10s %7s %9s %11s %11s %11s %11s' model 1_proc_us 2_ranks_us \
-    2r/1p pred_2r_us pred/1p pred_comm r0_recv_B pred_recv_B r1_sent_B pred_sent_B)
+sc_mpi=$(printf '%-12s %10s %10s %10s %7s %10s %7s %9s %11s %11s %11s %11s' model 1_proc_us 1_rank_us \
+    2_ranks_us 2r/1p pred_2r_us pred/1p pred_comm r0_recv_B pred_recv_B r1_sent_B pred_sent_B)
 notes=""
 for m in lenet fashion_mlp fashion_cnn; do
     S=2
@@ -301,6 +301,8 @@ for m in lenet fashion_mlp fashion_cnn; do
     sc_threads+=$'\n'$(printf '%-12s %6s %12.1f %12.1f %8.2f %12s %12s' "$m" "$S" "$t1" "$t2" \
         "$(echo "$t2 / $t1" | bc -l)" "${to:--}" "$tr")
     [ "${#mpi_flag[@]}" = 1 ] || continue
+    read -r tr1 _ < <(trainc_us "$n1" "$n2" mpirun --oversubscribe -np 1 "$bin-mpi" train --epochs 1000 \
+        --limit 59968 --threads 1 --quiet --weights "$dir/sc_$m.r.weights")
     read -r tm _ < <(trainc_us "$n1" "$n2" mpirun --oversubscribe -np 2 "$bin-mpi" train --epochs 1000 \
         --limit 59968 --quiet --weights "$dir/sc_$m.m.weights")
     read -r recv sent < <(sc_bytes "$bin-mpi")
@@ -308,8 +310,8 @@ for m in lenet fashion_mlp fashion_cnn; do
     read -r pcomm pstep < <(awk '$1 == 2 && NF == 9 { print $4, $5 }' "$dir/sc_info_$m.txt")
     precv=$(sed -n 's/^  rank 0: .* receives \([0-9]*\) B$/\1/p' "$dir/sc_info_$m.txt")
     psent=$(sed -n 's/^  rank 1: .* sends \([0-9]*\) B, .*/\1/p' "$dir/sc_info_$m.txt")
-    sc_mpi+=$'\n'$(printf '%-12s %10.1f %10.1f %7.2f %10.1f %7.2f %9.1f %11s %11s %11s %11s' "$m" "$t1" \
-        "$tm" "$(echo "$tm / $t1" | bc -l)" "$pstep" "$(echo "$pstep / $t1" | bc -l)" "$pcomm" \
+    sc_mpi+=$'\n'$(printf '%-12s %10.1f %10.1f %10.1f %7.2f %10.1f %7.2f %9.1f %11s %11s %11s %11s' "$m" \
+        "$t1" "$tr1" "$tm" "$(echo "$tm / $t1" | bc -l)" "$pstep" "$(echo "$pstep / $t1" | bc -l)" "$pcomm" \
         "$recv" "$precv" "$sent" "$psent")
 done
 echo "threads (--threads T runs the shards; the same weights at both):"
@@ -317,7 +319,8 @@ echo "$sc_threads"
 printf '%s' "$notes"
 echo "(targets: 2t/1t <= 0.6 on the conv nets; torch/trainc >= 3 on lenet, >= 2.5 on fashion_cnn)"
 if [ "$have_mpi" = 1 ]; then
-    echo "mpirun -np 2 (1 thread a rank) against 1 process at 1 thread; pred_*: info --ranks 2"
+    echo "mpirun -np 2 (1 thread a rank) against 1 process at 1 thread (1_rank_us: the -mpi trainer"
+    echo "under mpirun -np 1, for its dynamic OpenBLAS and MPI's share); pred_*: info --ranks 2"
     echo "at $GBPS Gbit/s and 5 us a message (BENCH_LINK_GBPS; the ranks here talk through shared memory);"
     echo "r0_recv_B, r1_sent_B: bytes a step measured by Open MPI's pml monitoring, pred_*: info's:"
     echo "$sc_mpi"
