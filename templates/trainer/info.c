@@ -1,15 +1,16 @@
 /* {{header}}
  *
  * info.c — the info command of the trainer of {{name}}: sizes, parameters,
- * FLOPs per step and the memory plan; info --spec and --version, what the
- * trainer was made from (about.c). */
+ * FLOPs per step and the memory plan; with --ranks R, then the cost model
+ * of R ranks (info_ranks.c); info --spec and --version, what the trainer
+ * was made from (about.c). */
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
 
 #include "trainer.h"
 
-int tr_cmd_info(void)
+int tr_cmd_info(const options *o)
 {
     printf("model      %s (from %s, spec hash %s, %s)\n", MODEL_NAME, MODEL_SPEC, MODEL_HASH,
            RT_REAL_NAME);
@@ -70,7 +71,7 @@ int tr_cmd_info(void)
         printf("shards     %d per step (train { shards }), each with its own gradients and "
                "arena: +%.1f KiB\n",
                MODEL_SHARDS, (double)MODEL_SHARDS * (MODEL_N_PARAMS + MODEL_SHARD_ARENA) * kib);
-    return 0;
+    return o->ranks ? tr_info_ranks(o) : 0;
 }
 
 int tr_cmd_info_spec(void)
