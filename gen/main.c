@@ -15,6 +15,7 @@
 #include "arena.h"
 #include "autodiff.h"
 #include "emit.h"
+#include "explain.h"
 #include "hvp.h"
 #include "escape.h"
 #include "warn_init.h"
@@ -51,6 +52,8 @@ static const char usage[] =
     "commands:\n"
     "  gen SPEC      write the trainer's source folder\n"
     "  build SPEC    gen, then build it with ninja into one static binary\n"
+    "  explain SPEC  gen, then DIR/explain.html: the spec and the generated C side by side,\n"
+    "                each spec line linked to its code, the op graph and a table of the ops\n"
     "  run SPEC      build, then run the trainer (default: train) with the arguments after --\n"
     "                (in this folder: their paths are from here; its weights go beside it)\n"
     "  plot CSV      draw a trainer's --metrics (or --step-metrics) file as an SVG picture\n"
@@ -168,10 +171,12 @@ static int parse(int argc, char **argv, cli *c)
             return bad_usage("unexpected argument %s", a);
         }
     }
-    if (!c->command) return bad_usage("%s", "no command given (gen, build, run, plot or sweep)");
+    if (!c->command)
+        return bad_usage("%s", "no command given (gen, build, run, explain, plot or sweep)");
     if (strcmp(c->command, "gen") && strcmp(c->command, "build") && strcmp(c->command, "run") &&
-        strcmp(c->command, "plot") && strcmp(c->command, "sweep"))
-        return bad_usage("unknown command '%s' (gen, build, run, plot or sweep)", c->command);
+        strcmp(c->command, "explain") && strcmp(c->command, "plot") && strcmp(c->command, "sweep"))
+        return bad_usage("unknown command '%s' (gen, build, run, explain, plot or sweep)",
+                         c->command);
     if (c->title) return bad_usage("%s", "--title is for plot");
     if (c->mpi && strcmp(c->command, "build"))
         return bad_usage("%s", "--mpi is for build (then: mpirun -np R out/<model>/<model>-mpi)");
@@ -399,13 +404,25 @@ int main(int argc, char **argv)
     for (int i = 0; i < c.nsets; i++) sets = arena_printf(&A, "%s --set %s", sets, c.sets[i]);
     if (!c.fuse) sets = arena_printf(&A, "%s --no-fuse", sets);
     if (c.hvp) sets = arena_printf(&A, "%s --hvp", sets);
-    emit_options eo = {
-        .out_dir = out_dir, .home = home, .dbl = c.dbl, .argv_line = sets, .force = c.force,
-        .about = &ab};
+    emit_options eo = {.out_dir = out_dir,
+                       .home = home,
+                       .dbl = c.dbl,
+                       .argv_line = sets,
+                       .force = c.force,
+                       .about = &ab};
     if ((rc = emit_folder(&g, &p, &eo, err, sizeof err))) goto fail;
     format_folder(out_dir);
     if (!c.quiet) summary(&c, &g, &p, out_dir, elem);
-    rc = strcmp(c.command, "gen") ? build_and_run(&c, &A, out_dir, g.model_name) : 0;
+    if (!strcmp(c.command, "explain")) {
+        if (explain_write(&g, &p, &ab, out_dir, c.dbl, err, sizeof err)) {
+            rc = 1;
+            goto fail;
+        }
+        if (!c.quiet) printf("trainc: wrote %s/explain.html\n", out_dir);
+    }
+    rc = strcmp(c.command, "gen") && strcmp(c.command, "explain")
+             ? build_and_run(&c, &A, out_dir, g.model_name)
+             : 0;
     arena_free(&A);
     return rc;
 
