@@ -18,7 +18,7 @@
 
 /* Text for HTML: & < > " as entities; tab, newline and valid UTF-8 kept;
  * other control bytes and invalid UTF-8 as a visible \xNN */
-static const char *html(arena *A, const char *s, size_t n)
+const char *ex_html(arena *A, const char *s, size_t n)
 {
     char *out = arena_alloc(A, n * 6 + 1), *w = out;
     for (size_t i = 0; i < n;) {
@@ -49,7 +49,7 @@ static const char *html(arena *A, const char *s, size_t n)
 
 static const char *htmls(arena *A, const char *s)
 {
-    return html(A, s, strlen(s));
+    return ex_html(A, s, strlen(s));
 }
 
 /* The spec's lines, each a target of the links */
@@ -63,7 +63,7 @@ static void spec_pane(writer *w, arena *A, const about *a)
         wr_raw(w, arena_printf(A,
                                "<span class=\"sl\" id=\"s%d\" data-line=\"%d\"><span "
                                "class=\"ln\">%4d</span> %s\n</span>",
-                               line, line, line, html(A, a->text + at, end - at)));
+                               line, line, line, ex_html(A, a->text + at, end - at)));
         at = end + 1;
     }
     wr_raw(w, "</pre>\n");
@@ -71,7 +71,7 @@ static void spec_pane(writer *w, arena *A, const about *a)
 
 /* The spec lines a line of model.c names ("KEY:15"), appended to lines
  * (" 15 16 ": each between spaces) */
-static const char *named_lines(arena *A, const char *line, const char *key, const char *lines)
+const char *ex_named_lines(arena *A, const char *line, const char *key, const char *lines)
 {
     size_t kl = strlen(key);
     for (const char *p = strstr(line, key); p; p = strstr(p + 1, key)) {
@@ -82,74 +82,86 @@ static const char *named_lines(arena *A, const char *line, const char *key, cons
     return lines;
 }
 
-typedef struct code_state {
-    const char *section; /* forward, loss, backward, update, or "" */
-    int open, blocks;    /* a block is open; blocks so far */
-} code_state;
-
-static void close_block(writer *w, code_state *st)
-{
-    if (st->open) wr_raw(w, "</div>");
-    st->open = 0;
-}
-
-/* One line of model.c: it may end the open block, start one, or change the section */
-static void code_line(writer *w, arena *A, const char *line, code_state *st,
-                      const char *block_lines)
+/* Whether a line of model.c starts an op block (its comment names a spec
+ * line), or ends one: a section, a function header or a function's end */
+static int starts_block(const char *line)
 {
     const char *t = line + strspn(line, " ");
-    int section = !strncmp(t, "/* ======== ", 12), function = !strncmp(line, "/* ---- ", 8);
-    int header = !strncmp(t, "/* ", 3) && strstr(line, " -- ") && block_lines[1];
-    if (section || function || header || !strcmp(line, "}")) close_block(w, st);
-    if (function) st->section = strstr(line, "/* ---- update") ? "update" : "";
-    if (section) {
-        static const char *const names[] = {"forward", "loss", "backward"};
-        for (int k = 0; k < 3; k++)
-            if (!strncmp(t + 12, names[k], strlen(names[k]))) st->section = names[k];
-    }
-    if (header || (function && block_lines[1])) {
-        wr_raw(w, arena_printf(A, "<div class=\"blk %s\" id=\"b%d\" data-lines=\"%s\">",
-                               st->section, ++st->blocks, block_lines));
-        st->open = 1;
-    }
-    wr_raw(w, arena_printf(A, "%s\n", htmls(A, line)));
+    return (!strncmp(t, "/* ", 3) && strstr(line, " -- ")) || !strncmp(line, "/* ---- update", 14);
 }
 
-/* model.c with its op blocks marked; a block's lines are those its comment
- * and code name */
-static int code_pane(writer *w, arena *A, const char *code, const char *key)
+static int ends_block(const char *line)
 {
-    /* the lines, split once */
+    const char *t = line + strspn(line, " ");
+    return !strncmp(t, "/* ======== ", 12) || !strncmp(line, "/* ---- ", 8) || !strcmp(line, "}");
+}
+
+int ex_lines(arena *A, const char *text, const char ***out)
+{
     int n = 1;
-    for (const char *c = code; *c; c++) n += *c == '\n';
+    for (const char *c = text; *c; c++) n += *c == '\n';
     const char **lines = arena_alloc(A, sizeof *lines * (size_t)n);
     n = 0;
-    for (const char *c = code; *c;) {
+    for (const char *c = text; *c;) {
         const char *nl = strchr(c, '\n');
         size_t len = nl ? (size_t)(nl - c) : strlen(c);
         lines[n++] = arena_printf(A, "%.*s", (int)len, c);
         c += len + (nl != NULL);
     }
-    wr_raw(w, "<pre id=\"code\">");
-    code_state st = {"", 0, 0};
+    *out = lines;
+    return n;
+}
+
+int ex_chunks(arena *A, const char *code, const char *key, ex_chunk **out)
+{
+    const char **lines;
+    int n = ex_lines(A, code, &lines), nc = 0;
+    ex_chunk *ch = arena_alloc(A, sizeof *ch * (size_t)(n + 1));
+    const char *section = "";
     for (int i = 0; i < n; i++) {
-        /* a block header: the spec lines of the block it starts */
-        const char *t = lines[i] + strspn(lines[i], " "), *bl = " ";
-        int starts = (!strncmp(t, "/* ", 3) && strstr(lines[i], " -- ")) ||
-                     !strncmp(t, "/* ---- update", 14);
-        for (int j = i; starts && j < n; j++) {
-            const char *u = lines[j] + strspn(lines[j], " ");
-            if (j > i &&
-                (!strncmp(u, "/* ======== ", 12) || !strncmp(lines[j], "/* ---- ", 8) ||
-                 !strcmp(lines[j], "}") || (!strncmp(u, "/* ", 3) && strstr(lines[j], " -- "))))
-                break;
-            bl = named_lines(A, lines[j], key, bl);
+        const char *t = lines[i] + strspn(lines[i], " ");
+        if (!strncmp(lines[i], "/* ---- ", 8))
+            section = strstr(lines[i], "/* ---- update") ? "update" : "";
+        static const char *const names[] = {"forward", "loss", "backward"};
+        for (int k = 0; k < 3 && !strncmp(t, "/* ======== ", 12); k++)
+            if (!strncmp(t + 12, names[k], strlen(names[k]))) section = names[k];
+        /* a block: the spec lines its comment and code name */
+        const char *named = " ";
+        int j = i;
+        for (; starts_block(lines[i]) && j < n &&
+               (j == i || (!ends_block(lines[j]) && !starts_block(lines[j])));
+             j++)
+            named = ex_named_lines(A, lines[j], key, named);
+        int block = j > i && named[1];
+        if (block || ends_block(lines[i]) || !nc || ch[nc - 1].block)
+            ch[nc++] = (ex_chunk){block, section, named, lines + i, 0};
+        if (block) {
+            ch[nc - 1].n = j - i;
+            i = j - 1;
+        } else {
+            ch[nc - 1].n++;
         }
-        code_line(w, A, lines[i], &st, bl);
     }
-    close_block(w, &st);
+    *out = ch;
+    return nc;
+}
+
+/* model.c with its op blocks marked */
+static int code_pane(writer *w, arena *A, const char *code, const char *key)
+{
+    ex_chunk *ch;
+    int nc = ex_chunks(A, code, key, &ch), blocks = 0;
+    wr_raw(w, "<pre id=\"code\">");
+    for (int k = 0; k < nc; k++) {
+        if (ch[k].block)
+            wr_raw(w, arena_printf(A, "<div class=\"blk %s\" id=\"b%d\" data-lines=\"%s\">",
+                                   ch[k].section, ++blocks, ch[k].lines));
+        for (int i = 0; i < ch[k].n; i++)
+            wr_raw(w, arena_printf(A, "%s\n", ex_html(A, ch[k].text[i], strlen(ch[k].text[i]))));
+        if (ch[k].block) wr_raw(w, "</div>");
+    }
     wr_raw(w, "</pre>\n");
-    return st.blocks;
+    return blocks;
 }
 
 /* The training variant at the full batch (with shards: the largest) */

@@ -14,6 +14,7 @@
 #include "about.h"
 #include "arena.h"
 #include "autodiff.h"
+#include "diff.h"
 #include "emit.h"
 #include "explain.h"
 #include "hvp.h"
@@ -54,6 +55,9 @@ static const char usage[] =
     "  build SPEC    gen, then build it with ninja into one static binary\n"
     "  explain SPEC  gen, then DIR/explain.html: the spec and the generated C side by side,\n"
     "                each spec line linked to its code, the op graph and a table of the ops\n"
+    "  diff A B      gen both specs into DIR/a and DIR/b, then DIR/diff.html: what changed in\n"
+    "                the generated C, block by block, with the spec lines behind each change\n"
+    "                (default DIR: out/diff)\n"
     "  run SPEC      build, then run the trainer (default: train) with the arguments after --\n"
     "                (in this folder: their paths are from here; its weights go beside it)\n"
     "  plot CSV      draw a trainer's --metrics (or --step-metrics) file as an SVG picture\n"
@@ -319,6 +323,7 @@ int main(int argc, char **argv)
 {
     if (argc > 1 && !strcmp(argv[1], "plot")) return plot_main(argc, argv);
     if (argc > 1 && !strcmp(argv[1], "sweep")) return sweep_main(argc, argv);
+    if (argc > 1 && !strcmp(argv[1], "diff")) return diff_main(argc, argv);
     cli c;
     int rc = parse(argc, argv, &c);
     if (rc) return rc;
