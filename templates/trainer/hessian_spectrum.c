@@ -39,27 +39,22 @@ static void close_or_die(FILE *f, const char *path)
     }
 }
 
-/* H, column j = H e_j, symmetrised in place ((H + Hᵀ)/2); *asym: the
- * largest |H_ij - H_ji| before, *scale: the largest |H_ij| */
+/* one product over the rows, for rt_hessian_build */
+static void product_over_rows(void *ctx, const real *v, double *hv)
+{
+    tr_hvp_all(ctx, v, hv);
+}
+
+/* H, column j = H e_j, symmetrised (rt_hessian_build: Newton's step
+ * builds it there too) */
 static double *build_hessian(hvp_rows *h, double *asym, double *scale)
 {
-    const long n = MODEL_N_PARAMS;
-    double *H = tr_alloc_or_die((size_t)(n * n), sizeof(double));
-    real *e = tr_alloc_or_die((size_t)n, sizeof(real));
-    for (long j = 0; j < n; j++) {
-        e[j] = 1;
-        tr_hvp_all(h, e, H + j * n);
-        e[j] = 0;
+    double *H = rt_hessian_build(MODEL_N_PARAMS, product_over_rows, h, asym, scale);
+    if (!H) {
+        fprintf(stderr, "%s: hessian: out of memory for the %ld x %ld Hessian\n", MODEL_NAME,
+                (long)MODEL_N_PARAMS, (long)MODEL_N_PARAMS);
+        exit(1);
     }
-    *asym = *scale = 0;
-    for (long j = 0; j < n; j++)
-        for (long i = j; i < n; i++) {
-            double a = H[i + j * n], b = H[j + i * n];
-            *asym = fmax(*asym, fabs(a - b));
-            *scale = fmax(*scale, fmax(fabs(a), fabs(b)));
-            H[i + j * n] = H[j + i * n] = (a + b) / 2;
-        }
-    free(e);
     return H;
 }
 

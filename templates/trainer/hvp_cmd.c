@@ -9,17 +9,15 @@
  * The loss is the one training reports over the first N training rows (in
  * file order, training mode): the mean of the batches' losses weighted by
  * their rows, so Hv is the same mean of the batches' Hv. model_hvp exists
- * only when the spec says train { hvp = true } (or trainc --hvp): it is
- * declared weak here, so that other trainers link without it and say so. */
+ * only when the spec says train { hvp = true } (or trainc --hvp, or
+ * optimizer = newton): it is declared weak (trainer.h), so that other
+ * trainers link without it and say so. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "hessian.h"
-
-real model_hvp(int rows, real *param, const real *vec, real *hv, const real *x, const real *y,
-               real *out, real *arena, uint64_t noise) __attribute__((weak));
 
 static void need_hvp(void)
 {
