@@ -19,12 +19,14 @@ Cases (full batch, --steps K --trace, %.17g):
   autograd (torch.autograd.functional.hessian); with a damping that makes
   H + damping I positive definite (from numpy's eigvalsh), Cholesky is
   said and d equals (H + damping I)^-1 g within 1e-12 |ref|.
+- models/ravine.lua's saddle x1^2 - x2^2: one step lands exactly on the
+  saddle point (dsysv), and stays (the lesson of models/ravine_compare.sh).
 Negative controls: the damped reference with damping (1 + 1e-6) and with
 one Hessian entry (and its mirror) perturbed by 1e-6 max|H| must both be
 told apart; the least-squares solution without the bias column must differ.
 
-Four small trainers are built (least squares, logistic regression, the
-MLP with damping 0 and with the positive-definite damping).
+Five small trainers are built (least squares, logistic regression, the
+MLP with damping 0 and with the positive-definite damping, the saddle).
 
 Run from the repo root: /usr/bin/python3 tests/test_newton.py
 Environment: TRAINC, TRAINC_TMP as tests/oracle.py's setup."""
@@ -255,6 +257,21 @@ def check_mlp(trainc, base, X, t):
            "is told apart", f"relative {off:.3g}")
 
 
+def check_saddle(trainc, base):
+    """models/ravine.lua's saddle x1^2 - x2^2 (H = diag(2, -2)): Newton's
+    step solves H d = g (dsysv) and lands on the saddle point in one step"""
+    folder = os.path.join(base, "saddle")
+    os.makedirs(folder, exist_ok=True)
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    run([trainc, "build", os.path.join(root, "models/ravine.lua"), "-o", "out", "--set",
+         "f=saddle", "--set", "opt=newton", "--dtype", "double", "-q"], folder)
+    w, _, err = train(folder, os.path.join(folder, "out", "ravine"), 2)
+    report(w[0][0] == -4 and np.all(w[1] == 0) and np.all(w[2] == 0),
+           "saddle: Newton lands on the saddle point (0, 0) in one step and stays",
+           str([list(w[k]) for k in range(3)]))
+    report("symmetric indefinite solve (dsysv)" in err, "saddle: through dsysv", err[:300])
+
+
 def main():
     oracle.require_torch()
     setup = oracle.setup("newton")
@@ -266,6 +283,7 @@ def main():
     check_lsq(trainc, base, X, t)
     check_logistic(trainc, base, X, t)
     check_mlp(trainc, base, X, t)
+    check_saddle(trainc, base)
     if own_tmp and oracle.failures == 0:
         shutil.rmtree(own_tmp, ignore_errors=True)
     return oracle.exit_status()
