@@ -369,7 +369,7 @@ options tr_parse_args(int argc, char **argv)
     if (o.exact && (o.iters || o.tol >= 0))
         tr_die_usage("%s",
                      "hessian --exact builds the whole Hessian: --iters and --tol are for the "
-                     "iterations (power iteration, --top K)");
+                     "iterations (Lanczos: plain hessian, --top K)");
     if (o.plot && !o.metrics)
         tr_die_usage("%s", "--plot draws the --metrics file: give --metrics FILE too");
     return o;
