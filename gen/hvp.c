@@ -88,9 +88,11 @@ static int second_pass(ad_ctx *c, int nb, char *err, size_t errsize)
         n = ir_get(g, i);
         if (c->refused) {
             snprintf(err, errsize,
-                     "%s: Hessian-vector products (train { hvp = true }) need the derivative of "
-                     "%s = %s(...): %s",
-                     where(g, n), n->name ? n->name : "?", ir_op_name(n->op), c->refused);
+                     "%s: Hessian-vector products (%s) need the derivative of %s = %s(...): %s",
+                     where(g, n),
+                     strcmp(g->opt.c.name, "newton") ? "train { hvp = true }"
+                                                     : "optimizer = newton builds H from them",
+                     n->name ? n->name : "?", ir_op_name(n->op), c->refused);
             return -1;
         }
         ad_mark_made(g, first, n, "hvp_");

@@ -163,6 +163,17 @@ static const opt_option cg_options[] = {{"beta", OPT_STRING, {0, 0}, cg_beta_wor
                                         {"c2", OPT_NUMBER, {0.1, 0}, NULL},
                                         {NULL, 0, {0, 0}, NULL}};
 
+/* Newton's method (no torch class): the Hessian from Hv products, solved
+ * through LAPACK (newton_resolve, templates/optim/newton.c) */
+static const opt_option newton_options[] = {{"lr", OPT_NUMBER, {1, 0}, NULL},
+                                            {"damping", OPT_NUMBER, {0, 0}, NULL},
+                                            {NULL, 0, {0, 0}, NULL}};
+static int none(const double (*v)[IR_MAX_LIST])
+{
+    (void)v;
+    return 0;
+}
+
 /* the history of s and y (history_size each), d and the previous gradient */
 static int lbfgs_buffers(const double (*v)[IR_MAX_LIST])
 {
@@ -188,6 +199,8 @@ const opt_def opt_defs[] = {
      * and the iterations since the last restart as doubles (two reals each) */
     {"cg", "nonlinear conjugate gradient (Nocedal & Wright 5.2, torch's strong-Wolfe search)",
      cg_options, two, 10, NULL, NULL},
+    {"newton", "Newton's method: (H + damping I) d = g through LAPACK, x <- x - lr d",
+     newton_options, none, 0, NULL, NULL},
     {NULL, NULL, NULL, NULL, 0, NULL, NULL},
 };
 
@@ -488,6 +501,7 @@ int opt_resolve(ir_graph *g, char *err, size_t errsize)
     if (!strcmp(d->name, "lbfgs") && lbfgs_resolve(g, msg, sizeof msg)) goto bad;
     if (!strcmp(d->name, "sgd") && sgd_line_search_resolve(g, msg, sizeof msg)) goto bad;
     if (!strcmp(d->name, "cg") && cg_resolve(g, msg, sizeof msg)) goto bad;
+    if (!strcmp(d->name, "newton") && newton_resolve(g, msg, sizeof msg)) goto bad;
     if (d->check && d->check((const double(*)[IR_MAX_LIST])o->c.value, msg, sizeof msg) < 0)
         goto bad;
     o->lr = get((const double(*)[IR_MAX_LIST])o->c.value, d, "lr");

@@ -90,6 +90,10 @@ int closure_step_check(ir_graph *g, const char *who, int full_batch, char *msg, 
 int sgd_line_search_resolve(ir_graph *g, char *msg, size_t size);
 /* cg: restart's default (the parameter count) and the checks */
 int cg_resolve(ir_graph *g, char *msg, size_t size);
+/* newton { lr, damping } (optim_newton.c): at most NEWTON_MAX parameters;
+ * turns on the Hessian-vector products (train.hvp) */
+#define NEWTON_MAX 4096
+int newton_resolve(ir_graph *g, char *msg, size_t size);
 /* a whole number from 1 (below 1e9); an option the spec set */
 int opt_whole(double v);
 int opt_was_set(const ir_choice *c, const char *key);

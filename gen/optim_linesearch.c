@@ -1,10 +1,11 @@
 /* optim_linesearch.c — the optimizers that step through the batch's
- * closure (L-BFGS, conjugate gradient, SGD with Armijo backtracking): what
- * they share beyond the option tables of optim.c (one parameter group of
- * trained parameters, no clipping, full batches), the checks of SGD's
- * line search and of CG, and the templates their steps are made of. The
- * steps are templates/optim/closure.c, strong_wolfe.c, lbfgs.c, cg.c and
- * sgd_armijo.c. */
+ * closure (L-BFGS, conjugate gradient, SGD with Armijo backtracking, and
+ * Newton's method: optim_newton.c): what they share beyond the option
+ * tables of optim.c (one parameter group of trained parameters, no
+ * clipping, full batches), the checks of SGD's line search and of CG, and
+ * the templates their steps are made of. The steps are
+ * templates/optim/closure.c, strong_wolfe.c, lbfgs.c, cg.c, sgd_armijo.c
+ * and newton.c. */
 #include <math.h>
 #include <stdio.h>
 #include <string.h>
@@ -35,7 +36,8 @@ static int sgd_line_search(const ir_graph *g)
 
 int opt_closure_step(const ir_graph *g)
 {
-    return !strcmp(g->opt.c.name, "lbfgs") || !strcmp(g->opt.c.name, "cg") || sgd_line_search(g);
+    return !strcmp(g->opt.c.name, "lbfgs") || !strcmp(g->opt.c.name, "cg") ||
+           !strcmp(g->opt.c.name, "newton") || sgd_line_search(g);
 }
 
 int opt_templates(const ir_graph *g, const char *names[3])
@@ -48,6 +50,10 @@ int opt_templates(const ir_graph *g, const char *names[3])
     if (!strcmp(name, "lbfgs") || !strcmp(name, "cg")) {
         names[0] = "closure", names[1] = "strong_wolfe", names[2] = name;
         return 3;
+    }
+    if (!strcmp(name, "newton")) {
+        names[0] = "closure", names[1] = "newton";
+        return 2;
     }
     names[0] = name;
     return 1;

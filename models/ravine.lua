@@ -68,6 +68,14 @@ local choices = {
   nadam      = nadam { lr = lr.adam },
   -- one iteration a step, so that the trace has every point of the path
   lbfgs      = lbfgs { lr = 1, max_iter = 1, line_search_fn = "strong_wolfe" },
+  -- x <- x - H^-1 g: on the ravine and the rotated ravine (quadratics) one
+  -- step lands on the minimum, whatever the rotation or the conditioning.
+  -- On the saddle H = diag(2, -2) is indefinite: the step solves
+  -- H d = g all the same (dsysv) and lands on the saddle point in one step,
+  -- where g = 0 and it stays. That is the lesson: Newton's method looks for
+  -- a point where the gradient vanishes, not for a minimum; near a saddle
+  -- it is attracted to it, where GD is pushed away along -x2.
+  newton     = newton { lr = 1 },
 }
-optimizer = choices[args.opt or "gd"] or error("opt must be one of gd, momentum, nesterov, heavy_ball, adagrad, rmsprop, adadelta, adam, nadam, lbfgs")
+optimizer = choices[args.opt or "gd"] or error("opt must be one of gd, momentum, nesterov, heavy_ball, adagrad, rmsprop, adadelta, adam, nadam, lbfgs, newton")
 train { epochs = args.steps or (f == "saddle" and 40 or 200) }

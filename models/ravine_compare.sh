@@ -1,12 +1,15 @@
 #!/bin/sh
 # The course's pictures of optimizers on functions of two variables
-# (models/ravine.lua): GD, momentum, Nesterov, Adagrad, RMSprop, Adam and
-# L-BFGS from the same start, each path traced (train --trace) and drawn on
-# the function's contours by `landscape --plane`, which draws a model of two
-# parameters in its own parameters. One picture per function, into DIR
-# (default models/): ravine_<f>.svg for the ravine, the rotated ravine, the
-# saddle (without L-BFGS: its line search runs off to minus infinity) and
-# Rosenbrock's valley.
+# (models/ravine.lua): GD, momentum, Nesterov, Adagrad, RMSprop, Adam,
+# L-BFGS and Newton's method from the same start, each path traced (train
+# --trace) and drawn on the function's contours by `landscape --plane`,
+# which draws a model of two parameters in its own parameters. One picture
+# per function, into DIR (default models/): ravine_<f>.svg for the ravine,
+# the rotated ravine, the saddle (without L-BFGS: its line search runs off
+# to minus infinity) and Rosenbrock's valley. Newton's method lands on the
+# minimum of the two quadratics in one step, and on the saddle point of the
+# saddle in one step too (it finds where the gradient vanishes, minimum or
+# not: models/ravine.lua says more).
 #   models/ravine_compare.sh [DIR] [FUNCTIONS...]
 set -eu
 cd "$(dirname "$0")/.."
@@ -17,10 +20,10 @@ functions=${*:-ravine rotated saddle rosenbrock}
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 for f in $functions; do
-    opts="gd momentum nesterov adagrad rmsprop adam lbfgs"
+    opts="gd momentum nesterov adagrad rmsprop adam lbfgs newton"
     range=""
     case $f in
-    saddle) opts="gd momentum nesterov adagrad rmsprop adam" range="--range -4.5:1.5,-3:3" ;;
+    saddle) opts="gd momentum nesterov adagrad rmsprop adam newton" range="--range -4.5:1.5,-3:3" ;;
     rosenbrock) range="--range -2:2,-1:3" ;;
     esac
     paths=""

@@ -663,7 +663,8 @@ int rt_checkpoint_save(const char *path, const char *model_hash, const rt_checkp
  * element type, other sizes or a damaged file, saying which. */
 int rt_checkpoint_load(const char *path, const char *model_hash, rt_checkpoint *c, rt_error *err);
 
-/* ==== rt_lapack.c: the orthogonal initialiser; symmetric eigenvalues ==== */
+/* ==== rt_lapack.c: the orthogonal initialiser; symmetric eigenvalues; the
+ * Hessian from products and Newton's solve ==== */
 
 /* torch.nn.init.orthogonal_ on p viewed as [rows x cols] (QR through
  * LAPACK); -1 if LAPACK fails. Draws rows * cols normals. */
@@ -676,6 +677,20 @@ int rt_eigen(double *a, long n, double *w, rt_error *err);
  * and off-diagonal e[0..n-1), ascending in w, through LAPACK's dstev (d and
  * e are kept); -1 (err says why) if it fails. */
 int rt_eigen_tridiag(const double *d, const double *e, long n, double *w, rt_error *err);
+/* The Hessian, n x n in double (column j = H e_j, from n products
+ * product(ctx, e_j, column j)), symmetrised ((H + H^T)/2); *asym: the
+ * largest |H_ij - H_ji| before, *scale: the largest |H_ij|. NULL if out of
+ * memory. hessian --exact and Newton's step both build it here. */
+double *rt_hessian_build(long n, void (*product)(void *ctx, const real *v, double *hv), void *ctx,
+                         double *asym, double *scale);
+/* How rt_newton_solve solved (H + damping I) d = g */
+enum { RT_SOLVE_CHOLESKY = 1, RT_SOLVE_INDEFINITE, RT_SOLVE_SINGULAR };
+/* d from (H + damping I) d = g, H symmetric n x n column-major (its lower
+ * triangle and diagonal are overwritten): Cholesky (dpotrf, dpotrs) when
+ * H + damping I is positive definite, else the symmetric indefinite solve
+ * (dsysv, Bunch-Kaufman); returns which (RT_SOLVE_SINGULAR: an exactly zero
+ * pivot, d untouched), -1 if LAPACK or memory fails (err says why). */
+int rt_newton_solve(double *h, long n, double damping, const double *g, double *d, rt_error *err);
 
 /* ==== rt_batch.c: the training loop's batches ==== */
 

@@ -2,6 +2,7 @@
  *
  * model.c -- {{name}}: initial weights, then one function per step variant,
  * each reading top to bottom as forward, loss, backward; then the update. */
+#include <stdlib.h>
 #include <string.h>
 #include <tgmath.h>
 

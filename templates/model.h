@@ -74,7 +74,7 @@
  * when the full-batch gradient norm is at most this (0: never) */
 #define MODEL_SAMPLE_REPLACE {{sample_replace}}
 #define MODEL_STOP_GRAD_NORM {{stop_grad_norm}}
-/* track_sharpness = N: the Hessian's λmax (power iteration on model_hvp over
+/* track_sharpness = N: the Hessian's λmax (Lanczos on model_hvp over
  * the training rows) every N epochs, a sharpness column in the metrics */
 #define MODEL_TRACK_SHARPNESS {{track_sharpness}}
 /* regularisation the spec has: dropouts of activations, dropconnects,

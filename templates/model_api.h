@@ -156,16 +156,21 @@ extern const rt_plateau model_plateau_init;
 void model_update(real *param, real *grad, real *state, double lr, double momentum, long t);
 /* L-BFGS, conjugate gradient and SGD with a line search re-evaluate the
  * batch's loss and gradient at new weights: eval writes the gradient at
- * param to grad and returns the loss */
+ * param to grad and returns the loss; Newton's method takes Hessian-vector
+ * products of the batch's loss: hvp writes H vec at param to hv (NULL
+ * without model_hvp) */
 typedef struct model_closure {
     real (*eval)(void *ctx, const real *param, real *grad);
     void *ctx;
+    real (*hvp)(void *ctx, const real *param, const real *vec, real *hv);
 } model_closure;
 /* what one step did */
 typedef struct model_step_info {
     int evals;        /* evaluations of the batch, the first included */
-    double step_size; /* the last step length t taken (0: none) */
-    int stalled;      /* SGD's Armijo search shrank max_shrinks times in vain: no step taken */
+    double step_size; /* the last step length t taken (0: none); Newton: |lr d| */
+    int stalled;      /* no step taken: SGD's Armijo search shrank max_shrinks times in vain,
+                         or Newton's H + damping I is singular */
+    int solve;        /* Newton: RT_SOLVE_CHOLESKY, _INDEFINITE or _SINGULAR (rt.h); else 0 */
 } model_step_info;
 /* One step from param, where the loss and grad were just evaluated (at the
  * scheduled lr; torch's step(closure) for L-BFGS); L-BFGS and CG leave grad

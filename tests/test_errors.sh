@@ -1351,6 +1351,31 @@ expect "cg: gradient clipping" 2 "cg_clip.lua:6:|cg: clip_grad_norm and clip_gra
 armijo_spec cg_group 'optimizer = cg { groups = { { params = "bias", lr = 0.1 } } }'
 expect "cg: a parameter group" 2 "cg_group.lua:6:|cg: every parameter must be trainable" gen cg_group
 
+# ---- issue 15 item 5: newton { lr, damping } ----
+newton_spec() { # newton_spec NAME OPTIONS [LOSS]: the small model with newton { OPTIONS } on line 6
+    spec "$1" "$H1" "$H2" "$H3" "$H4" "${3:-$LOSS}" "optimizer = newton { $2 }" "$TRAIN"
+}
+newton_spec nw_good 'lr = 0.5, damping = 1e-3'
+expect "newton: the control generates" 0 "" gen nw_good
+newton_spec nw_big '' 'minimize(bce(sigmoid(linear(tanh(linear(x, 1400)), 1)), y))'
+expect "newton: more than 4096 parameters is refused with the count and the cost" 2 \
+    "nw_big.lua:6:|newton: this model has 5601 parameters|O(n^3)|it takes 4096 parameters at most" gen nw_big
+newton_spec nw_lr0 'lr = 0'
+expect "newton: lr 0" 2 "nw_lr0.lua:6:|newton: lr must be above 0, not 0" gen nw_lr0
+newton_spec nw_lrneg 'lr = -1'
+expect "newton: a negative lr" 2 "nw_lrneg.lua:6:|newton: invalid lr: -1" gen nw_lrneg
+newton_spec nw_damp 'damping = -0.1'
+expect "newton: a negative damping" 2 "nw_damp.lua:6:|newton: invalid damping: -0.1" gen nw_damp
+newton_spec nw_dword 'damping = "big"'
+expect "newton: a damping that is not a number" 2 "nw_dword.lua:6:|newton: damping must be a number" gen nw_dword
+newton_spec nw_unknown 'momentum = 0.9'
+expect "newton: an option it has not" 2 "nw_unknown.lua:6:|newton: unknown option 'momentum'" gen nw_unknown
+newton_spec nw_target '' 'minimize(bce(sigmoid(linear(x, 1)), sigmoid(linear(x, 1))))'
+expect "newton: an op without a second-derivative rule is refused, op and line named" 2 \
+    "nw_target.lua:5:|optimizer = newton builds H from them|bce_backward(...)" gen nw_target
+spec nw_clip "$H1" "$H2" "$H3" "$H4" "$LOSS" 'optimizer = newton { }' 'train { batch = 4, clip_grad_norm = 1 }'
+expect "newton: gradient clipping" 2 "nw_clip.lua:6:|newton: clip_grad_norm and clip_grad_value do not apply" gen nw_clip
+
 # ---- trainc --mpi: a build option only ----
 expect "trainc run --mpi is refused (start the -mpi trainer under mpirun)" 2 \
     "--mpi is for build|mpirun -np R" "$TRAINC" run --mpi "$t/never_read.lua"

@@ -245,7 +245,7 @@ def check_sharpness(trainc, base):
     ex = printed(run([exe, "hessian", "--exact", "--weights", "w.weights", "-o", "h.csv"],
                      folder).stdout, "lambda_max")
     report(abs(s[-1] - pw) <= 1e-6 * pw and abs(s[-1] - ex) <= 1e-2 * ex,
-           "the last sharpness is hessian's lambda_max at the saved weights (power iteration; "
+           "the last sharpness is hessian's lambda_max at the saved weights (the same Lanczos; "
            "within 1e-2 of --exact's)", f"{s[-1]} vs {pw} and {ex}")
     print(f"# edge_of_stability: last sharpness {s[-1]:.6g}, --exact lambda_max {ex:.6g}")
     run([trainc, "plot", "m.csv", "-o", "m2.svg"], folder)
@@ -253,6 +253,43 @@ def check_sharpness(trainc, base):
     ET.fromstring(svg.encode())
     report("Sharpness" in svg and "2/lr (last 13.33)" in svg,
            "trainc plot draws the sharpness with the 2/lr line")
+
+
+def check_plain(trainc, folder, exe, ev0, order, theta0):
+    """plain `hessian` (Lanczos, the defaults: tol 1e-6, at most 100
+    products) at the initial weights, and on the same MLP with the loss
+    negated: H -> -H, a dominant NEGATIVE eigenvalue (|lambda_min| >
+    lambda_max), numpy's eigvalsh of -H its reference"""
+    out = run([exe, "hessian", "--rows", str(USED), "--weights", "w0.weights"], folder).stdout
+    scale = max(abs(ev0[0]), abs(ev0[-1]))
+    e = max(abs(printed(out, "lambda_max") - ev0[-1]), abs(printed(out, "lambda_min") - ev0[0]))
+    report(e <= 1e-5 * scale, "plain hessian: lambda_max and lambda_min equal numpy's within "
+           "1e-5 |lambda|max (Lanczos, the default tol 1e-6)", f"error {e / scale:.3g}; {out[:300]}")
+    m = re.search(r"Lanczos: (\d+) products", out)
+    print(f"# plain hessian at the initial weights: worst error {e / scale:.2g} of |lambda|max, "
+          f"{m.group(1) if m else '?'} products")
+    neg = os.path.join(folder, "neg")
+    os.makedirs(neg)
+    with open(os.path.join(neg, "spec.lua"), "w") as fh:
+        fh.write(SPEC.replace('model "spec_mlp"', 'model "spec_neg"')
+                 .replace("minimize(cross_entropy", "minimize(-1 * cross_entropy")
+                 .replace('"data.csv"', '"../data.csv"'))
+    run([trainc, "build", "spec.lua", "-o", "out", "--dtype", "double", "-q"], neg)
+    exe = os.path.join("out", "spec_neg")
+    run([exe, "train", "--epochs", "0", "--weights", "w0.weights", "-q"], neg)
+    same = np.array_equal(theta_of(neg, exe, "w0.weights", order), theta0)
+    report(same, "the negated loss's initial weights are the first build's (the same seed)")
+    out = run([exe, "hessian", "--rows", str(USED), "--weights", "w0.weights"], neg).stdout
+    lo, hi = -ev0[-1], -ev0[0]
+    report(abs(lo) > abs(hi), f"the negated loss has a dominant negative eigenvalue (numpy: "
+           f"lambda_min {lo:.6g}, lambda_max {hi:.6g})")
+    e = max(abs(printed(out, "lambda_max") - hi), abs(printed(out, "lambda_min") - lo))
+    report(e <= 1e-5 * abs(lo), "plain hessian, dominant negative eigenvalue: lambda_min and "
+           "lambda_max equal numpy's within 1e-5 |lambda_min| (the default tol)", f"error {e:.3g}; {out[:300]}")
+    print(f"# plain hessian, negated loss: worst error {e / abs(lo):.2g} of |lambda_min|")
+    report(printed(out, "2/lambda_max") == printed(out, "2/lambda_max") and
+           abs(printed(out, "2/lambda_max") - 2 / hi) <= 1e-5 * 2 / hi,
+           "plain hessian, negated loss: 2/lambda_max is for the positive end", out[:300])
 
 
 def main():
@@ -274,6 +311,7 @@ def main():
     ev0 = check_exact(folder, exe, f, theta0, n)
     check_default_names(folder, exe)
     check_top(folder, exe, ev0, n)
+    check_plain(trainc, folder, exe, ev0, order, theta0)
     check_other_weights(folder, exe, f, order, ev0)
     check_sharpness(trainc, folder)
     if own_tmp and not oracle.exit_status():

@@ -14,8 +14,9 @@ gives the same directions, another seed others; the centre's lines are
 eval's, and its grid row equals them; a corner of the grid is torch's loss
 at theta + a d1 + b d2. --pca's directions are orthonormal and span NumPy's
 first two principal directions of the trace. Least squares (double) gives
-an exact parabola along the line; the classifier's curve is not one
-(negative control). A two-parameter model (models/ravine.lua: the saddle,
+an exact parabola along the line, whose curvature is d^T H d with H d from
+the trainer's hvp (d = B - A); the classifier's curve is not one (negative
+control). A two-parameter model (models/ravine.lua: the saddle,
 the rotated ravine) is drawn in its own parameters: the grid holds the
 function's values. Headless Chromium renders the pictures with the paths,
 the centre and the heat map visible.
@@ -237,14 +238,32 @@ def check_paths(out):
 def check_parabola(trainc, base):
     """least squares: the line is an exact parabola in alpha (double)"""
     out = os.path.join(base, "lsq")
-    if not build(trainc, os.path.join(ROOT, "models/least_squares.lua"), out, "--dtype", "double"):
+    if not build(trainc, os.path.join(ROOT, "models/least_squares.lua"), out, "--dtype", "double", "--hvp"):
         return
-    if run(["./least_squares", "train", "--quiet", "--epochs", "3"], out) is None:
+    if run(["./least_squares", "train", "--quiet", "--epochs", "3", "--trace", "tr.csv"], out) is None:
         return
     if run(["./least_squares", "landscape", "--rows", "3000", "-o", "q.csv", "--quiet"], out) is None:
         return
     rows = np.array([[float(v) for v in r] for r in read_csv(os.path.join(out, "q.csv"))[1]])
+    check_curvature(out)
     return rows
+
+
+def check_curvature(out):
+    """the line's curvature is d^T H d (d = B - A, the initial weights to the
+    trained ones), H d from the trainer's own hvp over every training row"""
+    trace = np.array([[float(v) for v in r[3:]] for r in read_csv(os.path.join(out, "tr.csv"))[1]])
+    d = trace[-1] - trace[0]
+    np.save(os.path.join(out, "d.npy"), d)
+    if run(["./least_squares", "hvp", "d.npy", "-o", "hd.npy", "--quiet"], out) is None:
+        return
+    if run(["./least_squares", "landscape", "--points", "9", "-o", "qa.csv", "--quiet"], out) is None:
+        return
+    q = np.array([[float(v) for v in r] for r in read_csv(os.path.join(out, "qa.csv"))[1]])
+    dhd = float(d @ np.load(os.path.join(out, "hd.npy")))
+    curv = 2 * np.polyfit(q[:, 0], q[:, 1], 2)[0]  # L(a) = L(A) + a g.d + a^2 d^T H d / 2
+    e = abs(curv - dhd) / abs(dhd)
+    report(e < 1e-9, f"least squares: the line's curvature equals d^T H d from hvp ({curv:.12g} vs {dhd:.12g}, {e:.2g})")
 
 
 def parabola_error(alpha, y):

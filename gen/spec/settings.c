@@ -168,7 +168,7 @@ static int dsl_train(lua_State *L)
     /* shards = S: the step's batch split in S shards (gen/shards.c) */
     t->shards = (int)spec_opt_whole(L, 1, -1, "train", "shards", 0, 1, 4096);
     t->hvp = spec_opt_bool(L, 1, "hvp", 0); /* model_hvp (gen/hvp.c) */
-    /* track_sharpness = N: λmax by power iteration on model_hvp every N epochs */
+    /* track_sharpness = N: λmax by Lanczos on model_hvp every N epochs */
     t->track_sharpness =
         (int)spec_opt_whole(L, 1, -1, "train", "track_sharpness", 0, 1, 1e9);
     if (t->track_sharpness) t->hvp = 1;

@@ -131,5 +131,5 @@ model_step_info model_closure_step(real *param, real *grad, real *state, double 
     }
 out:
     memcpy(st.scalars, &st.v, sizeof st.v);
-    return (model_step_info){evals, taken, 0};
+    return (model_step_info){evals, taken, 0, 0};
 }

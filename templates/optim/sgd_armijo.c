@@ -24,10 +24,10 @@ model_step_info model_closure_step(real *param, real *grad, real *state, double 
         step_from(param, x_start, -t, grad);
         double trial = (double)f->eval(f->ctx, param, g_trial);
         /* a NaN trial fails the test: the step shrinks */
-        if (trial <= loss - armijo_c * t * g2) return (model_step_info){shrinks + 2, t, 0};
+        if (trial <= loss - armijo_c * t * g2) return (model_step_info){shrinks + 2, t, 0, 0};
         if (shrinks == MAX_SHRINKS) break;
         t *= armijo_shrink;
     }
     copy(param, x_start);
-    return (model_step_info){MAX_SHRINKS + 2, 0, 1};
+    return (model_step_info){MAX_SHRINKS + 2, 0, 1, 0};
 }

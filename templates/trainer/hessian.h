@@ -1,9 +1,9 @@
 /* {{header}}
  *
  * hessian.h — what the files of the hvp and hessian commands of {{name}}
- * share: hvp_cmd.c (the products over the rows, hvp, and hessian by power
- * iteration) and hessian_spectrum.c (hessian --exact: the whole spectrum;
- * hessian --top K: Lanczos). */
+ * share: hvp_cmd.c (the products over the rows, hvp, hessian and the
+ * sharpness) and hessian_spectrum.c (hessian --exact: the whole spectrum;
+ * Lanczos for hessian --top K, plain hessian and the sharpness). */
 #ifndef HESSIAN_H
 #define HESSIAN_H
 
@@ -31,5 +31,9 @@ void tr_hessian_print_ends(double hi, double lo, int digits);
 /* hessian_spectrum.c: hessian --exact, hessian --top K */
 int tr_hessian_exact(const options *o);
 int tr_hessian_top(const options *o);
+/* λmax and λmin by Lanczos (at most iters products, n at most: then exact)
+ * until both move by at most tol of max |λ|; returns the last move (0:
+ * exact), the products used in *products */
+double tr_hessian_ends(hvp_rows *h, long iters, double tol, double *hi, double *lo, long *products);
 
 #endif

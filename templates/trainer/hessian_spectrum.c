@@ -7,7 +7,9 @@
  *    through LAPACK's dsyevd (rt_eigen); written as CSV (index,eigenvalue,
  *    ascending) and a histogram beside it;
  *  - hessian --top K: the K largest eigenvalues (and the smallest) by
- *    Lanczos on H v with full reorthogonalisation; -o FILE.csv writes them. */
+ *    Lanczos on H v with full reorthogonalisation; -o FILE.csv writes them;
+ *  - plain hessian and train { track_sharpness }: the same Lanczos for the
+ *    largest and the smallest (tr_hessian_ends). */
 #include <errno.h>
 #include <float.h>
 #include <math.h>
@@ -39,27 +41,22 @@ static void close_or_die(FILE *f, const char *path)
     }
 }
 
-/* H, column j = H e_j, symmetrised in place ((H + Hᵀ)/2); *asym: the
- * largest |H_ij - H_ji| before, *scale: the largest |H_ij| */
+/* one product over the rows, for rt_hessian_build */
+static void product_over_rows(void *ctx, const real *v, double *hv)
+{
+    tr_hvp_all(ctx, v, hv);
+}
+
+/* H, column j = H e_j, symmetrised (rt_hessian_build: Newton's step
+ * builds it there too) */
 static double *build_hessian(hvp_rows *h, double *asym, double *scale)
 {
-    const long n = MODEL_N_PARAMS;
-    double *H = tr_alloc_or_die((size_t)(n * n), sizeof(double));
-    real *e = tr_alloc_or_die((size_t)n, sizeof(real));
-    for (long j = 0; j < n; j++) {
-        e[j] = 1;
-        tr_hvp_all(h, e, H + j * n);
-        e[j] = 0;
+    double *H = rt_hessian_build(MODEL_N_PARAMS, product_over_rows, h, asym, scale);
+    if (!H) {
+        fprintf(stderr, "%s: hessian: out of memory for the %ld x %ld Hessian\n", MODEL_NAME,
+                (long)MODEL_N_PARAMS, (long)MODEL_N_PARAMS);
+        exit(1);
     }
-    *asym = *scale = 0;
-    for (long j = 0; j < n; j++)
-        for (long i = j; i < n; i++) {
-            double a = H[i + j * n], b = H[j + i * n];
-            *asym = fmax(*asym, fabs(a - b));
-            *scale = fmax(*scale, fmax(fabs(a), fabs(b)));
-            H[i + j * n] = H[j + i * n] = (a + b) / 2;
-        }
-    free(e);
     return H;
 }
 
@@ -227,6 +224,33 @@ static double lanczos_run(lanczos *l, hvp_rows *h, long k, long iters, double to
     return l->m == l->n ? 0 : move;
 }
 
+/* the basis of at most iters products, from the fixed start (seed 12345) */
+static lanczos lanczos_new(long iters)
+{
+    lanczos l = {.n = MODEL_N_PARAMS};
+    l.q = tr_alloc_or_die((size_t)(iters + 1) * (size_t)l.n, sizeof(double));
+    l.alpha = tr_alloc_or_die((size_t)iters * 4, sizeof(double));
+    l.beta = l.alpha + iters, l.ritz = l.beta + iters, l.prev = l.ritz + iters;
+    l.v = tr_alloc_or_die((size_t)l.n, sizeof(real));
+    rt_rng_seed(&l.rng, 12345);
+    return l;
+}
+
+static void lanczos_free(lanczos *l)
+{
+    free(l->q), free(l->alpha), free(l->v);
+}
+
+double tr_hessian_ends(hvp_rows *h, long iters, double tol, double *hi, double *lo, long *products)
+{
+    if (iters > MODEL_N_PARAMS) iters = MODEL_N_PARAMS; /* n products span the whole space */
+    lanczos l = lanczos_new(iters);
+    double move = lanczos_run(&l, h, 1, iters, tol);
+    *hi = l.ritz[l.m - 1], *lo = l.ritz[0], *products = l.m;
+    lanczos_free(&l);
+    return move;
+}
+
 /* the eigenvalues found as CSV: rank,eigenvalue,change (rank 1: the
  * largest; the smallest has rank n) */
 static void write_top(const char *path, const lanczos *l, long k)
@@ -271,12 +295,7 @@ int tr_hessian_top(const options *o)
     }
     hvp_rows h;
     tr_hvp_start(o, &h);
-    lanczos l = {.n = n};
-    l.q = tr_alloc_or_die((size_t)(iters + 1) * (size_t)n, sizeof(double));
-    l.alpha = tr_alloc_or_die((size_t)iters * 4, sizeof(double));
-    l.beta = l.alpha + iters, l.ritz = l.beta + iters, l.prev = l.ritz + iters;
-    l.v = tr_alloc_or_die((size_t)n, sizeof(real));
-    rt_rng_seed(&l.rng, 12345);
+    lanczos l = lanczos_new(iters);
     double move = lanczos_run(&l, &h, k, iters, tol);
     const long m = l.m;
     printf("hessian over %ld rows (%s, Lanczos: %ld products, tol %g):\n", h.n, tr_hvp_at(o), m,
@@ -291,6 +310,6 @@ int tr_hessian_top(const options *o)
         write_top(o->out, &l, k);
         if (!o->quiet) printf("%s: hessian: wrote %s\n", MODEL_NAME, o->out);
     }
-    free(l.q), free(l.alpha), free(l.v);
+    lanczos_free(&l);
     return 0;
 }

@@ -3,23 +3,20 @@
  * hvp_cmd.c — the hvp and hessian commands of the trainer of {{name}}:
  * exact Hessian-vector products of the training loss (model_hvp, generated
  * by reverse mode over the backward pass: gen/hvp.c), and the extreme
- * eigenvalues of the Hessian by power iteration on them (hessian --exact and
- * --top K: hessian_spectrum.c).
+ * eigenvalues of the Hessian from them (Lanczos: hessian_spectrum.c).
  *
  * The loss is the one training reports over the first N training rows (in
  * file order, training mode): the mean of the batches' losses weighted by
  * their rows, so Hv is the same mean of the batches' Hv. model_hvp exists
- * only when the spec says train { hvp = true } (or trainc --hvp): it is
- * declared weak here, so that other trainers link without it and say so. */
+ * only when the spec says train { hvp = true } (or trainc --hvp, or
+ * optimizer = newton): it is declared weak (trainer.h), so that other
+ * trainers link without it and say so. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "hessian.h"
-
-real model_hvp(int rows, real *param, const real *vec, real *hv, const real *x, const real *y,
-               real *out, real *arena, uint64_t noise) __attribute__((weak));
 
 static void need_hvp(void)
 {
@@ -107,44 +104,9 @@ int tr_cmd_hvp(const options *o)
     return 0;
 }
 
-static double dot(const double *a, const double *b)
-{
-    double s = 0;
-    for (long i = 0; i < MODEL_N_PARAMS; i++) s += a[i] * b[i];
-    return s;
-}
-
-/* Power iteration on H - shift I from a fixed random start: the eigenvalue
- * of H farthest from shift, when the Rayleigh quotient moves by at most
- * tol |λ| (or after iters products). */
-static double power(hvp_rows *h, double shift, long iters, double tol, long *used)
-{
-    rt_rng rng;
-    rt_rng_seed(&rng, 12345);
-    double *q = tr_alloc_or_die((size_t)MODEL_N_PARAMS, sizeof(double));
-    double *hq = tr_alloc_or_die((size_t)MODEL_N_PARAMS, sizeof(double));
-    real *qr = tr_alloc_or_die((size_t)MODEL_N_PARAMS, sizeof(real));
-    for (long i = 0; i < MODEL_N_PARAMS; i++) q[i] = rt_rng_normal(&rng);
-    double lambda = 0, norm = sqrt(dot(q, q));
-    for (*used = 0; *used < iters;) {
-        for (long i = 0; i < MODEL_N_PARAMS; i++) qr[i] = (real)(q[i] / norm);
-        for (long i = 0; i < MODEL_N_PARAMS; i++) q[i] = (double)qr[i];
-        tr_hvp_all(h, qr, hq);
-        ++*used;
-        for (long i = 0; i < MODEL_N_PARAMS; i++) hq[i] -= shift * q[i];
-        double next = dot(q, hq); /* Rayleigh quotient of H - shift I */
-        norm = sqrt(dot(hq, hq));
-        int done = *used > 1 && fabs(next - lambda) <= tol * fabs(next);
-        lambda = next;
-        if (done || norm == 0) break;
-        memcpy(q, hq, sizeof(double) * (size_t)MODEL_N_PARAMS);
-    }
-    free(q), free(hq), free(qr);
-    return lambda + shift;
-}
-
-/* hessian: the largest and smallest eigenvalues of H and 2 / λmax (--exact:
- * all of them; --top K: the K largest by Lanczos) */
+/* hessian: the largest and smallest eigenvalues of H and 2 / λmax, by
+ * Lanczos (both ends from one run of products; --exact: all of them; --top
+ * K: the K largest) */
 int tr_cmd_hessian(const options *o)
 {
     if (o->exact) return tr_hessian_exact(o);
@@ -153,16 +115,19 @@ int tr_cmd_hessian(const options *o)
         tr_die_usage("%s", "hessian -o FILE: the eigenvalues are written with --exact or --top K");
     hvp_rows h;
     tr_hvp_start(o, &h);
-    long iters = o->iters > 0 ? o->iters : 100, used1, used2;
-    double tol = o->tol >= 0 ? o->tol : 1e-3;
-    /* the eigenvalue of largest magnitude, then the one farthest from it:
-     * the two ends of the spectrum */
-    double a = power(&h, 0, iters, tol, &used1);
-    double b = power(&h, a, iters, tol, &used2);
-    double hi = a > b ? a : b, lo = a > b ? b : a;
-    printf("hessian over %ld rows (%s, %ld + %ld products, tol %g):\n", h.n, tr_hvp_at(o), used1,
-           used2, tol);
+    /* tol 1e-6: λmin converges after λmax, and a movement of 1e-3 |λ|max
+     * can still leave it 10% off (edge_of_stability: 11 products, -0.912
+     * against -1.018; 36 products at 1e-6) */
+    long iters = o->iters > 0 ? o->iters : 100, used;
+    double tol = o->tol >= 0 ? o->tol : 1e-6, hi, lo;
+    double move = tr_hessian_ends(&h, iters, tol, &hi, &lo, &used);
+    printf("hessian over %ld rows (%s, Lanczos: %ld products, tol %g):\n", h.n, tr_hvp_at(o), used,
+           tol);
     tr_hessian_print_ends(hi, lo, 9);
+    if (move > tol)
+        printf("not converged: after %ld products the ends still moved by %.3g of |lambda|max "
+               "(tol %g); give more --iters\n",
+               used, move, tol);
     return 0;
 }
 
@@ -180,8 +145,9 @@ void tr_hessian_print_ends(double hi, double lo, int digits)
 
 /* train { track_sharpness = N }: λmax over the rows trained on (whole
  * batches, and the partial one the products exist for), at the weights now,
- * by power iteration (tol 1e-3, at most 100 products; the other end when
- * the largest |λ| is negative). Its own row order: the epoch's is train's. */
+ * by the plain hessian's Lanczos (tol 1e-6, at most 100 products: the same
+ * value as `hessian` at the same weights and rows). Its own row order: the
+ * epoch's is train's. */
 double tr_sharpness(train_run *r)
 {
     static hvp_rows h;
@@ -196,6 +162,7 @@ double tr_sharpness(train_run *r)
         h.noise = rt_noise_key(r->seed, 1);
     }
     long used;
-    double a = power(&h, 0, 100, 1e-3, &used);
-    return a >= 0 ? a : power(&h, a, 100, 1e-3, &used);
+    double hi, lo;
+    tr_hessian_ends(&h, 100, 1e-6, &hi, &lo, &used);
+    return hi;
 }

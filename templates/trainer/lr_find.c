@@ -149,6 +149,9 @@ int tr_cmd_lr_find(const options *o_in)
         tr_die_usage("%s", !strcmp(MODEL_OPTIMIZER, "lbfgs")
                                ? "lr-find is for first-order optimizers: L-BFGS chooses its own "
                                  "step length (its line search and curvature pairs)"
+                           : !strcmp(MODEL_OPTIMIZER, "newton")
+                               ? "lr-find is for first-order optimizers: Newton's method takes "
+                                 "its step from the Hessian (lr = 1 is the full Newton step)"
                                : "lr-find is for optimizers with a fixed step: this one chooses "
                                  "its own step length (its line search)");
     if (o->steps < 0) o->steps = 100;

@@ -401,7 +401,7 @@ options tr_parse_args(int argc, char **argv)
     if (o.exact && (o.iters || o.tol >= 0))
         tr_die_usage("%s",
                      "hessian --exact builds the whole Hessian: --iters and --tol are for the "
-                     "iterations (power iteration, --top K)");
+                     "iterations (Lanczos: plain hessian, --top K)");
     if (o.ranks && strcmp(o.command, "info"))
         tr_die_usage("--ranks R is info's (info --ranks R: the cost model of training under "
                      "mpirun -np R), not %s's",

@@ -81,6 +81,9 @@ void model_update(real *param, real *grad, real *state, double lr, double moment
     __attribute__((weak));
 model_step_info model_closure_step(real *param, real *grad, real *state, double lr, double loss,
                                    const model_closure *f) __attribute__((weak));
+/* the Hessian-vector product (train { hvp = true }, or optimizer = newton) */
+real model_hvp(int rows, real *param, const real *vec, real *hv, const real *x, const real *y,
+               real *out, real *arena, uint64_t noise) __attribute__((weak));
 
 /* options.c: the command line */
 typedef struct options {
