@@ -204,6 +204,16 @@ static const char *shares_with(ir_graph *g, const plan_variant *v, int s)
     return out;
 }
 
+/* Where the buffer of the s-th node lives, for the table and the graph */
+static const char *arena_text(ir_graph *g, const plan_variant *v, int s)
+{
+    int id = v->order[s];
+    const char *share = shares_with(g, v, s);
+    if (v->offset[id] < 0) return "its own buffer (a parameter, gradient or input)";
+    return arena_printf(g->A, "arena at %ld%s%s", v->offset[id],
+                        *share ? ", reusing the space of " : "", htmls(g->A, share));
+}
+
 /* The nodes computed in block id's loop or store, besides id */
 static const char *fused_names(ir_graph *g, const plan_variant *v, int id)
 {
@@ -215,12 +225,31 @@ static const char *fused_names(ir_graph *g, const plan_variant *v, int id)
     return out;
 }
 
+/* The parameter values block id reads (each tensor once) */
+static long block_params(ir_graph *g, const plan_variant *v, int id)
+{
+    long total = 0;
+    for (int p = 0; p < g->n; p++) {
+        const ir_node *t = ir_get(g, p);
+        if (t->kind != K_PARAM) continue;
+        int used = 0;
+        for (int j = 0; j < g->n && !used; j++) {
+            const ir_node *x = ir_get(g, j);
+            if (x->kind != K_ACT || emit_block_of(v, j) != id) continue;
+            for (int k = 0; k < x->nin; k++) used |= plan_root(v, x->in[k]) == p;
+        }
+        if (used) total += ir_numel(t, v->batch);
+    }
+    return total;
+}
+
 static void op_table(writer *w, ir_graph *g, const plan_variant *v, int dbl)
 {
     arena *A = g->A;
     wr_raw(w, arena_printf(A,
                            "<h2>The ops of one training step (%d rows)</h2>\n<table id=\"ops\">"
-                           "<tr><th>line</th><th>node</th><th>op</th><th>shape</th><th>FLOPs</th>"
+                           "<tr><th>line</th><th>node</th><th>op</th><th>shape</th><th>parameters</"
+                           "th><th>FLOPs</th>"
                            "<th>bytes</th><th>kernel</th><th>why</th><th>predicted µs</th>"
                            "<th>fused into it</th><th>arena</th></tr>\n",
                            v->batch));
@@ -232,22 +261,19 @@ static void op_table(writer *w, ir_graph *g, const plan_variant *v, int dbl)
         char shape[128];
         ir_shape_str(n, shape, sizeof shape);
         plan_kernel k = v->kernel[n->id];
-        const char *share = shares_with(g, v, s);
-        const char *arena_at =
-            v->offset[n->id] < 0
-                ? "-"
-                : arena_printf(A, "at %ld%s%s", v->offset[n->id],
-                               *share ? ", reusing the space of " : "", htmls(A, share));
+        const char *arena_at = arena_text(g, v, s);
         static const char *const phase[] = {"forward", "loss", "backward"};
-        wr_raw(w,
-               arena_printf(
-                   A,
-                   "<tr class=\"%s\" data-line=\"%d\"><td><a href=\"#s%d\">%d</a></td><td>%s</td>"
-                   "<td>%s</td><td>%s</td><td>%.4g</td><td>%.4g</td><td>%s</td><td>%s</td>"
-                   "<td>%.2f</td><td>%s</td><td>%s</td></tr>\n",
-                   phase[n->phase], n->line, n->line, n->line, htmls(A, n->name), ir_op_name(n->op),
-                   htmls(A, shape), flops, bytes, emit_kernel_name(k), why_kernel(k),
-                   emit_predict_us(k, flops, bytes), htmls(A, fused_names(g, v, n->id)), arena_at));
+        wr_raw(
+            w,
+            arena_printf(
+                A,
+                "<tr class=\"%s\" data-line=\"%d\"><td><a href=\"#s%d\">%d</a></td><td>%s</td>"
+                "<td>%s</td><td>%s</td><td>%ld</td><td>%.4g</td><td>%.4g</td><td>%s</td><td>%s</td>"
+                "<td>%.2f</td><td>%s</td><td>%s</td></tr>\n",
+                phase[n->phase], n->line, n->line, n->line, htmls(A, n->name), ir_op_name(n->op),
+                htmls(A, shape), block_params(g, v, n->id), flops, bytes, emit_kernel_name(k),
+                n->why ? htmls(A, n->why) : why_kernel(k), emit_predict_us(k, flops, bytes),
+                htmls(A, fused_names(g, v, n->id)), arena_at));
     }
     wr_raw(w, "</table>\n");
 }
@@ -258,7 +284,7 @@ static void op_table(writer *w, ir_graph *g, const plan_variant *v, int dbl)
 static void graph_svg(writer *w, ir_graph *g, const plan_variant *v)
 {
     arena *A = g->A;
-    enum { BOX_W = 330, BOX_H = 40, GAP = 16, COL = 420, TOP = 30 };
+    enum { BOX_W = 330, BOX_H = 54, GAP = 16, COL = 420, TOP = 30 };
     int *row = arena_alloc(A, sizeof *row * (size_t)g->n),
         *col = arena_alloc(A, sizeof *col * (size_t)g->n);
     int rows[2] = {0, 0};
@@ -311,14 +337,16 @@ static void graph_svg(writer *w, ir_graph *g, const plan_variant *v)
         emit_block_cost(g, v, 0, id, &flops, &bytes);
         const char *fused = fused_names(g, v, id);
         int x = 10 + col[id] * COL, y = TOP + row[id] * (BOX_H + GAP);
-        wr_raw(w, arena_printf(
-                      A,
-                      "<g class=\"node\" data-line=\"%d\"><rect x=\"%d\" y=\"%d\" width=\"%d\" "
-                      "height=\"%d\" rx=\"4\"/><text x=\"%d\" y=\"%d\">%s = %s [%s]</text>"
-                      "<text x=\"%d\" y=\"%d\">%.3g FLOPs%s%s</text></g>\n",
-                      n->line, x, y, BOX_W, BOX_H, x + 6, y + 15, htmls(A, n->name),
-                      ir_op_name(n->op), htmls(A, shape), x + 6, y + 31, flops,
-                      *fused ? ", fused: " : "", htmls(A, fused)));
+        wr_raw(w,
+               arena_printf(
+                   A,
+                   "<g class=\"node\" data-line=\"%d\"><rect x=\"%d\" y=\"%d\" width=\"%d\" "
+                   "height=\"%d\" rx=\"4\"/><text x=\"%d\" y=\"%d\">%s = %s [%s]</text>"
+                   "<text x=\"%d\" y=\"%d\">%.3g FLOPs%s%s</text>"
+                   "<text x=\"%d\" y=\"%d\">%s</text></g>\n",
+                   n->line, x, y, BOX_W, BOX_H, x + 6, y + 15, htmls(A, n->name), ir_op_name(n->op),
+                   htmls(A, shape), x + 6, y + 31, flops, *fused ? ", fused: " : "",
+                   htmls(A, fused), x + 6, y + 47, arena_text(g, v, s)));
     }
     wr_raw(w, "</svg>\n");
 }

@@ -154,6 +154,7 @@ typedef struct ir_node {
     const char *file;     /* spec file and line it came from */
     int line;
     const char *via; /* made inside a prelude function: "mish, gen/prelude.lua:7" */
+    const char *why; /* where the spec chose this node's kernel: why (trainc explain) */
     int grad;        /* autodiff: node holding d(loss)/d(this), or -1 */
     long offset;     /* K_PARAM: offset in the flat buffer */
     ir_init init;    /* K_PARAM */

@@ -166,6 +166,8 @@ int conv_direct_possible(ir_graph *g, int x, const conv_sizes *z);
 /* Whether the cost model expects conv2d_direct to be faster than im2col
  * and the product (conv.c, calibrated by measurements listed there). */
 int conv_direct_cheaper(const conv_sizes *z);
+/* The cost model's nanoseconds per image of each kernel (conv.c) */
+void conv_estimate(const conv_sizes *z, double *direct, double *im2col);
 
 /* Shared shape rules */
 int shape_same(ir_graph *g, ir_node *n, char *err, size_t errsize);

@@ -531,7 +531,7 @@ int conv_direct_possible(ir_graph *g, int x, const conv_sizes *z)
 #define BLAS_EPS 2000.0  /* ns per image: the calls */
 
 /* the model's nanoseconds per image of each kernel */
-static void conv_estimate(const conv_sizes *z, double *direct, double *im2col)
+void conv_estimate(const conv_sizes *z, double *direct, double *im2col)
 {
     double T = (double)z->C * z->kh * z->kw, P = (double)z->OH * z->OW;
     *direct = 2.0 * z->OC * T * z->OH * (DIRECT_ALPHA + DIRECT_BETA * ((z->OW + 7) / 8));

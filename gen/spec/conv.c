@@ -99,6 +99,27 @@ static int conv_is_direct(lua_State *L, int x, const conv_sizes *cz)
                       algo);
 }
 
+/* Why the kernel is what it is, for trainc explain's table */
+static const char *conv_why(lua_State *L, int x, const conv_sizes *cz, int direct)
+{
+    spec_state *s = spec_state_of(L);
+    const char *algo = spec_opt_string(L, 3, "algo", "auto");
+    const char *kernel = direct ? "direct loops" : "im2col and a product";
+    if (strcmp(algo, "auto"))
+        return arena_printf(s->g->A, "%s: algo = \"%s\" in the spec", kernel, algo);
+    if (!conv_direct_possible(s->g, x, cz))
+        return arena_printf(s->g->A,
+                            "%s: direct loops need groups = 1, an input that needs no gradient and "
+                            "at most %d dW values per image row",
+                            kernel, CONV_DIRECT_MAX_ROWS);
+    double d, i;
+    conv_estimate(cz, &d, &i);
+    return arena_printf(
+        s->g->A,
+        "%s: the cost model (conv.c) gives direct %.0f ns per image, im2col and the product %.0f%s",
+        kernel, d, i, cz->sh != 1 || cz->sw != 1 ? "; direct only at stride 1" : "");
+}
+
 /* The patches im2col makes of x; a 1x1 kernel at stride 1 without padding
  * reads x itself. */
 static int conv_patches(lua_State *L, int x, const conv_sizes *z, const int *dil, const char *name)
@@ -165,6 +186,7 @@ static int dsl_conv2d(lua_State *L)
     }
     int y = spec_make(L, direct ? OP_CONV2D_DIRECT : OP_CONV2D, &ca, "conv2d");
     ir_get(s->g, y)->name = ir_c_name(s->g, name);
+    ir_get(s->g, y)->why = conv_why(L, x, &cz, direct);
     spec_push_tensor(L, y);
     return 1;
 }
