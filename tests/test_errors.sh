@@ -1110,9 +1110,11 @@ sh_spec sh_over 'train { batch = 4, epochs = 1, shards = 5 }'
 expect "shards: more shards than the batch's rows is refused with the numbers" 2 \
     "sh_over.lua:7: train: shards = 5 is more than the batch of 4 rows" gen sh_over
 spec sh_bn "$H1" "$H2" "$H3" "$H4" 'local h = batch_norm(linear(x, 3))' \
-    'minimize(bce(sigmoid(linear(h, 1)), y))' "$OPT" 'train { batch = 4, epochs = 1, shards = 2 }'
-expect "shards: batch norm with shards = 2 is refused (its statistics span the batch)" 2 \
-    "sh_bn.lua:8: train: shards = 2 with batch_norm (|sh_bn.lua:5)|use shards = 1" gen sh_bn
+    'minimize(bce(sigmoid(linear(h, 1)), y))' "$OPT" 'train { batch = 4, epochs = 1, shards = 4 }'
+expect "shards: batch norm with shards = 4 of a batch of 4 generates (synchronised over the shards)" 0 "" \
+    gen sh_bn
+expect "shards: ... its 1-row shards sum into the whole batch's statistics (shard_synced)" 0 "" \
+    grep -q "static void shard_synced(" "$t/out/sh_bn/model.c"
 sh_spec sh_sum 'train { batch = 4, epochs = 1, shards = 2 }' \
     'minimize(mse(sigmoid(linear(x, 1)), y, { reduction = "sum" }))'
 expect "shards: a summed loss with shards = 2 is refused (the shards combine means)" 2 \
