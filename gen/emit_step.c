@@ -249,7 +249,8 @@ static void sync_phases(emitter *e)
     const shard_sync *s = e->sync;
     writer *w = e->w;
     int reads_rows = 0;
-    for (int p = 0; p < s->points; p++) reads_rows |= ir_get(e->g, s->node[p])->op == OP_BN_NORM_GRAD;
+    for (int p = 0; p < s->points; p++)
+        reads_rows |= ir_get(e->g, s->node[p])->op == OP_BN_NORM_GRAD;
     wr_line(w, "/* Synchronised batch norm: this shard's step runs in %d phases; phase p ends",
             s->points + 1);
     wr_line(w, " * with its sums of sync point p in partial, and the next starts after");
@@ -268,7 +269,8 @@ static void op_block(emitter *e, const ir_node *n, int block, int part)
     if (part <= 0)
         emit_block_comment(e, n);
     else
-        wr_line(w, "/* %s = %s(...), continued -- %s */", n->name, ir_op_name(n->op), spec_at(e, n));
+        wr_line(w, "/* %s = %s(...), continued -- %s */", n->name, ir_op_name(n->op),
+                spec_at(e, n));
     wr_line(w, "{");
     if (e->profile) wr_line(w, "PROFILE_BEGIN(%d);", block);
     if (part >= 0)

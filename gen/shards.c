@@ -21,18 +21,48 @@ static int mean_over_rows(const ir_node *n)
 {
     switch (n->op) {
     case OP_CROSS_ENTROPY:
-    case OP_NLL: return n->i[0] == 0; /* reduction = "mean" */
+    case OP_NLL:
+        return n->i[0] == 0; /* reduction = "mean" */
     case OP_BCE:
     case OP_BCE_LOGITS:
-    case OP_LOGISTIC: return 1;
-    case OP_SUM_TO: return n->i[0] && n->rank == 0; /* mean of every element */
-    default: return 0;
+    case OP_LOGISTIC:
+        return 1;
+    case OP_SUM_TO:
+        return n->i[0] && n->rank == 0; /* mean of every element */
+    default:
+        return 0;
     }
+}
+
+/* shards = "auto": as many shards as keep each of them at least
+ * SHARD_MIN_ROWS rows and SHARD_MIN_FLOPS of training work (forward and
+ * backward, about 3x the forward's FLOPs), at most SHARD_MAX_AUTO; 1 for
+ * small batches and small models, where a shard's synchronisation (a pool
+ * wake-up, a few microseconds; over MPI a message) would cost more than
+ * its work. From the batch and the model only, never the thread or rank
+ * count. */
+#define SHARD_MIN_ROWS 32
+#define SHARD_MIN_FLOPS 4e6
+#define SHARD_MAX_AUTO 8
+int shard_auto(ir_graph *g)
+{
+    double row_flops = 0;
+    for (int i = 0; i < g->n; i++) {
+        const ir_node *n = ir_get(g, i);
+        const op_def *d = op_get(n->op);
+        if (n->phase != PH_BACKWARD && ir_is_batched(n) && d->flops) row_flops += d->flops(g, n, 1);
+    }
+    int B = g->train.batch, S = B / SHARD_MIN_ROWS;
+    double by_work = 3 * row_flops * B / SHARD_MIN_FLOPS;
+    if (by_work < S) S = (int)by_work;
+    if (S > SHARD_MAX_AUTO) S = SHARD_MAX_AUTO;
+    return S > 1 ? S : 1;
 }
 
 int shard_check(ir_graph *g, char *err, size_t errsize)
 {
     ir_train *t = &g->train;
+    if (t->shards == IR_SHARDS_AUTO) t->shards = shard_auto(g);
     int S = t->shards ? t->shards : 1;
     if (S > t->batch) {
         snprintf(err, errsize,

@@ -60,10 +60,10 @@ static struct {
     int rank, ranks; /* this process's shards: k % ranks == rank */
     rt_shards_combine_fn combine;
     rt_shards_sync_fn sync;
-    real **grads, **arenas; /* per shard, allocated once */
+    real **grads, **arenas;    /* per shard, allocated once */
     double **partials, *total; /* batch norm's sums: per shard, and combined */
     int phase, point;          /* the phase the shards run; the point being combined */
-    real *loss;             /* per shard */
+    real *loss;                /* per shard */
     pthread_t *tid;
     pthread_mutex_t mu;
     pthread_cond_t go, done;
@@ -97,9 +97,9 @@ static void run_part(int w)
             const real *x = P.x + r0 * p->features, *y = P.y + r0 * p->label_len;
             real *out = P.out + r0 * p->output_len;
             if (p->points)
-                P.loss[k] = p->phase_step(P.shard_rows[k], P.param, P.grads[k], x, y, out,
-                                          P.arenas[k], shard_noise(P.noise, k), P.phase, P.rows,
-                                          P.partials[k], P.total);
+                P.loss[k] =
+                    p->phase_step(P.shard_rows[k], P.param, P.grads[k], x, y, out, P.arenas[k],
+                                  shard_noise(P.noise, k), P.phase, P.rows, P.partials[k], P.total);
             else
                 P.loss[k] = p->step(P.shard_rows[k], P.param, P.grads[k], x, y, out, P.arenas[k],
                                     shard_noise(P.noise, k));
@@ -172,8 +172,8 @@ static void run_phases(const rt_shard_plan *p)
         if (P.phase == p->points) return;
         P.point = P.phase;
         if (P.ranks > 1) {
-            const rt_sync_exchange ex = {P.count, P.partials, P.total, p->at[P.point],
-                                         p->at[P.point + 1], pool_sum};
+            const rt_sync_exchange ex = {P.count,        P.partials,         P.total,
+                                         p->at[P.point], p->at[P.point + 1], pool_sum};
             P.sync(&ex);
         } else {
             pool_sum();

@@ -225,3 +225,17 @@ check "sync BN: the running statistics moved once, by the whole batch's mean and
     lt "$run_err" 1e-6
 check "control: per-shard statistics give another loss ($shard_l) and gradient norm ($shard_n)" \
     sh -c "$(declare -f apart); apart '$shard_l' '$sync_l' && apart '$shard_n' '$sync_n' && apart '$got_n' '$shard_n'"
+
+# shards = "auto" (gen/shards.c): at least 32 rows and 4 MFLOP of training
+# work a shard, at most 8; from the batch and the model, never the threads
+auto_shards() { # auto_shards SPEC BATCH: the S that "auto" makes for SPEC at BATCH
+    sed "s|^train {.*|train { batch = $2, epochs = 1, seed = 1, shards = \"auto\" }|" "$1" >"$th/auto.lua"
+    rm -rf "$th/auto" && "$TRAINC" gen -q "$th/auto.lua" -o "$th/auto" &&
+        sed -n 's|.*the shard plan: train { shards = \([0-9]*\) }.*|\1|p' "$th/auto/model.c" | head -n 1
+}
+check "auto: LeNet at batch 64 is 2 shards of 32 rows" test "$(auto_shards models/lenet.lua 64)" = 2
+check "auto: LeNet at batch 1024 is 8 shards (the most)" test "$(auto_shards models/lenet.lua 1024)" = 8
+check "auto: the CSV MLP at batch 128 (4 shards by rows) is 1 shard, too little work: today's step" \
+    sh -c "sed 's|batch = 32, epochs = 4, seed = 3, clip_grad_norm = 1, shards = 3|batch = 128, epochs = 1, shards = \"auto\"|' \
+        '$th/csv3.lua' >'$th/auto2.lua' && rm -rf '$th/auto2' && '$TRAINC' gen -q '$th/auto2.lua' -o '$th/auto2' \
+        && grep -q 'shards = \"auto\"' '$th/auto2.lua' && ! grep -q shard '$th/auto2/model.c'"
