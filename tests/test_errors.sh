@@ -1126,6 +1126,12 @@ gen_build "$t/sh_one.lua" "$t/out/sh_one" >/dev/null 2>&1
 expect "shards: the sharded trainer builds" 0 "" test -x "$t/out/sh_one/m_"
 expect "shards: --threads 0 is refused" 2 "--threads" "$t/out/sh_one/m_" train --threads 0
 expect "shards: --threads 2 trains (the control)" 0 "" "$t/out/sh_one/m_" train --threads 2 --quiet
+sh_spec sh_many 'train { batch = 4, epochs = 1, shards = "many" }'
+expect "shards: a string other than \"auto\" is refused at its line, naming both forms" 2 \
+    'sh_many.lua:7:|shards = '"'"'many'"'"'; it must be a whole number from 1 to 4096 or "auto"' gen sh_many
+sh_spec sh_auto 'train { batch = 4, epochs = 1, shards = "auto" }'
+expect "shards: \"auto\" (the control) generates: 1 shard for 4 rows, no shard plan" 0 "" gen sh_auto
+expect "shards: ... the auto model.c has no shard plan" 1 "" grep -q shard "$t/out/sh_auto/model.c"
 
 # ---- issue 15 items 6, 7: landscape's refusals ----
 lsm=$t/out/csvm
