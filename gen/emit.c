@@ -10,6 +10,7 @@
 #include <sys/stat.h>
 
 #include "../runtime/rt.h"
+#include "about.h"
 #include "cgen.h"
 #include "escape.h"
 #include "ops.h"
@@ -696,6 +697,16 @@ static void regularisers(ir_graph *g, int *dropout, int *dropconnect, int *penal
     }
 }
 
+/* about.c's comment: the block's text lines, each as " *   line" */
+static const char *about_comment(arena *A, const about *a)
+{
+    const char *out = "";
+    for (const char *l = about_header(A, a), *nl; (nl = strchr(l, '\n')) != NULL; l = nl + 1)
+        out = arena_printf(A, "%s%s *   %s", out, *out ? "\n" : "",
+                           esc_c_comment(A, arena_printf(A, "%.*s", (int)(nl - l), l)));
+    return out;
+}
+
 /* The holes of model.h, predict.c, build.ninja and the trainer: sizes and
  * settings of the model, the build's flags and file lists */
 static int folder_vars(ir_graph *g, const plan *p, const emit_options *o, const char *header,
@@ -706,6 +717,8 @@ static int folder_vars(ir_graph *g, const plan *p, const emit_options *o, const 
     long out_len = out && g->task != TASK_NONE ? ir_numel(out, 1) : 1;
     int dropout, dropconnect, penalty, decay;
     regularisers(g, &dropout, &dropconnect, &penalty, &decay);
+    long about_len, spec_at;
+    const char *about_bytes = about_c_bytes(A, o->about, &about_len, &spec_at);
     const tpl_var v[] = {
         {"header", esc_c_comment(A, header)},
         {"ninja_header", esc_ninja_comment(A, header)},
@@ -776,6 +789,16 @@ static int folder_vars(ir_graph *g, const plan *p, const emit_options *o, const 
         {"runtime_objects", rt->objects},
         {"trainer_build", tr->build},
         {"trainer_objects", tr->objects},
+        {"about_bytes", about_bytes},
+        {"about_len", arena_printf(A, "%ld", about_len)},
+        {"about_header", about_comment(A, o->about)},
+        {"spec_at", arena_printf(A, "%ld", spec_at)},
+        {"spec_len", arena_printf(A, "%zu", o->about->len)},
+        {"about_options",
+         esc_c_string(A, esc_visible(A,
+                                     arena_printf(A, "%s%s", o->dbl ? "--dtype double" : "--dtype float",
+                                                  o->argv_line ? o->argv_line : ""),
+                                     0))},
         {"mpi_cflags", TRAINC_MPI_CFLAGS},
         {"mpi_libs", TRAINC_MPI_LIBS},
         {"mpi_build", filelist_mpi_build(A, tr, rt, esc_ninja_path(A, g->model_name),
@@ -826,11 +849,11 @@ static int write_style_and_spec(ir_graph *g, const emit_options *o, char *err, s
         if (write_file(arena_printf(A, "%s/.clang-format", o->out_dir), generated, err, errsize))
             return -1;
     }
-    char *spec = read_file(g->spec_path);
-    if (spec) {
-        int rc = write_file(arena_printf(A, "%s/spec.lua", o->out_dir), spec, err, errsize);
-        free(spec);
-        if (rc) return -1;
+    rt_error e;
+    if (rt_write_atomic(arena_printf(A, "%s/spec.lua", o->out_dir), o->about->text, o->about->len,
+                        &e)) {
+        snprintf(err, errsize, "%s", e.msg);
+        return -1;
     }
     return 0;
 }
@@ -867,9 +890,9 @@ static int write_folder(ir_graph *g, const plan *p, const emit_options *o, char 
                  esc_visible(A, g->model_name, 100));
         return -1;
     }
-    static const char *const files[] = {"model.h", "model_api.h", "model_consts.c", "predict.c",
-                                        "build.ninja"};
-    for (int i = 0; i < 5; i++)
+    static const char *const files[] = {"model.h",   "model_api.h", "model_consts.c",
+                                        "predict.c", "about.c",     "build.ninja"};
+    for (int i = 0; i < 6; i++)
         if (write_template(o, files[i], files[i], vars, nvars, err, errsize)) return -1;
     /* the trainer, templates/trainer/X -> X; the runtime as real files */
     if (write_listed(o, A, &tr, "templates/trainer/", "", vars, nvars, err, errsize) ||

@@ -12,8 +12,9 @@ typedef struct emit_options {
     const char *out_dir;
     const char *home; /* where runtime/ and templates/ are */
     int dbl;
-    const char *argv_line; /* the --set options, as given */
-    int force;             /* overwrite a folder generated from another spec */
+    const char *argv_line;     /* the --set options, as given */
+    int force;                 /* overwrite a folder generated from another spec */
+    const struct about *about; /* the spec's bytes and options, for about.c and spec.lua */
 } emit_options;
 
 struct emitter;
@@ -32,6 +33,14 @@ const char *emit_probe(struct emitter *e, const plan *p);
  * of its own (views have no code), and the table of the blocks of the
  * training step at the full batch, with the cost model's prediction */
 int emit_profiled_block(const plan_variant *v, int s);
+/* The block that computes node j (j, or the op whose loop or store does);
+ * its FLOPs and bytes; the kernel's name and the µs the cost model gives
+ * (profile.c) */
+int emit_block_of(const plan_variant *v, int j);
+void emit_block_cost(ir_graph *g, const plan_variant *v, int dbl, int id, double *flops,
+                     double *bytes);
+const char *emit_kernel_name(plan_kernel k);
+double emit_predict_us(plan_kernel k, double flops, double bytes);
 const char *emit_profile_table(struct emitter *e, const plan *p);
 
 /* Writes the folder; returns 0, or -1 with a message in err. */

@@ -57,6 +57,6 @@ const char *filelist_mpi_build(arena *A, const filelist *trainer, const filelist
     return arena_printf(
         A,
         "build obj-mpi/mpi.o: mpicc mpi.c\n"
-        "build %s-mpi: mpilink obj/model.o obj/model_consts.o obj/predict.o $\n%s $\n%s",
+        "build %s-mpi: mpilink obj/model.o obj/model_consts.o obj/predict.o obj/about.o $\n%s $\n%s",
         target, objects, runtime->objects);
 }

@@ -11,9 +11,11 @@
 #include <unistd.h>
 
 #include "../runtime/rt.h"
+#include "about.h"
 #include "arena.h"
 #include "autodiff.h"
 #include "emit.h"
+#include "explain.h"
 #include "hvp.h"
 #include "escape.h"
 #include "warn_init.h"
@@ -39,6 +41,7 @@
 
 static const char usage[] =
     "usage: trainc <command> SPEC [options] [-- trainer arguments]\n"
+    "       trainc <command> --from-binary TRAINER [options] [-- trainer arguments]\n"
     "       trainc plot METRICS.csv... [-o PICTURE.svg] [--title T] [--x epoch|step|seconds]\n"
     "                   [--labels a,b,...]\n"
     "       trainc sweep SPEC [--lr LO:HI:log:K] [--set KEY=v1,v2,...]... [--seeds N]\n"
@@ -49,6 +52,8 @@ static const char usage[] =
     "commands:\n"
     "  gen SPEC      write the trainer's source folder\n"
     "  build SPEC    gen, then build it with ninja into one static binary\n"
+    "  explain SPEC  gen, then DIR/explain.html: the spec and the generated C side by side,\n"
+    "                each spec line linked to its code, the op graph and a table of the ops\n"
     "  run SPEC      build, then run the trainer (default: train) with the arguments after --\n"
     "                (in this folder: their paths are from here; its weights go beside it)\n"
     "  plot CSV      draw a trainer's --metrics (or --step-metrics) file as an SVG picture\n"
@@ -70,6 +75,8 @@ static const char usage[] =
     "                    spec's train { hvp = true }; the trainer's hvp and hessian commands)\n"
     "  --mpi             build: also <model>-mpi, the trainer for mpirun -np R (Open MPI,\n"
     "                    linked dynamically)\n"
+    "  --from-binary TRAINER  generate from the spec and options a trainer carries\n"
+    "                    (instead of SPEC; its --set, --dtype, --no-fuse and --hvp too)\n"
     "  --force           overwrite an output folder generated from another spec\n"
     "  -q, --quiet       print nothing but errors and warnings\n"
     "  -h, --help        this text\n"
@@ -80,6 +87,7 @@ static const char usage[] =
 
 typedef struct cli {
     const char *command, *spec, *out_dir, *title;
+    const char *from_binary; /* --from-binary: the spec and options come from a trainer */
     int dbl, quiet, force;
     int fuse; /* 0: --no-fuse */
     int hvp;  /* --hvp: generate model_hvp (gen/hvp.c) */
@@ -120,6 +128,9 @@ static int parse(int argc, char **argv, cli *c)
         } else if (!strcmp(a, "-o")) {
             if (++i >= argc) return bad_usage("%s needs a folder", a);
             c->out_dir = argv[i];
+        } else if (!strcmp(a, "--from-binary")) {
+            if (++i >= argc) return bad_usage("%s needs a trainer's file", a);
+            c->from_binary = argv[i];
         } else if (!strcmp(a, "--title")) {
             if (++i >= argc) return bad_usage("%s needs a text", a);
             c->title = argv[i];
@@ -160,33 +171,47 @@ static int parse(int argc, char **argv, cli *c)
             return bad_usage("unexpected argument %s", a);
         }
     }
-    if (!c->command) return bad_usage("%s", "no command given (gen, build, run, plot or sweep)");
+    if (!c->command)
+        return bad_usage("%s", "no command given (gen, build, run, explain, plot or sweep)");
     if (strcmp(c->command, "gen") && strcmp(c->command, "build") && strcmp(c->command, "run") &&
-        strcmp(c->command, "plot") && strcmp(c->command, "sweep"))
-        return bad_usage("unknown command '%s' (gen, build, run, plot or sweep)", c->command);
+        strcmp(c->command, "explain") && strcmp(c->command, "plot") && strcmp(c->command, "sweep"))
+        return bad_usage("unknown command '%s' (gen, build, run, explain, plot or sweep)",
+                         c->command);
     if (c->title) return bad_usage("%s", "--title is for plot");
     if (c->mpi && strcmp(c->command, "build"))
         return bad_usage("%s", "--mpi is for build (then: mpirun -np R out/<model>/<model>-mpi)");
+    if (c->from_binary) {
+        if (c->spec)
+            return bad_usage("--from-binary takes the spec from the trainer: give no spec file "
+                             "(here '%s')",
+                             c->spec);
+        if (c->nsets || c->dbl || !c->fuse || c->hvp)
+            return bad_usage("%s", "--from-binary takes --set, --dtype, --no-fuse and --hvp from "
+                                   "the trainer: give none of them");
+        return 0;
+    }
     if (!c->spec) return bad_usage("%s needs a spec file", c->command);
     return 0;
 }
 
-/* FNV-1a over the spec's bytes and the --set values: names the model in
- * every generated file and in its weights */
-static int hash_file(const char *path, const cli *c, char out[17])
+/* What the folder is generated from, read once: the spec file's bytes and
+ * the command line's options, or all of them from a trainer's file */
+static int read_about(arena *A, const cli *c, about *a, char *err, size_t errsize)
 {
-    FILE *f = fopen(path, "rb");
-    if (!f) return -1;
-    uint64_t h = 1469598103934665603ull;
-    int ch;
-    while ((ch = fgetc(f)) != EOF) h = (h ^ (uint64_t)ch) * 1099511628211ull;
-    fclose(f);
-    for (int i = 0; i < c->nsets; i++)
-        for (const char *s = c->sets[i];; s++) {
-            h = (h ^ (uint64_t)(unsigned char)*s) * 1099511628211ull;
-            if (!*s) break;
-        }
-    snprintf(out, 17, "%016llx", (unsigned long long)h);
+    if (c->from_binary) {
+        if (about_read(A, c->from_binary, a, err, errsize)) return -1;
+        if (strcmp(a->version, TRAINC_VERSION))
+            fprintf(stderr,
+                    "trainc: warning: %s was generated by trainc %s, this is %s: the folder may "
+                    "differ from the one it was built from\n",
+                    c->from_binary, a->version, TRAINC_VERSION);
+        return 0;
+    }
+    if (about_spec_file(A, c->spec, a, err, errsize)) return -1;
+    a->version = TRAINC_VERSION, a->dbl = c->dbl, a->fuse = c->fuse, a->hvp = c->hvp;
+    a->nsets = c->nsets;
+    for (int i = 0; i < c->nsets; i++) a->sets[i] = c->sets[i];
+    about_hash(a->text, a->len, a->sets, a->nsets, a->hash);
     return 0;
 }
 
@@ -311,12 +336,18 @@ int main(int argc, char **argv)
     ir_graph g;
     ir_init_graph(&g, &A);
     char err[2048];
-    if (hash_file(c.spec, &c, g.spec_hash)) {
-        fprintf(stderr, "trainc: %s: cannot open: %s\n", c.spec, strerror(errno));
+    about ab;
+    if (read_about(&A, &c, &ab, err, sizeof err)) {
+        fprintf(stderr, "trainc: %s\n", err);
+        arena_free(&A);
         return 2;
     }
+    /* from here on the options are the trainer's under --from-binary */
+    c.spec = ab.path, c.dbl = ab.dbl, c.fuse = ab.fuse, c.hvp = ab.hvp, c.nsets = ab.nsets;
+    for (int i = 0; i < ab.nsets; i++) c.sets[i] = ab.sets[i];
+    memcpy(g.spec_hash, ab.hash, sizeof g.spec_hash);
     rc = 2;
-    spec_options so = {.sets = c.sets, .nsets = c.nsets};
+    spec_options so = {.sets = c.sets, .nsets = c.nsets, .text = ab.text, .text_len = ab.len};
     if (spec_run(c.spec, &g, &so, err, sizeof err)) goto fail;
     warn_renames(&g);
     warn_init(&g);
@@ -373,12 +404,25 @@ int main(int argc, char **argv)
     for (int i = 0; i < c.nsets; i++) sets = arena_printf(&A, "%s --set %s", sets, c.sets[i]);
     if (!c.fuse) sets = arena_printf(&A, "%s --no-fuse", sets);
     if (c.hvp) sets = arena_printf(&A, "%s --hvp", sets);
-    emit_options eo = {
-        .out_dir = out_dir, .home = home, .dbl = c.dbl, .argv_line = sets, .force = c.force};
+    emit_options eo = {.out_dir = out_dir,
+                       .home = home,
+                       .dbl = c.dbl,
+                       .argv_line = sets,
+                       .force = c.force,
+                       .about = &ab};
     if ((rc = emit_folder(&g, &p, &eo, err, sizeof err))) goto fail;
     format_folder(out_dir);
     if (!c.quiet) summary(&c, &g, &p, out_dir, elem);
-    rc = strcmp(c.command, "gen") ? build_and_run(&c, &A, out_dir, g.model_name) : 0;
+    if (!strcmp(c.command, "explain")) {
+        if (explain_write(&g, &p, &ab, out_dir, c.dbl, err, sizeof err)) {
+            rc = 1;
+            goto fail;
+        }
+        if (!c.quiet) printf("trainc: wrote %s/explain.html\n", out_dir);
+    }
+    rc = strcmp(c.command, "gen") && strcmp(c.command, "explain")
+             ? build_and_run(&c, &A, out_dir, g.model_name)
+             : 0;
     arena_free(&A);
     return rc;
 

@@ -40,7 +40,7 @@
 
 /* The block that computes node j: j itself, or the op whose loop or store
  * computes it (inlined, an epilogue, a folded batch norm) */
-static int block_of(const plan_variant *v, int j)
+int emit_block_of(const plan_variant *v, int j)
 {
     for (int hops = 0; hops < 64; hops++) {
         int up = v->inlined[j] >= 0 ? v->inlined[j] : v->fused_into[j];
@@ -52,30 +52,29 @@ static int block_of(const plan_variant *v, int j)
 
 /* FLOPs and bytes of the block of node id: its nodes' FLOPs, the buffers
  * they read from outside it, and the block's stored value */
-static void block_cost(emitter *e, int id, double *flops, double *bytes)
+void emit_block_cost(ir_graph *g, const plan_variant *v, int dbl, int id, double *flops,
+                     double *bytes)
 {
-    ir_graph *g = e->g;
-    const plan_variant *v = e->pv;
     double elems = 0;
     *flops = 0;
     for (int j = 0; j < g->n; j++) {
-        if (block_of(v, j) != id || ir_get(g, j)->kind != K_ACT) continue;
+        if (emit_block_of(v, j) != id || ir_get(g, j)->kind != K_ACT) continue;
         const ir_node *x = ir_get(g, j);
-        *flops += op_get(x->op)->flops(g, x, e->batch);
+        *flops += op_get(x->op)->flops(g, x, v->batch);
         for (int k = 0; k < x->nin; k++) {
             const ir_node *in = ir_get(g, x->in[k]);
             int dup = 0;
             for (int q = 0; q < k; q++) dup |= x->in[q] == x->in[k];
-            if (in->kind != K_CONST && !dup && block_of(v, in->id) != id)
-                elems += (double)ir_numel(in, e->batch);
+            if (in->kind != K_CONST && !dup && emit_block_of(v, in->id) != id)
+                elems += (double)ir_numel(in, v->batch);
         }
     }
     int stored = v->epi[id] >= 0 ? v->epi[id] : id;
-    elems += (double)ir_numel(ir_get(g, stored), e->batch);
-    *bytes = elems * (e->dbl ? 8.0 : 4.0);
+    elems += (double)ir_numel(ir_get(g, stored), v->batch);
+    *bytes = elems * (dbl ? 8.0 : 4.0);
 }
 
-static const char *kernel_name(plan_kernel k)
+const char *emit_kernel_name(plan_kernel k)
 {
     switch (k) {
     case KERN_BLAS:
@@ -89,8 +88,7 @@ static const char *kernel_name(plan_kernel k)
     }
 }
 
-/* the model's µs for a block */
-static double predict_us(plan_kernel k, double flops, double bytes)
+double emit_predict_us(plan_kernel k, double flops, double bytes)
 {
     double rate = k == KERN_BLAS || k == KERN_GEMV ? RATE_BLAS : RATE_LOOPS;
     double compute = flops / (rate * 1e3), memory = bytes / (BANDWIDTH * 1e3);
@@ -121,14 +119,14 @@ const char *emit_profile_table(emitter *e, const plan *p)
             if (!emit_profiled_block(v, s)) continue;
             const ir_node *n = ir_get(g, v->order[s]);
             double flops, bytes;
-            block_cost(e, n->id, &flops, &bytes);
+            emit_block_cost(g, v, e->dbl, n->id, &flops, &bytes);
             plan_kernel kern = v->kernel[n->id];
             /* the spec's file name without its folders: "fashion_mlp.lua:15" */
             const char *file = n->file ? n->file : "?", *slash = strrchr(file, '/');
             const char *at = arena_printf(g->A, "%s:%d", slash ? slash + 1 : file, n->line);
             wr_line(&w, "{%s, %s, %s, \"%s\", %.17g, %.17g, %.3f},", esc_c_string(g->A, at),
                     esc_c_string(g->A, n->name), esc_c_string(g->A, ir_op_name(n->op)),
-                    kernel_name(kern), flops, bytes, predict_us(kern, flops, bytes));
+                    emit_kernel_name(kern), flops, bytes, emit_predict_us(kern, flops, bytes));
             rows++;
         }
     }

@@ -269,6 +269,20 @@ static void push_args(lua_State *L, const spec_options *opt)
     lua_setglobal(L, "args");
 }
 
+/* The spec's bytes read already, loaded as luaL_loadfilex loads a file: a
+ * UTF-8 byte-order mark skipped, a first line starting with '#' (#!) left
+ * out but its newline kept, so the line numbers stay the file's */
+static int load_text(lua_State *L, const char *text, size_t len, const char *chunk)
+{
+    if (len >= 3 && !memcmp(text, "\xEF\xBB\xBF", 3)) text += 3, len -= 3;
+    if (len && text[0] == '#') {
+        const char *nl = memchr(text, '\n', len);
+        len = nl ? len - (size_t)(nl - text) : 1;
+        text = nl ? nl : "\n";
+    }
+    return luaL_loadbufferx(L, text, len, chunk, "t");
+}
+
 int spec_run(const char *path, ir_graph *g, const spec_options *lim, char *err, size_t errsize)
 {
     spec_state s = {.g = g, .path = path};
@@ -303,19 +317,19 @@ int spec_run(const char *path, ir_graph *g, const spec_options *lim, char *err, 
     g->model_line = 0;
 
     int rc = -1;
-    FILE *f = fopen(path, "rb");
-    if (!f) {
+    FILE *f = lim && lim->text ? NULL : fopen(path, "rb");
+    if (!f && !(lim && lim->text)) {
         snprintf(err, errsize, "%s: cannot open: %s", path, strerror(errno));
         goto done;
     }
-    fclose(f);
+    if (f) fclose(f);
     lua_pushcfunction(L, traceback);
-    char chunk[600];
-    snprintf(chunk, sizeof chunk, "@%s", path);
+    const char *chunk = arena_printf(g->A, "@%s", path); /* as luaL_loadfilex names it */
     lua_pushcfunction(L, run_prelude);
     int st = lua_pcall(L, 0, 0, 1);
     /* text only: a binary chunk would bypass the sandbox's checks */
-    if (st == LUA_OK) st = luaL_loadfilex(L, path, "t");
+    if (st == LUA_OK) st = lim && lim->text ? load_text(L, lim->text, lim->text_len, chunk)
+                                            : luaL_loadfilex(L, path, "t");
     if (st == LUA_OK) st = lua_pcall(L, 0, 0, 1);
     if (st == LUA_OK) {
         lua_pushcfunction(L, spec_read_settings);

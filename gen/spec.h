@@ -15,6 +15,8 @@ typedef struct spec_options {
     int nsets;
     int *sets_read; /* not NULL: sets_read[i] becomes 1 when the spec reads sets[i]'s
                      * key (args.KEY, or pairs(args)); trainc sweep refuses the others */
+    const char *text; /* not NULL: the spec's bytes, read already (path names them) */
+    size_t text_len;
 } spec_options;
 
 /* Returns 0, or -1 with "file:line: message" in err. */

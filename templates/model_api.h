@@ -49,6 +49,15 @@ typedef struct model_constants {
 } model_constants;
 extern const model_constants model_consts;
 
+/* What the trainer was made from (about.c): the spec's bytes, trainc's
+ * options, the compiler and the flags build.ninja gave it */
+typedef struct model_about_info {
+    const char *spec;
+    long spec_len;
+    const char *cc, *compiler, *flags, *options;
+} model_about_info;
+extern const model_about_info model_about;
+
 /* the classes' names (labels { classes = { ... } } or a CSV's class-name
  * labels), class 0 first; model_n_class_names 0: the classes are numbered */
 extern const char *const model_class_names[];

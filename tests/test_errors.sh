@@ -1363,3 +1363,28 @@ expect "cg: a parameter group" 2 "cg_group.lua:6:|cg: every parameter must be tr
 expect "trainc run --mpi is refused (start the -mpi trainer under mpirun)" 2 \
     "--mpi is for build|mpirun -np R" "$TRAINC" run --mpi "$t/never_read.lua"
 expect "trainc gen --mpi is refused" 2 "--mpi is for build" "$TRAINC" gen --mpi "$t/never_read.lua"
+
+# ---- info --ranks R [--link-gbps G]: the cost model's refusals (sh_one: shards = 4) ----
+ir_bin=$t/out/sh_one/m_
+for ir_bad in 0 -1 abc 1.5 ""; do
+    expect "info --ranks '$ir_bad' is refused" 2 "m_: --ranks needs a whole number of ranks, at least 1 (got '$ir_bad')" \
+        "$ir_bin" info --ranks "$ir_bad"
+done
+expect "info --ranks 5 with shards = 4: refused with the shard count and how to raise it" 2 \
+    "m_: info --ranks 5: the spec's train { shards = 4 } gives at most 4 ranks a shard; raise shards in the spec (at most the batch, 4 rows)" \
+    "$ir_bin" info --ranks 5
+for ir_bad in 0 -2 abc nan inf 1e7 ""; do
+    expect "info --ranks 2 --link-gbps '$ir_bad' is refused" 2 \
+        "m_: --link-gbps needs the link's speed in Gbit/s, a number above 0 and at most 1e6 (got '$ir_bad')" \
+        "$ir_bin" info --ranks 2 --link-gbps "$ir_bad"
+done
+expect "--ranks on train is refused (it is info's)" 2 "m_: --ranks R is info's (info --ranks R: the cost model of training under mpirun -np R), not train's" \
+    "$ir_bin" train --ranks 2
+expect "--ranks on eval is refused" 2 "--ranks R is info's|not eval's" "$ir_bin" eval --ranks 2
+expect "--link-gbps without --ranks is refused" 2 "m_: --link-gbps goes with info --ranks R" \
+    "$ir_bin" info --link-gbps 5
+expect "info --ranks 4 --link-gbps 2.5: the control prints the cost model" 0 \
+    "cost model of mpirun -np 4|2.5 Gbit/s|rank 3: 1 shard, 1 rows" "$ir_bin" info --ranks 4 --link-gbps 2.5 --steps 1
+expect "info --ranks 2 on a trainer without shards: refused (shards = 1)" 2 \
+    "csvm: info --ranks 2: the spec's train { shards = 1 } gives at most 1 rank a shard" \
+    run_in "$t/out/csvm" ./csvm info --ranks 2

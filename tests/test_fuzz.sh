@@ -1,6 +1,7 @@
 # Fuzzing: every reader of the runtime (IDX raw and gzip, CSV, .npy arrays
 # and .npy data sets, predict's sniffing reader, safetensors, metrics CSV,
-# weights, checkpoints), trainc's spec loader and its escaping of names, each for a short,
+# weights, checkpoints), trainc's spec loader, its escaping of names and its reader of
+# the spec a trainer carries (--from-binary), each for a short,
 # reproducible libFuzzer run (fixed seed, small inputs) from the seed corpus
 # in tests/fuzz/corpus/ with AddressSanitizer and UBSan. A target fails on a
 # crash, a hang (-timeout), a sanitizer report or a broken promise (see
@@ -10,7 +11,7 @@
 . tests/lib.sh
 out=$TRAINC_TMP/fuzz
 secs=${TRAINC_FUZZ_SECONDS:-15}
-targets=${TRAINC_FUZZ_TARGETS:-idx idx_gz csv npy npydata features safetensors metrics weights checkpoint spec escape}
+targets=${TRAINC_FUZZ_TARGETS:-idx idx_gz csv npy npydata features safetensors metrics weights checkpoint spec escape about}
 rm -rf "$out" && mkdir -p "$out"
 # libFuzzer's -timeout: an input that runs this long (wall clock) is a hang.
 # The slowest seeds (a spec looping until the sandbox's instruction limit)

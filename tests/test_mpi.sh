@@ -6,6 +6,8 @@
 # alone writes files; the -mpi binary alone is one rank; refusals (more
 # ranks than shards, another trainer on a rank, lr-find); a rank killed
 # with kill -9 ends the job non-zero. Negative control: shards = 3 differs.
+# info --ranks R: its predicted bytes a step are those Open MPI's monitoring
+# counts (R = 2, 3) and a hand computation's.
 . tests/lib.sh
 mp=$TRAINC_TMP/mpi
 rm -rf "$mp" && mkdir -p "$mp"
@@ -129,23 +131,36 @@ check "lr-find under 2 ranks: refused (it runs as one process)" \
 # timing: 30 s only keeps a hang from stopping the tests); the last
 # checkpoint then resumes, under 3 ranks, to the uninterrupted run's weights
 # (the first checkpoint is awaited up to 2 minutes: mpirun starts slowly on a
-# loaded machine)
-(cd "$mp" && exec env ASAN_OPTIONS="$mpi_asan" mpirun --oversubscribe -np 2 "$mpibin" train \
-    --quiet --epochs 20000 --checkpoint kill.ck --every-steps 1 --weights kill.w >kill.out 2>&1) &
-kill_job=$!
-for _ in $(seq 1200); do [ -s "$mp/kill.ck" ] && break; sleep 0.1; done
-victim=$(ps -o pid= --ppid "$kill_job" | tail -n 1)
-[ -n "$victim" ] && kill -9 $victim
-for _ in $(seq 300); do kill -0 "$kill_job" 2>/dev/null || break; sleep 0.1; done
-if kill -0 "$kill_job" 2>/dev/null; then
-    kill_rc=hang
-    kill -9 "$kill_job"
-else
-    wait "$kill_job"
-    kill_rc=$?
-fi
-check "kill -9 of a rank: mpirun ends within 30 s, non-zero (status $kill_rc)" \
-    sh -c "test -n '$victim' && test '$kill_rc' != hang && test '$kill_rc' != 0"
+# loaded machine). The victim is chosen by its rank (OMPI_COMM_WORLD_RANK in
+# its environment), not by its place among mpirun's children: rank 1 here,
+# rank 0 (the one that writes the files) below.
+rank_pid() { # rank_pid MPIRUN-PID RANK: that rank's process among mpirun's children
+    local p
+    for p in $(ps -o pid= --ppid "$1"); do
+        tr '\0' '\n' <"/proc/$p/environ" 2>/dev/null | grep -qx "OMPI_COMM_WORLD_RANK=$2" && echo "$p"
+    done
+}
+kill_rank() { # kill_rank RANK NAME: trains into NAME.ck under 2 ranks, kills RANK; sets victim, kill_rc
+    rm -f "$mp/$2.ck"
+    (cd "$mp" && exec env ASAN_OPTIONS="$mpi_asan" mpirun --oversubscribe -np 2 "$mpibin" train \
+        --quiet --epochs 20000 --checkpoint "$2.ck" --every-steps 1 --weights "$2.w" >"$2.out" 2>&1) &
+    local job=$!
+    for _ in $(seq 1200); do [ -s "$mp/$2.ck" ] && break; sleep 0.1; done
+    victim=$(rank_pid "$job" "$1")
+    [ -n "$victim" ] && kill -9 $victim
+    for _ in $(seq 300); do kill -0 "$job" 2>/dev/null || break; sleep 0.1; done
+    if kill -0 "$job" 2>/dev/null; then
+        kill_rc=hang
+        kill -9 "$job"
+    else
+        wait "$job"
+        kill_rc=$?
+    fi
+}
+kill_rank 1 kill
+check "kill -9 of rank 1: mpirun ends within 30 s, non-zero (status $kill_rc), naming rank 1" \
+    sh -c "test -n '$victim' && test '$kill_rc' != hang && test '$kill_rc' != 0 \
+        && grep -q 'process rank 1 .*signal 9' '$mp/kill.out'"
 cp "$mp/kill.ck" "$mp/kill1.ck"
 at=$(cd "$mp" && "$plain" train --resume kill1.ck --epochs 20000 --steps 1 --weights probe.w 2>&1 |
     sed -n 's/.* at step \([0-9]*\) .*/\1/p')
@@ -157,8 +172,9 @@ check "... its last checkpoint (step $at) resumed under 3 ranks to step $stop: t
     sh -c "test -n '$at' && test -s '$mp/killres.w' && cmp -s '$mp/killres.w' '$mp/killref.w'"
 
 # ---- synchronised batch norm over the ranks: a CNN with batch norm (2d and
-# 1d), dropout, Adam, stratified batches and augmented images, shards = 3
-# (tests/test_threads.sh checks its numbers against torch) ----
+# 1d), dropout, Adam, stratified batches and augmented images, shards = 4: 8
+# rows each of a batch of 32, 6 6 5 5 of the last 22 (tests/test_threads.sh
+# checks the numbers of shards = 3 against torch) ----
 /usr/bin/python3 - "$mp" <<'PY'
 import sys
 import numpy as np
@@ -203,3 +219,76 @@ done
     mpirun_np 3 ./bncnn-mpi train --quiet --resume part.ck --weights res3.w >/dev/null 2>&1)
 check "bncnn: 7 steps under 2 ranks resumed under 3: the uninterrupted weights" \
     sh -c "test -s '$bn/res3.w' && cmp -s '$bn/plain.w' '$bn/res3.w'"
+
+# info --ranks R: the bytes it predicts are the bytes the ranks send and
+# receive, as Open MPI's own monitoring counts them (pml monitoring: every
+# point-to-point message, the broadcasts' inner ones too) over the steps:
+# the totals of a 3-step and a 1-step run differ by 2 steps (the start's
+# model check and the final evaluation cancel out). Every rank but 0
+# receives the broadcast once whatever Open MPI's algorithm; who forwards
+# it does depend on it (at 3 ranks it chains the small broadcasts where
+# info's binomial tree has rank 0 send both), so at R = 3 the sends are
+# compared in total. The arithmetic against a hand computation: P = 595
+# (5x24+24, 24x16+16, 16x3+3), float, shards 9 9 8 8 of 34 rows, 3 outputs.
+cm=$mp/cost
+mkdir -p "$cm"
+cm_monitored() { ompi_info --param pml monitoring --level 9 2>/dev/null | grep -q pml_monitoring_enable; }
+cm_bytes() { # cm_bytes R STEPS: "rank sent received" per rank, of the whole run
+    (cd "$cm" && rm -f "mon$1_$2".*.prof && mpirun_np "$1" --mca pml_monitoring_enable 2 \
+        --mca pml_monitoring_enable_output 3 --mca pml_monitoring_filename "$cm/mon$1_$2" \
+        "$mpibin" train --quiet --steps "$2" --weights "cm$1_$2.w" >/dev/null 2>&1)
+    cat "$cm/mon$1_$2".*.prof 2>/dev/null | awk -v R="$1" '$1 == "E" || $1 == "I" { s[$2] += $4; r[$3] += $4 }
+        END { for (i = 0; i < R; i++) print i, s[i] + 0, r[i] + 0 }'
+}
+cm_info() { # cm_info R: "rank sent received" per rank, as info --ranks R predicts a step
+    "$mpibin" info --ranks "$1" --steps 1 | sed -n 's/^  rank \([0-9]*\): .* sends \([0-9]*\) B, receives \([0-9]*\) B$/\1 \2 \3/p'
+}
+if cm_monitored; then
+    for cm_r in 2 3; do
+        join <(cm_bytes "$cm_r" 1) <(cm_bytes "$cm_r" 3) |
+            awk '{ print $1, ($4 - $2) / 2, ($5 - $3) / 2 }' >"$cm/measured$cm_r"
+        cm_info "$cm_r" >"$cm/info$cm_r"
+    done
+    check "info --ranks 2: each rank's bytes sent and received a step are the measured ones" \
+        sh -c "test \$(wc -l <'$cm/info2') = 2 && cmp -s '$cm/info2' '$cm/measured2'"
+    check "info --ranks 3: each rank's bytes received a step are the measured ones" \
+        cmp -s <(cut -d' ' -f1,3 "$cm/info3") <(cut -d' ' -f1,3 "$cm/measured3")
+    check "info --ranks 3: the bytes sent a step, all ranks together, are the measured ones" \
+        sh -c "test \$(awk '{ s += \$2 } END { print s }' '$cm/info3') = \$(awk '{ s += \$2 } END { print s }' '$cm/measured3') \
+            && test \$(wc -l <'$cm/measured3') = 3"
+    cm_control() { grep -q '^1 [1-9]' "$cm/measured2" && ! cmp -s "$cm/info2" <(head -2 "$cm/measured3"); }
+    check "control: a step's traffic is seen, and 2 ranks' prediction is not 3 ranks' measure" cm_control
+else
+    echo "ok - skipped: this Open MPI has no pml monitoring component (Debian's has)"
+fi
+# the hand computation: shard k sends 4 (P + 1 + 3 rows_k) bytes, the
+# broadcast is 4 (P + 1 + 3 x 34) = 2792 bytes
+cm_shard() { echo $((4 * (595 + 1 + 3 * $1))); }
+cm_m=$((4 * (595 + 1 + 3 * 34)))
+printf '%s\n' "0 $cm_m $(($(cm_shard 9) + $(cm_shard 8)))" "1 $(($(cm_shard 9) + $(cm_shard 8))) $cm_m" >"$cm/hand2"
+printf '%s\n' "0 $((2 * cm_m)) $(($(cm_shard 9) + $(cm_shard 8)))" "1 $(cm_shard 9) $cm_m" "2 $(cm_shard 8) $cm_m" >"$cm/hand3"
+cm_hand() { cmp -s "$cm/hand2" <(cm_info 2) && cmp -s "$cm/hand3" <(cm_info 3); }
+check "info --ranks 2 and 3: the bytes of the hand computation (P = 595, shards 9 9 8 8)" cm_hand
+# ... and the time at 1 Gbit/s, 2 ranks: the gather 6 messages x 5 us + 4972 B
+# x 8 / 1000 = 69.776 us, the broadcast 1 round of 3 messages, 15 + 2792 x 8
+# / 1000 = 37.336 us: 107.1 us
+cm_us=$("$mpibin" info --ranks 2 --link-gbps 1 --steps 1 | awk '$1 == 2 && $2 == 17 { print $4 }')
+check "info --ranks 2 --link-gbps 1: 107.1 us of communication a step, as by hand (got $cm_us)" \
+    test "$cm_us" = 107.1
+
+# kill -9 of rank 0 (it holds the sum and writes the checkpoints): the same end
+kill_rank 0 kill0
+check "kill -9 of rank 0: mpirun ends within 30 s, non-zero (status $kill_rc), naming rank 0" \
+    sh -c "test -n '$victim' && test '$kill_rc' != hang && test '$kill_rc' != 0 \
+        && grep -q 'process rank 0 .*signal 9' '$mp/kill0.out'"
+
+# a trainer of the same spec from another trainc on rank 1 (the -mpi
+# trainer relinked with another generator line in model.h): refused at the start
+rm -rf "$mp/s4v" && cp -a "$mp/s4" "$mp/s4v" &&
+    sed -i 's/^#define MODEL_GENERATOR "trainc [^"]*"/#define MODEL_GENERATOR "trainc 0.0.0-other"/' "$mp/s4v/model.h" &&
+    ninja -C "$mp/s4v" mpimlp-mpi >"$mp/s4v.log" 2>&1
+(cd "$mp" && mpirun_np 1 "$mpibin" train --quiet --steps 2 --weights ver.w : -np 1 "$mp/s4v/mpimlp-mpi" \
+    train --quiet --steps 2 --weights ver.w >ver.out 2>&1; echo $? >ver.rc)
+check "another trainc's trainer of the same spec on rank 1: refused at the start, naming both versions" \
+    sh -c "test \$(cat '$mp/ver.rc') != 0 && grep -q 'rank 1 runs another trainer than rank 0 (.*trainc 0.0.0-other.*trainc' '$mp/ver.out' \
+        && test ! -e '$mp/ver.w'"

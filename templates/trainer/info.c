@@ -1,12 +1,16 @@
 /* {{header}}
  *
  * info.c — the info command of the trainer of {{name}}: sizes, parameters,
- * FLOPs per step and the memory plan. */
+ * FLOPs per step and the memory plan; with --ranks R, then the cost model
+ * of R ranks (info_ranks.c); info --spec and --version, what the trainer
+ * was made from (about.c). */
+#include <errno.h>
 #include <stdio.h>
+#include <string.h>
 
 #include "trainer.h"
 
-int tr_cmd_info(void)
+int tr_cmd_info(const options *o)
 {
     printf("model      %s (from %s, spec hash %s, %s)\n", MODEL_NAME, MODEL_SPEC, MODEL_HASH,
            RT_REAL_NAME);
@@ -67,5 +71,26 @@ int tr_cmd_info(void)
         printf("shards     %d per step (train { shards }), each with its own gradients and "
                "arena: +%.1f KiB\n",
                MODEL_SHARDS, (double)MODEL_SHARDS * (MODEL_N_PARAMS + MODEL_SHARD_ARENA) * kib);
+    return o->ranks ? tr_info_ranks(o) : 0;
+}
+
+int tr_cmd_info_spec(void)
+{
+    if (fwrite(model_about.spec, 1, (size_t)model_about.spec_len, stdout) !=
+            (size_t)model_about.spec_len ||
+        fflush(stdout)) {
+        fprintf(stderr, "%s: info --spec: %s\n", MODEL_NAME, strerror(errno));
+        return 1;
+    }
     return 0;
+}
+
+void tr_print_version(void)
+{
+    printf("%s (%s, %s, spec %s)\n", MODEL_NAME, MODEL_GENERATOR, RT_REAL_NAME, MODEL_HASH);
+    printf("spec       %s, %ld bytes (info --spec prints it)\n", MODEL_SPEC,
+           model_about.spec_len);
+    printf("generated  %s %s\n", MODEL_GENERATOR, model_about.options);
+    printf("compiler   %s (%s)\n", model_about.cc, model_about.compiler);
+    printf("flags      %s\n", model_about.flags);
 }

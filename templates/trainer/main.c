@@ -29,7 +29,8 @@ const char *const tr_usage[] = {
     "  predict FILE      predictions for each row of FILE: CSV, .npy or IDX (raw or .gz);\n"
     "                    - reads standard input\n"
     "  export DIR        write the parameters as DIR/<name>.npy and DIR/model.safetensors\n"
-    "  info              sizes, parameters, FLOPs per step and the memory plan\n"
+    "  info              sizes, parameters, FLOPs per step and the memory plan;\n"
+    "                    --spec: the spec it was generated from, byte for byte\n"
     "  gradcheck         compare the gradients with central finite differences (at the\n"
     "                    initial weights, or at --weights FILE)\n"
     "  plot METRICS.csv  draw a --metrics or --step-metrics file as an SVG picture (-o FILE;\n"
@@ -91,11 +92,15 @@ const char *const tr_usage[] = {
     "  --failures FILE   eval: the rows sorted by loss, the worst first, as CSV (row from 0,\n"
     "                    true and predicted class, p of the true class, loss; or values)\n"
     "  --tol X           gradcheck: largest relative error accepted\n"
+    "  --ranks R         info: the cost model of training on R ranks (mpirun -np R): bytes\n"
+    "                    each rank sends and receives a step, predicted communication and\n"
+    "                    step time from a measured step (--steps N: the steps timed)\n"
+    "  --link-gbps G     ... over links of G Gbit/s (default 10)\n"
     "  --no-guard        train on through a loss or gradient that is not finite (and save it)\n"
     "  --profile         train: after training, the time of each op of the step (measured and\n"
     "                    predicted, GFLOP/s, share of the step)\n"
     "  --quiet           print only the final result (no progress line)\n"
-    "  --help, --version\n"
+    "  --help, --version (trainc's version and options, the compiler and its flags)\n"
     "\n"
     "exit status: 0 ok, 1 failure (bad data, weights or numbers), 2 bad usage\n",
     "\n"
@@ -153,7 +158,7 @@ static int run_command(options o)
     if (!strcmp(o.command, "eval")) return tr_cmd_eval(&o);
     if (!strcmp(o.command, "predict")) return tr_cmd_predict(&o);
     if (!strcmp(o.command, "export")) return tr_cmd_export(&o);
-    if (!strcmp(o.command, "info")) return tr_cmd_info();
+    if (!strcmp(o.command, "info")) return o.spec ? tr_cmd_info_spec() : tr_cmd_info(&o);
     if (!strcmp(o.command, "gradcheck")) return tr_cmd_gradcheck(&o);
     if (!strcmp(o.command, "plot")) return tr_cmd_plot(&o);
     if (!strcmp(o.command, "split")) return tr_cmd_split(&o);

@@ -128,12 +128,15 @@ static void sync_sums(const rt_sync_exchange *ex)
 }
 
 /* Every rank runs the same trainer: the spec's hash, the element type and
- * the sizes, against rank 0's. 0, or 1 after a message. */
+ * the sizes, and the trainc that generated it (its version, and the
+ * scratch and optimizer state it planned: another trainc's templates may
+ * plan them otherwise), against rank 0's. 0, or 1 after a message. */
 static int same_model(void)
 {
-    char mine[128], first[128];
-    snprintf(mine, sizeof mine, "%s real%d params%ld shards%d", MODEL_HASH, (int)sizeof(real) * 8,
-             (long)MODEL_N_PARAMS, (int)MODEL_SHARDS);
+    char mine[256], first[256];
+    snprintf(mine, sizeof mine, "%s real%d params%ld shards%d (%s, arena%ld state%ld)", MODEL_HASH,
+             (int)sizeof(real) * 8, (long)MODEL_N_PARAMS, (int)MODEL_SHARDS, MODEL_GENERATOR,
+             (long)MODEL_ARENA, (long)MODEL_N_STATE);
     memcpy(first, mine, sizeof first);
     MPI_Bcast(first, (int)sizeof first, MPI_CHAR, 0, MPI_COMM_WORLD);
     int differs = strcmp(mine, first) != 0, any = 0;

@@ -52,7 +52,10 @@ enum {
     OPT_PCA,
     OPT_ITERS, /* hvp's, hessian's */
     OPT_TOP,   /* hessian's */
-    OPT_EXACT
+    OPT_EXACT,
+    OPT_RANKS, /* info's cost model (info_ranks.c) */
+    OPT_LINK_GBPS,
+    OPT_SPEC /* info's */
 };
 
 static const struct option long_options[] = {
@@ -95,6 +98,9 @@ static const struct option long_options[] = {
     {"iters", required_argument, NULL, OPT_ITERS},
     {"top", required_argument, NULL, OPT_TOP},
     {"exact", no_argument, NULL, OPT_EXACT},
+    {"ranks", required_argument, NULL, OPT_RANKS},
+    {"link-gbps", required_argument, NULL, OPT_LINK_GBPS},
+    {"spec", no_argument, NULL, OPT_SPEC},
     {NULL, 0, NULL, 0}};
 
 /* "-": the command and its argument come back in order, as code 1; ":": a
@@ -140,6 +146,23 @@ static long rows_arg(const char *flag, const char *s)
     return count_arg(flag, s, "rows");
 }
 
+/* --link-gbps: a link speed in Gbit/s, above 0 */
+static double gbps_arg(const char *flag, const char *s)
+{
+    char *end;
+    errno = 0;
+    double v = s ? strtod(s, &end) : 0;
+    if (!s || errno || end == s || *end || !(v > 0 && v <= 1e6)) {
+        fprintf(stderr,
+                "%s: %s needs the link's speed in Gbit/s, a number above 0 and at most 1e6 "
+                "(got '%s')\n",
+                MODEL_NAME, flag, s ? s : "");
+        fprintf(stderr, "Try '%s --help'.\n", MODEL_NAME);
+        exit(2);
+    }
+    return v;
+}
+
 /* 1 when the word a is option c as the usage spells it (-h, --help) */
 static int spelled(const char *a, int c)
 {
@@ -182,7 +205,7 @@ static void take(options *o, int c, const char *a, const char *v)
         for (int i = 0; tr_usage[i]; i++) fputs(tr_usage[i], stdout);
         exit(0);
     case OPT_VERSION:
-        printf("%s (%s, %s, spec %s)\n", MODEL_NAME, MODEL_GENERATOR, RT_REAL_NAME, MODEL_HASH);
+        tr_print_version();
         exit(0);
     case OPT_EPOCHS:
         o->epochs = (int)number_arg(a, v, 0, 1e9), o->epochs_given = 1;
@@ -276,8 +299,17 @@ static void take(options *o, int c, const char *a, const char *v)
     case OPT_TOP: /* hessian_spectrum.c checks it against the parameters */
         o->top = count_arg(a, v, "eigenvalues");
         break;
+    case OPT_SPEC:
+        o->spec = 1;
+        break;
     case OPT_EXACT:
         o->exact = 1;
+        break;
+    case OPT_RANKS: /* info_ranks.c checks it against the shards */
+        o->ranks = (int)count_arg(a, v, "ranks");
+        break;
+    case OPT_LINK_GBPS:
+        o->link_gbps = gbps_arg(a, v);
         break;
     default:
         take_landscape(o, c, a, v);
@@ -370,6 +402,14 @@ options tr_parse_args(int argc, char **argv)
         tr_die_usage("%s",
                      "hessian --exact builds the whole Hessian: --iters and --tol are for the "
                      "iterations (power iteration, --top K)");
+    if (o.ranks && strcmp(o.command, "info"))
+        tr_die_usage("--ranks R is info's (info --ranks R: the cost model of training under "
+                     "mpirun -np R), not %s's",
+                     o.command);
+    if (o.link_gbps > 0 && !o.ranks)
+        tr_die_usage("%s", "--link-gbps goes with info --ranks R (the link of the cost model)");
+    if (o.spec && strcmp(o.command, "info"))
+        tr_die_usage("%s", "--spec is an option of info: info --spec prints the spec");
     if (o.plot && !o.metrics)
         tr_die_usage("%s", "--plot draws the --metrics file: give --metrics FILE too");
     return o;

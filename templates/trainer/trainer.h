@@ -106,6 +106,7 @@ typedef struct options {
     long rows, iters;      /* hvp, hessian: --rows, --iters (0: their defaults) */
     long top;              /* hessian --top K (0: not given) */
     int exact;             /* hessian --exact */
+    int spec;              /* info --spec */
     unsigned seed;
     /* landscape (landscape.c checks the values): --to (lr-find's last lr is
      * read from it too), --range, --points, --grid, --rows, --directions,
@@ -114,6 +115,8 @@ typedef struct options {
 #define TR_MAX_PATHS 16
     const char *ls_paths[TR_MAX_PATHS];
     int ls_n_paths, ls_plane, ls_pca, ls_given;
+    int ranks;        /* info --ranks R: the cost model of R ranks (0: not given) */
+    double link_gbps; /* ... --link-gbps G (0: not given) */
 } options;
 
 extern const char *const tr_usage[]; /* main.c: what --help prints, in parts, NULL-ended */
@@ -322,7 +325,13 @@ int tr_cmd_train(const options *o);
 int tr_cmd_eval(const options *o);
 int tr_cmd_predict(const options *o);
 int tr_cmd_export(const options *o);
-int tr_cmd_info(void);
+int tr_cmd_info(const options *o);
+/* info_ranks.c: info --ranks R, the cost model of training on R ranks */
+int tr_info_ranks(const options *o);
+/* info --spec: the spec this trainer was generated from, byte for byte */
+int tr_cmd_info_spec(void);
+/* --version: trainc's version and options, the spec hash, the compiler and flags */
+void tr_print_version(void);
 int tr_cmd_gradcheck(const options *o);
 int tr_cmd_hvp(const options *o);     /* hvp_cmd.c */
 int tr_cmd_hessian(const options *o); /* hvp_cmd.c */

@@ -39,7 +39,7 @@ for t in idx csv npy npydata features safetensors metrics weights checkpoint; do
 done
 $cc $cflags -DFUZZ_GZIP -fsanitize=fuzzer "$root/tests/fuzz/fuzz_idx.c" $objs $libs \
     -o "$out/fuzz_idx_gz"
-for t in spec escape; do
+for t in spec escape about; do
     $cc $cflags -fsanitize=fuzzer "$root/tests/fuzz/fuzz_$t.c" $gen_objs $objs \
         $(pkg-config --libs lua5.4) $libs -o "$out/fuzz_$t"
 done
