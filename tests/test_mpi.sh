@@ -6,6 +6,8 @@
 # alone writes files; the -mpi binary alone is one rank; refusals (more
 # ranks than shards, another trainer on a rank, lr-find); a rank killed
 # with kill -9 ends the job non-zero. Negative control: shards = 3 differs.
+# Synchronised batch norm: a CNN with batch norm, dropout, Adam, stratify
+# and augment under R = 1..4 gives the plain trainer's bytes.
 # info --ranks R: its predicted bytes a step are those Open MPI's monitoring
 # counts (R = 2, 3) and a hand computation's.
 . tests/lib.sh

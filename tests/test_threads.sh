@@ -6,6 +6,10 @@
 # penalty and uneven shards; a Fashion-MNIST MLP with dropout and SGD
 # momentum; LeNet. Negative control: another S gives other weights (the
 # test sees last-bit differences), yet the same loss to float rounding.
+# Synchronised batch norm: a small CNN (batch norm 2d and 1d, dropout,
+# Adam, stratify, augment) byte-identical on 1-4 threads; a first step
+# against torch's BatchNorm over the whole batch, per-shard statistics as
+# the negative control. shards = "auto"'s rule.
 . tests/lib.sh
 th=$TRAINC_TMP/threads
 rm -rf "$th" && mkdir -p "$th"
