@@ -17,6 +17,9 @@ typedef struct emitter {
     int batch;
     int dbl;     /* element type double */
     int profile; /* wrap each op block in PROFILE_BEGIN(k) / PROFILE_END(k) (train --profile) */
+    /* train { shards } with batch norm: a shard's step in phases between
+     * the sync points (gen/shards.h); NULL otherwise */
+    const struct shard_sync *sync;
 } emitter;
 
 /* A node's buffer, as a C expression (its local pointer's name). */

@@ -16,6 +16,7 @@
 #include "ops.h"
 #include "optim.h"
 #include "owner.h"
+#include "shards.h"
 #include "filelist.h"
 
 #ifndef TRAINC_VERSION
@@ -422,40 +423,10 @@ static const char *init_body(emitter *e)
     return block(g->A, &w);
 }
 
-/* train { shards = S }: the shards' step (the train variants are the
- * shards' sizes), the plan rt_pool.c runs, model_shards_start; and
- * model_train_step's body, the sharded step */
-static void shard_steps(const plan *p, writer *w, writer *tw, const char *dispatch)
-{
-    wr_line(w, "/* ---- the shard plan: train { shards = %d } (gen/shards.c) ----", p->shards);
-    wr_line(w, " * A step of n rows is min(%d, n) shards, the first n %% that many one row", p->shards);
-    wr_line(w, " * larger; each runs the variant of its rows into its own gradient buffer and");
-    wr_line(w, " * arena, then runtime/rt_pool.c sums the gradients in shard order:");
-    wr_line(w, " * grad = (((n0 g0 + n1 g1) + n2 g2) + ...) / n, and the loss the same way. */");
-    wr_line(w, "static real shard_step(int rows, real *param, real *grad, const real *x, const "
-               "real *y,");
-    wr_line(w, "                       real *out, real *arena, uint64_t noise)");
-    wr_line(w, "{");
-    wr_line(w, "%s", dispatch);
-    wr_line(w, "    return NAN; /* no step of that size was generated */");
-    wr_line(w, "}");
-    wr_blank(w);
-    wr_line(w, "static const rt_shard_plan shard_plan = {shard_step, %d, MODEL_N_PARAMS, "
-               "MODEL_SHARD_ARENA,", p->shards);
-    wr_line(w, "                                         MODEL_FEATURES, MODEL_LABEL_LEN, "
-               "MODEL_OUTPUT_LEN};");
-    wr_blank(w);
-    wr_line(w, "int model_shards_start(int threads)");
-    wr_line(w, "{");
-    wr_line(w, "    return rt_shards_start(&shard_plan, threads);");
-    wr_line(w, "}");
-    wr_blank(w);
-    wr_line(tw, "return rt_shards_train(&shard_plan, rows, param, grad, x, y, out, arena, noise);");
-}
-
 /* One function per step variant (train_64, eval_1...), and the lines of
  * model_train_step and model_eval that pick one by the number of rows */
-static void step_holes(emitter *e, const plan *p, tpl_var *steps, tpl_var *train, tpl_var *eval)
+static void step_holes(emitter *e, const plan *p, const shard_sync *sync, tpl_var *steps,
+                       tpl_var *train, tpl_var *eval)
 {
     arena *A = e->g->A;
     writer w, tw, ew, sw;
@@ -470,17 +441,25 @@ static void step_holes(emitter *e, const plan *p, tpl_var *steps, tpl_var *train
         e->batch = p->v[k].batch;
         int tr = p->v[k].mode == PLAN_TRAIN;
         e->profile = tr && e->batch == p->batch; /* the steps train --profile times */
+        e->sync = tr && sync->points ? sync : NULL;
         const char *fname = arena_printf(A, "%s_%d", tr ? "train" : "eval", e->batch);
         emit_step(e, fname);
         e->profile = 0;
-        if (tr)
+        if (e->sync)
+            wr_line(&sw,
+                    "if (rows == %d)\n        return %s(param, grad, x, y, out, arena, noise, "
+                    "phase, step_rows, partial, total);",
+                    e->batch, fname);
+        else if (tr)
             wr_line(p->shards > 1 ? &sw : &tw,
                     "if (rows == %d) return %s(param, grad, x, y, out, arena, noise);", e->batch,
                     fname);
         else
             wr_line(&ew, "if (rows == %d) return %s(param, x, y, out, arena);", e->batch, fname);
     }
-    if (p->shards > 1) shard_steps(p, &w, &tw, block(A, &sw));
+    e->sync = NULL;
+    if (p->shards > 1) emit_shard_steps(e, p, sync, &w, &tw, block(A, &sw));
+    e->w = &w;
     emit_hvp_steps(e, p);
     *steps = (tpl_var){"steps", block(A, &w)};
     *train = (tpl_var){"train_dispatch", block(A, &tw)};
@@ -563,7 +542,9 @@ static int emit_model_c(ir_graph *g, const plan *p, const emit_options *o, const
     emit_source(&w, A, "model_test_data", &g->data, 1, data_seed, g->n_class_names);
     v[n++] = (tpl_var){"data_sources", block(A, &w)};
     v[n++] = (tpl_var){"init", init_body(&e)};
-    step_holes(&e, p, &v[n], &v[n + 1], &v[n + 2]);
+    shard_sync sync = {0};
+    if (p->shards > 1 && shard_sync_make(g, p, &sync, err, errsize)) return -1;
+    step_holes(&e, p, &sync, &v[n], &v[n + 1], &v[n + 2]);
     n += 3;
     v[n++] = (tpl_var){"probe", emit_probe(&e, p)};
     v[n++] = (tpl_var){"profile_table", emit_profile_table(&e, p)};

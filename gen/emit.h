@@ -26,6 +26,14 @@ void emit_step(struct emitter *e, const char *fname);
  * otherwise */
 void emit_hvp_steps(struct emitter *e, const plan *p);
 
+/* train { shards = S > 1 } (emit_shards.c): into w, the shard plan
+ * (shard_step or, with batch norm, shard_phase and shard_synced, from the
+ * variants' dispatch lines), into tw model_train_step's sharded body */
+struct shard_sync;
+struct writer;
+void emit_shard_steps(struct emitter *e, const plan *p, const struct shard_sync *s,
+                      struct writer *w, struct writer *tw, const char *dispatch);
+
 /* model.c's probe for --layer-metrics: its step function, model_probe and
  * the model_acts table (emit_probe.c) */
 const char *emit_probe(struct emitter *e, const plan *p);

@@ -9,6 +9,7 @@
 #include "emit.h"
 #include "escape.h"
 #include "ops.h"
+#include "shards.h"
 
 /* "[64 x 784]" (the variant's sizes), "[scalar]" */
 static const char *shape_text(emitter *e, const ir_node *n)
@@ -167,7 +168,11 @@ static void variant_head(emitter *e, const char *fname)
     else
         wr_line(w, "RT_CLONES static real %s(const real *restrict param, const real *restrict x,",
                 fname);
-    if (train) /* noise: the step's key for dropout masks, rt_noise_key(seed, step) */
+    if (train && e->sync) /* a shard's step in phases (sync_phases) */
+        wr_line(w, "                const real *restrict y, real *restrict out, real *restrict "
+                   "arena, uint64_t noise,\n                int phase, int step_rows, double "
+                   "*restrict partial, const double *restrict total)");
+    else if (train) /* noise: the step's key for dropout masks, rt_noise_key(seed, step) */
         wr_line(w, "                const real *restrict y, real *restrict out, real *restrict "
                    "arena, uint64_t noise)");
     else
@@ -237,6 +242,63 @@ static void variant_buffers(emitter *e)
     if (!uses_arena) wr_line(w, "(void)arena;");
 }
 
+/* train { shards } with batch norm (gen/shards.h): where each phase of the
+ * shard's step starts */
+static void sync_phases(emitter *e)
+{
+    const shard_sync *s = e->sync;
+    writer *w = e->w;
+    int reads_rows = 0;
+    for (int p = 0; p < s->points; p++)
+        reads_rows |= ir_get(e->g, s->node[p])->op == OP_BN_NORM_GRAD;
+    wr_line(w, "/* Synchronised batch norm: this shard's step runs in %d phases; phase p ends",
+            s->points + 1);
+    wr_line(w, " * with its sums of sync point p in partial, and the next starts after");
+    wr_line(w, " * runtime/rt_pool.c combined every shard's in shard order into total and ran");
+    wr_line(w, " * shard_synced. Between phases its values stay in its own arena. */");
+    if (!reads_rows) wr_line(w, "(void)step_rows;");
+    for (int p = 1; p <= s->points; p++) wr_line(w, "if (phase == %d) goto phase_%d;", p, p);
+}
+
+/* The op's block, or its part `part` of a synchronised op */
+static void op_block(emitter *e, const ir_node *n, int block, int part)
+{
+    const op_def *d = op_get(n->op);
+    writer *w = e->w;
+    wr_blank(w);
+    if (part <= 0)
+        emit_block_comment(e, n);
+    else
+        wr_line(w, "/* %s = %s(...), continued -- %s */", n->name, ir_op_name(n->op),
+                spec_at(e, n));
+    wr_line(w, "{");
+    if (e->profile) wr_line(w, "PROFILE_BEGIN(%d);", block);
+    if (part >= 0)
+        d->emit_part(e, n, part);
+    else if (d->emit)
+        d->emit(e, n);
+    else
+        e_elementwise(e, n, elementwise_expr(n));
+    if (e->profile) wr_line(w, "PROFILE_END(%d);", block);
+    wr_line(w, "}");
+}
+
+/* A synchronised op: its parts, a phase boundary after each but the last */
+static void synced_blocks(emitter *e, const ir_node *n, int block, int *phase)
+{
+    long len[8];
+    int points = op_get(n->op)->sync_points(e->g, n, len);
+    for (int k = 0; k <= points; k++) {
+        op_block(e, n, block, k);
+        if (k == points) break;
+        ++*phase;
+        wr_blank(e->w);
+        wr_line(e->w, "return 0; /* phase %d ends: sync point %d, %ld doubles */", *phase - 1,
+                *phase - 1, len[k]);
+        wr_line(e->w, "phase_%d: /* after the shards' sums were combined */", *phase);
+    }
+}
+
 /* One block per scheduled op, under its comment, by its row's emitter (an
  * elementwise row: its cexpr), phase by phase */
 static void variant_ops(emitter *e)
@@ -246,6 +308,8 @@ static void variant_ops(emitter *e)
     ir_phase phase = (ir_phase)-1;
     static const char *const phase_name[] = {"forward", "loss", "backward"};
     int block = 0; /* the op block's number, for train --profile */
+    int sync_phase = 0;
+    if (e->sync) sync_phases(e);
     for (int s = 0; s < v->norder; s++) {
         const ir_node *n = ir_get(e->g, v->order[s]);
         const op_def *d = op_get(n->op);
@@ -255,16 +319,10 @@ static void variant_ops(emitter *e)
             wr_blank(w);
             wr_line(w, "/* ======== %s ======== */", phase_name[phase]);
         }
-        wr_blank(w);
-        emit_block_comment(e, n);
-        wr_line(w, "{");
-        if (e->profile) wr_line(w, "PROFILE_BEGIN(%d);", block);
-        if (d->emit)
-            d->emit(e, n);
+        if (e->sync && d->sync_points)
+            synced_blocks(e, n, block, &sync_phase);
         else
-            e_elementwise(e, n, elementwise_expr(n));
-        if (e->profile) wr_line(w, "PROFILE_END(%d);", block);
-        wr_line(w, "}");
+            op_block(e, n, block, -1);
         block++;
     }
 }

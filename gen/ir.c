@@ -124,6 +124,8 @@ static const char *const c_keywords[] = {
     "aip", "ci", "rng",
     /* batch_norm's and dropout's locals (gen/ops/norm.c) and the step's noise key */
     "b", "d", "q", "mean", "invstd", "sg", "sgx", "mg", "mgx", "noise", "stream",
+    /* synchronised batch norm's (train { shards }: gen/shards.h) */
+    "partial", "phase", "step_rows", "count",
     /* locals of the convolution and pooling blocks (gen/ops/conv.c) */
     "g", "bc", "oc", "oy", "ox", "iy", "ix", "xi", "at", "base", "arg", "wv", "yb", "colb", "colr",
     "cg", "gb", "db", "dg", "xc", "share", "acc", "lane", "p0", "sum", "v", "take",

@@ -116,6 +116,17 @@ typedef struct op_def {
      * B enter as A - B) is the adjoint times dy. "0": none (piecewise
      * linear, as torch's double backward); NULL: not an elementwise rule */
     const char *d2expr;
+    /* train { shards = S > 1 }: an op that needs sums over the whole step's
+     * rows (batch norm in training) synchronises the shards (gen/shards.c):
+     * sync_points returns how many times (0: never) and each point's
+     * number of doubles in len[]; emit_part prints part k = 0..points of its
+     * code in a shard's step, where part k < points ends with the shard's
+     * sums in `partial` and part k > 0 begins after they were combined in
+     * shard order into `total`; emit_synced prints what runs once per step
+     * (on every process) after point k's combine. NULL: never syncs */
+    int (*sync_points)(const ir_graph *g, const ir_node *n, long *len);
+    void (*emit_part)(struct emitter *e, const ir_node *n, int part);
+    void (*emit_synced)(struct emitter *e, const ir_node *n, int point);
 } op_def;
 
 const op_def *op_get(ir_op op);

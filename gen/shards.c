@@ -1,7 +1,9 @@
 /* shards.c — the shard plan's rule and its checks (see shards.h). */
 #include <stdio.h>
+#include <string.h>
 
 #include "ops.h"
+#include "plan.h"
 #include "shards.h"
 
 /* A node that takes the rows of a batched input to a value without them:
@@ -19,18 +21,48 @@ static int mean_over_rows(const ir_node *n)
 {
     switch (n->op) {
     case OP_CROSS_ENTROPY:
-    case OP_NLL: return n->i[0] == 0; /* reduction = "mean" */
+    case OP_NLL:
+        return n->i[0] == 0; /* reduction = "mean" */
     case OP_BCE:
     case OP_BCE_LOGITS:
-    case OP_LOGISTIC: return 1;
-    case OP_SUM_TO: return n->i[0] && n->rank == 0; /* mean of every element */
-    default: return 0;
+    case OP_LOGISTIC:
+        return 1;
+    case OP_SUM_TO:
+        return n->i[0] && n->rank == 0; /* mean of every element */
+    default:
+        return 0;
     }
+}
+
+/* shards = "auto": as many shards as keep each of them at least
+ * SHARD_MIN_ROWS rows and SHARD_MIN_FLOPS of training work (forward and
+ * backward, about 3x the forward's FLOPs), at most SHARD_MAX_AUTO; 1 for
+ * small batches and small models, where a shard's synchronisation (a pool
+ * wake-up, a few microseconds; over MPI a message) would cost more than
+ * its work. From the batch and the model only, never the thread or rank
+ * count. */
+#define SHARD_MIN_ROWS 32
+#define SHARD_MIN_FLOPS 4e6
+#define SHARD_MAX_AUTO 8
+int shard_auto(ir_graph *g)
+{
+    double row_flops = 0;
+    for (int i = 0; i < g->n; i++) {
+        const ir_node *n = ir_get(g, i);
+        const op_def *d = op_get(n->op);
+        if (n->phase != PH_BACKWARD && ir_is_batched(n) && d->flops) row_flops += d->flops(g, n, 1);
+    }
+    int B = g->train.batch, S = B / SHARD_MIN_ROWS;
+    double by_work = 3 * row_flops * B / SHARD_MIN_FLOPS;
+    if (by_work < S) S = (int)by_work;
+    if (S > SHARD_MAX_AUTO) S = SHARD_MAX_AUTO;
+    return S > 1 ? S : 1;
 }
 
 int shard_check(ir_graph *g, char *err, size_t errsize)
 {
     ir_train *t = &g->train;
+    if (t->shards == IR_SHARDS_AUTO) t->shards = shard_auto(g);
     int S = t->shards ? t->shards : 1;
     if (S > t->batch) {
         snprintf(err, errsize,
@@ -44,14 +76,8 @@ int shard_check(ir_graph *g, char *err, size_t errsize)
     for (int i = 0; i < g->n; i++) {
         const ir_node *n = ir_get(g, i);
         if (n->phase == PH_BACKWARD) continue;
-        if (op_get(n->op)->flags & OPF_BN || n->op == OP_BN_STATS) {
-            snprintf(err, errsize,
-                     "%s:%d: train: shards = %d with batch_norm (%s:%d): training-mode batch "
-                     "norm needs the whole batch's statistics, which shards do not combine yet; "
-                     "use shards = 1",
-                     g->spec_path, t->line, S, n->file, n->line);
-            return -1;
-        }
+        /* batch norm's statistics: combined over the shards (shard_sync) */
+        if (op_get(n->op)->sync_points) continue;
         if (reduces_rows(g, n) && !mean_over_rows(n)) {
             snprintf(err, errsize,
                      "%s:%d: train: shards = %d needs a loss that is a mean over the rows; %s "
@@ -64,4 +90,59 @@ int shard_check(ir_graph *g, char *err, size_t errsize)
         }
     }
     return 0;
+}
+
+/* The sync points of variant v in its schedule order */
+static int sync_points_of(ir_graph *g, const plan_variant *v, shard_sync *s, char *err,
+                          size_t errsize)
+{
+    s->points = 0;
+    s->at[0] = 0;
+    for (int k = 0; k < v->norder; k++) {
+        const ir_node *n = ir_get(g, v->order[k]);
+        const op_def *d = op_get(n->op);
+        long len[8];
+        int np = d->sync_points ? d->sync_points(g, n, len) : 0;
+        for (int j = 0; j < np; j++) {
+            if (s->points == SHARD_MAX_SYNC) {
+                snprintf(err, errsize,
+                         "%s:%d: train: shards = %d with more than %d batch norm "
+                         "synchronisations a step; use shards = 1",
+                         g->spec_path, g->train.line, g->train.shards, SHARD_MAX_SYNC / 3);
+                return -1;
+            }
+            s->node[s->points] = n->id;
+            s->part[s->points] = j;
+            s->at[s->points + 1] = s->at[s->points] + len[j];
+            s->points++;
+        }
+    }
+    return 0;
+}
+
+int shard_sync_make(ir_graph *g, const plan *p, shard_sync *s, char *err, size_t errsize)
+{
+    int first = 1;
+    for (int j = 0; j < p->nv; j++) {
+        if (p->v[j].mode != PLAN_TRAIN) continue;
+        shard_sync other;
+        if (sync_points_of(g, &p->v[j], first ? s : &other, err, errsize)) return -1;
+        if (!first && (other.points != s->points ||
+                       memcmp(other.node, s->node, sizeof(int) * (size_t)s->points))) {
+            snprintf(err, errsize,
+                     "%s:%d: internal error: the shard variants order their batch norms "
+                     "differently; use shards = 1",
+                     g->spec_path, g->train.line);
+            return -1;
+        }
+        first = 0;
+    }
+    return 0;
+}
+
+long shard_sync_at(const shard_sync *s, int id, int k)
+{
+    for (int p = 0; p < s->points; p++)
+        if (s->node[p] == id && s->part[p] == k) return s->at[p];
+    return -1;
 }

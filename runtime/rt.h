@@ -959,10 +959,25 @@ static inline void rt_prof_end(int k, double start)
  * losses. The numbers depend on S only: any thread count gives them. */
 typedef real (*rt_step_fn)(int rows, real *param, real *grad, const real *x, const real *y,
                            real *out, real *arena, uint64_t noise);
+/* Synchronised batch norm (gen/shards.h): a shard's step in phases
+ * 0..points; phase p < points ends with the shard's sums of sync point p
+ * in partial[at[p] .. at[p + 1]); the pool adds every shard's in shard
+ * order, (((s0 + s1) + s2) + ...) in double, into total, runs synced(p)
+ * once (the step's statistics, the running statistics), then phase p + 1
+ * of every shard, which reads total. */
+typedef real (*rt_phase_fn)(int rows, real *param, real *grad, const real *x, const real *y,
+                            real *out, real *arena, uint64_t noise, int phase, int step_rows,
+                            double *partial, const double *total);
+typedef void (*rt_synced_fn)(int point, int step_rows, real *param, double *total);
 typedef struct rt_shard_plan {
     rt_step_fn step; /* dispatches to the variant of `rows` rows; NaN when none */
     int shards;
     long n_params, arena, features, label_len, output_len;
+    /* with batch norm: step is NULL and the shards run phase by phase */
+    rt_phase_fn phase_step;
+    int points;        /* sync points a step */
+    const long *at;    /* points + 1 offsets into partial and total (doubles) */
+    rt_synced_fn synced;
 } rt_shard_plan;
 /* Rows of shard k of a step of n rows (the count: rt_shard_count) */
 int rt_shard_count(int shards, int n);
@@ -999,5 +1014,19 @@ typedef struct rt_shard_exchange {
 typedef real (*rt_shards_combine_fn)(const rt_shard_exchange *ex);
 /* ranks <= 1 or no combine: one process, every shard here (the default) */
 void rt_shards_ranks(int rank, int ranks, rt_shards_combine_fn combine);
+/* ... and at each sync point of batch norm, sync must leave total[lo, hi)
+ * the ordered sum of every shard's partial[lo, hi), the same bits on every
+ * rank; on the rank that sums, sum() runs it (rt_shards_sum) */
+typedef struct rt_sync_exchange {
+    int count;                /* shards of the step */
+    double *const *partials;  /* per shard */
+    double *total;
+    long lo, hi;
+    void (*sum)(void);
+} rt_sync_exchange;
+typedef void (*rt_shards_sync_fn)(const rt_sync_exchange *ex);
+void rt_shards_ranks_sync(rt_shards_sync_fn sync);
+/* total[i] = (((p[0][i] + p[1][i]) + p[2][i]) + ...) for i in [lo, hi) */
+void rt_shards_sum(double *total, const double *const *p, int count, long lo, long hi);
 
 #endif

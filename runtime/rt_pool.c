@@ -5,7 +5,9 @@
  * summed in shard order: which thread does what never changes a bit.
  * Over several processes (rt_shards_ranks) this process runs the shards
  * k % ranks == rank the same way, and the combine it was given replaces
- * the reduce. */
+ * the reduce. With batch norm the shards run phase by phase (run_phases):
+ * a worker may hold several shards, so no shard ever waits for another
+ * inside a phase; the pool waits for all, sums, and starts the next. */
 #include <math.h>
 #include <pthread.h>
 #include <stdlib.h>
@@ -40,6 +42,15 @@ void rt_shards_reduce(real *grad, const real *const *g, const int *rows, int cou
     }
 }
 
+void rt_shards_sum(double *total, const double *const *p, int count, long lo, long hi)
+{
+    for (long i = lo; i < hi; i++) {
+        double acc = p[0][i];
+        for (int k = 1; k < count; k++) acc += p[k][i];
+        total[i] = acc;
+    }
+}
+
 typedef enum { JOB_SHARDS, JOB_REDUCE } pool_job;
 
 /* The pool, its scratch and the step it is running (one model per program) */
@@ -48,8 +59,11 @@ static struct {
     int threads, started;
     int rank, ranks; /* this process's shards: k % ranks == rank */
     rt_shards_combine_fn combine;
-    real **grads, **arenas; /* per shard, allocated once */
-    real *loss;             /* per shard */
+    rt_shards_sync_fn sync;
+    real **grads, **arenas;    /* per shard, allocated once */
+    double **partials, *total; /* batch norm's sums: per shard, and combined */
+    int phase, point;          /* the phase the shards run; the point being combined */
+    real *loss;                /* per shard */
     pthread_t *tid;
     pthread_mutex_t mu;
     pthread_cond_t go, done;
@@ -80,9 +94,15 @@ static void run_part(int w)
     if (P.job == JOB_SHARDS) {
         for (int k = P.rank + w * P.ranks; k < P.count; k += P.threads * P.ranks) {
             long r0 = P.shard_start[k];
-            P.loss[k] = p->step(P.shard_rows[k], P.param, P.grads[k], P.x + r0 * p->features,
-                                P.y + r0 * p->label_len, P.out + r0 * p->output_len, P.arenas[k],
-                                shard_noise(P.noise, k));
+            const real *x = P.x + r0 * p->features, *y = P.y + r0 * p->label_len;
+            real *out = P.out + r0 * p->output_len;
+            if (p->points)
+                P.loss[k] =
+                    p->phase_step(P.shard_rows[k], P.param, P.grads[k], x, y, out, P.arenas[k],
+                                  shard_noise(P.noise, k), P.phase, P.rows, P.partials[k], P.total);
+            else
+                P.loss[k] = p->step(P.shard_rows[k], P.param, P.grads[k], x, y, out, P.arenas[k],
+                                    shard_noise(P.noise, k));
         }
     } else {
         long n = p->n_params;
@@ -133,6 +153,35 @@ static void pool_reduce(void)
     pool_run(JOB_REDUCE);
 }
 
+/* the ordered sum of sync point P.point's partials, for a sync (rank 0):
+ * a few doubles per channel, on one thread */
+static void pool_sum(void)
+{
+    const long *at = P.plan->at;
+    rt_shards_sum(P.total, (const double *const *)P.partials, P.count, at[P.point],
+                  at[P.point + 1]);
+}
+
+/* The shards' phases and, between them, the sync points' combines: every
+ * shard's phase p, then the ordered sum of their partials (here, or over
+ * the ranks by the sync given), then synced(p) once */
+static void run_phases(const rt_shard_plan *p)
+{
+    for (P.phase = 0;; P.phase++) {
+        pool_run(JOB_SHARDS);
+        if (P.phase == p->points) return;
+        P.point = P.phase;
+        if (P.ranks > 1) {
+            const rt_sync_exchange ex = {P.count,        P.partials,         P.total,
+                                         p->at[P.point], p->at[P.point + 1], pool_sum};
+            P.sync(&ex);
+        } else {
+            pool_sum();
+        }
+        p->synced(P.point, P.rows, P.param, P.total);
+    }
+}
+
 int rt_shards_start(const rt_shard_plan *p, int threads)
 {
     if (P.started) return 0;
@@ -149,6 +198,13 @@ int rt_shards_start(const rt_shard_plan *p, int threads)
         P.grads[k] = calloc((size_t)p->n_params + 1, sizeof(real));
         P.arenas[k] = calloc((size_t)p->arena + 1, sizeof(real));
         if (!P.grads[k] || !P.arenas[k]) return -1;
+    }
+    if (p->points) {
+        P.partials = calloc((size_t)p->shards, sizeof *P.partials);
+        P.total = calloc((size_t)p->at[p->points] + 1, sizeof(double));
+        if (!P.partials || !P.total) return -1;
+        for (int k = 0; k < p->shards; k++)
+            if (!(P.partials[k] = calloc((size_t)p->at[p->points] + 1, sizeof(double)))) return -1;
     }
     P.threads = 1;
     for (int w = 1; w < threads; w++) {
@@ -178,7 +234,10 @@ real rt_shards_train(const rt_shard_plan *p, int rows, real *param, real *grad, 
     P.x = x;
     P.y = y;
     P.noise = noise;
-    pool_run(JOB_SHARDS);
+    if (p->points)
+        run_phases(p);
+    else
+        pool_run(JOB_SHARDS);
     if (P.ranks > 1) {
         const rt_shard_exchange ex = {P.count,     rows,          P.shard_rows, P.shard_start,
                                       P.grads,     P.loss,        grad,         out,
@@ -188,6 +247,11 @@ real rt_shards_train(const rt_shard_plan *p, int rows, real *param, real *grad, 
     /* the ordered reduce: a step of its own */
     pool_run(JOB_REDUCE);
     return (real)rt_shards_loss(P.loss, P.shard_rows, P.count, rows);
+}
+
+void rt_shards_ranks_sync(rt_shards_sync_fn sync)
+{
+    P.sync = sync;
 }
 
 void rt_shards_ranks(int rank, int ranks, rt_shards_combine_fn combine)

@@ -1110,9 +1110,11 @@ sh_spec sh_over 'train { batch = 4, epochs = 1, shards = 5 }'
 expect "shards: more shards than the batch's rows is refused with the numbers" 2 \
     "sh_over.lua:7: train: shards = 5 is more than the batch of 4 rows" gen sh_over
 spec sh_bn "$H1" "$H2" "$H3" "$H4" 'local h = batch_norm(linear(x, 3))' \
-    'minimize(bce(sigmoid(linear(h, 1)), y))' "$OPT" 'train { batch = 4, epochs = 1, shards = 2 }'
-expect "shards: batch norm with shards = 2 is refused (its statistics span the batch)" 2 \
-    "sh_bn.lua:8: train: shards = 2 with batch_norm (|sh_bn.lua:5)|use shards = 1" gen sh_bn
+    'minimize(bce(sigmoid(linear(h, 1)), y))' "$OPT" 'train { batch = 4, epochs = 1, shards = 4 }'
+expect "shards: batch norm with shards = 4 of a batch of 4 generates (synchronised over the shards)" 0 "" \
+    gen sh_bn
+expect "shards: ... its 1-row shards sum into the whole batch's statistics (shard_synced)" 0 "" \
+    grep -q "static void shard_synced(" "$t/out/sh_bn/model.c"
 sh_spec sh_sum 'train { batch = 4, epochs = 1, shards = 2 }' \
     'minimize(mse(sigmoid(linear(x, 1)), y, { reduction = "sum" }))'
 expect "shards: a summed loss with shards = 2 is refused (the shards combine means)" 2 \
@@ -1124,6 +1126,12 @@ gen_build "$t/sh_one.lua" "$t/out/sh_one" >/dev/null 2>&1
 expect "shards: the sharded trainer builds" 0 "" test -x "$t/out/sh_one/m_"
 expect "shards: --threads 0 is refused" 2 "--threads" "$t/out/sh_one/m_" train --threads 0
 expect "shards: --threads 2 trains (the control)" 0 "" "$t/out/sh_one/m_" train --threads 2 --quiet
+sh_spec sh_many 'train { batch = 4, epochs = 1, shards = "many" }'
+expect "shards: a string other than \"auto\" is refused at its line, naming both forms" 2 \
+    'sh_many.lua:7:|shards = '"'"'many'"'"'; it must be a whole number from 1 to 4096 or "auto"' gen sh_many
+sh_spec sh_auto 'train { batch = 4, epochs = 1, shards = "auto" }'
+expect "shards: \"auto\" (the control) generates: 1 shard for 4 rows, no shard plan" 0 "" gen sh_auto
+expect "shards: ... the auto model.c has no shard plan" 1 "" grep -q shard "$t/out/sh_auto/model.c"
 
 # ---- issue 15 items 6, 7: landscape's refusals ----
 lsm=$t/out/csvm

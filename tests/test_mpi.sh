@@ -6,6 +6,8 @@
 # alone writes files; the -mpi binary alone is one rank; refusals (more
 # ranks than shards, another trainer on a rank, lr-find); a rank killed
 # with kill -9 ends the job non-zero. Negative control: shards = 3 differs.
+# Synchronised batch norm: a CNN with batch norm, dropout, Adam, stratify
+# and augment under R = 1..4 gives the plain trainer's bytes.
 # info --ranks R: its predicted bytes a step are those Open MPI's monitoring
 # counts (R = 2, 3) and a hand computation's.
 . tests/lib.sh
@@ -170,6 +172,55 @@ stop=$((${at:-0} + 9))
     "$plain" train --quiet --epochs 20000 --steps "$stop" --weights killref.w >/dev/null 2>&1)
 check "... its last checkpoint (step $at) resumed under 3 ranks to step $stop: the uninterrupted weights" \
     sh -c "test -n '$at' && test -s '$mp/killres.w' && cmp -s '$mp/killres.w' '$mp/killref.w'"
+
+# ---- synchronised batch norm over the ranks: a CNN with batch norm (2d and
+# 1d), dropout, Adam, stratified batches and augmented images, shards = 4: 8
+# rows each of a batch of 32, 6 6 5 5 of the last 22 (tests/test_threads.sh
+# checks the numbers of shards = 3 against torch) ----
+/usr/bin/python3 - "$mp" <<'PY'
+import sys
+import numpy as np
+rng = np.random.RandomState(0)
+x = rng.randint(0, 256, size=(150, 1, 8, 8)).astype(np.uint8)
+top, left = x[:, 0, :4].mean(axis=(1, 2)), x[:, 0, :, :4].mean(axis=(1, 2))
+np.save(f"{sys.argv[1]}/img_x.npy", x)
+np.save(f"{sys.argv[1]}/img_y.npy", ((top > x[:, 0, 4:].mean(axis=(1, 2))) + (left > 128)).astype(np.uint8))
+PY
+cat >"$mp/bncnn.lua" <<SPEC
+model "bncnn"
+data = npy { train = { x = "$mp/img_x.npy", y = "$mp/img_y.npy" }, scale = 1 / 255 }
+local x = input { 1, 8, 8 }
+local y = labels { classes = 3 }
+local h = conv2d(x, 4, { kernel = 3, padding = 1, name = "conv1" })
+h = dropout(max_pool2d(relu(batch_norm(h, { name = "bn1" })), 2), 0.2)
+local f = batch_norm(linear(flatten(h), 8, { name = "fc1" }), { name = "bn2" })
+minimize(cross_entropy(linear(relu(f), 3, { name = "fc2" }), y))
+optimizer = adam { lr = 0.01 }
+train { batch = 32, shards = 4, seed = 2, epochs = 5, stratify = true, augment = { crop = 1, flip = true } }
+SPEC
+gen_build "$mp/bncnn.lua" "$mp/bncnn" --mpi >"$mp/bncnn.log" 2>&1
+bn=$mp/bncnn
+check "bncnn (batch norm, shards = 4): build --mpi makes both trainers, warning-free" \
+    sh -c "test -x '$bn/bncnn' && test -x '$bn/bncnn-mpi' && ! grep -qi warning '$mp/bncnn.log'"
+(cd "$bn" && ./bncnn train --quiet --threads 1 --weights plain.w --checkpoint plain.ck --step-metrics plain.steps \
+    >plain.out 2>&1)
+bn_same() { # bn_same R: R ranks' weights, checkpoint and step metrics are one process's
+    test -s "$bn/plain.w" && cmp -s "$bn/plain.w" "$bn/r$1.w" && cmp -s "$bn/plain.ck" "$bn/r$1.ck" &&
+        cmp -s <(cut -d, -f1-5 "$bn/plain.steps") <(cut -d, -f1-5 "$bn/r$1.steps")
+}
+for r in 1 2 3 4; do
+    (cd "$bn" && TRAINC_MPI_HASH="$bn/h$r" mpirun_np "$r" ./bncnn-mpi train --quiet --weights "r$r.w" \
+        --checkpoint "r$r.ck" --step-metrics "r$r.steps" >"r$r.out" 2>&1)
+    check "bncnn under $r ranks: one process's weights, running statistics, checkpoint and step metrics" \
+        bn_same "$r"
+    check "bncnn under $r ranks: every rank's weights after each of the 25 steps hash the same" \
+        sh -c "test \$(ls '$bn'/h$r.* | wc -l) = $r && test \$(cat '$bn'/h$r.* | sort -u | wc -l) = 1 \
+            && grep -q '^steps 25 ' '$bn/h$r.0'"
+done
+(cd "$bn" && mpirun_np 2 ./bncnn-mpi train --quiet --steps 7 --checkpoint part.ck --weights part.w >/dev/null 2>&1 &&
+    mpirun_np 3 ./bncnn-mpi train --quiet --resume part.ck --weights res3.w >/dev/null 2>&1)
+check "bncnn: 7 steps under 2 ranks resumed under 3: the uninterrupted weights" \
+    sh -c "test -s '$bn/res3.w' && cmp -s '$bn/plain.w' '$bn/res3.w'"
 
 # info --ranks R: the bytes it predicts are the bytes the ranks send and
 # receive, as Open MPI's own monitoring counts them (pml monitoring: every

@@ -18,6 +18,7 @@
 #include "../autodiff.h"
 #include "../cgen.h"
 #include "../ops.h"
+#include "../shards.h"
 
 /* x [N x C x ...]: rows, channels and values per (row, channel) */
 typedef struct bn_layout {
@@ -90,21 +91,28 @@ static void running_comment(emitter *e, const ir_node *n, long count)
 }
 
 /* running = (1 - m) running + m batch, for channel c whose batch mean is
- * the double `mean` and whose sum of squared deviations is `sq` */
-static void running_update(emitter *e, const ir_node *n, const char *mean, const char *sq,
-                           long count)
+ * the double `mean` and whose sum of squared deviations is `sq`, over
+ * `less1` (the C text of count - 1) */
+static void running_update_of(emitter *e, const ir_node *n, const char *rm, const char *rv,
+                              const char *mean, const char *sq, const char *less1)
 {
-    const char *rm = e_ref(e, n->in[1]), *rv = e_ref(e, n->in[2]);
     if (n->f[1] == BN_CUMULATIVE) {
         wr_line(e->w, "%s[c] = (real)(momentum * %s + (1 - momentum) * %s[c]);", rm, mean, rm);
-        wr_line(e->w, "%s[c] = (real)(momentum * (%s / %ld.0) + (1 - momentum) * %s[c]);", rv, sq,
-                count - 1, rv);
+        wr_line(e->w, "%s[c] = (real)(momentum * (%s / %s) + (1 - momentum) * %s[c]);", rv, sq,
+                less1, rv);
         return;
     }
     double m = n->f[1];
     wr_line(e->w, "%s[c] = (real)(%.17g * %s + %.17g * %s[c]);", rm, m, mean, 1 - m, rm);
-    wr_line(e->w, "%s[c] = (real)(%.17g * (%s / %ld.0) + %.17g * %s[c]);", rv, m, sq, count - 1,
-            1 - m, rv);
+    wr_line(e->w, "%s[c] = (real)(%.17g * (%s / %s) + %.17g * %s[c]);", rv, m, sq, less1, 1 - m,
+            rv);
+}
+
+static void running_update(emitter *e, const ir_node *n, const char *mean, const char *sq,
+                           long count)
+{
+    running_update_of(e, n, e_ref(e, n->in[1]), e_ref(e, n->in[2]), mean, sq,
+                      e_fmt(e, "%ld.0", count - 1));
 }
 
 static void emit_bn_stats_rows(emitter *e, const ir_node *n, const bn_layout *l)
@@ -211,6 +219,81 @@ static void vjp_bn_stats(ad_ctx *c, const ir_node *n, int g)
     (void)c, (void)n, (void)g;
 }
 
+/* ---- synchronised batch norm: train { shards = S > 1 } (gen/shards.h) ----
+ * Two sync points in the forward, so that the variance stays the two-pass
+ * sum of squared deviations from the step's mean (a sum of squares minus
+ * the squared mean cancels digits when the mean is large against the
+ * spread): point 0, each channel's sum of x; point 1, its sum of
+ * (x - mean)^2. shard_synced makes the mean, then invstd and the running
+ * statistics, once per step from the combined sums. */
+
+static int sync_bn_stats(const ir_graph *g, const ir_node *n, long *len)
+{
+    len[0] = len[1] = ir_get((ir_graph *)g, n->in[0])->dim[1];
+    return 2;
+}
+
+static void emit_part_bn_stats(emitter *e, const ir_node *n, int part)
+{
+    const char *st = e_ref(e, n->id), *xs = e_ref(e, n->in[0]);
+    bn_layout l = layout(e, ir_get(e->g, n->in[0]));
+    long a0 = shard_sync_at(e->sync, n->id, 0), a1 = shard_sync_at(e->sync, n->id, 1);
+    if (part == 0) {
+        wr_line(e->w, "/* this shard's sum of each channel's %ld values, in double: partial[%ld ..] */",
+                l.rows * l.inner, a0);
+        wr_line(e->w, "for (long c = 0; c < %ld; c++) {", l.channels);
+        channel_sum(e, &l, "s", e_fmt(e, "%s[base + k]", xs));
+        wr_line(e->w, "partial[%ld + c] = s;", a0);
+        wr_line(e->w, "}");
+    } else if (part == 1) {
+        wr_line(e->w, "/* the step's mean of each channel (shard_synced: total[%ld ..]); this shard's",
+                a0);
+        wr_line(e->w, " * sum of squared deviations from it, in double: partial[%ld ..] */", a1);
+        wr_line(e->w, "for (long c = 0; c < %ld; c++) {", l.channels);
+        wr_line(e->w, "const double mean = total[%ld + c];", a0);
+        channel_sum(e, &l, "q", e_fmt(e, "(%s[base + k] - mean) * (%s[base + k] - mean)", xs, xs));
+        wr_line(e->w, "partial[%ld + c] = q;", a1);
+        wr_line(e->w, "}");
+    } else {
+        wr_line(e->w, "/* the step's mean and 1/sqrt(biased var + eps) per channel (shard_synced, which");
+        wr_line(e->w, " * also moves the running statistics, once per step) */");
+        wr_line(e->w, "(void)%s, (void)%s, (void)%s;", e_ref(e, n->in[1]), e_ref(e, n->in[2]),
+                e_ref(e, n->in[3]));
+        wr_line(e->w, "for (long c = 0; c < %ld; c++) {", l.channels);
+        wr_line(e->w, "%s[c] = (real)total[%ld + c];", st, a0);
+        wr_line(e->w, "%s[%ld + c] = (real)total[%ld + c];", st, l.channels, a1);
+        wr_line(e->w, "}");
+    }
+}
+
+/* once per step: the mean from the sums (point 0); invstd, the running
+ * statistics and the batch count (point 1) */
+static void emit_synced_bn_stats(emitter *e, const ir_node *n, int point)
+{
+    const ir_node *x = ir_get(e->g, n->in[0]);
+    long C = x->dim[1], inner = ir_numel(x, 1) / C;
+    long a0 = shard_sync_at(e->sync, n->id, 0), a1 = shard_sync_at(e->sync, n->id, 1);
+    wr_line(e->w, "const double count = (double)step_rows * %ld; /* values per channel */", inner);
+    if (point == 0) {
+        wr_line(e->w, "for (long c = 0; c < %ld; c++) total[%ld + c] /= count; /* the mean */", C,
+                a0);
+        return;
+    }
+    const char *rm = e_ref(e, n->in[1]), *rv = e_ref(e, n->in[2]), *nb = e_ref(e, n->in[3]);
+    for (int k = 1; k <= 3; k++)
+        wr_line(e->w, "real *const %s = param + P_%s;", e_ref(e, n->in[k]),
+                e_upper(e->g->A, ir_get(e->g, n->in[k])->name));
+    wr_line(e->w, "%s[0] += 1; /* num_batches_tracked */", nb);
+    if (n->f[1] == BN_CUMULATIVE)
+        wr_line(e->w, "const double momentum = 1 / (double)%s[0]; /* cumulative average */", nb);
+    wr_line(e->w, "for (long c = 0; c < %ld; c++) {", C);
+    wr_line(e->w, "const double mean = total[%ld + c], q = total[%ld + c];", a0, a1);
+    wr_line(e->w, "total[%ld + c] = 1 / sqrt(q / count + %.17g); /* invstd */", a1, n->f[0]);
+    wr_line(e->w, "/* the running statistics: the unbiased variance (x count/(count - 1)) */");
+    running_update_of(e, n, rm, rv, "mean", "q", "(count - 1)");
+    wr_line(e->w, "}");
+}
+
 const op_def op_BN_STATS = {
     .math = "per channel: mean, 1/sqrt(var + eps) of the batch (training) or "
             "running statistics (eval)",
@@ -219,6 +302,9 @@ const op_def op_BN_STATS = {
     .vjp = vjp_bn_stats,
     .flops = flops_bn_stats,
     .flags = OPF_EVAL_IGNORES_IN0,
+    .sync_points = sync_bn_stats,
+    .emit_part = emit_part_bn_stats,
+    .emit_synced = emit_synced_bn_stats,
 };
 
 /* ---- batch_norm(x, stats) = xhat ---- */
@@ -330,6 +416,54 @@ static void emit_bn_norm_grad(emitter *e, const ir_node *n)
     wr_line(e->w, "}");
 }
 
+/* Synchronised (shards > 1): one sync point, each channel's sums of dxhat
+ * and of dxhat * xhat. A shard's loss is the mean over its own rows, so
+ * its dxhat is the step's times step_rows / rows: the shard adds its sums
+ * times its rows, and reads the step's means back in its own scale,
+ *   mean(dxhat) = total / (rows x values per row x step_rows). */
+static int sync_bn_grad(const ir_graph *g, const ir_node *n, long *len)
+{
+    len[0] = 2L * ir_get((ir_graph *)g, n->in[0])->dim[1];
+    return 1;
+}
+
+static void emit_part_bn_grad(emitter *e, const ir_node *n, int part)
+{
+    const ir_node *xh = ir_get(e->g, n->in[0]);
+    const char *st = e_ref(e, n->in[1]), *xs = e_ref(e, xh->id), *gs = e_ref(e, n->in[2]);
+    bn_layout l = layout(e, xh);
+    long count = l.rows * l.inner, a = shard_sync_at(e->sync, n->id, 0);
+    if (part == 0) {
+        wr_line(e->w, "/* this shard's sums of dxhat and dxhat * xhat per channel, times its %ld",
+                l.rows);
+        wr_line(e->w, " * rows, in double: partial[%ld ..] and partial[%ld ..] */", a,
+                a + l.channels);
+        wr_line(e->w, "for (long c = 0; c < %ld; c++) {", l.channels);
+        channel_sum(e, &l, "sg", e_fmt(e, "%s[base + k]", gs));
+        channel_sum(e, &l, "sgx", e_fmt(e, "(double)%s[base + k] * %s[base + k]", gs, xs));
+        wr_line(e->w, "partial[%ld + c] = %ld.0 * sg;", a, l.rows);
+        wr_line(e->w, "partial[%ld + c] = %ld.0 * sgx;", a + l.channels, l.rows);
+        wr_line(e->w, "}");
+        return;
+    }
+    wr_line(e->w, "/* dx from the step's sums (total[%ld ..]), in this shard's scale */", a);
+    wr_line(e->w, "for (long c = 0; c < %ld; c++) {", l.channels);
+    wr_line(e->w, "const real mg = (real)(total[%ld + c] / (%ld.0 * step_rows));", a, count);
+    wr_line(e->w, "const real mgx = (real)(total[%ld + c] / (%ld.0 * step_rows));", a + l.channels,
+            count);
+    wr_line(e->w, "const real invstd = %s[%ld + c];", st, l.channels);
+    open_channel_loops(e, &l);
+    wr_line(e->w, "%s[i] = invstd * (%s[i] - mg - %s[i] * mgx);", e_ref(e, n->id), gs, xs);
+    close_channel_loops(e, &l);
+    wr_line(e->w, "}");
+}
+
+static void emit_synced_bn_grad(emitter *e, const ir_node *n, int point)
+{
+    (void)n, (void)point;
+    wr_line(e->w, "(void)step_rows, (void)param, (void)total; /* each shard reads the sums */");
+}
+
 static double flops_bn_grad(ir_graph *g, const ir_node *n, int b)
 {
     return 6.0 * (double)ir_numel(ir_get(g, n->in[0]), b);
@@ -384,6 +518,9 @@ const op_def op_BN_NORM_GRAD = {
     .emit = emit_bn_norm_grad,
     .flops = flops_bn_grad,
     .vjp = vjp2_bn_norm_grad,
+    .sync_points = sync_bn_grad,
+    .emit_part = emit_part_bn_grad,
+    .emit_synced = emit_synced_bn_grad,
 };
 
 /* ---- dropout(x) ----

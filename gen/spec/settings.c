@@ -7,6 +7,7 @@
 #include <math.h>
 #include <string.h>
 
+#include "../escape.h"
 #include "../optim.h"
 #include "spec_int.h"
 
@@ -166,7 +167,15 @@ static int dsl_train(lua_State *L)
     lua_pop(L, 1);
     t->stratify = spec_opt_bool(L, 1, "stratify", 0);
     /* shards = S: the step's batch split in S shards (gen/shards.c) */
-    t->shards = (int)spec_opt_whole(L, 1, -1, "train", "shards", 0, 1, 4096);
+    lua_getfield(L, 1, "shards");
+    int auto_shards = lua_type(L, -1) == LUA_TSTRING && !strcmp(lua_tostring(L, -1), "auto");
+    if (lua_type(L, -1) == LUA_TSTRING && !auto_shards)
+        return spec_error(
+            L, "train: shards = '%s'; it must be a whole number from 1 to 4096 or \"auto\"",
+            esc_visible(s->g->A, lua_tostring(L, -1), 40));
+    lua_pop(L, 1);
+    t->shards =
+        auto_shards ? IR_SHARDS_AUTO : (int)spec_opt_whole(L, 1, -1, "train", "shards", 0, 1, 4096);
     t->hvp = spec_opt_bool(L, 1, "hvp", 0); /* model_hvp (gen/hvp.c) */
     /* track_sharpness = N: λmax by Lanczos on model_hvp every N epochs */
     t->track_sharpness =

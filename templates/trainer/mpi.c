@@ -102,6 +102,31 @@ static real combine(const rt_shard_exchange *ex)
     return loss;
 }
 
+/* Batch norm's sync points (train { shards } with batch norm): the same
+ * gather + ordered sum + broadcast as combine(), over a few doubles per
+ * channel: the other ranks send their shards' partial sums to rank 0, which
+ * adds them in shard order (rt_shards_sum, as one process does) and
+ * broadcasts the total. Why not an allgather of every shard's sums, each
+ * rank adding them itself: the same bits either way, but one copy of the
+ * sum keeps the rule of combine() (no rank computes what it could compute
+ * differently), and at these sizes (8 to 16 bytes per channel and shard)
+ * the cost is latency, the same for both. */
+static void sync_sums(const rt_sync_exchange *ex)
+{
+    const int len = (int)(ex->hi - ex->lo);
+    for (int k = 0; k < ex->count; k++) {
+        int from = k % ranks;
+        if (from == 0 || (rank != 0 && rank != from)) continue;
+        if (rank == 0)
+            MPI_Recv(ex->partials[k] + ex->lo, len, MPI_DOUBLE, from, 4, MPI_COMM_WORLD,
+                     MPI_STATUS_IGNORE);
+        else
+            MPI_Send(ex->partials[k] + ex->lo, len, MPI_DOUBLE, 0, 4, MPI_COMM_WORLD);
+    }
+    if (rank == 0) ex->sum();
+    MPI_Bcast(ex->total + ex->lo, len, MPI_DOUBLE, 0, MPI_COMM_WORLD);
+}
+
 /* Every rank runs the same trainer: the spec's hash, the element type and
  * the sizes, and the trainc that generated it (its version, and the
  * scratch and optimizer state it planned: another trainc's templates may
@@ -178,6 +203,7 @@ static int share_out(options *o)
         return refused(1);
     }
     rt_shards_ranks(rank, ranks, combine);
+    rt_shards_ranks_sync(sync_sums);
     eval_ranks = ranks;
     if (!o->threads) o->threads = 1; /* the ranks share the cores */
     if (rank > 0) {

@@ -68,7 +68,7 @@ static real fake_step(int rows, real *param, real *grad, const real *x, const re
 
 static void test_step(void)
 {
-    static const rt_shard_plan plan = {fake_step, 4, NP, 8, FEAT, 1, 1};
+    static const rt_shard_plan plan = {fake_step, 4, NP, 8, FEAT, 1, 1, NULL, 0, NULL, NULL};
     CHECK(rt_shards_start(&plan, 3) == 0, "pool: 3 threads start");
     enum { N = 10 };
     real x[N * FEAT], y[N] = {0}, out[N], grad[NP], param[NP] = {0};
