@@ -634,6 +634,11 @@ static int folder_vars(ir_graph *g, const plan *p, const emit_options *o, const 
     long out_len = out && g->task != TASK_NONE ? ir_numel(out, 1) : 1;
     int dropout, dropconnect, penalty, decay;
     regularisers(g, &dropout, &dropconnect, &penalty, &decay);
+    /* batch norm's sync points under shards (emit_model_c made them already) */
+    static shard_sync none, made;
+    char sync_err[256];
+    const shard_sync *sync =
+        p->shards > 1 && !shard_sync_make(g, p, &made, sync_err, sizeof sync_err) ? &made : &none;
     long about_len, spec_at;
     const char *about_bytes = about_c_bytes(A, o->about, &about_len, &spec_at);
     const tpl_var v[] = {
@@ -665,6 +670,8 @@ static int folder_vars(ir_graph *g, const plan *p, const emit_options *o, const 
         {"remainder", arena_printf(A, "%d", p->remainder)},
         {"shards", arena_printf(A, "%d", p->shards)},
         {"shard_arena", arena_printf(A, "%ld", p->shard_arena)},
+        {"sync_points", arena_printf(A, "%d", sync->points)},
+        {"sync_doubles", arena_printf(A, "%ld", sync->at[sync->points])},
         {"train_flops", arena_printf(A, "%.0f", p->train_flops)},
         {"eval_flops", arena_printf(A, "%.0f", p->eval_flops)},
         {"epochs", arena_printf(A, "%d", g->train.epochs)},

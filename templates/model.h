@@ -40,6 +40,8 @@
  * run on the threads model_shards_start makes (1: one step, as ever) */
 #define MODEL_SHARDS {{shards}}
 #define MODEL_SHARD_ARENA {{shard_arena}}L /* a shard's own arena (shards > 1) */
+#define MODEL_SYNC_POINTS {{sync_points}} /* batch norm's sync points a step (shards > 1) */
+#define MODEL_SYNC_DOUBLES {{sync_doubles}}L /* their partial sums: doubles a shard sends a step */
 #define MODEL_TRAIN_FLOPS {{train_flops}} /* per training step of MODEL_BATCH rows */
 #define MODEL_EVAL_FLOPS {{eval_flops}}   /* per forward pass of MODEL_BATCH rows */
 

@@ -26,6 +26,8 @@ typedef struct model_constants {
     const char *batch_text;
     int remainder, shards;
     long shard_arena;
+    int sync_points;
+    long sync_doubles;
     double train_flops, eval_flops;
     int epochs;
     unsigned seed;

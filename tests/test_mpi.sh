@@ -235,15 +235,16 @@ check "bncnn: 7 steps under 2 ranks resumed under 3: the uninterrupted weights" 
 cm=$mp/cost
 mkdir -p "$cm"
 cm_monitored() { ompi_info --param pml monitoring --level 9 2>/dev/null | grep -q pml_monitoring_enable; }
+cm_bin=$mpibin cm_dir=$cm # the trainer measured, and where it runs
 cm_bytes() { # cm_bytes R STEPS: "rank sent received" per rank, of the whole run
-    (cd "$cm" && rm -f "mon$1_$2".*.prof && mpirun_np "$1" --mca pml_monitoring_enable 2 \
+    (cd "$cm_dir" && rm -f "$cm/mon$1_$2".*.prof && mpirun_np "$1" --mca pml_monitoring_enable 2 \
         --mca pml_monitoring_enable_output 3 --mca pml_monitoring_filename "$cm/mon$1_$2" \
-        "$mpibin" train --quiet --steps "$2" --weights "cm$1_$2.w" >/dev/null 2>&1)
+        "$cm_bin" train --quiet --steps "$2" --weights "$cm/cm$1_$2.w" >/dev/null 2>&1)
     cat "$cm/mon$1_$2".*.prof 2>/dev/null | awk -v R="$1" '$1 == "E" || $1 == "I" { s[$2] += $4; r[$3] += $4 }
         END { for (i = 0; i < R; i++) print i, s[i] + 0, r[i] + 0 }'
 }
 cm_info() { # cm_info R: "rank sent received" per rank, as info --ranks R predicts a step
-    "$mpibin" info --ranks "$1" --steps 1 | sed -n 's/^  rank \([0-9]*\): .* sends \([0-9]*\) B, receives \([0-9]*\) B$/\1 \2 \3/p'
+    "$cm_bin" info --ranks "$1" --steps 1 | sed -n 's/^  rank \([0-9]*\): .* sends \([0-9]*\) B, receives \([0-9]*\) B$/\1 \2 \3/p'
 }
 if cm_monitored; then
     for cm_r in 2 3; do
@@ -260,6 +261,13 @@ if cm_monitored; then
             && test \$(wc -l <'$cm/measured3') = 3"
     cm_control() { grep -q '^1 [1-9]' "$cm/measured2" && ! cmp -s "$cm/info2" <(head -2 "$cm/measured3"); }
     check "control: a step's traffic is seen, and 2 ranks' prediction is not 3 ranks' measure" cm_control
+    # the batch-norm CNN: its sync points' partial sums travel mid-step too
+    cm_bin=$bn/bncnn-mpi cm_dir=$bn
+    join <(cm_bytes 2 1) <(cm_bytes 2 3) | awk '{ print $1, ($4 - $2) / 2, ($5 - $3) / 2 }' >"$cm/bnmeasured2"
+    cm_info 2 >"$cm/bninfo2"
+    check "info --ranks 2 of the batch-norm CNN: the bytes measured, its sync points' sums included ($(tr '\n' ' ' <"$cm/bninfo2"))" \
+        sh -c "test \$(wc -l <'$cm/bninfo2') = 2 && cmp -s '$cm/bninfo2' '$cm/bnmeasured2'"
+    cm_bin=$mpibin cm_dir=$cm
 else
     echo "ok - skipped: this Open MPI has no pml monitoring component (Debian's has)"
 fi

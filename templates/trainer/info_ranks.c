@@ -7,6 +7,9 @@
  * sends each of its shards' gradient (P values), mean loss (1) and outputs
  * (rows x outputs) to rank 0, which sums them in shard order and broadcasts
  * the gradient (P), the batch's outputs (batch x outputs) and the loss (1).
+ * With batch norm under shards, each of its sync points adds the same
+ * pattern mid-step: every shard's partial sums (doubles) to rank 0, the
+ * step's sums broadcast back (mpi.c's sync_sums).
  * Time: each message costs a latency plus its bits over the link; rank 0's
  * link takes the gathered messages one after another; the broadcast is a
  * binomial tree, ceil(log2 R) rounds. Compute is measured here, on one
@@ -26,6 +29,8 @@ void openblas_set_num_threads(int num_threads);
 typedef struct ranks_plan {
     int S, n, e;     /* shards of a full batch, its rows, bytes of a value */
     long P, O;       /* parameters, outputs of a row */
+    int points;      /* batch norm's sync points a step (shards > 1) */
+    long D;          /* their doubles: what a shard sends, what rank 0 broadcasts */
     const int *rows; /* per shard */
     double gbps;
     /* measured, seconds: a step's shards (one thread), the ordered sum, the update */
@@ -33,15 +38,15 @@ typedef struct ranks_plan {
     long timed; /* steps timed */
 } ranks_plan;
 
-/* what shard k sends rank 0, and what rank 0 broadcasts */
+/* what shard k sends rank 0, and what rank 0 broadcasts (sync points' sums included) */
 static double shard_bytes(const ranks_plan *p, int k)
 {
-    return (double)p->e * ((double)p->P + 1 + (double)p->O * p->rows[k]);
+    return (double)p->e * ((double)p->P + 1 + (double)p->O * p->rows[k]) + 8.0 * (double)p->D;
 }
 
 static double bcast_bytes(const ranks_plan *p)
 {
-    return (double)p->e * ((double)p->P + 1 + (double)p->O * p->n);
+    return (double)p->e * ((double)p->P + 1 + (double)p->O * p->n) + 8.0 * (double)p->D;
 }
 
 /* the rounds of a binomial tree over R ranks, and rank r's children in it
@@ -91,10 +96,9 @@ static double comm_us(const ranks_plan *p, int R)
 {
     if (R == 1) return 0;
     const rank_traffic t0 = traffic(p, 0, R);
-    const double gather =
-        RANKS_MESSAGES * (p->S - t0.shards) * RANKS_LATENCY_US + link_us(p, t0.received);
-    const double bcast =
-        tree_rounds(R) * (RANKS_MESSAGES * RANKS_LATENCY_US + link_us(p, bcast_bytes(p)));
+    const int messages = RANKS_MESSAGES + p->points; /* a shard's, and the broadcasts */
+    const double gather = messages * (p->S - t0.shards) * RANKS_LATENCY_US + link_us(p, t0.received);
+    const double bcast = tree_rounds(R) * (messages * RANKS_LATENCY_US + link_us(p, bcast_bytes(p)));
     return gather + bcast;
 }
 
@@ -235,6 +239,8 @@ int tr_info_ranks(const options *o)
                     (int)sizeof(real),
                     MODEL_N_PARAMS,
                     MODEL_OUTPUT_LEN,
+                    MODEL_SYNC_POINTS,
+                    MODEL_SYNC_DOUBLES,
                     rows,
                     o->link_gbps > 0 ? o->link_gbps : RANKS_GBPS,
                     0,

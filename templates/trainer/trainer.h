@@ -37,6 +37,8 @@
 #define MODEL_REMAINDER (model_consts.remainder)
 #define MODEL_SHARDS (model_consts.shards)
 #define MODEL_SHARD_ARENA (model_consts.shard_arena)
+#define MODEL_SYNC_POINTS (model_consts.sync_points)
+#define MODEL_SYNC_DOUBLES (model_consts.sync_doubles)
 #define MODEL_TRAIN_FLOPS (model_consts.train_flops)
 #define MODEL_EVAL_FLOPS (model_consts.eval_flops)
 #define MODEL_EPOCHS (model_consts.epochs)
