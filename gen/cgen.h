@@ -17,6 +17,9 @@ typedef struct emitter {
     int batch;
     int dbl;     /* element type double */
     int profile; /* wrap each op block in PROFILE_BEGIN(k) / PROFILE_END(k) (train --profile) */
+    /* the optimizer's update fused into a training step (gen/fuse_update.c):
+     * per node, the step after which a parameter's update goes; NULL: none */
+    const int *fuse_last;
 } emitter;
 
 /* A node's buffer, as a C expression (its local pointer's name). */

@@ -8,6 +8,7 @@
 #include "cgen.h"
 #include "emit.h"
 #include "escape.h"
+#include "fuse_update.h"
 #include "ops.h"
 
 /* "[64 x 784]" (the variant's sizes), "[scalar]" */
@@ -167,7 +168,12 @@ static void variant_head(emitter *e, const char *fname)
     else
         wr_line(w, "RT_CLONES static real %s(const real *restrict param, const real *restrict x,",
                 fname);
-    if (train) /* noise: the step's key for dropout masks, rt_noise_key(seed, step) */
+    if (train && e->fuse_last) /* u: the update's scalars and state, NULL: none */
+        wr_line(w, "                const real *restrict y, real *restrict out, real *restrict "
+                   "arena, uint64_t noise,");
+    if (train && e->fuse_last)
+        wr_line(w, "                const model_update_args *u)");
+    else if (train) /* noise: the step's key for dropout masks, rt_noise_key(seed, step) */
         wr_line(w, "                const real *restrict y, real *restrict out, real *restrict "
                    "arena, uint64_t noise)");
     else
@@ -249,7 +255,10 @@ static void variant_ops(emitter *e)
     for (int s = 0; s < v->norder; s++) {
         const ir_node *n = ir_get(e->g, v->order[s]);
         const op_def *d = op_get(n->op);
-        if (!emit_profiled_block(v, s)) continue; /* views: no code */
+        if (!emit_profiled_block(v, s)) { /* views: no code */
+            if (e->fuse_last) fuse_update_emit(e, e->fuse_last, s);
+            continue;
+        }
         if (n->phase != phase) {
             phase = n->phase;
             wr_blank(w);
@@ -265,8 +274,10 @@ static void variant_ops(emitter *e)
             e_elementwise(e, n, elementwise_expr(n));
         if (e->profile) wr_line(w, "PROFILE_END(%d);", block);
         wr_line(w, "}");
+        if (e->fuse_last) fuse_update_emit(e, e->fuse_last, s);
         block++;
     }
+    if (e->fuse_last) fuse_update_emit(e, e->fuse_last, -1); /* never read: at the end */
 }
 
 /* The function of one step variant: forward, loss (and backward) */
