@@ -20,6 +20,9 @@ typedef struct emitter {
     /* train { shards } with batch norm: a shard's step in phases between
      * the sync points (gen/shards.h); NULL otherwise */
     const struct shard_sync *sync;
+    /* the optimizer's update fused into a training step (gen/fuse_update.c):
+     * per node, the step after which a parameter's update goes; NULL: none */
+    const int *fuse_last;
 } emitter;
 
 /* A node's buffer, as a C expression (its local pointer's name). */

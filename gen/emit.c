@@ -18,6 +18,7 @@
 #include "owner.h"
 #include "shards.h"
 #include "filelist.h"
+#include "fuse_update.h"
 
 #ifndef TRAINC_VERSION
 #define TRAINC_VERSION "0.0.0"
@@ -250,9 +251,6 @@ static const char *update_ranges(ir_graph *g)
     writer w;
     wr_init(&w);
     w.indent = 1;
-    const opt_def *d = opt_find(g->opt.c.name);
-    int wdi = opt_index(d, "weight_decay");
-    double wd0 = wdi >= 0 ? g->opt.c.value[wdi][0] : 0;
     /* runs of trainable parameters with the same group options */
     long start = -1, end = 0;
     double lr_scale = 1, wd = 0;
@@ -260,8 +258,8 @@ static const char *update_ranges(ir_graph *g)
     for (int i = 0; i <= g->n; i++) {
         const ir_node *p = i < g->n ? ir_get(g, i) : NULL;
         if (p && p->kind != K_PARAM) continue;
-        double p_scale = p && !isnan(p->group_lr) ? p->group_lr / g->opt.lr : 1;
-        double p_wd = p && !isnan(p->group_wd) ? p->group_wd : wd0;
+        double p_scale = 1, p_wd = 0;
+        if (p) update_scale_of(g, p, &p_scale, &p_wd);
         if (p && p->trainable && start >= 0 && p->offset == end && p_scale == lr_scale &&
             p_wd == wd) {
             end = p->offset + ir_numel(p, 1);
@@ -269,24 +267,11 @@ static const char *update_ranges(ir_graph *g)
             continue;
         }
         if (start >= 0) {
-            /* weight decay: 0 when train --overfit turns regularisation off */
-            const char *wd_text =
-                wd != 0 ? arena_printf(g->A, "model_regularise ? (real)%.17g : (real)0", wd)
-                        : "(real)0";
             wr_line(&w, "/* %s%s%s */", first, first == last ? "" : " .. ",
                     first == last ? "" : last);
-            if (lr_scale == 1)
-                wr_line(&w,
-                        "update_range(param + %ld, grad + %ld, state + %ld, %ld, lr, momentum, "
-                        "%s, t);",
-                        start, start, start, end - start, wd_text);
-            else
-                /* the group's lr, scaled as the schedule scales the base lr */
-                wr_line(
-                    &w,
-                    "update_range(param + %ld, grad + %ld, state + %ld, %ld, lr / %.17g * %.17g, "
-                    "momentum, %s, t);",
-                    start, start, start, end - start, g->opt.lr, lr_scale * g->opt.lr, wd_text);
+            wr_line(&w, "%s",
+                    update_range_call(g, arena_printf(g->A, "%ld", start), end - start, lr_scale,
+                                      wd, 0));
             start = -1;
         }
         if (p && p->trainable) {
@@ -423,19 +408,55 @@ static const char *init_body(emitter *e)
     return block(g->A, &w);
 }
 
+/* model_train_update, the training step with the update fused into it
+ * (dispatch: its lines picking a step by the number of rows), or why the
+ * spec's update is not fused */
+static void fused_update_step(writer *w, const char *unfused, const char *dispatch)
+{
+    if (unfused) {
+        wr_line(w, "/* The optimizer's update runs after the training step, a pass of its own");
+        wr_line(w, " * (gen/fuse_update.c): %s. */", unfused);
+        wr_blank(w);
+        return;
+    }
+    wr_line(w, "/* The training step with the optimizer's update fused into it: each");
+    wr_line(w, " * parameter is updated right after the block that completes its gradient");
+    wr_line(w, " * (gen/fuse_update.c); the same bits as model_train_step, then model_update */");
+    wr_line(w, "real model_train_update(int rows, real *param, real *grad, const real *x, "
+               "const real *y,");
+    wr_line(w, "                        real *out, real *arena, uint64_t noise, const "
+               "model_update_args *u)");
+    wr_line(w, "{");
+    wr_raw(w, dispatch);
+    wr_raw(w, "\n");
+    wr_line(w, "    return NAN; /* no step of that size was generated */");
+    wr_line(w, "}");
+    wr_blank(w);
+}
+
 /* One function per step variant (train_64, eval_1...), and the lines of
  * model_train_step and model_eval that pick one by the number of rows */
 static void step_holes(emitter *e, const plan *p, const shard_sync *sync, tpl_var *steps,
                        tpl_var *train, tpl_var *eval)
 {
     arena *A = e->g->A;
-    writer w, tw, ew, sw;
+    writer w, tw, ew, sw, uw;
     wr_init(&w);
     wr_init(&tw);
     wr_init(&ew);
     wr_init(&sw);
-    tw.indent = ew.indent = sw.indent = 1;
+    wr_init(&uw);
+    tw.indent = ew.indent = sw.indent = uw.indent = 1;
     e->w = &w;
+    const char *unfused = fuse_update_refusal(e->g, p);
+    if (!unfused) /* the steps call it; it is defined with the optimizer's update below */
+    {
+        wr_line(&w, "static void update_range(real *restrict p, const real *restrict grad, "
+                    "real *restrict state,");
+        wr_line(&w, "                         long n, double lr, double momentum, real "
+                    "weight_decay, long t);");
+        wr_blank(&w);
+    }
     for (int k = 0; k < p->nv; k++) {
         e->pv = &p->v[k];
         e->batch = p->v[k].batch;
@@ -443,7 +464,12 @@ static void step_holes(emitter *e, const plan *p, const shard_sync *sync, tpl_va
         e->profile = tr && e->batch == p->batch; /* the steps train --profile times */
         e->sync = tr && sync->points ? sync : NULL;
         const char *fname = arena_printf(A, "%s_%d", tr ? "train" : "eval", e->batch);
+        int *last = tr && !unfused ? malloc(sizeof(int) * (size_t)(e->g->n + 1)) : NULL;
+        if (last) fuse_update_points(e->g, e->pv, last);
+        e->fuse_last = last;
         emit_step(e, fname);
+        e->fuse_last = NULL;
+        free(last);
         e->profile = 0;
         if (e->sync)
             wr_line(&sw,
@@ -452,14 +478,18 @@ static void step_holes(emitter *e, const plan *p, const shard_sync *sync, tpl_va
                     e->batch, fname);
         else if (tr)
             wr_line(p->shards > 1 ? &sw : &tw,
-                    "if (rows == %d) return %s(param, grad, x, y, out, arena, noise);", e->batch,
-                    fname);
-        else
+                    "if (rows == %d) return %s(param, grad, x, y, out, arena, noise%s);", e->batch,
+                    fname, unfused ? "" : ", NULL");
+        if (tr && !unfused)
+            wr_line(&uw, "if (rows == %d) return %s(param, grad, x, y, out, arena, noise, u);",
+                    e->batch, fname);
+        else if (!tr)
             wr_line(&ew, "if (rows == %d) return %s(param, x, y, out, arena);", e->batch, fname);
     }
     e->sync = NULL;
     if (p->shards > 1) emit_shard_steps(e, p, sync, &w, &tw, block(A, &sw));
     e->w = &w;
+    fused_update_step(&w, unfused, block(A, &uw));
     emit_hvp_steps(e, p);
     *steps = (tpl_var){"steps", block(A, &w)};
     *train = (tpl_var){"train_dispatch", block(A, &tw)};

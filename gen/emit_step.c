@@ -8,6 +8,7 @@
 #include "cgen.h"
 #include "emit.h"
 #include "escape.h"
+#include "fuse_update.h"
 #include "ops.h"
 #include "shards.h"
 
@@ -172,6 +173,9 @@ static void variant_head(emitter *e, const char *fname)
         wr_line(w, "                const real *restrict y, real *restrict out, real *restrict "
                    "arena, uint64_t noise,\n                int phase, int step_rows, double "
                    "*restrict partial, const double *restrict total)");
+    else if (train && e->fuse_last) /* u: the update's scalars and state */
+        wr_line(w, "                const real *restrict y, real *restrict out, real *restrict "
+                   "arena, uint64_t noise,\n                const model_update_args *u)");
     else if (train) /* noise: the step's key for dropout masks, rt_noise_key(seed, step) */
         wr_line(w, "                const real *restrict y, real *restrict out, real *restrict "
                    "arena, uint64_t noise)");
@@ -313,7 +317,10 @@ static void variant_ops(emitter *e)
     for (int s = 0; s < v->norder; s++) {
         const ir_node *n = ir_get(e->g, v->order[s]);
         const op_def *d = op_get(n->op);
-        if (!emit_profiled_block(v, s)) continue; /* views: no code */
+        if (!emit_profiled_block(v, s)) { /* views: no code */
+            if (e->fuse_last) fuse_update_emit(e, e->fuse_last, s);
+            continue;
+        }
         if (n->phase != phase) {
             phase = n->phase;
             wr_blank(w);
@@ -323,8 +330,10 @@ static void variant_ops(emitter *e)
             synced_blocks(e, n, block, &sync_phase);
         else
             op_block(e, n, block, -1);
+        if (e->fuse_last) fuse_update_emit(e, e->fuse_last, s);
         block++;
     }
+    if (e->fuse_last) fuse_update_emit(e, e->fuse_last, -1); /* never read: at the end */
 }
 
 /* The function of one step variant: forward, loss (and backward) */

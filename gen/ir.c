@@ -130,7 +130,9 @@ static const char *const c_keywords[] = {
     "g", "bc", "oc", "oy", "ox", "iy", "ix", "xi", "at", "base", "arg", "wv", "yb", "colb", "colr",
     "cg", "gb", "db", "dg", "xc", "share", "acc", "lane", "p0", "sum", "v", "take",
     /* PROFILE_BEGIN's local (templates/model.c) */
-    "prof_start"};
+    "prof_start",
+    /* the fused update's argument and function (gen/fuse_update.c) */
+    "u", "update_range", "model_update_args"};
 
 int ir_per_channel(const ir_node *x, const ir_node *y)
 {

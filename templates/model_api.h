@@ -123,6 +123,20 @@ void model_init(real *param, rt_rng *rng);
 real model_train_step(int rows, real *param, real *grad, const real *x, const real *y, real *out,
                       real *arena, uint64_t noise);
 
+/* The optimizer's update fused into the training step: model.c defines
+ * model_train_update only when the spec's update fuses (else its comment
+ * says why). It is model_train_step, then model_update(param, grad,
+ * u->state, u->lr, u->momentum, u->t), in one pass: each parameter is
+ * updated as soon as its gradient is complete; the same bits. grad holds
+ * the whole gradient afterwards, as model_train_step leaves it. */
+typedef struct model_update_args {
+    real *state;
+    double lr, momentum;
+    long t;
+} model_update_args;
+real model_train_update(int rows, real *param, real *grad, const real *x, const real *y, real *out,
+                        real *arena, uint64_t noise, const model_update_args *u);
+
 /* Forward and loss without gradients on `rows` rows (MODEL_BATCH or 1), in
  * evaluation mode (batch norm's running statistics, no dropout). */
 real model_eval(int rows, const real *param, const real *x, const real *y, real *out, real *arena);

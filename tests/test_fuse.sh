@@ -29,7 +29,8 @@ PY
 # --- the three example CNNs, fused and not
 for m in lenet fashion_cnn resnet_tiny; do
     gen_build models/$m.lua "$out/$m" >"$out/$m.log" 2>&1
-    gen_build models/$m.lua "$out/$m-nofuse" --no-fuse >"$out/$m-nofuse.log" 2>&1
+    # (and the optimizer's update as a pass of its own: gen/fuse_update.c)
+    TRAINC_NO_FUSE_UPDATE=1 gen_build models/$m.lua "$out/$m-nofuse" --no-fuse >"$out/$m-nofuse.log" 2>&1
     check "$m builds warning-free, fused and --no-fuse" sh -c "test -x '$out/$m/$m' && test -x '$out/$m-nofuse/$m' && ! grep -qi warning '$out/$m.log' '$out/$m-nofuse.log'"
 done
 # each generated function in a file of its own: $out/MODEL.FUNCTION
@@ -63,6 +64,9 @@ check "--no-fuse: no fused block and no fused chain in any of the three" \
 check "--no-fuse is named in the generated header" \
     sh -c "head -1 '$out/lenet-nofuse/model.c' | grep -q -- '--no-fuse' && ! head -1 '$L' | grep -q -- '--no-fuse'"
 
+check "the update is fused into the training step (model_train_update), unless TRAINC_NO_FUSE_UPDATE" \
+    sh -c "grep -q '^real model_train_update(' '$out/lenet/model.c' && grep -q 'the update of conv1.weight, its gradient complete' '$out/lenet/model.c' && ! grep -q 'model_train_update' '$out/lenet-nofuse/model.c' && grep -q 'update runs after the training step' '$out/lenet-nofuse/model.c'"
+
 # the arena (the largest of the step variants): fusion never needs more; in
 # lenet it drops the pools' buffers at the peak, in the two batch-norm nets
 # the peak is in the backward pass, which fusion leaves as it is
@@ -79,7 +83,7 @@ for m in lenet fashion_cnn resnet_tiny; do
         (cd "$out/$v" && ./$m train --steps 5 --limit 640 --threads 1 --quiet --weights w5.bin >/dev/null 2>&1 &&
             ./$m predict "$data/t10k-images-idx3-ubyte.gz" --weights w5.bin -o pred.csv >/dev/null 2>&1)
     done
-    check "$m: weights after 5 training steps are bit-identical fused and --no-fuse" \
+    check "$m: weights after 5 training steps are bit-identical fused (ops, update) and --no-fuse" \
         sh -c "test -s '$out/$m/w5.bin' && cmp -s '$out/$m/w5.bin' '$out/$m-nofuse/w5.bin'"
 done
 check "lenet: eval predictions identical (no batch norm to fold)" \
@@ -116,7 +120,7 @@ optimizer = adam { lr = 0.01 }
 train { batch = 32, epochs = 2 }
 LUA
 # (from $out: the comments name mix.lua, short whatever TRAINC_TMP is)
-(cd "$out" && gen_build mix.lua mix && gen_build mix.lua mix-nofuse --no-fuse) >"$out/mix.log" 2>&1
+(cd "$out" && gen_build mix.lua mix && TRAINC_NO_FUSE_UPDATE=1 gen_build mix.lua mix-nofuse --no-fuse) >"$out/mix.log" 2>&1
 for f in train_32 eval_32; do fn $f "$out/mix/model.c" >"$out/mix.$f"; done
 check "mix builds warning-free" sh -c "test -x '$out/mix/mix' && test -x '$out/mix-nofuse/mix' && ! grep -qi warning '$out/mix.log'"
 check "mix: elu's backward reads the conv output, so elu is fused in eval only" \

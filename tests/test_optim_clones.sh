@@ -43,6 +43,17 @@ for c in "${configs[@]}"; do
         cmp "$out/$name/w30" "$port/w30"
 done
 
+# the update fused into the training step (gen/fuse_update.c, each tensor's
+# update right after its gradient) gives the weights of the update as a pass
+# of its own after the step (TRAINC_NO_FUSE_UPDATE=1 at generation)
+for name in adam rmsprop sgd; do
+    unf=$out/${name}_unfused
+    TRAINC_NO_FUSE_UPDATE=1 gen_build "$out/$name.lua" "$unf" >"$out/${name}_unfused.log" 2>&1
+    (cd "$unf" && ./oc_$name train --steps 30 --threads 1 --quiet --weights w30 >/dev/null 2>&1)
+    check "$name: the update fused into the step and the update after it give identical weights" \
+        sh -c "nm '$out/$name/oc_$name' | grep -q ' T model_train_update$' && ! nm '$unf/oc_$name' | grep -q ' T model_train_update$' && cmp '$out/$name/w30' '$unf/w30'"
+done
+
 # the vector loop is there: Adam's AVX2 update has vsqrtps and vdivps on ymm
 # registers; the portable build has no clone at all (so the cmp above
 # compares the two paths, not one with itself)

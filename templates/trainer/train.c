@@ -233,8 +233,23 @@ static int train_batch(train_run *r, long start, int rows)
     }
     /* dropout masks are keyed by the seed and the step (see rt_noise_key) */
     if (r->prof.timing) rt_prof_acc = r->prof.acc; /* --profile: profile.c */
-    real loss = model_train_step(rows, b->param, b->grad, bx, by, b->out, b->arena,
-                                 rt_noise_key(r->seed, r->step + 1));
+    const long e = MODEL_SCHEDULE_PER_STEP ? r->step : r->epoch - 1;
+    /* the update fused into the step when model.c has it, unless --profile
+     * times the update apart or --layer-metrics reads the weights between
+     * gradient and update. The guard below then sees the gradient after the
+     * update: a run it stops saves nothing, so the weights it updated with a
+     * non-finite gradient are never seen. */
+    const int fused = model_train_update && !o->profile && !r->lm;
+    real loss;
+    if (fused) {
+        r->lr = model_lr(e, r->base_lr, r->total);
+        const model_update_args u = {b->state, r->lr, model_momentum(e, r->total), r->step + 1};
+        loss = model_train_update(rows, b->param, b->grad, bx, by, b->out, b->arena,
+                                  rt_noise_key(r->seed, r->step + 1), &u);
+    } else {
+        loss = model_train_step(rows, b->param, b->grad, bx, by, b->out, b->arena,
+                                rt_noise_key(r->seed, r->step + 1));
+    }
     rt_prof_acc = NULL;
     /* the divergence guard: a loss or gradient that is no number */
     double grad_norm = sqrt(rt_sumsq(b->grad, MODEL_N_PARAMS));
@@ -246,13 +261,14 @@ static int train_batch(train_run *r, long start, int rows)
         return tr_diverged(why, r->epoch, r->step + 1, r->base_lr);
     }
     if (tr_grad_norm_reached(r, (double)loss, grad_norm, by, rows)) return 0;
-    const long e = MODEL_SCHEDULE_PER_STEP ? r->step : r->epoch - 1;
     r->lr = model_lr(e, r->base_lr, r->total);
     if (r->lm) tr_lm_before_update(r->lm, b->param, b->grad);
     /* before the update: a closure step evaluates the batch again, into b->out */
     long correct = rt_count_correct(MODEL_TASK, b->out, MODEL_OUTPUT_LEN, by, MODEL_LABEL_LEN, rows);
     const double t_update = r->prof.timing ? rt_now() : 0;
-    if (MODEL_CLOSURE_STEP) {
+    if (fused) {
+        ++r->step; /* updated in the step */
+    } else if (MODEL_CLOSURE_STEP) {
         ++r->step;
         tr_closure_step(r, rows, bx, by, rt_noise_key(r->seed, r->step), (double)loss);
     } else {

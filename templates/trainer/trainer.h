@@ -81,6 +81,9 @@ int model_shards_start(int threads) __attribute__((weak));
 extern const rt_plateau model_plateau_init __attribute__((weak));
 void model_update(real *param, real *grad, real *state, double lr, double momentum, long t)
     __attribute__((weak));
+real model_train_update(int rows, real *param, real *grad, const real *x, const real *y, real *out,
+                        real *arena, uint64_t noise, const model_update_args *u)
+    __attribute__((weak));
 model_step_info model_closure_step(real *param, real *grad, real *state, double lr, double loss,
                                    const model_closure *f) __attribute__((weak));
 /* the Hessian-vector product (train { hvp = true }, or optimizer = newton) */

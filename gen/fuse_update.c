@@ -1,0 +1,117 @@
+/* fuse_update.c — the optimizer's update fused into the training step.
+ * Each trainable parameter tensor is updated by update_range right after
+ * the op block that completes its gradient (or, if later, the last block
+ * that reads the parameter), while the gradient is still in cache, instead
+ * of one pass over every parameter after the step. The updates are
+ * elementwise (each value's new weight and state depend on its own weight,
+ * gradient and state and on the step's scalars), so the order gives the
+ * same bits; tests/test_optim_clones.sh compares the weights with and
+ * without (TRAINC_NO_FUSE_UPDATE=1 at generation). See fuse_update.h. */
+#include "fuse_update.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "escape.h"
+#include "optim.h"
+
+const char *fuse_update_refusal(ir_graph *g, const plan *p)
+{
+    const char *off = getenv("TRAINC_NO_FUSE_UPDATE");
+    if (off && *off && strcmp(off, "0")) return "TRAINC_NO_FUSE_UPDATE was set at generation";
+    if (opt_closure_step(g))
+        return "the optimizer re-evaluates the batch at new weights (a closure step)";
+    if (g->train.clip_grad_norm > 0)
+        return "clip_grad_norm scales every gradient by the norm of all of them";
+    if (g->train.clip_grad_value > 0) return "clip_grad_value clips the gradients first";
+    if (g->train.stop_grad_norm > 0)
+        return "stop_grad_norm may end training at this step's gradient norm, before its update";
+    if (p->shards > 1) return "the shards' gradients are summed after every shard's backward pass";
+    return NULL;
+}
+
+void update_scale_of(ir_graph *g, const ir_node *p, double *lr_scale, double *wd)
+{
+    const opt_def *d = opt_find(g->opt.c.name);
+    int wdi = opt_index(d, "weight_decay");
+    double wd0 = wdi >= 0 ? g->opt.c.value[wdi][0] : 0;
+    *lr_scale = !isnan(p->group_lr) ? p->group_lr / g->opt.lr : 1;
+    *wd = !isnan(p->group_wd) ? p->group_wd : wd0;
+}
+
+const char *update_range_call(ir_graph *g, const char *off, long n, double lr_scale, double wd,
+                              int fused)
+{
+    arena *A = g->A;
+    /* weight decay: 0 when train --overfit turns regularisation off */
+    const char *wd_text =
+        wd != 0 ? arena_printf(A, "model_regularise ? (real)%.17g : (real)0", wd) : "(real)0";
+    const char *u = fused ? "u->" : "";
+    /* a group's lr, scaled as the schedule scales the base lr */
+    const char *lr = lr_scale == 1 ? arena_printf(A, "%slr", u)
+                                   : arena_printf(A, "%slr / %.17g * %.17g", u, g->opt.lr,
+                                                  lr_scale * g->opt.lr);
+    return arena_printf(A,
+                        "update_range(param + %s, grad + %s, %sstate + %s, %ld, %s, %smomentum, "
+                        "%s, %st);",
+                        off, off, u, off, n, lr, u, wd_text, u);
+}
+
+/* The node whose block computes node m: m itself, or the consumer it is
+ * inlined into, the producer it is fused into or whose epilogue stores it */
+static int host_of(const plan_variant *v, const int *epi_of, int m)
+{
+    for (int guard = 0; guard < 64; guard++) {
+        if (v->inlined[m] >= 0)
+            m = v->inlined[m];
+        else if (v->fused_into[m] >= 0)
+            m = v->fused_into[m];
+        else if (epi_of[m] >= 0)
+            m = epi_of[m];
+        else
+            break;
+    }
+    return m;
+}
+
+void fuse_update_points(ir_graph *g, const plan_variant *v, int *last)
+{
+    int *pos = malloc(sizeof(int) * (size_t)(g->n + 1));
+    int *epi_of = malloc(sizeof(int) * (size_t)(g->n + 1));
+    for (int i = 0; i < g->n; i++) pos[i] = epi_of[i] = last[i] = -1;
+    for (int s = 0; s < v->norder; s++) pos[v->order[s]] = s;
+    for (int i = 0; i < g->n; i++)
+        if (v->epi[i] >= 0) epi_of[v->epi[i]] = i;
+    for (int m = 0; m < g->n; m++) {
+        int h = host_of(v, epi_of, m);
+        int s = pos[m] > pos[h] ? pos[m] : pos[h];
+        if (s < 0) continue; /* not computed in this variant */
+        const ir_node *x = ir_get(g, m);
+        /* its reads of a parameter (through views too) */
+        for (int k = 0; k < x->nin; k++) {
+            int r = plan_root(v, x->in[k]);
+            if (ir_get(g, r)->kind == K_PARAM && last[r] < s) last[r] = s;
+        }
+        /* its writes of a parameter's gradient */
+        int gp = v->grad_of[m] >= 0 ? v->grad_of[m] : v->grad_of[plan_root(v, m)];
+        if (gp >= 0 && last[gp] < s) last[gp] = s;
+    }
+    free(pos);
+    free(epi_of);
+}
+
+void fuse_update_emit(emitter *e, const int *last, int s)
+{
+    ir_graph *g = e->g;
+    for (int i = 0; i < g->n; i++) {
+        const ir_node *p = ir_get(g, i);
+        if (p->kind != K_PARAM || !p->trainable || last[i] != s) continue;
+        double scale, wd;
+        update_scale_of(g, p, &scale, &wd);
+        const char *off = e_fmt(e, "P_%s", e_upper(g->A, p->name));
+        wr_line(e->w, "/* the update of %s, its gradient complete (fused: gen/fuse_update.c) */",
+                esc_c_comment(g->A, p->label));
+        wr_line(e->w, "if (u) %s", update_range_call(g, off, ir_numel(p, 1), scale, wd, 1));
+    }
+}

@@ -1,0 +1,28 @@
+/* fuse_update.h — the optimizer's update fused into the training step
+ * (fuse_update.c): whether the spec's update can fuse, where each
+ * parameter's update goes, and the update_range calls, fused or not. */
+#ifndef FUSE_UPDATE_H
+#define FUSE_UPDATE_H
+
+#include "cgen.h"
+#include "plan.h"
+
+/* NULL when the update fuses into the step; else why not (for model.c's
+ * comment): a global quantity is needed before any parameter's update
+ * (clipping, stop_grad_norm, the shards' sum), or the optimizer steps
+ * through a closure, or TRAINC_NO_FUSE_UPDATE is set */
+const char *fuse_update_refusal(ir_graph *g, const plan *p);
+/* parameter p's lr as a multiple of the optimizer's, and its weight decay */
+void update_scale_of(ir_graph *g, const ir_node *p, double *lr_scale, double *wd);
+/* "update_range(param + off, ...);" for n values at off (a C expression);
+ * fused: the step's scalars from its argument u (model_update_args) */
+const char *update_range_call(ir_graph *g, const char *off, long n, double lr_scale, double wd,
+                              int fused);
+/* last[P] for each parameter P: the step (index in v->order) after which
+ * P is neither read nor its gradient written, -1 if none is; last has
+ * g->n entries */
+void fuse_update_points(ir_graph *g, const plan_variant *v, int *last);
+/* the fused updates of the trainable parameters whose last step is s */
+void fuse_update_emit(emitter *e, const int *last, int s);
+
+#endif
