@@ -22,6 +22,10 @@ const char *fuse_update_refusal(ir_graph *g, const plan *p)
     if (off && *off && strcmp(off, "0")) return "TRAINC_NO_FUSE_UPDATE was set at generation";
     if (opt_closure_step(g))
         return "the optimizer re-evaluates the batch at new weights (a closure step)";
+    /* model_update must be the ranges alone: NAdam's advances its mu product
+     * (state shared by every parameter) once per step before them */
+    if (!strcmp(g->opt.c.name, "nadam"))
+        return "NAdam advances its mu product (shared state) once per step, first";
     if (g->train.clip_grad_norm > 0)
         return "clip_grad_norm scales every gradient by the norm of all of them";
     if (g->train.clip_grad_value > 0) return "clip_grad_value clips the gradients first";
