@@ -6,6 +6,8 @@
 # agree within float rounding (exactly where no batch norm is folded); the
 # planned arena is not larger.
 . tests/lib.sh
+# the fused update on the small models too (gen/fuse_update.c's size threshold)
+export TRAINC_FUSE_UPDATE=1
 out=$TRAINC_TMP/fuse
 rm -rf "$out" && mkdir -p "$out"
 data=/usr/share/datasets/fashion-mnist

@@ -7,6 +7,8 @@
 # rectification from step 6). The torch comparisons (test_optim_torch.py)
 # run the vector code; this ties the scalar code to it.
 . tests/lib.sh
+# the fused update even on these small models (gen/fuse_update.c); see below
+export TRAINC_FUSE_UPDATE=1
 out=$TRAINC_TMP/optim_clones
 rm -rf "$out" && mkdir -p "$out"
 
@@ -45,7 +47,9 @@ done
 
 # the update fused into the training step (gen/fuse_update.c, each tensor's
 # update right after its gradient) gives the weights of the update as a pass
-# of its own after the step (TRAINC_NO_FUSE_UPDATE=1 at generation)
+# of its own after the step (TRAINC_NO_FUSE_UPDATE=1 at generation). These
+# models are under fuse_update.c's size threshold: their fused builds were
+# made with TRAINC_FUSE_UPDATE=1 (set at the top)
 for name in adam rmsprop sgd; do
     unf=$out/${name}_unfused
     TRAINC_NO_FUSE_UPDATE=1 gen_build "$out/$name.lua" "$unf" >"$out/${name}_unfused.log" 2>&1
@@ -53,6 +57,9 @@ for name in adam rmsprop sgd; do
     check "$name: the update fused into the step and the update after it give identical weights" \
         sh -c "nm '$out/$name/oc_$name' | grep -q ' T model_train_update$' && ! nm '$unf/oc_$name' | grep -q ' T model_train_update$' && cmp '$out/$name/w30' '$unf/w30'"
 done
+TRAINC_FUSE_UPDATE= "$TRAINC" gen -q models/xor.lua -o "$out/xor_small" >/dev/null 2>&1
+check "a small model (xor, 33 parameters) keeps the update as one pass of its own" \
+    sh -c "! grep -q 'model_train_update' '$out/xor_small/model.c' && grep -q 'the model is small (33 parameters' '$out/xor_small/model.c'"
 
 # the vector loop is there: Adam's AVX2 update has vsqrtps and vdivps on ymm
 # registers; the portable build has no clone at all (so the cmp above
