@@ -84,3 +84,18 @@ with open(sys.argv[1], "w") as f:
         f.write(",".join(f"{v:.6f}" for v in x) + f",{k}\n")
 PY
 }
+
+# bn_images DIR: DIR/img_x.npy, 150 8x8 one-channel images (uint8, seed 0),
+# and DIR/img_y.npy, 3 classes from their halves' brightness: the small
+# batch-norm CNN of test_threads and test_mpi
+bn_images() {
+    /usr/bin/python3 - "$1" <<'PY'
+import sys
+import numpy as np
+rng = np.random.RandomState(0)
+x = rng.randint(0, 256, size=(150, 1, 8, 8)).astype(np.uint8)
+top, left = x[:, 0, :4].mean(axis=(1, 2)), x[:, 0, :, :4].mean(axis=(1, 2))
+np.save(f"{sys.argv[1]}/img_x.npy", x)
+np.save(f"{sys.argv[1]}/img_y.npy", ((top > x[:, 0, 4:].mean(axis=(1, 2))) + (left > 128)).astype(np.uint8))
+PY
+}

@@ -2,6 +2,7 @@
 "ok - name" / "not ok - name" line per check (counted by tests/run), the
 count of failures, and torch and numpy, whose absence is a failure, never a
 skip: PyTorch is the oracle."""
+import subprocess
 import sys
 
 failures = 0
@@ -84,3 +85,18 @@ def setup(name):
         own_tmp = base = tempfile.mkdtemp(prefix=f"trainc_{name}_")
     torch.set_num_threads(1)
     return trainc, base, own_tmp
+
+
+def run(cmd, cwd, ok=(0,)):
+    """Runs cmd in cwd; a status outside ok raises with its last output."""
+    r = subprocess.run(cmd, cwd=cwd, capture_output=True, text=True)
+    if r.returncode not in ok:
+        raise RuntimeError(f"{' '.join(map(str, cmd))}: {(r.stdout + r.stderr).strip()[-600:]}")
+    return r
+
+
+def read_csv(path):
+    """A trainer's CSV: its header's names and its rows, as strings."""
+    with open(path) as f:
+        head = f.readline().strip().split(",")
+        return head, [line.strip().split(",") for line in f if line.strip()]

@@ -45,11 +45,10 @@ import math
 import os
 import random
 import shutil
-import subprocess
 import sys
 
 import oracle
-from oracle import report
+from oracle import read_csv, run, report
 
 import numpy as np
 
@@ -158,17 +157,6 @@ def lua_options(opts):
                      for k, v in opts.items())
 
 
-def run(cmd, cwd, ok=(0,)):
-    r = subprocess.run(cmd, cwd=cwd, capture_output=True, text=True)
-    if r.returncode not in ok:
-        raise RuntimeError(f"{' '.join(map(str, cmd))}: {(r.stdout + r.stderr).strip()[-600:]}")
-    return r
-
-
-def read_csv(path):
-    with open(path) as f:
-        head = f.readline().strip().split(",")
-        return head, [line.strip().split(",") for line in f if line.strip()]
 
 
 def trainc_run(trainc, folder, name, problem, optimizer, steps, dtype, feat=FEAT):

@@ -177,15 +177,7 @@ check "... its last checkpoint (step $at) resumed under 3 ranks to step $stop: t
 # 1d), dropout, Adam, stratified batches and augmented images, shards = 4: 8
 # rows each of a batch of 32, 6 6 5 5 of the last 22 (tests/test_threads.sh
 # checks the numbers of shards = 3 against torch) ----
-/usr/bin/python3 - "$mp" <<'PY'
-import sys
-import numpy as np
-rng = np.random.RandomState(0)
-x = rng.randint(0, 256, size=(150, 1, 8, 8)).astype(np.uint8)
-top, left = x[:, 0, :4].mean(axis=(1, 2)), x[:, 0, :, :4].mean(axis=(1, 2))
-np.save(f"{sys.argv[1]}/img_x.npy", x)
-np.save(f"{sys.argv[1]}/img_y.npy", ((top > x[:, 0, 4:].mean(axis=(1, 2))) + (left > 128)).astype(np.uint8))
-PY
+bn_images "$mp"
 cat >"$mp/bncnn.lua" <<SPEC
 model "bncnn"
 data = npy { train = { x = "$mp/img_x.npy", y = "$mp/img_y.npy" }, scale = 1 / 255 }

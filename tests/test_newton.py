@@ -33,11 +33,10 @@ Environment: TRAINC, TRAINC_TMP as tests/oracle.py's setup."""
 import os
 import random
 import shutil
-import subprocess
 import sys
 
 import oracle
-from oracle import report
+from oracle import read_csv, run, report
 
 import numpy as np
 
@@ -75,17 +74,6 @@ minimize(mse(linear(h, 1, { name = "fc2" }), y))
 """ % (FEAT, HID)
 
 
-def run(cmd, cwd):
-    r = subprocess.run(cmd, cwd=cwd, capture_output=True, text=True)
-    if r.returncode != 0:
-        raise RuntimeError(f"{' '.join(map(str, cmd))}: {(r.stdout + r.stderr).strip()[-600:]}")
-    return r
-
-
-def read_csv(path):
-    with open(path) as f:
-        head = f.readline().strip().split(",")
-        return head, [line.strip().split(",") for line in f if line.strip()]
 
 
 def build(trainc, folder, name, body, data, optimizer):

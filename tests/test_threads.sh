@@ -112,15 +112,7 @@ check "control: and so is its gradient norm ($n3 vs $n1)" close "$n1" "$n3"
 # max pool -> linear -> batch_norm -> linear), shards = 3 ----
 # 150 8x8 one-channel images (.npy), 3 classes: 4 steps of 32 rows (shards
 # 11 11 10) and one of 22 (8 7 7) an epoch
-/usr/bin/python3 - "$th" <<'PY'
-import sys
-import numpy as np
-rng = np.random.RandomState(0)
-x = rng.randint(0, 256, size=(150, 1, 8, 8)).astype(np.uint8)
-top, left = x[:, 0, :4].mean(axis=(1, 2)), x[:, 0, :, :4].mean(axis=(1, 2))
-np.save(f"{sys.argv[1]}/img_x.npy", x)
-np.save(f"{sys.argv[1]}/img_y.npy", ((top > x[:, 0, 4:].mean(axis=(1, 2))) + (left > 128)).astype(np.uint8))
-PY
+bn_images "$th"
 bn_spec() { # bn_spec NAME MODEL-LINE TRAIN-SETTINGS OPTIMIZER
     cat >"$th/$1.lua" <<SPEC
 model "$1"
