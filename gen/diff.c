@@ -48,19 +48,27 @@ static int *lcs(arena *A, const char *const *a, int na, const char *const *b, in
     return match;
 }
 
-/* A chunk's text with its spec references ("KEY:15") made "spec:#" */
+/* A chunk's text with its spec references ("KEY:15") made "spec:#", and a
+ * block head that a longer spec path wrapped (its "-- KEY:15" on the next
+ * line) joined again: neither a moved line nor a renamed spec is a change */
 static const char *normalised(arena *A, const ex_chunk *c, const char *key)
 {
     const char *out = "";
     size_t kl = strlen(key);
     for (int i = 0; i < c->n; i++) {
-        const char *l = c->text[i], *p;
+        const char *l = c->text[i], *p, *t = l + strspn(l, " ");
+        const char *line = "";
         while ((p = strstr(l, key)) && p[kl] == ':') {
-            out = arena_printf(A, "%s%.*sspec:#", out, (int)(p - l), l);
+            line = arena_printf(A, "%s%.*sspec:#", line, (int)(p - l), l);
             l = p + kl + 1;
             while (*l >= '0' && *l <= '9') l++;
         }
-        out = arena_printf(A, "%s%s\n", out, l);
+        line = arena_printf(A, "%s%s", line, l);
+        if (i > 0 && !strncmp(t, "*   -- ", 7) && *out)
+            out = arena_printf(A, "%.*s  %s\n", (int)strlen(out) - 1, out,
+                               line + (t - c->text[i]) + 4);
+        else
+            out = arena_printf(A, "%s%s\n", out, line);
     }
     return out;
 }

@@ -84,10 +84,21 @@ const char *ex_named_lines(arena *A, const char *line, const char *key, const ch
 
 /* Whether a line of model.c starts an op block (its comment names a spec
  * line), or ends one: a section, a function header or a function's end */
-static int starts_block(const char *line)
+static int starts_block(const char *const *lines, int i, int n)
 {
-    const char *t = line + strspn(line, " ");
-    return (!strncmp(t, "/* ", 3) && strstr(line, " -- ")) || !strncmp(line, "/* ---- update", 14);
+    const char *t = lines[i] + strspn(lines[i], " ");
+    if (!strncmp(lines[i], "/* ---- update", 14)) return 1;
+    if (strncmp(t, "/* ", 3) || !strncmp(t, "/* ====", 7) || !strncmp(lines[i], "/* ---- ", 8))
+        return 0;
+    if (strstr(lines[i], " -- ")) return 1;
+    /* a head too long for one line: "-- spec:line" below it, after the
+     * head's own continuation lines (emit_step.c's emit_block_comment) */
+    for (int j = i + 1; j < n && !strstr(lines[j - 1], "*/"); j++) {
+        const char *u = lines[j] + strspn(lines[j], " ");
+        if (!strncmp(u, "*   -- ", 7)) return 1;
+        if (strncmp(u, "*     ", 6)) return 0;
+    }
+    return 0;
 }
 
 static int ends_block(const char *line)
@@ -128,8 +139,8 @@ int ex_chunks(arena *A, const char *code, const char *key, ex_chunk **out)
         /* a block: the spec lines its comment and code name */
         const char *named = " ";
         int j = i;
-        for (; starts_block(lines[i]) && j < n &&
-               (j == i || (!ends_block(lines[j]) && !starts_block(lines[j])));
+        for (; starts_block(lines, i, n) && j < n &&
+               (j == i || (!ends_block(lines[j]) && !starts_block(lines, j, n)));
              j++)
             named = ex_named_lines(A, lines[j], key, named);
         int block = j > i && named[1];

@@ -6,8 +6,11 @@
 . tests/lib.sh
 out=$TRAINC_TMP/diff
 rm -rf "$out"
-mkdir -p "$out"
-cat >"$out/base.lua" <<'LUA'
+# the specs in a folder whose long name makes model.c wrap some block heads
+# ("-- spec:line" on a line of its own): the pages must find those blocks too
+sp=$out/a_folder_whose_long_name_wraps_the_comment_heads_of_model_c
+mkdir -p "$sp"
+cat >"$sp/base.lua" <<'LUA'
 data = spirals { n = 200 }
 local x = input { 2 }
 local y = labels { classes = 3 }
@@ -16,15 +19,15 @@ minimize(cross_entropy(linear(h, 3), y))
 optimizer = sgd { lr = 0.1 }
 train { batch = 64, epochs = 2 }
 LUA
-b=$out/base.lua
-sed 's/optimizer = sgd { lr = 0.1 }/optimizer = adam { lr = 0.01 }/' "$b" >"$out/adam.lua"
-sed 's/relu(linear(x, 16))/tanh(linear(x, 16))/' "$b" >"$out/act.lua"
-sed 's/batch = 64/batch = 32/' "$b" >"$out/batch.lua"
-sed 's/local h = relu(linear(x, 16))/local h = relu(linear(relu(linear(x, 16)), 16))/' "$b" >"$out/layer.lua"
-{ echo "-- a comment: every line below moves down one"; cat "$b"; } >"$out/moved.lua"
+b=$sp/base.lua
+sed 's/optimizer = sgd { lr = 0.1 }/optimizer = adam { lr = 0.01 }/' "$b" >"$sp/adam.lua"
+sed 's/relu(linear(x, 16))/tanh(linear(x, 16))/' "$b" >"$sp/act.lua"
+sed 's/batch = 64/batch = 32/' "$b" >"$sp/batch.lua"
+sed 's/local h = relu(linear(x, 16))/local h = relu(linear(relu(linear(x, 16)), 16))/' "$b" >"$sp/layer.lua"
+{ echo "-- a comment: every line below moves down one"; cat "$b"; } >"$sp/moved.lua"
 "$TRAINC" diff "$b" "$b" -o "$out/same" >"$out/same.out" 2>"$out/same.err"
 for v in adam act batch layer moved; do
-    "$TRAINC" diff "$b" "$out/$v.lua" -o "$out/$v" >"$out/$v.out" 2>"$out/$v.err"
+    "$TRAINC" diff "$b" "$sp/$v.lua" -o "$out/$v" >"$out/$v.out" 2>"$out/$v.err"
 done
 page() { cat "$out/$1/diff.html"; }
 count() { page "$1" | grep -o "$2" | wc -l; }
