@@ -82,7 +82,8 @@ check "--dtype double trains xor (loss $loss)" lt "$loss" 0.01
 check "double weights are refused by the float trainer" sh -c "! (cd '$out/xor' && ./xor eval --weights '$out/xor64/xor.weights' 2>&1 | grep -q accuracy)"
 
 # --- partial batches: 10 rows in batches of 4 are steps of 4, 4, 2 (or 4, 4 with drop_last)
-cat >"$out/partial.lua" <<'LUA'
+# (the spec is parts.lua: "partial" is a name the generated code keeps for itself)
+cat >"$out/parts.lua" <<'LUA'
 data = linreg { n = 10, d = 3 }
 local x = input { 3 }
 local y = labels { 1 }
@@ -90,12 +91,12 @@ minimize(mse(linear(x, 1), y))
 optimizer = sgd { lr = 0.01 }
 train { batch = 4, epochs = 1, drop_last = args.drop or false }
 LUA
-gen_build "$out/partial.lua" "$out/partial" >/dev/null 2>&1
-check "the remainder shape is generated (MODEL_REMAINDER 2)" grep -q 'define MODEL_REMAINDER 2 ' "$out/partial/model.h"
-check "10 rows in batches of 4 take 3 steps" sh -c "cd '$out/partial' && ./partial train | grep -q '(3 steps'"
-gen_build "$out/partial.lua" "$out/partial_drop" --set drop=true >/dev/null 2>&1
-check "drop_last: no remainder step is generated" grep -q 'define MODEL_REMAINDER 0 ' "$out/partial_drop/model.h"
-check "drop_last: 10 rows in batches of 4 take 2 steps" sh -c "cd '$out/partial_drop' && ./partial train | grep -q '(2 steps'"
+gen_build "$out/parts.lua" "$out/parts" >/dev/null 2>&1
+check "the remainder shape is generated (MODEL_REMAINDER 2)" grep -q 'define MODEL_REMAINDER 2 ' "$out/parts/model.h"
+check "10 rows in batches of 4 take 3 steps" sh -c "cd '$out/parts' && ./parts train | grep -q '(3 steps'"
+gen_build "$out/parts.lua" "$out/parts_drop" --set drop=true >/dev/null 2>&1
+check "drop_last: no remainder step is generated" grep -q 'define MODEL_REMAINDER 0 ' "$out/parts_drop/model.h"
+check "drop_last: 10 rows in batches of 4 take 2 steps" sh -c "cd '$out/parts_drop' && ./parts train | grep -q '(2 steps'"
 
 # --- transfer learning: start from exported weights, train only the head
 cat >"$out/tl.lua" <<'LUA'
