@@ -84,26 +84,10 @@ typedef struct side {
     char *spec_changed; /* per spec line (from 1): not in the other spec */
 } side;
 
-static char *slurp(const char *path)
-{
-    FILE *f = fopen(path, "rb");
-    if (!f) return NULL;
-    writer w;
-    wr_init(&w);
-    char buf[65536];
-    size_t got;
-    while ((got = fread(buf, 1, sizeof buf - 1, f)) > 0) {
-        buf[got] = 0;
-        wr_raw(&w, buf);
-    }
-    fclose(f);
-    return wr_take(&w);
-}
-
 static int read_side(arena *A, const char *dir, const char *spec_path, side *s)
 {
-    char *code = slurp(arena_printf(A, "%s/model.c", dir));
-    char *spec = slurp(arena_printf(A, "%s/spec.lua", dir));
+    char *code = ex_slurp(arena_printf(A, "%s/model.c", dir));
+    char *spec = ex_slurp(arena_printf(A, "%s/spec.lua", dir));
     if (!code || !spec) {
         fprintf(stderr, "trainc: diff: %s: cannot read what gen wrote: %s\n", dir, strerror(errno));
         free(code);

@@ -107,6 +107,22 @@ static int ends_block(const char *line)
     return !strncmp(t, "/* ======== ", 12) || !strncmp(line, "/* ---- ", 8) || !strcmp(line, "}");
 }
 
+char *ex_slurp(const char *path)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f) return NULL;
+    writer w;
+    wr_init(&w);
+    char buf[65536];
+    size_t got;
+    while ((got = fread(buf, 1, sizeof buf - 1, f)) > 0) {
+        buf[got] = 0;
+        wr_raw(&w, buf);
+    }
+    fclose(f);
+    return wr_take(&w);
+}
+
 int ex_lines(arena *A, const char *text, const char ***out)
 {
     int n = 1;
@@ -446,22 +462,11 @@ int explain_write(ir_graph *g, const plan *p, const about *a, const char *out_di
 {
     arena *A = g->A;
     const char *path = arena_printf(A, "%s/model.c", out_dir);
-    FILE *f = fopen(path, "rb");
-    writer code;
-    wr_init(&code);
-    char buf[65536];
-    size_t got;
-    while (f && (got = fread(buf, 1, sizeof buf - 1, f)) > 0) {
-        buf[got] = 0;
-        wr_raw(&code, buf);
-    }
-    if (!f) {
+    char *text = ex_slurp(path);
+    if (!text) {
         snprintf(err, errsize, "%s: cannot read: %s", path, strerror(errno));
-        wr_free(&code);
         return -1;
     }
-    fclose(f);
-    char *text = wr_take(&code);
     const plan_variant *v = train_variant(p);
     writer w;
     wr_init(&w);

@@ -24,6 +24,8 @@ const char *ex_html(arena *A, const char *s, size_t n);
 /* The spec lines a line of model.c names ("KEY:15"), appended to lines
  * (" 15 16 ": each between spaces) */
 const char *ex_named_lines(arena *A, const char *line, const char *key, const char *lines);
+/* A text file whole (malloc'd; NULL with errno when it cannot be opened) */
+char *ex_slurp(const char *path);
 /* text's lines (without their '\n'), in the arena: their count */
 int ex_lines(arena *A, const char *text, const char ***out);
 /* model.c in chunks: each op block (its comment names a spec line: KEY:N)
