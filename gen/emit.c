@@ -132,9 +132,9 @@ static void emit_source(writer *w, arena *A, const char *var, const ir_data *d, 
             if (d->n_features)
                 wr_line(w, ".features = model_csv_columns, .n_features = %d,", d->n_features);
             if (d->n_drop)
-                wr_line(w, ".drop = model_csv_columns + %d, .n_drop = %d,", d->n_features, d->n_drop);
-            if (names)
-                wr_line(w, ".class_names = model_class_names, .n_class_names = %d,", names);
+                wr_line(w, ".drop = model_csv_columns + %d, .n_drop = %d,", d->n_features,
+                        d->n_drop);
+            if (names) wr_line(w, ".class_names = model_class_names, .n_class_names = %d,", names);
         }
     } else {
         static const char *const kinds[] = {"RT_SRC_NONE", "RT_SRC_IDX",     "RT_SRC_CSV",
@@ -162,7 +162,8 @@ static void emit_class_names(writer *w, ir_graph *g)
         wr_line(w, "/* the class names, class 0 first (labels { } at spec line %d) */",
                 ir_get(g, g->labels)->line);
     wr_line(w, "const char *const model_class_names[] = {");
-    for (int i = 0; i < g->n_class_names; i++) wr_line(w, "%s,", esc_c_string(g->A, g->class_names[i]));
+    for (int i = 0; i < g->n_class_names; i++)
+        wr_line(w, "%s,", esc_c_string(g->A, g->class_names[i]));
     if (!g->n_class_names) wr_line(w, "NULL, /* none: classes are numbered */");
     wr_line(w, "};");
     wr_line(w, "const int model_n_class_names = %d;", g->n_class_names);
@@ -434,6 +435,16 @@ static void fused_update_step(writer *w, const char *unfused, const char *dispat
     wr_blank(w);
 }
 
+/* The training variants train --profile times: the full batch's step, or
+ * with shards its shards' steps (their blocks, summed over the shards) */
+static int profiled(const plan *p, int batch)
+{
+    if (p->shards == 1) return batch == p->batch;
+    for (int k = 0; k < rt_shard_count(p->shards, p->batch); k++)
+        if (batch == rt_shard_rows(p->shards, p->batch, k)) return 1;
+    return 0;
+}
+
 /* One function per step variant (train_64, eval_1...), and the lines of
  * model_train_step and model_eval that pick one by the number of rows */
 static void step_holes(emitter *e, const plan *p, const shard_sync *sync, tpl_var *steps,
@@ -461,7 +472,7 @@ static void step_holes(emitter *e, const plan *p, const shard_sync *sync, tpl_va
         e->pv = &p->v[k];
         e->batch = p->v[k].batch;
         int tr = p->v[k].mode == PLAN_TRAIN;
-        e->profile = tr && e->batch == p->batch; /* the steps train --profile times */
+        e->profile = tr && profiled(p, e->batch); /* the steps train --profile times */
         e->sync = tr && sync->points ? sync : NULL;
         const char *fname = arena_printf(A, "%s_%d", tr ? "train" : "eval", e->batch);
         int *last = tr && !unfused ? malloc(sizeof(int) * (size_t)(e->g->n + 1)) : NULL;
@@ -749,14 +760,15 @@ static int folder_vars(ir_graph *g, const plan *p, const emit_options *o, const 
         {"spec_at", arena_printf(A, "%ld", spec_at)},
         {"spec_len", arena_printf(A, "%zu", o->about->len)},
         {"about_options",
-         esc_c_string(A, esc_visible(A,
-                                     arena_printf(A, "%s%s", o->dbl ? "--dtype double" : "--dtype float",
-                                                  o->argv_line ? o->argv_line : ""),
-                                     0))},
+         esc_c_string(
+             A, esc_visible(A,
+                            arena_printf(A, "%s%s", o->dbl ? "--dtype double" : "--dtype float",
+                                         o->argv_line ? o->argv_line : ""),
+                            0))},
         {"mpi_cflags", TRAINC_MPI_CFLAGS},
         {"mpi_libs", TRAINC_MPI_LIBS},
-        {"mpi_build", filelist_mpi_build(A, tr, rt, esc_ninja_path(A, g->model_name),
-                                         TRAINC_MPI_LIBS[0] != 0)},
+        {"mpi_build",
+         filelist_mpi_build(A, tr, rt, esc_ninja_path(A, g->model_name), TRAINC_MPI_LIBS[0] != 0)},
     };
     _Static_assert(sizeof v / sizeof *v <= FOLDER_VARS_MAX, "FOLDER_VARS_MAX is too small");
     int n = (int)(sizeof v / sizeof *v);

@@ -256,8 +256,9 @@ typedef struct ir_train {
     int img_c, img_h, img_w; /* the image shape augmentation works on (gen/main.c) */
     int sample_replace;      /* sampling = "replacement": rows drawn with replacement */
     double stop_grad_norm;   /* > 0: stop at a full-batch gradient norm this low */
-    int shards;              /* the step's batch in this many shards (gen/shards.c); 0: 1;
-                                IR_SHARDS_AUTO: shards = "auto", the rule of shard_check */
+    int shards;              /* the step's batch in this many shards (gen/shards.c); 0 (not
+                                given): the default rule; IR_SHARDS_AUTO: shards = "auto" */
+    int shards_by_rule;      /* shard_check took shards from the rule (not given, or "auto") */
     int hvp;                 /* hvp = true (or trainc --hvp): generate model_hvp (gen/hvp.c) */
     int track_sharpness;     /* N > 0: λmax every N epochs in the metrics (needs model_hvp) */
     int line;                /* of the train { } call */

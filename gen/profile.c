@@ -1,11 +1,13 @@
 /* profile.c — the table train --profile prints beside its measurements:
  * each op block of the training step at the full batch (in model.c's
- * order, PROFILE_BEGIN(k)), its spec line, kernel, FLOPs and bytes, and
- * the time a simple cost model predicts for it. See emit.h. */
+ * order, PROFILE_BEGIN(k); with shards, summed over the shards' steps),
+ * its spec line, kernel, FLOPs and bytes, and the time a simple cost model
+ * predicts for it. See emit.h. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "../runtime/rt.h"
 #include "cgen.h"
 #include "emit.h"
 #include "escape.h"
@@ -100,35 +102,66 @@ int emit_profiled_block(const plan_variant *v, int s)
     return v->view_of[v->order[s]] < 0;
 }
 
+/* The training variant of `rows` rows */
+static const plan_variant *train_variant(const plan *p, int rows)
+{
+    for (int k = 0; k < p->nv; k++)
+        if (p->v[k].mode == PLAN_TRAIN && p->v[k].batch == rows) return &p->v[k];
+    return NULL;
+}
+
+/* Block j's FLOPs, bytes and predicted µs in a step of the full batch: with
+ * shards, the sum over the shards' steps (their blocks are the same, in the
+ * same order; their kernels may differ with the rows) */
+static void step_cost(emitter *e, const plan *p, int j, double *flops, double *bytes, double *us)
+{
+    *flops = *bytes = *us = 0;
+    for (int k = 0; k < rt_shard_count(p->shards, p->batch); k++) {
+        const plan_variant *v = train_variant(p, rt_shard_rows(p->shards, p->batch, k));
+        for (int s = 0, b = 0; v && s < v->norder; s++) {
+            if (!emit_profiled_block(v, s) || b++ != j) continue;
+            const ir_node *n = ir_get(e->g, v->order[s]);
+            double f, by;
+            emit_block_cost(e->g, v, e->dbl, n->id, &f, &by);
+            *flops += f;
+            *bytes += by;
+            *us += emit_predict_us(v->kernel[n->id], f, by);
+        }
+    }
+}
+
 const char *emit_profile_table(emitter *e, const plan *p)
 {
     ir_graph *g = e->g;
     writer w;
     wr_init(&w);
-    wr_line(&w, "/* train --profile: the op blocks of train_%d, PROFILE_BEGIN(k) in order, with",
-            p->batch);
+    /* with shards: the blocks of the largest shard's step, their figures
+     * summed over the shards */
+    const plan_variant *v = train_variant(p, rt_shard_rows(p->shards, p->batch, 0));
+    if (p->shards > 1)
+        wr_line(&w,
+                "/* train --profile: the op blocks of the shards' steps (train_%d...), "
+                "PROFILE_BEGIN(k)",
+                v ? v->batch : 0);
+    else
+        wr_line(&w,
+                "/* train --profile: the op blocks of train_%d, PROFILE_BEGIN(k) in order, with",
+                p->batch);
     wr_line(&w, " * the FLOPs, bytes and µs the cost model of gen/profile.c gives them */");
     wr_line(&w, "const model_prof_op model_prof_ops[] = {");
     int rows = 0;
-    for (int k = 0; k < p->nv; k++) {
-        const plan_variant *v = &p->v[k];
-        if (v->mode != PLAN_TRAIN || v->batch != p->batch) continue;
-        e->pv = v;
-        e->batch = v->batch;
-        for (int s = 0; s < v->norder; s++) {
-            if (!emit_profiled_block(v, s)) continue;
-            const ir_node *n = ir_get(g, v->order[s]);
-            double flops, bytes;
-            emit_block_cost(g, v, e->dbl, n->id, &flops, &bytes);
-            plan_kernel kern = v->kernel[n->id];
-            /* the spec's file name without its folders: "fashion_mlp.lua:15" */
-            const char *file = n->file ? n->file : "?", *slash = strrchr(file, '/');
-            const char *at = arena_printf(g->A, "%s:%d", slash ? slash + 1 : file, n->line);
-            wr_line(&w, "{%s, %s, %s, \"%s\", %.17g, %.17g, %.3f},", esc_c_string(g->A, at),
-                    esc_c_string(g->A, n->name), esc_c_string(g->A, ir_op_name(n->op)),
-                    emit_kernel_name(kern), flops, bytes, emit_predict_us(kern, flops, bytes));
-            rows++;
-        }
+    for (int s = 0; v && s < v->norder; s++) {
+        if (!emit_profiled_block(v, s)) continue;
+        const ir_node *n = ir_get(g, v->order[s]);
+        double flops, bytes, us;
+        step_cost(e, p, rows, &flops, &bytes, &us);
+        /* the spec's file name without its folders: "fashion_mlp.lua:15" */
+        const char *file = n->file ? n->file : "?", *slash = strrchr(file, '/');
+        const char *at = arena_printf(g->A, "%s:%d", slash ? slash + 1 : file, n->line);
+        wr_line(&w, "{%s, %s, %s, \"%s\", %.17g, %.17g, %.3f},", esc_c_string(g->A, at),
+                esc_c_string(g->A, n->name), esc_c_string(g->A, ir_op_name(n->op)),
+                emit_kernel_name(v->kernel[n->id]), flops, bytes, us);
+        rows++;
     }
     if (!rows) wr_line(&w, "{NULL, NULL, NULL, NULL, 0, 0, 0},");
     wr_line(&w, "};");

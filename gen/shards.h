@@ -10,15 +10,15 @@
 
 #include "ir.h"
 
-/* Checks train { shards = S } against the probed batch and the model and
- * sets g->train.shards (1 when not given). Refuses, with the spec's
- * file:line: S above the batch; S > 1 with training-mode batch norm (its
- * statistics span the whole batch); S > 1 with an op that reduces over the
- * rows other than a mean loss (the shards' losses are combined as the
- * rows-weighted mean). Returns 0 or -1 with err. */
+/* Resolves train { shards } against the probed batch and the model and
+ * sets g->train.shards: the rule of shard_auto when the spec gives none or
+ * "auto". Refuses, with the spec's file:line, a given S above the batch or
+ * S > 1 with an op that reduces over the rows other than a mean loss (the
+ * shards' losses are combined as the rows-weighted mean); the rule picks 1
+ * there instead. Returns 0 or -1 with err. */
 int shard_check(ir_graph *g, char *err, size_t errsize);
-/* shards = "auto" (shard_check resolves it): the shard count of the rule
- * in shards.c, from the batch and the model's FLOPs per row */
+/* The shard count of the rule in shards.c, from the batch and the model's
+ * FLOPs per row and parameters */
 int shard_auto(ir_graph *g);
 
 /* Synchronised batch norm: with S > 1, an op whose row has sync_points

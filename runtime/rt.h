@@ -209,10 +209,10 @@ typedef struct rt_source {
     int ylen;    /* rt_data_probe: NPY label values per row expected (0: no check) */
     /* CSV as it comes (rt_csv.c): the delimiter, which columns are the
      * features, and the class names the label cells are */
-    char sep;                       /* ',', ';', '\t'...; 0: detected */
-    const rt_column *features;      /* the feature columns in this order (NULL: all but...) */
+    char sep;                  /* ',', ';', '\t'...; 0: detected */
+    const rt_column *features; /* the feature columns in this order (NULL: all but...) */
     int n_features;
-    const rt_column *drop;          /* ... the label and these */
+    const rt_column *drop; /* ... the label and these */
     int n_drop;
     const char *const *class_names; /* label cells name classes 0..n_class_names-1 */
     int n_class_names;
@@ -941,10 +941,18 @@ static inline double rt_prof_begin(void)
 {
     return rt_prof_acc ? rt_now() : 0;
 }
-/* block k began at start (PROFILE_END) */
+/* block k began at start (PROFILE_END); with shards the pool's threads
+ * add to the same entry, so the sum is taken atomically */
 static inline void rt_prof_end(int k, double start)
 {
-    if (rt_prof_acc) rt_prof_acc[k] += rt_now() - start;
+    if (!rt_prof_acc) return;
+    const double took = rt_now() - start;
+    double seen, sum;
+    __atomic_load(&rt_prof_acc[k], &seen, __ATOMIC_RELAXED);
+    do {
+        sum = seen + took;
+    } while (!__atomic_compare_exchange(&rt_prof_acc[k], &seen, &sum, 0, __ATOMIC_RELAXED,
+                                        __ATOMIC_RELAXED));
 }
 
 /* ==== rt_pool.c: the shard plan's step on a pool of threads ==== */
@@ -975,8 +983,8 @@ typedef struct rt_shard_plan {
     long n_params, arena, features, label_len, output_len;
     /* with batch norm: step is NULL and the shards run phase by phase */
     rt_phase_fn phase_step;
-    int points;        /* sync points a step */
-    const long *at;    /* points + 1 offsets into partial and total (doubles) */
+    int points;     /* sync points a step */
+    const long *at; /* points + 1 offsets into partial and total (doubles) */
     rt_synced_fn synced;
 } rt_shard_plan;
 /* Rows of shard k of a step of n rows (the count: rt_shard_count) */
@@ -992,8 +1000,8 @@ real rt_shards_train(const rt_shard_plan *p, int rows, real *param, real *grad, 
                      const real *y, real *out, real *arena, uint64_t noise);
 /* The ordered reduce above of the shards' gradients g[k] (n_params each)
  * over elements [lo, hi) */
-void rt_shards_reduce(real *grad, const real *const *g, const int *rows, int count, int n,
-                      long lo, long hi);
+void rt_shards_reduce(real *grad, const real *const *g, const int *rows, int count, int n, long lo,
+                      long hi);
 /* ... and of their mean losses: sum of rows[k] loss[k] in shard order, / n */
 double rt_shards_loss(const real *loss, const int *rows, int count, int n);
 /* Several processes (the -mpi trainer: templates/trainer/mpi.c). This one
@@ -1018,8 +1026,8 @@ void rt_shards_ranks(int rank, int ranks, rt_shards_combine_fn combine);
  * the ordered sum of every shard's partial[lo, hi), the same bits on every
  * rank; on the rank that sums, sum() runs it (rt_shards_sum) */
 typedef struct rt_sync_exchange {
-    int count;                /* shards of the step */
-    double *const *partials;  /* per shard */
+    int count;               /* shards of the step */
+    double *const *partials; /* per shard */
     double *total;
     long lo, hi;
     void (*sum)(void);

@@ -79,3 +79,30 @@ check "a layer named prof_start builds warning-free" sh -c "test -x '$t/clash/pr
 (cd "$t/clash" && ./prof train --quiet --profile --weights "$t/clash.weights" >"$t/clash.txt" 2>&1)
 check "... trains as fc2 did (the same test result), and profiles it as prof_start_" \
     sh -c "grep '^test' '$t/clash.txt' | cmp -s - '$t/plain.test' && grep -q '^clash.lua:6 *matmul prof_start_ ' '$t/clash.txt'"
+
+# with shards (the conv nets' default; here shards = 3 of 22, 21, 21 rows, a
+# batch norm's phases between them): each op's row sums the shards' steps,
+# timed on 3 threads at once; the weights are those of the run without
+# --profile
+sed -e 's/^h = relu(linear(h, 32, { name = "fc2" }))/h = relu(batch_norm(linear(h, 32, { name = "fc2" })))/' \
+    -e 's/^train { \(.*\) }/train { \1, shards = 3 }/' "$t/prof.lua" >"$t/sh.lua"
+gen_build "$t/sh.lua" "$t/sh" >"$t/sh.log" 2>&1
+check "sharded: the trainer builds warning-free" sh -c "test -x '$t/sh/prof' && ! grep -qi warning '$t/sh.log'"
+for f in train_22 train_21; do
+    awk -v f="$f" '$0 ~ "---- " f ":" { on = 1 } on && /^}/ { exit } on' "$t/sh/model.c" >"$t/sh_$f.c"
+done
+(cd "$t/sh" && ./prof train --quiet --threads 1 --weights "$t/sh_plain.weights" >/dev/null 2>&1)
+(cd "$t/sh" && ./prof train --quiet --threads 3 --profile --weights "$t/sh_prof.weights" >"$t/sh_prof.txt" 2>&1)
+check "sharded: --profile on 3 threads gives the 1-thread weights, byte for byte" \
+    sh -c "test -s '$t/sh_plain.weights' && cmp -s '$t/sh_plain.weights' '$t/sh_prof.weights'"
+sed -n '/^spec line/,/^- *update/p' "$t/sh_prof.txt" | sed '1d;$d' >"$t/sh_ops.txt"
+sh_rows=$(wc -l <"$t/sh_ops.txt")
+sh_b22=$(grep -c 'PROFILE_BEGIN(' "$t/sh_train_22.c")
+sh_b21=$(grep -c 'PROFILE_END(' "$t/sh_train_21.c")
+check "sharded: both shard sizes' steps are timed, one row per op block ($sh_rows rows; blocks' parts $sh_b22, $sh_b21)" \
+    sh -c "[ $sh_rows -gt 10 ] && [ $sh_b22 -eq $sh_b21 ] && [ $sh_b22 -ge $sh_rows ] && grep -q 'batch_norm' '$t/sh_ops.txt'"
+check "sharded: the head says the rows sum the shards' steps" \
+    grep -q "^shards: an op's time is summed over the 3 shards' steps" "$t/sh_prof.txt"
+awk '/^spec line/ { on = 1; next } on && NF >= 5 { print $(NF - 3), $NF }' "$t/sh_prof.txt" >"$t/sh_nums.txt"
+check "sharded: every op row took time, and the shares sum to 100%" \
+    awk '{ s += $2; if (NR <= '"$sh_rows"' && $1 + 0 <= 0) bad = 1 } END { exit bad || !(s > 99.4 && s < 100.6) }' "$t/sh_nums.txt"

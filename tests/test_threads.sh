@@ -222,15 +222,29 @@ check "sync BN: the running statistics moved once, by the whole batch's mean and
 check "control: per-shard statistics give another loss ($shard_l) and gradient norm ($shard_n)" \
     sh -c "$(declare -f apart); apart '$shard_l' '$sync_l' && apart '$shard_n' '$sync_n' && apart '$got_n' '$shard_n'"
 
-# shards = "auto" (gen/shards.c): at least 32 rows and 4 MFLOP of training
-# work a shard, at most 8; from the batch and the model, never the threads
-auto_shards() { # auto_shards SPEC BATCH: the S that "auto" makes for SPEC at BATCH
-    sed "s|^train {.*|train { batch = $2, epochs = 1, seed = 1, shards = \"auto\" }|" "$1" >"$th/auto.lua"
+# shards = "auto" and the default (gen/shards.c): at least 32 rows, 4 MFLOP of
+# training work and 512 FLOPs of it a parameter a shard, at most 8; from the
+# batch and the model, never the threads
+auto_shards() { # auto_shards SPEC BATCH [SHARDS]: the S SPEC gets at BATCH (default: "auto")
+    sed "s|^train {.*|train { batch = $2, epochs = 1, seed = 1${3-, shards = \"auto\"} }|" "$1" >"$th/auto.lua"
     rm -rf "$th/auto" && "$TRAINC" gen -q "$th/auto.lua" -o "$th/auto" &&
-        sed -n 's|.*the shard plan: train { shards = \([0-9]*\) }.*|\1|p' "$th/auto/model.c" | head -n 1
+        sed -n 's|^#define MODEL_SHARDS \([0-9]*\)$|\1|p' "$th/auto/model.h"
 }
 check "auto: LeNet at batch 64 is 2 shards of 32 rows" test "$(auto_shards models/lenet.lua 64)" = 2
 check "auto: LeNet at batch 1024 is 8 shards (the most)" test "$(auto_shards models/lenet.lua 1024)" = 8
+check "default: LeNet, fashion_cnn and resnet_tiny at batch 64 are 2 shards" \
+    test "$(auto_shards models/lenet.lua 64 '') $(auto_shards models/fashion_cnn.lua 64 '') $(auto_shards models/resnet_tiny.lua 64 '')" = "2 2 2"
+check "default: fashion_mlp at batch 64 is 1 (270 FLOPs a parameter), at 256 2" \
+    test "$(auto_shards models/fashion_mlp.lua 64 '') $(auto_shards models/fashion_mlp.lua 256 '')" = "1 2"
+check "default: shards = 1 keeps LeNet at one" test "$(auto_shards models/lenet.lua 64 ', shards = 1')" = 1
+sed -e 's|minimize(cross_entropy(logits, y))|minimize(cross_entropy(logits, y, { reduction = "sum" }))|' \
+    models/lenet.lua >"$th/lenet_sum.lua"
+sum_shards=$(auto_shards "$th/lenet_sum.lua" 64 '')
+check "default: a summed loss is 1 shard, where shards = 2 is refused" \
+    sh -c "test '$sum_shards' = 1 && \
+        sed 's|^train {.*|train { batch = 64, shards = 2 }|' '$th/lenet_sum.lua' >'$th/lenet_sum2.lua' && \
+        ! '$TRAINC' gen -q '$th/lenet_sum2.lua' -o '$th/lenet_sum2' 2>'$th/lenet_sum2.err' && \
+        grep -q 'needs a loss that is a mean over the rows' '$th/lenet_sum2.err'"
 check "auto: the CSV MLP at batch 128 (4 shards by rows) is 1 shard, too little work: today's step" \
     sh -c "sed 's|batch = 32, epochs = 4, seed = 3, clip_grad_norm = 1, shards = 3|batch = 128, epochs = 1, shards = \"auto\"|' \
         '$th/csv3.lua' >'$th/auto2.lua' && rm -rf '$th/auto2' && '$TRAINC' gen -q '$th/auto2.lua' -o '$th/auto2' \

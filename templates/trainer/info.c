@@ -68,7 +68,8 @@ int tr_cmd_info(const options *o)
             (double)MODEL_BATCH * (MODEL_FEATURES + MODEL_LABEL_LEN + MODEL_OUTPUT_LEN)) *
                kib);
     if (MODEL_SHARDS > 1)
-        printf("shards     %d per step (train { shards }), each with its own gradients and "
+        printf("shards     %d per step (train { shards }, or its default rule), each with its "
+               "own gradients and "
                "arena: +%.1f KiB\n",
                MODEL_SHARDS, (double)MODEL_SHARDS * (MODEL_N_PARAMS + MODEL_SHARD_ARENA) * kib);
     return o->ranks ? tr_info_ranks(o) : 0;
@@ -88,8 +89,7 @@ int tr_cmd_info_spec(void)
 void tr_print_version(void)
 {
     printf("%s (%s, %s, spec %s)\n", MODEL_NAME, MODEL_GENERATOR, RT_REAL_NAME, MODEL_HASH);
-    printf("spec       %s, %ld bytes (info --spec prints it)\n", MODEL_SPEC,
-           model_about.spec_len);
+    printf("spec       %s, %ld bytes (info --spec prints it)\n", MODEL_SPEC, model_about.spec_len);
     printf("generated  %s %s\n", MODEL_GENERATOR, model_about.options);
     printf("compiler   %s (%s)\n", model_about.cc, model_about.compiler);
     printf("flags      %s\n", model_about.flags);

@@ -43,10 +43,10 @@ static void row(const char *at, const char *op, const char *kernel, double s, do
     if (pred_us >= 0) snprintf(pred, sizeof pred, "%.1f", pred_us);
     if (flops > 0 && us > 0) snprintf(rate, sizeof rate, "%.1f", flops / us * 1e-3);
     printf("%-*s  %-*s  %-8s %9.1f %10s %8s %6.1f%%\n", w_at, at, w_op, op, kernel, us, pred, rate,
-           p->total > 0 ? 100 * s / p->total : 0.0);
+           p->whole > 0 ? 100 * s / p->whole : 0.0);
 }
 
-void tr_profile_report(const tr_profile *p)
+void tr_profile_report(tr_profile *p)
 {
     if (!p->steps) {
         printf("profile: no step of %s rows was timed\n", MODEL_BATCH_TEXT);
@@ -54,9 +54,16 @@ void tr_profile_report(const tr_profile *p)
     }
     double ops = 0;
     for (int k = 0; k < model_n_prof_ops; k++) ops += p->acc[k];
+    /* the shares: of the step, or of the CPU time when the shards' threads
+     * overlap */
+    p->whole = p->total > ops + p->update ? p->total : ops + p->update;
     printf("profile: %ld steps of %s rows, %.1f µs per step (predictions: the cost model of "
            "trainc's gen/profile.c)\n",
            p->steps, MODEL_BATCH_TEXT, p->total / (double)p->steps * 1e6);
+    if (MODEL_SHARDS > 1)
+        printf("shards: an op's time is summed over the %d shards' steps, which run side by side "
+               "on --threads; the ops' times add up to %.1f µs of CPU per step\n",
+               (int)MODEL_SHARDS, ops / (double)p->steps * 1e6);
     for (int k = 0; k < model_n_prof_ops; k++) {
         const model_prof_op *q = &model_prof_ops[k];
         int a = (int)strlen(q->at), b = (int)(strlen(q->op) + 1 + strlen(q->name));
@@ -74,5 +81,8 @@ void tr_profile_report(const tr_profile *p)
     }
     row("-", "update (optimizer)", "-", p->update, -1, 0, p);
     double rest = p->total - ops - p->update;
-    row("-", "other (batch, guard, figures)", "-", rest > 0 ? rest : 0, -1, 0, p);
+    row("-",
+        MODEL_SHARDS > 1 ? "other (batch, shards' sums and waits)"
+                         : "other (batch, guard, figures)",
+        "-", rest > 0 ? rest : 0, -1, 0, p);
 }

@@ -236,6 +236,7 @@ typedef struct hint_curve {
 typedef struct tr_profile {
     double *acc;          /* seconds per op block (model_prof_ops), summed */
     double update, total; /* seconds in the optimizer's update, in whole steps */
+    double whole;         /* the shares' whole: total, or the ops' sum when above it */
     long steps, seen;     /* full-batch steps timed, and run */
     int timing;           /* the step running now is timed */
     double t;             /* when it began */
@@ -245,7 +246,7 @@ void tr_profile_begin(tr_profile *p);
  * the first one (cold caches, the buffers' first touch) */
 void tr_profile_step_begin(tr_profile *p, int rows);
 void tr_profile_step_end(tr_profile *p);
-void tr_profile_report(const tr_profile *p);
+void tr_profile_report(tr_profile *p);
 
 typedef struct train_run {
     const options *o;
