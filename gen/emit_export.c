@@ -42,11 +42,15 @@ static const char *take(arena *A, writer *w)
 static const char *outputs_what(ir_task t)
 {
     switch (t) {
-    case TASK_CLASSIFY: return "the classes' probabilities (softmax of the logits)";
-    case TASK_BINARY: return "the probability of class 1 (the output as it is)";
+    case TASK_CLASSIFY:
+        return "the classes' probabilities (softmax of the logits)";
+    case TASK_BINARY:
+        return "the probability of class 1 (the output as it is)";
     case TASK_LOGIT:
-    case TASK_SIGN: return "the probability of class 1 (sigmoid of the output)";
-    default: return "the values";
+    case TASK_SIGN:
+        return "the probability of class 1 (sigmoid of the output)";
+    default:
+        return "the values";
     }
 }
 
@@ -60,7 +64,7 @@ static long outputs_per_row(ir_graph *g)
  * (<tgmath.h> picks the float or the double form by the argument) */
 static const char *libm_used(arena *A, const char *body)
 {
-    static const char *const fns[] = {"exp",   "log",  "sqrt", "tanh", "pow", "erf", "log1p",
+    static const char *const fns[] = {"exp",   "log",  "sqrt", "tanh", "pow", "erf",  "log1p",
                                       "expm1", "fmax", "fmin", "sin",  "cos", "floor"};
     const char *list = "";
     for (size_t k = 0; k < sizeof fns / sizeof *fns; k++) {
@@ -79,7 +83,8 @@ static const char *row_shape(arena *A, const ir_node *n)
 {
     const char *t = "[";
     for (int i = 0; i < n->rank; i++)
-        t = arena_printf(A, "%s%s%d", t, i ? " x " : "", i == 0 && ir_is_batched(n) ? 1 : n->dim[i]);
+        t = arena_printf(A, "%s%s%d", t, i ? " x " : "",
+                         i == 0 && ir_is_batched(n) ? 1 : n->dim[i]);
     return arena_printf(A, "%s%s]", t, n->rank ? "" : "scalar");
 }
 
@@ -93,7 +98,8 @@ static const char *header_h(ir_graph *g, const plan *p, int dbl, const char *hea
     writer w;
     wr_init(&w);
     wr_line(&w, "/* %s", esc_c_comment(A, header));
-    wr_line(&w, " * Written by `%s export-c` with the trained weights built into %s_infer.c.", nm, nm);
+    wr_line(&w, " * Written by `%s export-c` with the trained weights built into %s_infer.c.", nm,
+            nm);
     wr_line(&w, " *");
     wr_line(&w, " * %s_infer.h -- the inference function of %s: %s_predict gives for", nm, nm, nm);
     wr_line(&w, " * each row what the trainer's predict prints for it. */");
@@ -267,8 +273,9 @@ static const char *body_c(ir_graph *g, const plan *p, int dbl)
     wr_line(&w, "/* ---- the forward pass of one prepared row x into out [%ld], evaluation", len);
     wr_line(&w, " * mode (trainc's export variant: the trainer's eval_1 without the loss, in");
     wr_line(&w, " * plain loops); its buffers in arena [%ld] ---- */", p->infer.arena_size);
-    wr_line(&w, "static void forward_row(const real *restrict x, real *restrict out, real *restrict "
-                "arena)");
+    wr_line(&w,
+            "static void forward_row(const real *restrict x, real *restrict out, real *restrict "
+            "arena)");
     wr_line(&w, "{");
     row_buffers(&e);
     if (!p->infer.arena_size) wr_line(&w, "(void)arena;");
@@ -300,8 +307,8 @@ static const char *body_c(ir_graph *g, const plan *p, int dbl)
         wr_line(&w, "const real v = (real)(xr[j] * %.17g);", g->data.scale);
     else
         wr_line(&w, "const real v = xr[j];");
-    wr_line(&w, g->data.standardize ? "row[j] = (v - input_mean[j]) / input_std[j];"
-                                    : "row[j] = v;");
+    wr_line(&w,
+            g->data.standardize ? "row[j] = (v - input_mean[j]) / input_std[j];" : "row[j] = v;");
     wr_line(&w, "}");
     wr_line(&w, "forward_row(row, z, arena);");
     decide(&w, g->task, len);
@@ -329,11 +336,12 @@ static const char *arrays_table(ir_graph *g, const plan *p)
                          n->offset, ir_numel(n, 1));
     }
     if (g->data.standardize)
-        t = arena_printf(A,
-                         "%s    {\"input_mean\", \"the training set's mean of each feature\", 1, 0L, "
-                         "%dL},\n    {\"input_std\", \"the training set's standard deviation of each "
-                         "feature\", 1, %dL, %dL},\n",
-                         t, g->features, g->features, g->features);
+        t = arena_printf(
+            A,
+            "%s    {\"input_mean\", \"the training set's mean of each feature\", 1, 0L, "
+            "%dL},\n    {\"input_std\", \"the training set's standard deviation of each "
+            "feature\", 1, %dL, %dL},\n",
+            t, g->features, g->features, g->features);
     return t;
 }
 
