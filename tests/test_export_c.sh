@@ -37,12 +37,12 @@ np.array([[float(r[c]) for c in "abcde"] for r in rows], dtype=np.float32).tofil
 PY
 
 cat >"$t/tab.lua" <<EOF
--- a tabular classifier: standardised CSV features, tanh and sigmoid layers
+-- a tabular classifier: standardised CSV features, batch norm (1d), tanh and sigmoid layers
 model "tabx"
 data = csv { train = "$t/tab.csv", label = "label", standardize = true, test = 0.2 }
 local x = input { 5 }
 local y = labels { classes = 3 }
-local h = tanh(linear(x, 12, { name = "hid" }))
+local h = tanh(batch_norm(linear(x, 12, { name = "hid" }), { name = "hid_bn" }))
 h = sigmoid(linear(h, 8, { name = "mid" }))
 minimize(cross_entropy(linear(h, 3, { name = "head" }), y))
 optimizer = adam { lr = 0.02 }
