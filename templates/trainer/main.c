@@ -29,7 +29,7 @@ const char *const tr_usage[] = {
     "  predict FILE      predictions for each row of FILE: CSV, .npy or IDX (raw or .gz);\n"
     "                    - reads standard input\n"
     "  export DIR        write the parameters as DIR/<name>.npy and DIR/model.safetensors\n"
-    "  export-c DIR      write DIR/{{name}}_infer.c and .h: the trained model as plain C\n"
+    "  export-c DIR      write DIR/<name>_infer.c and .h: the trained model as plain C\n"
     "                    (no malloc, no stdio, no BLAS) with the weights built in\n"
     "  info              sizes, parameters, FLOPs per step and the memory plan;\n"
     "                    --spec: the spec it was generated from, byte for byte\n"
