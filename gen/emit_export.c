@@ -138,7 +138,9 @@ static void act_helpers(writer *w, int dbl)
     static const char *const text[] = {
         "/* tanh and sigmoid of one float, copied from trainc's runtime/rt_act.h:",
         " * the same operations in the same order (no fma), so the values are the",
-        " * trainer's bit for bit; e^y by a polynomial and 2^k from k's bits */",
+        " * trainer's bit for bit; e^y by a polynomial and 2^k from k's bits. |x| and",
+        " * the sign by comparison and bits: -ffreestanding makes fabsf and",
+        " * copysignf calls, not instructions */",
         "static inline float act_expf(float y)",
         "{",
         "const float shift = 12582912.0f;",
@@ -155,14 +157,16 @@ static void act_helpers(writer *w, int dbl)
         "",
         "static inline float rt_tanh(float x)",
         "{",
-        "const float a = fabsf(x), a2 = a * a;",
+        "union { float f; uint32_t u; } sign;",
+        "const float a = x < 0 ? -x : x, a2 = a * a;",
         "const float poly = -0.3333328f + a2 * (0.13331382f + a2 * (-0.05373532f + a2 * "
         "(0.020626292f + a2 * -0.005691986f)));",
         "const float small = a + a * (a2 * poly);",
         "const float ac = 9.5f < a ? 9.5f : a;",
         "const float e = act_expf(ac + ac);",
         "const float big = 1.0f - 2.0f / (e + 1.0f);",
-        "return copysignf(a < 0.625f ? small : big, x);",
+        "sign.f = x; /* small and big are >= 0: copysign is a negation */",
+        "return sign.u >> 31 ? -(a < 0.625f ? small : big) : (a < 0.625f ? small : big);",
         "}",
         "",
         "static inline double act_exp(double y)",
@@ -181,7 +185,7 @@ static void act_helpers(writer *w, int dbl)
         "",
         "static inline float rt_sigmoid(float x)",
         "{",
-        "const double m = -fabs((double)x);",
+        "const double m = x < 0 ? (double)x : -(double)x; /* -|x| */",
         "const double e = act_exp(-104.0 > m ? -104.0 : m);",
         "return (float)((x < 0 ? e : 1.0) / (1.0 + e));",
         "}",
@@ -205,8 +209,8 @@ static const char *head_c(ir_graph *g, int dbl, const char *header, const char *
     wr_line(&w, " * %s_infer.c -- the forward pass of %s in evaluation mode as plain C,", nm, nm);
     wr_line(&w, " * with the trained weights as static const arrays: no stdio, no malloc, no");
     wr_line(&w, " * BLAS; it builds with -ffreestanding, and its only calls are libm's:");
-    wr_line(&w, " * %s (as <tgmath.h> picks: float or double by the argument; fabs,", libm);
-    wr_line(&w, " * copysign and isnan compile inline). Each row as the trainer's predict");
+    wr_line(&w, " * %s (as <tgmath.h> picks: float or double by the argument; isnan", libm);
+    wr_line(&w, " * compiles inline). Each row as the trainer's predict");
     wr_line(&w, " * takes it: prepared (scale, standardisation), the forward pass, then");
     wr_line(&w, " * %s. */", outputs_what(g->task));
     wr_line(&w, "#include <stdint.h>");
