@@ -173,7 +173,9 @@ const char *e_epilogue_at(emitter *e, const ir_node *n, const char *v, const cha
 const char *e_epilogue_array_fn(const emitter *e, const ir_node *n)
 {
     int a = e->pv->epi[n->id];
-    if (a < 0 || e->dbl || a == e->pv->epi_bn[n->id] || a == e->pv->epi_affine[n->id]) return NULL;
+    if (a < 0 || e->dbl || e->pv->plain || a == e->pv->epi_bn[n->id] ||
+        a == e->pv->epi_affine[n->id])
+        return NULL;
     const ir_node *top = ir_get(e->g, a);
     return top->nin == 1 ? op_get(top->op)->array_fn : NULL;
 }

@@ -630,7 +630,7 @@ static int make_dirs(const char *dir)
     return mkdir(buf, 0777) && errno != EEXIST ? -1 : 0;
 }
 
-#define FOLDER_VARS_MAX 80
+#define FOLDER_VARS_MAX 88
 
 /* What train --overfit turns off, as the spec has it: dropouts of
  * activations, dropouts of weights (dropconnect), penalties, and whether a
@@ -770,10 +770,11 @@ static int folder_vars(ir_graph *g, const plan *p, const emit_options *o, const 
         {"mpi_build",
          filelist_mpi_build(A, tr, rt, esc_ninja_path(A, g->model_name), TRAINC_MPI_LIBS[0] != 0)},
     };
-    _Static_assert(sizeof v / sizeof *v <= FOLDER_VARS_MAX, "FOLDER_VARS_MAX is too small");
     int n = (int)(sizeof v / sizeof *v);
     memcpy(vars, v, sizeof v);
-    return n;
+    /* and export-c's 4 */
+    _Static_assert(sizeof v / sizeof *v + 4 <= FOLDER_VARS_MAX, "FOLDER_VARS_MAX is too small");
+    return n + emit_export_vars(g, p, o->dbl, header, vars + n);
 }
 
 /* Each file of a FILES list, from home/src to out_dir/dst (src and dst

@@ -21,6 +21,14 @@ struct emitter;
 /* The step function fname of the emitter's variant: forward, loss (and
  * backward) in schedule order, each op under its comment (emit_step.c) */
 void emit_step(struct emitter *e, const char *fname);
+/* The op blocks alone of the emitter's variant, under their comments
+ * (export-c's forward pass, emit_export.c) */
+void emit_step_ops(struct emitter *e);
+/* export-c (emit_export.c): the trainer's holes infer_h, infer_head,
+ * infer_body (the exported files' text as C string lines) and
+ * infer_arrays (which weights go where); returns how many vars it set */
+struct tpl_var;
+int emit_export_vars(ir_graph *g, const plan *p, int dbl, const char *header, struct tpl_var *v);
 /* train { hvp = true }: the hvp step functions and model_hvp, which picks
  * one by the number of rows, after the steps (emit_step.c); nothing
  * otherwise */

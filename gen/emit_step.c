@@ -336,6 +336,11 @@ static void variant_ops(emitter *e)
     if (e->fuse_last) fuse_update_emit(e, e->fuse_last, -1); /* never read: at the end */
 }
 
+void emit_step_ops(emitter *e)
+{
+    variant_ops(e);
+}
+
 /* The function of one step variant: forward, loss (and backward) */
 void emit_step(emitter *e, const char *fname)
 {

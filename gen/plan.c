@@ -386,7 +386,7 @@ static void schedule(ir_graph *g, plan_variant *v)
 {
     int n = g->n;
     char *live = arena_alloc(g->A, (size_t)n);
-    if (g->loss >= 0) live[g->loss] = 1;
+    if (g->loss >= 0 && !v->plain) live[g->loss] = 1;
     if (g->output >= 0) live[g->output] = 1;
     if (v->hvp) /* (Hv)_p written into the flat hv buffer (gen/hvp.c) */
         for (int i = 0; i < n; i++) {
@@ -417,6 +417,8 @@ static void schedule(ir_graph *g, plan_variant *v)
         const ir_node *x = ir_get(g, i);
         if (live[i] && x->kind == K_ACT) {
             v->kernel[i] = choose_kernel(g, x, v->batch);
+            if (v->plain && (v->kernel[i] == KERN_BLAS || v->kernel[i] == KERN_GEMV))
+                v->kernel[i] = KERN_LOOP;
             v->order[v->norder++] = i;
         }
     }
@@ -513,6 +515,20 @@ static void plan_variant_make(ir_graph *g, plan_variant *v, plan_mode mode, int 
     declare(g, v);
 }
 
+/* export-c's variant (see plan.h): eval at one row, the output only, plain */
+static void plan_infer(ir_graph *g, plan_variant *v, int fuse)
+{
+    variant_init(g, v, PLAN_EVAL, 1);
+    v->plain = 1;
+    schedule(g, v);
+    if (fuse) {
+        fuse_elementwise(g, v);
+        fuse_epilogues(g, v);
+    }
+    place_buffers(g, v, deaths(g, v));
+    declare(g, v);
+}
+
 /* The probe (see plan.h): each activation of the forward pass lives to the
  * end, so the trainer reads them all after one call. */
 static void plan_probe(ir_graph *g, plan_variant *v, int batch)
@@ -582,6 +598,7 @@ void plan_make(ir_graph *g, plan *p, int fuse)
     p->batch = B;
     p->remainder = R;
     plan_probe(g, &p->probe, B);
+    plan_infer(g, &p->infer, fuse);
     for (int k = 0; g->train.hvp && k < (R ? 2 : 1); k++) {
         p->hvp[k].hvp = 1;
         plan_variant_make(g, &p->hvp[p->nhvp++], PLAN_TRAIN, k ? R : B, fuse);

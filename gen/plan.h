@@ -24,6 +24,10 @@ typedef struct plan {
      * remainder (training mode); nhvp 0: none */
     plan_variant hvp[2];
     int nhvp;
+    /* `<model> export-c`: evaluation of one row without the loss, plain
+     * loops and no runtime calls (plain); its arena is the exported
+     * function's scratch */
+    plan_variant infer;
 } plan;
 
 /* Plans the variants the trainer needs: train at the batch size and at the

@@ -42,6 +42,10 @@ typedef struct plan_variant {
     char *declared;  /* per node: the variant's function declares its buffer */
     int noise;       /* the variant draws dropout noise */
     int hvp; /* (mode PLAN_TRAIN) computes Hv into `hv` from `vec` (gen/hvp.c), not the gradient */
+    /* export-c's variant (gen/emit_export.c): the output only (no loss),
+     * products and convolutions in plain loops (no BLAS), activations one
+     * value at a time (no runtime calls) */
+    int plain;
     long arena_size; /* elements */
 } plan_variant;
 

@@ -1413,3 +1413,18 @@ expect "info --ranks 4 --link-gbps 2.5: the control prints the cost model" 0 \
 expect "info --ranks 2 on a trainer without shards: refused (shards = 1)" 2 \
     "csvm: info --ranks 2: the spec's train { shards = 1 } gives at most 1 rank a shard" \
     run_in "$t/out/csvm" ./csvm info --ranks 2
+
+# ---- export-c DIR (issue 17 item 4): the refusals ----
+ec_bin=$t/out/csvm
+expect "export-c without a folder: usage" 2 "csvm: export-c needs a folder" run_in "$ec_bin" ./csvm export-c
+printf 'x\n' >"$t/ec_file"
+expect "export-c into a folder under a file: cannot create, named" 1 \
+    "csvm: $t/ec_file/sub: cannot create: Not a directory" run_in "$ec_bin" ./csvm export-c "$t/ec_file/sub"
+expect "export-c onto a file: the file it cannot write named" 1 "csvm: $t/ec_file/csvm_infer.c" \
+    run_in "$ec_bin" ./csvm export-c "$t/ec_file"
+expect "export-c before any training says to train first" 1 \
+    "no trained weights yet (csvm.weights does not exist): train first, with './csvm train'" \
+    run_in "$t/fresh/csvm" ./csvm export-c "$t/ec_never"
+check "export-c before any training writes nothing" test ! -e "$t/ec_never"
+expect "export-c: the control writes both files" 0 "wrote $t/ec_ok/csvm_infer.c and csvm_infer.h" \
+    run_in "$ec_bin" ./csvm export-c "$t/ec_ok"

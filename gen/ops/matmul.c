@@ -142,9 +142,14 @@ static void emit_matmul(emitter *e, const ir_node *n)
             /* B transposed: each C element is a dot product along rows of B */
             wr_line(e->w, "for (long i = 0; i < %ld; i++) {", m);
             wr_line(e->w, "for (long j = 0; j < %ld; j++) {", nn);
-            wr_line(e->w, "real s = 0;");
-            wr_line(e->w, "for (long p = 0; p < %ld; p++) s += %s * %s;", k,
-                    elem_a(e, n, m, k, "i", "p"), elem_b(e, n, k, nn, "p", "j"));
+            const char *term =
+                e_fmt(e, "%s * %s", elem_a(e, n, m, k, "i", "p"), elem_b(e, n, k, nn, "p", "j"));
+            if (e->pv->plain && k >= 16) /* export-c: in 8 lanes, which vectorise */
+                e_lane_sum(e, "real", "s", "p", term, k);
+            else {
+                wr_line(e->w, "real s = 0;");
+                wr_line(e->w, "for (long p = 0; p < %ld; p++) s += %s;", k, term);
+            }
             wr_line(e->w, "%s[i * %ld + j] = %s;", c, nn,
                     epi(e, n, "s", "j", e_fmt(e, "i * %ld + j", nn)));
             wr_line(e->w, "}");

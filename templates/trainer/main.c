@@ -29,6 +29,8 @@ const char *const tr_usage[] = {
     "  predict FILE      predictions for each row of FILE: CSV, .npy or IDX (raw or .gz);\n"
     "                    - reads standard input\n"
     "  export DIR        write the parameters as DIR/<name>.npy and DIR/model.safetensors\n"
+    "  export-c DIR      write DIR/<name>_infer.c and .h: the trained model as plain C\n"
+    "                    (no malloc, no stdio, no BLAS) with the weights built in\n"
     "  info              sizes, parameters, FLOPs per step and the memory plan;\n"
     "                    --spec: the spec it was generated from, byte for byte\n"
     "  gradcheck         compare the gradients with central finite differences (at the\n"
@@ -158,6 +160,7 @@ static int run_command(options o)
     if (!strcmp(o.command, "eval")) return tr_cmd_eval(&o);
     if (!strcmp(o.command, "predict")) return tr_cmd_predict(&o);
     if (!strcmp(o.command, "export")) return tr_cmd_export(&o);
+    if (!strcmp(o.command, "export-c")) return tr_cmd_export_c(&o);
     if (!strcmp(o.command, "info")) return o.spec ? tr_cmd_info_spec() : tr_cmd_info(&o);
     if (!strcmp(o.command, "gradcheck")) return tr_cmd_gradcheck(&o);
     if (!strcmp(o.command, "plot")) return tr_cmd_plot(&o);
@@ -166,8 +169,8 @@ static int run_command(options o)
     if (!strcmp(o.command, "landscape")) return tr_cmd_landscape(&o);
     if (!strcmp(o.command, "hvp")) return tr_cmd_hvp(&o);
     if (!strcmp(o.command, "hessian")) return tr_cmd_hessian(&o);
-    tr_die_usage("unknown command '%s' (train, eval, predict, export, info, gradcheck, plot, "
-                 "split, lr-find, landscape, hvp, hessian)",
+    tr_die_usage("unknown command '%s' (train, eval, predict, export, export-c, info, gradcheck, "
+                 "plot, split, lr-find, landscape, hvp, hessian)",
                  o.command);
     return 2;
 }

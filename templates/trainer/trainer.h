@@ -334,6 +334,7 @@ int tr_cmd_train(const options *o);
 int tr_cmd_eval(const options *o);
 int tr_cmd_predict(const options *o);
 int tr_cmd_export(const options *o);
+int tr_cmd_export_c(const options *o); /* export_c.c */
 int tr_cmd_info(const options *o);
 /* info_ranks.c: info --ranks R, the cost model of training on R ranks */
 int tr_info_ranks(const options *o);
