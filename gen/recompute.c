@@ -71,15 +71,23 @@ static int recomputable(const rc_ctx *c, const plan_variant *v, int x)
     return read_by_backward(g, x);
 }
 
+/* Whether a's value has no buffer in v: computed inside its reader's loop,
+ * or a producer that stores only its epilogue's value (linear + tanh) */
+static int unstored(const plan_variant *v, int a)
+{
+    return v->inlined[a] >= 0 || (v->epi[a] >= 0 && !v->epi_keep[a] && v->offset[a] < 0);
+}
+
 /* A copy of x, phase backward: its inputs through the copies made, and the
- * nodes fused into x's loop copied too (their values have no buffer) */
+ * inputs without a buffer (the chain fused into x's loop, the product whose
+ * epilogue stored x) copied too */
 static int copy_node(rc_ctx *c, const plan_variant *v, int x)
 {
     ir_graph *g = c->g;
     int in[IR_MAX_IN], nin = ir_get(g, x)->nin;
     for (int k = 0; k < nin; k++) {
         int a = ir_get(g, x)->in[k];
-        in[k] = c->copy[a] >= 0 ? c->copy[a] : v->inlined[a] >= 0 ? copy_node(c, v, a) : a;
+        in[k] = c->copy[a] >= 0 ? c->copy[a] : unstored(v, a) ? copy_node(c, v, a) : a;
     }
     const char *name = arena_printf(g->A, "%s_again", ir_get(g, x)->name);
     int id = ir_add(g, ir_get(g, x)->op, nin, in);
@@ -207,14 +215,15 @@ static void apply(rc_ctx *c, plan *p, const snapshot *s, const int *chosen, int 
 static int refuse(const rc_ctx *c, double need, double least, const char *why, char *err,
                   size_t errsize)
 {
-    char h1[32], h2[32], h3[32];
+    char h1[32], h3[32];
     probe_bytes(need, h1, sizeof h1);
     probe_bytes(c->budget, h3, sizeof h3);
-    if (least > 0)
+    if (least > 0 && least < need) /* in MiB to the hundredth: the budget's own unit */
         snprintf(err, errsize,
-                 "%s: the model needs about %s of buffers (%s at the least with activations "
-                 "computed again in the backward), more than the budget of %s (--max-memory)",
-                 c->g->spec_path, h1, probe_bytes(least, h2, sizeof h2), h3);
+                 "%s: the model needs %.2f MiB of buffers, %.2f MiB at the least with "
+                 "activations computed again in the backward, more than the budget of %.2f MiB "
+                 "(--max-memory)",
+                 c->g->spec_path, need / 1048576.0, least / 1048576.0, c->budget / 1048576.0);
     else
         snprintf(err, errsize,
                  "%s: the model needs about %s of buffers, more than the budget of %s "
@@ -304,7 +313,7 @@ const char *recompute_text(ir_graph *g, const plan *p, double elem)
     double added = p->train_flops - p->train_flops_unconstrained;
     return arena_printf(
         g->A,
-        "recompute  %d activation%s computed again in the backward (budget --max-memory %g): "
+        "recompute  %d value%s computed again in the backward (budget --max-memory %g): "
         "arena %s instead of %s, +%.4g FLOPs per step (+%.1f%%)\n%s",
         n, n == 1 ? "" : "s", g->recompute_mib,
         probe_bytes((double)p->arena_size * elem, h1, sizeof h1),

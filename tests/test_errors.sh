@@ -236,8 +236,8 @@ expect "limits: a spec whose buffers exceed the default 16 GiB budget is refused
     "budget.lua: the model needs about 18.4 GiB of buffers, more than the budget of 16.0 GiB" \
     gen budget
 model_with budget_small 'local h = linear(x, 40000)' 'local z = linear(relu(h), 1)'
-expect "limits: --max-memory 1 refuses a 3.1 MiB model, naming both figures" 2 \
-    "budget_small.lua: the model needs about 3.1 MiB|more than the budget of 1.0 MiB (--max-memory)" \
+expect "limits: --max-memory 1 refuses a 1.2 MiB model, naming both figures" 2 \
+    "budget_small.lua: the model needs about 1.2 MiB|more than the budget of 1.0 MiB (--max-memory)" \
     "$TRAINC" gen -q "$t/budget_small.lua" -o "$t/out/budget_small" --max-memory 1
 expect "limits: ... and --max-memory 64 lets it through" 0 "" \
     "$TRAINC" gen -q "$t/budget_small.lua" -o "$t/out/budget_small" --max-memory 64

@@ -1,0 +1,58 @@
+# trainc gen --max-memory under the planned buffers: activations the
+# backward reads are computed again there (gen/recompute.c), and training
+# is bit for bit the unconstrained plan's. fashion_cnn (batch norm, dropout,
+# conv2d_direct and im2col) needs 28.43 MiB unconstrained; at two budgets
+# below it, 12 steps on 640 rows give byte-identical weights and
+# checkpoints; info and model.c say what is recomputed; a budget below
+# what recomputation reaches is refused with the figures.
+. tests/lib.sh
+out=$TRAINC_TMP/recompute
+rm -rf "$out" && mkdir -p "$out"
+spec=models/fashion_cnn.lua
+
+run12() { # run12 DIR [ARGS...]: 12 steps on 640 rows, weights and checkpoint in DIR
+    local dir=$1
+    shift
+    (cd "$dir" && ./fashion_cnn train --steps 12 --limit 640 --threads 1 --quiet \
+        --weights w.weights --checkpoint ck.bin "$@" >train.log 2>&1)
+}
+arena_kib() { "$1/fashion_cnn" info | awk '/activations \(planned arena\)/ { print $4 }'; }
+
+gen_build "$spec" "$out/full" >"$out/full.log" 2>&1
+run12 "$out/full"
+for b in 24.5 22; do
+    d=$out/b$b
+    gen_build "$spec" "$d" --max-memory "$b" >"$d.log" 2>&1
+    check "budget $b: builds warning-free" sh -c "test -x '$d/fashion_cnn' && ! grep -qi warning '$d.log'"
+    check "budget $b: model.c's copies say why, with the budget, the op and the spec line" \
+        sh -c "grep -A1 'recomputed for the backward (budget --max-memory $b): [a-z0-9_]' '$d/model.c' | grep -q -- '-- models/fashion_cnn.lua:[0-9]'"
+    check "budget $b: and its step differs from the unconstrained one (it recomputes)" \
+        sh -c "! cmp -s '$out/full/model.c' '$d/model.c' && grep -q '_again = ' '$d/model.c'"
+    info=$("$d/fashion_cnn" info)
+    check "budget $b: info says what is recomputed and the FLOPs it adds" \
+        sh -c "printf '%s' \"\$1\" | grep -q '^recompute  [0-9]* values* computed again in the backward (budget --max-memory $b): arena .* instead of 25.3 MiB, +[0-9.e+]* FLOPs per step' && printf '%s' \"\$1\" | grep -q 'fashion_cnn.lua:[0-9]*, [0-9.]* MiB'" \
+        _ "$info"
+    a0=$(arena_kib "$out/full") a1=$(arena_kib "$d")
+    check "budget $b: the arena shrank ($a0 KiB -> $a1 KiB)" lt "$a1" "$a0"
+    run12 "$d"
+    check "budget $b: 12 steps give byte-identical weights to the unconstrained plan" \
+        cmp "$out/full/w.weights" "$d/w.weights"
+    check "budget $b: ... and a byte-identical checkpoint" cmp "$out/full/ck.bin" "$d/ck.bin"
+done
+
+# negative control: the comparison sees a difference (another seed, same trainer)
+cp -r "$out/b22" "$out/seed2" 2>/dev/null
+run12 "$out/seed2" --seed 2
+check "negative control: another seed's weights differ (the comparison can fail)" \
+    sh -c "! cmp -s '$out/full/w.weights' '$out/seed2/w.weights'"
+
+# a budget no recomputation reaches: refused, naming the spec and both figures
+"$TRAINC" gen -q "$spec" -o "$out/small" --max-memory 12 >"$out/small.out" 2>&1
+rc=$?
+check "a 12 MiB budget is refused (exit 2, got $rc)" test "$rc" = 2
+check "... naming the spec, the MiB needed (and at the least) and the budget" \
+    grep -q "fashion_cnn.lua: the model needs 28.43 MiB of buffers, [0-9.]* MiB at the least with activations computed again in the backward, more than the budget of 12.00 MiB (--max-memory)" "$out/small.out"
+check "... and writes nothing" test ! -e "$out/small/model.c"
+# without a budget under the plan nothing is recomputed
+check "the default budget recomputes nothing" \
+    sh -c "! grep -q 'recomputed for the backward' '$out/full/model.c' && ! '$out/full/fashion_cnn' info | grep -q '^recompute'"
