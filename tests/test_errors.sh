@@ -1424,7 +1424,7 @@ spec rcm_deep 'model "rcm_deep"' 'data = linreg { n = 4096, d = 2 }' 'local x = 
 expect "recompute: --max-memory 8.5 (a fraction) fits by recomputing" 0 "" \
     "$TRAINC" gen -q "$t/rcm_deep.lua" -o "$t/out/rcm_deep" --max-memory 8.5
 expect "recompute: model.c's copies say so, with the budget and the spec line" 0 \
-    "recomputed for the backward (budget --max-memory 8.5): tanh -- |rcm_deep.lua:6|(the forward's tanh" \
+    "recomputed for the backward (budget --max-memory 8.5): tanh|rcm_deep.lua:6|(the forward's tanh" \
     cat "$t/out/rcm_deep/model.c"
 expect "recompute: --max-memory 5 is below what recomputation reaches: refused with the spec and the MiB" 2 \
     "rcm_deep.lua: the model needs 10.53 MiB of buffers, 7.53 MiB at the least with activations computed again in the backward, more than the budget of 5.00 MiB (--max-memory)" \
