@@ -46,6 +46,14 @@ run12 "$out/seed2" --seed 2
 check "negative control: another seed's weights differ (the comparison can fail)" \
     sh -c "! cmp -s '$out/full/w.weights' '$out/seed2/w.weights'"
 
+# negative control: the backward's relu_backward reading the forward's relu1
+# (its buffer reused by then: what recomputation is for) instead of the copy
+sed -i 's/const real in1 = relu1_again\[i\];/const real in1 = relu1[i];/' "$out/b22/model.c"
+(cd "$out/b22" && ninja >wrong.log 2>&1)
+run12 "$out/b22"
+check "negative control: reading the forward's dead relu1 instead of the copy changes the weights" \
+    sh -c "grep -q 'in1 = relu1\[i\];' '$out/b22/model.c' && ! cmp -s '$out/full/w.weights' '$out/b22/w.weights'"
+
 # a budget no recomputation reaches: refused, naming the spec and both figures
 "$TRAINC" gen -q "$spec" -o "$out/small" --max-memory 12 >"$out/small.out" 2>&1
 rc=$?
