@@ -40,6 +40,25 @@ for b in 24.5 22; do
     check "budget $b: ... and a byte-identical checkpoint" cmp "$out/full/ck.bin" "$d/ck.bin"
 done
 
+# six tanh layers: the products (linear) stored only tanh through their
+# epilogue (rt_tanh_n, vectorised): the copies run the product again and tanh
+# element by element (rt_tanh), the same bits by rt_act.h's design
+deep=$out/deep.lua
+printf '%s\n' 'model "deep"' 'data = linreg { n = 2048, d = 2 }' 'local x = input { 2 }' \
+    'local y = labels { 1 }' 'local h = tanh(linear(x, 256))' \
+    'for i = 1, 5 do h = tanh(linear(h, 256)) end' 'minimize(mse(linear(h, 1), y))' \
+    'optimizer = adam { lr = 1e-3 }' 'train { batch = 1024, epochs = 1 }' >"$deep"
+for b in none 11; do
+    a=()
+    [ $b = none ] || a=(--max-memory $b)
+    gen_build "$deep" "$out/deep_$b" "${a[@]}" >"$out/deep_$b.log" 2>&1
+    (cd "$out/deep_$b" && ./deep train --steps 6 --threads 1 --quiet --weights w.weights >/dev/null 2>&1)
+done
+check "tanh MLP at 11 MiB: the products and tanh are recomputed" \
+    sh -c "grep -q 'recomputed for the backward (budget --max-memory 11): matmul' '$out/deep_11/model.c' && grep -q 'recomputed for the backward (budget --max-memory 11): tanh' '$out/deep_11/model.c'"
+check "tanh MLP at 11 MiB: 6 steps give byte-identical weights to the unconstrained plan" \
+    cmp "$out/deep_none/w.weights" "$out/deep_11/w.weights"
+
 # negative control: the comparison sees a difference (another seed, same trainer)
 cp -r "$out/b22" "$out/seed2" 2>/dev/null
 run12 "$out/seed2" --seed 2
