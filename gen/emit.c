@@ -19,6 +19,7 @@
 #include "shards.h"
 #include "filelist.h"
 #include "fuse_update.h"
+#include "recompute.h"
 
 #ifndef TRAINC_VERSION
 #define TRAINC_VERSION "0.0.0"
@@ -695,6 +696,7 @@ static int folder_vars(ir_graph *g, const plan *p, const emit_options *o, const 
         {"n_state", arena_printf(A, "%ld", g->opt.n_state)},
         {"arena", arena_printf(A, "%ld", p->arena_size)},
         {"probe_arena", arena_printf(A, "%ld", p->probe.arena_size)},
+        {"recompute", esc_c_string(A, recompute_text(g, p, o->dbl ? 8 : 4))},
         {"features", arena_printf(A, "%d", g->features)},
         {"label_len", arena_printf(A, "%d", g->label_len)},
         {"classes", arena_printf(A, "%d", g->classes)},

@@ -133,6 +133,19 @@ static void emit_block_comment(emitter *e, const ir_node *n)
         wr_line(e->w, "%s%s", lead, head);
         wr_line(e->w, " *   %s", from);
     }
+    if (n->recomputes >= 0) { /* gen/recompute.c: the forward's value again, same code */
+        const ir_node *o = ir_get(e->g, n->recomputes);
+        const char *why = e_fmt(e, "recomputed for the backward (budget --max-memory %g): %s",
+                                e->g->recompute_mib, ir_op_name(o->op));
+        const char *at = e_fmt(e, "-- %s", spec_at(e, o));
+        if (strlen(why) + 1 + strlen(at) <= room - 4) {
+            wr_line(e->w, " *   %s %s", why, at);
+        } else {
+            wr_line(e->w, " *   %s", why);
+            wr_line(e->w, " *     %s", at);
+        }
+        wr_line(e->w, " *   (the forward's %s, not kept)", o->name);
+    }
     describe_fused(e, n, e->w);
     describe_epilogue(e, n, e->w);
     const op_def *d = op_get(n->op);

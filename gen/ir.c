@@ -46,6 +46,7 @@ int ir_add(ir_graph *g, ir_op op, int nin, const int *in)
     n->nin = nin;
     for (int i = 0; i < nin; i++) n->in[i] = in[i];
     n->grad = -1;
+    n->recomputes = -1;
     n->trainable = 1;
     n->group_lr = n->group_wd = NAN;
     return g->n++;

@@ -156,6 +156,8 @@ typedef struct ir_node {
     const char *via; /* made inside a prelude function: "mish, gen/prelude.lua:7" */
     const char *why; /* where the spec chose this node's kernel: why (trainc explain) */
     int grad;        /* autodiff: node holding d(loss)/d(this), or -1 */
+    int recomputes;  /* a copy gen/recompute.c made: the forward node whose value it computes
+                      * again for the backward (under --max-memory), else -1 */
     long offset;     /* K_PARAM: offset in the flat buffer */
     ir_init init;    /* K_PARAM */
     int trainable;   /* K_PARAM */
@@ -306,6 +308,7 @@ typedef struct ir_graph {
     int32_t n_train, n_valid, n_test, features;
     int32_t n_test_split; /* training rows held out for testing (test = fraction) */
     int split_classes;    /* the held-out rows are stratified over this many classes (0: not) */
+    double recompute_mib; /* the --max-memory (MiB) that made gen/recompute.c recompute nodes; 0 */
 } ir_graph;
 
 void ir_init_graph(ir_graph *g, arena *A);

@@ -3,6 +3,7 @@
  * Exit status: 0 ok, 1 failure at run (data, build, training), 2 bad usage
  * or bad spec. */
 #include <errno.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -28,6 +29,7 @@
 #include "plot.h"
 #include "sweep.h"
 #include "probe.h"
+#include "recompute.h"
 #include "spec.h"
 
 #ifndef TRAINC_VERSION
@@ -72,7 +74,9 @@ static const char usage[] =
     "  -o DIR            output folder (default out/<model>)\n"
     "  --dtype T         element type: float (default) or double\n"
     "  --set KEY=VALUE   a value the spec reads as args.KEY (repeatable)\n"
-    "  --max-memory MIB  refuse specs whose buffers need more (default 16384)\n"
+    "  --max-memory MIB  the buffers' budget in MiB, fractions too (2.5; default 16384):\n"
+    "                    over it, activations the backward reads are computed again there\n"
+    "                    when that fits (the same bits), else the spec is refused\n"
     "  --no-fuse         one loop per op: no elementwise chains, no activation or batch\n"
     "                    norm stored by the op before it (for reading and comparing)\n"
     "  --hvp             also generate model_hvp, the Hessian-vector product (as the\n"
@@ -151,8 +155,12 @@ static int parse(int argc, char **argv, cli *c)
             c->sets[c->nsets++] = argv[i];
         } else if (!strcmp(a, "--max-memory")) {
             if (++i >= argc) return bad_usage("%s needs a size in MiB", a);
-            c->max_mib = atof(argv[i]);
-            if (!(c->max_mib > 0)) return bad_usage("bad value for %s", a);
+            char *end;
+            c->max_mib = strtod(argv[i], &end);
+            if (!(c->max_mib > 0) || *end || !isfinite(c->max_mib))
+                return bad_usage("--max-memory needs a positive size in MiB (2.5: fractions "
+                                 "too), not '%s'",
+                                 argv[i]);
         } else if (!strcmp(a, "--no-fuse")) {
             c->fuse = 0;
         } else if (!strcmp(a, "--force")) {
@@ -383,10 +391,7 @@ int main(int argc, char **argv)
         goto fail;
     }
 
-    /* the memory budget, before anything is planned or written */
     double elem = c.dbl ? 8 : 4;
-    if ((rc = probe_memory(&g, elem, c.max_mib, err, sizeof err))) goto fail;
-
     ad_backward(&g);
     if (c.hvp) g.train.hvp = 1;
     if (g.train.hvp && hvp_build(&g, err, sizeof err)) {
@@ -395,6 +400,9 @@ int main(int argc, char **argv)
     }
     plan p;
     plan_make(&g, &p, c.fuse);
+    /* the memory budget, before anything is written: activations computed
+     * again in the backward when that fits (gen/recompute.c) */
+    if ((rc = recompute_fit(&g, &p, c.fuse, elem, c.max_mib, err, sizeof err))) goto fail;
 
     const char *home = getenv("TRAINC_HOME");
     if (!home || !*home) home = TRAINC_SOURCE_DIR;

@@ -44,6 +44,9 @@ enum {
      * its affine part γ·x̂ + β through them */
     OPF_MUL = 1 << 8,
     OPF_ADD = 1 << 9,
+    /* writes state besides its own value (batch norm's running statistics):
+     * never computed again for the backward (gen/recompute.c) */
+    OPF_STATEFUL = 1 << 10,
 };
 
 /* A numeric option of an op's spec function, as torch names it, and its

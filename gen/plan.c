@@ -76,6 +76,19 @@ static int fused_inputs(ir_graph *g, const plan_variant *v, int r, int extra)
     return count_inputs(g, v, r, extra, seen, 0);
 }
 
+/* A node computed again for the backward (gen/recompute.c) read by
+ * reader x: the copy keeps a buffer of its own (its block runs alone), and
+ * the forward node it copies counts the backward's reads still, so the
+ * forward fuses as it would without the copy. The copies of a chain inlined
+ * into it (read by copies only) fuse as the chain did. */
+static void count_recomputed(ir_graph *g, const ir_node *x, int in, int *uses)
+{
+    int orig = ir_get(g, in)->recomputes;
+    if (orig < 0 || x->recomputes >= 0) return;
+    uses[in] += 2;
+    uses[orig] += 2;
+}
+
 /* Elementwise chains: a node whose only reader is an elementwise node of
  * the same shape is computed inside that reader's loop (bias + activation,
  * the terms of an expression) instead of through a buffer of its own. */
@@ -89,6 +102,7 @@ static void fuse_elementwise(ir_graph *g, plan_variant *v)
         for (int k = 0; k < x->nin; k++) {
             uses[x->in[k]]++;
             reader[x->in[k]] = x->id;
+            count_recomputed(g, x, x->in[k], uses);
         }
     }
     /* what leaves the step must stay a buffer */
@@ -224,6 +238,7 @@ static void fuse_epilogues(ir_graph *g, plan_variant *v)
             if (k == 0 && has(x, OPF_EVAL_IGNORES_IN0) && v->mode == PLAN_EVAL) continue;
             uses[x->in[k]]++;
             reader[x->in[k]] = i;
+            count_recomputed(g, x, x->in[k], uses);
         }
     }
     if (g->loss >= 0) uses[g->loss] += 2;
@@ -379,6 +394,34 @@ static void variant_init(ir_graph *g, plan_variant *v, plan_mode mode, int batch
     }
 }
 
+/* Node id into out (after the copies it reads that are not placed yet) */
+static int place_after_copies(ir_graph *g, int id, const char *live, char *done, int *out, int no)
+{
+    const ir_node *x = ir_get(g, id);
+    for (int k = 0; k < x->nin; k++) {
+        int a = x->in[k];
+        if (live[a] && !done[a] && ir_get(g, a)->recomputes >= 0)
+            no = place_after_copies(g, a, live, done, out, no);
+    }
+    done[id] = 1;
+    out[no] = id;
+    return no + 1;
+}
+
+/* The copies gen/recompute.c made come last in the graph: each runs right
+ * before the first step that reads it, so its buffer lives no longer than
+ * the backward needs it */
+static void order_recomputed(ir_graph *g, plan_variant *v, const char *live)
+{
+    char *done = arena_alloc(g->A, (size_t)g->n);
+    int *out = arena_alloc(g->A, sizeof(int) * (size_t)v->norder), no = 0;
+    for (int s = 0; s < v->norder; s++)
+        if (ir_get(g, v->order[s])->recomputes < 0)
+            no = place_after_copies(g, v->order[s], live, done, out, no);
+    memcpy(v->order, out, sizeof(int) * (size_t)no);
+    v->norder = no;
+}
+
 /* The schedule: the nodes the variant must compute, in graph order, each
  * with its kernel. It produces the loss and output; in training also every
  * parameter's gradient; eval computes forward nodes only. */
@@ -403,16 +446,25 @@ static void schedule(ir_graph *g, plan_variant *v)
                 v->grad_of[p->grad] = i;
             }
         }
-    for (int i = n - 1; i >= 0; i--) {
-        const ir_node *x = ir_get(g, i);
-        if (!live[i]) continue;
-        if (v->mode == PLAN_EVAL && x->phase == PH_BACKWARD) {
-            live[i] = 0;
-            continue;
+    /* the copies gen/recompute.c made come after their readers: again
+     * until nothing more is live */
+    for (int more = 1; more;) {
+        more = 0;
+        for (int i = n - 1; i >= 0; i--) {
+            const ir_node *x = ir_get(g, i);
+            if (!live[i]) continue;
+            if (v->mode == PLAN_EVAL && x->phase == PH_BACKWARD) {
+                live[i] = 0;
+                continue;
+            }
+            for (int k = 0; k < x->nin; k++) {
+                more |= x->in[k] > i && !live[x->in[k]];
+                live[x->in[k]] = 1;
+            }
         }
-        for (int k = 0; k < x->nin; k++) live[x->in[k]] = 1;
     }
     v->norder = 0;
+    int copies = 0;
     for (int i = 0; i < n; i++) {
         const ir_node *x = ir_get(g, i);
         if (live[i] && x->kind == K_ACT) {
@@ -420,8 +472,10 @@ static void schedule(ir_graph *g, plan_variant *v)
             if (v->plain && (v->kernel[i] == KERN_BLAS || v->kernel[i] == KERN_GEMV))
                 v->kernel[i] = KERN_LOOP;
             v->order[v->norder++] = i;
+            copies |= x->recomputes >= 0;
         }
     }
+    if (copies) order_recomputed(g, v, live);
 }
 
 /* The step after which each buffer dies: the last step that reads it or a
@@ -577,8 +631,13 @@ static void plan_shard_variants(ir_graph *g, plan *p, int B, int R, int fuse)
 
 void plan_make(ir_graph *g, plan *p, int fuse)
 {
-    memset(p, 0, sizeof *p);
     own_gradients(g);
+    plan_variants(g, p, fuse);
+}
+
+void plan_variants(ir_graph *g, plan *p, int fuse)
+{
+    memset(p, 0, sizeof *p);
     int B = g->train.batch, R = 0;
     p->nv = 0;
     p->shards = g->train.shards > 1 ? g->train.shards : 1;

@@ -28,11 +28,19 @@ typedef struct plan {
      * loops and no runtime calls (plain); its arena is the exported
      * function's scratch */
     plan_variant infer;
+    /* --max-memory made gen/recompute.c compute activations again in the
+     * backward (g->recompute_mib): the arena and the training step's FLOPs
+     * of the plan without that */
+    long arena_unconstrained;
+    double train_flops_unconstrained;
 } plan;
 
 /* Plans the variants the trainer needs: train at the batch size and at the
  * remainder (if any), eval at the batch size and at 1. fuse = 0 (trainc
  * --no-fuse) computes every node in a loop of its own. */
 void plan_make(ir_graph *g, plan *p, int fuse);
+/* The same after plan_make once (its gradients' own nodes made): planned
+ * again, as gen/recompute.c does after copying nodes */
+void plan_variants(ir_graph *g, plan *p, int fuse);
 
 #endif

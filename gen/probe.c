@@ -1,5 +1,6 @@
-/* probe.c — the data probe and the memory budget (see probe.h): what the
- * spec alone cannot settle, checked before anything is planned or written. */
+/* probe.c — the data probe (see probe.h): what the spec alone cannot
+ * settle, checked before anything is planned or written. The memory budget
+ * is checked on the plan (recompute.c). */
 #include "probe.h"
 
 #include <math.h>
@@ -323,24 +324,6 @@ int probe_data(ir_graph *g, char *err, size_t errsize)
 {
     int rc = size_from_data(g, err, errsize);
     return rc ? rc : train_checks(g, err, errsize);
-}
-
-int probe_memory(ir_graph *g, double elem, double max_mib, char *err, size_t errsize)
-{
-    double act = 0;
-    for (int i = 0; i < g->n; i++)
-        if (ir_get(g, i)->kind == K_ACT) act += (double)ir_numel(ir_get(g, i), g->train.batch);
-    double need = elem * (2.0 * (double)g->n_params + (double)g->opt.n_state + act);
-    if (need > max_mib * 1048576.0) {
-        char h1[32], h2[32];
-        snprintf(
-            err, errsize,
-            "%s: the model needs about %s of buffers, more than the budget of %s (--max-memory)",
-            g->spec_path, probe_bytes(need, h1, sizeof h1),
-            probe_bytes(max_mib * 1048576.0, h2, sizeof h2));
-        return 2;
-    }
-    return 0;
 }
 
 const char *probe_bytes(double bytes, char *buf, size_t size)

@@ -12,10 +12,6 @@
  * exit status (1: the data, 2: the spec) with "file:line: message" in err. */
 int probe_data(ir_graph *g, char *err, size_t errsize);
 
-/* The parameters, gradients, optimizer state and activations of a batch,
- * in elements of elem bytes, against a budget of max_mib MiB. Returns 0,
- * or 2 with the message in err. */
-int probe_memory(ir_graph *g, double elem, double max_mib, char *err, size_t errsize);
 
 /* The rt_source of a CSV's training file, as d says (columns copied into A). */
 struct rt_source;

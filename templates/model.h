@@ -95,6 +95,10 @@
 /* --layer-metrics: the probe's arena (values; model_api.h) */
 #define MODEL_PROBE_ARENA {{probe_arena}}L
 
+/* trainc gen --max-memory: what the step computes again in the backward
+ * to fit the budget, for info ("" when nothing) */
+#define MODEL_RECOMPUTE {{recompute}}
+
 /* ==== the inference API: the trained model in another C program ====
  *
  * Build: model.c, predict.c and runtime/ *.c with -I. (the folder's

@@ -48,6 +48,7 @@ typedef struct model_constants {
     double scale;
     int standardize;
     long probe_arena;
+    const char *recompute;
 } model_constants;
 extern const model_constants model_consts;
 

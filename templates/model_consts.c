@@ -64,4 +64,5 @@ const model_constants model_consts = {
     .scale = MODEL_SCALE,
     .standardize = MODEL_STANDARDIZE,
     .probe_arena = MODEL_PROBE_ARENA,
+    .recompute = MODEL_RECOMPUTE,
 };

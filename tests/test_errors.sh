@@ -236,8 +236,8 @@ expect "limits: a spec whose buffers exceed the default 16 GiB budget is refused
     "budget.lua: the model needs about 18.4 GiB of buffers, more than the budget of 16.0 GiB" \
     gen budget
 model_with budget_small 'local h = linear(x, 40000)' 'local z = linear(relu(h), 1)'
-expect "limits: --max-memory 1 refuses a 3.1 MiB model, naming both figures" 2 \
-    "budget_small.lua: the model needs about 3.1 MiB|more than the budget of 1.0 MiB (--max-memory)" \
+expect "limits: --max-memory 1 refuses a 1.2 MiB model, naming both figures" 2 \
+    "budget_small.lua: the model needs about 1.2 MiB|more than the budget of 1.0 MiB (--max-memory)" \
     "$TRAINC" gen -q "$t/budget_small.lua" -o "$t/out/budget_small" --max-memory 1
 expect "limits: ... and --max-memory 64 lets it through" 0 "" \
     "$TRAINC" gen -q "$t/budget_small.lua" -o "$t/out/budget_small" --max-memory 64
@@ -1428,3 +1428,28 @@ expect "export-c before any training says to train first" 1 \
 check "export-c before any training writes nothing" test ! -e "$t/ec_never"
 expect "export-c: the control writes both files" 0 "wrote $t/ec_ok/csvm_infer.c and csvm_infer.h" \
     run_in "$ec_bin" ./csvm export-c "$t/ec_ok"
+
+# ---- --max-memory under the plan: recomputation (gen/recompute.c; tests/test_recompute.sh trains) ----
+# six tanh layers of 256 at batch 1024: 10.53 MiB planned, 7.53 MiB at the
+# least with activations computed again in the backward
+spec rcm_deep 'model "rcm_deep"' 'data = linreg { n = 4096, d = 2 }' 'local x = input { 2 }' \
+    'local y = labels { 1 }' 'local h = tanh(linear(x, 256))' \
+    'for i = 1, 5 do h = tanh(linear(h, 256)) end' 'minimize(mse(linear(h, 1), y))' "$OPT" \
+    'train { batch = 1024, epochs = 1, shards = 1 }'
+expect "recompute: --max-memory 8.5 (a fraction) fits by recomputing" 0 "" \
+    "$TRAINC" gen -q "$t/rcm_deep.lua" -o "$t/out/rcm_deep" --max-memory 8.5
+expect "recompute: model.c's copies say so, with the budget and the spec line" 0 \
+    "recomputed for the backward (budget --max-memory 8.5): tanh|rcm_deep.lua:6|(the forward's tanh" \
+    cat "$t/out/rcm_deep/model.c"
+expect "recompute: --max-memory 5 is below what recomputation reaches: refused with the spec and the MiB" 2 \
+    "rcm_deep.lua: the model needs 10.53 MiB of buffers, 7.53 MiB at the least with activations computed again in the backward, more than the budget of 5.00 MiB (--max-memory)" \
+    "$TRAINC" gen -q "$t/rcm_deep.lua" -o "$t/out/rcm_deep5" --max-memory 5
+expect "recompute: ... and nothing is written" 0 "" test ! -e "$t/out/rcm_deep5/model.c"
+expect "recompute: not with hvp: refused, saying why" 2 \
+    "rcm_deep.lua: the model needs about|more than the budget of 8.5 MiB (--max-memory); activations are not recomputed with hvp" \
+    "$TRAINC" gen -q "$t/rcm_deep.lua" -o "$t/out/rcm_deep_hvp" --max-memory 8.5 --hvp
+for rcm_bad in 0 -2 abc 2.5x nan inf ""; do
+    expect "recompute: --max-memory '$rcm_bad' is refused" 2 \
+        "--max-memory needs a positive size in MiB (2.5: fractions too), not '$rcm_bad'" \
+        "$TRAINC" gen -q "$t/rcm_deep.lua" -o "$t/out/rcm_deep_bad" --max-memory "$rcm_bad"
+done

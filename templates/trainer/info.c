@@ -67,6 +67,7 @@ int tr_cmd_info(const options *o)
            (2.0 * MODEL_N_PARAMS + MODEL_N_STATE + MODEL_ARENA +
             (double)MODEL_BATCH * (MODEL_FEATURES + MODEL_LABEL_LEN + MODEL_OUTPUT_LEN)) *
                kib);
+    fputs(MODEL_RECOMPUTE, stdout); /* trainc gen --max-memory's recomputation, if any */
     if (MODEL_SHARDS > 1)
         printf("shards     %d per step (train { shards }, or its default rule), each with its "
                "own gradients and "

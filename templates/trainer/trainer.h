@@ -71,6 +71,7 @@
 #define MODEL_SCALE (model_consts.scale)
 #define MODEL_STANDARDIZE (model_consts.standardize)
 #define MODEL_PROBE_ARENA (model_consts.probe_arena)
+#define MODEL_RECOMPUTE (model_consts.recompute)
 #define MODEL_AUGMENT (MODEL_AUG_CROP > 0 || MODEL_AUG_FLIP)
 
 /* what model.c has only for some specs: the shards' pool (shards > 1), the
