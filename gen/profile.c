@@ -93,7 +93,9 @@ const char *emit_kernel_name(plan_kernel k)
 
 double emit_predict_us(plan_kernel k, double flops, double bytes)
 {
-    double rate = k == KERN_BLAS || k == KERN_GEMV ? RATE_BLAS : k == KERN_GEMM ? RATE_GEMM : RATE_LOOPS;
+    double rate = k == KERN_BLAS || k == KERN_GEMV ? RATE_BLAS
+                  : k == KERN_GEMM                 ? RATE_GEMM
+                                                   : RATE_LOOPS;
     double compute = flops / (rate * 1e3), memory = bytes / (BANDWIDTH * 1e3);
     return (compute > memory ? compute : memory) + CALL_US;
 }

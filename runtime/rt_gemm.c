@@ -22,7 +22,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#if defined(__GNUC__) && (defined(__x86_64__) || defined(__i386__)) && !defined(RT_PORTABLE) && \
+#if defined(__GNUC__) && (defined(__x86_64__) || defined(__i386__)) && !defined(RT_PORTABLE) &&    \
     !defined(TRAINC_DOUBLE)
 #define GEMM_X86 1
 #include <immintrin.h>
@@ -33,7 +33,8 @@
 #define AVX512 __attribute__((target("avx512f,avx512vl,avx2,fma")))
 #define TILE static inline __attribute__((always_inline))
 
-/* ---- xn, AVX2: tiles of 6 rows x 2 vectors of 8 (8 x 1 in the AVX-512 clone's last columns) ---- */
+/* ---- xn, AVX2: tiles of 6 rows x 2 vectors of 8 (the AVX-512 clone's last
+ * columns: 8 x 1) ---- */
 
 /* a(i, p) of op(A): A is [m x k], or [k x m] when transposed */
 #define A_AT(ta, a, m, k, i, p) ((ta) ? (a) + (p) * (m) + (i) : (a) + (i) * (k) + (p))
@@ -87,14 +88,10 @@ AVX2 TILE void xn_avx2_t(int ta, long m, long n, long k, const float *a, const f
 {
     long i = 0;
     for (; i + 6 <= m; i += 6) xn_rows8(ta, m, n, k, a, b, c, i, 6);
-    switch (m - i) { /* constant tile heights: the accumulators stay in registers */
-    case 5: xn_rows8(ta, m, n, k, a, b, c, i, 5); break;
-    case 4: xn_rows8(ta, m, n, k, a, b, c, i, 4); break;
-    case 3: xn_rows8(ta, m, n, k, a, b, c, i, 3); break;
-    case 2: xn_rows8(ta, m, n, k, a, b, c, i, 2); break;
-    case 1: xn_rows8(ta, m, n, k, a, b, c, i, 1); break;
-    default: break;
-    }
+    /* the last rows in strips of 4, 2, 1: constant heights keep the accumulators in registers */
+    if (m - i >= 4) xn_rows8(ta, m, n, k, a, b, c, i, 4), i += 4;
+    if (m - i >= 2) xn_rows8(ta, m, n, k, a, b, c, i, 2), i += 2;
+    if (m - i >= 1) xn_rows8(ta, m, n, k, a, b, c, i, 1);
 }
 
 AVX2 static void xn_avx2(int ta, long m, long n, long k, const float *a, const float *b, float *c)
@@ -125,8 +122,8 @@ AVX512 TILE void xn_tile16(int ta, long m, long n, long k, const float *a, const
         for (int v = 0; v < nv; v++) _mm512_storeu_ps(c + (i + r) * n + j + 16 * v, acc[r][v]);
 }
 
-AVX512 TILE void xn_rows16(int ta, long m, long n, long k, const float *a, const float *b,
-                           float *c, long i, int mr)
+AVX512 TILE void xn_rows16(int ta, long m, long n, long k, const float *a, const float *b, float *c,
+                           long i, int mr)
 {
     long j = 0;
     for (; j + 48 <= n; j += 48) xn_tile16(ta, m, n, k, a, b, c, i, j, mr, 3);
@@ -141,16 +138,9 @@ AVX512 TILE void xn_avx512_t(int ta, long m, long n, long k, const float *a, con
 {
     long i = 0;
     for (; i + 8 <= m; i += 8) xn_rows16(ta, m, n, k, a, b, c, i, 8);
-    switch (m - i) {
-    case 7: xn_rows16(ta, m, n, k, a, b, c, i, 7); break;
-    case 6: xn_rows16(ta, m, n, k, a, b, c, i, 6); break;
-    case 5: xn_rows16(ta, m, n, k, a, b, c, i, 5); break;
-    case 4: xn_rows16(ta, m, n, k, a, b, c, i, 4); break;
-    case 3: xn_rows16(ta, m, n, k, a, b, c, i, 3); break;
-    case 2: xn_rows16(ta, m, n, k, a, b, c, i, 2); break;
-    case 1: xn_rows16(ta, m, n, k, a, b, c, i, 1); break;
-    default: break;
-    }
+    if (m - i >= 4) xn_rows16(ta, m, n, k, a, b, c, i, 4), i += 4;
+    if (m - i >= 2) xn_rows16(ta, m, n, k, a, b, c, i, 2), i += 2;
+    if (m - i >= 1) xn_rows16(ta, m, n, k, a, b, c, i, 1);
 }
 
 AVX512 static void xn_avx512(int ta, long m, long n, long k, const float *a, const float *b,
@@ -209,12 +199,8 @@ AVX2 TILE void nt_rows8(long n, long k, const float *a, const float *b, float *c
 {
     long j = 0;
     for (; j + 4 <= n; j += 4) nt_tile8(n, k, a, b, c, i, j, mr, 4);
-    switch (n - j) {
-    case 3: nt_tile8(n, k, a, b, c, i, j, mr, 3); break;
-    case 2: nt_tile8(n, k, a, b, c, i, j, mr, 2); break;
-    case 1: nt_tile8(n, k, a, b, c, i, j, mr, 1); break;
-    default: break;
-    }
+    if (n - j >= 2) nt_tile8(n, k, a, b, c, i, j, mr, 2), j += 2;
+    if (n - j >= 1) nt_tile8(n, k, a, b, c, i, j, mr, 1);
 }
 
 AVX2 static void nt_avx2(long m, long n, long k, const float *a, const float *b, float *c)
@@ -251,8 +237,8 @@ AVX512 TILE void nt_tile16(long n, long k, const float *a, const float *b, float
     }
     for (int r = 0; r < mr; r++) {
         float out[4];
-        _mm_storeu_ps(out, sum4(fold16(acc[r][0]), fold16(acc[r][1]), fold16(acc[r][2]),
-                                fold16(acc[r][3])));
+        _mm_storeu_ps(
+            out, sum4(fold16(acc[r][0]), fold16(acc[r][1]), fold16(acc[r][2]), fold16(acc[r][3])));
         for (int q = 0; q < nr; q++) c[(i + r) * n + j + q] = out[q];
     }
 }
@@ -261,26 +247,17 @@ AVX512 TILE void nt_rows16(long n, long k, const float *a, const float *b, float
 {
     long j = 0;
     for (; j + 4 <= n; j += 4) nt_tile16(n, k, a, b, c, i, j, mr, 4);
-    switch (n - j) {
-    case 3: nt_tile16(n, k, a, b, c, i, j, mr, 3); break;
-    case 2: nt_tile16(n, k, a, b, c, i, j, mr, 2); break;
-    case 1: nt_tile16(n, k, a, b, c, i, j, mr, 1); break;
-    default: break;
-    }
+    if (n - j >= 2) nt_tile16(n, k, a, b, c, i, j, mr, 2), j += 2;
+    if (n - j >= 1) nt_tile16(n, k, a, b, c, i, j, mr, 1);
 }
 
 AVX512 static void nt_avx512(long m, long n, long k, const float *a, const float *b, float *c)
 {
     long i = 0;
     for (; i + 6 <= m; i += 6) nt_rows16(n, k, a, b, c, i, 6);
-    switch (m - i) {
-    case 5: nt_rows16(n, k, a, b, c, i, 5); break;
-    case 4: nt_rows16(n, k, a, b, c, i, 4); break;
-    case 3: nt_rows16(n, k, a, b, c, i, 3); break;
-    case 2: nt_rows16(n, k, a, b, c, i, 2); break;
-    case 1: nt_rows16(n, k, a, b, c, i, 1); break;
-    default: break;
-    }
+    if (m - i >= 4) nt_rows16(n, k, a, b, c, i, 4), i += 4;
+    if (m - i >= 2) nt_rows16(n, k, a, b, c, i, 2), i += 2;
+    if (m - i >= 1) nt_rows16(n, k, a, b, c, i, 1);
 }
 
 /* ---- dispatch ---- */
@@ -301,7 +278,7 @@ static const gemm_ops *gemm_pick(void)
     if (!rt_cpu_has_avx2() || (want && !strcmp(want, "off"))) return NULL;
     if (want && !strcmp(want, "avx2")) return &ops_avx2;
     return __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512vl") ? &ops_avx512
-                                                                                    : &ops_avx2;
+                                                                                   : &ops_avx2;
 }
 
 /* chosen on first use; threads racing here pick the same table */

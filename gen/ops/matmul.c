@@ -95,8 +95,9 @@ static void emit_gemm(emitter *e, const ir_node *n, long m, long k, long nn, con
         emit_blas(e, n, m, k, nn, c);
         return;
     }
-    wr_line(e->w, "/* runtime/rt_gemm.c (OpenBLAS without AVX2): %.1f µs, OpenBLAS %.1f µs by the "
-                  "cost model of matmul.c */",
+    wr_line(e->w,
+            "/* runtime/rt_gemm.c (OpenBLAS without AVX2): %.1f µs, OpenBLAS %.1f µs by the "
+            "cost model of matmul.c */",
             gemm_ns(m, nn, k, n->i[1]) / 1e3, blas_ns(m, nn, k) / 1e3);
     if (n->i[1])
         wr_line(e->w, "if (rt_sgemm_nt(%ld, %ld, %ld, %s, %s, %s))", m, nn, k, e_ref(e, n->in[0]),
@@ -266,7 +267,7 @@ static void vjp_matmul(ad_ctx *c, const ir_node *n, int g)
  * cblas_?gemm. The rows with fewer than BLAS_MIN_MACS multiply-adds are
  * loops in a trainer: they fix the call costs. */
 #define BLAS_CALL_NS 1000.0
-#define BLAS_RATE 50.0   /* multiply-adds per ns */
+#define BLAS_RATE 50.0 /* multiply-adds per ns */
 #define OURS_CALL_NS 30.0
 #define XN_RATE 105.0    /* multiply-adds per ns, 16-lane tiles */
 #define NARROW_RATE 45.0 /* per ns, of the 8-lane columns counted whole */

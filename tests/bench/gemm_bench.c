@@ -39,7 +39,8 @@ static float *buffer(long n, unsigned seed)
 static void blas(int ta, int tb, long m, long n, long k, const float *a, const float *b, float *c)
 {
     cblas_sgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans, tb ? CblasTrans : CblasNoTrans,
-                (int)m, (int)n, (int)k, 1, a, (int)(ta ? m : k), b, (int)(tb ? k : n), 0, c, (int)n);
+                (int)m, (int)n, (int)k, 1, a, (int)(ta ? m : k), b, (int)(tb ? k : n), 0, c,
+                (int)n);
 }
 
 static int ours(int ta, int tb, long m, long n, long k, const float *a, const float *b, float *c)
@@ -58,7 +59,8 @@ int main(int argc, char **argv)
     for (int s = 2; s < argc; s++) {
         char ta, tb;
         long m, n, k;
-        if (sscanf(argv[s], "%c:%c:%ld:%ld:%ld", &ta, &tb, &m, &n, &k) != 5 || (ta == 'T' && tb == 'T')) {
+        if (sscanf(argv[s], "%c:%c:%ld:%ld:%ld", &ta, &tb, &m, &n, &k) != 5 ||
+            (ta == 'T' && tb == 'T')) {
             fprintf(stderr, "gemm_bench: bad shape %s\n", argv[s]);
             return 2;
         }
@@ -86,10 +88,11 @@ int main(int argc, char **argv)
             to_best = fmin(to_best, (t2 - t1) / reps);
         }
         double flop = 2.0 * m * n * k;
-        printf("%c%c %4ld x %4ld x %4ld  rel diff %.1e  blas %8.2f us (%5.1f GFLOP/s)  ours %8.2f us "
-               "(%5.1f GFLOP/s)  ours/blas %.2f\n",
-               ta, tb, m, n, k, big > 0 ? diff / big : diff, tb_best * 1e6, flop / tb_best * 1e-9,
-               to_best * 1e6, flop / to_best * 1e-9, to_best / tb_best);
+        printf(
+            "%c%c %4ld x %4ld x %4ld  rel diff %.1e  blas %8.2f us (%5.1f GFLOP/s)  ours %8.2f us "
+            "(%5.1f GFLOP/s)  ours/blas %.2f\n",
+            ta, tb, m, n, k, big > 0 ? diff / big : diff, tb_best * 1e6, flop / tb_best * 1e-9,
+            to_best * 1e6, flop / to_best * 1e-9, to_best / tb_best);
         free(a), free(b), free(c1), free(c2);
     }
     return 0;

@@ -107,8 +107,8 @@ int main(int argc, char **argv)
     static const char *names[] = {"A·B", "Aᵀ·B", "A·Bᵀ"};
     static const long shapes[][4] = {
         /* fashion_mlp's eight products at batch 64, then odd large ones */
-        {2, 64, 256, 784}, {2, 64, 128, 256}, {2, 64, 10, 128}, {0, 64, 128, 10},
-        {1, 10, 128, 64},  {0, 64, 256, 128}, {1, 128, 256, 64}, {1, 256, 784, 64},
+        {2, 64, 256, 784},  {2, 64, 128, 256}, {2, 64, 10, 128},  {0, 64, 128, 10},
+        {1, 10, 128, 64},   {0, 64, 256, 128}, {1, 128, 256, 64}, {1, 256, 784, 64},
         {0, 203, 301, 297}, {1, 301, 203, 97}, {2, 97, 203, 301}, {2, 61, 57, 1001},
     };
     char name[160];
@@ -121,8 +121,8 @@ int main(int argc, char **argv)
     for (size_t s = 0; s < sizeof shapes / sizeof *shapes; s++) {
         const long *q = shapes[s];
         double w = big((int)q[0], q[1], q[2], q[3]);
-        snprintf(name, sizeof name, "%s %ld x %ld x %ld within the bound (worst %.3f)",
-                 names[q[0]], q[1], q[2], q[3], w);
+        snprintf(name, sizeof name, "%s %ld x %ld x %ld within the bound (worst %.3f)", names[q[0]],
+                 q[1], q[2], q[3], w);
         CHECK(w >= 0 && w <= 1, name);
     }
     /* the negative control: the check catches one element off by 4 bounds */
