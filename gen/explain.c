@@ -205,6 +205,9 @@ static const char *why_kernel(plan_kernel k)
     switch (k) {
     case KERN_BLAS:
         return "a product large enough for OpenBLAS's blocked kernels (cblas_?gemm)";
+    case KERN_GEMM:
+        return "trainc's register-blocked AVX2/AVX-512 product (runtime/rt_gemm.c): faster "
+               "than OpenBLAS at this shape by the cost model of gen/ops/matmul.c";
     case KERN_GEMV:
         return "a product with one row: OpenBLAS's matrix-vector kernel";
     case KERN_UNROLL:

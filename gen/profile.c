@@ -36,6 +36,7 @@
  * that recomputes the argmax (d_conv2) 166 µs vs 26. Blocks of a few µs
  * are within the timer's and the call's noise. */
 #define RATE_BLAS 115.0 /* GFLOP/s of cblas_?gemm (and gemv) */
+#define RATE_GEMM 180.0 /* GFLOP/s of runtime/rt_gemm.c (AVX-512; gen/ops/matmul.c) */
 #define RATE_LOOPS 37.0 /* GFLOP/s of generated product loops (conv direct, small matmul) */
 #define BANDWIDTH 20.0  /* GB/s through a block's buffers */
 #define CALL_US 0.3     /* µs a block costs whatever its size (calls, loop set-up) */
@@ -83,6 +84,8 @@ const char *emit_kernel_name(plan_kernel k)
         return "blas";
     case KERN_GEMV:
         return "gemv";
+    case KERN_GEMM:
+        return "gemm";
     case KERN_UNROLL:
         return "unrolled";
     default:
@@ -92,7 +95,9 @@ const char *emit_kernel_name(plan_kernel k)
 
 double emit_predict_us(plan_kernel k, double flops, double bytes)
 {
-    double rate = k == KERN_BLAS || k == KERN_GEMV ? RATE_BLAS : RATE_LOOPS;
+    double rate = k == KERN_BLAS || k == KERN_GEMV ? RATE_BLAS
+                  : k == KERN_GEMM                 ? RATE_GEMM
+                                                   : RATE_LOOPS;
     double compute = flops / (rate * 1e3), memory = bytes / (BANDWIDTH * 1e3);
     return (compute > memory ? compute : memory) + CALL_US;
 }

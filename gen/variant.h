@@ -14,6 +14,7 @@ typedef enum plan_kernel {
     KERN_UNROLL, /* straight-line code for tiny tensors */
     KERN_BLAS,   /* cblas_?gemm */
     KERN_GEMV,   /* cblas_?gemv: a product with a vector */
+    KERN_GEMM,   /* trainc's own float product (runtime/rt_gemm.c) */
 } plan_kernel;
 
 typedef struct plan_variant {

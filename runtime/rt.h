@@ -541,6 +541,15 @@ real rt_dot(const real *a, const real *b, long n);
 double rt_sumsq(const real *a, long n);
 int rt_cpu_has_avx2(void);
 
+/* ==== rt_gemm.c: the generator's own float matrix products (KERN_GEMM) ==== */
+
+/* C [m x n] = op(A) · B, A [m x k] (ta: [k x m]), B [k x n]; and
+ * C = A · Bᵀ, A [m x k], B [n x k]. Contiguous row-major operands. Return
+ * -1 (C untouched) without AVX2/FMA, in double or under RT_PORTABLE: the
+ * caller then calls cblas_sgemm. */
+int rt_sgemm_xn(int ta, long m, long n, long k, const float *a, const float *b, float *c);
+int rt_sgemm_nt(long m, long n, long k, const float *a, const float *b, float *c);
+
 /* ==== rt_act.c: tanh and sigmoid over arrays (float: rt_act.h's, vectorised) ==== */
 
 #include "rt_act.h"

@@ -76,6 +76,38 @@ static const char *elem_b(emitter *e, const ir_node *n, long k, long nn, const c
 typedef const char *(*epilogue_fn)(emitter *e, const ir_node *n, const char *v, const char *chan,
                                    const char *idx);
 
+static void emit_blas(emitter *e, const ir_node *n, long m, long k, long nn, const char *c)
+{
+    wr_line(e->w,
+            "cblas_%cgemm(CblasRowMajor, %s, %s, %ld, %ld, %ld, 1, %s, %ld, %s, %ld, 0, %s, %ld);",
+            e->dbl ? 'd' : 's', n->i[0] ? "CblasTrans" : "CblasNoTrans",
+            n->i[1] ? "CblasTrans" : "CblasNoTrans", m, nn, k, e_ref(e, n->in[0]), n->i[0] ? m : k,
+            e_ref(e, n->in[1]), n->i[1] ? k : nn, c, nn);
+}
+
+static double gemm_ns(long m, long n, long k, int tb);
+static double blas_ns(long m, long n, long k);
+
+/* ours where the CPU has AVX2 (the function says -1 otherwise), in float */
+static void emit_gemm(emitter *e, const ir_node *n, long m, long k, long nn, const char *c)
+{
+    if (e->dbl) { /* the kernels are float: double keeps OpenBLAS */
+        emit_blas(e, n, m, k, nn, c);
+        return;
+    }
+    wr_line(e->w,
+            "/* runtime/rt_gemm.c (OpenBLAS without AVX2): %.1f µs, OpenBLAS %.1f µs by the "
+            "cost model of matmul.c */",
+            gemm_ns(m, nn, k, n->i[1]) / 1e3, blas_ns(m, nn, k) / 1e3);
+    if (n->i[1])
+        wr_line(e->w, "if (rt_sgemm_nt(%ld, %ld, %ld, %s, %s, %s))", m, nn, k, e_ref(e, n->in[0]),
+                e_ref(e, n->in[1]), c);
+    else
+        wr_line(e->w, "if (rt_sgemm_xn(%d, %ld, %ld, %ld, %s, %s, %s))", n->i[0], m, nn, k,
+                e_ref(e, n->in[0]), e_ref(e, n->in[1]), c);
+    emit_blas(e, n, m, k, nn, c);
+}
+
 static void emit_matmul(emitter *e, const ir_node *n)
 {
     long m, k, nn;
@@ -87,12 +119,10 @@ static void emit_matmul(emitter *e, const ir_node *n)
     epilogue_fn epi = arr ? e_epilogue_inner_at : e_epilogue_at;
     switch (e_kernel(e, n)) {
     case KERN_BLAS:
-        wr_line(
-            e->w,
-            "cblas_%cgemm(CblasRowMajor, %s, %s, %ld, %ld, %ld, 1, %s, %ld, %s, %ld, 0, %s, %ld);",
-            e->dbl ? 'd' : 's', n->i[0] ? "CblasTrans" : "CblasNoTrans",
-            n->i[1] ? "CblasTrans" : "CblasNoTrans", m, nn, k, e_ref(e, n->in[0]), n->i[0] ? m : k,
-            e_ref(e, n->in[1]), n->i[1] ? k : nn, c, nn);
+        emit_blas(e, n, m, k, nn, c);
+        break;
+    case KERN_GEMM:
+        emit_gemm(e, n, m, k, nn, c);
         break;
     case KERN_GEMV: {
         char t = e->dbl ? 'd' : 's';
@@ -157,8 +187,9 @@ static void emit_matmul(emitter *e, const ir_node *n)
         }
         break;
     }
-    /* OpenBLAS's product: the fused op (bias, activation) on the finished values */
-    if (e_has_epilogue(e, n) && (e_kernel(e, n) == KERN_BLAS || e_kernel(e, n) == KERN_GEMV)) {
+    /* a library's product: the fused op (bias, activation) on the finished values */
+    const plan_kernel kern = e_kernel(e, n);
+    if (e_has_epilogue(e, n) && (kern == KERN_BLAS || kern == KERN_GEMV || kern == KERN_GEMM)) {
         const char *v = epi(e, n, "v", "j", e_fmt(e, "i * %ld + j", nn));
         if (strcmp(v, "v")) { /* not the array op alone */
             wr_line(e->w, "for (long i = 0; i < %ld; i++)", m);
@@ -192,10 +223,72 @@ static void vjp_matmul(ad_ctx *c, const ir_node *n, int g)
     }
 }
 
-/* Products at or above this many multiply-adds go to OpenBLAS; at or below
- * the small limit they are written out as straight-line code. */
+/* Products at or above this many multiply-adds go to OpenBLAS or to our
+ * kernels (the cost model below); at or below the small limit they are
+ * written out as straight-line code. */
 #define BLAS_MIN_MACS 32768L
 #define UNROLL_MAX_MACS 64L
+
+/* The cost model: nanoseconds per call of cblas_sgemm and of our kernels
+ * (runtime/rt_gemm.c) from the fixed shape (M N K multiply-adds):
+ *   OpenBLAS                BLAS_CALL + MNK / BLAS_RATE
+ *   ours, B not transposed  OURS_CALL + MK·(N16 / XN_RATE + R8 / NARROW_RATE)
+ *     (N16: N rounded down to 16, the AVX-512 tiles; R8: the rest rounded
+ *     up to 8, masked 8-lane columns, broadcast-bound)
+ *   ours, B transposed      OURS_CALL + MNK / NT_RATE
+ * Calibration: tests/bench/gemm_bench.c (20-50 calls, min of 7 blocks,
+ * alternated, thread CPU time; the first eight rows are fashion_mlp's step,
+ * as bench.sh prints them), AMD EPYC with AVX-512 (the AVX-512 kernels),
+ * OpenBLAS 0.3 (its Cooperlake kernels), 1 thread, load 7-27 on 2 CPUs:
+ *
+ *   TA TB    M    N    K  OpenBLAS µs  ours µs  model: OpenBLAS  ours   pick
+ *   N  T    64  256  784     290.85   155.32      257.90   160.59  ours
+ *   N  T    64  128  256      43.48    22.61       42.94    26.24  ours
+ *   N  T    64   10  128       2.89     1.13        2.64     1.05  ours
+ *   N  N    64  128   10       2.07     0.83        2.64     0.81  ours
+ *   T  N    10  128   64       2.65     0.97        2.64     0.81  ours
+ *   N  N    64  256  128      42.73    18.74       42.94    20.00  ours
+ *   T  N   128  256   64      40.19    19.69       42.94    20.00  ours
+ *   T  N   256  784   64     250.65   117.29      257.90   122.36  ours
+ *   N  N   200  300  300     348.73   182.01      361.00   185.93  ours
+ *   N  N    37   50   19       1.05     0.51        1.70     0.48  ours
+ *   N  N    50  203   61      13.38     6.89       13.38     6.69  ours
+ *   T  N    61  203   50      13.19     6.45       13.38     6.69  ours
+ *   N  T    50  203  784     195.41    92.22      160.15    99.50  ours
+ *   N  N    64   10  128       2.86     2.91        2.64     2.94  OpenBLAS
+ *   N  N    64    3 2000      37.38    22.35        8.68    22.79  OpenBLAS (!)
+ *   N  T     7   13   29       0.32     0.12        1.05     0.06  ours
+ *   N  N   256  256  256     315.80   153.00      336.54   159.81  ours
+ *   N  T   128  512  512     653.30   407.90      672.09   419.46  ours
+ *   N  T    64 1024 1024    1476.40   871.80     1343.18   838.89  ours
+ *
+ * Every pick is the faster kernel or a tie (within 2%) but one: OpenBLAS
+ * is slow on a 3-column product too, which the model does not know, and
+ * keeps it. Ours is about 2x OpenBLAS wherever the columns fill vectors of
+ * 16; narrow products (N below 16) tie. The AVX2 kernels (TRAINC_GEMM=avx2;
+ * a CPU without AVX-512) measured 0.43-0.95 of OpenBLAS on the first eight
+ * rows: the same picks. A product with one row or column stays
+ * cblas_?gemv; both operands transposed (no layout of ours) and double stay
+ * cblas_?gemm. The rows with fewer than BLAS_MIN_MACS multiply-adds are
+ * loops in a trainer: they fix the call costs. */
+#define BLAS_CALL_NS 1000.0
+#define BLAS_RATE 50.0 /* multiply-adds per ns */
+#define OURS_CALL_NS 30.0
+#define XN_RATE 105.0    /* multiply-adds per ns, 16-lane tiles */
+#define NARROW_RATE 45.0 /* per ns, of the 8-lane columns counted whole */
+#define NT_RATE 80.0     /* multiply-adds per ns */
+
+static double blas_ns(long m, long n, long k)
+{
+    return BLAS_CALL_NS + (double)m * n * k / BLAS_RATE;
+}
+
+static double gemm_ns(long m, long n, long k, int tb)
+{
+    if (tb) return OURS_CALL_NS + (double)m * n * k / NT_RATE;
+    long n16 = n - n % 16, rest8 = (n - n16 + 7) / 8 * 8;
+    return OURS_CALL_NS + (double)m * k * ((double)n16 / XN_RATE + (double)rest8 / NARROW_RATE);
+}
 
 static double flops_matmul(ir_graph *g, const ir_node *n, int b);
 
@@ -203,8 +296,14 @@ static plan_kernel matmul_kernel(ir_graph *g, const ir_node *n, int b)
 {
     double macs = flops_matmul(g, n, b) / 2;
     long m = n->dim[0] == IR_BATCH ? b : n->dim[0], cols = n->dim[1] == IR_BATCH ? b : n->dim[1];
+    long k = (long)(macs / ((double)m * cols) + 0.5);
     /* OpenBLAS's gemm is ~3x slower than its gemv on a width-1 product */
-    if (macs >= BLAS_MIN_MACS) return m == 1 || cols == 1 ? KERN_GEMV : KERN_BLAS;
+    if (macs >= BLAS_MIN_MACS) {
+        if (m == 1 || cols == 1) return KERN_GEMV;
+        if (!(n->i[0] && n->i[1]) && gemm_ns(m, cols, k, n->i[1]) < blas_ns(m, cols, k))
+            return KERN_GEMM;
+        return KERN_BLAS;
+    }
     if (macs <= UNROLL_MAX_MACS) return KERN_UNROLL;
     return KERN_LOOP;
 }

@@ -139,6 +139,7 @@ for T in 1 2; do
     printf '%-8s %12.1f %12.1f %12.2f %12.1f %12.2f\n' "$T" "$tc" "$to" \
         "$(echo "$to / $tc" | bc -l)" "$fl" "$(echo "$tc / $fl" | bc -l)"
     if [ "$T" = 1 ]; then
+        fl1=$fl
         to_cpu=$(sed -n 's/^torch_cpu_us //p' "$dir/torch_$T.txt")
         fl_cpu=$(sed -n 's/^floor_cpu_us //p' "$dir/floor_$T.txt")
         cpu_row=$(printf '%-8s %12.1f %12.1f %12.2f %12.1f %12.2f' "1 (cpu)" "$tc_cpu" "$to_cpu" \
@@ -146,6 +147,18 @@ for T in 1 2; do
     fi
 done
 echo "$cpu_row   <- CPU time instead of wall time (1 thread: not skewed by other processes)"
+# the same trainer with every product in OpenBLAS (TRAINC_GEMM=off: the step before
+# runtime/rt_gemm.c), and each product's two kernels alone (tests/bench/gemm_bench.c)
+read -r tb tb_cpu < <(TRAINC_GEMM=off trainc_us "$N1" "$N2" "$fm" train --epochs 1000 --limit 59999 \
+    --threads 1 --quiet --weights "$dir/fm.weights")
+printf '%-8s %12.1f %12s %12s %12.1f %12.2f   <- TRAINC_GEMM=off: OpenBLAS only (cpu %.1f)\n' "1" "$tb" - - \
+    "$fl1" "$(echo "$tb / $fl1" | bc -l)" "$tb_cpu"
+# shellcheck disable=SC2046
+cc -std=c11 -O3 -fno-math-errno -D_POSIX_C_SOURCE=200809L -Iruntime $(ninja_var blas_cflags) \
+    tests/bench/gemm_bench.c runtime/rt_gemm.c runtime/rt_simd.c -o "$dir/gemm_bench" -static \
+    $(ninja_var blas_libs) -lpthread -lm
+echo "each product of the step alone, OpenBLAS against runtime/rt_gemm.c (1 thread):"
+"$dir/gemm_bench" 50 $(printf '%s\n' "${calls[@]}" | cut -d: -f1-5) | sed 's/^/    /'
 for T in 1 2; do
     echo "floor at $T thread(s), each call alone:"
     sed 's/^/    /' "$dir/floor_$T.txt"

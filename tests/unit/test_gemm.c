@@ -1,0 +1,148 @@
+/* test_gemm.c — trainc's own float products (runtime/rt_gemm.c) against a
+ * double reference, on every layout it serves (A·B, Aᵀ·B, A·Bᵀ) and shapes
+ * that are and are not multiples of its tiles and vectors (1 to 65 each way,
+ * then fashion_mlp's eight and larger odd ones): every element within the
+ * float error bound of a k-term sum, (k + 2)·u·Σ|a||b| (u = 2^-24). A
+ * negative control: one element moved by 4 bounds fails the check. With
+ * TRAINC_GEMM=off, on a CPU without AVX2 or under RT_PORTABLE the functions
+ * return -1 and leave C untouched. `test_gemm
+ * --hash` prints a hash of the A·B and Aᵀ·B results (tests/test_gemm.sh
+ * compares the AVX2 and AVX-512 kernels' bits). */
+#include "rt.h"
+#include "check.h"
+
+#include <math.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#ifndef TRAINC_DOUBLE
+static float *fill(long n, unsigned seed)
+{
+    float *f = malloc((size_t)(n > 0 ? n : 1) * sizeof *f);
+    uint64_t s = seed * 0x9e3779b97f4a7c15ull + 1;
+    for (long i = 0; i < n; i++) {
+        s = s * 6364136223846793005ull + 1442695040888963407ull;
+        f[i] = (float)((double)(s >> 40) / (double)(1ull << 24) - 0.5);
+    }
+    return f;
+}
+
+/* 0 ta: C = A·B, 1: Aᵀ·B, 2: A·Bᵀ */
+static int run(int layout, long m, long n, long k, const float *a, const float *b, float *c)
+{
+    return layout == 2 ? rt_sgemm_nt(m, n, k, a, b, c) : rt_sgemm_xn(layout, m, n, k, a, b, c);
+}
+
+/* the largest |c - ref| over its bound, ref and bound in double */
+static double worst(int layout, long m, long n, long k, const float *a, const float *b,
+                    const float *c)
+{
+    double w = 0;
+    for (long i = 0; i < m; i++)
+        for (long j = 0; j < n; j++) {
+            double s = 0, abs = 0;
+            for (long p = 0; p < k; p++) {
+                double x = layout == 1 ? a[p * m + i] : a[i * k + p];
+                double y = layout == 2 ? b[j * k + p] : b[p * n + j];
+                s += x * y, abs += fabs(x * y);
+            }
+            double bound = (double)(k + 2) * 0x1p-24 * abs + 1e-30;
+            w = fmax(w, fabs((double)c[i * n + j] - s) / bound);
+        }
+    return w;
+}
+
+static uint64_t hash;
+
+static void mix(const float *c, long n)
+{
+    for (long i = 0; i < n; i++) {
+        uint32_t u;
+        memcpy(&u, &c[i], sizeof u);
+        hash = (hash ^ u) * 0x100000001b3ull;
+    }
+}
+
+/* the worst ratio over every shape of one layout; -1 if a call declined */
+static double sweep(int layout, const long *sizes, int ns)
+{
+    double w = 0;
+    for (int x = 0; x < ns; x++)
+        for (int y = 0; y < ns; y++)
+            for (int z = 0; z < ns; z++) {
+                long m = sizes[x], n = sizes[y], k = sizes[z];
+                float *a = fill(m * k, 1), *b = fill(k * n, 2), *c = fill(m * n, 3);
+                if (run(layout, m, n, k, a, b, c)) w = -1;
+                if (w >= 0) w = fmax(w, worst(layout, m, n, k, a, b, c));
+                if (layout < 2) mix(c, m * n);
+                free(a), free(b), free(c);
+            }
+    return w;
+}
+
+static double big(int layout, long m, long n, long k)
+{
+    float *a = fill(m * k, 4), *b = fill(k * n, 5), *c = fill(m * n, 6);
+    double w = run(layout, m, n, k, a, b, c) ? -1 : worst(layout, m, n, k, a, b, c);
+    if (layout < 2) mix(c, m * n);
+    free(a), free(b), free(c);
+    return w;
+}
+
+int main(int argc, char **argv)
+{
+    const char *env = getenv("TRAINC_GEMM");
+    const int off = env && !strcmp(env, "off");
+    if (off || !rt_cpu_has_avx2()) {
+        float a[6] = {1, 2, 3, 4, 5, 6}, c[4] = {7, 7, 7, 7};
+        CHECK(rt_sgemm_xn(0, 2, 2, 3, a, a, c) == -1 && rt_sgemm_nt(2, 2, 3, a, a, c) == -1 &&
+                  c[0] == 7 && c[3] == 7,
+              off ? "TRAINC_GEMM=off: the kernels decline (-1, C untouched): OpenBLAS's turn"
+                  : "no AVX2/FMA (or RT_PORTABLE): the kernels decline (-1, C untouched)");
+        CHECK_DONE();
+    }
+    static const long sizes[] = {1, 2, 3, 5, 7, 8, 9, 15, 16, 17, 33, 47, 48, 49, 65};
+    const int ns = (int)(sizeof sizes / sizeof *sizes);
+    static const char *names[] = {"A·B", "Aᵀ·B", "A·Bᵀ"};
+    static const long shapes[][4] = {
+        /* fashion_mlp's eight products at batch 64, then odd large ones */
+        {2, 64, 256, 784},  {2, 64, 128, 256}, {2, 64, 10, 128},  {0, 64, 128, 10},
+        {1, 10, 128, 64},   {0, 64, 256, 128}, {1, 128, 256, 64}, {1, 256, 784, 64},
+        {0, 203, 301, 297}, {1, 301, 203, 97}, {2, 97, 203, 301}, {2, 61, 57, 1001},
+    };
+    char name[160];
+    for (int layout = 0; layout < 3; layout++) {
+        double w = sweep(layout, sizes, ns);
+        snprintf(name, sizeof name, "%s: every M, N, K in {1 .. 65} within the bound (worst %.3f)",
+                 names[layout], w);
+        CHECK(w >= 0 && w <= 1, name);
+    }
+    for (size_t s = 0; s < sizeof shapes / sizeof *shapes; s++) {
+        const long *q = shapes[s];
+        double w = big((int)q[0], q[1], q[2], q[3]);
+        snprintf(name, sizeof name, "%s %ld x %ld x %ld within the bound (worst %.3f)", names[q[0]],
+                 q[1], q[2], q[3], w);
+        CHECK(w >= 0 && w <= 1, name);
+    }
+    /* the negative control: the check catches one element off by 4 bounds */
+    {
+        long m = 9, n = 17, k = 33;
+        float *a = fill(m * k, 7), *b = fill(k * n, 8), *c = fill(m * n, 9);
+        rt_sgemm_xn(0, m, n, k, a, b, c);
+        double abs = 0;
+        for (long p = 0; p < k; p++) abs += fabs((double)a[5 * k + p] * b[p * n + 11]);
+        c[5 * n + 11] += (float)(4 * (k + 2) * 0x1p-24 * abs);
+        CHECK(worst(0, m, n, k, a, b, c) > 1, "negative control: one element moved 4 bounds fails");
+        free(a), free(b), free(c);
+    }
+    if (argc > 1 && !strcmp(argv[1], "--hash")) printf("hash %016llx\n", (unsigned long long)hash);
+    CHECK_DONE();
+}
+#else
+int main(void)
+{
+    printf("ok - double build: the kernels are float only\n");
+    return 0;
+}
+#endif
