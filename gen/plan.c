@@ -555,11 +555,13 @@ static void place_buffers(ir_graph *g, plan_variant *v, const int *death)
     v->arena_size = top;
 }
 
+/* (v->hvp and v->plain, set before, are kept) */
 static void plan_variant_make(ir_graph *g, plan_variant *v, plan_mode mode, int batch, int fuse)
 {
-    int hvp = v->hvp;
+    int hvp = v->hvp, plain = v->plain;
     variant_init(g, v, mode, batch);
     v->hvp = hvp;
+    v->plain = plain;
     schedule(g, v);
     if (fuse) {
         fuse_elementwise(g, v);
@@ -572,15 +574,8 @@ static void plan_variant_make(ir_graph *g, plan_variant *v, plan_mode mode, int 
 /* export-c's variant (see plan.h): eval at one row, the output only, plain */
 static void plan_infer(ir_graph *g, plan_variant *v, int fuse)
 {
-    variant_init(g, v, PLAN_EVAL, 1);
     v->plain = 1;
-    schedule(g, v);
-    if (fuse) {
-        fuse_elementwise(g, v);
-        fuse_epilogues(g, v);
-    }
-    place_buffers(g, v, deaths(g, v));
-    declare(g, v);
+    plan_variant_make(g, v, PLAN_EVAL, 1, fuse);
 }
 
 /* The probe (see plan.h): each activation of the forward pass lives to the
