@@ -293,8 +293,12 @@ static void summary(const cli *c, const ir_graph *g, const plan *p, const char *
     printf("  activations %s (planned arena), %.3g FLOPs per step of %d rows\n",
            probe_bytes(elem * (double)p->arena_size, a, sizeof a), p->train_flops, g->train.batch);
     if (p->shards > 1)
-        printf("  %d shards a step%s, each with its own gradients and arena (README: Threads)\n",
-               p->shards, g->train.shards_by_rule ? " (the default rule; shards = 1 keeps one)" : "");
+        printf("  %d shards a step%s, each with its own gradients and arena: +%s (README: "
+               "Threads)\n",
+               p->shards,
+               g->train.shards_by_rule ? " (the default rule; shards = 1 keeps one)" : "",
+               probe_bytes(elem * p->shards * ((double)g->n_params + (double)p->shard_arena), a,
+                           sizeof a));
 }
 
 /* build: ninja in the folder; run: then the trainer. Returns the exit status. */

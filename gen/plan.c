@@ -658,8 +658,11 @@ void plan_variants(ir_graph *g, plan *p, int fuse)
         plan_variant_make(g, &p->hvp[p->nhvp++], PLAN_TRAIN, k ? R : B, fuse);
         if (p->hvp[k].arena_size > p->arena_size) p->arena_size = p->hvp[k].arena_size;
     }
+    /* with shards the training steps run in the shards' own arenas
+     * (shard_arena, below); the trainer's holds the evaluations and hvp */
     for (int i = 0; i < p->nv; i++)
-        if (p->v[i].arena_size > p->arena_size) p->arena_size = p->v[i].arena_size;
+        if ((p->shards == 1 || p->v[i].mode != PLAN_TRAIN) && p->v[i].arena_size > p->arena_size)
+            p->arena_size = p->v[i].arena_size;
     p->eval_flops = variant_flops(g, &p->v[eval_at_batch]);
     if (p->shards == 1) {
         p->train_flops = variant_flops(g, &p->v[0]);

@@ -47,6 +47,13 @@ static double plan_bytes(const rc_ctx *c, const plan *p)
            (2.0 * (double)g->n_params + (double)g->opt.n_state + (double)p->arena_size + shards);
 }
 
+/* The arena the training step runs in: the trainer's, or with shards each
+ * shard's own (recompute_text's figures) */
+static long training_arena(const plan *p)
+{
+    return p->shards > 1 ? p->shard_arena : p->arena_size;
+}
+
 /* Whether a backward node reads x, or a view of x */
 static int read_by_backward(ir_graph *g, int x)
 {
@@ -273,7 +280,7 @@ int recompute_fit(ir_graph *g, plan *p, int fuse, double elem, double max_mib, c
     c.copy = malloc(sizeof(int) * (size_t)g->n);
     if (!c.copy) abort();
     for (int i = 0; i < g->n; i++) c.copy[i] = -1;
-    long arena0 = p->arena_size;
+    long arena0 = training_arena(p);
     double flops0 = p->train_flops;
     snapshot s0 = save(&c);
     int rc = 0;
@@ -306,18 +313,18 @@ const char *recompute_text(ir_graph *g, const plan *p, double elem)
     for (int s = 0; s < v->norder; s++) {
         int id = v->order[s];
         if (ir_get(g, id)->recomputes < 0 || v->offset[id] < 0) continue;
-        list = arena_printf(g->A, "%s           %s, %s\n", list, what(g, id),
-                            probe_bytes((double)ir_numel(ir_get(g, id), v->batch) * elem, h1,
-                                        sizeof h1));
+        list = arena_printf(
+            g->A, "%s           %s, %s\n", list, what(g, id),
+            probe_bytes((double)ir_numel(ir_get(g, id), v->batch) * elem, h1, sizeof h1));
         n++;
     }
     double added = p->train_flops - p->train_flops_unconstrained;
     return arena_printf(
         g->A,
         "recompute  %d value%s computed again in the backward (budget --max-memory %g): "
-        "arena %s instead of %s, +%.4g FLOPs per step (+%.1f%%)\n%s",
-        n, n == 1 ? "" : "s", g->recompute_mib,
-        probe_bytes((double)p->arena_size * elem, h1, sizeof h1),
+        "%s %s instead of %s, +%.4g FLOPs per step (+%.1f%%)\n%s",
+        n, n == 1 ? "" : "s", g->recompute_mib, p->shards > 1 ? "each shard's arena" : "arena",
+        probe_bytes((double)training_arena(p) * elem, h1, sizeof h1),
         probe_bytes((double)p->arena_unconstrained * elem, h2, sizeof h2), added,
         100.0 * added / p->train_flops_unconstrained, list);
 }

@@ -14,8 +14,13 @@ data=/usr/share/datasets/fashion-mnist
 
 # fn NAME FILE: the text of generated function NAME (train_64, eval_64, ...)
 fn() { awk -v f="$1" '$0 ~ "---- " f ":" { on = 1 } on && /^}/ { exit } on' "$2"; }
-# arena KiB of a trainer (its info)
-arena_kib() { (cd "$1" && "./$2" info) | awk '/activations \(planned arena\)/ { print $4 }'; }
+# arena KiB of a trainer (its info): the planned arena, and with shards (the
+# conv nets' default) their own gradients and arenas too, where the training
+# steps run
+arena_kib() {
+    (cd "$1" && "./$2" info) | awk '/activations \(planned arena\)/ { a = $4 }
+        /^shards / { v = $(NF - 1); sub(/^[+]/, "", v); a += v } END { print a }'
+}
 # largest absolute difference of the numbers of two predict outputs (CSV)
 maxdiff() {
     /usr/bin/python3 - "$1" "$2" <<'PY'
@@ -71,7 +76,7 @@ check "--no-fuse is named in the generated header" \
 check "lenet's default 2 shards keep the update after the step, and model.c says why" \
     sh -c "! grep -q 'model_train_update' '$out/lenet/model.c' && grep -q \"the shards' gradients are summed after every shard's backward pass\" '$out/lenet/model.c'"
 
-# the arena (the largest of the step variants): fusion never needs more; in
+# the arenas (the largest of the step variants): fusion never needs more; in
 # lenet it drops the pools' buffers at the peak, in the two batch-norm nets
 # the peak is in the backward pass, which fusion leaves as it is
 a=$(arena_kib "$out/lenet" lenet) b=$(arena_kib "$out/lenet-nofuse" lenet)
