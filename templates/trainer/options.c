@@ -362,9 +362,9 @@ options tr_parse_args(int argc, char **argv)
         take(&o, c, argv[at], missing ? NULL : optarg);
     }
     if (!o.command)
-        tr_die_usage(
-            "%s", "no command given (train, eval, predict, export, info, gradcheck, plot, split, "
-                  "lr-find, landscape, hvp, hessian)");
+        tr_die_usage("%s", "no command given (train, eval, predict, export, export-c, info, "
+                           "gradcheck, plot, split, "
+                           "lr-find, landscape, hvp, hessian)");
     /* its own weights beside the binary; every other file is the user's */
     if (!o.weights_given) o.weights = tr_beside_binary(o.weights);
     if (o.failures && strcmp(o.command, "eval"))
