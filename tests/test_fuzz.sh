@@ -6,11 +6,11 @@
 # in tests/fuzz/corpus/ with AddressSanitizer and UBSan. A target fails on a
 # crash, a hang (-timeout), a sanitizer report or a broken promise (see
 # tests/fuzz/fuzz.h); its line gives the number of executions.
-#   TRAINC_FUZZ_SECONDS   time per target (default 15)
+#   TRAINC_FUZZ_SECONDS   time per target (default 8: the suite's short run; see README for long ones)
 #   TRAINC_FUZZ_TARGETS   which targets (default all)
 . tests/lib.sh
 out=$TRAINC_TMP/fuzz
-secs=${TRAINC_FUZZ_SECONDS:-15}
+secs=${TRAINC_FUZZ_SECONDS:-8}
 targets=${TRAINC_FUZZ_TARGETS:-idx idx_gz csv npy npydata features safetensors metrics weights checkpoint spec escape about}
 rm -rf "$out" && mkdir -p "$out"
 # libFuzzer's -timeout: an input that runs this long (wall clock) is a hang.
