@@ -19,27 +19,31 @@
  * convolution's own model in conv.c ranks its two kernels; this one times
  * every block, so that train --profile checks it against the clock.)
  * Calibration: `train --epochs 1 --threads 1 --profile` of fashion_mlp and
- * of LeNet (--limit 19200), 3 runs each, the least µs of each block, on the
- * 2-core Xeon (AVX-512, OpenBLAS 0.3's SKYLAKEX kernels) shared with other
- * jobs (load 4; under load 10-16 the same blocks took 1.3-1.6x as long):
- *   block: µs measured (predicted at the rates below)
- *   blas   fashion_mlp fc1 230 (224), its weight gradient 191 (224), fc2 40
- *          (37), d_relu1 34 (37), dW2 34 (37); LeNet conv2 245 (228), its
- *          input gradient 260 (228): 100-135 GFLOP/s
- *   loops  LeNet conv1 (direct) 380 (406), its weight gradient 424 (399):
- *          35-40 GFLOP/s
- *   bytes  LeNet im2col 171 (179), col2im 166 (179), the first pool's
- *          backward 184 (133): 14-21 GB/s; blocks whose buffers stay in L2
- *          (fashion_mlp's relu backward, 196 kB in 1.8 µs) run far faster
- * Misses, the model's limits: LeNet's conv2 weight gradient (per-image
- * products reducing over 100 pixels) 590 µs vs 228, and the pool backward
- * that recomputes the argmax (d_conv2) 166 µs vs 26. Blocks of a few µs
- * are within the timer's and the call's noise. */
-#define RATE_BLAS 115.0 /* GFLOP/s of cblas_?gemm (and gemv) */
-#define RATE_GEMM 180.0 /* GFLOP/s of runtime/rt_gemm.c (AVX-512; gen/ops/matmul.c) */
-#define RATE_LOOPS 37.0 /* GFLOP/s of generated product loops (conv direct, small matmul) */
-#define BANDWIDTH 20.0  /* GB/s through a block's buffers */
-#define CALL_US 0.3     /* µs a block costs whatever its size (calls, loop set-up) */
+ * of LeNet (--limit 19200; its default 2 shards of 32 rows), twice each, on
+ * a quiet 2-core AMD EPYC (AVX-512, OpenBLAS 0.3's Cooperlake kernels),
+ * 2026-12-06; the GFLOP/s and GB/s each block ran at:
+ *   gemm   fashion_mlp fc1 166-184, its weight gradient 200, fc2 160-164,
+ *          d_relu1 and dW2 200
+ *   blas   OpenBLAS alone on the same whole products (gemm_bench.c):
+ *          94-103; the convolutions' per-image products (LeNet conv2, its
+ *          input and weight gradients): 59-78
+ *   loops  LeNet conv1 (direct) 43-47; its weight gradient, which reduces
+ *          over every pixel in long contiguous runs, 67-83
+ *   bytes  LeNet im2col, col2im, the pools and their backward: 30-45 GB/s;
+ *          blocks whose buffers stay in L2 (fashion_mlp's relu backward,
+ *          196 kB in 1.2 µs) run far faster
+ * The measured µs against these predictions are in the closing note of
+ * that day. Misses, the model's limits: blocks of a few µs are within the
+ * timer's and the call's noise, and the loss blocks (a log per row) are
+ * not compute-bound as counted. (Until December 2026 the rates were a
+ * 2-core Xeon's: cblas 115, loops 37 GFLOP/s, 20 GB/s.) */
+#define RATE_BLAS 98.0      /* GFLOP/s of cblas_?gemm (and gemv) on whole products */
+#define RATE_BLAS_CONV 68.0 /* ... on a convolution's per-image products */
+#define RATE_GEMM 180.0     /* GFLOP/s of runtime/rt_gemm.c (AVX-512; gen/ops/matmul.c) */
+#define RATE_LOOPS 48.0     /* GFLOP/s of generated product loops (conv direct, small matmul) */
+#define RATE_LOOPS_DW 75.0  /* ... of the direct convolution's weight gradient */
+#define BANDWIDTH 40.0      /* GB/s through a block's buffers */
+#define CALL_US 0.3         /* µs a block costs whatever its size (calls, loop set-up) */
 
 /* The block that computes node j: j itself, or the op whose loop or store
  * computes it (inlined, an epilogue, a folded batch norm) */
@@ -93,11 +97,18 @@ const char *emit_kernel_name(plan_kernel k)
     }
 }
 
-double emit_predict_us(plan_kernel k, double flops, double bytes)
+static int conv_product(const ir_node *n)
 {
-    double rate = k == KERN_BLAS || k == KERN_GEMV ? RATE_BLAS
-                  : k == KERN_GEMM                 ? RATE_GEMM
-                                                   : RATE_LOOPS;
+    return n->op == OP_CONV2D || n->op == OP_CONV2D_GRAD_INPUT || n->op == OP_CONV2D_GRAD_WEIGHT;
+}
+
+double emit_predict_us(const ir_node *n, plan_kernel k, double flops, double bytes)
+{
+    double rate = k == KERN_BLAS && conv_product(n)       ? RATE_BLAS_CONV
+                  : k == KERN_BLAS || k == KERN_GEMV      ? RATE_BLAS
+                  : k == KERN_GEMM                        ? RATE_GEMM
+                  : n->op == OP_CONV2D_DIRECT_GRAD_WEIGHT ? RATE_LOOPS_DW
+                                                          : RATE_LOOPS;
     double compute = flops / (rate * 1e3), memory = bytes / (BANDWIDTH * 1e3);
     return (compute > memory ? compute : memory) + CALL_US;
 }
@@ -130,7 +141,7 @@ static void step_cost(emitter *e, const plan *p, int j, double *flops, double *b
             emit_block_cost(e->g, v, e->dbl, n->id, &f, &by);
             *flops += f;
             *bytes += by;
-            *us += emit_predict_us(v->kernel[n->id], f, by);
+            *us += emit_predict_us(n, v->kernel[n->id], f, by);
         }
     }
 }
