@@ -192,14 +192,6 @@ static int code_pane(writer *w, arena *A, const char *code, const char *key)
 }
 
 /* The training variant at the full batch (with shards: the largest) */
-static const plan_variant *train_variant(const plan *p)
-{
-    const plan_variant *best = NULL;
-    for (int k = 0; k < p->nv; k++)
-        if (p->v[k].mode == PLAN_TRAIN && (!best || p->v[k].batch > best->batch)) best = &p->v[k];
-    return best;
-}
-
 static const char *why_kernel(plan_kernel k)
 {
     switch (k) {
@@ -470,7 +462,7 @@ int explain_write(ir_graph *g, const plan *p, const about *a, const char *out_di
         snprintf(err, errsize, "%s: cannot read: %s", path, strerror(errno));
         return -1;
     }
-    const plan_variant *v = train_variant(p);
+    const plan_variant *v = plan_find_variant(p, PLAN_TRAIN, 0);
     writer w;
     wr_init(&w);
     wr_raw(&w, arena_printf(

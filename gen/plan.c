@@ -680,3 +680,14 @@ void plan_variants(ir_graph *g, plan *p, int fuse)
                 break;
             }
 }
+
+const plan_variant *plan_find_variant(const plan *p, plan_mode mode, int rows)
+{
+    const plan_variant *best = NULL;
+    for (int k = 0; k < p->nv; k++) {
+        const plan_variant *v = &p->v[k];
+        if (v->mode != mode || (rows && v->batch != rows)) continue;
+        if (!best || v->batch > best->batch) best = v;
+    }
+    return best;
+}

@@ -42,5 +42,8 @@ void plan_make(ir_graph *g, plan *p, int fuse);
 /* The same after plan_make once (its gradients' own nodes made): planned
  * again, as gen/recompute.c does after copying nodes */
 void plan_variants(ir_graph *g, plan *p, int fuse);
+/* The variant of that mode for that many rows (rows = 0: the one with the
+ * most rows), or NULL */
+const plan_variant *plan_find_variant(const plan *p, plan_mode mode, int rows);
 
 #endif

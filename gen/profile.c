@@ -119,13 +119,6 @@ int emit_profiled_block(const plan_variant *v, int s)
 }
 
 /* The training variant of `rows` rows */
-static const plan_variant *train_variant(const plan *p, int rows)
-{
-    for (int k = 0; k < p->nv; k++)
-        if (p->v[k].mode == PLAN_TRAIN && p->v[k].batch == rows) return &p->v[k];
-    return NULL;
-}
-
 /* Block j's FLOPs, bytes and predicted µs in a step of the full batch: with
  * shards, the sum over the shards' steps (their blocks are the same, in the
  * same order; their kernels may differ with the rows) */
@@ -133,7 +126,8 @@ static void step_cost(emitter *e, const plan *p, int j, double *flops, double *b
 {
     *flops = *bytes = *us = 0;
     for (int k = 0; k < rt_shard_count(p->shards, p->batch); k++) {
-        const plan_variant *v = train_variant(p, rt_shard_rows(p->shards, p->batch, k));
+        const plan_variant *v =
+            plan_find_variant(p, PLAN_TRAIN, rt_shard_rows(p->shards, p->batch, k));
         for (int s = 0, b = 0; v && s < v->norder; s++) {
             if (!emit_profiled_block(v, s) || b++ != j) continue;
             const ir_node *n = ir_get(e->g, v->order[s]);
@@ -153,7 +147,7 @@ const char *emit_profile_table(emitter *e, const plan *p)
     wr_init(&w);
     /* with shards: the blocks of the largest shard's step, their figures
      * summed over the shards */
-    const plan_variant *v = train_variant(p, rt_shard_rows(p->shards, p->batch, 0));
+    const plan_variant *v = plan_find_variant(p, PLAN_TRAIN, rt_shard_rows(p->shards, p->batch, 0));
     if (p->shards > 1)
         wr_line(&w,
                 "/* train --profile: the op blocks of the shards' steps (train_%d...), "

@@ -558,6 +558,10 @@ int rt_sgemm_nt(long m, long n, long k, const float *a, const float *b, float *c
 void rt_tanh_n(real *y, const real *x, long n);
 void rt_sigmoid_n(real *y, const real *x, long n);
 
+/* ==== rt_fma.h: the optimizer updates' exact fma, and their x86-64-v3 and SSE2 builds ==== */
+
+#include "rt_fma.h"
+
 /* ==== rt_task.c: what a task makes of a model's outputs ==== */
 
 /* (the model, as the generated model.c describes it) */

@@ -1,11 +1,12 @@
 #!/usr/bin/env bash
-# The optimizer updates run 8 floats (4 doubles) wide in the x86-64-v3 clone
-# (AVX2 + FMA, chosen on this machine) and one element at a time in the
-# portable build (-DRT_PORTABLE: SSE2, no clones, fma() a libm call); both
-# give bit-identical weights, every optimizer with the options that add
-# branches to its loop (weight decay, momentum, amsgrad, centered, RAdam's
-# rectification from step 6). The torch comparisons (test_optim_torch.py)
-# run the vector code; this ties the scalar code to it.
+# The optimizer updates run 8 floats (4 doubles) wide in the x86-64-v3 copy
+# (AVX2 + FMA, chosen on this machine) and 4 floats wide in the SSE2 copy,
+# which the portable build (-DRT_PORTABLE) has alone: there fma() is
+# runtime/rt_fma.h's exact emulation in double (doubles: libm's fma, one at
+# a time). Both give bit-identical weights, every optimizer with the options
+# that add branches to its loop (weight decay, momentum, amsgrad, centered,
+# RAdam's rectification from step 6). The torch comparisons
+# (test_optim_torch.py) run the AVX2 code; this ties the SSE2 code to it.
 . tests/lib.sh
 # the fused update even on these small models (gen/fuse_update.c); see below
 export TRAINC_FUSE_UPDATE=1
@@ -38,6 +39,14 @@ for c in "${configs[@]}"; do
     ninja -C "$port" >>"$out/$name.log" 2>&1
     check "$name: both builds warning-free ($line $flags)" \
         sh -c "test -x '$out/$name/oc_$name' && test -x '$port/oc_$name' && ! grep -qi warning '$out/$name.log'"
+    # the update's code in model.o: update_range_sse2, or what it was
+    # inlined into (model_update, model_train_update)
+    objdump -d --no-show-raw-insn "$port/obj/model.o" |
+        awk '/^[0-9a-f]+ <[^>]*update[^>]*>:$/ { p = 1; next } /^$/ { p = 0 } p' >"$port/update.s"
+    if [ -z "$flags" ]; then
+        check "$name: the portable build's update is 4 floats wide (packed cvtps2pd), no fmaf call" \
+            sh -c "grep -q cvtps2pd '$port/update.s' && ! nm -u '$port/obj/model.o' | grep -qw fmaf"
+    fi
     for d in "$out/$name" "$port"; do
         (cd "$d" && ./oc_$name train --steps 30 --threads 1 --quiet --weights w30 >/dev/null 2>&1)
     done
@@ -62,18 +71,18 @@ check "a small model (xor, 33 parameters) keeps the update as one pass of its ow
     sh -c "! grep -q 'model_train_update' '$out/xor_small/model.c' && grep -q 'the model is small (33 parameters' '$out/xor_small/model.c'"
 
 # the vector loop is there: Adam's AVX2 update has vsqrtps and vdivps on ymm
-# registers; the portable build has no clone at all (so the cmp above
+# registers; the portable build has no AVX2 copy at all (so the cmp above
 # compares the two paths, not one with itself)
-v3=$(objdump -d --no-show-raw-insn "$out/adam/obj/model.o" |
-    awk '/<update_range.arch_x86_64_v3>:$/ { p = 1; next } /^$/ { p = 0 } p')
-check "adam's update_range AVX2 clone has vsqrtps and vdivps on 8 floats (ymm)" \
-    sh -c "echo '$v3' | grep -q 'vsqrtps.*%ymm' && echo '$v3' | grep -q 'vdivps.*%ymm'"
-v3d=$(objdump -d --no-show-raw-insn "$out/adam_double/obj/model.o" |
-    awk '/<update_range.arch_x86_64_v3>:$/ { p = 1; next } /^$/ { p = 0 } p')
-check "adam's double update_range AVX2 clone has vsqrtpd and vdivpd on 4 doubles (ymm)" \
-    sh -c "echo '$v3d' | grep -q 'vsqrtpd.*%ymm' && echo '$v3d' | grep -q 'vdivpd.*%ymm'"
-check "the portable build has no AVX2 clone" \
-    sh -c "! nm '$out/adam_portable/oc_adam' | grep -q x86_64_v3"
+for name in adam adam_double; do
+    objdump -d --no-show-raw-insn "$out/$name/obj/model.o" |
+        awk '/<update_range_v3[.>]/ { p = 1; next } /^$/ { p = 0 } p' >"$out/$name/update_v3.s"
+done
+check "adam's update_range AVX2 copy has vsqrtps and vdivps on 8 floats (ymm)" \
+    sh -c "grep -q 'vsqrtps.*%ymm' '$out/adam/update_v3.s' && grep -q 'vdivps.*%ymm' '$out/adam/update_v3.s'"
+check "adam's double update_range AVX2 copy has vsqrtpd and vdivpd on 4 doubles (ymm)" \
+    sh -c "grep -q 'vsqrtpd.*%ymm' '$out/adam_double/update_v3.s' && grep -q 'vdivpd.*%ymm' '$out/adam_double/update_v3.s'"
+check "the portable build has no AVX2 copy" \
+    sh -c "! nm '$out/adam_portable/oc_adam' | grep -qE 'x86_64_v3|update_range_v3'"
 # negative control: cmp tells weights apart (29 steps against 30)
 (cd "$out/adam" && ./oc_adam train --steps 29 --threads 1 --quiet --weights w29 >/dev/null 2>&1)
 check "negative control: 29 and 30 steps of adam give different weights" \

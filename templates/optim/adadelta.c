@@ -15,9 +15,9 @@ static const real eps = {{eps}};
 static const int maximize = {{maximize}};
 
 /* one range of the flat buffers: p, g and the state s, u at the same offset */
-RT_CLONES static void update_range(real *restrict p, const real *restrict grad,
-                                   real *restrict state, long n, double lr, double momentum,
-                                   real weight_decay, long t)
+RT_INLINE_LOOP void update_loop(real *restrict p, const real *restrict grad,
+                                real *restrict state, long n, double lr, double momentum,
+                                real weight_decay, long t, int native)
 {
     (void)momentum; /* none to cycle: a schedule's cycle_momentum is refused */
     const real lr_r = (real)lr; /* the element type's lr, as torch's kernels get it */
@@ -26,13 +26,14 @@ RT_CLONES static void update_range(real *restrict p, const real *restrict grad,
     const real keep = (real)rho, mix = (real)(1 - rho);
     for (long i = 0; i < n; i++) {
         real g = maximize ? -grad[i] : grad[i];
-        if (weight_decay != 0) g = fma(p[i], weight_decay, g);
-        s[i] = fma(mix * g, g, s[i] * keep);
+        if (weight_decay != 0) g = rt_fma(p[i], weight_decay, g, native);
+        s[i] = rt_fma(mix * g, g, s[i] * keep, native);
         const real delta = sqrt(u[i] + eps) / sqrt(s[i] + eps) * g;
-        u[i] = fma(mix * delta, delta, u[i] * keep);
-        p[i] = fma(delta, -lr_r, p[i]);
+        u[i] = rt_fma(mix * delta, delta, u[i] * keep, native);
+        p[i] = rt_fma(delta, -lr_r, p[i], native);
     }
 }
+RT_UPDATE_CLONES(update_loop) /* update_range: for x86-64-v3 and for SSE2 (rt_fma.h) */
 
 void model_update(real *param, real *grad, real *state, double lr, double momentum, long t)
 {

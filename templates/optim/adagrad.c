@@ -18,21 +18,22 @@ static const real eps = {{eps}}, initial_accumulator_value = {{initial_accumulat
 static const int maximize = {{maximize}};
 
 /* one range of the flat buffers: p, g and the state s at the same offset */
-RT_CLONES static void update_range(real *restrict p, const real *restrict grad,
-                                   real *restrict state, long n, double lr, double momentum,
-                                   real weight_decay, long t)
+RT_INLINE_LOOP void update_loop(real *restrict p, const real *restrict grad,
+                                real *restrict state, long n, double lr, double momentum,
+                                real weight_decay, long t, int native)
 {
     (void)momentum; /* none to cycle: a schedule's cycle_momentum is refused */
     real *restrict s = state;
     const real neg_clr = (real)(-((double)lr / (1 + (double)(t - 1) * lr_decay)));
     for (long i = 0; i < n; i++) {
         real g = maximize ? -grad[i] : grad[i];
-        if (weight_decay != 0) g = fma(p[i], weight_decay, g);
+        if (weight_decay != 0) g = rt_fma(p[i], weight_decay, g, native);
         if (t == 1) s[i] = initial_accumulator_value;
-        s[i] = fma(g, g, s[i]);
+        s[i] = rt_fma(g, g, s[i], native);
         p[i] += neg_clr * g / (sqrt(s[i]) + eps);
     }
 }
+RT_UPDATE_CLONES(update_loop) /* update_range: for x86-64-v3 and for SSE2 (rt_fma.h) */
 
 void model_update(real *param, real *grad, real *state, double lr, double momentum, long t)
 {

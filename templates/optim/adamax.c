@@ -14,17 +14,17 @@ static const real eps = {{eps}};
 static const int maximize = {{maximize}};
 
 /* one range of the flat buffers: p, g and the state m, u at the same offset */
-RT_CLONES static void update_range(real *restrict p, const real *restrict grad,
-                                   real *restrict state, long n, double lr, double beta1,
-                                   real weight_decay, long t)
+RT_INLINE_LOOP void update_loop(real *restrict p, const real *restrict grad,
+                                real *restrict state, long n, double lr, double beta1,
+                                real weight_decay, long t, int native)
 {
     real *restrict m = state, *restrict u = state + MODEL_N_PARAMS;
     const real b1 = (real)beta1, b2 = (real)beta2, mix1 = (real)(1 - beta1);
     const real neg_step = (real)(-((double)lr / (1 - pow(beta1, (double)t))));
     for (long i = 0; i < n; i++) {
         real g = maximize ? -grad[i] : grad[i];
-        if (weight_decay != 0) g = fma(p[i], weight_decay, g);
-        m[i] = fma(g, mix1, m[i] * b1);
+        if (weight_decay != 0) g = rt_fma(p[i], weight_decay, g, native);
+        m[i] = rt_fma(g, mix1, m[i] * b1, native);
         /* fmax(u * beta2, |g| + eps) as a comparison, which vectorises
          * (vmaxps); the same value since u is never NaN (from 0, and fmax
          * drops a NaN |g| + eps) */
@@ -33,6 +33,7 @@ RT_CLONES static void update_range(real *restrict p, const real *restrict grad,
         p[i] += neg_step * m[i] / u[i];
     }
 }
+RT_UPDATE_CLONES(update_loop) /* update_range: for x86-64-v3 and for SSE2 (rt_fma.h) */
 
 /* momentum: this step's beta1 */
 void model_update(real *param, real *grad, real *state, double lr, double momentum, long t)

@@ -19,9 +19,9 @@ static const real eps = {{eps}};
 static const int amsgrad = {{amsgrad}}, maximize = {{maximize}};
 
 /* one range of the flat buffers: p, g and the state m, v (, v_max) at the same offset */
-RT_CLONES static void update_range(real *restrict p, const real *restrict grad,
-                                   real *restrict state, long n, double lr, double beta1,
-                                   real weight_decay, long t)
+RT_INLINE_LOOP void update_loop(real *restrict p, const real *restrict grad,
+                                real *restrict state, long n, double lr, double beta1,
+                                real weight_decay, long t, int native)
 {
     real *restrict m = state, *restrict v = state + MODEL_N_PARAMS;
     real *restrict v_max = amsgrad ? state + 2 * MODEL_N_PARAMS : NULL;
@@ -33,8 +33,8 @@ RT_CLONES static void update_range(real *restrict p, const real *restrict grad,
     for (long i = 0; i < n; i++) {
         const real g = maximize ? -grad[i] : grad[i];
         p[i] *= decay;
-        m[i] = fma(g, mix1, m[i] * b1);
-        v[i] = fma(mix2 * g, g, v[i] * b2);
+        m[i] = rt_fma(g, mix1, m[i] * b1, native);
+        v[i] = rt_fma(mix2 * g, g, v[i] * b2, native);
         real vv = v[i];
         /* fmax(v_max, v) as a comparison, which vectorises (vmaxps); the same
          * value since v_max is never NaN (from 0, and fmax drops a NaN v) */
@@ -42,6 +42,7 @@ RT_CLONES static void update_range(real *restrict p, const real *restrict grad,
         p[i] += neg_step * m[i] / (sqrt(vv) / sqrt_bc2 + eps);
     }
 }
+RT_UPDATE_CLONES(update_loop) /* update_range: for x86-64-v3 and for SSE2 (rt_fma.h) */
 
 /* momentum: this step's beta1 */
 void model_update(real *param, real *grad, real *state, double lr, double momentum, long t)

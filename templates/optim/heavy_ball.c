@@ -14,9 +14,9 @@
 static const real beta = {{beta}};
 
 /* one range of the flat buffers: p, g and the state x_prev at the same offset */
-RT_CLONES static void update_range(real *restrict p, const real *restrict grad,
-                                   real *restrict state, long n, double lr, double momentum,
-                                   real weight_decay, long t)
+RT_INLINE_LOOP void update_loop(real *restrict p, const real *restrict grad,
+                                real *restrict state, long n, double lr, double momentum,
+                                real weight_decay, long t, int native)
 {
     (void)momentum; /* none to cycle: a schedule's cycle_momentum is refused */
     const real lr_r = (real)lr; /* the element type's lr, as torch's kernels get it */
@@ -26,9 +26,10 @@ RT_CLONES static void update_range(real *restrict p, const real *restrict grad,
         const real x = p[i];
         const real d = t == 1 ? 0 : x - x_prev[i];
         x_prev[i] = x;
-        p[i] = x + fma(d, beta, -lr_r * grad[i]); /* one rounding at the scale of x */
+        p[i] = x + rt_fma(d, beta, -lr_r * grad[i], native); /* one rounding at the scale of x */
     }
 }
+RT_UPDATE_CLONES(update_loop) /* update_range: for x86-64-v3 and for SSE2 (rt_fma.h) */
 
 void model_update(real *param, real *grad, real *state, double lr, double momentum, long t)
 {

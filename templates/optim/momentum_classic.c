@@ -11,19 +11,20 @@
 static const real gamma_ = {{gamma}}; /* "gamma" is a libm function */
 
 /* one range of the flat buffers: w, g and the state v at the same offset */
-RT_CLONES static void update_range(real *restrict w, const real *restrict grad,
-                                   real *restrict state, long n, double lr, double momentum,
-                                   real weight_decay, long t)
+RT_INLINE_LOOP void update_loop(real *restrict w, const real *restrict grad,
+                                real *restrict state, long n, double lr, double momentum,
+                                real weight_decay, long t, int native)
 {
     (void)momentum; /* none to cycle: a schedule's cycle_momentum is refused */
     const real lr_r = (real)lr; /* the element type's lr, as torch's kernels get it */
     (void)weight_decay, (void)t; /* no weight_decay option: always 0; v starts at 0 */
     real *restrict v = state;
     for (long i = 0; i < n; i++) {
-        v[i] = fma(grad[i], lr_r, v[i] * gamma_);
+        v[i] = rt_fma(grad[i], lr_r, v[i] * gamma_, native);
         w[i] -= v[i];
     }
 }
+RT_UPDATE_CLONES(update_loop) /* update_range: for x86-64-v3 and for SSE2 (rt_fma.h) */
 
 void model_update(real *param, real *grad, real *state, double lr, double momentum, long t)
 {

@@ -28,9 +28,9 @@ static const real eps = {{eps}};
 static double mu_t, mu_next, product, product_next; /* mu_t, mu_{t+1}, P, P' */
 
 /* one range of the flat buffers: p, g and the state m, v at the same offset */
-RT_CLONES static void update_range(real *restrict p, const real *restrict grad,
-                                   real *restrict state, long n, double lr, double beta1,
-                                   real weight_decay, long t)
+RT_INLINE_LOOP void update_loop(real *restrict p, const real *restrict grad,
+                                real *restrict state, long n, double lr, double beta1,
+                                real weight_decay, long t, int native)
 {
     real *restrict m = state, *restrict v = state + MODEL_N_PARAMS;
     const real b1 = (real)beta1, b2 = (real)beta2, mix1 = (real)(1 - beta1),
@@ -40,14 +40,15 @@ RT_CLONES static void update_range(real *restrict p, const real *restrict grad,
     const real c_m = (real)(-(double)lr * mu_next / (1 - product_next));
     for (long i = 0; i < n; i++) {
         real g = grad[i];
-        if (weight_decay != 0) g = fma(p[i], weight_decay, g);
-        m[i] = fma(g, mix1, m[i] * b1);
-        v[i] = fma(mix2 * g, g, v[i] * b2);
+        if (weight_decay != 0) g = rt_fma(p[i], weight_decay, g, native);
+        m[i] = rt_fma(g, mix1, m[i] * b1, native);
+        v[i] = rt_fma(mix2 * g, g, v[i] * b2, native);
         const real d = sqrt(v[i] / bc2) + eps;
         p[i] += c_g * g / d;
         p[i] += c_m * m[i] / d;
     }
 }
+RT_UPDATE_CLONES(update_loop) /* update_range: for x86-64-v3 and for SSE2 (rt_fma.h) */
 
 /* momentum: this step's beta1 */
 void model_update(real *param, real *grad, real *state, double lr, double momentum, long t)

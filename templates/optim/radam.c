@@ -23,16 +23,17 @@ static const real eps = {{eps}};
  * constants in each copy update_range inlines, so none branches */
 RT_INLINE_LOOP void radam_loop(real *restrict p, const real *restrict grad, real *restrict state,
                                long n, real lr_r, double beta1, real weight_decay, real bc1_r,
-                               real sqrt_bc2, real rect, const int decay, const int rectified)
+                               real sqrt_bc2, real rect, const int decay, const int rectified,
+                               const int native)
 {
     real *restrict m = state, *restrict v = state + MODEL_N_PARAMS;
     const real b1 = (real)beta1, b2 = (real)beta2, mix1 = (real)(1 - beta1),
                mix2 = (real)(1 - beta2);
     for (long i = 0; i < n; i++) {
         real g = grad[i];
-        if (decay) g = fma(p[i], weight_decay, g);
-        m[i] = fma(g, mix1, m[i] * b1);
-        v[i] = fma(mix2 * g, g, v[i] * b2);
+        if (decay) g = rt_fma(p[i], weight_decay, g, native);
+        m[i] = rt_fma(g, mix1, m[i] * b1, native);
+        v[i] = rt_fma(mix2 * g, g, v[i] * b2, native);
         const real m_hat = m[i] / bc1_r;
         if (rectified) {
             const real adaptive = 1 / (sqrt(v[i]) + eps) * sqrt_bc2;
@@ -44,9 +45,9 @@ RT_INLINE_LOOP void radam_loop(real *restrict p, const real *restrict grad, real
 }
 
 /* one range of the flat buffers: p, g and the state m, v at the same offset */
-RT_CLONES static void update_range(real *restrict p, const real *restrict grad,
-                                   real *restrict state, long n, double lr, double beta1,
-                                   real weight_decay, long t)
+RT_INLINE_LOOP void update_loop(real *restrict p, const real *restrict grad,
+                                real *restrict state, long n, double lr, double beta1,
+                                real weight_decay, long t, int native)
 {
     const real lr_r = (real)lr; /* the element type's lr, as torch's kernels get it */
     const double bc1 = 1 - pow(beta1, (double)t), bc2 = 1 - pow(beta2, (double)t);
@@ -58,14 +59,15 @@ RT_CLONES static void update_range(real *restrict p, const real *restrict grad,
                                : 0;
     const real bc1_r = (real)bc1, sqrt_bc2 = (real)sqrt(bc2), rect = (real)r;
     if (weight_decay != 0 && rectified)
-        radam_loop(p, grad, state, n, lr_r, beta1, weight_decay, bc1_r, sqrt_bc2, rect, 1, 1);
+        radam_loop(p, grad, state, n, lr_r, beta1, weight_decay, bc1_r, sqrt_bc2, rect, 1, 1, native);
     else if (weight_decay != 0)
-        radam_loop(p, grad, state, n, lr_r, beta1, weight_decay, bc1_r, sqrt_bc2, rect, 1, 0);
+        radam_loop(p, grad, state, n, lr_r, beta1, weight_decay, bc1_r, sqrt_bc2, rect, 1, 0, native);
     else if (rectified)
-        radam_loop(p, grad, state, n, lr_r, beta1, weight_decay, bc1_r, sqrt_bc2, rect, 0, 1);
+        radam_loop(p, grad, state, n, lr_r, beta1, weight_decay, bc1_r, sqrt_bc2, rect, 0, 1, native);
     else
-        radam_loop(p, grad, state, n, lr_r, beta1, weight_decay, bc1_r, sqrt_bc2, rect, 0, 0);
+        radam_loop(p, grad, state, n, lr_r, beta1, weight_decay, bc1_r, sqrt_bc2, rect, 0, 0, native);
 }
+RT_UPDATE_CLONES(update_loop) /* update_range: for x86-64-v3 and for SSE2 (rt_fma.h) */
 
 /* momentum: this step's beta1 */
 void model_update(real *param, real *grad, real *state, double lr, double momentum, long t)

@@ -23,7 +23,8 @@ static const int has_buf = {{momentum}} > 0 || {{cycle_momentum}};
  * are constants in each copy update_range inlines, so none branches */
 RT_INLINE_LOOP void rmsprop_loop(real *restrict p, const real *restrict grad,
                                  real *restrict state, long n, real lr_r, real mu,
-                                 real weight_decay, const int decay, const int mom)
+                                 real weight_decay, const int decay, const int mom,
+                                 const int native)
 {
     real *restrict v = state;
     real *restrict buf = has_buf ? state + MODEL_N_PARAMS : NULL;
@@ -31,18 +32,18 @@ RT_INLINE_LOOP void rmsprop_loop(real *restrict p, const real *restrict grad,
     const real keep = (real)alpha, mix = (real)(1 - alpha);
     for (long i = 0; i < n; i++) {
         real g = maximize ? -grad[i] : grad[i];
-        if (decay) g = fma(p[i], weight_decay, g);
-        v[i] = fma(mix * g, g, v[i] * keep);
+        if (decay) g = rt_fma(p[i], weight_decay, g, native);
+        v[i] = rt_fma(mix * g, g, v[i] * keep, native);
         real d;
         if (centered) {
-            g_avg[i] = fma(g, mix, g_avg[i] * keep);
-            d = sqrt(fma(-g_avg[i], g_avg[i], v[i])) + eps;
+            g_avg[i] = rt_fma(g, mix, g_avg[i] * keep, native);
+            d = sqrt(rt_fma(-g_avg[i], g_avg[i], v[i], native)) + eps;
         } else {
             d = sqrt(v[i]) + eps;
         }
         if (mom) {
             buf[i] = buf[i] * mu + g / d;
-            p[i] = fma(buf[i], -lr_r, p[i]);
+            p[i] = rt_fma(buf[i], -lr_r, p[i], native);
         } else {
             p[i] += -lr_r * g / d;
         }
@@ -50,22 +51,23 @@ RT_INLINE_LOOP void rmsprop_loop(real *restrict p, const real *restrict grad,
 }
 
 /* one range of the flat buffers: p, g and the state v (, buf) (, g_avg) at the same offset */
-RT_CLONES static void update_range(real *restrict p, const real *restrict grad,
-                                   real *restrict state, long n, double lr, double momentum,
-                                   real weight_decay, long t)
+RT_INLINE_LOOP void update_loop(real *restrict p, const real *restrict grad,
+                                real *restrict state, long n, double lr, double momentum,
+                                real weight_decay, long t, int native)
 {
     const real lr_r = (real)lr; /* the element type's lr, as torch's kernels get it */
     const real mu = (real)momentum;
     (void)t;
     if (weight_decay != 0 && momentum > 0)
-        rmsprop_loop(p, grad, state, n, lr_r, mu, weight_decay, 1, 1);
+        rmsprop_loop(p, grad, state, n, lr_r, mu, weight_decay, 1, 1, native);
     else if (weight_decay != 0)
-        rmsprop_loop(p, grad, state, n, lr_r, mu, weight_decay, 1, 0);
+        rmsprop_loop(p, grad, state, n, lr_r, mu, weight_decay, 1, 0, native);
     else if (momentum > 0)
-        rmsprop_loop(p, grad, state, n, lr_r, mu, weight_decay, 0, 1);
+        rmsprop_loop(p, grad, state, n, lr_r, mu, weight_decay, 0, 1, native);
     else
-        rmsprop_loop(p, grad, state, n, lr_r, mu, weight_decay, 0, 0);
+        rmsprop_loop(p, grad, state, n, lr_r, mu, weight_decay, 0, 0, native);
 }
+RT_UPDATE_CLONES(update_loop) /* update_range: for x86-64-v3 and for SSE2 (rt_fma.h) */
 
 void model_update(real *param, real *grad, real *state, double lr, double momentum, long t)
 {

@@ -17,23 +17,24 @@ static const double dampening = {{dampening}};
 static const int nesterov = {{nesterov}}, maximize = {{maximize}};
 
 /* one range of the flat buffers: p, g and the state b at the same offset */
-RT_CLONES static void update_range(real *restrict p, const real *restrict grad,
-                                   real *restrict state, long n, double lr, double momentum,
-                                   real weight_decay, long t)
+RT_INLINE_LOOP void update_loop(real *restrict p, const real *restrict grad,
+                                real *restrict state, long n, double lr, double momentum,
+                                real weight_decay, long t, int native)
 {
     const real lr_r = (real)lr; /* the element type's lr, as torch's kernels get it */
     const real mu = (real)momentum, keep = (real)(1 - dampening);
     real *restrict b = state;
     for (long i = 0; i < n; i++) {
         real g = maximize ? -grad[i] : grad[i];
-        if (weight_decay != 0) g = fma(p[i], weight_decay, g);
+        if (weight_decay != 0) g = rt_fma(p[i], weight_decay, g, native);
         if (momentum != 0) {
-            b[i] = t == 1 ? g : fma(g, keep, b[i] * mu);
-            g = nesterov ? fma(b[i], mu, g) : b[i];
+            b[i] = t == 1 ? g : rt_fma(g, keep, b[i] * mu, native);
+            g = nesterov ? rt_fma(b[i], mu, g, native) : b[i];
         }
-        p[i] = fma(g, -lr_r, p[i]);
+        p[i] = rt_fma(g, -lr_r, p[i], native);
     }
 }
+RT_UPDATE_CLONES(update_loop) /* update_range: for x86-64-v3 and for SSE2 (rt_fma.h) */
 
 void model_update(real *param, real *grad, real *state, double lr, double momentum, long t)
 {
