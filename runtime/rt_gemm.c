@@ -157,17 +157,8 @@ AVX512 static void xn_avx512(int ta, long m, long n, long k, const float *a, con
         xn_avx512_t(0, m, n, k, a, b, c);
 }
 
-/* ---- the epilogue (rt.h's rt_gemm_epi) on one finished value, or on a
- * vector of them: the generated loop's operations in its order ---- */
-
-static inline void epi1(const rt_gemm_epi *e, float *c, long n, long i, long j)
-{
-    float v = c[i * n + j];
-    if (e->bias) v = v + e->bias[j];
-    if (e->act == RT_EPI_RELU) v = v > 0 ? v : 0;
-    if (e->mask) v = e->mask[i * n + j] > 0 ? v : 0;
-    c[i * n + j] = v;
-}
+/* ---- the epilogue (rt.h's rt_gemm_epi) on a vector of finished values:
+ * the generated loop's operations in its order ---- */
 
 /* 8 values of row i from column j (lanes: the columns that exist). max
  * returns its second operand (0) for a NaN or two zeros, as v > 0 ? v : 0
@@ -305,6 +296,28 @@ AVX2 TILE __m128 sum4(__m256 s0, __m256 s1, __m256 s2, __m256 s3)
     return _mm_add_ps(_mm256_castps256_ps128(h), _mm256_extractf128_ps(h, 1));
 }
 
+/* the epilogue on the nr <= 4 values of row i from column j */
+AVX2 TILE __m128 epi4(const rt_gemm_epi *e, __m128 v, long n, long i, long j, int nr)
+{
+    const __m128 zero = _mm_setzero_ps();
+    const __m128i lanes = _mm_cmpgt_epi32(_mm_set1_epi32(nr), _mm_setr_epi32(0, 1, 2, 3));
+    if (e->bias) v = _mm_add_ps(v, _mm_maskload_ps(e->bias + j, lanes));
+    if (e->act == RT_EPI_RELU) v = _mm_max_ps(v, zero);
+    if (e->mask) v = _mm_and_ps(v, _mm_cmpgt_ps(_mm_maskload_ps(e->mask + i * n + j, lanes), zero));
+    return v;
+}
+
+AVX2 TILE void nt_store4(float *c, long n, long i, long j, int nr, __m128 v)
+{
+    if (nr == 4) {
+        _mm_storeu_ps(c + i * n + j, v);
+        return;
+    }
+    float out[4];
+    _mm_storeu_ps(out, v);
+    for (int q = 0; q < nr; q++) c[i * n + j + q] = out[q];
+}
+
 /* the k % 8 tail, in order, onto the lane sums */
 static inline void nt_tail(long k, const float *a, const float *b, float *c, long kv)
 {
@@ -329,13 +342,14 @@ AVX2 TILE void nt_tile8(long n, long k, const float *a, const float *b, float *c
         }
     }
     for (int r = 0; r < mr; r++) {
-        float out[4];
-        _mm_storeu_ps(out, sum4(acc[r][0], acc[r][1], acc[r][2], acc[r][3]));
-        for (int q = 0; q < nr; q++) {
-            c[(i + r) * n + j + q] = out[q];
-            if (kv < k) nt_tail(k, a + (i + r) * k, b + (j + q) * k, c + (i + r) * n + j + q, kv);
-            if (e) epi1(e, c, n, i + r, j + q);
+        __m128 s = sum4(acc[r][0], acc[r][1], acc[r][2], acc[r][3]);
+        if (kv < k) {
+            float out[4];
+            _mm_storeu_ps(out, s);
+            for (int q = 0; q < nr; q++) nt_tail(k, a + (i + r) * k, b + (j + q) * k, out + q, kv);
+            s = _mm_loadu_ps(out);
         }
+        nt_store4(c, n, i + r, j, nr, e ? epi4(e, s, n, i + r, j, nr) : s);
     }
 }
 
@@ -382,13 +396,8 @@ AVX512 TILE void nt_tile16(long n, long k, const float *a, const float *b, float
         }
     }
     for (int r = 0; r < mr; r++) {
-        float out[4];
-        _mm_storeu_ps(
-            out, sum4(fold16(acc[r][0]), fold16(acc[r][1]), fold16(acc[r][2]), fold16(acc[r][3])));
-        for (int q = 0; q < nr; q++) {
-            c[(i + r) * n + j + q] = out[q];
-            if (e) epi1(e, c, n, i + r, j + q);
-        }
+        __m128 s = sum4(fold16(acc[r][0]), fold16(acc[r][1]), fold16(acc[r][2]), fold16(acc[r][3]));
+        nt_store4(c, n, i + r, j, nr, e ? epi4(e, s, n, i + r, j, nr) : s);
     }
 }
 
