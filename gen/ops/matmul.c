@@ -159,7 +159,9 @@ static void emit_gemm(emitter *e, const ir_node *n, long m, long k, long nn, con
     if (st) {
         wr_line(e->w, "/* in its store, on each finished value: %s%s%s (rt_gemm_epi) */",
                 st->bias ? "+ bias" : "", st->bias && (st->relu || st->mask) ? ", " : "",
-                st->relu ? "relu" : st->mask ? "relu's backward mask" : "");
+                st->relu   ? "relu"
+                : st->mask ? "relu's backward mask"
+                           : "");
         wr_line(e->w, "const rt_gemm_epi epi = {%s, %s, %s};", st->bias ? st->bias : "NULL",
                 st->relu ? "RT_EPI_RELU" : "RT_EPI_NONE", st->mask ? st->mask : "NULL");
         wr_line(e->w, "if (rt_sgemm_%s_epi(%ld, %ld, %ld, %s, %s, %s, &epi)) {",
@@ -167,7 +169,8 @@ static void emit_gemm(emitter *e, const ir_node *n, long m, long k, long nn, con
     } else if (n->i[1])
         wr_line(e->w, "if (rt_sgemm_nt(%ld, %ld, %ld, %s, %s, %s))", m, nn, k, a, b, c);
     else
-        wr_line(e->w, "if (rt_sgemm_xn(%d, %ld, %ld, %ld, %s, %s, %s))", n->i[0], m, nn, k, a, b, c);
+        wr_line(e->w, "if (rt_sgemm_xn(%d, %ld, %ld, %ld, %s, %s, %s))", n->i[0], m, nn, k, a, b,
+                c);
     emit_blas(e, n, m, k, nn, c);
 }
 
@@ -217,7 +220,7 @@ static void emit_matmul(emitter *e, const ir_node *n)
                 /* with the fused op of the sum, straight-line too */
                 wr_line(e->w, "%s[%ld] = %s;", c, i * nn + j,
                         epi(e, n, e_fmt(e, "(%s)", buf), e_fmt(e, "%ld", j),
-                                      e_fmt(e, "%ld", i * nn + j)));
+                            e_fmt(e, "%ld", i * nn + j)));
             }
         break;
     case KERN_LOOP:

@@ -54,8 +54,8 @@ static void unfused(int nt, long m, long n, long k, const float *a, const float 
 }
 
 /* the largest |c - ref| over its bound, ref in double */
-static double worst(int nt, long m, long n, long k, const float *a, const float *b,
-                    const float *c, const rt_gemm_epi *e)
+static double worst(int nt, long m, long n, long k, const float *a, const float *b, const float *c,
+                    const rt_gemm_epi *e)
 {
     double w = 0;
     for (long i = 0; i < m; i++)
@@ -120,7 +120,8 @@ static void layout(int nt)
             for (int z = 0; z < ns; z += 3) same &= one(nt, sizes[x], sizes[y], sizes[z], 0, &w);
     for (size_t s = 0; s < sizeof shapes / sizeof *shapes; s++)
         same &= one(nt, shapes[s][0], shapes[s][1], shapes[s][2], 0, &w);
-    for (int x = 0; x < ns; x += 2) nan &= one(nt, sizes[x], sizes[x + 1 < ns ? x + 1 : x], 17, 1, &w);
+    for (int x = 0; x < ns; x += 2)
+        nan &= one(nt, sizes[x], sizes[x + 1 < ns ? x + 1 : x], 17, 1, &w);
     snprintf(msg, sizeof msg,
              "%s: bias + relu, bias, mask, all three in the store: the unfused order's bits "
              "(M, N in {1 .. 65}, K every third, fashion_mlp's shapes)",
@@ -128,8 +129,8 @@ static void layout(int nt)
     CHECK(same, msg);
     snprintf(msg, sizeof msg, "%s: a NaN row: relu and the mask give the unfused order's 0s", name);
     CHECK(nan, msg);
-    snprintf(msg, sizeof msg, "%s: every value within the bound of the double reference (worst %.3f)",
-             name, w);
+    snprintf(msg, sizeof msg,
+             "%s: every value within the bound of the double reference (worst %.3f)", name, w);
     CHECK(w <= 1, msg);
 }
 
@@ -161,9 +162,10 @@ int main(void)
     if (off || !rt_cpu_has_avx2()) {
         float a[6] = {1, 2, 3, 4, 5, 6}, c[4] = {7, 7, 7, 7};
         rt_gemm_epi e = {a, RT_EPI_RELU, NULL};
-        CHECK(rt_sgemm_nn_epi(2, 2, 3, a, a, c, &e) == -1 &&
-                  rt_sgemm_nt_epi(2, 2, 3, a, a, c, &e) == -1 && c[0] == 7 && c[3] == 7,
-              "the epilogue kernels decline (-1, C untouched) without AVX2 or with TRAINC_GEMM=off");
+        CHECK(
+            rt_sgemm_nn_epi(2, 2, 3, a, a, c, &e) == -1 &&
+                rt_sgemm_nt_epi(2, 2, 3, a, a, c, &e) == -1 && c[0] == 7 && c[3] == 7,
+            "the epilogue kernels decline (-1, C untouched) without AVX2 or with TRAINC_GEMM=off");
         CHECK_DONE();
     }
     layout(0);
