@@ -112,6 +112,12 @@ typedef struct op_def {
      * product with the op as the last of its epilogue stores the rest and
      * calls it on the stored values. NULL: none */
     const char *array_fn;
+    /* what trainc's own products (runtime/rt_gemm.c's rt_gemm_epi) compute
+     * of this elementwise op in their store: GEMM_EPI_RELU (y = max(x, 0) of
+     * the product's value, or of it plus a bias), GEMM_EPI_MASK (relu's
+     * backward, A > 0 ? B : 0 with B the product's value and A a buffer of
+     * its shape); 0: nothing (the op runs after the product) */
+    int gemm_epi;
     op_dsl dsl; /* the spec's function for it, if it is called by name */
     /* a backward op's second derivative for Hessian-vector products
      * (gen/hvp.c): the cexpr of w times d(row's value)/d(its first input)
@@ -131,6 +137,12 @@ typedef struct op_def {
     void (*emit_part)(struct emitter *e, const ir_node *n, int part);
     void (*emit_synced)(struct emitter *e, const ir_node *n, int point);
 } op_def;
+
+enum { GEMM_EPI_RELU = 1, GEMM_EPI_MASK = 2 };
+/* TRAINC_NO_GEMM_EPILOGUE=1 at generation: rt_gemm.c's products store
+ * plain values, their epilogues run in loops after them and relu's
+ * backward in a block of its own (gen/ops/matmul.c) */
+int ops_gemm_epilogue_off(void);
 
 const op_def *op_get(ir_op op);
 /* The backward op of n's row (op_def.grad_op); an internal error if none. */

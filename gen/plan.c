@@ -186,6 +186,24 @@ static int epi_candidate(ir_graph *g, const plan_variant *v, int x, int src, int
     return chain_fits(g, v, a, src, xn, pos, at) ? a : -1;
 }
 
+/* Relu's backward mask in the store of the product computing its dy, the
+ * input gradient (runtime/rt_gemm.c's epilogue): a backward product of ours
+ * (KERN_GEMM) read only by r, an op whose row says that store computes it
+ * whole (GEMM_EPI_MASK: A > 0 ? x : 0), A a buffer of x's shape computed
+ * before step `at`. (Forward products take their chains as above.) */
+static int mask_store_fits(ir_graph *g, const plan_variant *v, int x, int r, const int *pos, int at)
+{
+    const ir_node *xn = ir_get(g, x), *rn = ir_get(g, r);
+    if (!has(xn, OPF_EPILOGUE) || v->kernel[x] != KERN_GEMM || ops_gemm_epilogue_off()) return 0;
+    if (op_get(rn->op)->gemm_epi != GEMM_EPI_MASK || rn->in[1] != x || rn->in[0] == x ||
+        !ir_same_shape(rn, xn) || pos[r] < 0 || v->inlined[r] >= 0 || v->fused_into[r] >= 0 ||
+        v->view_of[r] >= 0 || v->grad_of[r] >= 0)
+        return 0;
+    const ir_node *m = ir_get(g, rn->in[0]);
+    return m->kind != K_CONST && v->inlined[m->id] < 0 && ir_same_shape(m, xn) &&
+           pos[plan_root(v, m->id)] < at;
+}
+
 /* A batch norm folded into producer n takes its affine part along when the
  * chain computes bn·γ + β (γ, β per channel): the add node, else -1; gamma
  * and beta are set. */
@@ -250,8 +268,15 @@ static void fuse_epilogues(ir_graph *g, plan_variant *v)
     for (int s = 0; s < v->norder; s++) {
         int x = v->order[s];
         const ir_node *xn = ir_get(g, x);
-        if (v->fused_into[x] >= 0 || !epi_producer(xn) || v->view_of[x] >= 0 || v->grad_of[x] >= 0)
+        if (v->fused_into[x] >= 0 || v->view_of[x] >= 0 || v->grad_of[x] >= 0) continue;
+        if (!epi_producer(xn)) {
+            if (uses[x] == 1 && mask_store_fits(g, v, x, reader[x], pos, s)) {
+                v->epi[x] = reader[x];
+                v->fused_into[reader[x]] = x;
+                pos[reader[x]] = s;
+            }
             continue;
+        }
         if (has(xn, OPF_FOLDS_BN) && v->mode == PLAN_EVAL && uses[x] == 1) {
             /* batch norm folded into the convolution */
             int bn = reader[x];

@@ -30,7 +30,9 @@ typedef struct plan_variant {
      * stores the value of an elementwise node A reading it (an activation,
      * a bias, a residual sum: A with the chain inlined into it) straight
      * into A's buffer. A then emits no code and, unless epi_keep, the
-     * producer has no buffer of its own. */
+     * producer has no buffer of its own. In the backward only relu's
+     * backward after a product of ours (KERN_GEMM), its mask in the
+     * kernel's store (plan.c's mask_store_fits). */
     int *epi;      /* per producer: the node A it stores, or -1 */
     int *epi_keep; /* per producer: its own value is stored too (read elsewhere) */
     int *epi_bn;   /* per convolution (eval): the batch_norm folded into it, or -1 */

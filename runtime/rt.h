@@ -550,6 +550,26 @@ int rt_cpu_has_avx2(void);
 int rt_sgemm_xn(int ta, long m, long n, long k, const float *a, const float *b, float *c);
 int rt_sgemm_nt(long m, long n, long k, const float *a, const float *b, float *c);
 
+/* What a product stores in place of each value v of C (the forward's bias
+ * and activation, the input gradient's relu mask), applied to the finished
+ * sum while the tile is in registers, in this order: v + bias[j] (bias per
+ * column, NULL: none), then act (RT_EPI_RELU: v > 0 ? v : 0), then mask
+ * (relu's backward: mask[i, j] > 0 ? v : 0, mask [m x n]; NULL: none). The
+ * same IEEE operations as the generator's loops after the product, so the
+ * same bits (tests/unit/test_gemm_epi.c). */
+enum { RT_EPI_NONE, RT_EPI_RELU };
+typedef struct rt_gemm_epi {
+    const float *bias;
+    int act;
+    const float *mask;
+} rt_gemm_epi;
+/* rt_sgemm_nt and rt_sgemm_xn(0, ...) with the epilogue e (NULL: none);
+ * -1 (C untouched) where they are */
+int rt_sgemm_nt_epi(long m, long n, long k, const float *a, const float *b, float *c,
+                    const rt_gemm_epi *e);
+int rt_sgemm_nn_epi(long m, long n, long k, const float *a, const float *b, float *c,
+                    const rt_gemm_epi *e);
+
 /* ==== rt_act.c: tanh and sigmoid over arrays (float: rt_act.h's, vectorised) ==== */
 
 #include "rt_act.h"

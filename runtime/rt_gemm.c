@@ -15,7 +15,12 @@
  * A and B (8 lanes, then the k % 8 tail in order; the AVX-512 clone: 16
  * lanes, the tail in masked loads, folded to 8), added pairwise at the end:
  * the two kernels' results differ in rounding, within a k-term sum's bound
- * (tests/unit/test_gemm.c). */
+ * (tests/unit/test_gemm.c).
+ * rt_sgemm_nt_epi and rt_sgemm_nn_epi (A·B, xn's tiles for A not
+ * transposed) store each finished value through an epilogue (rt.h's
+ * rt_gemm_epi: bias, relu, relu's backward mask) in registers, the
+ * generator's separate loop's operations in its order: the same bits
+ * (tests/unit/test_gemm_epi.c). */
 #include "rt.h"
 
 #include <math.h>
@@ -152,6 +157,135 @@ AVX512 static void xn_avx512(int ta, long m, long n, long k, const float *a, con
         xn_avx512_t(0, m, n, k, a, b, c);
 }
 
+/* ---- the epilogue (rt.h's rt_gemm_epi) on a vector of finished values:
+ * the generated loop's operations in its order ---- */
+
+/* 8 values of row i from column j (lanes: the columns that exist). max
+ * returns its second operand (0) for a NaN or two zeros, as v > 0 ? v : 0
+ * does; the mask's compare is false for NaN, as m > 0 is */
+AVX2 TILE __m256 epi8(const rt_gemm_epi *e, __m256 v, long n, long i, long j, __m256i lanes)
+{
+    const __m256 zero = _mm256_setzero_ps();
+    if (e->bias) v = _mm256_add_ps(v, _mm256_maskload_ps(e->bias + j, lanes));
+    if (e->act == RT_EPI_RELU) v = _mm256_max_ps(v, zero);
+    if (e->mask)
+        v = _mm256_and_ps(
+            v, _mm256_cmp_ps(_mm256_maskload_ps(e->mask + i * n + j, lanes), zero, _CMP_GT_OQ));
+    return v;
+}
+
+AVX512 TILE __m512 epi16(const rt_gemm_epi *e, __m512 v, long n, long i, long j)
+{
+    const __m512 zero = _mm512_setzero_ps();
+    if (e->bias) v = _mm512_add_ps(v, _mm512_loadu_ps(e->bias + j));
+    if (e->act == RT_EPI_RELU) v = _mm512_max_ps(v, zero);
+    if (e->mask)
+        v = _mm512_maskz_mov_ps(
+            _mm512_cmp_ps_mask(_mm512_loadu_ps(e->mask + i * n + j), zero, _CMP_GT_OQ), v);
+    return v;
+}
+
+/* ---- nn: A·B with the epilogue in the store; xn's tiles and its fma
+ * chains for A not transposed (the same bits with e NULL) ---- */
+
+AVX2 TILE void nn_tile8(long n, long k, const float *a, const float *b, float *c, long i, long j,
+                        int mr, int nv, const rt_gemm_epi *e)
+{
+    __m256 acc[8][2];
+    for (int r = 0; r < mr; r++)
+        for (int v = 0; v < nv; v++) acc[r][v] = _mm256_setzero_ps();
+    for (long p = 0; p < k; p++) {
+        __m256 bv[2];
+        for (int v = 0; v < nv; v++) bv[v] = _mm256_loadu_ps(b + p * n + j + 8 * v);
+        for (int r = 0; r < mr; r++) {
+            __m256 av = _mm256_broadcast_ss(a + (i + r) * k + p);
+            for (int v = 0; v < nv; v++) acc[r][v] = _mm256_fmadd_ps(av, bv[v], acc[r][v]);
+        }
+    }
+    const __m256i all = _mm256_set1_epi32(-1);
+    for (int r = 0; r < mr; r++)
+        for (int v = 0; v < nv; v++)
+            _mm256_storeu_ps(c + (i + r) * n + j + 8 * v,
+                             e ? epi8(e, acc[r][v], n, i + r, j + 8 * v, all) : acc[r][v]);
+}
+
+AVX2 TILE void nn_tile8_part(long n, long k, const float *a, const float *b, float *c, long i,
+                             long j, int mr, const rt_gemm_epi *e)
+{
+    const __m256i lanes = _mm256_cmpgt_epi32(_mm256_set1_epi32((int)(n - j)),
+                                             _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
+    __m256 acc[8];
+    for (int r = 0; r < mr; r++) acc[r] = _mm256_setzero_ps();
+    for (long p = 0; p < k; p++) {
+        __m256 bv = _mm256_maskload_ps(b + p * n + j, lanes);
+        for (int r = 0; r < mr; r++)
+            acc[r] = _mm256_fmadd_ps(_mm256_broadcast_ss(a + (i + r) * k + p), bv, acc[r]);
+    }
+    for (int r = 0; r < mr; r++)
+        _mm256_maskstore_ps(c + (i + r) * n + j, lanes,
+                            e ? epi8(e, acc[r], n, i + r, j, lanes) : acc[r]);
+}
+
+AVX2 TILE void nn_rows8(long n, long k, const float *a, const float *b, float *c, long i, int mr,
+                        const rt_gemm_epi *e)
+{
+    long j = 0;
+    for (; j + 16 <= n; j += 16) nn_tile8(n, k, a, b, c, i, j, mr, 2, e);
+    for (; j + 8 <= n; j += 8) nn_tile8(n, k, a, b, c, i, j, mr, 1, e);
+    if (j < n) nn_tile8_part(n, k, a, b, c, i, j, mr, e);
+}
+
+AVX2 static void nn_avx2(long m, long n, long k, const float *a, const float *b, float *c,
+                         const rt_gemm_epi *e)
+{
+    long i = 0;
+    for (; i + 6 <= m; i += 6) nn_rows8(n, k, a, b, c, i, 6, e);
+    if (m - i >= 4) nn_rows8(n, k, a, b, c, i, 4, e), i += 4;
+    if (m - i >= 2) nn_rows8(n, k, a, b, c, i, 2, e), i += 2;
+    if (m - i >= 1) nn_rows8(n, k, a, b, c, i, 1, e);
+}
+
+AVX512 TILE void nn_tile16(long n, long k, const float *a, const float *b, float *c, long i, long j,
+                           int mr, int nv, const rt_gemm_epi *e)
+{
+    __m512 acc[8][3];
+    for (int r = 0; r < mr; r++)
+        for (int v = 0; v < nv; v++) acc[r][v] = _mm512_setzero_ps();
+    for (long p = 0; p < k; p++) {
+        __m512 bv[3];
+        for (int v = 0; v < nv; v++) bv[v] = _mm512_loadu_ps(b + p * n + j + 16 * v);
+        for (int r = 0; r < mr; r++) {
+            __m512 av = _mm512_set1_ps(a[(i + r) * k + p]);
+            for (int v = 0; v < nv; v++) acc[r][v] = _mm512_fmadd_ps(av, bv[v], acc[r][v]);
+        }
+    }
+    for (int r = 0; r < mr; r++)
+        for (int v = 0; v < nv; v++)
+            _mm512_storeu_ps(c + (i + r) * n + j + 16 * v,
+                             e ? epi16(e, acc[r][v], n, i + r, j + 16 * v) : acc[r][v]);
+}
+
+AVX512 TILE void nn_rows16(long n, long k, const float *a, const float *b, float *c, long i, int mr,
+                           const rt_gemm_epi *e)
+{
+    long j = 0;
+    for (; j + 48 <= n; j += 48) nn_tile16(n, k, a, b, c, i, j, mr, 3, e);
+    if (j + 32 <= n) nn_tile16(n, k, a, b, c, i, j, mr, 2, e), j += 32;
+    if (j + 16 <= n) nn_tile16(n, k, a, b, c, i, j, mr, 1, e), j += 16;
+    for (; j + 8 <= n; j += 8) nn_tile8(n, k, a, b, c, i, j, mr, 1, e);
+    if (j < n) nn_tile8_part(n, k, a, b, c, i, j, mr, e);
+}
+
+AVX512 static void nn_avx512(long m, long n, long k, const float *a, const float *b, float *c,
+                             const rt_gemm_epi *e)
+{
+    long i = 0;
+    for (; i + 8 <= m; i += 8) nn_rows16(n, k, a, b, c, i, 8, e);
+    if (m - i >= 4) nn_rows16(n, k, a, b, c, i, 4, e), i += 4;
+    if (m - i >= 2) nn_rows16(n, k, a, b, c, i, 2, e), i += 2;
+    if (m - i >= 1) nn_rows16(n, k, a, b, c, i, 1, e);
+}
+
 /* ---- nt, AVX2: tiles of 3 rows of A x 4 rows of B, 8 lanes along k ---- */
 
 /* the 8-lane sums of four accumulators, as four floats: lanes added
@@ -160,6 +294,28 @@ AVX2 TILE __m128 sum4(__m256 s0, __m256 s1, __m256 s2, __m256 s3)
 {
     __m256 h = _mm256_hadd_ps(_mm256_hadd_ps(s0, s1), _mm256_hadd_ps(s2, s3));
     return _mm_add_ps(_mm256_castps256_ps128(h), _mm256_extractf128_ps(h, 1));
+}
+
+/* the epilogue on the nr <= 4 values of row i from column j */
+AVX2 TILE __m128 epi4(const rt_gemm_epi *e, __m128 v, long n, long i, long j, int nr)
+{
+    const __m128 zero = _mm_setzero_ps();
+    const __m128i lanes = _mm_cmpgt_epi32(_mm_set1_epi32(nr), _mm_setr_epi32(0, 1, 2, 3));
+    if (e->bias) v = _mm_add_ps(v, _mm_maskload_ps(e->bias + j, lanes));
+    if (e->act == RT_EPI_RELU) v = _mm_max_ps(v, zero);
+    if (e->mask) v = _mm_and_ps(v, _mm_cmpgt_ps(_mm_maskload_ps(e->mask + i * n + j, lanes), zero));
+    return v;
+}
+
+AVX2 TILE void nt_store4(float *c, long n, long i, long j, int nr, __m128 v)
+{
+    if (nr == 4) {
+        _mm_storeu_ps(c + i * n + j, v);
+        return;
+    }
+    float out[4];
+    _mm_storeu_ps(out, v);
+    for (int q = 0; q < nr; q++) c[i * n + j + q] = out[q];
 }
 
 /* the k % 8 tail, in order, onto the lane sums */
@@ -171,7 +327,7 @@ static inline void nt_tail(long k, const float *a, const float *b, float *c, lon
 }
 
 AVX2 TILE void nt_tile8(long n, long k, const float *a, const float *b, float *c, long i, long j,
-                        int mr, int nr)
+                        int mr, int nr, const rt_gemm_epi *e)
 {
     __m256 acc[3][4];
     for (int r = 0; r < 3; r++)
@@ -186,29 +342,33 @@ AVX2 TILE void nt_tile8(long n, long k, const float *a, const float *b, float *c
         }
     }
     for (int r = 0; r < mr; r++) {
-        float out[4];
-        _mm_storeu_ps(out, sum4(acc[r][0], acc[r][1], acc[r][2], acc[r][3]));
-        for (int q = 0; q < nr; q++) {
-            c[(i + r) * n + j + q] = out[q];
-            if (kv < k) nt_tail(k, a + (i + r) * k, b + (j + q) * k, c + (i + r) * n + j + q, kv);
+        __m128 s = sum4(acc[r][0], acc[r][1], acc[r][2], acc[r][3]);
+        if (kv < k) {
+            float out[4];
+            _mm_storeu_ps(out, s);
+            for (int q = 0; q < nr; q++) nt_tail(k, a + (i + r) * k, b + (j + q) * k, out + q, kv);
+            s = _mm_loadu_ps(out);
         }
+        nt_store4(c, n, i + r, j, nr, e ? epi4(e, s, n, i + r, j, nr) : s);
     }
 }
 
-AVX2 TILE void nt_rows8(long n, long k, const float *a, const float *b, float *c, long i, int mr)
+AVX2 TILE void nt_rows8(long n, long k, const float *a, const float *b, float *c, long i, int mr,
+                        const rt_gemm_epi *e)
 {
     long j = 0;
-    for (; j + 4 <= n; j += 4) nt_tile8(n, k, a, b, c, i, j, mr, 4);
-    if (n - j >= 2) nt_tile8(n, k, a, b, c, i, j, mr, 2), j += 2;
-    if (n - j >= 1) nt_tile8(n, k, a, b, c, i, j, mr, 1);
+    for (; j + 4 <= n; j += 4) nt_tile8(n, k, a, b, c, i, j, mr, 4, e);
+    if (n - j >= 2) nt_tile8(n, k, a, b, c, i, j, mr, 2, e), j += 2;
+    if (n - j >= 1) nt_tile8(n, k, a, b, c, i, j, mr, 1, e);
 }
 
-AVX2 static void nt_avx2(long m, long n, long k, const float *a, const float *b, float *c)
+AVX2 static void nt_avx2(long m, long n, long k, const float *a, const float *b, float *c,
+                         const rt_gemm_epi *e)
 {
     long i = 0;
-    for (; i + 3 <= m; i += 3) nt_rows8(n, k, a, b, c, i, 3);
-    if (m - i == 2) nt_rows8(n, k, a, b, c, i, 2);
-    if (m - i == 1) nt_rows8(n, k, a, b, c, i, 1);
+    for (; i + 3 <= m; i += 3) nt_rows8(n, k, a, b, c, i, 3, e);
+    if (m - i == 2) nt_rows8(n, k, a, b, c, i, 2, e);
+    if (m - i == 1) nt_rows8(n, k, a, b, c, i, 1, e);
 }
 
 /* ---- nt, AVX-512: tiles of 6 rows of A x 4 rows of B, 16 lanes along k,
@@ -221,7 +381,7 @@ AVX512 TILE __m256 fold16(__m512 v)
 }
 
 AVX512 TILE void nt_tile16(long n, long k, const float *a, const float *b, float *c, long i, long j,
-                           int mr, int nr)
+                           int mr, int nr, const rt_gemm_epi *e)
 {
     __m512 acc[6][4];
     for (int r = 0; r < 6; r++)
@@ -236,39 +396,40 @@ AVX512 TILE void nt_tile16(long n, long k, const float *a, const float *b, float
         }
     }
     for (int r = 0; r < mr; r++) {
-        float out[4];
-        _mm_storeu_ps(
-            out, sum4(fold16(acc[r][0]), fold16(acc[r][1]), fold16(acc[r][2]), fold16(acc[r][3])));
-        for (int q = 0; q < nr; q++) c[(i + r) * n + j + q] = out[q];
+        __m128 s = sum4(fold16(acc[r][0]), fold16(acc[r][1]), fold16(acc[r][2]), fold16(acc[r][3]));
+        nt_store4(c, n, i + r, j, nr, e ? epi4(e, s, n, i + r, j, nr) : s);
     }
 }
 
-AVX512 TILE void nt_rows16(long n, long k, const float *a, const float *b, float *c, long i, int mr)
+AVX512 TILE void nt_rows16(long n, long k, const float *a, const float *b, float *c, long i, int mr,
+                           const rt_gemm_epi *e)
 {
     long j = 0;
-    for (; j + 4 <= n; j += 4) nt_tile16(n, k, a, b, c, i, j, mr, 4);
-    if (n - j >= 2) nt_tile16(n, k, a, b, c, i, j, mr, 2), j += 2;
-    if (n - j >= 1) nt_tile16(n, k, a, b, c, i, j, mr, 1);
+    for (; j + 4 <= n; j += 4) nt_tile16(n, k, a, b, c, i, j, mr, 4, e);
+    if (n - j >= 2) nt_tile16(n, k, a, b, c, i, j, mr, 2, e), j += 2;
+    if (n - j >= 1) nt_tile16(n, k, a, b, c, i, j, mr, 1, e);
 }
 
-AVX512 static void nt_avx512(long m, long n, long k, const float *a, const float *b, float *c)
+AVX512 static void nt_avx512(long m, long n, long k, const float *a, const float *b, float *c,
+                             const rt_gemm_epi *e)
 {
     long i = 0;
-    for (; i + 6 <= m; i += 6) nt_rows16(n, k, a, b, c, i, 6);
-    if (m - i >= 4) nt_rows16(n, k, a, b, c, i, 4), i += 4;
-    if (m - i >= 2) nt_rows16(n, k, a, b, c, i, 2), i += 2;
-    if (m - i >= 1) nt_rows16(n, k, a, b, c, i, 1);
+    for (; i + 6 <= m; i += 6) nt_rows16(n, k, a, b, c, i, 6, e);
+    if (m - i >= 4) nt_rows16(n, k, a, b, c, i, 4, e), i += 4;
+    if (m - i >= 2) nt_rows16(n, k, a, b, c, i, 2, e), i += 2;
+    if (m - i >= 1) nt_rows16(n, k, a, b, c, i, 1, e);
 }
 
 /* ---- dispatch ---- */
 
 typedef struct gemm_ops {
     void (*xn)(int, long, long, long, const float *, const float *, float *);
-    void (*nt)(long, long, long, const float *, const float *, float *);
+    void (*nt)(long, long, long, const float *, const float *, float *, const rt_gemm_epi *);
+    void (*nn)(long, long, long, const float *, const float *, float *, const rt_gemm_epi *);
 } gemm_ops;
 
-static const gemm_ops ops_avx2 = {xn_avx2, nt_avx2};
-static const gemm_ops ops_avx512 = {xn_avx512, nt_avx512};
+static const gemm_ops ops_avx2 = {xn_avx2, nt_avx2, nn_avx2};
+static const gemm_ops ops_avx512 = {xn_avx512, nt_avx512, nn_avx512};
 
 /* TRAINC_GEMM=avx2 keeps the AVX2 kernels on an AVX-512 CPU, TRAINC_GEMM=off
  * leaves every product to OpenBLAS (to compare: tests/bench/bench.sh) */
@@ -310,14 +471,35 @@ int rt_sgemm_xn(int ta, long m, long n, long k, const float *a, const float *b, 
 
 int rt_sgemm_nt(long m, long n, long k, const float *a, const float *b, float *c)
 {
+    return rt_sgemm_nt_epi(m, n, k, a, b, c, NULL);
+}
+
+int rt_sgemm_nt_epi(long m, long n, long k, const float *a, const float *b, float *c,
+                    const rt_gemm_epi *e)
+{
 #ifdef GEMM_X86
     const gemm_ops *o = gemm();
     if (o) {
-        o->nt(m, n, k, a, b, c);
+        o->nt(m, n, k, a, b, c, e);
         return 0;
     }
 #else
-    (void)m, (void)n, (void)k, (void)a, (void)b, (void)c;
+    (void)m, (void)n, (void)k, (void)a, (void)b, (void)c, (void)e;
+#endif
+    return -1;
+}
+
+int rt_sgemm_nn_epi(long m, long n, long k, const float *a, const float *b, float *c,
+                    const rt_gemm_epi *e)
+{
+#ifdef GEMM_X86
+    const gemm_ops *o = gemm();
+    if (o) {
+        o->nn(m, n, k, a, b, c, e);
+        return 0;
+    }
+#else
+    (void)m, (void)n, (void)k, (void)a, (void)b, (void)c, (void)e;
 #endif
     return -1;
 }

@@ -292,6 +292,7 @@ const op_def op_RELU = {
     .shape = shape_same,
     .vjp = vjp_relu,
     .flops = flops_elem,
+    .gemm_epi = GEMM_EPI_RELU,
     .dsl = {.name = "relu", .layer = "ReLU"},
 };
 const op_def op_LEAKY_RELU = {
@@ -418,6 +419,7 @@ const op_def op_RELU_GRAD = {
     .shape = shape_same,
     .flops = flops_elem,
     .vjp = vjp2_of_helper,
+    .gemm_epi = GEMM_EPI_MASK,
     .d2expr = "0",
 };
 const op_def op_LEAKY_RELU_GRAD = {

@@ -2,6 +2,7 @@
  * Kernels: straight-line for tiny products, constant-bound loops for medium
  * ones, cblas_?gemm for large ones (the plan decides). */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "../autodiff.h"
@@ -88,8 +89,63 @@ static void emit_blas(emitter *e, const ir_node *n, long m, long k, long nn, con
 static double gemm_ns(long m, long n, long k, int tb);
 static double blas_ns(long m, long n, long k);
 
-/* ours where the CPU has AVX2 (the function says -1 otherwise), in float */
-static void emit_gemm(emitter *e, const ir_node *n, long m, long k, long nn, const char *c)
+int ops_gemm_epilogue_off(void)
+{
+    const char *off = getenv("TRAINC_NO_GEMM_EPILOGUE");
+    return off && *off && strcmp(off, "0");
+}
+
+/* What runtime/rt_gemm.c's store computes of n's epilogue (rt_gemm_epi):
+ * a bias per column added to the product, relu of that, or relu's
+ * backward mask; below an array op (tanh), the chain under it. */
+typedef struct gemm_store {
+    const char *bias, *mask; /* buffers, or NULL */
+    int relu;
+} gemm_store;
+
+/* Whether the store computes n's whole epilogue (all but its array op
+ * when arr), into s: not with A transposed, a folded batch norm, double,
+ * or TRAINC_NO_GEMM_EPILOGUE */
+static int gemm_store_fits(emitter *e, const ir_node *n, int arr, gemm_store *s)
+{
+    int a = e->pv->epi[n->id];
+    *s = (gemm_store){NULL, NULL, 0};
+    if (a < 0 || n->i[0] || e->dbl || e->pv->epi_bn[n->id] >= 0 || ops_gemm_epilogue_off())
+        return 0;
+    const ir_node *x = ir_get(e->g, a);
+    if (arr) { /* the array op's input: n itself, or the chain inlined into it */
+        if (x->in[0] == n->id) return 1;
+        x = ir_get(e->g, x->in[0]);
+    }
+    int kind = op_get(x->op)->gemm_epi;
+    if (kind == GEMM_EPI_MASK) {
+        const ir_node *m = ir_get(e->g, x->in[0]);
+        if (arr || x->in[1] != n->id || m->kind == K_CONST || e->pv->inlined[m->id] >= 0 ||
+            !ir_same_shape(m, n))
+            return 0;
+        s->mask = e_ref(e, m->id);
+        return 1;
+    }
+    if (kind == GEMM_EPI_RELU) {
+        if (arr) return 0;
+        s->relu = 1;
+        if (x->in[0] == n->id) return 1;
+        x = ir_get(e->g, x->in[0]);
+    }
+    /* the bias: n + b or b + n, b per column */
+    int k = x->in[0] == n->id ? 1 : x->in[1] == n->id ? 0 : -1;
+    if (!(op_get(x->op)->flags & OPF_ADD) || k < 0 || x->in[1 - k] != n->id) return 0;
+    const ir_node *b = ir_get(e->g, x->in[k]);
+    if (b->kind == K_CONST || e->pv->inlined[b->id] >= 0 || !ir_per_channel(b, n)) return 0;
+    s->bias = e_ref(e, b->id);
+    return 1;
+}
+
+/* ours where the CPU has AVX2 (the function says -1 otherwise), in float;
+ * st: the epilogue its store computes, or NULL. With st the block of the
+ * fallback (cblas_sgemm, then the epilogue's loop) is left open */
+static void emit_gemm(emitter *e, const ir_node *n, long m, long k, long nn, const char *c,
+                      const gemm_store *st)
 {
     if (e->dbl) { /* the kernels are float: double keeps OpenBLAS */
         emit_blas(e, n, m, k, nn, c);
@@ -99,12 +155,22 @@ static void emit_gemm(emitter *e, const ir_node *n, long m, long k, long nn, con
             "/* runtime/rt_gemm.c (OpenBLAS without AVX2): %.1f µs, OpenBLAS %.1f µs by the "
             "cost model of matmul.c */",
             gemm_ns(m, nn, k, n->i[1]) / 1e3, blas_ns(m, nn, k) / 1e3);
-    if (n->i[1])
-        wr_line(e->w, "if (rt_sgemm_nt(%ld, %ld, %ld, %s, %s, %s))", m, nn, k, e_ref(e, n->in[0]),
-                e_ref(e, n->in[1]), c);
+    const char *a = e_ref(e, n->in[0]), *b = e_ref(e, n->in[1]);
+    if (st) {
+        wr_line(e->w, "/* in its store, on each finished value: %s%s%s (rt_gemm_epi) */",
+                st->bias ? "+ bias" : "", st->bias && (st->relu || st->mask) ? ", " : "",
+                st->relu   ? "relu"
+                : st->mask ? "relu's backward mask"
+                           : "");
+        wr_line(e->w, "const rt_gemm_epi epi = {%s, %s, %s};", st->bias ? st->bias : "NULL",
+                st->relu ? "RT_EPI_RELU" : "RT_EPI_NONE", st->mask ? st->mask : "NULL");
+        wr_line(e->w, "if (rt_sgemm_%s_epi(%ld, %ld, %ld, %s, %s, %s, &epi)) {",
+                n->i[1] ? "nt" : "nn", m, nn, k, a, b, c);
+    } else if (n->i[1])
+        wr_line(e->w, "if (rt_sgemm_nt(%ld, %ld, %ld, %s, %s, %s))", m, nn, k, a, b, c);
     else
-        wr_line(e->w, "if (rt_sgemm_xn(%d, %ld, %ld, %ld, %s, %s, %s))", n->i[0], m, nn, k,
-                e_ref(e, n->in[0]), e_ref(e, n->in[1]), c);
+        wr_line(e->w, "if (rt_sgemm_xn(%d, %ld, %ld, %ld, %s, %s, %s))", n->i[0], m, nn, k, a, b,
+                c);
     emit_blas(e, n, m, k, nn, c);
 }
 
@@ -117,12 +183,17 @@ static void emit_matmul(emitter *e, const ir_node *n)
      * in the store, the op on all the stored values after it */
     const int arr = e_epilogue_array_fn(e, n) != NULL;
     epilogue_fn epi = arr ? e_epilogue_inner_at : e_epilogue_at;
+    gemm_store st;
+    int stored = 0; /* ours stores the epilogue (its fallback's block open) */
     switch (e_kernel(e, n)) {
     case KERN_BLAS:
         emit_blas(e, n, m, k, nn, c);
         break;
     case KERN_GEMM:
-        emit_gemm(e, n, m, k, nn, c);
+        /* the epilogue in the kernel's store; the loop below after
+         * cblas_sgemm only (the block emit_gemm opened) */
+        stored = gemm_store_fits(e, n, arr, &st);
+        emit_gemm(e, n, m, k, nn, c, stored ? &st : NULL);
         break;
     case KERN_GEMV: {
         char t = e->dbl ? 'd' : 's';
@@ -149,7 +220,7 @@ static void emit_matmul(emitter *e, const ir_node *n)
                 /* with the fused op of the sum, straight-line too */
                 wr_line(e->w, "%s[%ld] = %s;", c, i * nn + j,
                         epi(e, n, e_fmt(e, "(%s)", buf), e_fmt(e, "%ld", j),
-                                      e_fmt(e, "%ld", i * nn + j)));
+                            e_fmt(e, "%ld", i * nn + j)));
             }
         break;
     case KERN_LOOP:
@@ -199,6 +270,7 @@ static void emit_matmul(emitter *e, const ir_node *n)
             wr_line(e->w, "}");
         }
     }
+    if (stored) wr_line(e->w, "}");
     if (arr) e_epilogue_array(e, n, c, m * nn);
 }
 
