@@ -133,7 +133,8 @@ static const char *const c_keywords[] = {
     /* PROFILE_BEGIN's local (templates/model.c) */
     "prof_start",
     /* the fused update's argument and function (gen/fuse_update.c) */
-    "u", "update_range", "model_update_args"};
+    "u", "update_range", "model_update_args", "update_strip", "update_strip_done",
+    "update_strip_ctx", "update_store"};
 
 int ir_per_channel(const ir_node *x, const ir_node *y)
 {

@@ -32,6 +32,19 @@ typedef float real;
 #define RT_CLONES
 #endif
 
+/* The optimizers' update_range (templates/optim/) gets an AVX-512 clone as
+ * well: its loop is bound by the divider and the square root (Adam: a
+ * vsqrtps and two vdivps per vector), which AMD's Zen 5 runs on 16 floats
+ * at a time; fashion_mlp's Adam update over its 235146 parameters took
+ * 73 µs in ymm and 46 µs in zmm there. The same IEEE operations in every
+ * clone (tests/test_optim_clones.sh). */
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__) && !defined(RT_PORTABLE)
+#define RT_UPDATE_CLONES                                                                           \
+    __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
+#else
+#define RT_UPDATE_CLONES
+#endif
+
 /* A loop written once and inlined into each branch of a choice made at run
  * time (weight decay or not, momentum or not), so that every copy is free of
  * branches and vectorises: the compiler unswitches only a few conditions
@@ -549,6 +562,22 @@ int rt_cpu_has_avx2(void);
  * caller then calls cblas_sgemm. */
 int rt_sgemm_xn(int ta, long m, long n, long k, const float *a, const float *b, float *c);
 int rt_sgemm_nt(long m, long n, long k, const float *a, const float *b, float *c);
+/* The weight gradient's product C [m x n] = Aᵀ·B (A [k x m], B [k x n]), the
+ * bits of rt_sgemm_xn(1, ...), with a hook in its store: s->done(s->ctx,
+ * offset, count) on each run of whole rows of C as soon as they are final
+ * (gen/fuse_update.c: the optimizer's update of that slice of the
+ * parameter, while it is in cache), in order, covering C once; the rows of
+ * C and of the s->nahead arrays of C's shape in s->ahead (what done reads
+ * and writes) are fetched a strip ahead. s or s->done may be NULL. Returns
+ * -1 (C untouched, done never called) where rt_sgemm_xn does. */
+typedef struct rt_gemm_store {
+    void (*done)(void *ctx, long offset, long count);
+    void *ctx;
+    const void *ahead[4];
+    int nahead;
+} rt_gemm_store;
+int rt_sgemm_tn_store(long m, long n, long k, const float *a, const float *b, float *c,
+                      const rt_gemm_store *s);
 
 /* ==== rt_act.c: tanh and sigmoid over arrays (float: rt_act.h's, vectorised) ==== */
 

@@ -260,15 +260,83 @@ AVX512 static void nt_avx512(long m, long n, long k, const float *a, const float
     if (m - i >= 1) nt_rows16(n, k, a, b, c, i, 1);
 }
 
+/* ---- Aᵀ·B with a store hook (the weight gradient's product,
+ * rt_sgemm_tn_store): strip by strip of rows of C, the strips of
+ * rt_sgemm_xn's kernels (the same fma chains, so the same bits) ---- */
+
+typedef void tn_rows_fn(long m, long n, long k, const float *a, const float *b, float *c, long i,
+                        int mr);
+
+/* rows [i, i + mr) of C, mr a height the kernel's strips have */
+AVX2 static void tn_rows_avx2(long m, long n, long k, const float *a, const float *b, float *c,
+                              long i, int mr)
+{
+    if (mr == 6)
+        xn_rows8(1, m, n, k, a, b, c, i, 6);
+    else if (mr == 4)
+        xn_rows8(1, m, n, k, a, b, c, i, 4);
+    else if (mr == 2)
+        xn_rows8(1, m, n, k, a, b, c, i, 2);
+    else
+        xn_rows8(1, m, n, k, a, b, c, i, 1);
+}
+
+AVX512 static void tn_rows_avx512(long m, long n, long k, const float *a, const float *b, float *c,
+                                  long i, int mr)
+{
+    if (mr == 8)
+        xn_rows16(1, m, n, k, a, b, c, i, 8);
+    else if (mr == 4)
+        xn_rows16(1, m, n, k, a, b, c, i, 4);
+    else if (mr == 2)
+        xn_rows16(1, m, n, k, a, b, c, i, 2);
+    else
+        xn_rows16(1, m, n, k, a, b, c, i, 1);
+}
+
+/* rows [i, i + rows) of C and of each array of s->ahead (C's shape), into
+ * L2 for writing: the next strip's, fetched while this one computes */
+static void fetch_ahead(const rt_gemm_store *s, float *c, long n, long i, long rows)
+{
+    for (int q = 0; q <= s->nahead; q++) {
+        const char *p = q < s->nahead ? (const char *)s->ahead[q] : (const char *)c;
+        const char *end = p + (size_t)(i + rows) * (size_t)n * sizeof(float);
+        for (p += (size_t)i * (size_t)n * sizeof(float); p < end; p += 64)
+            __builtin_prefetch(p, 1, 2);
+    }
+}
+
+/* done covers at least this many values (but at the last rows): fewer calls on narrow C */
+#define STORE_MIN_VALUES 4096L
+
+static void tn_store(tn_rows_fn *rows, int tall, long m, long n, long k, const float *a,
+                     const float *b, float *c, const rt_gemm_store *s)
+{
+    long from = 0; /* the first row done has not had */
+    for (long i = 0; i < m;) {
+        const int mr = m - i >= tall ? tall : m - i >= 4 ? 4 : m - i >= 2 ? 2 : 1;
+        if (s && s->done && i + mr < m)
+            fetch_ahead(s, c, n, i + mr, m - i - mr < tall ? m - i - mr : tall);
+        rows(m, n, k, a, b, c, i, mr);
+        i += mr;
+        if (s && s->done && ((i - from) * n >= STORE_MIN_VALUES || i == m)) {
+            s->done(s->ctx, from * n, (i - from) * n);
+            from = i;
+        }
+    }
+}
+
 /* ---- dispatch ---- */
 
 typedef struct gemm_ops {
     void (*xn)(int, long, long, long, const float *, const float *, float *);
     void (*nt)(long, long, long, const float *, const float *, float *);
+    tn_rows_fn *tn_rows; /* a strip of Aᵀ·B, strips tn_tall rows high */
+    int tn_tall;
 } gemm_ops;
 
-static const gemm_ops ops_avx2 = {xn_avx2, nt_avx2};
-static const gemm_ops ops_avx512 = {xn_avx512, nt_avx512};
+static const gemm_ops ops_avx2 = {xn_avx2, nt_avx2, tn_rows_avx2, 6};
+static const gemm_ops ops_avx512 = {xn_avx512, nt_avx512, tn_rows_avx512, 8};
 
 /* TRAINC_GEMM=avx2 keeps the AVX2 kernels on an AVX-512 CPU, TRAINC_GEMM=off
  * leaves every product to OpenBLAS (to compare: tests/bench/bench.sh) */
@@ -318,6 +386,21 @@ int rt_sgemm_nt(long m, long n, long k, const float *a, const float *b, float *c
     }
 #else
     (void)m, (void)n, (void)k, (void)a, (void)b, (void)c;
+#endif
+    return -1;
+}
+
+int rt_sgemm_tn_store(long m, long n, long k, const float *a, const float *b, float *c,
+                      const rt_gemm_store *s)
+{
+#ifdef GEMM_X86
+    const gemm_ops *o = gemm();
+    if (o) {
+        tn_store(o->tn_rows, o->tn_tall, m, n, k, a, b, c, s);
+        return 0;
+    }
+#else
+    (void)m, (void)n, (void)k, (void)a, (void)b, (void)c, (void)s;
 #endif
     return -1;
 }

@@ -72,6 +72,13 @@ v3d=$(objdump -d --no-show-raw-insn "$out/adam_double/obj/model.o" |
     awk '/<update_range.arch_x86_64_v3>:$/ { p = 1; next } /^$/ { p = 0 } p')
 check "adam's double update_range AVX2 clone has vsqrtpd and vdivpd on 4 doubles (ymm)" \
     sh -c "echo '$v3d' | grep -q 'vsqrtpd.*%ymm' && echo '$v3d' | grep -q 'vdivpd.*%ymm'"
+# and an AVX-512 clone (runtime/rt.h's RT_UPDATE_CLONES): 16 floats a vector,
+# the clone this machine runs when it has AVX-512 (then the cmp above
+# compares it with the portable build)
+v4=$(objdump -d --no-show-raw-insn "$out/adam/obj/model.o" |
+    awk '/<update_range.arch_x86_64_v4>:$/ { p = 1; next } /^$/ { p = 0 } p')
+check "adam's update_range AVX-512 clone has vsqrtps and vdivps on 16 floats (zmm)" \
+    sh -c "echo '$v4' | grep -q 'vsqrtps.*%zmm' && echo '$v4' | grep -q 'vdivps.*%zmm'"
 check "the portable build has no AVX2 clone" \
     sh -c "! nm '$out/adam_portable/oc_adam' | grep -q x86_64_v3"
 # negative control: cmp tells weights apart (29 steps against 30)

@@ -18,9 +18,9 @@ static const real eps = {{eps}}, initial_accumulator_value = {{initial_accumulat
 static const int maximize = {{maximize}};
 
 /* one range of the flat buffers: p, g and the state s at the same offset */
-RT_CLONES static void update_range(real *restrict p, const real *restrict grad,
-                                   real *restrict state, long n, double lr, double momentum,
-                                   real weight_decay, long t)
+RT_UPDATE_CLONES static void update_range(real *restrict p, const real *restrict grad,
+                                          real *restrict state, long n, double lr, double momentum,
+                                          real weight_decay, long t)
 {
     (void)momentum; /* none to cycle: a schedule's cycle_momentum is refused */
     real *restrict s = state;

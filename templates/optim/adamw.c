@@ -19,9 +19,9 @@ static const real eps = {{eps}};
 static const int amsgrad = {{amsgrad}}, maximize = {{maximize}};
 
 /* one range of the flat buffers: p, g and the state m, v (, v_max) at the same offset */
-RT_CLONES static void update_range(real *restrict p, const real *restrict grad,
-                                   real *restrict state, long n, double lr, double beta1,
-                                   real weight_decay, long t)
+RT_UPDATE_CLONES static void update_range(real *restrict p, const real *restrict grad,
+                                          real *restrict state, long n, double lr, double beta1,
+                                          real weight_decay, long t)
 {
     real *restrict m = state, *restrict v = state + MODEL_N_PARAMS;
     real *restrict v_max = amsgrad ? state + 2 * MODEL_N_PARAMS : NULL;

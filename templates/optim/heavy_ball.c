@@ -14,9 +14,9 @@
 static const real beta = {{beta}};
 
 /* one range of the flat buffers: p, g and the state x_prev at the same offset */
-RT_CLONES static void update_range(real *restrict p, const real *restrict grad,
-                                   real *restrict state, long n, double lr, double momentum,
-                                   real weight_decay, long t)
+RT_UPDATE_CLONES static void update_range(real *restrict p, const real *restrict grad,
+                                          real *restrict state, long n, double lr, double momentum,
+                                          real weight_decay, long t)
 {
     (void)momentum; /* none to cycle: a schedule's cycle_momentum is refused */
     const real lr_r = (real)lr; /* the element type's lr, as torch's kernels get it */

@@ -11,9 +11,9 @@
 static const real gamma_ = {{gamma}}; /* "gamma" is a libm function */
 
 /* one range of the flat buffers: w, g and the state v at the same offset */
-RT_CLONES static void update_range(real *restrict w, const real *restrict grad,
-                                   real *restrict state, long n, double lr, double momentum,
-                                   real weight_decay, long t)
+RT_UPDATE_CLONES static void update_range(real *restrict w, const real *restrict grad,
+                                          real *restrict state, long n, double lr, double momentum,
+                                          real weight_decay, long t)
 {
     (void)momentum; /* none to cycle: a schedule's cycle_momentum is refused */
     const real lr_r = (real)lr; /* the element type's lr, as torch's kernels get it */

@@ -28,9 +28,9 @@ static const real eps = {{eps}};
 static double mu_t, mu_next, product, product_next; /* mu_t, mu_{t+1}, P, P' */
 
 /* one range of the flat buffers: p, g and the state m, v at the same offset */
-RT_CLONES static void update_range(real *restrict p, const real *restrict grad,
-                                   real *restrict state, long n, double lr, double beta1,
-                                   real weight_decay, long t)
+RT_UPDATE_CLONES static void update_range(real *restrict p, const real *restrict grad,
+                                          real *restrict state, long n, double lr, double beta1,
+                                          real weight_decay, long t)
 {
     real *restrict m = state, *restrict v = state + MODEL_N_PARAMS;
     const real b1 = (real)beta1, b2 = (real)beta2, mix1 = (real)(1 - beta1),

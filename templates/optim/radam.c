@@ -44,9 +44,9 @@ RT_INLINE_LOOP void radam_loop(real *restrict p, const real *restrict grad, real
 }
 
 /* one range of the flat buffers: p, g and the state m, v at the same offset */
-RT_CLONES static void update_range(real *restrict p, const real *restrict grad,
-                                   real *restrict state, long n, double lr, double beta1,
-                                   real weight_decay, long t)
+RT_UPDATE_CLONES static void update_range(real *restrict p, const real *restrict grad,
+                                          real *restrict state, long n, double lr, double beta1,
+                                          real weight_decay, long t)
 {
     const real lr_r = (real)lr; /* the element type's lr, as torch's kernels get it */
     const double bc1 = 1 - pow(beta1, (double)t), bc2 = 1 - pow(beta2, (double)t);

@@ -50,9 +50,9 @@ RT_INLINE_LOOP void rmsprop_loop(real *restrict p, const real *restrict grad,
 }
 
 /* one range of the flat buffers: p, g and the state v (, buf) (, g_avg) at the same offset */
-RT_CLONES static void update_range(real *restrict p, const real *restrict grad,
-                                   real *restrict state, long n, double lr, double momentum,
-                                   real weight_decay, long t)
+RT_UPDATE_CLONES static void update_range(real *restrict p, const real *restrict grad,
+                                          real *restrict state, long n, double lr, double momentum,
+                                          real weight_decay, long t)
 {
     const real lr_r = (real)lr; /* the element type's lr, as torch's kernels get it */
     const real mu = (real)momentum;

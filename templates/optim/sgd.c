@@ -17,9 +17,9 @@ static const double dampening = {{dampening}};
 static const int nesterov = {{nesterov}}, maximize = {{maximize}};
 
 /* one range of the flat buffers: p, g and the state b at the same offset */
-RT_CLONES static void update_range(real *restrict p, const real *restrict grad,
-                                   real *restrict state, long n, double lr, double momentum,
-                                   real weight_decay, long t)
+RT_UPDATE_CLONES static void update_range(real *restrict p, const real *restrict grad,
+                                          real *restrict state, long n, double lr, double momentum,
+                                          real weight_decay, long t)
 {
     const real lr_r = (real)lr; /* the element type's lr, as torch's kernels get it */
     const real mu = (real)momentum, keep = (real)(1 - dampening);
