@@ -19,6 +19,7 @@
 #include "rt.h"
 
 #include <math.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -264,46 +265,86 @@ AVX512 static void nt_avx512(long m, long n, long k, const float *a, const float
  * rt_sgemm_tn_store): strip by strip of rows of C, the strips of
  * rt_sgemm_xn's kernels (the same fma chains, so the same bits) ---- */
 
-typedef void tn_rows_fn(long m, long n, long k, const float *a, const float *b, float *c, long i,
-                        int mr);
+/* what a strip fetches ahead while it computes: rows [i, i + rows) of C
+ * and of the arrays of s->ahead (the next strip's), none if rows is 0 */
+typedef struct tn_fetch {
+    const rt_gemm_store *s;
+    const float *c;
+    long i, rows;
+} tn_fetch;
 
-/* rows [i, i + mr) of C, mr a height the kernel's strips have */
+/* columns [j, j + w) of f's rows, into L2 for writing: a tile's share, so
+ * that the fetches spread over the strip's arithmetic */
+static inline void fetch_cols(const tn_fetch *f, long n, long j, long w)
+{
+    for (int q = 0; f->rows && q <= f->s->nahead; q++) {
+        const char *base = q < f->s->nahead ? (const char *)f->s->ahead[q] : (const char *)f->c;
+        for (long r = f->i; r < f->i + f->rows; r++) {
+            const char *p = base + ((size_t)r * (size_t)n + (size_t)j) * sizeof(float);
+            const char *end = p + (size_t)w * sizeof(float);
+            for (p -= (uintptr_t)p % 64; p < end; p += 64) __builtin_prefetch(p, 1, 2);
+        }
+    }
+}
+
+/* rows [i, i + mr) of C = Aᵀ·B: xn_rows8's tiles, each followed by its fetch */
+AVX2 TILE void tn_strip8(long m, long n, long k, const float *a, const float *b, float *c, long i,
+                         int mr, const tn_fetch *f)
+{
+    long j = 0;
+    for (; j + 16 <= n; j += 16) {
+        xn_tile8(1, m, n, k, a, b, c, i, j, mr, 2);
+        fetch_cols(f, n, j, 16);
+    }
+    fetch_cols(f, n, j, n - j);
+    for (; j + 8 <= n; j += 8) xn_tile8(1, m, n, k, a, b, c, i, j, mr, 1);
+    if (j < n) xn_tile8_part(1, m, n, k, a, b, c, i, j, mr);
+}
+
+/* xn_rows16's tiles, each followed by its fetch */
+AVX512 TILE void tn_strip16(long m, long n, long k, const float *a, const float *b, float *c,
+                            long i, int mr, const tn_fetch *f)
+{
+    long j = 0;
+    for (; j + 48 <= n; j += 48) {
+        xn_tile16(1, m, n, k, a, b, c, i, j, mr, 3);
+        fetch_cols(f, n, j, 48);
+    }
+    fetch_cols(f, n, j, n - j);
+    if (j + 32 <= n) xn_tile16(1, m, n, k, a, b, c, i, j, mr, 2), j += 32;
+    if (j + 16 <= n) xn_tile16(1, m, n, k, a, b, c, i, j, mr, 1), j += 16;
+    for (; j + 8 <= n; j += 8) xn_tile8(1, m, n, k, a, b, c, i, j, mr, 1);
+    if (j < n) xn_tile8_part(1, m, n, k, a, b, c, i, j, mr);
+}
+
+typedef void tn_rows_fn(long m, long n, long k, const float *a, const float *b, float *c, long i,
+                        int mr, const tn_fetch *f);
+
+/* rows [i, i + mr) of C, mr a height the kernel's strips have (constant in each copy) */
 AVX2 static void tn_rows_avx2(long m, long n, long k, const float *a, const float *b, float *c,
-                              long i, int mr)
+                              long i, int mr, const tn_fetch *f)
 {
     if (mr == 6)
-        xn_rows8(1, m, n, k, a, b, c, i, 6);
+        tn_strip8(m, n, k, a, b, c, i, 6, f);
     else if (mr == 4)
-        xn_rows8(1, m, n, k, a, b, c, i, 4);
+        tn_strip8(m, n, k, a, b, c, i, 4, f);
     else if (mr == 2)
-        xn_rows8(1, m, n, k, a, b, c, i, 2);
+        tn_strip8(m, n, k, a, b, c, i, 2, f);
     else
-        xn_rows8(1, m, n, k, a, b, c, i, 1);
+        tn_strip8(m, n, k, a, b, c, i, 1, f);
 }
 
 AVX512 static void tn_rows_avx512(long m, long n, long k, const float *a, const float *b, float *c,
-                                  long i, int mr)
+                                  long i, int mr, const tn_fetch *f)
 {
     if (mr == 8)
-        xn_rows16(1, m, n, k, a, b, c, i, 8);
+        tn_strip16(m, n, k, a, b, c, i, 8, f);
     else if (mr == 4)
-        xn_rows16(1, m, n, k, a, b, c, i, 4);
+        tn_strip16(m, n, k, a, b, c, i, 4, f);
     else if (mr == 2)
-        xn_rows16(1, m, n, k, a, b, c, i, 2);
+        tn_strip16(m, n, k, a, b, c, i, 2, f);
     else
-        xn_rows16(1, m, n, k, a, b, c, i, 1);
-}
-
-/* rows [i, i + rows) of C and of each array of s->ahead (C's shape), into
- * L2 for writing: the next strip's, fetched while this one computes */
-static void fetch_ahead(const rt_gemm_store *s, float *c, long n, long i, long rows)
-{
-    for (int q = 0; q <= s->nahead; q++) {
-        const char *p = q < s->nahead ? (const char *)s->ahead[q] : (const char *)c;
-        const char *end = p + (size_t)(i + rows) * (size_t)n * sizeof(float);
-        for (p += (size_t)i * (size_t)n * sizeof(float); p < end; p += 64)
-            __builtin_prefetch(p, 1, 2);
-    }
+        tn_strip16(m, n, k, a, b, c, i, 1, f);
 }
 
 /* done covers at least this many values (but at the last rows): fewer calls on narrow C */
@@ -312,14 +353,15 @@ static void fetch_ahead(const rt_gemm_store *s, float *c, long n, long i, long r
 static void tn_store(tn_rows_fn *rows, int tall, long m, long n, long k, const float *a,
                      const float *b, float *c, const rt_gemm_store *s)
 {
+    const int hook = s && s->done;
     long from = 0; /* the first row done has not had */
     for (long i = 0; i < m;) {
         const int mr = m - i >= tall ? tall : m - i >= 4 ? 4 : m - i >= 2 ? 2 : 1;
-        if (s && s->done && i + mr < m)
-            fetch_ahead(s, c, n, i + mr, m - i - mr < tall ? m - i - mr : tall);
-        rows(m, n, k, a, b, c, i, mr);
+        const long next = m - i - mr < tall ? m - i - mr : tall;
+        const tn_fetch f = {s, c, i + mr, hook ? next : 0};
+        rows(m, n, k, a, b, c, i, mr, &f);
         i += mr;
-        if (s && s->done && ((i - from) * n >= STORE_MIN_VALUES || i == m)) {
+        if (hook && ((i - from) * n >= STORE_MIN_VALUES || i == m)) {
             s->done(s->ctx, from * n, (i - from) * n);
             from = i;
         }
