@@ -6,7 +6,12 @@
  * elementwise (each value's new weight and state depend on its own weight,
  * gradient and state and on the step's scalars), so the order gives the
  * same bits; tests/test_optim_clones.sh compares the weights with and
- * without (TRAINC_NO_FUSE_UPDATE=1 at generation). See fuse_update.h. */
+ * without (TRAINC_NO_FUSE_UPDATE=1 at generation). A weight gradient that
+ * trainc's own kernel computes (Aᵀ·B, KERN_GEMM) has its update inside the
+ * product's store instead (fuse_update_in_store: rt_gemm.c calls
+ * update_strip_done on each run of rows as it is final;
+ * tests/test_fuse_store.sh). What cannot fuse at all: fuse_update_refusal.
+ * See fuse_update.h. */
 #include "fuse_update.h"
 
 #include <math.h>
