@@ -413,7 +413,7 @@ static const char *init_body(emitter *e)
 /* model_train_update, the training step with the update fused into it
  * (dispatch: its lines picking a step by the number of rows), or why the
  * spec's update is not fused */
-static void fused_update_step(writer *w, const char *unfused, const char *dispatch)
+static void fused_update_step(writer *w, const char *unfused, int in_store, const char *dispatch)
 {
     if (unfused) {
         wr_line(w, "/* The optimizer's update runs after the training step, a pass of its own");
@@ -423,7 +423,16 @@ static void fused_update_step(writer *w, const char *unfused, const char *dispat
     }
     wr_line(w, "/* The training step with the optimizer's update fused into it: each");
     wr_line(w, " * parameter is updated right after the block that completes its gradient");
-    wr_line(w, " * (gen/fuse_update.c); the same bits as model_train_step, then model_update */");
+    wr_line(w, " * (gen/fuse_update.c); the same bits as model_train_step, then model_update");
+    if (in_store) { /* fuse_update_in_store */
+        wr_line(w, " * (the update is elementwise). A weight gradient that trainc's own kernel");
+        wr_line(w, " * computes (runtime/rt_gemm.c, rt_sgemm_tn_store) has its parameter's update");
+        wr_line(w, " * inside the product's store: on each run of rows of the gradient as soon as");
+        wr_line(w, " * they are final, while they are in cache, the parameter and state fetched a");
+        wr_line(w, " * strip ahead during the product (update_strip_done); after the block where");
+        wr_line(w, " * the kernel leaves the product to OpenBLAS (no AVX2) */");
+    } else
+        wr_line(w, " * (the update is elementwise) */");
     wr_line(w, "real model_train_update(int rows, real *param, real *grad, const real *x, "
                "const real *y,");
     wr_line(w, "                        real *out, real *arena, uint64_t noise, const "
@@ -461,13 +470,16 @@ static void step_holes(emitter *e, const plan *p, const shard_sync *sync, tpl_va
     tw.indent = ew.indent = sw.indent = uw.indent = 1;
     e->w = &w;
     const char *unfused = fuse_update_refusal(e->g, p);
-    if (!unfused) /* the steps call it; it is defined with the optimizer's update below */
+    int in_store = 0; /* a weight gradient's product runs its update (fuse_update.c) */
+    if (!unfused)     /* the steps call it; it is defined with the optimizer's update below */
     {
         wr_line(&w, "static void update_range(real *restrict p, const real *restrict grad, "
                     "real *restrict state,");
         wr_line(&w, "                         long n, double lr, double momentum, real "
                     "weight_decay, long t);");
         wr_blank(&w);
+        in_store = fuse_update_store_used(e, p);
+        if (in_store) fuse_update_store_helper(&w);
     }
     for (int k = 0; k < p->nv; k++) {
         e->pv = &p->v[k];
@@ -501,7 +513,7 @@ static void step_holes(emitter *e, const plan *p, const shard_sync *sync, tpl_va
     e->sync = NULL;
     if (p->shards > 1) emit_shard_steps(e, p, sync, &w, &tw, block(A, &sw));
     e->w = &w;
-    fused_update_step(&w, unfused, block(A, &uw));
+    fused_update_step(&w, unfused, in_store, block(A, &uw));
     emit_hvp_steps(e, p);
     *steps = (tpl_var){"steps", block(A, &w)};
     *train = (tpl_var){"train_dispatch", block(A, &tw)};

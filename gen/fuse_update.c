@@ -6,10 +6,16 @@
  * elementwise (each value's new weight and state depend on its own weight,
  * gradient and state and on the step's scalars), so the order gives the
  * same bits; tests/test_optim_clones.sh compares the weights with and
- * without (TRAINC_NO_FUSE_UPDATE=1 at generation). See fuse_update.h. */
+ * without (TRAINC_NO_FUSE_UPDATE=1 at generation). A weight gradient that
+ * trainc's own kernel computes (Aᵀ·B, KERN_GEMM) has its update inside the
+ * product's store instead (fuse_update_in_store: rt_gemm.c calls
+ * update_strip_done on each run of rows as it is final;
+ * tests/test_fuse_store.sh). What cannot fuse at all: fuse_update_refusal.
+ * See fuse_update.h. */
 #include "fuse_update.h"
 
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -56,22 +62,30 @@ void update_scale_of(ir_graph *g, const ir_node *p, double *lr_scale, double *wd
     *wd = !isnan(p->group_wd) ? p->group_wd : wd0;
 }
 
+/* the update's lr of a parameter at lr_scale, through u when fused */
+static const char *lr_text(ir_graph *g, double lr_scale, int fused)
+{
+    const char *u = fused ? "u->" : "";
+    /* a group's lr, scaled as the schedule scales the base lr */
+    return lr_scale == 1
+               ? arena_printf(g->A, "%slr", u)
+               : arena_printf(g->A, "%slr / %.17g * %.17g", u, g->opt.lr, lr_scale * g->opt.lr);
+}
+
+/* weight decay: 0 when train --overfit turns regularisation off */
+static const char *wd_text(ir_graph *g, double wd)
+{
+    return wd != 0 ? arena_printf(g->A, "model_regularise ? (real)%.17g : (real)0", wd) : "(real)0";
+}
+
 const char *update_range_call(ir_graph *g, const char *off, long n, double lr_scale, double wd,
                               int fused)
 {
-    arena *A = g->A;
-    /* weight decay: 0 when train --overfit turns regularisation off */
-    const char *wd_text =
-        wd != 0 ? arena_printf(A, "model_regularise ? (real)%.17g : (real)0", wd) : "(real)0";
     const char *u = fused ? "u->" : "";
-    /* a group's lr, scaled as the schedule scales the base lr */
-    const char *lr = lr_scale == 1 ? arena_printf(A, "%slr", u)
-                                   : arena_printf(A, "%slr / %.17g * %.17g", u, g->opt.lr,
-                                                  lr_scale * g->opt.lr);
-    return arena_printf(A,
+    return arena_printf(g->A,
                         "update_range(param + %s, grad + %s, %sstate + %s, %ld, %s, %smomentum, "
                         "%s, %st);",
-                        off, off, u, off, n, lr, u, wd_text, u);
+                        off, off, u, off, n, lr_text(g, lr_scale, fused), u, wd_text(g, wd), u);
 }
 
 /* The node whose block computes node m: m itself, or the consumer it is
@@ -117,12 +131,20 @@ void fuse_update_points(ir_graph *g, const plan_variant *v, int *last)
     free(epi_of);
 }
 
+/* step s's node (the block after which the updates of step s go) */
+static const ir_node *node_at(const emitter *e, int s)
+{
+    return s >= 0 && s < e->pv->norder ? ir_get(e->g, e->pv->order[s]) : NULL;
+}
+
 void fuse_update_emit(emitter *e, const int *last, int s)
 {
     ir_graph *g = e->g;
+    const ir_node *at = node_at(e, s);
+    const int in_store = at ? fuse_update_in_store(e, at) : -1;
     for (int i = 0; i < g->n; i++) {
         const ir_node *p = ir_get(g, i);
-        if (p->kind != K_PARAM || !p->trainable || last[i] != s) continue;
+        if (p->kind != K_PARAM || !p->trainable || last[i] != s || i == in_store) continue;
         double scale, wd;
         update_scale_of(g, p, &scale, &wd);
         const char *off = e_fmt(e, "P_%s", e_upper(g->A, p->name));
@@ -130,4 +152,108 @@ void fuse_update_emit(emitter *e, const int *last, int s)
                 esc_c_comment(g->A, p->label));
         wr_line(e->w, "if (u) %s", update_range_call(g, off, ir_numel(p, 1), scale, wd, 1));
     }
+}
+
+/* ---- the update inside the weight-gradient product's store ---- */
+
+int fuse_update_in_store(const emitter *e, const ir_node *n)
+{
+    const plan_variant *v = e->pv;
+    const int id = n->id;
+    /* Aᵀ·B into the gradient's own buffer by rt_gemm.c's kernel, nothing fused into it */
+    if (!e->fuse_last || e->dbl || v->hvp || n->op != OP_MATMUL || !n->i[0] || n->i[1] ||
+        v->kernel[id] != KERN_GEMM || v->epi[id] >= 0 || v->view_of[id] >= 0 ||
+        v->inlined[id] >= 0 || v->fused_into[id] >= 0)
+        return -1;
+    const int p = v->grad_of[id];
+    if (p < 0 || !ir_get(e->g, p)->trainable || ir_numel(n, 1) != ir_numel(ir_get(e->g, p), 1))
+        return -1;
+    /* the product is the last block to touch the parameter, and does not read it */
+    int s = 0;
+    while (s < v->norder && v->order[s] != id) s++;
+    if (s == v->norder || e->fuse_last[p] != s) return -1;
+    for (int k = 0; k < n->nin; k++)
+        if (plan_root(v, n->in[k]) == p) return -1;
+    return p;
+}
+
+void fuse_update_store_helper(writer *w)
+{
+    wr_line(w, "/* One run of rows of a parameter's fused update: trainc's weight-gradient");
+    wr_line(w, " * kernel (runtime/rt_gemm.c, rt_sgemm_tn_store) calls it on each run of rows");
+    wr_line(w, " * of the gradient as soon as they are final, while they are in cache");
+    wr_line(w, " * (gen/fuse_update.c); the update is elementwise: the bits of one call */");
+    wr_line(w, "typedef struct update_strip {");
+    wr_line(w, "    real *param, *grad, *state; /* the parameter's slices */");
+    wr_line(w, "    double lr;                  /* its group's */");
+    wr_line(w, "    real weight_decay;");
+    wr_line(w, "    const model_update_args *u;");
+    wr_line(w, "} update_strip;");
+    wr_blank(w);
+    wr_line(w, "static void update_strip_done(void *ctx, long offset, long n)");
+    wr_line(w, "{");
+    wr_line(w, "    const update_strip *s = ctx;");
+    wr_line(w,
+            "    update_range(s->param + offset, s->grad + offset, s->state + offset, n, s->lr,");
+    wr_line(w, "                 s->u->momentum, s->weight_decay, s->u->t);");
+    wr_line(w, "}");
+    wr_blank(w);
+}
+
+void fuse_update_store_begin(emitter *e, int param)
+{
+    ir_graph *g = e->g;
+    const ir_node *p = ir_get(g, param);
+    double scale, wd;
+    update_scale_of(g, p, &scale, &wd);
+    const char *off = e_fmt(e, "P_%s", e_upper(g->A, p->name));
+    wr_line(e->w, "/* the update of %s in the product's store: on each run of rows of its",
+            esc_c_comment(g->A, p->label));
+    wr_line(e->w, " * gradient as soon as they are final, in cache; its parameter and state");
+    wr_line(e->w, " * fetched a strip ahead (fused: gen/fuse_update.c) */");
+    wr_line(e->w,
+            "update_strip update_strip_ctx = {param + %s, grad + %s, u ? u->state + %s : NULL,",
+            off, off, off);
+    wr_line(e->w, "                                 u ? %s : 0, %s, u};", lr_text(g, scale, 1),
+            wd_text(g, wd));
+    /* the arrays the update reads beside the gradient: the parameter, the state's buffers */
+    char ahead[512];
+    int len = snprintf(ahead, sizeof ahead, "param + %s", off), nahead = 1;
+    for (int b = 0; b < g->opt.nbuffers && nahead < 4; b++, nahead++)
+        len += snprintf(ahead + len, sizeof ahead - (size_t)len,
+                        ", u ? u->state + %d * MODEL_N_PARAMS + %s : NULL", b, off);
+    wr_line(e->w,
+            "const rt_gemm_store update_store = {u ? update_strip_done : NULL, &update_strip_ctx,");
+    wr_line(e->w, "                                    {%s}, u ? %d : 0};", ahead, nahead);
+}
+
+void fuse_update_store_after(emitter *e, int param)
+{
+    ir_graph *g = e->g;
+    const ir_node *p = ir_get(g, param);
+    double scale, wd;
+    update_scale_of(g, p, &scale, &wd);
+    const char *off = e_fmt(e, "P_%s", e_upper(g->A, p->name));
+    wr_line(e->w, "/* OpenBLAS's product: the update of %s after it */",
+            esc_c_comment(g->A, p->label));
+    wr_line(e->w, "if (u) %s", update_range_call(g, off, ir_numel(p, 1), scale, wd, 1));
+}
+
+int fuse_update_store_used(emitter *e, const plan *p)
+{
+    const plan_variant *pv = e->pv;
+    const int *fl = e->fuse_last;
+    int *last = malloc(sizeof(int) * (size_t)(e->g->n + 1)), used = 0;
+    for (int k = 0; k < p->nv && !used; k++) {
+        if (p->v[k].mode != PLAN_TRAIN || p->v[k].hvp) continue;
+        e->pv = &p->v[k];
+        fuse_update_points(e->g, e->pv, last);
+        e->fuse_last = last;
+        for (int s = 0; s < e->pv->norder && !used; s++)
+            used = fuse_update_in_store(e, ir_get(e->g, e->pv->order[s])) >= 0;
+    }
+    e->pv = pv;
+    e->fuse_last = fl;
+    free(last);
+    return used;
 }

@@ -25,4 +25,21 @@ void fuse_update_points(ir_graph *g, const plan_variant *v, int *last);
 /* the fused updates of the trainable parameters whose last step is s */
 void fuse_update_emit(emitter *e, const int *last, int s);
 
+/* The update inside the weight-gradient product's store: the trainable
+ * parameter whose gradient product n computes, through rt_gemm.c's
+ * rt_sgemm_tn_store, as the last block touching it, so that its update runs
+ * on each run of rows of the gradient as they are final; else -1 (the
+ * update after the block, fuse_update_emit). fuse_update_emit leaves that
+ * parameter to the product. */
+int fuse_update_in_store(const emitter *e, const ir_node *n);
+/* whether a training step of p has such a product (emitter e's pv and
+ * fuse_last are restored); then the helper their hooks call
+ * (update_strip_done), before the step functions */
+int fuse_update_store_used(emitter *e, const plan *p);
+void fuse_update_store_helper(writer *w);
+/* in the product's block: its hook (update_store), before the kernel's call;
+ * and the update after OpenBLAS's product, when the kernel said -1 */
+void fuse_update_store_begin(emitter *e, int param);
+void fuse_update_store_after(emitter *e, int param);
+
 #endif

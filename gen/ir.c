@@ -133,9 +133,10 @@ static const char *const c_keywords[] = {
     /* PROFILE_BEGIN's local (templates/model.c) */
     "prof_start",
     /* the fused update's argument and function (gen/fuse_update.c) */
-    "u", "update_range", "model_update_args",
-    /* the optimizer update's loop and its two builds (runtime/rt_fma.h) */
-    "update_loop", "update_range_v3", "update_range_sse2"};
+    "u", "update_range", "model_update_args", "update_strip", "update_strip_done",
+    "update_strip_ctx", "update_store",
+    /* the optimizer update's loop and its builds (runtime/rt_fma.h) */
+    "update_loop", "update_range_v4", "update_range_v3", "update_range_sse2"};
 
 int ir_per_channel(const ir_node *x, const ir_node *y)
 {

@@ -549,6 +549,22 @@ int rt_cpu_has_avx2(void);
  * caller then calls cblas_sgemm. */
 int rt_sgemm_xn(int ta, long m, long n, long k, const float *a, const float *b, float *c);
 int rt_sgemm_nt(long m, long n, long k, const float *a, const float *b, float *c);
+/* The weight gradient's product C [m x n] = Aᵀ·B (A [k x m], B [k x n]), the
+ * bits of rt_sgemm_xn(1, ...), with a hook in its store: s->done(s->ctx,
+ * offset, count) on each run of whole rows of C as soon as they are final
+ * (gen/fuse_update.c: the optimizer's update of that slice of the
+ * parameter, while it is in cache), in order, covering C once; the rows of
+ * C and of the s->nahead arrays of C's shape in s->ahead (what done reads
+ * and writes) are fetched a strip ahead. s or s->done may be NULL. Returns
+ * -1 (C untouched, done never called) where rt_sgemm_xn does. */
+typedef struct rt_gemm_store {
+    void (*done)(void *ctx, long offset, long count);
+    void *ctx;
+    const void *ahead[4];
+    int nahead;
+} rt_gemm_store;
+int rt_sgemm_tn_store(long m, long n, long k, const float *a, const float *b, float *c,
+                      const rt_gemm_store *s);
 
 /* What a product stores in place of each value v of C (the forward's bias
  * and activation, the input gradient's relu mask), applied to the finished

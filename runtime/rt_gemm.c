@@ -24,6 +24,7 @@
 #include "rt.h"
 
 #include <math.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -420,16 +421,126 @@ AVX512 static void nt_avx512(long m, long n, long k, const float *a, const float
     if (m - i >= 1) nt_rows16(n, k, a, b, c, i, 1, e);
 }
 
+/* ---- Aᵀ·B with a store hook (the weight gradient's product,
+ * rt_sgemm_tn_store): strip by strip of rows of C, the strips of
+ * rt_sgemm_xn's kernels (the same fma chains, so the same bits) ---- */
+
+/* what a strip fetches ahead while it computes: rows [i, i + rows) of C
+ * and of the arrays of s->ahead (the next strip's), none if rows is 0 */
+typedef struct tn_fetch {
+    const rt_gemm_store *s;
+    const float *c;
+    long i, rows;
+} tn_fetch;
+
+/* columns [j, j + w) of f's rows, into L2 for writing: a tile's share, so
+ * that the fetches spread over the strip's arithmetic */
+static inline void fetch_cols(const tn_fetch *f, long n, long j, long w)
+{
+    for (int q = 0; f->rows && q <= f->s->nahead; q++) {
+        const char *base = q < f->s->nahead ? (const char *)f->s->ahead[q] : (const char *)f->c;
+        for (long r = f->i; r < f->i + f->rows; r++) {
+            const char *p = base + ((size_t)r * (size_t)n + (size_t)j) * sizeof(float);
+            const char *end = p + (size_t)w * sizeof(float);
+            for (p -= (uintptr_t)p % 64; p < end; p += 64) __builtin_prefetch(p, 1, 2);
+        }
+    }
+}
+
+/* rows [i, i + mr) of C = Aᵀ·B: xn_rows8's tiles, each followed by its fetch */
+AVX2 TILE void tn_strip8(long m, long n, long k, const float *a, const float *b, float *c, long i,
+                         int mr, const tn_fetch *f)
+{
+    long j = 0;
+    for (; j + 16 <= n; j += 16) {
+        xn_tile8(1, m, n, k, a, b, c, i, j, mr, 2);
+        /* every fourth tile: 64 columns, a line of each row (fewer loop instructions) */
+        if ((j + 16) % 64 == 0) fetch_cols(f, n, j - 48, 64);
+    }
+    fetch_cols(f, n, j - j % 64, n - (j - j % 64));
+    for (; j + 8 <= n; j += 8) xn_tile8(1, m, n, k, a, b, c, i, j, mr, 1);
+    if (j < n) xn_tile8_part(1, m, n, k, a, b, c, i, j, mr);
+}
+
+/* xn_rows16's tiles, each followed by its fetch */
+AVX512 TILE void tn_strip16(long m, long n, long k, const float *a, const float *b, float *c,
+                            long i, int mr, const tn_fetch *f)
+{
+    long j = 0;
+    for (; j + 48 <= n; j += 48) {
+        xn_tile16(1, m, n, k, a, b, c, i, j, mr, 3);
+        fetch_cols(f, n, j, 48);
+    }
+    fetch_cols(f, n, j, n - j);
+    if (j + 32 <= n) xn_tile16(1, m, n, k, a, b, c, i, j, mr, 2), j += 32;
+    if (j + 16 <= n) xn_tile16(1, m, n, k, a, b, c, i, j, mr, 1), j += 16;
+    for (; j + 8 <= n; j += 8) xn_tile8(1, m, n, k, a, b, c, i, j, mr, 1);
+    if (j < n) xn_tile8_part(1, m, n, k, a, b, c, i, j, mr);
+}
+
+typedef void tn_rows_fn(long m, long n, long k, const float *a, const float *b, float *c, long i,
+                        int mr, const tn_fetch *f);
+
+/* rows [i, i + mr) of C, mr a height the kernel's strips have (constant in each copy) */
+AVX2 static void tn_rows_avx2(long m, long n, long k, const float *a, const float *b, float *c,
+                              long i, int mr, const tn_fetch *f)
+{
+    if (mr == 6)
+        tn_strip8(m, n, k, a, b, c, i, 6, f);
+    else if (mr == 4)
+        tn_strip8(m, n, k, a, b, c, i, 4, f);
+    else if (mr == 2)
+        tn_strip8(m, n, k, a, b, c, i, 2, f);
+    else
+        tn_strip8(m, n, k, a, b, c, i, 1, f);
+}
+
+AVX512 static void tn_rows_avx512(long m, long n, long k, const float *a, const float *b, float *c,
+                                  long i, int mr, const tn_fetch *f)
+{
+    if (mr == 8)
+        tn_strip16(m, n, k, a, b, c, i, 8, f);
+    else if (mr == 4)
+        tn_strip16(m, n, k, a, b, c, i, 4, f);
+    else if (mr == 2)
+        tn_strip16(m, n, k, a, b, c, i, 2, f);
+    else
+        tn_strip16(m, n, k, a, b, c, i, 1, f);
+}
+
+/* done covers at least this many values (but at the last rows): fewer calls on narrow C */
+#define STORE_MIN_VALUES 4096L
+
+static void tn_store(tn_rows_fn *rows, int tall, long m, long n, long k, const float *a,
+                     const float *b, float *c, const rt_gemm_store *s)
+{
+    const int hook = s && s->done;
+    long from = 0; /* the first row done has not had */
+    for (long i = 0; i < m;) {
+        const int mr = m - i >= tall ? tall : m - i >= 4 ? 4 : m - i >= 2 ? 2 : 1;
+        const long next = m - i - mr < tall ? m - i - mr : tall;
+        const tn_fetch f = {s, c, i + mr, hook ? next : 0};
+        rows(m, n, k, a, b, c, i, mr, &f);
+        i += mr;
+        if (hook && ((i - from) * n >= STORE_MIN_VALUES || i == m)) {
+            s->done(s->ctx, from * n, (i - from) * n);
+            from = i;
+        }
+    }
+}
+
 /* ---- dispatch ---- */
 
 typedef struct gemm_ops {
     void (*xn)(int, long, long, long, const float *, const float *, float *);
     void (*nt)(long, long, long, const float *, const float *, float *, const rt_gemm_epi *);
     void (*nn)(long, long, long, const float *, const float *, float *, const rt_gemm_epi *);
+    tn_rows_fn *tn_rows; /* a strip of Aᵀ·B, strips tn_tall rows high */
+    int tn_tall;
 } gemm_ops;
 
-static const gemm_ops ops_avx2 = {xn_avx2, nt_avx2, nn_avx2};
-static const gemm_ops ops_avx512 = {xn_avx512, nt_avx512, nn_avx512};
+static const gemm_ops ops_avx2 = {xn_avx2, nt_avx2, nn_avx2, tn_rows_avx2, 6};
+static const gemm_ops ops_avx512 = {xn_avx512, nt_avx512, nn_avx512, tn_rows_avx512, 8};
 
 /* TRAINC_GEMM=avx2 keeps the AVX2 kernels on an AVX-512 CPU, TRAINC_GEMM=off
  * leaves every product to OpenBLAS (to compare: tests/bench/bench.sh) */
@@ -500,6 +611,21 @@ int rt_sgemm_nn_epi(long m, long n, long k, const float *a, const float *b, floa
     }
 #else
     (void)m, (void)n, (void)k, (void)a, (void)b, (void)c, (void)e;
+#endif
+    return -1;
+}
+
+int rt_sgemm_tn_store(long m, long n, long k, const float *a, const float *b, float *c,
+                      const rt_gemm_store *s)
+{
+#ifdef GEMM_X86
+    const gemm_ops *o = gemm();
+    if (o) {
+        tn_store(o->tn_rows, o->tn_tall, m, n, k, a, b, c, s);
+        return 0;
+    }
+#else
+    (void)m, (void)n, (void)k, (void)a, (void)b, (void)c, (void)s;
 #endif
     return -1;
 }

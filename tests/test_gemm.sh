@@ -35,13 +35,15 @@ check "the odd-width MLP builds warning-free" sh -c "test -x '$out/odd/odd' && !
 fn() { awk -v f="$1" '$0 ~ "---- " f ":" { on = 1 } on && /^}/ { exit } on' "$2"; }
 fn train_56 "$out/odd/model.c" >"$out/train_56.c"
 fn train_24 "$out/odd/model.c" >"$out/train_24.c"
-check "train_56: its 3 forward products by rt_sgemm_nt and 5 backward by rt_sgemm_xn (the cost model)" \
-    sh -c "test \$(grep -c 'if (rt_sgemm_nt' '$out/train_56.c') = 3 && test \$(grep -Ec 'if \(rt_sgemm_(xn\(|nn_epi)' '$out/train_56.c') = 5 && grep -q 'rt_sgemm_nn_epi(56, 203, 61,' '$out/train_56.c' && grep -q 'rt_sgemm_xn(1, 203, 784, 56,' '$out/train_56.c' && grep -q 'by the cost model of matmul.c' '$out/train_56.c'"
+# (the weight gradients by rt_sgemm_tn_store: rt_sgemm_xn(1, ...) with the
+# update in its store, gen/fuse_update.c; tests/test_fuse_store.sh)
+check "train_56: its 3 forward products by rt_sgemm_nt and 5 backward by rt_sgemm_xn, _nn_epi or _tn_store (the cost model)" \
+    sh -c "test \$(grep -c 'if (rt_sgemm_nt' '$out/train_56.c') = 3 && test \$(grep -Ec 'if \(rt_sgemm_(xn\(|nn_epi|tn_store)' '$out/train_56.c') = 5 && grep -q 'rt_sgemm_nn_epi(56, 203, 61,' '$out/train_56.c' && grep -q 'rt_sgemm_tn_store(203, 784, 56,' '$out/train_56.c' && grep -q 'by the cost model of matmul.c' '$out/train_56.c'"
 check "each of ours keeps its cblas_sgemm for a CPU without AVX2 (the portable build)" \
     sh -c "test \$(grep -A1 'if (rt_sgemm_' '$out/train_56.c' | grep -c 'cblas_sgemm(') = 8"
 
 check "train_24 (the epoch's remainder): its products are ours too" \
-    sh -c "grep -Eq 'rt_sgemm_nt(_epi)?\(24, 203, 784,' '$out/train_24.c' && grep -q 'rt_sgemm_xn(1, 203, 784, 24,' '$out/train_24.c'"
+    sh -c "grep -Eq 'rt_sgemm_nt(_epi)?\(24, 203, 784,' '$out/train_24.c' && grep -q 'rt_sgemm_tn_store(203, 784, 24,' '$out/train_24.c'"
 
 # weights after 40 steps (60000 rows limited to 1990: 35 steps an epoch),
 # as .npy; the largest difference relative to the largest weight

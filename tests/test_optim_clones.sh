@@ -81,8 +81,14 @@ check "adam's update_range AVX2 copy has vsqrtps and vdivps on 8 floats (ymm)" \
     sh -c "grep -q 'vsqrtps.*%ymm' '$out/adam/update_v3.s' && grep -q 'vdivps.*%ymm' '$out/adam/update_v3.s'"
 check "adam's double update_range AVX2 copy has vsqrtpd and vdivpd on 4 doubles (ymm)" \
     sh -c "grep -q 'vsqrtpd.*%ymm' '$out/adam_double/update_v3.s' && grep -q 'vdivpd.*%ymm' '$out/adam_double/update_v3.s'"
-check "the portable build has no AVX2 copy" \
-    sh -c "! nm '$out/adam_portable/oc_adam' | grep -qE 'x86_64_v3|update_range_v3'"
+# and an AVX-512 copy: 16 floats a vector, the one this machine runs when it
+# has AVX-512 (then the cmp above compares it with the portable build)
+objdump -d --no-show-raw-insn "$out/adam/obj/model.o" |
+    awk '/<update_range_v4[.>]/ { p = 1; next } /^$/ { p = 0 } p' >"$out/adam/update_v4.s"
+check "adam's update_range AVX-512 copy has vsqrtps and vdivps on 16 floats (zmm)" \
+    sh -c "grep -q 'vsqrtps.*%zmm' '$out/adam/update_v4.s' && grep -q 'vdivps.*%zmm' '$out/adam/update_v4.s'"
+check "the portable build has no AVX2 or AVX-512 copy" \
+    sh -c "! nm '$out/adam_portable/oc_adam' | grep -qE 'x86_64_v[34]|update_range_v[34]'"
 # negative control: cmp tells weights apart (29 steps against 30)
 (cd "$out/adam" && ./oc_adam train --steps 29 --threads 1 --quiet --weights w29 >/dev/null 2>&1)
 check "negative control: 29 and 30 steps of adam give different weights" \

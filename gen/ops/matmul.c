@@ -7,6 +7,7 @@
 
 #include "../autodiff.h"
 #include "../cgen.h"
+#include "../fuse_update.h"
 #include "../ops.h"
 
 /* A is [m x k] (ta: [k x m]), B is [k x n] (tb: [n x k]) */
@@ -156,6 +157,16 @@ static void emit_gemm(emitter *e, const ir_node *n, long m, long k, long nn, con
             "cost model of matmul.c */",
             gemm_ns(m, nn, k, n->i[1]) / 1e3, blas_ns(m, nn, k) / 1e3);
     const char *a = e_ref(e, n->in[0]), *b = e_ref(e, n->in[1]);
+    const int update = st ? -1 : fuse_update_in_store(e, n);
+    if (update >= 0) { /* a weight gradient whose update runs in its store */
+        fuse_update_store_begin(e, update);
+        wr_line(e->w, "if (rt_sgemm_tn_store(%ld, %ld, %ld, %s, %s, %s, &update_store)) {", m, nn,
+                k, a, b, c);
+        emit_blas(e, n, m, k, nn, c);
+        fuse_update_store_after(e, update);
+        wr_line(e->w, "}");
+        return;
+    }
     if (st) {
         wr_line(e->w, "/* in its store, on each finished value: %s%s%s (rt_gemm_epi) */",
                 st->bias ? "+ bias" : "", st->bias && (st->relu || st->mask) ? ", " : "",
