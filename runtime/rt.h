@@ -549,6 +549,10 @@ int rt_cpu_has_avx2(void);
  * caller then calls cblas_sgemm. */
 int rt_sgemm_xn(int ta, long m, long n, long k, const float *a, const float *b, float *c);
 int rt_sgemm_nt(long m, long n, long k, const float *a, const float *b, float *c);
+/* C += Σ over t < nb of A_t · B_tᵀ, A_t = a + t·sa [m x k], B_t = b + t·sb
+ * [n x k] */
+int rt_sgemm_nt_sum(long nb, long sa, long sb, long m, long n, long k, const float *a,
+                    const float *b, float *c);
 
 /* ==== rt_act.c: tanh and sigmoid over arrays (float: rt_act.h's, vectorised) ==== */
 
