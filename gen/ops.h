@@ -194,6 +194,9 @@ int conv_direct_possible(ir_graph *g, int x, const conv_sizes *z);
 int conv_direct_cheaper(const conv_sizes *z);
 /* The cost model's nanoseconds per image of each kernel (conv.c) */
 void conv_estimate(const conv_sizes *z, double *direct, double *im2col);
+/* The cost model's nanoseconds of runtime/rt_gemm.c's product of M x N x
+ * K, B transposed or not (tb) (gen/ops/matmul.c) */
+double matmul_gemm_ns(long m, long n, long k, int tb);
 
 /* Shared shape rules */
 int shape_same(ir_graph *g, ir_node *n, char *err, size_t errsize);

@@ -30,6 +30,9 @@
  * 2026-12-06; the GFLOP/s and GB/s each block ran at:
  *   gemm   fashion_mlp fc1 166-184, its weight gradient 200, fc2 160-164,
  *          d_relu1 and dW2 200
+ *          LeNet's conv2 and its input gradient, per image: 140-155;
+ *          rt_sgemm_nt_sum alone on conv2's weight gradient (32 images of
+ *          16 x 200 x 64, under load 20): 95-111
  *   blas   OpenBLAS alone on the same whole products (gemm_bench.c):
  *          94-103; the convolutions' per-image products (LeNet conv2, its
  *          input and weight gradients): 59-78
@@ -46,6 +49,7 @@
 #define RATE_BLAS 98.0      /* GFLOP/s of cblas_?gemm (and gemv) on whole products */
 #define RATE_BLAS_CONV 68.0 /* ... on a convolution's per-image products */
 #define RATE_GEMM 180.0     /* GFLOP/s of runtime/rt_gemm.c (AVX-512; gen/ops/matmul.c) */
+#define RATE_GEMM_SUM 110.0 /* ... its sum over images (a convolution's weight gradient) */
 #define RATE_LOOPS 48.0     /* GFLOP/s of generated product loops (conv direct, small matmul) */
 #define RATE_LOOPS_DW 75.0  /* ... of the direct convolution's weight gradient */
 #define BANDWIDTH 40.0      /* GB/s through a block's buffers */
@@ -110,11 +114,12 @@ static int conv_product(const ir_node *n)
 
 double emit_predict_us(const ir_node *n, plan_kernel k, double flops, double bytes)
 {
-    double rate = k == KERN_BLAS && conv_product(n)       ? RATE_BLAS_CONV
-                  : k == KERN_BLAS || k == KERN_GEMV      ? RATE_BLAS
-                  : k == KERN_GEMM                        ? RATE_GEMM
-                  : n->op == OP_CONV2D_DIRECT_GRAD_WEIGHT ? RATE_LOOPS_DW
-                                                          : RATE_LOOPS;
+    double rate = k == KERN_BLAS && conv_product(n)                  ? RATE_BLAS_CONV
+                  : k == KERN_BLAS || k == KERN_GEMV                 ? RATE_BLAS
+                  : k == KERN_GEMM && n->op == OP_CONV2D_GRAD_WEIGHT ? RATE_GEMM_SUM
+                  : k == KERN_GEMM                                   ? RATE_GEMM
+                  : n->op == OP_CONV2D_DIRECT_GRAD_WEIGHT            ? RATE_LOOPS_DW
+                                                                     : RATE_LOOPS;
     double compute = flops / (rate * 1e3), memory = bytes / (BANDWIDTH * 1e3);
     return (compute > memory ? compute : memory) + CALL_US;
 }

@@ -586,6 +586,11 @@ int rt_sgemm_nt_epi(long m, long n, long k, const float *a, const float *b, floa
 int rt_sgemm_nn_epi(long m, long n, long k, const float *a, const float *b, float *c,
                     const rt_gemm_epi *e);
 
+/* C += Σ over t < nb of A_t · B_tᵀ, A_t = a + t·sa [m x k], B_t = b + t·sb
+ * [n x k] */
+int rt_sgemm_nt_sum(long nb, long sa, long sb, long m, long n, long k, const float *a,
+                    const float *b, float *c);
+
 /* ==== rt_act.c: tanh and sigmoid over arrays (float: rt_act.h's, vectorised) ==== */
 
 #include "rt_act.h"

@@ -15,7 +15,10 @@
  * A and B (8 lanes, then the k % 8 tail in order; the AVX-512 clone: 16
  * lanes, the tail in masked loads, folded to 8), added pairwise at the end:
  * the two kernels' results differ in rounding, within a k-term sum's bound
- * (tests/unit/test_gemm.c).
+ * (tests/unit/test_gemm.c). rt_sgemm_nt_sum adds to C the sum over
+ * images of A_t · B_tᵀ (a convolution's weight gradient over the batch):
+ * each element's lanes run through every image before they are added up
+ * (one reduction per element, not one per image).
  * rt_sgemm_nt_epi and rt_sgemm_nn_epi (A·B, xn's tiles for A not
  * transposed) store each finished value through an epilogue (rt.h's
  * rt_gemm_epi: bias, relu, relu's backward mask) in registers, the
@@ -327,30 +330,41 @@ static inline void nt_tail(long k, const float *a, const float *b, float *c, lon
     *c = s;
 }
 
-AVX2 TILE void nt_tile8(long n, long k, const float *a, const float *b, float *c, long i, long j,
-                        int mr, int nr, const rt_gemm_epi *e)
+/* One tile: rows i.. of A (mr) against rows j.. of B (nr), along k; with
+ * images (sum: nb of them, A and B each stepping by sa and sb floats), the
+ * lanes run on through every image's k before they are added up, and the
+ * sums are added to C; else stored through the epilogue e (or NULL) */
+AVX2 TILE void nt_tile8(int sum, long nb, long sa, long sb, long n, long k, const float *a,
+                        const float *b, float *c, long i, long j, int mr, int nr,
+                        const rt_gemm_epi *e)
 {
     __m256 acc[3][4];
     for (int r = 0; r < 3; r++)
         for (int q = 0; q < 4; q++) acc[r][q] = _mm256_setzero_ps();
     const long kv = k - k % 8;
-    for (long p = 0; p < kv; p += 8) {
-        __m256 av[3];
-        for (int r = 0; r < mr; r++) av[r] = _mm256_loadu_ps(a + (i + r) * k + p);
-        for (int q = 0; q < nr; q++) {
-            __m256 bv = _mm256_loadu_ps(b + (j + q) * k + p);
-            for (int r = 0; r < mr; r++) acc[r][q] = _mm256_fmadd_ps(av[r], bv, acc[r][q]);
+    for (long t = 0; t < nb; t++)
+        for (long p = 0; p < kv; p += 8) {
+            __m256 av[3];
+            for (int r = 0; r < mr; r++) av[r] = _mm256_loadu_ps(a + t * sa + (i + r) * k + p);
+            for (int q = 0; q < nr; q++) {
+                __m256 bv = _mm256_loadu_ps(b + t * sb + (j + q) * k + p);
+                for (int r = 0; r < mr; r++) acc[r][q] = _mm256_fmadd_ps(av[r], bv, acc[r][q]);
+            }
         }
-    }
     for (int r = 0; r < mr; r++) {
         __m128 s = sum4(acc[r][0], acc[r][1], acc[r][2], acc[r][3]);
-        if (kv < k) {
-            float out[4];
+        float out[4];
+        if (kv < k || sum) {
             _mm_storeu_ps(out, s);
-            for (int q = 0; q < nr; q++) nt_tail(k, a + (i + r) * k, b + (j + q) * k, out + q, kv);
+            for (int q = 0; q < nr; q++)
+                for (long t = 0; kv < k && t < nb; t++)
+                    nt_tail(k, a + t * sa + (i + r) * k, b + t * sb + (j + q) * k, out + q, kv);
             s = _mm_loadu_ps(out);
         }
-        nt_store4(c, n, i + r, j, nr, e ? epi4(e, s, n, i + r, j, nr) : s);
+        if (sum)
+            for (int q = 0; q < nr; q++) c[(i + r) * n + j + q] += out[q];
+        else
+            nt_store4(c, n, i + r, j, nr, e ? epi4(e, s, n, i + r, j, nr) : s);
     }
 }
 
@@ -358,9 +372,9 @@ AVX2 TILE void nt_rows8(long n, long k, const float *a, const float *b, float *c
                         const rt_gemm_epi *e)
 {
     long j = 0;
-    for (; j + 4 <= n; j += 4) nt_tile8(n, k, a, b, c, i, j, mr, 4, e);
-    if (n - j >= 2) nt_tile8(n, k, a, b, c, i, j, mr, 2, e), j += 2;
-    if (n - j >= 1) nt_tile8(n, k, a, b, c, i, j, mr, 1, e);
+    for (; j + 4 <= n; j += 4) nt_tile8(0, 1, 0, 0, n, k, a, b, c, i, j, mr, 4, e);
+    if (n - j >= 2) nt_tile8(0, 1, 0, 0, n, k, a, b, c, i, j, mr, 2, e), j += 2;
+    if (n - j >= 1) nt_tile8(0, 1, 0, 0, n, k, a, b, c, i, j, mr, 1, e);
 }
 
 AVX2 static void nt_avx2(long m, long n, long k, const float *a, const float *b, float *c,
@@ -372,6 +386,26 @@ AVX2 static void nt_avx2(long m, long n, long k, const float *a, const float *b,
     if (m - i == 1) nt_rows8(n, k, a, b, c, i, 1, e);
 }
 
+/* the sum over images: every row tile of A against nr rows of B (from j),
+ * so that those rows of every image stay in L1 while A's tiles pass */
+AVX2 TILE void nts_cols8(long nb, long sa, long sb, long m, long n, long k, const float *a,
+                         const float *b, float *c, long j, int nr)
+{
+    long i = 0;
+    for (; i + 3 <= m; i += 3) nt_tile8(1, nb, sa, sb, n, k, a, b, c, i, j, 3, nr, NULL);
+    if (m - i == 2) nt_tile8(1, nb, sa, sb, n, k, a, b, c, i, j, 2, nr, NULL);
+    if (m - i == 1) nt_tile8(1, nb, sa, sb, n, k, a, b, c, i, j, 1, nr, NULL);
+}
+
+AVX2 static void nts_avx2(long nb, long sa, long sb, long m, long n, long k, const float *a,
+                          const float *b, float *c)
+{
+    long j = 0;
+    for (; j + 4 <= n; j += 4) nts_cols8(nb, sa, sb, m, n, k, a, b, c, j, 4);
+    if (n - j >= 2) nts_cols8(nb, sa, sb, m, n, k, a, b, c, j, 2), j += 2;
+    if (n - j >= 1) nts_cols8(nb, sa, sb, m, n, k, a, b, c, j, 1);
+}
+
 /* ---- nt, AVX-512: tiles of 6 rows of A x 4 rows of B, 16 lanes along k,
  * the k % 16 tail in masked (zero-filled) loads ---- */
 
@@ -381,24 +415,33 @@ AVX512 TILE __m256 fold16(__m512 v)
                          _mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(v), 1)));
 }
 
-AVX512 TILE void nt_tile16(long n, long k, const float *a, const float *b, float *c, long i, long j,
-                           int mr, int nr, const rt_gemm_epi *e)
+AVX512 TILE void nt_tile16(int sum, long nb, long sa, long sb, long n, long k, const float *a,
+                           const float *b, float *c, long i, long j, int mr, int nr,
+                           const rt_gemm_epi *e)
 {
     __m512 acc[6][4];
     for (int r = 0; r < 6; r++)
         for (int q = 0; q < 4; q++) acc[r][q] = _mm512_setzero_ps();
-    for (long p = 0; p < k; p += 16) {
-        const __mmask16 lanes = k - p >= 16 ? (__mmask16)0xffff : (__mmask16)((1u << (k - p)) - 1);
-        __m512 av[6];
-        for (int r = 0; r < mr; r++) av[r] = _mm512_maskz_loadu_ps(lanes, a + (i + r) * k + p);
-        for (int q = 0; q < nr; q++) {
-            __m512 bv = _mm512_maskz_loadu_ps(lanes, b + (j + q) * k + p);
-            for (int r = 0; r < mr; r++) acc[r][q] = _mm512_fmadd_ps(av[r], bv, acc[r][q]);
+    for (long t = 0; t < nb; t++)
+        for (long p = 0; p < k; p += 16) {
+            const __mmask16 lanes =
+                k - p >= 16 ? (__mmask16)0xffff : (__mmask16)((1u << (k - p)) - 1);
+            __m512 av[6];
+            for (int r = 0; r < mr; r++)
+                av[r] = _mm512_maskz_loadu_ps(lanes, a + t * sa + (i + r) * k + p);
+            for (int q = 0; q < nr; q++) {
+                __m512 bv = _mm512_maskz_loadu_ps(lanes, b + t * sb + (j + q) * k + p);
+                for (int r = 0; r < mr; r++) acc[r][q] = _mm512_fmadd_ps(av[r], bv, acc[r][q]);
+            }
         }
-    }
     for (int r = 0; r < mr; r++) {
         __m128 s = sum4(fold16(acc[r][0]), fold16(acc[r][1]), fold16(acc[r][2]), fold16(acc[r][3]));
-        nt_store4(c, n, i + r, j, nr, e ? epi4(e, s, n, i + r, j, nr) : s);
+        if (sum) {
+            float out[4];
+            _mm_storeu_ps(out, s);
+            for (int q = 0; q < nr; q++) c[(i + r) * n + j + q] += out[q];
+        } else
+            nt_store4(c, n, i + r, j, nr, e ? epi4(e, s, n, i + r, j, nr) : s);
     }
 }
 
@@ -406,9 +449,9 @@ AVX512 TILE void nt_rows16(long n, long k, const float *a, const float *b, float
                            const rt_gemm_epi *e)
 {
     long j = 0;
-    for (; j + 4 <= n; j += 4) nt_tile16(n, k, a, b, c, i, j, mr, 4, e);
-    if (n - j >= 2) nt_tile16(n, k, a, b, c, i, j, mr, 2, e), j += 2;
-    if (n - j >= 1) nt_tile16(n, k, a, b, c, i, j, mr, 1, e);
+    for (; j + 4 <= n; j += 4) nt_tile16(0, 1, 0, 0, n, k, a, b, c, i, j, mr, 4, e);
+    if (n - j >= 2) nt_tile16(0, 1, 0, 0, n, k, a, b, c, i, j, mr, 2, e), j += 2;
+    if (n - j >= 1) nt_tile16(0, 1, 0, 0, n, k, a, b, c, i, j, mr, 1, e);
 }
 
 AVX512 static void nt_avx512(long m, long n, long k, const float *a, const float *b, float *c,
@@ -529,6 +572,25 @@ static void tn_store(tn_rows_fn *rows, int tall, long m, long n, long k, const f
     }
 }
 
+AVX512 TILE void nts_cols16(long nb, long sa, long sb, long m, long n, long k, const float *a,
+                            const float *b, float *c, long j, int nr)
+{
+    long i = 0;
+    for (; i + 6 <= m; i += 6) nt_tile16(1, nb, sa, sb, n, k, a, b, c, i, j, 6, nr, NULL);
+    if (m - i >= 4) nt_tile16(1, nb, sa, sb, n, k, a, b, c, i, j, 4, nr, NULL), i += 4;
+    if (m - i >= 2) nt_tile16(1, nb, sa, sb, n, k, a, b, c, i, j, 2, nr, NULL), i += 2;
+    if (m - i >= 1) nt_tile16(1, nb, sa, sb, n, k, a, b, c, i, j, 1, nr, NULL);
+}
+
+AVX512 static void nts_avx512(long nb, long sa, long sb, long m, long n, long k, const float *a,
+                              const float *b, float *c)
+{
+    long j = 0;
+    for (; j + 4 <= n; j += 4) nts_cols16(nb, sa, sb, m, n, k, a, b, c, j, 4);
+    if (n - j >= 2) nts_cols16(nb, sa, sb, m, n, k, a, b, c, j, 2), j += 2;
+    if (n - j >= 1) nts_cols16(nb, sa, sb, m, n, k, a, b, c, j, 1);
+}
+
 /* ---- dispatch ---- */
 
 typedef struct gemm_ops {
@@ -537,10 +599,11 @@ typedef struct gemm_ops {
     void (*nn)(long, long, long, const float *, const float *, float *, const rt_gemm_epi *);
     tn_rows_fn *tn_rows; /* a strip of Aᵀ·B, strips tn_tall rows high */
     int tn_tall;
+    void (*nts)(long, long, long, long, long, long, const float *, const float *, float *);
 } gemm_ops;
 
-static const gemm_ops ops_avx2 = {xn_avx2, nt_avx2, nn_avx2, tn_rows_avx2, 6};
-static const gemm_ops ops_avx512 = {xn_avx512, nt_avx512, nn_avx512, tn_rows_avx512, 8};
+static const gemm_ops ops_avx2 = {xn_avx2, nt_avx2, nn_avx2, tn_rows_avx2, 6, nts_avx2};
+static const gemm_ops ops_avx512 = {xn_avx512, nt_avx512, nn_avx512, tn_rows_avx512, 8, nts_avx512};
 
 /* TRAINC_GEMM=avx2 keeps the AVX2 kernels on an AVX-512 CPU, TRAINC_GEMM=off
  * leaves every product to OpenBLAS (to compare: tests/bench/bench.sh) */
@@ -626,6 +689,21 @@ int rt_sgemm_tn_store(long m, long n, long k, const float *a, const float *b, fl
     }
 #else
     (void)m, (void)n, (void)k, (void)a, (void)b, (void)c, (void)s;
+#endif
+    return -1;
+}
+
+int rt_sgemm_nt_sum(long nb, long sa, long sb, long m, long n, long k, const float *a,
+                    const float *b, float *c)
+{
+#ifdef GEMM_X86
+    const gemm_ops *o = gemm();
+    if (o) {
+        o->nts(nb, sa, sb, m, n, k, a, b, c);
+        return 0;
+    }
+#else
+    (void)nb, (void)sa, (void)sb, (void)m, (void)n, (void)k, (void)a, (void)b, (void)c;
 #endif
     return -1;
 }

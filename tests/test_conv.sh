@@ -12,6 +12,43 @@ check "lenet builds warning-free" sh -c "test -x '$out/lenet/lenet' && ! grep -q
 acc=$(cd "$out/lenet" && ./lenet train --limit 12800 --epochs 1 --threads 1 --quiet | awk '/^test/ { print $5 }')
 check "lenet on 12800 rows x 1 epoch beats 0.70 test accuracy (got $acc)" gt "$acc" 0.70
 
+# conv2's three products are trainc's own (runtime/rt_gemm.c, by the cost
+# model of gen/ops/conv_product.c), each with its cblas_sgemm beside it; the
+# weights after 30 Adam steps match those of the same binary with every
+# product in OpenBLAS (TRAINC_GEMM=off, the products before) within float
+# bounds (5e-6 of the largest weight seen: Adam scales the products'
+# rounding differences up where a gradient is near 0); 29 steps differ by 1e-2
+fn_body() { awk -v f="$1" '$0 ~ "---- " f ":" { on = 1 } on && /^}/ { exit } on' "$out/lenet/model.c"; }
+fn_body train_32 >"$out/lenet_train_32.c"
+check "lenet: conv2 and its input gradient by rt_sgemm_xn, its weight gradient by rt_sgemm_nt_sum over the 32 images, cblas_sgemm beside each" \
+    sh -c "grep -q 'rt_sgemm_xn(0, 16, 64, 200,' '$out/lenet_train_32.c' && grep -q 'rt_sgemm_xn(1, 200, 64, 16,' '$out/lenet_train_32.c' && grep -q 'rt_sgemm_nt_sum(32, 1024, 12800, 16, 200, 64,' '$out/lenet_train_32.c' && test \$(grep -A3 'if (rt_sgemm_' '$out/lenet_train_32.c' | grep -c 'cblas_sgemm(') = 6"
+lenet_steps() { # NAME N ENV...: N steps of LeNet, its weights exported to $out/lenet_NAME
+    local name=$1 n=$2
+    shift 2
+    (cd "$out/lenet" && env "$@" ./lenet train --steps "$n" --limit 6400 --threads 1 --quiet \
+        --weights "$name.w" >/dev/null 2>&1 && ./lenet export "$out/lenet_$name" --weights "$name.w" >/dev/null 2>&1)
+}
+lenet_reldiff() { # the largest difference of two exports' weights, relative to the largest weight
+    /usr/bin/python3 - "$1" "$2" <<'PY'
+import sys, glob, os
+import numpy as np
+worst = 0.0
+for f in sorted(glob.glob(sys.argv[1] + "/*.npy")):
+    a, b = np.load(f).astype(np.float64), np.load(os.path.join(sys.argv[2], os.path.basename(f)))
+    worst = max(worst, float(np.max(np.abs(a - b)) / max(np.max(np.abs(a)), 1e-30)))
+print("%.3g" % worst)
+PY
+}
+lenet_steps ours 30 TRAINC_GEMM=
+lenet_steps blas 30 TRAINC_GEMM=off
+lenet_steps ours29 29 TRAINC_GEMM=
+lenet_d=$(lenet_reldiff "$out/lenet_ours" "$out/lenet_blas")
+check "lenet, 30 steps: our products and OpenBLAS's give the same weights within 1e-4 (max |w| relative: $lenet_d)" \
+    sh -c "test -n '$lenet_d' && awk -v d='$lenet_d' 'BEGIN { exit !(d > 0 && d < 1e-4) }'"
+lenet_d=$(lenet_reldiff "$out/lenet_ours29" "$out/lenet_blas")
+check "negative control: 29 steps against OpenBLAS's 30 differ by more than 1e-4 ($lenet_d)" \
+    sh -c "test -n '$lenet_d' && awk -v d='$lenet_d' 'BEGIN { exit !(d > 1e-4) }'"
+
 # the whole net's gradient in double, on a batch of 4 random images: the
 # loss has kinks where two values of a max-pooling window (or a relu input)
 # come within h of each other, and finite differences across one are wrong.

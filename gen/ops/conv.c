@@ -9,8 +9,9 @@
  * A 1x1 convolution with stride 1 and no padding skips im2col (col is a
  * view of x). Backward: dcol = W_gᵀ · dy_g, dW_g = Σ_b dy_g · col_gᵀ, db =
  * Σ dy over rows and pixels, dx = col2im(dcol) (the patches summed back).
- * The products go to cblas_?gemm when large and to constant-bound loops
- * (vectorised along the pixels) when small: the plan decides per layer.
+ * The products go to trainc's own kernels (runtime/rt_gemm.c) or
+ * cblas_?gemm when large, by the cost model of conv_product.c, and to
+ * constant-bound loops (vectorised along the pixels) when small.
  *
  * A convolution (groups 1) of an x that depends on no parameter (the
  * model's images) skips both when the cost model (conv_direct_cheaper)
@@ -40,9 +41,6 @@
 #include "../cgen.h"
 #include "../ops.h"
 #include "window.h"
-
-/* products at or above this many multiply-adds per image go to OpenBLAS */
-#define CONV_BLAS_MIN_MACS 4096L
 
 geom window_geom(const ir_node *n)
 {
@@ -279,18 +277,6 @@ static int shape_conv_bias_grad(ir_graph *g, ir_node *n, char *err, size_t errsi
     return 0;
 }
 
-/* The kernel of a convolution's product (forward, input and weight
- * gradient): OpenBLAS from CONV_BLAS_MIN_MACS multiply-adds per image */
-static plan_kernel conv_kernel(ir_graph *g, const ir_node *n, int b)
-{
-    (void)b;
-    /* multiply-adds of one image's product, the same for all three */
-    const ir_node *y = n->op == OP_CONV2D ? n : ir_get(g, n->in[0]);
-    const ir_node *w = ir_get(g, n->op == OP_CONV2D_GRAD_WEIGHT ? n->id : n->in[1]);
-    long macs = (long)w->dim[0] * w->dim[1] * w->dim[2] * w->dim[3] * y->dim[2] * y->dim[3];
-    return macs >= CONV_BLAS_MIN_MACS ? KERN_BLAS : KERN_LOOP;
-}
-
 static void emit_conv2d(emitter *e, const ir_node *n)
 {
     const ir_node *w = ir_get(e->g, n->in[1]);
@@ -301,28 +287,30 @@ static void emit_conv2d(emitter *e, const ir_node *n)
      * it is complete: per image after the product, per row in the loops */
     const char *epi =
         e_epilogue_at(e, n, "v", "oc", e_fmt(e, "b * %ld + oc * %ld + p", d.OC * d.P, d.P));
+    /* ours stores the product: the bias is added with the fused op after it */
+    const int ours = e_kernel(e, n) == KERN_GEMM, bias_after = ours && bias;
+    conv_emit_product_note(e, n);
     e_epilogue_begin(e, n);
     wr_line(e->w, "for (long b = 0; b < %ld; b++) {", d.B);
     wr_line(e->w, "real *yb = %s + b * %ld;", y, d.OC * d.P);
     wr_line(e->w, "const real *colb = %s + b * %ld;", col, d.CK * d.P);
-    if (bias)
+    if (bias && !ours)
         wr_line(e->w,
                 "for (long oc = 0; oc < %ld; oc++) for (long p = 0; p < %ld; p++) "
                 "yb[oc * %ld + p] = %s[oc];",
                 d.OC, d.P, d.P, bias);
-    if (e_kernel(e, n) == KERN_BLAS) {
-        if (!bias) wr_line(e->w, "for (long k = 0; k < %ld; k++) yb[k] = 0;", d.OC * d.P);
-        wr_line(e->w, "for (long g = 0; g < %ld; g++)", d.G);
-        wr_line(e->w,
-                "    cblas_%cgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, %ld, %ld, %ld, 1, "
-                "%s + g * %ld, %ld, colb + g * %ld, %ld, 1, yb + g * %ld, %ld);",
-                e->dbl ? 'd' : 's', d.OCg, d.P, d.CKg, W, d.OCg * d.CKg, d.CKg, d.CKg * d.P, d.P,
-                d.OCg * d.P, d.P);
-        if (e_has_epilogue(e, n))
+    if (e_kernel(e, n) != KERN_LOOP) {
+        if (!bias && !ours) wr_line(e->w, "for (long k = 0; k < %ld; k++) yb[k] = 0;", d.OC * d.P);
+        wr_line(e->w, "for (long g = 0; g < %ld; g++) {", d.G);
+        conv_emit_product(e, n, e_fmt(e, "%s + g * %ld", W, d.OCg * d.CKg),
+                          e_fmt(e, "colb + g * %ld", d.CKg * d.P),
+                          e_fmt(e, "yb + g * %ld", d.OCg * d.P), !ours);
+        wr_line(e->w, "}");
+        if (e_has_epilogue(e, n) || bias_after)
             wr_line(e->w,
                     "for (long oc = 0; oc < %ld; oc++) for (long p = 0; p < %ld; p++) "
-                    "{ const real v = yb[oc * %ld + p]; yb[oc * %ld + p] = %s; }",
-                    d.OC, d.P, d.P, d.P, epi);
+                    "{ const real v = yb[oc * %ld + p]%s; yb[oc * %ld + p] = %s; }",
+                    d.OC, d.P, d.P, bias_after ? e_fmt(e, " + %s[oc]", bias) : "", d.P, epi);
     } else {
         /* the pixels are the inner loop: contiguous in col and y */
         wr_line(e->w, "for (long oc = 0; oc < %ld; oc++) {", d.OC);
@@ -347,16 +335,16 @@ static void emit_conv_grad_col(emitter *e, const ir_node *n)
     const ir_node *gy = ir_get(e->g, n->in[0]), *w = ir_get(e->g, n->in[1]);
     gemm_dims d = dims_of(e, gy, w, n->i[0]);
     const char *dcol = e_ref(e, n->id), *dy = e_ref(e, n->in[0]), *W = e_ref(e, n->in[1]);
+    conv_emit_product_note(e, n);
     wr_line(e->w, "for (long b = 0; b < %ld; b++) {", d.B);
     wr_line(e->w, "const real *gb = %s + b * %ld;", dy, d.OC * d.P);
     wr_line(e->w, "real *db = %s + b * %ld;", dcol, d.CK * d.P);
-    if (e_kernel(e, n) == KERN_BLAS) {
-        wr_line(e->w, "for (long g = 0; g < %ld; g++)", d.G);
-        wr_line(e->w,
-                "    cblas_%cgemm(CblasRowMajor, CblasTrans, CblasNoTrans, %ld, %ld, %ld, 1, "
-                "%s + g * %ld, %ld, gb + g * %ld, %ld, 0, db + g * %ld, %ld);",
-                e->dbl ? 'd' : 's', d.CKg, d.P, d.OCg, W, d.OCg * d.CKg, d.CKg, d.OCg * d.P, d.P,
-                d.CKg * d.P, d.P);
+    if (e_kernel(e, n) != KERN_LOOP) {
+        wr_line(e->w, "for (long g = 0; g < %ld; g++) {", d.G);
+        conv_emit_product(e, n, e_fmt(e, "%s + g * %ld", W, d.OCg * d.CKg),
+                          e_fmt(e, "gb + g * %ld", d.OCg * d.P),
+                          e_fmt(e, "db + g * %ld", d.CKg * d.P), 0);
+        wr_line(e->w, "}");
     } else {
         wr_line(e->w, "for (long k = 0; k < %ld; k++) db[k] = 0;", d.CK * d.P);
         wr_line(e->w, "for (long oc = 0; oc < %ld; oc++) {", d.OC);
@@ -377,27 +365,23 @@ static void emit_conv_grad_weight(emitter *e, const ir_node *n)
     const ir_node *gy = ir_get(e->g, n->in[0]);
     gemm_dims d = dims_of(e, gy, n, n->i[0]);
     const char *dw = e_ref(e, n->id), *dy = e_ref(e, n->in[0]), *col = e_ref(e, n->in[1]);
+    conv_emit_product_note(e, n);
     wr_line(e->w, "for (long k = 0; k < %ld; k++) %s[k] = 0;", d.OC * d.CKg, dw);
+    if (e_kernel(e, n) != KERN_LOOP) {
+        conv_emit_weight_products(e, n, d.B, dy, col, dw);
+        return;
+    }
     wr_line(e->w, "for (long b = 0; b < %ld; b++) {", d.B);
     wr_line(e->w, "const real *gb = %s + b * %ld;", dy, d.OC * d.P);
     wr_line(e->w, "const real *colb = %s + b * %ld;", col, d.CK * d.P);
-    if (e_kernel(e, n) == KERN_BLAS) {
-        wr_line(e->w, "for (long g = 0; g < %ld; g++)", d.G);
-        wr_line(e->w,
-                "    cblas_%cgemm(CblasRowMajor, CblasNoTrans, CblasTrans, %ld, %ld, %ld, 1, "
-                "gb + g * %ld, %ld, colb + g * %ld, %ld, 1, %s + g * %ld, %ld);",
-                e->dbl ? 'd' : 's', d.OCg, d.CKg, d.P, d.OCg * d.P, d.P, d.CKg * d.P, d.P, dw,
-                d.OCg * d.CKg, d.CKg);
-    } else {
-        wr_line(e->w, "for (long oc = 0; oc < %ld; oc++) {", d.OC);
-        wr_line(e->w, "const real *gr = gb + oc * %ld;", d.P);
-        wr_line(e->w, "const real *cg = colb + oc / %ld * %ld;", d.OCg, d.CKg * d.P);
-        wr_line(e->w, "for (long k = 0; k < %ld; k++) {", d.CKg);
-        e_lane_sum(e, "real", "s", "p", e_fmt(e, "gr[p] * cg[k * %ld + p]", d.P), d.P);
-        wr_line(e->w, "%s[oc * %ld + k] += s;", dw, d.CKg);
-        wr_line(e->w, "}");
-        wr_line(e->w, "}");
-    }
+    wr_line(e->w, "for (long oc = 0; oc < %ld; oc++) {", d.OC);
+    wr_line(e->w, "const real *gr = gb + oc * %ld;", d.P);
+    wr_line(e->w, "const real *cg = colb + oc / %ld * %ld;", d.OCg, d.CKg * d.P);
+    wr_line(e->w, "for (long k = 0; k < %ld; k++) {", d.CKg);
+    e_lane_sum(e, "real", "s", "p", e_fmt(e, "gr[p] * cg[k * %ld + p]", d.P), d.P);
+    wr_line(e->w, "%s[oc * %ld + k] += s;", dw, d.CKg);
+    wr_line(e->w, "}");
+    wr_line(e->w, "}");
     wr_line(e->w, "}");
 }
 
@@ -800,14 +784,14 @@ const op_def op_CONV2D = {
     .vjp = vjp_conv2d,
     .flops = flops_conv2d,
     .flags = OPF_EPILOGUE | OPF_FOLDS_BN,
-    .kernel = conv_kernel,
+    .kernel = conv_product_kernel,
 };
 const op_def op_CONV2D_GRAD_INPUT = {
     .math = "dcol[b][g] = W_gᵀ · dy[b][g]",
     .shape = shape_conv_grad,
     .emit = emit_conv_grad_col,
     .flops = flops_conv_grad_input,
-    .kernel = conv_kernel,
+    .kernel = conv_product_kernel,
     .vjp = vjp2_conv_grad,
 };
 const op_def op_CONV2D_GRAD_WEIGHT = {
@@ -815,7 +799,7 @@ const op_def op_CONV2D_GRAD_WEIGHT = {
     .shape = shape_conv_grad,
     .emit = emit_conv_grad_weight,
     .flops = flops_conv_grad_weight,
-    .kernel = conv_kernel,
+    .kernel = conv_product_kernel,
     .vjp = vjp2_conv_grad,
 };
 const op_def op_CONV2D_GRAD_BIAS = {

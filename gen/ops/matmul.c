@@ -87,7 +87,6 @@ static void emit_blas(emitter *e, const ir_node *n, long m, long k, long nn, con
             e_ref(e, n->in[1]), n->i[1] ? k : nn, c, nn);
 }
 
-static double gemm_ns(long m, long n, long k, int tb);
 static double blas_ns(long m, long n, long k);
 
 int ops_gemm_epilogue_off(void)
@@ -155,7 +154,7 @@ static void emit_gemm(emitter *e, const ir_node *n, long m, long k, long nn, con
     wr_line(e->w,
             "/* runtime/rt_gemm.c (OpenBLAS without AVX2): %.1f µs, OpenBLAS %.1f µs by the "
             "cost model of matmul.c */",
-            gemm_ns(m, nn, k, n->i[1]) / 1e3, blas_ns(m, nn, k) / 1e3);
+            matmul_gemm_ns(m, nn, k, n->i[1]) / 1e3, blas_ns(m, nn, k) / 1e3);
     const char *a = e_ref(e, n->in[0]), *b = e_ref(e, n->in[1]);
     const int update = st ? -1 : fuse_update_in_store(e, n);
     if (update >= 0) { /* a weight gradient whose update runs in its store */
@@ -366,7 +365,7 @@ static double blas_ns(long m, long n, long k)
     return BLAS_CALL_NS + (double)m * n * k / BLAS_RATE;
 }
 
-static double gemm_ns(long m, long n, long k, int tb)
+double matmul_gemm_ns(long m, long n, long k, int tb)
 {
     if (tb) return OURS_CALL_NS + (double)m * n * k / NT_RATE;
     long n16 = n - n % 16, rest8 = (n - n16 + 7) / 8 * 8;
@@ -383,7 +382,7 @@ static plan_kernel matmul_kernel(ir_graph *g, const ir_node *n, int b)
     /* OpenBLAS's gemm is ~3x slower than its gemv on a width-1 product */
     if (macs >= BLAS_MIN_MACS) {
         if (m == 1 || cols == 1) return KERN_GEMV;
-        if (!(n->i[0] && n->i[1]) && gemm_ns(m, cols, k, n->i[1]) < blas_ns(m, cols, k))
+        if (!(n->i[0] && n->i[1]) && matmul_gemm_ns(m, cols, k, n->i[1]) < blas_ns(m, cols, k))
             return KERN_GEMM;
         return KERN_BLAS;
     }

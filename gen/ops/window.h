@@ -6,6 +6,7 @@
 
 #include <stddef.h>
 
+#include "../cgen.h"
 #include "../ops.h"
 
 /* A window of kh x kw swept with strides sh, sw over an input padded by
@@ -23,5 +24,20 @@ int window_out(const ir_node *n, const ir_node *x, int *oh, int *ow, char *err, 
 /* a node of op with n's window attributes, inputs in and the shape of like */
 int window_node(ir_graph *g, ir_op op, const ir_node *n, int nin, const int *in,
                 const ir_node *like);
+
+/* conv_product.c: the kernel of a convolution's product (conv2d and its
+ * input and weight gradients), by the cost model there */
+plan_kernel conv_product_kernel(ir_graph *g, const ir_node *n, int b);
+/* one image's product of group g (in the caller's loop over g) of conv op
+ * n (forward or input gradient) on the group's operands a, b, c: C stored
+ * (beta 0) or added to (beta 1) */
+void conv_emit_product(emitter *e, const ir_node *n, const char *a, const char *b, const char *c,
+                       int beta);
+/* the weight gradient n's products over B images (dy, col: the step's
+ * buffers), added to dw */
+void conv_emit_weight_products(emitter *e, const ir_node *n, long B, const char *dy,
+                               const char *col, const char *dw);
+/* the cost model's figures for the block, when the kernel is ours */
+void conv_emit_product_note(emitter *e, const ir_node *n);
 
 #endif

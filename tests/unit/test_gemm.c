@@ -1,7 +1,8 @@
 /* test_gemm.c — trainc's own float products (runtime/rt_gemm.c) against a
  * double reference, on every layout it serves (A·B, Aᵀ·B, A·Bᵀ) and shapes
  * that are and are not multiples of its tiles and vectors (1 to 65 each way,
- * then fashion_mlp's eight and larger odd ones): every element within the
+ * then fashion_mlp's eight and larger odd ones), and C += Σ_t A_t·B_tᵀ over
+ * images on the convolutions' weight-gradient shapes: every element within the
  * float error bound of a k-term sum, (k + 2)·u·Σ|a||b| (u = 2^-24). A
  * negative control: one element moved by 4 bounds fails the check. With
  * TRAINC_GEMM=off, on a CPU without AVX2 or under RT_PORTABLE the functions
@@ -90,6 +91,32 @@ static double big(int layout, long m, long n, long k)
     return w;
 }
 
+/* rt_sgemm_nt_sum over nb images of [m x k] and [n x k] (strides past
+ * their sizes) onto C0: the worst |C - (C0 + Σ A_t·B_tᵀ)| over its bound
+ * (nb·k + 3)·u·(|C0| + Σ|a||b|), in double; with drop (the negative
+ * control) the reference leaves C0 out */
+static double sum_worst(long nb, long m, long n, long k, int drop)
+{
+    const long sa = m * k + 3, sb = n * k + 5;
+    float *a = fill(nb * sa, 10), *b = fill(nb * sb, 11), *c = fill(m * n, 12);
+    float *c0 = malloc((size_t)(m * n) * sizeof *c0);
+    memcpy(c0, c, (size_t)(m * n) * sizeof *c);
+    double w = rt_sgemm_nt_sum(nb, sa, sb, m, n, k, a, b, c) ? -1 : 0;
+    for (long i = 0; w >= 0 && i < m; i++)
+        for (long j = 0; j < n; j++) {
+            double s = drop ? 0 : c0[i * n + j], abs = fabs((double)c0[i * n + j]);
+            for (long t = 0; t < nb; t++)
+                for (long p = 0; p < k; p++) {
+                    double x = (double)a[t * sa + i * k + p] * b[t * sb + j * k + p];
+                    s += x, abs += fabs(x);
+                }
+            double bound = (double)(nb * k + 3) * 0x1p-24 * abs + 1e-30;
+            w = fmax(w, fabs((double)c[i * n + j] - s) / bound);
+        }
+    free(a), free(b), free(c), free(c0);
+    return w;
+}
+
 int main(int argc, char **argv)
 {
     const char *env = getenv("TRAINC_GEMM");
@@ -97,7 +124,7 @@ int main(int argc, char **argv)
     if (off || !rt_cpu_has_avx2()) {
         float a[6] = {1, 2, 3, 4, 5, 6}, c[4] = {7, 7, 7, 7};
         CHECK(rt_sgemm_xn(0, 2, 2, 3, a, a, c) == -1 && rt_sgemm_nt(2, 2, 3, a, a, c) == -1 &&
-                  c[0] == 7 && c[3] == 7,
+                  rt_sgemm_nt_sum(1, 0, 0, 2, 2, 3, a, a, c) == -1 && c[0] == 7 && c[3] == 7,
               off ? "TRAINC_GEMM=off: the kernels decline (-1, C untouched): OpenBLAS's turn"
                   : "no AVX2/FMA (or RT_PORTABLE): the kernels decline (-1, C untouched)");
         CHECK_DONE();
@@ -136,6 +163,19 @@ int main(int argc, char **argv)
         CHECK(worst(0, m, n, k, a, b, c) > 1, "negative control: one element moved 4 bounds fails");
         free(a), free(b), free(c);
     }
+    /* C += Σ_t A_t·B_tᵀ (a convolution's weight gradient over the images) */
+    static const long sums[][4] = {{32, 16, 200, 64}, {32, 8, 25, 576}, {3, 32, 144, 196},
+                                   {5, 7, 13, 29},    {1, 1, 1, 1},     {4, 5, 3, 17}};
+    for (size_t s = 0; s < sizeof sums / sizeof *sums; s++) {
+        const long *q = sums[s];
+        double w = sum_worst(q[0], q[1], q[2], q[3], 0);
+        snprintf(name, sizeof name,
+                 "C += Σ A_t·B_tᵀ, %ld images of %ld x %ld x %ld, within the bound (worst %.3f)",
+                 q[0], q[1], q[2], q[3], w);
+        CHECK(w >= 0 && w <= 1, name);
+    }
+    CHECK(sum_worst(4, 16, 200, 64, 1) > 1, "negative control: C += Σ A_t·B_tᵀ checked against a "
+                                            "reference without C's old value fails");
     if (argc > 1 && !strcmp(argv[1], "--hash")) printf("hash %016llx\n", (unsigned long long)hash);
     CHECK_DONE();
 }
