@@ -539,6 +539,10 @@ void rt_axpy_fma(real *p, const real *g, real alpha, long n);
 real rt_dot(const real *a, const real *b, long n);
 /* sum of squares, accumulated in double */
 double rt_sumsq(const real *a, long n);
+/* 1 when a sum of the n values (in some order) is finite, and then every
+ * value is: a NaN or an infinity stays in a sum. 0 also where the sum of
+ * finite values overflows: ask rt_sumsq then. The divergence guard's test. */
+int rt_sum_finite(const real *a, long n);
 int rt_cpu_has_avx2(void);
 
 /* ==== rt_gemm.c: the generator's own float matrix products (KERN_GEMM) ==== */

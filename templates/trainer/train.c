@@ -159,6 +159,14 @@ static void ready(train_run *r, const options *o)
         printf("%s: this run stopped early after epoch %lld; nothing more to train\n", MODEL_NAME,
                (long long)ck->run.epoch);
     r->resume_pos = (long)ck->run.pos;
+    /* a tiny net ends an epoch every step or two: what nobody reads is not
+     * computed (--quiet without files: no accuracy, no norm, no epoch end) */
+    r->need_correct = !o->quiet || r->metrics || o->checkpoint;
+    r->need_norm = r->metrics || r->step_metrics || o->checkpoint || MODEL_STOP_GRAD_NORM > 0;
+    r->epoch_due = !o->quiet || r->metrics || r->d.valid.n || MODEL_PLATEAU ||
+                   MODEL_TRACK_SHARPNESS || o->overfit || r->lm || MODEL_EARLY_STOP ||
+                   o->checkpoint;
+    r->mpi_hash = getenv("TRAINC_MPI_HASH") != NULL; /* tr_mpi_step_hash's own test */
 }
 
 /* An epoch's start: its figures from zero and a new order of the rows, or,
@@ -251,8 +259,12 @@ static int train_batch(train_run *r, long start, int rows)
                                 rt_noise_key(r->seed, r->step + 1));
     }
     rt_prof_acc = NULL;
-    /* the divergence guard: a loss or gradient that is no number */
-    double grad_norm = sqrt(rt_sumsq(b->grad, MODEL_N_PARAMS));
+    /* the divergence guard: a loss or gradient that is no number. The norm
+     * where it is recorded (need_norm); else only where the gradient's sum
+     * is not finite (0 stands in: every element is finite) */
+    double grad_norm = 0;
+    if (r->need_norm || (!o->no_guard && !rt_sum_finite(b->grad, MODEL_N_PARAMS)))
+        grad_norm = sqrt(rt_sumsq(b->grad, MODEL_N_PARAMS));
     if (!o->no_guard && (!isfinite(loss) || !isfinite(grad_norm))) {
         char why[96];
         snprintf(why, sizeof why, "the %s is %g", isfinite(loss) ? "gradient norm" : "loss",
@@ -260,11 +272,14 @@ static int train_batch(train_run *r, long start, int rows)
         if (r->bar_shown) printf("\n");
         return tr_diverged(why, r->epoch, r->step + 1, r->base_lr);
     }
-    if (tr_grad_norm_reached(r, (double)loss, grad_norm, by, rows)) return 0;
+    if (MODEL_STOP_GRAD_NORM > 0 && tr_grad_norm_reached(r, (double)loss, grad_norm, by, rows))
+        return 0;
     r->lr = model_lr(e, r->base_lr, r->total);
     if (r->lm) tr_lm_before_update(r->lm, b->param, b->grad);
     /* before the update: a closure step evaluates the batch again, into b->out */
-    long correct = rt_count_correct(MODEL_TASK, b->out, MODEL_OUTPUT_LEN, by, MODEL_LABEL_LEN, rows);
+    long correct = r->need_correct ? rt_count_correct(MODEL_TASK, b->out, MODEL_OUTPUT_LEN, by,
+                                                      MODEL_LABEL_LEN, rows)
+                                   : 0;
     const double t_update = r->prof.timing ? rt_now() : 0;
     if (fused) {
         ++r->step; /* updated in the step */
@@ -275,13 +290,12 @@ static int train_batch(train_run *r, long start, int rows)
         model_update(b->param, b->grad, b->state, r->lr, model_momentum(e, r->total), ++r->step);
     }
     if (r->prof.timing) r->prof.update += rt_now() - t_update;
-    tr_mpi_step_hash(b->param); /* TRAINC_MPI_HASH only */
+    if (r->mpi_hash) tr_mpi_step_hash(b->param);
     if (r->lm) tr_lm_after_update(r, b->param);
     if (r->trace) tr_trace_step(r->trace, r->step, (double)loss, r->lr, b->param);
     if (r->rows_run == 0) r->first_loss = (double)loss; /* for hints.c */
     r->loss_sum += (double)loss * rows;
-    r->norm_sum += grad_norm;
-    r->norm_steps++;
+    if (r->need_norm) r->norm_sum += grad_norm, r->norm_steps++;
     if (r->step_metrics) {
         fprintf(r->step_metrics, "%ld,%d,%.9g,%.9g,%.17g,%.3f", r->step, r->epoch, (double)loss,
                 grad_norm, r->lr, r->step_metrics_t + rt_now() - r->t0);
@@ -293,7 +307,7 @@ static int train_batch(train_run *r, long start, int rows)
     if (o->steps >= 0 && r->step >= o->steps) r->stop = 1;
     r->done = start + rows;
     r->rows_run += rows;
-    show_progress(r);
+    if (r->bar) show_progress(r);
     if (o->checkpoint && o->every_steps && r->step % o->every_steps == 0) tr_save_checkpoint(r, 0);
     return 0;
 }
@@ -365,7 +379,7 @@ static void end_epoch(train_run *r, long full)
         fprintf(r->metrics, "\n");
     }
     if (r->lm && !o->every_steps) tr_lm_row(r, r->epoch);
-    if (complete && r->done > 0) tr_hint_epoch(r, tr.loss);
+    if (complete && r->done > 0 && !o->quiet) tr_hint_epoch(r, tr.loss); /* printed unless quiet */
     if (MODEL_EARLY_STOP && complete && !o->overfit) {
         int on_valid = !(MODEL_ES_MONITOR_LOSS || !r->d.valid.n);
         early_stop(r, on_valid ? va.loss : tr.loss, on_valid);
@@ -435,7 +449,7 @@ int tr_cmd_train(const options *o)
             if ((rc = train_batch(r, start, rows))) return rc;
             if (o->profile) tr_profile_step_end(&r->prof);
         }
-        end_epoch(r, full);
+        if (r->epoch_due) end_epoch(r, full);
     }
     rc = finish(r);
     if (o->profile) tr_profile_report(&r->prof);
