@@ -131,6 +131,20 @@ static inline uint32_t rt_noise_bits(uint64_t stream, long i)
     return (uint32_t)(rt_noise_mix(stream + ((uint64_t)i + 1) * 0x9E3779B97F4A7C15u) >> 32);
 }
 
+/* ==== rt.h itself: fmax against a constant bound, inline ====
+ * fmax(v, c) where c is a number other than 0: v when above c, else c (a
+ * NaN v gives c, as fmax; no signed zero to choose between). libm's fmax
+ * is a call: bce's clamps were a tenth of xor's step. In double (the
+ * loss's clamp of a log, as tgmath's fmax(float, int)) and in real. */
+static inline double rt_fmax_const_d(double v, double c)
+{
+    return v > c ? v : c;
+}
+static inline real rt_fmax_const(real v, real c)
+{
+    return v > c ? v : c;
+}
+
 /* ==== rt_store.c: features as a file stores them ==== */
 
 /* A data file's features in the file's own element type (Fashion-MNIST's
