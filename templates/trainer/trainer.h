@@ -289,6 +289,8 @@ typedef struct train_run {
     int need_norm;    /* the gradient norm is recorded, checkpointed or watched */
     int epoch_due;    /* an epoch's end has something to do (print, evaluate, ...) */
     int mpi_hash;     /* TRAINC_MPI_HASH is set */
+    int step_extras;  /* a step writes more than its sums (train.c's after_step) */
+    int plain;        /* none of these: train.c's train_plain runs the steps */
 } train_run;
 
 int tr_all_finite(const real *p, long n);
