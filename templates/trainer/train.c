@@ -225,18 +225,22 @@ static void show_progress(train_run *r)
  * where it is recorded (need_norm); else only where the gradient's sum is
  * not finite (0 stands in: every element is finite). Returns 0, or the
  * exit status of a run that diverged; *grad_norm is the norm (or 0). */
-static int guard(train_run *r, real loss, double *grad_norm)
+static int diverged_at_step(train_run *r, real loss, double grad_norm)
+{
+    char why[96];
+    snprintf(why, sizeof why, "the %s is %g", isfinite(loss) ? "gradient norm" : "loss",
+             isfinite(loss) ? grad_norm : (double)loss);
+    if (r->bar_shown) printf("\n");
+    return tr_diverged(why, r->epoch, r->step + 1, r->base_lr);
+}
+static inline int guard(train_run *r, real loss, double *grad_norm)
 {
     const options *o = r->o;
     *grad_norm = 0;
     if (r->need_norm || (!o->no_guard && !rt_sum_finite(r->b.grad, MODEL_N_PARAMS)))
         *grad_norm = sqrt(rt_sumsq(r->b.grad, MODEL_N_PARAMS));
     if (o->no_guard || (isfinite(loss) && isfinite(*grad_norm))) return 0;
-    char why[96];
-    snprintf(why, sizeof why, "the %s is %g", isfinite(loss) ? "gradient norm" : "loss",
-             isfinite(loss) ? *grad_norm : (double)loss);
-    if (r->bar_shown) printf("\n");
-    return tr_diverged(why, r->epoch, r->step + 1, r->base_lr);
+    return diverged_at_step(r, loss, *grad_norm); /* its message apart: no buffer a step */
 }
 
 /* What a step writes besides, where asked (r->step_extras): the MPI hash,
