@@ -133,7 +133,8 @@ static inline uint32_t rt_noise_bits(uint64_t stream, long i)
 
 /* ==== rt.h itself: fmax against a constant bound, inline ====
  * fmax(v, c) where c is a number other than 0: v when above c, else c (a
- * NaN v gives c, as fmax; no signed zero to choose between). libm's fmax
+ * NaN v gives c, as fmax; no signed zero to choose between; checked on
+ * every float but signaling NaNs, which no arithmetic result is). libm's fmax
  * is a call: bce's clamps were a tenth of xor's step. In double (the
  * loss's clamp of a log, as tgmath's fmax(float, int)) and in real. */
 static inline double rt_fmax_const_d(double v, double c)
