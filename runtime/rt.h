@@ -131,6 +131,21 @@ static inline uint32_t rt_noise_bits(uint64_t stream, long i)
     return (uint32_t)(rt_noise_mix(stream + ((uint64_t)i + 1) * 0x9E3779B97F4A7C15u) >> 32);
 }
 
+/* ==== rt.h itself: fmax against a constant bound, inline ====
+ * fmax(v, c) where c is a number other than 0: v when above c, else c (a
+ * NaN v gives c, as fmax; no signed zero to choose between; checked on
+ * every float but signaling NaNs, which no arithmetic result is). libm's fmax
+ * is a call: bce's clamps were a tenth of xor's step. In double (the
+ * loss's clamp of a log, as tgmath's fmax(float, int)) and in real. */
+static inline double rt_fmax_const_d(double v, double c)
+{
+    return v > c ? v : c;
+}
+static inline real rt_fmax_const(real v, real c)
+{
+    return v > c ? v : c;
+}
+
 /* ==== rt_store.c: features as a file stores them ==== */
 
 /* A data file's features in the file's own element type (Fashion-MNIST's
@@ -539,6 +554,10 @@ void rt_axpy_fma(real *p, const real *g, real alpha, long n);
 real rt_dot(const real *a, const real *b, long n);
 /* sum of squares, accumulated in double */
 double rt_sumsq(const real *a, long n);
+/* 1 when a sum of the n values (in some order) is finite, and then every
+ * value is: a NaN or an infinity stays in a sum. 0 also where the sum of
+ * finite values overflows: ask rt_sumsq then. The divergence guard's test. */
+int rt_sum_finite(const real *a, long n);
 int rt_cpu_has_avx2(void);
 
 /* ==== rt_gemm.c: the generator's own float matrix products (KERN_GEMM) ==== */

@@ -39,6 +39,15 @@ static double sumsq_c(const real *a, long n)
     return s;
 }
 
+/* a sum of the values: a NaN or an infinity stays in it (it may also
+ * overflow where every value is finite) */
+static int sum_finite_c(const real *a, long n)
+{
+    real s = 0;
+    for (long i = 0; i < n; i++) s += a[i];
+    return isfinite(s);
+}
+
 /* ---- AVX2 + FMA ---- */
 
 #ifdef RT_X86
@@ -102,6 +111,22 @@ RT_AVX2 static double sumsq_avx2(const real *a, long n)
     for (; i < n; i++) s += (double)a[i] * (double)a[i];
     return s;
 }
+
+/* 8 sums, one a lane; the tail by a masked load (zeros past the end); a
+ * lane's sum minus itself is 0 when finite, NaN when not */
+RT_AVX2 static int sum_finite_avx2(const real *a, long n)
+{
+    __m256 s = _mm256_setzero_ps();
+    long i = 0;
+    for (; i + 8 <= n; i += 8) s = _mm256_add_ps(s, _mm256_loadu_ps(a + i));
+    if (i < n) {
+        const __m256i left = _mm256_cmpgt_epi32(_mm256_set1_epi32((int)(n - i)),
+                                                _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
+        s = _mm256_add_ps(s, _mm256_maskload_ps(a + i, left));
+    }
+    const __m256 d = _mm256_sub_ps(s, s);
+    return _mm256_movemask_ps(_mm256_cmp_ps(d, d, _CMP_ORD_Q)) == 0xff;
+}
 #else
 RT_AVX2 static void axpy_avx2(real *p, const real *g, real alpha, long n)
 {
@@ -140,6 +165,19 @@ RT_AVX2 static double sumsq_avx2(const real *a, long n)
     for (; i < n; i++) s += a[i] * a[i];
     return s;
 }
+
+RT_AVX2 static int sum_finite_avx2(const real *a, long n)
+{
+    __m256d s = _mm256_setzero_pd();
+    long i = 0;
+    for (; i + 4 <= n; i += 4) s = _mm256_add_pd(s, _mm256_loadu_pd(a + i));
+    if (i < n) {
+        const __m256i left = _mm256_cmpgt_epi64(_mm256_set1_epi64x(n - i), _mm256_setr_epi64x(0, 1, 2, 3));
+        s = _mm256_add_pd(s, _mm256_maskload_pd(a + i, left));
+    }
+    const __m256d d = _mm256_sub_pd(s, s);
+    return _mm256_movemask_pd(_mm256_cmp_pd(d, d, _CMP_ORD_Q)) == 0xf;
+}
 #endif
 #endif /* RT_X86 */
 
@@ -158,11 +196,12 @@ typedef struct simd_ops {
     void (*axpy)(real *, const real *, real, long);
     real (*dot)(const real *, const real *, long);
     double (*sumsq)(const real *, long);
+    int (*sum_finite)(const real *, long);
 } simd_ops;
 
-static const simd_ops ops_c = {axpy_c, dot_c, sumsq_c};
+static const simd_ops ops_c = {axpy_c, dot_c, sumsq_c, sum_finite_c};
 #ifdef RT_X86
-static const simd_ops ops_avx2 = {axpy_avx2, dot_avx2, sumsq_avx2};
+static const simd_ops ops_avx2 = {axpy_avx2, dot_avx2, sumsq_avx2, sum_finite_avx2};
 #endif
 
 /* Chosen on first use; atomic so that threads racing here at worst both
@@ -195,4 +234,9 @@ real rt_dot(const real *a, const real *b, long n)
 double rt_sumsq(const real *a, long n)
 {
     return simd()->sumsq(a, n);
+}
+
+int rt_sum_finite(const real *a, long n)
+{
+    return simd()->sum_finite(a, n);
 }

@@ -175,3 +175,15 @@ check "it stops 3 epochs after the best one (best $best, stopped $last)" test "$
     ./es export best --weights best.w --quiet)
 check "the best epoch's weights are restored (equal to a run of $best epochs)" \
     sh -c "grep -q 'its weights restored' '$out/es/es.out' && cmp -s '$out/es/restored/linear1.weight.npy' '$out/es/best/linear1.weight.npy' && cmp -s '$out/es/restored/linear1.bias.npy' '$out/es/best/linear1.bias.npy'"
+
+# ---- the plain loop (train.c's train_plain: --quiet, no files) trains the
+# weights the full loop (writing metrics) trains, and stops at the same step ----
+(cd "$out/xor" && ./xor train --epochs 300 --quiet --weights plain.w >/dev/null &&
+    ./xor train --epochs 300 --quiet --weights full.w --metrics full.csv >/dev/null &&
+    ./xor train --epochs 300 --quiet --steps 123 --weights plain_s.w >/dev/null &&
+    ./xor train --epochs 300 --quiet --steps 123 --weights full_s.w --step-metrics full_s.csv >/dev/null)
+check "train --quiet (the plain loop) saves the weights of a run writing metrics" \
+    cmp -s "$out/xor/plain.w" "$out/xor/full.w"
+check "... and stops at the same --steps" cmp -s "$out/xor/plain_s.w" "$out/xor/full_s.w"
+check "... (the comparison can fail: 123 steps give other weights than 300)" \
+    sh -c "! cmp -s '$out/xor/plain.w' '$out/xor/plain_s.w'"

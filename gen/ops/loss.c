@@ -206,20 +206,21 @@ static void emit_grad_of(emitter *e, const ir_node *n, const char *term)
 /* torch clamps each log at -100 so that p = 0 or 1 gives a finite loss. A
  * label of 0 or 1 needs one log: the other term is 0 times a finite value,
  * a signed zero that changes no bit of the sum (the log is most of a small
- * net's loss: xor's step spent 15% of its instructions in it) */
+ * net's loss: xor's step spent 15% of its instructions in it); the clamps
+ * are rt.h's inline fmax against a constant, the same values as fmax */
 static void emit_bce(emitter *e, const ir_node *n)
 {
     wr_line(e->w, "/* a 0/1 label: one log (the other term is a zero) */");
     emit_mean_of(e, n,
-                 "yi == 1   ? -fmax(log(xi), -100)\n"
-                 "        : yi == 0 ? -fmax(log(1 - xi), -100)\n"
-                 "                  : -(yi * fmax(log(xi), -100) + (1 - yi) * fmax(log(1 - xi), "
-                 "-100))");
+                 "yi == 1   ? -rt_fmax_const_d(log(xi), -100)\n"
+                 "        : yi == 0 ? -rt_fmax_const_d(log(1 - xi), -100)\n"
+                 "                  : -(yi * rt_fmax_const_d(log(xi), -100) + (1 - yi) * "
+                 "rt_fmax_const_d(log(1 - xi), -100))");
 }
 
 static void emit_bce_grad(emitter *e, const ir_node *n)
 {
-    emit_grad_of(e, n, e_fmt(e, "(xi - yi) / fmax((1 - xi) * xi, %s)", e_lit(e, 1e-12)));
+    emit_grad_of(e, n, e_fmt(e, "(xi - yi) / rt_fmax_const((1 - xi) * xi, %s)", e_lit(e, 1e-12)));
 }
 
 /* 1.13's form: (1 - y) x + m + ln(e^-m + e^(-x-m)), m = max(-x, 0) */

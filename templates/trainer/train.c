@@ -159,6 +159,18 @@ static void ready(train_run *r, const options *o)
         printf("%s: this run stopped early after epoch %lld; nothing more to train\n", MODEL_NAME,
                (long long)ck->run.epoch);
     r->resume_pos = (long)ck->run.pos;
+    /* a tiny net ends an epoch every step or two: what nobody reads is not
+     * computed (--quiet without files: no accuracy, no norm, no epoch end) */
+    r->need_correct = !o->quiet || r->metrics || o->checkpoint;
+    r->need_norm = r->metrics || r->step_metrics || o->checkpoint || MODEL_STOP_GRAD_NORM > 0;
+    r->epoch_due = !o->quiet || r->metrics || r->d.valid.n || MODEL_PLATEAU ||
+                   MODEL_TRACK_SHARPNESS || o->overfit || r->lm || MODEL_EARLY_STOP ||
+                   o->checkpoint;
+    r->mpi_hash = getenv("TRAINC_MPI_HASH") != NULL; /* tr_mpi_step_hash's own test */
+    r->step_extras = r->mpi_hash || r->lm || r->trace || r->step_metrics || r->bar ||
+                     (o->checkpoint && o->every_steps);
+    r->plain = !r->epoch_due && !r->step_extras && !r->need_norm && !r->need_correct &&
+               !r->gather && !o->profile && !MODEL_CLOSURE_STEP;
 }
 
 /* An epoch's start: its figures from zero and a new order of the rows, or,
@@ -209,6 +221,47 @@ static void show_progress(train_run *r)
     r->bar_shown = 1;
 }
 
+/* The divergence guard: a loss or gradient that is no number. The norm
+ * where it is recorded (need_norm); else only where the gradient's sum is
+ * not finite (0 stands in: every element is finite). Returns 0, or the
+ * exit status of a run that diverged; *grad_norm is the norm (or 0). */
+static int diverged_at_step(train_run *r, real loss, double grad_norm)
+{
+    char why[96];
+    snprintf(why, sizeof why, "the %s is %g", isfinite(loss) ? "gradient norm" : "loss",
+             isfinite(loss) ? grad_norm : (double)loss);
+    if (r->bar_shown) printf("\n");
+    return tr_diverged(why, r->epoch, r->step + 1, r->base_lr);
+}
+static inline int guard(train_run *r, real loss, double *grad_norm)
+{
+    const options *o = r->o;
+    *grad_norm = 0;
+    if (r->need_norm || (!o->no_guard && !rt_sum_finite(r->b.grad, MODEL_N_PARAMS)))
+        *grad_norm = sqrt(rt_sumsq(r->b.grad, MODEL_N_PARAMS));
+    if (o->no_guard || (isfinite(loss) && isfinite(*grad_norm))) return 0;
+    return diverged_at_step(r, loss, *grad_norm); /* its message apart: no buffer a step */
+}
+
+/* What a step writes besides, where asked (r->step_extras): the MPI hash,
+ * layer metrics, the trace and step metrics, the progress line, a
+ * checkpoint every N steps. */
+static void after_step(train_run *r, double loss, double grad_norm)
+{
+    const options *o = r->o;
+    if (r->mpi_hash) tr_mpi_step_hash(r->b.param);
+    if (r->lm) tr_lm_after_update(r, r->b.param);
+    if (r->trace) tr_trace_step(r->trace, r->step, loss, r->lr, r->b.param);
+    if (r->step_metrics) {
+        fprintf(r->step_metrics, "%ld,%d,%.9g,%.9g,%.17g,%.3f", r->step, r->epoch, loss, grad_norm,
+                r->lr, r->step_metrics_t + rt_now() - r->t0);
+        if (MODEL_CLOSURE_STEP) fprintf(r->step_metrics, ",%.17g,%d", r->step_size, r->step_evals);
+        fprintf(r->step_metrics, "\n");
+    }
+    if (r->bar) show_progress(r);
+    if (o->checkpoint && o->every_steps && r->step % o->every_steps == 0) tr_save_checkpoint(r, 0);
+}
+
 /* One batch of rows from start: a step of the model and the optimizer, its
  * figures, the trace and step metrics, the progress line, a checkpoint every
  * N steps. Returns 0, or the exit status of a run that diverged. */
@@ -251,20 +304,17 @@ static int train_batch(train_run *r, long start, int rows)
                                 rt_noise_key(r->seed, r->step + 1));
     }
     rt_prof_acc = NULL;
-    /* the divergence guard: a loss or gradient that is no number */
-    double grad_norm = sqrt(rt_sumsq(b->grad, MODEL_N_PARAMS));
-    if (!o->no_guard && (!isfinite(loss) || !isfinite(grad_norm))) {
-        char why[96];
-        snprintf(why, sizeof why, "the %s is %g", isfinite(loss) ? "gradient norm" : "loss",
-                 isfinite(loss) ? grad_norm : (double)loss);
-        if (r->bar_shown) printf("\n");
-        return tr_diverged(why, r->epoch, r->step + 1, r->base_lr);
-    }
-    if (tr_grad_norm_reached(r, (double)loss, grad_norm, by, rows)) return 0;
+    double grad_norm;
+    int rc = guard(r, loss, &grad_norm);
+    if (rc) return rc;
+    if (MODEL_STOP_GRAD_NORM > 0 && tr_grad_norm_reached(r, (double)loss, grad_norm, by, rows))
+        return 0;
     r->lr = model_lr(e, r->base_lr, r->total);
     if (r->lm) tr_lm_before_update(r->lm, b->param, b->grad);
     /* before the update: a closure step evaluates the batch again, into b->out */
-    long correct = rt_count_correct(MODEL_TASK, b->out, MODEL_OUTPUT_LEN, by, MODEL_LABEL_LEN, rows);
+    long correct = r->need_correct ? rt_count_correct(MODEL_TASK, b->out, MODEL_OUTPUT_LEN, by,
+                                                      MODEL_LABEL_LEN, rows)
+                                   : 0;
     const double t_update = r->prof.timing ? rt_now() : 0;
     if (fused) {
         ++r->step; /* updated in the step */
@@ -275,26 +325,62 @@ static int train_batch(train_run *r, long start, int rows)
         model_update(b->param, b->grad, b->state, r->lr, model_momentum(e, r->total), ++r->step);
     }
     if (r->prof.timing) r->prof.update += rt_now() - t_update;
-    tr_mpi_step_hash(b->param); /* TRAINC_MPI_HASH only */
-    if (r->lm) tr_lm_after_update(r, b->param);
-    if (r->trace) tr_trace_step(r->trace, r->step, (double)loss, r->lr, b->param);
     if (r->rows_run == 0) r->first_loss = (double)loss; /* for hints.c */
     r->loss_sum += (double)loss * rows;
-    r->norm_sum += grad_norm;
-    r->norm_steps++;
-    if (r->step_metrics) {
-        fprintf(r->step_metrics, "%ld,%d,%.9g,%.9g,%.17g,%.3f", r->step, r->epoch, (double)loss,
-                grad_norm, r->lr, r->step_metrics_t + rt_now() - r->t0);
-        if (MODEL_CLOSURE_STEP) fprintf(r->step_metrics, ",%.17g,%d", r->step_size, r->step_evals);
-        fprintf(r->step_metrics, "\n");
-    }
+    if (r->need_norm) r->norm_sum += grad_norm, r->norm_steps++;
     r->correct += correct;
     r->seen += rows;
     if (o->steps >= 0 && r->step >= o->steps) r->stop = 1;
     r->done = start + rows;
     r->rows_run += rows;
-    show_progress(r);
-    if (o->checkpoint && o->every_steps && r->step % o->every_steps == 0) tr_save_checkpoint(r, 0);
+    if (r->step_extras) after_step(r, (double)loss, grad_norm);
+    return 0;
+}
+
+/* A run with nothing to print, write or decide between its steps but the
+ * divergence guard and --steps (r->plain: --quiet, no files, no validation,
+ * rows in file order, ...): train_batch's step and update without its
+ * other tests, epoch after epoch (their ends have nothing to do). The same
+ * steps, the same bits. Returns 0, or the exit status of a diverged run. */
+static int train_plain(train_run *r)
+{
+    const options *o = r->o;
+    buffers *b = &r->b;
+    const int fused = model_train_update != NULL; /* no --profile, no --layer-metrics */
+    const long full = r->n / MODEL_BATCH * MODEL_BATCH;
+    for (r->epoch = (int)r->ck.run.epoch + 1; r->epoch <= o->epochs && !r->stop; r->epoch++) {
+        const long first = r->resume_pos; /* the epoch a checkpoint stopped in: from its row */
+        r->resume_pos = 0;
+        for (long start = first; start < r->n && !r->stop; start += MODEL_BATCH) {
+            const int rows = start < full ? MODEL_BATCH : r->remainder;
+            if (rows == 0) break; /* drop_last */
+            const real *bx = r->d.train.x + start * MODEL_FEATURES;
+            const real *by = r->d.train.y ? r->d.train.y + start * MODEL_LABEL_LEN : b->y;
+            const long e = MODEL_SCHEDULE_PER_STEP ? r->step : r->epoch - 1;
+            const uint64_t noise = rt_noise_key(r->seed, r->step + 1);
+            r->lr = model_lr(e, r->base_lr, r->total);
+            real loss;
+            if (fused) {
+                const model_update_args u = {b->state, r->lr, model_momentum(e, r->total),
+                                             r->step + 1};
+                loss = model_train_update(rows, b->param, b->grad, bx, by, b->out, b->arena,
+                                          noise, &u);
+            } else {
+                loss = model_train_step(rows, b->param, b->grad, bx, by, b->out, b->arena, noise);
+            }
+            double grad_norm;
+            int rc = guard(r, loss, &grad_norm);
+            if (rc) return rc;
+            if (!fused)
+                model_update(b->param, b->grad, b->state, r->lr, model_momentum(e, r->total),
+                             r->step + 1);
+            r->step++;
+            if (r->rows_run == 0) r->first_loss = (double)loss;
+            r->rows_run += rows;
+            r->done = start + rows;
+            if (o->steps >= 0 && r->step >= o->steps) r->stop = 1;
+        }
+    }
     return 0;
 }
 
@@ -365,7 +451,7 @@ static void end_epoch(train_run *r, long full)
         fprintf(r->metrics, "\n");
     }
     if (r->lm && !o->every_steps) tr_lm_row(r, r->epoch);
-    if (complete && r->done > 0) tr_hint_epoch(r, tr.loss);
+    if (complete && r->done > 0 && !o->quiet) tr_hint_epoch(r, tr.loss); /* printed unless quiet */
     if (MODEL_EARLY_STOP && complete && !o->overfit) {
         int on_valid = !(MODEL_ES_MONITOR_LOSS || !r->d.valid.n);
         early_stop(r, on_valid ? va.loss : tr.loss, on_valid);
@@ -413,6 +499,26 @@ static int finish(train_run *r)
     return 0;
 }
 
+/* Epoch by epoch, batch by batch. Returns 0, or the exit status of a run
+ * that diverged. */
+static int train_epochs(train_run *r)
+{
+    const options *o = r->o;
+    int rc;
+    for (r->epoch = (int)r->ck.run.epoch + 1; r->epoch <= o->epochs && !r->stop; r->epoch++) {
+        long first = begin_epoch(r), full = r->n / MODEL_BATCH * MODEL_BATCH;
+        for (long start = first; start < r->n && !r->stop; start += MODEL_BATCH) {
+            int rows = start < full ? MODEL_BATCH : r->remainder;
+            if (rows == 0) break; /* drop_last */
+            if (o->profile) tr_profile_step_begin(&r->prof, rows);
+            if ((rc = train_batch(r, start, rows))) return rc;
+            if (o->profile) tr_profile_step_end(&r->prof);
+        }
+        if (r->epoch_due) end_epoch(r, full);
+    }
+    return 0;
+}
+
 /* The run: its start, then epoch by epoch, batch by batch, to its end. */
 int tr_cmd_train(const options *o)
 {
@@ -426,17 +532,7 @@ int tr_cmd_train(const options *o)
     ready(r, o);
     tr_lm_open(r, o);
     if (o->profile) tr_profile_begin(&r->prof);
-    for (r->epoch = (int)r->ck.run.epoch + 1; r->epoch <= o->epochs && !r->stop; r->epoch++) {
-        long first = begin_epoch(r), full = r->n / MODEL_BATCH * MODEL_BATCH;
-        for (long start = first; start < r->n && !r->stop; start += MODEL_BATCH) {
-            int rows = start < full ? MODEL_BATCH : r->remainder;
-            if (rows == 0) break; /* drop_last */
-            if (o->profile) tr_profile_step_begin(&r->prof, rows);
-            if ((rc = train_batch(r, start, rows))) return rc;
-            if (o->profile) tr_profile_step_end(&r->prof);
-        }
-        end_epoch(r, full);
-    }
+    if ((rc = r->plain ? train_plain(r) : train_epochs(r))) return rc;
     rc = finish(r);
     if (o->profile) tr_profile_report(&r->prof);
     return rc;

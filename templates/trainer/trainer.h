@@ -284,6 +284,13 @@ typedef struct train_run {
     double first_loss; /* of this run's first step (hints.c) */
     struct tr_overfit *overfit; /* train --overfit: overfit.c's (NULL: off) */
     tr_profile prof; /* --profile */
+    /* what the run records, fixed in ready(): a step computes only these */
+    int need_correct; /* the epoch's accuracy is printed, recorded or checkpointed */
+    int need_norm;    /* the gradient norm is recorded, checkpointed or watched */
+    int epoch_due;    /* an epoch's end has something to do (print, evaluate, ...) */
+    int mpi_hash;     /* TRAINC_MPI_HASH is set */
+    int step_extras;  /* a step writes more than its sums (train.c's after_step) */
+    int plain;        /* none of these: train.c's train_plain runs the steps */
 } train_run;
 
 int tr_all_finite(const real *p, long n);

@@ -168,6 +168,26 @@ static void test_simd(void)
     }
     CHECK(ok, "rt_dot and rt_sumsq handle every tail length 0..20");
     CHECK(rt_cpu_has_avx2() == 0 || rt_cpu_has_avx2() == 1, "rt_cpu_has_avx2 answers 0 or 1");
+    /* rt_sum_finite: the divergence guard's test. A NaN or an infinity at
+     * any place of any length (the masked tail too) is seen; finite values
+     * pass (an overflowing sum may say 0: the guard then asks rt_sumsq) */
+    real v[40];
+    int seen = 1, pass = 1;
+    const real bad[3] = {NAN, INFINITY, -INFINITY};
+    for (long n = 0; n <= 40; n++) {
+        for (long i = 0; i < n; i++) v[i] = g[i];
+        pass &= rt_sum_finite(v, n) == 1;
+        for (long at = 0; at < n; at++)
+            for (int k = 0; k < 3; k++) {
+                v[at] = bad[k];
+                seen &= rt_sum_finite(v, n) == 0;
+                v[at] = g[at];
+            }
+    }
+    CHECK(pass, "rt_sum_finite: 1 for finite values, every length 0..40");
+    CHECK(seen, "rt_sum_finite: 0 for a NaN, +inf or -inf at any place of every length 1..40");
+    v[5] = NAN;
+    CHECK(rt_sum_finite(v, 5) == 1, "rt_sum_finite: reads no value past n (a NaN after the end)");
 }
 
 int main(void)
