@@ -11,6 +11,7 @@
  * compares the AVX2 and AVX-512 kernels' bits). */
 #include "rt.h"
 #include "check.h"
+#include "fill.h"
 
 #include <math.h>
 #include <stdint.h>
@@ -18,17 +19,6 @@
 #include <string.h>
 
 #ifndef TRAINC_DOUBLE
-static float *fill(long n, unsigned seed)
-{
-    float *f = malloc((size_t)(n > 0 ? n : 1) * sizeof *f);
-    uint64_t s = seed * 0x9e3779b97f4a7c15ull + 1;
-    for (long i = 0; i < n; i++) {
-        s = s * 6364136223846793005ull + 1442695040888963407ull;
-        f[i] = (float)((double)(s >> 40) / (double)(1ull << 24) - 0.5);
-    }
-    return f;
-}
-
 /* 0 ta: C = A·B, 1: Aᵀ·B, 2: A·Bᵀ */
 static int run(int layout, long m, long n, long k, const float *a, const float *b, float *c)
 {

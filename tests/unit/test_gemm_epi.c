@@ -10,6 +10,7 @@
  * without AVX2 and RT_PORTABLE: both decline (-1, C untouched). */
 #include "rt.h"
 #include "check.h"
+#include "fill.h"
 
 #include <math.h>
 #include <stdint.h>
@@ -17,17 +18,6 @@
 #include <string.h>
 
 #ifndef TRAINC_DOUBLE
-static float *fill(long n, unsigned seed)
-{
-    float *f = malloc((size_t)(n > 0 ? n : 1) * sizeof *f);
-    uint64_t s = seed * 0x9e3779b97f4a7c15ull + 1;
-    for (long i = 0; i < n; i++) {
-        s = s * 6364136223846793005ull + 1442695040888963407ull;
-        f[i] = (float)((double)(s >> 40) / (double)(1ull << 24) - 0.5);
-    }
-    return f;
-}
-
 /* layout 0: C = A·B (rt_sgemm_nn_epi), 1: A·Bᵀ (rt_sgemm_nt_epi) */
 static int run_epi(int nt, long m, long n, long k, const float *a, const float *b, float *c,
                    const rt_gemm_epi *e)

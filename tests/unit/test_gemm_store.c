@@ -10,23 +10,13 @@
  * rt_sgemm_xn does. */
 #include "rt.h"
 #include "check.h"
+#include "fill.h"
 
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
 #ifndef TRAINC_DOUBLE
-static float *fill(long n, unsigned seed)
-{
-    float *f = malloc((size_t)(n > 0 ? n : 1) * sizeof *f);
-    uint64_t s = seed * 0x9e3779b97f4a7c15ull + 1;
-    for (long i = 0; i < n; i++) {
-        s = s * 6364136223846793005ull + 1442695040888963407ull;
-        f[i] = (float)((double)(s >> 40) / (double)(1ull << 24) - 0.5);
-    }
-    return f;
-}
-
 /* what the hook saw: C so far against the reference, the runs' order */
 typedef struct seen {
     const float *c, *ref;
