@@ -199,7 +199,8 @@ static const char *why_kernel(plan_kernel k)
         return "a product large enough for OpenBLAS's blocked kernels (cblas_?gemm)";
     case KERN_GEMM:
         return "trainc's register-blocked AVX2/AVX-512 product (runtime/rt_gemm.c): faster "
-               "than OpenBLAS at this shape by the cost model of gen/ops/matmul.c";
+               "than OpenBLAS at this shape by the cost model of gen/ops/matmul.c (a "
+               "convolution's: gen/ops/conv_product.c)";
     case KERN_GEMV:
         return "a product with one row: OpenBLAS's matrix-vector kernel";
     case KERN_UNROLL:
