@@ -49,7 +49,7 @@ static inline float rt_fmaf_sse2(float a, float b, float c)
     const uint64_t towards_zero = 0 - ((sb ^ eb) >> 63); /* all ones if e and s differ in sign */
     const uint64_t even = ~sb & 1;
     const uint64_t step = (even ^ towards_zero) - towards_zero; /* +1, -1 or 0 */
-    sb += (e != 0) & (s - s == 0) ? step : 0; /* inexact, s finite; & keeps it branch-free */
+    sb += ((e != 0) & (s - s == 0)) ? step : 0; /* inexact, s finite; & keeps it branch-free */
     memcpy(&s, &sb, sizeof s);
     return (float)s;
 }
@@ -73,59 +73,65 @@ static inline __attribute__((always_inline)) real rt_fma(real a, real b, real c,
  * and t == 1, so that the loop's own tests of them fold away: SSE2 has no
  * 64-bit compare, and the emulated fma is too long to if-convert, so a test
  * left in the loop keeps it scalar. */
-#define RT_UPDATE_PARAMS                                                                         \
-    real *restrict p, const real *restrict grad, real *restrict state, long n, double lr,        \
+#define RT_UPDATE_PARAMS                                                                           \
+    real *restrict p, const real *restrict grad, real *restrict state, long n, double lr,          \
         double momentum, real weight_decay, long t
 #define RT_UPDATE_ARGS p, grad, state, n, lr, momentum, weight_decay, t
-#define RT_UPDATE_SETTLE_T(loop)                                                                 \
-    do {                                                                                         \
-        if (t == 1)                                                                              \
-            loop(RT_UPDATE_ARGS, 0);                                                             \
-        else                                                                                     \
-            loop(RT_UPDATE_ARGS, 0);                                                             \
+#define RT_UPDATE_SETTLE_T(loop)                                                                   \
+    do {                                                                                           \
+        if (t == 1)                                                                                \
+            loop(RT_UPDATE_ARGS, 0);                                                               \
+        else                                                                                       \
+            loop(RT_UPDATE_ARGS, 0);                                                               \
     } while (0)
-#define RT_UPDATE_SETTLE_MT(loop)                                                                \
-    do {                                                                                         \
-        if (momentum != 0)                                                                       \
-            RT_UPDATE_SETTLE_T(loop);                                                            \
-        else                                                                                     \
-            RT_UPDATE_SETTLE_T(loop);                                                            \
+#define RT_UPDATE_SETTLE_MT(loop)                                                                  \
+    do {                                                                                           \
+        if (momentum != 0)                                                                         \
+            RT_UPDATE_SETTLE_T(loop);                                                              \
+        else                                                                                       \
+            RT_UPDATE_SETTLE_T(loop);                                                              \
     } while (0)
-#define RT_UPDATE_SSE2(loop)                                                                     \
-    static void update_range_sse2(RT_UPDATE_PARAMS)                                              \
-    {                                                                                            \
-        if (weight_decay != 0)                                                                   \
-            RT_UPDATE_SETTLE_MT(loop);                                                           \
-        else                                                                                     \
-            RT_UPDATE_SETTLE_MT(loop);                                                           \
+#define RT_UPDATE_SSE2(loop)                                                                       \
+    static void update_range_sse2(RT_UPDATE_PARAMS)                                                \
+    {                                                                                              \
+        if (weight_decay != 0)                                                                     \
+            RT_UPDATE_SETTLE_MT(loop);                                                             \
+        else                                                                                       \
+            RT_UPDATE_SETTLE_MT(loop);                                                             \
     }
 #if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__) && !defined(RT_PORTABLE)
-#define RT_UPDATE_CLONES(loop)                                                                   \
-    __attribute__((target("arch=x86-64-v4"))) static void update_range_v4(RT_UPDATE_PARAMS)    \
-    {                                                                                            \
-        loop(RT_UPDATE_ARGS, 1);                                                                 \
-    }                                                                                            \
-    __attribute__((target("arch=x86-64-v3"))) static void update_range_v3(RT_UPDATE_PARAMS)    \
-    {                                                                                            \
-        loop(RT_UPDATE_ARGS, 1);                                                                 \
-    }                                                                                            \
-    RT_UPDATE_SSE2(loop)                                                                         \
-    static void update_range(RT_UPDATE_PARAMS)                                                   \
-    {                                                                                            \
-        if (__builtin_cpu_supports("x86-64-v4"))                                                 \
-            update_range_v4(RT_UPDATE_ARGS);                                                     \
-        else if (__builtin_cpu_supports("x86-64-v3"))                                            \
-            update_range_v3(RT_UPDATE_ARGS);                                                     \
-        else                                                                                     \
-            update_range_sse2(RT_UPDATE_ARGS);                                                   \
+#define RT_UPDATE_CLONES(loop)                                                                     \
+    __attribute__((target("arch=x86-64-v4"))) static void update_range_v4(RT_UPDATE_PARAMS)        \
+    {                                                                                              \
+        loop(RT_UPDATE_ARGS, 1);                                                                   \
+    }                                                                                              \
+    __attribute__((target("arch=x86-64-v3"))) static void update_range_v3(RT_UPDATE_PARAMS)        \
+    {                                                                                              \
+        loop(RT_UPDATE_ARGS, 1);                                                                   \
+    }                                                                                              \
+    RT_UPDATE_SSE2(loop)                                                                           \
+    static void update_range(RT_UPDATE_PARAMS)                                                     \
+    {                                                                                              \
+        if (__builtin_cpu_supports("x86-64-v4"))                                                   \
+            update_range_v4(RT_UPDATE_ARGS);                                                       \
+        else if (__builtin_cpu_supports("x86-64-v3"))                                              \
+            update_range_v3(RT_UPDATE_ARGS);                                                       \
+        else                                                                                       \
+            update_range_sse2(RT_UPDATE_ARGS);                                                     \
     }
 #elif defined(__x86_64__) && !defined(__FMA__)
-#define RT_UPDATE_CLONES(loop)                                                                   \
-    RT_UPDATE_SSE2(loop)                                                                         \
-    static void update_range(RT_UPDATE_PARAMS) { update_range_sse2(RT_UPDATE_ARGS); }
+#define RT_UPDATE_CLONES(loop)                                                                     \
+    RT_UPDATE_SSE2(loop)                                                                           \
+    static void update_range(RT_UPDATE_PARAMS)                                                     \
+    {                                                                                              \
+        update_range_sse2(RT_UPDATE_ARGS);                                                         \
+    }
 #else
-#define RT_UPDATE_CLONES(loop)                                                                   \
-    static void update_range(RT_UPDATE_PARAMS) { loop(RT_UPDATE_ARGS, 1); }
+#define RT_UPDATE_CLONES(loop)                                                                     \
+    static void update_range(RT_UPDATE_PARAMS)                                                     \
+    {                                                                                              \
+        loop(RT_UPDATE_ARGS, 1);                                                                   \
+    }
 #endif
 
 #endif
