@@ -494,7 +494,8 @@ static void schedule(ir_graph *g, plan_variant *v)
         const ir_node *x = ir_get(g, i);
         if (live[i] && x->kind == K_ACT) {
             v->kernel[i] = choose_kernel(g, x, v->batch);
-            if (v->plain && (v->kernel[i] == KERN_BLAS || v->kernel[i] == KERN_GEMV))
+            if (v->plain && (v->kernel[i] == KERN_BLAS || v->kernel[i] == KERN_GEMV ||
+                             v->kernel[i] == KERN_GEMM))
                 v->kernel[i] = KERN_LOOP;
             v->order[v->norder++] = i;
             copies |= x->recomputes >= 0;
