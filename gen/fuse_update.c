@@ -200,13 +200,23 @@ void fuse_update_store_helper(writer *w)
     wr_blank(w);
 }
 
+/* parameter param's node, its lr scale and weight decay, and its offset in
+ * the flat buffers (P_NAME) */
+static const ir_node *store_param(emitter *e, int param, double *scale, double *wd,
+                                  const char **off)
+{
+    const ir_node *p = ir_get(e->g, param);
+    update_scale_of(e->g, p, scale, wd);
+    *off = e_fmt(e, "P_%s", e_upper(e->g->A, p->name));
+    return p;
+}
+
 void fuse_update_store_begin(emitter *e, int param)
 {
     ir_graph *g = e->g;
-    const ir_node *p = ir_get(g, param);
     double scale, wd;
-    update_scale_of(g, p, &scale, &wd);
-    const char *off = e_fmt(e, "P_%s", e_upper(g->A, p->name));
+    const char *off;
+    const ir_node *p = store_param(e, param, &scale, &wd, &off);
     wr_line(e->w, "/* the update of %s in the product's store: on each run of rows of its",
             esc_c_comment(g->A, p->label));
     wr_line(e->w, " * gradient as soon as they are final, in cache; its parameter and state");
@@ -230,10 +240,9 @@ void fuse_update_store_begin(emitter *e, int param)
 void fuse_update_store_after(emitter *e, int param)
 {
     ir_graph *g = e->g;
-    const ir_node *p = ir_get(g, param);
     double scale, wd;
-    update_scale_of(g, p, &scale, &wd);
-    const char *off = e_fmt(e, "P_%s", e_upper(g->A, p->name));
+    const char *off;
+    const ir_node *p = store_param(e, param, &scale, &wd, &off);
     wr_line(e->w, "/* OpenBLAS's product: the update of %s after it */",
             esc_c_comment(g->A, p->label));
     wr_line(e->w, "if (u) %s", update_range_call(g, off, ir_numel(p, 1), scale, wd, 1));
