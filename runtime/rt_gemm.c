@@ -330,41 +330,33 @@ static inline void nt_tail(long k, const float *a, const float *b, float *c, lon
     *c = s;
 }
 
-/* One tile: rows i.. of A (mr) against rows j.. of B (nr), along k; with
- * images (sum: nb of them, A and B each stepping by sa and sb floats), the
- * lanes run on through every image's k before they are added up, and the
- * sums are added to C; else stored through the epilogue e (or NULL) */
-AVX2 TILE void nt_tile8(int sum, long nb, long sa, long sb, long n, long k, const float *a,
-                        const float *b, float *c, long i, long j, int mr, int nr,
-                        const rt_gemm_epi *e)
+/* One tile: rows i.. of A (mr) against rows j.. of B (nr), along k, stored
+ * through the epilogue e (or NULL) */
+AVX2 TILE void nt_tile8(long n, long k, const float *a, const float *b, float *c, long i, long j,
+                        int mr, int nr, const rt_gemm_epi *e)
 {
     __m256 acc[3][4];
     for (int r = 0; r < 3; r++)
         for (int q = 0; q < 4; q++) acc[r][q] = _mm256_setzero_ps();
     const long kv = k - k % 8;
-    for (long t = 0; t < nb; t++)
-        for (long p = 0; p < kv; p += 8) {
-            __m256 av[3];
-            for (int r = 0; r < mr; r++) av[r] = _mm256_loadu_ps(a + t * sa + (i + r) * k + p);
-            for (int q = 0; q < nr; q++) {
-                __m256 bv = _mm256_loadu_ps(b + t * sb + (j + q) * k + p);
-                for (int r = 0; r < mr; r++) acc[r][q] = _mm256_fmadd_ps(av[r], bv, acc[r][q]);
-            }
+    for (long p = 0; p < kv; p += 8) {
+        __m256 av[3];
+        for (int r = 0; r < mr; r++) av[r] = _mm256_loadu_ps(a + (i + r) * k + p);
+        for (int q = 0; q < nr; q++) {
+            __m256 bv = _mm256_loadu_ps(b + (j + q) * k + p);
+            for (int r = 0; r < mr; r++) acc[r][q] = _mm256_fmadd_ps(av[r], bv, acc[r][q]);
         }
+    }
     for (int r = 0; r < mr; r++) {
         __m128 s = sum4(acc[r][0], acc[r][1], acc[r][2], acc[r][3]);
-        float out[4];
-        if (kv < k || sum) {
+        if (kv < k) {
+            float out[4];
             _mm_storeu_ps(out, s);
             for (int q = 0; q < nr; q++)
-                for (long t = 0; kv < k && t < nb; t++)
-                    nt_tail(k, a + t * sa + (i + r) * k, b + t * sb + (j + q) * k, out + q, kv);
+                nt_tail(k, a + (i + r) * k, b + (j + q) * k, out + q, kv);
             s = _mm_loadu_ps(out);
         }
-        if (sum)
-            for (int q = 0; q < nr; q++) c[(i + r) * n + j + q] += out[q];
-        else
-            nt_store4(c, n, i + r, j, nr, e ? epi4(e, s, n, i + r, j, nr) : s);
+        nt_store4(c, n, i + r, j, nr, e ? epi4(e, s, n, i + r, j, nr) : s);
     }
 }
 
@@ -372,9 +364,9 @@ AVX2 TILE void nt_rows8(long n, long k, const float *a, const float *b, float *c
                         const rt_gemm_epi *e)
 {
     long j = 0;
-    for (; j + 4 <= n; j += 4) nt_tile8(0, 1, 0, 0, n, k, a, b, c, i, j, mr, 4, e);
-    if (n - j >= 2) nt_tile8(0, 1, 0, 0, n, k, a, b, c, i, j, mr, 2, e), j += 2;
-    if (n - j >= 1) nt_tile8(0, 1, 0, 0, n, k, a, b, c, i, j, mr, 1, e);
+    for (; j + 4 <= n; j += 4) nt_tile8(n, k, a, b, c, i, j, mr, 4, e);
+    if (n - j >= 2) nt_tile8(n, k, a, b, c, i, j, mr, 2, e), j += 2;
+    if (n - j >= 1) nt_tile8(n, k, a, b, c, i, j, mr, 1, e);
 }
 
 AVX2 TILE void nt_all8(long m, long n, long k, const float *a, const float *b, float *c,
@@ -396,24 +388,84 @@ AVX2 static void nt_avx2(long m, long n, long k, const float *a, const float *b,
         nt_all8(m, n, k, a, b, c, NULL);
 }
 
-/* the sum over images: every row tile of A against nr rows of B (from j),
- * so that those rows of every image stay in L1 while A's tiles pass */
-AVX2 TILE void nts_cols8(long nb, long sa, long sb, long m, long n, long k, const float *a,
-                         const float *b, float *c, long j, int nr)
+/* ---- the sum over images (rt_sgemm_nt_sum) ----
+ * Every element's lanes run through every image's k in order, as one tile
+ * of nt would over the images laid end to end; but a tile meets the images
+ * a group at a time (NTS_GROUP_FLOATS of B's rows: the nr rows of each
+ * image of the group stay in L1 while every row tile of A passes), its lane
+ * sums waiting in a buffer between groups: loading and storing them is
+ * exact, so the bits are those of one pass. Rows of A go NTS_ROWS at a time
+ * (the buffer's height). */
+#define NTS_ROWS 48
+#define NTS_GROUP_FLOATS 2048
+
+/* images per group: nr rows of B of k floats each, NTS_GROUP_FLOATS in all */
+static inline long nts_group(long k)
 {
-    long i = 0;
-    for (; i + 3 <= m; i += 3) nt_tile8(1, nb, sa, sb, n, k, a, b, c, i, j, 3, nr, NULL);
-    if (m - i == 2) nt_tile8(1, nb, sa, sb, n, k, a, b, c, i, j, 2, nr, NULL);
-    if (m - i == 1) nt_tile8(1, nb, sa, sb, n, k, a, b, c, i, j, 1, nr, NULL);
+    const long g = NTS_GROUP_FLOATS / (4 * k);
+    return g > 0 ? g : 1;
+}
+
+/* images [t0, t1) of one tile (mr rows of A from i, nr rows of B from j),
+ * 8 lanes along k up to kv, onto its lane sums in s ([mr][4] vectors) */
+AVX2 TILE void nts_part8(long t0, long t1, long sa, long sb, long k, long kv, const float *a,
+                         const float *b, long i, long j, int mr, int nr, float *s)
+{
+    __m256 acc[3][4];
+    for (int r = 0; r < mr; r++)
+        for (int q = 0; q < 4; q++) acc[r][q] = _mm256_loadu_ps(s + (r * 4 + q) * 8);
+    for (long t = t0; t < t1; t++)
+        for (long p = 0; p < kv; p += 8) {
+            __m256 av[3];
+            for (int r = 0; r < mr; r++) av[r] = _mm256_loadu_ps(a + t * sa + (i + r) * k + p);
+            for (int q = 0; q < nr; q++) {
+                __m256 bv = _mm256_loadu_ps(b + t * sb + (j + q) * k + p);
+                for (int r = 0; r < mr; r++) acc[r][q] = _mm256_fmadd_ps(av[r], bv, acc[r][q]);
+            }
+        }
+    for (int r = 0; r < mr; r++)
+        for (int q = 0; q < 4; q++) _mm256_storeu_ps(s + (r * 4 + q) * 8, acc[r][q]);
+}
+
+/* rows [i0, i0 + mi) of A against nr rows of B from j, every image: the
+ * lane sums added up (as nt_tile8), then each image's k % 8 tail in order,
+ * onto C */
+AVX2 TILE void nts_block8(long nb, long sa, long sb, long m0, long mi, long n, long k,
+                          const float *a, const float *b, float *c, long j, int nr)
+{
+    float s[NTS_ROWS * 4 * 8] __attribute__((aligned(32)));
+    memset(s, 0, (size_t)mi * 4 * 8 * sizeof *s);
+    const long kv = k - k % 8, group = nts_group(k);
+    for (long t = 0; t < nb; t += group) {
+        const long t1 = t + group < nb ? t + group : nb;
+        long i = 0;
+        for (; i + 3 <= mi; i += 3) nts_part8(t, t1, sa, sb, k, kv, a, b, m0 + i, j, 3, nr, s + i * 32);
+        if (mi - i == 2) nts_part8(t, t1, sa, sb, k, kv, a, b, m0 + i, j, 2, nr, s + i * 32);
+        if (mi - i == 1) nts_part8(t, t1, sa, sb, k, kv, a, b, m0 + i, j, 1, nr, s + i * 32);
+    }
+    for (long r = 0; r < mi; r++) {
+        const float *v = s + r * 32;
+        float out[4];
+        _mm_storeu_ps(out, sum4(_mm256_load_ps(v), _mm256_load_ps(v + 8), _mm256_load_ps(v + 16),
+                                _mm256_load_ps(v + 24)));
+        for (int q = 0; q < nr; q++) {
+            for (long t = 0; kv < k && t < nb; t++)
+                nt_tail(k, a + t * sa + (m0 + r) * k, b + t * sb + (j + q) * k, out + q, kv);
+            c[(m0 + r) * n + j + q] += out[q];
+        }
+    }
 }
 
 AVX2 static void nts_avx2(long nb, long sa, long sb, long m, long n, long k, const float *a,
                           const float *b, float *c)
 {
-    long j = 0;
-    for (; j + 4 <= n; j += 4) nts_cols8(nb, sa, sb, m, n, k, a, b, c, j, 4);
-    if (n - j >= 2) nts_cols8(nb, sa, sb, m, n, k, a, b, c, j, 2), j += 2;
-    if (n - j >= 1) nts_cols8(nb, sa, sb, m, n, k, a, b, c, j, 1);
+    for (long i0 = 0; i0 < m; i0 += NTS_ROWS) {
+        const long mi = m - i0 < NTS_ROWS ? m - i0 : NTS_ROWS;
+        long j = 0;
+        for (; j + 4 <= n; j += 4) nts_block8(nb, sa, sb, i0, mi, n, k, a, b, c, j, 4);
+        if (n - j >= 2) nts_block8(nb, sa, sb, i0, mi, n, k, a, b, c, j, 2), j += 2;
+        if (n - j >= 1) nts_block8(nb, sa, sb, i0, mi, n, k, a, b, c, j, 1);
+    }
 }
 
 /* ---- nt, AVX-512: tiles of 6 rows of A x 4 rows of B, 16 lanes along k,
@@ -425,33 +477,24 @@ AVX512 TILE __m256 fold16(__m512 v)
                          _mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(v), 1)));
 }
 
-AVX512 TILE void nt_tile16(int sum, long nb, long sa, long sb, long n, long k, const float *a,
-                           const float *b, float *c, long i, long j, int mr, int nr,
-                           const rt_gemm_epi *e)
+AVX512 TILE void nt_tile16(long n, long k, const float *a, const float *b, float *c, long i,
+                           long j, int mr, int nr, const rt_gemm_epi *e)
 {
     __m512 acc[6][4];
     for (int r = 0; r < 6; r++)
         for (int q = 0; q < 4; q++) acc[r][q] = _mm512_setzero_ps();
-    for (long t = 0; t < nb; t++)
-        for (long p = 0; p < k; p += 16) {
-            const __mmask16 lanes =
-                k - p >= 16 ? (__mmask16)0xffff : (__mmask16)((1u << (k - p)) - 1);
-            __m512 av[6];
-            for (int r = 0; r < mr; r++)
-                av[r] = _mm512_maskz_loadu_ps(lanes, a + t * sa + (i + r) * k + p);
-            for (int q = 0; q < nr; q++) {
-                __m512 bv = _mm512_maskz_loadu_ps(lanes, b + t * sb + (j + q) * k + p);
-                for (int r = 0; r < mr; r++) acc[r][q] = _mm512_fmadd_ps(av[r], bv, acc[r][q]);
-            }
+    for (long p = 0; p < k; p += 16) {
+        const __mmask16 lanes = k - p >= 16 ? (__mmask16)0xffff : (__mmask16)((1u << (k - p)) - 1);
+        __m512 av[6];
+        for (int r = 0; r < mr; r++) av[r] = _mm512_maskz_loadu_ps(lanes, a + (i + r) * k + p);
+        for (int q = 0; q < nr; q++) {
+            __m512 bv = _mm512_maskz_loadu_ps(lanes, b + (j + q) * k + p);
+            for (int r = 0; r < mr; r++) acc[r][q] = _mm512_fmadd_ps(av[r], bv, acc[r][q]);
         }
+    }
     for (int r = 0; r < mr; r++) {
         __m128 s = sum4(fold16(acc[r][0]), fold16(acc[r][1]), fold16(acc[r][2]), fold16(acc[r][3]));
-        if (sum) {
-            float out[4];
-            _mm_storeu_ps(out, s);
-            for (int q = 0; q < nr; q++) c[(i + r) * n + j + q] += out[q];
-        } else
-            nt_store4(c, n, i + r, j, nr, e ? epi4(e, s, n, i + r, j, nr) : s);
+        nt_store4(c, n, i + r, j, nr, e ? epi4(e, s, n, i + r, j, nr) : s);
     }
 }
 
@@ -459,9 +502,9 @@ AVX512 TILE void nt_rows16(long n, long k, const float *a, const float *b, float
                            const rt_gemm_epi *e)
 {
     long j = 0;
-    for (; j + 4 <= n; j += 4) nt_tile16(0, 1, 0, 0, n, k, a, b, c, i, j, mr, 4, e);
-    if (n - j >= 2) nt_tile16(0, 1, 0, 0, n, k, a, b, c, i, j, mr, 2, e), j += 2;
-    if (n - j >= 1) nt_tile16(0, 1, 0, 0, n, k, a, b, c, i, j, mr, 1, e);
+    for (; j + 4 <= n; j += 4) nt_tile16(n, k, a, b, c, i, j, mr, 4, e);
+    if (n - j >= 2) nt_tile16(n, k, a, b, c, i, j, mr, 2, e), j += 2;
+    if (n - j >= 1) nt_tile16(n, k, a, b, c, i, j, mr, 1, e);
 }
 
 AVX512 TILE void nt_all16(long m, long n, long k, const float *a, const float *b, float *c,
@@ -593,23 +636,73 @@ static void tn_store(tn_rows_fn *rows, int tall, long m, long n, long k, const f
     }
 }
 
-AVX512 TILE void nts_cols16(long nb, long sa, long sb, long m, long n, long k, const float *a,
-                            const float *b, float *c, long j, int nr)
+/* as nts_part8: 16 lanes, the k % 16 tail in masked (zero-filled) loads */
+AVX512 TILE void nts_part16(long t0, long t1, long sa, long sb, long k, const float *a,
+                            const float *b, long i, long j, int mr, int nr, float *s)
+{
+    __m512 acc[6][4];
+    for (int r = 0; r < mr; r++)
+        for (int q = 0; q < 4; q++) acc[r][q] = _mm512_loadu_ps(s + (r * 4 + q) * 16);
+    for (long t = t0; t < t1; t++) {
+        const float *at = a + t * sa + i * k, *bt = b + t * sb + j * k;
+        for (long p = 0; p < k; p += 16) {
+            const __mmask16 lanes =
+                k - p >= 16 ? (__mmask16)0xffff : (__mmask16)((1u << (k - p)) - 1);
+            __m512 av[6];
+            for (int r = 0; r < mr; r++) av[r] = _mm512_maskz_loadu_ps(lanes, at + r * k + p);
+            for (int q = 0; q < nr; q++) {
+                __m512 bv = _mm512_maskz_loadu_ps(lanes, bt + q * k + p);
+                for (int r = 0; r < mr; r++) acc[r][q] = _mm512_fmadd_ps(av[r], bv, acc[r][q]);
+            }
+        }
+    }
+    for (int r = 0; r < mr; r++)
+        for (int q = 0; q < 4; q++) _mm512_storeu_ps(s + (r * 4 + q) * 16, acc[r][q]);
+}
+
+/* as nts_block8: the lane sums folded and added up as nt_tile16's */
+AVX512 TILE void nts_group16(long t, long t1, long sa, long sb, long mi, long k, const float *a,
+                             const float *b, long m0, long j, int nr, float *s)
 {
     long i = 0;
-    for (; i + 6 <= m; i += 6) nt_tile16(1, nb, sa, sb, n, k, a, b, c, i, j, 6, nr, NULL);
-    if (m - i >= 4) nt_tile16(1, nb, sa, sb, n, k, a, b, c, i, j, 4, nr, NULL), i += 4;
-    if (m - i >= 2) nt_tile16(1, nb, sa, sb, n, k, a, b, c, i, j, 2, nr, NULL), i += 2;
-    if (m - i >= 1) nt_tile16(1, nb, sa, sb, n, k, a, b, c, i, j, 1, nr, NULL);
+    for (; i + 6 <= mi; i += 6) nts_part16(t, t1, sa, sb, k, a, b, m0 + i, j, 6, nr, s + i * 64);
+    if (mi - i >= 4) nts_part16(t, t1, sa, sb, k, a, b, m0 + i, j, 4, nr, s + i * 64), i += 4;
+    if (mi - i >= 2) nts_part16(t, t1, sa, sb, k, a, b, m0 + i, j, 2, nr, s + i * 64), i += 2;
+    if (mi - i >= 1) nts_part16(t, t1, sa, sb, k, a, b, m0 + i, j, 1, nr, s + i * 64);
+}
+
+AVX512 TILE void nts_block16(long nb, long sa, long sb, long m0, long mi, long n, long k,
+                             const float *a, const float *b, float *c, long j, int nr)
+{
+    float s[NTS_ROWS * 4 * 16] __attribute__((aligned(64)));
+    memset(s, 0, (size_t)mi * 4 * 16 * sizeof *s);
+    const long group = nts_group(k);
+    for (long t = 0; t < nb; t += group) {
+        const long t1 = t + group < nb ? t + group : nb;
+        if (k == 64)
+            nts_group16(t, t1, sa, sb, mi, 64, a, b, m0, j, nr, s);
+        else
+            nts_group16(t, t1, sa, sb, mi, k, a, b, m0, j, nr, s);
+    }
+    for (long r = 0; r < mi; r++) {
+        const float *v = s + r * 64;
+        float out[4];
+        _mm_storeu_ps(out, sum4(fold16(_mm512_load_ps(v)), fold16(_mm512_load_ps(v + 16)),
+                                fold16(_mm512_load_ps(v + 32)), fold16(_mm512_load_ps(v + 48))));
+        for (int q = 0; q < nr; q++) c[(m0 + r) * n + j + q] += out[q];
+    }
 }
 
 AVX512 static void nts_avx512(long nb, long sa, long sb, long m, long n, long k, const float *a,
                               const float *b, float *c)
 {
-    long j = 0;
-    for (; j + 4 <= n; j += 4) nts_cols16(nb, sa, sb, m, n, k, a, b, c, j, 4);
-    if (n - j >= 2) nts_cols16(nb, sa, sb, m, n, k, a, b, c, j, 2), j += 2;
-    if (n - j >= 1) nts_cols16(nb, sa, sb, m, n, k, a, b, c, j, 1);
+    for (long i0 = 0; i0 < m; i0 += NTS_ROWS) {
+        const long mi = m - i0 < NTS_ROWS ? m - i0 : NTS_ROWS;
+        long j = 0;
+        for (; j + 4 <= n; j += 4) nts_block16(nb, sa, sb, i0, mi, n, k, a, b, c, j, 4);
+        if (n - j >= 2) nts_block16(nb, sa, sb, i0, mi, n, k, a, b, c, j, 2), j += 2;
+        if (n - j >= 1) nts_block16(nb, sa, sb, i0, mi, n, k, a, b, c, j, 1);
+    }
 }
 
 /* ---- dispatch ---- */
