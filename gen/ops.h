@@ -197,6 +197,8 @@ void conv_estimate(const conv_sizes *z, double *direct, double *im2col);
 /* The cost model's nanoseconds of runtime/rt_gemm.c's product of M x N x
  * K, B transposed or not (tb) (gen/ops/matmul.c) */
 double matmul_gemm_ns(long m, long n, long k, int tb);
+/* which CPU's rates matmul_gemm_ns uses: "AVX-512" or "AVX2" (TRAINC_GEMM_RATES) */
+const char *matmul_rates_name(void);
 
 /* Shared shape rules */
 int shape_same(ir_graph *g, ir_node *n, char *err, size_t errsize);

@@ -88,6 +88,18 @@ check "gradcheck passes with our products (float, the kinks apart)" grep -q '^gr
 check "double: no rt_sgemm call, cblas_dgemm for each large product" \
     sh -c "! grep -q 'rt_sgemm' '$out/odd-dbl/model.c' && grep -q 'cblas_dgemm' '$out/odd-dbl/model.c'"
 
+# the cost model's rates per CPU (tests/run pins avx512): on AVX2 alone our
+# A·Bᵀ kernel loses to OpenBLAS on the large forward products
+TRAINC_GEMM_RATES=avx2 "$TRAINC" gen -q "$out/odd.lua" -o "$out/odd-avx2" >/dev/null 2>&1
+fn train_56 "$out/odd-avx2/model.c" >"$out/train_56_avx2.c"
+check "TRAINC_GEMM_RATES=avx2: fc1's and fc2's forward A·Bᵀ go to OpenBLAS (saying why), fc3's small one and the 5 backward stay ours" \
+    sh -c "test \$(grep -c 'if (rt_sgemm_nt' '$out/train_56_avx2.c') = 1 && grep -q 'rt_sgemm_nt_epi(56, 10, 61,' '$out/train_56_avx2.c' && test \$(grep -c 'OpenBLAS: .* by the cost model of matmul.c (AVX2)' '$out/train_56_avx2.c') = 2 && test \$(grep -Ec 'if \(rt_sgemm_(xn\(|nn_epi|tn_store)' '$out/train_56_avx2.c') = 5"
+check "TRAINC_GEMM_RATES=avx512 (the tests' pin): the comments name the AVX-512 rates" \
+    grep -q 'by the cost model of matmul.c (AVX-512)' "$out/train_56.c"
+TRAINC_GEMM_RATES=avx3 "$TRAINC" gen -q "$out/odd.lua" -o "$out/odd-bad" >"$out/bad_rates.txt" 2>&1
+check "TRAINC_GEMM_RATES=avx3: refused, naming the two it takes" \
+    sh -c "! test -f '$out/odd-bad/model.c' && grep -q \"TRAINC_GEMM_RATES is 'avx3': avx512 or avx2\" '$out/bad_rates.txt'"
+
 # the unit test's A·B and Aᵀ·B results: the same bits from both kernels
 if grep -q avx512f /proc/cpuinfo; then
     h1=$("$TRAINC_BUILD/tests/test_gemm" --hash | sed -n 's/^hash //p')

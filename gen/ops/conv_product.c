@@ -110,7 +110,8 @@ void conv_emit_product_note(emitter *e, const ir_node *n)
     if (e_kernel(e, n) != KERN_GEMM) return;
     wr_line(e->w,
             "/* runtime/rt_gemm.c (OpenBLAS without AVX2): %.2f µs per image and group, "
-            "OpenBLAS %.2f µs by the cost model of conv_product.c */",
+            "OpenBLAS %.2f µs by the cost model of conv_product.c (%s) */",
             matmul_gemm_ns(q.m, q.n, q.k, q.form == 2) / 1e3,
-            (CONV_BLAS_CALL_NS + (double)q.m * q.n * q.k / CONV_BLAS_RATE) / 1e3);
+            (CONV_BLAS_CALL_NS + (double)q.m * q.n * q.k / CONV_BLAS_RATE) / 1e3,
+            matmul_rates_name());
 }

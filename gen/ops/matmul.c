@@ -153,8 +153,8 @@ static void emit_gemm(emitter *e, const ir_node *n, long m, long k, long nn, con
     }
     wr_line(e->w,
             "/* runtime/rt_gemm.c (OpenBLAS without AVX2): %.1f µs, OpenBLAS %.1f µs by the "
-            "cost model of matmul.c */",
-            matmul_gemm_ns(m, nn, k, n->i[1]) / 1e3, blas_ns(m, nn, k) / 1e3);
+            "cost model of matmul.c (%s) */",
+            matmul_gemm_ns(m, nn, k, n->i[1]) / 1e3, blas_ns(m, nn, k) / 1e3, matmul_rates_name());
     const char *a = e_ref(e, n->in[0]), *b = e_ref(e, n->in[1]);
     const int update = st ? -1 : fuse_update_in_store(e, n);
     if (update >= 0) { /* a weight gradient whose update runs in its store */
@@ -197,6 +197,12 @@ static void emit_matmul(emitter *e, const ir_node *n)
     int stored = 0; /* ours stores the epilogue (its fallback's block open) */
     switch (e_kernel(e, n)) {
     case KERN_BLAS:
+        if (!e->dbl && !(n->i[0] && n->i[1]))
+            wr_line(e->w,
+                    "/* OpenBLAS: %.1f µs, runtime/rt_gemm.c %.1f µs by the cost model of "
+                    "matmul.c (%s) */",
+                    blas_ns(m, nn, k) / 1e3, matmul_gemm_ns(m, nn, k, n->i[1]) / 1e3,
+                    matmul_rates_name());
         emit_blas(e, n, m, k, nn, c);
         break;
     case KERN_GEMM:
@@ -314,10 +320,11 @@ static void vjp_matmul(ad_ctx *c, const ir_node *n, int g)
 /* The cost model: nanoseconds per call of cblas_sgemm and of our kernels
  * (runtime/rt_gemm.c) from the fixed shape (M N K multiply-adds):
  *   OpenBLAS                BLAS_CALL + MNK / BLAS_RATE
- *   ours, B not transposed  OURS_CALL + MK·(N16 / XN_RATE + R8 / NARROW_RATE)
+ *   ours, B not transposed  OURS_CALL + MK·(N16 / xn + R8 / narrow)
  *     (N16: N rounded down to 16, the AVX-512 tiles; R8: the rest rounded
  *     up to 8, masked 8-lane columns, broadcast-bound)
- *   ours, B transposed      OURS_CALL + MNK / NT_RATE
+ *   ours, B transposed      OURS_CALL + MNK / nt
+ * (the rates: gemm_rates below, per CPU)
  * Calibration: tests/bench/gemm_bench.c (20-50 calls, min of 7 blocks,
  * alternated, thread CPU time; the first eight rows are fashion_mlp's step,
  * as bench.sh prints them), AMD EPYC with AVX-512 (the AVX-512 kernels),
@@ -352,13 +359,76 @@ static void vjp_matmul(ad_ctx *c, const ir_node *n, int g)
  * rows: the same picks. A product with one row or column stays
  * cblas_?gemv; both operands transposed (no layout of ours) and double stay
  * cblas_?gemm. The rows with fewer than BLAS_MIN_MACS multiply-adds are
- * loops in a trainer: they fix the call costs. */
+ * loops in a trainer: they fix the call costs.
+ *
+ * On a CPU without AVX-512 our kernels are the AVX2 ones, and the A·Bᵀ
+ * kernel is slower than OpenBLAS's on the large products. Calibration
+ * (2026-12-06, the same EPYC, TRAINC_GEMM=avx2, gemm_bench 20 built -O3
+ * and static as bench.sh does; OpenBLAS runs its Haswell kernels on this
+ * CPU either way; load 13-20 on 2 CPUs):
+ *
+ *   TA TB    M    N    K  OpenBLAS µs  ours µs  model: OpenBLAS  ours   pick
+ *   N  T    64  256  784     271.84   323.49      257.90   305.86  OpenBLAS
+ *   N  T    64  128  256      42.62    46.13       42.94    49.96  OpenBLAS
+ *   N  T    64   10  128       2.91     2.26        2.64     1.98  ours
+ *   N  N    64  128   10       2.08     1.48        2.64     1.52  ours
+ *   T  N    10  128   64       2.69     1.52        2.64     1.52  ours
+ *   N  N    64  256  128      43.08    36.43       42.94    38.16  ours
+ *   T  N   128  256   64      40.73    38.27       42.94    38.16  ours
+ *   T  N   256  784   64     250.08   230.64      257.90   233.58  ours
+ *   N  N   200  300  300     344.18   337.21      361.00   338.21  ours
+ *   N  N    37   50   19       1.01     0.81        1.70     0.78  ours
+ *   N  N    50  203   61      13.28    11.89       13.38    11.90  ours
+ *   T  N    61  203   50      13.12    11.59       13.38    11.90  ours
+ *   N  T    50  203  784     194.68   166.28      160.15   189.50  OpenBLAS (!)
+ *   N  N    64   10  128       2.83     3.33        2.64     3.31  OpenBLAS
+ *   N  N    64    3 2000      36.67    26.51        8.68    25.63  OpenBLAS (!)
+ *   N  T     7   13   29       0.36     0.41        1.05     0.09  ours (!)
+ *   N  N   256  256  256     321.14   304.50      336.54   305.07  ours
+ *   N  T   128  512  512     690.84   751.42      672.09   798.95  OpenBLAS
+ *   N  T    64 1024 1024    1477.14  1662.41     1343.18  1597.86  OpenBLAS
+ *
+ * Three picks miss: OpenBLAS is slow on 203 and on 3 columns, which the
+ * model does not know, and the smallest row is a loop in a trainer. So
+ * the rates are the CPU's the trainer is generated on (the CPU
+ * rt_gemm.c's kernels pick at run time: AVX-512 with avx512f and
+ * avx512vl); TRAINC_GEMM_RATES=avx512 or avx2 plans for the other (tests/run
+ * pins avx512, so that every machine's tests see the same picks). */
 #define BLAS_CALL_NS 1000.0
 #define BLAS_RATE 50.0 /* multiply-adds per ns */
 #define OURS_CALL_NS 30.0
-#define XN_RATE 105.0    /* multiply-adds per ns, 16-lane tiles */
-#define NARROW_RATE 45.0 /* per ns, of the 8-lane columns counted whole */
-#define NT_RATE 80.0     /* multiply-adds per ns */
+
+/* our kernels' multiply-adds per ns: xn's 16-column tiles, the narrow
+ * 8-lane columns counted whole, nt */
+typedef struct gemm_rates {
+    const char *name;
+    double xn, narrow, nt;
+} gemm_rates;
+static const gemm_rates RATES_AVX512 = {"AVX-512", 105.0, 45.0, 80.0};
+static const gemm_rates RATES_AVX2 = {"AVX2", 55.0, 40.0, 42.0};
+
+static const gemm_rates *rates_here(void)
+{
+    static const gemm_rates *r;
+    if (r) return r;
+    const char *want = getenv("TRAINC_GEMM_RATES");
+    if (want && *want) {
+        if (strcmp(want, "avx512") && strcmp(want, "avx2")) {
+            fprintf(stderr, "trainc: TRAINC_GEMM_RATES is '%s': avx512 or avx2\n", want);
+            exit(2);
+        }
+        return r = !strcmp(want, "avx512") ? &RATES_AVX512 : &RATES_AVX2;
+    }
+#if defined(__GNUC__) && defined(__x86_64__)
+    if (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512vl")) return r = &RATES_AVX512;
+#endif
+    return r = &RATES_AVX2;
+}
+
+const char *matmul_rates_name(void)
+{
+    return rates_here()->name;
+}
 
 static double blas_ns(long m, long n, long k)
 {
@@ -367,9 +437,10 @@ static double blas_ns(long m, long n, long k)
 
 double matmul_gemm_ns(long m, long n, long k, int tb)
 {
-    if (tb) return OURS_CALL_NS + (double)m * n * k / NT_RATE;
+    const gemm_rates *r = rates_here();
+    if (tb) return OURS_CALL_NS + (double)m * n * k / r->nt;
     long n16 = n - n % 16, rest8 = (n - n16 + 7) / 8 * 8;
-    return OURS_CALL_NS + (double)m * k * ((double)n16 / XN_RATE + (double)rest8 / NARROW_RATE);
+    return OURS_CALL_NS + (double)m * k * ((double)n16 / r->xn + (double)rest8 / r->narrow);
 }
 
 static double flops_matmul(ir_graph *g, const ir_node *n, int b);

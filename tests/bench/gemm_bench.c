@@ -7,8 +7,10 @@
  * to the largest |C| element, the min µs per call of each over 7 blocks of
  * REPS calls (alternated, so that the machine's load hits both), and
  * ours/blas. TRAINC_GEMM=avx2 forces the AVX2 kernels. 1 thread
- * (openblas_set_num_threads(1)). Not part of the test run; build:
- *   cc -O2 -std=c11 -D_POSIX_C_SOURCE=200809L -Iruntime -I<openblas include> \
+ * (openblas_set_num_threads(1)). Not part of the test run; build (-O3,
+ * as the trainers compile the runtime: at -O2 gcc leaves the tiles'
+ * loops rolled, their accumulators in memory, 3x slower):
+ *   cc -O3 -std=c11 -D_POSIX_C_SOURCE=200809L -Iruntime -I<openblas include> \
  *      tests/bench/gemm_bench.c runtime/rt_gemm.c runtime/rt_simd.c -o gemm_bench \
  *      -lopenblas -lm */
 #include <math.h>
