@@ -39,7 +39,8 @@
  *   loops  LeNet conv1 (direct) 43-47; its weight gradient, which reduces
  *          over every pixel in long contiguous runs, 67-83
  *   direct LeNet conv1 by runtime/rt_conv.c (AVX-512; the plan's KERN_GEMM),
- *          32 images alone: 98 GFLOP/s; in the step, under load 3-8: 90-100
+ *          32 images alone: 98 GFLOP/s; in the step (2 shards, min of 8
+ *          profiles on a loaded machine): 104, 141 µs against 159 predicted
  *   bytes  LeNet im2col, col2im, the pools and their backward: 30-45 GB/s;
  *          blocks whose buffers stay in L2 (fashion_mlp's relu backward,
  *          196 kB in 1.2 µs) run far faster
