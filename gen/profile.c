@@ -38,6 +38,9 @@
  *          input and weight gradients): 59-78
  *   loops  LeNet conv1 (direct) 43-47; its weight gradient, which reduces
  *          over every pixel in long contiguous runs, 67-83
+ *   direct LeNet conv1 by runtime/rt_conv.c (AVX-512; the plan's KERN_GEMM),
+ *          32 images alone: 98 GFLOP/s; in the step (2 shards, min of 8
+ *          profiles on a loaded machine): 104, 141 µs against 159 predicted
  *   bytes  LeNet im2col, col2im, the pools and their backward: 30-45 GB/s;
  *          blocks whose buffers stay in L2 (fashion_mlp's relu backward,
  *          196 kB in 1.2 µs) run far faster
@@ -52,6 +55,7 @@
 #define RATE_GEMM_SUM 110.0 /* ... its sum over images (a convolution's weight gradient) */
 #define RATE_LOOPS 48.0     /* GFLOP/s of generated product loops (conv direct, small matmul) */
 #define RATE_LOOPS_DW 75.0  /* ... of the direct convolution's weight gradient */
+#define RATE_DIRECT 95.0    /* GFLOP/s of runtime/rt_conv.c's direct forward (AVX-512) */
 #define BANDWIDTH 40.0      /* GB/s through a block's buffers */
 #define CALL_US 0.3         /* µs a block costs whatever its size (calls, loop set-up) */
 
@@ -117,6 +121,7 @@ double emit_predict_us(const ir_node *n, plan_kernel k, double flops, double byt
     double rate = k == KERN_BLAS && conv_product(n)                  ? RATE_BLAS_CONV
                   : k == KERN_BLAS || k == KERN_GEMV                 ? RATE_BLAS
                   : k == KERN_GEMM && n->op == OP_CONV2D_GRAD_WEIGHT ? RATE_GEMM_SUM
+                  : k == KERN_GEMM && n->op == OP_CONV2D_DIRECT      ? RATE_DIRECT
                   : k == KERN_GEMM                                   ? RATE_GEMM
                   : n->op == OP_CONV2D_DIRECT_GRAD_WEIGHT            ? RATE_LOOPS_DW
                                                                      : RATE_LOOPS;

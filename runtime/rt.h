@@ -610,6 +610,16 @@ int rt_sgemm_nn_epi(long m, long n, long k, const float *a, const float *b, floa
 int rt_sgemm_nt_sum(long nb, long sa, long sb, long m, long n, long k, const float *a,
                     const float *b, float *c);
 
+/* ==== rt_conv.c: the generator's direct convolution kernel (float) ==== */
+
+/* A convolution of B images x [B x C x H x W] by w [OC x C x kh x kw],
+ * stride 1, no padding, dilation 1: y [B x OC x OH x OW] = bias[oc] (NULL:
+ * 0) + the taps' products in the order of the generated loops, the same
+ * bits. Returns -1 (y untouched) without AVX2/FMA, in double, under
+ * RT_PORTABLE or with TRAINC_CONV=off: the caller then runs its loops. */
+int rt_sconv_direct(long B, long C, long H, long W, long OC, long kh, long kw, const float *x,
+                    const float *w, const float *bias, float *y);
+
 /* ==== rt_act.c: tanh and sigmoid over arrays (float: rt_act.h's, vectorised) ==== */
 
 #include "rt_act.h"

@@ -6,6 +6,7 @@
 
 #include <stddef.h>
 
+#include "../autodiff.h"
 #include "../cgen.h"
 #include "../ops.h"
 
@@ -24,6 +25,15 @@ int window_out(const ir_node *n, const ir_node *x, int *oh, int *ow, char *err, 
 /* a node of op with n's window attributes, inputs in and the shape of like */
 int window_node(ir_graph *g, ir_op op, const ir_node *n, int nin, const int *in,
                 const ir_node *like);
+
+/* conv.c, for conv_direct.c: the backward ops' shape (given), an optional bias (input 2) of n fits
+ * the weight w; the FLOPs of conv2d and of the weight gradient; the second derivatives' rule of the
+ * backward ops (b: the patches or the images) */
+int shape_conv_grad(ir_graph *g, ir_node *n, char *err, size_t errsize); /* given: col's, w's */
+int conv_check_bias(ir_graph *g, const ir_node *n, const ir_node *w, char *err, size_t errsize);
+double flops_conv2d(ir_graph *g, const ir_node *n, int b);
+double flops_conv_grad_weight(ir_graph *g, const ir_node *n, int b);
+void vjp2_conv_grad(ad_ctx *c, const ir_node *n, int u);
 
 /* conv_product.c: the kernel of a convolution's product (conv2d and its
  * input and weight gradients), by the cost model there */

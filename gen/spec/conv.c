@@ -104,7 +104,10 @@ static const char *conv_why(lua_State *L, int x, const conv_sizes *cz, int direc
 {
     spec_state *s = spec_state_of(L);
     const char *algo = spec_opt_string(L, 3, "algo", "auto");
-    const char *kernel = direct ? "direct loops" : "im2col and a product";
+    const int own = cz->sh == 1 && cz->sw == 1 && !cz->ph && !cz->pw; /* rt_conv.c's case */
+    const char *kernel = !direct ? "im2col and a product"
+                         : own   ? "direct: the forward by runtime/rt_conv.c, dW in loops"
+                                 : "direct loops";
     if (strcmp(algo, "auto"))
         return arena_printf(s->g->A, "%s: algo = \"%s\" in the spec", kernel, algo);
     if (!conv_direct_possible(s->g, x, cz))
@@ -114,10 +117,11 @@ static const char *conv_why(lua_State *L, int x, const conv_sizes *cz, int direc
                             kernel, CONV_DIRECT_MAX_ROWS);
     double d, i;
     conv_estimate(cz, &d, &i);
-    return arena_printf(
-        s->g->A,
-        "%s: the cost model (conv.c) gives direct %.0f ns per image, im2col and the product %.0f%s",
-        kernel, d, i, cz->sh != 1 || cz->sw != 1 ? "; direct only at stride 1" : "");
+    return arena_printf(s->g->A,
+                        "%s: the cost model (conv_direct.c) gives direct %.0f ns per image, im2col "
+                        "and the product %.0f%s",
+                        kernel, d, i,
+                        cz->sh != 1 || cz->sw != 1 ? "; direct only at stride 1" : "");
 }
 
 /* The patches im2col makes of x; a 1x1 kernel at stride 1 without padding
