@@ -79,11 +79,10 @@ check "lenet's default 2 shards keep the update after the step, and model.c says
     sh -c "! grep -q 'model_train_update' '$out/lenet/model.c' && grep -q \"the shards' gradients are summed after every shard's backward pass\" '$out/lenet/model.c'"
 
 # the arenas (the largest of the step variants): fusion never needs more; in
-# lenet it drops the pools' buffers at the peak, in the two batch-norm nets
-# the peak is in the backward pass, which fusion leaves as it is
-a=$(arena_kib "$out/lenet" lenet) b=$(arena_kib "$out/lenet-nofuse" lenet)
-check "lenet: planned arena fused $a KiB < --no-fuse $b KiB" lt "$a" "$b"
-for m in fashion_cnn resnet_tiny; do
+# the two batch-norm nets the peak is in the backward pass, which fusion
+# leaves as it is; lenet's pools save their argmax (gen/ops/pool.c), so their
+# inputs die after the forward fused or not, and the two peaks are equal
+for m in lenet fashion_cnn resnet_tiny; do
     a=$(arena_kib "$out/$m" $m) b=$(arena_kib "$out/$m-nofuse" $m)
     check "$m: planned arena fused $a KiB <= --no-fuse $b KiB" awk -v a="$a" -v b="$b" 'BEGIN { exit !(a != "" && a + 0 <= b + 0) }'
 done
