@@ -107,6 +107,31 @@ static double sum_worst(long nb, long m, long n, long k, int drop)
     return w;
 }
 
+/* With k a multiple of 16 (no tails) rt_sgemm_nt_sum onto zeros is the
+ * same bits as rt_sgemm_nt over the images laid end to end along k: every
+ * element's lanes run through the images in order, whichever order the
+ * kernel visits the tiles, groups and column blocks in. 1 when identical;
+ * rev (the negative control) lays the images end to end in reverse. */
+static int sum_same_as_nt(long nb, long m, long n, long k, int rev)
+{
+    float *a = fill(nb * m * k, 13), *b = fill(nb * n * k, 14);
+    float *at = malloc(sizeof(float) * (size_t)(m * nb * k));
+    float *bt = malloc(sizeof(float) * (size_t)(n * nb * k));
+    float *c = calloc((size_t)(m * n), sizeof *c), *d = calloc((size_t)(m * n), sizeof *d);
+    for (long t = 0; t < nb; t++) {
+        const long u = rev ? nb - 1 - t : t;
+        for (long i = 0; i < m; i++)
+            memcpy(at + i * nb * k + u * k, a + (t * m + i) * k, 4 * (size_t)k);
+        for (long j = 0; j < n; j++)
+            memcpy(bt + j * nb * k + u * k, b + (t * n + j) * k, 4 * (size_t)k);
+    }
+    int same = !rt_sgemm_nt_sum(nb, m * k, n * k, m, n, k, a, b, c) &&
+               !rt_sgemm_nt(m, n, nb * k, at, bt, d);
+    for (long i = 0; same && i < m * n; i++) same = c[i] == d[i];
+    free(a), free(b), free(at), free(bt), free(c), free(d);
+    return same;
+}
+
 int main(int argc, char **argv)
 {
     const char *env = getenv("TRAINC_GEMM");
@@ -164,6 +189,20 @@ int main(int argc, char **argv)
                  q[0], q[1], q[2], q[3], w);
         CHECK(w >= 0 && w <= 1, name);
     }
+    /* two panels of rows (m > 48), column blocks of 4, 2 and 1, many groups;
+     * n = 1403: the lane sums past the buffer (one block at a time) */
+    static const long exact[][4] = {
+        {7, 53, 203, 64}, {32, 16, 200, 64}, {5, 32, 144, 192}, {3, 5, 1403, 16}};
+    for (size_t s = 0; s < sizeof exact / sizeof *exact; s++) {
+        const long *q = exact[s];
+        snprintf(name, sizeof name,
+                 "C += Σ A_t·B_tᵀ, %ld images of %ld x %ld x %ld: the bits of A·Bᵀ over the "
+                 "images laid end to end",
+                 q[0], q[1], q[2], q[3]);
+        CHECK(sum_same_as_nt(q[0], q[1], q[2], q[3], 0), name);
+    }
+    CHECK(!sum_same_as_nt(7, 53, 203, 64, 1),
+          "negative control: the images laid end to end in reverse are other bits");
     CHECK(sum_worst(4, 16, 200, 64, 1) > 1, "negative control: C += Σ A_t·B_tᵀ checked against a "
                                             "reference without C's old value fails");
     if (argc > 1 && !strcmp(argv[1], "--hash")) printf("hash %016llx\n", (unsigned long long)hash);
