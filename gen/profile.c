@@ -56,6 +56,7 @@
 #define RATE_LOOPS 48.0     /* GFLOP/s of generated product loops (conv direct, small matmul) */
 #define RATE_LOOPS_DW 75.0  /* ... of the direct convolution's weight gradient */
 #define RATE_DIRECT 95.0    /* GFLOP/s of runtime/rt_conv.c's direct forward (AVX-512) */
+#define RATE_DIRECT_DW 95.0 /* ... and of its weight gradient */
 #define BANDWIDTH 40.0      /* GB/s through a block's buffers */
 #define CALL_US 0.3         /* µs a block costs whatever its size (calls, loop set-up) */
 
@@ -118,13 +119,14 @@ static int conv_product(const ir_node *n)
 
 double emit_predict_us(const ir_node *n, plan_kernel k, double flops, double bytes)
 {
-    double rate = k == KERN_BLAS && conv_product(n)                  ? RATE_BLAS_CONV
-                  : k == KERN_BLAS || k == KERN_GEMV                 ? RATE_BLAS
-                  : k == KERN_GEMM && n->op == OP_CONV2D_GRAD_WEIGHT ? RATE_GEMM_SUM
-                  : k == KERN_GEMM && n->op == OP_CONV2D_DIRECT      ? RATE_DIRECT
-                  : k == KERN_GEMM                                   ? RATE_GEMM
-                  : n->op == OP_CONV2D_DIRECT_GRAD_WEIGHT            ? RATE_LOOPS_DW
-                                                                     : RATE_LOOPS;
+    double rate = k == KERN_BLAS && conv_product(n)                         ? RATE_BLAS_CONV
+                  : k == KERN_BLAS || k == KERN_GEMV                        ? RATE_BLAS
+                  : k == KERN_GEMM && n->op == OP_CONV2D_GRAD_WEIGHT        ? RATE_GEMM_SUM
+                  : k == KERN_GEMM && n->op == OP_CONV2D_DIRECT             ? RATE_DIRECT
+                  : k == KERN_GEMM && n->op == OP_CONV2D_DIRECT_GRAD_WEIGHT ? RATE_DIRECT_DW
+                  : k == KERN_GEMM                                          ? RATE_GEMM
+                  : n->op == OP_CONV2D_DIRECT_GRAD_WEIGHT                   ? RATE_LOOPS_DW
+                                                                            : RATE_LOOPS;
     double compute = flops / (rate * 1e3), memory = bytes / (BANDWIDTH * 1e3);
     return (compute > memory ? compute : memory) + CALL_US;
 }

@@ -613,12 +613,19 @@ int rt_sgemm_nt_sum(long nb, long sa, long sb, long m, long n, long k, const flo
 /* ==== rt_conv.c: the generator's direct convolution kernel (float) ==== */
 
 /* A convolution of B images x [B x C x H x W] by w [OC x C x kh x kw],
- * stride 1, no padding, dilation 1: y [B x OC x OH x OW] = bias[oc] (NULL:
- * 0) + the taps' products in the order of the generated loops, the same
- * bits. Returns -1 (y untouched) without AVX2/FMA, in double, under
- * RT_PORTABLE or with TRAINC_CONV=off: the caller then runs its loops. */
-int rt_sconv_direct(long B, long C, long H, long W, long OC, long kh, long kw, const float *x,
-                    const float *w, const float *bias, float *y);
+ * stride 1, ph rows and pw columns of zero padding, dilation 1: y [B x OC
+ * x OH x OW] = bias[oc] (NULL: 0) + the taps' products in the order of the
+ * generated loops (which skip the taps of a padding row and multiply those
+ * of a padding column by 0), the same bits. Returns -1 (y untouched)
+ * without AVX2/FMA, in double, under RT_PORTABLE, with TRAINC_CONV=off or
+ * out of memory: the caller then runs its loops. */
+int rt_sconv_direct(long B, long C, long H, long W, long OC, long kh, long kw, long ph, long pw,
+                    const float *x, const float *w, const float *bias, float *y);
+/* Its weight gradient: dw [OC x C x kh x kw] = the sum over the images of
+ * dy [B x OC x OH x OW] · x shifted, in the lanes of the generated loops
+ * (the same bits); -1 (dw untouched) where rt_sconv_direct declines. */
+int rt_sconv_direct_dw(long B, long C, long H, long W, long OC, long kh, long kw, long ph, long pw,
+                       const float *x, const float *dy, float *dw);
 
 /* ==== rt_act.c: tanh and sigmoid over arrays (float: rt_act.h's, vectorised) ==== */
 

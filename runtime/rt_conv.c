@@ -1,6 +1,7 @@
 /* rt_conv.c — trainc's direct convolution kernel (gen/ops/conv_direct.c):
- * the forward of a convolution of the model's images (stride 1, no
- * padding, dilation 1, groups 1) without im2col, its accumulators in
+ * the forward of a convolution of the model's images (stride 1, dilation
+ * 1, groups 1; padding: rows of it skipped, columns of it zeros in a copy
+ * of each image's rows, as the loops' xp) without im2col, its accumulators in
  * registers, vectors along the output columns: AVX2 (tiles of 4 output
  * channels x 3 vectors of 8 columns) and an AVX-512 clone (8 channels x up
  * to 3 vectors of 16, the last one masked), chosen once at run time.
@@ -36,8 +37,10 @@
 #define AVX2 __attribute__((target("avx2,fma")))
 #define TILE static inline __attribute__((always_inline))
 
+/* H rows of W floats an image channel (W: with the column padding), ph
+ * rows of padding above and below that no tap reads */
 typedef struct conv_shape {
-    long C, H, W, OC, kh, kw, OH, OW;
+    long C, H, W, OC, kh, kw, OH, OW, ph;
 } conv_shape;
 
 /* lanes below n on (n >= 8: all) */
@@ -59,7 +62,9 @@ AVX2 TILE void fwd_tile(const conv_shape *s, const float *xb, const float *w, co
         for (int v = 0; v < nv; v++) acc[k][v] = _mm256_set1_ps(bias ? bias[o0 + k] : 0.0f);
     for (long c = 0; c < s->C; c++)
         for (long i = 0; i < s->kh; i++) {
-            const float *xr = xb + (c * s->H + oy + i) * s->W + ox0;
+            const long iy = oy + i - s->ph; /* a padding row: the loops skip its taps */
+            if (iy < 0 || iy >= s->H) continue;
+            const float *xr = xb + (c * s->H + iy) * s->W + ox0;
             const float *wr = w + o0 * T + (c * s->kh + i) * s->kw;
             for (long j = 0; j < s->kw; j++) {
                 __m256 xv[3];
@@ -124,7 +129,9 @@ AVX512 TILE void fwd16_tile(const conv_shape *s, const float *xb, const float *w
         for (int v = 0; v < nv; v++) acc[k][v] = _mm512_set1_ps(bias ? bias[o0 + k] : 0.0f);
     for (long c = 0; c < s->C; c++)
         for (long i = 0; i < s->kh; i++) {
-            const float *xr = xb + (c * s->H + oy + i) * s->W + ox0;
+            const long iy = oy + i - s->ph; /* a padding row: the loops skip its taps */
+            if (iy < 0 || iy >= s->H) continue;
+            const float *xr = xb + (c * s->H + iy) * s->W + ox0;
             const float *wr = w + o0 * T + (c * s->kh + i) * s->kw;
             for (long j = 0; j < s->kw; j++) {
                 __m512 xv[3];
@@ -170,44 +177,181 @@ AVX512 static void fwd16_image(const conv_shape *s, const float *xb, const float
         }
 }
 
+/* ---- the weight gradient (rt_sconv_direct_dw), in the loops' lanes ----
+ * (gen/ops/conv_direct.c, emit_conv_direct_grad_weight): per image, dW's
+ * element (oc, tap) sums dy · x in 8 lanes, output column ox in lane ox
+ * mod 8 along each row and the row's last partial vector in the lanes from
+ * 0 (the masked lanes add 0 · 0), rows in order, a padding row's taps
+ * skipped; then its 8 lanes added pairwise onto dW, image after image. A
+ * tile: ocb output channels x tb taps of 8-lane accumulators in registers
+ * (tb 2 in AVX2's 16 registers, 6 in AVX-512's 32), every tap a row of x
+ * shifted by its column, each load of dy used tb times. */
+AVX2 TILE void dw_tile(const conv_shape *s, const float *xb, const float *gb, long o0, long t0,
+                       const int ocb, const int tb, float *dw)
+{
+    const long T = s->C * s->kh * s->kw, P = s->OH * s->OW, full = s->OW / 8 * 8;
+    const __m256i mask = lanes_below(s->OW - full);
+    __m256 acc[4][6];
+    for (int k = 0; k < ocb; k++)
+        for (int q = 0; q < tb; q++) acc[k][q] = _mm256_setzero_ps();
+    for (long oy = 0; oy < s->OH; oy++) {
+        const float *xr[6];
+        int on[6];
+        for (int q = 0; q < tb; q++) {
+            const long t = t0 + q, j = t % s->kw, i = t / s->kw % s->kh, c = t / (s->kw * s->kh);
+            const long iy = oy + i - s->ph;
+            on[q] = iy >= 0 && iy < s->H;
+            xr[q] = xb + (c * s->H + (on[q] ? iy : 0)) * s->W + j;
+        }
+        const float *gr = gb + o0 * P + oy * s->OW;
+        for (long ox = 0; ox < s->OW; ox += 8) {
+            const int part = ox == full;
+            __m256 gv[4];
+            for (int k = 0; k < ocb; k++)
+                gv[k] = part ? _mm256_maskload_ps(gr + k * P + ox, mask)
+                             : _mm256_loadu_ps(gr + k * P + ox);
+            for (int q = 0; q < tb; q++) {
+                if (!on[q]) continue;
+                const __m256 xv =
+                    part ? _mm256_maskload_ps(xr[q] + ox, mask) : _mm256_loadu_ps(xr[q] + ox);
+                for (int k = 0; k < ocb; k++)
+                    acc[k][q] = _mm256_add_ps(acc[k][q], _mm256_mul_ps(gv[k], xv));
+            }
+        }
+    }
+    for (int k = 0; k < ocb; k++)
+        for (int q = 0; q < tb; q++) {
+            float l[8];
+            _mm256_storeu_ps(l, acc[k][q]);
+            dw[(o0 + k) * T + t0 + q] +=
+                ((l[0] + l[1]) + (l[2] + l[3])) + ((l[4] + l[5]) + (l[6] + l[7]));
+        }
+}
+
+/* the tile's constant sizes: ocb 4 or 1, tb up to `most` (2 or 6) */
+#define DW_TB(ocb, tb) dw_tile(s, xb, gb, o0, t0, ocb, tb, dw)
+#define DW_OCB(ocb)                                                                                \
+    (tb == 6   ? DW_TB(ocb, 6)                                                                     \
+     : tb == 5 ? DW_TB(ocb, 5)                                                                     \
+     : tb == 4 ? DW_TB(ocb, 4)                                                                     \
+     : tb == 3 ? DW_TB(ocb, 3)                                                                     \
+     : tb == 2 ? DW_TB(ocb, 2)                                                                     \
+               : DW_TB(ocb, 1))
+#define DW_IMAGE(most)                                                                             \
+    do {                                                                                           \
+        const long T = s->C * s->kh * s->kw;                                                       \
+        for (long t0 = 0; t0 < T; t0 += (most)) {                                                  \
+            const int tb = (int)(T - t0 < (most) ? T - t0 : (most));                               \
+            long o0 = 0;                                                                           \
+            for (; o0 + 4 <= s->OC; o0 += 4) DW_OCB(4);                                            \
+            for (; o0 < s->OC; o0++) DW_OCB(1);                                                    \
+        }                                                                                          \
+    } while (0)
+
+AVX2 static void dw_image(const conv_shape *s, const float *xb, const float *gb, float *dw)
+{
+    DW_IMAGE(2);
+}
+
+AVX512 static void dw16_image(const conv_shape *s, const float *xb, const float *gb, float *dw)
+{
+    DW_IMAGE(6);
+}
+
 typedef void conv_fwd_fn(const conv_shape *, const float *, const float *, const float *, float *);
+typedef void conv_dw_fn(const conv_shape *, const float *, const float *, float *);
+typedef struct conv_ops {
+    conv_fwd_fn *fwd;
+    conv_dw_fn *dw;
+} conv_ops;
+
+static const conv_ops ops_avx2 = {fwd_image, dw_image}, ops_avx512 = {fwd16_image, dw16_image};
 
 /* TRAINC_CONV=avx2 keeps the AVX2 kernels on an AVX-512 CPU, TRAINC_CONV=off
  * leaves both to the generated loops (to compare; tests/test_conv_direct) */
-static conv_fwd_fn *conv_pick(void)
+static const conv_ops *conv_pick(void)
 {
     const char *want = getenv("TRAINC_CONV");
     if (!rt_cpu_has_avx2() || (want && !strcmp(want, "off"))) return NULL;
-    if (want && !strcmp(want, "avx2")) return fwd_image;
-    return __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512vl") ? fwd16_image
-                                                                                   : fwd_image;
+    if (want && !strcmp(want, "avx2")) return &ops_avx2;
+    return __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512vl") ? &ops_avx512
+                                                                                   : &ops_avx2;
 }
 
 /* chosen on first use; threads racing here make the same choice */
-static conv_fwd_fn *conv(void)
+static const conv_ops *conv(void)
 {
     static int chosen;
-    static conv_fwd_fn *o;
+    static const conv_ops *o;
     if (!__atomic_load_n(&chosen, __ATOMIC_ACQUIRE)) {
         __atomic_store_n(&o, conv_pick(), __ATOMIC_RELAXED);
         __atomic_store_n(&chosen, 1, __ATOMIC_RELEASE);
     }
     return __atomic_load_n(&o, __ATOMIC_RELAXED);
 }
+
+/* The images' rows with pw zeros either side (the loops' xp), into a
+ * buffer of this thread's that only grows; NULL if it cannot */
+static float *padded_columns(long C, long H, long W, long pw, const float *x)
+{
+    static _Thread_local float *buf;
+    static _Thread_local long have;
+    const long Wp = W + 2 * pw, need = C * H * Wp;
+    if (need > have) {
+        free(buf);
+        buf = malloc(sizeof(float) * (size_t)need);
+        have = buf ? need : 0;
+        if (!buf) return NULL;
+    }
+    for (long r = 0; r < C * H; r++) {
+        float *row = buf + r * Wp;
+        memset(row, 0, sizeof(float) * (size_t)pw);
+        memcpy(row + pw, x + r * W, sizeof(float) * (size_t)W);
+        memset(row + pw + W, 0, sizeof(float) * (size_t)pw);
+    }
+    return buf;
+}
 #endif /* CONV_X86 */
 
-int rt_sconv_direct(long B, long C, long H, long W, long OC, long kh, long kw, const float *x,
-                    const float *w, const float *bias, float *y)
+int rt_sconv_direct(long B, long C, long H, long W, long OC, long kh, long kw, long ph, long pw,
+                    const float *x, const float *w, const float *bias, float *y)
 {
 #ifdef CONV_X86
-    conv_fwd_fn *fwd = conv();
-    if (fwd && kh <= H && kw <= W) {
-        const conv_shape s = {C, H, W, OC, kh, kw, H - kh + 1, W - kw + 1};
-        for (long b = 0; b < B; b++) fwd(&s, x + b * C * H * W, w, bias, y + b * OC * s.OH * s.OW);
+    const conv_ops *o = conv();
+    const long OH = H + 2 * ph - kh + 1, OW = W + 2 * pw - kw + 1;
+    if (o && OH >= 1 && OW >= 1) {
+        const conv_shape s = {C, H, W + 2 * pw, OC, kh, kw, OH, OW, ph};
+        for (long b = 0; b < B; b++) {
+            const float *xb = x + b * C * H * W;
+            if (pw && !(xb = padded_columns(C, H, W, pw, xb))) return -1;
+            o->fwd(&s, xb, w, bias, y + b * OC * OH * OW);
+        }
         return 0;
     }
 #endif
-    (void)B, (void)C, (void)H, (void)W, (void)OC, (void)kh, (void)kw, (void)x, (void)w;
-    (void)bias, (void)y;
+    (void)B, (void)C, (void)H, (void)W, (void)OC, (void)kh, (void)kw, (void)ph, (void)pw;
+    (void)x, (void)w, (void)bias, (void)y;
+    return -1;
+}
+
+int rt_sconv_direct_dw(long B, long C, long H, long W, long OC, long kh, long kw, long ph, long pw,
+                       const float *x, const float *dy, float *dw)
+{
+#ifdef CONV_X86
+    const conv_ops *o = conv();
+    const long OH = H + 2 * ph - kh + 1, OW = W + 2 * pw - kw + 1;
+    if (o && OH >= 1 && OW >= 1) {
+        const conv_shape s = {C, H, W + 2 * pw, OC, kh, kw, OH, OW, ph};
+        memset(dw, 0, sizeof(float) * (size_t)(OC * C * kh * kw));
+        for (long b = 0; b < B; b++) {
+            const float *xb = x + b * C * H * W;
+            if (pw && !(xb = padded_columns(C, H, W, pw, xb))) return -1;
+            o->dw(&s, xb, dy + b * OC * OH * OW, dw);
+        }
+        return 0;
+    }
+#endif
+    (void)B, (void)C, (void)H, (void)W, (void)OC, (void)kh, (void)kw, (void)ph, (void)pw;
+    (void)x, (void)dy, (void)dw;
     return -1;
 }

@@ -49,12 +49,13 @@ lenet_d=$(lenet_reldiff "$out/lenet_ours29" "$out/lenet_blas")
 check "negative control: 29 steps against OpenBLAS's 30 differ by more than 1e-4 ($lenet_d)" \
     sh -c "test -n '$lenet_d' && awk -v d='$lenet_d' 'BEGIN { exit !(d > 1e-4) }'"
 
-# --- conv2d_direct's forward by runtime/rt_conv.c's kernel (stride 1, no
-# padding, float: LeNet's conv1), its loops behind it: the same bits. 20
-# steps with the kernel and with TRAINC_CONV=off (the loops) give the same
-# weights byte for byte; negative control: 19 steps of the loops differ
+# --- conv2d_direct's forward and weight gradient by runtime/rt_conv.c's
+# kernels (stride 1, float: LeNet's conv1), their loops behind them: the
+# same bits. 20 steps with the kernels and with TRAINC_CONV=off (the loops)
+# give the same weights byte for byte; negative control: 19 steps of the
+# loops differ
 check "lenet: conv1's forward by rt_sconv_direct, the loops behind it" \
-    grep -q 'if (rt_sconv_direct(32, 1, 28, 28, 8, 5, 5, x, conv1_weight, conv1_bias, conv1) != 0) {' "$out/lenet_train_32.c"
+    grep -q 'if (rt_sconv_direct(32, 1, 28, 28, 8, 5, 5, 0, 0, x, conv1_weight, conv1_bias, conv1)) {' "$out/lenet_train_32.c"
 kernel_steps() { # DIR BINARY NAME N TRAINC_CONV: N steps, the weights in DIR/NAME.w, the test loss in DIR/NAME.test
     (cd "$1" && TRAINC_CONV=$5 "./$2" train --steps "$4" --limit 1280 --threads 1 --quiet \
         --weights "$3.w" 2>&1 | awk '/^test/ { print $3 }' >"$3.test")
@@ -88,11 +89,26 @@ train { batch = 64, epochs = 1, seed = 1 }
 LUA
 gen_build "$out/direct_fused.lua" "$out/direct_fused" >"$out/direct_fused.log" 2>&1
 check "direct_fused builds warning-free, the eval's conv1 stores through the folded batch norm and relu after the kernel" \
-    sh -c "! grep -qi warning '$out/direct_fused.log' && grep -q 'if (rt_sconv_direct(64, 1, 28, 28, 6, 3, 3, x, conv1_weight, conv1_bias, relu1) != 0) {' '$out/direct_fused/model.c'"
+    sh -c "! grep -qi warning '$out/direct_fused.log' && grep -q 'if (rt_sconv_direct(64, 1, 28, 28, 6, 3, 3, 0, 0, x, conv1_weight, conv1_bias, relu1)) {' '$out/direct_fused/model.c'"
 kernel_steps "$out/direct_fused" direct_fused kern 20 default
 kernel_steps "$out/direct_fused" direct_fused loops 20 off
 check "direct_fused, 20 steps: the kernel and the loops give the same weights and test loss ($(cat "$out/direct_fused/kern.test"))" \
     sh -c "cmp '$out/direct_fused/kern.w' '$out/direct_fused/loops.w' && test -s '$out/direct_fused/kern.test' && cmp '$out/direct_fused/kern.test' '$out/direct_fused/loops.test'"
+# padding (fashion_cnn's first layer: 16 channels, 3x3, padding 1, 28
+# columns: a partial last vector in the weight gradient's lanes)
+sed -e 's/"direct_fused"/"direct_pad"/' \
+    -e 's/relu(batch_norm(conv2d(x, 6, { kernel = 3,/relu(conv2d(x, 16, { kernel = 3, padding = 1, bias = false,/' \
+    -e 's/algo = "direct" })))/algo = "direct" }))/' "$out/direct_fused.lua" >"$out/direct_pad.lua"
+gen_build "$out/direct_pad.lua" "$out/direct_pad" >"$out/direct_pad.log" 2>&1
+check "direct_pad builds warning-free, its conv1 and weight gradient by the kernels (padding 1)" \
+    sh -c "! grep -qi warning '$out/direct_pad.log' && grep -q 'if (rt_sconv_direct(64, 1, 28, 28, 16, 3, 3, 1, 1, x, conv1_weight, NULL, ' '$out/direct_pad/model.c' && grep -q 'if (rt_sconv_direct_dw(32, 1, 28, 28, 16, 3, 3, 1, 1, x, ' '$out/direct_pad/model.c'"
+kernel_steps "$out/direct_pad" direct_pad kern 20 default
+kernel_steps "$out/direct_pad" direct_pad loops 20 off
+kernel_steps "$out/direct_pad" direct_pad loops19 19 off
+check "direct_pad, 20 steps: the kernels and the loops give the same weights and test loss ($(cat "$out/direct_pad/kern.test"))" \
+    sh -c "cmp '$out/direct_pad/kern.w' '$out/direct_pad/loops.w' && test -s '$out/direct_pad/kern.test' && cmp '$out/direct_pad/kern.test' '$out/direct_pad/loops.test'"
+check "negative control: 19 steps of direct_pad's loops give other weights" \
+    sh -c "! cmp -s '$out/direct_pad/kern.w' '$out/direct_pad/loops19.w'"
 # the whole net's gradient in double, on a batch of 4 random images: the
 # loss has kinks where two values of a max-pooling window (or a relu input)
 # come within h of each other, and finite differences across one are wrong.

@@ -7,11 +7,10 @@
  * is no dx and no col2im.
  *
  * The forward has two kernels: trainc's (runtime/rt_conv.c: AVX2 and
- * AVX-512, accumulators in registers) for stride 1, no padding and
- * dilation 1 in float (the plan's KERN_GEMM, "ours", as the products'),
- * with the loops below behind it for a CPU without AVX2 (the same bits);
+ * AVX-512, accumulators in registers) for stride 1 and dilation 1 in float (the plan's KERN_GEMM,
+ * "ours", as the products'), with the loops below behind it for a CPU without AVX2 (the same bits);
  * and the loops alone otherwise (double, export-c's plain C, strides,
- * padding). The loops run over (b, oy), blocks of output channels and the
+ * dilation). The loops run over (b, oy), blocks of output channels and the
  * taps, all bounds constants, vectorised along ox; the weight gradient is
  * loops only.
  *
@@ -53,7 +52,7 @@ int conv_direct_possible(ir_graph *g, int x, const conv_sizes *z)
  *   direct = OC·T·OH · (ALPHA + BETA·⌈OW/8⌉)       the weight gradient's loops
  *          + OC·T·OH · (ALPHA + BETA·⌈OW/8⌉)       the forward's loops, or
  *          + OC·T·OH · (K_ALPHA + K_BETA·⌈OW/16⌉)  its kernel (rt_conv.c: stride
- *                                                  1, no padding; 16 lanes)
+ *                                                  1; 16 lanes)
  *   im2col = GAMMA·T·P + 2·M·DELTA + EPS          the copy, the two products
  * Calibration: `conv2d(x, OC, { kernel = k, padding = p, algo = ... })` of
  * random images, then linear -> 10 and cross entropy, SGD, batch 64, 1
@@ -116,7 +115,7 @@ void conv_estimate(const conv_sizes *z, double *direct, double *im2col)
 {
     double T = (double)z->C * z->kh * z->kw, P = (double)z->OH * z->OW;
     double rows = (double)z->OC * T * z->OH, loops = DIRECT_ALPHA + DIRECT_BETA * ((z->OW + 7) / 8);
-    int kernel = z->sh == 1 && z->sw == 1 && !z->ph && !z->pw; /* conv_direct_kernel's case */
+    int kernel = z->sh == 1 && z->sw == 1; /* conv_direct_kernel's case */
     *direct =
         rows * loops + rows * (kernel ? KERNEL_ALPHA + KERNEL_BETA * ((z->OW + 15) / 16) : loops);
     *im2col = IM2COL_GAMMA * T * P + 2.0 * z->OC * T * P * BLAS_DELTA + BLAS_EPS;
@@ -195,13 +194,13 @@ static void direct_rows_open(emitter *e, const ir_node *x, const geom *q)
 }
 
 /* Whether runtime/rt_conv.c computes the forward (the plan's KERN_GEMM):
- * stride 1, no padding, dilation 1; in float (e->dbl: the loops). Else the
- * loops. */
+ * stride 1, dilation 1 (any padding); in float (e->dbl: the loops). Else
+ * the loops. */
 static plan_kernel conv_direct_kernel(ir_graph *g, const ir_node *n, int b)
 {
     (void)g, (void)b;
     geom q = window_geom(n);
-    int plain = q.sh == 1 && q.sw == 1 && !q.ph && !q.pw && q.dh == 1 && q.dw == 1;
+    int plain = q.sh == 1 && q.sw == 1 && q.dh == 1 && q.dw == 1;
     return plain ? KERN_GEMM : KERN_LOOP;
 }
 
@@ -214,7 +213,7 @@ static int direct_kernel_if(emitter *e, const ir_node *n, const ir_node *x, cons
     if (e_kernel(e, n) != KERN_GEMM || e->dbl) return 0;
     wr_line(e->w, "/* runtime/rt_conv.c's AVX2/AVX-512 kernel (accumulators in registers, the");
     wr_line(e->w, " * same bits); these loops where it declines (no AVX2, TRAINC_CONV=off) */");
-    wr_line(e->w, "if (%s(%d, %d, %d, %d, %s) != 0) {", call, e_dim(e, x, 0), e_dim(e, x, 1),
+    wr_line(e->w, "if (%s(%d, %d, %d, %d, %s)) {", call, e_dim(e, x, 0), e_dim(e, x, 1),
             e_dim(e, x, 2), e_dim(e, x, 3), args);
     return 1;
 }
@@ -279,8 +278,8 @@ static void emit_conv_direct(emitter *e, const ir_node *n)
     const char *also = e_store_also(e, n), *y = also ? also : e_store_ref(e, n);
     const int pass = also || e_has_epilogue(e, n);
     const char *args =
-        e_fmt(e, "%ld, %d, %d, %s, %s, %s, %s", OC, w->dim[2], w->dim[3], e_ref(e, x->id),
-              e_ref(e, w->id), n->nin == 3 ? e_ref(e, n->in[2]) : "NULL", y);
+        e_fmt(e, "%ld, %d, %d, %d, %d, %s, %s, %s, %s", OC, w->dim[2], w->dim[3], q.ph, q.pw,
+              e_ref(e, x->id), e_ref(e, w->id), n->nin == 3 ? e_ref(e, n->in[2]) : "NULL", y);
     if (!direct_kernel_if(e, n, x, "rt_sconv_direct", args)) {
         direct_loops(e, n, x, &q);
         return;
@@ -288,12 +287,13 @@ static void emit_conv_direct(emitter *e, const ir_node *n)
     direct_loops(e, n, x, &q);
     if (pass) {
         wr_line(e->w, "} else {");
+        /* the channel (bo mod OC) written where the fused op reads it */
         wr_line(e->w, "for (long bo = 0; bo < %ld; bo++) {", BOC);
-        wr_line(e->w, "const long oc = bo %% %ld;", OC);
         wr_line(e->w, "for (long p = 0; p < %ld; p++) {", P);
         wr_line(e->w, "const long at = bo * %ld + p;", P);
         wr_line(e->w, "const real v = %s[at];", y);
-        wr_line(e->w, "%s[at] = %s;", e_store_ref(e, n), e_epilogue_at(e, n, "v", "oc", "at"));
+        wr_line(e->w, "%s[at] = %s;", e_store_ref(e, n),
+                e_epilogue_at(e, n, "v", e_fmt(e, "bo %% %ld", OC), "at"));
         wr_line(e->w, "}");
         wr_line(e->w, "}");
     }
@@ -304,8 +304,11 @@ static void emit_conv_direct(emitter *e, const ir_node *n)
  * products summed into rows[oc][t][lane], the pixel ox in lane ox mod 8
  * (vectorised along ox; each row of x read once per OCB output channels;
  * the accumulators fit the L1 cache: OC·T·8 values, not OC·T·OW), then
- * each summed in lanes into dW (register-blocked AVX2 and AVX-512 tiles,
- * like the forward's, measured no faster: see runtime/rt_conv.c) */
+ * each summed in lanes into dW. runtime/rt_conv.c's kernel does the same
+ * in registers where the forward's would (conv_direct_kernel): GCC
+ * vectorises these loops well on rows of whole vectors (LeNet's 24
+ * columns), but a row's partial last vector (fashion_cnn's 28) leaves them
+ * 3x slower. */
 static void emit_conv_direct_grad_weight(emitter *e, const ir_node *n)
 {
     const ir_node *gy = ir_get(e->g, n->in[0]), *x = ir_get(e->g, n->in[1]);
@@ -313,6 +316,9 @@ static void emit_conv_direct_grad_weight(emitter *e, const ir_node *n)
     long B = e_dim(e, gy, 0), OC = gy->dim[1], OH = gy->dim[2], OW = gy->dim[3];
     long T = (long)n->dim[1] * n->dim[2] * n->dim[3], OCB = direct_block(OC), OW8 = OW / 8 * 8;
     const char *dw = e_ref(e, n->id);
+    const char *args = e_fmt(e, "%ld, %d, %d, %d, %d, %s, %s, %s", OC, q.kh, q.kw, q.ph, q.pw,
+                             e_ref(e, x->id), e_ref(e, gy->id), dw);
+    const int kernel = direct_kernel_if(e, n, x, "rt_sconv_direct_dw", args);
     wr_line(e->w, "for (long k = 0; k < %ld; k++) %s[k] = 0;", OC * T, dw);
     wr_line(e->w, "for (long b = 0; b < %ld; b++) {", B);
     wr_line(e->w, "real rows[%ld][%ld][8];", OC, T);
@@ -350,6 +356,7 @@ static void emit_conv_direct_grad_weight(emitter *e, const ir_node *n)
             dw, T);
     wr_line(e->w, "}");
     wr_line(e->w, "}");
+    if (kernel) wr_line(e->w, "}");
 }
 
 static void vjp_conv_direct(ad_ctx *c, const ir_node *n, int gout)
@@ -388,4 +395,5 @@ const op_def op_CONV2D_DIRECT_GRAD_WEIGHT = {
     .emit = emit_conv_direct_grad_weight,
     .flops = flops_conv_grad_weight,
     .vjp = vjp2_conv_grad,
+    .kernel = conv_direct_kernel,
 };
