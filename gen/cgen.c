@@ -410,34 +410,23 @@ void e_elementwise(emitter *e, const ir_node *n, const char *cexpr)
     nest_emit(e, &l, body, e_kernel(e, n) == KERN_UNROLL);
 }
 
-void e_lane_sums(emitter *e, const char *type, int n, const char *const *s,
-                 const char *const *expr, const char *var, long count)
-{
-    long c8 = count / 8 * 8;
-    for (int q = 0; q < n; q++) wr_line(e->w, "%s %s_lane[8] = {0};", type, s[q]);
-    if (c8) {
-        wr_line(e->w, "for (long %s0 = 0; %s0 < %ld; %s0 += 8)", var, var, c8, var);
-        wr_line(e->w, "for (long lane = 0; lane < 8; lane++) {");
-        wr_line(e->w, "const long %s = %s0 + lane;", var, var);
-        for (int q = 0; q < n; q++) wr_line(e->w, "%s_lane[lane] += %s;", s[q], expr[q]);
-        wr_line(e->w, "}");
-    }
-    if (c8 < count) {
-        wr_line(e->w, "for (long %s = %ld; %s < %ld; %s++) {", var, c8, var, count, var);
-        for (int q = 0; q < n; q++) wr_line(e->w, "%s_lane[0] += %s;", s[q], expr[q]);
-        wr_line(e->w, "}");
-    }
-    for (int q = 0; q < n; q++)
-        wr_line(e->w,
-                "const %s %s = ((%s_lane[0] + %s_lane[1]) + (%s_lane[2] + %s_lane[3])) + "
-                "((%s_lane[4] + %s_lane[5]) + (%s_lane[6] + %s_lane[7]));",
-                type, s[q], s[q], s[q], s[q], s[q], s[q], s[q], s[q], s[q]);
-}
-
 void e_lane_sum(emitter *e, const char *type, const char *s, const char *var, const char *expr,
                 long count)
 {
-    e_lane_sums(e, type, 1, &s, &expr, var, count);
+    long c8 = count / 8 * 8;
+    wr_line(e->w, "%s %s_lane[8] = {0};", type, s);
+    if (c8)
+        wr_line(e->w,
+                "for (long %s0 = 0; %s0 < %ld; %s0 += 8) for (long lane = 0; lane < 8; lane++) "
+                "{ const long %s = %s0 + lane; %s_lane[lane] += %s; }",
+                var, var, c8, var, var, var, s, expr);
+    if (c8 < count)
+        wr_line(e->w, "for (long %s = %ld; %s < %ld; %s++) %s_lane[0] += %s;", var, c8, var, count,
+                var, s, expr);
+    wr_line(e->w,
+            "const %s %s = ((%s_lane[0] + %s_lane[1]) + (%s_lane[2] + %s_lane[3])) + "
+            "((%s_lane[4] + %s_lane[5]) + (%s_lane[6] + %s_lane[7]));",
+            type, s, s, s, s, s, s, s, s, s);
 }
 
 /* Sums along a contiguous run this long or longer go through e_lane_sum. */

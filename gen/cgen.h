@@ -78,10 +78,6 @@ void e_elementwise(emitter *e, const ir_node *n, const char *cexpr);
  * -ffast-math. One place for the summation order of the generated sums. */
 void e_lane_sum(emitter *e, const char *type, const char *s, const char *var, const char *expr,
                 long count);
-/* e_lane_sum of n expressions in one loop (each its own lanes, in the same
- * order as alone: the same bits), one pass over data they share */
-void e_lane_sums(emitter *e, const char *type, int n, const char *const *s,
-                 const char *const *expr, const char *var, long count);
 /* out = sum of x over the axes where out has 1 (or is shorter), times scale */
 void e_reduce_to(emitter *e, const ir_node *out, int x, const char *scale);
 

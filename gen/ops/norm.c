@@ -14,7 +14,6 @@
 #include <math.h>
 #include <stdint.h>
 #include <stdio.h>
-#include <string.h>
 
 #include "../autodiff.h"
 #include "../cgen.h"
@@ -51,67 +50,17 @@ static void close_channel_loops(emitter *e, const bn_layout *l)
     if (l->inner != 1) wr_line(e->w, "}");
 }
 
-/* expr (of "base + k") at another base */
-static const char *at_base(emitter *e, const char *expr, const char *base)
-{
-    const char *pat = "base + k";
-    size_t n = strlen(pat);
-    char *out = arena_alloc(e->g->A, strlen(expr) * 2 + 64), *o = out;
-    for (const char *p = expr; *p;)
-        if (!strncmp(p, pat, n)) {
-            o += sprintf(o, "%s + k", base);
-            p += n;
-        } else {
-            *o++ = *p++;
-        }
-    *o = 0;
-    return out;
-}
-
-/* Channel c's sums (double) of n expressions of "base + k" over every row
- * and value: per row a lane sum, added up in row order. Rows go two at a
- * time where they pair up: the two rows' lane sums are independent chains
- * of additions, side by side in one loop (one row's alone waits on the
- * latency of each addition); each sum's order, and so its bits, are the
- * same. */
-static void channel_sums(emitter *e, const bn_layout *l, int n, const char *const *name,
-                         const char *const *expr)
-{
-    const int pair = l->rows % 2 == 0;
-    const char *part[8], *terms[8];
-    for (int q = 0; q < n; q++) {
-        part[q] = e_fmt(e, "part_%s", name[q]);
-        terms[q] = expr[q];
-        part[n + q] = e_fmt(e, "part1_%s", name[q]);
-        terms[n + q] = at_base(e, expr[q], "base1");
-        wr_line(e->w, "double %s = 0;", name[q]);
-    }
-    wr_line(e->w, "for (long b = 0; b < %ld; b += %d) {", l->rows, pair ? 2 : 1);
-    wr_line(e->w, "const long base = (b * %ld + c) * %ld;", l->channels, l->inner);
-    if (pair) wr_line(e->w, "const long base1 = base + %ld; /* row b + 1 */", l->channels * l->inner);
-    e_lane_sums(e, "double", pair ? 2 * n : n, part, terms, "k", l->inner);
-    for (int r = 0; r < (pair ? 2 : 1); r++)
-        for (int q = 0; q < n; q++) wr_line(e->w, "%s += %s;", name[q], part[r * n + q]);
-    wr_line(e->w, "}");
-}
-
 /* Declares `double name` = the sum over the values of channel c of expr,
  * where expr reads element `base + k` (k along the contiguous inner axis):
  * per row, a lane sum that vectorises (e_lane_sum), added up in double. */
 static void channel_sum(emitter *e, const bn_layout *l, const char *name, const char *expr)
 {
-    channel_sums(e, l, 1, &name, &expr);
-}
-
-/* batch norm's backward: channel c's sums sg of dxhat (gs) and sgx of
- * dxhat * xhat (xs) in one pass: half the reads, twice the chains side by
- * side */
-static void channel_sums_grad(emitter *e, const bn_layout *l, const char *gs, const char *xs)
-{
-    const char *names[2] = {"sg", "sgx"};
-    const char *exprs[2] = {e_fmt(e, "%s[base + k]", gs),
-                            e_fmt(e, "(double)%s[base + k] * %s[base + k]", gs, xs)};
-    channel_sums(e, l, 2, names, exprs);
+    wr_line(e->w, "double %s = 0;", name);
+    wr_line(e->w, "for (long b = 0; b < %ld; b++) {", l->rows);
+    wr_line(e->w, "const long base = (b * %ld + c) * %ld;", l->channels, l->inner);
+    e_lane_sum(e, "double", "part", "k", expr, l->inner);
+    wr_line(e->w, "%s += part;", name);
+    wr_line(e->w, "}");
 }
 
 /* [rows x features]: loops row by row over contiguous features (they
@@ -457,7 +406,8 @@ static void emit_bn_norm_grad(emitter *e, const ir_node *n)
         return;
     }
     wr_line(e->w, "for (long c = 0; c < %ld; c++) {", l.channels);
-    channel_sums_grad(e, &l, gs, xs);
+    channel_sum(e, &l, "sg", e_fmt(e, "%s[base + k]", gs));
+    channel_sum(e, &l, "sgx", e_fmt(e, "(double)%s[base + k] * %s[base + k]", gs, xs));
     wr_line(e->w, "const real mg = (real)(sg / %ld.0), mgx = (real)(sgx / %ld.0);", count, count);
     wr_line(e->w, "const real invstd = %s[%ld + c];", st, l.channels);
     open_channel_loops(e, &l);
@@ -489,7 +439,8 @@ static void emit_part_bn_grad(emitter *e, const ir_node *n, int part)
         wr_line(e->w, " * rows, in double: partial[%ld ..] and partial[%ld ..] */", a,
                 a + l.channels);
         wr_line(e->w, "for (long c = 0; c < %ld; c++) {", l.channels);
-        channel_sums_grad(e, &l, gs, xs);
+        channel_sum(e, &l, "sg", e_fmt(e, "%s[base + k]", gs));
+        channel_sum(e, &l, "sgx", e_fmt(e, "(double)%s[base + k] * %s[base + k]", gs, xs));
         wr_line(e->w, "partial[%ld + c] = %ld.0 * sg;", a, l.rows);
         wr_line(e->w, "partial[%ld + c] = %ld.0 * sgx;", a + l.channels, l.rows);
         wr_line(e->w, "}");
