@@ -186,6 +186,34 @@ AVX512 static void fwd16_image(const conv_shape *s, const float *xb, const float
  * tile: ocb output channels x tb taps of 8-lane accumulators in registers
  * (tb 2 in AVX2's 16 registers, 6 in AVX-512's 32), every tap a row of x
  * shifted by its column, each load of dy used tb times. */
+/* one row of dy against the tb taps' rows of x (xr; on: not a padding row,
+ * looked at only when `check`): the whole vectors, then the partial one */
+AVX2 TILE void dw_row(__m256 acc[4][6], const float *gr, long P, const float *const *xr,
+                      const int *on, long full, long OW, __m256i mask, const int ocb, const int tb,
+                      const int check)
+{
+    for (long ox = 0; ox < full; ox += 8) {
+        __m256 gv[4];
+        for (int k = 0; k < ocb; k++) gv[k] = _mm256_loadu_ps(gr + k * P + ox);
+        for (int q = 0; q < tb; q++) {
+            if (check && !on[q]) continue;
+            const __m256 xv = _mm256_loadu_ps(xr[q] + ox);
+            for (int k = 0; k < ocb; k++)
+                acc[k][q] = _mm256_add_ps(acc[k][q], _mm256_mul_ps(gv[k], xv));
+        }
+    }
+    if (full < OW) {
+        __m256 gv[4];
+        for (int k = 0; k < ocb; k++) gv[k] = _mm256_maskload_ps(gr + k * P + full, mask);
+        for (int q = 0; q < tb; q++) {
+            if (check && !on[q]) continue;
+            const __m256 xv = _mm256_maskload_ps(xr[q] + full, mask);
+            for (int k = 0; k < ocb; k++)
+                acc[k][q] = _mm256_add_ps(acc[k][q], _mm256_mul_ps(gv[k], xv));
+        }
+    }
+}
+
 AVX2 TILE void dw_tile(const conv_shape *s, const float *xb, const float *gb, long o0, long t0,
                        const int ocb, const int tb, float *dw)
 {
@@ -194,30 +222,26 @@ AVX2 TILE void dw_tile(const conv_shape *s, const float *xb, const float *gb, lo
     __m256 acc[4][6];
     for (int k = 0; k < ocb; k++)
         for (int q = 0; q < tb; q++) acc[k][q] = _mm256_setzero_ps();
+    long ti[6], at[6]; /* each tap's row i and its x's offset for iy = 0 */
+    for (int q = 0; q < tb; q++) {
+        const long t = t0 + q, j = t % s->kw, c = t / (s->kw * s->kh);
+        ti[q] = t / s->kw % s->kh;
+        at[q] = c * s->H * s->W + j;
+    }
     for (long oy = 0; oy < s->OH; oy++) {
         const float *xr[6];
-        int on[6];
+        int on[6], all = 1;
         for (int q = 0; q < tb; q++) {
-            const long t = t0 + q, j = t % s->kw, i = t / s->kw % s->kh, c = t / (s->kw * s->kh);
-            const long iy = oy + i - s->ph;
+            const long iy = oy + ti[q] - s->ph;
             on[q] = iy >= 0 && iy < s->H;
-            xr[q] = xb + (c * s->H + (on[q] ? iy : 0)) * s->W + j;
+            all &= on[q];
+            xr[q] = xb + at[q] + (on[q] ? iy : 0) * s->W;
         }
         const float *gr = gb + o0 * P + oy * s->OW;
-        for (long ox = 0; ox < s->OW; ox += 8) {
-            const int part = ox == full;
-            __m256 gv[4];
-            for (int k = 0; k < ocb; k++)
-                gv[k] = part ? _mm256_maskload_ps(gr + k * P + ox, mask)
-                             : _mm256_loadu_ps(gr + k * P + ox);
-            for (int q = 0; q < tb; q++) {
-                if (!on[q]) continue;
-                const __m256 xv =
-                    part ? _mm256_maskload_ps(xr[q] + ox, mask) : _mm256_loadu_ps(xr[q] + ox);
-                for (int k = 0; k < ocb; k++)
-                    acc[k][q] = _mm256_add_ps(acc[k][q], _mm256_mul_ps(gv[k], xv));
-            }
-        }
+        if (all)
+            dw_row(acc, gr, P, xr, on, full, s->OW, mask, ocb, tb, 0);
+        else
+            dw_row(acc, gr, P, xr, on, full, s->OW, mask, ocb, tb, 1);
     }
     for (int k = 0; k < ocb; k++)
         for (int q = 0; q < tb; q++) {
