@@ -72,6 +72,12 @@ const char *e_store_also(emitter *e, const ir_node *n)
     return e->pv->epi[n->id] >= 0 && e->pv->epi_keep[n->id] ? e_ref(e, n->id) : NULL;
 }
 
+const char *e_side_ref(emitter *e, const ir_node *n)
+{
+    int t = e->pv->side[n->id];
+    return t >= 0 ? e_ref(e, t) : NULL;
+}
+
 static int word_char(char c)
 {
     return c == '_' || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9');

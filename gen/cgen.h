@@ -65,6 +65,9 @@ const char *e_epilogue_array_fn(const emitter *e, const ir_node *n);
 const char *e_epilogue_inner_at(emitter *e, const ir_node *n, const char *v, const char *chan,
                                 const char *idx);
 void e_epilogue_array(emitter *e, const ir_node *n, const char *ref, long count);
+/* The buffer of the node n's block stores besides its value (a side
+ * output, variant.h: max pooling's argmax), or NULL: none in this variant */
+const char *e_side_ref(emitter *e, const ir_node *n);
 /* printf into an arena string */
 #define e_fmt(e, ...) arena_printf((e)->g->A, __VA_ARGS__)
 

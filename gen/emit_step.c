@@ -148,6 +148,8 @@ static void emit_block_comment(emitter *e, const ir_node *n)
     }
     describe_fused(e, n, e->w);
     describe_epilogue(e, n, e->w);
+    if (e->pv->side[n->id] >= 0) /* a side output (variant.h) */
+        wr_line(e->w, " *   + stores %s too", node_text(e, ir_get(e->g, e->pv->side[n->id])));
     const op_def *d = op_get(n->op);
     wr_line(e->w, " * %s */", d->describe ? d->describe(e, n) : math);
 }

@@ -101,7 +101,8 @@
     /* Hessian-vector products: gen/hvp.c, gen/ops/elementwise.c */                                \
     X(HVP_VECTOR, "hvp_vector")                                                                    \
     X(SECOND_DERIV, "second_derivative")                                                          \
-    X(MAX_POOL2D_GATHER, "max_pool2d_gather")
+    X(MAX_POOL2D_GATHER, "max_pool2d_gather")                                                      \
+    X(MAX_POOL2D_ARGMAX, "max_pool2d_argmax")
 
 typedef enum ir_op {
 #define X(e, s) OP_##e,

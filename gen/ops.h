@@ -119,6 +119,12 @@ typedef struct op_def {
      * its shape); 0: nothing (the op runs after the product) */
     int gemm_epi;
     op_dsl dsl; /* the spec's function for it, if it is called by name */
+    /* a value the block of another node stores besides its own (max
+     * pooling's argmax, saved for the backward): that node is of this op,
+     * reads the same in[0] with the same attributes and is computed in the
+     * same variant (plan.c's side outputs, variant.h); else this row's emit
+     * computes it alone. 0: not one */
+    ir_op side_of;
     /* a backward op's second derivative for Hessian-vector products
      * (gen/hvp.c): the cexpr of w times d(row's value)/d(its first input)
      * per unit of dy, where w (B; C for the two-input rows whose inputs A,

@@ -321,6 +321,42 @@ static void fuse_epilogues(ir_graph *g, plan_variant *v)
     v->norder = w;
 }
 
+/* ---- side outputs: a value stored by the block of another node ---- */
+
+/* Whether producer p's block can store side node t (op_def.side_of): p is
+ * of that op, computed in its own block, and reads t's input with t's
+ * attributes (so its loops meet the same values) */
+static int side_fits(ir_graph *g, const plan_variant *v, int p, int t)
+{
+    const ir_node *pn = ir_get(g, p), *tn = ir_get(g, t);
+    if (pn->op != op_get(tn->op)->side_of || v->fused_into[p] >= 0 || v->side[p] >= 0 ||
+        v->view_of[p] >= 0 || pn->nin < 1 || pn->in[0] != tn->in[0])
+        return 0;
+    return !memcmp(pn->i, tn->i, sizeof pn->i) && !memcmp(pn->f, tn->f, sizeof pn->f);
+}
+
+/* A node whose row names a producer op (max pooling's argmax) is stored by
+ * the block of such a producer scheduled before it, and leaves the
+ * schedule; with none (the producer not in the variant, or reading another
+ * copy of the input) it is computed by its own row. */
+static void fuse_sides(ir_graph *g, plan_variant *v)
+{
+    int w = 0;
+    for (int s = 0; s < v->norder; s++) {
+        int t = v->order[s], found = -1;
+        if (op_get(ir_get(g, t)->op)->side_of && v->grad_of[t] < 0 && v->view_of[t] < 0)
+            for (int q = 0; q < w && found < 0; q++)
+                if (side_fits(g, v, v->order[q], t)) found = v->order[q];
+        if (found >= 0) {
+            v->side[found] = t;
+            v->fused_into[t] = found;
+            continue;
+        }
+        v->order[w++] = t;
+    }
+    v->norder = w;
+}
+
 /* Sets death[root of each buffer node `id` reads] to at least s. */
 static void mark_reads(ir_graph *g, const plan_variant *v, int id, int *death, int s)
 {
@@ -375,6 +411,8 @@ static void declare(ir_graph *g, plan_variant *v)
         }
         if (!v->epi_keep[id]) used[id] = 0;
     }
+    for (int s = 0; s < v->norder; s++) /* side outputs (fuse_sides) */
+        if (v->side[v->order[s]] >= 0) used[v->side[v->order[s]]] = 1;
     for (int i = g->n - 1; i >= 0; i--) /* a used view needs its root declared */
         if (used[i] && v->view_of[i] >= 0) used[v->view_of[i]] = 1;
     if (g->output >= 0 && g->task != TASK_NONE) used[g->output] = 1;
@@ -405,13 +443,14 @@ static void variant_init(ir_graph *g, plan_variant *v, plan_mode mode, int batch
     v->epi_keep = arena_alloc(g->A, sizeof(int) * (size_t)n);
     v->epi_bn = arena_alloc(g->A, sizeof(int) * (size_t)n);
     v->fused_into = arena_alloc(g->A, sizeof(int) * (size_t)n);
+    v->side = arena_alloc(g->A, sizeof(int) * (size_t)n);
     v->epi_affine = arena_alloc(g->A, sizeof(int) * (size_t)n);
     v->epi_gamma = arena_alloc(g->A, sizeof(int) * (size_t)n);
     v->epi_beta = arena_alloc(g->A, sizeof(int) * (size_t)n);
     for (int i = 0; i < n; i++) {
         v->offset[i] = -1;
         v->grad_of[i] = -1;
-        v->inlined[i] = v->epi[i] = v->epi_bn[i] = v->fused_into[i] = -1;
+        v->inlined[i] = v->epi[i] = v->epi_bn[i] = v->fused_into[i] = v->side[i] = -1;
         v->epi_affine[i] = v->epi_gamma[i] = v->epi_beta[i] = -1;
         const ir_node *x = ir_get(g, i);
         int identity = mode == PLAN_EVAL && has(x, OPF_EVAL_IDENTITY) && x->phase != PH_BACKWARD;
@@ -518,6 +557,8 @@ static int *deaths(ir_graph *g, const plan_variant *v)
             if (s > death[a]) death[a] = s;
             mark_reads(g, v, a, death, s);
         }
+        int t = v->side[v->order[s]];
+        if (t >= 0 && s > death[t]) death[t] = s;
     }
     if (g->loss >= 0) death[plan_root(v, g->loss)] = v->norder;
     if (g->output >= 0) death[plan_root(v, g->output)] = v->norder;
@@ -557,8 +598,9 @@ static void place_buffers(ir_graph *g, plan_variant *v, const int *death)
         for (int k = 0; k < nb; k++)
             if (blocks[k].death >= s) blocks[w++] = blocks[k];
         nb = w;
-        int place[2], np = 0;
+        int place[3], np = 0;
         if (v->epi[id] < 0 || v->epi_keep[id]) place[np++] = id;
+        if (v->side[id] >= 0) place[np++] = v->side[id];
         if (v->epi[id] >= 0) place[np++] = v->epi[id];
         for (int q = 0; q < np; q++) {
             const ir_node *x = ir_get(g, place[q]);
@@ -566,8 +608,9 @@ static void place_buffers(ir_graph *g, plan_variant *v, const int *death)
             long off = first_fit(blocks, nb, size);
             /* the fused op may take the place of x when x dies here (as it
              * would unfused) and the producer never overwrites a value of x
-             * it still needs (in_place) */
-            if (q == np - 1 && v->epi[id] >= 0 && in_place(ir_get(g, id))) {
+             * it still needs (in_place); not with a side output, whose
+             * emitter counts on buffers apart (pool.c's restrict rows) */
+            if (q == np - 1 && v->epi[id] >= 0 && v->side[id] < 0 && in_place(ir_get(g, id))) {
                 int r = plan_root(v, ir_get(g, id)->in[0]);
                 if (v->offset[r] >= 0 && death[r] == s &&
                     ir_numel(ir_get(g, r), v->batch) >= ir_numel(x, v->batch))
@@ -593,6 +636,7 @@ static void plan_variant_make(ir_graph *g, plan_variant *v, plan_mode mode, int 
         fuse_elementwise(g, v);
         fuse_epilogues(g, v);
     }
+    fuse_sides(g, v);
     place_buffers(g, v, deaths(g, v));
     declare(g, v);
 }

@@ -83,6 +83,7 @@ void emit_block_cost(ir_graph *g, const plan_variant *v, int dbl, int id, double
         if (emit_block_of(v, j) != id || ir_get(g, j)->kind != K_ACT) continue;
         const ir_node *x = ir_get(g, j);
         *flops += op_get(x->op)->flops(g, x, v->batch);
+        if (v->fused_into[j] >= 0 && v->side[v->fused_into[j]] == j) continue; /* reads as it */
         for (int k = 0; k < x->nin; k++) {
             const ir_node *in = ir_get(g, x->in[k]);
             int dup = 0;
@@ -93,6 +94,7 @@ void emit_block_cost(ir_graph *g, const plan_variant *v, int dbl, int id, double
     }
     int stored = v->epi[id] >= 0 ? v->epi[id] : id;
     elems += (double)ir_numel(ir_get(g, stored), v->batch);
+    if (v->side[id] >= 0) elems += (double)ir_numel(ir_get(g, v->side[id]), v->batch);
     *bytes = elems * (dbl ? 8.0 : 4.0);
 }
 

@@ -40,10 +40,15 @@ typedef struct plan_variant {
      * the epilogue's chain computes: that add node, taken into the fold's
      * s and t, and γ and β (else -1) */
     int *epi_affine, *epi_gamma, *epi_beta;
+    /* Side outputs: a producer whose block stores, besides its value, the
+     * value of a node whose row names the producer's op (op_def.side_of:
+     * max pooling's argmax for the backward). That node emits no code and
+     * its buffer is placed at the producer's step. */
+    int *side;       /* per producer: the node it stores too, or -1 */
     int *fused_into; /* per node: the producer whose loop computes it (A, folded nodes), or -1 */
     plan_kernel *kernel;
-    char *declared;  /* per node: the variant's function declares its buffer */
-    int noise;       /* the variant draws dropout noise */
+    char *declared; /* per node: the variant's function declares its buffer */
+    int noise;      /* the variant draws dropout noise */
     int hvp; /* (mode PLAN_TRAIN) computes Hv into `hv` from `vec` (gen/hvp.c), not the gradient */
     /* export-c's variant (gen/emit_export.c): the output only (no loss),
      * products and convolutions in plain loops (no BLAS), activations one

@@ -1,9 +1,14 @@
 /* ops/pool.c — max and average pooling over NCHW tensors [B x C x H x W],
  * and their backward ops.
  *
- * Pooling reads x directly. Max pooling's backward recomputes the argmax
- * from x instead of storing indices (x stays alive until then; no index
- * buffer, and the first maximum wins as in PyTorch, NaN propagating).
+ * Pooling reads x directly. Max pooling's backward reads the argmax the
+ * forward saved: t = max_pool2d_argmax(x), each window's first maximum (as
+ * PyTorch, NaN propagating) as its offset i·W + j from the window's corner,
+ * a real, a side output the pool's block stores (variant.h; computed alone
+ * only when the plan finds no pool to store it). x then dies after the
+ * forward: t is a quarter of it for 2x2 windows, and the backward reads t
+ * instead of scanning x again (LeNet's two pool backwards: 80 µs from x,
+ * 32 from t).
  * Average pooling divides by kh·kw (count_include_pad = True).
  *
  * Attributes: i = {kh, kw, sh, sw}, f = {ph, pw, 1, 1} (window.h). */
@@ -78,6 +83,73 @@ static void emit_window_max(emitter *e, const ir_node *x, const ir_node *n, cons
     wr_line(e->w, "}");
 }
 
+/* The index of x at the top-left corner of window (oy, ox), padding
+ * included: the argmax is saved as arg minus it, i·W + j */
+static const char *window_corner(emitter *e, const ir_node *x, const ir_node *n)
+{
+    geom q = window_geom(n);
+    return e_fmt(e, "base + (oy * %d - %d) * %d + ox * %d - %d", q.sh, q.ph, e_dim(e, x, 3), q.sw,
+                 q.pw);
+}
+
+/* T[at] = the saved argmax of the window just scanned (-1: none valid) */
+static void emit_save_argmax(emitter *e, const ir_node *x, const ir_node *n, const char *T)
+{
+    wr_line(e->w, "%s[at] = arg < 0 ? -1 : (real)(arg - (%s));", T, window_corner(e, x, n));
+}
+
+/* Windows that tile x without overlap or padding */
+static int pool_disjoint(const ir_node *n)
+{
+    geom q = window_geom(n);
+    return q.sh == q.kh && q.sw == q.kw && !q.ph && !q.pw;
+}
+
+/* Max pooling of unpadded windows a row at a time, storing each window's
+ * argmax into T and, for pool n (store_value), its value through the
+ * epilogue; n is the pool or its argmax node. Along ox every window is the
+ * same straight-line scan (emit_window_max's, over the kh·kw taps) with the
+ * argmax as a real: an integer index beside the real selects made gcc
+ * branch on every comparison (42 ns a window on LeNet's first pool instead
+ * of 1), and the row pointers are restrict, so that gcc vectorises along ox
+ * (strided loads, selects) without a run-time overlap test whose scalar
+ * fallback branches too. They may be: the plan does not store such a pool
+ * over its input (plan.c, place_buffers). */
+static void emit_max_pool_rows(emitter *e, const ir_node *n, const ir_node *x, const char *T,
+                               int store_value)
+{
+    geom q = window_geom(n);
+    long B = e_dim(e, x, 0), C = e_dim(e, x, 1), H = e_dim(e, x, 2), W = e_dim(e, x, 3);
+    long OH = e_dim(e, n, 2), OW = e_dim(e, n, 3);
+    wr_line(e->w, "for (long bc = 0; bc < %ld; bc++)", B * C);
+    wr_line(e->w, "for (long oy = 0; oy < %ld; oy++) {", OH);
+    wr_line(e->w, "const real *restrict xr = %s + bc * %ld + oy * %ld;", e_ref(e, n->in[0]), H * W,
+            (long)q.sh * W);
+    wr_line(e->w, "real *restrict tr = %s + bc * %ld + oy * %ld;", T, OH * OW, OW);
+    if (store_value)
+        wr_line(e->w, "real *restrict yr = %s + bc * %ld + oy * %ld;", e_store_ref(e, n), OH * OW,
+                OW);
+    wr_line(e->w, "for (long ox = 0; ox < %ld; ox++) {", OW);
+    wr_line(e->w, "real m = xr[ox * %d];", q.sw);
+    wr_line(e->w, "real t = 0;");
+    for (int k = 1; k < q.kh * q.kw; k++) {
+        long d = (long)(k / q.kw) * W + k % q.kw;
+        wr_line(e->w, "{");
+        wr_line(e->w, "const real v = xr[%ld + ox * %d];", d, q.sw);
+        wr_line(e->w, "const int take = (v > m) | isnan(v);");
+        wr_line(e->w, "m = take ? v : m;");
+        wr_line(e->w, "t = take ? %ld : t;", d);
+        wr_line(e->w, "}");
+    }
+    wr_line(e->w, "tr[ox] = t;");
+    if (store_value)
+        wr_line(e->w, "yr[ox] = %s;",
+                e_epilogue_at(e, n, "m", e_fmt(e, "bc %% %ld", C),
+                              e_fmt(e, "bc * %ld + oy * %ld + ox", OH * OW, OW)));
+    wr_line(e->w, "}");
+    wr_line(e->w, "}");
+}
+
 /* An unpadded pool may store over its input: y[at] is stored after reading
  * its window, whose lowest index is at or above at (OH·OW <= H·W, OW <= W,
  * stride >= 1) and increases window by window: no later window reads below
@@ -87,76 +159,86 @@ static int pool_in_place(const ir_node *n)
     return n->f[0] == 0 && n->f[1] == 0 && n->i[2] >= 1 && n->i[3] >= 1;
 }
 
+/* With a side output (training: the argmax for the backward) the pool
+ * stores each window's argmax too */
 static void emit_max_pool(emitter *e, const ir_node *n)
 {
     const ir_node *x = ir_get(e->g, n->in[0]);
+    const char *T = e_side_ref(e, n);
+    if (T && !n->f[0] && !n->f[1]) {
+        emit_max_pool_rows(e, n, x, T, 1);
+        return;
+    }
     window_loops_open(e, x, e_dim(e, n, 2), e_dim(e, n, 3));
     emit_window_max(e, x, n, e_ref(e, n->in[0]));
+    if (T) emit_save_argmax(e, x, n, T);
     wr_line(e->w, "%s[at] = %s;", e_store_ref(e, n),
             e_epilogue_at(e, n, "m", e_fmt(e, "bc %% %d", n->dim[1]), "at"));
     wr_line(e->w, "}");
 }
 
+/* max_pool2d_argmax(x) alone, when no pool stores it (emit_max_pool) */
+static void emit_max_pool_argmax(emitter *e, const ir_node *n)
+{
+    const ir_node *x = ir_get(e->g, n->in[0]);
+    if (!n->f[0] && !n->f[1]) {
+        emit_max_pool_rows(e, n, x, e_ref(e, n->id), 0);
+        return;
+    }
+    window_loops_open(e, x, e_dim(e, n, 2), e_dim(e, n, 3));
+    emit_window_max(e, x, n, e_ref(e, n->in[0]));
+    wr_line(e->w, "(void)m;");
+    emit_save_argmax(e, x, n, e_ref(e, n->id));
+    wr_line(e->w, "}");
+}
+
 /* The backward of non-overlapping unpadded windows, a row of windows at a
- * time: along ox every window is the same straight-line code (the scan of
- * emit_window_max over the kh·kw taps, then each tap's dx = dy or 0), with
- * the window's tap number in place of its index, so that the compiler
- * vectorises it along ox (strided loads and stores, selects) instead of
- * running one window per iteration. */
+ * time: each element of the window gets dy where the saved argmax is its
+ * offset, 0 elsewhere (selects along ox, which the compiler vectorises) */
 static void emit_max_pool_grad_rows(emitter *e, const ir_node *n, long OH, long OW)
 {
     geom q = window_geom(n);
     long C = e_dim(e, n, 1), B = e_dim(e, n, 0), H = e_dim(e, n, 2), W = e_dim(e, n, 3);
-    const char *X = e_ref(e, n->in[0]), *dy = e_ref(e, n->in[1]), *dx = e_ref(e, n->id);
+    const char *T = e_ref(e, n->in[0]), *dy = e_ref(e, n->in[1]), *dx = e_ref(e, n->id);
     wr_line(e->w, "for (long bc = 0; bc < %ld; bc++)", B * C);
     wr_line(e->w, "for (long oy = 0; oy < %ld; oy++) {", OH);
-    wr_line(e->w, "const real *xr = %s + bc * %ld + oy * %ld;", X, H * W, (long)q.kh * W);
+    wr_line(e->w, "const real *tr = %s + bc * %ld + oy * %ld;", T, OH * OW, OW);
     wr_line(e->w, "real *dr = %s + bc * %ld + oy * %ld;", dx, H * W, (long)q.kh * W);
     wr_line(e->w, "const real *gr = %s + bc * %ld + oy * %ld;", dy, OH * OW, OW);
     wr_line(e->w, "for (long ox = 0; ox < %ld; ox++) {", OW);
-    wr_line(e->w, "real m = xr[ox * %d];", q.kw);
-    /* the tap number as a real: an int beside the real selects made gcc
-     * emit a branch per comparison instead of vector selects */
-    wr_line(e->w, "real arg = 0;");
-    for (int t = 1; t < q.kh * q.kw; t++) {
-        wr_line(e->w, "{");
-        wr_line(e->w, "const real v = xr[%ld + ox * %d];", (long)(t / q.kw) * W + t % q.kw, q.kw);
-        wr_line(e->w, "const int take = (v > m) | isnan(v);");
-        wr_line(e->w, "m = take ? v : m;");
-        wr_line(e->w, "arg = take ? %d : arg;", t);
-        wr_line(e->w, "}");
+    wr_line(e->w, "const real t = tr[ox], g = gr[ox];");
+    for (int k = 0; k < q.kh * q.kw; k++) {
+        long d = (long)(k / q.kw) * W + k % q.kw;
+        wr_line(e->w, "dr[%ld + ox * %d] = t == %ld ? g : 0;", d, q.kw, d);
     }
-    wr_line(e->w, "const real g = gr[ox];");
-    for (int t = 0; t < q.kh * q.kw; t++)
-        wr_line(e->w, "dr[%ld + ox * %d] = arg == %d ? g : 0;", (long)(t / q.kw) * W + t % q.kw,
-                q.kw, t);
     wr_line(e->w, "}");
     wr_line(e->w, "}");
 }
 
-/* max_pool2d_backward(x, dy): each dy goes to its window's maximum. When
- * the windows do not overlap (stride = kernel, no padding), every element
- * of dx belongs to at most one window: each window writes all of its
- * elements (dy at the maximum, 0 elsewhere) instead of zeroing dx first and
- * scattering (emit_max_pool_grad_rows), and when the windows also cover x
- * exactly nothing else is left to zero. */
+/* max_pool2d_backward(t, dy): each dy goes to its window's saved argmax t
+ * (max_pool2d_argmax). When the windows do not overlap (stride = kernel,
+ * no padding), every element of dx belongs to at most one window: each
+ * window writes all of its elements (dy at the maximum, 0 elsewhere)
+ * instead of zeroing dx first and scattering (emit_max_pool_grad_rows), and
+ * when the windows also cover x exactly nothing else is left to zero.
+ * Overlapping windows add into dx. */
 static void emit_max_pool_grad(emitter *e, const ir_node *n)
 {
     const ir_node *gy = ir_get(e->g, n->in[1]);
     const char *dx = e_ref(e, n->id);
     geom q = window_geom(n);
-    long OH = e_dim(e, gy, 2), OW = e_dim(e, gy, 3);
-    int disjoint = q.sh == q.kh && q.sw == q.kw && !q.ph && !q.pw;
-    int covered = disjoint && OH * q.kh == e_dim(e, n, 2) && OW * q.kw == e_dim(e, n, 3);
+    long OH = e_dim(e, gy, 2), OW = e_dim(e, gy, 3), W = e_dim(e, n, 3);
+    int disjoint = pool_disjoint(n);
+    int covered = disjoint && OH * q.kh == e_dim(e, n, 2) && OW * q.kw == W;
     if (!covered) wr_line(e->w, "for (long k = 0; k < %ld; k++) %s[k] = 0;", e_numel(e, n), dx);
     if (disjoint) {
         emit_max_pool_grad_rows(e, n, OH, OW);
         return;
     }
     window_loops_open(e, n, OH, OW);
-    emit_window_max(e, n, n, e_ref(e, n->in[0]));
-    wr_line(e->w, "(void)m;");
-    wr_line(e->w, "%s[arg] += %s[at];", dx, e_ref(e, n->in[1]));
+    wr_line(e->w, "const real t = %s[at];", e_ref(e, n->in[0]));
+    wr_line(e->w, "if (t < 0) continue;");
+    wr_line(e->w, "%s[%s + (long)t] += %s[at];", dx, window_corner(e, n, n), e_ref(e, n->in[1]));
     wr_line(e->w, "}");
 }
 
@@ -199,7 +281,9 @@ static void vjp_max_pool(ad_ctx *c, const ir_node *n, int gout)
 {
     int x = n->in[0];
     if (x >= c->nforward || !c->needs[x]) return;
-    int in[2] = {x, gout};
+    int in[2] = {window_node(c->g, OP_MAX_POOL2D_ARGMAX, n, 1, &x, n), gout};
+    ir_get(c->g, in[0])->name =
+        ir_c_name(c->g, arena_printf(c->g->A, "%s_argmax", n->name ? n->name : "pool"));
     ad_accum(c, x, window_node(c->g, OP_MAX_POOL2D_GRAD, n, 2, in, ir_get(c->g, x)));
 }
 
@@ -223,7 +307,7 @@ static void vjp2_avg_pool_grad(ad_ctx *c, const ir_node *n, int u)
 
 static void vjp2_max_pool_grad(ad_ctx *c, const ir_node *n, int u)
 {
-    int gy = n->in[1], in[2] = {n->in[0], u};
+    int gy = n->in[1], in[2] = {ir_get(c->g, n->in[0])->in[0], u}; /* x, the argmax's input */
     if (gy < c->nforward && c->needs[gy])
         ad_accum(c, gy, window_node(c->g, OP_MAX_POOL2D_GATHER, n, 2, in, ir_get(c->g, gy)));
 }
@@ -278,8 +362,15 @@ const op_def op_MAX_POOL2D = {
     .flags = OPF_EPILOGUE,
     .in_place = pool_in_place,
 };
+/* the argmax's compares are the pool's when its block stores it */
+static double flops_argmax(ir_graph *g, const ir_node *n, int b)
+{
+    (void)g, (void)n, (void)b;
+    return 0;
+}
+
 const op_def op_MAX_POOL2D_GRAD = {
-    .math = "dx[argmax of each window of x] += dy (argmax recomputed: the first maximum)",
+    .math = "dx[each window's saved argmax t] += dy",
     .shape = shape_pool_grad,
     .emit = emit_max_pool_grad,
     .flops = flops_window_grad,
@@ -306,4 +397,12 @@ const op_def op_MAX_POOL2D_GATHER = {
     .shape = shape_pool,
     .emit = emit_max_pool_gather,
     .flops = flops_window,
+};
+const op_def op_MAX_POOL2D_ARGMAX = {
+    .math = "t = i·W + j of the first maximum x[oy·sh-ph+i][ox·sw-pw+j] of each window, NaN "
+            "winning (saved for max_pool2d's backward)",
+    .shape = shape_pool,
+    .emit = emit_max_pool_argmax,
+    .flops = flops_argmax,
+    .side_of = OP_MAX_POOL2D,
 };
