@@ -2,13 +2,14 @@
  * and their backward ops.
  *
  * Pooling reads x directly. Max pooling's backward reads the argmax the
- * forward saved: t = max_pool2d_argmax(x), each window's first maximum (as
- * PyTorch, NaN propagating) as its offset i·W + j from the window's corner,
- * a real, a side output the pool's block stores (variant.h; computed alone
- * only when the plan finds no pool to store it). x then dies after the
- * forward: t is a quarter of it for 2x2 windows, and the backward reads t
- * instead of scanning x again (LeNet's two pool backwards: 80 µs from x,
- * 32 from t).
+ * forward saved where argmax_saved says (windows that tile x, rows of 8
+ * outputs or more): t = max_pool2d_argmax(x), each window's first maximum
+ * (as PyTorch, NaN propagating) as its offset i·W + j from the window's
+ * corner, a real, a side output the pool's block stores (variant.h;
+ * computed alone only when the plan finds no pool to store it). x then
+ * dies after the forward: t is a quarter of it for 2x2 windows, and the
+ * backward reads t instead of scanning x again. Elsewhere the backward
+ * scans x again for the argmax (x stays alive until then).
  * Average pooling divides by kh·kw (count_include_pad = True).
  *
  * Attributes: i = {kh, kw, sh, sw}, f = {ph, pw, 1, 1} (window.h). */
@@ -215,6 +216,43 @@ static void emit_max_pool_grad_rows(emitter *e, const ir_node *n, long OH, long 
     wr_line(e->w, "}");
 }
 
+/* The same from x (a pool the argmax is not saved for: argmax_saved), the
+ * argmax scanned again: along ox every window is the same straight-line
+ * code (the scan of emit_window_max over the kh·kw taps, then each tap's
+ * dx = dy or 0), with the window's tap number in place of its index, so
+ * that the compiler vectorises it along ox (strided loads and stores,
+ * selects) instead of running one window per iteration. */
+static void emit_max_pool_grad_rows_x(emitter *e, const ir_node *n, long OH, long OW)
+{
+    geom q = window_geom(n);
+    long C = e_dim(e, n, 1), B = e_dim(e, n, 0), H = e_dim(e, n, 2), W = e_dim(e, n, 3);
+    const char *X = e_ref(e, n->in[0]), *dy = e_ref(e, n->in[1]), *dx = e_ref(e, n->id);
+    wr_line(e->w, "for (long bc = 0; bc < %ld; bc++)", B * C);
+    wr_line(e->w, "for (long oy = 0; oy < %ld; oy++) {", OH);
+    wr_line(e->w, "const real *xr = %s + bc * %ld + oy * %ld;", X, H * W, (long)q.kh * W);
+    wr_line(e->w, "real *dr = %s + bc * %ld + oy * %ld;", dx, H * W, (long)q.kh * W);
+    wr_line(e->w, "const real *gr = %s + bc * %ld + oy * %ld;", dy, OH * OW, OW);
+    wr_line(e->w, "for (long ox = 0; ox < %ld; ox++) {", OW);
+    wr_line(e->w, "real m = xr[ox * %d];", q.kw);
+    /* the tap number as a real: an int beside the real selects made gcc
+     * emit a branch per comparison instead of vector selects */
+    wr_line(e->w, "real arg = 0;");
+    for (int t = 1; t < q.kh * q.kw; t++) {
+        wr_line(e->w, "{");
+        wr_line(e->w, "const real v = xr[%ld + ox * %d];", (long)(t / q.kw) * W + t % q.kw, q.kw);
+        wr_line(e->w, "const int take = (v > m) | isnan(v);");
+        wr_line(e->w, "m = take ? v : m;");
+        wr_line(e->w, "arg = take ? %d : arg;", t);
+        wr_line(e->w, "}");
+    }
+    wr_line(e->w, "const real g = gr[ox];");
+    for (int t = 0; t < q.kh * q.kw; t++)
+        wr_line(e->w, "dr[%ld + ox * %d] = arg == %d ? g : 0;", (long)(t / q.kw) * W + t % q.kw,
+                q.kw, t);
+    wr_line(e->w, "}");
+    wr_line(e->w, "}");
+}
+
 /* max_pool2d_backward(t, dy): each dy goes to its window's saved argmax t
  * (max_pool2d_argmax). When the windows do not overlap (stride = kernel,
  * no padding), every element of dx belongs to at most one window: each
@@ -231,14 +269,25 @@ static void emit_max_pool_grad(emitter *e, const ir_node *n)
     int disjoint = pool_disjoint(n);
     int covered = disjoint && OH * q.kh == e_dim(e, n, 2) && OW * q.kw == W;
     if (!covered) wr_line(e->w, "for (long k = 0; k < %ld; k++) %s[k] = 0;", e_numel(e, n), dx);
+    const int saved = ir_get(e->g, n->in[0])->op == OP_MAX_POOL2D_ARGMAX;
     if (disjoint) {
-        emit_max_pool_grad_rows(e, n, OH, OW);
+        if (saved)
+            emit_max_pool_grad_rows(e, n, OH, OW);
+        else
+            emit_max_pool_grad_rows_x(e, n, OH, OW);
         return;
     }
     window_loops_open(e, n, OH, OW);
-    wr_line(e->w, "const real t = %s[at];", e_ref(e, n->in[0]));
-    wr_line(e->w, "if (t < 0) continue;");
-    wr_line(e->w, "%s[%s + (long)t] += %s[at];", dx, window_corner(e, n, n), e_ref(e, n->in[1]));
+    if (saved) {
+        wr_line(e->w, "const real t = %s[at];", e_ref(e, n->in[0]));
+        wr_line(e->w, "if (t < 0) continue;");
+        wr_line(e->w, "%s[%s + (long)t] += %s[at];", dx, window_corner(e, n, n),
+                e_ref(e, n->in[1]));
+    } else {
+        emit_window_max(e, n, n, e_ref(e, n->in[0]));
+        wr_line(e->w, "(void)m;");
+        wr_line(e->w, "%s[arg] += %s[at];", dx, e_ref(e, n->in[1]));
+    }
     wr_line(e->w, "}");
 }
 
@@ -277,13 +326,29 @@ static void emit_avg_pool_grad(emitter *e, const ir_node *n)
     wr_line(e->w, "}");
 }
 
+/* Whether max_pool2d's backward reads a saved argmax (else it scans x
+ * again): for windows that tile x, rows of 8 outputs or more. Their row
+ * loops vectorise along ox, storing the argmax beside the maximum costs
+ * the forward little and the backward reads a quarter of x: LeNet's first
+ * pool (12 columns) 83 -> 36 us for both backwards, fashion_cnn's first
+ * (14) 396 -> 166. Shorter rows run the argmax's selects as branches:
+ * fashion_cnn's second pool (7 columns) 134 -> 754 us forward and 185 ->
+ * 740 backward (profile, 1 thread, AMD EPYC Zen 5, 2026-12-06). */
+static int argmax_saved(const ir_node *n)
+{
+    return pool_disjoint(n) && n->dim[3] >= 8;
+}
+
 static void vjp_max_pool(ad_ctx *c, const ir_node *n, int gout)
 {
     int x = n->in[0];
     if (x >= c->nforward || !c->needs[x]) return;
-    int in[2] = {window_node(c->g, OP_MAX_POOL2D_ARGMAX, n, 1, &x, n), gout};
-    ir_get(c->g, in[0])->name =
-        ir_c_name(c->g, arena_printf(c->g->A, "%s_argmax", n->name ? n->name : "pool"));
+    int in[2] = {x, gout};
+    if (argmax_saved(n)) {
+        in[0] = window_node(c->g, OP_MAX_POOL2D_ARGMAX, n, 1, &x, n);
+        ir_get(c->g, in[0])->name =
+            ir_c_name(c->g, arena_printf(c->g->A, "%s_argmax", n->name ? n->name : "pool"));
+    }
     ad_accum(c, x, window_node(c->g, OP_MAX_POOL2D_GRAD, n, 2, in, ir_get(c->g, x)));
 }
 
@@ -307,7 +372,8 @@ static void vjp2_avg_pool_grad(ad_ctx *c, const ir_node *n, int u)
 
 static void vjp2_max_pool_grad(ad_ctx *c, const ir_node *n, int u)
 {
-    int gy = n->in[1], in[2] = {ir_get(c->g, n->in[0])->in[0], u}; /* x, the argmax's input */
+    const ir_node *t = ir_get(c->g, n->in[0]); /* x, or the argmax of x */
+    int gy = n->in[1], in[2] = {t->op == OP_MAX_POOL2D_ARGMAX ? t->in[0] : t->id, u};
     if (gy < c->nforward && c->needs[gy])
         ad_accum(c, gy, window_node(c->g, OP_MAX_POOL2D_GATHER, n, 2, in, ir_get(c->g, gy)));
 }
@@ -370,7 +436,7 @@ static double flops_argmax(ir_graph *g, const ir_node *n, int b)
 }
 
 const op_def op_MAX_POOL2D_GRAD = {
-    .math = "dx[each window's saved argmax t] += dy",
+    .math = "dx[each window's argmax (saved, or scanned again in x)] += dy",
     .shape = shape_pool_grad,
     .emit = emit_max_pool_grad,
     .flops = flops_window_grad,
