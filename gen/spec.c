@@ -302,6 +302,7 @@ int spec_run(const char *path, ir_graph *g, const spec_options *lim, char *err, 
         snprintf(err, errsize, "%s: cannot create a Lua state", path);
         return -1;
     }
+    s.L = L;
     lua_atpanic(L, NULL);
     open_dsl(L);
     push_args(L, lim);

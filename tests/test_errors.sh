@@ -136,6 +136,12 @@ spec rep_loop 'model "m"' "for i = 1, 1e9 do ('x'):rep(100000) end"
 expect "limits: a loop making big strings in C is stopped by the instruction limit" 2 \
     "rep_loop.lua:2:|Lua instructions" \
     timeout $((60 * time_factor)) "$TRAINC" gen -q "$t/rep_loop.lua" -o "$t/out/rep_loop"
+# ... and past the limit the count hook runs at the next instruction, with
+# the loop's line: 10 MB strings do not go on for another 10000 instructions
+spec rep_big 'model "m"' "for i = 1, 1e9 do (('x'):rep(100)):rep(100000) end"
+expect "limits: a loop making 10 MB strings is stopped at the line that passed the limit" 2 \
+    "rep_big.lua:2:|Lua instructions" \
+    timeout $((60 * time_factor)) "$TRAINC" gen -q "$t/rep_big.lua" -o "$t/out/rep_big"
 spec mem 'model "m"' 'local t, i = {}, 0' \
     'while true do i = i + 1; t[i] = string.rep("x", 1000) .. i end'
 expect "limits: endless allocation is stopped by the memory limit" 2 \

@@ -22,6 +22,7 @@ typedef struct spec_state {
     size_t mem_used, mem_limit;
     int limit_hit; /* a limit stopped the spec: nothing may catch that */
     long steps, step_limit;
+    lua_State *L; /* once made: the allocator hastens the count hook past step_limit */
     int minimized;
     int counters[OP_COUNT];
     int linear_count, param_count, conv_count;
