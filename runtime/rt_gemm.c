@@ -352,8 +352,7 @@ AVX2 TILE void nt_tile8(long n, long k, const float *a, const float *b, float *c
         if (kv < k) {
             float out[4];
             _mm_storeu_ps(out, s);
-            for (int q = 0; q < nr; q++)
-                nt_tail(k, a + (i + r) * k, b + (j + q) * k, out + q, kv);
+            for (int q = 0; q < nr; q++) nt_tail(k, a + (i + r) * k, b + (j + q) * k, out + q, kv);
             s = _mm_loadu_ps(out);
         }
         nt_store4(c, n, i + r, j, nr, e ? epi4(e, s, n, i + r, j, nr) : s);
@@ -395,9 +394,7 @@ AVX2 static void nt_avx2(long m, long n, long k, const float *a, const float *b,
  * image of the group stay in L1 while every row tile of A passes), its lane
  * sums waiting in a buffer between groups: loading and storing them is
  * exact, so the bits are those of one pass. Rows of A go NTS_ROWS at a time
- * (the buffer's height). The AVX-512 kernel keeps every column block's
- * sums (nts_buffer) and takes the groups in the outer loop; the AVX2 one
- * takes the blocks outside, the groups inside, with one block's sums. */
+ * (the buffer's height); NTS_DRIVE orders the rest. */
 #define NTS_ROWS 48
 #define NTS_GROUP_FLOATS 2048
 
@@ -407,6 +404,81 @@ static inline long nts_group(long k)
     const long g = NTS_GROUP_FLOATS / (4 * k);
     return g > 0 ? g : 1;
 }
+
+/* The lane sums of a panel of rows, one part per block of columns: a
+ * buffer of this thread's, kept (its size only grows), or NULL past
+ * NTS_BUFFER_MAX floats (then the images run in one chunk and each block
+ * uses a buffer of its own on the stack). */
+#define NTS_BUFFER_MAX (1L << 20)
+static float *nts_buffer(size_t floats)
+{
+    static _Thread_local float *buf;
+    static _Thread_local size_t have;
+    if (floats > NTS_BUFFER_MAX) return NULL;
+    if (floats > have) {
+        free(buf);
+        buf = aligned_alloc(64, floats * sizeof *buf);
+        have = buf ? floats : 0;
+    }
+    return buf;
+}
+
+/* The next group's rows of B for the block (j, nr) and a blocks'th of its
+ * rows of A, into L2 while this group computes: left to the hardware,
+ * images far apart in memory arrive at half the speed of streaming them. */
+static inline void nts_prefetch(long t0, long t1, long sa, long sb, long m0, long mi, long k,
+                                const float *a, const float *b, long j, int nr, long blk,
+                                long blocks)
+{
+    for (long t = t0; t < t1; t++) {
+        const char *bp = (const char *)(b + t * sb + j * k);
+        const char *ap = (const char *)(a + t * sa + m0 * k);
+        const long bbytes = (long)nr * k * 4, abytes = mi * k * 4;
+        for (long o = 0; o < bbytes; o += 64) _mm_prefetch(bp + o, _MM_HINT_T1);
+        for (long o = abytes * blk / blocks / 64 * 64; o < abytes * (blk + 1) / blocks; o += 64)
+            _mm_prefetch(ap + o, _MM_HINT_T1);
+    }
+}
+
+/* Both kernels' driver (block: a column block's images [t, t1) onto its
+ * lane sums; fold: the sums onto C; L lanes). B's rows go 4 at a time (the
+ * column blocks), each block's lane sums in its own part of the buffer; a
+ * group of images goes through every block before the next group (whose
+ * data is prefetched): B is read in order and the group's rows of A stay
+ * in L2. Block by block over all the images (the buffer too large) reads A
+ * once per block: fashion_cnn's conv2 weight gradient 1570 -> 1150 us. */
+#define NTS_DRIVE(block, fold, L)                                                                  \
+    do {                                                                                           \
+        const long blocks = n / 4 + 2; /* of 4 columns, then 2 and 1 */                            \
+        float *s = nts_buffer((size_t)NTS_ROWS * blocks * 4 * (L));                                \
+        float one[NTS_ROWS * 4 * (L)] __attribute__((aligned(64)));                                \
+        const long group = s ? nts_group(k) : nb, step = s ? n : 4;                                \
+        for (long i0 = 0; i0 < m; i0 += NTS_ROWS) {                                                \
+            const long mi = m - i0 < NTS_ROWS ? m - i0 : NTS_ROWS;                                 \
+            for (long j0 = 0; j0 < n; j0 += step) {                                                \
+                const long j1 = j0 + step < n ? j0 + step : n;                                     \
+                for (long t = 0; t < nb; t += group) {                                             \
+                    const long t1 = t + group < nb ? t + group : nb;                               \
+                    for (long j = j0, blk = 0; j < j1; blk++) {                                    \
+                        const int nr = j1 - j >= 4 ? 4 : j1 - j >= 2 ? 2 : 1;                      \
+                        float *sj = s ? s + blk * mi * 4 * (L) : one;                              \
+                        if (t == 0) memset(sj, 0, (size_t)mi * 4 * (L) * sizeof *sj);              \
+                        if (nr == 4)                                                               \
+                            block(t, t1, sa, sb, i0, mi, k, a, b, j, 4, sj);                       \
+                        else if (nr == 2)                                                          \
+                            block(t, t1, sa, sb, i0, mi, k, a, b, j, 2, sj);                       \
+                        else                                                                       \
+                            block(t, t1, sa, sb, i0, mi, k, a, b, j, 1, sj);                       \
+                        if (t1 == nb) fold(sj, nb, sa, sb, i0, mi, n, k, a, b, j, nr, c);          \
+                        if (s && t1 < nb)                                                          \
+                            nts_prefetch(t1, t1 + group < nb ? t1 + group : nb, sa, sb, i0, mi, k, \
+                                         a, b, j, nr, blk, blocks);                                \
+                        j += nr;                                                                   \
+                    }                                                                              \
+                }                                                                                  \
+            }                                                                                      \
+        }                                                                                          \
+    } while (0)
 
 /* images [t0, t1) of one tile (mr rows of A from i, nr rows of B from j),
  * 8 lanes along k up to kv, onto its lane sums in s ([mr][4] vectors) */
@@ -429,22 +501,28 @@ AVX2 TILE void nts_part8(long t0, long t1, long sa, long sb, long k, long kv, co
         for (int q = 0; q < 4; q++) _mm256_storeu_ps(s + (r * 4 + q) * 8, acc[r][q]);
 }
 
-/* rows [i0, i0 + mi) of A against nr rows of B from j, every image: the
- * lane sums added up (as nt_tile8), then each image's k % 8 tail in order,
- * onto C */
-AVX2 TILE void nts_block8(long nb, long sa, long sb, long m0, long mi, long n, long k,
-                          const float *a, const float *b, float *c, long j, int nr)
+/* images [t0, t1) for rows [m0, m0 + mi) of A and nr rows of B from j,
+ * a group at a time, onto their lane sums s ([mi][4] vectors) */
+AVX2 TILE void nts_block8(long t0, long t1, long sa, long sb, long m0, long mi, long k,
+                          const float *a, const float *b, long j, int nr, float *s)
 {
-    float s[NTS_ROWS * 4 * 8] __attribute__((aligned(32)));
-    memset(s, 0, (size_t)mi * 4 * 8 * sizeof *s);
     const long kv = k - k % 8, group = nts_group(k);
-    for (long t = 0; t < nb; t += group) {
-        const long t1 = t + group < nb ? t + group : nb;
+    for (long t = t0; t < t1; t += group) {
+        const long t2 = t + group < t1 ? t + group : t1;
         long i = 0;
-        for (; i + 3 <= mi; i += 3) nts_part8(t, t1, sa, sb, k, kv, a, b, m0 + i, j, 3, nr, s + i * 32);
-        if (mi - i == 2) nts_part8(t, t1, sa, sb, k, kv, a, b, m0 + i, j, 2, nr, s + i * 32);
-        if (mi - i == 1) nts_part8(t, t1, sa, sb, k, kv, a, b, m0 + i, j, 1, nr, s + i * 32);
+        for (; i + 3 <= mi; i += 3)
+            nts_part8(t, t2, sa, sb, k, kv, a, b, m0 + i, j, 3, nr, s + i * 32);
+        if (mi - i == 2) nts_part8(t, t2, sa, sb, k, kv, a, b, m0 + i, j, 2, nr, s + i * 32);
+        if (mi - i == 1) nts_part8(t, t2, sa, sb, k, kv, a, b, m0 + i, j, 1, nr, s + i * 32);
     }
+}
+
+/* the lane sums s added up (as nt_tile8), then each image's k % 8 tail in
+ * order, onto C */
+AVX2 TILE void nts_fold8(const float *s, long nb, long sa, long sb, long m0, long mi, long n,
+                         long k, const float *a, const float *b, long j, int nr, float *c)
+{
+    const long kv = k - k % 8;
     for (long r = 0; r < mi; r++) {
         const float *v = s + r * 32;
         float out[4];
@@ -461,13 +539,7 @@ AVX2 TILE void nts_block8(long nb, long sa, long sb, long m0, long mi, long n, l
 AVX2 static void nts_avx2(long nb, long sa, long sb, long m, long n, long k, const float *a,
                           const float *b, float *c)
 {
-    for (long i0 = 0; i0 < m; i0 += NTS_ROWS) {
-        const long mi = m - i0 < NTS_ROWS ? m - i0 : NTS_ROWS;
-        long j = 0;
-        for (; j + 4 <= n; j += 4) nts_block8(nb, sa, sb, i0, mi, n, k, a, b, c, j, 4);
-        if (n - j >= 2) nts_block8(nb, sa, sb, i0, mi, n, k, a, b, c, j, 2), j += 2;
-        if (n - j >= 1) nts_block8(nb, sa, sb, i0, mi, n, k, a, b, c, j, 1);
-    }
+    NTS_DRIVE(nts_block8, nts_fold8, 8);
 }
 
 /* ---- nt, AVX-512: tiles of 6 rows of A x 4 rows of B, 16 lanes along k,
@@ -479,8 +551,8 @@ AVX512 TILE __m256 fold16(__m512 v)
                          _mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(v), 1)));
 }
 
-AVX512 TILE void nt_tile16(long n, long k, const float *a, const float *b, float *c, long i,
-                           long j, int mr, int nr, const rt_gemm_epi *e)
+AVX512 TILE void nt_tile16(long n, long k, const float *a, const float *b, float *c, long i, long j,
+                           int mr, int nr, const rt_gemm_epi *e)
 {
     __m512 acc[6][4];
     for (int r = 0; r < 6; r++)
@@ -638,24 +710,6 @@ static void tn_store(tn_rows_fn *rows, int tall, long m, long n, long k, const f
     }
 }
 
-/* The lane sums of a panel of rows, one part per block of columns: a
- * buffer of this thread's, kept (its size only grows), or NULL past
- * NTS_BUFFER_MAX floats (then the images run in one chunk and each block
- * uses a buffer of its own on the stack). */
-#define NTS_BUFFER_MAX (1L << 20)
-static float *nts_buffer(size_t floats)
-{
-    static _Thread_local float *buf;
-    static _Thread_local size_t have;
-    if (floats > NTS_BUFFER_MAX) return NULL;
-    if (floats > have) {
-        free(buf);
-        buf = aligned_alloc(64, floats * sizeof *buf);
-        have = buf ? floats : 0;
-    }
-    return buf;
-}
-
 /* as nts_part8: 16 lanes, the k % 16 tail in masked (zero-filled) loads */
 AVX512 TILE void nts_part16(long t0, long t1, long sa, long sb, long k, const float *a,
                             const float *b, long i, long j, int mr, int nr, float *s)
@@ -680,7 +734,7 @@ AVX512 TILE void nts_part16(long t0, long t1, long sa, long sb, long k, const fl
         for (int q = 0; q < 4; q++) _mm512_storeu_ps(s + (r * 4 + q) * 16, acc[r][q]);
 }
 
-/* as nts_block8: the lane sums folded and added up as nt_tile16's */
+/* one group of images [t, t1) for every tile of the block */
 AVX512 TILE void nts_group16(long t, long t1, long sa, long sb, long mi, long k, const float *a,
                              const float *b, long m0, long j, int nr, float *s)
 {
@@ -707,9 +761,11 @@ AVX512 TILE void nts_block16(long t0, long t1, long sa, long sb, long m0, long m
 }
 
 /* the lane sums s of rows [m0, m0 + mi) by nr columns from j, folded and
- * added up as nt_tile16's, onto C */
-AVX512 TILE void nts_fold16(const float *s, long n, long m0, long mi, long j, int nr, float *c)
+ * added up as nt_tile16's, onto C (masked loads left no tail) */
+AVX512 TILE void nts_fold16(const float *s, long nb, long sa, long sb, long m0, long mi, long n,
+                            long k, const float *a, const float *b, long j, int nr, float *c)
 {
+    (void)nb, (void)sa, (void)sb, (void)k, (void)a, (void)b;
     for (long r = 0; r < mi; r++) {
         const float *v = s + r * 64;
         float out[4];
@@ -719,62 +775,10 @@ AVX512 TILE void nts_fold16(const float *s, long n, long m0, long mi, long j, in
     }
 }
 
-/* The next group's rows of B for the block (j, nr) and a blocks'th of its
- * rows of A, into L2 while this group computes: left to the hardware,
- * images far apart in memory arrive at half the speed of streaming them. */
-AVX512 TILE void nts_prefetch(long t0, long t1, long sa, long sb, long m0, long mi, long k,
-                              const float *a, const float *b, long j, int nr, long blk,
-                              long blocks)
-{
-    for (long t = t0; t < t1; t++) {
-        const char *bp = (const char *)(b + t * sb + j * k);
-        const char *ap = (const char *)(a + t * sa + m0 * k);
-        const long bbytes = (long)nr * k * 4, abytes = mi * k * 4;
-        for (long o = 0; o < bbytes; o += 64) _mm_prefetch(bp + o, _MM_HINT_T1);
-        for (long o = abytes * blk / blocks / 64 * 64; o < abytes * (blk + 1) / blocks; o += 64)
-            _mm_prefetch(ap + o, _MM_HINT_T1);
-    }
-}
-
-/* A panel of rows of A meets B's rows 4 at a time (the column blocks),
- * each block's lane sums in its own part of the panel's buffer. A group of
- * images goes through every block before the next group: B is read in
- * order, image after image, and the group's rows of A stay in L2. Block by
- * block over all the images (the buffer too large) reads B in short pieces
- * far apart and A once per block (fashion_cnn's second convolution: 36
- * times its 800 KB), 0.8x the speed there. */
 AVX512 static void nts_avx512(long nb, long sa, long sb, long m, long n, long k, const float *a,
                               const float *b, float *c)
 {
-    const long blocks = n / 4 + 2; /* of 4 columns, then 2 and 1 */
-    float *s = nts_buffer((size_t)NTS_ROWS * blocks * 64);
-    float one[NTS_ROWS * 64] __attribute__((aligned(64)));
-    const long group = s ? nts_group(k) : nb, step = s ? n : 4;
-    for (long i0 = 0; i0 < m; i0 += NTS_ROWS) {
-        const long mi = m - i0 < NTS_ROWS ? m - i0 : NTS_ROWS;
-        for (long j0 = 0; j0 < n; j0 += step) {
-            const long j1 = j0 + step < n ? j0 + step : n;
-            for (long t = 0; t < nb; t += group) {
-                const long t1 = t + group < nb ? t + group : nb;
-                for (long j = j0, blk = 0; j < j1; blk++) {
-                    const int nr = j1 - j >= 4 ? 4 : j1 - j >= 2 ? 2 : 1;
-                    float *sj = s ? s + blk * mi * 64 : one;
-                    if (t == 0) memset(sj, 0, (size_t)mi * 64 * sizeof *sj);
-                    if (nr == 4)
-                        nts_block16(t, t1, sa, sb, i0, mi, k, a, b, j, 4, sj);
-                    else if (nr == 2)
-                        nts_block16(t, t1, sa, sb, i0, mi, k, a, b, j, 2, sj);
-                    else
-                        nts_block16(t, t1, sa, sb, i0, mi, k, a, b, j, 1, sj);
-                    if (t1 == nb) nts_fold16(sj, n, i0, mi, j, nr, c);
-                    if (s && t1 < nb)
-                        nts_prefetch(t1, t1 + group < nb ? t1 + group : nb, sa, sb, i0, mi, k, a,
-                                     b, j, nr, blk, blocks);
-                    j += nr;
-                }
-            }
-        }
-    }
+    NTS_DRIVE(nts_block16, nts_fold16, 16);
 }
 
 /* ---- dispatch ---- */
