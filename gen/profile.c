@@ -45,20 +45,27 @@
  *          blocks whose buffers stay in L2 (fashion_mlp's relu backward,
  *          196 kB in 1.2 µs) run far faster
  * The measured µs against these predictions are in the closing note of
- * that day. Misses, the model's limits: blocks of a few µs are within the
- * timer's and the call's noise, and the loss blocks (a log per row) are
- * not compute-bound as counted. (Until December 2026 the rates were a
- * 2-core Xeon's: cblas 115, loops 37 GFLOP/s, 20 GB/s.) */
-#define RATE_BLAS 98.0      /* GFLOP/s of cblas_?gemm (and gemv) on whole products */
-#define RATE_BLAS_CONV 68.0 /* ... on a convolution's per-image products */
-#define RATE_GEMM 180.0     /* GFLOP/s of runtime/rt_gemm.c (AVX-512; gen/ops/matmul.c) */
-#define RATE_GEMM_SUM 110.0 /* ... its sum over images (a convolution's weight gradient) */
-#define RATE_LOOPS 48.0     /* GFLOP/s of generated product loops (conv direct, small matmul) */
-#define RATE_LOOPS_DW 75.0  /* ... of the direct convolution's weight gradient */
-#define RATE_DIRECT 95.0    /* GFLOP/s of runtime/rt_conv.c's direct forward (AVX-512) */
-#define RATE_DIRECT_DW 60.0 /* ... and of its weight gradient (28 columns: 32 images, 118 µs) */
-#define BANDWIDTH 40.0      /* GB/s through a block's buffers */
-#define CALL_US 0.3         /* µs a block costs whatever its size (calls, loop set-up) */
+ * that day. Recalibrated the same evening on another 2-core AMD EPYC (Zen
+ * 5, AVX-512 at full width; OpenBLAS 115-124 GFLOP/s) where every block
+ * ran faster: gemm 196-247 (fashion_mlp), 217-227 (LeNet's conv2 and its
+ * input gradient), the image sum 139, the direct forward 128 and its
+ * loops' weight gradient 104; im2col 72 GB/s, col2im 42. The rates below
+ * sit between the two machines' figures, so that both are within 30% on
+ * the large blocks; im2col, a plain copy, gets a rate of its own. Misses, the model's limits:
+ * blocks of a few µs are within the timer's and the call's noise, and the loss blocks (a log per
+ * row) are not compute-bound as counted. (Until December 2026 the rates were a 2-core Xeon's: cblas
+ * 115, loops 37 GFLOP/s, 20 GB/s.) */
+#define RATE_BLAS 98.0        /* GFLOP/s of cblas_?gemm (and gemv) on whole products */
+#define RATE_BLAS_CONV 68.0   /* ... on a convolution's per-image products */
+#define RATE_GEMM 200.0       /* GFLOP/s of runtime/rt_gemm.c (AVX-512; gen/ops/matmul.c) */
+#define RATE_GEMM_SUM 110.0   /* ... its sum over images (a convolution's weight gradient) */
+#define RATE_LOOPS 48.0       /* GFLOP/s of generated product loops (conv direct, small matmul) */
+#define RATE_LOOPS_DW 85.0    /* ... of the direct convolution's weight gradient */
+#define RATE_DIRECT 105.0     /* GFLOP/s of runtime/rt_conv.c's direct forward (AVX-512) */
+#define RATE_DIRECT_DW 60.0   /* ... and of its weight gradient (28 columns: 32 images, 118 µs) */
+#define BANDWIDTH 40.0        /* GB/s through a block's buffers */
+#define BANDWIDTH_IM2COL 60.0 /* ... through im2col's (a copy: its input small, read again) */
+#define CALL_US 0.3           /* µs a block costs whatever its size (calls, loop set-up) */
 
 /* The block that computes node j: j itself, or the op whose loop or store
  * computes it (inlined, an epilogue, a folded batch norm) */
@@ -129,7 +136,8 @@ double emit_predict_us(const ir_node *n, plan_kernel k, double flops, double byt
                   : k == KERN_GEMM                                          ? RATE_GEMM
                   : n->op == OP_CONV2D_DIRECT_GRAD_WEIGHT                   ? RATE_LOOPS_DW
                                                                             : RATE_LOOPS;
-    double compute = flops / (rate * 1e3), memory = bytes / (BANDWIDTH * 1e3);
+    double compute = flops / (rate * 1e3);
+    double memory = bytes / ((n->op == OP_IM2COL ? BANDWIDTH_IM2COL : BANDWIDTH) * 1e3);
     return (compute > memory ? compute : memory) + CALL_US;
 }
 
