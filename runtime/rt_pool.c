@@ -32,13 +32,30 @@ double rt_shards_loss(const real *loss, const int *rows, int count, int n)
     return acc / n;
 }
 
+/* Element by element as written in rt.h, but a chunk of elements at a
+ * time, shard after shard, so that each loop vectorises: with the shards
+ * innermost the loop ran scalar, a double division per element; and by a
+ * batch of 2^k rows, multiplying by 2^-k, the same bits (fashion_cnn's
+ * 206K gradients from 2 shards, alone: 196 us, 153 vectorised, 82 so). Each
+ * element's operations and their order are the same. */
+#define REDUCE_CHUNK 1024
 void rt_shards_reduce(real *grad, const real *const *g, const int *rows, int count, int n,
                       long lo, long hi)
 {
-    for (long i = lo; i < hi; i++) {
-        double acc = (double)rows[0] * (double)g[0][i];
-        for (int k = 1; k < count; k++) acc += (double)rows[k] * (double)g[k][i];
-        grad[i] = (real)(acc / n);
+    double acc[REDUCE_CHUNK];
+    for (long i0 = lo; i0 < hi; i0 += REDUCE_CHUNK) {
+        const long m = hi - i0 < REDUCE_CHUNK ? hi - i0 : REDUCE_CHUNK;
+        const double r0 = (double)rows[0];
+        for (long i = 0; i < m; i++) acc[i] = r0 * (double)g[0][i0 + i];
+        for (int k = 1; k < count; k++) {
+            const double rk = (double)rows[k];
+            const real *gk = g[k] + i0;
+            for (long i = 0; i < m; i++) acc[i] += rk * (double)gk[i];
+        }
+        if (n & (n - 1)) /* not a power of two */
+            for (long i = 0; i < m; i++) grad[i0 + i] = (real)(acc[i] / n);
+        else /* x / 2^k and x · 2^-k are the same correctly rounded value */
+            for (long i = 0; i < m; i++) grad[i0 + i] = (real)(acc[i] * (1.0 / n));
     }
 }
 
