@@ -114,10 +114,19 @@ RT_AVX2 static double sumsq_avx2(const real *a, long n)
 
 /* 8 sums, one a lane; the tail by a masked load (zeros past the end); a
  * lane's sum minus itself is 0 when finite, NaN when not */
+/* four sums side by side: one waits on each addition's latency (fashion_mlp's
+ * 235K gradients, warm: 13.7 us in one, 6.2 in four) */
 RT_AVX2 static int sum_finite_avx2(const real *a, long n)
 {
-    __m256 s = _mm256_setzero_ps();
+    __m256 s = _mm256_setzero_ps(), s1 = s, s2 = s, s3 = s;
     long i = 0;
+    for (; i + 32 <= n; i += 32) {
+        s = _mm256_add_ps(s, _mm256_loadu_ps(a + i));
+        s1 = _mm256_add_ps(s1, _mm256_loadu_ps(a + i + 8));
+        s2 = _mm256_add_ps(s2, _mm256_loadu_ps(a + i + 16));
+        s3 = _mm256_add_ps(s3, _mm256_loadu_ps(a + i + 24));
+    }
+    s = _mm256_add_ps(_mm256_add_ps(s, s1), _mm256_add_ps(s2, s3));
     for (; i + 8 <= n; i += 8) s = _mm256_add_ps(s, _mm256_loadu_ps(a + i));
     if (i < n) {
         const __m256i left = _mm256_cmpgt_epi32(_mm256_set1_epi32((int)(n - i)),
