@@ -179,6 +179,9 @@ int rt_store_map(rt_store *s, const char *path, int64_t off, int64_t n, int64_t 
 /* Elements j0 .. j0 + m of row r as real. A failed read gives NaN and sets
  * read_err. */
 void rt_store_row(const rt_store *s, int64_t r, int64_t j0, int64_t m, real *out);
+/* Asks the CPU to fetch row r's bytes into its caches (rows in memory only):
+ * a batch's rows are far apart, and each would wait on memory in turn. */
+void rt_store_prefetch_row(const rt_store *s, int64_t r);
 /* The first of rows [0, n) holding a value that is not a finite real, or
  * -1; -2 when reading failed (read_err says why). */
 int64_t rt_store_first_bad_row(const rt_store *s, int64_t n);

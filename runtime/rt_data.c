@@ -578,6 +578,16 @@ int rt_data_plain(const rt_dataset *ds)
     return ds->x && !ds->rows && ds->scale == 0 && !ds->mean;
 }
 
+/* row i's stored bytes on their way to the caches (rt_data_gather) */
+static void prefetch_row(const rt_dataset *ds, int32_t i)
+{
+    const size_t r = (size_t)(ds->rows ? ds->rows[i] : i), d = (size_t)ds->d;
+    if (ds->x)
+        for (size_t o = 0; o < d; o += 16) __builtin_prefetch(ds->x + r * d + o);
+    else
+        rt_store_prefetch_row(&ds->xs, (int64_t)r);
+}
+
 void rt_data_row(const rt_dataset *ds, int32_t i, real *out)
 {
     row_part(ds, i, 0, ds->d, out);
@@ -585,10 +595,18 @@ void rt_data_row(const rt_dataset *ds, int32_t i, real *out)
         for (int32_t j = 0; j < ds->d; j++) out[j] = (out[j] - ds->mean[j]) / ds->std[j];
 }
 
+/* rows fetched this far ahead of their conversion: a batch's rows are
+ * scattered over the data set (shuffled), and left to the hardware each
+ * row's first bytes wait on memory (LeNet's batch of 64 Fashion-MNIST
+ * images, 50 kB: about 25 us a step, most of it in the first load) */
+#define GATHER_AHEAD 4
+
 void rt_data_gather(const rt_dataset *ds, const int32_t *idx, int32_t b, real *x, real *y)
 {
     size_t d = (size_t)ds->d, yl = (size_t)ds->ylen;
+    for (int32_t k = 0; k < b && k < GATHER_AHEAD; k++) prefetch_row(ds, idx[k]);
     for (int32_t k = 0; k < b; k++) {
+        if (k + GATHER_AHEAD < b) prefetch_row(ds, idx[k + GATHER_AHEAD]);
         rt_data_row(ds, idx[k], x + (size_t)k * d);
         if (yl && y) memcpy(y + (size_t)k * yl, rt_data_label(ds, idx[k]), yl * sizeof(real));
     }

@@ -151,6 +151,13 @@ static void read_elems(const rt_store *s, int64_t at, int64_t m, real *out)
     }
 }
 
+void rt_store_prefetch_row(const rt_store *s, int64_t r)
+{
+    if (!s->p) return;
+    const unsigned char *row = s->p + r * s->d * s->esize;
+    for (int64_t o = 0; o < s->d * s->esize; o += 64) __builtin_prefetch(row + o);
+}
+
 void rt_store_row(const rt_store *s, int64_t r, int64_t j0, int64_t m, real *out)
 {
     if (s->p)
