@@ -25,7 +25,7 @@ local y = labels { classes = 10 }
 local h = relu(linear(x, 203, { name = "fc1" }))
 h = tanh(linear(h, 61, { name = "fc2" }))
 minimize(cross_entropy(linear(h, 10, { name = "fc3" }), y))
-optimizer = sgd { lr = 0.05, momentum = 0.9 }
+optimizer = sgd { lr = 0.05 } -- no state: the weight gradients keep the update in their store
 train { batch = 56, epochs = 2, seed = 3 }
 EOF
 gen_build "$out/odd.lua" "$out/odd" >"$out/odd.log" 2>&1
