@@ -82,6 +82,9 @@ static int number(cursor *c, char stop, size_t *v)
     while (c->at < c->end && *c->at >= '0' && *c->at <= '9' && c->at - start < 12)
         *v = *v * 10 + (size_t)(*c->at++ - '0');
     if (c->at == start || c->at >= c->end || *c->at != stop) return -1;
+    /* the way about_header writes it: no leading zero (fuzz_about: "spec 03"
+     * read as 3 was a block that is not the one about_header writes) */
+    if (*start == '0' && c->at - start > 1) return -1;
     c->at++;
     return 0;
 }
