@@ -65,14 +65,16 @@ RT_AVX2_ONLY static __m128 sigmoid4(__m128 x)
     const __m256d r = _mm256_sub_pd(
         _mm256_sub_pd(y, _mm256_mul_pd(kf, _mm256_set1_pd(6.93147180369123816490e-01))),
         _mm256_mul_pd(kf, _mm256_set1_pd(1.90821492927058770002e-10)));
-    __m256d q = _mm256_add_pd(_mm256_set1_pd(1.0 / 5040), _mm256_mul_pd(r, _mm256_set1_pd(1.0 / 40320)));
-    q = _mm256_add_pd(_mm256_set1_pd(1.0 / 720), _mm256_mul_pd(r, q));
-    q = _mm256_add_pd(_mm256_set1_pd(1.0 / 120), _mm256_mul_pd(r, q));
-    q = _mm256_add_pd(_mm256_set1_pd(1.0 / 24), _mm256_mul_pd(r, q));
-    q = _mm256_add_pd(_mm256_set1_pd(1.0 / 6), _mm256_mul_pd(r, q));
-    q = _mm256_add_pd(_mm256_set1_pd(0.5), _mm256_mul_pd(r, q));
+    const __m256d r2 = _mm256_mul_pd(r, r), r4 = _mm256_mul_pd(r2, r2);
+    const __m256d q01 = _mm256_add_pd(_mm256_set1_pd(0.5), _mm256_mul_pd(r, _mm256_set1_pd(1.0 / 6)));
+    const __m256d q23 =
+        _mm256_add_pd(_mm256_set1_pd(1.0 / 24), _mm256_mul_pd(r, _mm256_set1_pd(1.0 / 120)));
+    const __m256d q45 =
+        _mm256_add_pd(_mm256_set1_pd(1.0 / 720), _mm256_mul_pd(r, _mm256_set1_pd(1.0 / 5040)));
+    const __m256d q67 = _mm256_add_pd(q45, _mm256_mul_pd(r2, _mm256_set1_pd(1.0 / 40320)));
+    const __m256d q = _mm256_add_pd(_mm256_add_pd(q01, _mm256_mul_pd(r2, q23)), _mm256_mul_pd(r4, q67));
     const __m256d one = _mm256_set1_pd(1.0);
-    const __m256d p = _mm256_add_pd(one, _mm256_add_pd(r, _mm256_mul_pd(_mm256_mul_pd(r, r), q)));
+    const __m256d p = _mm256_add_pd(one, _mm256_add_pd(r, _mm256_mul_pd(r2, q)));
     const __m256i bits = _mm256_add_epi64(_mm256_castpd_si256(t), _mm256_set1_epi64x(1023));
     const __m256d e = _mm256_mul_pd(p, _mm256_castsi256_pd(_mm256_slli_epi64(bits, 52)));
     const __m256d num = _mm256_blendv_pd(one, e, _mm256_cmp_pd(xd, _mm256_setzero_pd(), _CMP_LT_OQ));
