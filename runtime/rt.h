@@ -608,8 +608,10 @@ int rt_sgemm_nt_epi(long m, long n, long k, const float *a, const float *b, floa
 int rt_sgemm_nn_epi(long m, long n, long k, const float *a, const float *b, float *c,
                     const rt_gemm_epi *e);
 
+/* ==== rt_gemm_sum.c: a product summed over images (float, KERN_GEMM) ==== */
+
 /* C += Σ over t < nb of A_t · B_tᵀ, A_t = a + t·sa [m x k], B_t = b + t·sb
- * [n x k] */
+ * [n x k]; -1 (C untouched) where rt_sgemm_xn declines */
 int rt_sgemm_nt_sum(long nb, long sa, long sb, long m, long n, long k, const float *a,
                     const float *b, float *c);
 

@@ -115,7 +115,7 @@ fi
 
 # rt_gemm.c without AVX2: compiles warning-free and declines every call
 cc -std=c11 -O2 -Wall -Wextra -pedantic -Werror -D_POSIX_C_SOURCE=200809L -DRT_PORTABLE -mno-avx2 \
-    -Iruntime -Itests/unit tests/unit/test_gemm.c runtime/rt_gemm.c runtime/rt_simd.c \
+    -Iruntime -Itests/unit tests/unit/test_gemm.c runtime/rt_gemm.c runtime/rt_gemm_sum.c runtime/rt_simd.c \
     -o "$out/test_gemm_portable" -lm >"$out/portable.log" 2>&1
 check "RT_PORTABLE -mno-avx2: rt_gemm.c builds warning-free" test -x "$out/test_gemm_portable"
 "$out/test_gemm_portable" >"$out/portable.txt" 2>&1
