@@ -294,25 +294,36 @@ static const char *nest_index(emitter *e, const nest *l, int op, const long *at)
     return arena_strdup(e->g->A, buf);
 }
 
-/* Prints body with "@k" replaced by operand k's index expression; a body
- * may hold several lines. */
-static void emit_body(emitter *e, const char *body, const char *const *idx)
+/* text with "@k" replaced by operand k's index expression */
+static const char *subst_at(emitter *e, const char *text, const char *const *idx)
 {
     writer w;
     wr_init(&w);
-    for (const char *s = body;; s++) {
+    for (const char *s = text; *s; s++) {
         if (s[0] == '@' && s[1] >= '0' && s[1] <= '7') {
             wr_raw(&w, idx[s[1] - '0']);
             s++;
-        } else if (*s == '\n' || !*s) {
-            char *line = wr_take(&w);
-            if (*line) wr_line(e->w, "%s", line);
-            free(line);
-            if (!*s) break;
         } else {
             char c[2] = {*s, 0};
             wr_raw(&w, c);
         }
+    }
+    char *t = wr_take(&w);
+    const char *r = arena_strdup(e->g->A, t);
+    free(t);
+    return r;
+}
+
+/* Prints body with "@k" replaced by operand k's index expression; a body
+ * may hold several lines. */
+static void emit_body(emitter *e, const char *body, const char *const *idx)
+{
+    const char *text = subst_at(e, body, idx);
+    for (const char *s = text; *s;) {
+        const char *end = strchr(s, '\n');
+        size_t len = end ? (size_t)(end - s) : strlen(s);
+        if (len) wr_line(e->w, "%.*s", (int)len, s);
+        s += len + (end != NULL);
     }
 }
 
@@ -454,22 +465,26 @@ void e_reduce_to(emitter *e, const ir_node *out, int xid, const char *scale)
     nest l;
     nest_shape(&l, e, x);
     nest_operand(&l, e, out);
-    nest_operand(&l, e, x);
+    /* x's buffer (operand 1), or the expression of an elementwise x fused
+     * into this sum (plan.c's sums_without_batch): its inputs' operands */
+    const char *xv = nest_input(e, x, &l);
     nest_merge(&l);
     wr_line(e->w, "for (long i = 0; i < %ld; i++) %s[i] = 0;", total, out->name);
-    int last = l.rank - 1;
-    if (last >= 1 && !l.stride[0][last] && l.stride[1][last] == 1 && l.dim[last] >= LANE_SUM_MIN) {
+    int last = l.rank - 1, along = last >= 1 && !l.stride[0][last] && l.dim[last] >= LANE_SUM_MIN;
+    for (int k = 1; k < l.nops; k++) along &= l.stride[k][last] <= 1;
+    if (along) {
         /* the innermost axis is summed and contiguous in x: a lane sum per
          * output element, added to it */
-        const char *oi = nest_index(e, &l, 0, NULL), *xi = nest_index(e, &l, 1, NULL);
+        const char *idx[NEST_MAX_OPS] = {0};
+        for (int k = 0; k < l.nops; k++) idx[k] = nest_index(e, &l, k, NULL);
         for (int i = 0; i < last; i++)
             wr_line(e->w, "for (long %s = 0; %s < %ld; %s++) {", loop_var[i], loop_var[i], l.dim[i],
                     loop_var[i]);
-        e_lane_sum(e, "real", "s", loop_var[last], e_fmt(e, "%s[%s]", x->name, xi), l.dim[last]);
-        wr_line(e->w, "%s[%s] += s;", out->name, oi);
+        e_lane_sum(e, "real", "s", loop_var[last], subst_at(e, xv, idx), l.dim[last]);
+        wr_line(e->w, "%s[%s] += s;", out->name, idx[0]);
         for (int i = 0; i < last; i++) wr_line(e->w, "}");
     } else {
-        nest_emit(e, &l, e_fmt(e, "%s[@0] += %s[@1];", out->name, x->name), 0);
+        nest_emit(e, &l, e_fmt(e, "%s[@0] += %s;", out->name, xv), 0);
     }
     if (scale)
         wr_line(e->w, "for (long i = 0; i < %ld; i++) %s[i] *= %s;", total, out->name, scale);

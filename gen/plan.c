@@ -89,9 +89,24 @@ static void count_recomputed(ir_graph *g, const ir_node *x, int in, int *uses)
     uses[orig] += 2;
 }
 
+/* Whether r sums its input to a fixed shape of more than one value, the
+ * batch axis summed away (a batch norm's γ and β gradients: Σ dy·xhat per
+ * channel): e_reduce_to's loops then take an elementwise input's
+ * expression in place of its buffer, the same operations in the same order */
+static int sums_without_batch(ir_graph *g, const ir_node *r)
+{
+    if (r->op != OP_SUM_TO || r->rank < 1) return 0;
+    const ir_node *x = ir_get(g, r->in[0]);
+    if (r->rank == x->rank && r->dim[0] != 1) return 0;
+    long count = 1;
+    for (int i = 0; i < r->rank; i++) count *= r->dim[i];
+    return count > 1;
+}
+
 /* Elementwise chains: a node whose only reader is an elementwise node of
  * the same shape is computed inside that reader's loop (bias + activation,
- * the terms of an expression) instead of through a buffer of its own. */
+ * the terms of an expression) instead of through a buffer of its own; so is
+ * one read only by a sum without the batch axis (sums_without_batch). */
 static void fuse_elementwise(ir_graph *g, plan_variant *v)
 {
     int n = g->n;
@@ -117,8 +132,9 @@ static void fuse_elementwise(ir_graph *g, plan_variant *v)
         const ir_node *x = ir_get(g, id);
         if (uses[id] == 1 && elementwise_expr(x)) {
             const ir_node *r = ir_get(g, reader[id]);
-            if (elementwise_expr(r) && ir_same_shape(x, r) && v->kernel[r->id] == v->kernel[id] &&
-                fused_inputs(g, v, r->id, id) <= FUSE_MAX_INPUTS) {
+            int into = elementwise_expr(r) ? ir_same_shape(x, r) && v->kernel[r->id] == v->kernel[id]
+                                           : sums_without_batch(g, r);
+            if (into && fused_inputs(g, v, r->id, id) <= FUSE_MAX_INPUTS) {
                 v->inlined[id] = r->id;
                 continue;
             }

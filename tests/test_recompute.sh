@@ -21,7 +21,7 @@ arena_kib() { "$1/fashion_cnn" info | awk '/^shards / { v = $(NF - 1); sub(/^[+]
 
 gen_build "$spec" "$out/full" >"$out/full.log" 2>&1
 run12 "$out/full"
-for b in 40 34; do
+for b in 40 36; do
     d=$out/b$b
     gen_build "$spec" "$d" --max-memory "$b" >"$d.log" 2>&1
     check "budget $b: builds warning-free" sh -c "test -x '$d/fashion_cnn' && ! grep -qi warning '$d.log'"
@@ -61,18 +61,18 @@ check "tanh MLP at 23 MiB: 6 steps give byte-identical weights to the unconstrai
     cmp "$out/deep_none/w.weights" "$out/deep_23/w.weights"
 
 # negative control: the comparison sees a difference (another seed, same trainer)
-cp -r "$out/b34" "$out/seed2" 2>/dev/null
+cp -r "$out/b36" "$out/seed2" 2>/dev/null
 run12 "$out/seed2" --seed 2
 check "negative control: another seed's weights differ (the comparison can fail)" \
     sh -c "! cmp -s '$out/full/w.weights' '$out/seed2/w.weights'"
 
 # negative control: the backward's relu_backward reading the forward's relu1
 # (its buffer reused by then: what recomputation is for) instead of the copy
-sed -i 's/const real in1 = relu1_again\[i\];/const real in1 = relu1[i];/' "$out/b34/model.c"
-(cd "$out/b34" && ninja >wrong.log 2>&1)
-run12 "$out/b34"
+sed -i 's/const real in1 = relu1_again\[i\];/const real in1 = relu1[i];/' "$out/b36/model.c"
+(cd "$out/b36" && ninja >wrong.log 2>&1)
+run12 "$out/b36"
 check "negative control: reading the forward's dead relu1 instead of the copy changes the weights" \
-    sh -c "grep -q 'in1 = relu1\[i\];' '$out/b34/model.c' && ! cmp -s '$out/full/w.weights' '$out/b34/w.weights'"
+    sh -c "grep -q 'in1 = relu1\[i\];' '$out/b36/model.c' && ! cmp -s '$out/full/w.weights' '$out/b36/w.weights'"
 
 # a budget no recomputation reaches: refused, naming the spec and both figures
 "$TRAINC" gen -q "$spec" -o "$out/small" --max-memory 12 >"$out/small.out" 2>&1
