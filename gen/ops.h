@@ -118,6 +118,11 @@ typedef struct op_def {
      * backward, A > 0 ? B : 0 with B the product's value and A a buffer of
      * its shape); 0: nothing (the op runs after the product) */
     int gemm_epi;
+    /* a backward op whose emitter can store relu's backward mask with A the
+     * node `mask` (a GEMM_EPI_MASK reader: A > 0 ? its value : 0) in place of
+     * each value, as trainc's products do (max pooling's backward, windows
+     * apart, A its input). NULL: none */
+    int (*stores_mask)(struct ir_graph *g, const ir_node *n, int mask);
     op_dsl dsl; /* the spec's function for it, if it is called by name */
     /* a value the block of another node stores besides its own (max
      * pooling's argmax, saved for the backward): that node is of this op,

@@ -202,15 +202,19 @@ static int epi_candidate(ir_graph *g, const plan_variant *v, int x, int src, int
     return chain_fits(g, v, a, src, xn, pos, at) ? a : -1;
 }
 
-/* Relu's backward mask in the store of the product computing its dy, the
- * input gradient (runtime/rt_gemm.c's epilogue): a backward product of ours
- * (KERN_GEMM) read only by r, an op whose row says that store computes it
- * whole (GEMM_EPI_MASK: A > 0 ? x : 0), A a buffer of x's shape computed
- * before step `at`. (Forward products take their chains as above.) */
+/* Relu's backward mask in the store of the op computing its dy: the input
+ * gradient of a product (runtime/rt_gemm.c's epilogue: a backward product
+ * of ours, KERN_GEMM) or an op whose row says it can (stores_mask: max
+ * pooling's backward), read only by r, an op whose row says that store
+ * computes it whole (GEMM_EPI_MASK: A > 0 ? x : 0), A a buffer of x's shape
+ * computed before step `at`. (Forward products take their chains as above.) */
 static int mask_store_fits(ir_graph *g, const plan_variant *v, int x, int r, const int *pos, int at)
 {
     const ir_node *xn = ir_get(g, x), *rn = ir_get(g, r);
-    if (!has(xn, OPF_EPILOGUE) || v->kernel[x] != KERN_GEMM || ops_gemm_epilogue_off()) return 0;
+    int (*stores_mask)(ir_graph *, const ir_node *, int) = op_get(xn->op)->stores_mask;
+    if (stores_mask ? !stores_mask(g, xn, rn->in[0])
+                    : !has(xn, OPF_EPILOGUE) || v->kernel[x] != KERN_GEMM || ops_gemm_epilogue_off())
+        return 0;
     if (op_get(rn->op)->gemm_epi != GEMM_EPI_MASK || rn->in[1] != x || rn->in[0] == x ||
         !ir_same_shape(rn, xn) || pos[r] < 0 || v->inlined[r] >= 0 || v->fused_into[r] >= 0 ||
         v->view_of[r] >= 0 || v->grad_of[r] >= 0)

@@ -104,6 +104,17 @@ for m in fashion_cnn resnet_tiny; do
     d=$(maxdiff "$out/$m/pred.csv" "$out/$m-nofuse/pred.csv")
     check "$m: eval probabilities with batch norm folded within 2e-6 of --no-fuse (max diff $d)" lt "$d" 2e-6
 done
+# relu's backward in max pooling's backward (relu before the pool): the
+# pool saves -1 for a window whose maximum is not > 0, or (its argmax
+# scanned again) masks dy by it. Negative control: saving the argmax of
+# those windows too (the mask dropped) changes the weights
+check "fashion_cnn train: relu's backward mask stored by both pools' backward, no relu_backward block" \
+    sh -c "test \$(cat '$out/fashion_cnn.train_64' | grep -c 'relu_backward fused into max_pool2d_backward') = 2 && grep -q 'tr\[ox\] = m > 0 ? t : -1;' '$out/fashion_cnn/model.c' && grep -q 'const real g = m > 0 ? gy : 0;' '$out/fashion_cnn/model.c' && ! grep -q '/\* d_conv[12]_bn = relu_backward' '$out/fashion_cnn/model.c'"
+rm -rf "$out/nomask" && cp -r "$out/fashion_cnn" "$out/nomask"
+sed -i 's/tr\[ox\] = m > 0 ? t : -1;.*$/tr[ox] = t;/' "$out/nomask/model.c"
+(cd "$out/nomask" && ninja >/dev/null 2>&1 && ./fashion_cnn train --steps 5 --limit 640 --threads 1 --quiet --weights w5.bin >/dev/null 2>&1)
+check "negative control: the argmax of every window saved (relu's mask dropped) gives other weights" \
+    sh -c "test -s '$out/nomask/w5.bin' && ! cmp -s '$out/nomask/w5.bin' '$out/fashion_cnn-nofuse/w5.bin'"
 # negative control: the comparison sees a difference of one training step
 (cd "$out/fashion_cnn-nofuse" && ./fashion_cnn train --steps 6 --limit 640 --threads 1 --quiet --weights w6.bin >/dev/null 2>&1 &&
     ./fashion_cnn predict "$data/t10k-images-idx3-ubyte.gz" --weights w6.bin -o pred6.csv >/dev/null 2>&1)

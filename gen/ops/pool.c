@@ -106,6 +106,51 @@ static int pool_disjoint(const ir_node *n)
     return q.sh == q.kh && q.sw == q.kw && !q.ph && !q.pw;
 }
 
+/* The pool's input x: max_pool2d_backward's in[0] is x, or the argmax
+ * saved from x */
+static int pooled_input(ir_graph *g, const ir_node *n)
+{
+    const ir_node *a = ir_get(g, n->in[0]);
+    return a->op == OP_MAX_POOL2D_ARGMAX ? a->in[0] : a->id;
+}
+
+/* relu's backward mask stored by max_pool2d_backward (plan.c): windows
+ * apart (each dx written once, by its window's row) and the mask relu's
+ * output that is the pool's input, so that the mask at a window's argmax
+ * is the window's maximum m > 0 (its other dx are 0 either way) */
+static int pool_grad_stores_mask(ir_graph *g, const ir_node *n, int mask)
+{
+    if (!pool_disjoint(n) || pooled_input(g, n) != mask) return 0;
+    /* a saved argmax then holds -1 for the masked windows: n must be its
+     * only reader (argmax_masked) */
+    for (int i = 0; i < g->n; i++) {
+        const ir_node *r = ir_get(g, i);
+        for (int k = 0; k < r->nin && i != n->id; k++)
+            if (r->in[k] == n->in[0] && ir_get(g, n->in[0])->op == OP_MAX_POOL2D_ARGMAX) return 0;
+    }
+    return 1;
+}
+
+/* The buffer of relu's output A whose backward mask the block stores in
+ * place of dx (A > 0 ? dx : 0; plan.c's mask_store_fits), or NULL */
+static const char *stored_mask(emitter *e, const ir_node *n)
+{
+    int r = e->pv->epi[n->id];
+    return r < 0 ? NULL : e_ref(e, ir_get(e->g, r)->in[0]);
+}
+
+/* Whether the backward reading argmax node a (max_pool2d_backward) stores
+ * relu's backward mask: then a window whose maximum is not > 0 saves -1,
+ * no tap's offset, and its dx are 0 as relu's backward makes them */
+static int argmax_masked(emitter *e, int a)
+{
+    for (int i = 0; a >= 0 && i < e->g->n; i++) {
+        const ir_node *r = ir_get(e->g, i);
+        if (r->op == OP_MAX_POOL2D_GRAD && r->in[0] == a && stored_mask(e, r)) return 1;
+    }
+    return 0;
+}
+
 /* Max pooling of unpadded windows a row at a time, storing each window's
  * argmax into T and, for pool n (store_value), its value through the
  * epilogue; n is the pool or its argmax node. Along ox every window is the
@@ -142,7 +187,10 @@ static void emit_max_pool_rows(emitter *e, const ir_node *n, const ir_node *x, c
         wr_line(e->w, "t = take ? %ld : t;", d);
         wr_line(e->w, "}");
     }
-    wr_line(e->w, "tr[ox] = t;");
+    if (argmax_masked(e, store_value ? e->pv->side[n->id] : n->id))
+        wr_line(e->w, "tr[ox] = m > 0 ? t : -1; /* -1: relu's backward zeroes the window */");
+    else
+        wr_line(e->w, "tr[ox] = t;");
     if (store_value)
         wr_line(e->w, "yr[ox] = %s;",
                 e_epilogue_at(e, n, "m", e_fmt(e, "bc %% %ld", C),
@@ -200,11 +248,14 @@ static void emit_max_pool_grad_rows(emitter *e, const ir_node *n, long OH, long 
 {
     geom q = window_geom(n);
     long C = e_dim(e, n, 1), B = e_dim(e, n, 0), H = e_dim(e, n, 2), W = e_dim(e, n, 3);
-    const char *T = e_ref(e, n->in[0]), *dy = e_ref(e, n->in[1]), *dx = e_ref(e, n->id);
+    const char *T = e_ref(e, n->in[0]), *dy = e_ref(e, n->in[1]);
+    if (stored_mask(e, n))
+        wr_line(e->w, "/* relu's backward mask: the forward saved -1 for a window whose "
+                      "maximum is not > 0 */");
     wr_line(e->w, "for (long bc = 0; bc < %ld; bc++)", B * C);
     wr_line(e->w, "for (long oy = 0; oy < %ld; oy++) {", OH);
     wr_line(e->w, "const real *tr = %s + bc * %ld + oy * %ld;", T, OH * OW, OW);
-    wr_line(e->w, "real *dr = %s + bc * %ld + oy * %ld;", dx, H * W, (long)q.kh * W);
+    wr_line(e->w, "real *dr = %s + bc * %ld + oy * %ld;", e_store_ref(e, n), H * W, (long)q.kh * W);
     wr_line(e->w, "const real *gr = %s + bc * %ld + oy * %ld;", dy, OH * OW, OW);
     wr_line(e->w, "for (long ox = 0; ox < %ld; ox++) {", OW);
     wr_line(e->w, "const real t = tr[ox], g = gr[ox];");
@@ -226,11 +277,11 @@ static void emit_max_pool_grad_rows_x(emitter *e, const ir_node *n, long OH, lon
 {
     geom q = window_geom(n);
     long C = e_dim(e, n, 1), B = e_dim(e, n, 0), H = e_dim(e, n, 2), W = e_dim(e, n, 3);
-    const char *X = e_ref(e, n->in[0]), *dy = e_ref(e, n->in[1]), *dx = e_ref(e, n->id);
+    const char *X = e_ref(e, n->in[0]), *dy = e_ref(e, n->in[1]);
     wr_line(e->w, "for (long bc = 0; bc < %ld; bc++)", B * C);
     wr_line(e->w, "for (long oy = 0; oy < %ld; oy++) {", OH);
     wr_line(e->w, "const real *xr = %s + bc * %ld + oy * %ld;", X, H * W, (long)q.kh * W);
-    wr_line(e->w, "real *dr = %s + bc * %ld + oy * %ld;", dx, H * W, (long)q.kh * W);
+    wr_line(e->w, "real *dr = %s + bc * %ld + oy * %ld;", e_store_ref(e, n), H * W, (long)q.kh * W);
     wr_line(e->w, "const real *gr = %s + bc * %ld + oy * %ld;", dy, OH * OW, OW);
     wr_line(e->w, "for (long ox = 0; ox < %ld; ox++) {", OW);
     wr_line(e->w, "real m = xr[ox * %d];", q.kw);
@@ -245,7 +296,11 @@ static void emit_max_pool_grad_rows_x(emitter *e, const ir_node *n, long OH, lon
         wr_line(e->w, "arg = take ? %d : arg;", t);
         wr_line(e->w, "}");
     }
-    wr_line(e->w, "const real g = gr[ox];");
+    /* with relu's backward mask stored (stored_mask: relu's output is x),
+     * the mask at the argmax is the window's maximum m (dy loaded first: a
+     * load inside ?: is conditional and stops the loop vectorising) */
+    wr_line(e->w, "const real gy = gr[ox];");
+    wr_line(e->w, "const real g = %s;", stored_mask(e, n) ? "m > 0 ? gy : 0" : "gy");
     for (int t = 0; t < q.kh * q.kw; t++)
         wr_line(e->w, "dr[%ld + ox * %d] = arg == %d ? g : 0;", (long)(t / q.kw) * W + t % q.kw,
                 q.kw, t);
@@ -263,7 +318,7 @@ static void emit_max_pool_grad_rows_x(emitter *e, const ir_node *n, long OH, lon
 static void emit_max_pool_grad(emitter *e, const ir_node *n)
 {
     const ir_node *gy = ir_get(e->g, n->in[1]);
-    const char *dx = e_ref(e, n->id);
+    const char *dx = e_store_ref(e, n);
     geom q = window_geom(n);
     long OH = e_dim(e, gy, 2), OW = e_dim(e, gy, 3), W = e_dim(e, n, 3);
     int disjoint = pool_disjoint(n);
@@ -441,6 +496,7 @@ const op_def op_MAX_POOL2D_GRAD = {
     .emit = emit_max_pool_grad,
     .flops = flops_window_grad,
     .vjp = vjp2_max_pool_grad,
+    .stores_mask = pool_grad_stores_mask,
 };
 const op_def op_AVG_POOL2D = {
     .math = "y = sum of x over each window / (kh·kw) (count_include_pad)",
