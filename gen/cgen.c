@@ -176,6 +176,14 @@ const char *e_epilogue_at(emitter *e, const ir_node *n, const char *v, const cha
     return epi_expand(e, ir_get(e->g, a), &c);
 }
 
+const char *e_value_at(emitter *e, int id, const char *chan, const char *idx)
+{
+    const ir_node *x = ir_get(e->g, id);
+    if (e->pv->inlined[id] < 0) return e_fmt(e, "%s[%s]", x->name, idx);
+    epi_ctx c = {x, -1, -1, NULL, chan, idx};
+    return e_fmt(e, "(%s)", epi_expand(e, x, &c));
+}
+
 const char *e_epilogue_array_fn(const emitter *e, const ir_node *n)
 {
     int a = e->pv->epi[n->id];

@@ -57,6 +57,10 @@ void e_epilogue_begin(emitter *e, const ir_node *n);
 const char *e_epilogue_at(emitter *e, const ir_node *n, const char *v, const char *chan,
                           const char *idx);
 const char *e_epilogue(emitter *e, const ir_node *n, const char *v);
+/* Node id's value at element idx: its buffer's, or (an elementwise node
+ * inlined into the caller, plan.c) its expression, inputs per channel of
+ * it read at chan and the others at idx */
+const char *e_value_at(emitter *e, int id, const char *chan, const char *idx);
 /* The array form of the epilogue's last op (op_def.array_fn, float only),
  * or NULL. When there is one, a producer may store e_epilogue_inner_at (the
  * epilogue without that op) and then call e_epilogue_array on the stored

@@ -103,10 +103,27 @@ static int sums_without_batch(ir_graph *g, const ir_node *r)
     return count > 1;
 }
 
+/* Whether every input of elementwise x (through the chain inlined into it)
+ * is a constant, of x's shape or per channel of it: what e_value_at reads
+ * at an element and its channel (batch norm's backward takes dxhat = dy·γ
+ * so, in its sums and its last pass, instead of from a buffer) */
+static int reads_per_element(ir_graph *g, const plan_variant *v, const ir_node *x)
+{
+    for (int k = 0; k < x->nin; k++) {
+        const ir_node *a = ir_get(g, x->in[k]);
+        if (v->inlined[a->id] >= 0 ? !reads_per_element(g, v, a)
+                                   : a->kind != K_CONST && !ir_same_shape(a, x) &&
+                                         !ir_per_channel(a, x))
+            return 0;
+    }
+    return 1;
+}
+
 /* Elementwise chains: a node whose only reader is an elementwise node of
  * the same shape is computed inside that reader's loop (bias + activation,
  * the terms of an expression) instead of through a buffer of its own; so is
- * one read only by a sum without the batch axis (sums_without_batch). */
+ * one read only by a sum without the batch axis (sums_without_batch), and
+ * batch norm's dxhat read only by its backward (reads_per_element). */
 static void fuse_elementwise(ir_graph *g, plan_variant *v)
 {
     int n = g->n;
@@ -133,7 +150,8 @@ static void fuse_elementwise(ir_graph *g, plan_variant *v)
         if (uses[id] == 1 && elementwise_expr(x)) {
             const ir_node *r = ir_get(g, reader[id]);
             int into = elementwise_expr(r) ? ir_same_shape(x, r) && v->kernel[r->id] == v->kernel[id]
-                                           : sums_without_batch(g, r);
+                       : r->op == OP_BN_NORM_GRAD ? r->in[2] == id && reads_per_element(g, v, x)
+                                                  : sums_without_batch(g, r);
             if (into && fused_inputs(g, v, r->id, id) <= FUSE_MAX_INPUTS) {
                 v->inlined[id] = r->id;
                 continue;

@@ -66,6 +66,8 @@ check "fashion_cnn eval: no batch norm loop and no conv buffer left (only the fu
     sh -c "! cat '$out/fashion_cnn.eval_64' | grep -q 'conv1_bn_xhat = batch_norm' && ! cat '$out/fashion_cnn.eval_64' | grep -q 'real \*const conv1 =' && cat '$out/fashion_cnn.eval_64' | grep -q 'fold_s\[oc\] + fold_t\[oc\]'"
 check "fashion_cnn train: each batch norm's gamma gradient sums dy * xhat in its lanes (the product fused into the sum, no buffer of it)" \
     sh -c "test \$(cat '$out/fashion_cnn.train_64' | grep -c 'fused: conv[12]_bn_scaled_mul_2 = mul(d_conv[12]_bn, conv[12]_bn_xhat)') = 2 && ! cat '$out/fashion_cnn.train_64' | grep -q 'real \*const conv1_bn_scaled_mul_2 ='"
+check "fashion_cnn train: each batch norm's backward computes dxhat = dy * gamma where it reads it (no buffer of it)" \
+    sh -c "test \$(cat '$out/fashion_cnn.train_64' | grep -c 'fused: d_conv[12]_bn_xhat = mul(d_conv[12]_bn, conv[12]_bn_weight_c)') = 2 && ! cat '$out/fashion_cnn.train_64' | grep -q 'real \*const d_conv1_bn_xhat ='"
 check "fashion_cnn: relu(fc1 + bias) stored by the product, in training and eval" \
     sh -c "cat '$out/fashion_cnn.train_64' | grep -q 'relu fused into matmul (models/fashion_cnn.lua:26)' && cat '$out/fashion_cnn.eval_64' | grep -q 'relu fused into matmul (models/fashion_cnn.lua:26)'"
 check "resnet_tiny eval: the residual relu(h + f(h)) is stored by the block's second conv (line 27)" \

@@ -375,23 +375,38 @@ const op_def op_BN_NORM = {
     .in_place = in_place_always,
 };
 
+/* dxhat (batch norm backward n's input 2) at element idx of channel c: its
+ * buffer, or dy·γ computed there when plan.c inlined it */
+static const char *dxhat_at(emitter *e, const ir_node *n, const char *idx)
+{
+    return e_value_at(e, n->in[2], "c", idx);
+}
+
+/* the sums of dxhat and of dxhat · xhat over channel c: double sg, sgx */
+static void dxhat_sums(emitter *e, const ir_node *n, const bn_layout *l, const char *xs)
+{
+    const char *g = dxhat_at(e, n, "base + k");
+    channel_sum(e, l, "sg", g);
+    channel_sum(e, l, "sgx", e_fmt(e, "(double)%s * %s[base + k]", g, xs));
+}
+
 /* ---- batch_norm_backward(xhat, stats, dxhat) = dx ----
  * In training mean and var depend on x: with n values per channel,
  * dx = invstd * (dxhat - mean(dxhat) - xhat * mean(dxhat * xhat)). */
 static void emit_bn_norm_grad(emitter *e, const ir_node *n)
 {
     const ir_node *xh = ir_get(e->g, n->in[0]);
-    const char *st = e_ref(e, n->in[1]), *xs = e_ref(e, xh->id), *gs = e_ref(e, n->in[2]);
+    const char *st = e_ref(e, n->in[1]), *xs = e_ref(e, xh->id);
     bn_layout l = layout(e, xh);
     long count = l.rows * l.inner;
     if (row_major(&l)) {
         long r = l.rows, c = l.channels;
-        const char *dx = e_ref(e, n->id);
+        const char *dx = e_ref(e, n->id), *g = dxhat_at(e, n, e_fmt(e, "b * %ld + c", c));
         wr_line(e->w, "double sg[%ld] = {0}, sgx[%ld] = {0};", c, c);
         wr_line(e->w, "for (long b = 0; b < %ld; b++)", r);
         wr_line(e->w, "for (long c = 0; c < %ld; c++) {", c);
-        wr_line(e->w, "sg[c] += %s[b * %ld + c];", gs, c);
-        wr_line(e->w, "sgx[c] += (double)%s[b * %ld + c] * %s[b * %ld + c];", gs, c, xs, c);
+        wr_line(e->w, "sg[c] += %s;", g);
+        wr_line(e->w, "sgx[c] += (double)%s * %s[b * %ld + c];", g, xs, c);
         wr_line(e->w, "}");
         wr_line(e->w, "real mg[%ld], mgx[%ld];", c, c);
         wr_line(e->w, "for (long c = 0; c < %ld; c++) {", c);
@@ -401,17 +416,18 @@ static void emit_bn_norm_grad(emitter *e, const ir_node *n)
         wr_line(e->w, "for (long b = 0; b < %ld; b++)", r);
         wr_line(e->w, "for (long c = 0; c < %ld; c++) {", c);
         wr_line(e->w, "const long i = b * %ld + c;", c);
-        wr_line(e->w, "%s[i] = %s[%ld + c] * (%s[i] - mg[c] - %s[i] * mgx[c]);", dx, st, c, gs, xs);
+        wr_line(e->w, "%s[i] = %s[%ld + c] * (%s - mg[c] - %s[i] * mgx[c]);", dx, st, c,
+                dxhat_at(e, n, "i"), xs);
         wr_line(e->w, "}");
         return;
     }
     wr_line(e->w, "for (long c = 0; c < %ld; c++) {", l.channels);
-    channel_sum(e, &l, "sg", e_fmt(e, "%s[base + k]", gs));
-    channel_sum(e, &l, "sgx", e_fmt(e, "(double)%s[base + k] * %s[base + k]", gs, xs));
+    dxhat_sums(e, n, &l, xs);
     wr_line(e->w, "const real mg = (real)(sg / %ld.0), mgx = (real)(sgx / %ld.0);", count, count);
     wr_line(e->w, "const real invstd = %s[%ld + c];", st, l.channels);
     open_channel_loops(e, &l);
-    wr_line(e->w, "%s[i] = invstd * (%s[i] - mg - %s[i] * mgx);", e_ref(e, n->id), gs, xs);
+    wr_line(e->w, "%s[i] = invstd * (%s - mg - %s[i] * mgx);", e_ref(e, n->id),
+            dxhat_at(e, n, "i"), xs);
     close_channel_loops(e, &l);
     wr_line(e->w, "}");
 }
@@ -430,7 +446,7 @@ static int sync_bn_grad(const ir_graph *g, const ir_node *n, long *len)
 static void emit_part_bn_grad(emitter *e, const ir_node *n, int part)
 {
     const ir_node *xh = ir_get(e->g, n->in[0]);
-    const char *st = e_ref(e, n->in[1]), *xs = e_ref(e, xh->id), *gs = e_ref(e, n->in[2]);
+    const char *st = e_ref(e, n->in[1]), *xs = e_ref(e, xh->id);
     bn_layout l = layout(e, xh);
     long count = l.rows * l.inner, a = shard_sync_at(e->sync, n->id, 0);
     if (part == 0) {
@@ -439,8 +455,7 @@ static void emit_part_bn_grad(emitter *e, const ir_node *n, int part)
         wr_line(e->w, " * rows, in double: partial[%ld ..] and partial[%ld ..] */", a,
                 a + l.channels);
         wr_line(e->w, "for (long c = 0; c < %ld; c++) {", l.channels);
-        channel_sum(e, &l, "sg", e_fmt(e, "%s[base + k]", gs));
-        channel_sum(e, &l, "sgx", e_fmt(e, "(double)%s[base + k] * %s[base + k]", gs, xs));
+        dxhat_sums(e, n, &l, xs);
         wr_line(e->w, "partial[%ld + c] = %ld.0 * sg;", a, l.rows);
         wr_line(e->w, "partial[%ld + c] = %ld.0 * sgx;", a + l.channels, l.rows);
         wr_line(e->w, "}");
@@ -453,7 +468,8 @@ static void emit_part_bn_grad(emitter *e, const ir_node *n, int part)
             count);
     wr_line(e->w, "const real invstd = %s[%ld + c];", st, l.channels);
     open_channel_loops(e, &l);
-    wr_line(e->w, "%s[i] = invstd * (%s[i] - mg - %s[i] * mgx);", e_ref(e, n->id), gs, xs);
+    wr_line(e->w, "%s[i] = invstd * (%s - mg - %s[i] * mgx);", e_ref(e, n->id),
+            dxhat_at(e, n, "i"), xs);
     close_channel_loops(e, &l);
     wr_line(e->w, "}");
 }
