@@ -123,11 +123,10 @@ static int pool_grad_stores_mask(ir_graph *g, const ir_node *n, int mask)
     if (!pool_disjoint(n) || pooled_input(g, n) != mask) return 0;
     /* a saved argmax then holds -1 for the masked windows: n must be its
      * only reader (argmax_masked) */
-    for (int i = 0; i < g->n; i++) {
-        const ir_node *r = ir_get(g, i);
-        for (int k = 0; k < r->nin && i != n->id; k++)
-            if (r->in[k] == n->in[0] && ir_get(g, n->in[0])->op == OP_MAX_POOL2D_ARGMAX) return 0;
-    }
+    if (ir_get(g, n->in[0])->op != OP_MAX_POOL2D_ARGMAX) return 1;
+    for (int i = 0; i < g->n; i++)
+        for (int k = 0; k < ir_get(g, i)->nin; k++)
+            if (i != n->id && ir_get(g, i)->in[k] == n->in[0]) return 0;
     return 1;
 }
 
