@@ -225,22 +225,18 @@ void fuse_update_store_begin(emitter *e, int param)
     const ir_node *p = store_param(e, param, &scale, &wd, &off);
     wr_line(e->w, "/* the update of %s in the product's store: on each run of rows of its",
             esc_c_comment(g->A, p->label));
-    wr_line(e->w, " * gradient as soon as they are final, in cache; its parameter and state");
-    wr_line(e->w, " * fetched a strip ahead (fused: gen/fuse_update.c) */");
+    wr_line(e->w, " * gradient as soon as they are final, in cache; its parameter fetched a");
+    wr_line(e->w, " * strip ahead (fused: gen/fuse_update.c) */");
     wr_line(e->w,
             "update_strip update_strip_ctx = {param + %s, grad + %s, u ? u->state + %s : NULL,",
             off, off, off);
     wr_line(e->w, "                                 u ? %s : 0, %s, u};", lr_text(g, scale, 1),
             wd_text(g, wd));
-    /* the arrays the update reads beside the gradient: the parameter, the state's buffers */
-    char ahead[512];
-    int len = snprintf(ahead, sizeof ahead, "param + %s", off), nahead = 1;
-    for (int b = 0; b < g->opt.nbuffers && nahead < 4; b++, nahead++)
-        len += snprintf(ahead + len, sizeof ahead - (size_t)len,
-                        ", u ? u->state + %d * MODEL_N_PARAMS + %s : NULL", b, off);
+    /* the array the update reads beside the gradient: the parameter (no
+     * state: fuse_update_in_store takes optimizers without it) */
     wr_line(e->w,
             "const rt_gemm_store update_store = {u ? update_strip_done : NULL, &update_strip_ctx,");
-    wr_line(e->w, "                                    {%s}, u ? %d : 0};", ahead, nahead);
+    wr_line(e->w, "                                    {param + %s}, u ? 1 : 0};", off);
 }
 
 void fuse_update_store_after(emitter *e, int param)

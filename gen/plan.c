@@ -90,7 +90,7 @@ static void count_recomputed(ir_graph *g, const ir_node *x, int in, int *uses)
 }
 
 /* Whether r sums its input to a fixed shape of more than one value, the
- * batch axis summed away (a batch norm's γ and β gradients: Σ dy·xhat per
+ * batch axis summed away (a batch norm's γ gradient: Σ dy·xhat per
  * channel): e_reduce_to's loops then take an elementwise input's
  * expression in place of its buffer, the same operations in the same order */
 static int sums_without_batch(ir_graph *g, const ir_node *r)
