@@ -11,6 +11,7 @@
 #include <math.h>
 #include <pthread.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "rt.h"
 
@@ -199,6 +200,18 @@ static void run_phases(const rt_shard_plan *p)
     }
 }
 
+/* n zeroed reals on a cache line's start, as the trainer's own buffers
+ * (tr_alloc_or_die): calloc's 16-byte alignment splits every other vector
+ * load of a 64-byte kernel across two lines (LeNet's conv2 weight gradient
+ * over a shard's 32 images took 176 us against 131 for one of 64) */
+static real *zeroed_lines(size_t n)
+{
+    void *p = NULL;
+    const size_t bytes = (n * sizeof(real) + 63) / 64 * 64;
+    if (posix_memalign(&p, 64, bytes)) return NULL;
+    return memset(p, 0, bytes);
+}
+
 int rt_shards_start(const rt_shard_plan *p, int threads)
 {
     if (P.started) return 0;
@@ -212,8 +225,8 @@ int rt_shards_start(const rt_shard_plan *p, int threads)
     if (!P.grads || !P.arenas || !P.loss || !P.tid) return -1;
     for (int k = 0; k < p->shards; k++) {
         /* zeros: a gradient the step leaves unwritten sums to 0 */
-        P.grads[k] = calloc((size_t)p->n_params + 1, sizeof(real));
-        P.arenas[k] = calloc((size_t)p->arena + 1, sizeof(real));
+        P.grads[k] = zeroed_lines((size_t)p->n_params + 1);
+        P.arenas[k] = zeroed_lines((size_t)p->arena + 1);
         if (!P.grads[k] || !P.arenas[k]) return -1;
     }
     if (p->points) {

@@ -32,7 +32,9 @@
 # xor (2-8-1, tanh, sigmoid, bce, batch 4), 1 thread: trainc against torch.
 # lenet (models/lenet.lua: conv 5x5 1->8, max pool 2, relu, conv 5x5 8->16,
 # max pool 2, relu, linear -> 10, Adam, batch 64) at 1 and 2 threads:
-# trainc against torch (torch_step.py lenet), as fashion_mlp.
+# trainc against torch (torch_step.py lenet) in REPS rounds of one trainc
+# figure then one torch figure: the min of each side, their ratio, and the
+# median of the rounds' ratios (a round's two figures see the same load).
 # fashion_cnn (models/fashion_cnn.lua: two conv 3x3 - batch norm - relu - max
 # pool blocks 1->16->32, linear 128, dropout, linear 10, Adam, batch 64) at 1
 # and 2 threads, as lenet.
@@ -226,20 +228,35 @@ printf '%-8s %12.4f %12.1f %12.0f   <- CPU time\n' "1 (cpu)" "$tc_cpu" "$to_cpu"
 fi
 
 # conv_bench MODEL TITLE N1 N2 TORCH_STEPS: trainc against torch at 1 and 2
-# threads, as fashion_mlp (--limit 59968: every step a full batch of 64)
+# threads (--limit 59968: every step a full batch of 64), in REPS rounds of
+# one trainc figure (its N1 and N2 runs) then one torch figure, so that a
+# change of the machine's speed within minutes (this VM's memory-bound steps
+# swing by 10-20%) hits both sides of a round: prints the min over the
+# rounds of each side and their ratio, and the median of the rounds' ratios
 conv_bench() {
-local m=$1 title=$2 n1=$3 n2=$4 tsteps=$5 T tc tc_cpu to to_cpu cpu_row=""
-printf '\n%s (us per train step; trainc from %s vs %s steps)\n' "$title" "$n1" "$n2"
-printf '%-8s %12s %12s %12s\n' threads trainc_us torch_us torch/trainc
+local m=$1 title=$2 n1=$3 n2=$4 tsteps=$5 T r tc tc_cpu to to_cpu cpu_row="" ratios
+printf '\n%s (us per train step; trainc from %s vs %s steps; %s rounds of trainc then torch)\n' \
+    "$title" "$n1" "$n2" "$REPS"
+printf '%-8s %12s %12s %12s %14s\n' threads trainc_us torch_us torch/trainc median_ratio
 for T in 1 2; do
-    read -r tc tc_cpu < <(trainc_us "$n1" "$n2" "$dir/$m/$m" train --epochs 1000 --limit 59968 \
-        --threads "$T" --quiet --weights "$dir/$m.weights")
-    OPENBLAS_NUM_THREADS=$T OMP_NUM_THREADS=$T /usr/bin/python3 tests/bench/torch_step.py "$m" "$T" "$tsteps" >"$dir/torch_${m}_$T.txt"
-    to=$(sed -n 's/^torch_us //p' "$dir/torch_${m}_$T.txt")
-    printf '%-8s %12.1f %12.1f %12.2f\n' "$T" "$tc" "$to" "$(echo "$to / $tc" | bc -l)"
+    local btc="" btc_cpu="" bto="" bto_cpu=""
+    ratios=()
+    for r in $(seq "$REPS"); do
+        read -r tc tc_cpu < <(REPS=1 trainc_us "$n1" "$n2" "$dir/$m/$m" train --epochs 1000 \
+            --limit 59968 --threads "$T" --quiet --weights "$dir/$m.weights")
+        OPENBLAS_NUM_THREADS=$T OMP_NUM_THREADS=$T /usr/bin/python3 tests/bench/torch_step.py "$m" "$T" \
+            "$tsteps" >"$dir/torch_${m}_$T.$r.txt"
+        to=$(sed -n 's/^torch_us //p' "$dir/torch_${m}_$T.$r.txt")
+        to_cpu=$(sed -n 's/^torch_cpu_us //p' "$dir/torch_${m}_$T.$r.txt")
+        ratios+=("$(echo "$to / $tc" | bc -l)")
+        btc=$(fmin "$btc" "$tc") btc_cpu=$(fmin "$btc_cpu" "$tc_cpu")
+        bto=$(fmin "$bto" "$to") bto_cpu=$(fmin "$bto_cpu" "$to_cpu")
+    done
+    printf '%-8s %12.1f %12.1f %12.2f %14.2f\n' "$T" "$btc" "$bto" "$(echo "$bto / $btc" | bc -l)" \
+        "$(printf '%s\n' "${ratios[@]}" | sort -g | awk '{v[NR] = $1} END {print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2}')"
     if [ "$T" = 1 ]; then
-        to_cpu=$(sed -n 's/^torch_cpu_us //p' "$dir/torch_${m}_$T.txt")
-        cpu_row=$(printf '%-8s %12.1f %12.1f %12.2f' "1 (cpu)" "$tc_cpu" "$to_cpu" "$(echo "$to_cpu / $tc_cpu" | bc -l)")
+        cpu_row=$(printf '%-8s %12.1f %12.1f %12.2f' "1 (cpu)" "$btc_cpu" "$bto_cpu" \
+            "$(echo "$bto_cpu / $btc_cpu" | bc -l)")
     fi
 done
 echo "$cpu_row   <- CPU time instead of wall time"
