@@ -53,6 +53,14 @@ CASES = [
     ("conv_dilation2_pad_rect", 2, 9, 8,
      'conv2d(t, 2, { kernel = 3, stride = { 1, 2 }, padding = { 2, 1 }, dilation = 2, name = "L" })',
      lambda: nn.Conv2d(PRE, 2, 3, stride=(1, 2), padding=(2, 1), dilation=2), True),
+    # stride 1, rows as wide as the input's: im2col and col2im in flat runs
+    # (gen/ops/conv.c's flat_taps), with dilation and a rectangular kernel
+    ("conv_same_dilation2", 2, 7, 9,
+     'conv2d(t, 3, { kernel = 3, padding = 2, dilation = 2, name = "L" })',
+     lambda: nn.Conv2d(PRE, 3, 3, padding=2, dilation=2), True),
+    ("conv_same_rect", 1, 5, 6,
+     'conv2d(t, 2, { kernel = { 5, 3 }, padding = { 2, 1 }, name = "L" })',
+     lambda: nn.Conv2d(PRE, 2, (5, 3), padding=(2, 1)), True),
     ("conv_groups3_nobias", 1, 6, 6,
      'conv2d(t, 6, { kernel = 3, groups = 3, padding = 1, bias = false, name = "L" })',
      lambda: nn.Conv2d(PRE, 6, 3, groups=3, padding=1, bias=False), True),
