@@ -632,6 +632,20 @@ int rt_sconv_direct(long B, long C, long H, long W, long OC, long kh, long kw, l
 int rt_sconv_direct_dw(long B, long C, long H, long W, long OC, long kh, long kw, long ph, long pw,
                        const float *x, const float *dy, float *dw);
 
+/* ==== rt_maxpool.c: max pooling of 2x2 windows with stride 2 (float) ==== */
+
+/* The pairs row pairs of W columns (W even) of x, each 2W floats from x +
+ * 2rW, pooled over 2x2 windows with stride 2, no padding, as the generated
+ * loops (first maximum in tap order, a NaN taking it; the same bits): y
+ * gets each window's maximum, W/2 a pair (y may be x); the backward dx
+ * gets dy at each window's maximum and 0 at its other three elements (dy
+ * only where the maximum is > 0 with relu_mask: relu's backward). -1 (y,
+ * dx untouched) without AVX2, in double or under RT_PORTABLE: the caller
+ * then runs its loops. */
+int rt_max_pool2x2(long pairs, long W, const float *x, float *y);
+int rt_max_pool2x2_grad(long pairs, long W, const float *x, const float *dy, float *dx,
+                        int relu_mask);
+
 /* ==== rt_act.c: tanh and sigmoid over arrays (float: rt_act.h's, vectorised) ==== */
 
 #include "rt_act.h"

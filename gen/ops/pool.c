@@ -9,7 +9,11 @@
  * computed alone only when the plan finds no pool to store it). x then
  * dies after the forward: t is a quarter of it for 2x2 windows, and the
  * backward reads t instead of scanning x again. Elsewhere the backward
- * scans x again for the argmax (x stays alive until then).
+ * scans x again for the argmax (x stays alive until then). 2x2 windows
+ * with stride 2 over even sizes, in float, try runtime/rt_maxpool.c's AVX2
+ * kernel first where the loops do not vectorise (pool2x2_kernel: rows of
+ * fewer than 8 windows, or no argmax saved): fashion_cnn's second pool 124
+ * -> 48 us a step forward, 222 -> 129 backward, the same bits.
  * Average pooling divides by kh·kw (count_include_pad = True).
  *
  * Attributes: i = {kh, kw, sh, sw}, f = {ph, pw, 1, 1} (window.h). */
@@ -207,6 +211,26 @@ static int pool_in_place(const ir_node *n)
     return n->f[0] == 0 && n->f[1] == 0 && n->i[2] >= 1 && n->i[3] >= 1;
 }
 
+/* 2x2 windows with stride 2 that tile x (H and W even) in float:
+ * runtime/rt_maxpool.c's kernel, four windows at a time in any row width,
+ * before the loops (which vectorise only along rows of 8 windows or more) */
+static int pool2x2_kernel(const emitter *e, const ir_node *n, const ir_node *x)
+{
+    geom q = window_geom(n);
+    return !e->dbl && !e->pv->plain && q.kh == 2 && q.kw == 2 && pool_disjoint(n) &&
+           e_dim(e, x, 2) % 2 == 0 && e_dim(e, x, 3) % 2 == 0;
+}
+
+/* opens `if (call) {` for pool2x2_kernel's pools: the loops go inside */
+static int pool2x2_call(emitter *e, const ir_node *n, const ir_node *x, const char *call)
+{
+    if (!pool2x2_kernel(e, n, x)) return 0;
+    wr_line(e->w, "/* runtime/rt_maxpool.c's AVX2 kernel (4 windows at a time, the same bits);");
+    wr_line(e->w, " * these loops where it declines */");
+    wr_line(e->w, "if (%s) {", call);
+    return 1;
+}
+
 /* With a side output (training: the argmax for the backward) the pool
  * stores each window's argmax too */
 static void emit_max_pool(emitter *e, const ir_node *n)
@@ -217,12 +241,18 @@ static void emit_max_pool(emitter *e, const ir_node *n)
         emit_max_pool_rows(e, n, x, T, 1);
         return;
     }
+    const int kernel = !T && !e_has_epilogue(e, n) &&
+                       pool2x2_call(e, n, x,
+                                    e_fmt(e, "rt_max_pool2x2(%ld, %d, %s, %s)",
+                                          (long)e_dim(e, x, 0) * e_dim(e, x, 1) * e_dim(e, n, 2),
+                                          e_dim(e, x, 3), e_ref(e, x->id), e_ref(e, n->id)));
     window_loops_open(e, x, e_dim(e, n, 2), e_dim(e, n, 3));
     emit_window_max(e, x, n, e_ref(e, n->in[0]));
     if (T) emit_save_argmax(e, x, n, T);
     wr_line(e->w, "%s[at] = %s;", e_store_ref(e, n),
             e_epilogue_at(e, n, "m", e_fmt(e, "bc %% %d", n->dim[1]), "at"));
     wr_line(e->w, "}");
+    if (kernel) wr_line(e->w, "}");
 }
 
 /* max_pool2d_argmax(x) alone, when no pool stores it (emit_max_pool) */
@@ -324,11 +354,18 @@ static void emit_max_pool_grad(emitter *e, const ir_node *n)
     int covered = disjoint && OH * q.kh == e_dim(e, n, 2) && OW * q.kw == W;
     if (!covered) wr_line(e->w, "for (long k = 0; k < %ld; k++) %s[k] = 0;", e_numel(e, n), dx);
     const int saved = ir_get(e->g, n->in[0])->op == OP_MAX_POOL2D_ARGMAX;
+    if (disjoint && saved) {
+        emit_max_pool_grad_rows(e, n, OH, OW);
+        return;
+    }
     if (disjoint) {
-        if (saved)
-            emit_max_pool_grad_rows(e, n, OH, OW);
-        else
-            emit_max_pool_grad_rows_x(e, n, OH, OW);
+        const int kernel =
+            pool2x2_call(e, n, n,
+                         e_fmt(e, "rt_max_pool2x2_grad(%ld, %ld, %s, %s, %s, %d)",
+                               (long)e_dim(e, n, 0) * e_dim(e, n, 1) * OH, W, e_ref(e, n->in[0]),
+                               e_ref(e, n->in[1]), dx, stored_mask(e, n) != NULL));
+        emit_max_pool_grad_rows_x(e, n, OH, OW);
+        if (kernel) wr_line(e->w, "}");
         return;
     }
     window_loops_open(e, n, OH, OW);
