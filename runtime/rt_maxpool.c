@@ -75,7 +75,10 @@ POOL_AVX2 static inline void store_row(float *p, long n, __m128 arg, __m128 g, f
         _mm256_maskstore_ps(p, lanes8(n), v);
 }
 
-POOL_AVX2 static void pool_avx2(long pairs, long W, const float *x, float *y)
+/* the row pairs' windows: their maxima into out (dy NULL), or the
+ * backward's dx from dy into out */
+POOL_AVX2 static void pairs_avx2(long pairs, long W, const float *x, const float *dy, float *out,
+                                 int relu_mask)
 {
     const long OW = W / 2;
     for (long r = 0; r < pairs; r++)
@@ -83,27 +86,18 @@ POOL_AVX2 static void pool_avx2(long pairs, long W, const float *x, float *y)
             const long n = OW - ox0 < 4 ? OW - ox0 : 4;
             __m128 m, arg;
             scan_windows(x + r * 2 * W, W, ox0, n, &m, &arg);
-            if (n == 4)
-                _mm_storeu_ps(y + r * OW + ox0, m);
-            else
-                _mm_maskstore_ps(y + r * OW + ox0, lanes4(n), m);
-        }
-}
-
-POOL_AVX2 static void grad_avx2(long pairs, long W, const float *x, const float *dy, float *dx,
-                                int relu_mask)
-{
-    const long OW = W / 2;
-    for (long r = 0; r < pairs; r++)
-        for (long ox0 = 0; ox0 < OW; ox0 += 4) {
-            const long n = OW - ox0 < 4 ? OW - ox0 : 4;
-            __m128 m, arg;
-            scan_windows(x + r * 2 * W, W, ox0, n, &m, &arg);
+            if (!dy) {
+                if (n == 4)
+                    _mm_storeu_ps(out + r * OW + ox0, m);
+                else
+                    _mm_maskstore_ps(out + r * OW + ox0, lanes4(n), m);
+                continue;
+            }
             const float *gr = dy + r * OW + ox0;
             __m128 g = n == 4 ? _mm_loadu_ps(gr) : _mm_maskload_ps(gr, lanes4(n));
             if (relu_mask) g = _mm_and_ps(_mm_cmp_ps(m, _mm_setzero_ps(), _CMP_GT_OQ), g);
-            store_row(dx + r * 2 * W + 2 * ox0, n, arg, g, 0);
-            store_row(dx + r * 2 * W + W + 2 * ox0, n, arg, g, 2);
+            store_row(out + r * 2 * W + 2 * ox0, n, arg, g, 0);
+            store_row(out + r * 2 * W + W + 2 * ox0, n, arg, g, 2);
         }
 }
 #endif
@@ -112,7 +106,7 @@ int rt_max_pool2x2(long pairs, long W, const float *x, float *y)
 {
 #ifdef POOL_X86
     if (rt_cpu_has_avx2()) {
-        pool_avx2(pairs, W, x, y);
+        pairs_avx2(pairs, W, x, NULL, y, 0);
         return 0;
     }
 #endif
@@ -125,7 +119,7 @@ int rt_max_pool2x2_grad(long pairs, long W, const float *x, const float *dy, flo
 {
 #ifdef POOL_X86
     if (rt_cpu_has_avx2()) {
-        grad_avx2(pairs, W, x, dy, dx, relu_mask);
+        pairs_avx2(pairs, W, x, dy, dx, relu_mask);
         return 0;
     }
 #endif

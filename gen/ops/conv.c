@@ -181,6 +181,16 @@ static void flat_taps_open(emitter *e, const ir_node *img, const geom *q, const 
     wr_line(e->w, "const long k1 = oy0 < oy1 && lo < hi ? (oy1 - 1) * %ld + hi : k0;", W);
 }
 
+/* the patch elements of the rows inside the image whose columns are
+ * outside it (ox < lo or >= hi), set to 0 */
+static void flat_taps_zero_edges(emitter *e, long W)
+{
+    wr_line(e->w, "for (long oy = oy0; oy < oy1; oy++) {");
+    wr_line(e->w, "for (long ox = 0; ox < lo; ox++) colr[oy * %ld + ox] = 0;", W);
+    wr_line(e->w, "for (long ox = hi; ox < %ld; ox++) colr[oy * %ld + ox] = 0;", W, W);
+    wr_line(e->w, "}");
+}
+
 /* im2col as flat runs (flat_taps): the run copied, then the patch elements
  * outside the image set to 0: those before and after it, and each row's
  * columns outside [lo, hi) */
@@ -191,10 +201,7 @@ static void emit_im2col_flat(emitter *e, const ir_node *n, const ir_node *x, con
     wr_line(e->w, "for (long k = 0; k < k0; k++) colr[k] = 0;");
     wr_line(e->w, "for (long k = k0; k < k1; k++) colr[k] = xc[k + off];");
     wr_line(e->w, "for (long k = k1; k < %ld; k++) colr[k] = 0;", P);
-    wr_line(e->w, "for (long oy = oy0; oy < oy1; oy++) {");
-    wr_line(e->w, "for (long ox = 0; ox < lo; ox++) colr[oy * %ld + ox] = 0;", W);
-    wr_line(e->w, "for (long ox = hi; ox < %ld; ox++) colr[oy * %ld + ox] = 0;", W, W);
-    wr_line(e->w, "}");
+    flat_taps_zero_edges(e, W);
     wr_line(e->w, "}");
     wr_line(e->w, "}");
     wr_line(e->w, "}");
@@ -256,10 +263,7 @@ static void emit_col2im_flat(emitter *e, const ir_node *n, const geom *q)
     wr_line(e->w, "/* this op alone reads the patches: those outside the image (gradients that");
     wr_line(e->w, " * nothing uses) become 0, and the run adds 0 where it passes a row's end */");
     flat_taps_open(e, n, q, e_ref(e, n->id), e_ref(e, n->in[0]), 0);
-    wr_line(e->w, "for (long oy = oy0; oy < oy1; oy++) {");
-    wr_line(e->w, "for (long ox = 0; ox < lo; ox++) colr[oy * %ld + ox] = 0;", W);
-    wr_line(e->w, "for (long ox = hi; ox < %ld; ox++) colr[oy * %ld + ox] = 0;", W, W);
-    wr_line(e->w, "}");
+    flat_taps_zero_edges(e, W);
     wr_line(e->w, "for (long k = k0; k < k1; k++) xc[k + off] += colr[k];");
     wr_line(e->w, "}");
     wr_line(e->w, "}");
