@@ -645,6 +645,13 @@ int rt_sconv_direct_dw(long B, long C, long H, long W, long OC, long kh, long kw
 int rt_max_pool2x2(long pairs, long W, const float *x, float *y);
 int rt_max_pool2x2_grad(long pairs, long W, const float *x, const float *dy, float *dx,
                         int relu_mask);
+/* The forward saving each window's argmax for the backward, as the loops:
+ * t = its offset from the window's corner (0, 1, W or W + 1), as a real;
+ * -1 where the maximum is not > 0 with relu_masked (relu's backward then
+ * zeroes the window); y NULL: the argmax alone. The backward from it: dy
+ * at each window's saved offset, 0 at its other elements (and all 4 at -1). */
+int rt_max_pool2x2_argmax(long pairs, long W, const float *x, float *y, float *t, int relu_masked);
+int rt_max_pool2x2_grad_saved(long pairs, long W, const float *t, const float *dy, float *dx);
 
 /* ==== rt_act.c: tanh and sigmoid over arrays (float: rt_act.h's, vectorised) ==== */
 

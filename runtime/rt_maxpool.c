@@ -48,8 +48,9 @@ POOL_AVX2 static inline void scan_tap(__m128 v, float t, __m128 *m, __m128 *arg)
     *arg = _mm_blendv_ps(*arg, _mm_set1_ps(t), take);
 }
 
-/* the maximum and its tap (0 to 3: top left, top right, bottom left,
- * bottom right) of n windows from column 2·ox0 of the row pair at top */
+/* the maximum of n windows from column 2·ox0 of the row pair at top, and
+ * its tap as its offset from the window's corner (0, 1, W, W + 1: the
+ * argmax the loops save) */
 POOL_AVX2 static inline void scan_windows(const float *top, long W, long ox0, long n, __m128 *m,
                                           __m128 *arg)
 {
@@ -59,8 +60,8 @@ POOL_AVX2 static inline void scan_windows(const float *top, long W, long ox0, lo
     *m = a;
     *arg = _mm_setzero_ps();
     scan_tap(b, 1, m, arg);
-    scan_tap(c, 2, m, arg);
-    scan_tap(d, 3, m, arg);
+    scan_tap(c, (float)W, m, arg);
+    scan_tap(d, (float)(W + 1), m, arg);
 }
 
 /* n windows' dx of taps t and t + 1 (one row), interleaved back, at p */
@@ -97,10 +98,72 @@ POOL_AVX2 static void pairs_avx2(long pairs, long W, const float *x, const float
             __m128 g = n == 4 ? _mm_loadu_ps(gr) : _mm_maskload_ps(gr, lanes4(n));
             if (relu_mask) g = _mm_and_ps(_mm_cmp_ps(m, _mm_setzero_ps(), _CMP_GT_OQ), g);
             store_row(out + r * 2 * W + 2 * ox0, n, arg, g, 0);
-            store_row(out + r * 2 * W + W + 2 * ox0, n, arg, g, 2);
+            store_row(out + r * 2 * W + W + 2 * ox0, n, arg, g, (float)W);
+        }
+}
+/* the maxima into y (unless NULL) and their taps into t (-1 where the
+ * maximum is not > 0 with relu_masked: relu's backward zeroes the window) */
+POOL_AVX2 static void argmax_avx2(long pairs, long W, const float *x, float *y, float *t,
+                                  int relu_masked)
+{
+    const long OW = W / 2;
+    for (long r = 0; r < pairs; r++)
+        for (long ox0 = 0; ox0 < OW; ox0 += 4) {
+            const long n = OW - ox0 < 4 ? OW - ox0 : 4, at = r * OW + ox0;
+            __m128 m, arg;
+            scan_windows(x + r * 2 * W, W, ox0, n, &m, &arg);
+            if (relu_masked)
+                arg = _mm_blendv_ps(_mm_set1_ps(-1), arg,
+                                    _mm_cmp_ps(m, _mm_setzero_ps(), _CMP_GT_OQ));
+            if (n == 4) {
+                if (y) _mm_storeu_ps(y + at, m);
+                _mm_storeu_ps(t + at, arg);
+            } else {
+                if (y) _mm_maskstore_ps(y + at, lanes4(n), m);
+                _mm_maskstore_ps(t + at, lanes4(n), arg);
+            }
+        }
+}
+
+/* dx from dy at the saved taps t */
+POOL_AVX2 static void saved_grad_avx2(long pairs, long W, const float *t, const float *dy,
+                                      float *dx)
+{
+    const long OW = W / 2;
+    for (long r = 0; r < pairs; r++)
+        for (long ox0 = 0; ox0 < OW; ox0 += 4) {
+            const long n = OW - ox0 < 4 ? OW - ox0 : 4, at = r * OW + ox0;
+            const __m128 tv = n == 4 ? _mm_loadu_ps(t + at) : _mm_maskload_ps(t + at, lanes4(n));
+            const __m128 g = n == 4 ? _mm_loadu_ps(dy + at) : _mm_maskload_ps(dy + at, lanes4(n));
+            store_row(dx + r * 2 * W + 2 * ox0, n, tv, g, 0);
+            store_row(dx + r * 2 * W + W + 2 * ox0, n, tv, g, (float)W);
         }
 }
 #endif
+
+int rt_max_pool2x2_argmax(long pairs, long W, const float *x, float *y, float *t, int relu_masked)
+{
+#ifdef POOL_X86
+    if (rt_cpu_has_avx2()) {
+        argmax_avx2(pairs, W, x, y, t, relu_masked);
+        return 0;
+    }
+#endif
+    (void)pairs, (void)W, (void)x, (void)y, (void)t, (void)relu_masked;
+    return -1;
+}
+
+int rt_max_pool2x2_grad_saved(long pairs, long W, const float *t, const float *dy, float *dx)
+{
+#ifdef POOL_X86
+    if (rt_cpu_has_avx2()) {
+        saved_grad_avx2(pairs, W, t, dy, dx);
+        return 0;
+    }
+#endif
+    (void)pairs, (void)W, (void)t, (void)dy, (void)dx;
+    return -1;
+}
 
 int rt_max_pool2x2(long pairs, long W, const float *x, float *y)
 {

@@ -11,9 +11,9 @@
  * backward reads t instead of scanning x again. Elsewhere the backward
  * scans x again for the argmax (x stays alive until then). 2x2 windows
  * with stride 2 over even sizes, in float, try runtime/rt_maxpool.c's AVX2
- * kernel first where the loops do not vectorise (pool2x2_kernel: rows of
- * fewer than 8 windows, or no argmax saved): fashion_cnn's second pool 124
- * -> 48 us a step forward, 222 -> 129 backward, the same bits.
+ * kernel first where the loops vectorise badly (pool2x2_kernel): fashion_cnn's
+ * second pool (7 columns) 124 -> 48 us a step forward, 222 -> 129 backward;
+ * its first (14, the argmax saved) 157 -> 145 and 145 -> 81; the same bits.
  * Average pooling divides by kh·kw (count_include_pad = True).
  *
  * Attributes: i = {kh, kw, sh, sw}, f = {ph, pw, 1, 1} (window.h). */
@@ -154,6 +154,32 @@ static int argmax_masked(emitter *e, int a)
     return 0;
 }
 
+/* 2x2 windows with stride 2 that tile x (H and W even) in float:
+ * runtime/rt_maxpool.c's kernel, four windows at a time in any row width,
+ * before the loops. The loops of the scan without a saved argmax run a
+ * window at a time; those that save or read it (rows) vectorise along
+ * rows of 8 windows or more, and as well as the kernel where the row's
+ * tail is whole vectors of 4 (LeNet's first pool, 12 windows: its backward
+ * 15 us a step in the loops, 20 in the kernel; fashion_cnn's, 14: 145 and
+ * 81), so rows with such tails keep their loops */
+static int pool2x2_kernel(const emitter *e, const ir_node *n, const ir_node *x, int rows)
+{
+    geom q = window_geom(n);
+    const long OW = e_dim(e, x, 3) / 2;
+    return !e->dbl && !e->pv->plain && q.kh == 2 && q.kw == 2 && pool_disjoint(n) &&
+           e_dim(e, x, 2) % 2 == 0 && e_dim(e, x, 3) % 2 == 0 && !(rows && OW >= 8 && OW % 4 == 0);
+}
+
+/* opens `if (call) {` for pool2x2_kernel's pools: the loops go inside */
+static int pool2x2_call(emitter *e, const ir_node *n, const ir_node *x, int rows, const char *call)
+{
+    if (!pool2x2_kernel(e, n, x, rows)) return 0;
+    wr_line(e->w, "/* runtime/rt_maxpool.c's AVX2 kernel (4 windows at a time, the same bits);");
+    wr_line(e->w, " * these loops where it declines */");
+    wr_line(e->w, "if (%s) {", call);
+    return 1;
+}
+
 /* Max pooling of unpadded windows a row at a time, storing each window's
  * argmax into T and, for pool n (store_value), its value through the
  * epilogue; n is the pool or its argmax node. Along ox every window is the
@@ -170,6 +196,12 @@ static void emit_max_pool_rows(emitter *e, const ir_node *n, const ir_node *x, c
     geom q = window_geom(n);
     long B = e_dim(e, x, 0), C = e_dim(e, x, 1), H = e_dim(e, x, 2), W = e_dim(e, x, 3);
     long OH = e_dim(e, n, 2), OW = e_dim(e, n, 3);
+    const int masked = argmax_masked(e, store_value ? e->pv->side[n->id] : n->id);
+    const int kernel = !(store_value && e_has_epilogue(e, n)) &&
+                       pool2x2_call(e, n, x, 1,
+                                    e_fmt(e, "rt_max_pool2x2_argmax(%ld, %ld, %s, %s, %s, %d)",
+                                          B * C * OH, W, e_ref(e, n->in[0]),
+                                          store_value ? e_store_ref(e, n) : "NULL", T, masked));
     wr_line(e->w, "for (long bc = 0; bc < %ld; bc++)", B * C);
     wr_line(e->w, "for (long oy = 0; oy < %ld; oy++) {", OH);
     wr_line(e->w, "const real *restrict xr = %s + bc * %ld + oy * %ld;", e_ref(e, n->in[0]), H * W,
@@ -190,7 +222,7 @@ static void emit_max_pool_rows(emitter *e, const ir_node *n, const ir_node *x, c
         wr_line(e->w, "t = take ? %ld : t;", d);
         wr_line(e->w, "}");
     }
-    if (argmax_masked(e, store_value ? e->pv->side[n->id] : n->id))
+    if (masked)
         wr_line(e->w, "tr[ox] = m > 0 ? t : -1; /* -1: relu's backward zeroes the window */");
     else
         wr_line(e->w, "tr[ox] = t;");
@@ -200,6 +232,7 @@ static void emit_max_pool_rows(emitter *e, const ir_node *n, const ir_node *x, c
                               e_fmt(e, "bc * %ld + oy * %ld + ox", OH * OW, OW)));
     wr_line(e->w, "}");
     wr_line(e->w, "}");
+    if (kernel) wr_line(e->w, "}");
 }
 
 /* An unpadded pool may store over its input: y[at] is stored after reading
@@ -209,26 +242,6 @@ static void emit_max_pool_rows(emitter *e, const ir_node *n, const ir_node *x, c
 static int pool_in_place(const ir_node *n)
 {
     return n->f[0] == 0 && n->f[1] == 0 && n->i[2] >= 1 && n->i[3] >= 1;
-}
-
-/* 2x2 windows with stride 2 that tile x (H and W even) in float:
- * runtime/rt_maxpool.c's kernel, four windows at a time in any row width,
- * before the loops (which vectorise only along rows of 8 windows or more) */
-static int pool2x2_kernel(const emitter *e, const ir_node *n, const ir_node *x)
-{
-    geom q = window_geom(n);
-    return !e->dbl && !e->pv->plain && q.kh == 2 && q.kw == 2 && pool_disjoint(n) &&
-           e_dim(e, x, 2) % 2 == 0 && e_dim(e, x, 3) % 2 == 0;
-}
-
-/* opens `if (call) {` for pool2x2_kernel's pools: the loops go inside */
-static int pool2x2_call(emitter *e, const ir_node *n, const ir_node *x, const char *call)
-{
-    if (!pool2x2_kernel(e, n, x)) return 0;
-    wr_line(e->w, "/* runtime/rt_maxpool.c's AVX2 kernel (4 windows at a time, the same bits);");
-    wr_line(e->w, " * these loops where it declines */");
-    wr_line(e->w, "if (%s) {", call);
-    return 1;
 }
 
 /* With a side output (training: the argmax for the backward) the pool
@@ -242,7 +255,7 @@ static void emit_max_pool(emitter *e, const ir_node *n)
         return;
     }
     const int kernel = !T && !e_has_epilogue(e, n) &&
-                       pool2x2_call(e, n, x,
+                       pool2x2_call(e, n, x, 0,
                                     e_fmt(e, "rt_max_pool2x2(%ld, %d, %s, %s)",
                                           (long)e_dim(e, x, 0) * e_dim(e, x, 1) * e_dim(e, n, 2),
                                           e_dim(e, x, 3), e_ref(e, x->id), e_ref(e, n->id)));
@@ -355,12 +368,17 @@ static void emit_max_pool_grad(emitter *e, const ir_node *n)
     if (!covered) wr_line(e->w, "for (long k = 0; k < %ld; k++) %s[k] = 0;", e_numel(e, n), dx);
     const int saved = ir_get(e->g, n->in[0])->op == OP_MAX_POOL2D_ARGMAX;
     if (disjoint && saved) {
+        const int kernel = pool2x2_call(e, n, n, 1,
+                                        e_fmt(e, "rt_max_pool2x2_grad_saved(%ld, %ld, %s, %s, %s)",
+                                              (long)e_dim(e, n, 0) * e_dim(e, n, 1) * OH, W,
+                                              e_ref(e, n->in[0]), e_ref(e, n->in[1]), dx));
         emit_max_pool_grad_rows(e, n, OH, OW);
+        if (kernel) wr_line(e->w, "}");
         return;
     }
     if (disjoint) {
         const int kernel =
-            pool2x2_call(e, n, n,
+            pool2x2_call(e, n, n, 0,
                          e_fmt(e, "rt_max_pool2x2_grad(%ld, %ld, %s, %s, %s, %d)",
                                (long)e_dim(e, n, 0) * e_dim(e, n, 1) * OH, W, e_ref(e, n->in[0]),
                                e_ref(e, n->in[1]), dx, stored_mask(e, n) != NULL));

@@ -1,5 +1,6 @@
 /* test_maxpool.c — runtime/rt_maxpool.c's 2x2 max pooling (forward and
- * backward, with and without relu's mask) against the generated loops'
+ * backward, with and without relu's mask; the forward saving the argmax
+ * and the backward reading it) against the generated loops'
  * scan written out here (gen/ops/pool.c: the first tap starts it, a larger
  * value or a NaN takes it, in tap order): the same bits, for rows of 1 to
  * 21 windows (full groups of 4 and every masked tail) and 1 to 5 row
@@ -51,6 +52,26 @@ static void reference(long pairs, long W, const float *x, const float *dy, float
         }
 }
 
+/* the loops that save the argmax (offset 0, 1, W or W + 1; -1 where the
+ * maximum is not > 0 with relu_masked) and the backward reading it */
+static void reference_saved(long pairs, long W, const float *x, const float *dy, float *t,
+                            float *dx, int relu_masked)
+{
+    const long OW = W / 2;
+    for (long r = 0; r < pairs; r++)
+        for (long ox = 0; ox < OW; ox++) {
+            int arg;
+            const float m = scan(x + r * 2 * W, W, ox, 0, &arg);
+            const float off = (float)((arg / 2) * W + arg % 2);
+            t[r * OW + ox] = relu_masked && !(m > 0) ? -1 : off;
+            for (int k = 0; k < 4; k++) {
+                const float at = (float)((k / 2) * W + k % 2);
+                dx[r * 2 * W + (k / 2) * W + 2 * ox + k % 2] =
+                    t[r * OW + ox] == at ? dy[r * OW + ox] : 0;
+            }
+        }
+}
+
 static float nan_with(uint32_t payload)
 {
     const uint32_t bits = 0x7fc00000u | (payload & 0x3fffffu);
@@ -91,8 +112,9 @@ int main(void)
     if (map == MAP_FAILED) CHECK_DONE();
     static float dy[5 * 21], y[GUARD + 5 * 21 + GUARD], dx[GUARD + 5 * 84 + GUARD];
     static float want_y[5 * 21], want_dx[5 * 84], last_y[5 * 21], last_dx[5 * 84];
+    static float t[GUARD + 5 * 21 + GUARD], want_t[5 * 21];
     unsigned seed = 7;
-    int all_same = 1, guards = 1, declined = 0, control_differs = 0;
+    int all_same = 1, saved_same = 1, guards = 1, declined = 0, control_differs = 0;
     for (long W = 2; W <= 42; W += 2)
         for (long pairs = 1; pairs <= 5; pairs++)
             for (int mask = 0; mask < 2; mask++) {
@@ -107,6 +129,16 @@ int main(void)
                 declined |= rt_max_pool2x2(pairs, W, x, y + GUARD) != 0;
                 declined |= rt_max_pool2x2_grad(pairs, W, x, dy, dx + GUARD, mask) != 0;
                 all_same &= same(y + GUARD, want_y, on) && same(dx + GUARD, want_dx, n);
+                /* the saved argmax: forward with and without y, then its backward */
+                reference_saved(pairs, W, x, dy, want_t, want_dx, mask);
+                for (long i = 0; i < GUARD; i++) t[i] = t[GUARD + on + i] = 9;
+                declined |= rt_max_pool2x2_argmax(pairs, W, x, NULL, t + GUARD, mask) != 0;
+                saved_same &= same(t + GUARD, want_t, on);
+                declined |= rt_max_pool2x2_argmax(pairs, W, x, y + GUARD, t + GUARD, mask) != 0;
+                declined |= rt_max_pool2x2_grad_saved(pairs, W, t + GUARD, dy, dx + GUARD) != 0;
+                saved_same &= same(t + GUARD, want_t, on) && same(y + GUARD, want_y, on) &&
+                              same(dx + GUARD, want_dx, n);
+                for (long i = 0; i < GUARD; i++) guards &= t[i] == 9 && t[GUARD + on + i] == 9;
                 control_differs |= !same(dx + GUARD, last_dx, n);
                 for (long i = 0; i < GUARD; i++)
                     guards &=
@@ -117,7 +149,9 @@ int main(void)
     } else {
         CHECK(all_same, "forward and backward (with and without relu's mask) give the loops' bits, "
                         "1 to 21 windows a row, 1 to 5 row pairs, ties, signed zeros and NaNs");
-        CHECK(guards, "no store outside y and dx");
+        CHECK(saved_same, "the saved argmax (offsets, -1 under relu's mask, with and without y) "
+                          "and the backward reading it give the loops' bits");
+        CHECK(guards, "no store outside y, t and dx");
         CHECK(control_differs, "negative control: a scan keeping the last of equal maxima differs");
     }
     /* in place, as the plan may store a pool over its input */
