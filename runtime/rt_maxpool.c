@@ -141,51 +141,51 @@ POOL_AVX2 static void saved_grad_avx2(long pairs, long W, const float *t, const 
 }
 #endif
 
-int rt_max_pool2x2_argmax(long pairs, long W, const float *x, float *y, float *t, int relu_masked)
-{
-#ifdef POOL_X86
-    if (rt_cpu_has_avx2()) {
-        argmax_avx2(pairs, W, x, y, t, relu_masked);
-        return 0;
-    }
-#endif
-    (void)pairs, (void)W, (void)x, (void)y, (void)t, (void)relu_masked;
-    return -1;
-}
+/* One call of an entry point below: its arguments, the loop that runs them */
+typedef enum { POOL, POOL_GRAD, POOL_ARGMAX, POOL_GRAD_SAVED } pool_kind;
+typedef struct pool_call {
+    pool_kind kind;
+    long pairs, W;
+    const float *in, *dy; /* x (t for POOL_GRAD_SAVED), dy */
+    float *out, *t;       /* y or dx, the saved argmax */
+    int relu;
+} pool_call;
 
-int rt_max_pool2x2_grad_saved(long pairs, long W, const float *t, const float *dy, float *dx)
+/* the AVX2 loop (0), or -1 without AVX2 here */
+static int run(const pool_call *c)
 {
 #ifdef POOL_X86
     if (rt_cpu_has_avx2()) {
-        saved_grad_avx2(pairs, W, t, dy, dx);
+        if (c->kind == POOL || c->kind == POOL_GRAD)
+            pairs_avx2(c->pairs, c->W, c->in, c->dy, c->out, c->relu);
+        else if (c->kind == POOL_ARGMAX)
+            argmax_avx2(c->pairs, c->W, c->in, c->out, c->t, c->relu);
+        else
+            saved_grad_avx2(c->pairs, c->W, c->in, c->dy, c->out);
         return 0;
     }
 #endif
-    (void)pairs, (void)W, (void)t, (void)dy, (void)dx;
+    (void)c;
     return -1;
 }
 
 int rt_max_pool2x2(long pairs, long W, const float *x, float *y)
 {
-#ifdef POOL_X86
-    if (rt_cpu_has_avx2()) {
-        pairs_avx2(pairs, W, x, NULL, y, 0);
-        return 0;
-    }
-#endif
-    (void)pairs, (void)W, (void)x, (void)y;
-    return -1;
+    return run(&(pool_call){POOL, pairs, W, x, NULL, y, NULL, 0});
 }
 
 int rt_max_pool2x2_grad(long pairs, long W, const float *x, const float *dy, float *dx,
                         int relu_mask)
 {
-#ifdef POOL_X86
-    if (rt_cpu_has_avx2()) {
-        pairs_avx2(pairs, W, x, dy, dx, relu_mask);
-        return 0;
-    }
-#endif
-    (void)pairs, (void)W, (void)x, (void)dy, (void)dx, (void)relu_mask;
-    return -1;
+    return run(&(pool_call){POOL_GRAD, pairs, W, x, dy, dx, NULL, relu_mask});
+}
+
+int rt_max_pool2x2_argmax(long pairs, long W, const float *x, float *y, float *t, int relu_masked)
+{
+    return run(&(pool_call){POOL_ARGMAX, pairs, W, x, NULL, y, t, relu_masked});
+}
+
+int rt_max_pool2x2_grad_saved(long pairs, long W, const float *t, const float *dy, float *dx)
+{
+    return run(&(pool_call){POOL_GRAD_SAVED, pairs, W, t, dy, dx, NULL, 0});
 }
