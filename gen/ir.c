@@ -138,6 +138,14 @@ static const char *const c_keywords[] = {
     /* the optimizer update's loop and its builds (runtime/rt_fma.h) */
     "update_loop", "update_range_v4", "update_range_v3", "update_range_sse2"};
 
+int ir_sole_reader(ir_graph *g, int id, int reader)
+{
+    for (int i = 0; i < g->n; i++)
+        for (int k = 0; k < ir_get(g, i)->nin; k++)
+            if (i != reader && ir_get(g, i)->in[k] == id) return 0;
+    return 1;
+}
+
 int ir_per_channel(const ir_node *x, const ir_node *y)
 {
     if (y->rank < 2 || x->rank > y->rank || y->dim[1] == IR_BATCH) return 0;

@@ -326,6 +326,8 @@ int ir_is_batched(const ir_node *n);
 const char *ir_shape_str(const ir_node *n, char *buf, int size);
 /* numpy broadcasting of two shapes; 0 if incompatible */
 int ir_broadcast(const ir_node *a, const ir_node *b, int *rank, int *dim);
+/* Whether node reader is the only node that reads node id */
+int ir_sole_reader(ir_graph *g, int id, int reader);
 /* Whether x broadcasts over y with one value per channel (axis 1 of y):
  * a bias, batch norm's γ and β. */
 int ir_per_channel(const ir_node *x, const ir_node *y);

@@ -147,13 +147,14 @@ static void patch_loops_open(emitter *e, const ir_node *img, const geom *q, cons
  * conv2: 13 or 14 columns) spend their time in a vector's scalar tail:
  * the run's columns outside the image (ox < lo or >= hi, one per row with
  * a 3x3 kernel) are the neighbouring row's pixels, which the caller
- * handles. Opens the loops over (bc, i, j) and leaves in scope xc, colr,
- * oy0, oy1 (the rows inside), lo, hi, off, k0 and k1. */
+ * handles. */
 static int flat_taps(const geom *q, long W, long OW)
 {
     return q->sh == 1 && q->sw == 1 && OW == W;
 }
 
+/* Opens flat_taps' loops over (bc, i, j) and leaves in scope xc, colr,
+ * oy0, oy1 (the rows inside), lo, hi, off, k0 and k1 */
 static void flat_taps_open(emitter *e, const ir_node *img, const geom *q, const char *xname,
                            const char *colname, int is_im2col)
 {
@@ -243,15 +244,6 @@ static void emit_im2col(emitter *e, const ir_node *n)
     wr_line(e->w, "}");
 }
 
-/* whether node id is read by op n alone */
-static int sole_reader(ir_graph *g, const ir_node *n, int id)
-{
-    for (int i = 0; i < g->n; i++)
-        for (int k = 0; k < ir_get(g, i)->nin; k++)
-            if (i != n->id && ir_get(g, i)->in[k] == id) return 0;
-    return 1;
-}
-
 /* col2im as flat runs (flat_taps), when it is its patches' only reader: it
  * sets their elements outside the image (gradients nothing uses) to 0
  * where they are, so that the run adds 0 to the neighbouring rows' pixels
@@ -276,7 +268,7 @@ static void emit_col2im(emitter *e, const ir_node *n)
     long W = e_dim(e, n, 3);
     long OW = conv_out_size((int)W, q.kw, q.sw, q.pw, q.dw);
     wr_line(e->w, "for (long k = 0; k < %ld; k++) %s[k] = 0;", e_numel(e, n), e_ref(e, n->id));
-    if (flat_taps(&q, W, OW) && sole_reader(e->g, n, n->in[0])) {
+    if (flat_taps(&q, W, OW) && ir_sole_reader(e->g, n->in[0], n->id)) {
         emit_col2im_flat(e, n, &q);
         return;
     }

@@ -127,11 +127,7 @@ static int pool_grad_stores_mask(ir_graph *g, const ir_node *n, int mask)
     if (!pool_disjoint(n) || pooled_input(g, n) != mask) return 0;
     /* a saved argmax then holds -1 for the masked windows: n must be its
      * only reader (argmax_masked) */
-    if (ir_get(g, n->in[0])->op != OP_MAX_POOL2D_ARGMAX) return 1;
-    for (int i = 0; i < g->n; i++)
-        for (int k = 0; k < ir_get(g, i)->nin; k++)
-            if (i != n->id && ir_get(g, i)->in[k] == n->in[0]) return 0;
-    return 1;
+    return ir_get(g, n->in[0])->op != OP_MAX_POOL2D_ARGMAX || ir_sole_reader(g, n->in[0], n->id);
 }
 
 /* The buffer of relu's output A whose backward mask the block stores in
