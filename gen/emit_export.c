@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "../runtime/rt_act.h"
 #include "cgen.h"
 #include "emit.h"
 #include "escape.h"
@@ -135,38 +136,39 @@ static void act_helpers(writer *w, int dbl)
         wr_line(w, "static inline real rt_sigmoid(real v) { return 1 / (1 + exp(-v)); }");
         return;
     }
+    /* tanh's table as rt_act.c holds it, in hex floats: every bit survives */
+    wr_line(w, "/* tanh and sigmoid of one float, copied from trainc's runtime/rt_act.h and");
+    wr_line(w, " * rt_act.c: the same operations in the same order (no fma), so the values");
+    wr_line(w, " * are the trainer's bit for bit. tanh: |x|'s bin (0 below 1/8, then 4 an");
+    wr_line(w, " * octave) from its bits, then a polynomial in d = |x| - c about the bin's");
+    wr_line(w, " * c; each row below is one of c, c0 .. c5 for the 32 bins (26 used). The");
+    wr_line(w, " * sigmoid: e^-|x| in double by a polynomial and 2^k from k's bits. |x| and");
+    wr_line(w, " * the sign by bits: -ffreestanding makes fabsf and copysignf calls */");
+    wr_line(w, "static inline float rt_tanh(float x)");
+    wr_line(w, "{");
+    wr_line(w, "static const float table[7][32] = {");
+    for (int row = 0; row < 7; row++) {
+        wr_line(w, "{");
+        for (int k = 0; k < 32; k += 4)
+            wr_line(w, "%af, %af, %af, %af,", (double)rt_tanh_table[row][k],
+                    (double)rt_tanh_table[row][k + 1], (double)rt_tanh_table[row][k + 2],
+                    (double)rt_tanh_table[row][k + 3]);
+        wr_line(w, "},");
+    }
+    wr_line(w, "};");
     static const char *const text[] = {
-        "/* tanh and sigmoid of one float, copied from trainc's runtime/rt_act.h:",
-        " * the same operations in the same order (no fma), so the values are the",
-        " * trainer's bit for bit; e^y by a polynomial and 2^k from k's bits. |x| and",
-        " * the sign by comparison and bits: -ffreestanding makes fabsf and",
-        " * copysignf calls, not instructions */",
-        "static inline float act_expf(float y)",
-        "{",
-        "const float shift = 12582912.0f;",
-        "union { float f; uint32_t u; } t, scale;",
-        "t.f = y * 1.44269504f + shift;",
-        "const float kf = t.f - shift;",
-        "const float r = (y - kf * 0.693145751953125f) - kf * 1.42860682030941723212e-6f;",
-        "const float q = 0.49999988f + r * (0.16666518f + r * (0.041669533f + r * (0.008368916f "
-        "+ r * 0.0013751407f)));",
-        "const float p = 1.0f + (r + (r * r) * q);",
-        "scale.u = (t.u + 127u) << 23;",
-        "return p * scale.f;",
-        "}",
-        "",
-        "static inline float rt_tanh(float x)",
-        "{",
-        "union { float f; uint32_t u; } sign;",
-        "const float a = x < 0 ? -x : x, a2 = a * a;",
-        "const float poly = -0.3333328f + a2 * (0.13331382f + a2 * (-0.05373532f + a2 * "
-        "(0.020626292f + a2 * -0.005691986f)));",
-        "const float small = a + a * (a2 * poly);",
-        "const float ac = 9.5f < a ? 9.5f : a;",
-        "const float e = act_expf(ac + ac);",
-        "const float big = 1.0f - 2.0f / (e + 1.0f);",
-        "sign.f = x; /* small and big are >= 0: copysign is a negation */",
-        "return sign.u >> 31 ? -(a < 0.625f ? small : big) : (a < 0.625f ? small : big);",
+        "union { float f; uint32_t u; } a, sign;",
+        "sign.f = a.f = x;",
+        "a.u &= 0x7fffffffu;",
+        "const float ac = 9.5f < a.f ? 9.5f : a.f;",
+        "a.f = ac;",
+        "const int32_t above = (int32_t)(a.u >> 21) - 495; /* 496: 1/8's bits >> 21 */",
+        "const int bin = (above < 0 ? 0 : above) & 31;",
+        "const float d = ac - table[0][bin], d2 = d * d;",
+        "const float r = (table[3][bin] + table[4][bin] * d) +",
+        "d2 * (table[5][bin] + table[6][bin] * d);",
+        "const float t = table[1][bin] + (table[2][bin] * d + d2 * r);",
+        "return sign.u >> 31 ? -t : t; /* t >= 0: copysign is a negation */",
         "}",
         "",
         "static inline double act_exp(double y)",
@@ -176,8 +178,8 @@ static void act_helpers(writer *w, int dbl)
         "t.f = y * 1.4426950408889634 + shift;",
         "const double kf = t.f - shift;",
         "const double r = (y - kf * 6.93147180369123816490e-01) - kf * 1.90821492927058770002e-10;",
-        "const double q = 0.5 + r * (1.0 / 6 + r * (1.0 / 24 + r * (1.0 / 120 + r * (1.0 / 720 + "
-        "r * (1.0 / 5040 + r * (1.0 / 40320))))));",
+        ("const double q = 0.5 + r * (1.0 / 6 + r * (1.0 / 24 + r * (1.0 / 120 + r * (1.0 / 720 + "
+         "r * (1.0 / 5040 + r * (1.0 / 40320))))));"), /* one line, two literals */
         "const double p = 1.0 + (r + (r * r) * q);",
         "scale.u = (t.u + 1023u) << 52;",
         "return p * scale.f;",

@@ -1,55 +1,263 @@
 /* rt_act.c — tanh and sigmoid over an array (in place allowed), as the
- * generated code applies them to the stored output of a small product: 8
- * floats at a time with AVX2 when the CPU has it, else rt_act.h's scalar
- * functions. Both paths do the same IEEE operations in the same order (no
- * fma), so the bits do not depend on the machine. double: libm. */
+ * generated code applies them to the stored output of a small product:
+ * tanh 16 floats at a time with AVX-512 or 8 with AVX2, the sigmoid 4 in
+ * double with AVX2, else rt_act.h's scalar functions. Every path does the
+ * same IEEE operations in the same order (no fma), so the bits do not
+ * depend on the machine. double: libm. Also tanh's table. */
 #include "rt.h"
 
 #include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* made by tests/act_table.py: 26 bins, then zeros to 32 */
+_Alignas(64) const float rt_tanh_table[7][32] = {
+    /* c (the bin's centre) */
+    {0x0p+0f,        0x1.206666p-3f, 0x1.6006ap-3f,  0x1.a09126p-3f,
+     0x1.dfb56ap-3f, 0x1.201c7cp-2f, 0x1.602b4ap-2f, 0x1.9fc46p-2f,
+     0x1.df82fep-2f, 0x1.1f9f5p-1f,  0x1.5ffc7cp-1f, 0x1.a01cfcp-1f,
+     0x1.df8be6p-1f, 0x1.20155cp+0f, 0x1.5fef1ep+0f, 0x1.a037e8p+0f,
+     0x1.e094a4p+0f, 0x1.202ec8p+1f, 0x1.5f7744p+1f, 0x1.a05aeap+1f,
+     0x1.e0246ep+1f, 0x1.20347ap+2f, 0x1.5fe8bep+2f, 0x1.9fef28p+2f,
+     0x1.e09c4p+2f,  0x1.1763cp+3f,  0.0f,           0.0f,
+     0.0f,           0.0f,           0.0f,           0.0f},
+    /* c0 = tanh(c) */
+    {0x0p+0f,        0x1.1e8236p-3f, 0x1.5c9976p-3f, 0x1.9aea6cp-3f,
+     0x1.d71fbap-3f, 0x1.18bdf2p-2f, 0x1.52e952p-2f, 0x1.8a551ap-2f,
+     0x1.bf4948p-2f, 0x1.04c0dap-1f, 0x1.31559cp-1f, 0x1.5798eep-1f,
+     0x1.77a2a6p-1f, 0x1.9e6b72p-1f, 0x1.c27104p-1f, 0x1.d9d70ap-1f,
+     0x1.e89342p-1f, 0x1.f4c7f6p-1f, 0x1.fbcc22p-1f, 0x1.fe78a6p-1f,
+     0x1.ff6f6ap-1f, 0x1.ffdfdcp-1f, 0x1.fffb9cp-1f, 0x1.ffff68p-1f,
+     0x1.ffffecp-1f, 0x1.fffffep-1f, 0.0f,           0.0f,
+     0.0f,           0.0f,           0.0f,           0.0f},
+    /* c1 */
+    {0x1p+0f,
+     0x1.f5fac6p-1f,
+     0x1.f12a74p-1f,
+     0x1.eb6362p-1f,
+     0x1.e4e7d2p-1f,
+     0x1.d983fep-1f,
+     0x1.c7ea62p-1f,
+     0x1.b412bep-1f,
+     0x1.9e4fep-1f,
+     0x1.7b33dap-1f,
+     0x1.49e972p-1f,
+     0x1.196a6cp-1f,
+     0x1.d8d216p-2f,
+     0x1.61204ep-2f,
+     0x1.cedcf8p-3f,
+     0x1.25e75p-3f,
+     0x1.6e38fep-4f,
+     0x1.63125ap-5f,
+     0x1.0bdcep-6f,
+     0x1.86c486p-8f,
+     0x1.210336p-9f,
+     0x1.011a2cp-11f,
+     0x1.190002p-14f,
+     0x1.300142p-17f,
+     0x1.42877p-20f,
+     0x1.c68082p-24f,
+     0.0f,
+     0.0f,
+     0.0f,
+     0.0f,
+     0.0f,
+     0.0f},
+    /* c2 */
+    {0x0p+0f,
+     -0x1.18e6cp-3f,
+     -0x1.527fdep-3f,
+     -0x1.8a5f9p-3f,
+     -0x1.be314ep-3f,
+     -0x1.03a3d8p-2f,
+     -0x1.2dc97cp-2f,
+     -0x1.4fdae6p-2f,
+     -0x1.69f208p-2f,
+     -0x1.823e42p-2f,
+     -0x1.897d7p-2f,
+     -0x1.79b5b6p-2f,
+     -0x1.5ae41ap-2f,
+     -0x1.1dd3bep-2f,
+     -0x1.9736fep-3f,
+     -0x1.0fffdep-3f,
+     -0x1.5d77bap-4f,
+     -0x1.5b47fep-5f,
+     -0x1.09a624p-6f,
+     -0x1.8592d2p-8f,
+     -0x1.20ac18p-9f,
+     -0x1.00b63ap-11f,
+     -0x1.18a2c8p-14f,
+     -0x1.2f9e6ep-17f,
+     -0x1.53fe48p-20f,
+     -0x1.aff8f2p-25f,
+     0.0f,
+     0.0f,
+     0.0f,
+     0.0f,
+     0.0f,
+     0.0f},
+    /* c3 */
+    {-0x1.5553e4p-2f,
+     -0x1.3b0132p-2f,
+     -0x1.2ea298p-2f,
+     -0x1.20073p-2f,
+     -0x1.0ff2f6p-2f,
+     -0x1.e8fcdcp-3f,
+     -0x1.981fc6p-3f,
+     -0x1.42c31p-3f,
+     -0x1.d86fb4p-4f,
+     -0x1.c0c19cp-5f,
+     0x1.d6fdb6p-7f,
+     0x1.0776f4p-4f,
+     0x1.839328p-4f,
+     0x1.c6946ap-4f,
+     0x1.97ef6ep-4f,
+     0x1.338574p-4f,
+     0x1.a6d002p-5f,
+     0x1.baa534p-6f,
+     0x1.5c696ap-7f,
+     0x1.0225e4p-8f,
+     0x1.800a1ap-10f,
+     0x1.560bd4p-12f,
+     0x1.7649ccp-15f,
+     0x1.94f1f8p-18f,
+     0x1.a1c672p-21f,
+     0x1.dbaf54p-25f,
+     0.0f,
+     0.0f,
+     0.0f,
+     0.0f,
+     0.0f,
+     0.0f},
+    /* c4 */
+    {0x0p+0f,
+     0x1.6b9778p-4f,
+     0x1.afa39ep-4f,
+     0x1.ede9b4p-4f,
+     0x1.11caecp-3f,
+     0x1.32f45p-3f,
+     0x1.5011c8p-3f,
+     0x1.5c034p-3f,
+     0x1.585216p-3f,
+     0x1.3a364ap-3f,
+     0x1.e948dap-4f,
+     0x1.46f734p-4f,
+     0x1.651a0ap-5f,
+     0x1.da699ap-9f,
+     -0x1.59b3ap-6f,
+     -0x1.9b9802p-6f,
+     -0x1.54bff4p-6f,
+     -0x1.94edccp-7f,
+     -0x1.53fa6ap-8f,
+     -0x1.01db52p-9f,
+     -0x1.82bdap-11f,
+     -0x1.66667p-13f,
+     -0x1.88621ap-16f,
+     -0x1.a89be6p-19f,
+     -0x1.b070acp-23f,
+     -0x1.efdf72p-24f,
+     0.0f,
+     0.0f,
+     0.0f,
+     0.0f,
+     0.0f,
+     0.0f},
+    /* c5 */
+    {0x1.0eb2acp-3f,
+     0x1.cd5d24p-4f,
+     0x1.a2991ap-4f,
+     0x1.7357b6p-4f,
+     0x1.42a678p-4f,
+     0x1.e5336cp-5f,
+     0x1.0707cep-5f,
+     0x1.8a4174p-8f,
+     -0x1.1867fp-6f,
+     -0x1.632ce6p-5f,
+     -0x1.f814a8p-5f,
+     -0x1.00c496p-4f,
+     -0x1.b2c86ep-5f,
+     -0x1.07382ap-5f,
+     -0x1.38ae14p-7f,
+     0x1.6aed48p-10f,
+     0x1.2d64fap-8f,
+     0x1.04c942p-8f,
+     0x1.f578p-10f,
+     0x1.94588ap-11f,
+     0x1.32fbc6p-12f,
+     0x1.1ecc74p-14f,
+     0x1.373beep-17f,
+     0x1.512fa4p-20f,
+     0x1.0eeb4cp-22f,
+     0x1.5700c4p-25f,
+     0.0f,
+     0.0f,
+     0.0f,
+     0.0f,
+     0.0f,
+     0.0f},
+};
 
 #if defined(__GNUC__) && defined(__x86_64__) && !defined(RT_PORTABLE) && !defined(TRAINC_DOUBLE)
 #define RT_ACT_AVX2 1
 #include <immintrin.h>
 #define RT_AVX2_ONLY __attribute__((target("avx2")))
 
-/* rt_act_expf on 8 lanes */
-RT_AVX2_ONLY static __m256 expf8(__m256 y)
+#define RT_AVX512_ONLY __attribute__((target("avx512f,avx2")))
+
+/* rt_tanhf on 16 lanes: a row's 26 entries fill two registers, which one
+ * permute indexes by the lanes' bins */
+RT_AVX512_ONLY static __m512 tanh16(__m512 x)
 {
-    const __m256 shift = _mm256_set1_ps(12582912.0f);
-    const __m256 t = _mm256_add_ps(_mm256_mul_ps(y, _mm256_set1_ps(1.44269504f)), shift);
-    const __m256 kf = _mm256_sub_ps(t, shift);
-    const __m256 r =
-        _mm256_sub_ps(_mm256_sub_ps(y, _mm256_mul_ps(kf, _mm256_set1_ps(0.693145751953125f))),
-                      _mm256_mul_ps(kf, _mm256_set1_ps(1.42860682030941723212e-6f)));
-    __m256 q = _mm256_add_ps(_mm256_set1_ps(0.008368916f),
-                             _mm256_mul_ps(r, _mm256_set1_ps(0.0013751407f)));
-    q = _mm256_add_ps(_mm256_set1_ps(0.041669533f), _mm256_mul_ps(r, q));
-    q = _mm256_add_ps(_mm256_set1_ps(0.16666518f), _mm256_mul_ps(r, q));
-    q = _mm256_add_ps(_mm256_set1_ps(0.49999988f), _mm256_mul_ps(r, q));
-    const __m256 p = _mm256_add_ps(_mm256_set1_ps(1.0f),
-                                   _mm256_add_ps(r, _mm256_mul_ps(_mm256_mul_ps(r, r), q)));
-    __m256i bits = _mm256_add_epi32(_mm256_castps_si256(t), _mm256_set1_epi32(127));
-    return _mm256_mul_ps(p, _mm256_castsi256_ps(_mm256_slli_epi32(bits, 23)));
+    const __m512i sign = _mm512_set1_epi32(INT32_MIN);
+    const __m512 a = _mm512_castsi512_ps(_mm512_andnot_si512(sign, _mm512_castps_si512(x)));
+    const __m512 ac = _mm512_min_ps(_mm512_set1_ps(9.5f), a); /* 9.5 < a ? 9.5 : a */
+    const __m512i bin = _mm512_max_epi32(
+        _mm512_sub_epi32(_mm512_srli_epi32(_mm512_castps_si512(ac), 21), _mm512_set1_epi32(495)),
+        _mm512_setzero_si512());
+#define ROW(k)                                                                                     \
+    _mm512_permutex2var_ps(_mm512_load_ps(rt_tanh_table[k]), bin,                                  \
+                           _mm512_load_ps(rt_tanh_table[k] + 16))
+    const __m512 d = _mm512_sub_ps(ac, ROW(0)), d2 = _mm512_mul_ps(d, d);
+    const __m512 r =
+        _mm512_add_ps(_mm512_add_ps(ROW(3), _mm512_mul_ps(ROW(4), d)),
+                      _mm512_mul_ps(d2, _mm512_add_ps(ROW(5), _mm512_mul_ps(ROW(6), d))));
+    const __m512 t =
+        _mm512_add_ps(ROW(1), _mm512_add_ps(_mm512_mul_ps(ROW(2), d), _mm512_mul_ps(d2, r)));
+#undef ROW
+    return _mm512_castsi512_ps(
+        _mm512_or_si512(_mm512_and_si512(sign, _mm512_castps_si512(x)), _mm512_castps_si512(t)));
+}
+
+/* row k of the table at 8 lanes' bins: a permute in each quarter of 8
+ * entries, then the bin's bit 3 and bit 4 (moved to the sign) pick one */
+RT_AVX2_ONLY static __m256 row8(int k, __m256i bin, __m256 bit3, __m256 bit4)
+{
+    const float *const row = rt_tanh_table[k];
+    const __m256 q0 = _mm256_permutevar8x32_ps(_mm256_load_ps(row), bin);
+    const __m256 q1 = _mm256_permutevar8x32_ps(_mm256_load_ps(row + 8), bin);
+    const __m256 q2 = _mm256_permutevar8x32_ps(_mm256_load_ps(row + 16), bin);
+    const __m256 q3 = _mm256_permutevar8x32_ps(_mm256_load_ps(row + 24), bin);
+    return _mm256_blendv_ps(_mm256_blendv_ps(q0, q1, bit3), _mm256_blendv_ps(q2, q3, bit3), bit4);
 }
 
 /* rt_tanhf on 8 lanes */
 RT_AVX2_ONLY static __m256 tanh8(__m256 x)
 {
     const __m256 sign = _mm256_set1_ps(-0.0f);
-    const __m256 a = _mm256_andnot_ps(sign, x), a2 = _mm256_mul_ps(a, a);
-    __m256 poly = _mm256_add_ps(_mm256_set1_ps(0.020626292f),
-                                _mm256_mul_ps(a2, _mm256_set1_ps(-0.005691986f)));
-    poly = _mm256_add_ps(_mm256_set1_ps(-0.05373532f), _mm256_mul_ps(a2, poly));
-    poly = _mm256_add_ps(_mm256_set1_ps(0.13331382f), _mm256_mul_ps(a2, poly));
-    poly = _mm256_add_ps(_mm256_set1_ps(-0.3333328f), _mm256_mul_ps(a2, poly));
-    const __m256 small = _mm256_add_ps(a, _mm256_mul_ps(a, _mm256_mul_ps(a2, poly)));
-    const __m256 ac = _mm256_min_ps(_mm256_set1_ps(9.5f), a); /* 9.5 < a ? 9.5 : a */
-    const __m256 e = expf8(_mm256_add_ps(ac, ac));
-    const __m256 one = _mm256_set1_ps(1.0f);
-    const __m256 big =
-        _mm256_sub_ps(one, _mm256_div_ps(_mm256_set1_ps(2.0f), _mm256_add_ps(e, one)));
+    const __m256 ac = _mm256_min_ps(_mm256_set1_ps(9.5f), _mm256_andnot_ps(sign, x));
+    const __m256i bin = _mm256_max_epi32(
+        _mm256_sub_epi32(_mm256_srli_epi32(_mm256_castps_si256(ac), 21), _mm256_set1_epi32(495)),
+        _mm256_setzero_si256());
+    const __m256 bit3 = _mm256_castsi256_ps(_mm256_slli_epi32(bin, 28));
+    const __m256 bit4 = _mm256_castsi256_ps(_mm256_slli_epi32(bin, 27));
+#define ROW(k) row8(k, bin, bit3, bit4)
+    const __m256 d = _mm256_sub_ps(ac, ROW(0)), d2 = _mm256_mul_ps(d, d);
+    const __m256 r =
+        _mm256_add_ps(_mm256_add_ps(ROW(3), _mm256_mul_ps(ROW(4), d)),
+                      _mm256_mul_ps(d2, _mm256_add_ps(ROW(5), _mm256_mul_ps(ROW(6), d))));
     const __m256 t =
-        _mm256_blendv_ps(big, small, _mm256_cmp_ps(a, _mm256_set1_ps(0.625f), _CMP_LT_OQ));
+        _mm256_add_ps(ROW(1), _mm256_add_ps(_mm256_mul_ps(ROW(2), d), _mm256_mul_ps(d2, r)));
+#undef ROW
     return _mm256_or_ps(_mm256_and_ps(sign, x), t);
 }
 
@@ -57,7 +265,7 @@ RT_AVX2_ONLY static __m256 tanh8(__m256 x)
 RT_AVX2_ONLY static __m128 sigmoid4(__m128 x)
 {
     const __m256d xd = _mm256_cvtps_pd(x);
-    const __m256d m = _mm256_or_pd(xd, _mm256_set1_pd(-0.0)); /* -|x| */
+    const __m256d m = _mm256_or_pd(xd, _mm256_set1_pd(-0.0));   /* -|x| */
     const __m256d y = _mm256_max_pd(_mm256_set1_pd(-104.0), m); /* -104 > m ? -104 : m */
     const __m256d shift = _mm256_set1_pd(6755399441055744.0);
     const __m256d t = _mm256_add_pd(_mm256_mul_pd(y, _mm256_set1_pd(1.4426950408889634)), shift);
@@ -66,18 +274,21 @@ RT_AVX2_ONLY static __m128 sigmoid4(__m128 x)
         _mm256_sub_pd(y, _mm256_mul_pd(kf, _mm256_set1_pd(6.93147180369123816490e-01))),
         _mm256_mul_pd(kf, _mm256_set1_pd(1.90821492927058770002e-10)));
     const __m256d r2 = _mm256_mul_pd(r, r), r4 = _mm256_mul_pd(r2, r2);
-    const __m256d q01 = _mm256_add_pd(_mm256_set1_pd(0.5), _mm256_mul_pd(r, _mm256_set1_pd(1.0 / 6)));
+    const __m256d q01 =
+        _mm256_add_pd(_mm256_set1_pd(0.5), _mm256_mul_pd(r, _mm256_set1_pd(1.0 / 6)));
     const __m256d q23 =
         _mm256_add_pd(_mm256_set1_pd(1.0 / 24), _mm256_mul_pd(r, _mm256_set1_pd(1.0 / 120)));
     const __m256d q45 =
         _mm256_add_pd(_mm256_set1_pd(1.0 / 720), _mm256_mul_pd(r, _mm256_set1_pd(1.0 / 5040)));
     const __m256d q67 = _mm256_add_pd(q45, _mm256_mul_pd(r2, _mm256_set1_pd(1.0 / 40320)));
-    const __m256d q = _mm256_add_pd(_mm256_add_pd(q01, _mm256_mul_pd(r2, q23)), _mm256_mul_pd(r4, q67));
+    const __m256d q =
+        _mm256_add_pd(_mm256_add_pd(q01, _mm256_mul_pd(r2, q23)), _mm256_mul_pd(r4, q67));
     const __m256d one = _mm256_set1_pd(1.0);
     const __m256d p = _mm256_add_pd(one, _mm256_add_pd(r, _mm256_mul_pd(r2, q)));
     const __m256i bits = _mm256_add_epi64(_mm256_castpd_si256(t), _mm256_set1_epi64x(1023));
     const __m256d e = _mm256_mul_pd(p, _mm256_castsi256_pd(_mm256_slli_epi64(bits, 52)));
-    const __m256d num = _mm256_blendv_pd(one, e, _mm256_cmp_pd(xd, _mm256_setzero_pd(), _CMP_LT_OQ));
+    const __m256d num =
+        _mm256_blendv_pd(one, e, _mm256_cmp_pd(xd, _mm256_setzero_pd(), _CMP_LT_OQ));
     return _mm256_cvtpd_ps(_mm256_div_pd(num, _mm256_add_pd(one, e)));
 }
 
@@ -88,6 +299,24 @@ RT_AVX2_ONLY static void tanh_avx2(real *y, const real *x, long n)
     for (; i < n; i++) y[i] = rt_tanhf(x[i]);
 }
 
+/* 16 lanes a vector, the tail masked. A vector is loaded as two halves:
+ * the generated code stores a small product's output 8 floats at a time,
+ * and a load that spans two stores waits for them to reach the cache
+ * (~4 ns), where one within a store takes its data on the way */
+RT_AVX512_ONLY static void tanh_avx512(real *y, const real *x, long n)
+{
+    long i = 0;
+    for (; i + 16 <= n; i += 16) {
+        const __m512d lo = _mm512_castpd256_pd512(_mm256_castps_pd(_mm256_loadu_ps(x + i)));
+        const __m256d hi = _mm256_castps_pd(_mm256_loadu_ps(x + i + 8));
+        _mm512_storeu_ps(y + i, tanh16(_mm512_castpd_ps(_mm512_insertf64x4(lo, hi, 1))));
+    }
+    if (i < n) {
+        const __mmask16 m = (__mmask16)((1u << (n - i)) - 1);
+        _mm512_mask_storeu_ps(y + i, m, tanh16(_mm512_maskz_loadu_ps(m, x + i)));
+    }
+}
+
 RT_AVX2_ONLY static void sigmoid_avx2(real *y, const real *x, long n)
 {
     long i = 0;
@@ -95,21 +324,30 @@ RT_AVX2_ONLY static void sigmoid_avx2(real *y, const real *x, long n)
     for (; i < n; i++) y[i] = rt_sigmoidf(x[i]);
 }
 
-/* checked once: the answer does not change while the program runs */
-static int use_avx2(void)
+/* 2 with AVX-512, 1 with AVX2, else 0 (TRAINC_ACT=avx2 or off caps it, to
+ * compare: tests/unit/test_act.c); chosen on first use, and threads racing
+ * here make the same choice */
+static int simd_level(void)
 {
-    static int has = -1;
-    int h = __atomic_load_n(&has, __ATOMIC_RELAXED);
-    if (h < 0) __atomic_store_n(&has, h = __builtin_cpu_supports("avx2"), __ATOMIC_RELAXED);
-    return h;
+    static int level = -1;
+    int l = __atomic_load_n(&level, __ATOMIC_RELAXED);
+    if (l < 0) {
+        const char *want = getenv("TRAINC_ACT");
+        l = __builtin_cpu_supports("avx512f") ? 2 : __builtin_cpu_supports("avx2") ? 1 : 0;
+        if (want && !strcmp(want, "off")) l = 0;
+        if (want && !strcmp(want, "avx2") && l > 1) l = 1;
+        __atomic_store_n(&level, l, __ATOMIC_RELAXED);
+    }
+    return l;
 }
 #endif
 
 void rt_tanh_n(real *y, const real *x, long n)
 {
 #ifdef RT_ACT_AVX2
-    if (use_avx2()) {
-        tanh_avx2(y, x, n);
+    const int level = simd_level();
+    if (level) {
+        (level == 2 ? tanh_avx512 : tanh_avx2)(y, x, n);
         return;
     }
 #endif
@@ -119,7 +357,7 @@ void rt_tanh_n(real *y, const real *x, long n)
 void rt_sigmoid_n(real *y, const real *x, long n)
 {
 #ifdef RT_ACT_AVX2
-    if (use_avx2()) {
+    if (simd_level()) {
         sigmoid_avx2(y, x, n);
         return;
     }
