@@ -16,8 +16,8 @@ relative error at 600 Chebyshev points. In [0, 1/8) c = 0, c0 = 0, c1 = 1
 and the even terms are 0: t = d + d^2 (c3 d + d^2 c5 d), odd as tanh.
 
 Measured by tests/unit/test_act.c over every float: within 0.74 ulp of
-double tanh. Run with Debian's python3 (numpy), then clang-format:
-    /usr/bin/python3 tests/act_table.py
+double tanh. Run with Debian's python3 (numpy), which prints the table as
+runtime/rt_act.c has it:  /usr/bin/python3 tests/act_table.py
 """
 import numpy as np
 
@@ -84,20 +84,19 @@ def main():
     rows = [fit(lo, hi) for lo, hi in bins()]
     names = ["c (the bin's centre)", "c0 = tanh(c)"] + [f"c{k}" for k in range(1, DEGREE + 1)]
     print(f"/* made by tests/act_table.py: {len(rows)} bins, then zeros to 32 */")
-    print(f"const float rt_tanh_table[{DEGREE + 2}][32] = {{")
+    print("/* clang-format off */")
+    print(f"_Alignas(64) const float rt_tanh_table[{DEGREE + 2}][32] = {{")
     for j, name in enumerate(names):
-        vals = [hexf(r[j]) for r in rows]
-        vals += ["0.0f"] * (32 - len(vals))
-        print(f"    /* {name} */")
-        line = "    {"
-        for k, v in enumerate(vals):
-            piece = v + ("," if k < 31 else "},")
-            if len(line) + len(piece) + 1 > 100:
-                print(line.rstrip())
-                line = "     "
-            line += piece + " "
-        print(line.rstrip())
+        vals = [hexf(r[j]) for r in rows] + ["0.0f"] * (32 - len(rows))
+        print(f"    /* {name}, bins 0 to 31 */")
+        for k in range(0, 32, 4):
+            cells = [v + "," for v in vals[k:k + 4]]
+            if k == 28:
+                cells[-1] = cells[-1][:-1] + "},"
+            line = ("    {" if k == 0 else "     ") + " ".join(c.ljust(16) for c in cells)
+            print(line.rstrip())
     print("};")
+    print("/* clang-format on */")
 
 
 if __name__ == "__main__":
