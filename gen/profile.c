@@ -51,20 +51,32 @@
  * input gradient), the image sum 139, the direct forward 128 and its
  * loops' weight gradient 104; im2col 72 GB/s, col2im 42. The rates below
  * sit between the two machines' figures, so that both are within 30% on
- * the large blocks; im2col, a plain copy, gets a rate of its own. Misses, the model's limits:
+ * the large blocks; im2col, a plain copy, gets a rate of its own.
+ * Recalibrated 2026-12-07 on the Zen 5 EPYC (the kind of machine of the
+ * last sittings), after our kernels got faster (shard arenas on cache
+ * lines, AVX-512 kernels): min of 3 profiles (fashion_mlp 200 steps,
+ * LeNet 150 of --limit 59968): gemm 250-265 GFLOP/s (fashion_mlp's five
+ * products, LeNet's conv2 and its input gradient), the image sum 210
+ * (LeNet), the direct forward 142, its loops' weight gradient 117, im2col
+ * 84 GB/s, col2im 40. Every block of fashion_mlp and LeNet of 5% of the
+ * step or more is now within 30% (the closing note of that day has the
+ * tables). fashion_cnn's larger buffers run slower than these rates say:
+ * its conv1 (a direct forward that writes 3.2 MB) 58 GFLOP/s, its image
+ * sum 110, im2col 47 GB/s, so its predictions of those are 35-60% short.
+ * Misses, the model's limits:
  * blocks of a few µs are within the timer's and the call's noise, and the loss blocks (a log per
  * row) are not compute-bound as counted. (Until December 2026 the rates were a 2-core Xeon's: cblas
  * 115, loops 37 GFLOP/s, 20 GB/s.) */
 #define RATE_BLAS 98.0        /* GFLOP/s of cblas_?gemm (and gemv) on whole products */
 #define RATE_BLAS_CONV 68.0   /* ... on a convolution's per-image products */
-#define RATE_GEMM 200.0       /* GFLOP/s of runtime/rt_gemm.c (AVX-512; gen/ops/matmul.c) */
-#define RATE_GEMM_SUM 110.0   /* ... its sum over images (a convolution's weight gradient) */
+#define RATE_GEMM 255.0       /* GFLOP/s of runtime/rt_gemm.c (AVX-512; gen/ops/matmul.c) */
+#define RATE_GEMM_SUM 190.0   /* ... its sum over images (a convolution's weight gradient) */
 #define RATE_LOOPS 48.0       /* GFLOP/s of generated product loops (conv direct, small matmul) */
-#define RATE_LOOPS_DW 85.0    /* ... of the direct convolution's weight gradient */
-#define RATE_DIRECT 105.0     /* GFLOP/s of runtime/rt_conv.c's direct forward (AVX-512) */
+#define RATE_LOOPS_DW 115.0   /* ... of the direct convolution's weight gradient */
+#define RATE_DIRECT 140.0     /* GFLOP/s of runtime/rt_conv.c's direct forward (AVX-512) */
 #define RATE_DIRECT_DW 60.0   /* ... and of its weight gradient (28 columns: 32 images, 118 µs) */
 #define BANDWIDTH 40.0        /* GB/s through a block's buffers */
-#define BANDWIDTH_IM2COL 60.0 /* ... through im2col's (a copy: its input small, read again) */
+#define BANDWIDTH_IM2COL 75.0 /* ... through im2col's (a copy: its input small, read again) */
 #define CALL_US 0.3           /* µs a block costs whatever its size (calls, loop set-up) */
 
 /* The block that computes node j: j itself, or the op whose loop or store
