@@ -214,8 +214,12 @@ fi
 
 if want xor; then
 xo=$dir/xor/xor
-X1=${X1:-100000}
-X2=${X2:-3100000}
+# both runs longer than OpenBLAS's start: its server thread spins on
+# sched_yield for ~0.1 s of CPU after the trainer starts (xor never calls
+# BLAS), which a run of 100000 steps (8 ms) ends before, so that the spin fell
+# into the difference: 0.03 us a step of CPU that was not the step's
+X1=${X1:-2000000}
+X2=${X2:-8000000}
 printf '\nxor 2-8-1, batch 4, SGD lr 0.5, 1 thread (us per train step; trainc from %s vs %s steps)\n' "$X1" "$X2"
 read -r tc tc_cpu < <(trainc_us "$X1" "$X2" "$xo" train --epochs 1000000000 --threads 1 --quiet \
     --weights "$dir/xor.weights")
