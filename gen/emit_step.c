@@ -148,8 +148,16 @@ static void emit_block_comment(emitter *e, const ir_node *n)
     }
     describe_fused(e, n, e->w);
     describe_epilogue(e, n, e->w);
-    if (e->pv->side[n->id] >= 0) /* a side output (variant.h) */
-        wr_line(e->w, " *   + stores %s too", node_text(e, ir_get(e->g, e->pv->side[n->id])));
+    if (e->pv->side[n->id] >= 0) { /* a side output (variant.h); its math apart when long */
+        const char *text = node_text(e, ir_get(e->g, e->pv->side[n->id]));
+        const char *math = strstr(text, ": ");
+        if (strlen(text) > 80 && math) {
+            wr_line(e->w, " *   + stores %.*s too:", (int)(math - text), text);
+            wr_line(e->w, " *     %s", math + 2);
+        } else {
+            wr_line(e->w, " *   + stores %s too", text);
+        }
+    }
     const op_def *d = op_get(n->op);
     wr_line(e->w, " * %s */", d->describe ? d->describe(e, n) : math);
 }

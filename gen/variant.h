@@ -42,8 +42,10 @@ typedef struct plan_variant {
     int *epi_affine, *epi_gamma, *epi_beta;
     /* Side outputs: a producer whose block stores, besides its value, the
      * value of a node whose row names the producer's op (op_def.side_of:
-     * max pooling's argmax for the backward). That node emits no code and
-     * its buffer is placed at the producer's step. */
+     * max pooling's argmax for the backward), or of the col2im that alone
+     * reads an input-gradient product (per image, in its loop: plan.c's
+     * fuse_col2im). That node emits no code and its buffer is placed at
+     * the producer's step. */
     int *side;       /* per producer: the node it stores too, or -1 */
     int *fused_into; /* per node: the producer whose loop computes it (A, folded nodes), or -1 */
     plan_kernel *kernel;

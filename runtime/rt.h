@@ -653,6 +653,17 @@ int rt_max_pool2x2_grad(long pairs, long W, const float *x, const float *dy, flo
 int rt_max_pool2x2_argmax(long pairs, long W, const float *x, float *y, float *t, int relu_masked);
 int rt_max_pool2x2_grad_saved(long pairs, long W, const float *t, const float *dy, float *dx);
 
+/* ==== rt_col2im.c: col2im with stride 1 (float) ==== */
+
+/* dx [BC x H x W] = the patches col [BC x kh·kw x OH x OW] summed back into
+ * the images (OH = H + 2ph - dh(kh - 1), OW likewise), stride 1, any
+ * padding and dilation, as the generated loops (tap by tap in order from
+ * +0; the same bits); dx is written whole. -1 (dx untouched) without
+ * AVX2, in double, under RT_PORTABLE or with TRAINC_CONV=off: the caller
+ * then runs its loops. */
+int rt_col2im_s1(long BC, long H, long W, long kh, long kw, long ph, long pw, long dh, long dw,
+                 const float *col, float *dx);
+
 /* ==== rt_act.c: tanh and sigmoid over arrays (float: rt_act.h's, vectorised) ==== */
 
 #include "rt_act.h"

@@ -1,6 +1,7 @@
 # Fusion (gen/plan.c's epilogues): an activation, bias or residual sum is
 # stored by the convolution, product, pooling or batch norm before it, and in
-# eval a batch norm folds into the convolution before it. Checked against
+# eval a batch norm folds into the convolution before it; col2im runs per
+# image in the input-gradient product whose patches it sums. Checked against
 # trainc --no-fuse (one loop per op): the generated code shows each fused
 # block with its spec lines; training is bit-identical; eval predictions
 # agree within float rounding (exactly where no batch norm is folded); the
@@ -91,6 +92,8 @@ for m in lenet fashion_cnn resnet_tiny; do
     check "$m: planned arena fused $a KiB <= --no-fuse $b KiB" awk -v a="$a" -v b="$b" 'BEGIN { exit !(a != "" && a + 0 <= b + 0) }'
 done
 
+check "lenet and fashion_cnn train: col2im runs per image inside the input gradient's product (its patches in cache), no block of its own; --no-fuse keeps its block" \
+    sh -c "grep -q 'stores d_relu1 = col2im(d_conv2_col) too' '$out/lenet.train_64' && ! grep -q '/\* d_relu1 = col2im(' '$out/lenet.train_64' && grep -q 'stores d_max_pool2d1 = col2im(d_conv2_col) too' '$out/fashion_cnn.train_64' && grep -q 'd_relu1 = col2im of this image' '$out/lenet.train_64' && grep -q '/\* d_relu1 = col2im(d_conv2_col)  \[' '$out/lenet-nofuse/model.c'"
 # --- training is bit-identical; eval agrees within rounding
 for m in lenet fashion_cnn resnet_tiny; do
     for v in $m $m-nofuse; do

@@ -110,17 +110,29 @@ static int shape_col2im(ir_graph *g, ir_node *n, char *err, size_t errsize)
     return 0;
 }
 
-/* The loops over every patch element of an image batch: opens the loops
- * and leaves in scope b, c, i, j, oy, ox, the pointers xc (image b, channel
- * c), colr (col row of c, i, j) and iy, ix; the body is the caller's. */
-static void patch_loops_open(emitter *e, const ir_node *img, const geom *q, const char *xname,
-                             const char *colname, int is_const)
+/* Opens the loop over the channels bc of the images of img: all of them,
+ * or with `image` (an expression) that image's alone */
+static void channel_loop_open(emitter *e, const ir_node *img, const char *image)
 {
-    long B = e_dim(e, img, 0), C = e_dim(e, img, 1), H = e_dim(e, img, 2), W = e_dim(e, img, 3);
+    const long C = e_dim(e, img, 1);
+    if (image)
+        wr_line(e->w, "for (long bc = %s * %ld; bc < (%s + 1) * %ld; bc++) {", image, C, image, C);
+    else
+        wr_line(e->w, "for (long bc = 0; bc < %ld; bc++) {", (long)e_dim(e, img, 0) * C);
+}
+
+/* The loops over every patch element of an image batch (of one image
+ * with `image`, channel_loop_open's): opens the loops and leaves in scope
+ * b, c, i, j, oy, ox, the pointers xc (image b, channel c), colr (col row
+ * of c, i, j) and iy, ix; the body is the caller's. */
+static void patch_loops_open(emitter *e, const ir_node *img, const geom *q, const char *xname,
+                             const char *colname, int is_const, const char *image)
+{
+    long H = e_dim(e, img, 2), W = e_dim(e, img, 3);
     long OH = conv_out_size((int)H, q->kh, q->sh, q->ph, q->dh);
     long OW = conv_out_size((int)W, q->kw, q->sw, q->pw, q->dw);
     long K = (long)q->kh * q->kw;
-    wr_line(e->w, "for (long bc = 0; bc < %ld; bc++) {", B * C);
+    channel_loop_open(e, img, image);
     wr_line(e->w, "%sreal *xc = %s + bc * %ld;", is_const ? "const " : "", xname, H * W);
     wr_line(e->w, "for (long i = 0; i < %d; i++) {", q->kh);
     wr_line(e->w, "for (long j = 0; j < %d; j++) {", q->kw);
@@ -153,16 +165,17 @@ static int flat_taps(const geom *q, long W, long OW)
     return q->sh == 1 && q->sw == 1 && OW == W;
 }
 
-/* Opens flat_taps' loops over (bc, i, j) and leaves in scope xc, colr,
- * oy0, oy1 (the rows inside), lo, hi, off, k0 and k1 */
+/* Opens flat_taps' loops over (bc, i, j) (of one image with `image`) and
+ * leaves in scope xc, colr, oy0, oy1 (the rows inside), lo, hi, off, k0
+ * and k1 */
 static void flat_taps_open(emitter *e, const ir_node *img, const geom *q, const char *xname,
-                           const char *colname, int is_im2col)
+                           const char *colname, int is_im2col, const char *image)
 {
-    long C = e_dim(e, img, 1), H = e_dim(e, img, 2), W = e_dim(e, img, 3);
+    long H = e_dim(e, img, 2), W = e_dim(e, img, 3);
     long OH = conv_out_size((int)H, q->kh, q->sh, q->ph, q->dh);
     wr_line(e->w, "/* stride 1, rows as wide as the image's: a tap's rows inside the image are");
     wr_line(e->w, " * one flat run [k0, k1) of its patch row, image element k + off */");
-    wr_line(e->w, "for (long bc = 0; bc < %ld; bc++) {", (long)e_dim(e, img, 0) * C);
+    channel_loop_open(e, img, image);
     wr_line(e->w, "%sreal *xc = %s + bc * %ld;", is_im2col ? "const " : "", xname, H * W);
     wr_line(e->w, "for (long i = 0; i < %d; i++) {", q->kh);
     const char *id = q->dh == 1 ? "i" : e_fmt(e, "i * %d", q->dh);
@@ -198,7 +211,7 @@ static void flat_taps_zero_edges(emitter *e, long W)
 static void emit_im2col_flat(emitter *e, const ir_node *n, const ir_node *x, const geom *q)
 {
     long W = e_dim(e, x, 3), P = (long)e_dim(e, n, 2);
-    flat_taps_open(e, x, q, e_ref(e, x->id), e_ref(e, n->id), 1);
+    flat_taps_open(e, x, q, e_ref(e, x->id), e_ref(e, n->id), 1, NULL);
     wr_line(e->w, "for (long k = 0; k < k0; k++) colr[k] = 0;");
     wr_line(e->w, "for (long k = k0; k < k1; k++) colr[k] = xc[k + off];");
     wr_line(e->w, "for (long k = k1; k < %ld; k++) colr[k] = 0;", P);
@@ -219,7 +232,7 @@ static void emit_im2col(emitter *e, const ir_node *n)
         emit_im2col_flat(e, n, x, &q);
         return;
     }
-    patch_loops_open(e, x, &q, e_ref(e, n->in[0]), e_ref(e, n->id), 1);
+    patch_loops_open(e, x, &q, e_ref(e, n->in[0]), e_ref(e, n->id), 1, NULL);
     if (q.ph) {
         wr_line(e->w, "for (long ox = 0; ox < %ld; ox++) colr[oy * %ld + ox] = 0;", OW, OW);
         wr_line(e->w, "continue;");
@@ -249,12 +262,12 @@ static void emit_im2col(emitter *e, const ir_node *n)
  * where they are, so that the run adds 0 to the neighbouring rows' pixels
  * it passes over. A pixel of dx is never -0 (a sum from +0), so x + 0 is
  * x: the loops' bits. */
-static void emit_col2im_flat(emitter *e, const ir_node *n, const geom *q)
+static void emit_col2im_flat(emitter *e, const ir_node *n, const geom *q, const char *image)
 {
     long W = e_dim(e, n, 3);
     wr_line(e->w, "/* this op alone reads the patches: those outside the image (gradients that");
     wr_line(e->w, " * nothing uses) become 0, and the run adds 0 where it passes a row's end */");
-    flat_taps_open(e, n, q, e_ref(e, n->id), e_ref(e, n->in[0]), 0);
+    flat_taps_open(e, n, q, e_ref(e, n->id), e_ref(e, n->in[0]), 0, image);
     flat_taps_zero_edges(e, W);
     wr_line(e->w, "for (long k = k0; k < k1; k++) xc[k + off] += colr[k];");
     wr_line(e->w, "}");
@@ -262,17 +275,25 @@ static void emit_col2im_flat(emitter *e, const ir_node *n, const geom *q)
     wr_line(e->w, "}");
 }
 
-static void emit_col2im(emitter *e, const ir_node *n)
+/* col2im's loops of every image, or with `image` (an expression) of that
+ * image alone: its channels zeroed, then the patches added tap by tap */
+static void emit_col2im_loops(emitter *e, const ir_node *n, const geom *qp, const char *image)
 {
-    geom q = window_geom(n);
+    const geom q = *qp;
     long W = e_dim(e, n, 3);
     long OW = conv_out_size((int)W, q.kw, q.sw, q.pw, q.dw);
-    wr_line(e->w, "for (long k = 0; k < %ld; k++) %s[k] = 0;", e_numel(e, n), e_ref(e, n->id));
+    if (image) {
+        const long per = e_numel(e, n) / e_dim(e, n, 0);
+        wr_line(e->w, "for (long k = %s * %ld; k < (%s + 1) * %ld; k++) %s[k] = 0;", image, per,
+                image, per, e_ref(e, n->id));
+    } else {
+        wr_line(e->w, "for (long k = 0; k < %ld; k++) %s[k] = 0;", e_numel(e, n), e_ref(e, n->id));
+    }
     if (flat_taps(&q, W, OW) && ir_sole_reader(e->g, n->in[0], n->id)) {
-        emit_col2im_flat(e, n, &q);
+        emit_col2im_flat(e, n, &q, image);
         return;
     }
-    patch_loops_open(e, n, &q, e_ref(e, n->id), e_ref(e, n->in[0]), 0);
+    patch_loops_open(e, n, &q, e_ref(e, n->id), e_ref(e, n->in[0]), 0, image);
     if (q.ph) {
         wr_line(e->w, "continue;");
         wr_line(e->w, "}");
@@ -285,6 +306,40 @@ static void emit_col2im(emitter *e, const ir_node *n)
     wr_line(e->w, "}");
     wr_line(e->w, "}");
     wr_line(e->w, "}");
+}
+
+/* opens `if (call) {` where runtime/rt_col2im.c's kernel takes col2im
+ * (float, stride 1, not the plain variant): the loops go inside. Its
+ * channels: all the images', or the one image's (the fused form) */
+static int col2im_kernel_call(emitter *e, const ir_node *n, const geom *q, const char *image)
+{
+    if (e->dbl || e->pv->plain || q->sh != 1 || q->sw != 1) return 0;
+    const long C = e_dim(e, n, 1), H = e_dim(e, n, 2), W = e_dim(e, n, 3);
+    const long per_col = C * q->kh * q->kw * conv_out_size((int)H, q->kh, 1, q->ph, q->dh) *
+                         conv_out_size((int)W, q->kw, 1, q->pw, q->dw);
+    const char *col = e_ref(e, n->in[0]), *dx = e_ref(e, n->id);
+    wr_line(e->w, "/* runtime/rt_col2im.c's kernel: each row of dx summed in a register over");
+    wr_line(e->w,
+            " * the taps, in the loops' order (the same bits); the loops where it declines */");
+    wr_line(e->w, "if (rt_col2im_s1(%ld, %ld, %ld, %d, %d, %d, %d, %d, %d, %s, %s)) {",
+            image ? C : (long)e_dim(e, n, 0) * C, H, W, q->kh, q->kw, q->ph, q->pw, q->dh, q->dw,
+            image ? e_fmt(e, "%s + %s * %ld", col, image, per_col) : col,
+            image ? e_fmt(e, "%s + %s * %ld", dx, image, C * H * W) : dx);
+    return 1;
+}
+
+/* col2im of every image or of `image`: the kernel, or the loops */
+static void emit_col2im_images(emitter *e, const ir_node *n, const char *image)
+{
+    geom q = window_geom(n);
+    const int kernel = col2im_kernel_call(e, n, &q, image);
+    emit_col2im_loops(e, n, &q, image);
+    if (kernel) wr_line(e->w, "}");
+}
+
+static void emit_col2im(emitter *e, const ir_node *n)
+{
+    emit_col2im_images(e, n, NULL);
 }
 
 int window_node(ir_graph *g, ir_op op, const ir_node *n, int nin, const int *in,
@@ -449,6 +504,13 @@ static void emit_conv_grad_col(emitter *e, const ir_node *n)
         wr_line(e->w, "for (long p = 0; p < %ld; p++) dg[k * %ld + p] += wv * gr[p];", d.P, d.P);
         wr_line(e->w, "}");
         wr_line(e->w, "}");
+    }
+    const int t = e->pv->side[n->id];
+    if (t >= 0) {
+        wr_line(e->w, "/* %s = col2im of this image's patches, while they are in cache (fused:",
+                e_ref(e, t));
+        wr_line(e->w, " * the op alone reads them; gen/plan.c, fuse_col2im) */");
+        emit_col2im_images(e, ir_get(e->g, t), "b");
     }
     wr_line(e->w, "}");
 }
