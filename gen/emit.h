@@ -56,7 +56,8 @@ int emit_block_of(const plan_variant *v, int j);
 void emit_block_cost(ir_graph *g, const plan_variant *v, int dbl, int id, double *flops,
                      double *bytes);
 const char *emit_kernel_name(plan_kernel k);
-double emit_predict_us(const ir_node *n, plan_kernel k, double flops, double bytes);
+double emit_predict_us(ir_graph *g, const plan_variant *v, const ir_node *n, double flops,
+                       double bytes);
 const char *emit_profile_table(struct emitter *e, const plan *p);
 
 /* Writes the folder; returns 0, or -1 with a message in err. */

@@ -295,7 +295,7 @@ static void op_table(writer *w, ir_graph *g, const plan_variant *v, int dbl)
                 "<td>%.2f</td><td>%s</td><td>%s</td></tr>\n",
                 phase[n->phase], n->line, n->line, n->line, htmls(A, n->name), ir_op_name(n->op),
                 htmls(A, shape), block_params(g, v, n->id), flops, bytes, emit_kernel_name(k),
-                n->why ? htmls(A, n->why) : why_kernel(k), emit_predict_us(n, k, flops, bytes),
+                n->why ? htmls(A, n->why) : why_kernel(k), emit_predict_us(g, v, n, flops, bytes),
                 htmls(A, fused_names(g, v, n->id)), arena_at));
     }
     wr_raw(w, "</table>\n");

@@ -63,21 +63,24 @@
  * tables). fashion_cnn's larger buffers run slower than these rates say:
  * its conv1 (a direct forward that writes 3.2 MB) 58 GFLOP/s, its image
  * sum 110, im2col 47 GB/s, so its predictions of those are 35-60% short.
+ * col2im fused per image into the input gradient's product adds its adds
+ * at 16 G/s (LeNet 17, fashion_cnn 15: masked loads from L2).
  * Misses, the model's limits:
  * blocks of a few µs are within the timer's and the call's noise, and the loss blocks (a log per
  * row) are not compute-bound as counted. (Until December 2026 the rates were a 2-core Xeon's: cblas
  * 115, loops 37 GFLOP/s, 20 GB/s.) */
-#define RATE_BLAS 98.0        /* GFLOP/s of cblas_?gemm (and gemv) on whole products */
-#define RATE_BLAS_CONV 68.0   /* ... on a convolution's per-image products */
-#define RATE_GEMM 255.0       /* GFLOP/s of runtime/rt_gemm.c (AVX-512; gen/ops/matmul.c) */
-#define RATE_GEMM_SUM 190.0   /* ... its sum over images (a convolution's weight gradient) */
-#define RATE_LOOPS 48.0       /* GFLOP/s of generated product loops (conv direct, small matmul) */
-#define RATE_LOOPS_DW 115.0   /* ... of the direct convolution's weight gradient */
-#define RATE_DIRECT 140.0     /* GFLOP/s of runtime/rt_conv.c's direct forward (AVX-512) */
-#define RATE_DIRECT_DW 60.0   /* ... and of its weight gradient (28 columns: 32 images, 118 µs) */
-#define BANDWIDTH 40.0        /* GB/s through a block's buffers */
-#define BANDWIDTH_IM2COL 75.0 /* ... through im2col's (a copy: its input small, read again) */
-#define CALL_US 0.3           /* µs a block costs whatever its size (calls, loop set-up) */
+#define RATE_BLAS 98.0         /* GFLOP/s of cblas_?gemm (and gemv) on whole products */
+#define RATE_BLAS_CONV 68.0    /* ... on a convolution's per-image products */
+#define RATE_GEMM 255.0        /* GFLOP/s of runtime/rt_gemm.c (AVX-512; gen/ops/matmul.c) */
+#define RATE_GEMM_SUM 190.0    /* ... its sum over images (a convolution's weight gradient) */
+#define RATE_LOOPS 48.0        /* GFLOP/s of generated product loops (conv direct, small matmul) */
+#define RATE_LOOPS_DW 115.0    /* ... of the direct convolution's weight gradient */
+#define RATE_DIRECT 140.0      /* GFLOP/s of runtime/rt_conv.c's direct forward (AVX-512) */
+#define RATE_DIRECT_DW 60.0    /* ... and of its weight gradient (28 columns: 32 images, 118 µs) */
+#define BANDWIDTH 40.0         /* GB/s through a block's buffers */
+#define BANDWIDTH_IM2COL 75.0  /* ... through im2col's (a copy: its input small, read again) */
+#define RATE_COL2IM_FUSED 16.0 /* G adds/s of col2im per image in its product's block */
+#define CALL_US 0.3            /* µs a block costs whatever its size (calls, loop set-up) */
 
 /* The block that computes node j: j itself, or the op whose loop or store
  * computes it (inlined, an epilogue, a folded batch norm) */
@@ -138,8 +141,10 @@ static int conv_product(const ir_node *n)
     return n->op == OP_CONV2D || n->op == OP_CONV2D_GRAD_INPUT || n->op == OP_CONV2D_GRAD_WEIGHT;
 }
 
-double emit_predict_us(const ir_node *n, plan_kernel k, double flops, double bytes)
+double emit_predict_us(ir_graph *g, const plan_variant *v, const ir_node *n, double flops,
+                       double bytes)
 {
+    const plan_kernel k = v->kernel[n->id];
     double rate = k == KERN_BLAS && conv_product(n)                         ? RATE_BLAS_CONV
                   : k == KERN_BLAS || k == KERN_GEMV                        ? RATE_BLAS
                   : k == KERN_GEMM && n->op == OP_CONV2D_GRAD_WEIGHT        ? RATE_GEMM_SUM
@@ -150,7 +155,14 @@ double emit_predict_us(const ir_node *n, plan_kernel k, double flops, double byt
                                                                             : RATE_LOOPS;
     double compute = flops / (rate * 1e3);
     double memory = bytes / ((n->op == OP_IM2COL ? BANDWIDTH_IM2COL : BANDWIDTH) * 1e3);
-    return (compute > memory ? compute : memory) + CALL_US;
+    /* a col2im run per image in the block (plan.c's fuse_col2im): its masked
+     * loads after the product's, at their own rate */
+    const int t = v->side[n->id];
+    const double side =
+        t >= 0 && ir_get(g, t)->op == OP_COL2IM
+            ? op_get(OP_COL2IM)->flops(g, ir_get(g, t), v->batch) / (RATE_COL2IM_FUSED * 1e3)
+            : 0;
+    return (compute > memory ? compute : memory) + side + CALL_US;
 }
 
 int emit_profiled_block(const plan_variant *v, int s)
@@ -175,7 +187,7 @@ static void step_cost(emitter *e, const plan *p, int j, double *flops, double *b
             emit_block_cost(e->g, v, e->dbl, n->id, &f, &by);
             *flops += f;
             *bytes += by;
-            *us += emit_predict_us(n, v->kernel[n->id], f, by);
+            *us += emit_predict_us(e->g, v, n, f, by);
         }
     }
 }
