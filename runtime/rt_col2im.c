@@ -89,26 +89,6 @@ AVX512 static INLINE void rows16(const col2im_shape *s, const float *cb, float *
     for (int g = 0; g < G; g++) _mm512_mask_storeu_ps(xr + g * xstride + x0, out, acc[g]);
 }
 
-AVX512 static void col2im16(const col2im_shape *s, const float *col, float *dx)
-{
-    const long cstride = s->kh * s->kw * s->OH * s->OW;
-    unsigned mask[MAX_KW];
-    for (long x0 = 0; x0 < s->W; x0 += 16) {
-        tap_masks(s, x0, 16, mask);
-        for (long b = 0; b < s->BC; b += 8) {
-            const int G = s->BC - b >= 8 ? 8 : 1;
-            for (long g = 0; g < 8 && b + g < s->BC; g += G)
-                for (long iy = 0; iy < s->H; iy++) {
-                    float *xr = dx + ((b + g) * s->H + iy) * s->W;
-                    if (G == 8)
-                        rows16(s, col + (b + g) * cstride, xr, iy, x0, mask, 8);
-                    else
-                        rows16(s, col + (b + g) * cstride, xr, iy, x0, mask, 1);
-                }
-        }
-    }
-}
-
 /* the lanes of an 8-bit mask as an AVX2 mask vector */
 AVX2 static inline __m256i mask8(unsigned m)
 {
@@ -142,25 +122,31 @@ AVX2 static INLINE void rows8(const col2im_shape *s, const float *cb, float *xr,
     for (int g = 0; g < G; g++) _mm256_maskstore_ps(xr + g * xstride + x0, out, acc[g]);
 }
 
-AVX2 static void col2im8(const col2im_shape *s, const float *col, float *dx)
-{
-    const long cstride = s->kh * s->kw * s->OH * s->OW;
-    unsigned mask[MAX_KW];
-    for (long x0 = 0; x0 < s->W; x0 += 8) {
-        tap_masks(s, x0, 8, mask);
-        for (long b = 0; b < s->BC; b += 8) {
-            const int G = s->BC - b >= 8 ? 8 : 1;
-            for (long g = 0; g < 8 && b + g < s->BC; g += G)
-                for (long iy = 0; iy < s->H; iy++) {
-                    float *xr = dx + ((b + g) * s->H + iy) * s->W;
-                    if (G == 8)
-                        rows8(s, col + (b + g) * cstride, xr, iy, x0, mask, 8);
-                    else
-                        rows8(s, col + (b + g) * cstride, xr, iy, x0, mask, 1);
-                }
-        }
+/* col2im over every channel with ROWS (rows16 or rows8) of L lanes: the
+ * taps' masks per block of L columns, then 8 channels at a time (the last
+ * ones alone) row by row */
+#define COL2IM_DRIVER(name, target, L, ROWS)                                                       \
+    target static void name(const col2im_shape *s, const float *col, float *dx)                    \
+    {                                                                                              \
+        const long cstride = s->kh * s->kw * s->OH * s->OW;                                        \
+        unsigned mask[MAX_KW];                                                                     \
+        for (long x0 = 0; x0 < s->W; x0 += (L)) {                                                  \
+            tap_masks(s, x0, (L), mask);                                                           \
+            for (long b = 0; b < s->BC; b += 8) {                                                  \
+                const int G = s->BC - b >= 8 ? 8 : 1;                                              \
+                for (long g = 0; g < 8 && b + g < s->BC; g += G)                                   \
+                    for (long iy = 0; iy < s->H; iy++) {                                           \
+                        float *xr = dx + ((b + g) * s->H + iy) * s->W;                             \
+                        if (G == 8)                                                                \
+                            ROWS(s, col + (b + g) * cstride, xr, iy, x0, mask, 8);                 \
+                        else                                                                       \
+                            ROWS(s, col + (b + g) * cstride, xr, iy, x0, mask, 1);                 \
+                    }                                                                              \
+            }                                                                                      \
+        }                                                                                          \
     }
-}
+COL2IM_DRIVER(col2im16, AVX512, 16, rows16)
+COL2IM_DRIVER(col2im8, AVX2, 8, rows8)
 
 /* 16 (AVX-512), 8 (AVX2) or 0 lanes: TRAINC_CONV=avx2 keeps the AVX2 loop
  * on an AVX-512 CPU, TRAINC_CONV=off leaves col2im to the generated loops
