@@ -19,6 +19,13 @@
  * in fashion_mlp's step, its state coming from L3, 80 -> 73 us (min of
  * 2000 steps at load 10).
  *
+ * Why not AVX-512 for a short range: the step has just stored the gradient
+ * 8 floats at a time (its code is the x86-64-v3 clone), and a 64-byte load
+ * that spans two of those stores waits for them to reach the cache, where a
+ * load within one store takes its data on the way. Over a long range only
+ * the first vectors wait; over xor's 33 parameters every one did: its step
+ * 78.4 -> 71.0 ns with the v3 copy below RT_UPDATE_V4_MIN elements.
+ *
  * double keeps libm's fma in the SSE2 copy: no wider type to emulate it in. */
 #ifndef RT_FMA_H
 #define RT_FMA_H
@@ -100,6 +107,7 @@ static inline __attribute__((always_inline)) real rt_fma(real a, real b, real c,
             RT_UPDATE_SETTLE_MT(loop);                                                             \
     }
 #if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__) && !defined(RT_PORTABLE)
+#define RT_UPDATE_V4_MIN 256 /* elements: shorter ranges take the v3 copy (above) */
 #define RT_UPDATE_CLONES(loop)                                                                     \
     __attribute__((target("arch=x86-64-v4"))) static void update_range_v4(RT_UPDATE_PARAMS)        \
     {                                                                                              \
@@ -112,7 +120,7 @@ static inline __attribute__((always_inline)) real rt_fma(real a, real b, real c,
     RT_UPDATE_SSE2(loop)                                                                           \
     static void update_range(RT_UPDATE_PARAMS)                                                     \
     {                                                                                              \
-        if (__builtin_cpu_supports("x86-64-v4"))                                                   \
+        if (n >= RT_UPDATE_V4_MIN && __builtin_cpu_supports("x86-64-v4"))                          \
             update_range_v4(RT_UPDATE_ARGS);                                                       \
         else if (__builtin_cpu_supports("x86-64-v3"))                                              \
             update_range_v3(RT_UPDATE_ARGS);                                                       \

@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
-# The optimizer updates run 8 floats (4 doubles) wide in the x86-64-v3 copy
-# (AVX2 + FMA, chosen on this machine) and 4 floats wide in the SSE2 copy,
-# which the portable build (-DRT_PORTABLE) has alone: there fma() is
-# runtime/rt_fma.h's exact emulation in double (doubles: libm's fma, one at
-# a time). Both give bit-identical weights, every optimizer with the options
+# The optimizer updates run 16 floats (8 doubles) wide in the x86-64-v4
+# copy (AVX-512, for ranges of RT_UPDATE_V4_MIN elements or more), 8 floats
+# (4 doubles) wide in the x86-64-v3 copy (AVX2 + FMA) and 4 floats wide in
+# the SSE2 copy, which the portable build (-DRT_PORTABLE) has alone: there
+# fma() is runtime/rt_fma.h's exact emulation in double (doubles: libm's
+# fma, one at a time). Both give bit-identical weights, every optimizer with the options
 # that add branches to its loop (weight decay, momentum, amsgrad, centered,
 # RAdam's rectification from step 6). The torch comparisons
 # (test_optim_torch.py) run the AVX2 code; this ties the SSE2 code to it.
@@ -28,9 +29,11 @@ configs=(
 )
 for c in "${configs[@]}"; do
     IFS='|' read -r name line flags <<<"$c"
-    # xor's 2-8-1 net: 33 parameters, four 8-wide vector iterations and a tail
+    # xor's net 2-160-1: the fused update's ranges are 320 floats (the
+    # AVX-512 copy where the machine has it: rt_fma.h's RT_UPDATE_V4_MIN),
+    # 160, 160 (the AVX2 copy: twenty 8-wide iterations) and 1 (a tail)
     sed -e "s/^optimizer = .*/optimizer = $line/" -e "s/^model \"xor\"/model \"oc_$name\"/" \
-        models/xor.lua >"$out/$name.lua"
+        -e "s/linear(x, 8)/linear(x, 160)/" models/xor.lua >"$out/$name.lua"
     # shellcheck disable=SC2086
     gen_build "$out/$name.lua" "$out/$name" $flags >"$out/$name.log" 2>&1
     port=$out/${name}_portable
