@@ -62,8 +62,9 @@ static long outputs_per_row(ir_graph *g)
 }
 
 /* libm's functions the generated code calls, for the file's comment
- * (<tgmath.h> picks the float or the double form by the argument) */
-static const char *libm_used(arena *A, const char *body)
+ * (<tgmath.h> picks the float or the double form by the argument); the
+ * helpers' (act_helpers) where the body calls them */
+static const char *libm_used(arena *A, const char *body, int dbl)
 {
     static const char *const fns[] = {"exp",   "log",  "sqrt", "tanh", "pow", "erf",  "log1p",
                                       "expm1", "fmax", "fmin", "sin",  "cos", "floor"};
@@ -76,6 +77,11 @@ static const char *libm_used(arena *A, const char *body)
                                     (at[-1] >= '0' && at[-1] <= '9'));
         if (found) list = arena_printf(A, "%s%s%s", list, *list ? ", " : "", fns[k]);
     }
+    if (strstr(body, "rt_sigmoid(")) /* float: its fma; double: libm's exp */
+        list = arena_printf(A, "%s%s%s", list, *list ? ", " : "",
+                            dbl ? "exp (rt_sigmoid)" : "fma (rt_sigmoid)");
+    if (dbl && strstr(body, "rt_tanh("))
+        list = arena_printf(A, "%s%s%s", list, *list ? ", " : "", "tanh (rt_tanh)");
     return *list ? list : "none";
 }
 
@@ -138,11 +144,13 @@ static void act_helpers(writer *w, int dbl)
     }
     /* tanh's table as rt_act.c holds it, in hex floats: every bit survives */
     wr_line(w, "/* tanh and sigmoid of one float, copied from trainc's runtime/rt_act.h and");
-    wr_line(w, " * rt_act.c: the same operations in the same order (no fma), so the values");
-    wr_line(w, " * are the trainer's bit for bit. tanh: |x|'s bin (0 below 1/8, then 4 an");
+    wr_line(w, " * rt_act.c: the same operations in the same order (fma where the trainer's");
+    wr_line(w, " * has it: exact, one rounding), so the values are the trainer's bit for");
+    wr_line(w, " * bit. tanh: |x|'s bin (0 below 1/8, then 4 an");
     wr_line(w, " * octave) from its bits, then a polynomial in d = |x| - c about the bin's");
     wr_line(w, " * c; each row below is one of c, c0 .. c5 for the 32 bins (26 used). The");
-    wr_line(w, " * sigmoid: e^-|x| in double by a polynomial and 2^k from k's bits. |x| and");
+    wr_line(w, " * sigmoid: e^-|x| in double as 2^m 2^(j/4) e^r, a polynomial in r and 2^m");
+    wr_line(w, " * from the bits of t (its low bits k + 1024, k = 4m + j). |x| and");
     wr_line(w, " * the sign by bits: -ffreestanding makes fabsf and copysignf calls */");
     wr_line(w, "static inline float rt_tanh(float x)");
     wr_line(w, "{");
@@ -171,25 +179,25 @@ static void act_helpers(writer *w, int dbl)
         "return sign.u >> 31 ? -t : t; /* t >= 0: copysign is a negation */",
         "}",
         "",
-        "static inline double act_exp(double y)",
-        "{",
-        "const double shift = 6755399441055744.0;",
-        "union { double f; uint64_t u; } t, scale;",
-        "t.f = y * 1.4426950408889634 + shift;",
-        "const double kf = t.f - shift;",
-        "const double r = (y - kf * 6.93147180369123816490e-01) - kf * 1.90821492927058770002e-10;",
-        ("const double q = 0.5 + r * (1.0 / 6 + r * (1.0 / 24 + r * (1.0 / 120 + r * (1.0 / 720 + "
-         "r * (1.0 / 5040 + r * (1.0 / 40320))))));"), /* one line, two literals */
-        "const double p = 1.0 + (r + (r * r) * q);",
-        "scale.u = (t.u + 1023u) << 52;",
-        "return p * scale.f;",
-        "}",
-        "",
         "static inline float rt_sigmoid(float x)",
         "{",
-        "const double m = x < 0 ? (double)x : -(double)x; /* -|x| */",
-        "const double e = act_exp(-104.0 > m ? -104.0 : m);",
-        "return (float)((x < 0 ? e : 1.0) / (1.0 + e));",
+        "static const double quarters[4] = {1.0, 0x1.306fe0a31b715p+0, 0x1.6a09e667f3bcdp+0,",
+        "0x1.ae89f995ad3adp+0}; /* 2^(j/4) */",
+        "const double ny = x < 0 ? (double)x : -(double)x; /* -|x| */",
+        "const double y = -104.0 > ny ? -104.0 : ny;",
+        "const double shift = 0x1.8p52 + 1024;",
+        "union { double f; uint64_t u; } t, two_m;",
+        "t.f = fma(y, 5.7707801635558535, shift); /* 4 / ln2 */",
+        "const double kf = t.f - shift;",
+        "const double r = fma(kf, -0.17328679513998632, y); /* ln2 / 4 */",
+        "two_m.u = ((t.u >> 2) + 767u) << 52;",
+        "const double s = quarters[t.u & 3] * two_m.f;",
+        "const double r2 = r * r, r4 = r2 * r2;",
+        "const double p = fma(r4, fma(r, 1.0 / 720, 1.0 / 120),",
+        "fma(r2, fma(r, 1.0 / 24, 1.0 / 6), fma(r, 0.5, 1.0)));",
+        "const double sr = s * r;",
+        "const double e = fma(sr, p, s), den = fma(sr, p, 1.0 + s);",
+        "return (float)((x < 0 ? e : 1.0) / den);",
         "}",
     };
     for (size_t k = 0; k < sizeof text / sizeof *text; k++)
@@ -363,7 +371,7 @@ int emit_export_vars(ir_graph *g, const plan *p, int dbl, const char *header, tp
     }
     const char *body = body_c(g, p, dbl);
     v[0] = (tpl_var){"infer_h", as_lines(A, header_h(g, p, dbl, header))};
-    v[1] = (tpl_var){"infer_head", as_lines(A, head_c(g, dbl, header, libm_used(A, body)))};
+    v[1] = (tpl_var){"infer_head", as_lines(A, head_c(g, dbl, header, libm_used(A, body, dbl)))};
     v[2] = (tpl_var){"infer_body", as_lines(A, body)};
     v[3] = (tpl_var){"infer_arrays", arrays_table(g, p)};
     return 4;

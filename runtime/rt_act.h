@@ -1,7 +1,8 @@
 /* rt_act.h — tanh and sigmoid of one float, as the generated code calls
  * them (rt_tanh, rt_sigmoid) and as rt_act.c's array forms compute them,
- * lane for lane: the same operations in the same order, no fma, so that a
- * value is the same bits whichever path computed it. Included by rt.h.
+ * lane for lane: the same operations in the same order (tanh without fma,
+ * the sigmoid with fma in double, exact on every path), so that a value is
+ * the same bits whichever path computed it. Included by rt.h.
  *
  * Why not libm: glibc's tanhf and expf are scalar calls (tanhf through
  * expm1f: ~110 instructions a value), the bulk of a tiny net's step. These
@@ -40,40 +41,43 @@ static inline float rt_tanhf(float x)
     return copysignf(rt_tanh_table[1][bin] + (rt_tanh_table[2][bin] * d + d2 * r), x);
 }
 
-/* e^y in double for y in [-104, 0] (sigmoid's range): y = k ln2 + r,
- * |r| <= ln2 / 2, with k rounded by adding 1.5 * 2^52 (its low bits are
- * then k), r from ln2 split in two, 2^k from k's bits, and a degree-8
- * Taylor polynomial (error below 3e-10), its tail q evaluated by Estrin's
- * scheme: pairs, then r^2 and r^4, a chain of 5 operations where Horner's
- * is 12 (a tiny net's step waits on it). Over every one of the 2^32
- * floats, the sigmoid below rounds to the same bits as with Horner's
- * order. */
-static inline double rt_act_exp(double y)
-{
-    const double shift = 6755399441055744.0;
-    const double t = y * 1.4426950408889634 + shift;
-    const double kf = t - shift;
-    const double r = (y - kf * 6.93147180369123816490e-01) - kf * 1.90821492927058770002e-10;
-    const double r2 = r * r, r4 = r2 * r2;
-    const double q01 = 0.5 + r * (1.0 / 6), q23 = 1.0 / 24 + r * (1.0 / 120);
-    const double q45 = 1.0 / 720 + r * (1.0 / 5040);
-    const double q = (q01 + r2 * q23) + r4 * (q45 + r2 * (1.0 / 40320));
-    const double p = 1.0 + (r + r2 * q);
-    uint64_t bits;
-    memcpy(&bits, &t, sizeof bits);
-    bits = (bits + 1023u) << 52;
-    double scale;
-    memcpy(&scale, &bits, sizeof scale);
-    return p * scale;
-}
+/* 2^(j/4), j = 0..3: the sigmoid's e^y = 2^m 2^(j/4) e^r */
+static const double rt_exp2_quarters[4] = {1.0, 0x1.306fe0a31b715p+0, 0x1.6a09e667f3bcdp+0,
+                                           0x1.ae89f995ad3adp+0};
 
-/* sigmoid(x) in double, rounded once to float: e = e^-|x| never overflows;
- * 1 / (1 + e) for x >= 0, e / (1 + e) below; |x| > 104 gives 0 or 1 */
+/* sigmoid(x) in double, rounded once to float: 1 / (1 + e) for x >= 0,
+ * e / (1 + e) below, e = e^y, y = -|x| clamped at -104 (never overflows).
+ * y = k ln2/4 + r, |r| <= ln2/8: k is rounded by adding 1.5 * 2^52 + 1024
+ * (t's low bits are then k + 1024 >= 0), so with k = 4m + j, 2^(j/4) from
+ * the table and 2^m from t's bits, e = s (1 + r P(r)), s = 2^m 2^(j/4),
+ * P of degree 5 (Taylor: relative error below 1e-11) in pairs (Estrin's
+ * scheme); 1 + e is one rounding of s r P + (1 + s). A chain of ~60 cycles
+ * where e^y with |r| <= ln2/2 (a degree-8 polynomial) and then 1 + e took
+ * ~80: a tiny net's step waits on it. fma in double is exact everywhere
+ * (one rounding, IEEE), so every path gives the same bits; without the
+ * instruction (the portable build) it is libm's call. Measured over every
+ * float in [-110, 20]: within 0.5001 ulp of double 1 / (1 + exp(-x)). */
 static inline float rt_sigmoidf(float x)
 {
-    const double m = -fabs((double)x);
-    const double e = rt_act_exp(-104.0 > m ? -104.0 : m);
-    return (float)((x < 0 ? e : 1.0) / (1.0 + e));
+    const double ny = -fabs((double)x);
+    const double y = -104.0 > ny ? -104.0 : ny;
+    const double shift = 0x1.8p52 + 1024;
+    const double t = fma(y, 5.7707801635558535 /* 4 / ln2 */, shift);
+    const double kf = t - shift;
+    const double r = fma(kf, -0.17328679513998632 /* ln2 / 4 */, y);
+    uint64_t bits;
+    memcpy(&bits, &t, sizeof bits);
+    /* 2^m: (t's bits >> 2) + 767 ends in 1023 + m in its low 12 bits */
+    const uint64_t m_bits = ((bits >> 2) + 767u) << 52;
+    double two_m;
+    memcpy(&two_m, &m_bits, sizeof two_m);
+    const double s = rt_exp2_quarters[bits & 3] * two_m;
+    const double r2 = r * r, r4 = r2 * r2;
+    const double p =
+        fma(r4, fma(r, 1.0 / 720, 1.0 / 120), fma(r2, fma(r, 1.0 / 24, 1.0 / 6), fma(r, 0.5, 1.0)));
+    const double sr = s * r;
+    const double e = fma(sr, p, s), den = fma(sr, p, 1.0 + s);
+    return (float)((x < 0 ? e : 1.0) / den);
 }
 
 static inline double rt_sigmoid_d(double x)
