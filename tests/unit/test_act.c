@@ -12,13 +12,12 @@
  * bound. */
 #include "rt.h"
 #include "check.h"
+#include "check_child.h"
 
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/wait.h>
-#include <unistd.h>
 
 /* |got - want| in units of the last place of the float nearest want */
 static double ulps(float got, double want)
@@ -112,21 +111,6 @@ static int tail_in_place(void)
     return ok;
 }
 
-/* a child: this program again with TRAINC_ACT=want and --bits; passed? */
-static int child(const char *self, const char *want)
-{
-    fflush(stdout);
-    pid_t pid = fork();
-    if (pid == 0) {
-        setenv("TRAINC_ACT", want, 1);
-        execl(self, self, "--bits", (char *)NULL);
-        _exit(127);
-    }
-    int status = 0;
-    waitpid(pid, &status, 0);
-    return WIFEXITED(status) && WEXITSTATUS(status) == 0;
-}
-
 int main(int argc, char **argv)
 {
     const char *all = getenv("TRAINC_ACT_ALL");
@@ -175,7 +159,7 @@ int main(int argc, char **argv)
           "signed zeros, NaN, infinities, subnormals and saturation as double tanh and sigmoid");
     CHECK(tail_in_place(), "37 values in place: the vectors and the tail as the scalar form");
     if (__builtin_cpu_supports("avx512f"))
-        CHECK(child(argv[0], "avx2"), "the AVX2 run (above) passed");
-    CHECK(child(argv[0], "off"), "the scalar run (above) passed");
+        CHECK(check_child(argv[0], "TRAINC_ACT", "avx2", "--bits"), "the AVX2 run (above) passed");
+    CHECK(check_child(argv[0], "TRAINC_ACT", "off", "--bits"), "the scalar run (above) passed");
     CHECK_DONE();
 }

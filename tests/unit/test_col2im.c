@@ -10,14 +10,13 @@
  * control: the loops with their taps in the other order differ. */
 #include "rt.h"
 #include "check.h"
+#include "check_child.h"
 
 #include <math.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/wait.h>
-#include <unistd.h>
 
 #if !defined(TRAINC_DOUBLE)
 typedef struct {
@@ -124,21 +123,6 @@ static void run_all(const char *path)
     CHECK(!agrees((shape){64 * 8, 12, 12, 5, 5, 0, 0, 1, 1, 0, 0}, 11, 1), name);
 }
 
-/* a child: this program again with TRAINC_CONV=want and the argument; passed? */
-static int child(const char *self, const char *want, const char *arg)
-{
-    fflush(stdout);
-    pid_t pid = fork();
-    if (pid == 0) {
-        setenv("TRAINC_CONV", want, 1);
-        execl(self, self, arg, (char *)NULL);
-        _exit(127);
-    }
-    int status = 0;
-    waitpid(pid, &status, 0);
-    return WIFEXITED(status) && WEXITSTATUS(status) == 0;
-}
-
 int main(int argc, char **argv)
 {
     float col[9] = {1, 2, 3, 4, 5, 6, 7, 8, 9}, dx[9] = {5};
@@ -156,8 +140,9 @@ int main(int argc, char **argv)
     }
     run_all(__builtin_cpu_supports("avx512f") ? "AVX-512" : "AVX2");
     if (__builtin_cpu_supports("avx512f"))
-        CHECK(child(argv[0], "avx2", "--avx2"), "the AVX2 run (above) passed");
-    CHECK(child(argv[0], "off", "--off"), "TRAINC_CONV=off: declines, dx untouched");
+        CHECK(check_child(argv[0], "TRAINC_CONV", "avx2", "--avx2"), "the AVX2 run (above) passed");
+    CHECK(check_child(argv[0], "TRAINC_CONV", "off", "--off"),
+          "TRAINC_CONV=off: declines, dx untouched");
     CHECK_DONE();
 }
 #else

@@ -17,13 +17,13 @@
 #define _GNU_SOURCE
 #include "rt.h"
 #include "check.h"
+#include "check_child.h"
 
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #ifndef TRAINC_DOUBLE
@@ -234,25 +234,9 @@ int main(int argc, char **argv)
     }
     run_all(__builtin_cpu_supports("avx512f") ? "AVX-512 tiles" : "AVX2 tiles");
     /* the AVX2 tiles and TRAINC_CONV=off: the choice is made once per process */
-    fflush(stdout);
-    pid_t pid = fork();
-    if (pid == 0) {
-        setenv("TRAINC_CONV", "avx2", 1);
-        execl(argv[0], argv[0], "--avx2", (char *)NULL);
-        _exit(127);
-    }
-    int status = 0;
-    waitpid(pid, &status, 0);
-    CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 0, "the AVX2 run (above) passed");
-    fflush(stdout);
-    pid = fork();
-    if (pid == 0) {
-        setenv("TRAINC_CONV", "off", 1);
-        execl(argv[0], argv[0], "--off", (char *)NULL);
-        _exit(127);
-    }
-    waitpid(pid, &status, 0);
-    CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 0, "TRAINC_CONV=off: declines, y untouched");
+    CHECK(check_child(argv[0], "TRAINC_CONV", "avx2", "--avx2"), "the AVX2 run (above) passed");
+    CHECK(check_child(argv[0], "TRAINC_CONV", "off", "--off"),
+          "TRAINC_CONV=off: declines, y untouched");
     CHECK_DONE();
 }
 #else
