@@ -1,14 +1,17 @@
-/* rt_act.c — tanh and sigmoid over an array (in place allowed), as the
- * generated code applies them to the stored output of a small product:
- * tanh 16 floats at a time with AVX-512 or 8 with AVX2, the sigmoid 4 in
- * double with AVX2 and FMA, else rt_act.h's scalar functions. Every path
- * does the same IEEE operations in the same order (fma where the scalar
- * form has it), so the bits do not depend on the machine. double: libm. Also tanh's table. */
+/* rt_act.c — tanh over an array (in place allowed), as the generated code
+ * applies it to the stored output of a small product: 16 floats at a time
+ * with AVX-512 or 8 with AVX2, else rt_act.h's scalar function; the
+ * sigmoid's array form (4 in double with AVX2 and FMA) is inline in rt.h,
+ * and this file sets its rt_act_vector. Every path does the same IEEE
+ * operations in the same order (fma where the scalar form has it), so the
+ * bits do not depend on the machine. double: libm. Also tanh's table. */
 #include "rt.h"
 
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+
+int rt_act_vector;
 
 /* made by tests/act_table.py: 26 bins, then zeros to 32 */
 /* clang-format off */
@@ -79,11 +82,8 @@ _Alignas(64) const float rt_tanh_table[7][32] = {
 };
 /* clang-format on */
 
-#if defined(__GNUC__) && defined(__x86_64__) && !defined(RT_PORTABLE) && !defined(TRAINC_DOUBLE)
-#define RT_ACT_AVX2 1
-#include <immintrin.h>
+#ifdef RT_ACT_VECTOR
 #define RT_AVX2_ONLY __attribute__((target("avx2")))
-#define RT_FMA_ONLY __attribute__((target("avx2,fma")))
 
 #define RT_AVX512_ONLY __attribute__((target("avx512f,avx2")))
 
@@ -144,40 +144,6 @@ RT_AVX2_ONLY static __m256 tanh8(__m256 x)
     return _mm256_or_ps(_mm256_and_ps(sign, x), t);
 }
 
-/* rt_sigmoidf on 4 lanes, in double: the same operations (rt_act.h) */
-RT_FMA_ONLY static __m128 sigmoid4(__m128 x)
-{
-    const __m256d xd = _mm256_cvtps_pd(x);
-    const __m256d ny = _mm256_or_pd(xd, _mm256_set1_pd(-0.0));    /* -|x| */
-    const __m256d y = _mm256_max_pd(_mm256_set1_pd(-104.0), ny); /* -104 > ny ? -104 : ny */
-    const __m256d shift = _mm256_set1_pd(0x1.8p52 + 1024);
-    const __m256d t = _mm256_fmadd_pd(y, _mm256_set1_pd(5.7707801635558535), shift);
-    const __m256d kf = _mm256_sub_pd(t, shift);
-    const __m256d r = _mm256_fmadd_pd(kf, _mm256_set1_pd(-0.17328679513998632), y);
-    const __m256i bits = _mm256_castpd_si256(t);
-    const __m256d two_m = _mm256_castsi256_pd(
-        _mm256_slli_epi64(_mm256_add_epi64(_mm256_srli_epi64(bits, 2), _mm256_set1_epi64x(767)), 52));
-    /* 2^(j/4): the table's double j is floats 2j and 2j + 1 */
-    const __m256i j = _mm256_and_si256(bits, _mm256_set1_epi64x(3));
-    const __m256i pair = _mm256_or_si256(_mm256_or_si256(_mm256_slli_epi64(j, 1), _mm256_slli_epi64(j, 33)),
-                                         _mm256_set1_epi64x(INT64_C(1) << 32));
-    const __m256 quarters = _mm256_castpd_ps(_mm256_loadu_pd(rt_exp2_quarters));
-    const __m256d s =
-        _mm256_mul_pd(_mm256_castps_pd(_mm256_permutevar8x32_ps(quarters, pair)), two_m);
-    const __m256d r2 = _mm256_mul_pd(r, r), r4 = _mm256_mul_pd(r2, r2);
-    const __m256d p = _mm256_fmadd_pd(
-        r4, _mm256_fmadd_pd(r, _mm256_set1_pd(1.0 / 720), _mm256_set1_pd(1.0 / 120)),
-        _mm256_fmadd_pd(r2, _mm256_fmadd_pd(r, _mm256_set1_pd(1.0 / 24), _mm256_set1_pd(1.0 / 6)),
-                        _mm256_fmadd_pd(r, _mm256_set1_pd(0.5), _mm256_set1_pd(1.0))));
-    const __m256d one = _mm256_set1_pd(1.0);
-    const __m256d sr = _mm256_mul_pd(s, r);
-    const __m256d e = _mm256_fmadd_pd(sr, p, s);
-    const __m256d den = _mm256_fmadd_pd(sr, p, _mm256_add_pd(one, s));
-    const __m256d num =
-        _mm256_blendv_pd(one, e, _mm256_cmp_pd(xd, _mm256_setzero_pd(), _CMP_LT_OQ));
-    return _mm256_cvtpd_ps(_mm256_div_pd(num, den));
-}
-
 RT_AVX2_ONLY static void tanh_avx2(real *y, const real *x, long n)
 {
     long i = 0;
@@ -203,13 +169,6 @@ RT_AVX512_ONLY static void tanh_avx512(real *y, const real *x, long n)
     }
 }
 
-RT_FMA_ONLY static void sigmoid_avx2(real *y, const real *x, long n)
-{
-    long i = 0;
-    for (; i + 4 <= n; i += 4) _mm_storeu_ps(y + i, sigmoid4(_mm_loadu_ps(x + i)));
-    for (; i < n; i++) y[i] = rt_sigmoidf(x[i]);
-}
-
 /* 2 with AVX-512, 1 with AVX2 and FMA, else 0 (TRAINC_ACT=avx2 or off caps it, to
  * compare: tests/unit/test_act.c); chosen on first use, and threads racing
  * here make the same choice */
@@ -220,19 +179,25 @@ static int simd_level(void)
     if (l < 0) {
         const char *want = getenv("TRAINC_ACT");
         l = !__builtin_cpu_supports("avx2") || !__builtin_cpu_supports("fma") ? 0
-            : __builtin_cpu_supports("avx512f")                                ? 2
-                                                                               : 1;
+            : __builtin_cpu_supports("avx512f")                               ? 2
+                                                                              : 1;
         if (want && !strcmp(want, "off")) l = 0;
         if (want && !strcmp(want, "avx2") && l > 1) l = 1;
         __atomic_store_n(&level, l, __ATOMIC_RELAXED);
     }
     return l;
 }
+
+/* rt.h's inline rt_sigmoid_n reads it: chosen before main */
+__attribute__((constructor)) static void choose_vector(void)
+{
+    rt_act_vector = simd_level() > 0;
+}
 #endif
 
 void rt_tanh_n(real *y, const real *x, long n)
 {
-#ifdef RT_ACT_AVX2
+#ifdef RT_ACT_VECTOR
     const int level = simd_level();
     if (level) {
         (level == 2 ? tanh_avx512 : tanh_avx2)(y, x, n);
@@ -240,15 +205,4 @@ void rt_tanh_n(real *y, const real *x, long n)
     }
 #endif
     for (long i = 0; i < n; i++) y[i] = rt_tanh(x[i]);
-}
-
-void rt_sigmoid_n(real *y, const real *x, long n)
-{
-#ifdef RT_ACT_AVX2
-    if (simd_level()) {
-        sigmoid_avx2(y, x, n);
-        return;
-    }
-#endif
-    for (long i = 0; i < n; i++) y[i] = rt_sigmoid(x[i]);
 }

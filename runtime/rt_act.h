@@ -85,6 +85,55 @@ static inline double rt_sigmoid_d(double x)
     return 1 / (1 + exp(-x));
 }
 
+#if defined(__GNUC__) && defined(__x86_64__) && !defined(RT_PORTABLE) && !defined(TRAINC_DOUBLE)
+/* the vector forms: rt_act.c's, and the sigmoid's inline in rt.h */
+#define RT_ACT_VECTOR 1
+#include <immintrin.h>
+#define RT_ACT_FMA __attribute__((target("avx2,fma")))
+
+/* rt_sigmoidf on 4 lanes, in double: the same operations */
+RT_ACT_FMA static inline __m128 rt_sigmoid4(__m128 x)
+{
+    const __m256d xd = _mm256_cvtps_pd(x);
+    const __m256d ny = _mm256_or_pd(xd, _mm256_set1_pd(-0.0));   /* -|x| */
+    const __m256d y = _mm256_max_pd(_mm256_set1_pd(-104.0), ny); /* -104 > ny ? -104 : ny */
+    const __m256d shift = _mm256_set1_pd(0x1.8p52 + 1024);
+    const __m256d t = _mm256_fmadd_pd(y, _mm256_set1_pd(5.7707801635558535), shift);
+    const __m256d kf = _mm256_sub_pd(t, shift);
+    const __m256d r = _mm256_fmadd_pd(kf, _mm256_set1_pd(-0.17328679513998632), y);
+    const __m256i bits = _mm256_castpd_si256(t);
+    const __m256d two_m = _mm256_castsi256_pd(_mm256_slli_epi64(
+        _mm256_add_epi64(_mm256_srli_epi64(bits, 2), _mm256_set1_epi64x(767)), 52));
+    /* 2^(j/4): the table's double j is floats 2j and 2j + 1 */
+    const __m256i j = _mm256_and_si256(bits, _mm256_set1_epi64x(3));
+    const __m256i pair =
+        _mm256_or_si256(_mm256_or_si256(_mm256_slli_epi64(j, 1), _mm256_slli_epi64(j, 33)),
+                        _mm256_set1_epi64x(INT64_C(1) << 32));
+    const __m256 quarters = _mm256_castpd_ps(_mm256_loadu_pd(rt_exp2_quarters));
+    const __m256d s =
+        _mm256_mul_pd(_mm256_castps_pd(_mm256_permutevar8x32_ps(quarters, pair)), two_m);
+    const __m256d r2 = _mm256_mul_pd(r, r), r4 = _mm256_mul_pd(r2, r2);
+    const __m256d p = _mm256_fmadd_pd(
+        r4, _mm256_fmadd_pd(r, _mm256_set1_pd(1.0 / 720), _mm256_set1_pd(1.0 / 120)),
+        _mm256_fmadd_pd(r2, _mm256_fmadd_pd(r, _mm256_set1_pd(1.0 / 24), _mm256_set1_pd(1.0 / 6)),
+                        _mm256_fmadd_pd(r, _mm256_set1_pd(0.5), _mm256_set1_pd(1.0))));
+    const __m256d one = _mm256_set1_pd(1.0);
+    const __m256d sr = _mm256_mul_pd(s, r);
+    const __m256d e = _mm256_fmadd_pd(sr, p, s);
+    const __m256d den = _mm256_fmadd_pd(sr, p, _mm256_add_pd(one, s));
+    const __m256d num =
+        _mm256_blendv_pd(one, e, _mm256_cmp_pd(xd, _mm256_setzero_pd(), _CMP_LT_OQ));
+    return _mm256_cvtpd_ps(_mm256_div_pd(num, den));
+}
+
+/* y[0..3] = rt_sigmoidf(x[0..3]); y may be x. Pointers, not vectors: the
+ * caller (rt.h's rt_sigmoid_n) has no target of its own */
+RT_ACT_FMA static inline void rt_sigmoid4_at(float *y, const float *x)
+{
+    _mm_storeu_ps(y, rt_sigmoid4(_mm_loadu_ps(x)));
+}
+#endif
+
 /* the generated code's: float through the above, double through libm */
 #define rt_tanh(x) _Generic((x), float : rt_tanhf, default : tanh)(x)
 #define rt_sigmoid(x) _Generic((x), float : rt_sigmoidf, default : rt_sigmoid_d)(x)
