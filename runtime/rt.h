@@ -683,9 +683,9 @@ static inline __attribute__((always_inline)) void rt_sigmoid_n(real *y, const re
 {
 #ifdef RT_ACT_VECTOR
     if (rt_act_vector) {
-        long i = 0;
-        for (; i + 4 <= n; i += 4) rt_sigmoid4_at(y + i, x + i);
-        for (; i < n; i++) y[i] = rt_sigmoid(x[i]);
+        const long n4 = n / 4 * 4;
+        for (long i = 0; i < n4; i += 4) rt_sigmoid4_at(y + i, x + i);
+        for (long i = n4; i < n; i++) y[i] = rt_sigmoid(x[i]);
         return;
     }
 #endif
