@@ -722,6 +722,7 @@ static int folder_vars(ir_graph *g, const plan *p, const shard_sync *sync, const
         {"sync_points", arena_printf(A, "%d", sync->points)},
         {"sync_doubles", arena_printf(A, "%ld", sync->at[sync->points])},
         {"train_flops", arena_printf(A, "%.0f", p->train_flops)},
+        {"noise", plan_draws_noise(p) ? "1" : "0"},
         {"eval_flops", arena_printf(A, "%.0f", p->eval_flops)},
         {"epochs", arena_printf(A, "%d", g->train.epochs)},
         {"seed", arena_printf(A, "%u", g->train.seed)},

@@ -267,6 +267,9 @@ static void variant_buffers(emitter *e)
     if (!uses_x) wr_line(w, "(void)x;");
     if (!uses_y) wr_line(w, "(void)y;");
     if (!uses_arena) wr_line(w, "(void)arena;");
+    if (e->profile) /* read once: the blocks' tests of it stay in a register */
+        wr_line(w,
+                "const int prof_on = rt_prof_acc != NULL; /* train --profile (PROFILE_BEGIN) */");
 }
 
 /* train { shards } with batch norm (gen/shards.h): where each phase of the

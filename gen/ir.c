@@ -130,8 +130,8 @@ static const char *const c_keywords[] = {
     /* locals of the convolution and pooling blocks (gen/ops/conv.c) */
     "g", "bc", "oc", "oy", "ox", "iy", "ix", "xi", "at", "base", "arg", "wv", "yb", "colb", "colr",
     "cg", "gb", "db", "dg", "xc", "share", "acc", "lane", "p0", "sum", "v", "take",
-    /* PROFILE_BEGIN's local (templates/model.c) */
-    "prof_start",
+    /* PROFILE_BEGIN's locals (templates/model.c) */
+    "prof_start", "prof_on",
     /* the fused update's argument and function (gen/fuse_update.c) */
     "u", "update_range", "model_update_args", "update_strip", "update_strip_done",
     "update_strip_ctx", "update_store",

@@ -833,3 +833,10 @@ const plan_variant *plan_find_variant(const plan *p, plan_mode mode, int rows)
     }
     return best;
 }
+
+int plan_draws_noise(const plan *p)
+{
+    for (int k = 0; k < p->nv; k++)
+        if (p->v[k].mode == PLAN_TRAIN && p->v[k].noise) return 1;
+    return 0;
+}

@@ -45,5 +45,8 @@ void plan_variants(ir_graph *g, plan *p, int fuse);
 /* The variant of that mode for that many rows (rows = 0: the one with the
  * most rows), or NULL */
 const plan_variant *plan_find_variant(const plan *p, plan_mode mode, int rows);
+/* 1 when a training step draws noise (dropout): the trainer computes the
+ * step's noise key only then (MODEL_NOISE) */
+int plan_draws_noise(const plan *p);
 
 #endif

@@ -1083,13 +1083,9 @@ double rt_lr_suggest(const double *lr, const double *smoothed, long n);
  * to rt_prof_acc[k] when this is not NULL (the trainer's --profile sets it
  * around the steps it times) */
 extern double *rt_prof_acc;
-/* now, when timing (PROFILE_BEGIN) */
-static inline double rt_prof_begin(void)
-{
-    return rt_prof_acc ? rt_now() : 0;
-}
-/* block k began at start (PROFILE_END); with shards the pool's threads
- * add to the same entry, so the sum is taken atomically */
+/* block k began at start (PROFILE_END, when timing; PROFILE_BEGIN reads
+ * rt_now); with shards the pool's threads add to the same entry, so the
+ * sum is taken atomically */
 static inline void rt_prof_end(int k, double start)
 {
     if (!rt_prof_acc) return;

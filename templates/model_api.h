@@ -29,6 +29,7 @@ typedef struct model_constants {
     int sync_points;
     long sync_doubles;
     double train_flops, eval_flops;
+    int noise;
     int epochs;
     unsigned seed;
     int shuffle;

@@ -34,6 +34,7 @@ const model_constants model_consts = {
     .sync_doubles = MODEL_SYNC_DOUBLES,
     .train_flops = MODEL_TRAIN_FLOPS,
     .eval_flops = MODEL_EVAL_FLOPS,
+    .noise = MODEL_NOISE,
     .epochs = MODEL_EPOCHS,
     .seed = MODEL_SEED,
     .shuffle = MODEL_SHUFFLE,

@@ -221,6 +221,14 @@ static void show_progress(train_run *r)
     r->bar_shown = 1;
 }
 
+/* The key of step `step`'s dropout masks (rt_noise_key), 0 when no op of
+ * the step draws noise (MODEL_NOISE): its two hashes are a tiny net's
+ * bookkeeping (xor: ~25 instructions of a step's ~1200) */
+static uint64_t step_noise(const train_run *r, long step)
+{
+    return MODEL_NOISE ? rt_noise_key(r->seed, step) : 0;
+}
+
 /* The divergence guard: a loss or gradient that is no number. The norm
  * where it is recorded (need_norm); else only where the gradient's sum is
  * not finite (0 stands in: every element is finite). Returns 0, or the
@@ -298,10 +306,10 @@ static int train_batch(train_run *r, long start, int rows)
         r->lr = model_lr(e, r->base_lr, r->total);
         const model_update_args u = {b->state, r->lr, model_momentum(e, r->total), r->step + 1};
         loss = model_train_update(rows, b->param, b->grad, bx, by, b->out, b->arena,
-                                  rt_noise_key(r->seed, r->step + 1), &u);
+                                  step_noise(r, r->step + 1), &u);
     } else {
         loss = model_train_step(rows, b->param, b->grad, bx, by, b->out, b->arena,
-                                rt_noise_key(r->seed, r->step + 1));
+                                step_noise(r, r->step + 1));
     }
     rt_prof_acc = NULL;
     double grad_norm;
@@ -320,7 +328,7 @@ static int train_batch(train_run *r, long start, int rows)
         ++r->step; /* updated in the step */
     } else if (MODEL_CLOSURE_STEP) {
         ++r->step;
-        tr_closure_step(r, rows, bx, by, rt_noise_key(r->seed, r->step), (double)loss);
+        tr_closure_step(r, rows, bx, by, step_noise(r, r->step), (double)loss);
     } else {
         model_update(b->param, b->grad, b->state, r->lr, model_momentum(e, r->total), ++r->step);
     }
@@ -357,7 +365,7 @@ static int train_plain(train_run *r)
             const real *bx = r->d.train.x + start * MODEL_FEATURES;
             const real *by = r->d.train.y ? r->d.train.y + start * MODEL_LABEL_LEN : b->y;
             const long e = MODEL_SCHEDULE_PER_STEP ? r->step : r->epoch - 1;
-            const uint64_t noise = rt_noise_key(r->seed, r->step + 1);
+            const uint64_t noise = step_noise(r, r->step + 1);
             r->lr = model_lr(e, r->base_lr, r->total);
             real loss;
             if (fused) {
