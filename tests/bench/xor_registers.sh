@@ -12,6 +12,7 @@
 # A figure is the wall time of `train --steps N2` minus that of N1, divided
 # by N2 - N1 (start-up cancels out), min over REPS rounds; the two trainers
 # alternate within a round, so a drift of the machine's speed hits both.
+# Installs nothing beyond calling .ci/setup.
 set -eu
 cd "$(dirname "$0")/../.."
 reps=${REPS:-5}
@@ -20,6 +21,8 @@ n2=${N2:-10000000}
 dir=$(mktemp -d "${TRAINC_TMP:-/tmp}/xor_registers.XXXXXX")
 trap 'rm -rf "$dir"' EXIT
 
+.ci/setup
+[ -f build/build.ninja ] || meson setup build >/dev/null
 ninja -C build >/dev/null
 build/gen/trainc gen models/xor.lua -o "$dir/gen" >/dev/null
 cp -r "$dir/gen" "$dir/reg"
