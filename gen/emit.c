@@ -12,6 +12,7 @@
 #include "../runtime/rt.h"
 #include "about.h"
 #include "cgen.h"
+#include "emit_tiny.h"
 #include "escape.h"
 #include "ops.h"
 #include "optim.h"
@@ -492,6 +493,10 @@ static void step_holes(emitter *e, const plan *p, const shard_sync *sync, tpl_va
         if (last) fuse_update_points(e->g, e->pv, last);
         e->fuse_last = last;
         emit_step(e, fname);
+        /* a tiny net's step in registers beside it (emit_tiny.c), where the
+         * update is a pass of its own and one step takes the whole batch */
+        const char *tiny =
+            tr && !last && !e->sync && p->shards <= 1 ? emit_tiny_step(e, fname) : NULL;
         e->fuse_last = NULL;
         free(last);
         e->profile = 0;
@@ -500,6 +505,12 @@ static void step_holes(emitter *e, const plan *p, const shard_sync *sync, tpl_va
                     "if (rows == %d)\n        return %s(param, grad, x, y, out, arena, noise, "
                     "phase, step_rows, partial, total);",
                     e->batch, fname);
+        else if (tr && tiny)
+            wr_line(&tw,
+                    "#ifdef RT_ACT_VECTOR\n    if (rows == %d && rt_tiny_step && !rt_prof_acc)\n"
+                    "        return %s(param, grad, x, y, out, arena, noise);\n#endif\n    "
+                    "if (rows == %d) return %s(param, grad, x, y, out, arena, noise);",
+                    e->batch, tiny, e->batch, fname);
         else if (tr)
             wr_line(p->shards > 1 ? &sw : &tw,
                     "if (rows == %d) return %s(param, grad, x, y, out, arena, noise%s);", e->batch,
@@ -723,6 +734,7 @@ static int folder_vars(ir_graph *g, const plan *p, const shard_sync *sync, const
         {"sync_doubles", arena_printf(A, "%ld", sync->at[sync->points])},
         {"train_flops", arena_printf(A, "%.0f", p->train_flops)},
         {"noise", plan_draws_noise(p) ? "1" : "0"},
+        {"tiny_step", arena_printf(A, "%d", emit_tiny_count(g, p, o->dbl))},
         {"eval_flops", arena_printf(A, "%.0f", p->eval_flops)},
         {"epochs", arena_printf(A, "%d", g->train.epochs)},
         {"seed", arena_printf(A, "%u", g->train.seed)},

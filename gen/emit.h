@@ -21,6 +21,10 @@ struct emitter;
 /* The step function fname of the emitter's variant: forward, loss (and
  * backward) in schedule order, each op under its comment (emit_step.c) */
 void emit_step(struct emitter *e, const char *fname);
+/* Where node n comes from, for a comment: "spec.lua:12", with the prelude
+ * function that made it ("spec.lua:12, via mish at gen/prelude.lua:7"),
+ * escaped for a C comment */
+const char *emit_spec_at(struct emitter *e, const ir_node *n);
 /* The op blocks alone of the emitter's variant, under their comments
  * (export-c's forward pass, emit_export.c) */
 void emit_step_ops(struct emitter *e);

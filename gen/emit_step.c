@@ -29,7 +29,7 @@ static int is_const_root(ir_graph *g, const plan_variant *v, int id)
 /* Where node n comes from: "spec.lua:12", and the prelude function and
  * line when a composite op made it ("spec.lua:12, via mish at
  * gen/prelude.lua:7") */
-static const char *spec_at(emitter *e, const ir_node *n)
+const char *emit_spec_at(emitter *e, const ir_node *n)
 {
     const char *at = e_fmt(e, "%s:%d", n->file ? n->file : "?", n->line);
     return esc_c_comment(e->g->A, n->via ? e_fmt(e, "%s, via %s", at, n->via) : at);
@@ -52,7 +52,7 @@ static void describe_fused(emitter *e, const ir_node *n, writer *w)
         }
         if (len < (int)sizeof line)
             snprintf(line + len, sizeof line - (size_t)len, "): %s -- %s", op_get(x->op)->math,
-                     spec_at(e, x));
+                     emit_spec_at(e, x));
         wr_line(w, "%s", line);
     }
 }
@@ -86,7 +86,7 @@ static void describe_epilogue(emitter *e, const ir_node *n, writer *w)
     }
     if (a == bn) return;
     const ir_node *x = ir_get(e->g, a);
-    wr_line(w, " *   + %s fused into %s (%s)%s:", ir_op_name(x->op), op, spec_at(e, x),
+    wr_line(w, " *   + %s fused into %s (%s)%s:", ir_op_name(x->op), op, emit_spec_at(e, x),
             e->pv->epi_keep[n->id] ? ", its own value kept" : "");
     int ids[64];
     int cnt = plan_chain(e->g, e->pv, a, ids, 0, 64);
@@ -111,7 +111,7 @@ static void emit_block_comment(emitter *e, const ir_node *n)
     const char *shape = shape_text(e, n);
     const char *math = op_get(n->op)->math;
     const char *head = e_fmt(e, "%s = %s(%s)  %s", n->name, ir_op_name(n->op), args, shape);
-    const char *from = e_fmt(e, "-- %s", spec_at(e, n));
+    const char *from = e_fmt(e, "-- %s", emit_spec_at(e, n));
     /* within clang-format's 100 columns at the op's indent of 4 (it leaves
      * comments as written): the spec line on a line of its own when it does
      * not fit after the head, a long head broken after a comma */
@@ -137,7 +137,7 @@ static void emit_block_comment(emitter *e, const ir_node *n)
         const ir_node *o = ir_get(e->g, n->recomputes);
         const char *why = e_fmt(e, "recomputed for the backward (budget --max-memory %g): %s",
                                 e->g->recompute_mib, ir_op_name(o->op));
-        const char *at = e_fmt(e, "-- %s", spec_at(e, o));
+        const char *at = e_fmt(e, "-- %s", emit_spec_at(e, o));
         if (strlen(why) + 1 + strlen(at) <= room - 4) {
             wr_line(e->w, " *   %s %s", why, at);
         } else {
@@ -300,7 +300,7 @@ static void op_block(emitter *e, const ir_node *n, int block, int part)
         emit_block_comment(e, n);
     else
         wr_line(w, "/* %s = %s(...), continued -- %s */", n->name, ir_op_name(n->op),
-                spec_at(e, n));
+                emit_spec_at(e, n));
     wr_line(w, "{");
     if (e->profile) wr_line(w, "PROFILE_BEGIN(%d);", block);
     if (part >= 0)

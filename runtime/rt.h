@@ -692,6 +692,14 @@ static inline __attribute__((always_inline)) void rt_sigmoid_n(real *y, const re
     for (long i = 0; i < n; i++) y[i] = rt_sigmoid(x[i]);
 }
 
+#ifdef RT_ACT_VECTOR
+/* 1 where a tiny net's training step runs with its tensors in registers
+ * (gen/emit_tiny.c): AVX2 and FMA (rt_act_vector), unless
+ * TRAINC_GENERIC_STEP=1 asks for the generic step (the same bits) */
+extern int rt_tiny_step;
+#endif
+#include "rt_tiny.h"
+
 /* ==== rt_fma.h: the optimizer updates' exact fma, and their x86-64-v3 and SSE2 builds ==== */
 
 #include "rt_fma.h"

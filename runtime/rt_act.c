@@ -188,10 +188,15 @@ static int simd_level(void)
     return l;
 }
 
-/* rt.h's inline rt_sigmoid_n reads it: chosen before main */
+int rt_tiny_step;
+
+/* rt.h's inline rt_sigmoid_n and the tiny nets' steps read them: chosen
+ * before main */
 __attribute__((constructor)) static void choose_vector(void)
 {
+    const char *generic = getenv("TRAINC_GENERIC_STEP");
     rt_act_vector = simd_level() > 0;
+    rt_tiny_step = rt_act_vector && !(generic && *generic && strcmp(generic, "0"));
 }
 #endif
 

@@ -44,6 +44,7 @@
 #define MODEL_SYNC_DOUBLES {{sync_doubles}}L /* their partial sums: doubles a shard sends a step */
 #define MODEL_TRAIN_FLOPS {{train_flops}} /* per training step of MODEL_BATCH rows */
 #define MODEL_EVAL_FLOPS {{eval_flops}}   /* per forward pass of MODEL_BATCH rows */
+#define MODEL_TINY_STEP {{tiny_step}} /* training steps with a twin in registers (gen/emit_tiny.c) */
 #define MODEL_NOISE {{noise}} /* a training step draws dropout masks (reads its noise key) */
 
 /* training settings from the spec (the trainer's flags override them) */

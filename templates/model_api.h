@@ -30,6 +30,7 @@ typedef struct model_constants {
     long sync_doubles;
     double train_flops, eval_flops;
     int noise;
+    int tiny_step;
     int epochs;
     unsigned seed;
     int shuffle;

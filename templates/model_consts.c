@@ -35,6 +35,7 @@ const model_constants model_consts = {
     .train_flops = MODEL_TRAIN_FLOPS,
     .eval_flops = MODEL_EVAL_FLOPS,
     .noise = MODEL_NOISE,
+    .tiny_step = MODEL_TINY_STEP,
     .epochs = MODEL_EPOCHS,
     .seed = MODEL_SEED,
     .shuffle = MODEL_SHUFFLE,

@@ -67,6 +67,16 @@ int tr_cmd_info(const options *o)
            (2.0 * MODEL_N_PARAMS + MODEL_N_STATE + MODEL_ARENA +
             (double)MODEL_BATCH * (MODEL_FEATURES + MODEL_LABEL_LEN + MODEL_OUTPUT_LEN)) *
                kib);
+    if (MODEL_TINY_STEP) { /* which of the two training steps runs here */
+        int tiny = 0;
+#ifdef RT_ACT_VECTOR
+        tiny = rt_tiny_step;
+#endif
+        printf("step       %s\n", tiny ? "in AVX2 registers (a tiny net, gen/emit_tiny.c); "
+                                         "TRAINC_GENERIC_STEP=1: the generic one, the same bits"
+                                       : "the generic one (its twin in registers needs AVX2 and "
+                                         "FMA, and TRAINC_GENERIC_STEP unset)");
+    }
     fputs(MODEL_RECOMPUTE, stdout); /* trainc gen --max-memory's recomputation, if any */
     if (MODEL_SHARDS > 1)
         printf("shards     %d per step (train { shards }, or its default rule), each with its "

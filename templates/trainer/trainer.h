@@ -42,6 +42,7 @@
 #define MODEL_TRAIN_FLOPS (model_consts.train_flops)
 #define MODEL_EVAL_FLOPS (model_consts.eval_flops)
 #define MODEL_NOISE (model_consts.noise)
+#define MODEL_TINY_STEP (model_consts.tiny_step)
 #define MODEL_EPOCHS (model_consts.epochs)
 #define MODEL_SEED (model_consts.seed)
 #define MODEL_SHUFFLE (model_consts.shuffle)

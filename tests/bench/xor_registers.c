@@ -1,16 +1,17 @@
 /* tests/bench/xor_registers.c — models/xor.lua's training step written by
- * hand with every tensor in AVX2 registers: the floor a code generator for
- * tiny nets that keeps each row's activations in vectors would reach.
- * xor_registers.sh includes it into a copy of the generated model.c, in
- * place of train_4, and checks that both train to the same bits.
+ * hand with every tensor in AVX2 registers: the floor against which
+ * gen/emit_tiny.c's generated step in registers (train_4_tiny) is
+ * measured. xor_registers.sh includes it into a copy of the generated
+ * model.c, in place of train_4, and checks that it, train_4 and
+ * train_4_tiny train to the same bits.
  *
- * Each block does the generated block's operations in its order (no fma:
+ * Each block does the generic block's operations in its order (no fma:
  * -std=c11 contracts nothing), so the results are the same bits; what
- * differs is where the values live. The generated step keeps its tensors in
+ * differs is where the values live. The generic step keeps its tensors in
  * the arena and lets gcc vectorise each block alone (~470 instructions a
  * step); this one keeps a row's 8 hidden units in one register from linear1
  * to the weight gradients, sums linear2's rows 4 at a time after a
- * transpose, and has no timers (~250).
+ * transpose, and has no timers (~250), as train_4_tiny does.
  *
  * Layout (model.c): linear1.weight [8 x 2] at 0, linear1.bias [8] at 16,
  * linear2.weight [1 x 8] at 24, linear2.bias at 32. */
