@@ -446,6 +446,30 @@ static void fused_update_step(writer *w, const char *unfused, int in_store, cons
     wr_blank(w);
 }
 
+/* model_train_update of a tiny net whose steps in registers do plain
+ * SGD's update too (emit_tiny.c): theirs where they run, else the generic
+ * step and then model_update */
+static void tiny_update_step(writer *w, const char *unfused, const char *dispatch)
+{
+    wr_line(w, "/* The training step with the optimizer's update: the steps in registers do");
+    wr_line(w, " * it themselves, after the step (plain SGD: p = fma(g, -lr, p), as");
+    wr_line(w, " * model_update's loop); elsewhere the generic step, then model_update, a");
+    wr_line(w, " * pass of its own (gen/fuse_update.c): %s. The same bits either way. */", unfused);
+    wr_line(w, "real model_train_update(int rows, real *param, real *grad, const real *x, "
+               "const real *y,");
+    wr_line(w, "                        real *out, real *arena, uint64_t noise, const "
+               "model_update_args *u)");
+    wr_line(w, "{");
+    wr_raw(w, dispatch);
+    wr_raw(w, "\n");
+    wr_line(w,
+            "    const real loss = model_train_step(rows, param, grad, x, y, out, arena, noise);");
+    wr_line(w, "    model_update(param, grad, u->state, u->lr, u->momentum, u->t);");
+    wr_line(w, "    return loss;");
+    wr_line(w, "}");
+    wr_blank(w);
+}
+
 /* The training variants train --profile times: the full batch's step, or
  * with shards its shards' steps (their blocks, summed over the shards) */
 static int profiled(const plan *p, int batch)
@@ -471,6 +495,8 @@ static void step_holes(emitter *e, const plan *p, const shard_sync *sync, tpl_va
     tw.indent = ew.indent = sw.indent = uw.indent = 1;
     e->w = &w;
     const char *unfused = fuse_update_refusal(e->g, p);
+    /* the tiny steps do plain SGD's update themselves (emit_tiny.c) */
+    const int tiny_sgd = unfused && emit_tiny_sgd(e->g, p);
     int in_store = 0; /* a weight gradient's product runs its update (fuse_update.c) */
     if (!unfused)     /* the steps call it; it is defined with the optimizer's update below */
     {
@@ -496,7 +522,7 @@ static void step_holes(emitter *e, const plan *p, const shard_sync *sync, tpl_va
         /* a tiny net's step in registers beside it (emit_tiny.c), where the
          * update is a pass of its own and one step takes the whole batch */
         const char *tiny =
-            tr && !last && !e->sync && p->shards <= 1 ? emit_tiny_step(e, fname) : NULL;
+            tr && !last && !e->sync && p->shards <= 1 ? emit_tiny_step(e, fname, tiny_sgd) : NULL;
         e->fuse_last = NULL;
         free(last);
         e->profile = 0;
@@ -508,14 +534,19 @@ static void step_holes(emitter *e, const plan *p, const shard_sync *sync, tpl_va
         else if (tr && tiny)
             wr_line(&tw,
                     "#ifdef RT_ACT_VECTOR\n    if (rows == %d && rt_tiny_step && !rt_prof_acc)\n"
-                    "        return %s(param, grad, x, y, out, arena, noise);\n#endif\n    "
+                    "        return %s(param, grad, x, y, out);\n#endif\n    "
                     "if (rows == %d) return %s(param, grad, x, y, out, arena, noise);",
                     e->batch, tiny, e->batch, fname);
         else if (tr)
             wr_line(p->shards > 1 ? &sw : &tw,
                     "if (rows == %d) return %s(param, grad, x, y, out, arena, noise%s);", e->batch,
                     fname, unfused ? "" : ", NULL");
-        if (tr && !unfused)
+        if (tr && tiny && tiny_sgd) /* model_train_update: the update in it */
+            wr_line(&uw,
+                    "#ifdef RT_ACT_VECTOR\n    if (rows == %d && rt_tiny_step && !rt_prof_acc)\n"
+                    "        return %s_update(param, grad, x, y, out, u);\n#endif",
+                    e->batch, tiny);
+        else if (tr && !unfused)
             wr_line(&uw, "if (rows == %d) return %s(param, grad, x, y, out, arena, noise, u);",
                     e->batch, fname);
         else if (!tr)
@@ -524,7 +555,10 @@ static void step_holes(emitter *e, const plan *p, const shard_sync *sync, tpl_va
     e->sync = NULL;
     if (p->shards > 1) emit_shard_steps(e, p, sync, &w, &tw, block(A, &sw));
     e->w = &w;
-    fused_update_step(&w, unfused, in_store, block(A, &uw));
+    if (unfused && uw.len)
+        tiny_update_step(&w, unfused, block(A, &uw));
+    else
+        fused_update_step(&w, unfused, in_store, block(A, &uw));
     emit_hvp_steps(e, p);
     *steps = (tpl_var){"steps", block(A, &w)};
     *train = (tpl_var){"train_dispatch", block(A, &tw)};

@@ -25,12 +25,14 @@
  * other node in the step (dropout, penalties, batch norm: the generic
  * step). Anything else: NULL, and the generic step alone. */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "emit.h"
 #include "emit_tiny.h"
 #include "escape.h"
 #include "fuse_update.h"
+#include "optim.h"
 #include "ops.h"
 
 #define TINY_MAX_LAYERS 4
@@ -226,7 +228,27 @@ static void hidden_forward(emitter *e, const tiny_layer *L, const char *in, int 
     wr_line(w, "}");
 }
 
-const char *emit_tiny_step(emitter *e, const char *fname)
+int emit_tiny_sgd(ir_graph *g, const plan *p)
+{
+    static const char *const zero[] = {"momentum", "maximize", "weight_decay"};
+    const opt_def *d = opt_find("sgd");
+    if (fuse_update_blocked(g, p) || strcmp(g->opt.c.name, "sgd") || sched_cycles_momentum(g))
+        return 0;
+    for (int k = 0; k < 3; k++) {
+        int i = opt_index(d, zero[k]);
+        if (i >= 0 && g->opt.c.value[i][0] != 0) return 0;
+    }
+    for (int i = 0; i < g->n; i++) {
+        const ir_node *n = ir_get(g, i);
+        double lr_scale, wd;
+        if (n->kind != K_PARAM || !n->trainable) continue;
+        update_scale_of(g, n, &lr_scale, &wd);
+        if (lr_scale != 1 || wd != 0) return 0;
+    }
+    return 1;
+}
+
+const char *emit_tiny_step(emitter *e, const char *fname, int sgd)
 {
     ir_graph *g = e->g;
     const plan_variant *v = e->pv;
@@ -248,15 +270,15 @@ const char *emit_tiny_step(emitter *e, const char *fname)
     wr_line(w, " * differs is where the values live: a row's activations in the lanes of one");
     wr_line(w, " * register, the last layer's %d rows in the lanes of one. model_train_step", R);
     wr_line(w, " * runs it where the CPU has AVX2 and FMA (rt_tiny_step), unless train");
-    wr_line(w, " * --profile times the blocks of %s or TRAINC_GENERIC_STEP=1 is set. */", fname);
+    wr_line(w, " * --profile times the blocks of %s or TRAINC_GENERIC_STEP=1 is set.", fname);
+    wr_line(w, " * u: the optimizer's update after the step (SGD), or NULL. */");
     wr_line(w,
-            "RT_TINY static real %s(real *restrict param, real *restrict grad, const real "
-            "*restrict x,",
+            "RT_TINY static inline __attribute__((always_inline)) real %s_body(real *restrict "
+            "param, real *restrict grad,",
             tiny);
-    wr_line(w, "                const real *restrict y, real *restrict out, real *restrict "
-               "arena, uint64_t noise)");
+    wr_line(w, "                const real *restrict x, const real *restrict y, real *restrict "
+               "out, const model_update_args *u)");
     wr_line(w, "{");
-    wr_line(w, "(void)arena, (void)noise;");
     for (int l = 0; l < nl; l++) {
         const tiny_layer *L = &t.layer[l];
         const ir_node *dw = grad_node(g, L->weight->id), *db = grad_node(g, L->bias->id);
@@ -475,8 +497,33 @@ const char *emit_tiny_step(emitter *e, const char *fname)
         }
     }
     wr_blank(w);
+    wr_line(w, "/* the optimizer's update, as model_update's: p = fma(g, -lr, p) (SGD) */");
+    wr_line(w, "if (u) rt_tiny_sgd(param, grad, %ld, (real)u->lr);", g->n_params);
     wr_line(w, "return %s[0];", loss->name);
     wr_line(w, "}");
+    wr_blank(w);
+    wr_line(w, "/* the step alone (model_train_step's) */");
+    wr_line(w,
+            "RT_TINY static real %s(real *restrict param, real *restrict grad, const real "
+            "*restrict x,",
+            tiny);
+    wr_line(w, "                const real *restrict y, real *restrict out)");
+    wr_line(w, "{");
+    wr_line(w, "return %s_body(param, grad, x, y, out, NULL);", tiny);
+    wr_line(w, "}");
+    if (sgd) {
+        wr_blank(w);
+        wr_line(w, "/* the step, then SGD's update of every parameter (model_train_update's) */");
+        wr_line(w,
+                "RT_TINY static real %s_update(real *restrict param, real *restrict grad, const "
+                "real *restrict x,",
+                tiny);
+        wr_line(w, "                const real *restrict y, real *restrict out, const "
+                   "model_update_args *u)");
+        wr_line(w, "{");
+        wr_line(w, "return %s_body(param, grad, x, y, out, u);", tiny);
+        wr_line(w, "}");
+    }
     wr_line(w, "#endif");
     wr_blank(w);
     return tiny;

@@ -27,18 +27,29 @@
  * fits in L2 either way) */
 #define FUSE_MIN_PARAMS 32768
 
+static int env_set(const char *name)
+{
+    const char *v = getenv(name);
+    return v && *v && strcmp(v, "0");
+}
+
 const char *fuse_update_refusal(ir_graph *g, const plan *p)
 {
-    const char *off = getenv("TRAINC_NO_FUSE_UPDATE"), *force = getenv("TRAINC_FUSE_UPDATE");
-    if (off && *off && strcmp(off, "0")) return "TRAINC_NO_FUSE_UPDATE was set at generation";
+    if (env_set("TRAINC_NO_FUSE_UPDATE")) return "TRAINC_NO_FUSE_UPDATE was set at generation";
     /* a call per tensor costs more than the cache it saves on a small model:
      * xor's step took 2024 instructions fused against 1800 in one pass */
-    if (g->n_params < FUSE_MIN_PARAMS && !(force && *force && strcmp(force, "0")))
+    if (g->n_params < FUSE_MIN_PARAMS && !env_set("TRAINC_FUSE_UPDATE"))
         return arena_printf(g->A,
                             "the model is small (%ld parameters, under %d): one pass over them "
                             "costs less than a call per tensor (TRAINC_FUSE_UPDATE=1 at "
                             "generation fuses it anyway)",
                             g->n_params, FUSE_MIN_PARAMS);
+    return fuse_update_blocked(g, p);
+}
+
+const char *fuse_update_blocked(ir_graph *g, const plan *p)
+{
+    if (env_set("TRAINC_NO_FUSE_UPDATE")) return "TRAINC_NO_FUSE_UPDATE was set at generation";
     if (opt_closure_step(g))
         return "the optimizer re-evaluates the batch at new weights (a closure step)";
     /* model_update must be the ranges alone: NAdam's advances its mu product

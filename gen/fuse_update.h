@@ -12,6 +12,9 @@
  * (clipping, stop_grad_norm, the shards' sum), or the optimizer steps
  * through a closure, or TRAINC_NO_FUSE_UPDATE is set */
 const char *fuse_update_refusal(ir_graph *g, const plan *p);
+/* the same but for the model's size: TRAINC_NO_FUSE_UPDATE, a global
+ * quantity first, a closure, NAdam, shards; NULL: none */
+const char *fuse_update_blocked(ir_graph *g, const plan *p);
 /* parameter p's lr as a multiple of the optimizer's, and its weight decay */
 void update_scale_of(ir_graph *g, const ir_node *p, double *lr_scale, double *wd);
 /* "update_range(param + off, ...);" for n values at off (a C expression);

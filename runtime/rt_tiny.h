@@ -3,7 +3,7 @@
  * turn rows into columns, the sigmoid on 8 lanes. Included by rt.h where
  * the activations' vector forms are (RT_ACT_VECTOR: x86-64, float, not
  * the portable build); all AVX2, inline, with constant sizes at every
- * call so that the branches fold away. */
+ * call so that the branches fold away; and plain SGD's update. */
 #ifndef RT_TINY_H
 #define RT_TINY_H
 
@@ -108,6 +108,18 @@ RT_TINY static inline void rt_tiny_store_columns(float *dst, const __m256 *col, 
     for (int j = 0; j < k; j++) _mm256_storeu_ps(t[j], col[j]);
     for (int i = 0; i < n; i++)
         for (int j = 0; j < k; j++) dst[i * k + j] = t[j][i];
+}
+
+/* p[i] = fma(g[i], -lr, p[i]), i < n: plain SGD's update, as the
+ * optimizer's update_loop computes it with the CPU's fma */
+RT_TINY static inline void rt_tiny_sgd(float *p, const float *g, long n, float lr)
+{
+    const __m256 nlr = _mm256_set1_ps(-lr);
+    long i = 0;
+    for (; i + 8 <= n; i += 8)
+        _mm256_storeu_ps(p + i,
+                         _mm256_fmadd_ps(_mm256_loadu_ps(g + i), nlr, _mm256_loadu_ps(p + i)));
+    for (; i < n; i++) p[i] = fmaf(g[i], -lr, p[i]);
 }
 
 /* rt_sigmoid4 on 8 lanes */

@@ -23,7 +23,8 @@ csv() {
     }' >"$out/$4.csv"
 }
 # net NAME FEATURES ROWS BATCH SEED LAYERS...: a spec of a chain of layers
-# ("tanh 8", "relu 4", "sigmoid 3", "none 5") ending in sigmoid and bce
+# ("tanh 8", "relu 4", "sigmoid 3", "none 5") ending in sigmoid and bce;
+# OPT the optimizer (plain SGD), SCHED a schedule line
 net() {
     local name=$1 d=$2 n=$3 batch=$4 seed=$5
     shift 5
@@ -39,7 +40,8 @@ net() {
             if [ "$1" = none ]; then echo "h = linear(h, $2)"; else echo "h = $1(linear(h, $2))"; fi
         done
         echo "minimize(bce(sigmoid(linear(h, 1)), y))"
-        echo "optimizer = sgd { lr = 0.5 }"
+        echo "optimizer = ${OPT:-sgd { lr = 0.3 \}}"
+        [ -z "${SCHED:-}" ] || echo "$SCHED"
         echo "train { batch = $batch, epochs = 40, seed = $seed }"
     } >"$out/$name.lua"
 }
@@ -73,10 +75,33 @@ check "t_loops: its products are loops (their sums from +0)" grep -q 'from +0' "
 gen_build models/xor.lua "$out/xor" >"$out/xor.log" 2>&1
 check "xor: the step in registers, the same weights as the generic step after 2000 epochs" \
     sh -c "cd '$out/xor' && ./xor info | grep -q 'in AVX2 registers' && ./xor train --quiet --weights a.w >/dev/null && TRAINC_GENERIC_STEP=1 ./xor train --quiet --weights b.w >/dev/null && cmp -s a.w b.w"
+gen_build models/xor.lua "$out/xor-nofuse" --no-fuse >"$out/xor-nofuse.log" 2>&1
+check "xor --no-fuse (an op a loop): the step in registers, the same weights as the generic step" \
+    sh -c "cd '$out/xor-nofuse' && grep -q 'train_4_tiny' model.c && ./xor train --quiet --weights a.w >/dev/null && TRAINC_GENERIC_STEP=1 ./xor train --quiet --weights b.w >/dev/null && cmp -s a.w b.w"
 check "xor: TRAINC_GENERIC_STEP=1 runs the generic step (info says so)" \
     sh -c "cd '$out/xor' && TRAINC_GENERIC_STEP=1 ./xor info | grep -q '^step  *the generic one'"
 check "xor: train --profile times the generic step's blocks" \
     sh -c "cd '$out/xor' && ./xor train --epochs 50 --quiet --profile | grep -q 'linear1'"
+
+# the update: plain SGD's in the step in registers (model_train_update),
+# other optimizers' a pass of its own after it
+check "t_tanh: plain SGD's update in the step in registers too (model_train_update)" \
+    sh -c "grep -q 'static real train_4_tiny_update' '$out/t_tanh/model.c' && grep -q 'return train_4_tiny_update(param' '$out/t_tanh/model.c'"
+SCHED='schedule = cosine { every = "step" }' net t_cos 3 10 4 8 "tanh 5"
+OPT='sgd { lr = 0.3, momentum = 0.9 }' net t_mom 3 10 4 9 "tanh 5"
+OPT='sgd { lr = 0.3, weight_decay = 0.01 }' net t_wd 3 10 4 10 "relu 5"
+OPT='adam { lr = 0.01 }' net t_adam 3 10 4 11 "tanh 5"
+for m in t_cos t_mom t_wd t_adam; do
+    gen_build "$out/$m.lua" "$out/$m" >"$out/$m.log" 2>&1
+    check "$m: trains to the generic step's weights, bit for bit" same $m
+done
+check "t_cos: the update in the step in registers (its lr changes every step)" \
+    grep -q 'static real train_4_tiny_update' "$out/t_cos/model.c"
+check "t_mom, t_wd, t_adam: the step in registers, the update a pass of its own" \
+    sh -c "for m in t_mom t_wd t_adam; do grep -q 'static real train_4_tiny(' '$out/'\$m/model.c && ! grep -q '_tiny_update' '$out/'\$m/model.c || exit 1; done"
+TRAINC_NO_FUSE_UPDATE=1 gen_build "$out/t_tanh.lua" "$out/t_nofuse" >"$out/t_nofuse.log" 2>&1
+check "TRAINC_NO_FUSE_UPDATE=1: the step in registers, the update a pass of its own" \
+    sh -c "grep -q 'static real train_4_tiny(' '$out/t_nofuse/model.c' && ! grep -q '_tiny_update' '$out/t_nofuse/model.c'"
 
 # the nets it does not take: the generic step alone, no step line in info
 sed 's/h = tanh(linear(h, 8))/h = dropout(tanh(linear(h, 8)), 0.2)/' "$out/t_tanh.lua" >"$out/t_drop.lua"
