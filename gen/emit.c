@@ -411,6 +411,19 @@ static const char *init_body(emitter *e)
     return block(g->A, &w);
 }
 
+/* model_train_update's head and its lines picking a step by the number of
+ * rows (dispatch) */
+static void train_update_head(writer *w, const char *dispatch)
+{
+    wr_line(w, "real model_train_update(int rows, real *param, real *grad, const real *x, "
+               "const real *y,");
+    wr_line(w, "                        real *out, real *arena, uint64_t noise, const "
+               "model_update_args *u)");
+    wr_line(w, "{");
+    wr_raw(w, dispatch);
+    wr_raw(w, "\n");
+}
+
 /* model_train_update, the training step with the update fused into it
  * (dispatch: its lines picking a step by the number of rows), or why the
  * spec's update is not fused */
@@ -434,13 +447,7 @@ static void fused_update_step(writer *w, const char *unfused, int in_store, cons
         wr_line(w, " * the kernel leaves the product to OpenBLAS (no AVX2) */");
     } else
         wr_line(w, " * (the update is elementwise) */");
-    wr_line(w, "real model_train_update(int rows, real *param, real *grad, const real *x, "
-               "const real *y,");
-    wr_line(w, "                        real *out, real *arena, uint64_t noise, const "
-               "model_update_args *u)");
-    wr_line(w, "{");
-    wr_raw(w, dispatch);
-    wr_raw(w, "\n");
+    train_update_head(w, dispatch);
     wr_line(w, "    return NAN; /* no step of that size was generated */");
     wr_line(w, "}");
     wr_blank(w);
@@ -455,13 +462,7 @@ static void tiny_update_step(writer *w, const char *unfused, const char *dispatc
     wr_line(w, " * it themselves, after the step (plain SGD: p = fma(g, -lr, p), as");
     wr_line(w, " * model_update's loop); elsewhere the generic step, then model_update, a");
     wr_line(w, " * pass of its own (gen/fuse_update.c): %s. The same bits either way. */", unfused);
-    wr_line(w, "real model_train_update(int rows, real *param, real *grad, const real *x, "
-               "const real *y,");
-    wr_line(w, "                        real *out, real *arena, uint64_t noise, const "
-               "model_update_args *u)");
-    wr_line(w, "{");
-    wr_raw(w, dispatch);
-    wr_raw(w, "\n");
+    train_update_head(w, dispatch);
     wr_line(w,
             "    const real loss = model_train_step(rows, param, grad, x, y, out, arena, noise);");
     wr_line(w, "    model_update(param, grad, u->state, u->lr, u->momentum, u->t);");
