@@ -29,7 +29,8 @@
 # K summed over those calls) at the measured FMA peak of one core
 # (tests/bench/fma_peak.c, the widest vectors the CPU has). Prints every
 # ratio, the optimizers' against SGD's too (the update's share of the step).
-# xor (2-8-1, tanh, sigmoid, bce, batch 4), 1 thread: trainc against torch.
+# xor (2-8-1, tanh, sigmoid, bce, batch 4), 1 thread: trainc against torch,
+# in REPS rounds as lenet below.
 # lenet (models/lenet.lua: conv 5x5 1->8, max pool 2, relu, conv 5x5 8->16,
 # max pool 2, relu, linear -> 10, Adam, batch 64) at 1 and 2 threads:
 # trainc against torch (torch_step.py lenet) in REPS rounds of one trainc
@@ -212,42 +213,30 @@ echo "(the (cpu) rows: CPU time instead of wall time, not skewed by other proces
 echo " trc trainc, tch torch, flr the OpenBLAS floor, lim the limit, sgd the same column's SGD row)"
 fi
 
-if want xor; then
-xo=$dir/xor/xor
-# both runs longer than OpenBLAS's start: its server thread spins on
-# sched_yield for ~0.1 s of CPU after the trainer starts (xor never calls
-# BLAS), which a run of 100000 steps (8 ms) ends before, so that the spin fell
-# into the difference: 0.03 us a step of CPU that was not the step's
-X1=${X1:-2000000}
-X2=${X2:-8000000}
-printf '\nxor 2-8-1, batch 4, SGD lr 0.5, 1 thread (us per train step; trainc from %s vs %s steps)\n' "$X1" "$X2"
-read -r tc tc_cpu < <(trainc_us "$X1" "$X2" "$xo" train --epochs 1000000000 --threads 1 --quiet \
-    --weights "$dir/xor.weights")
-OPENBLAS_NUM_THREADS=1 OMP_NUM_THREADS=1 /usr/bin/python3 tests/bench/torch_step.py xor 1 3000 >"$dir/torch_xor.txt"
-to=$(sed -n 's/^torch_us //p' "$dir/torch_xor.txt")
-to_cpu=$(sed -n 's/^torch_cpu_us //p' "$dir/torch_xor.txt")
-printf '%-8s %12s %12s %12s\n' threads trainc_us torch_us torch/trainc
-printf '%-8s %12.4f %12.1f %12.0f\n' 1 "$tc" "$to" "$(echo "$to / $tc" | bc -l)"
-printf '%-8s %12.4f %12.1f %12.0f   <- CPU time\n' "1 (cpu)" "$tc_cpu" "$to_cpu" "$(echo "$to_cpu / $tc_cpu" | bc -l)"
-fi
 
-# conv_bench MODEL TITLE N1 N2 TORCH_STEPS: trainc against torch at 1 and 2
-# threads (--limit 59968: every step a full batch of 64), in REPS rounds of
-# one trainc figure (its N1 and N2 runs) then one torch figure, so that a
-# change of the machine's speed within minutes (this VM's memory-bound steps
-# swing by 10-20%) hits both sides of a round: prints the min over the
-# rounds of each side and their ratio, and the median of the rounds' ratios
-conv_bench() {
-local m=$1 title=$2 n1=$3 n2=$4 tsteps=$5 T r tc tc_cpu to to_cpu cpu_row="" ratios
+# rounds_bench MODEL TITLE N1 N2 TORCH_STEPS THREADS DIGITS TRAIN_ARGS...:
+# trainc (`train TRAIN_ARGS --threads T`) against torch (torch_step.py MODEL
+# T TORCH_STEPS) at each of THREADS, in REPS rounds of one trainc figure (its
+# N1 and N2 runs) then one torch figure, so that a change of the machine's
+# speed within minutes (this VM's memory-bound steps swing by 10-20%, xor's
+# by 5-10%) hits both sides of a round: prints the min over the rounds of
+# each side and their ratio, and the median of the rounds' ratios; DIGITS
+# after the point for trainc's µs (ratios without decimals when DIGITS > 1:
+# xor's are in the thousands)
+rounds_bench() {
+local m=$1 title=$2 n1=$3 n2=$4 tsteps=$5 threads=$6 dig=$7 T r tc tc_cpu to to_cpu cpu_row="" ratios
+shift 7
+local rd=2
+[ "$dig" -gt 1 ] && rd=0
 printf '\n%s (us per train step; trainc from %s vs %s steps; %s rounds of trainc then torch)\n' \
     "$title" "$n1" "$n2" "$REPS"
 printf '%-8s %12s %12s %12s %14s\n' threads trainc_us torch_us torch/trainc median_ratio
-for T in 1 2; do
+for T in $threads; do
     local btc="" btc_cpu="" bto="" bto_cpu=""
     ratios=()
     for r in $(seq "$REPS"); do
-        read -r tc tc_cpu < <(REPS=1 trainc_us "$n1" "$n2" "$dir/$m/$m" train --epochs 1000 \
-            --limit 59968 --threads "$T" --quiet --weights "$dir/$m.weights")
+        read -r tc tc_cpu < <(REPS=1 trainc_us "$n1" "$n2" "$dir/$m/$m" train "$@" \
+            --threads "$T" --quiet --weights "$dir/$m.weights")
         OPENBLAS_NUM_THREADS=$T OMP_NUM_THREADS=$T /usr/bin/python3 tests/bench/torch_step.py "$m" "$T" \
             "$tsteps" >"$dir/torch_${m}_$T.$r.txt"
         to=$(sed -n 's/^torch_us //p' "$dir/torch_${m}_$T.$r.txt")
@@ -256,16 +245,33 @@ for T in 1 2; do
         btc=$(fmin "$btc" "$tc") btc_cpu=$(fmin "$btc_cpu" "$tc_cpu")
         bto=$(fmin "$bto" "$to") bto_cpu=$(fmin "$bto_cpu" "$to_cpu")
     done
-    printf '%-8s %12.1f %12.1f %12.2f %14.2f\n' "$T" "$btc" "$bto" "$(echo "$bto / $btc" | bc -l)" \
+    printf "%-8s %12.${dig}f %12.1f %12.${rd}f %14.${rd}f\n" "$T" "$btc" "$bto" \
+        "$(echo "$bto / $btc" | bc -l)" \
         "$(printf '%s\n' "${ratios[@]}" | sort -g | awk '{v[NR] = $1} END {print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2}')"
     if [ "$T" = 1 ]; then
-        cpu_row=$(printf '%-8s %12.1f %12.1f %12.2f' "1 (cpu)" "$btc_cpu" "$bto_cpu" \
+        cpu_row=$(printf "%-8s %12.${dig}f %12.1f %12.${rd}f" "1 (cpu)" "$btc_cpu" "$bto_cpu" \
             "$(echo "$bto_cpu / $btc_cpu" | bc -l)")
     fi
 done
 echo "$cpu_row   <- CPU time instead of wall time"
 }
 
+# conv_bench MODEL TITLE N1 N2 TORCH_STEPS: a conv net at 1 and 2 threads,
+# --limit 59968: every step a full batch of 64
+conv_bench() {
+    rounds_bench "$1" "$2" "$3" "$4" "$5" "1 2" 1 --epochs 1000 --limit 59968
+}
+
+if want xor; then
+# both runs longer than OpenBLAS's start: its server thread spins on
+# sched_yield for ~0.1 s of CPU after the trainer starts (xor never calls
+# BLAS), which a run of 100000 steps (8 ms) ends before, so that the spin fell
+# into the difference: 0.03 us a step of CPU that was not the step's. In
+# rounds as the conv nets: the machine's speed drifts by ~5-10% over
+# minutes here, and a round's two figures see the same
+rounds_bench xor "xor 2-8-1, batch 4, SGD lr 0.5" "${X1:-2000000}" "${X2:-8000000}" 3000 1 4 \
+    --epochs 1000000000
+fi
 if want lenet; then
 conv_bench lenet "lenet, batch 64, Adam lr 1e-3" "${L1:-50}" "${L2:-450}" 200
 fi
