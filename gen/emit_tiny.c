@@ -7,8 +7,10 @@
  * Why: on a net like models/xor.lua (2-8-1, 4 rows) the generic step's
  * blocks each go through the arena and gcc vectorises them one at a time
  * (linear2's rows gathered with 32 inserts, d_linear2_out broadcast again
- * for d_tanh1); the step is ~70 ns and a third of it is that traffic.
- * tests/bench/xor_registers.c measured the same step by hand at -10%.
+ * for d_tanh1): 71-73 ns a step against 63-64 in registers, the same as
+ * tests/bench/xor_registers.c's step by hand (xor_registers.sh). With plain
+ * SGD the step also does the update (emit_tiny_sgd), where a pass of its
+ * own cost xor ~3 ns of calls and tests.
  *
  * Exactness: every block does the generic block's operations in its order
  * (products' terms in order, the KERN_LOOP products from +0, the bias
@@ -25,7 +27,6 @@
  * other node in the step (dropout, penalties, batch norm: the generic
  * step). Anything else: NULL, and the generic step alone. */
 #include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
 
 #include "emit.h"
@@ -137,7 +138,10 @@ static int tiny_match(ir_graph *g, const plan_variant *v, tiny_net *t)
     t->nl = nl;
     for (int l = 0; l < nl; l++) t->layer[l] = rev[nl - 1 - l];
     const tiny_layer *last = &t->layer[nl - 1];
-    if (last->act != OP_SIGMOID || last->units != 1 || params != g->n_params) return 0;
+    /* the step's output (out) is the last layer's, as the generic step copies it */
+    if (last->act != OP_SIGMOID || last->units != 1 || params != g->n_params ||
+        g->output != last->out || g->task == TASK_NONE)
+        return 0;
     /* each product's order, and the gradients' ops the step computes */
     for (int l = 0; l < nl; l++) {
         tiny_layer *L = &t->layer[l];
