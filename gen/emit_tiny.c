@@ -168,6 +168,13 @@ int emit_tiny_count(ir_graph *g, const plan *p, int dbl)
     return n;
 }
 
+/* The first term of a product's sum: itself, or (from0, the KERN_LOOP
+ * order) +0 plus it; pre: the vectors' prefix (_mm256, _mm) */
+static const char *first_term(emitter *e, int from0, const char *pre, const char *term)
+{
+    return from0 ? e_fmt(e, "%s_add_ps(%s_setzero_ps(), %s)", pre, pre, term) : term;
+}
+
 /* the column lanes: a register of 4 rows or of 8 */
 typedef struct lanes {
     const char *type, *pre; /* __m128 and _mm, or __m256 and _mm256 */
@@ -201,23 +208,18 @@ static void hidden_forward(emitter *e, const tiny_layer *L, const char *in, int 
     }
     wr_line(w, "const __m256 b = rt_tiny_load8(%s, %d);", bn, N);
     wr_line(w, "for (int r = 0; r < %d; r++) {", R);
-    if (L->fwd0)
-        wr_line(w,
-                "__m256 s = _mm256_add_ps(_mm256_setzero_ps(), "
-                "_mm256_mul_ps(_mm256_set1_ps(%s[%d * r]), w0));",
-                in, stride);
-    else
-        wr_line(w, "__m256 s = _mm256_mul_ps(_mm256_set1_ps(%s[%d * r]), w0);", in, stride);
+    wr_line(w, "__m256 s = %s;",
+            first_term(e, L->fwd0, "_mm256",
+                       e_fmt(e, "_mm256_mul_ps(_mm256_set1_ps(%s[%d * r]), w0)", in, stride)));
     for (int k = 1; k < K; k++)
         wr_line(w, "s = _mm256_add_ps(s, _mm256_mul_ps(_mm256_set1_ps(%s[%d * r + %d]), w%d));", in,
                 stride, k, k);
-    if (L->act == OP_RELU)
+    if (L->act == OP_RELU) { /* y > 0 ? y : 0 */
         wr_line(w, "s = _mm256_add_ps(s, b);");
-    else
-        wr_line(w, "%s_r[r] = _mm256_add_ps(s, b);", name);
-    if (L->act == OP_RELU) /* y > 0 ? y : 0 */
         wr_line(w, "%s_r[r] = _mm256_and_ps(_mm256_cmp_ps(s, _mm256_setzero_ps(), _CMP_GT_OQ), s);",
                 name);
+    } else
+        wr_line(w, "%s_r[r] = _mm256_add_ps(s, b);", name);
     wr_line(w, "}");
     /* the next layer reads its rows' values from memory too */
     wr_line(w, "for (int r = 0; r < %d; r++) _mm256_storeu_ps(%s_m + 8 * r, %s_r[r]);", R, name,
@@ -333,11 +335,9 @@ const char *emit_tiny_step(emitter *e, const char *fname, int sgd)
             wr_line(w, "col[%d] = %s_setr_ps(%s);", k, c.pre, buf);
         }
     const char *wn = last->weight->name;
-    if (last->fwd0)
-        wr_line(w, "%s s = %s_add_ps(%s_setzero_ps(), %s_mul_ps(col[0], %s_set1_ps(%s[0])));",
-                c.type, c.pre, c.pre, c.pre, c.pre, wn);
-    else
-        wr_line(w, "%s s = %s_mul_ps(col[0], %s_set1_ps(%s[0]));", c.type, c.pre, c.pre, wn);
+    wr_line(w, "%s s = %s;", c.type,
+            first_term(e, last->fwd0, c.pre,
+                       e_fmt(e, "%s_mul_ps(col[0], %s_set1_ps(%s[0]))", c.pre, c.pre, wn)));
     if (K > 1)
         wr_line(
             w,
@@ -400,8 +400,7 @@ const char *emit_tiny_step(emitter *e, const char *fname, int sgd)
             h ? e_fmt(e, "%s_r[%d]", h, r) : e_fmt(e, "rt_tiny_load8(x + %d, %d)", r * K, K);
         const char *term = e_fmt(e, "_mm256_mul_ps(_mm256_set1_ps(%s[%d]), %s)", dz->name, r, row);
         if (r == 0)
-            wr_line(w, "__m256 s = %s;",
-                    last->dw0 ? e_fmt(e, "_mm256_add_ps(_mm256_setzero_ps(), %s)", term) : term);
+            wr_line(w, "__m256 s = %s;", first_term(e, last->dw0, "_mm256", term));
         else
             wr_line(w, "s = _mm256_add_ps(s, %s);", term);
     }
@@ -431,8 +430,7 @@ const char *emit_tiny_step(emitter *e, const char *fname, int sgd)
         wr_line(w, "for (int r = 0; r < %d; r++) {", R);
         const int dstride = A == last ? 1 : 8;
         const char *t0 = e_fmt(e, "_mm256_mul_ps(_mm256_set1_ps(%s[%d * r]), w0)", dnext, dstride);
-        wr_line(w, "__m256 s = %s;",
-                A->din0 ? e_fmt(e, "_mm256_add_ps(_mm256_setzero_ps(), %s)", t0) : t0);
+        wr_line(w, "__m256 s = %s;", first_term(e, A->din0, "_mm256", t0));
         for (int n = 1; n < A->units; n++)
             wr_line(w, "s = _mm256_add_ps(s, _mm256_mul_ps(_mm256_set1_ps(%s[%d * r + %d]), w%d));",
                     dnext, dstride, n, n);
@@ -482,8 +480,7 @@ const char *emit_tiny_step(emitter *e, const char *fname, int sgd)
         wr_line(w, "__m256 col[%d];", KL);
         wr_line(w, "for (int k = 0; k < %d; k++) {", KL);
         const char *f0 = e_fmt(e, "_mm256_mul_ps(%s_r[0], _mm256_set1_ps(%s[k]))", dadd->name, lin);
-        wr_line(w, "__m256 s = %s;",
-                L->dw0 ? e_fmt(e, "_mm256_add_ps(_mm256_setzero_ps(), %s)", f0) : f0);
+        wr_line(w, "__m256 s = %s;", first_term(e, L->dw0, "_mm256", f0));
         wr_line(w, "for (int r = 1; r < %d; r++)", R);
         wr_line(w,
                 "    s = _mm256_add_ps(s, _mm256_mul_ps(%s_r[r], _mm256_set1_ps(%s[%d * r + k])));",
